@@ -1,0 +1,146 @@
+// Package routes is the single route table of the HTTP API. It is pure data:
+// the CDK app builds API Gateway resources from it, the local gateway serves
+// it, and the OpenAPI document is generated from it. It imports no handler
+// code, so a function binary that reads its own route stays small.
+package routes
+
+import (
+	"sort"
+	"strings"
+)
+
+// Auth names how a route authenticates its caller.
+type Auth string
+
+const (
+	// AuthNone routes are public.
+	AuthNone Auth = "none"
+	// AuthChannel routes take a channel API token as
+	// "Authorization: Bearer <token>" (seed 001 style).
+	AuthChannel Auth = "channel"
+	// AuthChannelQuery routes take a channel API token in "?token=" (seed 002
+	// style). The same authorizer also accepts the header form locally and in
+	// AWS when the header is present.
+	AuthChannelQuery Auth = "channel-query"
+	// AuthAccount routes take the tenant's account secret key as
+	// "Authorization: <secret>" or "Authorization: Bearer <secret>" (seed 003).
+	AuthAccount Auth = "account"
+	// AuthAdmin routes are the operator's admin API: IAM (SigV4) in AWS, the
+	// ADMIN_KEY bearer locally. Channel tokens and account secrets never pass.
+	AuthAdmin Auth = "admin"
+)
+
+// Access is what a function may do with the project's resources. The CDK app
+// grants exactly these permissions and nothing more.
+type Access uint
+
+const (
+	TableRead Access = 1 << iota
+	TableWrite
+	QueueSend    // deliveries queue: SendMessage
+	QueueConsume // deliveries queue: Receive/Delete/ChangeMessageVisibility
+	DLQRead      // DLQ: Receive/Delete (listing and redrive)
+	StreamRead   // table stream (event source)
+)
+
+// Has reports whether a contains every bit of b.
+func (a Access) Has(b Access) bool { return a&b == b }
+
+// Route is one method on one path, served by one function.
+type Route struct {
+	Method   string
+	Path     string // API Gateway template: /v1/contact/{contactId}
+	Function string // directory under functions/ and the Lambda's logical name
+	Auth     Auth
+	Access   Access
+	Summary  string
+	Tag      string
+	// Query lists the query parameters the route reads (for the OpenAPI
+	// document); "token" is implied by AuthChannelQuery.
+	Query []string
+	// Body is true when the route reads a JSON request body.
+	Body bool
+}
+
+// PathParams returns the names of the {parameters} in the route's path, in order.
+func (r Route) PathParams() []string {
+	var out []string
+	for _, seg := range strings.Split(r.Path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, strings.Trim(seg, "{}+"))
+		}
+	}
+	return out
+}
+
+// Table is the API. Order is the order of the OpenAPI document.
+var Table = []Route{
+	{Method: "GET", Path: "/openapi.json", Function: "openapi", Auth: AuthNone, Tag: "meta",
+		Summary: "The OpenAPI 3.1 document of this API"},
+	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "meta",
+		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
+
+	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+		Summary: "Create a tenant; its account secret key is shown once"},
+	{Method: "GET", Path: "/admin/tenants/{tenantId}", Function: "admin-tenant-get", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
+		Summary: "View a tenant"},
+	{Method: "POST", Path: "/admin/tenants/{tenantId}/secret", Function: "admin-secret-rotate", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
+		Summary: "Issue a new account secret key (shown once); the old one stops working"},
+	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels", Function: "admin-channel-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+		Summary: "Create a channel (messenger, whatsapp, viber, sms, voice)"},
+	{Method: "GET", Path: "/admin/tenants/{tenantId}/channels", Function: "admin-channel-list", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
+		Summary: "List a tenant's channels"},
+	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+		Summary: "Generate a channel API token; the token is shown once"},
+	{Method: "GET", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-list", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
+		Summary: "List a channel's API tokens, masked"},
+	{Method: "DELETE", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens/{tokenId}", Function: "admin-token-revoke", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
+		Summary: "Revoke a channel API token"},
+}
+
+// EventFunction is a Lambda that is not behind the API: the authorizer and
+// the event-source consumers.
+type EventFunction struct {
+	Function string
+	Access   Access
+	// Source is "" (invoked by API Gateway), "stream" (the table's stream) or
+	// "queue" (the deliveries queue).
+	Source    string
+	BatchSize int
+	Summary   string
+}
+
+// Authorizer is the REQUEST authorizer's function name.
+const Authorizer = "authorizer"
+
+// EventFunctions lists every function that has no route of its own.
+var EventFunctions = []EventFunction{
+	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
+}
+
+// Functions returns the sorted, de-duplicated names of every function.
+func Functions() []string {
+	seen := map[string]bool{}
+	for _, r := range Table {
+		seen[r.Function] = true
+	}
+	for _, f := range EventFunctions {
+		seen[f.Function] = true
+	}
+	out := make([]string, 0, len(seen))
+	for f := range seen {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ByFunction returns the route served by the named function.
+func ByFunction(name string) (Route, bool) {
+	for _, r := range Table {
+		if r.Function == name {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
