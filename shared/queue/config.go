@@ -27,4 +27,3 @@ const (
 	// (about 28 h) with room to spare, and the DLQ for replay.
 	Retention = 14 * 24 * time.Hour
 )
-
