@@ -60,6 +60,8 @@ type Route struct {
 	Query []string
 	// Body is true when the route reads a JSON request body.
 	Body bool
+	// Created is true when success is 201 rather than 200.
+	Created bool
 }
 
 // PathParams returns the names of the {parameters} in the route's path, in order.
@@ -80,17 +82,17 @@ var Table = []Route{
 	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "meta",
 		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
 
-	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Create a tenant; its account secret key is shown once"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}", Function: "admin-tenant-get", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
 		Summary: "View a tenant"},
 	{Method: "POST", Path: "/admin/tenants/{tenantId}/secret", Function: "admin-secret-rotate", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
 		Summary: "Issue a new account secret key (shown once); the old one stops working"},
-	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels", Function: "admin-channel-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels", Function: "admin-channel-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Create a channel (messenger, whatsapp, viber, sms, voice)"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}/channels", Function: "admin-channel-list", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
 		Summary: "List a tenant's channels"},
-	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+	{Method: "POST", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Generate a channel API token; the token is shown once"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-list", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
 		Summary: "List a channel's API tokens, masked"},

@@ -1,0 +1,9 @@
+// Command admin-channel-create is the Lambda behind its admin API route (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+)
+
+func main() { lambdaapp.StartAPI("admin-channel-create", adminapi.Functions) }

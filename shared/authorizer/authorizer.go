@@ -1,0 +1,106 @@
+// Package authorizer is the API Gateway REQUEST authorizer: it resolves a
+// channel API token or an account secret key to its tenant and channel.
+//
+// API Gateway caches the answer for 300 s per identity source and reuses it
+// for every route of the API, so the policy allows the whole API and the
+// context says who the caller is; each function checks that the credential
+// is of the kind its route takes (httpapi.Wrap). A revoked token therefore
+// keeps working for up to 300 s in AWS.
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// ErrUnauthorized is the error API Gateway turns into a 401.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// Context keys the authorizer sets and lambdaapp reads.
+const (
+	CtxKind         = "kind"
+	CtxTenantID     = "tenantId"
+	CtxChannelID    = "channelId"
+	CtxChannelKind  = "channelKind"
+	CtxCredentialID = "credentialId"
+)
+
+// Lookup finds a credential by the hash of its secret.
+type Lookup interface {
+	LookupCredential(ctx context.Context, hash string) (tenancy.Credential, error)
+}
+
+// Handler returns the Lambda handler.
+func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		secret := Presented(req.Headers, req.QueryStringParameters)
+		if !tenancy.LooksLikeSecret(secret) {
+			return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+		}
+		hash := tenancy.Hash(secret)
+		cred, err := store.LookupCredential(ctx, hash)
+		if errors.Is(err, tenancy.ErrNotFound) || (err == nil && !tenancy.Matches(secret, cred.Hash)) {
+			return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+		}
+		if err != nil {
+			// A store failure is not the caller's fault: fail so API Gateway
+			// answers 500 rather than caching a denial.
+			slog.ErrorContext(ctx, "credential lookup failed", "err", err)
+			return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("credential lookup: %w", err)
+		}
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID: cred.ID,
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+				Version: "2012-10-17",
+				Statement: []events.IAMPolicyStatement{{
+					Action:   []string{"execute-api:Invoke"},
+					Effect:   "Allow",
+					Resource: []string{WholeAPI(req.MethodArn)},
+				}},
+			},
+			Context: map[string]any{
+				CtxKind:         string(cred.Kind),
+				CtxTenantID:     cred.TenantID,
+				CtxChannelID:    cred.ChannelID,
+				CtxChannelKind:  string(cred.ChannelKind),
+				CtxCredentialID: cred.ID,
+			},
+		}, nil
+	}
+}
+
+// Presented extracts the secret: "Authorization: Bearer <s>", a bare
+// "Authorization: <s>" (seed 003), or "?token=<s>" (seed 002).
+func Presented(headers, query map[string]string) string {
+	for k, v := range headers {
+		if strings.EqualFold(k, "Authorization") {
+			v = strings.TrimSpace(v)
+			if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+				v = strings.TrimSpace(v[7:])
+			}
+			if v != "" {
+				return v
+			}
+		}
+	}
+	return query["token"]
+}
+
+// WholeAPI turns a method ARN
+// (arn:aws:execute-api:region:account:apiId/stage/METHOD/path) into the ARN
+// of every method of the same API and stage, so one cached answer serves
+// every route.
+func WholeAPI(methodArn string) string {
+	parts := strings.SplitN(methodArn, "/", 3)
+	if len(parts) < 2 {
+		return methodArn
+	}
+	return parts[0] + "/" + parts[1] + "/*/*"
+}

@@ -1,0 +1,75 @@
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+type memLookup map[string]tenancy.Credential
+
+func (m memLookup) LookupCredential(_ context.Context, hash string) (tenancy.Credential, error) {
+	c, ok := m[hash]
+	if !ok {
+		return c, tenancy.ErrNotFound
+	}
+	return c, nil
+}
+
+type failingLookup struct{}
+
+func (failingLookup) LookupCredential(context.Context, string) (tenancy.Credential, error) {
+	return tenancy.Credential{}, errors.New("throttled")
+}
+
+func TestHandler(t *testing.T) {
+	secret, hash := tenancy.NewSecret(tenancy.TokenPrefix)
+	store := memLookup{hash: {Hash: hash, Kind: tenancy.ChannelToken, ID: "tok_1", TenantID: "ten_a", ChannelID: "ch_1", ChannelKind: tenancy.Viber}}
+	arn := "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/contact/42"
+	h := Handler(store)
+	cases := []struct {
+		name    string
+		headers map[string]string
+		query   map[string]string
+		ok      bool
+	}{
+		{"bearer", map[string]string{"Authorization": "Bearer " + secret}, nil, true},
+		{"bearer lower-case header and scheme", map[string]string{"authorization": "bearer " + secret}, nil, true},
+		{"bare secret", map[string]string{"Authorization": secret}, nil, true},
+		{"query token", nil, map[string]string{"token": secret}, true},
+		{"unknown token", map[string]string{"Authorization": "Bearer ct_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, nil, false},
+		{"too short", map[string]string{"Authorization": "Bearer x"}, nil, false},
+		{"nothing", nil, nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := h(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{MethodArn: arn, Headers: c.headers, QueryStringParameters: c.query})
+			if !c.ok {
+				if !errors.Is(err, ErrUnauthorized) {
+					t.Fatalf("err = %v, want Unauthorized", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := res.PolicyDocument.Statement[0]
+			if st.Effect != "Allow" || st.Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*" {
+				t.Fatalf("policy %+v", st)
+			}
+			if res.Context[CtxTenantID] != "ten_a" || res.Context[CtxChannelID] != "ch_1" || res.Context[CtxKind] != "channel" || res.Context[CtxChannelKind] != "viber" {
+				t.Fatalf("context %+v", res.Context)
+			}
+		})
+	}
+	t.Run("store failure is not a denial", func(t *testing.T) {
+		_, err := Handler(failingLookup{})(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{MethodArn: arn, Headers: map[string]string{"Authorization": "Bearer " + secret}})
+		if err == nil || errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}

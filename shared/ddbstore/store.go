@@ -1,0 +1,135 @@
+// Package ddbstore is the DynamoDB adapter: key builders, the tenancy store,
+// the rate-limit counter and the table definition (schema.go).
+package ddbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Key builders: the one place that knows the key layout (see schema.go).
+func tenantPK(tenantID string) string             { return "TENANT#" + tenantID }
+func channelSK(channelID string) string           { return "CHANNEL#" + channelID }
+func tokenSK(channelID, tokenID string) string    { return "CHANNEL#" + channelID + "#TOKEN#" + tokenID }
+func tokenPrefix(channelID string) string         { return "CHANNEL#" + channelID + "#TOKEN#" }
+func credPK(hash string) string                   { return "CRED#" + hash }
+func rateLimitPK(key string, window int64) string { return fmt.Sprintf("RL#%s#%d", key, window) }
+
+const (
+	skTenant   = "TENANT"
+	skCred     = "CRED"
+	pkTenants  = "TENANTS"
+	skRL       = "RL"
+	skChannelP = "CHANNEL#"
+)
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// item marshals v and adds its keys.
+func item(pk, sk string, v any) (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s/%s: %w", pk, sk, err)
+	}
+	m[AttrPK] = &types.AttributeValueMemberS{Value: pk}
+	m[AttrSK] = &types.AttributeValueMemberS{Value: sk}
+	return m, nil
+}
+
+// putNew is a transaction Put that fails if the item exists.
+func putNew(table string, m map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:           aws.String(table),
+		Item:                m,
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	}}
+}
+
+// mustExist is a transaction ConditionCheck that the item is there.
+func mustExist(table, pk, sk string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:           aws.String(table),
+		Key:                 key(pk, sk),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	}}
+}
+
+// isConditionFailure reports a failed condition, alone or inside a transaction.
+func isConditionFailure(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// getItem reads one item into out; a missing item is notFound.
+func getItem(ctx context.Context, api API, table, pk, sk string, out any, notFound error) error {
+	res, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(pk, sk)})
+	if err != nil {
+		return fmt.Errorf("get %s/%s: %w", pk, sk, err)
+	}
+	if res.Item == nil {
+		return notFound
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return fmt.Errorf("unmarshal %s/%s: %w", pk, sk, err)
+	}
+	return nil
+}
+
+// queryPrefix reads every item of a partition whose SK starts with prefix.
+func queryPrefix[T any](ctx context.Context, api API, table, pk, prefix string) ([]T, error) {
+	var out []T
+	p := dynamodb.NewQueryPaginator(api, &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":p":  &types.AttributeValueMemberS{Value: prefix},
+		},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s %s*: %w", pk, prefix, err)
+		}
+		var items []T
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("unmarshal %s %s*: %w", pk, prefix, err)
+		}
+		out = append(out, items...)
+	}
+	return out, nil
+}

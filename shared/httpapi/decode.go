@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// MaxBodyBytes is the largest request body any route accepts.
+const MaxBodyBytes = 256 << 10
+
+// ReadBody reads the request body, refusing more than MaxBodyBytes and any
+// content type but JSON. An empty Content-Type is accepted (PHP's
+// file_get_contents clients often send none).
+func ReadBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, Errorf(http.StatusBadRequest, "Content-Type must be application/json, not %q.", ct)
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf(http.StatusBadRequest, "Could not read the request body.")
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body is too large (max 256 KB).")
+	}
+	return b, nil
+}
+
+// DecodeJSON reads the body and decodes it into dst. With closed set,
+// unknown fields are refused. Every failure is a 400 *Error naming the problem.
+func DecodeJSON(r *http.Request, dst any, closed bool) error {
+	b, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
+	return Unmarshal(b, dst, closed)
+}
+
+// Unmarshal decodes one JSON value from b into dst with DecodeJSON's rules.
+func Unmarshal(b []byte, dst any, closed bool) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return Errorf(http.StatusBadRequest, "Request body is empty; a JSON body is required.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if closed {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(dst); err != nil {
+		return &Error{Status: http.StatusBadRequest, Message: describeJSONError(err)}
+	}
+	if dec.More() {
+		return Errorf(http.StatusBadRequest, "Malformed JSON: unexpected data after the JSON value.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Errorf(http.StatusBadRequest, "Malformed JSON: unexpected data after the JSON value.")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Malformed JSON at byte %d: %s.", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("Request body must be a JSON %s, not %s.", jsonKind(typ.Type.Kind().String()), typ.Value)
+		}
+		return fmt.Sprintf("Field %q must be %s, not %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "Malformed JSON: the body ends too early."
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Sprintf("Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return "Malformed JSON: " + err.Error() + "."
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	default:
+		return "of another type"
+	}
+}

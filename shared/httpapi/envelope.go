@@ -1,0 +1,102 @@
+// Package httpapi is the HTTP plumbing every API function shares: the error
+// envelope, JSON decoding with limits, the caller's identity, rate-limit
+// headers and the per-request middleware. Handlers are plain net/http; Lambda
+// types appear only in package lambdaapp.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Error is a client-facing failure: an HTTP status and a message that names
+// what was wrong. Handlers return it; WriteError renders it in the envelope.
+type Error struct {
+	Status  int
+	Message string
+	Header  http.Header // extra response headers (Retry-After, Allow, ...)
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Messages the product documents fix verbatim.
+const (
+	MsgInvalidToken     = "API Token is invalid."
+	MsgTooManyRequests  = "Too many requests"
+	MsgMethodNotAllowed = "405 Method Not Allowed."
+	MsgNotFound         = "Not found."
+	MsgInternal         = "Internal server error."
+)
+
+// Common errors.
+var (
+	ErrInvalidToken = &Error{Status: http.StatusUnauthorized, Message: MsgInvalidToken}
+	ErrNotFound     = &Error{Status: http.StatusNotFound, Message: MsgNotFound}
+)
+
+// envelope is the shape of every error, and of success answers that carry
+// only a message (the seed's tag answers).
+type envelope struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Data    []any  `json:"data"`
+}
+
+// ErrorBody returns the envelope JSON for an error message.
+func ErrorBody(message string) []byte {
+	b, _ := json.Marshal(envelope{Status: "error", Message: message, Data: []any{}})
+	return b
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		slog.Error("encode response", "err", err)
+		status, b = http.StatusInternalServerError, ErrorBody(MsgInternal)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// WriteSuccess writes {"status":"success","message":msg,"data":[]}.
+func WriteSuccess(w http.ResponseWriter, message string) {
+	WriteJSON(w, http.StatusOK, envelope{Status: "success", Message: message, Data: []any{}})
+}
+
+// WriteError renders err in the envelope. An *Error keeps its status and
+// message; anything else is logged and answered 500 without detail.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = &Error{Status: http.StatusInternalServerError, Message: MsgInternal}
+	}
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(ErrorBody(e.Message))
+}
+
+// HandlerFunc is an http handler that returns its failure instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP runs f and renders a returned error in the envelope.
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := f(w, r); err != nil {
+		WriteError(w, r, err)
+	}
+}

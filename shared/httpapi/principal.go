@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// Principal is the authenticated caller, as the authorizer (or IAM, for the
+// admin API) established it.
+type Principal struct {
+	// Kind is a tenancy credential kind, or "admin".
+	Kind         string
+	TenantID     string
+	ChannelID    string
+	ChannelKind  tenancy.ChannelKind
+	CredentialID string
+}
+
+// KindAdmin marks the operator calling the admin API.
+const KindAdmin = "admin"
+
+type principalKey struct{}
+type paramsKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// CallerOf returns the request's principal; the zero Principal if none.
+func CallerOf(r *http.Request) Principal {
+	p, _ := r.Context().Value(principalKey{}).(Principal)
+	return p
+}
+
+// WithPathParams returns ctx carrying the route's path parameters.
+func WithPathParams(ctx context.Context, params map[string]string) context.Context {
+	return context.WithValue(ctx, paramsKey{}, params)
+}
+
+// PathParam returns a path parameter of the matched route.
+func PathParam(r *http.Request, name string) string {
+	m, _ := r.Context().Value(paramsKey{}).(map[string]string)
+	return m[name]
+}

@@ -1,0 +1,55 @@
+// Package metaapi serves what describes the API itself: the OpenAPI
+// document and the caller's own identity (GET /v1/me, Zapier's auth test).
+package metaapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// Functions maps each function of this package to its handler.
+var Functions = lambdaapp.Builders{
+	"openapi": func(*lambdaapp.Deps) http.Handler { return http.HandlerFunc(serveOpenAPI) },
+	"me": func(d *lambdaapp.Deps) http.Handler {
+		return httpapi.HandlerFunc((&me{store: d.Tenancy()}).serve)
+	},
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(routes.Document)
+}
+
+// tenancyReader is what GET /v1/me reads.
+type tenancyReader interface {
+	GetTenant(ctx context.Context, id string) (tenancy.Tenant, error)
+	GetChannel(ctx context.Context, tenantID, channelID string) (tenancy.Channel, error)
+}
+
+type me struct {
+	store tenancyReader
+}
+
+// serve answers who the token belongs to: its tenant and its channel.
+func (m *me) serve(w http.ResponseWriter, r *http.Request) error {
+	p := httpapi.CallerOf(r)
+	t, err := m.store.GetTenant(r.Context(), p.TenantID)
+	if err != nil {
+		return err
+	}
+	c, err := m.store.GetChannel(r.Context(), p.TenantID, p.ChannelID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+		"tenant":  map[string]any{"id": t.ID, "name": t.Name},
+		"channel": c,
+	}})
+	return nil
+}

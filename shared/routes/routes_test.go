@@ -1,0 +1,103 @@
+package routes
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite openapi.json from the route table")
+
+func TestOpenAPIMatchesTable(t *testing.T) {
+	want, err := OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("openapi.json", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(Document, want) {
+		t.Fatal("shared/routes/openapi.json differs from the route table: run `make openapi`")
+	}
+}
+
+var pathRE = regexp.MustCompile(`^(/[a-z0-9_.\-]+|/\{[a-zA-Z]+\})+$`)
+
+func TestTableIsWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	fns := map[string]bool{}
+	for _, r := range Table {
+		k := r.Method + " " + r.Path
+		if seen[k] {
+			t.Errorf("duplicate route %s", k)
+		}
+		seen[k] = true
+		if fns[r.Function] {
+			t.Errorf("function %s serves two routes: one Lambda per route", r.Function)
+		}
+		fns[r.Function] = true
+		if !pathRE.MatchString(r.Path) {
+			t.Errorf("%s: malformed path", k)
+		}
+		switch r.Method {
+		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		default:
+			t.Errorf("%s: method", k)
+		}
+		switch r.Auth {
+		case AuthNone, AuthChannel, AuthChannelQuery, AuthAccount, AuthAdmin:
+		default:
+			t.Errorf("%s: auth %q", k, r.Auth)
+		}
+		if r.Summary == "" || r.Tag == "" {
+			t.Errorf("%s: summary and tag are required", k)
+		}
+	}
+	// A path's parameters must be named alike in every route that shares
+	// the prefix: API Gateway has one resource per segment.
+	params := map[string]string{}
+	for _, r := range Table {
+		segs := strings.Split(r.Path, "/")
+		for i, s := range segs {
+			prefix := strings.Join(segs[:i], "/")
+			if strings.HasPrefix(s, "{") {
+				if other, ok := params[prefix]; ok && other != s {
+					t.Errorf("%s: parameter %s clashes with %s after %s", r.Path, s, other, prefix)
+				}
+				params[prefix] = s
+			}
+		}
+	}
+}
+
+// TestEveryFunctionHasAMain fails when a route or event function has no
+// functions/<name>/main.go, or a functions/ directory has no route.
+func TestEveryFunctionHasAMain(t *testing.T) {
+	dirs, err := filepath.Glob("../../functions/*/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, d := range dirs {
+		have[filepath.Base(filepath.Dir(d))] = true
+	}
+	want := map[string]bool{}
+	for _, f := range Functions() {
+		want[f] = true
+		if !have[f] {
+			t.Errorf("function %s has no functions/%s/main.go", f, f)
+		}
+	}
+	for f := range have {
+		if !want[f] {
+			t.Errorf("functions/%s has no route or event function entry", f)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+// Package tenancy is the domain of tenants, their channels and the
+// credentials that call the API: channel API tokens (one or more per channel)
+// and the tenant's account secret key. Secrets are generated here, shown
+// once, and stored only as SHA-256 hashes.
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ChannelKind is the messaging network a channel is on.
+type ChannelKind string
+
+const (
+	Messenger ChannelKind = "messenger"
+	WhatsApp  ChannelKind = "whatsapp"
+	Viber     ChannelKind = "viber"
+	SMS       ChannelKind = "sms"
+	Voice     ChannelKind = "voice"
+)
+
+// ChannelKinds lists every kind, in a stable order.
+var ChannelKinds = []ChannelKind{Messenger, WhatsApp, Viber, SMS, Voice}
+
+// ParseChannelKind accepts a kind name.
+func ParseChannelKind(s string) (ChannelKind, error) {
+	for _, k := range ChannelKinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("kind must be one of messenger, whatsapp, viber, sms, voice, not %q", s)
+}
+
+// CredentialKind says what a presented secret is.
+type CredentialKind string
+
+const (
+	ChannelToken  CredentialKind = "channel"
+	AccountSecret CredentialKind = "account"
+)
+
+// Tenant is a customer account.
+type Tenant struct {
+	ID        string `json:"id" dynamodbav:"id"`
+	Name      string `json:"name" dynamodbav:"name"`
+	CreatedAt int64  `json:"created_at" dynamodbav:"created_at"`
+	// SecretMask shows which account secret is current (never the secret).
+	SecretMask string `json:"secret_mask" dynamodbav:"secret_mask"`
+	// SecretHash is the current account secret's hash; kept to revoke it.
+	SecretHash string `json:"-" dynamodbav:"secret_hash"`
+}
+
+// Channel is one bot presence (a Messenger page, a WhatsApp number, ...).
+type Channel struct {
+	ID       string      `json:"id" dynamodbav:"id"`
+	TenantID string      `json:"tenant_id" dynamodbav:"tenant_id"`
+	Kind     ChannelKind `json:"kind" dynamodbav:"kind"`
+	Name     string      `json:"name" dynamodbav:"name"`
+	// DefaultCountry (ISO 3166-1 alpha-2) is how phone numbers written
+	// without a country code are read.
+	DefaultCountry string `json:"default_country" dynamodbav:"default_country"`
+	CreatedAt      int64  `json:"created_at" dynamodbav:"created_at"`
+}
+
+// Token is a channel API token as listed: never the token itself.
+type Token struct {
+	ID        string `json:"id" dynamodbav:"id"`
+	TenantID  string `json:"-" dynamodbav:"tenant_id"`
+	ChannelID string `json:"channel_id" dynamodbav:"channel_id"`
+	Name      string `json:"name" dynamodbav:"name"`
+	Mask      string `json:"token" dynamodbav:"mask"`
+	CreatedAt int64  `json:"created_at" dynamodbav:"created_at"`
+	Hash      string `json:"-" dynamodbav:"hash"`
+}
+
+// Credential is what the authorizer finds for a presented secret.
+type Credential struct {
+	Hash        string         `dynamodbav:"hash"`
+	Kind        CredentialKind `dynamodbav:"kind"`
+	ID          string         `dynamodbav:"credential_id"`
+	TenantID    string         `dynamodbav:"tenant_id"`
+	ChannelID   string         `dynamodbav:"channel_id,omitempty"`
+	ChannelKind ChannelKind    `dynamodbav:"channel_kind,omitempty"`
+}
+
+// Errors the store reports.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Store persists tenancy data. Every method that writes more than one item
+// writes them in one transaction.
+type Store interface {
+	CreateTenant(ctx context.Context, t Tenant, secret Credential) error
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// RotateSecret replaces the tenant's account secret: the old hash stops
+	// resolving in the same transaction.
+	RotateSecret(ctx context.Context, tenantID, oldHash string, secret Credential, mask string) error
+	CreateChannel(ctx context.Context, c Channel) error
+	GetChannel(ctx context.Context, tenantID, channelID string) (Channel, error)
+	ListChannels(ctx context.Context, tenantID string) ([]Channel, error)
+	CreateToken(ctx context.Context, t Token, cred Credential) error
+	ListTokens(ctx context.Context, tenantID, channelID string) ([]Token, error)
+	RevokeToken(ctx context.Context, tenantID, channelID, tokenID string) error
+	LookupCredential(ctx context.Context, hash string) (Credential, error)
+}
+
+// Service holds the tenancy rules on top of a Store.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+}
+
+var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// NewTenant is the result of creating a tenant: the secret is shown once.
+type NewTenant struct {
+	Tenant        Tenant `json:"tenant"`
+	AccountSecret string `json:"account_secret"`
+}
+
+// CreateTenant makes a tenant with a fresh account secret key.
+func (s *Service) CreateTenant(ctx context.Context, name string) (NewTenant, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return NewTenant{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
+	}
+	t := Tenant{ID: NewID("ten"), Name: name, CreatedAt: s.Now().Unix()}
+	secret, hash := NewSecret(SecretPrefix)
+	t.SecretMask, t.SecretHash = Mask(secret), hash
+	cred := Credential{Hash: hash, Kind: AccountSecret, ID: "sec_" + hash[:16], TenantID: t.ID}
+	if err := s.Store.CreateTenant(ctx, t, cred); err != nil {
+		return NewTenant{}, err
+	}
+	return NewTenant{Tenant: t, AccountSecret: secret}, nil
+}
+
+// RotateSecret issues a new account secret; the previous one stops working.
+func (s *Service) RotateSecret(ctx context.Context, tenantID string) (NewTenant, error) {
+	t, err := s.Store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return NewTenant{}, err
+	}
+	secret, hash := NewSecret(SecretPrefix)
+	cred := Credential{Hash: hash, Kind: AccountSecret, ID: "sec_" + hash[:16], TenantID: t.ID}
+	if err := s.Store.RotateSecret(ctx, t.ID, t.SecretHash, cred, Mask(secret)); err != nil {
+		return NewTenant{}, err
+	}
+	t.SecretMask, t.SecretHash = Mask(secret), hash
+	return NewTenant{Tenant: t, AccountSecret: secret}, nil
+}
+
+// ChannelInput is what creating a channel takes.
+type ChannelInput struct {
+	Kind           string `json:"kind"`
+	Name           string `json:"name"`
+	DefaultCountry string `json:"default_country"`
+}
+
+// CreateChannel adds a channel to an existing tenant.
+func (s *Service) CreateChannel(ctx context.Context, tenantID string, in ChannelInput) (Channel, error) {
+	kind, err := ParseChannelKind(in.Kind)
+	if err != nil {
+		return Channel{}, &ValidationError{Field: "kind", Problem: strings.TrimPrefix(err.Error(), "kind ")}
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" || len(name) > 200 {
+		return Channel{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
+	}
+	country := strings.ToUpper(strings.TrimSpace(in.DefaultCountry))
+	if country != "" && !countryRE.MatchString(country) {
+		return Channel{}, &ValidationError{Field: "default_country", Problem: "must be an ISO 3166-1 alpha-2 code such as \"US\""}
+	}
+	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
+		return Channel{}, err
+	}
+	c := Channel{ID: NewID("ch"), TenantID: tenantID, Kind: kind, Name: name, DefaultCountry: country, CreatedAt: s.Now().Unix()}
+	if err := s.Store.CreateChannel(ctx, c); err != nil {
+		return Channel{}, err
+	}
+	return c, nil
+}
+
+// NewToken is a generated channel token: Token is shown once.
+type NewToken struct {
+	Token
+	Secret string `json:"token"`
+}
+
+// CreateToken generates a channel API token.
+func (s *Service) CreateToken(ctx context.Context, tenantID, channelID, name string) (NewToken, error) {
+	name = strings.TrimSpace(name)
+	if len(name) > 200 {
+		return NewToken{}, &ValidationError{Field: "name", Problem: "must be at most 200 characters"}
+	}
+	c, err := s.Store.GetChannel(ctx, tenantID, channelID)
+	if err != nil {
+		return NewToken{}, err
+	}
+	secret, hash := NewSecret(TokenPrefix)
+	t := Token{ID: NewID("tok"), TenantID: tenantID, ChannelID: c.ID, Name: name, Mask: Mask(secret), CreatedAt: s.Now().Unix(), Hash: hash}
+	cred := Credential{Hash: hash, Kind: ChannelToken, ID: t.ID, TenantID: tenantID, ChannelID: c.ID, ChannelKind: c.Kind}
+	if err := s.Store.CreateToken(ctx, t, cred); err != nil {
+		return NewToken{}, err
+	}
+	return NewToken{Token: t, Secret: secret}, nil
+}
+
+// ValidationError names a request field and what is wrong with it.
+type ValidationError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%s %s", e.Field, e.Problem) }
