@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -40,7 +41,7 @@ type Lookup interface {
 // Handler returns the Lambda handler.
 func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	return func(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
-		secret := Presented(req.Headers, req.QueryStringParameters)
+		secret := Presented(req)
 		if !tenancy.LooksLikeSecret(secret) {
 			return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 		}
@@ -76,21 +77,25 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 	}
 }
 
-// Presented extracts the secret: "Authorization: Bearer <s>", a bare
-// "Authorization: <s>" (seed 003), or "?token=<s>" (seed 002).
-func Presented(headers, query map[string]string) string {
-	for k, v := range headers {
+// Presented extracts the secret from the route's identity source, the one
+// API Gateway caches the answer under: "?token=<s>" on seed 002 style routes
+// (routes.AuthChannelQuery), otherwise the Authorization header as
+// "Bearer <s>" or a bare "<s>" (seed 003). Reading any other place would let
+// a cached answer stand for a secret that was never checked.
+func Presented(req events.APIGatewayCustomAuthorizerRequestTypeRequest) string {
+	if r, ok := routes.Lookup(req.HTTPMethod, req.Resource); ok && r.Auth == routes.AuthChannelQuery {
+		return req.QueryStringParameters["token"]
+	}
+	for k, v := range req.Headers {
 		if strings.EqualFold(k, "Authorization") {
 			v = strings.TrimSpace(v)
 			if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 				v = strings.TrimSpace(v[7:])
 			}
-			if v != "" {
-				return v
-			}
+			return v
 		}
 	}
-	return query["token"]
+	return ""
 }
 
 // WholeAPI turns a method ARN

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -40,14 +41,14 @@ func TestHandler(t *testing.T) {
 		{"bearer", map[string]string{"Authorization": "Bearer " + secret}, nil, true},
 		{"bearer lower-case header and scheme", map[string]string{"authorization": "bearer " + secret}, nil, true},
 		{"bare secret", map[string]string{"Authorization": secret}, nil, true},
-		{"query token", nil, map[string]string{"token": secret}, true},
+		{"query token on a header route", nil, map[string]string{"token": secret}, false},
 		{"unknown token", map[string]string{"Authorization": "Bearer ct_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, nil, false},
 		{"too short", map[string]string{"Authorization": "Bearer x"}, nil, false},
 		{"nothing", nil, nil, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := h(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{MethodArn: arn, Headers: c.headers, QueryStringParameters: c.query})
+			res, err := h(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{MethodArn: arn, HTTPMethod: "GET", Resource: "/v1/me", Headers: c.headers, QueryStringParameters: c.query})
 			if !c.ok {
 				if !errors.Is(err, ErrUnauthorized) {
 					t.Fatalf("err = %v, want Unauthorized", err)
@@ -72,4 +73,29 @@ func TestHandler(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// TestQueryTokenRoutes: on a seed 002 style route the token comes from
+// ?token= only, the identity source API Gateway caches under.
+func TestQueryTokenRoutes(t *testing.T) {
+	saved := routes.Table
+	routes.Table = append(append([]routes.Route(nil), saved...), routes.Route{Method: "POST", Path: "/test/message", Function: "test", Auth: routes.AuthChannelQuery})
+	t.Cleanup(func() { routes.Table = saved })
+
+	secret, hash := tenancy.NewSecret(tenancy.TokenPrefix)
+	store := memLookup{hash: {Hash: hash, Kind: tenancy.ChannelToken, ID: "tok_1", TenantID: "ten_a", ChannelID: "ch_1"}}
+	other, _ := tenancy.NewSecret(tenancy.TokenPrefix)
+	h := Handler(store)
+	req := func(headers, query map[string]string) error {
+		_, err := h(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
+			MethodArn: "arn:aws:execute-api:us-east-1:1:a/s/POST/test/message", HTTPMethod: "POST", Resource: "/test/message",
+			Headers: headers, QueryStringParameters: query})
+		return err
+	}
+	if err := req(nil, map[string]string{"token": secret}); err != nil {
+		t.Fatalf("query token refused: %v", err)
+	}
+	if err := req(map[string]string{"Authorization": "Bearer " + secret}, map[string]string{"token": other}); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("header token was used instead of the query token: %v", err)
+	}
 }

@@ -146,3 +146,13 @@ func ByFunction(name string) (Route, bool) {
 	}
 	return Route{}, false
 }
+
+// Lookup returns the route with this method and path template.
+func Lookup(method, path string) (Route, bool) {
+	for _, r := range Table {
+		if r.Method == method && r.Path == path {
+			return r, true
+		}
+	}
+	return Route{}, false
+}

@@ -1,0 +1,400 @@
+// Package gateway is the local stand-in for API Gateway (REST API, v1 proxy
+// events): it matches the route table, runs the REQUEST authorizer with the
+// route's identity source and a result cache, turns the HTTP request into an
+// events.APIGatewayProxyRequest, invokes the function's Lambda handler (the
+// same function value lambda.Start gets in AWS) and writes the proxy
+// response back. Its error answers mirror the CDK app's gateway responses.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/routes"
+)
+
+// APIHandler is a proxy-integration Lambda handler.
+type APIHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// AuthorizerHandler is a REQUEST authorizer Lambda handler.
+type AuthorizerHandler func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+
+// Config is what the gateway serves.
+type Config struct {
+	Routes     []routes.Route
+	Handlers   map[string]APIHandler // by function name
+	Authorizer AuthorizerHandler
+	// AdminKey is the local stand-in for IAM on admin routes.
+	AdminKey string
+	// CacheTTL is the authorizer result cache (300 s in AWS; 0 disables).
+	CacheTTL time.Duration
+	// Prefixes are base paths stripped before matching, as a custom
+	// domain's base path mapping does in AWS (e.g. "/api").
+	Prefixes []string
+	Now      func() time.Time
+}
+
+// MaxPayload is API Gateway's request payload limit.
+const MaxPayload = 10 << 20
+
+const (
+	stage     = "local"
+	apiID     = "local"
+	accountID = "000000000000"
+)
+
+// Gateway is an http.Handler serving the route table.
+type Gateway struct {
+	cfg   Config
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	res     events.APIGatewayCustomAuthorizerResponse
+	expires time.Time
+}
+
+// New checks that every route has a handler.
+func New(cfg Config) (*Gateway, error) {
+	for _, r := range cfg.Routes {
+		if cfg.Handlers[r.Function] == nil {
+			return nil, errors.New("gateway: route " + r.Method + " " + r.Path + " has no handler for " + r.Function)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Gateway{cfg: cfg, cache: map[string]cached{}}, nil
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(httpapi.ErrorBody(msg))
+}
+
+// match finds the route for a method and path; pathKnown reports a path
+// that exists with another method.
+func (g *Gateway) match(method, path string) (r routes.Route, params map[string]string, pathKnown bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for _, rt := range g.cfg.Routes {
+		p, ok := matchPath(rt.Path, segs)
+		if !ok {
+			continue
+		}
+		if rt.Method == method {
+			return rt, p, true
+		}
+		pathKnown = true
+	}
+	return routes.Route{}, nil, pathKnown
+}
+
+func matchPath(tmpl string, segs []string) (map[string]string, bool) {
+	ts := strings.Split(strings.Trim(tmpl, "/"), "/")
+	if len(ts) != len(segs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, t := range ts {
+		if strings.HasPrefix(t, "{") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.Trim(t, "{}")] = segs[i]
+			continue
+		}
+		if t != segs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// ServeHTTP serves one request as API Gateway would.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	for _, p := range g.cfg.Prefixes {
+		if rest, ok := strings.CutPrefix(path, p); ok && (rest == "" || rest[0] == '/') {
+			path = rest
+			break
+		}
+	}
+	route, params, known := g.match(r.Method, path)
+	if route.Function == "" {
+		if known {
+			writeError(w, http.StatusMethodNotAllowed, httpapi.MsgMethodNotAllowed)
+		} else {
+			writeError(w, http.StatusNotFound, httpapi.MsgNotFound)
+		}
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Could not read the request body.")
+		return
+	}
+	if len(body) > MaxPayload {
+		writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large (max 256 KB).")
+		return
+	}
+	ev := g.event(r, path, route, params, body)
+	switch route.Auth {
+	case routes.AuthAdmin:
+		if !g.adminAllowed(r) {
+			writeError(w, http.StatusForbidden, "Forbidden.")
+			return
+		}
+		ev.RequestContext.Identity.UserArn = "arn:aws:iam::" + accountID + ":user/local-admin"
+		ev.RequestContext.Identity.Caller = "local-admin"
+	case routes.AuthChannel, routes.AuthChannelQuery, routes.AuthAccount:
+		authz, status, msg := g.authorize(r.Context(), route, ev)
+		if status != 0 {
+			writeError(w, status, msg)
+			return
+		}
+		ev.RequestContext.Authorizer = authz
+	}
+	res, err := g.cfg.Handlers[route.Function](r.Context(), ev)
+	if err != nil {
+		// A Lambda that returns an error becomes a 502 in API Gateway.
+		slog.ErrorContext(r.Context(), "function error", "function", route.Function, "err", err)
+		writeError(w, http.StatusBadGateway, "Internal server error.")
+		return
+	}
+	writeProxyResponse(w, res)
+}
+
+func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyResponse) {
+	for k, v := range res.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range res.MultiValueHeaders {
+		w.Header().Del(k)
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	body := []byte(res.Body)
+	if res.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(res.Body)
+		if err != nil {
+			writeError(w, http.StatusBadGateway, "Internal server error.")
+			return
+		}
+		body = b
+	}
+	status := res.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (g *Gateway) adminAllowed(r *http.Request) bool {
+	if g.cfg.AdminKey == "" {
+		return false
+	}
+	got := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
+		got = strings.TrimSpace(got[7:])
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(g.cfg.AdminKey)) == 1
+}
+
+// authorize runs the REQUEST authorizer as API Gateway does: a missing
+// identity source is a 401 without calling it; answers are cached per
+// identity source value.
+func (g *Gateway) authorize(ctx context.Context, route routes.Route, ev events.APIGatewayProxyRequest) (map[string]any, int, string) {
+	identity := ""
+	if route.Auth == routes.AuthChannelQuery {
+		identity = ev.QueryStringParameters["token"]
+	} else {
+		identity = headerValue(ev.Headers, "Authorization")
+	}
+	if strings.TrimSpace(identity) == "" {
+		return nil, http.StatusUnauthorized, httpapi.MsgInvalidToken
+	}
+	cacheKey := string(route.Auth) + "\x00" + identity
+	now := g.cfg.Now()
+	g.mu.Lock()
+	c, ok := g.cache[cacheKey]
+	g.mu.Unlock()
+	if !ok || !now.Before(c.expires) {
+		req := events.APIGatewayCustomAuthorizerRequestTypeRequest{
+			Type:                            "REQUEST",
+			MethodArn:                       methodArn(ev.HTTPMethod, ev.Path),
+			Resource:                        ev.Resource,
+			Path:                            ev.Path,
+			HTTPMethod:                      ev.HTTPMethod,
+			Headers:                         ev.Headers,
+			MultiValueHeaders:               ev.MultiValueHeaders,
+			QueryStringParameters:           ev.QueryStringParameters,
+			MultiValueQueryStringParameters: ev.MultiValueQueryStringParameters,
+			PathParameters:                  ev.PathParameters,
+			RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
+				Path: ev.RequestContext.Path, AccountID: accountID, ResourceID: ev.RequestContext.ResourceID,
+				Stage: stage, RequestID: ev.RequestContext.RequestID, ResourcePath: ev.Resource,
+				HTTPMethod: ev.HTTPMethod, APIID: apiID,
+				Identity: events.APIGatewayCustomAuthorizerRequestTypeRequestIdentity{SourceIP: ev.RequestContext.Identity.SourceIP},
+			},
+		}
+		res, err := g.cfg.Authorizer(ctx, req)
+		if errors.Is(err, authorizer.ErrUnauthorized) || (err != nil && err.Error() == "Unauthorized") {
+			return nil, http.StatusUnauthorized, httpapi.MsgInvalidToken
+		}
+		if err != nil {
+			slog.ErrorContext(ctx, "authorizer error", "err", err)
+			return nil, http.StatusInternalServerError, httpapi.MsgInternal
+		}
+		c = cached{res: res, expires: now.Add(g.cfg.CacheTTL)}
+		if g.cfg.CacheTTL > 0 {
+			g.mu.Lock()
+			g.cache[cacheKey] = c
+			g.mu.Unlock()
+		}
+	}
+	if !allows(c.res.PolicyDocument, methodArn(ev.HTTPMethod, ev.Path)) {
+		return nil, http.StatusForbidden, "Forbidden."
+	}
+	ctxMap := map[string]any{"principalId": c.res.PrincipalID}
+	for k, v := range c.res.Context {
+		ctxMap[k] = v
+	}
+	return ctxMap, 0, ""
+}
+
+func methodArn(method, path string) string {
+	return "arn:aws:execute-api:us-east-1:" + accountID + ":" + apiID + "/" + stage + "/" + method + path
+}
+
+// allows evaluates an authorizer policy for one method ARN: an explicit Deny
+// wins, otherwise an Allow must match. Resources may use * wildcards.
+func allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
+	allowed := false
+	for _, st := range doc.Statement {
+		for _, res := range st.Resource {
+			if !wildcardMatch(res, arn) {
+				continue
+			}
+			switch st.Effect {
+			case "Deny":
+				return false
+			case "Allow":
+				allowed = true
+			}
+		}
+	}
+	return allowed
+}
+
+func wildcardMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i := 1; i < len(parts)-1; i++ {
+		j := strings.Index(s, parts[i])
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(parts[i]):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+func headerValue(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// event builds the proxy event API Gateway would send.
+func (g *Gateway) event(r *http.Request, path string, route routes.Route, params map[string]string, body []byte) events.APIGatewayProxyRequest {
+	headers := map[string]string{}
+	mvh := map[string][]string{}
+	for k, vs := range r.Header {
+		headers[k] = vs[len(vs)-1]
+		mvh[k] = append([]string(nil), vs...)
+	}
+	headers["Host"] = r.Host
+	mvh["Host"] = []string{r.Host}
+	var qs map[string]string
+	var mvq map[string][]string
+	if q := r.URL.Query(); len(q) > 0 {
+		qs, mvq = map[string]string{}, map[string][]string{}
+		for k, vs := range q {
+			qs[k] = vs[len(vs)-1]
+			mvq[k] = vs
+		}
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	ev := events.APIGatewayProxyRequest{
+		Resource:                        route.Path,
+		Path:                            path,
+		HTTPMethod:                      r.Method,
+		Headers:                         headers,
+		MultiValueHeaders:               mvh,
+		QueryStringParameters:           qs,
+		MultiValueQueryStringParameters: mvq,
+		PathParameters:                  params,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			AccountID:        accountID,
+			ResourceID:       route.Function,
+			Stage:            stage,
+			RequestID:        requestID(),
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: ip, UserAgent: r.UserAgent()},
+			ResourcePath:     route.Path,
+			Path:             "/" + stage + path,
+			HTTPMethod:       r.Method,
+			APIID:            apiID,
+			DomainName:       r.Host,
+			RequestTime:      g.cfg.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			RequestTimeEpoch: g.cfg.Now().UnixMilli(),
+		},
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+func requestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

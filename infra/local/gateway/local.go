@@ -1,0 +1,31 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/routes"
+)
+
+// ForRoutes builds a gateway serving the whole route table in-process: every
+// function's handler is lambdaapp.APIHandler, exactly as its Lambda runs it.
+func ForRoutes(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, cacheTTL time.Duration) (*Gateway, error) {
+	handlers := map[string]APIHandler{}
+	for _, r := range routes.Table {
+		h, err := lambdaapp.APIHandler(d, r.Function, builders)
+		if err != nil {
+			return nil, err
+		}
+		handlers[r.Function] = h
+	}
+	return New(Config{
+		Routes:     routes.Table,
+		Handlers:   handlers,
+		Authorizer: authorizer.Handler(d.Tenancy()),
+		AdminKey:   adminKey,
+		CacheTTL:   cacheTTL,
+		Prefixes:   []string{"/api"},
+		Now:        d.Now,
+	})
+}
