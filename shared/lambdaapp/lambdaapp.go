@@ -169,3 +169,21 @@ func fatal(err error) {
 	slog.Error("init failed", "err", err)
 	os.Exit(1)
 }
+
+// StreamHandler is a DynamoDB stream consumer with ReportBatchItemFailures.
+type StreamHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// QueueHandler is an SQS consumer with ReportBatchItemFailures.
+type QueueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// StartStream runs a stream consumer in Lambda.
+func StartStream(build func(*Deps) StreamHandler) {
+	setLogger()
+	lambda.Start(build(mustLoad()))
+}
+
+// StartQueue runs a queue consumer in Lambda.
+func StartQueue(build func(*Deps) QueueHandler) {
+	setLogger()
+	lambda.Start(build(mustLoad()))
+}

@@ -9,10 +9,10 @@ import (
 	"github.com/startmsg/chatbackend/shared/metaapi"
 )
 
-// Packages lists the API packages' builder maps.
-var Packages = []lambdaapp.Builders{
-	adminapi.Functions,
-	metaapi.Functions,
+// Packages are the API packages' builder maps by import path.
+var Packages = map[string]lambdaapp.Builders{
+	"github.com/startmsg/chatbackend/shared/adminapi": adminapi.Functions,
+	"github.com/startmsg/chatbackend/shared/metaapi":  metaapi.Functions,
 }
 
 // All returns every builder by function name.
@@ -25,3 +25,11 @@ func All() lambdaapp.Builders {
 	}
 	return out
 }
+
+// Streams are the table-stream consumers by function name
+// (routes.EventFunctions with Source "stream").
+var Streams = map[string]func(*lambdaapp.Deps) lambdaapp.StreamHandler{}
+
+// Queues are the deliveries-queue consumers by function name
+// (routes.EventFunctions with Source "queue").
+var Queues = map[string]func(*lambdaapp.Deps) lambdaapp.QueueHandler{}

@@ -28,3 +28,31 @@ func TestEveryRouteHasABuilder(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryEventFunctionHasAConsumer pairs routes.EventFunctions with the
+// Streams and Queues registries.
+func TestEveryEventFunctionHasAConsumer(t *testing.T) {
+	want := map[string]string{}
+	for _, f := range routes.EventFunctions {
+		if f.Source != "" {
+			want[f.Function] = f.Source
+		}
+	}
+	for name, src := range want {
+		_, s := Streams[name]
+		_, q := Queues[name]
+		if (src == "stream" && !s) || (src == "queue" && !q) {
+			t.Errorf("event function %s (%s) has no consumer", name, src)
+		}
+	}
+	for name := range Streams {
+		if want[name] != "stream" {
+			t.Errorf("stream consumer %s is not a stream event function", name)
+		}
+	}
+	for name := range Queues {
+		if want[name] != "queue" {
+			t.Errorf("queue consumer %s is not a queue event function", name)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+# Chat backend: `make run` (the whole system locally) and `make test`
+# (everything). See README.md.
+
+SHELL := /bin/bash
+GO    ?= go
+FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+LDFLAGS := -s -w -buildid=
+LOCAL := infra/local
+
+.PHONY: help deps run test test-unit build synth deploy bench openapi fmt vet fuzz clean
+
+help:
+	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
+	@echo "make test     vet, unit, integration (emulators), CDK assertion and entry-path tests"
+	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function"
+	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
+	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
+	@echo "make bench    cold-init and size benchmarks against a baseline"
+	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
+
+# The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
+$(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.json
+	cd $(LOCAL) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(LOCAL)/node_modules/.installed
+	$(GO) mod download
+
+run: deps
+	@mkdir -p .local/bin
+	$(GO) build -o .local/bin/run ./infra/local/run
+	./.local/bin/run
+
+test: deps vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-unit:
+	$(GO) test -short ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+
+dist/%/bootstrap: FORCE
+	@mkdir -p $(dir $@)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags="$(LDFLAGS)" -o $@ ./functions/$*
+
+FORCE:
+
+synth: build
+	cd infra && CDK_OUTDIR=../cdk.out $(GO) run .
+
+deploy: build
+	cd infra && npm ci --no-audit --no-fund --loglevel=error && npx cdk deploy --app "cd .. && CDK_OUTDIR=cdk.out $(GO) run ./infra"
+
+bench: build deps
+	$(GO) run ./infra/bench/cmd/coldstart -dist dist
+
+openapi:
+	$(GO) test ./shared/routes -run TestOpenAPIMatchesTable -update
+
+clean:
+	rm -rf dist cdk.out

@@ -1,0 +1,13 @@
+// Package events holds the project's event shapes and the sample events
+// used by tests and `make invoke`: API Gateway REST proxy events
+// (apigw/*.json, with the status each must get in expected-status.json) and
+// a REQUEST authorizer event (authorizer/request.json). Import it under an
+// alias (appevents): aws-lambda-go has an events package too.
+package events
+
+import "embed"
+
+// Samples are the sample events, by path (apigw/me.json, ...).
+//
+//go:embed apigw/*.json authorizer/*.json
+var Samples embed.FS

@@ -1,0 +1,189 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	appevents "github.com/startmsg/chatbackend/events"
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/registry"
+	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+func TestMain(m *testing.M) { emulators.Main(m) }
+
+const sampleToken = "ct_sample_token_for_entry_path_tests"
+
+// seed writes the tenant, channel and token the samples name.
+func seed(t *testing.T, d *lambdaapp.Deps) {
+	t.Helper()
+	ctx := context.Background()
+	store := d.Tenancy()
+	secretHash := tenancy.Hash("sk_sample_secret_for_entry_path_tests")
+	if err := store.CreateTenant(ctx, tenancy.Tenant{ID: "ten_sample", Name: "Sample", SecretHash: secretHash},
+		tenancy.Credential{Hash: secretHash, Kind: tenancy.AccountSecret, ID: "sec_sample", TenantID: "ten_sample"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateChannel(ctx, tenancy.Channel{ID: "ch_sample", TenantID: "ten_sample", Kind: tenancy.Messenger, Name: "Sample page"}); err != nil {
+		t.Fatal(err)
+	}
+	h := tenancy.Hash(sampleToken)
+	if err := store.CreateToken(ctx, tenancy.Token{ID: "tok_sample", TenantID: "ten_sample", ChannelID: "ch_sample", Hash: h},
+		tenancy.Credential{Hash: h, Kind: tenancy.ChannelToken, ID: "tok_sample", TenantID: "ten_sample", ChannelID: "ch_sample", ChannelKind: tenancy.Messenger}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deps(t *testing.T) *lambdaapp.Deps {
+	env := emulators.ForTest(t)
+	vars := map[string]string{appenv.TableName: env.Table, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
+	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
+	d.Now = func() time.Time { return time.Unix(1795316400, 0) }
+	seed(t, d)
+	return d
+}
+
+// mainCall parses functions/<fn>/main.go and returns the lambdaapp.Start*
+// function it calls, the name it passes and the import path of the builder
+// map it passes, so the test builds exactly what the binary builds.
+func mainCall(t *testing.T, fn string) (start, name, pkg string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "functions", fn, "main.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports := map[string]string{}
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		imports[filepath.Base(p)] = p
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || !strings.HasPrefix(sel.Sel.Name, "Start") {
+			return true
+		}
+		start = sel.Sel.Name
+		if len(call.Args) == 2 {
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok {
+				name, _ = strconv.Unquote(lit.Value)
+			}
+			if s, ok := call.Args[1].(*ast.SelectorExpr); ok {
+				pkg = imports[s.X.(*ast.Ident).Name]
+			}
+		}
+		return false
+	})
+	return start, name, pkg
+}
+
+// TestAPISamples feeds every API Gateway sample event, as raw JSON, through
+// aws-lambda-go's own handler wrapper around the handler the function's main
+// gives lambda.Start.
+func TestAPISamples(t *testing.T) {
+	d := deps(t)
+	var expected map[string]int
+	b, err := appevents.Samples.ReadFile("apigw/expected-status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &expected); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := fs.Glob(appevents.Samples, "apigw/*.json")
+	if len(files) != len(expected)+1 {
+		t.Fatalf("%d sample files but %d expectations", len(files)-1, len(expected))
+	}
+	for name, status := range expected {
+		t.Run(name, func(t *testing.T) {
+			raw, err := appevents.Samples.ReadFile("apigw/" + name + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayProxyRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			route, ok := routes.Lookup(ev.HTTPMethod, ev.Resource)
+			if !ok {
+				t.Fatalf("sample %s names no route", name)
+			}
+			start, fn, pkg := mainCall(t, route.Function)
+			if start != "StartAPI" || fn != route.Function || registry.Packages[pkg] == nil {
+				t.Fatalf("functions/%s/main.go calls %s(%q, %s)", route.Function, start, fn, pkg)
+			}
+			h, err := lambdaapp.APIHandler(d, fn, registry.Packages[pkg])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := lambda.NewHandler(h).Invoke(context.Background(), raw)
+			if err != nil {
+				t.Fatalf("handler error (API Gateway would answer 502): %v", err)
+			}
+			var res events.APIGatewayProxyResponse
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, status, res.Body)
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
+				t.Fatalf("body is not JSON: %s", res.Body)
+			}
+			if status >= 400 && (body["status"] != "error" || body["message"] == "") {
+				t.Fatalf("error not in the envelope: %s", res.Body)
+			}
+			if got := http.Header(res.MultiValueHeaders).Get("Content-Type"); got != "application/json" {
+				t.Fatalf("Content-Type %q", got)
+			}
+		})
+	}
+}
+
+// TestAuthorizerSample runs the REQUEST authorizer sample through
+// aws-lambda-go's handler wrapper.
+func TestAuthorizerSample(t *testing.T) {
+	d := deps(t)
+	if start, _, _ := mainCall(t, routes.Authorizer); start != "StartAuthorizer" {
+		t.Fatalf("functions/authorizer/main.go calls %s", start)
+	}
+	raw, err := appevents.Samples.ReadFile("authorizer/request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lambda.NewHandler(authorizer.Handler(d.Tenancy())).Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res events.APIGatewayCustomAuthorizerResponse
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.PolicyDocument.Statement[0].Effect != "Allow" || res.Context["tenantId"] != "ten_sample" || res.Context["channelId"] != "ch_sample" {
+		t.Fatalf("%s", out)
+	}
+	if res.PolicyDocument.Statement[0].Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*" {
+		t.Fatalf("policy must cover the whole API: %s", out)
+	}
+}

@@ -1,0 +1,251 @@
+// Command run is `make run`: the whole system on this machine. It starts the
+// emulators with data kept under .local/, creates the table and queues,
+// seeds a demo tenant with one channel of each kind, serves every route on
+// the local gateway, runs the stream and queue pollers for the event
+// functions, and stops everything on Ctrl-C.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/gateway"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
+	"github.com/startmsg/chatbackend/infra/local/provision"
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/registry"
+	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+const tableName = "chat-backend"
+
+func main() {
+	port := flag.Int("port", envInt("PORT", 8080), "gateway port (env PORT)")
+	dynamoPort := flag.Int("dynamo-port", envInt("DYNAMO_PORT", 8000), "DynamoDB emulator port (env DYNAMO_PORT)")
+	sqsPort := flag.Int("sqs-port", envInt("SQS_PORT", 9324), "SQS emulator port (env SQS_PORT)")
+	dataDir := flag.String("data", ".local", "where data and demo credentials are kept")
+	cacheTTL := flag.Duration("auth-cache", 300*time.Second, "authorizer cache TTL, as in AWS (0 disables)")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *port, *dynamoPort, *sqsPort, *dataDir, *cacheTTL); err != nil {
+		fmt.Fprintln(os.Stderr, "make run:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cacheTTL time.Duration) error {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("port %d is in use (another make run?): stop it or set PORT=<free port>: %w", port, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dataDir, "emulators.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	stack, err := emulators.Start(ctx, emulators.Options{DataDir: dataDir, DynamoPort: dynamoPort, SQSPort: sqsPort, Log: logFile})
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+
+	// The functions find the emulators exactly as they find AWS: through
+	// the environment and config.LoadDefaultConfig.
+	for _, kv := range stack.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	os.Setenv(appenv.TableName, tableName)
+	os.Setenv(appenv.Stage, "dev")
+	os.Setenv(appenv.AllowLoopbackTargets, "true")
+	d, err := lambdaapp.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if err := provision.EnsureTable(ctx, d.DDB, tableName); err != nil {
+		return err
+	}
+	sqsClient := sqs.NewFromConfig(d.AWS)
+	queues, err := provision.EnsureQueues(ctx, sqsClient, "")
+	if err != nil {
+		return err
+	}
+	os.Setenv(appenv.QueueURL, queues.DeliveriesURL)
+	os.Setenv(appenv.DLQURL, queues.DLQURL)
+	if d, err = lambdaapp.Load(ctx); err != nil {
+		return err
+	}
+
+	apiURL := "http://" + addr
+	demo, err := seedDemo(ctx, d, filepath.Join(dataDir, "demo.env"), apiURL)
+	if err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+	gw, err := gateway.ForRoutes(d, registry.All(), demo["ADMIN_KEY"], cacheTTL)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 8)
+	go func() { errc <- srv.Serve(ln) }()
+	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
+
+	banner(apiURL, stack, dataDir, demo, cacheTTL)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	fmt.Println("\nstopping…")
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// startPollers plays the part of Lambda's event-source mappings.
+func startPollers(ctx context.Context, d *lambdaapp.Deps, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) {
+	for _, f := range routes.EventFunctions {
+		switch f.Source {
+		case "stream":
+			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.Table,
+				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpoints}
+			go func() { errc <- p.Run(ctx) }()
+		case "queue":
+			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
+				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d)}
+			go func() { errc <- p.Run(ctx) }()
+		}
+	}
+}
+
+// seedDemo makes the demo tenant once and keeps its credentials in
+// demo.env; later runs reuse them while they still resolve.
+func seedDemo(ctx context.Context, d *lambdaapp.Deps, path, apiURL string) (map[string]string, error) {
+	store := d.Tenancy()
+	if env, err := readEnv(path); err == nil && env["ACCOUNT_SECRET"] != "" && env["ADMIN_KEY"] != "" {
+		ok := true
+		for k, v := range env {
+			if k == "ACCOUNT_SECRET" || strings.HasPrefix(k, "TOKEN_") {
+				if _, err := store.LookupCredential(ctx, tenancy.Hash(v)); err != nil {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			env["API_URL"] = apiURL
+			return env, writeEnv(path, env)
+		}
+	}
+	svc := &tenancy.Service{Store: store, Now: time.Now}
+	nt, err := svc.CreateTenant(ctx, "Demo")
+	if err != nil {
+		return nil, err
+	}
+	adminKey, _ := tenancy.NewSecret("adm_")
+	env := map[string]string{
+		"API_URL":        apiURL,
+		"ADMIN_KEY":      adminKey,
+		"TENANT_ID":      nt.Tenant.ID,
+		"ACCOUNT_SECRET": nt.AccountSecret,
+	}
+	for _, kind := range tenancy.ChannelKinds {
+		// The demo channels read local numbers as Pakistani ones, so the
+		// Contacts API document's own example (03244077087) works as is.
+		c, err := svc.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(kind), Name: "Demo " + string(kind), DefaultCountry: "PK"})
+		if err != nil {
+			return nil, err
+		}
+		tok, err := svc.CreateToken(ctx, nt.Tenant.ID, c.ID, "demo")
+		if err != nil {
+			return nil, err
+		}
+		env["CHANNEL_"+strings.ToUpper(string(kind))] = c.ID
+		env["TOKEN_"+strings.ToUpper(string(kind))] = tok.Secret
+	}
+	return env, writeEnv(path, env)
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	return env, sc.Err()
+}
+
+func writeEnv(path string, env map[string]string) error {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Written by make run: the local demo tenant's credentials.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[string]string, cacheTTL time.Duration) {
+	fmt.Printf(`
+  Chat backend — local stack
+  ──────────────────────────
+  API            %s   (every route of shared/routes; also under /api)
+  OpenAPI        %s/openapi.json
+  DynamoDB       %s   (dynoxide, data in %s/)
+  SQS            %s   (fauxqs, in memory)
+  Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
+  Auth cache     %s (as in AWS: a revoked token works until its entry expires)
+  Dev setting    ALLOW_LOOPBACK_TARGETS=true: webhook targets on 127.0.0.1 are allowed
+
+  Try:  curl -H "Authorization: Bearer %s" %s/v1/me
+
+  Ctrl-C stops everything; the next make run keeps the data.
+`, apiURL, apiURL, stack.DynamoEndpoint, dataDir, stack.SQSEndpoint, dataDir, cacheTTL, demo["TOKEN_MESSENGER"], apiURL)
+}
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
