@@ -6,6 +6,9 @@ GO    ?= go
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 LDFLAGS := -s -w -buildid=
 LOCAL := infra/local
+STAGE ?= dev
+# jsii prints a banner on every CDK call under Node 20; the project pins Node 20.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help deps run test test-unit build synth deploy bench openapi fmt vet fuzz clean
 
@@ -54,10 +57,11 @@ dist/%/bootstrap: FORCE
 FORCE:
 
 synth: build
-	cd infra && CDK_OUTDIR=../cdk.out $(GO) run .
+	CDK_OUTDIR=cdk.out STAGE=$(STAGE) $(GO) run ./infra
+	@echo "wrote cdk.out/ChatBackend-$(STAGE).template.json"
 
 deploy: build
-	cd infra && npm ci --no-audit --no-fund --loglevel=error && npx cdk deploy --app "cd .. && CDK_OUTDIR=cdk.out $(GO) run ./infra"
+	cd infra && npm ci --no-audit --no-fund --loglevel=error && npx cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
 
 bench: build deps
 	$(GO) run ./infra/bench/cmd/coldstart -dist dist

@@ -19,8 +19,8 @@ const (
 	// "Authorization: Bearer <token>" (seed 001 style).
 	AuthChannel Auth = "channel"
 	// AuthChannelQuery routes take a channel API token in "?token=" (seed 002
-	// style). The same authorizer also accepts the header form locally and in
-	// AWS when the header is present.
+	// style): the query string is the identity source API Gateway caches the
+	// authorizer's answer under, so the token must be there.
 	AuthChannelQuery Auth = "channel-query"
 	// AuthAccount routes take the tenant's account secret key as
 	// "Authorization: <secret>" or "Authorization: Bearer <secret>" (seed 003).

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/startmsg/chatbackend/shared/routes"
+)
+
+// API settings.
+const (
+	// authorizerCacheTTL is how long API Gateway caches an authorizer's
+	// answer per identity (the token). Consequence: in AWS a revoked channel
+	// token or rotated account secret keeps working for up to 5 minutes. The
+	// cached policy allows the whole API, so the cache is shared across
+	// routes; the functions check the credential kind themselves.
+	authorizerCacheTTL = 300 * time.Second
+
+	// Stage-wide method throttling (token bucket per account and stage, on
+	// top of the per-credential limit the functions enforce).
+	throttleBurst = 200
+	throttleRate  = 100
+
+	// headerIdentity and queryIdentity are the authorizers' identity
+	// sources. API Gateway answers 401 without invoking the authorizer when
+	// the source is missing.
+	headerIdentity = "method.request.header.Authorization"
+	queryIdentity  = "method.request.querystring.token"
+)
+
+// accessLogFormat is one JSON line per request on the stage's access log.
+// $context.authorizer.tenantId is what the authorizer put in its context.
+var accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+	`"requestTime":"$context.requestTime","method":"$context.httpMethod",` +
+	`"resourcePath":"$context.resourcePath","path":"$context.path","status":"$context.status",` +
+	`"latency":"$context.responseLatency","integrationLatency":"$context.integrationLatency",` +
+	`"responseLength":"$context.responseLength","errorType":"$context.error.responseType",` +
+	`"tenant":"$context.authorizer.tenantId","userAgent":"$context.identity.userAgent"}`
+
+// errorEnvelope is the API's error body. message must be a JSON value: a
+// quoted literal, or a template variable that is already quoted such as
+// $context.error.messageString.
+func errorEnvelope(message string) string {
+	return `{"status":"error","message":` + message + `,"data":[]}`
+}
+
+// quoted turns a literal message into a JSON string.
+func quoted(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // a string always marshals
+	}
+	return string(b)
+}
+
+// methodNotAllowedBody is what the ANY method of a known path answers.
+var methodNotAllowedBody = errorEnvelope(quoted("405 Method Not Allowed."))
+
+// gatewayResponse is API Gateway's own answer for one kind of failure
+// (before or instead of a function), rewritten into the API's envelope.
+type gatewayResponse struct {
+	id      string
+	typ     func() awsapigateway.ResponseType
+	status  string // "" keeps API Gateway's status
+	message string // JSON value, see errorEnvelope
+	headers map[string]string
+}
+
+// gatewayResponses lists every rewritten gateway response.
+// MISSING_AUTHENTICATION_TOKEN is what API Gateway answers for an unknown
+// path (and for an IAM route called without a signature), hence 404.
+var gatewayResponses = []gatewayResponse{
+	{"NotFound", awsapigateway.ResponseType_MISSING_AUTHENTICATION_TOKEN, "404", quoted("Not found."), nil},
+	{"ResourceNotFound", awsapigateway.ResponseType_RESOURCE_NOT_FOUND, "404", quoted("Not found."), nil},
+	{"Unauthorized", awsapigateway.ResponseType_UNAUTHORIZED, "401", quoted("API Token is invalid."), nil},
+	{"AccessDenied", awsapigateway.ResponseType_ACCESS_DENIED, "403", quoted("Forbidden."), nil},
+	{"Throttled", awsapigateway.ResponseType_THROTTLED, "429", quoted("Too many requests"),
+		map[string]string{"Retry-After": "60"}},
+	{"RequestTooLarge", awsapigateway.ResponseType_REQUEST_TOO_LARGE, "413", quoted("Request body is too large (max 256 KB)."), nil},
+	{"BadRequestBody", awsapigateway.ResponseType_BAD_REQUEST_BODY, "400", "$context.error.messageString", nil},
+	{"BadRequestParameters", awsapigateway.ResponseType_BAD_REQUEST_PARAMETERS, "400", "$context.error.messageString", nil},
+	{"Default4xx", awsapigateway.ResponseType_DEFAULT_4XX, "", "$context.error.messageString", nil},
+	{"Default5xx", awsapigateway.ResponseType_DEFAULT_5XX, "", quoted("Internal server error."), nil},
+}
+
+// mockContentTypes get the 405 request template, so that a body of any of
+// these types still reaches the mock as {"statusCode": 405}.
+var mockContentTypes = []string{
+	"application/json", "application/x-www-form-urlencoded", "multipart/form-data",
+	"text/plain", "application/xml", "text/xml",
+}
+
+// addAPI declares the REST API from the route table: one resource per path
+// segment, one Lambda proxy method per route with its authorization, an ANY
+// method answering 405 on every path that has methods, the gateway
+// responses, and a stage with access logs, metrics and throttling.
+func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
+	accessLogs := awslogs.NewLogGroup(b.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     b.logRetention(),
+		RemovalPolicy: b.removalPolicy(),
+	})
+	api := awsapigateway.NewRestApi(b.stack, jsii.String("Api"), &awsapigateway.RestApiProps{
+		RestApiName:   jsii.String("chatbackend-" + b.stage),
+		Description:   jsii.String("Chat marketing backend (" + b.stage + ")"),
+		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Access logging needs the account-level API Gateway CloudWatch
+		// role; CDK creates it (AWS::ApiGateway::Account) and retains it.
+		CloudWatchRole: jsii.Bool(true),
+		DeployOptions: &awsapigateway.StageOptions{
+			StageName:            jsii.String(b.stage),
+			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
+			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat)),
+			MetricsEnabled:       jsii.Bool(true),
+			ThrottlingBurstLimit: jsii.Number(throttleBurst),
+			ThrottlingRateLimit:  jsii.Number(throttleRate),
+		},
+	})
+
+	auth := b.newAuthorizers()
+	var paths []string // paths with methods, in first-seen order
+	hasAny := map[string]bool{}
+	for _, r := range rts {
+		fn, ok := b.functions[r.Function]
+		if !ok {
+			panic(fmt.Sprintf("infra: route %s %s: no function %q", r.Method, r.Path, r.Function))
+		}
+		opts := auth.methodOptions(r)
+		opts.OperationName = jsii.String(r.Function)
+		res := api.Root().ResourceForPath(jsii.String(r.Path))
+		res.AddMethod(jsii.String(strings.ToUpper(r.Method)), awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
+			Proxy: jsii.Bool(true),
+			// No extra permission for the console's test-invoke.
+			AllowTestInvoke: jsii.Bool(false),
+		}), opts)
+		if _, seen := hasAny[r.Path]; !seen {
+			paths = append(paths, r.Path)
+			hasAny[r.Path] = false
+		}
+		if strings.EqualFold(r.Method, "ANY") {
+			hasAny[r.Path] = true
+		}
+	}
+	for _, p := range paths {
+		if !hasAny[p] {
+			addMethodNotAllowed(api.Root().ResourceForPath(jsii.String(p)))
+		}
+	}
+
+	for _, g := range gatewayResponses {
+		headers := map[string]*string{"Content-Type": jsii.String("'application/json'")}
+		for k, v := range g.headers {
+			headers[k] = jsii.String("'" + v + "'")
+		}
+		opts := &awsapigateway.GatewayResponseOptions{
+			Type:            g.typ(),
+			ResponseHeaders: &headers,
+			Templates:       &map[string]*string{"application/json": jsii.String(errorEnvelope(g.message))},
+		}
+		if g.status != "" {
+			opts.StatusCode = jsii.String(g.status)
+		}
+		api.AddGatewayResponse(jsii.String("GatewayResponse"+g.id), opts)
+	}
+	return api
+}
+
+// addMethodNotAllowed adds the ANY method that answers 405 on a path: API
+// Gateway prefers an explicit method, so ANY only catches the others. It
+// needs no authorization (it reveals nothing a 404 would not).
+func addMethodNotAllowed(res awsapigateway.IResource) {
+	templates := map[string]*string{}
+	for _, ct := range mockContentTypes {
+		templates[ct] = jsii.String(`{"statusCode": 405}`)
+	}
+	res.AddMethod(jsii.String("ANY"), awsapigateway.NewMockIntegration(&awsapigateway.IntegrationOptions{
+		RequestTemplates: &templates,
+		IntegrationResponses: &[]*awsapigateway.IntegrationResponse{{
+			StatusCode: jsii.String("405"),
+			ResponseParameters: &map[string]*string{
+				"method.response.header.Content-Type": jsii.String("'application/json'"),
+			},
+			ResponseTemplates: &map[string]*string{"application/json": jsii.String(methodNotAllowedBody)},
+		}},
+	}), &awsapigateway.MethodOptions{
+		AuthorizationType: awsapigateway.AuthorizationType_NONE,
+		MethodResponses: &[]*awsapigateway.MethodResponse{{
+			StatusCode:         jsii.String("405"),
+			ResponseParameters: &map[string]*bool{"method.response.header.Content-Type": jsii.Bool(true)},
+		}},
+	})
+}
+
+// authorizers creates the REQUEST authorizers on first use (an authorizer
+// no method uses fails CDK validation). Both run the same function.
+type authorizers struct {
+	b             *backend
+	header, query awsapigateway.RequestAuthorizer
+}
+
+func (b *backend) newAuthorizers() *authorizers { return &authorizers{b: b} }
+
+// authorizer returns (creating once) the REQUEST authorizer keyed on the
+// given identity source.
+func (a *authorizers) authorizer(slot *awsapigateway.RequestAuthorizer, id, name, identity string) awsapigateway.RequestAuthorizer {
+	if *slot != nil {
+		return *slot
+	}
+	fn, ok := a.b.functions[routes.Authorizer]
+	if !ok {
+		panic(fmt.Sprintf("infra: authenticated routes need the %q event function", routes.Authorizer))
+	}
+	*slot = awsapigateway.NewRequestAuthorizer(a.b.stack, jsii.String(id), &awsapigateway.RequestAuthorizerProps{
+		Handler:         fn,
+		AuthorizerName:  jsii.String(name),
+		IdentitySources: jsii.Strings(identity),
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(authorizerCacheTTL.Seconds())),
+	})
+	return *slot
+}
+
+// methodOptions maps a route's Auth to its method's authorization.
+func (a *authorizers) methodOptions(r routes.Route) *awsapigateway.MethodOptions {
+	switch r.Auth {
+	case routes.AuthNone:
+		return &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
+	case routes.AuthAdmin:
+		return &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM}
+	case routes.AuthChannel, routes.AuthAccount:
+		return &awsapigateway.MethodOptions{
+			AuthorizationType: awsapigateway.AuthorizationType_CUSTOM,
+			Authorizer:        a.authorizer(&a.header, "HeaderAuthorizer", "authorization-header", headerIdentity),
+		}
+	case routes.AuthChannelQuery:
+		return &awsapigateway.MethodOptions{
+			AuthorizationType: awsapigateway.AuthorizationType_CUSTOM,
+			Authorizer:        a.authorizer(&a.query, "QueryAuthorizer", "token-query", queryIdentity),
+		}
+	}
+	panic(fmt.Sprintf("infra: route %s %s: unknown auth %q", r.Method, r.Path, r.Auth))
+}

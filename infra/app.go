@@ -1,0 +1,95 @@
+// Command infra is the CDK app of the backend: one stack per stage holding
+// the table, queues, functions and REST API (see NewBackendStack).
+//
+// It synthesizes offline, without the CDK CLI:
+//
+//	CDK_OUTDIR=cdk.out STAGE=dev go run ./infra   # writes cdk.out/ChatBackend-dev.template.json
+//
+// and cdk.json (in this directory) lets the CLI run it for deployment:
+//
+//	cd infra && npx cdk deploy -c stage=prod
+//
+// The function binaries must exist first (make build → dist/<fn>/bootstrap).
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
+)
+
+func main() {
+	defer jsii.Close()
+
+	app := awscdk.NewApp(nil)
+	stage, err := stageOf(app.Node().TryGetContext(jsii.String("stage")), os.Getenv(appenv.Stage))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(2)
+	}
+	NewBackendStack(app, StackName(stage), &BackendStackProps{
+		Stage:      stage,
+		StackProps: awscdk.StackProps{Env: envFromDefaults()},
+	})
+	app.Synth(nil)
+}
+
+// StackName is the stack's name (and template file stem) for a stage.
+func StackName(stage string) string { return "ChatBackend-" + stage }
+
+// stageOf picks the stage: the CDK context value "stage" (-c stage=prod)
+// wins over the STAGE environment variable; the default is dev.
+func stageOf(ctx any, env string) (string, error) {
+	stage := StageDev
+	if s, ok := ctx.(string); ok && s != "" {
+		stage = s
+	} else if env != "" {
+		stage = env
+	}
+	if stage != StageDev && stage != StageProd {
+		return "", fmt.Errorf("stage must be %q or %q, got %q", StageDev, StageProd, stage)
+	}
+	return stage, nil
+}
+
+// envFromDefaults pins the stack to the account and region the CDK CLI
+// resolved from the caller's credentials, when it did. Offline synth leaves
+// them unset and the stack environment-agnostic.
+func envFromDefaults() *awscdk.Environment {
+	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	if account == "" && region == "" {
+		return nil
+	}
+	env := &awscdk.Environment{}
+	if account != "" {
+		env.Account = jsii.String(account)
+	}
+	if region != "" {
+		env.Region = jsii.String(region)
+	}
+	return env
+}
+
+// repoRoot is the nearest directory at or above the working directory that
+// holds go.mod (the working directory itself if there is none).
+func repoRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for dir := wd; ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return wd
+		}
+		dir = parent
+	}
+}

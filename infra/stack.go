@@ -1,0 +1,407 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/queue"
+	"github.com/startmsg/chatbackend/shared/routes"
+)
+
+// Stages the stack can be deployed as. Prod keeps its data (table, log
+// groups) when the stack is deleted; dev throws everything away.
+const (
+	StageDev  = "dev"
+	StageProd = "prod"
+)
+
+// Event-source kinds of routes.EventFunction.Source.
+const (
+	sourceNone   = ""
+	sourceStream = "stream"
+	sourceQueue  = "queue"
+)
+
+// Function sizing. API functions answer within API Gateway's patience; the
+// queue consumer's timeout is the one the queue's visibility timeout was
+// computed from (queue.VisibilityTimeout = 6 × queue.ConsumerTimeout).
+const (
+	apiTimeout            = 10 * time.Second
+	streamConsumerTimeout = 60 * time.Second
+	defaultMemoryMB       = 256
+	queueConsumerMemoryMB = 512
+
+	// Default batch sizes when an EventFunction leaves BatchSize at 0.
+	defaultStreamBatch = 100
+	defaultQueueBatch  = 10
+
+	// streamRetryAttempts bounds how often Lambda retries a failing stream
+	// batch (10000 is the maximum short of "infinite"). With an unlimited
+	// record age a trigger is retried for as long as the record is in the
+	// stream (24 h); only then does it go to the stream-failures queue.
+	streamRetryAttempts = 10000
+
+	// queueBatchingWindow is how long Lambda may wait to fill a batch from
+	// the deliveries queue; small, because it adds to delivery latency.
+	queueBatchingWindow = 1 * time.Second
+)
+
+// BackendStackProps configures NewBackendStack. Only Stage is required.
+type BackendStackProps struct {
+	awscdk.StackProps
+	// Stage is StageDev or StageProd.
+	Stage string
+	// AssetDir returns the directory holding a function's "bootstrap"
+	// binary. Default: <repo root>/dist/<fn> (see DefaultAssetDir).
+	AssetDir func(fn string) string
+	// Routes is the API. Default: routes.Table.
+	Routes []routes.Route
+	// Events are the functions without a route of their own (the
+	// authorizer, stream and queue consumers). Default: routes.EventFunctions.
+	Events []routes.EventFunction
+}
+
+// fnSpec is one Lambda function to create: a name from the route table with
+// everything the table says about it.
+type fnSpec struct {
+	name      string
+	access    routes.Access
+	source    string // sourceNone, sourceStream or sourceQueue
+	batchSize int
+	summary   string
+}
+
+// backend holds the constructs that the parts of the stack share.
+type backend struct {
+	stack          awscdk.Stack
+	stage          string
+	table          awsdynamodb.Table
+	deliveries     awssqs.Queue
+	dlq            awssqs.Queue
+	streamFailures awssqs.Queue
+	functions      map[string]awslambda.Function
+}
+
+// NewBackendStack declares the whole backend: the table, the deliveries
+// queue with its DLQ, one Lambda per function of the route table with
+// exactly the permissions its Access bits name, the event-source mappings,
+// the REST API with its authorizers and error responses, alarms and outputs.
+//
+// It panics on inconsistent props (unknown stage, unknown event source, an
+// authenticated route without the authorizer function): those are
+// programming errors that must stop the synth.
+func NewBackendStack(scope constructs.Construct, id string, props *BackendStackProps) awscdk.Stack {
+	if props == nil {
+		props = &BackendStackProps{}
+	}
+	stage := props.Stage
+	if stage != StageDev && stage != StageProd {
+		panic(fmt.Sprintf("infra: stage must be %q or %q, got %q", StageDev, StageProd, stage))
+	}
+	assetDir := props.AssetDir
+	if assetDir == nil {
+		assetDir = DefaultAssetDir
+	}
+	rts := props.Routes
+	if rts == nil {
+		rts = routes.Table
+	}
+	events := props.Events
+	if events == nil {
+		events = routes.EventFunctions
+	}
+
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}}
+	b.addTable()
+	b.addQueues()
+	for _, spec := range functionSpecs(rts, events) {
+		b.addFunction(spec, assetDir(spec.name))
+	}
+	api := b.addAPI(rts)
+	b.addAlarms(api)
+
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value: api.Url(), Description: jsii.String("Base URL of the REST API (stage included)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: b.table.TableName()})
+	awscdk.NewCfnOutput(stack, jsii.String("QueueUrl"), &awscdk.CfnOutputProps{Value: b.deliveries.QueueUrl()})
+	awscdk.NewCfnOutput(stack, jsii.String("DlqUrl"), &awscdk.CfnOutputProps{Value: b.dlq.QueueUrl()})
+	return stack
+}
+
+// removalPolicy is what happens to stateful resources when the stack is
+// deleted: prod keeps them, dev does not.
+func (b *backend) removalPolicy() awscdk.RemovalPolicy {
+	if b.stage == StageProd {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// logRetention is how long function and access logs are kept.
+func (b *backend) logRetention() awslogs.RetentionDays {
+	if b.stage == StageProd {
+		return awslogs.RetentionDays_THREE_MONTHS
+	}
+	return awslogs.RetentionDays_ONE_WEEK
+}
+
+// addTable declares the single table, the same shape as
+// ddbstore.CreateTableInput: PK/SK, GSI1 (GSI1PK/GSI1SK, all attributes),
+// on-demand, a NEW_AND_OLD_IMAGES stream for the trigger router, TTL and
+// point-in-time recovery.
+func (b *backend) addTable() {
+	str := func(name string) *awsdynamodb.Attribute {
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+	}
+	b.table = awsdynamodb.NewTable(b.stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey:        str(ddbstore.AttrPK),
+		SortKey:             str(ddbstore.AttrSK),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Stream:              awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
+		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection: jsii.Bool(b.stage == StageProd),
+		RemovalPolicy:      b.removalPolicy(),
+	})
+	b.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(ddbstore.GSI1),
+		PartitionKey:   str(ddbstore.AttrGSI1PK),
+		SortKey:        str(ddbstore.AttrGSI1SK),
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+}
+
+// addQueues declares the deliveries queue, its DLQ and the queue that
+// receives the metadata of stream batches the trigger router gave up on.
+// All are encrypted with SQS-managed keys and refuse plain-HTTP access.
+func (b *backend) addQueues() {
+	retention := awscdk.Duration_Seconds(jsii.Number(queue.Retention.Seconds()))
+	b.dlq = awssqs.NewQueue(b.stack, jsii.String("DeliveriesDlq"), &awssqs.QueueProps{
+		RetentionPeriod: retention,
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	b.deliveries = awssqs.NewQueue(b.stack, jsii.String("Deliveries"), &awssqs.QueueProps{
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(queue.VisibilityTimeout.Seconds())),
+		RetentionPeriod:   retention,
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			MaxReceiveCount: jsii.Number(queue.MaxReceiveCount),
+			Queue:           b.dlq,
+		},
+	})
+	b.streamFailures = awssqs.NewQueue(b.stack, jsii.String("StreamFailures"), &awssqs.QueueProps{
+		RetentionPeriod: retention,
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+}
+
+// functionSpecs lists each function once, routes first, in table order. A
+// function that serves several routes gets the union of their Access bits.
+func functionSpecs(rts []routes.Route, events []routes.EventFunction) []fnSpec {
+	var specs []fnSpec
+	index := map[string]int{}
+	add := func(s fnSpec) {
+		if i, ok := index[s.name]; ok {
+			specs[i].access |= s.access
+			if s.source != sourceNone {
+				specs[i].source, specs[i].batchSize = s.source, s.batchSize
+			}
+			return
+		}
+		index[s.name] = len(specs)
+		specs = append(specs, s)
+	}
+	for _, r := range rts {
+		add(fnSpec{name: r.Function, access: r.Access, summary: r.Summary})
+	}
+	for _, e := range events {
+		switch e.Source {
+		case sourceNone, sourceStream, sourceQueue:
+		default:
+			panic(fmt.Sprintf("infra: function %q: unknown event source %q", e.Function, e.Source))
+		}
+		add(fnSpec{name: e.Function, access: e.Access, source: e.Source, batchSize: e.BatchSize, summary: e.Summary})
+	}
+	return specs
+}
+
+// constructID turns a function name such as "admin-tenant-get" into the
+// PascalCase stem of its construct IDs ("AdminTenantGet").
+func constructID(name string) string {
+	var sb strings.Builder
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		sb.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return sb.String()
+}
+
+// addFunction declares one Lambda (custom runtime on Graviton, "bootstrap"
+// from assetDir), its log group, its grants and its event source.
+func (b *backend) addFunction(spec fnSpec, assetDir string) {
+	cid := constructID(spec.name)
+	timeout, memory := apiTimeout, defaultMemoryMB
+	switch spec.source {
+	case sourceQueue:
+		timeout, memory = queue.ConsumerTimeout, queueConsumerMemoryMB
+	case sourceStream:
+		timeout = streamConsumerTimeout
+	}
+	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
+		Retention:     b.logRetention(),
+		RemovalPolicy: b.removalPolicy(),
+	})
+	description := spec.name
+	if spec.summary != "" {
+		description += ": " + spec.summary
+	}
+	fn := awslambda.NewFunction(b.stack, jsii.String(cid+"Function"), &awslambda.FunctionProps{
+		Description:  jsii.String(description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(assetDir), nil),
+		MemorySize:   jsii.Number(memory),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
+		LogGroup:     logs,
+		Environment: &map[string]*string{
+			appenv.TableName: b.table.TableName(),
+			appenv.QueueURL:  b.deliveries.QueueUrl(),
+			appenv.DLQURL:    b.dlq.QueueUrl(),
+			appenv.Stage:     jsii.String(b.stage),
+		},
+	})
+	b.functions[spec.name] = fn
+	b.grant(fn, spec)
+
+	switch spec.source {
+	case sourceStream:
+		batch := spec.batchSize
+		if batch == 0 {
+			batch = defaultStreamBatch
+		}
+		// MaxRecordAge is left at its default, -1 (unlimited).
+		fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(b.table, &awslambdaeventsources.DynamoEventSourceProps{
+			StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
+			BatchSize:               jsii.Number(batch),
+			ReportBatchItemFailures: jsii.Bool(true),
+			BisectBatchOnError:      jsii.Bool(true),
+			RetryAttempts:           jsii.Number(streamRetryAttempts),
+			OnFailure:               awslambdaeventsources.NewSqsDlq(b.streamFailures),
+		}))
+	case sourceQueue:
+		batch := spec.batchSize
+		if batch == 0 {
+			batch = defaultQueueBatch
+		}
+		fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(b.deliveries, &awslambdaeventsources.SqsEventSourceProps{
+			BatchSize:               jsii.Number(batch),
+			ReportBatchItemFailures: jsii.Bool(true),
+			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(queueBatchingWindow.Seconds())),
+		}))
+	}
+}
+
+// grant gives fn exactly what its Access bits name and nothing else. The
+// event sources add what their mappings need (stream read, queue consume).
+func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
+	a := spec.access
+	if a.Has(routes.TableRead) {
+		b.table.GrantReadData(fn)
+	}
+	if a.Has(routes.TableWrite) {
+		b.table.GrantWriteData(fn)
+	}
+	if a.Has(routes.QueueSend) {
+		b.deliveries.GrantSendMessages(fn)
+	}
+	if a.Has(routes.QueueConsume) {
+		// Includes sqs:ChangeMessageVisibility, which the dispatcher uses
+		// for its backoff schedule.
+		b.deliveries.GrantConsumeMessages(fn)
+	}
+	if a.Has(routes.DLQRead) {
+		b.dlq.GrantConsumeMessages(fn)
+	}
+	if a.Has(routes.StreamRead) && spec.source != sourceStream {
+		b.table.GrantStreamRead(fn)
+	}
+}
+
+// addAlarms watches what must never pile up silently: deliveries that ran
+// out of attempts, stream batches the router gave up on, and the API's
+// share of 5XX answers.
+func (b *backend) addAlarms(api apiMetrics) {
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	queueNotEmpty := func(id, what string, q awssqs.Queue) {
+		awscloudwatch.NewAlarm(b.stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String(what),
+			Metric: q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+				Period: minute, Statistic: jsii.String("Maximum"),
+			}),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	queueNotEmpty("DeliveriesDlqNotEmptyAlarm",
+		"Webhook deliveries exhausted their retries and wait in the DLQ for replay", b.dlq)
+	queueNotEmpty("StreamFailuresNotEmptyAlarm",
+		"The trigger router gave up on table stream records; their triggers were not routed", b.streamFailures)
+
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
+	awscloudwatch.NewAlarm(b.stack, jsii.String("Api5xxRateAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("More than 1% of API requests answered 5XX over 5 minutes"),
+		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("IF(requests > 0, 100 * errors / requests, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"errors":   api.MetricServerError(sum),
+				"requests": api.MetricCount(sum),
+			},
+			Label:  jsii.String("API 5XX rate (%)"),
+			Period: five,
+		}),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+// apiMetrics is the part of the REST API that addAlarms reads.
+type apiMetrics interface {
+	MetricServerError(props *awscloudwatch.MetricOptions) awscloudwatch.Metric
+	MetricCount(props *awscloudwatch.MetricOptions) awscloudwatch.Metric
+}
+
+// DefaultAssetDir is where `make build` puts a function's bootstrap:
+// <repo root>/dist/<fn>. The repo root is the nearest directory at or above
+// the working directory that holds go.mod, so the app works when run from
+// the repo root (go run ./infra) and from infra/ (cdk.json: go run .).
+func DefaultAssetDir(fn string) string {
+	return filepath.Join(repoRoot(), "dist", fn)
+}

@@ -1,0 +1,1055 @@
+package main
+
+// Assertion tests of the synthesized template. Synth is slow (tens of
+// seconds), so each stage is synthesized once, lazily, and the template is
+// shared by every test: see synth. jsii is not goroutine-safe: no
+// t.Parallel() in this file.
+//
+// Most checks walk the template as plain Go values (relations such as
+// "this policy belongs to that function's role" are easier that way); the
+// rest use the CDK assertions matchers.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/queue"
+	"github.com/startmsg/chatbackend/shared/routes"
+)
+
+// Synthetic table entries for the dev synth: the real table may not yet
+// have stream/queue consumers, channel-query or account routes, and the
+// stack must wire them all.
+var (
+	syntheticRoutes = []routes.Route{
+		{Method: "GET", Path: "/synthetic/query/{id}", Function: "synthetic-query", Auth: routes.AuthChannelQuery, Access: routes.TableRead},
+		{Method: "POST", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableRead},
+		// A second route of the same function: its Access bits add up.
+		{Method: "DELETE", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableWrite},
+	}
+	syntheticEvents = []routes.EventFunction{
+		{Function: "synthetic-stream-consumer", Access: routes.TableRead | routes.QueueSend | routes.StreamRead, Source: "stream", BatchSize: 25},
+		{Function: "synthetic-queue-consumer", Access: routes.TableRead | routes.TableWrite | routes.QueueConsume, Source: "queue", BatchSize: 7},
+		{Function: "synthetic-dlq-reader", Access: routes.DLQRead | routes.QueueSend},
+	}
+)
+
+var stages = []string{StageDev, StageProd}
+
+// fixture is one synthesized stage.
+type fixture struct {
+	stage  string
+	routes []routes.Route            // what the stack was built from
+	events []routes.EventFunction    // idem
+	tmpl   assertions.Template       // CDK assertions
+	res    map[string]map[string]any // Resources, as plain Go values
+	out    map[string]any            // Outputs
+}
+
+var (
+	fixtures = map[string]*fixture{}
+	assetDir string // one empty bootstrap per function
+	outDir   string // the apps' cloud assemblies
+)
+
+func TestMain(m *testing.M) {
+	// jsii snapshots the environment for its node process while the
+	// packages initialize, so os.Setenv here cannot silence node warnings:
+	// set JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 outside instead.
+	var err error
+	if assetDir, err = os.MkdirTemp("", "infra-assets-"); err != nil {
+		panic(err)
+	}
+	if outDir, err = os.MkdirTemp("", "infra-cdkout-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(assetDir)
+	os.RemoveAll(outDir)
+	jsii.Close()
+	os.Exit(code)
+}
+
+// testAssetDir makes <assetDir>/<fn>/bootstrap (empty) and returns the dir.
+func testAssetDir(fn string) string {
+	dir := filepath.Join(assetDir, fn)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), nil, 0o755); err != nil {
+		panic(err)
+	}
+	return dir
+}
+
+// synth returns the stage's template, synthesizing it on first use. Dev is
+// built from the real tables plus the synthetic entries; prod from the
+// defaults (nil Routes and Events), which must mean routes.Table and
+// routes.EventFunctions.
+func synth(t *testing.T, stage string) *fixture {
+	t.Helper()
+	if f, ok := fixtures[stage]; ok {
+		return f
+	}
+	f := &fixture{stage: stage, routes: routes.Table, events: routes.EventFunctions}
+	props := &BackendStackProps{Stage: stage, AssetDir: testAssetDir}
+	if stage == StageDev {
+		f.routes = append(slices.Clone(routes.Table), syntheticRoutes...)
+		f.events = append(slices.Clone(routes.EventFunctions), syntheticEvents...)
+		props.Routes, props.Events = f.routes, f.events
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outDir, stage))})
+	stack := NewBackendStack(app, StackName(stage), props)
+	f.tmpl = assertions.Template_FromStack(stack, nil)
+
+	// Round-trip through JSON for plain map[string]any values.
+	raw, err := json.Marshal(f.tmpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]map[string]any
+		Outputs   map[string]any
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	f.res, f.out = doc.Resources, doc.Outputs
+	fixtures[stage] = f
+	return f
+}
+
+// each runs fn as a subtest per stage.
+func each(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) { fn(t, synth(t, stage)) })
+	}
+}
+
+// check turns a failed CDK assertion (a panic out of jsii) into a test error.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// ---- template walking -------------------------------------------------------
+
+// ofType returns the logical IDs of the resources of a type, sorted.
+func (f *fixture) ofType(typ string) []string {
+	var ids []string
+	for id, r := range f.res {
+		if r["Type"] == typ {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// props returns a resource's Properties.
+func (f *fixture) props(id string) map[string]any {
+	p, _ := f.res[id]["Properties"].(map[string]any)
+	return p
+}
+
+// idOf finds the one resource of typ whose logical ID is stem plus CDK's
+// 8-character hash.
+func (f *fixture) idOf(t *testing.T, typ, stem string) string {
+	t.Helper()
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(stem) + "[0-9A-F]{8}$")
+	var found []string
+	for _, id := range f.ofType(typ) {
+		if re.MatchString(id) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s %q: want one resource, found %v", typ, stem, found)
+	}
+	return found[0]
+}
+
+// functionID is the logical ID of the named function's Lambda.
+func (f *fixture) functionID(t *testing.T, name string) string {
+	t.Helper()
+	return f.idOf(t, "AWS::Lambda::Function", constructID(name)+"Function")
+}
+
+// refs lists the logical IDs a value refers to (Ref and Fn::GetAtt, at any
+// depth).
+func refs(v any) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if r, ok := v["Ref"].(string); ok {
+				out = append(out, r)
+			}
+			if ga, ok := v["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
+				if s, ok := ga[0].(string); ok {
+					out = append(out, s)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// refersTo reports whether v refers to the logical ID id.
+func refersTo(v any, id string) bool { return slices.Contains(refs(v), id) }
+
+// strs turns a string or a list of strings into a list.
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// num reads a JSON number.
+func num(v any) float64 {
+	n, _ := v.(float64)
+	return n
+}
+
+// grant is one allowed action on one resource expression.
+type grant struct {
+	action   string
+	resource any
+}
+
+// grantsOf returns every Allow of the IAM policies attached to the named
+// function's role.
+func (f *fixture) grantsOf(t *testing.T, name string) []grant {
+	t.Helper()
+	role := refs(f.props(f.functionID(t, name))["Role"])
+	if len(role) != 1 {
+		t.Fatalf("%s: role not found", name)
+	}
+	var out []grant
+	for _, pid := range f.ofType("AWS::IAM::Policy") {
+		p := f.props(pid)
+		if !refersTo(p["Roles"], role[0]) {
+			continue
+		}
+		doc, _ := p["PolicyDocument"].(map[string]any)
+		stmts, _ := doc["Statement"].([]any)
+		for _, s := range stmts {
+			st, _ := s.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			for _, a := range strs(st["Action"]) {
+				out = append(out, grant{a, st["Resource"]})
+			}
+		}
+	}
+	return out
+}
+
+// allows reports whether some grant has the action on a resource referring
+// to target ("" matches any resource).
+func allows(gs []grant, action, target string) bool {
+	for _, g := range gs {
+		if g.action == action && (target == "" || refersTo(g.resource, target)) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourcePaths maps each AWS::ApiGateway::Resource (and the API's root,
+// under the key "root") to its full path.
+func (f *fixture) resourcePaths() map[string]string {
+	paths := map[string]string{"root": "/"}
+	var pathOf func(id string) string
+	pathOf = func(id string) string {
+		if p, ok := paths[id]; ok {
+			return p
+		}
+		p := f.props(id)
+		parent := "root"
+		if r, ok := p["ParentId"].(map[string]any)["Ref"].(string); ok {
+			parent = r
+		}
+		full := strings.TrimSuffix(pathOf(parent), "/") + "/" + p["PathPart"].(string)
+		paths[id] = full
+		return full
+	}
+	for _, id := range f.ofType("AWS::ApiGateway::Resource") {
+		pathOf(id)
+	}
+	return paths
+}
+
+// method is an AWS::ApiGateway::Method with its full path.
+type method struct {
+	id, path, verb string
+	props          map[string]any
+}
+
+// methods lists the API's methods.
+func (f *fixture) methods() []method {
+	paths := f.resourcePaths()
+	var out []method
+	for _, id := range f.ofType("AWS::ApiGateway::Method") {
+		p := f.props(id)
+		key := "root"
+		if r, ok := p["ResourceId"].(map[string]any)["Ref"].(string); ok {
+			key = r
+		}
+		out = append(out, method{id: id, path: paths[key], verb: p["HttpMethod"].(string), props: p})
+	}
+	return out
+}
+
+// functionNames is every distinct function the fixture was built from.
+func (f *fixture) functionNames() []string {
+	var names []string
+	for _, s := range functionSpecs(f.routes, f.events) {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// ---- table and queues -------------------------------------------------------
+
+func TestTable(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		check(t, "table shape", func() {
+			f.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"KeySchema": []any{
+					map[string]any{"AttributeName": ddbstore.AttrPK, "KeyType": "HASH"},
+					map[string]any{"AttributeName": ddbstore.AttrSK, "KeyType": "RANGE"},
+				},
+				"AttributeDefinitions": assertions.Match_ArrayWith(&[]any{
+					map[string]any{"AttributeName": ddbstore.AttrPK, "AttributeType": "S"},
+					map[string]any{"AttributeName": ddbstore.AttrSK, "AttributeType": "S"},
+				}),
+				"GlobalSecondaryIndexes": []any{map[string]any{
+					"IndexName": ddbstore.GSI1,
+					"KeySchema": []any{
+						map[string]any{"AttributeName": ddbstore.AttrGSI1PK, "KeyType": "HASH"},
+						map[string]any{"AttributeName": ddbstore.AttrGSI1SK, "KeyType": "RANGE"},
+					},
+					"Projection": map[string]any{"ProjectionType": "ALL"},
+				}},
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"StreamSpecification":              map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
+				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"DeletionProtectionEnabled":        f.stage == StageProd,
+			})
+		})
+		policy := map[string]string{StageDev: "Delete", StageProd: "Retain"}[f.stage]
+		check(t, "removal policy", func() {
+			f.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+			})
+		})
+		check(t, "one table", func() { f.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1)) })
+	})
+}
+
+func TestQueues(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		deliveries := f.idOf(t, "AWS::SQS::Queue", "Deliveries")
+		dlq := f.idOf(t, "AWS::SQS::Queue", "DeliveriesDlq")
+		failures := f.idOf(t, "AWS::SQS::Queue", "StreamFailures")
+
+		d := f.props(deliveries)
+		redrive, _ := d["RedrivePolicy"].(map[string]any)
+		if got := num(redrive["maxReceiveCount"]); got != queue.MaxReceiveCount {
+			t.Errorf("maxReceiveCount = %v, want %d", got, queue.MaxReceiveCount)
+		}
+		if !refersTo(redrive["deadLetterTargetArn"], dlq) {
+			t.Errorf("redrive target = %v, want the DLQ %s", redrive["deadLetterTargetArn"], dlq)
+		}
+		vis := num(d["VisibilityTimeout"])
+		if vis != queue.VisibilityTimeout.Seconds() || vis < 6*queue.ConsumerTimeout.Seconds() {
+			t.Errorf("VisibilityTimeout = %v, want %v (>= 6 × %v)", vis, queue.VisibilityTimeout.Seconds(), queue.ConsumerTimeout.Seconds())
+		}
+		// Every consumer of the queue must fit six times into the visibility timeout.
+		for _, e := range f.events {
+			if e.Source == sourceQueue {
+				if to := num(f.props(f.functionID(t, e.Function))["Timeout"]); 6*to > vis {
+					t.Errorf("%s: timeout %vs × 6 > visibility %vs", e.Function, to, vis)
+				}
+			}
+		}
+
+		for _, q := range []string{deliveries, dlq, failures} {
+			p := f.props(q)
+			if p["SqsManagedSseEnabled"] != true {
+				t.Errorf("%s: SqsManagedSseEnabled = %v", q, p["SqsManagedSseEnabled"])
+			}
+			if got := num(p["MessageRetentionPeriod"]); got != queue.Retention.Seconds() {
+				t.Errorf("%s: retention = %v, want %v", q, got, queue.Retention.Seconds())
+			}
+			if !f.enforcesSSL(q) {
+				t.Errorf("%s: no queue policy denying aws:SecureTransport=false", q)
+			}
+		}
+	})
+}
+
+// enforcesSSL reports whether a queue policy of q denies non-TLS access.
+func (f *fixture) enforcesSSL(q string) bool {
+	for _, id := range f.ofType("AWS::SQS::QueuePolicy") {
+		p := f.props(id)
+		if !refersTo(p["Queues"], q) {
+			continue
+		}
+		raw, _ := json.Marshal(p["PolicyDocument"])
+		if strings.Contains(string(raw), `"Effect":"Deny"`) && strings.Contains(string(raw), `"aws:SecureTransport":"false"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- functions and permissions ---------------------------------------------
+
+func TestFunctions(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		names := f.functionNames()
+		if got := len(f.ofType("AWS::Lambda::Function")); got != len(names) {
+			t.Errorf("%d functions, want one per name: %d %v", got, len(names), names)
+		}
+		specs := functionSpecs(f.routes, f.events)
+		for _, s := range specs {
+			p := f.props(f.functionID(t, s.name))
+			if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" ||
+				!slices.Equal(strs(p["Architectures"]), []string{"arm64"}) {
+				t.Errorf("%s: runtime %v handler %v arch %v", s.name, p["Runtime"], p["Handler"], p["Architectures"])
+			}
+			env, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			for _, k := range []string{appenv.TableName, appenv.QueueURL, appenv.DLQURL, appenv.Stage} {
+				if _, ok := env[k]; !ok {
+					t.Errorf("%s: env %s missing", s.name, k)
+				}
+			}
+			if env[appenv.Stage] != f.stage {
+				t.Errorf("%s: %s = %v", s.name, appenv.Stage, env[appenv.Stage])
+			}
+			logs, _ := p["LoggingConfig"].(map[string]any)
+			if lg := refs(logs["LogGroup"]); len(lg) != 1 || f.res[lg[0]]["Type"] != "AWS::Logs::LogGroup" ||
+				f.props(lg[0])["RetentionInDays"] == nil {
+				t.Errorf("%s: no log group with retention: %v", s.name, logs)
+			}
+			wantTimeout, wantMemory := apiTimeout.Seconds(), float64(defaultMemoryMB)
+			switch s.source {
+			case sourceQueue:
+				wantTimeout, wantMemory = queue.ConsumerTimeout.Seconds(), queueConsumerMemoryMB
+			case sourceStream:
+				wantTimeout = streamConsumerTimeout.Seconds()
+			}
+			if num(p["Timeout"]) != wantTimeout || num(p["MemorySize"]) != wantMemory {
+				t.Errorf("%s: timeout %v memory %v, want %v %v", s.name, p["Timeout"], p["MemorySize"], wantTimeout, wantMemory)
+			}
+		}
+	})
+}
+
+func TestNoBroadPermissions(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		raw, _ := json.Marshal(f.res)
+		if strings.Contains(string(raw), "FullAccess") {
+			t.Error("the template mentions a FullAccess managed policy")
+		}
+		for _, id := range f.ofType("AWS::IAM::Role") {
+			for _, arn := range f.props(id)["ManagedPolicyArns"].([]any) {
+				s, _ := json.Marshal(arn)
+				if !strings.Contains(string(s), "AWSLambdaBasicExecutionRole") &&
+					!strings.Contains(string(s), "AmazonAPIGatewayPushToCloudWatchLogs") {
+					t.Errorf("%s: unexpected managed policy %s", id, s)
+				}
+			}
+		}
+		for _, id := range f.ofType("AWS::IAM::Policy") {
+			doc, _ := f.props(id)["PolicyDocument"].(map[string]any)
+			stmts, _ := doc["Statement"].([]any)
+			for _, st := range stmts {
+				for _, a := range strs(st.(map[string]any)["Action"]) {
+					if a == "*" || strings.HasSuffix(a, ":*") {
+						t.Errorf("%s: wildcard action %s", id, a)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestLeastPrivilege checks every function's grants against its Access bits:
+// what it may do, and above all what it may not.
+func TestLeastPrivilege(t *testing.T) {
+	writeActions := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	each(t, func(t *testing.T, f *fixture) {
+		table := f.idOf(t, "AWS::DynamoDB::Table", "Table")
+		deliveries := f.idOf(t, "AWS::SQS::Queue", "Deliveries")
+		dlq := f.idOf(t, "AWS::SQS::Queue", "DeliveriesDlq")
+		sawNoAccess, sawReadOnly := false, false
+		for _, s := range functionSpecs(f.routes, f.events) {
+			t.Run(s.name, func(t *testing.T) {
+				gs := f.grantsOf(t, s.name)
+				a := s.access
+				stream := a.Has(routes.StreamRead) || s.source == sourceStream
+				consumes := a.Has(routes.QueueConsume) || s.source == sourceQueue
+
+				if a&(routes.TableRead|routes.TableWrite) == 0 && !stream {
+					sawNoAccess = sawNoAccess || a == 0
+					for _, g := range gs {
+						if strings.HasPrefix(g.action, "dynamodb:") {
+							t.Errorf("no table access, yet %s", g.action)
+						}
+					}
+				}
+				if a == 0 && s.source == sourceNone {
+					for _, g := range gs {
+						if strings.HasPrefix(g.action, "sqs:") || strings.HasPrefix(g.action, "dynamodb:") {
+							t.Errorf("no Access bits, yet %s", g.action)
+						}
+					}
+				}
+				if a.Has(routes.TableRead) && !a.Has(routes.TableWrite) {
+					sawReadOnly = true
+				}
+				for _, w := range writeActions {
+					if got := allows(gs, w, table); got != a.Has(routes.TableWrite) {
+						t.Errorf("%s on the table: %v, TableWrite %v", w, got, a.Has(routes.TableWrite))
+					}
+				}
+				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {
+					if got := allows(gs, r, table); got != a.Has(routes.TableRead) {
+						t.Errorf("%s on the table: %v, TableRead %v", r, got, a.Has(routes.TableRead))
+					}
+				}
+				if got := allows(gs, "dynamodb:DescribeStream", table); got != stream {
+					t.Errorf("stream read: %v, want %v", got, stream)
+				}
+				if got := allows(gs, "sqs:SendMessage", deliveries); got != a.Has(routes.QueueSend) {
+					t.Errorf("SendMessage on deliveries: %v, QueueSend %v", got, a.Has(routes.QueueSend))
+				}
+				for _, c := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} {
+					if got := allows(gs, c, deliveries); got != consumes {
+						t.Errorf("%s on deliveries: %v, want %v", c, got, consumes)
+					}
+					if got := allows(gs, c, dlq); got != a.Has(routes.DLQRead) {
+						t.Errorf("%s on the DLQ: %v, DLQRead %v", c, got, a.Has(routes.DLQRead))
+					}
+				}
+				if allows(gs, "sqs:SendMessage", dlq) {
+					t.Error("may send to the DLQ")
+				}
+			})
+		}
+		if !sawNoAccess || !sawReadOnly {
+			t.Errorf("the tables lack a no-access (%v) or a read-only (%v) function to check", sawNoAccess, sawReadOnly)
+		}
+	})
+}
+
+// ---- event sources ----------------------------------------------------------
+
+func TestEventSources(t *testing.T) {
+	f := synth(t, StageDev) // the stage with synthetic consumers
+	table := f.idOf(t, "AWS::DynamoDB::Table", "Table")
+	deliveries := f.idOf(t, "AWS::SQS::Queue", "Deliveries")
+	failures := f.idOf(t, "AWS::SQS::Queue", "StreamFailures")
+
+	mappings := map[string]map[string]any{} // function logical ID → mapping
+	for _, id := range f.ofType("AWS::Lambda::EventSourceMapping") {
+		p := f.props(id)
+		fn := refs(p["FunctionName"])
+		if len(fn) != 1 {
+			t.Fatalf("%s: FunctionName %v", id, p["FunctionName"])
+		}
+		if _, dup := mappings[fn[0]]; dup {
+			t.Errorf("%s: two mappings", fn[0])
+		}
+		mappings[fn[0]] = p
+	}
+	want := 0
+	for _, e := range f.events {
+		if e.Source == sourceNone {
+			if _, ok := mappings[f.functionID(t, e.Function)]; ok {
+				t.Errorf("%s: has an event source mapping", e.Function)
+			}
+			continue
+		}
+		want++
+		t.Run(e.Function, func(t *testing.T) {
+			p, ok := mappings[f.functionID(t, e.Function)]
+			if !ok {
+				t.Fatal("no event source mapping")
+			}
+			if !slices.Equal(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
+				t.Errorf("FunctionResponseTypes = %v", p["FunctionResponseTypes"])
+			}
+			if e.BatchSize != 0 && num(p["BatchSize"]) != float64(e.BatchSize) {
+				t.Errorf("BatchSize = %v, want %d", p["BatchSize"], e.BatchSize)
+			}
+			switch e.Source {
+			case sourceStream:
+				if !refersTo(p["EventSourceArn"], table) || p["StartingPosition"] != "TRIM_HORIZON" ||
+					p["BisectBatchOnFunctionError"] != true || num(p["MaximumRetryAttempts"]) != streamRetryAttempts {
+					t.Errorf("stream mapping: %v", p)
+				}
+				if age, set := p["MaximumRecordAgeInSeconds"]; set && num(age) != -1 {
+					t.Errorf("MaximumRecordAgeInSeconds = %v, want unlimited", age)
+				}
+				dest, _ := p["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
+				if !refersTo(dest["Destination"], failures) {
+					t.Errorf("on-failure destination = %v, want the stream-failures queue", dest)
+				}
+			case sourceQueue:
+				if !refersTo(p["EventSourceArn"], deliveries) {
+					t.Errorf("queue mapping source = %v", p["EventSourceArn"])
+				}
+				if w := num(p["MaximumBatchingWindowInSeconds"]); w <= 0 || w > 5 {
+					t.Errorf("MaximumBatchingWindowInSeconds = %v, want small", w)
+				}
+			}
+		})
+	}
+	if want == 0 || len(mappings) != want {
+		t.Errorf("%d mappings, want %d (one per stream/queue function)", len(mappings), want)
+	}
+}
+
+// ---- REST API -----------------------------------------------------------------
+
+// authorizerIDs maps identity source → authorizer logical ID and checks the
+// authorizers' common settings.
+func (f *fixture) authorizerIDs(t *testing.T) map[string]string {
+	t.Helper()
+	fn := f.functionID(t, routes.Authorizer)
+	out := map[string]string{}
+	for _, id := range f.ofType("AWS::ApiGateway::Authorizer") {
+		p := f.props(id)
+		// 300 s: a revoked token keeps working that long at most.
+		if p["Type"] != "REQUEST" || num(p["AuthorizerResultTtlInSeconds"]) != 300 ||
+			!refersTo(p["AuthorizerUri"], fn) {
+			t.Errorf("%s: type %v ttl %v uri %v", id, p["Type"], p["AuthorizerResultTtlInSeconds"], p["AuthorizerUri"])
+		}
+		out[p["IdentitySource"].(string)] = id
+	}
+	return out
+}
+
+func TestAuthorizers(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		ids := f.authorizerIDs(t)
+		needs := map[string]bool{}
+		for _, r := range f.routes {
+			switch r.Auth {
+			case routes.AuthChannel, routes.AuthAccount:
+				needs[headerIdentity] = true
+			case routes.AuthChannelQuery:
+				needs[queryIdentity] = true
+			}
+		}
+		if len(ids) != len(needs) {
+			t.Errorf("authorizers by identity source %v, want %v", ids, needs)
+		}
+		for src := range needs {
+			id, ok := ids[src]
+			if !ok {
+				t.Errorf("no authorizer on %s", src)
+				continue
+			}
+			// API Gateway may invoke the authorizer function for it.
+			ok = false
+			for _, pid := range f.ofType("AWS::Lambda::Permission") {
+				p := f.props(pid)
+				if refersTo(p["FunctionName"], f.functionID(t, routes.Authorizer)) && refersTo(p["SourceArn"], id) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s: no invoke permission for the authorizer", id)
+			}
+		}
+		if f.stage == StageDev && len(needs) != 2 {
+			t.Error("the dev fixture should exercise both authorizers")
+		}
+	})
+}
+
+func TestRouteMethods(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		auth := f.authorizerIDs(t)
+		byKey := map[string]method{}
+		for _, m := range f.methods() {
+			key := m.verb + " " + m.path
+			if _, dup := byKey[key]; dup {
+				t.Errorf("two methods %s", key)
+			}
+			byKey[key] = m
+		}
+		paths := map[string]bool{}
+		for _, r := range f.routes {
+			paths[r.Path] = true
+			m, ok := byKey[r.Method+" "+r.Path]
+			if !ok {
+				t.Errorf("%s %s: no method", r.Method, r.Path)
+				continue
+			}
+			p := m.props
+			integ, _ := p["Integration"].(map[string]any)
+			if integ["Type"] != "AWS_PROXY" || !refersTo(integ["Uri"], f.functionID(t, r.Function)) {
+				t.Errorf("%s %s: integration %v, want a proxy to %s", r.Method, r.Path, integ, r.Function)
+			}
+			wantType, wantAuthorizer := map[routes.Auth]string{
+				routes.AuthNone: "NONE", routes.AuthAdmin: "AWS_IAM",
+				routes.AuthChannel: "CUSTOM", routes.AuthAccount: "CUSTOM", routes.AuthChannelQuery: "CUSTOM",
+			}[r.Auth], ""
+			switch r.Auth {
+			case routes.AuthChannel, routes.AuthAccount:
+				wantAuthorizer = auth[headerIdentity]
+			case routes.AuthChannelQuery:
+				wantAuthorizer = auth[queryIdentity]
+			}
+			gotAuthorizer := ""
+			if a := refs(p["AuthorizerId"]); len(a) == 1 {
+				gotAuthorizer = a[0]
+			}
+			if p["AuthorizationType"] != wantType || gotAuthorizer != wantAuthorizer {
+				t.Errorf("%s %s (%s): authorization %v/%q, want %s/%q",
+					r.Method, r.Path, r.Auth, p["AuthorizationType"], gotAuthorizer, wantType, wantAuthorizer)
+			}
+			// The function may be invoked for exactly this method and path.
+			suffix := "/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "*")
+			if !f.invokePermission(t, r.Function, suffix) {
+				t.Errorf("%s %s: no invoke permission ending %q", r.Method, r.Path, suffix)
+			}
+		}
+		// Nothing else: the route methods plus one ANY per path.
+		if got, want := len(byKey), len(f.routes)+len(paths); got != want {
+			t.Errorf("%d methods, want %d", got, want)
+		}
+	})
+}
+
+// invokePermission reports whether fn may be invoked by API Gateway with a
+// source ARN ending in suffix.
+func (f *fixture) invokePermission(t *testing.T, fn, suffix string) bool {
+	id := f.functionID(t, fn)
+	for _, pid := range f.ofType("AWS::Lambda::Permission") {
+		p := f.props(pid)
+		if !refersTo(p["FunctionName"], id) || p["Principal"] != "apigateway.amazonaws.com" {
+			continue
+		}
+		join, _ := p["SourceArn"].(map[string]any)["Fn::Join"].([]any)
+		if len(join) == 2 {
+			parts, _ := join[1].([]any)
+			if last, ok := parts[len(parts)-1].(string); ok && last == suffix {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		anyAt := map[string]method{}
+		for _, m := range f.methods() {
+			if m.verb == "ANY" {
+				anyAt[m.path] = m
+			}
+		}
+		want := map[string]bool{}
+		for _, r := range f.routes {
+			want[r.Path] = true
+		}
+		for path := range anyAt {
+			if !want[path] {
+				t.Errorf("ANY on %s, which has no routes", path)
+			}
+		}
+		for path := range want {
+			m, ok := anyAt[path]
+			if !ok {
+				t.Errorf("%s: no ANY method", path)
+				continue
+			}
+			p := m.props
+			integ, _ := p["Integration"].(map[string]any)
+			tmpl, _ := integ["RequestTemplates"].(map[string]any)
+			resps, _ := integ["IntegrationResponses"].([]any)
+			mresps, _ := p["MethodResponses"].([]any)
+			if p["AuthorizationType"] != "NONE" || integ["Type"] != "MOCK" || len(resps) != 1 || len(mresps) != 1 {
+				t.Errorf("%s: ANY %v", path, p)
+				continue
+			}
+			var req map[string]any
+			if s, _ := tmpl["application/json"].(string); json.Unmarshal([]byte(s), &req) != nil || num(req["statusCode"]) != 405 {
+				t.Errorf("%s: request template %v", path, tmpl)
+			}
+			ir := resps[0].(map[string]any)
+			body, _ := ir["ResponseTemplates"].(map[string]any)["application/json"].(string)
+			if ir["StatusCode"] != "405" || ir["SelectionPattern"] != nil ||
+				ir["ResponseParameters"].(map[string]any)["method.response.header.Content-Type"] != "'application/json'" {
+				t.Errorf("%s: integration response %v", path, ir)
+			}
+			checkEnvelope(t, path, body, "405 Method Not Allowed.")
+			if mr := mresps[0].(map[string]any); mr["StatusCode"] != "405" {
+				t.Errorf("%s: method response %v", path, mr)
+			}
+		}
+	})
+}
+
+// checkEnvelope checks that body is {"status":"error","message":msg,"data":[]}.
+func checkEnvelope(t *testing.T, what, body, msg string) {
+	t.Helper()
+	var env struct {
+		Status  string
+		Message string
+		Data    []any
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil || env.Status != "error" || env.Message != msg ||
+		env.Data == nil || len(env.Data) != 0 {
+		t.Errorf("%s: body %s (err %v), want the error envelope with %q", what, body, err, msg)
+	}
+}
+
+func TestGatewayResponses(t *testing.T) {
+	const fromContext = "<messageString>" // $context.error.messageString
+	tests := []struct {
+		typ, status, message string
+		headers              map[string]string
+	}{
+		{"MISSING_AUTHENTICATION_TOKEN", "404", "Not found.", nil},
+		{"UNAUTHORIZED", "401", "API Token is invalid.", nil},
+		{"ACCESS_DENIED", "403", "Forbidden.", nil},
+		{"THROTTLED", "429", "Too many requests", map[string]string{"Retry-After": "'60'"}},
+		{"REQUEST_TOO_LARGE", "413", "Request body is too large (max 256 KB).", nil},
+		{"BAD_REQUEST_BODY", "400", fromContext, nil},
+		{"BAD_REQUEST_PARAMETERS", "400", fromContext, nil},
+		{"DEFAULT_4XX", "", fromContext, nil},
+		{"DEFAULT_5XX", "", "Internal server error.", nil},
+	}
+	each(t, func(t *testing.T, f *fixture) {
+		byType := map[string]map[string]any{}
+		for _, id := range f.ofType("AWS::ApiGateway::GatewayResponse") {
+			p := f.props(id)
+			byType[p["ResponseType"].(string)] = p
+		}
+		for _, tt := range tests {
+			p, ok := byType[tt.typ]
+			if !ok {
+				t.Errorf("%s: no gateway response", tt.typ)
+				continue
+			}
+			status, _ := p["StatusCode"].(string)
+			if status != tt.status {
+				t.Errorf("%s: status %q, want %q", tt.typ, status, tt.status)
+			}
+			params, _ := p["ResponseParameters"].(map[string]any)
+			if params["gatewayresponse.header.Content-Type"] != "'application/json'" {
+				t.Errorf("%s: Content-Type %v", tt.typ, params)
+			}
+			for h, v := range tt.headers {
+				if params["gatewayresponse.header."+h] != v {
+					t.Errorf("%s: header %s = %v, want %s", tt.typ, h, params["gatewayresponse.header."+h], v)
+				}
+			}
+			body, _ := p["ResponseTemplates"].(map[string]any)["application/json"].(string)
+			// messageString comes quoted from API Gateway: it must not be
+			// quoted again.
+			if strings.Contains(body, `"$context.error.messageString"`) {
+				t.Errorf("%s: messageString quoted twice: %s", tt.typ, body)
+			}
+			body = strings.ReplaceAll(body, "$context.error.messageString", `"`+fromContext+`"`)
+			checkEnvelope(t, tt.typ, body, tt.message)
+		}
+	})
+}
+
+func TestStage(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		stages := f.ofType("AWS::ApiGateway::Stage")
+		if len(stages) != 1 {
+			t.Fatalf("stages %v", stages)
+		}
+		p := f.props(stages[0])
+		if p["StageName"] != f.stage {
+			t.Errorf("StageName = %v", p["StageName"])
+		}
+		als, _ := p["AccessLogSetting"].(map[string]any)
+		if lg := refs(als["DestinationArn"]); len(lg) != 1 || f.res[lg[0]]["Type"] != "AWS::Logs::LogGroup" {
+			t.Errorf("access log destination %v", als["DestinationArn"])
+		}
+		var format map[string]string
+		if err := json.Unmarshal([]byte(als["Format"].(string)), &format); err != nil {
+			t.Errorf("access log format is not JSON: %v", err)
+		}
+		for k, v := range map[string]string{
+			"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "method": "$context.httpMethod",
+			"resourcePath": "$context.resourcePath", "status": "$context.status",
+			"latency": "$context.responseLatency", "tenant": "$context.authorizer.tenantId",
+		} {
+			if format[k] != v {
+				t.Errorf("access log %s = %q, want %q", k, format[k], v)
+			}
+		}
+		check(t, "method settings", func() {
+			f.tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+				"MethodSettings": []any{map[string]any{
+					"HttpMethod": "*", "ResourcePath": "/*", "MetricsEnabled": true, "DataTraceEnabled": false,
+					"ThrottlingBurstLimit": throttleBurst, "ThrottlingRateLimit": throttleRate,
+				}},
+			})
+		})
+		// Access logging needs the account's API Gateway CloudWatch role.
+		check(t, "account role", func() {
+			f.tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(1))
+		})
+	})
+}
+
+func TestAlarms(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		var queueAlarms []string
+		rate := false
+		for _, id := range f.ofType("AWS::CloudWatch::Alarm") {
+			p := f.props(id)
+			if p["ComparisonOperator"] != "GreaterThanThreshold" {
+				t.Errorf("%s: operator %v", id, p["ComparisonOperator"])
+			}
+			if p["MetricName"] == "ApproximateNumberOfMessagesVisible" && num(p["Threshold"]) == 0 {
+				queueAlarms = append(queueAlarms, refs(p["Dimensions"])...)
+			}
+			raw, _ := json.Marshal(p["Metrics"])
+			if strings.Contains(string(raw), `"5XXError"`) && strings.Contains(string(raw), `"Count"`) &&
+				strings.Contains(string(raw), `"Expression"`) && num(p["Threshold"]) == 1 {
+				rate = true
+			}
+		}
+		for _, stem := range []string{"DeliveriesDlq", "StreamFailures"} {
+			if !slices.Contains(queueAlarms, f.idOf(t, "AWS::SQS::Queue", stem)) {
+				t.Errorf("no depth > 0 alarm on %s", stem)
+			}
+		}
+		if !rate {
+			t.Error("no API 5XX rate alarm")
+		}
+	})
+}
+
+func TestOutputs(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		for _, name := range []string{"ApiUrl", "TableName", "QueueUrl", "DlqUrl"} {
+			check(t, name, func() { f.tmpl.HasOutput(jsii.String(name), map[string]any{}) })
+		}
+	})
+}
+
+// ---- no synth -------------------------------------------------------------------
+
+func TestBadStagePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("stage \"qa\" did not panic")
+		}
+	}()
+	NewBackendStack(awscdk.NewApp(nil), "Bad", &BackendStackProps{Stage: "qa"})
+}
+
+func TestStageOf(t *testing.T) {
+	tests := []struct {
+		ctx     any
+		env     string
+		want    string
+		wantErr bool
+	}{
+		{nil, "", StageDev, false},
+		{nil, "prod", StageProd, false},
+		{"prod", "dev", StageProd, false},
+		{"", "prod", StageProd, false},
+		{"qa", "", "", true},
+		{nil, "staging", "", true},
+	}
+	for _, tt := range tests {
+		got, err := stageOf(tt.ctx, tt.env)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("stageOf(%v, %q) = %q, %v", tt.ctx, tt.env, got, err)
+		}
+	}
+}
+
+func TestConstructID(t *testing.T) {
+	for in, want := range map[string]string{
+		"me": "Me", "admin-tenant-get": "AdminTenantGet", "trigger_router": "TriggerRouter", "a1-b2": "A1B2",
+	} {
+		if got := constructID(in); got != want {
+			t.Errorf("constructID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDefaultAssetDir(t *testing.T) {
+	got := DefaultAssetDir("me")
+	if filepath.Base(filepath.Dir(got)) != "dist" || filepath.Base(got) != "me" {
+		t.Errorf("DefaultAssetDir = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(got)), "go.mod")); err != nil {
+		t.Errorf("%q is not under the module root: %v", got, err)
+	}
+}
+
+func TestFunctionSpecsUnion(t *testing.T) {
+	specs := functionSpecs(syntheticRoutes, nil)
+	for _, s := range specs {
+		if s.name == "synthetic-account" && s.access != routes.TableRead|routes.TableWrite {
+			t.Errorf("synthetic-account access = %b", s.access)
+		}
+	}
+	if len(specs) != 2 {
+		t.Errorf("specs = %v", specs)
+	}
+}
+
+func TestQuoted(t *testing.T) {
+	for _, s := range []string{"Not found.", `say "hi"`, "back\\slash"} {
+		checkEnvelope(t, s, errorEnvelope(quoted(s)), s)
+	}
+}
