@@ -10,7 +10,7 @@ STAGE ?= dev
 # jsii prints a banner on every CDK call under Node 20; the project pins Node 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help deps run test test-unit build synth deploy bench openapi fmt vet fuzz clean
+.PHONY: help deps run test build synth deploy bench openapi fmt vet fuzz clean
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
@@ -36,9 +36,6 @@ run: deps
 
 test: deps vet
 	$(GO) test -count=1 -timeout 20m ./...
-
-test-unit:
-	$(GO) test -short ./...
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \

@@ -1,0 +1,52 @@
+package emulators
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Region and the fake credentials the stack is used with.
+const (
+	Region          = "us-east-1"
+	accessKeyID     = "local"
+	secretAccessKey = "local"
+)
+
+// AWSConfig returns an SDK config whose DynamoDB, DynamoDB Streams and SQS
+// clients talk to the stack, with fake static credentials. It ignores the
+// AWS settings of the environment.
+func (s *Stack) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+		ConfigSources: []any{endpoints{
+			"DynamoDB":         s.DynamoEndpoint,
+			"DynamoDB Streams": s.DynamoEndpoint,
+			"SQS":              s.SQSEndpoint,
+		}},
+	}
+}
+
+// Env returns KEY=value pairs that make config.LoadDefaultConfig, in a child
+// process or after os.Setenv, point at the stack.
+func (s *Stack) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.DynamoEndpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB_STREAMS=" + s.DynamoEndpoint,
+		"AWS_ENDPOINT_URL_SQS=" + s.SQSEndpoint,
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretAccessKey,
+	}
+}
+
+// endpoints gives service clients their base endpoint by SDK service ID, the
+// way the SDK's own env and shared-config sources do.
+type endpoints map[string]string
+
+func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	u, ok := e[sdkID]
+	return u, ok, nil
+}

@@ -1,0 +1,243 @@
+// Package emulators runs the local stand-ins for DynamoDB (dynoxide) and SQS
+// (fauxqs) as child processes, for `make run` and for integration tests.
+//
+// The emulators come from npm (infra/local/package.json); Start does not
+// install them but tells you to run `make deps` (npm ci in infra/local) when
+// they are missing. The children run in their own process group, are stopped
+// by Stack.Stop and, on Linux, are killed by the kernel if the parent dies
+// first (for example when a test panics).
+package emulators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configure Start. The zero value runs both emulators in memory on
+// free ports.
+type Options struct {
+	// Dir is the infra/local folder holding node_modules. Default: the
+	// directory with go.mod, found by walking up from the working directory,
+	// joined with infra/local.
+	Dir string
+	// DataDir keeps DynamoDB data in DataDir/dynamodb.sqlite across runs
+	// ("" = in memory). fauxqs is always in memory.
+	DataDir string
+	// DynamoPort and SQSPort are the ports to listen on (0 = a free one).
+	DynamoPort, SQSPort int
+	// Log receives the children's output, one line at a time, prefixed with
+	// "dynamodb: " or "sqs: ". Default: discarded.
+	Log io.Writer
+}
+
+// Stack is a running pair of emulators.
+type Stack struct {
+	DynamoEndpoint string // http://127.0.0.1:port
+	SQSEndpoint    string // http://127.0.0.1:port
+
+	children []*child
+	stopOnce sync.Once
+}
+
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 5 * time.Second
+)
+
+// Start starts dynoxide and fauxqs and returns once both answer HTTP.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	dport, sport, err := ports(o.DynamoPort, o.SQSPort)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := localDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	dynoxide := filepath.Join(dir, "node_modules", "@dynoxide", "linux-x64", "dynoxide")
+	fauxqs := filepath.Join(dir, "node_modules", "fauxqs", "dist", "app.js")
+	for _, f := range []string{dynoxide, fauxqs} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("emulators not installed: run `make deps` (npm ci in %s): %w", dir, err)
+		}
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("fauxqs needs Node.js 20 or later on PATH: %w", err)
+	}
+
+	args := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		args = append(args, "--db-path", filepath.Join(o.DataDir, "dynamodb.sqlite"))
+	}
+	dynamo := exec.Command(dynoxide, args...)
+
+	// fauxqs's cli.js hard-codes logger: true; startFauxqs() without options
+	// honours FAUXQS_LOGGER instead.
+	sqs := exec.Command(node, "-e", "import(process.argv[1]).then((m) => m.startFauxqs())",
+		(&url.URL{Scheme: "file", Path: fauxqs}).String())
+	sqs.Env = append(os.Environ(), "FAUXQS_PORT="+strconv.Itoa(sport), "FAUXQS_LOGGER=false")
+
+	log := &lockedWriter{w: o.Log}
+	if o.Log == nil {
+		log.w = io.Discard
+	}
+	s := &Stack{
+		DynamoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", dport),
+		SQSEndpoint:    fmt.Sprintf("http://127.0.0.1:%d", sport),
+	}
+	children := []*child{
+		{name: "dynamodb", cmd: dynamo, probe: s.DynamoEndpoint + "/"},
+		{name: "sqs", cmd: sqs, probe: s.SQSEndpoint + "/health"},
+	}
+	for _, c := range children {
+		if err := c.start(log); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.children = append(s.children, c)
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for _, c := range s.children {
+		if err := c.waitReady(ctx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Stop terminates the emulators (SIGTERM, then SIGKILL after a few seconds)
+// and waits for them. It is safe to call more than once.
+func (s *Stack) Stop() {
+	s.stopOnce.Do(func() {
+		for _, c := range s.children {
+			c.signal(syscall.SIGTERM)
+		}
+		for _, c := range s.children {
+			select {
+			case <-c.exited:
+			case <-time.After(stopTimeout):
+				c.signal(syscall.SIGKILL)
+				<-c.exited
+			}
+		}
+	})
+}
+
+type child struct {
+	name   string
+	cmd    *exec.Cmd
+	probe  string // answers 200 when the emulator is ready
+	out    *output
+	exited chan struct{}
+	err    error // the result of Wait, set before exited is closed
+}
+
+func (c *child) start(log *lockedWriter) error {
+	c.out = &output{name: c.name, log: log}
+	c.exited = make(chan struct{})
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	c.cmd.SysProcAttr = sysProcAttr()
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s emulator: %w", c.name, err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.exited)
+	}()
+	return nil
+}
+
+// signal sends sig to the child's process group.
+func (c *child) signal(sig syscall.Signal) {
+	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+}
+
+// waitReady polls the probe URL until it answers 200, the child exits or
+// ctx ends.
+func (c *child) waitReady(ctx context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.probe, nil)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", c.name, err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("%s emulator exited during start-up (%v); last output:\n%s", c.name, c.err, c.out.tail())
+		case <-ctx.Done():
+			return fmt.Errorf("%s emulator not ready at %s: %w; last output:\n%s", c.name, c.probe, ctx.Err(), c.out.tail())
+		case <-tick.C:
+		}
+	}
+}
+
+// ports checks that fixed ports are free and picks free ones for zeros.
+func ports(dynamo, sqs int) (int, int, error) {
+	dl, err := reserve(dynamo, "DynamoDB", "DYNAMO_PORT")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer dl.Close()
+	sl, err := reserve(sqs, "SQS", "SQS_PORT")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sl.Close()
+	return dl.Addr().(*net.TCPAddr).Port, sl.Addr().(*net.TCPAddr).Port, nil
+}
+
+func reserve(port int, service, envVar string) (net.Listener, error) {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		if port != 0 {
+			return nil, fmt.Errorf("%s port %d is in use (another `make run`?): stop it or set %s: %w", service, port, envVar, err)
+		}
+		return nil, fmt.Errorf("find a free port for %s: %w", service, err)
+	}
+	return l, nil
+}
+
+// localDir returns dir made absolute, or infra/local under the module root.
+func localDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find infra/local: %w", err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "infra", "local"), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("find infra/local: no go.mod above " + wd + "; set Options.Dir")
+		}
+	}
+}

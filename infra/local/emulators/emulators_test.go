@@ -1,0 +1,211 @@
+package emulators
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/infra/local/provision"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func startStack(t *testing.T, o Options) *Stack {
+	t.Helper()
+	s, err := Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func TestStartStop(t *testing.T) {
+	// Start serialises the children's writes to log; Dir is relative to
+	// this package.
+	var log strings.Builder
+	s := startStack(t, Options{Dir: "..", Log: &log})
+	cfg := s.AWSConfig()
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(t.Context(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("dynamodb: %v", err)
+	}
+	if _, err := sqs.NewFromConfig(cfg).ListQueues(t.Context(), &sqs.ListQueuesInput{}); err != nil {
+		t.Fatalf("sqs: %v", err)
+	}
+
+	s.Stop()
+	s.Stop() // idempotent
+	for _, c := range s.children {
+		if running(c.cmd.Process.Pid) {
+			t.Errorf("%s still running after Stop", c.name)
+		}
+	}
+	for _, u := range []string{s.DynamoEndpoint, s.SQSEndpoint} {
+		if c, err := net.Dial("tcp", strings.TrimPrefix(u, "http://")); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after Stop", u)
+		}
+	}
+	if !strings.Contains(log.String(), "dynamodb: Dynoxide listening") {
+		t.Errorf("child output not logged:\n%s", log.String())
+	}
+}
+
+func TestDataDirPersistsTables(t *testing.T) {
+	dir := t.TempDir()
+	for run := range 2 {
+		s := startStack(t, Options{DataDir: dir})
+		ddb := dynamodb.NewFromConfig(s.AWSConfig())
+		if run == 0 {
+			if err := provision.EnsureTable(t.Context(), ddb, "kept"); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String("kept")}); err != nil {
+			t.Fatalf("table lost across restart: %v", err)
+		}
+		s.Stop()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dynamodb.sqlite")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFixedPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	_, err = Start(t.Context(), Options{DynamoPort: port})
+	if err == nil || !strings.Contains(err.Error(), "port "+strconv.Itoa(port)+" is in use") || !strings.Contains(err.Error(), "DYNAMO_PORT") {
+		t.Fatalf("got %v, want a port-in-use error naming the port and DYNAMO_PORT", err)
+	}
+}
+
+func TestMissingNodeModules(t *testing.T) {
+	_, err := Start(t.Context(), Options{Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "make deps") {
+		t.Fatalf("got %v, want a hint to run make deps", err)
+	}
+}
+
+func TestEnvConfiguresDefaultConfig(t *testing.T) {
+	e := ForTest(t)
+	for _, kv := range e.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dynamodb.NewFromConfig(cfg).DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(os.Getenv("TABLE_NAME"))})
+	if err != nil {
+		t.Fatalf("dynamodb: %v", err)
+	}
+	if _, err := dynamodbstreams.NewFromConfig(cfg).DescribeStream(t.Context(), &dynamodbstreams.DescribeStreamInput{StreamArn: d.Table.LatestStreamArn}); err != nil {
+		t.Fatalf("dynamodb streams: %v", err)
+	}
+	if _, err := sqs.NewFromConfig(cfg).GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(os.Getenv("DELIVERIES_QUEUE_URL"))}); err != nil {
+		t.Fatalf("sqs: %v", err)
+	}
+}
+
+func TestForTestGivesEachTestItsOwnResources(t *testing.T) {
+	a, b := ForTest(t), ForTest(t)
+	if a.Stack != b.Stack {
+		t.Error("want one shared stack")
+	}
+	if a.Table == b.Table || a.Queues.DeliveriesURL == b.Queues.DeliveriesURL || a.Queues.DLQURL == b.Queues.DLQURL {
+		t.Errorf("names collide: %+v %+v", a, b)
+	}
+}
+
+func TestStartFailureShowsOutput(t *testing.T) {
+	// A db path that is a directory makes dynoxide exit at once.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "dynamodb.sqlite"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(t.Context(), Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "last output") {
+		t.Fatalf("got %v, want an error with the child's output", err)
+	}
+	t.Log(err)
+}
+
+func TestEndpointsFromAWSConfig(t *testing.T) {
+	s := &Stack{DynamoEndpoint: "http://127.0.0.1:1", SQSEndpoint: "http://127.0.0.1:2"}
+	cfg := s.AWSConfig()
+	if got := dynamodb.NewFromConfig(cfg).Options().BaseEndpoint; aws.ToString(got) != s.DynamoEndpoint {
+		t.Errorf("dynamodb endpoint %v", aws.ToString(got))
+	}
+	if got := dynamodbstreams.NewFromConfig(cfg).Options().BaseEndpoint; aws.ToString(got) != s.DynamoEndpoint {
+		t.Errorf("streams endpoint %v", aws.ToString(got))
+	}
+	if got := sqs.NewFromConfig(cfg).Options().BaseEndpoint; aws.ToString(got) != s.SQSEndpoint {
+		t.Errorf("sqs endpoint %v", aws.ToString(got))
+	}
+}
+
+func TestChildrenDieWithPanickingParent(t *testing.T) {
+	if os.Getenv("EMULATORS_PANIC_HELPER") == "1" {
+		s, err := Start(t.Context(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range s.children {
+			fmt.Println("pid", c.cmd.Process.Pid)
+		}
+		panic("test panics with the emulators running")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildrenDieWithPanickingParent$")
+	cmd.Env = append(os.Environ(), "EMULATORS_PANIC_HELPER=1")
+	out, _ := cmd.CombinedOutput()
+	var pids []int
+	for _, line := range strings.Split(string(out), "\n") {
+		if p, ok := strings.CutPrefix(line, "pid "); ok {
+			pid, err := strconv.Atoi(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) != 2 {
+		t.Fatalf("helper output:\n%s", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for running(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("emulator %d outlived its parent", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// running tells whether pid is alive; a zombie (dead, not yet reaped by
+// init) is not.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}

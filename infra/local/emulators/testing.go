@@ -1,0 +1,109 @@
+package emulators
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/infra/local/provision"
+	"github.com/startmsg/chatbackend/shared/appenv"
+)
+
+// shared is the one in-memory stack of a test binary, started by the first
+// ForTest.
+var shared struct {
+	once  sync.Once
+	stack *Stack
+	err   error
+	seq   atomic.Int64
+}
+
+// Main runs a package's tests and then stops the stack ForTest started:
+//
+//	func TestMain(m *testing.M) { emulators.Main(m) }
+//
+// Without it the emulators live until the test binary exits (on Linux the
+// kernel then kills them).
+func Main(m *testing.M) {
+	m.Run()
+	if shared.stack != nil {
+		shared.stack.Stop()
+	}
+}
+
+// TestEnv is one test's view of the shared stack: clients, and a table and
+// queues of its own, deleted when the test ends.
+type TestEnv struct {
+	Stack   *Stack
+	Config  aws.Config
+	DDB     *dynamodb.Client
+	Streams *dynamodbstreams.Client
+	SQS     *sqs.Client
+	Table   string
+	Queues  provision.Queues
+}
+
+// ForTest starts the shared in-memory stack if needed and provisions a table
+// and queues named after the test.
+func ForTest(t testing.TB) *TestEnv {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.stack, shared.err = Start(context.Background(), Options{})
+	})
+	if shared.err != nil {
+		t.Fatalf("start emulators: %v", shared.err)
+	}
+	cfg := shared.stack.AWSConfig()
+	e := &TestEnv{
+		Stack:   shared.stack,
+		Config:  cfg,
+		DDB:     dynamodb.NewFromConfig(cfg),
+		Streams: dynamodbstreams.NewFromConfig(cfg),
+		SQS:     sqs.NewFromConfig(cfg),
+	}
+	prefix := fmt.Sprintf("t%d-%.40s-", shared.seq.Add(1), unsafeName.ReplaceAllString(t.Name(), "-"))
+	e.Table = prefix + "table"
+	ctx := context.Background()
+	if err := provision.EnsureTable(ctx, e.DDB, e.Table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, err := e.DDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(e.Table)})
+		if err != nil {
+			t.Errorf("delete table: %v", err)
+		}
+	})
+	var err error
+	if e.Queues, err = provision.EnsureQueues(ctx, e.SQS, prefix); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, u := range []string{e.Queues.DeliveriesURL, e.Queues.DLQURL} {
+			if _, err := e.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)}); err != nil {
+				t.Errorf("delete queue: %v", err)
+			}
+		}
+	})
+	return e
+}
+
+// unsafeName matches what may not appear in table and queue names.
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// Env returns the stack's Env plus the variables through which functions
+// find this test's table and queues (package appenv).
+func (e *TestEnv) Env() []string {
+	return append(e.Stack.Env(),
+		appenv.TableName+"="+e.Table,
+		appenv.QueueURL+"="+e.Queues.DeliveriesURL,
+		appenv.DLQURL+"="+e.Queues.DLQURL,
+	)
+}

@@ -1,0 +1,199 @@
+package pollers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SQSPoller receives batches from a queue and hands them to Handler like a
+// Lambda SQS event source with ReportBatchItemFailures: after a handler
+// error (or panic) nothing is deleted and the whole batch comes back after
+// its visibility timeout; otherwise every message is deleted except those
+// named in BatchItemFailures, whose visibility is left as the handler set it.
+//
+// Cancelling Run's context aborts the pending receives. As with real SQS, a
+// message that the queue hands to an aborted receive stays invisible until
+// its visibility timeout ends.
+type SQSPoller struct {
+	Client   *sqs.Client
+	QueueURL string
+	QueueARN string // eventSourceARN of the records; its region is their awsRegion
+	// BatchSize is the most messages per batch, 1 to 10 (default 10).
+	BatchSize int
+	// Concurrency is how many batches are received and handled at once
+	// (default 2).
+	Concurrency int
+	// WaitTime is the long-polling wait per receive, whole seconds from 1 s
+	// to 20 s (default 20 s, as Lambda).
+	WaitTime time.Duration
+	Handler  func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	Logger   *slog.Logger // default slog.Default()
+}
+
+// Run polls until ctx is cancelled, then returns nil once the batches in
+// hand are finished. It returns an error only for an invalid configuration.
+func (p *SQSPoller) Run(ctx context.Context) error {
+	c := *p
+	if c.BatchSize == 0 {
+		c.BatchSize = 10
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 2
+	}
+	if c.WaitTime == 0 {
+		c.WaitTime = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.Client == nil || c.QueueURL == "" || c.Handler == nil:
+		return errors.New("sqs poller: Client, QueueURL and Handler are required")
+	case c.BatchSize < 1 || c.BatchSize > 10:
+		return fmt.Errorf("sqs poller: BatchSize %d not in 1..10", c.BatchSize)
+	case c.WaitTime < time.Second || c.WaitTime > 20*time.Second:
+		return fmt.Errorf("sqs poller: WaitTime %s not in 1s..20s", c.WaitTime)
+	}
+	var wg sync.WaitGroup
+	for range c.Concurrency {
+		wg.Go(func() { c.poll(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *SQSPoller) poll(ctx context.Context) {
+	for ctx.Err() == nil {
+		out, err := p.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(p.QueueURL),
+			MaxNumberOfMessages:         int32(p.BatchSize),
+			WaitTimeSeconds:             int32(p.WaitTime / time.Second),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				p.Logger.ErrorContext(ctx, "sqs poller: receive", "queue", p.QueueURL, "err", err)
+				_ = sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(out.Messages) > 0 {
+			p.handle(ctx, out.Messages)
+		}
+	}
+}
+
+// handle invokes the handler with one batch and deletes what succeeded.
+func (p *SQSPoller) handle(ctx context.Context, msgs []types.Message) {
+	start := time.Now()
+	region := arnRegion(p.QueueARN)
+	event := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+	for i, m := range msgs {
+		event.Records[i] = sqsMessage(m, p.QueueARN, region)
+	}
+	resp, err := invoke(ctx, p.Handler, event)
+	var failed map[string]bool
+	if err == nil {
+		failed, err = sqsFailures(event.Records, resp)
+	}
+	var del []types.DeleteMessageBatchRequestEntry
+	if err == nil {
+		for i, m := range event.Records {
+			if !failed[m.MessageId] {
+				del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
+			}
+		}
+	}
+	deleted := 0
+	if len(del) > 0 {
+		// Deleting is bookkeeping after the handler ran: finish it even
+		// when shutting down.
+		out, derr := p.Client.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: del})
+		if derr != nil {
+			p.Logger.ErrorContext(ctx, "sqs poller: delete", "queue", p.QueueURL, "err", derr)
+		} else {
+			deleted = len(out.Successful)
+			for _, f := range out.Failed {
+				p.Logger.ErrorContext(ctx, "sqs poller: delete", "queue", p.QueueURL, "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+			}
+		}
+	}
+	attrs := []any{"queue", p.QueueURL, "messages", len(msgs), "deleted", deleted, "duration", time.Since(start)}
+	if err != nil {
+		p.Logger.ErrorContext(ctx, "sqs batch failed", append(attrs, "err", err)...)
+		return
+	}
+	p.Logger.InfoContext(ctx, "sqs batch", append(attrs, "failed", len(failed))...)
+}
+
+// sqsFailures returns the message IDs the handler reported as failed. As in
+// Lambda, an identifier that names no message of the batch fails the whole
+// batch.
+func sqsFailures(records []events.SQSMessage, resp events.SQSEventResponse) (map[string]bool, error) {
+	inBatch := make(map[string]bool, len(records))
+	for _, r := range records {
+		inBatch[r.MessageId] = true
+	}
+	failed := make(map[string]bool, len(resp.BatchItemFailures))
+	for _, f := range resp.BatchItemFailures {
+		if !inBatch[f.ItemIdentifier] {
+			return nil, fmt.Errorf("batchItemFailures names %q, not a message of the batch", f.ItemIdentifier)
+		}
+		failed[f.ItemIdentifier] = true
+	}
+	return failed, nil
+}
+
+// sqsMessage shapes a received message as Lambda delivers it.
+func sqsMessage(m types.Message, queueARN, region string) events.SQSMessage {
+	attrs := make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes))
+	for name, a := range m.MessageAttributes {
+		attrs[name] = events.SQSMessageAttribute{
+			StringValue:      a.StringValue,
+			BinaryValue:      a.BinaryValue,
+			StringListValues: orEmpty(a.StringListValues),
+			BinaryListValues: orEmpty(a.BinaryListValues),
+			DataType:         aws.ToString(a.DataType),
+		}
+	}
+	return events.SQSMessage{
+		MessageId:              aws.ToString(m.MessageId),
+		ReceiptHandle:          aws.ToString(m.ReceiptHandle),
+		Body:                   aws.ToString(m.Body),
+		Md5OfBody:              aws.ToString(m.MD5OfBody),
+		Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+		Attributes:             m.Attributes,
+		MessageAttributes:      attrs,
+		EventSourceARN:         queueARN,
+		EventSource:            "aws:sqs",
+		AWSRegion:              region,
+	}
+}
+
+// orEmpty makes a nil list empty: Lambda sends [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// arnRegion returns the region field of an ARN (arn:partition:service:region:...).
+func arnRegion(arn string) string {
+	if parts := strings.SplitN(arn, ":", 5); len(parts) == 5 {
+		return parts[3]
+	}
+	return ""
+}
