@@ -31,6 +31,7 @@ const (
 	CtxChannelID    = "channelId"
 	CtxChannelKind  = "channelKind"
 	CtxCredentialID = "credentialId"
+	CtxCountry      = "defaultCountry"
 )
 
 // Lookup finds a credential by the hash of its secret.
@@ -72,6 +73,7 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 				CtxChannelID:    cred.ChannelID,
 				CtxChannelKind:  string(cred.ChannelKind),
 				CtxCredentialID: cred.ID,
+				CtxCountry:      cred.DefaultCountry,
 			},
 		}, nil
 	}

@@ -10,7 +10,9 @@ import (
 // path also carry GSI1PK/GSI1SK. Items that expire carry TTLAttribute (unix
 // seconds). The CDK app and the local provisioning both read these names.
 //
-// Key layout (all tenant data lives under TENANT#<tenantId>):
+// Key layout (every key carries its tenant ID: settings live under
+// TENANT#<tenantId>, each contact in a partition of its own, each searchable
+// value in an index partition of its own):
 //
 //	PK                         SK                                   item
 //	TENANT#<t>                 TENANT                               tenant
@@ -20,6 +22,18 @@ import (
 //	TENANT#<t>                 SECRET                               account secret key (masked, hash)
 //	CRED#<sha256(token)>       CRED                                 credential lookup (authorizer)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
+//	TENANT#<t>                 FIELD#<id>                           custom field definition
+//	TENANT#<t>                 FIELDSEQ                             custom field ID counter (n)
+//	TENANT#<t>                 FIELDNAME#<lower(name)>              custom field name guard (field_id)
+//	CONTACT#<t>#<id>           CONTACT                              contact (version-conditioned)
+//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
+//	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
+//	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
+//
+// In search entries <c> is the channel ID ("" for account contacts), <f> a
+// field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
+// of it when it is longer than 200 bytes. Entries are written in the same
+// transaction as their contact (contacts.go).
 const (
 	AttrPK       = "PK"
 	AttrSK       = "SK"

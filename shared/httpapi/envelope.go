@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,12 +57,18 @@ func ErrorBody(message string) []byte {
 	return b
 }
 
-// WriteJSON writes v as JSON with the given status.
+// WriteJSON writes v as JSON with the given status. URLs keep their "&"
+// (no HTML escaping: this is an API, not a page).
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b := buf.Bytes()
+	if err := enc.Encode(v); err != nil {
 		slog.Error("encode response", "err", err)
 		status, b = http.StatusInternalServerError, ErrorBody(MsgInternal)
+	} else {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -16,6 +17,9 @@ type Principal struct {
 	ChannelID    string
 	ChannelKind  tenancy.ChannelKind
 	CredentialID string
+	// DefaultCountry is the channel's country for phone numbers written
+	// without a country code.
+	DefaultCountry string
 }
 
 // KindAdmin marks the operator calling the admin API.
@@ -23,6 +27,24 @@ const KindAdmin = "admin"
 
 type principalKey struct{}
 type paramsKey struct{}
+type publicURLKey struct{}
+
+// WithPublicURL returns ctx carrying the URL of the request as the client
+// called it (scheme, host and full path, including any stage or base path).
+func WithPublicURL(ctx context.Context, u *url.URL) context.Context {
+	return context.WithValue(ctx, publicURLKey{}, u)
+}
+
+// PublicURL returns the request's URL as the client called it, without the
+// query; r.URL when the edge did not say.
+func PublicURL(r *http.Request) url.URL {
+	if u, ok := r.Context().Value(publicURLKey{}).(*url.URL); ok && u != nil {
+		return *u
+	}
+	u := *r.URL
+	u.RawQuery = ""
+	return u
+}
 
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {

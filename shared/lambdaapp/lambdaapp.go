@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -104,6 +105,11 @@ func APIHandler(d *Deps, name string, builders Builders) (func(context.Context, 
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		ctx = httpapi.WithPathParams(ctx, ev.PathParameters)
 		ctx = httpapi.WithPrincipal(ctx, principalOf(ev.RequestContext))
+		ctx = httpapi.WithPublicURL(ctx, publicURL(ev))
+		// API Gateway hands over the path decoded; the adapter parses it as
+		// a URL, so a "%" in a path parameter would not survive. Handlers
+		// read parameters from PathParameters, never from the URL.
+		ev.Path = (&url.URL{Path: ev.Path}).EscapedPath()
 		res, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
 			// Only an event the adapter cannot read ends here (a broken
@@ -128,12 +134,39 @@ func principalOf(rc events.APIGatewayProxyRequestContext) httpapi.Principal {
 	}
 	s := func(k string) string { v, _ := rc.Authorizer[k].(string); return v }
 	return httpapi.Principal{
-		Kind:         s(authorizer.CtxKind),
-		TenantID:     s(authorizer.CtxTenantID),
-		ChannelID:    s(authorizer.CtxChannelID),
-		ChannelKind:  tenancy.ChannelKind(s(authorizer.CtxChannelKind)),
-		CredentialID: s(authorizer.CtxCredentialID),
+		Kind:           s(authorizer.CtxKind),
+		TenantID:       s(authorizer.CtxTenantID),
+		ChannelID:      s(authorizer.CtxChannelID),
+		ChannelKind:    tenancy.ChannelKind(s(authorizer.CtxChannelKind)),
+		CredentialID:   s(authorizer.CtxCredentialID),
+		DefaultCountry: s(authorizer.CtxCountry),
 	}
+}
+
+// publicURL is the URL the client called: API Gateway reports the full
+// path (with the stage, or a custom domain's base path) in the request
+// context, and the scheme in X-Forwarded-Proto.
+func publicURL(ev events.APIGatewayProxyRequest) *url.URL {
+	h := http.Header(ev.MultiValueHeaders)
+	if len(h) == 0 {
+		h = http.Header{}
+		for k, v := range ev.Headers {
+			h.Set(k, v)
+		}
+	}
+	scheme := h.Get("X-Forwarded-Proto")
+	if scheme != "http" {
+		scheme = "https"
+	}
+	host := h.Get("Host")
+	if host == "" {
+		host = ev.RequestContext.DomainName
+	}
+	path := ev.RequestContext.Path
+	if path == "" {
+		path = ev.Path
+	}
+	return &url.URL{Scheme: scheme, Host: host, Path: path}
 }
 
 // StartAPI runs the named API function in Lambda.

@@ -5,14 +5,18 @@ package registry
 
 import (
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/contactinputapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 )
 
 // Packages are the API packages' builder maps by import path.
 var Packages = map[string]lambdaapp.Builders{
-	"github.com/startmsg/chatbackend/shared/adminapi": adminapi.Functions,
-	"github.com/startmsg/chatbackend/shared/metaapi":  metaapi.Functions,
+	"github.com/startmsg/chatbackend/shared/adminapi":        adminapi.Functions,
+	"github.com/startmsg/chatbackend/shared/contactapi":      contactapi.Functions,
+	"github.com/startmsg/chatbackend/shared/contactinputapi": contactinputapi.Functions,
+	"github.com/startmsg/chatbackend/shared/metaapi":         metaapi.Functions,
 }
 
 // All returns every builder by function name.

@@ -82,6 +82,38 @@ var Table = []Route{
 	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "meta",
 		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
 
+	// Contacts API (seed 001): per channel token.
+	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+		Summary: "Create a contact with field values (max 30); honours Idempotency-Key"},
+	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Query: []string{"name", "value", "page"},
+		Summary: "Contacts whose field equals a value, 10 per page"},
+	{Method: "GET", Path: "/v1/contact/{contactId}", Function: "contact-get", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts",
+		Summary: "One contact (Base64-encoded ID on Viber channels)"},
+	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+		Summary: "Set field values of a contact (max 30)"},
+	{Method: "DELETE", Path: "/v1/contact/{contactId}", Function: "contact-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts",
+		Summary: "Delete a contact"},
+	{Method: "POST", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-add", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+		Summary: "Add tags to a contact (max 10)"},
+	{Method: "DELETE", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-remove", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+		Summary: "Remove tags from a contact (max 10)"},
+
+	// Contact fields module: the tenant's custom field definitions.
+	{Method: "GET", Path: "/v1/contact_fields", Function: "contact-field-list", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+		Summary: "The tenant's custom fields with their IDs and types"},
+	{Method: "POST", Path: "/v1/contact_fields", Function: "contact-field-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true, Created: true,
+		Summary: "Define a custom field: name, type (text, number, boolean, date, datetime, email, phone, list), options"},
+	{Method: "GET", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-get", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+		Summary: "One custom field"},
+	{Method: "PUT", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true,
+		Summary: "Rename a custom field or change a list field's options"},
+	{Method: "DELETE", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+		Summary: "Delete a custom field definition"},
+
+	// Action API (seed 003): the account secret key.
+	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite, Tag: "actions", Body: true,
+		Summary: "A JSON array of contact actions (NEW, EDIT, TRASH, SEARCH), one result each; honours Idempotency-Key"},
+
 	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Create a tenant; its account secret key is shown once"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}", Function: "admin-tenant-get", Auth: AuthAdmin, Access: TableRead, Tag: "admin",

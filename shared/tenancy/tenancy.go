@@ -87,6 +87,9 @@ type Credential struct {
 	TenantID    string         `dynamodbav:"tenant_id"`
 	ChannelID   string         `dynamodbav:"channel_id,omitempty"`
 	ChannelKind ChannelKind    `dynamodbav:"channel_kind,omitempty"`
+	// DefaultCountry is the channel's, copied so that the authorizer's
+	// cached answer carries it and requests need not read the channel.
+	DefaultCountry string `dynamodbav:"default_country,omitempty"`
 }
 
 // Errors the store reports.
@@ -206,7 +209,7 @@ func (s *Service) CreateToken(ctx context.Context, tenantID, channelID, name str
 	}
 	secret, hash := NewSecret(TokenPrefix)
 	t := Token{ID: NewID("tok"), TenantID: tenantID, ChannelID: c.ID, Name: name, Mask: Mask(secret), CreatedAt: s.Now().Unix(), Hash: hash}
-	cred := Credential{Hash: hash, Kind: ChannelToken, ID: t.ID, TenantID: tenantID, ChannelID: c.ID, ChannelKind: c.Kind}
+	cred := Credential{Hash: hash, Kind: ChannelToken, ID: t.ID, TenantID: tenantID, ChannelID: c.ID, ChannelKind: c.Kind, DefaultCountry: c.DefaultCountry}
 	if err := s.Store.CreateToken(ctx, t, cred); err != nil {
 		return NewToken{}, err
 	}

@@ -90,21 +90,43 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(httpapi.ErrorBody(msg))
 }
 
-// match finds the route for a method and path; pathKnown reports a path
-// that exists with another method.
+// match finds the route for a method and path as API Gateway does: the
+// most specific resource first (a literal segment beats a {parameter}), then
+// the method on it; pathKnown reports a resource that exists with other
+// methods only.
 func (g *Gateway) match(method, path string) (r routes.Route, params map[string]string, pathKnown bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
+	best, bestScore := "", -1
 	for _, rt := range g.cfg.Routes {
-		p, ok := matchPath(rt.Path, segs)
-		if !ok {
-			continue
+		if _, ok := matchPath(rt.Path, segs); ok {
+			if score := specificity(rt.Path); score > bestScore {
+				best, bestScore = rt.Path, score
+			}
 		}
-		if rt.Method == method {
+	}
+	if best == "" {
+		return routes.Route{}, nil, false
+	}
+	for _, rt := range g.cfg.Routes {
+		if rt.Path == best && rt.Method == method {
+			p, _ := matchPath(rt.Path, segs)
 			return rt, p, true
 		}
-		pathKnown = true
 	}
-	return routes.Route{}, nil, pathKnown
+	return routes.Route{}, nil, true
+}
+
+// specificity ranks templates of the same length: literal segments earlier
+// in the path weigh more, as API Gateway prefers /a/b over /a/{x}.
+func specificity(tmpl string) int {
+	score := 0
+	for _, seg := range strings.Split(strings.Trim(tmpl, "/"), "/") {
+		score <<= 1
+		if !strings.HasPrefix(seg, "{") {
+			score |= 1
+		}
+	}
+	return score
 }
 
 func matchPath(tmpl string, segs []string) (map[string]string, bool) {
@@ -347,6 +369,8 @@ func (g *Gateway) event(r *http.Request, path string, route routes.Route, params
 	}
 	headers["Host"] = r.Host
 	mvh["Host"] = []string{r.Host}
+	headers["X-Forwarded-Proto"] = "http"
+	mvh["X-Forwarded-Proto"] = []string{"http"}
 	var qs map[string]string
 	var mvq map[string][]string
 	if q := r.URL.Query(); len(q) > 0 {
@@ -376,7 +400,7 @@ func (g *Gateway) event(r *http.Request, path string, route routes.Route, params
 			RequestID:        requestID(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: ip, UserAgent: r.UserAgent()},
 			ResourcePath:     route.Path,
-			Path:             "/" + stage + path,
+			Path:             r.URL.Path, // as API Gateway: the path the client called, base path included
 			HTTPMethod:       r.Method,
 			APIID:            apiID,
 			DomainName:       r.Host,

@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +61,8 @@ func (c *Clock) Add(d time.Duration) {
 func New(t testing.TB) *Stack {
 	t.Helper()
 	env := emulators.ForTest(t)
+	// One line per request is noise in tests; warnings and errors stay.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	clock := &Clock{t: time.Now().Truncate(time.Minute).Add(time.Second)}
 	vars := map[string]string{
 		appenv.TableName: env.Table,

@@ -1,0 +1,9 @@
+// Command contact-field-update is the Lambda behind its Contacts API route (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+)
+
+func main() { lambdaapp.StartAPI("contact-field-update", contactapi.Functions) }

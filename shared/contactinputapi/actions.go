@@ -1,0 +1,244 @@
+package contactinputapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+)
+
+// MaxActions is how many actions one request may carry.
+const MaxActions = 100
+
+// action is one element of seed 003's $data[] array.
+type action struct {
+	Type        string                     `json:"type"`
+	Number      json.RawMessage            `json:"Number"`
+	Email       json.RawMessage            `json:"Email"`
+	Fname       json.RawMessage            `json:"Fname"`
+	Lname       json.RawMessage            `json:"Lname"`
+	Custom      map[string]json.RawMessage `json:"Custom"`
+	Opportunity *bool                      `json:"Opportunitie"`
+	IDContact   json.RawMessage            `json:"idContact"`
+	// Automation, CALL and SMS items (messaging).
+	IDAuto json.RawMessage `json:"idAuto"`
+	To     json.RawMessage `json:"number"`
+	Text   json.RawMessage `json:"text"`
+}
+
+// result is one element of the answer, in the order of the actions.
+type result struct {
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	Message   string `json:"message,omitempty"`
+	IDContact any    `json:"idContact,omitempty"`
+	Data      any    `json:"data,omitempty"` // SEARCH: always a list
+}
+
+// actions is POST /v1/actions: every action runs on its own, and a failing
+// one does not undo the others.
+func (a *API) actions(w http.ResponseWriter, r *http.Request) error {
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	var items []json.RawMessage
+	if err := httpapi.Unmarshal(body, &items, false); err != nil {
+		var he *httpapi.Error
+		errors.As(err, &he)
+		return httpapi.Errorf(http.StatusBadRequest, "The body must be a JSON array of actions. %s", he.Message)
+	}
+	if len(items) == 0 || len(items) > MaxActions {
+		return httpapi.Errorf(http.StatusBadRequest, "The body must hold 1 to %d actions, not %d.", MaxActions, len(items))
+	}
+	sc := contactapi.Scope(r)
+	fields, err := a.svc.ListFields(r.Context(), sc.TenantID)
+	if err != nil {
+		return err
+	}
+	out := make([]result, len(items))
+	for i, raw := range items {
+		out[i] = a.run(r.Context(), sc, fields, raw)
+	}
+	contactapi.Data(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Field, raw json.RawMessage) result {
+	var act action
+	if err := httpapi.Unmarshal(raw, &act, true); err != nil {
+		var he *httpapi.Error
+		errors.As(err, &he)
+		return fail("", "Invalid action: "+he.Message)
+	}
+	typ := strings.ToUpper(strings.TrimSpace(act.Type))
+	switch typ {
+	case "NEW", "EDIT", "TRASH", "SEARCH":
+		res, err := a.contactAction(ctx, sc, fields, typ, act)
+		if err != nil {
+			msg := contactapi.MapErr(err)
+			if he, ok := msg.(*httpapi.Error); ok {
+				return fail(typ, he.Message)
+			}
+			return fail(typ, httpapi.MsgInternal)
+		}
+		return res
+	case "CALL", "SMS":
+		return fail(typ, "Sending a "+typ+" is not available yet on this account.")
+	case "":
+		if len(act.IDAuto) > 0 {
+			return fail("", "Adding a contact to an automation is not available yet on this account.")
+		}
+		return fail("", "type is required: NEW, EDIT, TRASH, SEARCH, CALL or SMS.")
+	default:
+		return fail(act.Type, fmt.Sprintf("type must be NEW, EDIT, TRASH, SEARCH, CALL or SMS, not %q.", act.Type))
+	}
+}
+
+func fail(typ, msg string) result { return result{Type: typ, Status: "error", Message: msg} }
+
+func (a *API) contactAction(ctx context.Context, sc contacts.Scope, fields []contacts.Field, typ string, act action) (result, error) {
+	id, err := contactID(act.IDContact)
+	if err != nil {
+		return result{}, err
+	}
+	ok := result{Type: typ, Status: "success"}
+	switch typ {
+	case "NEW":
+		c, err := a.svc.Create(ctx, sc, inputs(act), act.Opportunity != nil && *act.Opportunity)
+		ok.IDContact = wireID(c.ID)
+		return ok, err
+	case "EDIT":
+		if id == "" {
+			return result{}, &contacts.ValidationError{Field: "idContact", Problem: "is required to EDIT"}
+		}
+		c, err := a.svc.Update(ctx, sc, id, inputs(act), act.Opportunity)
+		ok.IDContact = wireID(c.ID)
+		return ok, err
+	case "TRASH":
+		if id == "" {
+			return result{}, &contacts.ValidationError{Field: "idContact", Problem: "is required to TRASH"}
+		}
+		ok.IDContact = wireID(id)
+		return ok, a.svc.Delete(ctx, sc, id)
+	default: // SEARCH
+		var found []contacts.Contact
+		if id != "" {
+			c, err := a.svc.Get(ctx, sc, id)
+			if err != nil && !isNotFound(err) {
+				return result{}, err
+			}
+			if err == nil {
+				found = []contacts.Contact{c}
+			}
+		} else {
+			found, err = a.svc.FindByName(ctx, sc, str(act.Fname), str(act.Lname), 100)
+			if err != nil {
+				return result{}, err
+			}
+		}
+		data := make([]map[string]any, len(found))
+		for i, c := range found {
+			data[i] = present(c, fields)
+		}
+		ok.Data = data
+		return ok, nil
+	}
+}
+
+// inputs maps the seed's keys onto contact fields; Custom is by field ID
+// (or name).
+func inputs(act action) []contacts.Input {
+	var in []contacts.Input
+	for _, f := range []struct {
+		name string
+		v    json.RawMessage
+	}{{"phone", act.Number}, {"email", act.Email}, {"firstName", act.Fname}, {"lastName", act.Lname}} {
+		if len(f.v) > 0 {
+			in = append(in, contacts.Input{Name: f.name, Value: f.v})
+		}
+	}
+	ids := make([]string, 0, len(act.Custom))
+	for id := range act.Custom {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		in = append(in, contacts.Input{Name: id, Value: act.Custom[id]})
+	}
+	return in
+}
+
+// contactID reads idContact, a number or a string; 0 and "" mean none.
+func contactID(raw json.RawMessage) (string, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" || s == "0" || s == `""` || s == `"0"` {
+		return "", nil
+	}
+	if s[0] == '"' {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", &contacts.ValidationError{Field: "idContact", Problem: "must be a number or a string"}
+		}
+		return v, nil
+	}
+	if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+		return "", &contacts.ValidationError{Field: "idContact", Problem: "must be a whole number or a string, not " + s}
+	}
+	return s, nil
+}
+
+// wireID answers a numeric ID as a JSON number, as seed 003's clients send
+// it; other IDs (a channel's own) as strings.
+func wireID(id string) any {
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n < 1<<53 {
+		return n
+	}
+	return id
+}
+
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return strings.Trim(string(raw), `"`)
+	}
+	return s
+}
+
+func isNotFound(err error) bool {
+	he, ok := contactapi.MapErr(err).(*httpapi.Error)
+	return ok && he.Status == http.StatusNotFound
+}
+
+// present shows a contact in seed 003's vocabulary.
+func present(c contacts.Contact, fields []contacts.Field) map[string]any {
+	custom := map[string]string{}
+	for _, f := range fields {
+		if v, ok := c.Custom[f.ID]; ok {
+			custom[f.ID] = v
+		}
+	}
+	tags := c.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return map[string]any{
+		"idContact":    wireID(c.ID),
+		"Number":       c.Fields["phone"],
+		"Email":        c.Fields["email"],
+		"Fname":        c.Fields["firstName"],
+		"Lname":        c.Fields["lastName"],
+		"Custom":       custom,
+		"Opportunitie": c.Opportunity,
+		"tags":         tags,
+		"created_at":   c.CreatedAt,
+	}
+}

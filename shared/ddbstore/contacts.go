@@ -1,0 +1,512 @@
+package ddbstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+)
+
+// Contacts stores contacts, their search index entries (this file) and the
+// tenants' custom field definitions (fields.go).
+//
+// A contact is one item; every (field, value) pair it can be found by
+// (contacts.SearchTerms) is one small index item, written, moved and deleted
+// in the same transaction as the contact. A search is then a Query on the
+// index partition of that one value: it never reads the rest of the tenant.
+type Contacts struct {
+	API   API
+	Table string
+}
+
+var _ contacts.Store = (*Contacts)(nil)
+
+// Limits of a single write and of a search.
+const (
+	// MaxTransactItems is DynamoDB's limit of actions in one transaction.
+	MaxTransactItems = 100
+	// MaxSearchOffset is the deepest a search page may start: skipping costs
+	// a read of every skipped index entry.
+	MaxSearchOffset = 10000
+	// MaxSearchLimit is the largest page a search returns.
+	MaxSearchLimit = 100
+	// maxIndexValue is the longest value key kept verbatim in an index key;
+	// longer ones are hashed (partition keys are limited to 2048 bytes).
+	maxIndexValue = 200
+)
+
+// Errors of this adapter that are not domain errors.
+var (
+	// ErrTooManyActions means a write would need more than MaxTransactItems
+	// actions; nothing was written.
+	ErrTooManyActions = errors.New("write needs more than 100 transaction actions")
+	// ErrBadQuery means a search asked for an impossible or too deep page.
+	ErrBadQuery = errors.New("invalid search")
+)
+
+// Key builders of contacts and their index entries (see schema.go).
+func contactPK(tenantID, id string) string { return "CONTACT#" + tenantID + "#" + id }
+
+const (
+	skContact     = "CONTACT"
+	attrContactID = "contact_id"
+)
+
+// indexValue is the value part of an index key: the value key itself, or
+// "h:" + hex(sha256) when it is longer than maxIndexValue bytes.
+func indexValue(valueKey string) string {
+	if len(valueKey) <= maxIndexValue {
+		return valueKey
+	}
+	sum := sha256.Sum256([]byte(valueKey))
+	return "h:" + hex.EncodeToString(sum[:])
+}
+
+// indexPK is the partition of one value of one field in one channel.
+func indexPK(tenantID, channelID, fieldKey, valueKey string) string {
+	return "IDX#" + tenantID + "#" + channelID + "#" + fieldKey + "#" + indexValue(valueKey)
+}
+
+// indexGSI1PK is the GSI1 partition of one value of one field tenant-wide.
+func indexGSI1PK(tenantID, fieldKey, valueKey string) string {
+	return "IDX#" + tenantID + "#*#" + fieldKey + "#" + indexValue(valueKey)
+}
+
+// indexSK orders a value's entries by creation time, then contact ID.
+func indexSK(createdAt int64, contactID string) string {
+	return fmt.Sprintf("%010d#%s", createdAt, contactID)
+}
+
+// indexEntry is one search index item: keys and the contact ID, nothing else.
+type indexEntry struct {
+	PK, SK, GSI1PK string
+}
+
+// indexEntries lists the index items of a contact, keyed by PK+SK.
+func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
+	out := map[[2]string]indexEntry{}
+	sk := indexSK(c.CreatedAt, c.ID)
+	for field, value := range contacts.SearchTerms(c) {
+		e := indexEntry{PK: indexPK(c.TenantID, c.ChannelID, field, value), SK: sk, GSI1PK: indexGSI1PK(c.TenantID, field, value)}
+		out[[2]string{e.PK, e.SK}] = e
+	}
+	return out
+}
+
+// putIndex is the transaction Put of an index item of contact id.
+func (s *Contacts) putIndex(e indexEntry, id string) types.TransactWriteItem {
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.Table),
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(e.PK), AttrSK: str(e.SK),
+			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
+			attrContactID: str(id),
+		},
+	}}
+}
+
+// deleteIndex is the transaction Delete of an index item.
+func (s *Contacts) deleteIndex(e indexEntry) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: key(e.PK, e.SK)}}
+}
+
+// versionIs is the condition that the stored contact has version v.
+func versionIs(v int64) (*string, map[string]types.AttributeValue) {
+	return aws.String("version = :v"), map[string]types.AttributeValue{
+		":v": &types.AttributeValueMemberN{Value: fmt.Sprint(v)},
+	}
+}
+
+// transact runs one transaction of at most MaxTransactItems actions.
+func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem) error {
+	if len(items) > MaxTransactItems {
+		return fmt.Errorf("%w (%d needed)", ErrTooManyActions, len(items))
+	}
+	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
+}
+
+// cancelled reports whether a transaction was cancelled because of a failed
+// condition or a concurrent transaction on the same items.
+func cancelled(err error) bool {
+	if isConditionFailure(err) {
+		return true
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "TransactionConflict" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// GetContact reads a contact of a tenant (strongly consistent, so that a
+// read-modify-write sees the latest version).
+func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contacts.Contact, error) {
+	var c contacts.Contact
+	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(contactPK(tenantID, id), skContact), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return c, fmt.Errorf("get contact %s: %w", id, err)
+	}
+	if res.Item == nil {
+		return c, fmt.Errorf("contact %s: %w", id, contacts.ErrNotFound)
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, &c); err != nil {
+		return c, fmt.Errorf("unmarshal contact %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// CreateContact writes a new contact (Version 1) and its index entries;
+// ErrExists if the ID is taken.
+func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error {
+	if c.Version != 1 {
+		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
+	}
+	ci, err := item(contactPK(c.TenantID, c.ID), skContact, c)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{putNew(s.Table, ci)}
+	for _, e := range indexEntries(c) {
+		items = append(items, s.putIndex(e, c.ID))
+	}
+	err = s.transact(ctx, items)
+	if isConditionFailure(err) {
+		return fmt.Errorf("create contact %s: %w", c.ID, contacts.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create contact %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// UpdateContact replaces prev by next if the stored version is still
+// prev.Version, deletes the index entries of terms that disappeared or
+// changed and puts those that are new or changed; unchanged entries are not
+// touched. ErrConflict if the contact changed (or vanished) since prev was read.
+func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contact) error {
+	if prev.TenantID != next.TenantID || prev.ID != next.ID {
+		return fmt.Errorf("update contact %s: tenant and ID may not change", prev.ID)
+	}
+	if next.Version != prev.Version+1 {
+		return fmt.Errorf("update contact %s: version %d does not follow %d", next.ID, next.Version, prev.Version)
+	}
+	ni, err := item(contactPK(next.TenantID, next.ID), skContact, next)
+	if err != nil {
+		return err
+	}
+	cond, vals := versionIs(prev.Version)
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName: aws.String(s.Table), Item: ni, ConditionExpression: cond, ExpressionAttributeValues: vals,
+	}}}
+	old, now := indexEntries(prev), indexEntries(next)
+	for k, e := range old {
+		if _, keep := now[k]; !keep {
+			items = append(items, s.deleteIndex(e))
+		}
+	}
+	for k, e := range now {
+		if _, had := old[k]; !had {
+			items = append(items, s.putIndex(e, next.ID))
+		}
+	}
+	return s.conditional(ctx, "update contact "+next.ID, items)
+}
+
+// DeleteContact removes a contact and its index entries if the stored
+// version is still c.Version; ErrConflict otherwise.
+func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error {
+	cond, vals := versionIs(c.Version)
+	items := []types.TransactWriteItem{{Delete: &types.Delete{
+		TableName: aws.String(s.Table), Key: key(contactPK(c.TenantID, c.ID), skContact),
+		ConditionExpression: cond, ExpressionAttributeValues: vals,
+	}}}
+	for _, e := range indexEntries(c) {
+		items = append(items, s.deleteIndex(e))
+	}
+	return s.conditional(ctx, "delete contact "+c.ID, items)
+}
+
+// conditional runs a version-conditioned transaction: a cancellation means
+// the contact changed since it was read (ErrConflict).
+func (s *Contacts) conditional(ctx context.Context, what string, items []types.TransactWriteItem) error {
+	err := s.transact(ctx, items)
+	if cancelled(err) {
+		return fmt.Errorf("%s: %w", what, contacts.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// Search returns the page [Offset, Offset+Limit) of the contacts whose field
+// q.FieldKey has the value key q.ValueKey, oldest first (created_at, then
+// ID), and the exact number of all matches. A channel's search queries the
+// value's main-table partition (strongly consistent); a tenant-wide search
+// (ChannelID "") queries its GSI1 partition (eventually consistent).
+//
+// Cost: the value's index partition is walked once, in order. The first
+// Offset entries are only counted (Query Select=COUNT with Limit, following
+// LastEvaluatedKey), the next Limit entries are read (projection contact_id),
+// and the rest are counted again (Select=COUNT). Every entry is read once, so
+// the Total is exact and the cost grows with the number of contacts that have
+// this value (index items are ~250 bytes: ~15 per read unit when consistent,
+// up to 1 MB per Query call), never with the size of the tenant. Offset is
+// capped at MaxSearchOffset. The page's contacts are then read with one
+// strongly consistent BatchGetItem; entries whose contact vanished between
+// the two reads are skipped (the page is then shorter than Limit).
+func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page, error) {
+	if err := checkQuery(q); err != nil {
+		return contacts.Page{}, err
+	}
+	w := &walk{api: s.API, base: s.indexQuery(q)}
+	skipped, err := w.count(ctx, q.Offset)
+	if err != nil {
+		return contacts.Page{}, err
+	}
+	ids, err := w.read(ctx, q.Limit)
+	if err != nil {
+		return contacts.Page{}, err
+	}
+	rest, err := w.count(ctx, -1)
+	if err != nil {
+		return contacts.Page{}, err
+	}
+	cs, err := s.getContacts(ctx, q.TenantID, ids)
+	if err != nil {
+		return contacts.Page{}, err
+	}
+	return contacts.Page{Contacts: cs, Total: skipped + len(ids) + rest}, nil
+}
+
+// checkQuery refuses searches without a tenant or field, and pages that are
+// negative, too deep or too large.
+func checkQuery(q contacts.Query) error {
+	switch {
+	case q.TenantID == "" || q.FieldKey == "":
+		return fmt.Errorf("%w: tenant and field are required", ErrBadQuery)
+	case q.Offset < 0 || q.Offset > MaxSearchOffset:
+		return fmt.Errorf("%w: offset %d is outside 0..%d", ErrBadQuery, q.Offset, MaxSearchOffset)
+	case q.Limit < 0 || q.Limit > MaxSearchLimit:
+		return fmt.Errorf("%w: limit %d is outside 0..%d", ErrBadQuery, q.Limit, MaxSearchLimit)
+	}
+	return nil
+}
+
+// indexQuery is the Query of the index partition a search reads.
+func (s *Contacts) indexQuery(q contacts.Query) dynamodb.QueryInput {
+	if q.ChannelID != "" {
+		return dynamodb.QueryInput{
+			TableName:                 aws.String(s.Table),
+			KeyConditionExpression:    aws.String(AttrPK + " = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexPK(q.TenantID, q.ChannelID, q.FieldKey, q.ValueKey)}},
+			ConsistentRead:            aws.Bool(true),
+		}
+	}
+	return dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    aws.String(AttrGSI1PK + " = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexGSI1PK(q.TenantID, q.FieldKey, q.ValueKey)}},
+	}
+}
+
+// walk is a position in an index partition, moved forward by Queries.
+type walk struct {
+	api   API
+	base  dynamodb.QueryInput
+	start map[string]types.AttributeValue
+	done  bool
+}
+
+// next runs one Query from the current position that evaluates at most
+// limit entries, and moves the position past them.
+func (w *walk) next(ctx context.Context, sel types.Select, limit int) (*dynamodb.QueryOutput, error) {
+	in := w.base
+	in.Select = sel
+	in.ExclusiveStartKey = w.start
+	if limit > 0 {
+		in.Limit = aws.Int32(int32(limit))
+	}
+	if sel == types.SelectSpecificAttributes {
+		in.ProjectionExpression = aws.String(attrContactID)
+	}
+	out, err := w.api.Query(ctx, &in)
+	if err != nil {
+		return nil, fmt.Errorf("search index: %w", err)
+	}
+	w.start = out.LastEvaluatedKey
+	w.done = len(w.start) == 0
+	return out, nil
+}
+
+// count counts the next upTo entries (upTo < 0: all the rest) without
+// returning them.
+func (w *walk) count(ctx context.Context, upTo int) (int, error) {
+	n := 0
+	for !w.done && (upTo < 0 || n < upTo) {
+		limit := 0
+		if upTo >= 0 {
+			limit = upTo - n
+		}
+		out, err := w.next(ctx, types.SelectCount, limit)
+		if err != nil {
+			return n, err
+		}
+		n += int(out.Count)
+	}
+	return n, nil
+}
+
+// read returns the contact IDs of the next upTo entries.
+func (w *walk) read(ctx context.Context, upTo int) ([]string, error) {
+	var ids []string
+	for !w.done && len(ids) < upTo {
+		out, err := w.next(ctx, types.SelectSpecificAttributes, upTo-len(ids))
+		if err != nil {
+			return ids, err
+		}
+		for _, it := range out.Items {
+			if id, ok := it[attrContactID].(*types.AttributeValueMemberS); ok {
+				ids = append(ids, id.Value)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// batchGetAPI is the batch read the search uses. API (store.go) does not
+// list it yet; *dynamodb.Client has it, and an API without it is read one
+// strongly consistent GetItem at a time.
+type batchGetAPI interface {
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// maxBatchGet is DynamoDB's limit of keys in one BatchGetItem.
+const maxBatchGet = 100
+
+// batchRetries bounds the BatchGetItem calls spent on UnprocessedKeys.
+const batchRetries = 8
+
+// batchBackoff is the wait before retry n (1, 2, ...) of unprocessed keys.
+var batchBackoff = func(n int) time.Duration {
+	return min(time.Duration(1<<n)*10*time.Millisecond, time.Second)
+}
+
+// getContacts reads contacts by ID and returns them in the order of ids,
+// leaving out the ones that do not exist.
+func (s *Contacts) getContacts(ctx context.Context, tenantID string, ids []string) ([]contacts.Contact, error) {
+	byID := map[string]contacts.Contact{}
+	for chunk := range slices.Chunk(unique(ids), maxBatchGet) {
+		if err := s.batchGet(ctx, tenantID, chunk, byID); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]contacts.Contact, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+			delete(byID, id)
+		}
+	}
+	return out, nil
+}
+
+// unique drops repeated IDs (BatchGetItem refuses duplicate keys).
+func unique(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// batchGet reads up to maxBatchGet contacts into into, strongly consistent,
+// retrying unprocessed keys with backoff.
+func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, into map[string]contacts.Contact) error {
+	bg, ok := s.API.(batchGetAPI)
+	if !ok {
+		return s.getEach(ctx, tenantID, ids, into)
+	}
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = key(contactPK(tenantID, id), skContact)
+	}
+	req := map[string]types.KeysAndAttributes{s.Table: {Keys: keys}}
+	for n := 0; len(req) > 0; n++ {
+		if n > 0 {
+			if n > batchRetries {
+				return fmt.Errorf("read contacts: keys still unprocessed after %d retries", batchRetries)
+			}
+			if err := sleep(ctx, batchBackoff(n)); err != nil {
+				return fmt.Errorf("read contacts: %w", err)
+			}
+		}
+		for t, ka := range req {
+			ka.ConsistentRead = aws.Bool(true)
+			req[t] = ka
+		}
+		out, err := bg.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return fmt.Errorf("read contacts: %w", err)
+		}
+		var cs []contacts.Contact
+		if err := attributevalue.UnmarshalListOfMaps(out.Responses[s.Table], &cs); err != nil {
+			return fmt.Errorf("unmarshal contacts: %w", err)
+		}
+		for _, c := range cs {
+			into[c.ID] = c
+		}
+		req = out.UnprocessedKeys
+	}
+	return nil
+}
+
+// getEach reads contacts one at a time, for an API without BatchGetItem.
+func (s *Contacts) getEach(ctx context.Context, tenantID string, ids []string, into map[string]contacts.Contact) error {
+	for _, id := range ids {
+		c, err := s.GetContact(ctx, tenantID, id)
+		if errors.Is(err, contacts.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		into[id] = c
+	}
+	return nil
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,39 @@
+// Package phone normalises phone numbers to E.164 with
+// github.com/nyaruka/phonenumbers. It is a separate package because the
+// library loads its metadata at start-up (about 9 ms) and links protobuf
+// reflection (several MB): only the functions that take phone input import
+// it.
+package phone
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Normalize returns raw in E.164. A number without a country code is read
+// in defaultCountry (ISO 3166-1 alpha-2); a "+" prefix, or a number that only
+// parses as international, keeps its own country. Only a number that cannot
+// be parsed even then is an error: numbers the library's metadata finds
+// unusual for their country (the product documents' own +370628282846) are
+// kept, as a bot collected them.
+func Normalize(raw, defaultCountry string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || len(raw) > 64 {
+		return "", errors.New("empty or too long")
+	}
+	region := strings.ToUpper(defaultCountry)
+	if region == "" {
+		region = "ZZ"
+	}
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil && !strings.HasPrefix(raw, "+") {
+		// A full international number written without "+" (79995253422).
+		n, err = phonenumbers.Parse("+"+raw, "ZZ")
+	}
+	if err != nil {
+		return "", err
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}

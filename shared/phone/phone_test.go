@@ -1,0 +1,33 @@
+package phone
+
+import "testing"
+
+func TestNormalize(t *testing.T) {
+	cases := []struct {
+		raw, country, want string
+	}{
+		{"03244077087", "PK", "+923244077087"}, // the Contacts API document's own example
+		{"+370628282846", "", "+370628282846"},
+		{"+370 628 28 2846", "PK", "+370628282846"},
+		{"79995253422", "", "+79995253422"}, // seed 002's receiver, no "+"
+		{"(415) 555-0123", "US", "+14155550123"},
+		{"054-123-4567", "IL", "+972541234567"},
+		{"972541234567", "IL", "+972541234567"},
+		{"not a number", "US", ""},
+		{"", "US", ""},
+		{"1", "US", ""},
+		{"+999 123", "", ""},
+	}
+	for _, c := range cases {
+		got, err := Normalize(c.raw, c.country)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("Normalize(%q, %q) = %q, want an error", c.raw, c.country, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("Normalize(%q, %q) = %q, %v; want %q", c.raw, c.country, got, err, c.want)
+		}
+	}
+}
