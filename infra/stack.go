@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -347,6 +348,16 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 	}
 	if a.Has(routes.StreamRead) && spec.source != sourceStream {
 		b.table.GrantStreamRead(fn)
+	}
+	if a.Has(routes.RateCount) && !a.Has(routes.TableWrite) {
+		// Only the rate-limit counters: IAM checks the partition key.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("dynamodb:UpdateItem"),
+			Resources: jsii.Strings(*b.table.TableArn()),
+			Conditions: &map[string]any{
+				"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ddbstore.RateLimitKeyPrefix + "*"}},
+			},
+		}))
 	}
 }
 

@@ -248,8 +248,9 @@ func num(v any) float64 {
 
 // grant is one allowed action on one resource expression.
 type grant struct {
-	action   string
-	resource any
+	action    string
+	resource  any
+	condition any
 }
 
 // grantsOf returns every Allow of the IAM policies attached to the named
@@ -274,7 +275,7 @@ func (f *fixture) grantsOf(t *testing.T, name string) []grant {
 				continue
 			}
 			for _, a := range strs(st["Action"]) {
-				out = append(out, grant{a, st["Resource"]})
+				out = append(out, grant{a, st["Resource"], st["Condition"]})
 			}
 		}
 	}
@@ -286,6 +287,16 @@ func (f *fixture) grantsOf(t *testing.T, name string) []grant {
 func allows(gs []grant, action, target string) bool {
 	for _, g := range gs {
 		if g.action == action && (target == "" || refersTo(g.resource, target)) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowsUnconditionally is allows for grants without an IAM condition.
+func allowsUnconditionally(gs []grant, action, target string) bool {
+	for _, g := range gs {
+		if g.action == action && g.condition == nil && (target == "" || refersTo(g.resource, target)) {
 			return true
 		}
 	}
@@ -549,8 +560,20 @@ func TestLeastPrivilege(t *testing.T) {
 					sawReadOnly = true
 				}
 				for _, w := range writeActions {
-					if got := allows(gs, w, table); got != a.Has(routes.TableWrite) {
+					if got := allowsUnconditionally(gs, w, table); got != a.Has(routes.TableWrite) {
 						t.Errorf("%s on the table: %v, TableWrite %v", w, got, a.Has(routes.TableWrite))
+					}
+				}
+				if a.Has(routes.RateCount) && !a.Has(routes.TableWrite) {
+					ok := false
+					for _, g := range gs {
+						if g.action == "dynamodb:UpdateItem" && refersTo(g.resource, table) {
+							c, _ := json.Marshal(g.condition)
+							ok = string(c) == `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RL#*"]}}`
+						}
+					}
+					if !ok {
+						t.Error("RateCount must allow UpdateItem on RL# keys only")
 					}
 				}
 				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {

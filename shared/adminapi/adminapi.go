@@ -145,6 +145,8 @@ func mapErr(err error) error {
 		return httpapi.Errorf(http.StatusBadRequest, "Field %q %s.", ve.Field, ve.Problem)
 	case errors.Is(err, tenancy.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "%s", capitalize(err.Error())+".")
+	case errors.Is(err, tenancy.ErrExists), errors.Is(err, tenancy.ErrConflict):
+		return httpapi.Errorf(http.StatusConflict, "%s; retry.", capitalize(err.Error()))
 	}
 	return err
 }

@@ -86,7 +86,7 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 // a cached answer stand for a secret that was never checked.
 func Presented(req events.APIGatewayCustomAuthorizerRequestTypeRequest) string {
 	if r, ok := routes.Lookup(req.HTTPMethod, req.Resource); ok && r.Auth == routes.AuthChannelQuery {
-		return req.QueryStringParameters["token"]
+		return strings.TrimSpace(req.QueryStringParameters["token"])
 	}
 	for k, v := range req.Headers {
 		if strings.EqualFold(k, "Authorization") {

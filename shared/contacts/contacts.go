@@ -106,7 +106,11 @@ const (
 	MaxTagLength      = 100
 	MaxValueLength    = 1024
 	MaxFields         = 500 // custom field definitions per tenant
-	PerPage           = 10
+	// MaxCustomValues bounds the custom values one contact holds, so that a
+	// contact and all its search entries fit in one transaction (100 items:
+	// the contact, 9 standard fields, 90 custom ones).
+	MaxCustomValues = 90
+	PerPage         = 10
 )
 
 // SearchTerms are the (field key, value key) pairs a contact can be found

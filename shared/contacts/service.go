@@ -176,8 +176,9 @@ func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*
 	return Contact{}, fmt.Errorf("contact %q: %w", id, ErrConflict)
 }
 
-// apply sets the inputs on c, checking each against its field's type. It
-// changes nothing unless every input is valid.
+// apply sets the inputs on c, checking each against its field's type. On an
+// error c may be partly changed: callers pass a contact they discard then
+// (a new one, or modify's copy), so nothing is half-written.
 func (s *Service) apply(c *Contact, in []Input, fields []Field, country string) error {
 	if len(in) > MaxFieldsPerWrite {
 		return invalid("custom_fields", "at most %d fields per request, got %d", MaxFieldsPerWrite, len(in))
@@ -218,8 +219,9 @@ func (s *Service) apply(c *Contact, in []Input, fields []Field, country string) 
 		}
 		changes = append(changes, ch)
 	}
+	custom := c.Custom
 	for _, ch := range changes {
-		m := c.Custom
+		m := custom
 		if ch.std {
 			m = c.Fields
 		}
@@ -228,6 +230,9 @@ func (s *Service) apply(c *Contact, in []Input, fields []Field, country string) 
 		} else {
 			m[ch.key] = ch.value
 		}
+	}
+	if len(custom) > MaxCustomValues {
+		return invalid("custom_fields", "a contact can hold at most %d custom field values", MaxCustomValues)
 	}
 	return nil
 }

@@ -393,13 +393,6 @@ func (w *walk) read(ctx context.Context, upTo int) ([]string, error) {
 	return ids, nil
 }
 
-// batchGetAPI is the batch read the search uses. API (store.go) does not
-// list it yet; *dynamodb.Client has it, and an API without it is read one
-// strongly consistent GetItem at a time.
-type batchGetAPI interface {
-	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
-}
-
 // maxBatchGet is DynamoDB's limit of keys in one BatchGetItem.
 const maxBatchGet = 100
 
@@ -446,10 +439,6 @@ func unique(ids []string) []string {
 // batchGet reads up to maxBatchGet contacts into into, strongly consistent,
 // retrying unprocessed keys with backoff.
 func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, into map[string]contacts.Contact) error {
-	bg, ok := s.API.(batchGetAPI)
-	if !ok {
-		return s.getEach(ctx, tenantID, ids, into)
-	}
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
 		keys[i] = key(contactPK(tenantID, id), skContact)
@@ -468,7 +457,7 @@ func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, 
 			ka.ConsistentRead = aws.Bool(true)
 			req[t] = ka
 		}
-		out, err := bg.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		out, err := s.API.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return fmt.Errorf("read contacts: %w", err)
 		}
@@ -480,21 +469,6 @@ func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, 
 			into[c.ID] = c
 		}
 		req = out.UnprocessedKeys
-	}
-	return nil
-}
-
-// getEach reads contacts one at a time, for an API without BatchGetItem.
-func (s *Contacts) getEach(ctx context.Context, tenantID string, ids []string, into map[string]contacts.Contact) error {
-	for _, id := range ids {
-		c, err := s.GetContact(ctx, tenantID, id)
-		if errors.Is(err, contacts.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		into[id] = c
 	}
 	return nil
 }

@@ -542,7 +542,6 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 		api  ddbstore.API
 	}{
 		{"unprocessed keys are retried", stingy},
-		{"API without BatchGetItem", struct{ ddbstore.API }{env.DDB}},
 	}
 	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table}
 	var want []string

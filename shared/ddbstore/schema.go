@@ -19,7 +19,6 @@ import (
 //	TENANTS                    TENANT#<t>                           tenant listing (admin)
 //	TENANT#<t>                 CHANNEL#<c>                          channel
 //	TENANT#<t>                 CHANNEL#<c>#TOKEN#<k>                channel token (masked, hash)
-//	TENANT#<t>                 SECRET                               account secret key (masked, hash)
 //	CRED#<sha256(token)>       CRED                                 credential lookup (authorizer)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	TENANT#<t>                 FIELD#<id>                           custom field definition

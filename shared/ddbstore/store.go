@@ -21,17 +21,24 @@ type API interface {
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
 
 // Key builders: the one place that knows the key layout (see schema.go).
-func tenantPK(tenantID string) string             { return "TENANT#" + tenantID }
-func channelSK(channelID string) string           { return "CHANNEL#" + channelID }
-func tokenSK(channelID, tokenID string) string    { return "CHANNEL#" + channelID + "#TOKEN#" + tokenID }
-func tokenPrefix(channelID string) string         { return "CHANNEL#" + channelID + "#TOKEN#" }
-func credPK(hash string) string                   { return "CRED#" + hash }
-func rateLimitPK(key string, window int64) string { return fmt.Sprintf("RL#%s#%d", key, window) }
+func tenantPK(tenantID string) string          { return "TENANT#" + tenantID }
+func channelSK(channelID string) string        { return "CHANNEL#" + channelID }
+func tokenSK(channelID, tokenID string) string { return "CHANNEL#" + channelID + "#TOKEN#" + tokenID }
+func tokenPrefix(channelID string) string      { return "CHANNEL#" + channelID + "#TOKEN#" }
+func credPK(hash string) string                { return "CRED#" + hash }
+func rateLimitPK(key string, window int64) string {
+	return fmt.Sprintf("%s%s#%d", RateLimitKeyPrefix, key, window)
+}
+
+// RateLimitKeyPrefix starts every rate-limit counter's partition key; IAM
+// lets read-only functions update those items and no others.
+const RateLimitKeyPrefix = "RL#"
 
 const (
 	skTenant   = "TENANT"

@@ -2,6 +2,7 @@ package ddbstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,15 +21,31 @@ type Tenancy struct {
 
 var _ tenancy.Store = (*Tenancy)(nil)
 
+// write runs a transaction. A failed condition is told by the kind of item
+// it was on: a check or delete of something that must exist (not found), a
+// put of something new (exists), an update that raced another (conflict).
 func (s *Tenancy) write(ctx context.Context, what string, items ...types.TransactWriteItem) error {
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err != nil {
-		if isConditionFailure(err) {
-			return fmt.Errorf("%s: %w", what, tenancy.ErrNotFound)
-		}
-		return fmt.Errorf("%s: %w", what, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) != "ConditionalCheckFailed" || i >= len(items) {
+				continue
+			}
+			switch it := items[i]; {
+			case it.Put != nil:
+				return fmt.Errorf("%s: %w", what, tenancy.ErrExists)
+			case it.Update != nil:
+				return fmt.Errorf("%s: %w", what, tenancy.ErrConflict)
+			default:
+				return fmt.Errorf("%s: %w", what, tenancy.ErrNotFound)
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // CreateTenant writes the tenant, its admin listing entry and its account

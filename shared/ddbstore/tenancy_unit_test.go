@@ -212,6 +212,10 @@ func (f *fakeAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*d
 	return &dynamodb.QueryOutput{Items: f.queryOut}, nil
 }
 
+func (f *fakeAPI) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errors.New("fakeAPI: BatchGetItem is not used by the tenancy store")
+}
+
 func (f *fakeAPI) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	f.transacts = append(f.transacts, in)
 	if f.transErr != nil {
@@ -252,7 +256,12 @@ func wantLines(t *testing.T, got, want []string) {
 	}
 }
 
-var condFailed = &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("ConditionalCheckFailed")}}}
+// condFailedAt is a cancelled transaction whose item i failed its condition.
+func condFailedAt(i int) error {
+	rs := []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("None")}, {Code: aws.String("None")}}
+	rs[i].Code = aws.String("ConditionalCheckFailed")
+	return &types.TransactionCanceledException{CancellationReasons: rs}
+}
 
 func TestUnitCreateTenant(t *testing.T) {
 	api := &fakeAPI{}
@@ -276,7 +285,7 @@ func TestUnitCreateTenant(t *testing.T) {
 		t.Fatalf("credential item %+v %v", gotCred, err)
 	}
 
-	api.transErr = condFailed
+	api.transErr = condFailedAt(1)
 	if err := s.CreateTenant(context.Background(), ten, cred); !errors.Is(err, tenancy.ErrExists) {
 		t.Fatalf("existing tenant: %v", err)
 	}
@@ -308,10 +317,15 @@ func TestUnitCreateChannelAndToken(t *testing.T) {
 		"Put CRED#h2|CRED attribute_not_exists(PK) @tbl",
 	})
 
-	api.transErr = condFailed
+	api.transErr = condFailedAt(0)
 	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_x"}); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("channel of a missing tenant: %v", err)
 	}
+	api.transErr = condFailedAt(1)
+	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_a"}); !errors.Is(err, tenancy.ErrExists) {
+		t.Fatalf("channel ID taken: %v", err)
+	}
+	api.transErr = condFailedAt(0)
 	if err := s.CreateToken(ctx, tok, cred); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("token of a missing channel: %v", err)
 	}

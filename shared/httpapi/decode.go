@@ -72,10 +72,16 @@ func describeJSONError(err error) string {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("Malformed JSON at byte %d: %s.", syn.Offset, syn.Error())
 	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return fmt.Sprintf("Request body must be a JSON %s, not %s.", jsonKind(typ.Type.Kind().String()), typ.Value)
+		want := jsonKind(typ.Type.Kind().String())
+		if strings.HasPrefix(typ.Value, "number ") {
+			// A number that does not fit the field: a fraction for an
+			// integer, a negative for an unsigned, or out of range.
+			want, typ.Value = want+" in range", strings.TrimPrefix(typ.Value, "number ")
 		}
-		return fmt.Sprintf("Field %q must be %s, not %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		if typ.Field == "" {
+			return fmt.Sprintf("Request body must be %s, not %s.", want, typ.Value)
+		}
+		return fmt.Sprintf("Field %q must be %s, not %s.", typ.Field, want, typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "Malformed JSON: the body ends too early."
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -95,7 +101,11 @@ func jsonKind(goKind string) string {
 		return "an array"
 	case "map", "struct":
 		return "an object"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+	case "int", "int8", "int16", "int32", "int64":
+		return "a whole number"
+	case "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number from 0"
+	case "float32", "float64":
 		return "a number"
 	default:
 		return "of another type"

@@ -201,7 +201,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"empty body", ``, "application/json", 400, []string{"empty"}},
 		{"malformed", `{"name":}`, "application/json", 400, []string{"Malformed JSON at byte"}},
 		{"unknown field", `{"nom":"a"}`, "application/json", 400, []string{`Unknown field "nom"`}},
-		{"wrong type", `{"count":"2"}`, "application/json", 400, []string{`Field "count"`, "a number"}},
+		{"wrong type", `{"count":"2"}`, "application/json", 400, []string{`Field "count"`, "a whole number"}},
 		{"trailing data", `{"name":"a"}[]`, "application/json", 400, []string{"unexpected data"}},
 	}
 	for _, c := range cases {

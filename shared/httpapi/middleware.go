@@ -33,8 +33,12 @@ func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.
 					WriteError(rec, r, fmt.Errorf("panic: %v", v))
 				}
 			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK // what net/http sends for a handler that wrote nothing
+			}
 			slog.InfoContext(r.Context(), "request", "route", route.Function, "method", r.Method, "path", r.URL.Path,
-				"tenant", p.TenantID, "channel", p.ChannelID, "status", rec.status, "duration_ms", now().Sub(start).Milliseconds())
+				"tenant", p.TenantID, "channel", p.ChannelID, "status", status, "duration_ms", now().Sub(start).Milliseconds())
 		}()
 		if err := admit(route.Auth, p); err != nil {
 			WriteError(rec, r, err)

@@ -41,6 +41,9 @@ const (
 	QueueConsume // deliveries queue: Receive/Delete/ChangeMessageVisibility
 	DLQRead      // DLQ: Receive/Delete (listing and redrive)
 	StreamRead   // table stream (event source)
+	// RateCount allows UpdateItem on rate-limit counters only (keys RL#…):
+	// what a read-only route needs to count its calls.
+	RateCount
 )
 
 // Has reports whether a contains every bit of b.
@@ -79,15 +82,15 @@ func (r Route) PathParams() []string {
 var Table = []Route{
 	{Method: "GET", Path: "/openapi.json", Function: "openapi", Auth: AuthNone, Tag: "meta",
 		Summary: "The OpenAPI 3.1 document of this API"},
-	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "meta",
+	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "meta",
 		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
 
 	// Contacts API (seed 001): per channel token.
 	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
 		Summary: "Create a contact with field values (max 30); honours Idempotency-Key"},
-	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Query: []string{"name", "value", "page"},
+	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts", Query: []string{"name", "value", "page"},
 		Summary: "Contacts whose field equals a value, 10 per page"},
-	{Method: "GET", Path: "/v1/contact/{contactId}", Function: "contact-get", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts",
+	{Method: "GET", Path: "/v1/contact/{contactId}", Function: "contact-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts",
 		Summary: "One contact (Base64-encoded ID on Viber channels)"},
 	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
 		Summary: "Set field values of a contact (max 30)"},
@@ -99,11 +102,11 @@ var Table = []Route{
 		Summary: "Remove tags from a contact (max 10)"},
 
 	// Contact fields module: the tenant's custom field definitions.
-	{Method: "GET", Path: "/v1/contact_fields", Function: "contact-field-list", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+	{Method: "GET", Path: "/v1/contact_fields", Function: "contact-field-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contact fields",
 		Summary: "The tenant's custom fields with their IDs and types"},
 	{Method: "POST", Path: "/v1/contact_fields", Function: "contact-field-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true, Created: true,
 		Summary: "Define a custom field: name, type (text, number, boolean, date, datetime, email, phone, list), options"},
-	{Method: "GET", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-get", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+	{Method: "GET", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contact fields",
 		Summary: "One custom field"},
 	{Method: "PUT", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true,
 		Summary: "Rename a custom field or change a list field's options"},

@@ -45,13 +45,18 @@ func Matches(secret, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(h), []byte(hash)) == 1
 }
 
-// Mask shows a secret's prefix and last four characters only.
+// Mask shows a secret's known prefix and last four characters only.
 func Mask(secret string) string {
 	if len(secret) < 12 {
 		return strings.Repeat("•", 8)
 	}
-	i := strings.Index(secret, "_") + 1
-	return secret[:i] + "…" + secret[len(secret)-4:]
+	prefix := ""
+	for _, p := range []string{TokenPrefix, SecretPrefix} {
+		if strings.HasPrefix(secret, p) {
+			prefix = p
+		}
+	}
+	return prefix + "…" + secret[len(secret)-4:]
 }
 
 // LooksLikeSecret reports whether s could be a token or account secret: a

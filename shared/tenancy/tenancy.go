@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ChannelKind is the messaging network a channel is on.
@@ -96,6 +97,8 @@ type Credential struct {
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrConflict means a concurrent change got there first.
+	ErrConflict = errors.New("changed concurrently")
 )
 
 // Store persists tenancy data. Every method that writes more than one item
@@ -132,7 +135,7 @@ type NewTenant struct {
 // CreateTenant makes a tenant with a fresh account secret key.
 func (s *Service) CreateTenant(ctx context.Context, name string) (NewTenant, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 {
+	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return NewTenant{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
 	}
 	t := Tenant{ID: NewID("ten"), Name: name, CreatedAt: s.Now().Unix()}
@@ -174,7 +177,7 @@ func (s *Service) CreateChannel(ctx context.Context, tenantID string, in Channel
 		return Channel{}, &ValidationError{Field: "kind", Problem: strings.TrimPrefix(err.Error(), "kind ")}
 	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 200 {
+	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return Channel{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
 	}
 	country := strings.ToUpper(strings.TrimSpace(in.DefaultCountry))
@@ -200,7 +203,7 @@ type NewToken struct {
 // CreateToken generates a channel API token.
 func (s *Service) CreateToken(ctx context.Context, tenantID, channelID, name string) (NewToken, error) {
 	name = strings.TrimSpace(name)
-	if len(name) > 200 {
+	if utf8.RuneCountInString(name) > 200 {
 		return NewToken{}, &ValidationError{Field: "name", Problem: "must be at most 200 characters"}
 	}
 	c, err := s.Store.GetChannel(ctx, tenantID, channelID)

@@ -177,7 +177,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > MaxPayload {
-		writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large (max 256 KB).")
+		writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large (API Gateway's limit is 10 MB).")
 		return
 	}
 	ev := g.event(r, path, route, params, body)
