@@ -21,6 +21,8 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
@@ -41,7 +43,11 @@ func seed(t *testing.T, d *lambdaapp.Deps) {
 		tenancy.Credential{Hash: secretHash, Kind: tenancy.AccountSecret, ID: "sec_sample", TenantID: "ten_sample"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.CreateChannel(ctx, tenancy.Channel{ID: "ch_sample", TenantID: "ten_sample", Kind: tenancy.Messenger, Name: "Sample page"}); err != nil {
+	if err := store.CreateChannel(ctx, tenancy.Channel{ID: "ch_sample", TenantID: "ten_sample", Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&ddbstore.Contacts{API: d.DDB, Table: d.Table}).CreateContact(ctx, contacts.Contact{ID: "100000000000042", TenantID: "ten_sample", ChannelID: "ch_sample",
+		Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	h := tenancy.Hash(sampleToken)
