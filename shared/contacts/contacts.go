@@ -27,8 +27,23 @@ type Contact struct {
 	// LastInbound is when the contact last wrote to us, per channel ID (unix
 	// seconds): the 24-hour messaging window starts there.
 	LastInbound map[string]int64 `dynamodbav:"last_inbound"`
+	// LastEvent is the latest thing the bot collected that is an event
+	// rather than a field value (a postback, a webview form, a location).
+	// Every collection writes a new Seq, so the table's stream sees it even
+	// when the values repeat.
+	LastEvent *Event `dynamodbav:"last_event,omitempty"`
 	// Version increases with every write; updates are conditional on it.
 	Version int64 `dynamodbav:"version"`
+}
+
+// Event is one collected event (POST /v1/events, Messenger webhooks).
+type Event struct {
+	Kind          string `dynamodbav:"kind"` // postback | webview_form | location
+	PostbackID    string `dynamodbav:"postback_id,omitempty"`
+	WebviewFormID string `dynamodbav:"webview_form_id,omitempty"`
+	Location      string `dynamodbav:"location,omitempty"`
+	At            int64  `dynamodbav:"at"`
+	Seq           string `dynamodbav:"seq"`
 }
 
 // FieldType is the type of a custom field's values.
@@ -78,6 +93,8 @@ var Standard = []StandardField{
 	{"locale", Text, false},
 	{"timezone", Text, false},
 	{"gender", Text, false},
+	{"birthday", Date, false},
+	{"location", Text, false},
 }
 
 // StandardByName finds a standard field.

@@ -389,7 +389,15 @@ func cloneMap[V any](m map[string]V) map[string]V {
 
 func same(a, b Contact) bool {
 	return equalMaps(a.Fields, b.Fields) && equalMaps(a.Custom, b.Custom) && equalMaps(a.LastInbound, b.LastInbound) &&
+		eventSeq(a) == eventSeq(b) &&
 		slices.Equal(a.Tags, b.Tags) && a.Opportunity == b.Opportunity
+}
+
+func eventSeq(c Contact) string {
+	if c.LastEvent == nil {
+		return ""
+	}
+	return c.LastEvent.Seq
 }
 
 func equalMaps[V comparable](a, b map[string]V) bool {

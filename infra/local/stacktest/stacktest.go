@@ -5,6 +5,7 @@ package stacktest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
+	"github.com/startmsg/chatbackend/shared/routes"
 )
 
 // AdminKey is the admin key test stacks use.
@@ -69,6 +72,8 @@ func New(t testing.TB) *Stack {
 		appenv.QueueURL:  env.Queues.DeliveriesURL,
 		appenv.DLQURL:    env.Queues.DLQURL,
 		appenv.Stage:     "test",
+		// Webhook receivers in tests listen on 127.0.0.1.
+		appenv.AllowLoopbackTargets: "true",
 	}
 	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
 	d.Now = clock.Now
@@ -181,4 +186,30 @@ func Path(v any, path string) any {
 		v = m[k]
 	}
 	return v
+}
+
+// Pipeline runs the event functions as Lambda's event-source mappings
+// would: each stream consumer on the test table's stream and each queue
+// consumer on its deliveries queue, until the test ends.
+func (s *Stack) Pipeline() {
+	s.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, f := range routes.EventFunctions {
+		switch f.Source {
+		case "stream":
+			p := &pollers.StreamPoller{DDB: s.Env.DDB, Streams: s.Env.Streams, Table: s.Env.Table, BatchSize: f.BatchSize,
+				Handler: registry.Streams[f.Function](s.Deps), PollInterval: 50 * time.Millisecond,
+				RetryDelay: func(int) time.Duration { return 100 * time.Millisecond }}
+			wg.Go(func() { _ = p.Run(ctx) })
+		case "queue":
+			p := &pollers.SQSPoller{Client: s.Env.SQS, QueueURL: s.Env.Queues.DeliveriesURL, QueueARN: s.Env.Queues.DeliveriesARN,
+				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: registry.Queues[f.Function](s.Deps)}
+			wg.Go(func() { _ = p.Run(ctx) })
+		}
+	}
+	s.T.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
 }

@@ -1,0 +1,195 @@
+// Package connections is the JSON API connector's domain (seed 000): a
+// connection sends chosen subscriber fields to a URL when one of its trigger
+// fields is collected on its channel. It also holds the delivery and
+// attempt records the dispatcher keeps, and the rules for retrying.
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Trigger is a collected field that fires a connection.
+type Trigger string
+
+const (
+	TriggerEmail       Trigger = "email"
+	TriggerPhone       Trigger = "phone"
+	TriggerLocation    Trigger = "location"
+	TriggerPostback    Trigger = "postback"
+	TriggerBirthday    Trigger = "birthday"
+	TriggerWebviewForm Trigger = "webview_form"
+)
+
+// Triggers lists every trigger.
+var Triggers = []Trigger{TriggerEmail, TriggerPhone, TriggerLocation, TriggerPostback, TriggerBirthday, TriggerWebviewForm}
+
+// PayloadFields are the seed's field names a connection can send, besides
+// custom fields by name.
+var PayloadFields = []string{"psid", "first_name", "last_name", "subscribed_at", "email", "labels", "page_id", "page_name",
+	"phone_number", "user_location", "postbackid", "subscriber_id", "webview_form_id"}
+
+// Source says who made a connection.
+const (
+	SourceAPI    = "api"    // POST /v1/connections
+	SourceZapier = "zapier" // POST /v1/hooks (REST hook subscription)
+)
+
+// Secret signs deliveries (Standard Webhooks "whsec_..."). After a rotation
+// the previous secret keeps signing until ExpiresAt, so receivers can switch.
+type Secret struct {
+	Value     string `json:"-" dynamodbav:"value"`
+	ExpiresAt int64  `json:"expires_at,omitempty" dynamodbav:"expires_at,omitempty"` // 0: current
+}
+
+// Connection is one webhook target.
+type Connection struct {
+	ID        string    `dynamodbav:"id"`
+	TenantID  string    `dynamodbav:"tenant_id"`
+	ChannelID string    `dynamodbav:"channel_id"`
+	Name      string    `dynamodbav:"name"`
+	URL       string    `dynamodbav:"url"`
+	Triggers  []Trigger `dynamodbav:"triggers"`
+	Fields    []string  `dynamodbav:"fields"`
+	Secrets   []Secret  `dynamodbav:"secrets"`
+	Source    string    `dynamodbav:"source"`
+	Enabled   bool      `dynamodbav:"enabled"`
+	// DisabledReason says why the system switched the connection off
+	// (410 Gone, failing for 5 days); "" when a user did or it is on.
+	DisabledReason string `dynamodbav:"disabled_reason,omitempty"`
+	// FailingSince is when the current run of failed attempts began (unix
+	// seconds); 0 after a success.
+	FailingSince int64 `dynamodbav:"failing_since,omitempty"`
+	CreatedAt    int64 `dynamodbav:"created_at"`
+	UpdatedAt    int64 `dynamodbav:"updated_at"`
+}
+
+// Signing returns the secrets to sign with at now: the current one and any
+// previous one still in its grace period.
+func (c Connection) Signing(now time.Time) []string {
+	var out []string
+	for _, s := range c.Secrets {
+		if s.ExpiresAt == 0 || s.ExpiresAt > now.Unix() {
+			out = append(out, s.Value)
+		}
+	}
+	return out
+}
+
+// Has reports whether the connection fires on t.
+func (c Connection) Has(t Trigger) bool {
+	for _, x := range c.Triggers {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery is one payload for one connection: the unit the queue carries.
+// ID is the Standard Webhooks webhook-id, the same for every attempt.
+type Delivery struct {
+	ID           string  `json:"id"`
+	TenantID     string  `json:"tenant_id"`
+	ConnectionID string  `json:"connection_id"`
+	Trigger      Trigger `json:"trigger"`
+	// Payload is exactly the JSON body every attempt sends.
+	Payload   []byte `json:"payload"`
+	CreatedAt int64  `json:"created_at"`
+	// Test marks a sample sent by POST .../test (not retried).
+	Test bool `json:"test,omitempty"`
+}
+
+// Outcome classifies an attempt.
+type Outcome string
+
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeTimeout Outcome = "timeout"
+	OutcomeDNS     Outcome = "dns"
+	OutcomeConnect Outcome = "connect"
+	OutcomeTLS     Outcome = "tls"
+	OutcomeHTTP    Outcome = "http" // a non-2xx answer
+	// OutcomeBlocked is a target the SSRF guard refused at dial time.
+	OutcomeBlocked Outcome = "blocked"
+)
+
+// Attempt is one try of a delivery, as the activity report shows it.
+type Attempt struct {
+	Time         int64   `json:"time" dynamodbav:"time"` // unix milliseconds
+	WebhookID    string  `json:"webhook_id" dynamodbav:"webhook_id"`
+	Attempt      int     `json:"attempt" dynamodbav:"attempt"`
+	Outcome      Outcome `json:"outcome" dynamodbav:"outcome"`
+	HTTPCode     int     `json:"http_code" dynamodbav:"http_code"` // 0 when no response
+	DurationMS   int64   `json:"duration_ms" dynamodbav:"duration_ms"`
+	Trigger      Trigger `json:"trigger" dynamodbav:"trigger"`
+	RequestBody  string  `json:"request_body" dynamodbav:"request_body"`
+	ResponseBody string  `json:"response_body" dynamodbav:"response_body"` // cut at MaxResponseBody
+	Error        string  `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	// Final is true when no further attempt will be made.
+	Final bool `json:"final" dynamodbav:"final"`
+}
+
+// Dead is a delivery that ran out of attempts (or was refused for good), kept
+// for listing and redrive.
+type Dead struct {
+	Delivery
+	LastAttempt Attempt `json:"last_attempt"`
+	DiedAt      int64   `json:"died_at"`
+}
+
+// Limits.
+const (
+	MaxConnectionsPerChannel = 50
+	MaxResponseBody          = 20 << 10
+	ActivityKept             = 10
+	// ActivityTTL is how long attempts are kept (only the last 10 are shown).
+	ActivityTTL = 7 * 24 * time.Hour
+	// DeadTTL is how long dead deliveries can be redriven.
+	DeadTTL = 14 * 24 * time.Hour
+	// DisableAfter switches off a connection that has failed for this long
+	// without one success.
+	DisableAfter = 5 * 24 * time.Hour
+)
+
+// Errors the store reports.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("changed concurrently")
+)
+
+// Store persists connections, attempts and dead deliveries.
+type Store interface {
+	CreateConnection(ctx context.Context, c Connection) error
+	GetConnection(ctx context.Context, tenantID, id string) (Connection, error)
+	// ListConnections returns the tenant's connections, all channels.
+	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
+	// PutConnection replaces a connection if it still exists.
+	PutConnection(ctx context.Context, c Connection) error
+	DeleteConnection(ctx context.Context, tenantID, id string) error
+	// RecordResult notes an attempt's effect on the connection: a success
+	// clears FailingSince; a failure sets it if unset. It returns the
+	// connection as it is afterwards.
+	RecordResult(ctx context.Context, tenantID, id string, success bool, at time.Time) (Connection, error)
+	// Disable switches a connection off with a reason.
+	Disable(ctx context.Context, tenantID, id, reason string, at time.Time) error
+
+	AddAttempt(ctx context.Context, tenantID, connectionID string, a Attempt) error
+	// Attempts returns the last n attempts, newest first.
+	Attempts(ctx context.Context, tenantID, connectionID string, n int) ([]Attempt, error)
+
+	AddDead(ctx context.Context, d Dead) error
+	ListDead(ctx context.Context, tenantID string, limit int) ([]Dead, error)
+	GetDead(ctx context.Context, tenantID, deliveryID string) (Dead, error)
+	DeleteDead(ctx context.Context, tenantID, deliveryID string) error
+}
+
+// ValidationError names the input that is wrong.
+type ValidationError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }

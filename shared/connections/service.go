@@ -1,0 +1,230 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Service holds the connection rules on top of a Store.
+type Service struct {
+	Store Store
+	// CheckURL refuses targets the SSRF guard would not dial.
+	CheckURL func(ctx context.Context, url string) error
+	// CustomFields lists the tenant's custom field names (for "fields").
+	CustomFields func(ctx context.Context, tenantID string) ([]string, error)
+	NewSecret    func() string
+	NewID        func() string
+	Now          func() time.Time
+}
+
+// Input creates or changes a connection (PUT replaces the given keys).
+type Input struct {
+	Name     *string   `json:"name"`
+	URL      *string   `json:"url"`
+	Triggers *[]string `json:"triggers"`
+	Fields   *[]string `json:"fields"`
+	Enabled  *bool     `json:"enabled"`
+}
+
+// SecretGrace is how long a rotated-out secret keeps signing.
+const SecretGrace = 24 * time.Hour
+
+// Create makes a connection on a channel; its secret is returned with it.
+func (s *Service) Create(ctx context.Context, tenantID, channelID, source string, in Input) (Connection, error) {
+	if in.Name == nil || in.URL == nil || in.Triggers == nil {
+		return Connection{}, &ValidationError{"name", "url and triggers are required"}
+	}
+	existing, err := s.Store.ListConnections(ctx, tenantID)
+	if err != nil {
+		return Connection{}, err
+	}
+	n := 0
+	for _, c := range existing {
+		if c.ChannelID == channelID {
+			n++
+		}
+	}
+	if n >= MaxConnectionsPerChannel {
+		return Connection{}, &ValidationError{"name", fmt.Sprintf("a channel can have at most %d connections", MaxConnectionsPerChannel)}
+	}
+	now := s.Now().Unix()
+	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,
+		Secrets: []Secret{{Value: s.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
+	if in.Fields == nil {
+		in.Fields = &[]string{}
+	}
+	if err := s.apply(ctx, &c, in); err != nil {
+		return Connection{}, err
+	}
+	return c, s.Store.CreateConnection(ctx, c)
+}
+
+// Get reads a connection of the channel.
+func (s *Service) Get(ctx context.Context, tenantID, channelID, id string) (Connection, error) {
+	c, err := s.Store.GetConnection(ctx, tenantID, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && c.ChannelID != channelID) {
+		return Connection{}, fmt.Errorf("connection %q: %w", id, ErrNotFound)
+	}
+	return c, err
+}
+
+// List returns the channel's connections.
+func (s *Service) List(ctx context.Context, tenantID, channelID string) ([]Connection, error) {
+	all, err := s.Store.ListConnections(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Connection{}
+	for _, c := range all {
+		if c.ChannelID == channelID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Update changes the given settings. Switching a connection back on clears
+// the reason it was switched off and its failure clock.
+func (s *Service) Update(ctx context.Context, tenantID, channelID, id string, in Input) (Connection, error) {
+	c, err := s.Get(ctx, tenantID, channelID, id)
+	if err != nil {
+		return Connection{}, err
+	}
+	if err := s.apply(ctx, &c, in); err != nil {
+		return Connection{}, err
+	}
+	c.UpdatedAt = s.Now().Unix()
+	return c, s.Store.PutConnection(ctx, c)
+}
+
+// Delete removes a connection; deliveries in flight for it are dropped.
+func (s *Service) Delete(ctx context.Context, tenantID, channelID, id string) error {
+	if _, err := s.Get(ctx, tenantID, channelID, id); err != nil {
+		return err
+	}
+	return s.Store.DeleteConnection(ctx, tenantID, id)
+}
+
+// RotateSecret makes a new signing secret; the old one keeps signing for
+// SecretGrace, so receivers can accept either while they switch.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, channelID, id string) (Connection, error) {
+	c, err := s.Get(ctx, tenantID, channelID, id)
+	if err != nil {
+		return Connection{}, err
+	}
+	now := s.Now()
+	var kept []Secret
+	for _, sec := range c.Secrets {
+		switch {
+		case sec.ExpiresAt == 0:
+			sec.ExpiresAt = now.Add(SecretGrace).Unix()
+			kept = append(kept, sec)
+		case sec.ExpiresAt > now.Unix():
+			kept = append(kept, sec)
+		}
+	}
+	c.Secrets = append([]Secret{{Value: s.NewSecret()}}, kept...)
+	c.UpdatedAt = now.Unix()
+	return c, s.Store.PutConnection(ctx, c)
+}
+
+// CurrentSecret is the secret new receivers should verify with.
+func (c Connection) CurrentSecret() string {
+	for _, s := range c.Secrets {
+		if s.ExpiresAt == 0 {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if name == "" || utf8.RuneCountInString(name) > 200 {
+			return &ValidationError{"name", "must be 1 to 200 characters"}
+		}
+		c.Name = name
+	}
+	if in.URL != nil {
+		u := strings.TrimSpace(*in.URL)
+		if err := s.CheckURL(ctx, u); err != nil {
+			return &ValidationError{"url", err.Error()}
+		}
+		c.URL = u
+	}
+	if in.Triggers != nil {
+		ts, err := parseTriggers(*in.Triggers)
+		if err != nil {
+			return err
+		}
+		c.Triggers = ts
+	}
+	if in.Fields != nil {
+		fs, err := s.checkFields(ctx, c.TenantID, *in.Fields)
+		if err != nil {
+			return err
+		}
+		c.Fields = fs
+	}
+	if in.Enabled != nil {
+		if *in.Enabled && !c.Enabled {
+			c.DisabledReason, c.FailingSince = "", 0
+		}
+		c.Enabled = *in.Enabled
+	}
+	return nil
+}
+
+func parseTriggers(in []string) ([]Trigger, error) {
+	if len(in) == 0 {
+		return nil, &ValidationError{"triggers", "must name at least one of " + triggerNames()}
+	}
+	var out []Trigger
+	for i, t := range in {
+		tr := Trigger(strings.TrimSpace(t))
+		if !slices.Contains(Triggers, tr) {
+			return nil, &ValidationError{fmt.Sprintf("triggers[%d]", i), fmt.Sprintf("must be one of %s, not %q", triggerNames(), t)}
+		}
+		if !slices.Contains(out, tr) {
+			out = append(out, tr)
+		}
+	}
+	return out, nil
+}
+
+func triggerNames() string {
+	names := make([]string, len(Triggers))
+	for i, t := range Triggers {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkFields accepts the seed's payload names and the tenant's custom
+// field names; an empty list sends every field.
+func (s *Service) checkFields(ctx context.Context, tenantID string, in []string) ([]string, error) {
+	if len(in) == 0 {
+		return []string{}, nil
+	}
+	custom, err := s.CustomFields(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, f := range in {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(PayloadFields, f) && !slices.Contains(custom, f) {
+			return nil, &ValidationError{fmt.Sprintf("fields[%d]", i), fmt.Sprintf("%q is neither a payload field (%s) nor a custom field", f, strings.Join(PayloadFields, ", "))}
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
