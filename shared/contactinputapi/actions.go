@@ -199,7 +199,7 @@ func contactID(raw json.RawMessage) (string, error) {
 // wireID answers a numeric ID as a JSON number, as seed 003's clients send
 // it; other IDs (a channel's own) as strings.
 func wireID(id string) any {
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n < 1<<53 {
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 && n < 1<<53 && strconv.FormatInt(n, 10) == id {
 		return n
 	}
 	return id

@@ -125,6 +125,7 @@ func (s *Service) collectField(c *Contact, name string, value json.RawMessage, f
 		return err
 	}
 	setOrClear(c.Custom, def.ID, v)
+	pruneDeleted(c.Custom, fields)
 	if len(c.Custom) > MaxCustomValues {
 		return invalid("field", "a contact can hold at most %d custom field values", MaxCustomValues)
 	}

@@ -128,8 +128,8 @@ func checkField(f Field) error {
 		return invalid("options", "a list field needs 1 to 100 options")
 	}
 	for i, o := range f.Options {
-		if strings.TrimSpace(o) == "" || utf8.RuneCountInString(o) > 100 {
-			return invalid(fmt.Sprintf("options[%d]", i), "must be 1 to 100 characters")
+		if strings.TrimSpace(o) != o || o == "" || utf8.RuneCountInString(o) > 100 {
+			return invalid(fmt.Sprintf("options[%d]", i), "must be 1 to 100 characters without leading or trailing spaces")
 		}
 		for _, p := range f.Options[:i] {
 			if strings.EqualFold(p, o) {

@@ -231,10 +231,21 @@ func (s *Service) apply(c *Contact, in []Input, fields []Field, country string) 
 			m[ch.key] = ch.value
 		}
 	}
+	pruneDeleted(custom, fields)
 	if len(custom) > MaxCustomValues {
 		return invalid("custom_fields", "a contact can hold at most %d custom field values", MaxCustomValues)
 	}
 	return nil
+}
+
+// pruneDeleted drops values of custom fields that no longer exist: they are
+// not shown or searchable any more, and must not count against the limit.
+func pruneDeleted(custom map[string]string, fields []Field) {
+	for id := range custom {
+		if !slices.ContainsFunc(fields, func(f Field) bool { return f.ID == id }) {
+			delete(custom, id)
+		}
+	}
 }
 
 // resolve finds the field an input names: a standard field, else a custom

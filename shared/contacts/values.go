@@ -3,6 +3,7 @@ package contacts
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -36,8 +37,11 @@ func Canonical(label string, t FieldType, options []string, raw json.RawMessage,
 		return s, nil
 	case Number:
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || strings.ContainsAny(s, "xXpP_") {
+		if err != nil || strings.ContainsAny(s, "xXpP_") || math.IsNaN(f) || math.IsInf(f, 0) {
 			return "", invalid(label, "must be a number, not %q", s)
+		}
+		if f == 0 {
+			f = 0 // no "-0": a search for 0 must find it
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	case Boolean:
@@ -57,6 +61,9 @@ func Canonical(label string, t FieldType, options []string, raw json.RawMessage,
 	case DateTime:
 		for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
 			if d, err := time.Parse(layout, s); err == nil {
+				if y := d.UTC().Year(); y < 1 || y > 9999 {
+					return "", invalid(label, "must be between years 0001 and 9999 in UTC, not %q", s)
+				}
 				return d.UTC().Format(time.RFC3339), nil
 			}
 		}
@@ -132,7 +139,7 @@ func ValidFieldName(name string) error {
 	if n == 0 || n > 64 || strings.TrimSpace(name) != name {
 		return invalid("name", "must be 1 to 64 characters without leading or trailing spaces")
 	}
-	if _, err := strconv.ParseUint(name, 10, 64); err == nil {
+	if strings.Trim(name, "0123456789") == "" {
 		return invalid("name", "must not be only digits (digits are field IDs)")
 	}
 	for _, f := range Standard {

@@ -28,11 +28,21 @@ import (
 //	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
 //	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
+//	TENANT#<t>                 CONN#<id>                            connection (secrets included)
+//	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
+//	                                                                delivery attempt (TTL)
+//	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
+//	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
 // of it when it is longer than 200 bytes. Entries are written in the same
 // transaction as their contact (contacts.go).
+//
+// Connection items hold their signing secrets as plain attributes: the
+// table is encrypted at rest, but whoever may read an item reads its secrets.
+// Attempts (ActivityTTL) and dead deliveries (DeadTTL) expire by TTL and
+// are not deleted with their connection (connections.go).
 const (
 	AttrPK       = "PK"
 	AttrSK       = "SK"

@@ -35,5 +35,20 @@ func Normalize(raw, defaultCountry string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	// The library strips national prefixes; on numbers its metadata finds
+	// odd, a second pass may strip more. Settle on a fixed point, so that a
+	// stored number is found by searching its own spelling.
+	out := phonenumbers.Format(n, phonenumbers.E164)
+	for range 16 { // each pass shortens the number; E.164 has at most 15 digits
+		again, err := phonenumbers.Parse(out, "ZZ")
+		if err != nil {
+			break
+		}
+		next := phonenumbers.Format(again, phonenumbers.E164)
+		if next == out {
+			break
+		}
+		out = next
+	}
+	return out, nil
 }

@@ -1,0 +1,402 @@
+package contactapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// request builds a request as the router hands it over: caller and path
+// parameters in the context.
+func request(method, body string, p httpapi.Principal, params map[string]string) *http.Request {
+	r := httptest.NewRequest(method, "/v1/contact/x", strings.NewReader(body))
+	ctx := httpapi.WithPathParams(httpapi.WithPrincipal(r.Context(), p), params)
+	return r.WithContext(ctx)
+}
+
+func viber(id string) *http.Request {
+	return request("GET", "", httpapi.Principal{TenantID: "t1", ChannelID: "ch1", ChannelKind: tenancy.Viber}, map[string]string{"contactId": id})
+}
+
+func TestContactID(t *testing.T) {
+	const viberID = "pttm25kSGUo1919sBORWyA==" // what Viber calls a user
+	odd := "a+b/c?d"                           // bytes that give + and / in Base64
+	cases := []struct {
+		name, id, want string
+	}{
+		{"std", base64.StdEncoding.EncodeToString([]byte(viberID)), viberID},
+		{"url", base64.URLEncoding.EncodeToString([]byte(viberID)), viberID},
+		{"raw std", base64.RawStdEncoding.EncodeToString([]byte(viberID)), viberID},
+		{"raw url", base64.RawURLEncoding.EncodeToString([]byte(viberID)), viberID},
+		{"std with + and /", base64.StdEncoding.EncodeToString([]byte(odd + "\xfb\xff")), odd + "\xfb\xff"},
+		{"url with - and _", base64.URLEncoding.EncodeToString([]byte(odd + "\xfb\xff")), odd + "\xfb\xff"},
+		{"raw url with - and _", base64.RawURLEncoding.EncodeToString([]byte("\xfb\xff?")), "\xfb\xff?"},
+		{"digits", base64.StdEncoding.EncodeToString([]byte("123456789012345")), "123456789012345"},
+	}
+	for _, c := range cases {
+		got, err := ContactID(viber(c.id))
+		if err != nil || got != c.want {
+			t.Errorf("%s: ContactID(%q) = %q, %v; want %q", c.name, c.id, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"!!!!", "not base64!", "abc$", "a", "", "===="} {
+		got, err := ContactID(viber(bad))
+		var he *httpapi.Error
+		if !errors.As(err, &he) || he.Status != http.StatusBadRequest || !strings.Contains(he.Message, "Base64") || !strings.Contains(he.Message, "Viber") {
+			t.Errorf("ContactID(%q) on Viber = %q, %v; want a 400 naming Base64", bad, got, err)
+		}
+	}
+	// Other channels, and the account, take the ID as it is.
+	for _, kind := range []tenancy.ChannelKind{tenancy.Messenger, tenancy.WhatsApp, tenancy.SMS, tenancy.Voice, ""} {
+		for _, id := range []string{"123456789012345", "cHR0bTI1a1NHVW8xOTE5c0JPUld5QT09", "+923244077087", "not base64!"} {
+			r := request("GET", "", httpapi.Principal{TenantID: "t1", ChannelKind: kind}, map[string]string{"contactId": id})
+			if got, err := ContactID(r); err != nil || got != id {
+				t.Errorf("%q channel: ContactID(%q) = %q, %v", kind, id, got, err)
+			}
+		}
+	}
+}
+
+// FuzzViberContactID: any non-empty ID, encoded with any of the four
+// Base64 alphabets, decodes to itself.
+func FuzzViberContactID(f *testing.F) {
+	for _, s := range []string{"pttm25kSGUo1919sBORWyA==", "a", "ab", "abc", "\xfb\xff", "123456789012345", "a+b/c?d"} {
+		f.Add([]byte(s))
+	}
+	encs := []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding}
+	f.Fuzz(func(t *testing.T, id []byte) {
+		if len(id) == 0 {
+			return
+		}
+		for i, enc := range encs {
+			s := enc.EncodeToString(id)
+			got, err := ContactID(viber(s))
+			if err != nil || got != string(id) {
+				t.Fatalf("encoding %d: %q (%q) decodes to %q, %v", i, id, s, got, err)
+			}
+		}
+		// Whatever is not Base64 is a 400, never a panic or a 500.
+		if _, err := ContactID(viber(string(id))); err != nil {
+			var he *httpapi.Error
+			if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+				t.Fatalf("ContactID(%q): %v", id, err)
+			}
+		}
+	})
+}
+
+func TestMapErr(t *testing.T) {
+	other := errors.New("dynamodb: throttled")
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		msg    string
+	}{
+		{"validation", &contacts.ValidationError{Field: "custom_fields[0].name", Problem: "is required"}, 400, "custom_fields[0].name: is required."},
+		{"wrapped validation", fmt.Errorf("apply: %w", &contacts.ValidationError{Field: "VIP", Problem: `must be TRUE or FALSE, not "maybe"`}), 400, `VIP: must be TRUE or FALSE, not "maybe".`},
+		{"contact not found", fmt.Errorf("contact %q: %w", "42", contacts.ErrNotFound), 404, `Contact "42" not found.`},
+		{"field not found", fmt.Errorf("contact field %q: %w", "7", contacts.ErrNotFound), 404, `Contact field "7" not found.`},
+		{"bare not found", contacts.ErrNotFound, 404, "Item not found."},
+		{"field exists", fmt.Errorf("a contact field named %q already exists: %w", "Plan", contacts.ErrExists), 409, `A contact field named "Plan" already exists.`},
+		{"bare exists", contacts.ErrExists, 409, "Item."},
+		{"conflict", fmt.Errorf("contact %q: %w", "42", contacts.ErrConflict), 409, "The contact was changed by another request at the same time; retry."},
+	}
+	for _, c := range cases {
+		err := MapErr(c.err)
+		var he *httpapi.Error
+		if !errors.As(err, &he) || he.Status != c.status || he.Message != c.msg {
+			t.Errorf("%s: MapErr = %v, want %d %q", c.name, err, c.status, c.msg)
+		}
+	}
+	if err := MapErr(other); err != other {
+		t.Errorf("other errors pass through: %v", err)
+	}
+	if err := MapErr(nil); err != nil {
+		t.Errorf("MapErr(nil) = %v", err)
+	}
+	// The service's own wording, end to end.
+	s := newService()
+	_, err := s.Get(context.Background(), contacts.Scope{TenantID: "t1"}, "123456789012345")
+	if he, _ := MapErr(err).(*httpapi.Error); he == nil || he.Message != `Contact "123456789012345" not found.` {
+		t.Errorf("Get unknown: %v", MapErr(err))
+	}
+	_, err = s.GetField(context.Background(), "t1", "9")
+	if he, _ := MapErr(err).(*httpapi.Error); he == nil || he.Status != 404 || he.Message != `Contact field "9" not found.` {
+		t.Errorf("GetField unknown: %v", MapErr(err))
+	}
+}
+
+func TestPresent(t *testing.T) {
+	c := contacts.Contact{
+		ID: "123456789012345", ChannelID: "ch1",
+		Fields:    map[string]string{"firstName": "Muhammad Mahin", "phone": "+923244077087", "gender": "male", "unlisted": "x"},
+		Custom:    map[string]string{"1": "gold", "2": "left over from a deleted field", "3": "TRUE"},
+		CreatedAt: 1714560000, UpdatedAt: 1714560100, Opportunity: true,
+	}
+	fields := []contacts.Field{{ID: "1", Name: "Plan"}, {ID: "3", Name: "VIP"}, {ID: "4", Name: "Unset"}}
+	b, err := json.Marshal(Present(c, fields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"created_at":1714560000,"custom_fields":{"Plan":"gold","VIP":"TRUE","firstName":"Muhammad Mahin","gender":"male","phone":"+923244077087"},` +
+		`"id":"123456789012345","opportunity":true,"tags":[],"updated_at":1714560100}`
+	if string(b) != want {
+		t.Errorf("Present = %s\nwant      %s", b, want)
+	}
+	c.Tags = []string{"b", "a"}
+	if got := Present(c, nil); !slices.Equal(got["tags"].([]string), []string{"b", "a"}) || len(got["custom_fields"].(map[string]string)) != 3 {
+		t.Errorf("Present with tags, no fields: %v", got)
+	}
+	if b, _ := json.Marshal(Present(contacts.Contact{ID: "1"}, nil)); string(b) != `{"created_at":0,"custom_fields":{},"id":"1","opportunity":false,"tags":[],"updated_at":0}` {
+		t.Errorf("empty contact: %s", b)
+	}
+}
+
+// --- handlers against an in-memory store ---
+
+type memStore struct {
+	mu       sync.Mutex
+	contacts map[string]contacts.Contact
+	fields   []contacts.Field
+	lastID   int
+	updates  int
+}
+
+var _ contacts.Store = (*memStore)(nil)
+
+func copyContact(c contacts.Contact) contacts.Contact {
+	cp := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	c.Fields, c.Custom, c.Tags = cp(c.Fields), cp(c.Custom), slices.Clone(c.Tags)
+	return c
+}
+
+func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contacts[tenantID+"#"+id]
+	if !ok {
+		return contacts.Contact{}, contacts.ErrNotFound
+	}
+	return copyContact(c), nil
+}
+
+func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.contacts[c.TenantID+"#"+c.ID]; ok || c.Version != 1 {
+		return contacts.ErrExists
+	}
+	s.contacts[c.TenantID+"#"+c.ID] = copyContact(c)
+	return nil
+}
+
+func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updates++
+	k := prev.TenantID + "#" + prev.ID
+	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
+		return contacts.ErrConflict
+	}
+	s.contacts[k] = copyContact(next)
+	return nil
+}
+
+func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := c.TenantID + "#" + c.ID
+	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
+		return contacts.ErrConflict
+	}
+	delete(s.contacts, k)
+	return nil
+}
+
+func (s *memStore) Search(context.Context, contacts.Query) (contacts.Page, error) {
+	return contacts.Page{}, errors.New("not used")
+}
+
+func (s *memStore) ListFields(context.Context, string) ([]contacts.Field, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.fields), nil
+}
+
+func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (contacts.Field, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.fields {
+		if strings.EqualFold(g.Name, f.Name) {
+			return contacts.Field{}, contacts.ErrExists
+		}
+	}
+	s.lastID++
+	f.ID = strconv.Itoa(s.lastID)
+	s.fields = append(s.fields, f)
+	return f, nil
+}
+
+func (s *memStore) UpdateField(_ context.Context, _ string, prev, next contacts.Field) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.fields {
+		if g.ID != prev.ID && strings.EqualFold(g.Name, next.Name) {
+			return contacts.ErrExists
+		}
+	}
+	for i, g := range s.fields {
+		if g.ID == prev.ID {
+			s.fields[i] = next
+			return nil
+		}
+	}
+	return contacts.ErrNotFound
+}
+
+func (s *memStore) DeleteField(_ context.Context, _ string, f contacts.Field) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fields = slices.DeleteFunc(s.fields, func(g contacts.Field) bool { return g.ID == f.ID })
+	return nil
+}
+
+func newService() *contacts.Service {
+	return &contacts.Service{Store: &memStore{contacts: map[string]contacts.Contact{}}, Now: func() time.Time { return time.Unix(1714560000, 0) }}
+}
+
+type answer struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func serve(t *testing.T, a *API, h func(*API, http.ResponseWriter, *http.Request) error, r *http.Request) answer {
+	t.Helper()
+	w := httptest.NewRecorder()
+	httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) }).ServeHTTP(w, r)
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("answer is not a JSON object: %s", w.Body)
+	}
+	return answer{w.Code, body, w.Body.String()}
+}
+
+func TestHandlers(t *testing.T) {
+	svc := newService()
+	st := svc.Store.(*memStore)
+	a := &API{Svc: svc}
+	ch := httpapi.Principal{TenantID: "t1", ChannelID: "ch1", ChannelKind: tenancy.Messenger}
+	vb := httpapi.Principal{TenantID: "t1", ChannelID: "vb1", ChannelKind: tenancy.Viber}
+	ctx := context.Background()
+
+	name, typ := "Plan", "text"
+	plan, _ := svc.CreateField(ctx, "t1", contacts.FieldInput{Name: &name, Type: &typ})
+	c, err := svc.Create(ctx, contacts.Scope{TenantID: "t1", ChannelID: "ch1"}, []contacts.Input{
+		{Name: "firstName", Value: json.RawMessage(`"Ana"`)}, {Name: plan.ID, Value: json.RawMessage(`"gold"`)}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viberID := "pttm25kSGUo1919sBORWyA=="
+	st.contacts["t1#"+viberID] = contacts.Contact{ID: viberID, TenantID: "t1", ChannelID: "vb1", Version: 1, Fields: map[string]string{"firstName": "Vi"}}
+	id := map[string]string{"contactId": c.ID}
+
+	// get
+	got := serve(t, a, (*API).get, request("GET", "", ch, id))
+	if got.status != 200 || !strings.Contains(got.raw, `"custom_fields":{"Plan":"gold","firstName":"Ana"}`) || !strings.Contains(got.raw, `"tags":[]`) {
+		t.Fatalf("get: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).get, request("GET", "", vb, map[string]string{"contactId": base64.URLEncoding.EncodeToString([]byte(viberID))}))
+	if got.status != 200 || !strings.Contains(got.raw, `"id":"`+viberID+`"`) {
+		t.Fatalf("get on Viber: %d %s", got.status, got.raw)
+	}
+	for name, r := range map[string]*http.Request{
+		"other channel": request("GET", "", httpapi.Principal{TenantID: "t1", ChannelID: "ch2"}, id),
+		"other tenant":  request("GET", "", httpapi.Principal{TenantID: "t2"}, id),
+		"unknown":       request("GET", "", ch, map[string]string{"contactId": "123456789012345"}),
+	} {
+		got = serve(t, a, (*API).get, r)
+		if got.status != 404 || got.body["status"] != "error" || !strings.HasSuffix(fmt.Sprint(got.body["message"]), "not found.") {
+			t.Errorf("get %s: %d %s", name, got.status, got.raw)
+		}
+	}
+	if got = serve(t, a, (*API).get, request("GET", "", vb, map[string]string{"contactId": "%%%"})); got.status != 400 {
+		t.Errorf("get with a bad Viber ID: %d %s", got.status, got.raw)
+	}
+
+	// tags
+	got = serve(t, a, (*API).addTags, request("POST", `{"tags":["vip","new","vip"]}`, ch, id))
+	if got.raw != `{"status":"success","message":"Contact Tags have been added successfully.","data":[]}` {
+		t.Fatalf("add tags: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).removeTags, request("DELETE", `{"tags":["new","absent"]}`, ch, id))
+	if got.raw != `{"status":"success","message":"Contact Tags deleted successfully.","data":[]}` {
+		t.Fatalf("remove tags: %d %s", got.status, got.raw)
+	}
+	if cur, _ := st.GetContact(ctx, "t1", c.ID); !slices.Equal(cur.Tags, []string{"vip"}) {
+		t.Fatalf("tags %v", cur.Tags)
+	}
+	eleven := `{"tags":["1","2","3","4","5","6","7","8","9","10","11"]}`
+	for _, bad := range []string{eleven, `{"tags":[]}`, `{"tags":[""]}`, `{}`, `{"tags":"vip"}`, `{"tags":["a"],"x":1}`, ``} {
+		got = serve(t, a, (*API).addTags, request("POST", bad, ch, id))
+		if got.status != 400 || got.body["status"] != "error" {
+			t.Errorf("add tags %s: %d %s", bad, got.status, got.raw)
+		}
+	}
+
+	// fields
+	got = serve(t, a, (*API).getField, request("GET", "", ch, map[string]string{"fieldId": "99"}))
+	if got.status != 404 || got.body["message"] != `Contact field "99" not found.` {
+		t.Errorf("get unknown field: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).createField, request("POST", `{"name":"plan","type":"number"}`, ch, nil))
+	if got.status != 409 || got.body["message"] != `A contact field named "plan" already exists.` {
+		t.Errorf("create a taken field name: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).createField, request("POST", `{"name":"Tier","type":"list","options":["Gold","gold"]}`, ch, nil))
+	if got.status != 400 || !strings.HasPrefix(fmt.Sprint(got.body["message"]), "options[1]: ") {
+		t.Errorf("create with a repeated option: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).createField, request("POST", `{"name":"Tier","type":"list","options":["Gold","Silver"]}`, ch, nil))
+	if got.status != 201 || !strings.Contains(got.raw, `"type":"list"`) {
+		t.Errorf("create: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).updateField, request("PUT", `{"type":"text"}`, ch, map[string]string{"fieldId": "2"}))
+	if got.status != 400 || !strings.HasPrefix(fmt.Sprint(got.body["message"]), "type: cannot change") {
+		t.Errorf("change a type: %d %s", got.status, got.raw)
+	}
+	got = serve(t, a, (*API).listFields, request("GET", "", ch, nil))
+	if data, _ := got.body["data"].([]any); got.status != 200 || len(data) != 2 {
+		t.Errorf("list: %d %s", got.status, got.raw)
+	}
+
+	// delete
+	got = serve(t, a, (*API).delete, request("DELETE", "", ch, id))
+	if got.status != 200 || got.body["message"] != "Contact deleted successfully." {
+		t.Fatalf("delete: %d %s", got.status, got.raw)
+	}
+	if got = serve(t, a, (*API).delete, request("DELETE", "", ch, id)); got.status != 404 {
+		t.Fatalf("second delete: %d %s", got.status, got.raw)
+	}
+}

@@ -1,0 +1,561 @@
+package contactinputapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/phone"
+)
+
+func wantIDError(t *testing.T, raw string, err error) {
+	t.Helper()
+	var ve *contacts.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "idContact" {
+		t.Errorf("contactID(%s): %v (%T), want a ValidationError on idContact", raw, err, err)
+	}
+}
+
+func TestContactID(t *testing.T) {
+	cases := []struct {
+		raw, want string
+		err       bool
+	}{
+		// "none"
+		{``, "", false},
+		{`null`, "", false},
+		{` null `, "", false},
+		{`0`, "", false},
+		{` 0`, "", false},
+		{`"0"`, "", false},
+		{`""`, "", false},
+		// numbers and strings
+		{`123456789012345`, "123456789012345", false},
+		{` 123456789012345 `, "123456789012345", false},
+		{`"123456789012345"`, "123456789012345", false},
+		{`18446744073709551615`, "18446744073709551615", false},
+		{`"pttm25kSGUo1919sBORWyA=="`, "pttm25kSGUo1919sBORWyA==", false},
+		{`"+923244077087"`, "+923244077087", false},
+		{`"caf\u00e9"`, "café", false},
+		// refused
+		{`-5`, "", true},
+		{`-0`, "", true},
+		{`1.5`, "", true},
+		{`1.0`, "", true},
+		{`1e3`, "", true},
+		{`18446744073709551616`, "", true},
+		{`true`, "", true},
+		{`false`, "", true},
+		{`{}`, "", true},
+		{`[1]`, "", true},
+		{`"unterminated`, "", true},
+		{`"bad \x escape"`, "", true},
+	}
+	for _, c := range cases {
+		got, err := contactID(json.RawMessage(c.raw))
+		if c.err {
+			if err == nil {
+				t.Errorf("contactID(%s) = %q, want an error", c.raw, got)
+				continue
+			}
+			wantIDError(t, c.raw, err)
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("contactID(%s) = %q, %v; want %q", c.raw, got, err, c.want)
+		}
+	}
+}
+
+func TestWireID(t *testing.T) {
+	cases := []struct {
+		id   string
+		want any
+		bug  string
+	}{
+		{"123456789012345", int64(123456789012345), ""},
+		{"9007199254740991", int64(1<<53 - 1), ""},
+		{"9007199254740992", "9007199254740992", ""},
+		{"18446744073709551615", "18446744073709551615", ""},
+		{"12765756", int64(12765756), ""},
+		{"pttm25kSGUo1919sBORWyA==", "pttm25kSGUo1919sBORWyA==", ""},
+		{"", "", ""},
+		{"1.5", "1.5", ""},
+		// A channel's own ID (the PSID a contact is collected under) that
+		// only looks like a number must stay a string: the client sends
+		// back what it got, and contactID must give the same ID again.
+		{"+923244077087", "+923244077087", "wireID turns the ID \"+923244077087\" into the number 923244077087"},
+		{"007", "007", "wireID turns the ID \"007\" into the number 7"},
+		{"-5", "-5", "wireID turns the ID \"-5\" into the number -5, which contactID refuses"},
+	}
+	for _, c := range cases {
+		got := wireID(c.id)
+		if got != c.want {
+			t.Run(c.id, func(t *testing.T) {
+				t.Errorf("wireID(%q) = %#v, want %#v (%s)", c.id, got, c.want, c.bug)
+			})
+			continue
+		}
+		// What the client gets back names the same contact.
+		b, _ := json.Marshal(got)
+		if back, err := contactID(b); c.id != "" && (err != nil || back != c.id) {
+			t.Errorf("wireID(%q) = %s does not round-trip: %q, %v", c.id, b, back, err)
+		}
+	}
+}
+
+func TestInputs(t *testing.T) {
+	var act action
+	body := `{"type":"NEW","Number":"+16193596440","Email":"exaple@example.com","Fname":"firtsName","Lname":null,
+		"Custom":{"12":"gold","3":true,"Plan":5},"Opportunitie":true}`
+	if err := json.Unmarshal([]byte(body), &act); err != nil {
+		t.Fatal(err)
+	}
+	got := inputs(act)
+	want := []contacts.Input{
+		{Name: "phone", Value: json.RawMessage(`"+16193596440"`)},
+		{Name: "email", Value: json.RawMessage(`"exaple@example.com"`)},
+		{Name: "firstName", Value: json.RawMessage(`"firtsName"`)},
+		{Name: "lastName", Value: json.RawMessage(`null`)}, // null clears
+		{Name: "12", Value: json.RawMessage(`"gold"`)},
+		{Name: "3", Value: json.RawMessage(`true`)},
+		{Name: "Plan", Value: json.RawMessage(`5`)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("inputs = %v", got)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || string(got[i].Value) != string(want[i].Value) {
+			t.Errorf("inputs[%d] = %s %s, want %s %s", i, got[i].Name, got[i].Value, want[i].Name, want[i].Value)
+		}
+	}
+	if act.Opportunity == nil || !*act.Opportunity {
+		t.Error("Opportunitie not read")
+	}
+	// Absent keys set nothing.
+	if got := inputs(action{Fname: json.RawMessage(`"Ana"`)}); len(got) != 1 || got[0].Name != "firstName" {
+		t.Errorf("one key: %v", got)
+	}
+	if got := inputs(action{}); len(got) != 0 {
+		t.Errorf("no keys: %v", got)
+	}
+}
+
+func TestStr(t *testing.T) {
+	for raw, want := range map[string]string{`"Juan"`: "Juan", `"a\"b"`: `a"b`, `5`: "5", `null`: "", ``: "", `true`: "true", `"  x "`: "  x "} {
+		if got := str(json.RawMessage(raw)); got != want {
+			t.Errorf("str(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestPresentSeed003(t *testing.T) {
+	c := contacts.Contact{ID: "123456789012345", Fields: map[string]string{"phone": "+16193596440", "firstName": "Juan", "gender": "male"},
+		Custom: map[string]string{"1": "gold", "2": "orphan"}, Opportunity: true, CreatedAt: 42}
+	got := present(c, []contacts.Field{{ID: "1", Name: "Plan"}, {ID: "3", Name: "Empty"}})
+	b, _ := json.Marshal(got)
+	want := `{"Custom":{"1":"gold"},"Email":"","Fname":"Juan","Lname":"","Number":"+16193596440","Opportunitie":true,"created_at":42,"idContact":123456789012345,"tags":[]}`
+	if string(b) != want {
+		t.Errorf("present = %s\nwant      %s", b, want)
+	}
+}
+
+func TestPaginate(t *testing.T) {
+	base, _ := url.Parse("https://api.example.com/prod/v1/contact/by_custom_field")
+	rows := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"id": strconv.Itoa(i)}
+		}
+		return out
+	}
+	cases := []struct {
+		name                 string
+		page, total, n       int
+		last                 int
+		prev, next, from, to any // page numbers of links; nil for null
+	}{
+		{"empty", 1, 0, 0, 1, nil, nil, nil, nil},
+		{"one short page", 1, 3, 3, 1, nil, nil, 1, 3},
+		{"exactly one page", 1, 10, 10, 1, nil, nil, 1, 10},
+		{"first of three", 1, 25, 10, 3, nil, 2, 1, 10},
+		{"middle", 2, 25, 10, 3, 1, 3, 11, 20},
+		{"last, partial", 3, 25, 5, 3, 2, nil, 21, 25},
+		{"past the end", 5, 25, 0, 3, nil, nil, nil, nil},
+	}
+	name, value := "firstName", "Ana María & Co+1=2"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := paginate(*base, name, value, c.page, c.total, rows(c.n))
+			b, err := json.Marshal(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Data  []any                      `json:"data"`
+				Links map[string]*string         `json:"links"`
+				Meta  map[string]json.RawMessage `json:"meta"`
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Data == nil || len(got.Data) != c.n {
+				t.Fatalf("data %v", got.Data)
+			}
+			meta := func(k string) string { return string(got.Meta[k]) }
+			num := func(v any) string {
+				if v == nil {
+					return "null"
+				}
+				return fmt.Sprint(v)
+			}
+			if meta("current_page") != strconv.Itoa(c.page) || meta("last_page") != strconv.Itoa(c.last) ||
+				meta("per_page") != "10" || meta("total") != strconv.Itoa(c.total) ||
+				meta("from") != num(c.from) || meta("to") != num(c.to) || meta("path") != strconv.Quote(base.String()) {
+				t.Fatalf("meta %s", b)
+			}
+			if len(got.Meta) != 7 || len(got.Links) != 4 {
+				t.Fatalf("keys: %s", b)
+			}
+			checkLink := func(k string, want any) {
+				l := got.Links[k]
+				if want == nil {
+					if l != nil {
+						t.Errorf("%s = %q, want null", k, *l)
+					}
+					return
+				}
+				if l == nil {
+					t.Errorf("%s is null, want page %v", k, want)
+					return
+				}
+				checkPageLink(t, *l, base, name, value, fmt.Sprint(want))
+			}
+			checkLink("first", 1)
+			checkLink("last", c.last)
+			checkLink("prev", c.prev)
+			checkLink("next", c.next)
+		})
+	}
+}
+
+// checkPageLink asserts that link is base with the search's name and value
+// and page last.
+func checkPageLink(t testing.TB, link string, base *url.URL, name, value, page string) {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatalf("link %q: %v", link, err)
+	}
+	if u.Scheme != base.Scheme || u.Host != base.Host || u.Path != base.Path {
+		t.Fatalf("link %q is not on %s", link, base)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || q.Get("name") != name || q.Get("value") != value || q.Get("page") != page || len(q) != 3 {
+		t.Fatalf("link %q: query %v, want name=%q value=%q page=%s", link, q, name, value, page)
+	}
+	if !strings.HasSuffix(u.RawQuery, "&page="+page) || !strings.HasPrefix(u.RawQuery, "name=") {
+		t.Fatalf("link %q: page must come last, after name and value", link)
+	}
+}
+
+func FuzzContactID(f *testing.F) {
+	for _, s := range []string{``, `null`, `0`, `"0"`, `""`, `123456789012345`, `"123456789012345"`, `-5`, `1.5`, `1e3`,
+		`18446744073709551616`, `true`, `{}`, `"a\u0000b"`, `"007"`, `"+923244077087"`, "\"\xff\"", ` 9007199254740993 `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		id, err := contactID(raw)
+		if err != nil {
+			wantIDError(t, string(raw), err)
+			return
+		}
+		trimmed := strings.TrimSpace(string(raw))
+		if !json.Valid(raw) {
+			return // a decoder never hands over invalid JSON
+		}
+		var v any
+		_ = json.Unmarshal(raw, &v)
+		switch v := v.(type) {
+		case float64:
+			if _, perr := strconv.ParseUint(trimmed, 10, 64); perr != nil || (id != trimmed && !(trimmed == "0" && id == "")) {
+				t.Fatalf("number %s gave %q", raw, id)
+			}
+		case string:
+			if id != v && !((v == "" || v == "0") && id == "") {
+				t.Fatalf("string %s gave %q", raw, id)
+			}
+		case nil:
+			if id != "" {
+				t.Fatalf("null gave %q", id)
+			}
+		default:
+			t.Fatalf("%s (%T) accepted as %q", raw, v, id)
+		}
+		if id == "" {
+			return
+		}
+		// What we answer with names the same contact when sent back.
+		w := wireID(id)
+		if n, ok := w.(int64); ok && strconv.FormatInt(n, 10) != id {
+			t.Fatalf("wireID(%q) = %d names another contact", id, n)
+		}
+		b, _ := json.Marshal(w)
+		if back, err := contactID(b); err != nil || back != id {
+			t.Fatalf("id %q answered as %s comes back as %q, %v", id, b, back, err)
+		}
+	})
+}
+
+func FuzzPaginate(f *testing.F) {
+	f.Add("firstName", "Ana María & Co", 1, 25)
+	f.Add("12", "a=b?c#d%", 3, 21)
+	f.Add("", "", 1, 0)
+	f.Add("phone", "+92 324 4077087", 1000, 100000)
+	base, _ := url.Parse("https://api.example.com/v1/contact/by_custom_field")
+	f.Fuzz(func(t *testing.T, name, value string, page, total int) {
+		if page < 1 || page > 1000 || total < 0 || total > 1<<30 {
+			return
+		}
+		n := min(max(total-(page-1)*10, 0), 10)
+		env := paginate(*base, name, value, page, total, make([]map[string]any, n))
+		meta := env["meta"].(map[string]any)
+		last := meta["last_page"].(int)
+		if last < 1 || (total > 0 && (last-1)*10 >= total) || last*10 < total {
+			t.Fatalf("last_page %d for %d", last, total)
+		}
+		links := env["links"].(map[string]any)
+		if _, err := json.Marshal(env); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8Valid(name) || !utf8Valid(value) {
+			return
+		}
+		for k, p := range map[string]int{"first": 1, "last": last, "prev": page - 1, "next": page + 1} {
+			l, _ := links[k].(string)
+			if p < 1 || p > last {
+				if links[k] != nil {
+					t.Fatalf("%s = %v, want null", k, links[k])
+				}
+				continue
+			}
+			checkPageLink(t, l, base, name, value, strconv.Itoa(p))
+		}
+	})
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// --- the action endpoint against an in-memory store ---
+
+// memStore is a small in-memory contacts.Store: versions, ErrExists,
+// ErrConflict, ErrNotFound, Search over SearchTerms, numeric field IDs.
+type memStore struct {
+	mu       sync.Mutex
+	contacts map[string]contacts.Contact
+	order    []string
+	fields   []contacts.Field
+}
+
+var _ contacts.Store = (*memStore)(nil)
+
+func copyContact(c contacts.Contact) contacts.Contact {
+	cp := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	c.Fields, c.Custom, c.Tags = cp(c.Fields), cp(c.Custom), slices.Clone(c.Tags)
+	return c
+}
+
+func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contacts[tenantID+"#"+id]
+	if !ok {
+		return contacts.Contact{}, contacts.ErrNotFound
+	}
+	return copyContact(c), nil
+}
+
+func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := c.TenantID + "#" + c.ID
+	if _, ok := s.contacts[k]; ok || c.Version != 1 {
+		return contacts.ErrExists
+	}
+	s.contacts[k] = copyContact(c)
+	s.order = append(s.order, k)
+	return nil
+}
+
+func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := prev.TenantID + "#" + prev.ID
+	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
+		return contacts.ErrConflict
+	}
+	s.contacts[k] = copyContact(next)
+	return nil
+}
+
+func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := c.TenantID + "#" + c.ID
+	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
+		return contacts.ErrConflict
+	}
+	delete(s.contacts, k)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == k })
+	return nil
+}
+
+func (s *memStore) Search(_ context.Context, q contacts.Query) (contacts.Page, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []contacts.Contact
+	for _, k := range s.order {
+		c := s.contacts[k]
+		if c.TenantID == q.TenantID && (q.ChannelID == "" || c.ChannelID == q.ChannelID) && contacts.SearchTerms(c)[q.FieldKey] == q.ValueKey {
+			all = append(all, copyContact(c))
+		}
+	}
+	p := contacts.Page{Total: len(all)}
+	if q.Offset < len(all) {
+		p.Contacts = all[q.Offset:min(len(all), q.Offset+q.Limit)]
+	}
+	return p, nil
+}
+
+func (s *memStore) ListFields(context.Context, string) ([]contacts.Field, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.fields), nil
+}
+
+func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (contacts.Field, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.fields {
+		if strings.EqualFold(g.Name, f.Name) {
+			return contacts.Field{}, contacts.ErrExists
+		}
+	}
+	f.ID = strconv.Itoa(len(s.fields) + 1)
+	s.fields = append(s.fields, f)
+	return f, nil
+}
+
+func (s *memStore) UpdateField(context.Context, string, contacts.Field, contacts.Field) error {
+	return errors.New("not used")
+}
+
+func (s *memStore) DeleteField(context.Context, string, contacts.Field) error {
+	return errors.New("not used")
+}
+
+func TestRunActions(t *testing.T) {
+	st := &memStore{contacts: map[string]contacts.Contact{}}
+	svc := &contacts.Service{Store: st, Phone: phone.Normalize, Now: func() time.Time { return time.Unix(1714560000, 0) }}
+	a := &API{svc: svc}
+	typ, name := "text", "Plan"
+	plan, err := svc.CreateField(context.Background(), "t1", contacts.FieldInput{Name: &name, Type: &typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := contacts.Scope{TenantID: "t1", DefaultCountry: "US"}
+	run := func(body string) result {
+		t.Helper()
+		fields, _ := svc.ListFields(context.Background(), "t1")
+		return a.run(context.Background(), sc, fields, json.RawMessage(body))
+	}
+
+	res := run(fmt.Sprintf(`{"type":"new","Number":"+16193596440","Email":"exaple@example.com","Fname":"Juan","Lname":"Pedro","Custom":{%q:"gold"},"Opportunitie":true}`, plan.ID))
+	id, ok := res.IDContact.(int64)
+	if res.Status != "success" || res.Type != "NEW" || !ok || id < 1e14 {
+		t.Fatalf("NEW: %+v", res)
+	}
+	ids := strconv.FormatInt(id, 10)
+	c, _ := st.GetContact(context.Background(), "t1", ids)
+	if c.Fields["phone"] != "+16193596440" || c.Custom[plan.ID] != "gold" || !c.Opportunity {
+		t.Fatalf("stored %+v", c)
+	}
+
+	res = run(`{"type":"EDIT","Number":"(619) 359-6441","idContact":` + ids + `}`)
+	if res.Status != "success" || res.IDContact != id {
+		t.Fatalf("EDIT: %+v", res)
+	}
+	if c, _ = st.GetContact(context.Background(), "t1", ids); c.Fields["phone"] != "+16193596441" || !c.Opportunity {
+		t.Fatalf("after EDIT %+v (Opportunitie absent must keep it)", c)
+	}
+	res = run(`{"type":"EDIT","Opportunitie":false,"idContact":"` + ids + `"}`)
+	if c, _ = st.GetContact(context.Background(), "t1", ids); res.Status != "success" || c.Opportunity {
+		t.Fatalf("EDIT Opportunitie: %+v %+v", res, c)
+	}
+
+	for _, body := range []string{`{"type":"SEARCH","Fname":"JUAN","Lname":"pedro","idContact":0}`, `{"type":"SEARCH","idContact":` + ids + `}`, `{"type":"SEARCH","Lname":"Pedro"}`} {
+		res = run(body)
+		data, _ := res.Data.([]map[string]any)
+		if res.Status != "success" || len(data) != 1 || data[0]["idContact"] != id || data[0]["Fname"] != "Juan" {
+			t.Fatalf("%s: %+v", body, res)
+		}
+	}
+	res = run(`{"type":"SEARCH","idContact":123456789012345}`)
+	if data, ok := res.Data.([]map[string]any); res.Status != "success" || !ok || len(data) != 0 {
+		t.Fatalf("SEARCH unknown ID: %+v", res)
+	}
+	if b, _ := json.Marshal(res); !strings.Contains(string(b), `"data":[]`) {
+		t.Fatalf("an empty SEARCH must answer data []: %s", b)
+	}
+
+	errs := []struct {
+		body, typ, says string
+	}{
+		{`{"type":"EDIT","Fname":"X"}`, "EDIT", "idContact: is required to EDIT"},
+		{`{"type":"TRASH","idContact":0}`, "TRASH", "idContact: is required to TRASH"},
+		{`{"type":"EDIT","idContact":-1,"Fname":"X"}`, "EDIT", "idContact: must be a whole number"},
+		{`{"type":"EDIT","idContact":123456789012345,"Fname":"X"}`, "EDIT", "not found"},
+		{`{"type":"NEW","Email":"not an email"}`, "NEW", "email: must be an email address"},
+		{`{"type":"NEW","Custom":{"99":"x"}}`, "NEW", "99: is not a contact field"},
+		{`{"type":"SEARCH"}`, "SEARCH", "Fname: or Lname or idContact is required"},
+		{`{"type":"CALL","number":"+16193596440","text":"hi"}`, "CALL", "not available"},
+		{`{"type":"SMS","number":"+16193596440","text":"hi"}`, "SMS", "not available"},
+		{`{"idContact":1,"idAuto":2}`, "", "automation"},
+		{`{"type":"MERGE"}`, "MERGE", `not "MERGE"`},
+		{`{}`, "", "type is required"},
+		{`{"type":"NEW","Bogus":1}`, "", "Invalid action"},
+		{`[1]`, "", "Invalid action"},
+	}
+	for _, e := range errs {
+		res := run(e.body)
+		if res.Status != "error" || res.Type != e.typ || !strings.Contains(res.Message, e.says) || res.IDContact != nil {
+			t.Errorf("%s: %+v, want an error %q", e.body, res, e.says)
+		}
+	}
+
+	res = run(`{"type":"TRASH","idContact":` + ids + `}`)
+	if res.Status != "success" || res.IDContact != id {
+		t.Fatalf("TRASH: %+v", res)
+	}
+	if _, err := st.GetContact(context.Background(), "t1", ids); !errors.Is(err, contacts.ErrNotFound) {
+		t.Fatal("not deleted")
+	}
+	if res = run(`{"type":"TRASH","idContact":` + ids + `}`); res.Status != "error" || !strings.Contains(res.Message, "not found") {
+		t.Fatalf("second TRASH: %+v", res)
+	}
+}

@@ -1,0 +1,354 @@
+package ddbstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
+
+// Connections stores webhook connections, their delivery attempts (the
+// activity log) and dead deliveries (see schema.go for the keys).
+//
+// A connection is one item in its tenant's partition, stored whole, signing
+// secrets included as plain attributes: the table is encrypted at rest
+// (DynamoDB always is), but whoever may read the item reads the secrets.
+// Attempts live in a partition per connection and expire by TTL; dead
+// deliveries live in the tenant's partition, listed newest first through
+// GSI1, and expire by TTL too.
+type Connections struct {
+	API   API
+	Table string
+}
+
+var _ connections.Store = (*Connections)(nil)
+
+// Key builders of connections, attempts and dead deliveries (see schema.go).
+func connSK(id string) string { return skConnP + id }
+func attemptPK(tenantID, connectionID string) string {
+	return "CONN#" + tenantID + "#" + connectionID
+}
+func attemptSK(a connections.Attempt) string {
+	return fmt.Sprintf("%s%013d#%s#%02d", skAttemptP, a.Time, a.WebhookID, a.Attempt)
+}
+func deadSK(deliveryID string) string   { return skDeadP + deliveryID }
+func deadGSI1PK(tenantID string) string { return "DEAD#" + tenantID }
+func deadGSI1SK(diedAt int64, deliveryID string) string {
+	return fmt.Sprintf("%010d#%s", diedAt, deliveryID)
+}
+
+const (
+	skConnP    = "CONN#"
+	skAttemptP = "ATT#"
+	skDeadP    = "DEAD#"
+	// maxQueryPage bounds the Limit of one Query page.
+	maxQueryPage = 1000
+)
+
+// deadTags makes attributevalue use the json tags of connections.Dead (it
+// has no dynamodbav tags), so its attributes are snake_case like the rest.
+func deadTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+
+// deadTagsDecode is deadTags for decoding.
+func deadTagsDecode(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+
+// avN is a number attribute value.
+func avN(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+// avS is a string attribute value.
+func avS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+// notFoundIf maps a failed "item exists" condition to ErrNotFound and wraps
+// any error with what was being done.
+func notFoundIf(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isConditionFailure(err):
+		return fmt.Errorf("%s: %w", what, connections.ErrNotFound)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}
+
+// checkLimit rejects a page size below 1.
+func checkLimit(limit int) error {
+	if limit < 1 {
+		return &connections.ValidationError{Field: "limit", Problem: "must be at least 1"}
+	}
+	return nil
+}
+
+// get reads one item with a strongly consistent read; a missing item is
+// ErrNotFound.
+func (c *Connections) get(ctx context.Context, pk, sk, what string) (map[string]types.AttributeValue, error) {
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(c.Table), Key: key(pk, sk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if res.Item == nil {
+		return nil, fmt.Errorf("%s: %w", what, connections.ErrNotFound)
+	}
+	return res.Item, nil
+}
+
+// query runs in page by page until it has limit items (all items if limit
+// is 0). Pages may end early at 1 MB, so Limit alone does not give limit
+// items.
+func (c *Connections) query(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(int32(min(limit-len(out), maxQueryPage)))
+		}
+		page, err := c.API.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.LastEvaluatedKey == nil || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// CreateConnection writes a new connection; an existing ID is ErrConflict.
+func (c *Connections) CreateConnection(ctx context.Context, conn connections.Connection) error {
+	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
+	if err != nil {
+		return err
+	}
+	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(c.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailure(err) {
+		return fmt.Errorf("create connection %s: %w", conn.ID, connections.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create connection %s: %w", conn.ID, err)
+	}
+	return nil
+}
+
+// GetConnection reads a connection of a tenant (strongly consistent).
+func (c *Connections) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
+	var conn connections.Connection
+	what := "connection " + id
+	m, err := c.get(ctx, tenantPK(tenantID), connSK(id), what)
+	if err != nil {
+		return conn, err
+	}
+	if err := attributevalue.UnmarshalMap(m, &conn); err != nil {
+		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
+	}
+	return conn, nil
+}
+
+// ListConnections reads every connection of a tenant (strongly consistent),
+// oldest first, ties by ID.
+func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]connections.Connection, error) {
+	items, err := c.query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(c.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenantID)), ":p": avS(skConnP),
+		},
+		ConsistentRead: aws.Bool(true),
+	}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list connections of %s: %w", tenantID, err)
+	}
+	out := []connections.Connection{}
+	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
+		return nil, fmt.Errorf("list connections of %s: unmarshal: %w", tenantID, err)
+	}
+	slices.SortFunc(out, func(a, b connections.Connection) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// PutConnection replaces a connection that still exists, whole: it does
+// not merge FailingSince or Enabled written meanwhile by RecordResult or
+// Disable.
+func (c *Connections) PutConnection(ctx context.Context, conn connections.Connection) error {
+	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
+	if err != nil {
+		return err
+	}
+	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(c.Table), Item: it, ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	return notFoundIf(err, "put connection "+conn.ID)
+}
+
+// DeleteConnection deletes a connection. Its attempts and dead deliveries
+// are left to expire by TTL (ActivityTTL, DeadTTL).
+func (c *Connections) DeleteConnection(ctx context.Context, tenantID, id string) error {
+	_, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), connSK(id)),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	return notFoundIf(err, "delete connection "+id)
+}
+
+// RecordResult notes an attempt's effect in one conditional update: a
+// success removes failing_since, a failure sets it to at unless set. It
+// returns the connection as the update left it.
+func (c *Connections) RecordResult(ctx context.Context, tenantID, id string, success bool, at time.Time) (connections.Connection, error) {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                aws.String(c.Table),
+		Key:                      key(tenantPK(tenantID), connSK(id)),
+		ConditionExpression:      aws.String("attribute_exists(PK)"),
+		UpdateExpression:         aws.String("REMOVE #f"),
+		ExpressionAttributeNames: map[string]string{"#f": "failing_since"},
+		ReturnValues:             types.ReturnValueAllNew,
+	}
+	if !success {
+		in.UpdateExpression = aws.String("SET #f = if_not_exists(#f, :at)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":at": avN(at.Unix())}
+	}
+	var conn connections.Connection
+	what := "record result on connection " + id
+	res, err := c.API.UpdateItem(ctx, in)
+	if err != nil {
+		return conn, notFoundIf(err, what)
+	}
+	if err := attributevalue.UnmarshalMap(res.Attributes, &conn); err != nil {
+		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
+	}
+	return conn, nil
+}
+
+// Disable switches a connection off with a reason.
+func (c *Connections) Disable(ctx context.Context, tenantID, id, reason string, at time.Time) error {
+	_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(c.Table),
+		Key:                      key(tenantPK(tenantID), connSK(id)),
+		ConditionExpression:      aws.String("attribute_exists(PK)"),
+		UpdateExpression:         aws.String("SET #e = :false, #r = :r, #u = :at"),
+		ExpressionAttributeNames: map[string]string{"#e": "enabled", "#r": "disabled_reason", "#u": "updated_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":false": &types.AttributeValueMemberBOOL{Value: false}, ":r": avS(reason), ":at": avN(at.Unix()),
+		},
+	})
+	return notFoundIf(err, "disable connection "+id)
+}
+
+// AddAttempt logs an attempt; it expires ActivityTTL after its time. The
+// same webhook attempt at the same millisecond overwrites itself.
+func (c *Connections) AddAttempt(ctx context.Context, tenantID, connectionID string, a connections.Attempt) error {
+	it, err := item(attemptPK(tenantID, connectionID), attemptSK(a), a)
+	if err != nil {
+		return err
+	}
+	it[TTLAttribute] = avN(time.UnixMilli(a.Time).Add(connections.ActivityTTL).Unix())
+	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.Table), Item: it})
+	if err != nil {
+		return fmt.Errorf("add attempt of connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// Attempts returns the last limit attempts of a connection, newest first
+// (strongly consistent). Expired attempts not yet swept by TTL are included.
+func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID string, limit int) ([]connections.Attempt, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	items, err := c.query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(c.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(attemptPK(tenantID, connectionID)), ":p": avS(skAttemptP),
+		},
+		ScanIndexForward: aws.Bool(false),
+		ConsistentRead:   aws.Bool(true),
+	}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of connection %s: %w", connectionID, err)
+	}
+	out := []connections.Attempt{}
+	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
+		return nil, fmt.Errorf("attempts of connection %s: unmarshal: %w", connectionID, err)
+	}
+	return out, nil
+}
+
+// AddDead stores a dead delivery, replacing an earlier death of the same
+// delivery; it expires DeadTTL after DiedAt. The payload is stored as
+// binary, byte for byte.
+func (c *Connections) AddDead(ctx context.Context, d connections.Dead) error {
+	it, err := attributevalue.MarshalMapWithOptions(d, deadTags)
+	if err != nil {
+		return fmt.Errorf("add dead delivery %s: marshal: %w", d.ID, err)
+	}
+	it[AttrPK], it[AttrSK] = avS(tenantPK(d.TenantID)), avS(deadSK(d.ID))
+	it[AttrGSI1PK], it[AttrGSI1SK] = avS(deadGSI1PK(d.TenantID)), avS(deadGSI1SK(d.DiedAt, d.ID))
+	it[TTLAttribute] = avN(time.Unix(d.DiedAt, 0).Add(connections.DeadTTL).Unix())
+	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.Table), Item: it})
+	if err != nil {
+		return fmt.Errorf("add dead delivery %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// ListDead returns up to limit dead deliveries of a tenant, newest first.
+// It reads GSI1, so a delivery that just died may be missing for a moment.
+func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int) ([]connections.Dead, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	items, err := c.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(c.Table),
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(deadGSI1PK(tenantID))},
+		ScanIndexForward:          aws.Bool(false),
+	}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
+	}
+	out := []connections.Dead{}
+	if err := attributevalue.UnmarshalListOfMapsWithOptions(items, &out, deadTagsDecode); err != nil {
+		return nil, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+// GetDead reads one dead delivery (strongly consistent).
+func (c *Connections) GetDead(ctx context.Context, tenantID, deliveryID string) (connections.Dead, error) {
+	var d connections.Dead
+	what := "dead delivery " + deliveryID
+	m, err := c.get(ctx, tenantPK(tenantID), deadSK(deliveryID), what)
+	if err != nil {
+		return d, err
+	}
+	if err := attributevalue.UnmarshalMapWithOptions(m, &d, deadTagsDecode); err != nil {
+		return d, fmt.Errorf("%s: unmarshal: %w", what, err)
+	}
+	return d, nil
+}
+
+// DeleteDead deletes a dead delivery (after a redrive, or on request).
+func (c *Connections) DeleteDead(ctx context.Context, tenantID, deliveryID string) error {
+	_, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), deadSK(deliveryID)),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	return notFoundIf(err, "delete dead delivery "+deliveryID)
+}
