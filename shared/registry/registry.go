@@ -5,15 +5,19 @@ package registry
 
 import (
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contactinputapi"
+	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/metaapi"
+	"github.com/startmsg/chatbackend/shared/router"
 )
 
 // Packages are the API packages' builder maps by import path.
 var Packages = map[string]lambdaapp.Builders{
 	"github.com/startmsg/chatbackend/shared/adminapi":        adminapi.Functions,
+	"github.com/startmsg/chatbackend/shared/connectionapi":   connectionapi.Functions,
 	"github.com/startmsg/chatbackend/shared/contactapi":      contactapi.Functions,
 	"github.com/startmsg/chatbackend/shared/contactinputapi": contactinputapi.Functions,
 	"github.com/startmsg/chatbackend/shared/metaapi":         metaapi.Functions,
@@ -32,8 +36,12 @@ func All() lambdaapp.Builders {
 
 // Streams are the table-stream consumers by function name
 // (routes.EventFunctions with Source "stream").
-var Streams = map[string]func(*lambdaapp.Deps) lambdaapp.StreamHandler{}
+var Streams = map[string]func(*lambdaapp.Deps) lambdaapp.StreamHandler{
+	"trigger-router": router.Build,
+}
 
 // Queues are the deliveries-queue consumers by function name
 // (routes.EventFunctions with Source "queue").
-var Queues = map[string]func(*lambdaapp.Deps) lambdaapp.QueueHandler{}
+var Queues = map[string]func(*lambdaapp.Deps) lambdaapp.QueueHandler{
+	"dispatcher": dispatch.Build,
+}

@@ -117,6 +117,47 @@ var Table = []Route{
 	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite, Tag: "actions", Body: true,
 		Summary: "A JSON array of contact actions (NEW, EDIT, TRASH, SEARCH), one result each; honours Idempotency-Key"},
 
+	// JSON API connector (seed 000): per channel token.
+	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true, Created: true,
+		Summary: "Create a connection: name, url, triggers, fields; answers its signing secret once"},
+	{Method: "GET", Path: "/v1/connections", Function: "connection-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
+		Summary: "The channel's connections"},
+	{Method: "GET", Path: "/v1/connections/{connectionId}", Function: "connection-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
+		Summary: "One connection"},
+	{Method: "PUT", Path: "/v1/connections/{connectionId}", Function: "connection-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+		Summary: "Change a connection (name, url, triggers, fields, enabled)"},
+	{Method: "DELETE", Path: "/v1/connections/{connectionId}", Function: "connection-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+		Summary: "Delete a connection"},
+	{Method: "POST", Path: "/v1/connections/{connectionId}/secret", Function: "connection-secret-rotate", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+		Summary: "Rotate the signing secret; the old one keeps signing for 24 h"},
+	{Method: "GET", Path: "/v1/connections/{connectionId}/activity", Function: "connection-activity", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
+		Summary: "The last 10 attempts, newest first, and the connection's settings"},
+	{Method: "POST", Path: "/v1/connections/{connectionId}/test", Function: "connection-test", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+		Summary: "Send a sample payload now and answer the attempt"},
+	{Method: "POST", Path: "/v1/connections/{connectionId}/activity/{webhookId}/replay", Function: "connection-replay", Auth: AuthChannel, Access: TableRead | TableWrite | QueueSend, Tag: "connections",
+		Summary: "Queue a logged delivery again (same webhook-id, fresh signature)"},
+	{Method: "GET", Path: "/v1/deliveries/dead", Function: "delivery-dead-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
+		Summary: "Deliveries that ran out of attempts or were refused for good"},
+	{Method: "POST", Path: "/v1/deliveries/dead/{deliveryId}/redrive", Function: "delivery-dead-redrive", Auth: AuthChannel, Access: TableRead | TableWrite | QueueSend, Tag: "connections",
+		Summary: "Queue a dead delivery again"},
+	{Method: "POST", Path: "/v1/events", Function: "events-collect", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+		Summary: "What the bot collected from a subscriber: a field value or an event; fires the same triggers"},
+
+	// Messenger Platform webhooks for a Messenger channel (public: the
+	// channel's verify token and app secret authenticate them).
+	{Method: "GET", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-verify", Auth: AuthNone, Access: TableRead, Tag: "connections", Query: []string{"hub.mode", "hub.verify_token", "hub.challenge"},
+		Summary: "Messenger's subscription handshake: answers hub.challenge"},
+	{Method: "POST", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-receive", Auth: AuthNone, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+		Summary: "Messenger webhook calls (X-Hub-Signature-256): postbacks, email and phone quick replies, locations"},
+
+	// Zapier REST hooks.
+	{Method: "POST", Path: "/v1/hooks", Function: "hook-subscribe", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "zapier", Body: true, Created: true,
+		Summary: "Subscribe a Zapier hook: target_url and event"},
+	{Method: "DELETE", Path: "/v1/hooks/{hookId}", Function: "hook-unsubscribe", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "zapier",
+		Summary: "Unsubscribe a Zapier hook"},
+	{Method: "GET", Path: "/v1/hooks/sample", Function: "hook-sample", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "zapier", Query: []string{"event"},
+		Summary: "Sample payloads in the live shape (Zapier's perform list)"},
+
 	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Create a tenant; its account secret key is shown once"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}", Function: "admin-tenant-get", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
@@ -153,6 +194,10 @@ const Authorizer = "authorizer"
 // EventFunctions lists every function that has no route of its own.
 var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
+	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100,
+		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
+	{Function: "dispatcher", Access: TableRead | TableWrite | QueueConsume, Source: "queue", BatchSize: 10,
+		Summary: "Deliveries queue → POST to the target (10 s), retries by visibility, dead deliveries"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

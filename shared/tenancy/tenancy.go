@@ -67,6 +67,10 @@ type Channel struct {
 	// without a country code are read.
 	DefaultCountry string `json:"default_country" dynamodbav:"default_country"`
 	CreatedAt      int64  `json:"created_at" dynamodbav:"created_at"`
+	// Messenger channels: the app secret that signs Messenger's webhook
+	// calls (X-Hub-Signature-256) and the token of its GET handshake.
+	AppSecret   string `json:"-" dynamodbav:"app_secret,omitempty"`
+	VerifyToken string `json:"verify_token,omitempty" dynamodbav:"verify_token,omitempty"`
 }
 
 // Token is a channel API token as listed: never the token itself.
@@ -168,6 +172,9 @@ type ChannelInput struct {
 	Kind           string `json:"kind"`
 	Name           string `json:"name"`
 	DefaultCountry string `json:"default_country"`
+	// Messenger channels only: Messenger webhook settings.
+	AppSecret   string `json:"app_secret"`
+	VerifyToken string `json:"verify_token"`
 }
 
 // CreateChannel adds a channel to an existing tenant.
@@ -187,7 +194,14 @@ func (s *Service) CreateChannel(ctx context.Context, tenantID string, in Channel
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return Channel{}, err
 	}
-	c := Channel{ID: NewID("ch"), TenantID: tenantID, Kind: kind, Name: name, DefaultCountry: country, CreatedAt: s.Now().Unix()}
+	if (in.AppSecret != "" || in.VerifyToken != "") && kind != Messenger {
+		return Channel{}, &ValidationError{Field: "app_secret", Problem: "is for messenger channels only"}
+	}
+	if len(in.AppSecret) > 200 || len(in.VerifyToken) > 200 {
+		return Channel{}, &ValidationError{Field: "app_secret", Problem: "and verify_token must be at most 200 characters"}
+	}
+	c := Channel{ID: NewID("ch"), TenantID: tenantID, Kind: kind, Name: name, DefaultCountry: country, CreatedAt: s.Now().Unix(),
+		AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
 	if err := s.Store.CreateChannel(ctx, c); err != nil {
 		return Channel{}, err
 	}

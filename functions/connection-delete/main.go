@@ -1,0 +1,10 @@
+// Command connection-delete is the Lambda behind its JSON API connector route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/connectionapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+)
+
+func main() { lambdaapp.StartAPI("connection-delete", connectionapi.Functions) }

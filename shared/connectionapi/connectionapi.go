@@ -1,0 +1,327 @@
+// Package connectionapi serves the JSON API connector (seed 000):
+// connections, their activity, test sends, replays and dead deliveries, and
+// Zapier's REST hooks. A connection belongs to the calling token's channel.
+package connectionapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/webhook"
+)
+
+// Functions maps each function of this package to its handler.
+var Functions = lambdaapp.Builders{
+	"connection-create":        build((*API).create),
+	"connection-list":          build((*API).list),
+	"connection-get":           build((*API).get),
+	"connection-update":        build((*API).update),
+	"connection-delete":        build((*API).delete),
+	"connection-secret-rotate": build((*API).rotate),
+	"connection-activity":      build((*API).activity),
+	"connection-test":          build((*API).test),
+	"connection-replay":        build((*API).replay),
+	"delivery-dead-list":       build((*API).deadList),
+	"delivery-dead-redrive":    build((*API).deadRedrive),
+	"hook-subscribe":           build((*API).hookSubscribe),
+	"hook-unsubscribe":         build((*API).hookUnsubscribe),
+	"hook-sample":              build((*API).hookSample),
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	d     *lambdaapp.Deps
+	svc   *connections.Service
+	store connections.Store
+	cts   *ddbstore.Contacts
+	ten   *ddbstore.Tenancy
+}
+
+func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Builder {
+	return func(d *lambdaapp.Deps) http.Handler {
+		a := newAPI(d)
+		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) })
+	}
+}
+
+func newAPI(d *lambdaapp.Deps) *API {
+	store := &ddbstore.Connections{API: d.DDB, Table: d.Table}
+	cts := &ddbstore.Contacts{API: d.DDB, Table: d.Table}
+	policy := dispatch.Policy(d.Getenv)
+	return &API{d: d, store: store, cts: cts, ten: d.Tenancy(), svc: &connections.Service{
+		Store:    store,
+		CheckURL: func(ctx context.Context, u string) error { return policy.CheckURL(ctx, u, nil) },
+		CustomFields: func(ctx context.Context, tenantID string) ([]string, error) {
+			fs, err := cts.ListFields(ctx, tenantID)
+			names := make([]string, len(fs))
+			for i, f := range fs {
+				names[i] = f.Name
+			}
+			return names, err
+		},
+		NewSecret: webhook.NewSecret,
+		NewID:     func() string { return tenancy.NewID("conn") },
+		Now:       d.Now,
+	}}
+}
+
+func caller(r *http.Request) (tenantID, channelID string) {
+	p := httpapi.CallerOf(r)
+	return p.TenantID, p.ChannelID
+}
+
+// view is a connection as the API shows it: never the secrets, except the
+// current one right after it was made (create, rotate).
+func view(c connections.Connection, withSecret bool) map[string]any {
+	v := map[string]any{
+		"id": c.ID, "name": c.Name, "url": c.URL, "page_id": c.ChannelID, "triggers": c.Triggers, "fields": c.Fields,
+		"enabled": c.Enabled, "source": c.Source, "created_at": c.CreatedAt, "updated_at": c.UpdatedAt,
+	}
+	if c.DisabledReason != "" {
+		v["disabled_reason"] = c.DisabledReason
+	}
+	if c.FailingSince != 0 {
+		v["failing_since"] = c.FailingSince
+	}
+	if withSecret {
+		v["secret"] = c.CurrentSecret()
+	}
+	return v
+}
+
+func data(w http.ResponseWriter, status int, v any) {
+	httpapi.WriteJSON(w, status, map[string]any{"data": v})
+}
+
+// mapErr turns domain errors into client answers; a refused URL is a 422
+// that says why.
+func mapErr(err error) error {
+	var ve *connections.ValidationError
+	switch {
+	case errors.As(err, &ve) && strings.HasPrefix(ve.Field, "url"):
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "url: %s.", strings.TrimSuffix(ve.Problem, "."))
+	case errors.As(err, &ve):
+		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, strings.TrimSuffix(ve.Problem, "."))
+	case errors.Is(err, connections.ErrNotFound):
+		return httpapi.Errorf(http.StatusNotFound, "%s not found.", human(err, connections.ErrNotFound))
+	case errors.Is(err, connections.ErrConflict):
+		return httpapi.Errorf(http.StatusConflict, "The connection changed at the same time; retry.")
+	}
+	return err
+}
+
+func human(err, sentinel error) string {
+	s := strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
+	if s == "" || s == err.Error() {
+		return "Item"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (a *API) create(w http.ResponseWriter, r *http.Request) error {
+	var in connections.Input
+	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
+		return err
+	}
+	t, ch := caller(r)
+	c, err := a.svc.Create(r.Context(), t, ch, connections.SourceAPI, in)
+	if err != nil {
+		return mapErr(err)
+	}
+	data(w, http.StatusCreated, view(c, true))
+	return nil
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	cs, err := a.svc.List(r.Context(), t, ch)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		out[i] = view(c, false)
+	}
+	data(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
+	if err != nil {
+		return mapErr(err)
+	}
+	data(w, http.StatusOK, view(c, false))
+	return nil
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request) error {
+	var in connections.Input
+	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
+		return err
+	}
+	t, ch := caller(r)
+	c, err := a.svc.Update(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"), in)
+	if err != nil {
+		return mapErr(err)
+	}
+	data(w, http.StatusOK, view(c, false))
+	return nil
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	if err := a.svc.Delete(r.Context(), t, ch, httpapi.PathParam(r, "connectionId")); err != nil {
+		return mapErr(err)
+	}
+	httpapi.WriteSuccess(w, "Connection deleted successfully.")
+	return nil
+}
+
+func (a *API) rotate(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	c, err := a.svc.RotateSecret(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
+	if err != nil {
+		return mapErr(err)
+	}
+	data(w, http.StatusOK, view(c, true))
+	return nil
+}
+
+// activity is the report: the last 10 attempts, newest first, and the
+// connection's main settings.
+func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
+	if err != nil {
+		return mapErr(err)
+	}
+	atts, err := a.store.Attempts(r.Context(), t, c.ID, connections.ActivityKept)
+	if err != nil {
+		return err
+	}
+	if atts == nil {
+		atts = []connections.Attempt{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": atts, "connection": view(c, false)})
+	return nil
+}
+
+// sample is a payload of the live shape for a made-up subscriber.
+func (a *API) sample(ctx context.Context, tenantID, channelID string, fields []string) ([]byte, error) {
+	ch, err := a.ten.GetChannel(ctx, tenantID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := a.cts.ListFields(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	c := contacts.Contact{ID: "12765756", CreatedAt: a.d.Now().Unix(), Tags: []string{"Demo", "Demo Label 1"},
+		Fields: map[string]string{"firstName": "Test", "lastName": "User", "email": "testuser@example.com", "phone": "+370628282846"},
+		Custom: map[string]string{}, LastEvent: &contacts.Event{PostbackID: "GET_STARTED"}}
+	for _, d := range defs {
+		c.Custom[d.ID] = "sample " + d.Name
+	}
+	return connections.Payload(c, connections.Channel{ID: ch.ID, Name: ch.Name}, defs, fields), nil
+}
+
+// test sends a sample to the connection now and answers the attempt.
+func (a *API) test(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
+	if err != nil {
+		return mapErr(err)
+	}
+	payload, err := a.sample(r.Context(), t, ch, c.Fields)
+	if err != nil {
+		return err
+	}
+	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.d.Now().Unix(), Test: true}
+	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.d.Getenv), dispatch.AttemptTimeout), nil, "")
+	d.Now = a.d.Now
+	att, _ := d.Attempt(r.Context(), c, del, 1)
+	data(w, http.StatusOK, att)
+	return nil
+}
+
+func (a *API) queue() *sqs.Client { return sqs.NewFromConfig(a.d.AWS) }
+
+// replay queues a logged delivery again: same webhook-id and body, a fresh
+// signature when it is sent.
+func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
+	if err != nil {
+		return mapErr(err)
+	}
+	id := httpapi.PathParam(r, "webhookId")
+	atts, err := a.store.Attempts(r.Context(), t, c.ID, 100)
+	if err != nil {
+		return err
+	}
+	for _, at := range atts {
+		if at.WebhookID == id {
+			del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.d.Now().Unix()}
+			if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{del}); err != nil {
+				return err
+			}
+			httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
+			return nil
+		}
+	}
+	return httpapi.Errorf(http.StatusNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
+}
+
+func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	ds, err := a.store.ListDead(r.Context(), t, 100)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, d := range ds {
+		c, err := a.store.GetConnection(r.Context(), t, d.ConnectionID)
+		if err == nil && c.ChannelID != ch {
+			continue
+		}
+		out = append(out, map[string]any{"id": d.ID, "connection_id": d.ConnectionID, "trigger": d.Trigger,
+			"payload": string(d.Payload), "died_at": d.DiedAt, "last_attempt": d.LastAttempt})
+	}
+	data(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
+	t, ch := caller(r)
+	id := httpapi.PathParam(r, "deliveryId")
+	d, err := a.store.GetDead(r.Context(), t, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
+		return mapErr(err)
+	}
+	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{d.Delivery}); err != nil {
+		return err
+	}
+	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !errors.Is(err, connections.ErrNotFound) {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"id": id, "queued": true}})
+	return nil
+}

@@ -1,0 +1,261 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/delivery"
+)
+
+// memStore is a small in-memory connections.Store.
+type memStore struct {
+	mu       sync.Mutex
+	conns    map[string]connections.Connection
+	attempts []connections.Attempt
+	dead     []connections.Dead
+	results  []bool
+	disabled map[string]string
+	getErr   error
+	deadErr  error
+}
+
+func newStore(cs ...connections.Connection) *memStore {
+	m := &memStore{conns: map[string]connections.Connection{}, disabled: map[string]string{}}
+	for _, c := range cs {
+		m.conns[c.ID] = c
+	}
+	return m
+}
+
+func (m *memStore) CreateConnection(_ context.Context, c connections.Connection) error { return nil }
+func (m *memStore) GetConnection(_ context.Context, _, id string) (connections.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.getErr != nil {
+		return connections.Connection{}, m.getErr
+	}
+	c, ok := m.conns[id]
+	if !ok {
+		return c, connections.ErrNotFound
+	}
+	return c, nil
+}
+func (m *memStore) ListConnections(context.Context, string) ([]connections.Connection, error) {
+	return nil, nil
+}
+func (m *memStore) PutConnection(context.Context, connections.Connection) error { return nil }
+func (m *memStore) DeleteConnection(context.Context, string, string) error      { return nil }
+func (m *memStore) RecordResult(_ context.Context, _, id string, success bool, at time.Time) (connections.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.results = append(m.results, success)
+	c := m.conns[id]
+	if success {
+		c.FailingSince = 0
+	} else if c.FailingSince == 0 {
+		c.FailingSince = at.Unix()
+	}
+	m.conns[id] = c
+	return c, nil
+}
+func (m *memStore) Disable(_ context.Context, _, id, reason string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.disabled[id] = reason
+	return nil
+}
+func (m *memStore) AddAttempt(_ context.Context, _, _ string, a connections.Attempt) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts = append(m.attempts, a)
+	return nil
+}
+func (m *memStore) Attempts(context.Context, string, string, int) ([]connections.Attempt, error) {
+	return nil, nil
+}
+func (m *memStore) AddDead(_ context.Context, d connections.Dead) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.deadErr != nil {
+		return m.deadErr
+	}
+	m.dead = append(m.dead, d)
+	return nil
+}
+func (m *memStore) ListDead(context.Context, string, int) ([]connections.Dead, error) {
+	return nil, nil
+}
+func (m *memStore) GetDead(context.Context, string, string) (connections.Dead, error) {
+	return connections.Dead{}, connections.ErrNotFound
+}
+func (m *memStore) DeleteDead(context.Context, string, string) error { return nil }
+
+var _ connections.Store = (*memStore)(nil)
+
+type fakeSender struct{ res delivery.Result }
+
+func (f fakeSender) Send(context.Context, string, http.Header, []byte) delivery.Result { return f.res }
+
+type fakeQueue struct {
+	mu   sync.Mutex
+	vis  []int32
+	fail bool
+}
+
+func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.vis = append(q.vis, in.VisibilityTimeout)
+	if q.fail {
+		return nil, errors.New("sqs down")
+	}
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func message(t *testing.T, d connections.Delivery, receiveCount int) events.SQSMessage {
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.SQSMessage{MessageId: "m-" + d.ID, ReceiptHandle: "rh", Body: string(b),
+		Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receiveCount)}}
+}
+
+func TestHandle(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	conn := connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: "https://example.com/hook", Enabled: true,
+		Secrets: []connections.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	del := connections.Delivery{ID: "msg_1", TenantID: "ten_1", ConnectionID: "conn_1", Trigger: connections.TriggerEmail, Payload: []byte(`{"email":"a@b.c"}`)}
+	ok := delivery.Result{Outcome: connections.OutcomeSuccess, Status: 200}
+	http500 := delivery.Result{Outcome: connections.OutcomeHTTP, Status: 500}
+	cases := []struct {
+		name        string
+		res         delivery.Result
+		attempt     int
+		conn        *connections.Connection
+		body        string
+		getErr      error
+		deadErr     error
+		wantFailed  bool
+		wantVis     []int32
+		wantDead    int
+		wantAtt     int
+		wantDisable string
+		wantResults []bool
+	}{
+		{name: "success", res: ok, attempt: 1, wantAtt: 1, wantResults: []bool{true}},
+		{name: "5xx is retried after 5 s", res: http500, attempt: 1, wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "third attempt waits 30 min", res: http500, attempt: 3, wantFailed: true, wantVis: []int32{1800}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "timeout is retried", res: delivery.Result{Outcome: connections.OutcomeTimeout}, attempt: 2, wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "Retry-After is honoured", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 429, RetryAfter: 2 * time.Minute}, attempt: 1, wantFailed: true, wantVis: []int32{120}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "last attempt ends dead", res: http500, attempt: 8, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
+		{name: "404 is final", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 404}, attempt: 1, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
+		{name: "410 switches the connection off", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 410}, attempt: 1, wantDead: 1, wantAtt: 1, wantDisable: "410", wantResults: []bool{false}},
+		{name: "failing for 5 days", res: http500, attempt: 2, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-5*24*time.Hour - time.Minute).Unix()},
+			wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantDisable: "5 days", wantResults: []bool{false}},
+		{name: "deleted connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "other"}},
+		{name: "disabled connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}},
+		{name: "unreadable message is dropped", res: ok, attempt: 1, body: "{nope"},
+		{name: "store failure keeps the message", res: ok, attempt: 1, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}},
+		{name: "a dead delivery that cannot be kept stays queued", res: http500, attempt: 8, deadErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cn := conn
+			if c.conn != nil {
+				cn = *c.conn
+			}
+			store := newStore(cn)
+			store.getErr, store.deadErr = c.getErr, c.deadErr
+			q := &fakeQueue{}
+			d := &Dispatcher{Store: store, Sender: fakeSender{c.res}, Queue: q, QueueURL: "q", Now: func() time.Time { return now },
+				Jitter: func() float64 { return 0 }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			metricsOut = func([]byte) {}
+			m := message(t, del, c.attempt)
+			if c.body != "" {
+				m.Body = c.body
+			}
+			out, err := d.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{m}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if failed := len(out.BatchItemFailures) == 1; failed != c.wantFailed {
+				t.Fatalf("failed = %v, want %v", failed, c.wantFailed)
+			}
+			if len(q.vis) != len(c.wantVis) || (len(q.vis) > 0 && q.vis[0] != c.wantVis[0]) {
+				t.Fatalf("visibility %v, want %v", q.vis, c.wantVis)
+			}
+			if len(store.dead) != c.wantDead || len(store.attempts) != c.wantAtt {
+				t.Fatalf("dead %d attempts %d, want %d %d", len(store.dead), len(store.attempts), c.wantDead, c.wantAtt)
+			}
+			if len(store.results) != len(c.wantResults) {
+				t.Fatalf("results %v, want %v", store.results, c.wantResults)
+			}
+			reason := store.disabled["conn_1"]
+			if (c.wantDisable == "") != (reason == "") || (c.wantDisable != "" && !contains(reason, c.wantDisable)) {
+				t.Fatalf("disabled %q, want %q", reason, c.wantDisable)
+			}
+			if c.wantAtt == 1 {
+				a := store.attempts[0]
+				if a.WebhookID != "msg_1" || a.Attempt != c.attempt || a.RequestBody != string(del.Payload) || (a.Final == c.wantFailed && c.deadErr == nil) {
+					t.Fatalf("attempt %+v", a)
+				}
+			}
+		})
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBatchInParallel: one slow target does not hold up the others.
+func TestBatchInParallel(t *testing.T) {
+	store := newStore(connections.Connection{ID: "c", TenantID: "t", URL: "https://x", Enabled: true, Secrets: []connections.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}})
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	sender := senderFunc(func() delivery.Result {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return delivery.Result{Outcome: connections.OutcomeSuccess, Status: 200}
+	})
+	d := &Dispatcher{Store: store, Sender: sender, Queue: &fakeQueue{}, Now: time.Now, Jitter: func() float64 { return 0 }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	metricsOut = func([]byte) {}
+	var ev events.SQSEvent
+	for i := range 10 {
+		ev.Records = append(ev.Records, message(t, connections.Delivery{ID: "msg_" + strconv.Itoa(i), TenantID: "t", ConnectionID: "c", Payload: []byte("{}")}, 1))
+	}
+	if _, err := d.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if peak != 10 {
+		t.Fatalf("%d attempts at once, want the whole batch (10)", peak)
+	}
+}
+
+type senderFunc func() delivery.Result
+
+func (f senderFunc) Send(context.Context, string, http.Header, []byte) delivery.Result { return f() }
