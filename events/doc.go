@@ -1,7 +1,8 @@
 // Package events holds the project's event shapes and the sample events
 // used by tests and `make invoke`: API Gateway REST proxy events
 // (apigw/*.json, with the status each must get in expected-status.json) and
-// a REQUEST authorizer event (authorizer/request.json). Import it under an
+// a REQUEST authorizer event (authorizer/request.json), an SQS delivery
+// (sqs/delivery.json) and a table stream record (stream/*.json). Import it under an
 // alias (appevents): aws-lambda-go has an events package too.
 package events
 
@@ -9,5 +10,5 @@ import "embed"
 
 // Samples are the sample events, by path (apigw/me.json, ...).
 //
-//go:embed apigw/*.json authorizer/*.json
+//go:embed apigw/*.json authorizer/*.json sqs/*.json stream/*.json
 var Samples embed.FS

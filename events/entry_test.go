@@ -6,21 +6,26 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	appevents "github.com/startmsg/chatbackend/events"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -191,5 +196,60 @@ func TestAuthorizerSample(t *testing.T) {
 	}
 	if res.PolicyDocument.Statement[0].Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*" {
 		t.Fatalf("policy must cover the whole API: %s", out)
+	}
+}
+
+// TestEventSamples runs the stream and SQS samples through aws-lambda-go's
+// handler wrapper around the trigger router and the dispatcher.
+func TestEventSamples(t *testing.T) {
+	env := emulators.ForTest(t)
+	var got []string
+	var mu sync.Mutex
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	vars := map[string]string{appenv.TableName: env.Table, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
+	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
+	seed(t, d)
+	ctx := context.Background()
+	conn := connections.Connection{ID: "conn_sample", TenantID: "ten_sample", ChannelID: "ch_sample", Name: "CRM", URL: rcv.URL,
+		Triggers: []connections.Trigger{connections.TriggerEmail}, Fields: []string{}, Enabled: true, Source: connections.SourceAPI,
+		Secrets: []connections.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	if err := (&ddbstore.Connections{API: d.DDB, Table: d.Table}).CreateConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	for fn, start := range map[string]string{"trigger-router": "StartStream", "dispatcher": "StartQueue"} {
+		if got, _, _ := mainCall(t, fn); got != start {
+			t.Fatalf("functions/%s/main.go calls %s, want %s", fn, got, start)
+		}
+	}
+
+	raw, _ := appevents.Samples.ReadFile("stream/contact-email-collected.json")
+	out, err := lambda.NewHandler(registry.Streams["trigger-router"](d)).Invoke(ctx, raw)
+	if err != nil || string(out) != `{"batchItemFailures":null}` {
+		t.Fatalf("router: %s %v", out, err)
+	}
+	msgs, err := env.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &env.Queues.DeliveriesURL, MaxNumberOfMessages: 10})
+	if err != nil || len(msgs.Messages) != 1 {
+		t.Fatalf("want one queued delivery: %+v %v", msgs, err)
+	}
+	var del connections.Delivery
+	if err := json.Unmarshal([]byte(*msgs.Messages[0].Body), &del); err != nil || del.ConnectionID != "conn_sample" || !strings.Contains(string(del.Payload), `"email":"testuser@gmail.com"`) {
+		t.Fatalf("queued delivery: %s %v", *msgs.Messages[0].Body, err)
+	}
+
+	raw, _ = appevents.Samples.ReadFile("sqs/delivery.json")
+	out, err = lambda.NewHandler(registry.Queues["dispatcher"](d)).Invoke(ctx, raw)
+	if err != nil || string(out) != `{"batchItemFailures":null}` {
+		t.Fatalf("dispatcher: %s %v", out, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !strings.Contains(got[0], `"psid":"12765756"`) {
+		t.Fatalf("target got %q", got)
 	}
 }
