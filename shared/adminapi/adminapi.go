@@ -23,6 +23,8 @@ var Functions = lambdaapp.Builders{
 	"admin-token-create":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createToken) },
 	"admin-token-list":     func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).listTokens) },
 	"admin-token-revoke":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).revokeToken) },
+	"admin-dlq-stats":      func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).stats) },
+	"admin-dlq-redrive":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).redrive) },
 }
 
 // API holds the handlers.

@@ -172,6 +172,10 @@ var Table = []Route{
 		Summary: "Generate a channel API token; the token is shown once"},
 	{Method: "GET", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens", Function: "admin-token-list", Auth: AuthAdmin, Access: TableRead, Tag: "admin",
 		Summary: "List a channel's API tokens, masked"},
+	{Method: "GET", Path: "/admin/dlq", Function: "admin-dlq-stats", Auth: AuthAdmin, Access: DLQRead, Tag: "admin",
+		Summary: "How many messages the deliveries DLQ holds (the dispatcher kept failing on them)"},
+	{Method: "POST", Path: "/admin/dlq/redrive", Function: "admin-dlq-redrive", Auth: AuthAdmin, Access: DLQRead | QueueSend, Tag: "admin",
+		Summary: "Move up to 500 messages from the DLQ back to the deliveries queue"},
 	{Method: "DELETE", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens/{tokenId}", Function: "admin-token-revoke", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
 		Summary: "Revoke a channel API token"},
 }

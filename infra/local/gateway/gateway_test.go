@@ -1,11 +1,15 @@
 package gateway_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
@@ -184,4 +188,31 @@ func TestOpenAPIServed(t *testing.T) {
 	if r.Status != http.StatusOK || r.JSON["openapi"] != "3.1.0" || paths["/v1/me"] == nil {
 		t.Fatalf("%d %.200s", r.Status, r.Body)
 	}
+}
+
+func TestAdminDLQRedrive(t *testing.T) {
+	s := stacktest.New(t)
+	ctx := context.Background()
+	for i := range 3 {
+		body := fmt.Sprintf(`{"id":"msg_%d"}`, i)
+		if _, err := s.Env.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &s.Env.Queues.DLQURL, MessageBody: &body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := s.Admin("GET", "/admin/dlq", nil)
+	if r.Status != 200 || stacktest.Path(r.JSON, "data.messages") != 3.0 {
+		t.Fatalf("stats: %d %s", r.Status, r.Body)
+	}
+	r = s.Admin("POST", "/admin/dlq/redrive", nil)
+	if r.Status != 200 || stacktest.Path(r.JSON, "data.moved") != 3.0 {
+		t.Fatalf("redrive: %d %s", r.Status, r.Body)
+	}
+	out, err := s.Env.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &s.Env.Queues.DeliveriesURL, MaxNumberOfMessages: 10})
+	if err != nil || len(out.Messages) != 3 {
+		t.Fatalf("deliveries queue: %+v %v", out, err)
+	}
+	if r := s.Admin("GET", "/admin/dlq", nil); stacktest.Path(r.JSON, "data.messages") != 0.0 {
+		t.Fatalf("DLQ not empty: %s", r.Body)
+	}
+	envelopeError(t, s.Do("POST", "/admin/dlq/redrive", "Bearer "+s.NewTenant("A", "sms").Token, nil), 403, "Forbidden")
 }

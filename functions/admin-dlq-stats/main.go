@@ -1,0 +1,9 @@
+// Command admin-dlq-stats is the Lambda behind its admin API route (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+)
+
+func main() { lambdaapp.StartAPI("admin-dlq-stats", adminapi.Functions) }
