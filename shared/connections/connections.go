@@ -64,6 +64,9 @@ type Connection struct {
 	FailingSince int64 `dynamodbav:"failing_since,omitempty"`
 	CreatedAt    int64 `dynamodbav:"created_at"`
 	UpdatedAt    int64 `dynamodbav:"updated_at"`
+	// Version increases with every write, the dispatcher's included, so a
+	// user's edit never undoes a switch-off it did not see.
+	Version int64 `dynamodbav:"version"`
 }
 
 // Signing returns the secrets to sign with at now: the current one and any
@@ -166,12 +169,14 @@ type Store interface {
 	GetConnection(ctx context.Context, tenantID, id string) (Connection, error)
 	// ListConnections returns the tenant's connections, all channels.
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
-	// PutConnection replaces a connection if it still exists.
+	// PutConnection replaces a connection whose stored Version is
+	// c.Version-1: ErrConflict if it changed meanwhile, ErrNotFound if gone.
 	PutConnection(ctx context.Context, c Connection) error
 	DeleteConnection(ctx context.Context, tenantID, id string) error
 	// RecordResult notes an attempt's effect on the connection: a success
 	// clears FailingSince; a failure sets it if unset. It returns the
-	// connection as it is afterwards.
+	// connection as it is afterwards. Callers make it only when the state
+	// changes (the first failure, the first success after failures).
 	RecordResult(ctx context.Context, tenantID, id string, success bool, at time.Time) (Connection, error)
 	// Disable switches a connection off with a reason.
 	Disable(ctx context.Context, tenantID, id, reason string, at time.Time) error

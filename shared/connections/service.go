@@ -54,7 +54,7 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 	}
 	now := s.Now().Unix()
 	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,
-		Secrets: []Secret{{Value: s.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
+		Secrets: []Secret{{Value: s.NewSecret()}}, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if in.Fields == nil {
 		in.Fields = &[]string{}
 	}
@@ -91,15 +91,27 @@ func (s *Service) List(ctx context.Context, tenantID, channelID string) ([]Conne
 // Update changes the given settings. Switching a connection back on clears
 // the reason it was switched off and its failure clock.
 func (s *Service) Update(ctx context.Context, tenantID, channelID, id string, in Input) (Connection, error) {
-	c, err := s.Get(ctx, tenantID, channelID, id)
-	if err != nil {
-		return Connection{}, err
+	return s.modify(ctx, tenantID, channelID, id, func(c *Connection) error { return s.apply(ctx, c, in) })
+}
+
+// modify reads, changes and writes a connection, again when the dispatcher
+// (or another edit) changed it in between.
+func (s *Service) modify(ctx context.Context, tenantID, channelID, id string, change func(*Connection) error) (Connection, error) {
+	for range 5 {
+		c, err := s.Get(ctx, tenantID, channelID, id)
+		if err != nil {
+			return Connection{}, err
+		}
+		if err := change(&c); err != nil {
+			return Connection{}, err
+		}
+		c.UpdatedAt = s.Now().Unix()
+		c.Version++
+		if err = s.Store.PutConnection(ctx, c); !errors.Is(err, ErrConflict) {
+			return c, err
+		}
 	}
-	if err := s.apply(ctx, &c, in); err != nil {
-		return Connection{}, err
-	}
-	c.UpdatedAt = s.Now().Unix()
-	return c, s.Store.PutConnection(ctx, c)
+	return Connection{}, fmt.Errorf("connection %q: %w", id, ErrConflict)
 }
 
 // Delete removes a connection; deliveries in flight for it are dropped.
@@ -113,24 +125,22 @@ func (s *Service) Delete(ctx context.Context, tenantID, channelID, id string) er
 // RotateSecret makes a new signing secret; the old one keeps signing for
 // SecretGrace, so receivers can accept either while they switch.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, channelID, id string) (Connection, error) {
-	c, err := s.Get(ctx, tenantID, channelID, id)
-	if err != nil {
-		return Connection{}, err
-	}
-	now := s.Now()
-	var kept []Secret
-	for _, sec := range c.Secrets {
-		switch {
-		case sec.ExpiresAt == 0:
-			sec.ExpiresAt = now.Add(SecretGrace).Unix()
-			kept = append(kept, sec)
-		case sec.ExpiresAt > now.Unix():
-			kept = append(kept, sec)
+	fresh := s.NewSecret()
+	return s.modify(ctx, tenantID, channelID, id, func(c *Connection) error {
+		now := s.Now()
+		var kept []Secret
+		for _, sec := range c.Secrets {
+			switch {
+			case sec.ExpiresAt == 0:
+				sec.ExpiresAt = now.Add(SecretGrace).Unix()
+				kept = append(kept, sec)
+			case sec.ExpiresAt > now.Unix():
+				kept = append(kept, sec)
+			}
 		}
-	}
-	c.Secrets = append([]Secret{{Value: s.NewSecret()}}, kept...)
-	c.UpdatedAt = now.Unix()
-	return c, s.Store.PutConnection(ctx, c)
+		c.Secrets = append([]Secret{{Value: fresh}}, kept...)
+		return nil
+	})
 }
 
 // CurrentSecret is the secret new receivers should verify with.

@@ -3,6 +3,7 @@ package ddbstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -182,17 +183,25 @@ func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]c
 	return out, nil
 }
 
-// PutConnection replaces a connection that still exists, whole: it does
-// not merge FailingSince or Enabled written meanwhile by RecordResult or
-// Disable.
+// PutConnection replaces a connection whose stored version is the one
+// before conn.Version: a change made meanwhile (RecordResult, Disable,
+// another edit) makes it ErrConflict, so the caller reads again.
 func (c *Connections) PutConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
 	if err != nil {
 		return err
 	}
 	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(c.Table), Item: it, ConditionExpression: aws.String("attribute_exists(PK)"),
+		TableName: aws.String(c.Table), Item: it,
+		ConditionExpression:                 aws.String("attribute_exists(PK) AND #v = :prev"),
+		ExpressionAttributeNames:            map[string]string{"#v": "version"},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":prev": avN(conn.Version - 1)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && len(ccf.Item) > 0 {
+		return fmt.Errorf("put connection %s: %w", conn.ID, connections.ErrConflict)
+	}
 	return notFoundIf(err, "put connection "+conn.ID)
 }
 
@@ -211,16 +220,17 @@ func (c *Connections) DeleteConnection(ctx context.Context, tenantID, id string)
 // returns the connection as the update left it.
 func (c *Connections) RecordResult(ctx context.Context, tenantID, id string, success bool, at time.Time) (connections.Connection, error) {
 	in := &dynamodb.UpdateItemInput{
-		TableName:                aws.String(c.Table),
-		Key:                      key(tenantPK(tenantID), connSK(id)),
-		ConditionExpression:      aws.String("attribute_exists(PK)"),
-		UpdateExpression:         aws.String("REMOVE #f"),
-		ExpressionAttributeNames: map[string]string{"#f": "failing_since"},
-		ReturnValues:             types.ReturnValueAllNew,
+		TableName:                 aws.String(c.Table),
+		Key:                       key(tenantPK(tenantID), connSK(id)),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		UpdateExpression:          aws.String("REMOVE #f ADD #v :one"),
+		ExpressionAttributeNames:  map[string]string{"#f": "failing_since", "#v": "version"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1)},
+		ReturnValues:              types.ReturnValueAllNew,
 	}
 	if !success {
-		in.UpdateExpression = aws.String("SET #f = if_not_exists(#f, :at)")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":at": avN(at.Unix())}
+		in.UpdateExpression = aws.String("SET #f = if_not_exists(#f, :at) ADD #v :one")
+		in.ExpressionAttributeValues[":at"] = avN(at.Unix())
 	}
 	var conn connections.Connection
 	what := "record result on connection " + id
@@ -240,10 +250,10 @@ func (c *Connections) Disable(ctx context.Context, tenantID, id, reason string, 
 		TableName:                aws.String(c.Table),
 		Key:                      key(tenantPK(tenantID), connSK(id)),
 		ConditionExpression:      aws.String("attribute_exists(PK)"),
-		UpdateExpression:         aws.String("SET #e = :false, #r = :r, #u = :at"),
-		ExpressionAttributeNames: map[string]string{"#e": "enabled", "#r": "disabled_reason", "#u": "updated_at"},
+		UpdateExpression:         aws.String("SET #e = :false, #r = :r, #u = :at ADD #v :one"),
+		ExpressionAttributeNames: map[string]string{"#e": "enabled", "#r": "disabled_reason", "#u": "updated_at", "#v": "version"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":false": &types.AttributeValueMemberBOOL{Value: false}, ":r": avS(reason), ":at": avN(at.Unix()),
+			":false": &types.AttributeValueMemberBOOL{Value: false}, ":r": avS(reason), ":at": avN(at.Unix()), ":one": avN(1),
 		},
 	})
 	return notFoundIf(err, "disable connection "+id)

@@ -109,7 +109,7 @@ func TestConnectionCRUD(t *testing.T) {
 	}
 
 	c2 := c
-	c2.URL, c2.Enabled, c2.UpdatedAt = "https://other.example.com/x", false, c.UpdatedAt+5
+	c2.URL, c2.Enabled, c2.UpdatedAt, c2.Version = "https://other.example.com/x", false, c.UpdatedAt+5, c.Version+1
 	c2.Triggers = []connections.Trigger{connections.TriggerWebviewForm}
 	c2.Secrets = c.Secrets[:1]
 	if err := s.PutConnection(ctx, c2); err != nil {
@@ -117,6 +117,15 @@ func TestConnectionCRUD(t *testing.T) {
 	}
 	if got := mustGetConn(t, s, "ta", "k1"); !reflect.DeepEqual(got, c2) {
 		t.Errorf("after put = %+v\nwant        %+v", got, c2)
+	}
+	// A put over a version it did not read is a conflict, and writes nothing.
+	stale := c2
+	stale.Name = "stale"
+	if err := s.PutConnection(ctx, stale); !errors.Is(err, connections.ErrConflict) {
+		t.Errorf("put over a changed version: %v, want ErrConflict", err)
+	}
+	if got := mustGetConn(t, s, "ta", "k1"); got.Name == "stale" {
+		t.Error("a conflicting put was written")
 	}
 	ghost := mkConn("ta", "ghost", 1)
 	wantNotFound(t, "put of a missing connection", s.PutConnection(ctx, ghost))
@@ -276,7 +285,7 @@ func TestDisable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := c
-	want.Enabled, want.DisabledReason, want.UpdatedAt = false, "410 Gone", 900
+	want.Enabled, want.DisabledReason, want.UpdatedAt, want.Version = false, "410 Gone", 900, c.Version+1
 	if got := mustGetConn(t, s, "t", "k"); !reflect.DeepEqual(got, want) {
 		t.Errorf("after disable = %+v\nwant            %+v", got, want)
 	}

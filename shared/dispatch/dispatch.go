@@ -147,10 +147,15 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 	if del.Test {
 		return att, res
 	}
-	after, err := d.Store.RecordResult(ctx, conn.TenantID, conn.ID, success, now)
-	if err != nil {
-		d.Log.ErrorContext(ctx, "record result", "err", err, "connection", conn.ID)
-		return att, res
+	// The connection's health changes only on the first failure of a run
+	// and on the first success after one: most attempts write nothing here.
+	after := conn
+	if success == (conn.FailingSince != 0) {
+		var err error
+		if after, err = d.Store.RecordResult(ctx, conn.TenantID, conn.ID, success, now); err != nil {
+			d.Log.ErrorContext(ctx, "record result", "err", err, "connection", conn.ID)
+			return att, res
+		}
 	}
 	reason := ""
 	switch {

@@ -155,7 +155,9 @@ func TestHandle(t *testing.T) {
 		wantDisable string
 		wantResults []bool
 	}{
-		{name: "success", res: ok, attempt: 1, wantAtt: 1, wantResults: []bool{true}},
+		{name: "success writes no health change", res: ok, attempt: 1, wantAtt: 1},
+		{name: "first success after failures clears the clock", res: ok, attempt: 3, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-time.Hour).Unix()},
+			wantAtt: 1, wantResults: []bool{true}},
 		{name: "5xx is retried after 5 s", res: http500, attempt: 1, wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
 		{name: "third attempt waits 30 min", res: http500, attempt: 3, wantFailed: true, wantVis: []int32{1800}, wantAtt: 1, wantResults: []bool{false}},
 		{name: "timeout is retried", res: delivery.Result{Outcome: connections.OutcomeTimeout}, attempt: 2, wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantResults: []bool{false}},
@@ -164,7 +166,7 @@ func TestHandle(t *testing.T) {
 		{name: "404 is final", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 404}, attempt: 1, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
 		{name: "410 switches the connection off", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 410}, attempt: 1, wantDead: 1, wantAtt: 1, wantDisable: "410", wantResults: []bool{false}},
 		{name: "failing for 5 days", res: http500, attempt: 2, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-5*24*time.Hour - time.Minute).Unix()},
-			wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantDisable: "5 days", wantResults: []bool{false}},
+			wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantDisable: "5 days"},
 		{name: "deleted connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "other"}},
 		{name: "disabled connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}},
 		{name: "unreadable message is dropped", res: ok, attempt: 1, body: "{nope"},
