@@ -6,7 +6,6 @@ package adminapi
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -36,10 +35,6 @@ func newAPI(d *lambdaapp.Deps) *API {
 	return &API{svc: &tenancy.Service{Store: d.Tenancy(), Now: d.Now}}
 }
 
-type data struct {
-	Data any `json:"data"`
-}
-
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name string `json:"name"`
@@ -51,7 +46,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, data{nt})
+	httpapi.WriteData(w, http.StatusCreated, nt)
 	return nil
 }
 
@@ -60,7 +55,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, data{t})
+	httpapi.WriteData(w, http.StatusOK, t)
 	return nil
 }
 
@@ -69,7 +64,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, data{nt})
+	httpapi.WriteData(w, http.StatusOK, nt)
 	return nil
 }
 
@@ -82,7 +77,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, data{c})
+	httpapi.WriteData(w, http.StatusCreated, c)
 	return nil
 }
 
@@ -95,7 +90,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, data{cs})
+	httpapi.WriteData(w, http.StatusOK, cs)
 	return nil
 }
 
@@ -113,7 +108,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, data{t})
+	httpapi.WriteData(w, http.StatusCreated, t)
 	return nil
 }
 
@@ -126,7 +121,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, data{ts})
+	httpapi.WriteData(w, http.StatusOK, ts)
 	return nil
 }
 
@@ -146,16 +141,11 @@ func mapErr(err error) error {
 	case errors.As(err, &ve):
 		return httpapi.Errorf(http.StatusBadRequest, "Field %q %s.", ve.Field, ve.Problem)
 	case errors.Is(err, tenancy.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s", capitalize(err.Error())+".")
-	case errors.Is(err, tenancy.ErrExists), errors.Is(err, tenancy.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "%s; retry.", capitalize(err.Error()))
+		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, tenancy.ErrNotFound))
+	case errors.Is(err, tenancy.ErrExists):
+		return httpapi.Errorf(http.StatusConflict, "%s already exists; retry.", httpapi.Wording(err, tenancy.ErrExists))
+	case errors.Is(err, tenancy.ErrConflict):
+		return httpapi.Errorf(http.StatusConflict, "%s changed at the same time; retry.", httpapi.Wording(err, tenancy.ErrConflict))
 	}
 	return err
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

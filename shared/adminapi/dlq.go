@@ -39,10 +39,10 @@ func (a *dlqAPI) stats(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("dlq attributes: %w", err)
 	}
 	n := func(k types.QueueAttributeName) int { v, _ := strconv.Atoi(out.Attributes[string(k)]); return v }
-	httpapi.WriteJSON(w, http.StatusOK, data{map[string]int{
+	httpapi.WriteData(w, http.StatusOK, map[string]int{
 		"messages":           n(types.QueueAttributeNameApproximateNumberOfMessages),
 		"messages_in_flight": n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
-	}})
+	})
 	return nil
 }
 
@@ -54,7 +54,7 @@ func (a *dlqAPI) redrive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("redrive after %d messages: %w", moved, err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, data{map[string]int{"moved": moved}})
+	httpapi.WriteData(w, http.StatusOK, map[string]int{"moved": moved})
 	return nil
 }
 

@@ -102,10 +102,6 @@ func view(c connections.Connection, withSecret bool) map[string]any {
 	return v
 }
 
-func data(w http.ResponseWriter, status int, v any) {
-	httpapi.WriteJSON(w, status, map[string]any{"data": v})
-}
-
 // mapErr turns domain errors into client answers; a refused URL is a 422
 // that says why.
 func mapErr(err error) error {
@@ -116,19 +112,11 @@ func mapErr(err error) error {
 	case errors.As(err, &ve):
 		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, strings.TrimSuffix(ve.Problem, "."))
 	case errors.Is(err, connections.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", human(err, connections.ErrNotFound))
+		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, connections.ErrNotFound))
 	case errors.Is(err, connections.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "The connection changed at the same time; retry.")
 	}
 	return err
-}
-
-func human(err, sentinel error) string {
-	s := strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
-	if s == "" || s == err.Error() {
-		return "Item"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
@@ -141,7 +129,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	data(w, http.StatusCreated, view(c, true))
+	httpapi.WriteData(w, http.StatusCreated, view(c, true))
 	return nil
 }
 
@@ -155,7 +143,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	for i, c := range cs {
 		out[i] = view(c, false)
 	}
-	data(w, http.StatusOK, out)
+	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
 }
 
@@ -165,7 +153,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	data(w, http.StatusOK, view(c, false))
+	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
 }
 
@@ -179,7 +167,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	data(w, http.StatusOK, view(c, false))
+	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
 }
 
@@ -198,7 +186,7 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	data(w, http.StatusOK, view(c, true))
+	httpapi.WriteData(w, http.StatusOK, view(c, true))
 	return nil
 }
 
@@ -255,7 +243,7 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.d.Getenv), dispatch.AttemptTimeout), nil, "")
 	d.Now = a.d.Now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
-	data(w, http.StatusOK, att)
+	httpapi.WriteData(w, http.StatusOK, att)
 	return nil
 }
 
@@ -302,7 +290,7 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, map[string]any{"id": d.ID, "connection_id": d.ConnectionID, "trigger": d.Trigger,
 			"payload": string(d.Payload), "died_at": d.DiedAt, "last_attempt": d.LastAttempt})
 	}
-	data(w, http.StatusOK, out)
+	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
 }
 

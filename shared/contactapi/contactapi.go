@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -98,11 +97,6 @@ func Present(c contacts.Contact, fields []contacts.Field) map[string]any {
 	}
 }
 
-// Data writes {"data": v}.
-func Data(w http.ResponseWriter, status int, v any) {
-	httpapi.WriteJSON(w, status, map[string]any{"data": v})
-}
-
 // MapErr turns domain errors into client answers.
 func MapErr(err error) error {
 	var ve *contacts.ValidationError
@@ -110,23 +104,13 @@ func MapErr(err error) error {
 	case errors.As(err, &ve):
 		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, ve.Problem)
 	case errors.Is(err, contacts.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", human(err, contacts.ErrNotFound))
+		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, contacts.ErrNotFound))
 	case errors.Is(err, contacts.ErrExists):
-		return httpapi.Errorf(http.StatusConflict, "%s.", human(err, contacts.ErrExists))
+		return httpapi.Errorf(http.StatusConflict, "%s.", httpapi.Wording(err, contacts.ErrExists))
 	case errors.Is(err, contacts.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "The contact was changed by another request at the same time; retry.")
 	}
 	return err
-}
-
-// human is the service's wording of a wrapped sentinel error, capitalised:
-// `contact "42": not found` becomes `Contact "42"`.
-func human(err, sentinel error) string {
-	s := strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
-	if s == "" || s == err.Error() {
-		return "Item"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // getWithFields reads a contact and the field definitions at once.
@@ -157,7 +141,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return MapErr(err)
 	}
-	Data(w, http.StatusOK, Present(c, fs))
+	httpapi.WriteData(w, http.StatusOK, Present(c, fs))
 	return nil
 }
 
@@ -206,7 +190,7 @@ func (a *API) listFields(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	Data(w, http.StatusOK, fs)
+	httpapi.WriteData(w, http.StatusOK, fs)
 	return nil
 }
 
@@ -219,7 +203,7 @@ func (a *API) createField(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return MapErr(err)
 	}
-	Data(w, http.StatusCreated, f)
+	httpapi.WriteData(w, http.StatusCreated, f)
 	return nil
 }
 
@@ -228,7 +212,7 @@ func (a *API) getField(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return MapErr(err)
 	}
-	Data(w, http.StatusOK, f)
+	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
 }
 
@@ -241,7 +225,7 @@ func (a *API) updateField(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return MapErr(err)
 	}
-	Data(w, http.StatusOK, f)
+	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
 }
 

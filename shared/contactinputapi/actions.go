@@ -68,7 +68,7 @@ func (a *API) actions(w http.ResponseWriter, r *http.Request) error {
 	for i, raw := range items {
 		out[i] = a.run(r.Context(), sc, fields, raw)
 	}
-	contactapi.Data(w, http.StatusOK, out)
+	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
 }
 

@@ -70,7 +70,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return contactapi.MapErr(err)
 	}
-	contactapi.Data(w, http.StatusOK, map[string]string{"id": c.ID})
+	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return contactapi.MapErr(err)
 	}
-	contactapi.Data(w, http.StatusOK, map[string]string{"id": c.ID})
+	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
 }
 

@@ -40,7 +40,7 @@ func (a *API) collect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return contactapi.MapErr(err)
 	}
-	contactapi.Data(w, http.StatusOK, map[string]string{"id": c.ID, "psid": c.ID})
+	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID, "psid": c.ID})
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 // Error is a client-facing failure: an HTTP status and a message that names
@@ -106,4 +107,21 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := f(w, r); err != nil {
 		WriteError(w, r, err)
 	}
+}
+
+// WriteData writes {"data": v}, the shape of every success answer that is
+// not a bare message.
+func WriteData(w http.ResponseWriter, status int, v any) {
+	WriteJSON(w, status, map[string]any{"data": v})
+}
+
+// Wording is how a domain error that wraps sentinel reads to a client: the
+// words before the sentinel's own, capitalised (`contact "42": not found`
+// reads `Contact "42"`).
+func Wording(err, sentinel error) string {
+	s := strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
+	if s == "" || s == err.Error() {
+		return "Item"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
