@@ -117,6 +117,9 @@ const (
 	OutcomeHTTP    Outcome = "http" // a non-2xx answer
 	// OutcomeBlocked is a target the SSRF guard refused at dial time.
 	OutcomeBlocked Outcome = "blocked"
+	// OutcomeDisabled is a delivery not sent because its connection is
+	// switched off; it is kept as dead, to redrive once it is back on.
+	OutcomeDisabled Outcome = "disabled"
 )
 
 // Attempt is one try of a delivery, as the activity report shows it.

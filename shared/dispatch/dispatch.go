@@ -98,8 +98,10 @@ func (d *Dispatcher) handleMessage(ctx context.Context, m events.SQSMessage) boo
 		return d.retryLater(ctx, m, connections.Schedule[0])
 	}
 	if !conn.Enabled {
-		d.Log.InfoContext(ctx, "delivery dropped: connection disabled", "webhook_id", del.ID, "connection", conn.ID)
-		return true
+		// Not sent, not lost: kept as dead, to redrive once it is back on.
+		att := connections.Attempt{Time: d.Now().UnixMilli(), WebhookID: del.ID, Attempt: attempt, Outcome: connections.OutcomeDisabled,
+			Trigger: del.Trigger, RequestBody: string(del.Payload), Error: "connection switched off: " + conn.DisabledReason, Final: true}
+		return d.keepDead(ctx, m, del, att)
 	}
 	att, res := d.Attempt(ctx, conn, del, attempt)
 	switch {
@@ -108,13 +110,18 @@ func (d *Dispatcher) handleMessage(ctx context.Context, m events.SQSMessage) boo
 	case !att.Final:
 		return d.retryLater(ctx, m, connections.Backoff(attempt, res.RetryAfter, d.Jitter()))
 	default:
-		if err := d.Store.AddDead(ctx, connections.Dead{Delivery: del, LastAttempt: att, DiedAt: d.Now().Unix()}); err != nil {
-			// Keep the message: SQS tries again, then moves it to the DLQ.
-			d.Log.ErrorContext(ctx, "keep dead delivery", "err", err, "webhook_id", del.ID)
-			return d.retryLater(ctx, m, connections.Schedule[0])
-		}
-		return true
+		return d.keepDead(ctx, m, del, att)
 	}
+}
+
+// keepDead stores a delivery that will not be attempted again; if that
+// fails the message stays queued (SQS tries again, then moves it to the DLQ).
+func (d *Dispatcher) keepDead(ctx context.Context, m events.SQSMessage, del connections.Delivery, att connections.Attempt) bool {
+	if err := d.Store.AddDead(ctx, connections.Dead{Delivery: del, LastAttempt: att, DiedAt: d.Now().Unix()}); err != nil {
+		d.Log.ErrorContext(ctx, "keep dead delivery", "err", err, "webhook_id", del.ID)
+		return d.retryLater(ctx, m, connections.Schedule[0])
+	}
+	return true
 }
 
 // Attempt sends a delivery once, records the attempt on the connection's

@@ -168,7 +168,7 @@ func TestHandle(t *testing.T) {
 		{name: "failing for 5 days", res: http500, attempt: 2, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-5*24*time.Hour - time.Minute).Unix()},
 			wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantDisable: "5 days"},
 		{name: "deleted connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "other"}},
-		{name: "disabled connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}},
+		{name: "disabled connection keeps the delivery dead", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}, wantDead: 1},
 		{name: "unreadable message is dropped", res: ok, attempt: 1, body: "{nope"},
 		{name: "store failure keeps the message", res: ok, attempt: 1, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}},
 		{name: "a dead delivery that cannot be kept stays queued", res: http500, attempt: 8, deadErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -192,6 +194,26 @@ func (l *noteLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+func (l *noteLog) add(line string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+// noisyRetryer notes every error the SDK is about to retry.
+type noisyRetryer struct {
+	aws.RetryerV2
+	notes *noteLog
+}
+
+func (r noisyRetryer) IsErrorRetryable(err error) bool {
+	ok := r.RetryerV2.IsErrorRetryable(err)
+	if ok {
+		r.notes.add(fmt.Sprintf("SDK retries SQS call after: %v", err))
+	}
+	return ok
+}
+
 func (l *noteLog) all() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -204,9 +226,6 @@ func (l *noteLog) all() []string {
 // must end delivered or dead, counted exactly, none lost, every repeat with
 // the same webhook-id and body.
 func TestReliability(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reliability run (about 30 s) skipped in -short mode")
-	}
 	began := time.Now()
 	e := emulators.ForTest(t)
 	ctx := t.Context()
@@ -264,20 +283,35 @@ func TestReliability(t *testing.T) {
 		}
 		ds = append(ds, d)
 	}
-	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, ds); err != nil {
+	notes := &noteLog{}
+	// One SQS client for the test, the poller and the dispatcher; it notes
+	// the calls the SDK retries.
+	queue := sqs.NewFromConfig(e.Config, func(o *sqs.Options) {
+		o.Retryer = noisyRetryer{RetryerV2: retry.NewStandard(), notes: notes}
+	})
+	// The deliveries queue hides a received batch for 180 s (6 × the
+	// dispatcher Lambda's timeout). A ReceiveMessage answer lost on the way
+	// back (the SDK then retries the call) leaves its batch hidden that
+	// long, past this test's deadline; 10 s still dwarfs a batch's work here
+	// (at most a 300 ms attempt plus a few store calls per message).
+	if _, err := queue.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+		QueueUrl: aws.String(e.Queues.DeliveriesURL), Attributes: map[string]string{"VisibilityTimeout": "10"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := router.Enqueue(ctx, queue, e.Queues.DeliveriesURL, ds); err != nil {
 		t.Fatal(err)
 	}
 
 	// The dispatcher behind a poller with Lambda's batch semantics.
-	notes := &noteLog{}
 	sender := delivery.New(netguard.Policy{AllowLoopback: true}, relTimeout)
 	t.Cleanup(sender.HTTP.CloseIdleConnections)
 	d := &dispatch.Dispatcher{
-		Store: store, Sender: sender, Queue: e.SQS, QueueURL: e.Queues.DeliveriesURL,
+		Store: store, Sender: sender, Queue: queue, QueueURL: e.Queues.DeliveriesURL,
 		Now: time.Now, Jitter: func() float64 { return 0 }, Log: slog.New(notes),
 	}
 	p := &pollers.SQSPoller{
-		Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
+		Client: queue, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
 		BatchSize: 10, Concurrency: 6, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(notes),
 	}
 	pctx, cancel := context.WithCancel(ctx)
@@ -305,10 +339,10 @@ func TestReliability(t *testing.T) {
 	var dead []connections.Dead
 	deadline := time.Now().Add(relDeadline)
 	for {
-		queued := queueDepth(t, e.SQS, e.Queues.DeliveriesURL)
+		queued := queueDepth(t, queue, e.Queues.DeliveriesURL)
 		accounted := 0
 		if queued == 0 {
-			drainDLQ(t, e.SQS, e.Queues.DLQURL, dlq)
+			drainDLQ(t, queue, e.Queues.DLQURL, dlq)
 			var err error
 			if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
 				t.Fatal(err)
@@ -319,17 +353,33 @@ func TestReliability(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %d messages still queued; delivered %d, dead %d, DLQ %d, accounted for %d of %d\nnotes: %v",
-				relDeadline, queued, len(tg.delivered()), len(dead), len(dlq), accounted, relEvents, first(notes.all(), 10))
+			var err error
+			if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
+				t.Fatal(err)
+			}
+			covered := coverage(tg.delivered(), dead, dlq)
+			seen := tg.snapshot()
+			n := 0
+			for id := range byID {
+				if !covered[id] && n < 10 {
+					n++
+					as, _ := store.Attempts(ctx, relTenant, byID[id].ConnectionID, 100*relEvents)
+					as = slices.DeleteFunc(as, func(a connections.Attempt) bool { return a.WebhookID != id })
+					t.Logf("unaccounted: %s: target answers %v; attempts, newest first, %v", id, answers(seen[id]), outcomes(as))
+				}
+			}
+			t.Fatalf("after %s: %s queued; delivered %d, dead %d, DLQ %d, accounted for %d of %d\nnotes: %v\n%s",
+				relDeadline, queueAttrs(t, queue, e.Queues.DeliveriesURL), len(tg.delivered()), len(dead), len(dlq), len(covered), relEvents,
+				first(notes.all(), 10), stuck())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	drained := time.Since(began)
 	stop()
-	if n := queueDepth(t, e.SQS, e.Queues.DeliveriesURL); n != 0 {
+	if n := queueDepth(t, queue, e.Queues.DeliveriesURL); n != 0 {
 		t.Errorf("deliveries queue holds %d messages after the run", n)
 	}
-	drainDLQ(t, e.SQS, e.Queues.DLQURL, dlq)
+	drainDLQ(t, queue, e.Queues.DLQURL, dlq)
 
 	// What everyone saw: the target, the activity log, the dead list.
 	seen := tg.snapshot()
@@ -346,18 +396,43 @@ func TestReliability(t *testing.T) {
 			logged[a.WebhookID] = append(logged[a.WebhookID], a)
 		}
 	}
-	deadSet := map[string]connections.Dead{}
-	for _, x := range dead {
-		if _, dup := deadSet[x.ID]; dup {
-			t.Errorf("dead delivery %s listed twice", x.ID)
+	confirmed := map[string]bool{} // the dispatcher saw a 2xx
+	for id, as := range logged {
+		if slices.ContainsFunc(as, func(a connections.Attempt) bool { return a.Outcome == connections.OutcomeSuccess }) {
+			confirmed[id] = true
 		}
-		deadSet[x.ID] = x
+	}
+	// ListDead reads GSI1: give it a moment to list every delivery that
+	// the dispatcher neither saw through nor left in the DLQ.
+	var deadSet map[string]connections.Dead
+	for settle := time.Now().Add(5 * time.Second); ; {
+		deadSet = map[string]connections.Dead{}
+		for _, x := range dead {
+			deadSet[x.ID] = x
+		}
+		missing := 0
+		for id := range byID {
+			if !confirmed[id] && dlq[id] == 0 && deadSet[id].ID == "" {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(settle) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+		var err error
+		if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(deadSet) != len(dead) {
+		t.Errorf("ListDead returned %d entries for %d deliveries", len(dead), len(deadSet))
 	}
 
 	// The target: only our webhook-ids; every repeat with the same body
 	// (so the same webhook-id for the same delivery: bodies are distinct),
 	// correctly signed for its connection, at most MaxAttempts times.
-	requests, hangs, resets, fives, oks, lateOK, okAgain := 0, 0, 0, 0, 0, 0, 0
+	requests, hangs, resets, fives, oks, okAgain := 0, 0, 0, 0, 0, 0
 	plainReq, plainFail, plainHang := 0, 0, 0
 	for id, rs := range seen {
 		want, ok := byID[id]
@@ -415,7 +490,6 @@ func TestReliability(t *testing.T) {
 	// The activity log, per delivery: attempts numbered upwards, at most
 	// MaxAttempts, one for every request the target saw, and at most one
 	// success, which ends the delivery.
-	confirmed := map[string]bool{} // the dispatcher saw a 2xx
 	timeouts := 0
 	for id, as := range logged {
 		want, ok := byID[id]
@@ -426,8 +500,16 @@ func TestReliability(t *testing.T) {
 		if len(as) > maxAttempts {
 			t.Errorf("%s: %d attempts logged, more than MaxAttempts %d", id, len(as), maxAttempts)
 		}
-		if len(as) != len(seen[id]) {
-			t.Errorf("%s: %d attempts logged, the target saw %d requests", id, len(as), len(seen[id]))
+		// Every request the target saw is a logged attempt; under load an
+		// attempt can also time out before its request reaches the handler.
+		lost := 0
+		for _, a := range as {
+			if a.Outcome == connections.OutcomeTimeout || a.Outcome == connections.OutcomeConnect {
+				lost++
+			}
+		}
+		if len(seen[id]) > len(as) || len(as)-len(seen[id]) > lost {
+			t.Errorf("%s: %d attempts logged %v, the target saw %d requests %v", id, len(as), outcomes(as), len(seen[id]), answers(seen[id]))
 		}
 		for i, a := range as {
 			if a.Outcome == connections.OutcomeTimeout {
@@ -447,7 +529,6 @@ func TestReliability(t *testing.T) {
 				if !a.Final {
 					t.Errorf("%s: successful attempt %d not final", id, a.Attempt)
 				}
-				confirmed[id] = true
 			} else if a.Final != (last && a.Attempt == maxAttempts) {
 				// Every failure here is retryable (500, reset, timeout): only
 				// the attempt numbered MaxAttempts may be final.
@@ -514,7 +595,6 @@ func TestReliability(t *testing.T) {
 	for id := range delivered {
 		if !confirmed[id] {
 			unconfirmed++
-			lateOK++
 		}
 	}
 	if len(confirmed)+len(deadSet)+len(dlq) != relEvents {
@@ -525,7 +605,7 @@ func TestReliability(t *testing.T) {
 		t.Errorf("delivered %d + dead %d + DLQ %d = %d, want %d + %d unconfirmed 2xx", len(delivered), len(deadSet), len(dlq),
 			len(delivered)+len(deadSet)+len(dlq), relEvents, unconfirmed)
 	}
-	if requests != loggedTotal {
+	if requests > loggedTotal {
 		t.Errorf("the target saw %d requests, the activity log holds %d attempts", requests, loggedTotal)
 	}
 	for id := range tg.doomed {
@@ -566,11 +646,7 @@ func TestReliability(t *testing.T) {
 	// about 980 × 0.35^8 ≈ 0.2 per run, more when 2xx answers arrive late).
 	for id := range deadSet {
 		if !tg.doomed[id] {
-			var answers []answer
-			for _, r := range seen[id] {
-				answers = append(answers, r.answer)
-			}
-			t.Logf("died without a doomed target: %s, target answers %v (0 ok, 1 500, 2 reset, 3 hang), attempts %v", id, answers, outcomes(logged[id]))
+			t.Logf("died without a doomed target: %s, target answers %v, attempts %v", id, answers(seen[id]), outcomes(logged[id]))
 		}
 	}
 
@@ -580,7 +656,7 @@ func TestReliability(t *testing.T) {
 	}
 	t.Logf("%d deliveries in %s (all accounted for after %s): delivered %d (dispatcher-confirmed %d; 2xx it missed %d; 2xx again %d), dead %d (+%d in the DLQ); "+
 		"%d requests: %d 200, %d 500, %d resets, %d hangs; %d attempts logged, %d timeouts; %d log lines",
-		relEvents, time.Since(began).Round(time.Millisecond), drained.Round(time.Millisecond), len(delivered), len(confirmed), lateOK, okAgain,
+		relEvents, time.Since(began).Round(time.Millisecond), drained.Round(time.Millisecond), len(delivered), len(confirmed), unconfirmed, okAgain,
 		len(deadSet), len(dlq), requests, oks, fives, resets, hangs, loggedTotal, timeouts, len(notesAll))
 }
 
@@ -625,6 +701,31 @@ func queueDepth(t *testing.T, q *sqs.Client, url string) int {
 	return n
 }
 
+// queueAttrs describes what a queue holds.
+func queueAttrs(t *testing.T, q *sqs.Client, url string) string {
+	out, err := q.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(out.Attributes)
+}
+
+// stuck returns the stacks of the goroutines inside the dispatcher or the
+// poller.
+func stuck() string {
+	var b bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+	var out []string
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		if strings.Contains(g, "shared/dispatch.") || strings.Contains(g, "pollers.(*SQSPoller)") {
+			out = append(out, g)
+		}
+	}
+	return fmt.Sprintf("%d goroutines in the dispatcher or poller:\n%s", len(out), strings.Join(first(out, 8), "\n\n"))
+}
+
 // drainDLQ receives (and deletes) every message in the DLQ, counting them
 // by delivery ID.
 func drainDLQ(t *testing.T, q *sqs.Client, url string, into map[string]int) {
@@ -661,7 +762,19 @@ func attemptNumbers(as []connections.Attempt) []int {
 func outcomes(as []connections.Attempt) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
-		out[i] = fmt.Sprintf("#%d %s final=%v", a.Attempt, a.Outcome, a.Final)
+		out[i] = fmt.Sprintf("#%d %s %dms final=%v", a.Attempt, a.Outcome, a.DurationMS, a.Final)
+		if a.Error != "" {
+			out[i] += " (" + a.Error + ")"
+		}
+	}
+	return out
+}
+
+func answers(rs []received) []string {
+	names := map[answer]string{answerOK: "200", answer500: "500", answerReset: "reset", answerHang: "hang"}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = names[r.answer]
 	}
 	return out
 }
