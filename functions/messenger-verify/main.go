@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/contactinputapi"
+	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
-func main() { lambdaapp.StartAPI("messenger-verify", contactinputapi.Functions) }
+func main() { lambdaapp.StartAPI("messenger-verify", contactapi.Functions) }

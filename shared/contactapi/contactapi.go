@@ -28,6 +28,7 @@ var Functions = lambdaapp.Builders{
 	"contact-field-get":    build((*API).getField),
 	"contact-field-update": build((*API).updateField),
 	"contact-field-delete": build((*API).deleteField),
+	"messenger-verify":     messengerVerify,
 }
 
 // API holds the handlers' service.

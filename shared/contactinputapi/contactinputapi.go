@@ -26,7 +26,6 @@ var Functions = lambdaapp.Builders{
 	"contact-update":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).update) },
 	"contact-search":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).search) },
 	"events-collect":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).collect) },
-	"messenger-verify":  func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newMessenger(d).verify) },
 	"messenger-receive": func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newMessenger(d).receive) },
 	"actions": func(d *lambdaapp.Deps) http.Handler {
 		return idempotent(d, "actions", httpapi.HandlerFunc(newAPI(d).actions))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
@@ -36,27 +36,7 @@ func newMessenger(d *lambdaapp.Deps) *messenger {
 }
 
 func (m *messenger) channel(r *http.Request) (tenancy.Channel, error) {
-	ch, err := m.ten.GetChannel(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"))
-	if err != nil || ch.Kind != tenancy.Messenger {
-		return tenancy.Channel{}, httpapi.ErrNotFound
-	}
-	return ch, nil
-}
-
-// verify answers Messenger's subscription handshake with hub.challenge.
-func (m *messenger) verify(w http.ResponseWriter, r *http.Request) error {
-	ch, err := m.channel(r)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	if q.Get("hub.mode") != "subscribe" || ch.VerifyToken == "" ||
-		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(ch.VerifyToken)) != 1 {
-		return httpapi.Errorf(http.StatusForbidden, "hub.mode must be subscribe and hub.verify_token the channel's verify token.")
-	}
-	w.Header().Set("Content-Type", "text/plain")
-	_, _ = w.Write([]byte(q.Get("hub.challenge")))
-	return nil
+	return contactapi.MessengerChannel(r, m.ten)
 }
 
 // messengerBody is the part of a Messenger webhook call we read.
