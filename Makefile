@@ -10,7 +10,7 @@ STAGE ?= dev
 # jsii prints a banner on every CDK call under Node 20; the project pins Node 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help deps run test build synth deploy bench openapi fmt vet fuzz clean
+.PHONY: help deps run test build synth deploy bench invoke openapi fmt vet fuzz clean
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
@@ -19,6 +19,7 @@ help:
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
 	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
 	@echo "make bench    cold-init and size benchmarks against a baseline"
+	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one handler (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
 
 # The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
@@ -61,7 +62,27 @@ deploy: build
 	cd infra && npm ci --no-audit --no-fund --loglevel=error && npx cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
 
 bench: build deps
-	$(GO) run ./infra/bench/cmd/coldstart -dist dist
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing wrk (Debian package) for apibench's throughput runs"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "make bench: could not install wrk; apibench skips its wrk runs"; \
+	  else \
+	    echo "make bench: wrk is missing; install it with: sudo apt-get install -y wrk (apibench skips its wrk runs without it)"; \
+	  fi; \
+	fi
+	@rc=0; \
+	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist"; \
+	$(GO) run ./infra/bench/cmd/coldstart -dist dist || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS)"; \
+	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS)"; \
+	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) || rc=$$?; \
+	exit $$rc
+
+# A sample event through one function's handler, against `make run`'s stack:
+#   make invoke FN=me EVENT=events/apigw/me.json
+invoke:
+	$(GO) run ./infra/local/invoke -fn "$(FN)" -event "$(EVENT)"
 
 openapi:
 	$(GO) test ./shared/routes -run TestOpenAPIMatchesTable -update

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+)
+
+// matchesPerValue is how many contacts share each value of the "code"
+// custom field: a search for one value finds exactly this many.
+const matchesPerValue = 5
+
+var plans = []string{"free", "pro", "enterprise"}
+
+// seedContact is contact number i of a fixture for the search benchmark:
+// two custom fields, a code shared by matchesPerValue contacts and one of
+// three plans. Each value is one index item written in the contact's
+// transaction; dynoxide writes only about 3,000 items a second here, all
+// under one lock, so the seeded contacts carry just these two (3 items per
+// contact: 303,000 for the default run). The index still has both kinds
+// of partition: tiny ones (5 entries per code) and huge ones (a third of
+// the tenant per plan).
+func seedContact(f *fixture, i int, createdAt int64) contacts.Contact {
+	return contacts.Contact{
+		ID:        contacts.NewContactID(),
+		TenantID:  f.tenantID,
+		ChannelID: f.channelID,
+		Fields:    map[string]string{},
+		Custom: map[string]string{
+			f.fields["code"].ID: codeValue(i / matchesPerValue),
+			f.fields["plan"].ID: plans[i%len(plans)],
+		},
+		Tags:      []string{},
+		CreatedAt: createdAt,
+		UpdatedAt: createdAt,
+		Version:   1,
+	}
+}
+
+// itemsPerContact is the contact item and its two index items.
+const itemsPerContact = 1 + 2
+
+// fullContact is the contact GET /v1/contact/{id} reads: every writable
+// standard field and a value for each custom field, with tags.
+func fullContact(f *fixture) contacts.Contact {
+	now := time.Now().Unix()
+	return contacts.Contact{
+		ID:        contacts.NewContactID(),
+		TenantID:  f.tenantID,
+		ChannelID: f.channelID,
+		Fields: map[string]string{
+			"firstName": "Ayesha", "lastName": "Khan", "language": "ur", "phone": "+923244077087",
+			"email": "ayesha.khan@example.com", "profilePic": "https://example.com/p/ayesha.jpg",
+		},
+		Custom: map[string]string{
+			f.fields["code"].ID: "vip-0001", f.fields["plan"].ID: "pro", f.fields["score"].ID: "42",
+		},
+		Tags:      []string{"customer", "newsletter"},
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+}
+
+// codeValue is the code shared by group g of matchesPerValue contacts.
+func codeValue(g int) string { return fmt.Sprintf("code-%07d", g) }
+
+// seedJob is n contacts of one fixture.
+type seedJob struct {
+	f *fixture
+	n int
+}
+
+// seed writes the jobs' contacts through ddbstore.Contacts.CreateContact
+// (contact and index items in one transaction) on workers goroutines, with
+// a client of its own whose connection pool fits the workers (seeding is
+// not the request path; the default pool would redial all the time and
+// leave thousands of sockets in TIME_WAIT behind for the measurements).
+func (e *env) seed(ctx context.Context, workers int, jobs []seedJob, progress func(done, total int)) error {
+	type item struct {
+		f *fixture
+		i int
+	}
+	var all []item
+	for _, j := range jobs {
+		for i := range j.n {
+			all = append(all, item{j.f, i})
+		}
+	}
+	cfg := e.stack.AWSConfig()
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = workers
+	})
+	store := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: e.d.Table}
+	base := time.Now().Unix() - int64(len(all))
+	var done atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	if progress != nil {
+		go func() {
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					progress(int(done.Load()), len(all))
+				}
+			}
+		}()
+	}
+	return parallel(ctx, workers, len(all), func(ctx context.Context, k int) error {
+		it := all[k]
+		c := seedContact(it.f, it.i, base+int64(it.i))
+		var err error
+		for range 3 {
+			if err = store.CreateContact(ctx, c); !errors.Is(err, contacts.ErrExists) {
+				break
+			}
+			c.ID = contacts.NewContactID()
+		}
+		if err == nil {
+			done.Add(1)
+		}
+		return err
+	})
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
+
+func TestQuarterRates(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	var at []time.Time
+	// 8 arrivals: the first quarter (2) within 1 s of t0, the last quarter
+	// (2) within 1.5 s of the arrival before it.
+	for _, ms := range []int{500, 1000, 2000, 3000, 4000, 5000, 6000, 6500} {
+		at = append(at, t0.Add(time.Duration(ms)*time.Millisecond))
+	}
+	first, last := quarterRates(at, t0)
+	if first != 2 || last != 2/1.5 {
+		t.Fatalf("quarterRates = %v, %v; want 2, 1.33", first, last)
+	}
+	if f, l := quarterRates(at[:3], t0); f != 0 || l != 0 {
+		t.Fatalf("fewer than 4 arrivals: %v, %v; want 0, 0", f, l)
+	}
+}
+
+type countingStore struct {
+	connections.Store // nil: only GetConnection is used
+	gets              atomic.Int64
+}
+
+func (s *countingStore) GetConnection(_ context.Context, tenantID, id string) (connections.Connection, error) {
+	s.gets.Add(1)
+	return connections.Connection{ID: id, TenantID: tenantID}, nil
+}
+
+func TestBatchConnCacheReadsOncePerConnection(t *testing.T) {
+	inner := &countingStore{}
+	b := &batchConnCache{Store: inner}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			id := []string{"a", "b"}[i%2]
+			c, err := b.GetConnection(t.Context(), "t", id)
+			if err != nil || c.ID != id {
+				t.Errorf("GetConnection(%s) = %+v, %v", id, c, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := inner.gets.Load(); n != 2 {
+		t.Fatalf("inner reads = %d, want 2 (one per connection)", n)
+	}
+}
+
+func TestDeliveryEmail(t *testing.T) {
+	body, _ := json.Marshal(connections.Delivery{ID: "msg_1", Payload: []byte(`{"psid":"1","email":"u1@bench.example"}`)})
+	if got := deliveryEmail(string(body)); got != "u1@bench.example" {
+		t.Fatalf("deliveryEmail = %q", got)
+	}
+	if got := deliveryEmail("nope"); got != "" {
+		t.Fatalf("deliveryEmail(garbage) = %q", got)
+	}
+}
+
+func TestSampleDeliveries(t *testing.T) {
+	conn := connections.Connection{ID: "c1", TenantID: "t1", ChannelID: "ch1"}
+	ds := sampleDeliveries(conn, 3, "x")
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.ID] || d.ConnectionID != "c1" || d.TenantID != "t1" || !json.Valid(d.Payload) {
+			t.Fatalf("bad delivery %+v", d)
+		}
+		seen[d.ID] = true
+	}
+}

@@ -1,0 +1,522 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/infra/bench/connector"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/webhook"
+)
+
+// Target 1's limit: deliveries per second through the dispatcher.
+const minThroughput = 1000
+
+// stallTimeout ends a drain in which no delivery arrived for this long.
+const stallTimeout = 15 * time.Second
+
+const (
+	benchTenant  = "ten_connectorbench"
+	benchChannel = "ch_connectorbench"
+)
+
+// sampleDeliveries are n deliveries for conn, with a payload of the size
+// and shape the router builds for a contact (connections.Payload).
+func sampleDeliveries(conn connections.Connection, n int, label string) []connections.Delivery {
+	out := make([]connections.Delivery, n)
+	now := time.Now().Unix()
+	for i := range out {
+		c := contacts.Contact{
+			ID: fmt.Sprintf("%s%07d", label, i), TenantID: conn.TenantID, ChannelID: conn.ChannelID,
+			Fields: map[string]string{"firstName": "Ayesha", "lastName": "Khan", "email": fmt.Sprintf("%s%07d@bench.example", label, i),
+				"phone": "+923244077087"},
+			Tags: []string{"lead", "bench"}, CreatedAt: now, UpdatedAt: now,
+		}
+		out[i] = connections.Delivery{
+			ID:       router.DeliveryID(label+strconv.Itoa(i), conn.ID, connections.TriggerEmail),
+			TenantID: conn.TenantID, ConnectionID: conn.ID, Trigger: connections.TriggerEmail,
+			Payload:   connections.Payload(c, connections.Channel{ID: conn.ChannelID, Name: "Bench page"}, nil, nil),
+			CreatedAt: now,
+		}
+	}
+	return out
+}
+
+// enqueue sends ds with router.Enqueue (batches of ten), workers calls at
+// a time, and returns how long it took.
+func enqueue(ctx context.Context, s *stack, ds []connections.Delivery, workers int) (time.Duration, error) {
+	t0 := time.Now()
+	chunks := make(chan []connections.Delivery)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range chunks {
+				if err := router.Enqueue(ctx, s.sqs, s.queues.DeliveriesURL, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(chunks)
+		for i := 0; i < len(ds); i += 100 {
+			select {
+			case chunks <- ds[i:min(i+100, len(ds))]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return time.Since(t0), ctx.Err()
+}
+
+// throughputRun is one measured drain of the queue.
+type throughputRun struct {
+	Deliveries   int                 `json:"deliveries"`
+	Delivered    int                 `json:"delivered"`
+	FirstQuarter float64             `json:"first_quarter_per_s"`
+	LastQuarter  float64             `json:"last_quarter_per_s"`
+	Concurrency  int                 `json:"poller_concurrency"`
+	EnqueueS     float64             `json:"enqueue_s"`
+	ElapsedS     float64             `json:"first_receive_to_last_2xx_s"`
+	PerSec       float64             `json:"deliveries_per_s"`
+	FirstHandleS float64             `json:"first_handle_after_start_s"`
+	Batches      int                 `json:"batches"`
+	MeanBatch    float64             `json:"mean_batch_size"`
+	Handle       connector.Latency   `json:"handle_duration"`
+	SinkRequests int                 `json:"sink_requests"`
+	Received     int                 `json:"messages_received"`
+	Handled      int                 `json:"messages_handled"`
+	EMFLines     int                 `json:"emf_lines"`
+	LeftVisible  string              `json:"left_visible"`
+	LeftInFlight string              `json:"left_in_flight"`
+	Calls        []connector.OpStats `json:"sdk_calls"`
+	CPU          connector.CPUReport `json:"cpu"`
+}
+
+// measureThroughput is target 1: N deliveries queued with router.Enqueue,
+// drained by SQSPoller (Concurrency pollers, batches of 10) into the real
+// dispatcher (ddbstore.Connections, delivery client) and delivered to a
+// keep-alive sink that answers 200 at once. The baselines and the what-if
+// each run on a fresh stack.
+func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf func(string, ...any)) (connector.Target, error) {
+	t := connector.Target{Number: 1, Name: "dispatcher throughput, SQS → dispatcher → local sink", Unit: "deliveries/s",
+		Cmp: connector.AtLeast, Limit: minThroughput, Valid: true}
+	inflight := o.concurrency * 10
+
+	logf("1: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", o.n, o.concurrency)
+	run, err := sqsPath(ctx, o, emf, false)
+	if err != nil {
+		return t, err
+	}
+	t.Value = run.PerSec
+	if run.Delivered < o.n {
+		t.Valid, t.Invalid = false, fmt.Sprintf("only %d of %d deliveries reached the sink (waited until %s, or %s without progress)",
+			run.Delivered, o.n, o.drainTimeout, stallTimeout)
+	}
+
+	logf("1: baseline: delivery client alone → sink, %d in flight", inflight)
+	ceiling, err := sinkCeiling(ctx, o, inflight)
+	if err != nil {
+		return t, fmt.Errorf("sink ceiling: %w", err)
+	}
+	var (
+		direct, ddb float64
+		ddbCalls    []connector.OpStats
+		whatIf      throughputRun
+	)
+	if o.direct {
+		logf("1: baseline: the dispatcher's DynamoDB calls alone, %d in flight, on a fresh stack", inflight)
+		if ddb, ddbCalls, err = ddbCeiling(ctx, o, inflight); err != nil {
+			return t, fmt.Errorf("DynamoDB ceiling: %w", err)
+		}
+		logf("1: context: dispatcher.Handle without SQS on a fresh stack")
+		if direct, err = handleOnly(ctx, o); err != nil {
+			return t, fmt.Errorf("handle without SQS: %w", err)
+		}
+		logf("1: what-if: the SQS path with one GetConnection per batch, on a fresh stack")
+		if whatIf, err = sqsPath(ctx, o, emf, true); err != nil {
+			return t, fmt.Errorf("what-if: %w", err)
+		}
+	}
+
+	t.Notes = append(t.Notes,
+		fmt.Sprintf("%d deliveries, %d SQSPoller goroutines × batches of 10 (≤ %d attempts in flight), one connection, sink = httptest server answering 200 at once",
+			o.n, o.concurrency, inflight),
+		fmt.Sprintf("first ReceiveMessage → last first-time 2xx at the sink: %s (first Handle after %.0f ms); rate over the first quarter of deliveries %s/s, over the last quarter %s/s",
+			secs(time.Duration(run.ElapsedS*float64(time.Second))), run.FirstHandleS*1000, connector.Num(run.FirstQuarter), connector.Num(run.LastQuarter)),
+		fmt.Sprintf("baseline, delivery client alone → a sink, %d in flight, no SQS/DynamoDB: %s deliveries/s (dispatcher path = %.2f× of it)",
+			inflight, connector.Num(ceiling), run.PerSec/ceiling),
+	)
+	if o.direct {
+		t.Notes = append(t.Notes,
+			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (GetItem + PutItem per delivery via ddbstore.Connections, %d in flight, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
+				inflight, connector.Num(ddb), run.PerSec/ddb),
+			"  "+strings.ReplaceAll(callLines(ddbCalls, 2), "\n", "\n  "),
+			fmt.Sprintf("context, dispatcher.Handle on in-memory batches of 10 (%d at once, real DynamoDB, no SQS receive/delete, fresh dynoxide): %s deliveries/s",
+				o.concurrency, connector.Num(direct)),
+			fmt.Sprintf("what-if (bench-side wrapper, not the shipped code): one GetConnection per batch instead of per message: %s deliveries/s (%.2f× the shipped path), DynamoDB GetItem calls %d instead of %d",
+				connector.Num(whatIf.PerSec), whatIf.PerSec/run.PerSec, opCount(whatIf.Calls, "DynamoDB GetItem"), opCount(run.Calls, "DynamoDB GetItem")),
+		)
+	}
+	t.Notes = append(t.Notes,
+		fmt.Sprintf("enqueue: %d deliveries with router.Enqueue (SendMessageBatch of 10, 8 callers) in %.2f s = %s/s",
+			o.n, run.EnqueueS, connector.Num(float64(o.n)/run.EnqueueS)),
+		fmt.Sprintf("batches handled %d (mean %.1f messages), Handle duration %s", run.Batches, run.MeanBatch, run.Handle),
+		fmt.Sprintf("messages returned by ReceiveMessage %d, handed to Handle %d; sink requests %d for %d deliveries; EMF metric lines written to stdout %d; left in queue: %s visible, %s in flight",
+			run.Received, run.Handled, run.SinkRequests, o.n, run.EMFLines, run.LeftVisible, run.LeftInFlight),
+		run.CPU.String(),
+		"SDK calls during the drain (one SDK client for every poller goroutine, as make run shares d.DDB):\n"+callLines(run.Calls, 8),
+	)
+	t.Data = map[string]any{"sqs_path": run, "sink_only_per_s": ceiling, "ddb_only_per_s": ddb, "ddb_only_calls": ddbCalls,
+		"handle_without_sqs_per_s": direct, "what_if_one_get_per_batch": whatIf}
+	return t, nil
+}
+
+// sqsPath runs the SQS path once on a fresh stack.
+func sqsPath(ctx context.Context, o options, emf *emfCounter, cached bool) (throughputRun, error) {
+	s, err := startStack(ctx, false)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	defer s.close()
+	sink := &connector.Sink{}
+	srv := newSink(sink)
+	defer srv.Close()
+	conn, err := s.connection(ctx, benchTenant, benchChannel, "conn_sink", srv.URL+"/hook", connections.TriggerEmail)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	ds := sampleDeliveries(conn, o.n, "tp")
+	enq, err := enqueue(ctx, s, ds, 8)
+	if err != nil {
+		return throughputRun{}, fmt.Errorf("enqueue: %w", err)
+	}
+	run, err := drain(ctx, s, sink, o, emf, cached)
+	run.EnqueueS = enq.Seconds()
+	return run, err
+}
+
+func opCount(ops []connector.OpStats, op string) int {
+	for _, s := range ops {
+		if s.Op == op {
+			return s.Count
+		}
+	}
+	return 0
+}
+
+// drain runs the SQS path until the sink has every delivery.
+func drain(ctx context.Context, s *stack, sink *connector.Sink, o options, emf *emfCounter, cached bool) (throughputRun, error) {
+	run := throughputRun{Deliveries: o.n, Concurrency: o.concurrency}
+	disp := s.dispatcher()
+	handle := disp.Handle
+	if cached {
+		handle = cachedHandle(disp)
+	}
+	var (
+		mu         sync.Mutex
+		handles    []time.Duration
+		sizes      int
+		firstStart atomic.Int64
+	)
+	h := timedHandler(handle, func(_ events.SQSEvent, at time.Time) {
+		firstStart.CompareAndSwap(0, at.UnixNano())
+	}, func(ev events.SQSEvent, start, end time.Time) {
+		mu.Lock()
+		handles = append(handles, end.Sub(start))
+		sizes += len(ev.Records)
+		mu.Unlock()
+	})
+	p := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.DeliveriesURL, QueueARN: s.queues.DeliveriesARN,
+		BatchSize: 10, Concurrency: o.concurrency, Handler: h}
+	s.calls.Reset()
+	s.received.Store(0)
+	emf0 := emf.Lines()
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	cpu := connector.StartCPU()
+	t0 := time.Now()
+	go func() { done <- p.Run(pctx) }()
+	// Wait for every delivery; give up at drainTimeout, or when nothing new
+	// arrived for stallTimeout (a batch lost in transit stays invisible for
+	// the queue's visibility timeout, minutes).
+	reached := sink.Reached(o.n)
+	deadline := time.After(o.drainTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	lastCount, lastChange := 0, time.Now()
+wait:
+	for {
+		select {
+		case <-reached:
+			break wait
+		case <-deadline:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+			if d := sinkDistinct(sink); d != lastCount {
+				lastCount, lastChange = d, time.Now()
+			} else if time.Since(lastChange) > stallTimeout {
+				break wait
+			}
+		}
+	}
+	tick.Stop()
+	_, reqs, last := sink.Counts()
+	run.CPU = cpu.End()
+	// Let the batches in hand finish (activity log writes, deletes): the
+	// poller passes its context to the handler, and cancelling it would
+	// cut those short.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		handled := sizes
+		mu.Unlock()
+		if handled >= o.n {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		return run, err
+	}
+	run.ElapsedS = last.Sub(t0).Seconds()
+	run.Delivered = sinkDistinct(sink)
+	run.PerSec = float64(min(o.n, run.Delivered)) / run.ElapsedS
+	run.FirstQuarter, run.LastQuarter = quarterRates(sink.Times(), t0)
+	if fs := firstStart.Load(); fs != 0 {
+		run.FirstHandleS = time.Unix(0, fs).Sub(t0).Seconds()
+	}
+	mu.Lock()
+	run.Batches, run.Handle, run.Handled = len(handles), connector.Summarise(handles), sizes
+	if len(handles) > 0 {
+		run.MeanBatch = float64(sizes) / float64(len(handles))
+	}
+	mu.Unlock()
+	run.SinkRequests = reqs
+	run.Calls = s.calls.Stats()
+	run.EMFLines = emf.Lines() - emf0
+	run.LeftVisible, run.LeftInFlight = s.queueDepth(ctx)
+	run.Received = int(s.received.Load())
+	return run, ctx.Err()
+}
+
+// quarterRates is the delivery rate over the first and the last quarter of
+// the arrivals (sorted), the first measured from t0.
+func quarterRates(arrivals []time.Time, t0 time.Time) (first, last float64) {
+	n := len(arrivals)
+	q := n / 4
+	if q < 1 {
+		return 0, 0
+	}
+	if d := arrivals[q-1].Sub(t0).Seconds(); d > 0 {
+		first = float64(q) / d
+	}
+	if d := arrivals[n-1].Sub(arrivals[n-1-q]).Seconds(); d > 0 {
+		last = float64(q) / d
+	}
+	return first, last
+}
+
+func sinkDistinct(s *connector.Sink) int {
+	d, _, _ := s.Counts()
+	return d
+}
+
+// inFlight runs f(0..n-1) on workers goroutines and returns the time it
+// took and how many calls failed.
+func inFlight(ctx context.Context, workers, n int, f func(i int) bool) (time.Duration, int) {
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if !f(i) {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(t0), int(failed.Load())
+}
+
+// sinkCeiling sends -n deliveries with the dispatcher's delivery client
+// alone (signed as the dispatcher signs), workers at a time, to a fresh
+// sink, and returns deliveries per second.
+func sinkCeiling(ctx context.Context, o options, workers int) (float64, error) {
+	sink := &connector.Sink{}
+	srv := newSink(sink)
+	defer srv.Close()
+	conn := connections.Connection{ID: "conn_alone", TenantID: benchTenant, ChannelID: benchChannel,
+		Secrets: []connections.Secret{{Value: webhook.NewSecret()}}}
+	ds := sampleDeliveries(conn, o.n, "alone")
+	client := delivery.New(dispatch.Policy(func(k string) string {
+		if k == appenv.AllowLoopbackTargets {
+			return "true"
+		}
+		return ""
+	}), dispatch.AttemptTimeout)
+	el, failed := inFlight(ctx, workers, len(ds), func(i int) bool {
+		now := time.Now()
+		sig, err := webhook.Sign(conn.Signing(now), ds[i].ID, now, ds[i].Payload)
+		return err == nil && client.Send(ctx, srv.URL+"/hook", webhook.Headers(ds[i].ID, now, sig), ds[i].Payload).Outcome == connections.OutcomeSuccess
+	})
+	if failed > 0 {
+		return 0, fmt.Errorf("%d of %d sends failed", failed, len(ds))
+	}
+	return float64(len(ds)) / el.Seconds(), ctx.Err()
+}
+
+// ddbCeiling makes, on a fresh stack, the DynamoDB calls the dispatcher
+// makes for a successful delivery (GetConnection, AddAttempt) through the
+// same store, workers at a time, and returns deliveries per second: what
+// the emulator allows the dispatcher at most.
+func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connector.OpStats, error) {
+	s, err := startStack(ctx, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer s.close()
+	conn, err := s.connection(ctx, benchTenant, benchChannel, "conn_ddb", "http://127.0.0.1:1/hook", connections.TriggerEmail)
+	if err != nil {
+		return 0, nil, err
+	}
+	ds := sampleDeliveries(conn, o.n, "ddb")
+	s.calls.Reset()
+	el, failed := inFlight(ctx, workers, len(ds), func(i int) bool {
+		c, err := s.store.GetConnection(ctx, conn.TenantID, conn.ID)
+		if err != nil {
+			return false
+		}
+		now := time.Now()
+		return s.store.AddAttempt(ctx, c.TenantID, c.ID, connections.Attempt{Time: now.UnixMilli(), WebhookID: ds[i].ID, Attempt: 1,
+			Outcome: connections.OutcomeSuccess, HTTPCode: 200, DurationMS: 1, Trigger: ds[i].Trigger, RequestBody: string(ds[i].Payload), Final: true}) == nil
+	})
+	if failed > 0 {
+		return 0, nil, fmt.Errorf("%d of %d failed", failed, len(ds))
+	}
+	return float64(len(ds)) / el.Seconds(), s.calls.Stats(), ctx.Err()
+}
+
+// handleOnly calls dispatcher.Handle directly on batches of ten built in
+// memory, o.concurrency at a time, on a fresh stack: the dispatcher's own
+// cost (DynamoDB reads and writes, signing, the POST) without SQS.
+func handleOnly(ctx context.Context, o options) (float64, error) {
+	s, err := startStack(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	defer s.close()
+	sink := &connector.Sink{}
+	srv := newSink(sink)
+	defer srv.Close()
+	conn, err := s.connection(ctx, benchTenant, benchChannel, "conn_direct", srv.URL+"/hook", connections.TriggerEmail)
+	if err != nil {
+		return 0, err
+	}
+	ds := sampleDeliveries(conn, o.n, "direct")
+	var batches []events.SQSEvent
+	for i := 0; i < len(ds); i += 10 {
+		var ev events.SQSEvent
+		for j := i; j < min(i+10, len(ds)); j++ {
+			body, _ := json.Marshal(ds[j])
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: ds[j].ID, ReceiptHandle: ds[j].ID, Body: string(body),
+				Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
+		}
+		batches = append(batches, ev)
+	}
+	disp := s.dispatcher()
+	el, failed := inFlight(ctx, o.concurrency, len(batches), func(i int) bool {
+		resp, err := disp.Handle(ctx, batches[i])
+		return err == nil && len(resp.BatchItemFailures) == 0
+	})
+	if failed > 0 {
+		return 0, fmt.Errorf("%d batches reported failures", failed)
+	}
+	if d := sinkDistinct(sink); d != len(ds) {
+		return 0, fmt.Errorf("sink got %d of %d", d, len(ds))
+	}
+	return float64(len(ds)) / el.Seconds(), ctx.Err()
+}
+
+// callLines formats the top n operations.
+func callLines(ops []connector.OpStats, n int) string {
+	out := ""
+	for i, s := range ops {
+		if i == n {
+			break
+		}
+		if i > 0 {
+			out += "\n"
+		}
+		out += "  " + s.String()
+	}
+	return out
+}
+
+// batchConnCache is a what-if, not the dispatcher's code: a connections.Store
+// that reads each connection once per batch (Handle is given a fresh one per
+// batch), as the trigger router's batchCache does for its reads.
+type batchConnCache struct {
+	connections.Store
+	mu    sync.Mutex
+	conns map[string]*connOnce
+}
+
+type connOnce struct {
+	once sync.Once
+	c    connections.Connection
+	err  error
+}
+
+func (b *batchConnCache) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
+	b.mu.Lock()
+	if b.conns == nil {
+		b.conns = map[string]*connOnce{}
+	}
+	o := b.conns[tenantID+"#"+id]
+	if o == nil {
+		o = &connOnce{}
+		b.conns[tenantID+"#"+id] = o
+	}
+	b.mu.Unlock()
+	o.once.Do(func() { o.c, o.err = b.Store.GetConnection(ctx, tenantID, id) })
+	return o.c, o.err
+}
+
+// cachedHandle is disp.Handle with a batchConnCache per batch.
+func cachedHandle(disp *dispatch.Dispatcher) lambdaapp.QueueHandler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		d := *disp
+		d.Store = &batchConnCache{Store: disp.Store}
+		return d.Handle(ctx, ev)
+	}
+}
