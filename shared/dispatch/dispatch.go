@@ -65,9 +65,10 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 		failures []events.SQSBatchItemFailure
 		wg       sync.WaitGroup
 	)
+	conns := &connCache{store: d.Store, m: map[string]*connEntry{}}
 	for _, m := range ev.Records {
 		wg.Go(func() {
-			if !d.handleMessage(ctx, m) {
+			if !d.handleMessage(ctx, conns, m) {
 				mu.Lock()
 				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 				mu.Unlock()
@@ -79,7 +80,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 }
 
 // handleMessage reports whether the message is done with (delete it).
-func (d *Dispatcher) handleMessage(ctx context.Context, m events.SQSMessage) bool {
+func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m events.SQSMessage) bool {
 	var del connections.Delivery
 	if err := json.Unmarshal([]byte(m.Body), &del); err != nil || del.ID == "" || del.TenantID == "" || del.ConnectionID == "" {
 		// Nothing can ever deliver it; keeping it would only loop.
@@ -88,7 +89,7 @@ func (d *Dispatcher) handleMessage(ctx context.Context, m events.SQSMessage) boo
 	}
 	attempt, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	attempt = max(attempt, 1)
-	conn, err := d.Store.GetConnection(ctx, del.TenantID, del.ConnectionID)
+	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID)
 	if errors.Is(err, connections.ErrNotFound) {
 		d.Log.InfoContext(ctx, "delivery dropped: connection deleted", "webhook_id", del.ID, "connection", del.ConnectionID)
 		return true
@@ -229,4 +230,30 @@ func Build(d *lambdaapp.Deps) lambdaapp.QueueHandler {
 		sqs.NewFromConfig(d.AWS), d.QueueURL)
 	disp.Now = d.Now
 	return disp.Handle
+}
+
+// connCache reads each connection of a batch once, however many of the
+// batch's deliveries are for it.
+type connCache struct {
+	store connections.Store
+	mu    sync.Mutex
+	m     map[string]*connEntry
+}
+
+type connEntry struct {
+	once sync.Once
+	conn connections.Connection
+	err  error
+}
+
+func (c *connCache) get(ctx context.Context, tenantID, id string) (connections.Connection, error) {
+	c.mu.Lock()
+	e, ok := c.m[tenantID+"#"+id]
+	if !ok {
+		e = &connEntry{}
+		c.m[tenantID+"#"+id] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.conn, e.err = c.store.GetConnection(ctx, tenantID, id) })
+	return e.conn, e.err
 }

@@ -29,6 +29,7 @@ type memStore struct {
 	disabled map[string]string
 	getErr   error
 	deadErr  error
+	gets     int
 }
 
 func newStore(cs ...connections.Connection) *memStore {
@@ -43,6 +44,7 @@ func (m *memStore) CreateConnection(_ context.Context, c connections.Connection)
 func (m *memStore) GetConnection(_ context.Context, _, id string) (connections.Connection, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gets++
 	if m.getErr != nil {
 		return connections.Connection{}, m.getErr
 	}
@@ -255,6 +257,9 @@ func TestBatchInParallel(t *testing.T) {
 	}
 	if peak != 10 {
 		t.Fatalf("%d attempts at once, want the whole batch (10)", peak)
+	}
+	if store.gets != 1 {
+		t.Fatalf("%d reads of the connection for one batch, want 1", store.gets)
 	}
 }
 
