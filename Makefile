@@ -29,6 +29,8 @@ $(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.js
 
 deps: $(LOCAL)/node_modules/.installed
 	$(GO) mod download
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; }
 
 run: deps
 	@mkdir -p .local/bin

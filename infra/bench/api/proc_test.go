@@ -2,7 +2,6 @@ package api
 
 import (
 	"os"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -26,9 +25,6 @@ func TestParseProcStat(t *testing.T) {
 }
 
 func TestProcCPUAndFind(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("needs /proc")
-	}
 	if _, err := ProcCPU(os.Getpid()); err != nil {
 		t.Errorf("ProcCPU(self): %v", err)
 	}

@@ -108,7 +108,7 @@ func TestScriptsShape(t *testing.T) {
 func TestScriptsWithWrk(t *testing.T) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
-		t.Skip("wrk not installed (apt-get install -y wrk)")
+		t.Fatal("wrk is not installed: make deps installs it (Debian package wrk)")
 	}
 	const perToken = 50
 	var mu sync.Mutex

@@ -113,7 +113,7 @@ func FuzzWildcardMatch(f *testing.F) {
 		}
 		re, err := regexp.Compile(`(?s)\A` + strings.Join(parts, ".*") + `\z`)
 		if err != nil {
-			t.Skip()
+			return // no reference to compare with
 		}
 		// The regexp works on runes; compare on valid UTF-8 only.
 		if !utf8.ValidString(pattern) || !utf8.ValidString(s) {

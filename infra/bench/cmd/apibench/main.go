@@ -40,17 +40,18 @@ import (
 )
 
 type options struct {
-	n            int
-	warmup       int
-	wrkDuration  time.Duration
-	contacts     int
-	small        int
-	seedWorkers  int
-	jsonPath     string
-	cpuProfile   string
-	wrk          string
-	sdkIdleConns int
-	keepStream   bool
+	n              int
+	warmup         int
+	wrkDuration    time.Duration
+	contacts       int
+	small          int
+	seedWorkers    int
+	jsonPath       string
+	cpuProfile     string
+	wrk            string
+	sdkIdleConns   int
+	keepStream     bool
+	keepSeedTokens bool
 }
 
 func main() {
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary")
 	flag.IntVar(&o.sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&o.keepStream, "keep-stream", false, "diagnostic: keep the table's stream on (dynoxide then slows with every write; see stack.go)")
+	flag.BoolVar(&o.keepSeedTokens, "keep-seed-tokens", false, "diagnostic: let the SDK put idempotency tokens on the seed's transactions (dynoxide then slows down as they pile up; see seed.go)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 1 || o.warmup < 0 || o.small < matchesPerValue*2 || o.contacts < o.small || o.seedWorkers < 1 || o.wrkDuration < time.Second {
 		fmt.Fprintln(os.Stderr, "apibench: need -n ≥ 1, -warmup ≥ 0, -small-contacts ≥ 10, -contacts ≥ -small-contacts, -seed-workers ≥ 1, -wrk-duration ≥ 1s")
@@ -89,7 +91,7 @@ func run(ctx context.Context, o options) (api.Report, error) {
 	rep := api.Report{Config: map[string]any{
 		"n": o.n, "warmup": o.warmup, "wrk_duration_s": o.wrkDuration.Seconds(), "contacts": o.contacts,
 		"small_contacts": o.small, "seed_workers": o.seedWorkers, "per_token": perToken,
-		"auth_cache_s": authCacheTTL.Seconds(), "cpus": runtime.NumCPU(), "sdk_idle_conns": o.sdkIdleConns, "keep_stream": o.keepStream,
+		"auth_cache_s": authCacheTTL.Seconds(), "cpus": runtime.NumCPU(), "sdk_idle_conns": o.sdkIdleConns, "keep_stream": o.keepStream, "keep_seed_tokens": o.keepSeedTokens,
 	}}
 	e, err := startEnv(ctx, o, &rep.Setup)
 	if err != nil {

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -107,5 +112,34 @@ func TestDynamoGetBody(t *testing.T) {
 	}
 	if _, err := dynamoGetBody(&dynamodb.GetItemInput{Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberN{Value: "1"}}}); err == nil {
 		t.Error("a number key: no error")
+	}
+}
+
+// bodySpy answers every call with {} and keeps the request bodies.
+type bodySpy struct{ bodies []string }
+
+func (b *bodySpy) Do(r *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(r.Body)
+	b.bodies = append(b.bodies, string(body))
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+		Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+}
+
+func TestDropClientRequestToken(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: &types.Put{
+			TableName: aws.String("tbl"), Item: map[string]types.AttributeValue{"PK": s("a"), "SK": s("b")}}}}}
+		spy := &bodySpy{}
+		cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+			HTTPClient: spy, BaseEndpoint: aws.String("http://127.0.0.1:1")}
+		if drop {
+			cfg.APIOptions = append(cfg.APIOptions, dropClientRequestToken)
+		}
+		if _, err := dynamodb.NewFromConfig(cfg).TransactWriteItems(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(spy.bodies[0], "ClientRequestToken"); got == drop {
+			t.Errorf("drop=%v: token in the request body = %v:\n%s", drop, got, spy.bodies[0])
+		}
 	}
 }

@@ -67,6 +67,9 @@ type env struct {
 	credTenant map[string]string
 	// dials counts the connections the handlers' SDK client opened.
 	dials atomic.Int64
+	// keepTokens keeps the SDK's idempotency tokens on the seed's
+	// transactions (-keep-seed-tokens).
+	keepTokens bool
 }
 
 func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
@@ -80,7 +83,7 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{stack: stack, rec: &api.Recorder{}, credTenant: map[string]string{}}
+	e := &env{stack: stack, rec: &api.Recorder{}, credTenant: map[string]string{}, keepTokens: o.keepSeedTokens}
 	ok := false
 	defer func() {
 		if !ok {
