@@ -83,6 +83,7 @@ type fnSpec struct {
 	access    routes.Access
 	source    string // sourceNone, sourceStream or sourceQueue
 	batchSize int
+	keyPrefix string
 	summary   string
 }
 
@@ -242,7 +243,7 @@ func functionSpecs(rts []routes.Route, events []routes.EventFunction) []fnSpec {
 		default:
 			panic(fmt.Sprintf("infra: function %q: unknown event source %q", e.Function, e.Source))
 		}
-		add(fnSpec{name: e.Function, access: e.Access, source: e.Source, batchSize: e.BatchSize, summary: e.Summary})
+		add(fnSpec{name: e.Function, access: e.Access, source: e.Source, batchSize: e.BatchSize, keyPrefix: e.KeyPrefix, summary: e.Summary})
 	}
 	return specs
 }
@@ -304,14 +305,24 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			batch = defaultStreamBatch
 		}
 		// MaxRecordAge is left at its default, -1 (unlimited).
-		fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(b.table, &awslambdaeventsources.DynamoEventSourceProps{
+		props := &awslambdaeventsources.DynamoEventSourceProps{
 			StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
 			BatchSize:               jsii.Number(batch),
 			ReportBatchItemFailures: jsii.Bool(true),
 			BisectBatchOnError:      jsii.Bool(true),
 			RetryAttempts:           jsii.Number(streamRetryAttempts),
 			OnFailure:               awslambdaeventsources.NewSqsDlq(b.streamFailures),
-		}))
+		}
+		if spec.keyPrefix != "" {
+			// Only the items the consumer acts on invoke it (the table's
+			// stream also carries index, counter and log items).
+			props.Filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
+				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{
+					"S": awslambda.FilterRule_BeginsWith(jsii.String(spec.keyPrefix)),
+				}}},
+			})}
+		}
+		fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(b.table, props))
 	case sourceQueue:
 		batch := spec.batchSize
 		if batch == 0 {

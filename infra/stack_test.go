@@ -1076,3 +1076,35 @@ func TestQuoted(t *testing.T) {
 		checkEnvelope(t, s, errorEnvelope(quoted(s)), s)
 	}
 }
+
+// TestStreamFilter: a stream consumer with a KeyPrefix is invoked only for
+// items whose partition key starts with it (the trigger router: contacts).
+func TestStreamFilter(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		for _, e := range f.events {
+			if e.Source != sourceStream {
+				continue
+			}
+			fn := f.functionID(t, e.Function)
+			found := false
+			for _, id := range f.ofType("AWS::Lambda::EventSourceMapping") {
+				p := f.props(id)
+				if !refersTo(p["FunctionName"], fn) {
+					continue
+				}
+				found = true
+				fc, _ := json.Marshal(p["FilterCriteria"])
+				want := `{"Filters":[{"Pattern":"{\"dynamodb\":{\"Keys\":{\"PK\":{\"S\":[{\"prefix\":\"` + e.KeyPrefix + `\"}]}}}}"}]}`
+				if e.KeyPrefix == "" && p["FilterCriteria"] != nil {
+					t.Errorf("%s: filter %s without a KeyPrefix", e.Function, fc)
+				}
+				if e.KeyPrefix != "" && string(fc) != want {
+					t.Errorf("%s: filter %s, want %s", e.Function, fc, want)
+				}
+			}
+			if !found {
+				t.Errorf("%s: no event source mapping", e.Function)
+			}
+		}
+	})
+}

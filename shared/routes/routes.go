@@ -189,6 +189,10 @@ type EventFunction struct {
 	// "queue" (the deliveries queue).
 	Source    string
 	BatchSize int
+	// KeyPrefix limits a stream consumer to items whose partition key
+	// starts with it (a Lambda event filter in AWS; the consumer checks
+	// again, so the local poller needs none).
+	KeyPrefix string
 	Summary   string
 }
 
@@ -198,7 +202,7 @@ const Authorizer = "authorizer"
 // EventFunctions lists every function that has no route of its own.
 var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
-	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100,
+	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | QueueConsume, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries by visibility, dead deliveries"},
