@@ -106,13 +106,13 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Errorf(http.StatusBadRequest, "value is required.")
 	}
 	sc := contactapi.Scope(r)
-	res, err := a.svc.Search(r.Context(), sc, q.Get("name"), q.Get("value"), page)
-	if err != nil {
-		return contactapi.MapErr(err)
-	}
 	fields, err := a.svc.ListFields(r.Context(), sc.TenantID)
 	if err != nil {
 		return err
+	}
+	res, err := a.svc.SearchIn(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
+	if err != nil {
+		return contactapi.MapErr(err)
 	}
 	data := make([]map[string]any, len(res.Contacts))
 	for i, c := range res.Contacts {

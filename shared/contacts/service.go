@@ -312,6 +312,18 @@ func (s *Service) Search(ctx context.Context, sc Scope, name, value string, page
 	if err != nil {
 		return Page{}, err
 	}
+	return s.SearchIn(ctx, sc, fields, name, value, page)
+}
+
+// SearchIn is Search with the tenant's field definitions already read (the
+// caller needs them to present the results).
+func (s *Service) SearchIn(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
+	if strings.TrimSpace(name) == "" {
+		return Page{}, invalid("name", "is required")
+	}
+	if page < 1 || page > 1000 {
+		return Page{}, invalid("page", "must be between 1 and 1000")
+	}
 	key, canon, err := s.searchTerm(name, value, fields, sc.DefaultCountry)
 	if err != nil {
 		return Page{}, err
