@@ -302,11 +302,8 @@ func cleanTags(tags []string) ([]string, error) {
 // Search lists one page (from 1) of the scope's contacts whose field (a
 // standard field's name, or a custom field's name or ID) equals value.
 func (s *Service) Search(ctx context.Context, sc Scope, name, value string, page int) (Page, error) {
-	if strings.TrimSpace(name) == "" {
-		return Page{}, invalid("name", "is required")
-	}
-	if page < 1 || page > 1000 {
-		return Page{}, invalid("page", "must be between 1 and 1000")
+	if err := checkSearch(name, page); err != nil {
+		return Page{}, err
 	}
 	fields, err := s.Store.ListFields(ctx, sc.TenantID)
 	if err != nil {
@@ -315,14 +312,23 @@ func (s *Service) Search(ctx context.Context, sc Scope, name, value string, page
 	return s.SearchIn(ctx, sc, fields, name, value, page)
 }
 
+// checkSearch refuses a search without a field name or with a page out of
+// range, before anything is read.
+func checkSearch(name string, page int) error {
+	if strings.TrimSpace(name) == "" {
+		return invalid("name", "is required")
+	}
+	if page < 1 || page > 1000 {
+		return invalid("page", "must be between 1 and 1000")
+	}
+	return nil
+}
+
 // SearchIn is Search with the tenant's field definitions already read (the
 // caller needs them to present the results).
 func (s *Service) SearchIn(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
-	if strings.TrimSpace(name) == "" {
-		return Page{}, invalid("name", "is required")
-	}
-	if page < 1 || page > 1000 {
-		return Page{}, invalid("page", "must be between 1 and 1000")
+	if err := checkSearch(name, page); err != nil {
+		return Page{}, err
 	}
 	key, canon, err := s.searchTerm(name, value, fields, sc.DefaultCountry)
 	if err != nil {

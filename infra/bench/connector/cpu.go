@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/startmsg/chatbackend/infra/bench/api"
 )
 
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times (100 on
-// every Linux the project runs on).
+// clockTicks is USER_HZ, the unit of /proc/stat's times (100 on every
+// Linux the project runs on).
 const clockTicks = 100
 
 // CPUSample is the CPU time (user + system) used so far by this process
@@ -57,19 +59,18 @@ func parseStat(s string) (time.Duration, procStat, bool) {
 		return 0, procStat{}, false
 	}
 	st := procStat{comm: s[open+1 : closing]}
+	cpu, err := api.ParseProcStat(s)
 	f := strings.Fields(s[closing+1:])
-	// After the command: state(0) ppid(1) ... utime(11) stime(12).
-	if len(f) < 13 {
+	if err != nil || len(f) < 2 {
 		return 0, procStat{}, false
 	}
-	ppid, err1 := strconv.Atoi(f[1])
-	ut, err2 := strconv.ParseInt(f[11], 10, 64)
-	stt, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	// After the command: state(0) ppid(1).
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
 		return 0, procStat{}, false
 	}
 	st.ppid = ppid
-	return time.Duration(ut+stt) * time.Second / clockTicks, st, true
+	return cpu, st, true
 }
 
 // CPUUse is what each process used between two samples.
