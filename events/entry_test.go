@@ -64,7 +64,7 @@ func seed(t *testing.T, d *lambdaapp.Deps) {
 
 func deps(t *testing.T) *lambdaapp.Deps {
 	env := emulators.ForTest(t)
-	vars := map[string]string{appenv.TableName: env.Table, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
+	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
 	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
 	d.Now = func() time.Time { return time.Unix(1795316400, 0) }
 	seed(t, d)
@@ -212,14 +212,14 @@ func TestEventSamples(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer rcv.Close()
-	vars := map[string]string{appenv.TableName: env.Table, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
+	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
 	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
 	seed(t, d)
 	ctx := context.Background()
 	conn := connections.Connection{ID: "conn_sample", TenantID: "ten_sample", ChannelID: "ch_sample", Name: "CRM", URL: rcv.URL,
 		Triggers: []connections.Trigger{connections.TriggerEmail}, Fields: []string{}, Enabled: true, Source: connections.SourceAPI,
 		Secrets: []connections.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
-	if err := (&ddbstore.Connections{API: d.DDB, Table: d.Table}).CreateConnection(ctx, conn); err != nil {
+	if err := d.Connections().CreateConnection(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	for fn, start := range map[string]string{"trigger-router": "StartStream", "dispatcher": "StartQueue"} {

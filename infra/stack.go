@@ -55,10 +55,6 @@ const (
 	// record age a trigger is retried for as long as the record is in the
 	// stream (24 h); only then does it go to the stream-failures queue.
 	streamRetryAttempts = 10000
-
-	// queueBatchingWindow is how long Lambda may wait to fill a batch from
-	// the deliveries queue; small, because it adds to delivery latency.
-	queueBatchingWindow = 1 * time.Second
 )
 
 // BackendStackProps configures NewBackendStack. Only Stage is required.
@@ -92,6 +88,7 @@ type backend struct {
 	stack          awscdk.Stack
 	stage          string
 	table          awsdynamodb.Table
+	ops            awsdynamodb.Table
 	deliveries     awssqs.Queue
 	dlq            awssqs.Queue
 	streamFailures awssqs.Queue
@@ -141,6 +138,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		Value: api.Url(), Description: jsii.String("Base URL of the REST API (stage included)"),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: b.table.TableName()})
+	awscdk.NewCfnOutput(stack, jsii.String("OpsTableName"), &awscdk.CfnOutputProps{Value: b.ops.TableName()})
 	awscdk.NewCfnOutput(stack, jsii.String("QueueUrl"), &awscdk.CfnOutputProps{Value: b.deliveries.QueueUrl()})
 	awscdk.NewCfnOutput(stack, jsii.String("DlqUrl"), &awscdk.CfnOutputProps{Value: b.dlq.QueueUrl()})
 	return stack
@@ -163,10 +161,10 @@ func (b *backend) logRetention() awslogs.RetentionDays {
 	return awslogs.RetentionDays_ONE_WEEK
 }
 
-// addTable declares the single table, the same shape as
+// addTable declares the data table, the same shape as
 // ddbstore.CreateTableInput: PK/SK, GSI1 (GSI1PK/GSI1SK, all attributes),
 // on-demand, a NEW_AND_OLD_IMAGES stream for the trigger router, TTL and
-// point-in-time recovery.
+// point-in-time recovery; and the operations table beside it.
 func (b *backend) addTable() {
 	str := func(name string) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
@@ -188,6 +186,17 @@ func (b *backend) addTable() {
 		PartitionKey:   str(ddbstore.AttrGSI1PK),
 		SortKey:        str(ddbstore.AttrGSI1SK),
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	// The operations table, the same shape as ddbstore.CreateOpsTableInput:
+	// rate-limit counters, delivery attempts and idempotency records, every
+	// one expiring by TTL. No stream (nothing reacts to these writes), no
+	// index and no point-in-time recovery (nothing there outlives a week).
+	b.ops = awsdynamodb.NewTable(b.stack, jsii.String("OpsTable"), &awsdynamodb.TableProps{
+		PartitionKey:        str(ddbstore.AttrPK),
+		SortKey:             str(ddbstore.AttrSK),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
+		RemovalPolicy:       awscdk.RemovalPolicy_DESTROY,
 	})
 }
 
@@ -289,10 +298,11 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
 		LogGroup:     logs,
 		Environment: &map[string]*string{
-			appenv.TableName: b.table.TableName(),
-			appenv.QueueURL:  b.deliveries.QueueUrl(),
-			appenv.DLQURL:    b.dlq.QueueUrl(),
-			appenv.Stage:     jsii.String(b.stage),
+			appenv.TableName:    b.table.TableName(),
+			appenv.OpsTableName: b.ops.TableName(),
+			appenv.QueueURL:     b.deliveries.QueueUrl(),
+			appenv.DLQURL:       b.dlq.QueueUrl(),
+			appenv.Stage:        jsii.String(b.stage),
 		},
 	})
 	b.functions[spec.name] = fn
@@ -314,8 +324,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			OnFailure:               awslambdaeventsources.NewSqsDlq(b.streamFailures),
 		}
 		if spec.keyPrefix != "" {
-			// Only the items the consumer acts on invoke it (the table's
-			// stream also carries index, counter and log items).
+			// Only the items the consumer acts on invoke it (the data table's
+			// stream also carries search-index and settings items).
 			props.Filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
 				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{
 					"S": awslambda.FilterRule_BeginsWith(jsii.String(spec.keyPrefix)),
@@ -328,10 +338,12 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		if batch == 0 {
 			batch = defaultQueueBatch
 		}
+		// No batching window: Lambda hands over whatever a poll returns at
+		// once, as a window would add up to its length to every delivery's
+		// latency (the target is one second from contact write to attempt).
 		fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(b.deliveries, &awslambdaeventsources.SqsEventSourceProps{
 			BatchSize:               jsii.Number(batch),
 			ReportBatchItemFailures: jsii.Bool(true),
-			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(queueBatchingWindow.Seconds())),
 		}))
 	}
 }
@@ -360,11 +372,14 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 	if a.Has(routes.StreamRead) && spec.source != sourceStream {
 		b.table.GrantStreamRead(fn)
 	}
-	if a.Has(routes.RateCount) && !a.Has(routes.TableWrite) {
+	if a.Has(routes.Ops) {
+		b.ops.GrantReadWriteData(fn)
+	}
+	if a.Has(routes.RateCount) && !a.Has(routes.Ops) {
 		// Only the rate-limit counters: IAM checks the partition key.
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings("dynamodb:UpdateItem"),
-			Resources: jsii.Strings(*b.table.TableArn()),
+			Resources: jsii.Strings(*b.ops.TableArn()),
 			Conditions: &map[string]any{
 				"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ddbstore.RateLimitKeyPrefix + "*"}},
 			},

@@ -361,12 +361,14 @@ func (f *fixture) functionNames() []string {
 
 func TestTable(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
-		check(t, "table shape", func() {
+		keys := []any{
+			map[string]any{"AttributeName": ddbstore.AttrPK, "KeyType": "HASH"},
+			map[string]any{"AttributeName": ddbstore.AttrSK, "KeyType": "RANGE"},
+		}
+		data := f.props(f.idOf(t, "AWS::DynamoDB::Table", "Table"))
+		check(t, "data table shape", func() {
 			f.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
-				"KeySchema": []any{
-					map[string]any{"AttributeName": ddbstore.AttrPK, "KeyType": "HASH"},
-					map[string]any{"AttributeName": ddbstore.AttrSK, "KeyType": "RANGE"},
-				},
+				"KeySchema": keys,
 				"AttributeDefinitions": assertions.Match_ArrayWith(&[]any{
 					map[string]any{"AttributeName": ddbstore.AttrPK, "AttributeType": "S"},
 					map[string]any{"AttributeName": ddbstore.AttrSK, "AttributeType": "S"},
@@ -386,13 +388,35 @@ func TestTable(t *testing.T) {
 				"DeletionProtectionEnabled":        f.stage == StageProd,
 			})
 		})
+		if _, ok := data["StreamSpecification"]; !ok {
+			t.Error("the data table (logical ID Table…) has no stream")
+		}
 		policy := map[string]string{StageDev: "Delete", StageProd: "Retain"}[f.stage]
-		check(t, "removal policy", func() {
+		check(t, "data table removal policy", func() {
 			f.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 				"DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+				"Properties": map[string]any{"StreamSpecification": assertions.Match_AnyValue()},
 			})
 		})
-		check(t, "one table", func() { f.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1)) })
+		check(t, "operations table shape", func() {
+			f.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"KeySchema": keys,
+				"AttributeDefinitions": []any{
+					map[string]any{"AttributeName": ddbstore.AttrPK, "AttributeType": "S"},
+					map[string]any{"AttributeName": ddbstore.AttrSK, "AttributeType": "S"},
+				},
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},
+				"StreamSpecification":              assertions.Match_Absent(),
+				"GlobalSecondaryIndexes":           assertions.Match_Absent(),
+				"PointInTimeRecoverySpecification": assertions.Match_Absent(),
+			})
+		})
+		ops := f.props(f.idOf(t, "AWS::DynamoDB::Table", "OpsTable"))
+		if _, ok := ops["StreamSpecification"]; ok {
+			t.Error("the operations table has a stream")
+		}
+		check(t, "two tables", func() { f.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
 	})
 }
 
@@ -469,7 +493,7 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("%s: runtime %v handler %v arch %v", s.name, p["Runtime"], p["Handler"], p["Architectures"])
 			}
 			env, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-			for _, k := range []string{appenv.TableName, appenv.QueueURL, appenv.DLQURL, appenv.Stage} {
+			for _, k := range []string{appenv.TableName, appenv.OpsTableName, appenv.QueueURL, appenv.DLQURL, appenv.Stage} {
 				if _, ok := env[k]; !ok {
 					t.Errorf("%s: env %s missing", s.name, k)
 				}
@@ -531,9 +555,10 @@ func TestLeastPrivilege(t *testing.T) {
 	writeActions := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 	each(t, func(t *testing.T, f *fixture) {
 		table := f.idOf(t, "AWS::DynamoDB::Table", "Table")
+		ops := f.idOf(t, "AWS::DynamoDB::Table", "OpsTable")
 		deliveries := f.idOf(t, "AWS::SQS::Queue", "Deliveries")
 		dlq := f.idOf(t, "AWS::SQS::Queue", "DeliveriesDlq")
-		sawNoAccess, sawReadOnly := false, false
+		sawNoAccess, sawReadOnly, sawRateOnly := false, false, false
 		for _, s := range functionSpecs(f.routes, f.events) {
 			t.Run(s.name, func(t *testing.T) {
 				gs := f.grantsOf(t, s.name)
@@ -541,7 +566,7 @@ func TestLeastPrivilege(t *testing.T) {
 				stream := a.Has(routes.StreamRead) || s.source == sourceStream
 				consumes := a.Has(routes.QueueConsume) || s.source == sourceQueue
 
-				if a&(routes.TableRead|routes.TableWrite) == 0 && !stream {
+				if a&(routes.TableRead|routes.TableWrite|routes.RateCount|routes.Ops) == 0 && !stream {
 					sawNoAccess = sawNoAccess || a == 0
 					for _, g := range gs {
 						if strings.HasPrefix(g.action, "dynamodb:") {
@@ -564,16 +589,30 @@ func TestLeastPrivilege(t *testing.T) {
 						t.Errorf("%s on the table: %v, TableWrite %v", w, got, a.Has(routes.TableWrite))
 					}
 				}
-				if a.Has(routes.RateCount) && !a.Has(routes.TableWrite) {
+				for _, w := range writeActions {
+					if got := allowsUnconditionally(gs, w, ops); got != a.Has(routes.Ops) {
+						t.Errorf("%s on the operations table: %v, Ops %v", w, got, a.Has(routes.Ops))
+					}
+				}
+				if a.Has(routes.RateCount) && !a.Has(routes.Ops) {
+					sawRateOnly = true
 					ok := false
 					for _, g := range gs {
-						if g.action == "dynamodb:UpdateItem" && refersTo(g.resource, table) {
+						if g.action == "dynamodb:UpdateItem" && refersTo(g.resource, ops) {
 							c, _ := json.Marshal(g.condition)
 							ok = string(c) == `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RL#*"]}}`
 						}
 					}
 					if !ok {
-						t.Error("RateCount must allow UpdateItem on RL# keys only")
+						t.Error("RateCount must allow UpdateItem on the operations table's RL# keys only")
+					}
+				}
+				if got := allows(gs, "dynamodb:UpdateItem", ops); got != a.Has(routes.Ops) && !a.Has(routes.RateCount) {
+					t.Errorf("UpdateItem on the operations table: %v, Ops %v, RateCount %v", got, a.Has(routes.Ops), a.Has(routes.RateCount))
+				}
+				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {
+					if got := allows(gs, r, ops); got != a.Has(routes.Ops) {
+						t.Errorf("%s on the operations table: %v, Ops %v", r, got, a.Has(routes.Ops))
 					}
 				}
 				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {
@@ -600,8 +639,8 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 			})
 		}
-		if !sawNoAccess || !sawReadOnly {
-			t.Errorf("the tables lack a no-access (%v) or a read-only (%v) function to check", sawNoAccess, sawReadOnly)
+		if !sawNoAccess || !sawReadOnly || !sawRateOnly {
+			t.Errorf("the tables lack a no-access (%v), a read-only (%v) or a count-only (%v) function to check", sawNoAccess, sawReadOnly, sawRateOnly)
 		}
 	})
 }
@@ -663,8 +702,8 @@ func TestEventSources(t *testing.T) {
 				if !refersTo(p["EventSourceArn"], deliveries) {
 					t.Errorf("queue mapping source = %v", p["EventSourceArn"])
 				}
-				if w := num(p["MaximumBatchingWindowInSeconds"]); w <= 0 || w > 5 {
-					t.Errorf("MaximumBatchingWindowInSeconds = %v, want small", w)
+				if w, set := p["MaximumBatchingWindowInSeconds"]; set && num(w) != 0 {
+					t.Errorf("MaximumBatchingWindowInSeconds = %v, want none (it adds to every delivery's latency)", w)
 				}
 			}
 		})
@@ -1000,7 +1039,7 @@ func TestAlarms(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
-		for _, name := range []string{"ApiUrl", "TableName", "QueueUrl", "DlqUrl"} {
+		for _, name := range []string{"ApiUrl", "TableName", "OpsTableName", "QueueUrl", "DlqUrl"} {
 			check(t, name, func() { f.tmpl.HasOutput(jsii.String(name), map[string]any{}) })
 		}
 	})

@@ -41,7 +41,7 @@ func newAPI(d *lambdaapp.Deps) *API {
 }
 
 func idempotent(d *lambdaapp.Deps, route string, h http.Handler) http.Handler {
-	return idempotency.Middleware(&ddbstore.Idempotency{API: d.DDB, Table: d.Table}, route, d.Now, h)
+	return idempotency.Middleware(&ddbstore.Idempotency{API: d.DDB, Table: d.OpsTable}, route, d.Now, h)
 }
 
 // fieldsBody is seed 001's write body.

@@ -23,12 +23,22 @@ import (
 // A connection is one item in its tenant's partition, stored whole, signing
 // secrets included as plain attributes: the table is encrypted at rest
 // (DynamoDB always is), but whoever may read the item reads the secrets.
-// Attempts live in a partition per connection and expire by TTL; dead
-// deliveries live in the tenant's partition, listed newest first through
-// GSI1, and expire by TTL too.
+// Attempts live in the operations table, a partition per connection, and
+// expire by TTL; dead deliveries live in the tenant's partition, listed
+// newest first through GSI1, and expire by TTL too.
 type Connections struct {
 	API   API
-	Table string
+	Table string // the data table
+	Ops   string // the operations table (attempts)
+}
+
+// ops is the operations table's name, or an error naming the missing
+// setting (a store built without it cannot log or read attempts).
+func (c *Connections) ops() (*string, error) {
+	if c.Ops == "" {
+		return nil, errors.New("ddbstore: Connections.Ops (the operations table) is not set")
+	}
+	return aws.String(c.Ops), nil
 }
 
 var _ connections.Store = (*Connections)(nil)
@@ -267,7 +277,11 @@ func (c *Connections) AddAttempt(ctx context.Context, tenantID, connectionID str
 		return err
 	}
 	it[TTLAttribute] = avN(time.UnixMilli(a.Time).Add(connections.ActivityTTL).Unix())
-	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.Table), Item: it})
+	ops, err := c.ops()
+	if err != nil {
+		return err
+	}
+	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: ops, Item: it})
 	if err != nil {
 		return fmt.Errorf("add attempt of connection %s: %w", connectionID, err)
 	}
@@ -280,8 +294,12 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
+	ops, err := c.ops()
+	if err != nil {
+		return nil, err
+	}
 	items, err := c.query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(c.Table),
+		TableName:              ops,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": avS(attemptPK(tenantID, connectionID)), ":p": avS(skAttemptP),

@@ -24,7 +24,7 @@ import (
 func newConnections(t *testing.T) (*ddbstore.Connections, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Connections{API: env.DDB, Table: env.Table}, env
+	return &ddbstore.Connections{API: env.DDB, Table: env.Table, Ops: env.OpsTable}, env
 }
 
 // mkConn builds an enabled connection with two secrets.
@@ -59,7 +59,13 @@ func mustGetConn(t *testing.T, s *ddbstore.Connections, tenant, id string) conne
 // rawItem reads an item as stored (nil if absent).
 func rawItem(t *testing.T, env *emulators.TestEnv, pk, sk string) map[string]types.AttributeValue {
 	t.Helper()
-	out, err := env.DDB.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(env.Table), ConsistentRead: aws.Bool(true),
+	return rawItemIn(t, env, env.Table, pk, sk)
+}
+
+// rawItemIn reads one item of the named table as stored.
+func rawItemIn(t *testing.T, env *emulators.TestEnv, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := env.DDB.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}})
 	if err != nil {
 		t.Fatal(err)
@@ -339,12 +345,19 @@ func TestAttemptsNewestFirst(t *testing.T) {
 	}
 
 	sk := fmt.Sprintf("ATT#%013d#msg_0#01", base)
-	raw := rawItem(t, env, "CONN#t#k", sk)
+	if rawItem(t, env, "CONN#t#k", sk) != nil {
+		t.Errorf("attempt %s written to the data table", sk)
+	}
+	raw := rawItemIn(t, env, env.OpsTable, "CONN#t#k", sk)
 	if raw == nil {
-		t.Fatalf("no item %s", sk)
+		t.Fatalf("no item %s in the operations table", sk)
 	}
 	if ttl, want := numAttr(t, raw, ddbstore.TTLAttribute), base/1000+int64(connections.ActivityTTL/time.Second); ttl != want {
 		t.Errorf("ttl = %d, want %d", ttl, want)
+	}
+	noOps := &ddbstore.Connections{API: env.DDB, Table: env.Table}
+	if err := noOps.AddAttempt(ctx, "t", "k", all[0]); err == nil || !strings.Contains(err.Error(), "operations table") {
+		t.Errorf("AddAttempt without the operations table: %v", err)
 	}
 	_, err = s.Attempts(ctx, "t", "k", 0)
 	var ve *connections.ValidationError

@@ -6,13 +6,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// The single table. Every item has PK and SK; items that need a second access
-// path also carry GSI1PK/GSI1SK. Items that expire carry TTLAttribute (unix
-// seconds). The CDK app and the local provisioning both read these names.
+// Two tables, both with PK and SK and expiry by TTLAttribute (unix seconds):
 //
-// Key layout (every key carries its tenant ID: settings live under
-// TENANT#<tenantId>, each contact in a partition of its own, each searchable
-// value in an index partition of its own):
+//   - the data table holds what the product is made of (tenants, channels,
+//     tokens, custom fields, contacts and their search entries, connections,
+//     dead deliveries). Its NEW_AND_OLD_IMAGES stream feeds the trigger
+//     router, and it has point-in-time recovery. Items that need a second
+//     access path also carry GSI1PK/GSI1SK;
+//   - the operations table holds what the system writes while it works and
+//     forgets on its own: rate-limit counters, delivery attempts (the
+//     activity report) and idempotency records. Every item there expires by
+//     TTL. It has no stream, no index and no backups: these writes are the
+//     hottest of the system (one counter per API call, one attempt per
+//     delivery), and neither the trigger router nor a restore needs them.
+//
+// The CDK app and the local provisioning both read these names.
+//
+// Key layout of the data table (every key carries its tenant ID: settings
+// live under TENANT#<tenantId>, each contact in a partition of its own, each
+// searchable value in an index partition of its own):
 //
 //	PK                         SK                                   item
 //	TENANT#<t>                 TENANT                               tenant
@@ -20,19 +32,23 @@ import (
 //	TENANT#<t>                 CHANNEL#<c>                          channel
 //	TENANT#<t>                 CHANNEL#<c>#TOKEN#<k>                channel token (masked, hash)
 //	CRED#<sha256(token)>       CRED                                 credential lookup (authorizer)
-//	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	TENANT#<t>                 FIELD#<id>                           custom field definition
 //	TENANT#<t>                 FIELDSEQ                             custom field ID counter (n)
 //	TENANT#<t>                 FIELDNAME#<lower(name)>              custom field name guard (field_id)
 //	CONTACT#<t>#<id>           CONTACT                              contact (version-conditioned)
 //	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
 //	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
-//	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
-//	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
-//	                                                                delivery attempt (TTL)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
+//
+// Key layout of the operations table:
+//
+//	PK                         SK                                   item
+//	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
+//	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
+//	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
+//	                                                                delivery attempt (TTL)
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
@@ -52,8 +68,9 @@ const (
 	TTLAttribute = "ttl"
 )
 
-// CreateTableInput is the table definition used by local provisioning and
-// tests; infra/ declares the same table with CDK constructs.
+// CreateTableInput is the data table's definition used by local
+// provisioning and tests; infra/ declares the same table with CDK
+// constructs.
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	s := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
@@ -79,6 +96,24 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 		StreamSpecification: &types.StreamSpecification{
 			StreamEnabled:  aws.Bool(true),
 			StreamViewType: types.StreamViewTypeNewAndOldImages,
+		},
+	}
+}
+
+// CreateOpsTableInput is the operations table's definition used by local
+// provisioning and tests: PK/SK only, on-demand, no stream; infra/ declares
+// the same table with CDK constructs.
+func CreateOpsTableInput(name string) *dynamodb.CreateTableInput {
+	s := func(n string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK)},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
 	}
 }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/connections"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/netguard"
@@ -226,7 +225,7 @@ const AttemptTimeout = 10 * time.Second
 
 // Build wires the dispatcher for Lambda and the local poller.
 func Build(d *lambdaapp.Deps) lambdaapp.QueueHandler {
-	disp := New(&ddbstore.Connections{API: d.DDB, Table: d.Table}, delivery.New(Policy(d.Getenv), AttemptTimeout),
+	disp := New(d.Connections(), delivery.New(Policy(d.Getenv), AttemptTimeout),
 		sqs.NewFromConfig(d.AWS), d.QueueURL)
 	disp.Now = d.Now
 	return disp.Handle

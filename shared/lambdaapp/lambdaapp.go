@@ -38,7 +38,8 @@ import (
 type Deps struct {
 	AWS      aws.Config
 	DDB      *dynamodb.Client
-	Table    string
+	Table    string // the data table (appenv.TableName)
+	OpsTable string // the operations table (appenv.OpsTableName)
 	QueueURL string
 	DLQURL   string
 	Stage    string
@@ -52,6 +53,7 @@ func FromConfig(cfg aws.Config, getenv func(string) string) *Deps {
 		AWS:      cfg,
 		DDB:      dynamodb.NewFromConfig(cfg),
 		Table:    getenv(appenv.TableName),
+		OpsTable: getenv(appenv.OpsTableName),
 		QueueURL: getenv(appenv.QueueURL),
 		DLQURL:   getenv(appenv.DLQURL),
 		Stage:    getenv(appenv.Stage),
@@ -68,13 +70,15 @@ func Load(ctx context.Context) (*Deps, error) {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	d := FromConfig(cfg, os.Getenv)
-	if d.Table == "" {
-		return nil, fmt.Errorf("%s is not set", appenv.TableName)
+	for name, v := range map[string]string{appenv.TableName: d.Table, appenv.OpsTableName: d.OpsTable} {
+		if v == "" {
+			return nil, fmt.Errorf("%s is not set", name)
+		}
 	}
 	return d, nil
 }
 
-// Tenancy returns the tenancy store on the table.
+// Tenancy returns the tenancy store on the data table.
 func (d *Deps) Tenancy() *ddbstore.Tenancy { return &ddbstore.Tenancy{API: d.DDB, Table: d.Table} }
 
 // Builder makes a route's handler from the instance's Deps. It runs once,
@@ -96,7 +100,7 @@ func APIHandler(d *Deps, name string, builders Builders) (func(context.Context, 
 		return nil, fmt.Errorf("function %q has no builder", name)
 	}
 	limiter := &ratelimit.Limiter{
-		Counter: &ddbstore.RateCounter{API: d.DDB, Table: d.Table},
+		Counter: &ddbstore.RateCounter{API: d.DDB, Table: d.OpsTable},
 		Limit:   RateLimit,
 		Window:  time.Minute,
 		Now:     d.Now,
@@ -219,4 +223,10 @@ func StartStream(build func(*Deps) StreamHandler) {
 func StartQueue(build func(*Deps) QueueHandler) {
 	setLogger()
 	lambda.Start(build(mustLoad()))
+}
+
+// Connections returns the connections store: connections and dead
+// deliveries on the data table, attempts on the operations table.
+func (d *Deps) Connections() *ddbstore.Connections {
+	return &ddbstore.Connections{API: d.DDB, Table: d.Table, Ops: d.OpsTable}
 }

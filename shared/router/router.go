@@ -209,7 +209,7 @@ func (b *batchCache) payload(ctx context.Context, c contacts.Contact, conn conne
 func Build(d *lambdaapp.Deps) lambdaapp.StreamHandler {
 	ten := d.Tenancy()
 	r := &Router{
-		Connections: &ddbstore.Connections{API: d.DDB, Table: d.Table},
+		Connections: d.Connections(),
 		Contacts:    &ddbstore.Contacts{API: d.DDB, Table: d.Table},
 		Channels: func(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)

@@ -35,15 +35,19 @@ const (
 type Access uint
 
 const (
-	TableRead Access = 1 << iota
-	TableWrite
-	QueueSend    // deliveries queue: SendMessage
-	QueueConsume // deliveries queue: Receive/Delete/ChangeMessageVisibility
-	DLQRead      // DLQ: Receive/Delete (listing and redrive)
-	StreamRead   // table stream (event source)
-	// RateCount allows UpdateItem on rate-limit counters only (keys RL#…):
-	// what a read-only route needs to count its calls.
+	TableRead    Access = 1 << iota // data table
+	TableWrite                      // data table
+	QueueSend                       // deliveries queue: SendMessage
+	QueueConsume                    // deliveries queue: Receive/Delete/ChangeMessageVisibility
+	DLQRead                         // DLQ: Receive/Delete (listing and redrive)
+	StreamRead                      // data table stream (event source)
+	// RateCount allows UpdateItem on the operations table's rate-limit
+	// counters only (keys RL#…): what every rate-limited route needs to
+	// count its calls.
 	RateCount
+	// Ops reads and writes the operations table: delivery attempts and
+	// idempotency records.
+	Ops
 )
 
 // Has reports whether a contains every bit of b.
@@ -86,61 +90,61 @@ var Table = []Route{
 		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
 
 	// Contacts API (seed 001): per channel token.
-	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "contacts", Body: true,
 		Summary: "Create a contact with field values (max 30); honours Idempotency-Key"},
 	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts", Query: []string{"name", "value", "page"},
 		Summary: "Contacts whose field equals a value, 10 per page"},
 	{Method: "GET", Path: "/v1/contact/{contactId}", Function: "contact-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts",
 		Summary: "One contact (Base64-encoded ID on Viber channels)"},
-	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts", Body: true,
 		Summary: "Set field values of a contact (max 30)"},
-	{Method: "DELETE", Path: "/v1/contact/{contactId}", Function: "contact-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts",
+	{Method: "DELETE", Path: "/v1/contact/{contactId}", Function: "contact-delete", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts",
 		Summary: "Delete a contact"},
-	{Method: "POST", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-add", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+	{Method: "POST", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-add", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts", Body: true,
 		Summary: "Add tags to a contact (max 10)"},
-	{Method: "DELETE", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-remove", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contacts", Body: true,
+	{Method: "DELETE", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-remove", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts", Body: true,
 		Summary: "Remove tags from a contact (max 10)"},
 
 	// Contact fields module: the tenant's custom field definitions.
 	{Method: "GET", Path: "/v1/contact_fields", Function: "contact-field-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contact fields",
 		Summary: "The tenant's custom fields with their IDs and types"},
-	{Method: "POST", Path: "/v1/contact_fields", Function: "contact-field-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true, Created: true,
+	{Method: "POST", Path: "/v1/contact_fields", Function: "contact-field-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contact fields", Body: true, Created: true,
 		Summary: "Define a custom field: name, type (text, number, boolean, date, datetime, email, phone, list), options"},
 	{Method: "GET", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contact fields",
 		Summary: "One custom field"},
-	{Method: "PUT", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields", Body: true,
+	{Method: "PUT", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-update", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contact fields", Body: true,
 		Summary: "Rename a custom field or change a list field's options"},
-	{Method: "DELETE", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "contact fields",
+	{Method: "DELETE", Path: "/v1/contact_fields/{fieldId}", Function: "contact-field-delete", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contact fields",
 		Summary: "Delete a custom field definition"},
 
 	// Action API (seed 003): the account secret key.
-	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite, Tag: "actions", Body: true,
+	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite | Ops | RateCount, Tag: "actions", Body: true,
 		Summary: "A JSON array of contact actions (NEW, EDIT, TRASH, SEARCH), one result each; honours Idempotency-Key"},
 
 	// JSON API connector (seed 000): per channel token.
-	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true, Created: true,
+	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true, Created: true,
 		Summary: "Create a connection: name, url, triggers, fields; answers its signing secret once"},
 	{Method: "GET", Path: "/v1/connections", Function: "connection-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
 		Summary: "The channel's connections"},
 	{Method: "GET", Path: "/v1/connections/{connectionId}", Function: "connection-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
 		Summary: "One connection"},
-	{Method: "PUT", Path: "/v1/connections/{connectionId}", Function: "connection-update", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+	{Method: "PUT", Path: "/v1/connections/{connectionId}", Function: "connection-update", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true,
 		Summary: "Change a connection (name, url, triggers, fields, enabled)"},
-	{Method: "DELETE", Path: "/v1/connections/{connectionId}", Function: "connection-delete", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+	{Method: "DELETE", Path: "/v1/connections/{connectionId}", Function: "connection-delete", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections",
 		Summary: "Delete a connection"},
-	{Method: "POST", Path: "/v1/connections/{connectionId}/secret", Function: "connection-secret-rotate", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+	{Method: "POST", Path: "/v1/connections/{connectionId}/secret", Function: "connection-secret-rotate", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections",
 		Summary: "Rotate the signing secret; the old one keeps signing for 24 h"},
-	{Method: "GET", Path: "/v1/connections/{connectionId}/activity", Function: "connection-activity", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
+	{Method: "GET", Path: "/v1/connections/{connectionId}/activity", Function: "connection-activity", Auth: AuthChannel, Access: TableRead | Ops | RateCount, Tag: "connections",
 		Summary: "The last 10 attempts, newest first, and the connection's settings"},
-	{Method: "POST", Path: "/v1/connections/{connectionId}/test", Function: "connection-test", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections",
+	{Method: "POST", Path: "/v1/connections/{connectionId}/test", Function: "connection-test", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "connections",
 		Summary: "Send a sample payload now and answer the attempt"},
-	{Method: "POST", Path: "/v1/connections/{connectionId}/activity/{webhookId}/replay", Function: "connection-replay", Auth: AuthChannel, Access: TableRead | TableWrite | QueueSend, Tag: "connections",
+	{Method: "POST", Path: "/v1/connections/{connectionId}/activity/{webhookId}/replay", Function: "connection-replay", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount | QueueSend, Tag: "connections",
 		Summary: "Queue a logged delivery again (same webhook-id, fresh signature)"},
 	{Method: "GET", Path: "/v1/deliveries/dead", Function: "delivery-dead-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "connections",
 		Summary: "Deliveries that ran out of attempts or were refused for good"},
-	{Method: "POST", Path: "/v1/deliveries/dead/{deliveryId}/redrive", Function: "delivery-dead-redrive", Auth: AuthChannel, Access: TableRead | TableWrite | QueueSend, Tag: "connections",
+	{Method: "POST", Path: "/v1/deliveries/dead/{deliveryId}/redrive", Function: "delivery-dead-redrive", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | QueueSend, Tag: "connections",
 		Summary: "Queue a dead delivery again"},
-	{Method: "POST", Path: "/v1/events", Function: "events-collect", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+	{Method: "POST", Path: "/v1/events", Function: "events-collect", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true,
 		Summary: "What the bot collected from a subscriber: a field value or an event; fires the same triggers"},
 
 	// Messenger Platform webhooks for a Messenger channel (public: the
@@ -151,9 +155,9 @@ var Table = []Route{
 		Summary: "Messenger webhook calls (X-Hub-Signature-256): postbacks, email and phone quick replies, locations"},
 
 	// Zapier REST hooks.
-	{Method: "POST", Path: "/v1/hooks", Function: "hook-subscribe", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "zapier", Body: true, Created: true,
+	{Method: "POST", Path: "/v1/hooks", Function: "hook-subscribe", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "zapier", Body: true, Created: true,
 		Summary: "Subscribe a Zapier hook: target_url and event"},
-	{Method: "DELETE", Path: "/v1/hooks/{hookId}", Function: "hook-unsubscribe", Auth: AuthChannel, Access: TableRead | TableWrite, Tag: "zapier",
+	{Method: "DELETE", Path: "/v1/hooks/{hookId}", Function: "hook-unsubscribe", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "zapier",
 		Summary: "Unsubscribe a Zapier hook"},
 	{Method: "GET", Path: "/v1/hooks/sample", Function: "hook-sample", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "zapier", Query: []string{"event"},
 		Summary: "Sample payloads in the live shape (Zapier's perform list)"},
@@ -174,7 +178,7 @@ var Table = []Route{
 		Summary: "List a channel's API tokens, masked"},
 	{Method: "GET", Path: "/admin/dlq", Function: "admin-dlq-stats", Auth: AuthAdmin, Access: DLQRead, Tag: "admin",
 		Summary: "How many messages the deliveries DLQ holds (the dispatcher kept failing on them)"},
-	{Method: "POST", Path: "/admin/dlq/redrive", Function: "admin-dlq-redrive", Auth: AuthAdmin, Access: DLQRead | QueueSend, Tag: "admin",
+	{Method: "POST", Path: "/admin/dlq/redrive", Function: "admin-dlq-redrive", Auth: AuthAdmin, Access: QueueSend | DLQRead, Tag: "admin",
 		Summary: "Move up to 500 messages from the DLQ back to the deliveries queue"},
 	{Method: "DELETE", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens/{tokenId}", Function: "admin-token-revoke", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
 		Summary: "Revoke a channel API token"},
@@ -204,7 +208,7 @@ var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
 	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
-	{Function: "dispatcher", Access: TableRead | TableWrite | QueueConsume, Source: "queue", BatchSize: 10,
+	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries by visibility, dead deliveries"},
 }
 

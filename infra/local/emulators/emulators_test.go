@@ -69,11 +69,15 @@ func TestDataDirPersistsTables(t *testing.T) {
 		s := startStack(t, Options{DataDir: dir})
 		ddb := dynamodb.NewFromConfig(s.AWSConfig())
 		if run == 0 {
-			if err := provision.EnsureTable(t.Context(), ddb, "kept"); err != nil {
+			if err := provision.EnsureTables(t.Context(), ddb, "kept", "kept-ops"); err != nil {
 				t.Fatal(err)
 			}
-		} else if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String("kept")}); err != nil {
-			t.Fatalf("table lost across restart: %v", err)
+		} else {
+			for _, name := range []string{"kept", "kept-ops"} {
+				if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
+					t.Fatalf("table %s lost across restart: %v", name, err)
+				}
+			}
 		}
 		s.Stop()
 	}

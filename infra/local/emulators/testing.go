@@ -42,17 +42,18 @@ func Main(m *testing.M) {
 // TestEnv is one test's view of the shared stack: clients, and a table and
 // queues of its own, deleted when the test ends.
 type TestEnv struct {
-	Stack   *Stack
-	Config  aws.Config
-	DDB     *dynamodb.Client
-	Streams *dynamodbstreams.Client
-	SQS     *sqs.Client
-	Table   string
-	Queues  provision.Queues
+	Stack    *Stack
+	Config   aws.Config
+	DDB      *dynamodb.Client
+	Streams  *dynamodbstreams.Client
+	SQS      *sqs.Client
+	Table    string // the data table
+	OpsTable string // the operations table
+	Queues   provision.Queues
 }
 
-// ForTest starts the shared in-memory stack if needed and provisions a table
-// and queues named after the test.
+// ForTest starts the shared in-memory stack if needed and provisions the two
+// tables and the queues, named after the test.
 func ForTest(t testing.TB) *TestEnv {
 	t.Helper()
 	shared.once.Do(func() {
@@ -70,15 +71,16 @@ func ForTest(t testing.TB) *TestEnv {
 		SQS:     sqs.NewFromConfig(cfg),
 	}
 	prefix := fmt.Sprintf("t%d-%.40s-", shared.seq.Add(1), unsafeName.ReplaceAllString(t.Name(), "-"))
-	e.Table = prefix + "table"
+	e.Table, e.OpsTable = prefix+"table", prefix+"ops"
 	ctx := context.Background()
-	if err := provision.EnsureTable(ctx, e.DDB, e.Table); err != nil {
+	if err := provision.EnsureTables(ctx, e.DDB, e.Table, e.OpsTable); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, err := e.DDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(e.Table)})
-		if err != nil {
-			t.Errorf("delete table: %v", err)
+		for _, name := range []string{e.Table, e.OpsTable} {
+			if _, err := e.DDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+				t.Errorf("delete table %s: %v", name, err)
+			}
 		}
 	})
 	var err error
@@ -99,10 +101,11 @@ func ForTest(t testing.TB) *TestEnv {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // Env returns the stack's Env plus the variables through which functions
-// find this test's table and queues (package appenv).
+// find this test's tables and queues (package appenv).
 func (e *TestEnv) Env() []string {
 	return append(e.Stack.Env(),
 		appenv.TableName+"="+e.Table,
+		appenv.OpsTableName+"="+e.OpsTable,
 		appenv.QueueURL+"="+e.Queues.DeliveriesURL,
 		appenv.DLQURL+"="+e.Queues.DLQURL,
 	)

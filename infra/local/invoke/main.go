@@ -41,7 +41,7 @@ func run(fn, event string) error {
 	defaults := map[string]string{
 		"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "http://127.0.0.1:8000",
 		"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9324", "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", appenv.TableName: "chat-backend",
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", appenv.TableName: "chat-backend", appenv.OpsTableName: "chat-backend-ops",
 		appenv.QueueURL: "http://127.0.0.1:9324/000000000000/deliveries", appenv.DLQURL: "http://127.0.0.1:9324/000000000000/deliveries-dlq",
 		appenv.AllowLoopbackTargets: "true",
 	}

@@ -1,4 +1,4 @@
-// Package provision creates the local DynamoDB table and SQS queues. Every
+// Package provision creates the local DynamoDB tables and SQS queues. Every
 // function is idempotent: `make run` calls them on each start, tests call
 // them for their own resources.
 package provision
@@ -21,11 +21,19 @@ import (
 	"github.com/startmsg/chatbackend/shared/queue"
 )
 
-// EnsureTable creates the table named name from ddbstore.CreateTableInput
-// unless it exists, waits until it is ACTIVE and enables TTL on
-// ddbstore.TTLAttribute.
-func EnsureTable(ctx context.Context, ddb *dynamodb.Client, name string) error {
-	_, err := ddb.CreateTable(ctx, ddbstore.CreateTableInput(name))
+// EnsureTables creates the data table (ddbstore.CreateTableInput) and the
+// operations table (ddbstore.CreateOpsTableInput) unless they exist, waits
+// until they are ACTIVE and enables TTL on ddbstore.TTLAttribute.
+func EnsureTables(ctx context.Context, ddb *dynamodb.Client, data, ops string) error {
+	if err := ensureTable(ctx, ddb, ddbstore.CreateTableInput(data)); err != nil {
+		return err
+	}
+	return ensureTable(ctx, ddb, ddbstore.CreateOpsTableInput(ops))
+}
+
+func ensureTable(ctx context.Context, ddb *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	name := aws.ToString(in.TableName)
+	_, err := ddb.CreateTable(ctx, in)
 	var inUse *ddbtypes.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)

@@ -19,34 +19,47 @@ import (
 
 func TestMain(m *testing.M) { emulators.Main(m) }
 
-func TestEnsureTableTwice(t *testing.T) {
+func TestEnsureTablesTwice(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	for range 2 {
-		if err := provision.EnsureTable(ctx, e.DDB, "provisioned"); err != nil {
+		if err := provision.EnsureTables(ctx, e.DDB, "provisioned", "provisioned-ops"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := e.DDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("provisioned")})
-	if err != nil {
-		t.Fatal(err)
+	describe := func(name string) *ddbtypes.TableDescription {
+		t.Helper()
+		d, err := e.DDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Table.TableStatus != ddbtypes.TableStatusActive {
+			t.Errorf("%s: status %s", name, d.Table.TableStatus)
+		}
+		ttl, err := e.DDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ttl.TimeToLiveDescription; d.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != ddbstore.TTLAttribute {
+			t.Errorf("%s: TTL %s on %q", name, d.TimeToLiveStatus, aws.ToString(d.AttributeName))
+		}
+		return d.Table
 	}
-	tb := d.Table
-	if tb.TableStatus != ddbtypes.TableStatusActive {
-		t.Errorf("status %s", tb.TableStatus)
-	}
+
+	tb := describe("provisioned")
 	if s := tb.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) || s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages || tb.LatestStreamArn == nil {
-		t.Errorf("stream %+v", s)
+		t.Errorf("data table stream %+v", s)
 	}
 	if len(tb.GlobalSecondaryIndexes) != 1 || aws.ToString(tb.GlobalSecondaryIndexes[0].IndexName) != ddbstore.GSI1 {
-		t.Errorf("indexes %+v", tb.GlobalSecondaryIndexes)
+		t.Errorf("data table indexes %+v", tb.GlobalSecondaryIndexes)
 	}
-	ttl, err := e.DDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("provisioned")})
-	if err != nil {
-		t.Fatal(err)
+
+	ops := describe("provisioned-ops")
+	if s := ops.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
+		t.Errorf("operations table has a stream: %+v", s)
 	}
-	if d := ttl.TimeToLiveDescription; d.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != ddbstore.TTLAttribute {
-		t.Errorf("TTL %s on %q", d.TimeToLiveStatus, aws.ToString(d.AttributeName))
+	if len(ops.GlobalSecondaryIndexes) != 0 {
+		t.Errorf("operations table indexes %+v", ops.GlobalSecondaryIndexes)
 	}
 }
 

@@ -36,7 +36,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-const tableName = "chat-backend"
+const tableName, opsTableName = "chat-backend", "chat-backend-ops"
 
 func main() {
 	port := flag.Int("port", envInt("PORT", 8080), "gateway port (env PORT)")
@@ -81,13 +81,14 @@ func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cac
 		os.Setenv(k, v)
 	}
 	os.Setenv(appenv.TableName, tableName)
+	os.Setenv(appenv.OpsTableName, opsTableName)
 	os.Setenv(appenv.Stage, "dev")
 	os.Setenv(appenv.AllowLoopbackTargets, "true")
 	d, err := lambdaapp.Load(ctx)
 	if err != nil {
 		return err
 	}
-	if err := provision.EnsureTable(ctx, d.DDB, tableName); err != nil {
+	if err := provision.EnsureTables(ctx, d.DDB, tableName, opsTableName); err != nil {
 		return err
 	}
 	sqsClient := sqs.NewFromConfig(d.AWS)

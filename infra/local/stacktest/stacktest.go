@@ -68,10 +68,11 @@ func New(t testing.TB) *Stack {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	clock := &Clock{t: time.Now().Truncate(time.Minute).Add(time.Second)}
 	vars := map[string]string{
-		appenv.TableName: env.Table,
-		appenv.QueueURL:  env.Queues.DeliveriesURL,
-		appenv.DLQURL:    env.Queues.DLQURL,
-		appenv.Stage:     "test",
+		appenv.TableName:    env.Table,
+		appenv.OpsTableName: env.OpsTable,
+		appenv.QueueURL:     env.Queues.DeliveriesURL,
+		appenv.DLQURL:       env.Queues.DLQURL,
+		appenv.Stage:        "test",
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
 	}

@@ -34,7 +34,8 @@ import (
 )
 
 const (
-	tableName = "apibench"
+	tableName    = "apibench"
+	opsTableName = "apibench-ops"
 	// authCacheTTL is API Gateway's authorizer result cache, as in AWS.
 	authCacheTTL = 300 * time.Second
 	// perToken is how many requests one token makes: below the limit of
@@ -117,7 +118,7 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 	}
 	cfg.HTTPClient = client
 	ddb := dynamodb.NewFromConfig(cfg)
-	if err := provision.EnsureTable(ctx, ddb, tableName); err != nil {
+	if err := provision.EnsureTables(ctx, ddb, tableName, opsTableName); err != nil {
 		return nil, err
 	}
 	stream := "kept on (-keep-stream)"
@@ -143,10 +144,11 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 		return nil, err
 	}
 	vars := map[string]string{
-		appenv.TableName: tableName,
-		appenv.QueueURL:  queues.DeliveriesURL,
-		appenv.DLQURL:    queues.DLQURL,
-		appenv.Stage:     "bench",
+		appenv.TableName:    tableName,
+		appenv.OpsTableName: opsTableName,
+		appenv.QueueURL:     queues.DeliveriesURL,
+		appenv.DLQURL:       queues.DLQURL,
+		appenv.Stage:        "bench",
 	}
 	e.d = lambdaapp.FromConfig(cfg, func(k string) string { return vars[k] })
 	e.tenancy = &tenancy.Service{Store: e.d.Tenancy(), Now: time.Now}

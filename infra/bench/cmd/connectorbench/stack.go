@@ -32,7 +32,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
-const tableName = "connectorbench"
+const tableName, opsTableName = "connectorbench", "connectorbench-ops"
 
 // stack is one fresh in-memory emulator pair with the table and queues, and
 // the functions' Deps on it, as `make run` builds them (loopback targets
@@ -98,12 +98,13 @@ func startStack(ctx context.Context, needStream bool) (*stack, error) {
 	}
 	vars := map[string]string{
 		appenv.TableName:            tableName,
+		appenv.OpsTableName:         opsTableName,
 		appenv.Stage:                "dev",
 		appenv.AllowLoopbackTargets: "true",
 	}
 	getenv := func(k string) string { return vars[k] }
 	s.d = lambdaapp.FromConfig(cfg, getenv)
-	if err := provision.EnsureTable(ctx, s.d.DDB, tableName); err != nil {
+	if err := provision.EnsureTables(ctx, s.d.DDB, tableName, opsTableName); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func startStack(ctx context.Context, needStream bool) (*stack, error) {
 	}
 	vars[appenv.QueueURL], vars[appenv.DLQURL] = s.queues.DeliveriesURL, s.queues.DLQURL
 	s.d = lambdaapp.FromConfig(cfg, getenv)
-	s.store = &ddbstore.Connections{API: s.d.DDB, Table: s.d.Table}
+	s.store = s.d.Connections()
 	s.calls.Reset()
 	return s, nil
 }
