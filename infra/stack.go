@@ -189,14 +189,21 @@ func (b *backend) addTable() {
 	})
 	// The operations table, the same shape as ddbstore.CreateOpsTableInput:
 	// rate-limit counters, delivery attempts and idempotency records, every
-	// one expiring by TTL. No stream (nothing reacts to these writes), no
-	// index and no point-in-time recovery (nothing there outlives a week).
+	// one expiring by TTL. No stream (nothing reacts to these writes) and no
+	// point-in-time recovery (nothing there outlives a week); GSI1, keys
+	// only, finds the attempts of one delivery for replay.
 	b.ops = awsdynamodb.NewTable(b.stack, jsii.String("OpsTable"), &awsdynamodb.TableProps{
 		PartitionKey:        str(ddbstore.AttrPK),
 		SortKey:             str(ddbstore.AttrSK),
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
 		RemovalPolicy:       awscdk.RemovalPolicy_DESTROY,
+	})
+	b.ops.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(ddbstore.GSI1),
+		PartitionKey:   str(ddbstore.AttrGSI1PK),
+		SortKey:        str(ddbstore.AttrGSI1SK),
+		ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
 	})
 }
 

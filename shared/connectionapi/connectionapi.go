@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -258,41 +260,72 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
 		return mapErr(err)
 	}
 	id := httpapi.PathParam(r, "webhookId")
-	atts, err := a.store.Attempts(r.Context(), t, c.ID, 100)
+	at, err := a.store.FindAttempt(r.Context(), t, c.ID, id)
+	if errors.Is(err, connections.ErrNotFound) {
+		return httpapi.Errorf(http.StatusNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
+	}
 	if err != nil {
 		return err
 	}
-	for _, at := range atts {
-		if at.WebhookID == id {
-			del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.d.Now().Unix()}
-			if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{del}); err != nil {
-				return err
-			}
-			httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
-			return nil
-		}
+	del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.d.Now().Unix()}
+	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{del}); err != nil {
+		return err
 	}
-	return httpapi.Errorf(http.StatusNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
+	return nil
 }
 
+// deadList lists the channel's dead deliveries, newest first, a page at a
+// time: ?limit= (1–100, default 100) and ?cursor= (links.next of the page
+// before). Dead deliveries are kept per tenant, so a page may hold fewer
+// than limit items when other channels' deliveries died in between.
 func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
-	ds, err := a.store.ListDead(r.Context(), t, 100)
-	if err != nil {
-		return err
+	q := r.URL.Query()
+	limit := maxDeadPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxDeadPage {
+			return httpapi.Errorf(http.StatusBadRequest, "limit: must be a whole number from 1 to %d.", maxDeadPage)
+		}
+		limit = n
 	}
+	page, err := a.store.ListDead(r.Context(), t, limit, q.Get("cursor"))
+	if err != nil {
+		return mapErr(err)
+	}
+	channelOf := map[string]string{} // connection ID → channel ID ("" when gone)
 	out := []map[string]any{}
-	for _, d := range ds {
-		c, err := a.store.GetConnection(r.Context(), t, d.ConnectionID)
-		if err == nil && c.ChannelID != ch {
+	for _, d := range page.Items {
+		cid, seen := channelOf[d.ConnectionID]
+		if !seen {
+			c, err := a.store.GetConnection(r.Context(), t, d.ConnectionID)
+			switch {
+			case err == nil:
+				cid = c.ChannelID
+			case !errors.Is(err, connections.ErrNotFound):
+				return err
+			}
+			channelOf[d.ConnectionID] = cid
+		}
+		if cid != "" && cid != ch {
 			continue
 		}
 		out = append(out, map[string]any{"id": d.ID, "connection_id": d.ConnectionID, "trigger": d.Trigger,
 			"payload": string(d.Payload), "died_at": d.DiedAt, "last_attempt": d.LastAttempt})
 	}
-	httpapi.WriteData(w, http.StatusOK, out)
+	var next any
+	if page.Next != "" {
+		u := httpapi.PublicURL(r)
+		u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {page.Next}}.Encode()
+		next = u.String()
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": out, "links": map[string]any{"next": next}})
 	return nil
 }
+
+// maxDeadPage is the largest page of the dead-delivery listing.
+const maxDeadPage = 100
 
 func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
+	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
@@ -274,6 +276,95 @@ func TestRetryGoneAndDead(t *testing.T) {
 	}
 	if r := s.Do("GET", "/v1/deliveries/dead", auth, nil); len(r.JSON["data"].([]any)) != 0 {
 		t.Fatalf("redriven delivery still dead: %s", r.Body)
+	}
+}
+
+// TestReplayAndDeadPages: a delivery is replayed however many attempts came
+// after it (same webhook-id and body, a fresh signature), and the dead
+// deliveries are listed a page at a time.
+func TestReplayAndDeadPages(t *testing.T) {
+	s := stacktest.New(t)
+	tn := s.NewTenant("Shop", "messenger")
+	auth := "Bearer " + tn.Token
+	rcv := newReceiver(t)
+	id, secret := connect(t, s, tn.Token, rcv.URL, []string{"email"}, nil)
+	s.Pipeline()
+
+	mustStatus(t, s.Do("POST", "/v1/events", auth, map[string]any{"psid": "2251324188330310", "field": "email", "value": "a@example.com"}), 200)
+	first := rcv.wait(t, 1, 30*time.Second)[0]
+	wid := first.header.Get("webhook-id")
+
+	// 120 later attempts of other deliveries: the first is no longer among
+	// the connection's recent attempts.
+	store := s.Deps.Connections()
+	base := s.Clock.Now().Add(time.Minute).UnixMilli()
+	for i := range 120 {
+		a := connections.Attempt{Time: base + int64(i), WebhookID: fmt.Sprintf("msg_later%03d", i), Attempt: 1,
+			Outcome: connections.OutcomeHTTP, HTTPCode: 200, Trigger: connections.TriggerEmail, RequestBody: "{}"}
+		if err := store.AddAttempt(t.Context(), tn.ID, id, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := s.Do("POST", "/v1/connections/"+id+"/activity/"+wid+"/replay", auth, nil)
+	mustStatus(t, r, 202)
+	if get(r.JSON, "data.webhook_id") != wid {
+		t.Fatalf("replay answer: %s", r.Body)
+	}
+	again := rcv.wait(t, 2, 30*time.Second)[1]
+	if again.header.Get("webhook-id") != wid || string(again.body) != string(first.body) {
+		t.Fatalf("replay sent %q %s, want %q %s", again.header.Get("webhook-id"), again.body, wid, first.body)
+	}
+	if err := webhook.Verify(secret, wid, again.header.Get("webhook-timestamp"), again.header.Get("webhook-signature"), again.body, s.Clock.Now(), 5*time.Minute); err != nil {
+		t.Fatalf("replayed signature: %v", err)
+	}
+	r = s.Do("POST", "/v1/connections/"+id+"/activity/msg_never/replay", auth, nil)
+	if r.Status != 404 || r.JSON["status"] != "error" || !strings.Contains(fmt.Sprint(r.JSON["message"]), "msg_never") {
+		t.Fatalf("unknown delivery: %d %s", r.Status, r.Body)
+	}
+	other := s.NewTenant("Other", "messenger")
+	mustStatus(t, s.Do("POST", "/v1/connections/"+id+"/activity/"+wid+"/replay", "Bearer "+other.Token, nil), 404)
+
+	// Dead deliveries, a page at a time.
+	for i := range 5 {
+		d := connections.Dead{Delivery: connections.Delivery{ID: fmt.Sprintf("msg_dead%d", i), TenantID: tn.ID, ConnectionID: id,
+			Trigger: connections.TriggerEmail, Payload: []byte("{}")}, DiedAt: 1_700_000_000 + int64(i)}
+		if err := store.AddDead(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	path := "/v1/deliveries/dead?limit=2"
+	for pages := 0; path != ""; pages++ {
+		if pages == 5 {
+			t.Fatalf("more pages than expected: %v", ids)
+		}
+		r := s.Do("GET", path, auth, nil)
+		mustStatus(t, r, 200)
+		for _, d := range r.JSON["data"].([]any) {
+			ids = append(ids, get(d, "id").(string))
+		}
+		path = ""
+		if next, ok := get(r.JSON, "links.next").(string); ok {
+			u, err := url.Parse(next)
+			if err != nil || u.Query().Get("limit") != "2" {
+				t.Fatalf("links.next = %q", next)
+			}
+			path = u.RequestURI()
+		} else if get(r.JSON, "links.next") != nil {
+			t.Fatalf("links.next: %s", r.Body)
+		}
+	}
+	if got := strings.Join(ids, ","); got != "msg_dead4,msg_dead3,msg_dead2,msg_dead1,msg_dead0" {
+		t.Errorf("dead pages = %s", got)
+	}
+	if r := s.Do("GET", "/v1/deliveries/dead", "Bearer "+other.Token, nil); len(r.JSON["data"].([]any)) != 0 {
+		t.Errorf("another tenant sees dead deliveries: %s", r.Body)
+	}
+	for q, word := range map[string]string{"limit=0": "limit", "limit=101": "limit", "limit=two": "limit", "cursor=not-a-cursor": "cursor"} {
+		r := s.Do("GET", "/v1/deliveries/dead?"+q, auth, nil)
+		if r.Status != 400 || r.JSON["status"] != "error" || !strings.Contains(fmt.Sprint(r.JSON["message"]), word) {
+			t.Errorf("?%s: %d %s, want 400 naming %s", q, r.Status, r.Body, word)
+		}
 	}
 }
 

@@ -146,6 +146,13 @@ type Dead struct {
 	DiedAt      int64   `json:"died_at"`
 }
 
+// DeadPage is one page of a tenant's dead deliveries, newest first. Next is
+// the cursor of the following page, "" after the last one.
+type DeadPage struct {
+	Items []Dead
+	Next  string
+}
+
 // Limits.
 const (
 	MaxConnectionsPerChannel = 50
@@ -187,9 +194,16 @@ type Store interface {
 	AddAttempt(ctx context.Context, tenantID, connectionID string, a Attempt) error
 	// Attempts returns the last n attempts, newest first.
 	Attempts(ctx context.Context, tenantID, connectionID string, n int) ([]Attempt, error)
+	// FindAttempt returns the latest logged attempt of one delivery (by its
+	// webhook ID), however many attempts came after it: ErrNotFound if none.
+	FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (Attempt, error)
 
 	AddDead(ctx context.Context, d Dead) error
-	ListDead(ctx context.Context, tenantID string, limit int) ([]Dead, error)
+	// ListDead returns up to limit dead deliveries of a tenant, newest
+	// first, from cursor ("" for the first page; DeadPage.Next for the
+	// following one). A cursor that is not one ListDead made is a
+	// *ValidationError on "cursor".
+	ListDead(ctx context.Context, tenantID string, limit int, cursor string) (DeadPage, error)
 	GetDead(ctx context.Context, tenantID, deliveryID string) (Dead, error)
 	DeleteDead(ctx context.Context, tenantID, deliveryID string) error
 }

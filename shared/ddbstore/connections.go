@@ -3,11 +3,14 @@ package ddbstore
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -51,7 +54,13 @@ func attemptPK(tenantID, connectionID string) string {
 func attemptSK(a connections.Attempt) string {
 	return fmt.Sprintf("%s%013d#%s#%02d", skAttemptP, a.Time, a.WebhookID, a.Attempt)
 }
-func deadSK(deliveryID string) string   { return skDeadP + deliveryID }
+func deadSK(deliveryID string) string { return skDeadP + deliveryID }
+
+// attemptGSI1PK groups the attempts of one delivery (webhook ID) of one
+// connection in the operations table's GSI1.
+func attemptGSI1PK(tenantID, connectionID, webhookID string) string {
+	return "WH#" + tenantID + "#" + connectionID + "#" + webhookID
+}
 func deadGSI1PK(tenantID string) string { return "DEAD#" + tenantID }
 func deadGSI1SK(diedAt int64, deliveryID string) string {
 	return fmt.Sprintf("%010d#%s", diedAt, deliveryID)
@@ -277,6 +286,7 @@ func (c *Connections) AddAttempt(ctx context.Context, tenantID, connectionID str
 		return err
 	}
 	it[TTLAttribute] = avN(time.UnixMilli(a.Time).Add(connections.ActivityTTL).Unix())
+	it[AttrGSI1PK], it[AttrGSI1SK] = avS(attemptGSI1PK(tenantID, connectionID, a.WebhookID)), it[AttrSK]
 	ops, err := c.ops()
 	if err != nil {
 		return err
@@ -317,6 +327,50 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	return out, nil
 }
 
+// FindAttempt returns the latest logged attempt of a delivery (by its
+// webhook ID) on a connection, whenever it was made while attempts are kept
+// (ActivityTTL): one Query on the operations table's GSI1 (keys only) and
+// one GetItem. ErrNotFound if none is logged. GSI1 is eventually
+// consistent, so an attempt made a moment ago may not be found yet.
+func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (connections.Attempt, error) {
+	ops, err := c.ops()
+	if err != nil {
+		return connections.Attempt{}, err
+	}
+	notFound := fmt.Errorf("attempt of %s on connection %s: %w", webhookID, connectionID, connections.ErrNotFound)
+	if webhookID == "" {
+		return connections.Attempt{}, notFound
+	}
+	page, err := c.API.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 ops,
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(attemptGSI1PK(tenantID, connectionID, webhookID))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(1),
+	})
+	if err != nil {
+		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+	}
+	if len(page.Items) == 0 {
+		return connections.Attempt{}, notFound
+	}
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: ops, Key: map[string]types.AttributeValue{AttrPK: page.Items[0][AttrPK], AttrSK: page.Items[0][AttrSK]},
+	})
+	if err != nil {
+		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+	}
+	if res.Item == nil { // expired and swept between the two reads
+		return connections.Attempt{}, notFound
+	}
+	var a connections.Attempt
+	if err := attributevalue.UnmarshalMap(res.Item, &a); err != nil {
+		return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
+	}
+	return a, nil
+}
+
 // AddDead stores a dead delivery, replacing an earlier death of the same
 // delivery; it expires DeadTTL after DiedAt. The payload is stored as
 // binary, byte for byte.
@@ -335,27 +389,66 @@ func (c *Connections) AddDead(ctx context.Context, d connections.Dead) error {
 	return nil
 }
 
-// ListDead returns up to limit dead deliveries of a tenant, newest first.
-// It reads GSI1, so a delivery that just died may be missing for a moment.
-func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int) ([]connections.Dead, error) {
+// ListDead returns up to limit dead deliveries of a tenant, newest first,
+// from cursor on. It reads GSI1, so a delivery that just died may be missing
+// for a moment. The cursor is the GSI1 sort key of the page's last item,
+// base64url-encoded; Next is set only when more items follow (one extra
+// item is read to know).
+func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, cursor string) (connections.DeadPage, error) {
 	if err := checkLimit(limit); err != nil {
-		return nil, err
+		return connections.DeadPage{}, err
 	}
-	items, err := c.query(ctx, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(c.Table),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(deadGSI1PK(tenantID))},
 		ScanIndexForward:          aws.Bool(false),
-	}, limit)
+	}
+	if cursor != "" {
+		sk, id, err := parseDeadCursor(cursor)
+		if err != nil {
+			return connections.DeadPage{}, err
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			AttrGSI1PK: avS(deadGSI1PK(tenantID)), AttrGSI1SK: avS(sk),
+			AttrPK: avS(tenantPK(tenantID)), AttrSK: avS(deadSK(id)),
+		}
+	}
+	items, err := c.query(ctx, in, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
+		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
 	}
-	out := []connections.Dead{}
-	if err := attributevalue.UnmarshalListOfMapsWithOptions(items, &out, deadTagsDecode); err != nil {
-		return nil, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
+	page := connections.DeadPage{Items: []connections.Dead{}}
+	if len(items) > limit {
+		items = items[:limit]
+		if last, ok := items[limit-1][AttrGSI1SK].(*types.AttributeValueMemberS); ok {
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
+		}
 	}
-	return out, nil
+	if err := attributevalue.UnmarshalListOfMapsWithOptions(items, &page.Items, deadTagsDecode); err != nil {
+		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
+	}
+	return page, nil
+}
+
+// parseDeadCursor reads a cursor ListDead made: the GSI1 sort key
+// <diedAt:%010d>#<deliveryId>, and the delivery ID in it.
+func parseDeadCursor(cursor string) (sk, id string, err error) {
+	bad := &connections.ValidationError{Field: "cursor", Problem: "is not a cursor from this listing (pass links.next as it is)"}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", "", bad
+	}
+	sk = string(b)
+	at, id, ok := strings.Cut(sk, "#")
+	if !ok || len(at) != 10 || id == "" || !utf8.ValidString(id) || strings.ContainsAny(at, "+-") {
+		return "", "", bad
+	}
+	if _, err := strconv.ParseUint(at, 10, 64); err != nil {
+		return "", "", bad
+	}
+	return sk, id, nil
 }
 
 // GetDead reads one dead delivery (strongly consistent).

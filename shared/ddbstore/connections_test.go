@@ -1,6 +1,7 @@
 package ddbstore_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -310,6 +311,51 @@ func mkAttempt(ms int64, w string, n int) connections.Attempt {
 	}
 }
 
+func TestFindAttempt(t *testing.T) {
+	s, _ := newConnections(t)
+	ctx := t.Context()
+	const base = int64(1_700_000_000_000)
+	old := mkAttempt(base, "msg_old", 1)
+	if err := s.AddAttempt(ctx, "t", "k", old); err != nil {
+		t.Fatal(err)
+	}
+	latest := mkAttempt(base+500, "msg_old", 2)
+	if err := s.AddAttempt(ctx, "t", "k", latest); err != nil {
+		t.Fatal(err)
+	}
+	// 120 later attempts of other deliveries push it out of any recent page.
+	for i := range 120 {
+		if err := s.AddAttempt(ctx, "t", "k", mkAttempt(base+1000+int64(i), "msg_"+strconv.Itoa(i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent, err := s.Attempts(ctx, "t", "k", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range recent {
+		if a.WebhookID == "msg_old" {
+			t.Fatal("msg_old is among the last 100 attempts; the test needs it older")
+		}
+	}
+	got, err := s.FindAttempt(ctx, "t", "k", "msg_old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, latest) {
+		t.Errorf("FindAttempt = %+v\nwant          %+v", got, latest)
+	}
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_7"); err != nil || got.Time != base+1007 {
+		t.Errorf("FindAttempt(msg_7) = %+v, %v", got, err)
+	}
+	for _, c := range []struct{ tenant, conn, webhook string }{
+		{"t", "k", "msg_none"}, {"t", "other", "msg_old"}, {"t2", "k", "msg_old"}, {"t", "k", ""}, {"t", "k", "msg_ol"},
+	} {
+		_, err := s.FindAttempt(ctx, c.tenant, c.conn, c.webhook)
+		wantNotFound(t, fmt.Sprintf("FindAttempt(%s, %s, %q)", c.tenant, c.conn, c.webhook), err)
+	}
+}
+
 func TestAttemptsNewestFirst(t *testing.T) {
 	s, env := newConnections(t)
 	ctx := t.Context()
@@ -434,20 +480,48 @@ func TestDeadDeliveries(t *testing.T) {
 		t.Errorf("GSI1SK = %#v", raw[ddbstore.AttrGSI1SK])
 	}
 
-	listIDs := func(tenant string, limit int) string {
+	listPage := func(tenant string, limit int, cursor string) (string, string) {
 		t.Helper()
-		list, err := s.ListDead(ctx, tenant, limit)
+		page, err := s.ListDead(ctx, tenant, limit, cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ids []string
-		for _, d := range list {
+		for _, d := range page.Items {
 			ids = append(ids, d.ID)
 		}
-		return strings.Join(ids, ",")
+		return strings.Join(ids, ","), page.Next
+	}
+	listIDs := func(tenant string, limit int) string {
+		t.Helper()
+		ids, _ := listPage(tenant, limit, "")
+		return ids
 	}
 	if got := listIDs("t", 3); got != "d5,d4,d3" {
 		t.Errorf("ListDead(3) = %s, want d5,d4,d3", got)
+	}
+	// Pages of 2 follow each other through the cursor; the last has none.
+	var pages []string
+	for cursor, n := "", 0; n < 5; n++ {
+		ids, next := listPage("t", 2, cursor)
+		pages = append(pages, ids)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if got := strings.Join(pages, " | "); got != "d5,d4 | d3,d2 | d1" {
+		t.Errorf("pages of 2 = %s", got)
+	}
+	if _, next := listPage("t", 5, ""); next != "" {
+		t.Errorf("a page holding the last item has a cursor %q", next)
+	}
+	for _, bad := range []string{"%%%", "bm90LWEtY3Vyc29y", base64.RawURLEncoding.EncodeToString([]byte("17000000#d1")), base64.RawURLEncoding.EncodeToString([]byte("+700000030#d3"))} {
+		_, err := s.ListDead(ctx, "t", 2, bad)
+		var ve *connections.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "cursor" {
+			t.Errorf("cursor %q: %v, want a ValidationError on cursor", bad, err)
+		}
 	}
 	if got := listIDs("t", 100); got != "d5,d4,d3,d2,d1" {
 		t.Errorf("ListDead(100) = %s", got)

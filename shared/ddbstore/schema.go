@@ -16,9 +16,10 @@ import (
 //   - the operations table holds what the system writes while it works and
 //     forgets on its own: rate-limit counters, delivery attempts (the
 //     activity report) and idempotency records. Every item there expires by
-//     TTL. It has no stream, no index and no backups: these writes are the
-//     hottest of the system (one counter per API call, one attempt per
-//     delivery), and neither the trigger router nor a restore needs them.
+//     TTL. It has no stream and no backups: these writes are the hottest of
+//     the system (one counter per API call, one attempt per delivery), and
+//     neither the trigger router nor a restore needs them. Its GSI1 (keys
+//     only) finds the attempts of one delivery, for replay.
 //
 // The CDK app and the local provisioning both read these names.
 //
@@ -48,7 +49,8 @@ import (
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
-//	                                                                delivery attempt (TTL)
+//	                                                                delivery attempt (TTL); also
+//	                           GSI1PK WH#<t>#<id>#<webhookId>, GSI1SK = SK
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
@@ -101,8 +103,8 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 }
 
 // CreateOpsTableInput is the operations table's definition used by local
-// provisioning and tests: PK/SK only, on-demand, no stream; infra/ declares
-// the same table with CDK constructs.
+// provisioning and tests: PK/SK, GSI1 with keys only, on-demand, no stream;
+// infra/ declares the same table with CDK constructs.
 func CreateOpsTableInput(name string) *dynamodb.CreateTableInput {
 	s := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
@@ -110,10 +112,18 @@ func CreateOpsTableInput(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK)},
+		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK)},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(GSI1),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
 	}
 }

@@ -87,6 +87,9 @@ func (m *memStore) AddAttempt(_ context.Context, _, _ string, a connections.Atte
 func (m *memStore) Attempts(context.Context, string, string, int) ([]connections.Attempt, error) {
 	return nil, nil
 }
+func (m *memStore) FindAttempt(context.Context, string, string, string) (connections.Attempt, error) {
+	return connections.Attempt{}, connections.ErrNotFound
+}
 func (m *memStore) AddDead(_ context.Context, d connections.Dead) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -96,8 +99,8 @@ func (m *memStore) AddDead(_ context.Context, d connections.Dead) error {
 	m.dead = append(m.dead, d)
 	return nil
 }
-func (m *memStore) ListDead(context.Context, string, int) ([]connections.Dead, error) {
-	return nil, nil
+func (m *memStore) ListDead(context.Context, string, int, string) (connections.DeadPage, error) {
+	return connections.DeadPage{}, nil
 }
 func (m *memStore) GetDead(context.Context, string, string) (connections.Dead, error) {
 	return connections.Dead{}, connections.ErrNotFound

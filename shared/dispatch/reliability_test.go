@@ -344,7 +344,7 @@ func TestReliability(t *testing.T) {
 		if queued == 0 {
 			drainDLQ(t, queue, e.Queues.DLQURL, dlq)
 			var err error
-			if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
+			if dead, err = listAllDead(ctx, store, relTenant); err != nil {
 				t.Fatal(err)
 			}
 			accounted = len(coverage(tg.delivered(), dead, dlq))
@@ -354,7 +354,7 @@ func TestReliability(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			var err error
-			if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
+			if dead, err = listAllDead(ctx, store, relTenant); err != nil {
 				t.Fatal(err)
 			}
 			covered := coverage(tg.delivered(), dead, dlq)
@@ -421,7 +421,7 @@ func TestReliability(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		var err error
-		if dead, err = store.ListDead(ctx, relTenant, 10*relEvents); err != nil {
+		if dead, err = listAllDead(ctx, store, relTenant); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -780,3 +780,20 @@ func answers(rs []received) []string {
 }
 
 func first[T any](s []T, n int) []T { return s[:min(n, len(s))] }
+
+// listAllDead follows ListDead's cursor to the end.
+func listAllDead(ctx context.Context, store *ddbstore.Connections, tenant string) ([]connections.Dead, error) {
+	var all []connections.Dead
+	cursor := ""
+	for {
+		page, err := store.ListDead(ctx, tenant, 100, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.Next == "" {
+			return all, nil
+		}
+		cursor = page.Next
+	}
+}

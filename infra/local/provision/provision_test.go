@@ -58,8 +58,9 @@ func TestEnsureTablesTwice(t *testing.T) {
 	if s := ops.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
 		t.Errorf("operations table has a stream: %+v", s)
 	}
-	if len(ops.GlobalSecondaryIndexes) != 0 {
-		t.Errorf("operations table indexes %+v", ops.GlobalSecondaryIndexes)
+	if g := ops.GlobalSecondaryIndexes; len(g) != 1 || aws.ToString(g[0].IndexName) != ddbstore.GSI1 ||
+		g[0].Projection == nil || g[0].Projection.ProjectionType != ddbtypes.ProjectionTypeKeysOnly {
+		t.Errorf("operations table indexes %+v, want GSI1 with keys only", g)
 	}
 }
 
