@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -45,43 +47,69 @@ type Router struct {
 	Log         *slog.Logger
 }
 
-// Handle is the stream event handler (ReportBatchItemFailures): records are
-// routed in order; the first one that fails is reported with every record
-// after it, so Lambda retries from there.
+// Handle is the stream event handler (ReportBatchItemFailures). It works
+// out every record's deliveries in order, then queues them in batches of
+// ten across records. The first record that cannot be routed, or whose
+// deliveries SQS refuses, is reported failed with every record after it, so
+// Lambda retries from there; deliveries of those later records that were
+// already queued go again with the same IDs, which receivers drop.
 func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	cache := &batchCache{r: r, conns: map[string][]connections.Connection{}, fields: map[string][]contacts.Field{}, channels: map[string]connections.Channel{}}
+	failAt := len(ev.Records)
+	var pending []connections.Delivery
+	var from []int // from[i]: index of the record pending[i] came from
 	for i, rec := range ev.Records {
-		if err := r.route(ctx, cache, rec); err != nil {
+		ds, err := r.route(ctx, cache, rec)
+		if err != nil {
 			r.Log.ErrorContext(ctx, "route record", "err", err, "sequence", rec.Change.SequenceNumber)
-			var out events.DynamoDBEventResponse
-			for _, later := range ev.Records[i:] {
-				out.BatchItemFailures = append(out.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
-			}
-			return out, nil
+			failAt = i
+			break
+		}
+		pending = append(pending, ds...)
+		for range ds {
+			from = append(from, i)
 		}
 	}
-	return events.DynamoDBEventResponse{}, nil
+	for start := 0; start < len(pending); start += 10 {
+		end := min(start+10, len(pending))
+		failed, err := send(ctx, r.Queue, r.QueueURL, pending[start:end])
+		if err == nil {
+			continue
+		}
+		first := from[start+failed[0]]
+		r.Log.ErrorContext(ctx, "queue deliveries", "err", err, "sequence", ev.Records[first].Change.SequenceNumber)
+		failAt = min(failAt, first)
+		break // later batches hold only deliveries of records from here on
+	}
+	var out events.DynamoDBEventResponse
+	for _, later := range ev.Records[failAt:] {
+		out.BatchItemFailures = append(out.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
+	}
+	return out, nil
 }
 
-func (r *Router) route(ctx context.Context, cache *batchCache, rec events.DynamoDBEventRecord) error {
+// route returns the deliveries one stream record makes: one per enabled
+// connection of the contact's channel that one of the fired triggers
+// selects.
+func (r *Router) route(ctx context.Context, cache *batchCache, rec events.DynamoDBEventRecord) ([]connections.Delivery, error) {
 	if rec.EventName == "REMOVE" || !isContact(rec.Change.Keys) {
-		return nil
+		return nil, nil
 	}
 	cur, err := contactOf(rec.Change.NewImage)
 	if err != nil || cur == nil {
-		return err
+		return nil, err
 	}
 	old, err := contactOf(rec.Change.OldImage)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fired := connections.Fired(old, *cur)
 	if len(fired) == 0 || cur.ChannelID == "" {
-		return nil
+		return nil, nil
 	}
 	conns, err := cache.connections(ctx, cur.TenantID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var deliveries []connections.Delivery
 	for _, c := range conns {
@@ -94,7 +122,7 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 			}
 			payload, err := cache.payload(ctx, *cur, c)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			deliveries = append(deliveries, connections.Delivery{
 				ID: DeliveryID(rec.Change.SequenceNumber, c.ID, t), TenantID: c.TenantID, ConnectionID: c.ID,
@@ -103,7 +131,7 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 			break // one delivery per connection per write, for its first fired trigger
 		}
 	}
-	return Enqueue(ctx, r.Queue, r.QueueURL, deliveries)
+	return deliveries, nil
 }
 
 // DeliveryID is the webhook-id of a delivery: derived from the stream record
@@ -118,24 +146,43 @@ func DeliveryID(sequence, connectionID string, t connections.Trigger) string {
 // refuses makes it an error (the caller retries; IDs are stable).
 func Enqueue(ctx context.Context, q Sender, queueURL string, ds []connections.Delivery) error {
 	for start := 0; start < len(ds); start += 10 {
-		batch := ds[start:min(start+10, len(ds))]
-		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
-		for i, d := range batch {
-			body, err := json.Marshal(d)
-			if err != nil {
-				return err
-			}
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(string(body))}
-		}
-		out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
-		if err != nil {
-			return fmt.Errorf("queue deliveries: %w", err)
-		}
-		if len(out.Failed) > 0 {
-			return fmt.Errorf("queue deliveries: %d refused: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+		if _, err := send(ctx, q, queueURL, ds[start:min(start+10, len(ds))]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// send queues up to ten deliveries in one SendMessageBatch. On error,
+// failed lists the positions in batch that may not be queued, in order:
+// all of them when the call itself failed, else those SQS refused.
+func send(ctx context.Context, q Sender, queueURL string, batch []connections.Delivery) (failed []int, err error) {
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
+	all := make([]int, len(batch))
+	for i, d := range batch {
+		body, err := json.Marshal(d)
+		if err != nil {
+			return all, fmt.Errorf("queue delivery %s: %w", d.ID, err)
+		}
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+		all[i] = i
+	}
+	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+	if err != nil {
+		return all, fmt.Errorf("queue deliveries: %w", err)
+	}
+	if len(out.Failed) == 0 {
+		return nil, nil
+	}
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(batch) {
+			return all, fmt.Errorf("queue deliveries: SQS refused an entry with unknown ID %q", aws.ToString(f.Id))
+		}
+		failed = append(failed, i)
+	}
+	slices.Sort(failed)
+	return failed, fmt.Errorf("queue deliveries: %d refused: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
 }
 
 func isContact(keys map[string]events.DynamoDBAttributeValue) bool {

@@ -1,0 +1,199 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/contacts"
+)
+
+// fakeConns serves ListConnections; the router calls nothing else.
+type fakeConns struct {
+	connections.Store
+	list []connections.Connection
+}
+
+func (f *fakeConns) ListConnections(context.Context, string) ([]connections.Connection, error) {
+	return f.list, nil
+}
+
+// fakeFields serves ListFields; the router calls nothing else.
+type fakeFields struct{ contacts.Store }
+
+func (fakeFields) ListFields(context.Context, string) ([]contacts.Field, error) { return nil, nil }
+
+// fakeQueue records SendMessageBatch calls. failCall (1-based) fails that
+// whole call; refuse lists delivery IDs SQS refuses.
+type fakeQueue struct {
+	calls    [][]connections.Delivery
+	failCall int
+	refuse   map[string]bool
+}
+
+func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	var batch []connections.Delivery
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		var d connections.Delivery
+		if err := json.Unmarshal([]byte(aws.ToString(e.MessageBody)), &d); err != nil {
+			return nil, err
+		}
+		batch = append(batch, d)
+		if q.refuse[d.ID] {
+			out.Failed = append(out.Failed, sqstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("refused")})
+		}
+	}
+	q.calls = append(q.calls, batch)
+	if len(q.calls) == q.failCall {
+		return nil, errors.New("SQS is down")
+	}
+	return out, nil
+}
+
+// record is a stream record of contact n whose email was just collected.
+func record(t *testing.T, n int) events.DynamoDBEventRecord {
+	t.Helper()
+	c := contacts.Contact{ID: fmt.Sprintf("c%02d", n), TenantID: "t", ChannelID: "ch", Fields: map[string]string{"email": fmt.Sprintf("u%d@example.com", n)}}
+	m, err := attributevalue.MarshalMap(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := attributevalue.MarshalMapJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img map[string]events.DynamoDBAttributeValue
+	if err := json.Unmarshal(b, &img); err != nil {
+		t.Fatal(err)
+	}
+	return events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+		Keys:           map[string]events.DynamoDBAttributeValue{"PK": events.NewStringAttribute("CONTACT#t#" + c.ID)},
+		NewImage:       img,
+		SequenceNumber: fmt.Sprintf("%05d", n),
+	}}
+}
+
+func newRouter(q *fakeQueue, conns int) *Router {
+	fc := &fakeConns{}
+	for i := range conns {
+		fc.list = append(fc.list, connections.Connection{ID: "k" + strconv.Itoa(i), TenantID: "t", ChannelID: "ch", Enabled: true,
+			Triggers: []connections.Trigger{connections.TriggerEmail}, Fields: []string{"email"}})
+	}
+	return &Router{
+		Connections: fc, Contacts: fakeFields{}, Queue: q, QueueURL: "q",
+		Channels: func(context.Context, string, string) (connections.Channel, error) {
+			return connections.Channel{ID: "ch", Name: "Shop"}, nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func batchOf(t *testing.T, n int) events.DynamoDBEvent {
+	var ev events.DynamoDBEvent
+	for i := range n {
+		ev.Records = append(ev.Records, record(t, i))
+	}
+	return ev
+}
+
+// failedFrom is the index of the first reported record, checking that
+// every record from there on is reported (len(records) when none is).
+func failedFrom(t *testing.T, ev events.DynamoDBEvent, out events.DynamoDBEventResponse) int {
+	t.Helper()
+	from := len(ev.Records) - len(out.BatchItemFailures)
+	for i, f := range out.BatchItemFailures {
+		if want := ev.Records[from+i].Change.SequenceNumber; f.ItemIdentifier != want {
+			t.Fatalf("failure %d = %s, want %s (every record from the first failed one)", i, f.ItemIdentifier, want)
+		}
+	}
+	return from
+}
+
+func sizes(calls [][]connections.Delivery) []int {
+	var out []int
+	for _, c := range calls {
+		out = append(out, len(c))
+	}
+	return out
+}
+
+func TestHandleBatchesAcrossRecords(t *testing.T) {
+	q := &fakeQueue{}
+	ev := batchOf(t, 25)
+	out, err := newRouter(q, 1).Handle(t.Context(), ev)
+	if err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", out, err)
+	}
+	if got := sizes(q.calls); !slices.Equal(got, []int{10, 10, 5}) {
+		t.Fatalf("SendMessageBatch sizes %v, want [10 10 5]", got)
+	}
+	var ids []string
+	for _, c := range q.calls {
+		for _, d := range c {
+			ids = append(ids, d.ID)
+		}
+	}
+	for i, rec := range ev.Records {
+		if want := DeliveryID(rec.Change.SequenceNumber, "k0", connections.TriggerEmail); ids[i] != want {
+			t.Errorf("delivery %d = %s, want %s (record order kept)", i, ids[i], want)
+		}
+	}
+}
+
+func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
+	cases := []struct {
+		name      string
+		conns     int
+		records   int
+		failCall  int
+		refuse    []int // positions in the whole send order
+		badRecord int   // index of a record whose image cannot be read (-1: none)
+		wantFrom  int
+		wantSizes []int
+	}{
+		{name: "second call fails", conns: 1, records: 25, failCall: 2, badRecord: -1, wantFrom: 10, wantSizes: []int{10, 10}},
+		{name: "first call fails", conns: 1, records: 5, failCall: 1, badRecord: -1, wantFrom: 0, wantSizes: []int{5}},
+		{name: "an entry refused", conns: 1, records: 25, refuse: []int{3, 7}, badRecord: -1, wantFrom: 3, wantSizes: []int{10}},
+		// Two connections: two deliveries per record; entry 15 is record 7's.
+		{name: "refused, two per record", conns: 2, records: 10, refuse: []int{15}, badRecord: -1, wantFrom: 7, wantSizes: []int{10, 10}},
+		{name: "unreadable record", conns: 1, records: 25, badRecord: 12, wantFrom: 12, wantSizes: []int{10, 2}},
+		{name: "unreadable record after a failed send", conns: 1, records: 25, failCall: 1, badRecord: 12, wantFrom: 0, wantSizes: []int{10}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev := batchOf(t, c.records)
+			if c.badRecord >= 0 {
+				ev.Records[c.badRecord].Change.NewImage["fields"] = events.NewStringAttribute("not a map")
+			}
+			q := &fakeQueue{failCall: c.failCall, refuse: map[string]bool{}}
+			for _, pos := range c.refuse {
+				rec := ev.Records[pos/c.conns]
+				q.refuse[DeliveryID(rec.Change.SequenceNumber, "k"+strconv.Itoa(pos%c.conns), connections.TriggerEmail)] = true
+			}
+			out, err := newRouter(q, c.conns).Handle(t.Context(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from := failedFrom(t, ev, out); from != c.wantFrom {
+				t.Errorf("failures from record %d, want %d", from, c.wantFrom)
+			}
+			if got := sizes(q.calls); !slices.Equal(got, c.wantSizes) {
+				t.Errorf("SendMessageBatch sizes %v, want %v", got, c.wantSizes)
+			}
+		})
+	}
+}
