@@ -361,9 +361,19 @@ func (f *fixture) functionNames() []string {
 
 func TestTable(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
-		keys := []any{
-			map[string]any{"AttributeName": ddbstore.AttrPK, "KeyType": "HASH"},
-			map[string]any{"AttributeName": ddbstore.AttrSK, "KeyType": "RANGE"},
+		keySchema := func(hash, rng string) []any {
+			return []any{
+				map[string]any{"AttributeName": hash, "KeyType": "HASH"},
+				map[string]any{"AttributeName": rng, "KeyType": "RANGE"},
+			}
+		}
+		keys := keySchema(ddbstore.AttrPK, ddbstore.AttrSK)
+		gsi1 := func(projection string) []any {
+			return []any{map[string]any{
+				"IndexName":  ddbstore.GSI1,
+				"KeySchema":  keySchema(ddbstore.AttrGSI1PK, ddbstore.AttrGSI1SK),
+				"Projection": map[string]any{"ProjectionType": projection},
+			}}
 		}
 		data := f.props(f.idOf(t, "AWS::DynamoDB::Table", "Table"))
 		check(t, "data table shape", func() {
@@ -373,14 +383,7 @@ func TestTable(t *testing.T) {
 					map[string]any{"AttributeName": ddbstore.AttrPK, "AttributeType": "S"},
 					map[string]any{"AttributeName": ddbstore.AttrSK, "AttributeType": "S"},
 				}),
-				"GlobalSecondaryIndexes": []any{map[string]any{
-					"IndexName": ddbstore.GSI1,
-					"KeySchema": []any{
-						map[string]any{"AttributeName": ddbstore.AttrGSI1PK, "KeyType": "HASH"},
-						map[string]any{"AttributeName": ddbstore.AttrGSI1SK, "KeyType": "RANGE"},
-					},
-					"Projection": map[string]any{"ProjectionType": "ALL"},
-				}},
+				"GlobalSecondaryIndexes":           gsi1("ALL"),
 				"BillingMode":                      "PAY_PER_REQUEST",
 				"StreamSpecification":              map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
 				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},
@@ -400,15 +403,8 @@ func TestTable(t *testing.T) {
 		})
 		check(t, "operations table shape", func() {
 			f.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
-				"KeySchema": keys,
-				"GlobalSecondaryIndexes": []any{map[string]any{
-					"IndexName": ddbstore.GSI1,
-					"KeySchema": []any{
-						map[string]any{"AttributeName": ddbstore.AttrGSI1PK, "KeyType": "HASH"},
-						map[string]any{"AttributeName": ddbstore.AttrGSI1SK, "KeyType": "RANGE"},
-					},
-					"Projection": map[string]any{"ProjectionType": "KEYS_ONLY"},
-				}},
+				"KeySchema":                        keys,
+				"GlobalSecondaryIndexes":           gsi1("KEYS_ONLY"),
 				"BillingMode":                      "PAY_PER_REQUEST",
 				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},
 				"StreamSpecification":              assertions.Match_Absent(),

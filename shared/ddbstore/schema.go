@@ -71,59 +71,46 @@ const (
 )
 
 // CreateTableInput is the data table's definition used by local
-// provisioning and tests; infra/ declares the same table with CDK
+// provisioning and tests: PK/SK, GSI1 with all attributes, on-demand, a
+// NEW_AND_OLD_IMAGES stream; infra/ declares the same table with CDK
 // constructs.
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
-	s := func(n string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
+	in := tableInput(name, types.ProjectionTypeAll)
+	in.StreamSpecification = &types.StreamSpecification{
+		StreamEnabled:  aws.Bool(true),
+		StreamViewType: types.StreamViewTypeNewAndOldImages,
 	}
-	return &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK),
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
-		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(GSI1),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-		StreamSpecification: &types.StreamSpecification{
-			StreamEnabled:  aws.Bool(true),
-			StreamViewType: types.StreamViewTypeNewAndOldImages,
-		},
-	}
+	return in
 }
 
 // CreateOpsTableInput is the operations table's definition used by local
 // provisioning and tests: PK/SK, GSI1 with keys only, on-demand, no stream;
 // infra/ declares the same table with CDK constructs.
 func CreateOpsTableInput(name string) *dynamodb.CreateTableInput {
-	s := func(n string) types.AttributeDefinition {
+	return tableInput(name, types.ProjectionTypeKeysOnly)
+}
+
+// tableInput is what both tables share: string keys PK/SK, GSI1 on
+// GSI1PK/GSI1SK with the given projection, on-demand billing.
+func tableInput(name string, gsi1 types.ProjectionType) *dynamodb.CreateTableInput {
+	attr := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
+	}
+	keys := func(hash, rng string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{
+			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
+		}
 	}
 	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK)},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
-		},
+		AttributeDefinitions: []types.AttributeDefinition{attr(AttrPK), attr(AttrSK), attr(AttrGSI1PK), attr(AttrGSI1SK)},
+		KeySchema:            keys(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(GSI1),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+			IndexName:  aws.String(GSI1),
+			KeySchema:  keys(AttrGSI1PK, AttrGSI1SK),
+			Projection: &types.Projection{ProjectionType: gsi1},
 		}},
 	}
 }
