@@ -13,7 +13,9 @@ import (
 // Service holds the connection rules on top of a Store.
 type Service struct {
 	Store Store
-	// CheckURL refuses targets the SSRF guard would not dial.
+	// CheckURL refuses targets the SSRF guard would not dial. An allowed URL
+	// whose host is an internationalised name comes back as an error with an
+	// ASCIIURL() string method (netguard.IDNError): the form to keep.
 	CheckURL func(ctx context.Context, url string) error
 	// CustomFields lists the tenant's custom field names (for "fields").
 	CustomFields func(ctx context.Context, tenantID string) ([]string, error)
@@ -163,7 +165,15 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 	}
 	if in.URL != nil {
 		u := strings.TrimSpace(*in.URL)
-		if err := s.CheckURL(ctx, u); err != nil {
+		err := s.CheckURL(ctx, u)
+		// The guard allows an internationalised host only in its ASCII
+		// (xn--) form, which it checked and hands back: keep that form, so
+		// the dispatcher dials exactly what was checked.
+		var ascii interface{ ASCIIURL() string }
+		if errors.As(err, &ascii) {
+			u, err = ascii.ASCIIURL(), nil
+		}
+		if err != nil {
 			return &ValidationError{"url", err.Error()}
 		}
 		c.URL = u

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 )
 
 // The reference classification, written independently of ranges.go: every
@@ -187,7 +189,10 @@ func FuzzCheckURL(f *testing.F) {
 	for _, s := range []string{"http://127.0.0.1/", "https://8.8.8.8:8443/a?b#c", "http://[::ffff:7f00:1]/",
 		"http://0x7f.1/", "http://2130706433/", "http://[fe80::1%25en0]/", "http://localhost./",
 		"http://a@8.8.8.8/", "HTTP://8.8.8.8", "http://8.8.8.8:0/", "http://[::1]:80x/", "http://1.2.3.4.5/",
-		"http://8.8.8.8./", "http://x.localhost/", "//8.8.8.8/"} {
+		"http://8.8.8.8./", "http://x.localhost/", "//8.8.8.8/",
+		// Internationalised hosts, refused until converted (package idn).
+		"https://bücher.example/", "https://b%C3%BCcher.example/", "http://１２７．０．０．１/", "http://127。0。0。1/",
+		"http://０ｘ７ｆ．１/", "http://ｌｏｃａｌｈｏｓｔ/", "http://[::ｆｆｆｆ:7f00:1]/", "https://xn--bcher-kva.example/"} {
 		f.Add(s, false)
 		f.Add(s, true)
 	}
@@ -214,6 +219,97 @@ func FuzzCheckURL(f *testing.F) {
 		}
 		if addr.Zone() != "" || refBlocked(addr, allowLoopback) {
 			t.Fatalf("CheckURL(%q) allowed %s, blocked by the reference", raw, addr)
+		}
+	})
+}
+
+// FuzzASCIIURL checks, for any string, that ASCIIURL only ever changes the
+// host, into the ASCII form net/http would dial (idna.Lookup), that the
+// result is stable, that CheckURL judges the URL exactly as its ASCII form,
+// and, with lookups failing, allows nothing but an IP literal the reference
+// allows (or localhost with AllowLoopback): no Unicode spelling sneaks a
+// blocked address past the guard.
+func FuzzASCIIURL(f *testing.F) {
+	for _, s := range []string{
+		"https://bücher.example/hook", "https://例え.テスト/x", "https://b%C3%BCcher.example:8443/a?b=ü#c",
+		"http://１２７．０．０．１/", "http://127。0。0。1/", "http://１２７｡０．0。１:8080/", "http://１２７．０．０．１．/",
+		"http://２１３０７０６４３３/", "http://０ｘ７ｆ．１/", "http://０Ｘ７Ｆ０００００１/", "http://０１７７．０．０．１/",
+		"http://１６９．２５４．１６９．２５４/", "http://１０．１．１/", "http://０/", "http://８．８．８．８/",
+		"http://ｌｏｃａｌｈｏｓｔ/", "http://api.ｌｏｃａｌｈｏｓｔ./", "http://ü.１/", "http://[::ｆｆｆｆ:7f00:1]/",
+		"http://［：：１］/", "https://ü.xn--/", "https://ü.\u00ad/", "https://اb.example/", "https://a\u200db.ü/",
+		"https://%FF%C3%BC.example/", "https://u:p@bücher.example/", "https://xn--bcher-kva.example/",
+		"https://ü.xn--8g7ccp/", "http://127.0.0.1/",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, raw string, allowLoopback bool) {
+		out, err := ASCIIURL(raw)
+		if err != nil {
+			var be *BlockedError
+			if !errors.As(err, &be) || !strings.Contains(be.Reason, "is not a valid internationalised domain name") {
+				t.Fatalf("ASCIIURL(%q) = %v, want a *BlockedError about the host", raw, err)
+			}
+			if got := (Policy{AllowLoopback: allowLoopback}).CheckURL(context.Background(), raw, failResolver{}); got == nil || got.Error() != err.Error() {
+				t.Fatalf("CheckURL(%q) = %v, want ASCIIURL's refusal %v", raw, got, err)
+			}
+			return
+		}
+		in, perr := url.Parse(raw)
+		if perr != nil || isASCII(in.Hostname()) {
+			if out != raw {
+				t.Fatalf("ASCIIURL(%q) = %q, want it unchanged", raw, out)
+			}
+		} else if out != raw {
+			u, perr := url.Parse(out)
+			if perr != nil {
+				t.Fatalf("ASCIIURL(%q) = %q, which does not parse: %v", raw, out, perr)
+			}
+			want, lerr := idna.Lookup.ToASCII(in.Hostname())
+			if lerr != nil || u.Hostname() != want {
+				t.Fatalf("ASCIIURL(%q) host %q, idna.Lookup gives %q, %v", raw, u.Hostname(), want, lerr)
+			}
+			if again, aerr := idna.Lookup.ToASCII(want); aerr != nil || again != want {
+				t.Fatalf("ASCIIURL(%q) host %q is not stable: %q, %v", raw, want, again, aerr)
+			}
+			if u.Scheme != in.Scheme || u.Port() != in.Port() || u.User.String() != in.User.String() ||
+				u.Path != in.Path || u.RawQuery != in.RawQuery || u.Fragment != in.Fragment {
+				t.Fatalf("ASCIIURL(%q) = %q changed more than the host", raw, out)
+			}
+			if again, aerr := ASCIIURL(out); aerr != nil || again != out {
+				t.Fatalf("ASCIIURL(%q) = %q, %v; want it unchanged", out, again, aerr)
+			}
+		}
+
+		// CheckURL converts as ASCIIURL does and judges the ASCII form: the
+		// same refusal, or an *IDNError handing that form back.
+		if out == raw {
+			return // FuzzCheckURL covers ASCII hosts
+		}
+		p := Policy{AllowLoopback: allowLoopback}
+		got := p.CheckURL(context.Background(), raw, failResolver{})
+		same := p.CheckURL(context.Background(), out, failResolver{})
+		var ie *IDNError
+		switch {
+		case same == nil && (!errors.As(got, &ie) || ie.URL != out):
+			t.Fatalf("CheckURL(%q) = %v, want an *IDNError with %q", raw, got, out)
+		case same != nil && (got == nil || got.Error() != same.Error()):
+			t.Fatalf("CheckURL(%q) = %v, its ASCII form %q: %v", raw, got, out, same)
+		case same != nil:
+			return
+		}
+		// Allowed with lookups failing: an allowed IP literal, or localhost.
+		u, _ := url.Parse(out)
+		host := strings.ToLower(u.Hostname())
+		if allowLoopback && strings.TrimSuffix(host, ".") == "localhost" {
+			return
+		}
+		addr, aerr := netip.ParseAddr(host)
+		if aerr != nil {
+			t.Fatalf("guard allowed %q (from %q) without resolving it", out, raw)
+		}
+		if addr.Zone() != "" || refBlocked(addr, allowLoopback) {
+			t.Fatalf("guard allowed %q (from %q), blocked by the reference", out, raw)
 		}
 	})
 }

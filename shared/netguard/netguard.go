@@ -10,6 +10,11 @@
 // spelling of the address (2130706433, 0177.0.0.1, 0x7f.1, 127.1,
 // [::ffff:7f00:1], ...), and the names localhost and *.localhost. Only
 // loopback can be opened up, for local runs (Policy.AllowLoopback).
+//
+// Internationalised host names are judged, and must be stored and dialed, in
+// their ASCII (xn--) form: CheckURL converts them and hands that form back
+// (IDNError); ParseURL and Control, which the dispatcher uses, take ASCII
+// hosts only (see idn.go).
 package netguard
 
 import (
@@ -65,7 +70,30 @@ func blocked(format string, args ...any) error {
 // or net.DefaultResolver when nil) must be allowed. Refusals are
 // *BlockedError; a failed lookup is an error wrapping ErrResolve and the
 // resolver's error.
+//
+// A host that is an internationalised name (not ASCII) is converted to its
+// ASCII form (ASCIIURL), and that form is checked as above: a refusal is
+// returned as is, exactly as for the ASCII form written out; an allowed
+// target is an *IDNError whose URL is the form to store and dial. An invalid
+// internationalised name is a *BlockedError.
 func (p Policy) CheckURL(ctx context.Context, raw string, resolver Resolver) error {
+	ascii, err := ASCIIURL(raw)
+	if err != nil {
+		return err
+	}
+	if ascii == raw {
+		return p.checkURL(ctx, raw, resolver)
+	}
+	if err := p.checkURL(ctx, ascii, resolver); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // ASCIIURL parsed it
+	return &IDNError{Host: hostOf(u), URL: ascii}
+}
+
+// checkURL is CheckURL for a URL whose host is ASCII (ParseURL refuses any
+// other).
+func (p Policy) checkURL(ctx context.Context, raw string, resolver Resolver) error {
 	u, err := p.ParseURL(raw)
 	if err != nil {
 		return err
@@ -100,8 +128,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string, resolver Resolver) err
 // ParseURL parses raw and applies every check that needs no DNS lookup:
 // scheme http or https (https only with RequireHTTPS), no user info, a host,
 // at most MaxURLLength bytes, a port in 1–65535, no localhost or
-// *.localhost names (AllowLoopback lets "localhost" through), and an IP
-// literal host, in any spelling, must be an allowed address written as Go
+// *.localhost names (AllowLoopback lets "localhost" through), an ASCII host
+// (ParseURL does not convert internationalised names; CheckURL does), and an
+// IP literal host, in any spelling, must be an allowed address written as Go
 // dials it (dotted-decimal IPv4 or IPv6, without zone or trailing dot).
 // Refusals are *BlockedError.
 func (p Policy) ParseURL(raw string) (*url.URL, error) {
@@ -152,6 +181,9 @@ func (p Policy) checkShape(u *url.URL) error {
 
 // checkHost judges a host name or IP literal without resolving it.
 func (p Policy) checkHost(host string) error {
+	if !isASCII(host) { // CheckURL converts; ParseURL and the dispatcher never do
+		return blocked("host %q is not ASCII; give an internationalised name in its ASCII (xn--) form", host)
+	}
 	bare := strings.TrimSuffix(host, ".")
 	if addr, err := netip.ParseAddr(bare); err == nil {
 		if addr.Zone() != "" {
@@ -182,6 +214,16 @@ func (p Policy) checkHost(host string) error {
 		return blocked("%s is a loopback name", host)
 	}
 	return nil
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // hostOf is u's host in lower case, without brackets.

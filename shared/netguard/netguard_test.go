@@ -26,6 +26,14 @@ func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr
 var names = fakeResolver{
 	"example.com":              {"93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"},
 	"hooks.zapier.com":         {"54.86.1.2"},
+	"xn--bcher-kva.example":    {"93.184.215.14"},        // bücher.example
+	"xn--r8jz45g.xn--zckzah":   {"2606:4700::1111"},      // 例え.テスト
+	"api.xn--bcher-kva.test":   {"54.86.1.2"},            // api.bücher.test
+	"xn--mgbh0fb.example":      {"93.184.215.14"},        // مثال.example
+	"xn--tda.1.example":        {"93.184.215.14"},        // ü.1.example
+	"xn--priv-epa.example":     {"10.0.0.5"},             // privé.example
+	"xn--mtadat-bva.example":   {"169.254.169.254"},      // métadat.example
+	"xn--lcal-l3a.example":     {"93.184.215.14", "::1"}, // lōcal.example
 	"private.example.com":      {"10.0.0.5"},
 	"mixed.example.com":        {"93.184.215.14", "192.168.1.1"},
 	"metadata.example.com":     {"169.254.169.254"},
@@ -145,6 +153,11 @@ func TestCheckURL(t *testing.T) {
 		{"resolves ULA", strict, "http://ula.example.com/", "unique local"},
 		{"ip-looking name", strict, "http://127.0.0.1.nip.example.io/", "resolves to 127.0.0.1"},
 
+		// Internationalised names: more in TestCheckURLIDN.
+		{"IDN in ASCII", aws, "https://xn--bcher-kva.example/hook", ""},
+		{"full-width loopback", strict, "http://１２７．０．０．１/", "127.0.0.1 is a loopback"},
+		{"full-width IPv6", loopback, "http://[::ｆｆｆｆ:7f00:1]/", "does not parse"},
+
 		{"dev loopback", loopback, "http://127.0.0.1:9000/hook", ""},
 		{"dev loopback v6", loopback, "http://[::1]:9000/", ""},
 		{"dev localhost", loopback, "http://localhost:9000/", ""},
@@ -202,7 +215,8 @@ func (p panicResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAdd
 }
 
 func TestLiteralsAndLocalhostNeverResolve(t *testing.T) {
-	for _, u := range []string{"http://8.8.8.8/", "http://[2606:4700::1111]/", "http://localhost/", "http://10.0.0.1/", "http://0x7f.1/"} {
+	for _, u := range []string{"http://8.8.8.8/", "http://[2606:4700::1111]/", "http://localhost/", "http://10.0.0.1/", "http://0x7f.1/",
+		"http://１２７．０．０．１/", "http://８．８．８．８/", "http://ｌｏｃａｌｈｏｓｔ/", "http://０ｘ７ｆ．１/"} {
 		_ = loopback.CheckURL(context.Background(), u, panicResolver{t})
 	}
 }
