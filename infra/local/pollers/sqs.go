@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -22,9 +24,12 @@ import (
 // its visibility timeout; otherwise every message is deleted except those
 // named in BatchItemFailures, whose visibility is left as the handler set it.
 //
-// Cancelling Run's context aborts the pending receives. As with real SQS, a
-// message that the queue hands to an aborted receive stays invisible until
-// its visibility timeout ends.
+// Every ReceiveMessage is sent once: the SDK does not retry it (see
+// receiveOnce); a failed receive is logged and the next poll follows. As
+// with real SQS, a message that the queue hands to a receive whose answer
+// never arrives (the connection failed while the answer was on its way, or
+// Run's context was cancelled during a long poll) stays invisible until its
+// visibility timeout ends, and then comes back.
 type SQSPoller struct {
 	Client   *sqs.Client
 	QueueURL string
@@ -65,6 +70,12 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 	case c.WaitTime < time.Second || c.WaitTime > 20*time.Second:
 		return fmt.Errorf("sqs poller: WaitTime %s not in 1s..20s", c.WaitTime)
 	}
+	if d, ok := httpTimeout(c.Client.Options().HTTPClient); ok && d < c.WaitTime+longPollMargin {
+		// The client would give up on long polls that the queue still
+		// answers, with the messages it hands them.
+		return fmt.Errorf("sqs poller: the SQS client's HTTP timeout %s cuts a %s long poll short (want at least %s)",
+			d, c.WaitTime, c.WaitTime+longPollMargin)
+	}
 	var wg sync.WaitGroup
 	for range c.Concurrency {
 		wg.Go(func() { c.poll(ctx) })
@@ -81,10 +92,15 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			WaitTimeSeconds:             int32(p.WaitTime / time.Second),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
-		})
+		}, receiveOnce)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.Logger.ErrorContext(ctx, "sqs poller: receive", "queue", p.QueueURL, "err", err)
+				msg := "sqs poller: receive"
+				var answered interface{ HTTPStatusCode() int }
+				if errors.As(err, &answered) && answered.HTTPStatusCode()/100 == 2 {
+					msg = "sqs poller: receive answer lost; the messages it held stay invisible until their visibility timeout"
+				}
+				p.Logger.ErrorContext(ctx, msg, "queue", p.QueueURL, "err", err)
 				_ = sleep(ctx, time.Second)
 			}
 			continue
@@ -93,6 +109,42 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			p.handle(ctx, out.Messages)
 		}
 	}
+}
+
+// receiveOnce keeps the SDK from retrying a ReceiveMessage. A receive is
+// not idempotent: the queue hides the messages it hands out whether or not
+// its answer arrives. When the answer is lost on the way (the connection
+// fails while the body is read: "connection reset", "use of closed network
+// connection", which the SDK's standard retryer retries), a retry by the
+// SDK receives other messages and returns as if nothing had happened, and
+// the lost batch stays in flight, unseen, until its visibility timeout. Sent
+// once, the failure reaches poll, which logs it and polls again.
+func receiveOnce(o *sqs.Options) { o.Retryer = aws.NopRetryer{} }
+
+// longPollMargin is how much longer than a long poll the HTTP client must
+// be willing to wait for its answer.
+const longPollMargin = 5 * time.Second
+
+// httpTimeout is the shortest time limit c puts on a request or on a
+// silence of the connection, when it has one that can be read.
+func httpTimeout(c any) (time.Duration, bool) {
+	var limits []time.Duration
+	switch c := c.(type) {
+	case *awshttp.BuildableClient:
+		limits = append(limits, c.GetTimeout())
+		if d, ok := c.GetReadTimeout(); ok {
+			limits = append(limits, d)
+		}
+	case *http.Client:
+		limits = append(limits, c.Timeout)
+	}
+	var shortest time.Duration
+	for _, d := range limits {
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	return shortest, shortest > 0
 }
 
 // handle invokes the handler with one batch and deletes what succeeded.

@@ -1,11 +1,22 @@
 package pollers
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 )
@@ -164,4 +176,209 @@ func TestSQSPollerFunctionErrorAndPanicKeepAll(t *testing.T) {
 		t.Errorf("deliveries %v, want each message 3 times", count)
 	}
 	waitEmpty(t, e)
+}
+
+// lossyProxy stands between the SDK and the SQS emulator and loses the
+// answer to the first ReceiveMessage that hands out messages: the queue has
+// put them in flight, the client gets the status line, the headers and half
+// the body, then a connection reset. That is how a batch went missing under
+// load (a 200 whose body read failed with "use of closed network
+// connection", which the SDK retried).
+type lossyProxy struct {
+	t         *testing.T
+	target    string
+	transport *http.Transport
+	mu        sync.Mutex
+	lost      []string // IDs of the messages in the lost answer
+}
+
+func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	req.Header = r.Header.Clone()
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" && resp.StatusCode == http.StatusOK && p.loseOnce(answer) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			p.t.Errorf("hijack: %v", err)
+			return
+		}
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", resp.Header.Get("Content-Type"), len(answer))
+		buf.Write(answer[:len(answer)/2])
+		if err := buf.Flush(); err != nil {
+			p.t.Errorf("write half an answer: %v", err)
+		}
+		_ = conn.(*net.TCPConn).SetLinger(0) // close with a reset
+		conn.Close()
+		return
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(answer)
+}
+
+// loseOnce reports whether answer, a ReceiveMessage answer, is the one to
+// lose: the first that holds messages.
+func (p *lossyProxy) loseOnce(answer []byte) bool {
+	var out struct{ Messages []struct{ MessageId string } }
+	if err := json.Unmarshal(answer, &out); err != nil || len(out.Messages) == 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lost != nil {
+		return false
+	}
+	for _, m := range out.Messages {
+		p.lost = append(p.lost, m.MessageId)
+	}
+	return true
+}
+
+func (p *lossyProxy) lostIDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lost)
+}
+
+// attemptCount is the number of HTTP attempts of one SDK call.
+type attemptCount struct{ n atomic.Int32 }
+
+type attemptCountKey struct{}
+
+// countReceiveAttempts makes every ReceiveMessage call through the client
+// report how many times it was sent.
+func countReceiveAttempts(report func(attempts int)) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		if err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("count-attempts",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if _, ok := in.Parameters.(*sqs.ReceiveMessageInput); !ok {
+					return next.HandleInitialize(ctx, in)
+				}
+				c := &attemptCount{}
+				out, md, err := next.HandleInitialize(context.WithValue(ctx, attemptCountKey{}, c), in)
+				report(int(c.n.Load()))
+				return out, md, err
+			}), middleware.Before); err != nil {
+			return err
+		}
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("count-attempt",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if c, ok := ctx.Value(attemptCountKey{}).(*attemptCount); ok {
+					c.n.Add(1)
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+// logRecorder keeps the messages of the records logged through it (and
+// passes them on).
+type logRecorder struct {
+	slog.Handler
+	mu   *sync.Mutex
+	msgs *[]string
+}
+
+func (l logRecorder) Handle(ctx context.Context, r slog.Record) error {
+	l.mu.Lock()
+	*l.msgs = append(*l.msgs, r.Message)
+	l.mu.Unlock()
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
+	return logRecorder{l.Handler.WithAttrs(as), l.mu, l.msgs}
+}
+
+func (l logRecorder) WithGroup(name string) slog.Handler {
+	return logRecorder{l.Handler.WithGroup(name), l.mu, l.msgs}
+}
+
+// TestSQSPollerLostReceiveAnswer is the regression test of a batch that
+// stalled the connector benchmark: a ReceiveMessage whose answer is lost on
+// the way must not be re-sent by the SDK (the retry receives other
+// messages, and the poller never learns that a batch is in flight). The
+// poller reports the loss and polls on; the lost batch comes back after
+// its visibility timeout, as in AWS, and is handled then.
+func TestSQSPollerLostReceiveAnswer(t *testing.T) {
+	e := sqsEnv(t) // 1 s visibility timeout
+	proxy := &lossyProxy{t: t, target: e.Stack.SQSEndpoint, transport: &http.Transport{}}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	t.Cleanup(proxy.transport.CloseIdleConnections)
+
+	var (
+		mu       sync.Mutex
+		attempts []int // per ReceiveMessage call
+		logged   []string
+	)
+	cfg := e.Config.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, countReceiveAttempts(func(n int) {
+		mu.Lock()
+		attempts = append(attempts, n)
+		mu.Unlock()
+	}))
+	client := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+
+	send(t, e, "a", "b", "c")
+	h, got := deliveries(func(int, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	})
+	p := sqsPoller(t, e, h)
+	p.Client = client
+	p.Concurrency = 1
+	p.Logger = slog.New(logRecorder{testLogger(t).Handler(), &mu, &logged})
+	stop := run(t, p.Run)
+
+	handed := map[string]events.SQSMessage{}
+	for range 3 {
+		m := receive(t, got, "message")
+		handed[m.MessageId] = m
+	}
+	waitEmpty(t, e)
+	stop()
+
+	lost := proxy.lostIDs()
+	if len(lost) != 3 {
+		t.Fatalf("lost answer held %d messages, want all 3", len(lost))
+	}
+	for _, id := range lost {
+		m, ok := handed[id]
+		if !ok {
+			t.Errorf("message %s of the lost answer never handled", id)
+		} else if n := m.Attributes["ApproximateReceiveCount"]; n != "2" {
+			t.Errorf("message %s (%s) handled at receive %s, want 2: after its visibility timeout", id, m.Body, n)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range attempts {
+		if n > 1 {
+			t.Errorf("ReceiveMessage call %d sent %d times, want once: a re-sent receive strands the batch of a lost answer", i+1, n)
+		}
+	}
+	if !slices.ContainsFunc(logged, func(m string) bool { return strings.Contains(m, "receive answer lost") }) {
+		t.Errorf("the lost receive answer was not reported; logged %q", logged)
+	}
 }

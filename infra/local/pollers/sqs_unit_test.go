@@ -1,10 +1,15 @@
 package pollers
 
 import (
+	"context"
+	"net/http"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 func TestSQSFailures(t *testing.T) {
@@ -41,6 +46,57 @@ func TestARNRegion(t *testing.T) {
 	} {
 		if got := arnRegion(arn); got != want {
 			t.Errorf("arnRegion(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}
+
+func TestHTTPTimeout(t *testing.T) {
+	tests := []struct {
+		name   string
+		client any
+		want   time.Duration
+		wantOK bool
+	}{
+		{"SDK default", awshttp.NewBuildableClient(), 0, false},
+		{"request timeout", awshttp.NewBuildableClient().WithTimeout(10 * time.Second), 10 * time.Second, true},
+		{"read timeout", awshttp.NewBuildableClient().WithReadTimeout(15 * time.Minute), 15 * time.Minute, true},
+		{"shorter of both", awshttp.NewBuildableClient().WithTimeout(time.Minute).WithReadTimeout(3 * time.Second), 3 * time.Second, true},
+		{"net/http client", &http.Client{Timeout: 2 * time.Second}, 2 * time.Second, true},
+		{"net/http client without timeout", &http.Client{}, 0, false},
+		{"no client", nil, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, ok := httpTimeout(tt.client); got != tt.want || ok != tt.wantOK {
+				t.Errorf("got %s, %v; want %s, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// A client that gives up before the queue answers a long poll would leave
+// the messages of that answer in flight: Run refuses it.
+func TestSQSPollerRefusesHTTPTimeoutShorterThanLongPoll(t *testing.T) {
+	handler := func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	}
+	for _, tc := range []struct {
+		timeout time.Duration
+		wait    time.Duration
+		ok      bool
+	}{
+		{10 * time.Second, 20 * time.Second, false},
+		{20 * time.Second, 20 * time.Second, false},
+		{25 * time.Second, 20 * time.Second, true},
+		{10 * time.Second, time.Second, true},
+	} {
+		client := sqs.New(sqs.Options{Region: "us-east-1", HTTPClient: awshttp.NewBuildableClient().WithTimeout(tc.timeout)})
+		p := &SQSPoller{Client: client, QueueURL: "http://127.0.0.1:1/queue", WaitTime: tc.wait, Handler: handler}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel() // a valid poller returns at once
+		err := p.Run(ctx)
+		if (err == nil) != tc.ok {
+			t.Errorf("HTTP timeout %s, long poll %s: Run = %v, want error %v", tc.timeout, tc.wait, err, !tc.ok)
 		}
 	}
 }
