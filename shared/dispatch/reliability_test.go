@@ -291,8 +291,8 @@ func TestReliability(t *testing.T) {
 	})
 	// The deliveries queue hides a received batch for 180 s (6 × the
 	// dispatcher Lambda's timeout). A ReceiveMessage answer lost on the way
-	// back (the SDK then retries the call) leaves its batch hidden that
-	// long, past this test's deadline; 10 s still dwarfs a batch's work here
+	// back (the poller sends each receive once and logs the loss) leaves its
+	// batch hidden that long, past this test's deadline; 10 s still dwarfs a batch's work here
 	// (at most a 300 ms attempt plus a few store calls per message).
 	if _, err := queue.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
 		QueueUrl: aws.String(e.Queues.DeliveriesURL), Attributes: map[string]string{"VisibilityTimeout": "10"},

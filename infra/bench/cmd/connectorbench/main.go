@@ -9,8 +9,7 @@
 //     keep-alive sink answering 200 at once, first receive → last 2xx
 //     (target ≥ 1,000 deliveries/s); beside it, in the same run, the
 //     delivery client alone, the dispatcher's DynamoDB calls alone,
-//     Handle without SQS and a what-if with one GetConnection per batch
-//     (-direct=false skips the last three);
+//     and Handle without SQS (-direct=false skips the last two);
 //  2. a hanging target: the dispatcher's Handle of a batch of 10 in which one
 //     target never answers ends within 10.5 s (dispatch.AttemptTimeout is
 //     10 s) while the other pollers of the same queue keep delivering to a

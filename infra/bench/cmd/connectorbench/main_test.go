@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,35 +22,6 @@ func TestQuarterRates(t *testing.T) {
 	}
 	if f, l := quarterRates(at[:3], t0); f != 0 || l != 0 {
 		t.Fatalf("fewer than 4 arrivals: %v, %v; want 0, 0", f, l)
-	}
-}
-
-type countingStore struct {
-	connections.Store // nil: only GetConnection is used
-	gets              atomic.Int64
-}
-
-func (s *countingStore) GetConnection(_ context.Context, tenantID, id string) (connections.Connection, error) {
-	s.gets.Add(1)
-	return connections.Connection{ID: id, TenantID: tenantID}, nil
-}
-
-func TestBatchConnCacheReadsOncePerConnection(t *testing.T) {
-	inner := &countingStore{}
-	b := &batchConnCache{Store: inner}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Go(func() {
-			id := []string{"a", "b"}[i%2]
-			c, err := b.GetConnection(t.Context(), "t", id)
-			if err != nil || c.ID != id {
-				t.Errorf("GetConnection(%s) = %+v, %v", id, c, err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := inner.gets.Load(); n != 2 {
-		t.Fatalf("inner reads = %d, want 2 (one per connection)", n)
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
@@ -119,15 +118,15 @@ type throughputRun struct {
 // measureThroughput is target 1: N deliveries queued with router.Enqueue,
 // drained by SQSPoller (Concurrency pollers, batches of 10) into the real
 // dispatcher (ddbstore.Connections, delivery client) and delivered to a
-// keep-alive sink that answers 200 at once. The baselines and the what-if
-// each run on a fresh stack.
+// keep-alive sink that answers 200 at once. The baselines each run on a
+// fresh stack.
 func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf func(string, ...any)) (connector.Target, error) {
 	t := connector.Target{Number: 1, Name: "dispatcher throughput, SQS → dispatcher → local sink", Unit: "deliveries/s",
 		Cmp: connector.AtLeast, Limit: minThroughput, Valid: true}
 	inflight := o.concurrency * 10
 
 	logf("1: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", o.n, o.concurrency)
-	run, err := sqsPath(ctx, o, emf, false)
+	run, err := sqsPath(ctx, o, emf)
 	if err != nil {
 		return t, err
 	}
@@ -145,7 +144,6 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	var (
 		direct, ddb float64
 		ddbCalls    []connector.OpStats
-		whatIf      throughputRun
 	)
 	if o.direct {
 		logf("1: baseline: the dispatcher's DynamoDB calls alone, %d in flight, on a fresh stack", inflight)
@@ -155,10 +153,6 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 		logf("1: context: dispatcher.Handle without SQS on a fresh stack")
 		if direct, err = handleOnly(ctx, o); err != nil {
 			return t, fmt.Errorf("handle without SQS: %w", err)
-		}
-		logf("1: what-if: the SQS path with one GetConnection per batch, on a fresh stack")
-		if whatIf, err = sqsPath(ctx, o, emf, true); err != nil {
-			return t, fmt.Errorf("what-if: %w", err)
 		}
 	}
 
@@ -177,8 +171,6 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 			"  "+strings.ReplaceAll(callLines(ddbCalls, 2), "\n", "\n  "),
 			fmt.Sprintf("context, dispatcher.Handle on in-memory batches of 10 (%d at once, real DynamoDB, no SQS receive/delete, fresh dynoxide): %s deliveries/s",
 				o.concurrency, connector.Num(direct)),
-			fmt.Sprintf("what-if (bench-side wrapper, not the shipped code): one GetConnection per batch instead of per message: %s deliveries/s (%.2f× the shipped path), DynamoDB GetItem calls %d instead of %d",
-				connector.Num(whatIf.PerSec), whatIf.PerSec/run.PerSec, opCount(whatIf.Calls, "DynamoDB GetItem"), opCount(run.Calls, "DynamoDB GetItem")),
 		)
 	}
 	t.Notes = append(t.Notes,
@@ -191,12 +183,12 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 		"SDK calls during the drain (one SDK client for every poller goroutine, as make run shares d.DDB):\n"+callLines(run.Calls, 8),
 	)
 	t.Data = map[string]any{"sqs_path": run, "sink_only_per_s": ceiling, "ddb_only_per_s": ddb, "ddb_only_calls": ddbCalls,
-		"handle_without_sqs_per_s": direct, "what_if_one_get_per_batch": whatIf}
+		"handle_without_sqs_per_s": direct}
 	return t, nil
 }
 
 // sqsPath runs the SQS path once on a fresh stack.
-func sqsPath(ctx context.Context, o options, emf *emfCounter, cached bool) (throughputRun, error) {
+func sqsPath(ctx context.Context, o options, emf *emfCounter) (throughputRun, error) {
 	s, err := startStack(ctx, false)
 	if err != nil {
 		return throughputRun{}, err
@@ -214,28 +206,16 @@ func sqsPath(ctx context.Context, o options, emf *emfCounter, cached bool) (thro
 	if err != nil {
 		return throughputRun{}, fmt.Errorf("enqueue: %w", err)
 	}
-	run, err := drain(ctx, s, sink, o, emf, cached)
+	run, err := drain(ctx, s, sink, o, emf)
 	run.EnqueueS = enq.Seconds()
 	return run, err
 }
 
-func opCount(ops []connector.OpStats, op string) int {
-	for _, s := range ops {
-		if s.Op == op {
-			return s.Count
-		}
-	}
-	return 0
-}
-
 // drain runs the SQS path until the sink has every delivery.
-func drain(ctx context.Context, s *stack, sink *connector.Sink, o options, emf *emfCounter, cached bool) (throughputRun, error) {
+func drain(ctx context.Context, s *stack, sink *connector.Sink, o options, emf *emfCounter) (throughputRun, error) {
 	run := throughputRun{Deliveries: o.n, Concurrency: o.concurrency}
 	disp := s.dispatcher()
 	handle := disp.Handle
-	if cached {
-		handle = cachedHandle(disp)
-	}
 	var (
 		mu         sync.Mutex
 		handles    []time.Duration
@@ -480,43 +460,4 @@ func callLines(ops []connector.OpStats, n int) string {
 		out += "  " + s.String()
 	}
 	return out
-}
-
-// batchConnCache is a what-if, not the dispatcher's code: a connections.Store
-// that reads each connection once per batch (Handle is given a fresh one per
-// batch), as the trigger router's batchCache does for its reads.
-type batchConnCache struct {
-	connections.Store
-	mu    sync.Mutex
-	conns map[string]*connOnce
-}
-
-type connOnce struct {
-	once sync.Once
-	c    connections.Connection
-	err  error
-}
-
-func (b *batchConnCache) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
-	b.mu.Lock()
-	if b.conns == nil {
-		b.conns = map[string]*connOnce{}
-	}
-	o := b.conns[tenantID+"#"+id]
-	if o == nil {
-		o = &connOnce{}
-		b.conns[tenantID+"#"+id] = o
-	}
-	b.mu.Unlock()
-	o.once.Do(func() { o.c, o.err = b.Store.GetConnection(ctx, tenantID, id) })
-	return o.c, o.err
-}
-
-// cachedHandle is disp.Handle with a batchConnCache per batch.
-func cachedHandle(disp *dispatch.Dispatcher) lambdaapp.QueueHandler {
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		d := *disp
-		d.Store = &batchConnCache{Store: disp.Store}
-		return d.Handle(ctx, ev)
-	}
 }
