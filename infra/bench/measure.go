@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
 )
 
 // closedEndpoint is where the AWS endpoints of a measured process point: a
@@ -45,10 +47,11 @@ func LambdaEnv(function, runtimeAPI, taskRoot, home string) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + closedEndpoint,
 		"AWS_ENDPOINT_URL_SQS=" + closedEndpoint,
-		"TABLE_NAME=bench",
-		"DELIVERIES_QUEUE_URL=" + closedEndpoint + "/q",
-		"DELIVERIES_DLQ_URL=" + closedEndpoint + "/dlq",
-		"STAGE=dev",
+		appenv.TableName + "=bench",
+		appenv.OpsTableName + "=bench-ops",
+		appenv.QueueURL + "=" + closedEndpoint + "/q",
+		appenv.DLQURL + "=" + closedEndpoint + "/dlq",
+		appenv.Stage + "=dev",
 	}
 }
 

@@ -42,10 +42,12 @@ func bootstraps(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		for name, pkg := range map[string]string{
-			"baseline":  "./baseline",
-			"sleepy":    "./testdata/sleepy",
-			"crash":     "./testdata/crash",
-			"initerror": "./testdata/initerror",
+			"baseline":   "./baseline",
+			"sleepy":     "./testdata/sleepy",
+			"crash":      "./testdata/crash",
+			"initerror":  "./testdata/initerror",
+			"dispatcher": "../../functions/dispatcher",
+			"me":         "../../functions/me",
 		} {
 			out := filepath.Join(buildDir, name, "bootstrap")
 			if buildErr = Build(context.Background(), ".", pkg, runtime.GOARCH, out); buildErr != nil {
@@ -95,6 +97,19 @@ func TestRunMeasuresInitSleep(t *testing.T) {
 	}
 	t.Logf("baseline median %v p90 %v; sleepy median %v p90 %v",
 		Median(base.Times), Percentile(base.Times, 90), Median(sleepy.Times), Percentile(sleepy.Times, 90))
+}
+
+// TestRealFunctionsInit checks that real functions, an API route and the
+// dispatcher, get through their init in the environment the benchmark
+// gives them (every variable lambdaapp.Load requires) and ask for an
+// invocation: coldstart times them, it does not only see them fail.
+func TestRealFunctionsInit(t *testing.T) {
+	dir := bootstraps(t)
+	for _, fn := range []string{"me", "dispatcher"} {
+		if d, err := Measure(context.Background(), fn, filepath.Join(dir, fn, "bootstrap"), 30*time.Second); err != nil || d <= 0 {
+			t.Errorf("%s: Measure = %v, %v; want its init timed", fn, d, err)
+		}
+	}
 }
 
 func TestMeasureReportsExit(t *testing.T) {
