@@ -27,7 +27,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/authorizer"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
@@ -51,7 +50,7 @@ func seed(t *testing.T, d *lambdaapp.Deps) {
 	if err := store.CreateChannel(ctx, tenancy.Channel{ID: "ch_sample", TenantID: "ten_sample", Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ddbstore.Contacts{API: d.DDB, Table: d.Table}).CreateContact(ctx, contacts.Contact{ID: "100000000000042", TenantID: "ten_sample", ChannelID: "ch_sample",
+	if err := d.Contacts().CreateContact(ctx, contacts.Contact{ID: "100000000000042", TenantID: "ten_sample", ChannelID: "ch_sample",
 		Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1}); err != nil {
 		t.Fatal(err)
 	}

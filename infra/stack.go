@@ -188,16 +188,23 @@ func (b *backend) addTable() {
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
 	})
 	// The operations table, the same shape as ddbstore.CreateOpsTableInput:
-	// rate-limit counters, delivery attempts and idempotency records, every
-	// one expiring by TTL. No stream (nothing reacts to these writes) and no
-	// point-in-time recovery (nothing there outlives a week); GSI1, keys
-	// only, finds the attempts of one delivery for replay.
+	// everything the trigger router need not see, kept off the data table's
+	// stream: the contacts' search index (written in the contacts' own
+	// transactions), and rate-limit counters, delivery attempts and
+	// idempotency records, which expire by TTL. No stream; point-in-time
+	// recovery and, in prod, deletion protection and retention, for the
+	// index. GSI1, keys only, serves tenant-wide searches and finds the
+	// attempts of one delivery for replay.
 	b.ops = awsdynamodb.NewTable(b.stack, jsii.String("OpsTable"), &awsdynamodb.TableProps{
 		PartitionKey:        str(ddbstore.AttrPK),
 		SortKey:             str(ddbstore.AttrSK),
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
-		RemovalPolicy:       awscdk.RemovalPolicy_DESTROY,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection: jsii.Bool(b.stage == StageProd),
+		RemovalPolicy:      b.removalPolicy(),
 	})
 	b.ops.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 		IndexName:      jsii.String(ddbstore.GSI1),
@@ -381,6 +388,8 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 	}
 	if a.Has(routes.Ops) {
 		b.ops.GrantReadWriteData(fn)
+	} else if a.Has(routes.OpsRead) {
+		b.ops.GrantReadData(fn)
 	}
 	if a.Has(routes.RateCount) && !a.Has(routes.Ops) {
 		// Only the rate-limit counters: IAM checks the partition key.

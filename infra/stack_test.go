@@ -408,7 +408,14 @@ func TestTable(t *testing.T) {
 				"BillingMode":                      "PAY_PER_REQUEST",
 				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},
 				"StreamSpecification":              assertions.Match_Absent(),
-				"PointInTimeRecoverySpecification": assertions.Match_Absent(),
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"DeletionProtectionEnabled":        f.stage == StageProd,
+			})
+		})
+		check(t, "operations table removal policy (it holds the search index)", func() {
+			f.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+				"Properties": map[string]any{"StreamSpecification": assertions.Match_Absent()},
 			})
 		})
 		ops := f.props(f.idOf(t, "AWS::DynamoDB::Table", "OpsTable"))
@@ -565,7 +572,7 @@ func TestLeastPrivilege(t *testing.T) {
 				stream := a.Has(routes.StreamRead) || s.source == sourceStream
 				consumes := a.Has(routes.QueueConsume) || s.source == sourceQueue
 
-				if a&(routes.TableRead|routes.TableWrite|routes.RateCount|routes.Ops) == 0 && !stream {
+				if a&(routes.TableRead|routes.TableWrite|routes.RateCount|routes.Ops|routes.OpsRead) == 0 && !stream {
 					sawNoAccess = sawNoAccess || a == 0
 					for _, g := range gs {
 						if strings.HasPrefix(g.action, "dynamodb:") {
@@ -610,8 +617,8 @@ func TestLeastPrivilege(t *testing.T) {
 					t.Errorf("UpdateItem on the operations table: %v, Ops %v, RateCount %v", got, a.Has(routes.Ops), a.Has(routes.RateCount))
 				}
 				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {
-					if got := allows(gs, r, ops); got != a.Has(routes.Ops) {
-						t.Errorf("%s on the operations table: %v, Ops %v", r, got, a.Has(routes.Ops))
+					if got := allows(gs, r, ops); got != (a.Has(routes.Ops) || a.Has(routes.OpsRead)) {
+						t.Errorf("%s on the operations table: %v, Ops %v, OpsRead %v", r, got, a.Has(routes.Ops), a.Has(routes.OpsRead))
 					}
 				}
 				for _, r := range []string{"dynamodb:GetItem", "dynamodb:Query"} {

@@ -61,7 +61,7 @@ func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Bui
 
 func newAPI(d *lambdaapp.Deps) *API {
 	store := d.Connections()
-	cts := &ddbstore.Contacts{API: d.DDB, Table: d.Table}
+	cts := d.Contacts()
 	policy := dispatch.Policy(d.Getenv)
 	return &API{d: d, store: store, cts: cts, ten: d.Tenancy(), svc: &connections.Service{
 		Store:    store,

@@ -11,7 +11,6 @@ import (
 	"net/http"
 
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -38,7 +37,7 @@ type API struct {
 
 // NewService builds the contacts service on the table; phone may be nil.
 func NewService(d *lambdaapp.Deps, phone contacts.PhoneNormalizer) *contacts.Service {
-	return &contacts.Service{Store: &ddbstore.Contacts{API: d.DDB, Table: d.Table}, Phone: phone, Now: d.Now}
+	return &contacts.Service{Store: d.Contacts(), Phone: phone, Now: d.Now}
 }
 
 func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Builder {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,14 +21,23 @@ import (
 // Contacts stores contacts, their search index entries (this file) and the
 // tenants' custom field definitions (fields.go).
 //
-// A contact is one item; every (field, value) pair it can be found by
-// (contacts.SearchTerms) is one small index item, written, moved and deleted
-// in the same transaction as the contact. A search is then a Query on the
-// index partition of that one value: it never reads the rest of the tenant.
+// A contact is one item of the data table; every (field, value) pair it can
+// be found by (contacts.SearchTerms) is one small index item of the
+// operations table, written, moved and deleted in the same transaction as
+// the contact (a transaction may span tables). A search is then a Query on
+// the index partition of that one value: it never reads the rest of the
+// tenant. The index stays off the data table's stream: the trigger router
+// reads contact changes only, and every streamed write costs.
 type Contacts struct {
 	API   API
-	Table string
+	Table string // the data table: contacts, field definitions
+	// Index is the table of the search index items: the operations table.
+	// Only contact writes and searches need it.
+	Index string
 }
+
+// errNoIndex is the error of a contact write or search without Index.
+var errNoIndex = errors.New("ddbstore: Contacts.Index (the operations table, which holds the search index) is not set")
 
 var _ contacts.Store = (*Contacts)(nil)
 
@@ -107,7 +117,7 @@ func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
 func (s *Contacts) putIndex(e indexEntry, id string) types.TransactWriteItem {
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.Table),
+		TableName: aws.String(s.Index),
 		Item: map[string]types.AttributeValue{
 			AttrPK: str(e.PK), AttrSK: str(e.SK),
 			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
@@ -118,7 +128,7 @@ func (s *Contacts) putIndex(e indexEntry, id string) types.TransactWriteItem {
 
 // deleteIndex is the transaction Delete of an index item.
 func (s *Contacts) deleteIndex(e indexEntry) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: key(e.PK, e.SK)}}
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Index), Key: key(e.PK, e.SK)}}
 }
 
 // versionIs is the condition that the stored contact has version v.
@@ -132,6 +142,9 @@ func versionIs(v int64) (*string, map[string]types.AttributeValue) {
 func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	if len(items) > MaxTransactItems {
 		return fmt.Errorf("%w (%d needed)", ErrTooManyActions, len(items))
+	}
+	if s.Index == "" {
+		return errNoIndex
 	}
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	return err
@@ -277,6 +290,9 @@ func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page,
 	if err := checkQuery(q); err != nil {
 		return contacts.Page{}, err
 	}
+	if s.Index == "" {
+		return contacts.Page{}, errNoIndex
+	}
 	w := &walk{api: s.API, base: s.indexQuery(q)}
 	skipped, err := w.count(ctx, q.Offset)
 	if err != nil {
@@ -315,14 +331,14 @@ func checkQuery(q contacts.Query) error {
 func (s *Contacts) indexQuery(q contacts.Query) dynamodb.QueryInput {
 	if q.ChannelID != "" {
 		return dynamodb.QueryInput{
-			TableName:                 aws.String(s.Table),
+			TableName:                 aws.String(s.Index),
 			KeyConditionExpression:    aws.String(AttrPK + " = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexPK(q.TenantID, q.ChannelID, q.FieldKey, q.ValueKey)}},
 			ConsistentRead:            aws.Bool(true),
 		}
 	}
 	return dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
+		TableName:                 aws.String(s.Index),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    aws.String(AttrGSI1PK + " = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexGSI1PK(q.TenantID, q.FieldKey, q.ValueKey)}},
@@ -347,7 +363,9 @@ func (w *walk) next(ctx context.Context, sel types.Select, limit int) (*dynamodb
 		in.Limit = aws.Int32(int32(limit))
 	}
 	if sel == types.SelectSpecificAttributes {
-		in.ProjectionExpression = aws.String(attrContactID)
+		// The sort key holds the contact ID, and the operations table's
+		// GSI1 projects keys only.
+		in.ProjectionExpression = aws.String(AttrSK)
 	}
 	out, err := w.api.Query(ctx, &in)
 	if err != nil {
@@ -385,8 +403,10 @@ func (w *walk) read(ctx context.Context, upTo int) ([]string, error) {
 			return ids, err
 		}
 		for _, it := range out.Items {
-			if id, ok := it[attrContactID].(*types.AttributeValueMemberS); ok {
-				ids = append(ids, id.Value)
+			if sk, ok := it[AttrSK].(*types.AttributeValueMemberS); ok {
+				if _, id, ok := strings.Cut(sk.Value, "#"); ok && id != "" {
+					ids = append(ids, id)
+				}
 			}
 		}
 	}

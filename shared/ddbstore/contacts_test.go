@@ -24,7 +24,7 @@ import (
 func newContacts(t *testing.T) (*ddbstore.Contacts, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Contacts{API: env.DDB, Table: env.Table}, env
+	return &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}, env
 }
 
 // mk builds a version-1 contact.
@@ -125,7 +125,7 @@ func TestUpdateMovesIndexEntries(t *testing.T) {
 	// Mark the entry of the unchanged first name: a Put would remove the mark.
 	unchanged := "IDX#t#ch#std:firstName#ann"
 	_, err := env.DDB.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
-		TableName:        aws.String(env.Table),
+		TableName:        aws.String(env.OpsTable),
 		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: unchanged}, "SK": &types.AttributeValueMemberS{Value: "0000000100#c1"}},
 		UpdateExpression: aws.String("SET mark = :m"), ConditionExpression: aws.String("attribute_exists(PK)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberS{Value: "kept"}},
@@ -164,7 +164,7 @@ func TestUpdateMovesIndexEntries(t *testing.T) {
 			}
 		})
 	}
-	out, err := env.DDB.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(env.Table), ConsistentRead: aws.Bool(true),
+	out, err := env.DDB.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(env.OpsTable), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: unchanged}, "SK": &types.AttributeValueMemberS{Value: "0000000100#c1"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -216,16 +216,18 @@ func TestDeleteRemovesIndexEntries(t *testing.T) {
 	if _, err := s.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
-	// Nothing is left in the table but the items of no contact.
+	// Nothing of the contact is left in either table.
 	for _, pk := range []string{"CONTACT#t#c1", "IDX#t#ch#std:firstName#ann", "IDX#t#ch#std:email#a@example.com", "IDX#t#ch#cf:1#z"} {
-		out, err := env.DDB.Query(t.Context(), &dynamodb.QueryInput{TableName: aws.String(env.Table), Select: types.SelectCount,
-			KeyConditionExpression:    aws.String("PK = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.Count != 0 {
-			t.Errorf("%s: %d items left", pk, out.Count)
+		for _, table := range []string{env.Table, env.OpsTable} {
+			out, err := env.DDB.Query(t.Context(), &dynamodb.QueryInput{TableName: aws.String(table), Select: types.SelectCount,
+				KeyConditionExpression:    aws.String("PK = :pk"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Count != 0 {
+				t.Errorf("%s: %d items left in %s", pk, out.Count, table)
+			}
 		}
 	}
 }
@@ -405,8 +407,13 @@ func TestContactWritesReachTheStream(t *testing.T) {
 	}
 	var modify *streamtypes.Record
 	for _, r := range streamRecords(t, env) {
-		if pk, _ := r.Dynamodb.Keys["PK"].(*streamtypes.AttributeValueMemberS); pk != nil && pk.Value == "CONTACT#t#c1" && r.EventName == streamtypes.OperationTypeModify {
+		pk, _ := r.Dynamodb.Keys["PK"].(*streamtypes.AttributeValueMemberS)
+		if pk != nil && pk.Value == "CONTACT#t#c1" && r.EventName == streamtypes.OperationTypeModify {
 			modify = &r
+		}
+		// The search index lives on the operations table, off the stream.
+		if pk == nil || !strings.HasPrefix(pk.Value, "CONTACT#") {
+			t.Errorf("stream record of %v: only contact items belong on the data table's stream", r.Dynamodb.Keys)
 		}
 	}
 	if modify == nil {
@@ -482,7 +489,7 @@ func (c *countingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 func TestSearchReadsEachMatchOnce(t *testing.T) {
 	env := emulators.ForTest(t)
 	ddb := &countingDDB{Client: env.DDB}
-	s := &ddbstore.Contacts{API: ddb, Table: env.Table}
+	s := &ddbstore.Contacts{API: ddb, Table: env.Table, Index: env.OpsTable}
 	for i := range 40 {
 		email := "other@example.com" // the rest of the tenant, never read
 		if i%2 == 0 {
@@ -543,7 +550,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}{
 		{"unprocessed keys are retried", stingy},
 	}
-	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table}
+	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}
 	var want []string
 	for i := range 4 {
 		want = append(want, fmt.Sprintf("c%d", i))
@@ -551,7 +558,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &ddbstore.Contacts{API: tc.api, Table: env.Table}
+			s := &ddbstore.Contacts{API: tc.api, Table: env.Table, Index: env.OpsTable}
 			if ids, total := find(t, s, byEmail("t", "ch", "a@example.com")); !slices.Equal(ids, want) || total != 4 {
 				t.Errorf("found %v (total %d), want %v", ids, total, want)
 			}
@@ -559,5 +566,31 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}
 	if stingy.batches != 4 {
 		t.Errorf("%d BatchGetItem calls, want 4 (one per unprocessed key)", stingy.batches)
+	}
+}
+
+// TestIndexTableRequired checks that contact writes and searches without
+// the index table fail whole, saying so, and write nothing.
+func TestIndexTableRequired(t *testing.T) {
+	full, env := newContacts(t)
+	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table}
+	c := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, nil)
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "Contacts.Index (the operations table") {
+			t.Errorf("%s without Index = %v", what, err)
+		}
+	}
+	check("create", s.CreateContact(t.Context(), c))
+	if _, err := full.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
+		t.Fatalf("the refused create wrote the contact: %v", err)
+	}
+	_, err := s.Search(t.Context(), byEmail("t", "ch", "a@example.com"))
+	check("search", err)
+	mustCreate(t, full, c)
+	check("update", s.UpdateContact(t.Context(), c, next(c, func(n *contacts.Contact) { n.Fields["email"] = "b@example.com" })))
+	check("delete", s.DeleteContact(t.Context(), c))
+	if got, err := full.GetContact(t.Context(), "t", "c1"); err != nil || got.Version != 1 {
+		t.Fatalf("after refused writes: %+v, %v", got, err)
 	}
 }

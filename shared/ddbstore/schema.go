@@ -9,23 +9,26 @@ import (
 // Two tables, both with PK and SK and expiry by TTLAttribute (unix seconds):
 //
 //   - the data table holds what the product is made of (tenants, channels,
-//     tokens, custom fields, contacts and their search entries, connections,
-//     dead deliveries). Its NEW_AND_OLD_IMAGES stream feeds the trigger
-//     router, and it has point-in-time recovery. Items that need a second
-//     access path also carry GSI1PK/GSI1SK;
-//   - the operations table holds what the system writes while it works and
-//     forgets on its own: rate-limit counters, delivery attempts (the
-//     activity report) and idempotency records. Every item there expires by
-//     TTL. It has no stream and no backups: these writes are the hottest of
-//     the system (one counter per API call, one attempt per delivery), and
-//     neither the trigger router nor a restore needs them. Its GSI1 (keys
-//     only) finds the attempts of one delivery, for replay.
+//     tokens, custom fields, contacts, connections, dead deliveries). Its
+//     NEW_AND_OLD_IMAGES stream feeds the trigger router. Items that need a
+//     second access path also carry GSI1PK/GSI1SK;
+//   - the operations table holds what the trigger router need not see, kept
+//     off the stream: the contacts' search entries (written in the same
+//     transactions as their contacts; most contact writes move some), and
+//     what the system writes while it works and forgets on its own by TTL:
+//     rate-limit counters, delivery attempts (the activity report) and
+//     idempotency records. These are the hottest writes of the system (one
+//     counter per API call, one attempt per delivery, a few entries per
+//     contact write); on the stream they would only be filtered out again.
+//     Its GSI1 (keys only) serves tenant-wide searches and finds the
+//     attempts of one delivery, for replay.
+//
+// Both have point-in-time recovery.
 //
 // The CDK app and the local provisioning both read these names.
 //
 // Key layout of the data table (every key carries its tenant ID: settings
-// live under TENANT#<tenantId>, each contact in a partition of its own, each
-// searchable value in an index partition of its own):
+// live under TENANT#<tenantId>, each contact in a partition of its own):
 //
 //	PK                         SK                                   item
 //	TENANT#<t>                 TENANT                               tenant
@@ -37,15 +40,16 @@ import (
 //	TENANT#<t>                 FIELDSEQ                             custom field ID counter (n)
 //	TENANT#<t>                 FIELDNAME#<lower(name)>              custom field name guard (field_id)
 //	CONTACT#<t>#<id>           CONTACT                              contact (version-conditioned)
-//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
-//	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //
-// Key layout of the operations table:
+// Key layout of the operations table (each searchable value in an index
+// partition of its own):
 //
 //	PK                         SK                                   item
+//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
+//	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>

@@ -230,3 +230,9 @@ func StartQueue(build func(*Deps) QueueHandler) {
 func (d *Deps) Connections() *ddbstore.Connections {
 	return &ddbstore.Connections{API: d.DDB, Table: d.Table, Ops: d.OpsTable}
 }
+
+// Contacts is the contacts store on the data table, with its search index
+// on the operations table.
+func (d *Deps) Contacts() *ddbstore.Contacts {
+	return &ddbstore.Contacts{API: d.DDB, Table: d.Table, Index: d.OpsTable}
+}

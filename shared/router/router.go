@@ -25,7 +25,6 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
@@ -257,7 +256,7 @@ func Build(d *lambdaapp.Deps) lambdaapp.StreamHandler {
 	ten := d.Tenancy()
 	r := &Router{
 		Connections: d.Connections(),
-		Contacts:    &ddbstore.Contacts{API: d.DDB, Table: d.Table},
+		Contacts:    d.Contacts(),
 		Channels: func(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)
 			return connections.Channel{ID: ch.ID, Name: ch.Name}, err

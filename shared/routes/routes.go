@@ -45,9 +45,12 @@ const (
 	// counters only (keys RL#…): what every rate-limited route needs to
 	// count its calls.
 	RateCount
-	// Ops reads and writes the operations table: delivery attempts and
+	// Ops reads and writes the operations table: the contacts' search
+	// index (every contact write moves its entries), delivery attempts and
 	// idempotency records.
 	Ops
+	// OpsRead reads the operations table: contact searches.
+	OpsRead
 )
 
 // Has reports whether a contains every bit of b.
@@ -92,13 +95,13 @@ var Table = []Route{
 	// Contacts API (seed 001): per channel token.
 	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "contacts", Body: true,
 		Summary: "Create a contact with field values (max 30); honours Idempotency-Key"},
-	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts", Query: []string{"name", "value", "page"},
+	{Method: "GET", Path: "/v1/contact/by_custom_field", Function: "contact-search", Auth: AuthChannel, Access: TableRead | OpsRead | RateCount, Tag: "contacts", Query: []string{"name", "value", "page"},
 		Summary: "Contacts whose field equals a value, 10 per page"},
 	{Method: "GET", Path: "/v1/contact/{contactId}", Function: "contact-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "contacts",
 		Summary: "One contact (Base64-encoded ID on Viber channels)"},
-	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts", Body: true,
+	{Method: "PUT", Path: "/v1/contact/{contactId}", Function: "contact-update", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "contacts", Body: true,
 		Summary: "Set field values of a contact (max 30)"},
-	{Method: "DELETE", Path: "/v1/contact/{contactId}", Function: "contact-delete", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts",
+	{Method: "DELETE", Path: "/v1/contact/{contactId}", Function: "contact-delete", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "contacts",
 		Summary: "Delete a contact"},
 	{Method: "POST", Path: "/v1/contact/{contactId}/tags", Function: "contact-tags-add", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "contacts", Body: true,
 		Summary: "Add tags to a contact (max 10)"},
@@ -144,14 +147,14 @@ var Table = []Route{
 		Summary: "Deliveries that ran out of attempts or were refused for good, newest first; ?limit= (≤ 100) and ?cursor= (links.next)"},
 	{Method: "POST", Path: "/v1/deliveries/dead/{deliveryId}/redrive", Function: "delivery-dead-redrive", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | QueueSend, Tag: "connections",
 		Summary: "Queue a dead delivery again"},
-	{Method: "POST", Path: "/v1/events", Function: "events-collect", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true,
+	{Method: "POST", Path: "/v1/events", Function: "events-collect", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "connections", Body: true,
 		Summary: "What the bot collected from a subscriber: a field value or an event; fires the same triggers"},
 
 	// Messenger Platform webhooks for a Messenger channel (public: the
 	// channel's verify token and app secret authenticate them).
 	{Method: "GET", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-verify", Auth: AuthNone, Access: TableRead, Tag: "connections", Query: []string{"hub.mode", "hub.verify_token", "hub.challenge"},
 		Summary: "Messenger's subscription handshake: answers hub.challenge"},
-	{Method: "POST", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-receive", Auth: AuthNone, Access: TableRead | TableWrite, Tag: "connections", Body: true,
+	{Method: "POST", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-receive", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "connections", Body: true,
 		Summary: "Messenger webhook calls (X-Hub-Signature-256): postbacks, email and phone quick replies, locations"},
 
 	// Zapier REST hooks.

@@ -152,7 +152,7 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 	}
 	e.d = lambdaapp.FromConfig(cfg, func(k string) string { return vars[k] })
 	e.tenancy = &tenancy.Service{Store: e.d.Tenancy(), Now: time.Now}
-	e.store = &ddbstore.Contacts{API: e.d.DDB, Table: e.d.Table}
+	e.store = e.d.Contacts()
 	e.contacts = &contacts.Service{Store: e.store, Now: time.Now}
 	provisioned := time.Since(t0)
 

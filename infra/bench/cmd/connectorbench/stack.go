@@ -233,7 +233,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
 // contactsStore is the contact store on the stack's table.
 func (s *stack) contactsStore() *ddbstore.Contacts {
-	return &ddbstore.Contacts{API: s.d.DDB, Table: s.d.Table}
+	return s.d.Contacts()
 }
 
 // probeWrites times 50 sequential PutItems of a scratch item (not a
