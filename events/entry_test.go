@@ -30,6 +30,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/routes/accesstest"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -61,13 +62,15 @@ func seed(t *testing.T, d *lambdaapp.Deps) {
 	}
 }
 
-func deps(t *testing.T) *lambdaapp.Deps {
+// deps builds the functions' dependencies on fresh emulator tables, with
+// SDK clients that record their calls for accesstest.
+func deps(t *testing.T) (*lambdaapp.Deps, accesstest.Resources) {
 	env := emulators.ForTest(t)
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
-	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
+	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = func() time.Time { return time.Unix(1795316400, 0) }
 	seed(t, d)
-	return d
+	return d, accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
 }
 
 // mainCall parses functions/<fn>/main.go and returns the lambdaapp.Start*
@@ -109,9 +112,10 @@ func mainCall(t *testing.T, fn string) (start, name, pkg string) {
 
 // TestAPISamples feeds every API Gateway sample event, as raw JSON, through
 // aws-lambda-go's own handler wrapper around the handler the function's main
-// gives lambda.Start.
+// gives lambda.Start, and checks that every DynamoDB and SQS call it made is
+// one its route's Access bits grant in AWS.
 func TestAPISamples(t *testing.T) {
-	d := deps(t)
+	d, res := deps(t)
 	var expected map[string]int
 	b, err := appevents.Samples.ReadFile("apigw/expected-status.json")
 	if err != nil {
@@ -146,9 +150,17 @@ func TestAPISamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := lambda.NewHandler(h).Invoke(context.Background(), raw)
+			ctx, rec := accesstest.WithRecorder(context.Background())
+			out, err := lambda.NewHandler(h).Invoke(ctx, raw)
 			if err != nil {
 				t.Fatalf("handler error (API Gateway would answer 502): %v", err)
+			}
+			calls := rec.Calls()
+			for _, m := range accesstest.Missing(route.Access, calls, res) {
+				t.Errorf("not granted in AWS: %s", m)
+			}
+			if route.Access.Has(routes.RateCount) && status != http.StatusUnauthorized && status != http.StatusForbidden && len(calls) == 0 {
+				t.Errorf("no SDK call recorded, yet the route counts its calls: the recorder saw nothing")
 			}
 			var res events.APIGatewayProxyResponse
 			if err := json.Unmarshal(out, &res); err != nil {
@@ -174,7 +186,10 @@ func TestAPISamples(t *testing.T) {
 // TestAuthorizerSample runs the REQUEST authorizer sample through
 // aws-lambda-go's handler wrapper.
 func TestAuthorizerSample(t *testing.T) {
-	d := deps(t)
+	d, resources := deps(t)
+	if routes.EventFunctions[0].Function != routes.Authorizer {
+		t.Fatalf("EventFunctions[0] is %s", routes.EventFunctions[0].Function)
+	}
 	if start, _, _ := mainCall(t, routes.Authorizer); start != "StartAuthorizer" {
 		t.Fatalf("functions/authorizer/main.go calls %s", start)
 	}
@@ -182,9 +197,16 @@ func TestAuthorizerSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := lambda.NewHandler(authorizer.Handler(d.Tenancy())).Invoke(context.Background(), raw)
+	ctx, rec := accesstest.WithRecorder(context.Background())
+	out, err := lambda.NewHandler(authorizer.Handler(d.Tenancy())).Invoke(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(rec.Calls()) == 0 {
+		t.Error("no SDK call recorded")
+	}
+	for _, m := range accesstest.Missing(routes.EventFunctions[0].Access, rec.Calls(), resources) {
+		t.Errorf("not granted in AWS: %s", m)
 	}
 	var res events.APIGatewayCustomAuthorizerResponse
 	if err := json.Unmarshal(out, &res); err != nil {
@@ -212,8 +234,26 @@ func TestEventSamples(t *testing.T) {
 	}))
 	defer rcv.Close()
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
-	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
+	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	seed(t, d)
+	res := accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
+	// granted checks the calls recorded under ctx against fn's Access.
+	granted := func(fn string, rec *accesstest.Recorder) {
+		t.Helper()
+		var access routes.Access
+		for _, e := range routes.EventFunctions {
+			if e.Function == fn {
+				access = e.Access
+			}
+		}
+		calls := rec.Calls()
+		if len(calls) == 0 {
+			t.Errorf("%s: no SDK call recorded", fn)
+		}
+		for _, m := range accesstest.Missing(access, calls, res) {
+			t.Errorf("%s: not granted in AWS: %s", fn, m)
+		}
+	}
 	ctx := context.Background()
 	conn := connections.Connection{ID: "conn_sample", TenantID: "ten_sample", ChannelID: "ch_sample", Name: "CRM", URL: rcv.URL,
 		Triggers: []connections.Trigger{connections.TriggerEmail}, Fields: []string{}, Enabled: true, Source: connections.SourceAPI,
@@ -228,10 +268,12 @@ func TestEventSamples(t *testing.T) {
 	}
 
 	raw, _ := appevents.Samples.ReadFile("stream/contact-email-collected.json")
-	out, err := lambda.NewHandler(registry.Streams["trigger-router"](d)).Invoke(ctx, raw)
+	rctx, rec := accesstest.WithRecorder(ctx)
+	out, err := lambda.NewHandler(registry.Streams["trigger-router"](d)).Invoke(rctx, raw)
 	if err != nil || string(out) != `{"batchItemFailures":null}` {
 		t.Fatalf("router: %s %v", out, err)
 	}
+	granted("trigger-router", rec)
 	msgs, err := env.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &env.Queues.DeliveriesURL, MaxNumberOfMessages: 10})
 	if err != nil || len(msgs.Messages) != 1 {
 		t.Fatalf("want one queued delivery: %+v %v", msgs, err)
@@ -242,10 +284,12 @@ func TestEventSamples(t *testing.T) {
 	}
 
 	raw, _ = appevents.Samples.ReadFile("sqs/delivery.json")
-	out, err = lambda.NewHandler(registry.Queues["dispatcher"](d)).Invoke(ctx, raw)
+	dctx, rec := accesstest.WithRecorder(ctx)
+	out, err = lambda.NewHandler(registry.Queues["dispatcher"](d)).Invoke(dctx, raw)
 	if err != nil || string(out) != `{"batchItemFailures":null}` {
 		t.Fatalf("dispatcher: %s %v", out, err)
 	}
+	granted("dispatcher", rec)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 1 || !strings.Contains(got[0], `"psid":"12765756"`) {

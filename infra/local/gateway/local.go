@@ -11,15 +11,25 @@ import (
 // ForRoutes builds a gateway serving the whole route table in-process: every
 // function's handler is lambdaapp.APIHandler, exactly as its Lambda runs it.
 func ForRoutes(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, cacheTTL time.Duration) (*Gateway, error) {
+	cfg, err := LocalConfig(d, builders, adminKey, cacheTTL)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg)
+}
+
+// LocalConfig is the configuration ForRoutes serves, for callers that
+// change it first (tests wrap the handlers).
+func LocalConfig(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, cacheTTL time.Duration) (Config, error) {
 	handlers := map[string]APIHandler{}
 	for _, r := range routes.Table {
 		h, err := lambdaapp.APIHandler(d, r.Function, builders)
 		if err != nil {
-			return nil, err
+			return Config{}, err
 		}
 		handlers[r.Function] = h
 	}
-	return New(Config{
+	return Config{
 		Routes:     routes.Table,
 		Handlers:   handlers,
 		Authorizer: authorizer.Handler(d.Tenancy()),
@@ -27,5 +37,5 @@ func ForRoutes(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, 
 		CacheTTL:   cacheTTL,
 		Prefixes:   []string{"/api"},
 		Now:        d.Now,
-	})
+	}, nil
 }

@@ -1,6 +1,10 @@
 // Package stacktest runs the whole API in-process for integration tests: the
 // emulators (through package emulators), every function behind the local
 // gateway, and helpers that call it like a client would.
+//
+// Every function's DynamoDB and SQS calls are checked against the Access
+// bits of its route (package accesstest): a call the CDK app would not
+// grant in AWS fails the test that made it.
 package stacktest
 
 import (
@@ -24,6 +28,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/routes/accesstest"
 )
 
 // AdminKey is the admin key test stacks use.
@@ -76,15 +81,38 @@ func New(t testing.TB) *Stack {
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
 	}
-	d := lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] })
+	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
-	gw, err := gateway.ForRoutes(d, registry.All(), AdminKey, 0)
+	s := &Stack{T: t, Env: env, Deps: d, Clock: clock}
+	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.Routes {
+		cfg.Handlers[r.Function] = audited(s, r.Function, r.Access, cfg.Handlers[r.Function])
+	}
+	gw, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	return &Stack{T: t, Env: env, Deps: d, URL: srv.URL, Clock: clock}
+	s.URL = srv.URL
+	return s
+}
+
+// audited runs h with its SDK calls recorded, and fails the test for each
+// one that access does not grant in AWS.
+func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	res := accesstest.Resources{Table: s.Env.Table, Ops: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
+	return func(ctx context.Context, ev E) (R, error) {
+		ctx, rec := accesstest.WithRecorder(ctx)
+		out, err := h(ctx, ev)
+		for _, m := range accesstest.Missing(access, rec.Calls(), res) {
+			s.T.Errorf("%s: not granted in AWS by its Access bits: %s", fn, m)
+		}
+		return out, err
+	}
 }
 
 // Response is a decoded answer.
@@ -200,12 +228,12 @@ func (s *Stack) Pipeline() {
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: s.Env.DDB, Streams: s.Env.Streams, Table: s.Env.Table, BatchSize: f.BatchSize,
-				Handler: registry.Streams[f.Function](s.Deps), PollInterval: 50 * time.Millisecond,
+				Handler: audited(s, f.Function, f.Access, registry.Streams[f.Function](s.Deps)), PollInterval: 50 * time.Millisecond,
 				RetryDelay: func(int) time.Duration { return 100 * time.Millisecond }}
 			wg.Go(func() { _ = p.Run(ctx) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: s.Env.SQS, QueueURL: s.Env.Queues.DeliveriesURL, QueueARN: s.Env.Queues.DeliveriesARN,
-				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: registry.Queues[f.Function](s.Deps)}
+				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: audited(s, f.Function, f.Access, registry.Queues[f.Function](s.Deps))}
 			wg.Go(func() { _ = p.Run(ctx) })
 		}
 	}
