@@ -50,6 +50,7 @@ import (
 //	PK                         SK                                   item
 //	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
 //	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
+//	SCHEMA                     INDEX#ops-table                      marker: a reindex completed here (reindex.go)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>

@@ -91,6 +91,12 @@ func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cac
 	if err := provision.EnsureTables(ctx, d.DDB, tableName, opsTableName); err != nil {
 		return err
 	}
+	// Data kept from a version that indexed contacts in the data table.
+	if ran, st, err := d.Contacts().ReindexOnce(ctx, nil); err != nil {
+		return err
+	} else if ran && (st.Removed > 0 || st.Contacts > 0) {
+		fmt.Printf("search index rebuilt on the operations table: %d contacts, %d entries, %d old items removed\n", st.Contacts, st.Entries, st.Removed)
+	}
 	sqsClient := sqs.NewFromConfig(d.AWS)
 	queues, err := provision.EnsureQueues(ctx, sqsClient, "")
 	if err != nil {

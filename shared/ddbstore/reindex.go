@@ -1,0 +1,197 @@
+package ddbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+)
+
+// ReindexStats counts what Reindex did.
+type ReindexStats struct {
+	Contacts int // contacts whose entries were written
+	Entries  int // index entries written
+	Removed  int // index items removed from the data table
+	Retried  int // contacts re-read because they changed meanwhile
+}
+
+// reindexAPI is what Reindex needs beyond API: a Scan of the data table
+// and batch deletes (*dynamodb.Client has both).
+type reindexAPI interface {
+	API
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// maxBatchWrite is DynamoDB's limit of requests in one BatchWriteItem.
+const maxBatchWrite = 25
+
+// reindexRetries bounds the re-reads of one contact that keeps changing.
+const reindexRetries = 8
+
+// Reindex rebuilds the search index on the index table from the contacts
+// of the data table, and removes the index items that versions before the
+// operations table kept in the data table. It is one Scan of the data
+// table, idempotent, and safe while the API is serving: each contact's
+// entries are put in a transaction conditioned on the contact's version, so
+// an entry of a version that a concurrent write has replaced is never put
+// back (the contact is read again and indexed as it now is). Entries that
+// already exist are overwritten with the same item.
+//
+// Run it once after upgrading a deployment whose data table holds IDX#
+// items (`go run ./infra/reindex`); `make run` runs it when its local data
+// predates the operations table. progress, when set, is called after every
+// Scan page.
+func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (ReindexStats, error) {
+	var st ReindexStats
+	if s.Index == "" {
+		return st, errNoIndex
+	}
+	api, ok := s.API.(reindexAPI)
+	if !ok {
+		return st, fmt.Errorf("reindex: %T cannot Scan and BatchWriteItem", s.API)
+	}
+	in := &dynamodb.ScanInput{
+		TableName:                 aws.String(s.Table),
+		FilterExpression:          aws.String("begins_with(#pk, :contact) OR begins_with(#pk, :idx)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":contact": &types.AttributeValueMemberS{Value: "CONTACT#"}, ":idx": &types.AttributeValueMemberS{Value: "IDX#"}},
+		ConsistentRead:            aws.Bool(true),
+	}
+	for {
+		page, err := api.Scan(ctx, in)
+		if err != nil {
+			return st, fmt.Errorf("reindex: scan %s: %w", s.Table, err)
+		}
+		var stale []map[string]types.AttributeValue
+		for _, it := range page.Items {
+			pk, _ := it[AttrPK].(*types.AttributeValueMemberS)
+			sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+			switch {
+			case pk == nil || sk == nil:
+			case strings.HasPrefix(pk.Value, "IDX#"):
+				stale = append(stale, key(pk.Value, sk.Value))
+			case sk.Value == skContact:
+				var c contacts.Contact
+				if err := attributevalue.UnmarshalMap(it, &c); err != nil {
+					return st, fmt.Errorf("reindex: unmarshal %s: %w", pk.Value, err)
+				}
+				if err := s.reindexContact(ctx, c, &st); err != nil {
+					return st, err
+				}
+			}
+		}
+		if err := s.deleteFromTable(ctx, api, stale); err != nil {
+			return st, err
+		}
+		st.Removed += len(stale)
+		if progress != nil {
+			progress(st)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return st, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// reindexContact puts the entries of c if it is still at c's version,
+// reading it again (up to reindexRetries times) while it is not.
+func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *ReindexStats) error {
+	for range reindexRetries {
+		cond, vals := versionIs(c.Version)
+		items := []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.Table), Key: key(contactPK(c.TenantID, c.ID), skContact),
+			ConditionExpression: cond, ExpressionAttributeValues: vals,
+		}}}
+		for _, e := range indexEntries(c) {
+			items = append(items, s.putIndex(e, c.ID))
+		}
+		err := s.transact(ctx, items)
+		if err == nil {
+			st.Contacts++
+			st.Entries += len(items) - 1
+			return nil
+		}
+		if !cancelled(err) {
+			return fmt.Errorf("reindex contact %s: %w", c.ID, err)
+		}
+		st.Retried++
+		if c, err = s.GetContact(ctx, c.TenantID, c.ID); errors.Is(err, contacts.ErrNotFound) {
+			return nil // deleted meanwhile, with its entries
+		} else if err != nil {
+			return fmt.Errorf("reindex: %w", err)
+		}
+	}
+	return fmt.Errorf("reindex contact %s: it changed %d times while being indexed", c.ID, reindexRetries)
+}
+
+// deleteFromTable deletes keys from the data table, retrying unprocessed
+// requests with backoff.
+func (s *Contacts) deleteFromTable(ctx context.Context, api reindexAPI, keys []map[string]types.AttributeValue) error {
+	for start := 0; start < len(keys); start += maxBatchWrite {
+		var reqs []types.WriteRequest
+		for _, k := range keys[start:min(start+maxBatchWrite, len(keys))] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		for n := 0; len(reqs) > 0; n++ {
+			if n > batchRetries {
+				return fmt.Errorf("reindex: %d deletes still unprocessed after %d retries", len(reqs), batchRetries)
+			}
+			if n > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(batchBackoff(n)):
+				}
+			}
+			out, err := api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.Table: reqs}})
+			if err != nil {
+				return fmt.Errorf("reindex: delete old index items: %w", err)
+			}
+			reqs = out.UnprocessedItems[s.Table]
+		}
+	}
+	return nil
+}
+
+// Key of the marker that says the index table holds the whole search index
+// (see ReindexOnce).
+const (
+	markerPK      = "SCHEMA"
+	markerIndexSK = "INDEX#ops-table"
+)
+
+// ReindexOnce runs Reindex unless the index table's marker says it already
+// ran to the end there, and sets the marker when it completes. It reports
+// whether Reindex ran. `make run` calls it on start.
+func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats)) (bool, ReindexStats, error) {
+	if s.Index == "" {
+		return false, ReindexStats{}, errNoIndex
+	}
+	mk := key(markerPK, markerIndexSK)
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Index), Key: mk, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
+	}
+	if out.Item != nil {
+		return false, ReindexStats{}, nil
+	}
+	st, err := s.Reindex(ctx, progress)
+	if err != nil {
+		return true, st, err
+	}
+	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
+	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Index), Item: mk}); err != nil {
+		return true, st, fmt.Errorf("reindex: write marker: %w", err)
+	}
+	return true, st, nil
+}
