@@ -183,13 +183,22 @@ func TestAPISamples(t *testing.T) {
 	}
 }
 
+// eventAccess is the Access of a function without a route.
+func eventAccess(t *testing.T, fn string) routes.Access {
+	t.Helper()
+	for _, e := range routes.EventFunctions {
+		if e.Function == fn {
+			return e.Access
+		}
+	}
+	t.Fatalf("%s is not in routes.EventFunctions", fn)
+	return 0
+}
+
 // TestAuthorizerSample runs the REQUEST authorizer sample through
 // aws-lambda-go's handler wrapper.
 func TestAuthorizerSample(t *testing.T) {
 	d, resources := deps(t)
-	if routes.EventFunctions[0].Function != routes.Authorizer {
-		t.Fatalf("EventFunctions[0] is %s", routes.EventFunctions[0].Function)
-	}
 	if start, _, _ := mainCall(t, routes.Authorizer); start != "StartAuthorizer" {
 		t.Fatalf("functions/authorizer/main.go calls %s", start)
 	}
@@ -205,7 +214,7 @@ func TestAuthorizerSample(t *testing.T) {
 	if len(rec.Calls()) == 0 {
 		t.Error("no SDK call recorded")
 	}
-	for _, m := range accesstest.Missing(routes.EventFunctions[0].Access, rec.Calls(), resources) {
+	for _, m := range accesstest.Missing(eventAccess(t, routes.Authorizer), rec.Calls(), resources) {
 		t.Errorf("not granted in AWS: %s", m)
 	}
 	var res events.APIGatewayCustomAuthorizerResponse
@@ -240,12 +249,7 @@ func TestEventSamples(t *testing.T) {
 	// granted checks the calls recorded under ctx against fn's Access.
 	granted := func(fn string, rec *accesstest.Recorder) {
 		t.Helper()
-		var access routes.Access
-		for _, e := range routes.EventFunctions {
-			if e.Function == fn {
-				access = e.Access
-			}
-		}
+		access := eventAccess(t, fn)
 		calls := rec.Calls()
 		if len(calls) == 0 {
 			t.Errorf("%s: no SDK call recorded", fn)

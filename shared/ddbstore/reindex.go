@@ -147,10 +147,8 @@ func (s *Contacts) deleteFromTable(ctx context.Context, api reindexAPI, keys []m
 				return fmt.Errorf("reindex: %d deletes still unprocessed after %d retries", len(reqs), batchRetries)
 			}
 			if n > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(batchBackoff(n)):
+				if err := sleep(ctx, batchBackoff(n)); err != nil {
+					return fmt.Errorf("reindex: %w", err)
 				}
 			}
 			out, err := api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.Table: reqs}})
