@@ -27,7 +27,12 @@ $(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.js
 	cd $(LOCAL) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(LOCAL)/node_modules/.installed
+# The Node webhook receiver's Standard Webhooks library, pinned the same way.
+events/receivers/node/node_modules/.installed: events/receivers/node/package.json events/receivers/node/package-lock.json
+	cd events/receivers/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed
 	$(GO) mod download
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
 	  || { echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; }

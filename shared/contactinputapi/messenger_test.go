@@ -14,7 +14,7 @@ import (
 func TestMessengerWebhooks(t *testing.T) {
 	s := stacktest.New(t)
 	tn := s.NewTenant("Shop", "sms")
-	r := s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels", map[string]any{"kind": "messenger", "name": "Test Page", "app_secret": "app-secret-1", "verify_token": "verify-me"})
+	r := s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels", map[string]any{"kind": "messenger", "name": "Test Page", "default_country": "US", "app_secret": "app-secret-1", "verify_token": "verify-me"})
 	if r.Status != 201 {
 		t.Fatalf("channel: %d %s", r.Status, r.Body)
 	}

@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -128,7 +128,14 @@ type Service struct {
 	Now   func() time.Time
 }
 
-var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+//go:generate go test -run TestRegionsMatchPhoneLibrary -update .
+
+// IsPhoneRegion reports whether code (upper case) is a region the phone
+// number library knows: what a channel's default_country must be.
+func IsPhoneRegion(code string) bool {
+	_, ok := slices.BinarySearch(phoneRegions, code)
+	return ok
+}
 
 // NewTenant is the result of creating a tenant: the secret is shown once.
 type NewTenant struct {
@@ -187,9 +194,11 @@ func (s *Service) CreateChannel(ctx context.Context, tenantID string, in Channel
 	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return Channel{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
 	}
+	// Every local number is read in default_country: a code the phone
+	// library does not know ("ZZ", "UK") or none would refuse them all.
 	country := strings.ToUpper(strings.TrimSpace(in.DefaultCountry))
-	if country != "" && !countryRE.MatchString(country) {
-		return Channel{}, &ValidationError{Field: "default_country", Problem: "must be an ISO 3166-1 alpha-2 code such as \"US\""}
+	if !IsPhoneRegion(country) {
+		return Channel{}, &ValidationError{Field: "default_country", Problem: fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code the phone number library knows, such as \"US\" or \"PK\", not %q", in.DefaultCountry)}
 	}
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return Channel{}, err

@@ -441,6 +441,11 @@ func TestCreateChannel(t *testing.T) {
 		{"digit country", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "U1"}, "default_country"},
 		{"one-letter country", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "U"}, "default_country"},
 		{"non-ASCII country", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "ÜS"}, "default_country"},
+		{"no country", ChannelInput{Kind: "voice", Name: "n"}, "default_country"},
+		{"blank country", ChannelInput{Kind: "messenger", Name: "n", DefaultCountry: "  "}, "default_country"},
+		{"unknown region ZZ", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "ZZ"}, "default_country"},
+		{"UK is not a region code", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "uk"}, "default_country"},
+		{"non-geographic 001", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "001"}, "default_country"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -459,7 +464,7 @@ func TestCreateChannel(t *testing.T) {
 	})
 
 	t.Run("unknown tenant", func(t *testing.T) {
-		_, err := s.CreateChannel(ctx, "ten_missing", ChannelInput{Kind: "sms", Name: "n"})
+		_, err := s.CreateChannel(ctx, "ten_missing", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "US"})
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
@@ -472,8 +477,8 @@ func TestCreateChannel(t *testing.T) {
 		{ChannelInput{Kind: "viber", Name: " Main ", DefaultCountry: " us "}, "US"},
 		{ChannelInput{Kind: "whatsapp", Name: "Main", DefaultCountry: "gB"}, "GB"},
 		{ChannelInput{Kind: "sms", Name: "Main", DefaultCountry: "DE"}, "DE"},
-		{ChannelInput{Kind: "voice", Name: "Main"}, ""},
-		{ChannelInput{Kind: "messenger", Name: strings.Repeat("n", 200), DefaultCountry: "  "}, ""},
+		{ChannelInput{Kind: "voice", Name: "Main", DefaultCountry: "pk"}, "PK"},
+		{ChannelInput{Kind: "messenger", Name: strings.Repeat("n", 200), DefaultCountry: " IL"}, "IL"},
 	}
 	for _, c := range good {
 		t.Run("ok "+c.in.Kind, func(t *testing.T) {

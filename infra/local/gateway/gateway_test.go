@@ -47,7 +47,7 @@ func TestAdminTenantsChannelsTokens(t *testing.T) {
 	}
 
 	for _, kind := range []string{"messenger", "whatsapp", "viber", "sms", "voice"} {
-		r = s.Admin("POST", "/admin/tenants/"+tid+"/channels", map[string]any{"kind": kind, "name": "Main " + kind})
+		r = s.Admin("POST", "/admin/tenants/"+tid+"/channels", map[string]any{"kind": kind, "name": "Main " + kind, "default_country": "US"})
 		if r.Status != http.StatusCreated || stacktest.Path(r.JSON, "data.kind") != kind {
 			t.Fatalf("create %s channel: %d %s", kind, r.Status, r.Body)
 		}
@@ -101,6 +101,9 @@ func TestAdminBadInputWritesNothing(t *testing.T) {
 		{"bad kind", `{"kind":"fax","name":"x"}`, "application/json", 400, `"kind"`},
 		{"missing name", `{"kind":"sms"}`, "application/json", 400, `"name"`},
 		{"bad country", `{"kind":"sms","name":"x","default_country":"Pakistan"}`, "application/json", 400, `"default_country"`},
+		{"unknown region", `{"kind":"sms","name":"x","default_country":"ZZ"}`, "application/json", 400, `Field "default_country" must be an ISO 3166-1 alpha-2 region code`},
+		{"no country", `{"kind":"sms","name":"x"}`, "application/json", 400, `"default_country"`},
+		{"empty country", `{"kind":"sms","name":"x","default_country":""}`, "application/json", 400, `"default_country"`},
 		{"wrong content type", `kind=sms`, "application/x-www-form-urlencoded", 400, "Content-Type must be application/json"},
 		{"empty body", ``, "application/json", 400, "empty"},
 		{"too large", `{"name":"` + strings.Repeat("a", 300<<10) + `"}`, "application/json", 413, "too large"},
@@ -117,7 +120,7 @@ func TestAdminBadInputWritesNothing(t *testing.T) {
 	if r := s.Admin("GET", base, nil); len(r.JSON["data"].([]any)) != 1 {
 		t.Fatalf("bad input wrote a channel: %s", r.Body)
 	}
-	envelopeError(t, s.Admin("POST", "/admin/tenants/ten_nope/channels", map[string]any{"kind": "sms", "name": "x"}), 404, "not found")
+	envelopeError(t, s.Admin("POST", "/admin/tenants/ten_nope/channels", map[string]any{"kind": "sms", "name": "x", "default_country": "US"}), 404, "not found")
 	envelopeError(t, s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels/ch_nope/tokens", nil), 404, "not found")
 }
 
