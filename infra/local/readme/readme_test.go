@@ -1,0 +1,228 @@
+package readme_test
+
+// Every fenced code block of README.md is checked, according to its info
+// string (the words after the opening fence):
+//
+//	```sh               run against a local stack; every curl in it must be
+//	                    answered 2xx.
+//	```sh status=NNN    run; every curl in it must be answered NNN (an
+//	                    example of an error).
+//	```sh norun         cannot run here (deploy, awscurl against AWS, make
+//	                    targets that take minutes, a receiver that keeps
+//	                    running): only checked to be valid bash (bash -n).
+//	```<lang> file=PATH the block must equal the file PATH of the repository
+//	                    (the webhook receivers; their own tests run them).
+//	anything else       text (diagrams): not checked.
+//
+// The runnable blocks run in README order in one bash process (set -e,
+// pipefail), so a variable one block sets is there for the next, in a
+// directory that holds .local/demo.env with the variables `make run` writes
+// for its demo tenant (API_URL, ADMIN_KEY, TENANT_ID, ACCOUNT_SECRET,
+// CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK).
+// A curl wrapper first on PATH checks each answer's status.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/stacktest"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+func TestMain(m *testing.M) { emulators.Main(m) }
+
+const readmePath = "../../../README.md"
+
+type block struct {
+	line int    // of the opening fence
+	info string // the words after the fence
+	text string
+}
+
+func (b block) lang() string { f := strings.Fields(b.info); return first(f) }
+
+func (b block) attr(key string) (string, bool) {
+	for _, f := range strings.Fields(b.info) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v, true
+		}
+		if f == key {
+			return "", true
+		}
+	}
+	return "", false
+}
+
+func first(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+func blocks(t *testing.T) []block {
+	t.Helper()
+	f, err := os.Open(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []block
+	var cur *block
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case cur == nil && strings.HasPrefix(line, "```"):
+			cur = &block{line: n, info: strings.TrimSpace(strings.TrimPrefix(line, "```"))}
+		case cur != nil && line == "```":
+			out = append(out, *cur)
+			cur = nil
+		case cur != nil:
+			cur.text += line + "\n"
+		}
+	}
+	if cur != nil {
+		t.Fatalf("README.md:%d: code block never closed", cur.line)
+	}
+	return out
+}
+
+var statusRE = regexp.MustCompile(`^[1-5][0-9][0-9]$`)
+
+// TestReadmeBlocksAreMarked fails on a shell block with a marker the
+// other tests do not know, and on quoted files that drifted.
+func TestReadmeBlocksAreMarked(t *testing.T) {
+	n := 0
+	for _, b := range blocks(t) {
+		if path, ok := b.attr("file"); ok {
+			want, err := os.ReadFile(filepath.Join("../../..", path))
+			if err != nil {
+				t.Errorf("README.md:%d: %v", b.line, err)
+			} else if string(want) != b.text {
+				t.Errorf("README.md:%d: the block differs from %s: copy the file into the README again", b.line, path)
+			}
+			continue
+		}
+		if b.lang() != "sh" {
+			continue
+		}
+		n++
+		for _, f := range strings.Fields(b.info)[1:] {
+			if v, ok := strings.CutPrefix(f, "status="); ok && statusRE.MatchString(v) || f == "norun" {
+				continue
+			}
+			t.Errorf("README.md:%d: unknown marker %q (sh, sh status=NNN or sh norun)", b.line, f)
+		}
+		cmd := exec.Command("bash", "-n")
+		cmd.Stdin = strings.NewReader(b.text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("README.md:%d: not valid bash: %v\n%s", b.line, err, out)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found %d shell blocks in README.md; the parser lost them", n)
+	}
+}
+
+// TestReadmeExamples runs the runnable shell blocks against a local stack.
+func TestReadmeExamples(t *testing.T) {
+	realCurl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is not installed")
+	}
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("jq is not installed: the README's examples use it (apt-get install jq)")
+	}
+	s := stacktest.New(t)
+	s.Pipeline()
+	dir := t.TempDir()
+	writeDemoEnv(t, s, filepath.Join(dir, ".local", "demo.env"))
+
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := `#!/usr/bin/env bash
+# curl as the README's examples call it, with the answer's status checked.
+body=$(mktemp)
+code=$(` + realCurl + ` -sS -o "$body" -w '%{http_code}' "$@") || { cat "$body"; rm -f "$body"; exit 1; }
+cat "$body"; echo; rm -f "$body"
+want=${EXPECT_STATUS:-2..}
+if [[ ! $code =~ ^$want$ ]]; then
+  echo "curl $*: HTTP $code, the README's block expects ${EXPECT_STATUS:-2xx}" >&2
+  exit 22
+fi
+`
+	if err := os.WriteFile(filepath.Join(bin, "curl"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\ntrap 'echo \"README.md:$BLOCK: this block failed\" >&2' ERR\n")
+	ran := 0
+	for _, b := range blocks(t) {
+		if b.lang() != "sh" {
+			continue
+		}
+		if _, ok := b.attr("norun"); ok {
+			continue
+		}
+		status, _ := b.attr("status")
+		fmt.Fprintf(&script, "\nBLOCK=%d\nexport EXPECT_STATUS=%s\necho \"### README.md:%d\"\n%s", b.line, status, b.line, b.text)
+		ran++
+	}
+	script.WriteString("\necho '### all README examples passed'\n")
+	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README examples: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "### all README examples passed") || ran < 8 {
+		t.Fatalf("ran %d blocks:\n%s", ran, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%d blocks:\n%s", ran, out)
+	}
+}
+
+// writeDemoEnv seeds the demo tenant as `make run` does (one channel per
+// kind, default_country PK, one token each) and writes its variables.
+func writeDemoEnv(t *testing.T, s *stacktest.Stack, path string) {
+	t.Helper()
+	r := s.Admin("POST", "/admin/tenants", map[string]any{"name": "Demo"})
+	if r.Status != 201 {
+		t.Fatalf("create tenant: %d %s", r.Status, r.Body)
+	}
+	tid := stacktest.Path(r.JSON, "data.tenant.id").(string)
+	env := []string{"API_URL=" + s.URL, "ADMIN_KEY=" + stacktest.AdminKey, "TENANT_ID=" + tid,
+		"ACCOUNT_SECRET=" + stacktest.Path(r.JSON, "data.account_secret").(string)}
+	for _, kind := range tenancy.ChannelKinds {
+		r = s.Admin("POST", "/admin/tenants/"+tid+"/channels", map[string]any{"kind": kind, "name": "Demo " + kind, "default_country": "PK"})
+		if r.Status != 201 {
+			t.Fatalf("create channel: %d %s", r.Status, r.Body)
+		}
+		cid := stacktest.Path(r.JSON, "data.id").(string)
+		r = s.Admin("POST", "/admin/tenants/"+tid+"/channels/"+cid+"/tokens", map[string]any{"name": "demo"})
+		if r.Status != 201 {
+			t.Fatalf("create token: %d %s", r.Status, r.Body)
+		}
+		k := strings.ToUpper(string(kind))
+		env = append(env, "CHANNEL_"+k+"="+cid, "TOKEN_"+k+"="+stacktest.Path(r.JSON, "data.token").(string))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
