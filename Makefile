@@ -18,7 +18,7 @@ help:
 	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function"
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
 	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
-	@echo "make bench    cold-init and size benchmarks against a baseline"
+	@echo "make bench    cold-init (under aws-lambda-rie) and size benchmarks against a baseline"
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
 

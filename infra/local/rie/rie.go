@@ -151,7 +151,7 @@ func start(ctx context.Context, bin, boot string, o Options) (*Function, error) 
 	f := &Function{
 		URL:    "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
 		name:   o.Name,
-		out:    &logBuffer{max: 256 << 10, copy: o.Log},
+		out:    &logBuffer{max: 256 << 10, copy: o.Log, changed: make(chan struct{}, 1)},
 		home:   home,
 		exited: make(chan struct{}),
 		client: &http.Client{Timeout: 2*o.Timeout + 30*time.Second},
@@ -256,7 +256,17 @@ func isErrorDocument(body []byte) bool {
 	return msg && typ && len(doc) <= 3
 }
 
+// initFailure is why the emulator says init failed, e.g. "Runtime exited
+// with error: exit status 3" or "errResetReceived" (a timeout).
+func initFailure(out string) string {
+	if m := initFailed.FindStringSubmatch(out); m != nil {
+		return strings.TrimSpace(m[1])
+	}
+	return "see output"
+}
+
 var (
+	initFailed = regexp.MustCompile(`(?m)Init failed .*?error=(.*?)(?: InvokeID=\S*)?$`)
 	initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 	initDone   = regexp.MustCompile(`INIT RTDONE\(status: ([a-z_]+)\)`)
 )
@@ -270,15 +280,93 @@ func (f *Function) Init() (time.Duration, error) {
 	report := initReport.FindStringSubmatch(out)
 	switch {
 	case status == nil || report == nil:
-		return 0, fmt.Errorf("%s: no INIT REPORT in the emulator's log:\n%s", f.name, out)
+		return 0, fmt.Errorf("no INIT REPORT in the emulator's log:\n%s", out)
 	case status[1] != "success":
-		return 0, fmt.Errorf("%s: init ended with status %s:\n%s", f.name, status[1], out)
+		return 0, fmt.Errorf("init ended with status %s (%s):\n%s", status[1], initFailure(out), out)
 	}
 	ms, err := strconv.ParseFloat(report[1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: INIT REPORT %q: %w", f.name, report[1], err)
+		return 0, fmt.Errorf("INIT REPORT %q: %w", report[1], err)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// ColdStart sends one invocation, which starts the bootstrap (Lambda's
+// on-demand init), and returns as soon as the emulator has logged the end
+// of init, with Init's result: it does not wait for the answer, which Stop
+// abandons. An init that failed or timed out is an *InitError.
+func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		body []byte
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		body, err := f.Invoke(ctx, event)
+		answered <- answer{body, err}
+	}()
+	var ans *answer
+	for {
+		if d, err := f.Init(); err == nil {
+			return d, nil
+		} else if initDone.MatchString(f.out.String()) && initReport.MatchString(f.out.String()) {
+			ie := &InitError{Function: f.name, Reason: err.Error(), Output: f.out.String()}
+			if ans == nil {
+				select { // the answer to a failed init says why
+				case a := <-answered:
+					ans = &a
+				case <-time.After(time.Second):
+				}
+			}
+			if ans != nil {
+				var inv *InvokeError
+				if errors.As(ans.err, &inv) {
+					ie.Body = inv.Body
+				}
+			}
+			return 0, ie
+		}
+		if ans != nil {
+			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("answered (%v) without an INIT REPORT", ans.err), Output: f.out.String()}
+		}
+		select {
+		case a := <-answered:
+			ans = &a
+		case <-f.out.changed:
+		case <-f.exited:
+			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("aws-lambda-rie exited (%v)", f.err), Output: f.out.String()}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// InitError is a bootstrap whose init failed: it exited, posted
+// .../init/error or did not ask for an invocation within its timeout.
+type InitError struct {
+	Function string
+	Reason   string // what the emulator logged
+	Body     string // the emulator's answer to the invocation, if any
+	Output   string // the tail of the emulator's and the bootstrap's output
+}
+
+func (e *InitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: init failed: %s", e.Function, firstLine(e.Reason))
+	if e.Body != "" {
+		fmt.Fprintf(&b, "\n  answer: %s", e.Body)
+	}
+	if out := strings.TrimSpace(e.Output); out != "" {
+		b.WriteString("\n  output:\n    " + strings.ReplaceAll(out, "\n", "\n    "))
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSuffix(line, ":")
 }
 
 // Output is the tail of the emulator's and the bootstrap's output.
@@ -306,11 +394,12 @@ const stopTimeout = 5 * time.Second
 // logBuffer keeps the last max bytes written to it and copies them to an
 // optional writer.
 type logBuffer struct {
-	mu   sync.Mutex
-	max  int
-	buf  []byte
-	cut  bool
-	copy io.Writer
+	changed chan struct{} // gets a value after writes
+	mu      sync.Mutex
+	max     int
+	buf     []byte
+	cut     bool
+	copy    io.Writer
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
@@ -320,6 +409,10 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 		b.copy.Write(p) //nolint:errcheck // a copy only
 	}
 	b.buf = append(b.buf, p...)
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
 	if over := len(b.buf) - b.max; over > 0 {
 		b.buf = append(b.buf[:0], b.buf[over:]...)
 		b.cut = true
