@@ -308,6 +308,7 @@ func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, 
 		answered <- answer{body, err}
 	}()
 	var ans *answer
+	var lagged <-chan time.Time
 	for {
 		if d, err := f.Init(); err == nil {
 			return d, nil
@@ -328,10 +329,18 @@ func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, 
 			}
 			return 0, ie
 		}
+		// The emulator's log reaches us through a pipe, and may lag behind
+		// its answer: after the answer, wait a while for the log.
+		var logLag <-chan time.Time
 		if ans != nil {
-			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("answered (%v) without an INIT REPORT", ans.err), Output: f.out.String()}
+			if lagged == nil {
+				lagged = time.After(5 * time.Second)
+			}
+			logLag = lagged
 		}
 		select {
+		case <-logLag:
+			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("answered (%v) without an INIT REPORT", ans.err), Output: f.out.String()}
 		case a := <-answered:
 			ans = &a
 		case <-f.out.changed:
