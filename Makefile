@@ -18,8 +18,8 @@ help:
 	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function"
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
 	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
-	@echo "make bench    cold-init and size benchmarks against a baseline"
-	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one handler (make run's stack)"
+	@echo "make bench    cold-init (under aws-lambda-rie) and size benchmarks against a baseline"
+	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
 
 # The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
@@ -86,7 +86,9 @@ bench: build deps
 	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) || rc=$$?; \
 	exit $$rc
 
-# A sample event through one function's handler, against `make run`'s stack:
+# A sample event through one function's real bootstrap (built for this
+# machine) under AWS's Runtime Interface Emulator, against `make run`'s stack
+# (DYNAMO_PORT, SQS_PORT as for make run; make run seeds the samples' tenant):
 #   make invoke FN=me EVENT=events/apigw/me.json
 invoke:
 	$(GO) run ./infra/local/invoke -fn "$(FN)" -event "$(EVENT)"

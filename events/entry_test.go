@@ -26,38 +26,18 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authorizer"
 	"github.com/startmsg/chatbackend/shared/connections"
-	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/routes/accesstest"
-	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 func TestMain(m *testing.M) { emulators.Main(m) }
 
-const sampleToken = "ct_sample_token_for_entry_path_tests"
-
-// seed writes the tenant, channel and token the samples name.
+// seed writes the tenant, channel, token and contact the samples name.
 func seed(t *testing.T, d *lambdaapp.Deps) {
 	t.Helper()
-	ctx := context.Background()
-	store := d.Tenancy()
-	secretHash := tenancy.Hash("sk_sample_secret_for_entry_path_tests")
-	if err := store.CreateTenant(ctx, tenancy.Tenant{ID: "ten_sample", Name: "Sample", SecretHash: secretHash},
-		tenancy.Credential{Hash: secretHash, Kind: tenancy.AccountSecret, ID: "sec_sample", TenantID: "ten_sample"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateChannel(ctx, tenancy.Channel{ID: "ch_sample", TenantID: "ten_sample", Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Contacts().CreateContact(ctx, contacts.Contact{ID: "100000000000042", TenantID: "ten_sample", ChannelID: "ch_sample",
-		Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1}); err != nil {
-		t.Fatal(err)
-	}
-	h := tenancy.Hash(sampleToken)
-	if err := store.CreateToken(ctx, tenancy.Token{ID: "tok_sample", TenantID: "ten_sample", ChannelID: "ch_sample", Hash: h},
-		tenancy.Credential{Hash: h, Kind: tenancy.ChannelToken, ID: "tok_sample", TenantID: "ten_sample", ChannelID: "ch_sample", ChannelKind: tenancy.Messenger}); err != nil {
+	if err := appevents.Seed(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -116,18 +96,7 @@ func mainCall(t *testing.T, fn string) (start, name, pkg string) {
 // one its route's Access bits grant in AWS.
 func TestAPISamples(t *testing.T) {
 	d, res := deps(t)
-	var expected map[string]int
-	b, err := appevents.Samples.ReadFile("apigw/expected-status.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &expected); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := fs.Glob(appevents.Samples, "apigw/*.json")
-	if len(files) != len(expected)+1 {
-		t.Fatalf("%d sample files but %d expectations", len(files)-1, len(expected))
-	}
+	expected := expectedStatus(t)
 	for name, status := range expected {
 		t.Run(name, func(t *testing.T) {
 			raw, err := appevents.Samples.ReadFile("apigw/" + name + ".json")
@@ -162,24 +131,50 @@ func TestAPISamples(t *testing.T) {
 			if route.Access.Has(routes.RateCount) && status != http.StatusUnauthorized && status != http.StatusForbidden && len(calls) == 0 {
 				t.Errorf("no SDK call recorded, yet the route counts its calls: the recorder saw nothing")
 			}
-			var res events.APIGatewayProxyResponse
-			if err := json.Unmarshal(out, &res); err != nil {
-				t.Fatal(err)
-			}
-			if res.StatusCode != status {
-				t.Fatalf("status %d, want %d: %s", res.StatusCode, status, res.Body)
-			}
-			var body map[string]any
-			if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
-				t.Fatalf("body is not JSON: %s", res.Body)
-			}
-			if status >= 400 && (body["status"] != "error" || body["message"] == "") {
-				t.Fatalf("error not in the envelope: %s", res.Body)
-			}
-			if got := http.Header(res.MultiValueHeaders).Get("Content-Type"); got != "application/json" {
-				t.Fatalf("Content-Type %q", got)
-			}
+			checkAPIAnswer(t, status, out)
 		})
+	}
+}
+
+// expectedStatus reads apigw/expected-status.json and checks that it names
+// every API Gateway sample.
+func expectedStatus(t *testing.T) map[string]int {
+	t.Helper()
+	var expected map[string]int
+	b, err := appevents.Samples.ReadFile("apigw/expected-status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &expected); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := fs.Glob(appevents.Samples, "apigw/*.json")
+	if len(files) != len(expected)+1 {
+		t.Fatalf("%d sample files but %d expectations", len(files)-1, len(expected))
+	}
+	return expected
+}
+
+// checkAPIAnswer checks a function's answer to an API Gateway sample: the
+// status, the error envelope and the content type.
+func checkAPIAnswer(t *testing.T, status int, out []byte) {
+	t.Helper()
+	var res events.APIGatewayProxyResponse
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", res.StatusCode, status, res.Body)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
+		t.Fatalf("body is not JSON: %s", res.Body)
+	}
+	if status >= 400 && (body["status"] != "error" || body["message"] == "") {
+		t.Fatalf("error not in the envelope: %s", res.Body)
+	}
+	if got := http.Header(res.MultiValueHeaders).Get("Content-Type"); got != "application/json" {
+		t.Fatalf("Content-Type %q", got)
 	}
 }
 
@@ -217,11 +212,18 @@ func TestAuthorizerSample(t *testing.T) {
 	for _, m := range accesstest.Missing(eventAccess(t, routes.Authorizer), rec.Calls(), resources) {
 		t.Errorf("not granted in AWS: %s", m)
 	}
+	checkPolicy(t, out)
+}
+
+// checkPolicy checks the authorizer's answer to authorizer/request.json.
+func checkPolicy(t *testing.T, out []byte) {
+	t.Helper()
 	var res events.APIGatewayCustomAuthorizerResponse
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.PolicyDocument.Statement[0].Effect != "Allow" || res.Context["tenantId"] != "ten_sample" || res.Context["channelId"] != "ch_sample" {
+	if len(res.PolicyDocument.Statement) == 0 || res.PolicyDocument.Statement[0].Effect != "Allow" ||
+		res.Context["tenantId"] != appevents.SampleTenant || res.Context["channelId"] != appevents.SampleChannel {
 		t.Fatalf("%s", out)
 	}
 	if res.PolicyDocument.Statement[0].Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*" {

@@ -25,7 +25,9 @@ type Samples struct {
 type Config struct {
 	Rounds  int           // measured rounds
 	Warmup  int           // rounds run first and thrown away
-	Timeout time.Duration // longest init a single run may take
+	Timeout time.Duration // the functions' timeout, which bounds their init (whole seconds)
+	// RIE is the aws-lambda-rie binary (rie.Binary) the bootstraps run under.
+	RIE string
 	// Progress, when set, is called after each round (warm-up rounds count).
 	Progress func(round, total int)
 }
@@ -52,7 +54,7 @@ func Run(ctx context.Context, targets []Target, cfg Config) ([]Samples, error) {
 			if out[i].Err != nil {
 				continue
 			}
-			d, err := Measure(ctx, targets[i].Name, targets[i].Path, cfg.Timeout)
+			d, err := Measure(ctx, cfg.RIE, targets[i].Name, targets[i].Path, cfg.Timeout)
 			switch {
 			case errIsInit(err):
 				out[i].Err = err

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/startmsg/chatbackend/infra/local/rie"
 )
 
 // BuildFlags are the go build flags of a deployable bootstrap (as in
 // CONVENTIONS.md); CGO_ENABLED=0 is set in the environment.
-var BuildFlags = []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w -buildid="}
+var BuildFlags = rie.BuildFlags
 
 // Build compiles the main package pkg (for example "./functions/me",
 // relative to dir) for linux/goarch into the file out.

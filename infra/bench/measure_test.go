@@ -3,72 +3,67 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/startmsg/chatbackend/infra/local/rie"
 )
 
-// The integration tests build real bootstraps: the baseline and the test
-// programs in testdata. They check only lower bounds and outcomes, never
-// tight timings, because the machine may be busy.
+// The integration tests build real bootstraps, the baseline, two functions
+// and the test programs in testdata, and run them under aws-lambda-rie. They
+// check only lower bounds and outcomes, never tight timings, because the
+// machine may be busy.
 
-var (
-	buildOnce sync.Once
-	buildDir  string // made by TestMain, removed after the tests
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bench-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+var built struct {
+	once  sync.Once
+	rie   string
+	boots map[string]string
+	err   error
 }
 
-// bootstraps builds the baseline and testdata programs once for the host
-// and returns the directory holding <name>/bootstrap.
-func bootstraps(t *testing.T) string {
+// bootstraps builds the emulator and the test bootstraps once for the host
+// and returns the emulator and name → bootstrap.
+func bootstraps(t *testing.T) (string, map[string]string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		for name, pkg := range map[string]string{
-			"baseline":   "./baseline",
-			"sleepy":     "./testdata/sleepy",
-			"crash":      "./testdata/crash",
-			"initerror":  "./testdata/initerror",
-			"dispatcher": "../../functions/dispatcher",
-			"me":         "../../functions/me",
-		} {
-			out := filepath.Join(buildDir, name, "bootstrap")
-			if buildErr = Build(context.Background(), ".", pkg, runtime.GOARCH, out); buildErr != nil {
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if runtime.GOOS != "linux" {
+		t.Skip("aws-lambda-rie runs Linux binaries only")
 	}
-	return buildDir
+	built.once.Do(func() {
+		ctx := context.Background()
+		root, err := rie.ModuleRoot()
+		if err != nil {
+			built.err = err
+			return
+		}
+		if built.rie, built.err = rie.Binary(ctx, root); built.err != nil {
+			return
+		}
+		built.boots, built.err = rie.Bootstraps(ctx, root, map[string]string{
+			"baseline":   "./infra/bench/baseline",
+			"sleepy":     "./infra/bench/testdata/sleepy",
+			"crash":      "./infra/bench/testdata/crash",
+			"initerror":  "./infra/bench/testdata/initerror",
+			"dispatcher": "./functions/dispatcher",
+			"me":         "./functions/me",
+		})
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.rie, built.boots
 }
 
 func TestRunMeasuresInitSleep(t *testing.T) {
-	dir := bootstraps(t)
+	bin, boots := bootstraps(t)
 	targets := []Target{
-		{Name: "baseline", Path: filepath.Join(dir, "baseline", "bootstrap")},
-		{Name: "sleepy", Path: filepath.Join(dir, "sleepy", "bootstrap")},
+		{Name: "baseline", Path: boots["baseline"]},
+		{Name: "sleepy", Path: boots["sleepy"]},
 	}
 	rounds := 0
-	cfg := Config{Rounds: 5, Warmup: 1, Timeout: 30 * time.Second, Progress: func(r, total int) { rounds = total }}
+	cfg := Config{Rounds: 5, Warmup: 1, Timeout: 30 * time.Second, RIE: bin, Progress: func(r, total int) { rounds = total }}
 	got, err := Run(context.Background(), targets, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -104,17 +99,17 @@ func TestRunMeasuresInitSleep(t *testing.T) {
 // gives them (every variable lambdaapp.Load requires) and ask for an
 // invocation: coldstart times them, it does not only see them fail.
 func TestRealFunctionsInit(t *testing.T) {
-	dir := bootstraps(t)
+	bin, boots := bootstraps(t)
 	for _, fn := range []string{"me", "dispatcher"} {
-		if d, err := Measure(context.Background(), fn, filepath.Join(dir, fn, "bootstrap"), 30*time.Second); err != nil || d <= 0 {
+		if d, err := Measure(context.Background(), bin, fn, boots[fn], 30*time.Second); err != nil || d <= 0 {
 			t.Errorf("%s: Measure = %v, %v; want its init timed", fn, d, err)
 		}
 	}
 }
 
 func TestMeasureReportsExit(t *testing.T) {
-	dir := bootstraps(t)
-	_, err := Measure(context.Background(), "crash", filepath.Join(dir, "crash", "bootstrap"), 30*time.Second)
+	bin, boots := bootstraps(t)
+	_, err := Measure(context.Background(), bin, "crash", boots["crash"], 30*time.Second)
 	var ie *InitError
 	if !errors.As(err, &ie) {
 		t.Fatalf("Measure = %v, want an *InitError", err)
@@ -128,65 +123,18 @@ func TestMeasureReportsExit(t *testing.T) {
 	}
 }
 
+// TestMeasureReportsInitError runs a bootstrap that posts init/error and
+// then hangs: the emulator ends its init at the function's timeout.
 func TestMeasureReportsInitError(t *testing.T) {
-	dir := bootstraps(t)
+	bin, boots := bootstraps(t)
 	start := time.Now()
-	_, err := Measure(context.Background(), "initerror", filepath.Join(dir, "initerror", "bootstrap"), 30*time.Second)
+	_, err := Measure(context.Background(), bin, "initerror", boots["initerror"], time.Second)
 	var ie *InitError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Body, "Runtime.InitError") || ie.Reason != "posted init/error" {
-		t.Fatalf("Measure = %v, want an *InitError with the posted body", err)
+	if !errors.As(err, &ie) || !strings.Contains(ie.Reason, "status error") || !strings.Contains(ie.Output, "initerror: reported") {
+		t.Fatalf("Measure = %v, want an *InitError with the process's output", err)
 	}
-	// The process sleeps a minute after posting: Measure must kill it.
+	// The process sleeps a minute after posting: Measure must not wait for it.
 	if time.Since(start) > 25*time.Second {
 		t.Errorf("Measure took %v: it waited for the process instead of killing it", time.Since(start))
 	}
-}
-
-func TestMeasureTimeout(t *testing.T) {
-	dir := bootstraps(t)
-	_, err := Measure(context.Background(), "sleepy", filepath.Join(dir, "sleepy", "bootstrap"), time.Millisecond)
-	var ie *InitError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Reason, "did not finish init") {
-		t.Fatalf("Measure with a 1ms timeout = %v, want a timeout *InitError", err)
-	}
-}
-
-// TestBaselineServesInvocation runs the baseline against the fake Runtime
-// API with an invocation queued: aws-lambda-go's own client must get it and
-// post the handler's response back.
-func TestBaselineServesInvocation(t *testing.T) {
-	dir := bootstraps(t)
-	rt, err := StartRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	id := rt.Invoke([]byte(`{"ping":1}`))
-
-	bin := filepath.Join(dir, "baseline", "bootstrap")
-	cmd := exec.Command(bin)
-	cmd.Env = LambdaEnv("baseline", rt.Addr, filepath.Dir(bin), t.TempDir())
-	out := &tail{max: 4096}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, q := range rt.Requests() {
-			switch q.Kind {
-			case KindResponse:
-				if q.ID != id || string(q.Body) != `{"ok":true}` {
-					t.Fatalf("response %+v, want id %s and {\"ok\":true}", q, id)
-				}
-				return
-			case KindError, KindInitError:
-				t.Fatalf("baseline posted %s: %s\noutput: %s", q.Kind, q.Body, out)
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no response within 30s; requests %+v; output: %s", rt.Requests(), out)
 }

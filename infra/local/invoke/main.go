@@ -1,85 +1,161 @@
-// Command invoke is `make invoke FN=<function> EVENT=<file>`: it feeds a
-// sample event (events/) to one function's Lambda handler, through
-// aws-lambda-go's own handler wrapper, against the stack `make run` started,
-// and prints the function's answer.
+// Command invoke is `make invoke FN=<function> EVENT=<file>`: it builds the
+// function's bootstrap for this machine (the deployment's build flags),
+// runs it under AWS's Runtime Interface Emulator (package infra/local/rie)
+// against the stack `make run` started, sends it the event as Lambda would,
+// prints the function's answer on stdout and its logs (and the emulator's)
+// on stderr, and stops it.
+//
+// It finds `make run`'s stack as `make run` places it: DynamoDB on
+// DYNAMO_PORT (default 8000), SQS on SQS_PORT (default 9324), the tables
+// chat-backend and chat-backend-ops, the queues deliveries and
+// deliveries-dlq. The sample events (events/) name the tenant ten_sample,
+// channel ch_sample and token tok_sample, which `make run` seeds.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/provision"
+	"github.com/startmsg/chatbackend/infra/local/rie"
 	"github.com/startmsg/chatbackend/shared/appenv"
-	"github.com/startmsg/chatbackend/shared/authorizer"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
-	"github.com/startmsg/chatbackend/shared/registry"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
+type options struct {
+	fn, event           string
+	dynamoPort, sqsPort int
+	timeout             time.Duration
+	quiet               bool
+}
+
 func main() {
-	fn := flag.String("fn", "", "function name (a directory under functions/)")
-	event := flag.String("event", "", "event JSON file, e.g. events/apigw/me.json")
+	var o options
+	flag.StringVar(&o.fn, "fn", "", "function name (a directory under functions/)")
+	flag.StringVar(&o.event, "event", "", "event JSON file, e.g. events/apigw/me.json")
+	flag.IntVar(&o.dynamoPort, "dynamo-port", envInt("DYNAMO_PORT", 8000), "make run's DynamoDB emulator port (env DYNAMO_PORT)")
+	flag.IntVar(&o.sqsPort, "sqs-port", envInt("SQS_PORT", 9324), "make run's SQS emulator port (env SQS_PORT)")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "the function's timeout (AWS_LAMBDA_FUNCTION_TIMEOUT)")
+	flag.BoolVar(&o.quiet, "quiet", false, "do not copy the function's and the emulator's logs to stderr")
 	flag.Parse()
-	if err := run(*fn, *event); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "make invoke:", err)
 		os.Exit(1)
 	}
 }
 
-func run(fn, event string) error {
-	if fn == "" || event == "" {
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if o.fn == "" || o.event == "" {
 		return fmt.Errorf("usage: make invoke FN=<function> EVENT=<file>; functions: %v", routes.Functions())
+	}
+	if !slices.Contains(routes.Functions(), o.fn) {
+		return fmt.Errorf("unknown function %q; functions: %v", o.fn, routes.Functions())
+	}
+	root, err := rie.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	event := o.event
+	if !filepath.IsAbs(event) {
+		// make runs this from the module root; go test from the package.
+		if _, err := os.Stat(event); err != nil {
+			event = filepath.Join(root, event)
+		}
 	}
 	raw, err := os.ReadFile(event)
 	if err != nil {
 		return err
 	}
-	// The stack of `make run`, unless the environment says otherwise.
-	defaults := map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "http://127.0.0.1:8000",
-		"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9324", "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", appenv.TableName: "chat-backend", appenv.OpsTableName: "chat-backend-ops",
-		appenv.QueueURL: "http://127.0.0.1:9324/000000000000/deliveries", appenv.DLQURL: "http://127.0.0.1:9324/000000000000/deliveries-dlq",
-		appenv.AllowLoopbackTargets: "true",
-	}
-	for k, v := range defaults {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
-	ctx := context.Background()
-	d, err := lambdaapp.Load(ctx)
+
+	env, err := stackEnv(ctx, o.dynamoPort, o.sqsPort)
 	if err != nil {
 		return err
 	}
-	h, err := handler(d, fn)
+	bin, err := rie.Binary(ctx, root)
 	if err != nil {
 		return err
 	}
-	out, err := h.Invoke(ctx, raw)
+	boots, err := rie.Bootstraps(ctx, root, map[string]string{o.fn: "./functions/" + o.fn})
 	if err != nil {
-		return fmt.Errorf("%s returned an error: %w", fn, err)
+		return err
 	}
-	fmt.Println(string(out))
+	opts := rie.Options{Name: o.fn, Bootstrap: boots[o.fn], Env: env, Timeout: o.timeout}
+	if !o.quiet {
+		opts.Log = stderr
+	}
+	f, err := rie.Start(ctx, bin, opts)
+	if err != nil {
+		return err
+	}
+	defer f.Stop()
+	out, err := f.Invoke(ctx, raw)
+	var ie *rie.InvokeError
+	if errors.As(err, &ie) && !o.quiet {
+		// Its output is on stderr already.
+		return fmt.Errorf("%s: invocation failed (HTTP %d): %s", o.fn, ie.Status, ie.Body)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, string(out))
 	return nil
 }
 
-func handler(d *lambdaapp.Deps, fn string) (lambda.Handler, error) {
-	if fn == routes.Authorizer {
-		return lambda.NewHandler(authorizer.Handler(d.Tenancy())), nil
+// stackEnv checks that make run's stack answers on the given ports and
+// returns the functions' environment for it: endpoints, fake credentials,
+// region, tables, queues, and the settings make run gives its functions.
+func stackEnv(ctx context.Context, dynamoPort, sqsPort int) ([]string, error) {
+	stack := &emulators.Stack{
+		DynamoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", dynamoPort),
+		SQSEndpoint:    fmt.Sprintf("http://127.0.0.1:%d", sqsPort),
 	}
-	if b, ok := registry.Streams[fn]; ok {
-		return lambda.NewHandler(b(d)), nil
+	cfg := stack.AWSConfig()
+	cfg.RetryMaxAttempts = 1
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	hint := "is `make run` running? (make invoke honours DYNAMO_PORT and SQS_PORT as make run does)"
+	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(provision.LocalTable)}); err != nil {
+		return nil, fmt.Errorf("table %s on %s: %w\n%s", provision.LocalTable, stack.DynamoEndpoint, err, hint)
 	}
-	if b, ok := registry.Queues[fn]; ok {
-		return lambda.NewHandler(b(d)), nil
+	client := sqs.NewFromConfig(cfg)
+	urls := map[string]string{}
+	for _, name := range []string{queue.DeliveriesName, queue.DLQName} {
+		got, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			return nil, fmt.Errorf("queue %s on %s: %w\n%s", name, stack.SQSEndpoint, err, hint)
+		}
+		urls[name] = aws.ToString(got.QueueUrl)
 	}
-	h, err := lambdaapp.APIHandler(d, fn, registry.All())
-	if err != nil {
-		return nil, err
+	return append(stack.Env(),
+		appenv.TableName+"="+provision.LocalTable,
+		appenv.OpsTableName+"="+provision.LocalOpsTable,
+		appenv.QueueURL+"="+urls[queue.DeliveriesName],
+		appenv.DLQURL+"="+urls[queue.DLQName],
+		appenv.Stage+"=dev",
+		appenv.AllowLoopbackTargets+"=true",
+	), nil
+}
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err == nil && n > 0 {
+		return n
 	}
-	return lambda.NewHandler(h), nil
+	return def
 }

@@ -21,6 +21,13 @@ import (
 	"github.com/startmsg/chatbackend/shared/queue"
 )
 
+// The tables of `make run`'s stack (its queues are queue.DeliveriesName and
+// queue.DLQName, unprefixed); `make invoke` finds them by these names.
+const (
+	LocalTable    = "chat-backend"
+	LocalOpsTable = "chat-backend-ops"
+)
+
 // EnsureTables creates the data table (ddbstore.CreateTableInput) and the
 // operations table (ddbstore.CreateOpsTableInput) unless they exist, waits
 // until they are ACTIVE and enables TTL on ddbstore.TTLAttribute.

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	appevents "github.com/startmsg/chatbackend/events"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
@@ -36,7 +37,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-const tableName, opsTableName = "chat-backend", "chat-backend-ops"
+const tableName, opsTableName = provision.LocalTable, provision.LocalOpsTable
 
 func main() {
 	port := flag.Int("port", envInt("PORT", 8080), "gateway port (env PORT)")
@@ -112,6 +113,11 @@ func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cac
 	demo, err := seedDemo(ctx, d, filepath.Join(dataDir, "demo.env"), apiURL)
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+	// The tenant, channel, token and contact the sample events (events/)
+	// name, so that `make invoke` answers as documented.
+	if err := appevents.Seed(ctx, d); err != nil {
+		return err
 	}
 	gw, err := gateway.ForRoutes(d, registry.All(), demo["ADMIN_KEY"], cacheTTL)
 	if err != nil {
@@ -242,6 +248,7 @@ func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[stri
   Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
   Auth cache     %s (as in AWS: a revoked token works until its entry expires)
   Dev setting    ALLOW_LOOPBACK_TARGETS=true: webhook targets on 127.0.0.1 are allowed
+  Samples        tenant ten_sample, channel ch_sample, token tok_sample (events/): make invoke FN=me EVENT=events/apigw/me.json
 
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 

@@ -5,13 +5,15 @@
 //
 // Run it from anywhere inside the module:
 //
-//	go run ./infra/bench/cmd/coldstart [-n 30] [-functions me,openapi] [-dist dist] [-json bench.json]
+//	go run ./infra/bench/cmd/coldstart [-n 15] [-functions me,openapi] [-dist dist] [-json bench.json]
 //
 // It builds the functions of routes.Functions() (from ./functions/<fn>) and
-// infra/bench/baseline into a temporary directory, with the deployment's
-// flags, once for the host (to time them) and once for linux/arm64 (to
-// weigh them; -dist reads dist/<fn>/bootstrap instead). See package
-// infra/bench for how a cold start is timed.
+// infra/bench/baseline with the deployment's flags, once for the host (to
+// time them; cached by content under .local/rie, see infra/local/rie) and
+// once for linux/arm64 (to weigh them; -dist reads dist/<fn>/bootstrap
+// instead), and builds aws-lambda-rie from go.mod's pin. Each cold start
+// runs a bootstrap under a fresh aws-lambda-rie and takes the init duration
+// the emulator logs; see package infra/bench.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/bench"
+	"github.com/startmsg/chatbackend/infra/local/rie"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
@@ -45,12 +48,12 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.rounds, "n", 30, "measured rounds; each runs the baseline and every function once")
-	flag.IntVar(&o.warmup, "warmup", 2, "warm-up rounds run first and thrown away")
+	flag.IntVar(&o.rounds, "n", 15, "measured rounds; each runs the baseline and every function once")
+	flag.IntVar(&o.warmup, "warmup", 1, "warm-up rounds run first and thrown away")
 	flag.StringVar(&o.functions, "functions", "", "comma-separated functions to measure (default: all of routes.Functions())")
 	flag.StringVar(&o.dist, "dist", "", "read the arm64 sizes from `dir`/<fn>/bootstrap instead of building them")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "longest init a single run may take")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "the functions' timeout (whole seconds), which bounds a single init")
 	flag.Parse()
 	if flag.NArg() > 0 || o.rounds < 1 || o.warmup < 0 {
 		flag.Usage()
@@ -100,18 +103,21 @@ func run(ctx context.Context, o options) (pass bool, err error) {
 		pkgs[fn] = "./functions/" + fn
 	}
 	names := append([]string{baselineName}, fns...)
-	archs := []string{runtime.GOARCH}
-	if o.dist == "" && runtime.GOARCH != "arm64" {
-		archs = append(archs, "arm64")
-	}
 	started := time.Now()
-	for _, arch := range archs {
-		fmt.Fprintf(os.Stderr, "building %d bootstraps for linux/%s\n", len(names), arch)
-		if err := buildAll(ctx, root, arch, tmp, names, pkgs); err != nil {
-			return false, err
-		}
+	fmt.Fprintf(os.Stderr, "building aws-lambda-rie and %d bootstraps for linux/%s\n", len(names), runtime.GOARCH)
+	rieBin, err := rie.Binary(ctx, root)
+	if err != nil {
+		return false, err
+	}
+	host, err := rie.Bootstraps(ctx, root, pkgs)
+	if err != nil {
+		return false, err
 	}
 	if o.dist == "" {
+		fmt.Fprintf(os.Stderr, "building %d bootstraps for linux/arm64\n", len(names))
+		if err := buildAll(ctx, root, "arm64", tmp, names, pkgs); err != nil {
+			return false, err
+		}
 		for _, name := range names {
 			fi, err := os.Stat(filepath.Join(tmp, "arm64", name, "bootstrap"))
 			if err != nil {
@@ -124,9 +130,9 @@ func run(ctx context.Context, o options) (pass bool, err error) {
 
 	targets := make([]bench.Target, len(names))
 	for i, name := range names {
-		targets[i] = bench.Target{Name: name, Path: filepath.Join(tmp, runtime.GOARCH, name, "bootstrap")}
+		targets[i] = bench.Target{Name: name, Path: host[name]}
 	}
-	cfg := bench.Config{Rounds: o.rounds, Warmup: o.warmup, Timeout: o.timeout, Progress: progress()}
+	cfg := bench.Config{Rounds: o.rounds, Warmup: o.warmup, Timeout: o.timeout, RIE: rieBin, Progress: progress()}
 	started = time.Now()
 	samples, err := bench.Run(ctx, targets, cfg)
 	if err != nil {

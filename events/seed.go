@@ -1,0 +1,72 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// The data the samples name: their authorizer contexts and paths use
+// SampleTenant, SampleChannel, the channel token SampleTokenID and the
+// contact SampleContact; authorizer/request.json presents SampleToken.
+const (
+	SampleTenant   = "ten_sample"
+	SampleChannel  = "ch_sample"
+	SampleTokenID  = "tok_sample"
+	SampleToken    = "ct_sample_token_for_entry_path_tests"
+	SampleSecret   = "sk_sample_secret_for_entry_path_tests"
+	SampleContact  = "100000000000042"
+	sampleSecretID = "sec_sample"
+)
+
+// Seed writes what the samples name, where it is missing: the tenant
+// SampleTenant (account secret SampleSecret), its Messenger channel
+// SampleChannel (default country PK), the channel token SampleToken and the
+// contact SampleContact. It leaves existing items as they are, so running
+// it again (every `make run` does) changes nothing.
+func Seed(ctx context.Context, d *lambdaapp.Deps) error {
+	store := d.Tenancy()
+	if _, err := store.GetTenant(ctx, SampleTenant); errors.Is(err, tenancy.ErrNotFound) {
+		h := tenancy.Hash(SampleSecret)
+		err = store.CreateTenant(ctx, tenancy.Tenant{ID: SampleTenant, Name: "Sample", SecretHash: h},
+			tenancy.Credential{Hash: h, Kind: tenancy.AccountSecret, ID: sampleSecretID, TenantID: SampleTenant})
+		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+			return fmt.Errorf("seed sample tenant: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := store.GetChannel(ctx, SampleTenant, SampleChannel); errors.Is(err, tenancy.ErrNotFound) {
+		err = store.CreateChannel(ctx, tenancy.Channel{ID: SampleChannel, TenantID: SampleTenant, Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"})
+		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+			return fmt.Errorf("seed sample channel: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	h := tenancy.Hash(SampleToken)
+	if _, err := store.LookupCredential(ctx, h); errors.Is(err, tenancy.ErrNotFound) {
+		err = store.CreateToken(ctx, tenancy.Token{ID: SampleTokenID, TenantID: SampleTenant, ChannelID: SampleChannel, Hash: h},
+			tenancy.Credential{Hash: h, Kind: tenancy.ChannelToken, ID: SampleTokenID, TenantID: SampleTenant, ChannelID: SampleChannel, ChannelKind: tenancy.Messenger})
+		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+			return fmt.Errorf("seed sample token: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	cs := d.Contacts()
+	if _, err := cs.GetContact(ctx, SampleTenant, SampleContact); errors.Is(err, contacts.ErrNotFound) {
+		err = cs.CreateContact(ctx, contacts.Contact{ID: SampleContact, TenantID: SampleTenant, ChannelID: SampleChannel,
+			Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1})
+		if err != nil && !errors.Is(err, contacts.ErrExists) {
+			return fmt.Errorf("seed sample contact: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
