@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Writes the make rules that let `make build` rebuild exactly the functions
+# whose inputs changed: for each functions/<fn>, dist/<fn>/bootstrap depends
+# on go.mod, go.sum, the build settings stamp, and the directory and the Go
+# (and embedded) files of every package of this module that the function
+# imports, directly or not, as built for Lambda (linux/arm64, lambda.norpc).
+# The file's own rule lists every input so that it is rewritten when any of
+# them changes; empty rules keep make going when a file is deleted.
+#
+#   infra/build/deps.sh OUT STAMP   (run from the module root)
+set -euo pipefail
+out=$1 stamp=$2
+root=$(pwd)
+CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go list -deps -tags lambda.norpc -f \
+  '{{if and .Module .Module.Main}}P {{.ImportPath}} {{.Dir}}{{range .GoFiles}} {{$.Dir}}/{{.}}{{end}}{{range .EmbedFiles}} {{$.Dir}}/{{.}}{{end}}{{"\n"}}{{if eq .Name "main"}}F {{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{"\n"}}{{end}}{{end}}' \
+  ./functions/... |
+awk -v root="$root/" -v out="$out" -v stamp="$stamp" '
+  function rel(p) { if (index(p, root) == 1) return substr(p, length(root) + 1); return p }
+  $1 == "P" {
+    s = ""
+    for (i = 3; i <= NF; i++) { f = rel($i); s = s " " f; all[f] = 1 }
+    files[$2] = s
+    next
+  }
+  $1 == "F" && $2 ~ /\/functions\/[^\/]+$/ {
+    fn = $2; sub(/.*\//, "", fn)
+    s = ""
+    for (i = 2; i <= NF; i++) if ($i in files) s = s files[$i]
+    print "dist/" fn "/bootstrap: go.mod go.sum " stamp s
+  }
+  END {
+    printf "%s: go.mod go.sum functions", out
+    n = 0
+    for (f in all) { printf " %s", f; names[++n] = f }
+    print ""
+    for (i = 1; i <= n; i++) print names[i] ":"
+  }' > "$out.tmp"
+mv "$out.tmp" "$out"
