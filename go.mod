@@ -17,6 +17,7 @@ require (
 	github.com/aws/smithy-go v1.28.8
 	github.com/awslabs/aws-lambda-go-api-proxy v0.16.2
 	github.com/nyaruka/phonenumbers v1.8.1
+	github.com/yuin/gopher-lua v1.1.2
 	golang.org/x/net v0.57.0
 )
 
