@@ -93,4 +93,3 @@ func TestScriptsShape(t *testing.T) {
 		t.Error("headers not in a stable (sorted) order")
 	}
 }
-
