@@ -103,9 +103,15 @@ dist/%/bootstrap: $(BUILD_STAMP)
 
 FORCE:
 
-synth: build node
+# The template is remade only when a bootstrap, the CDK app's Go inputs
+# (INFRA_DEPS, from deps.mk) or the pinned Node.js changed.
+SYNTH_OUT := cdk.out/ChatBackend-$(STAGE).template.json
+synth: node $(SYNTH_OUT)
+	@echo "cdk.out/ChatBackend-$(STAGE).template.json is up to date"
+
+$(SYNTH_OUT): $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) $(INFRA_DEPS) $(NODE_DIR)/node_modules/.installed
 	CDK_OUTDIR=cdk.out STAGE=$(STAGE) $(GO) run ./infra
-	@echo "wrote cdk.out/ChatBackend-$(STAGE).template.json"
+	@touch $@
 
 # The CDK CLI pinned by infra/package-lock.json, run on the pinned Node.js.
 infra/node_modules/.installed: infra/package.json infra/package-lock.json $(NODE_DIR)/node_modules/.installed

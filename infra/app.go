@@ -5,9 +5,10 @@
 //
 //	CDK_OUTDIR=cdk.out STAGE=dev go run ./infra   # writes cdk.out/ChatBackend-dev.template.json
 //
-// and cdk.json (in this directory) lets the CLI run it for deployment:
+// and cdk.json (in this directory) lets the CDK CLI pinned in
+// infra/package-lock.json run it for deployment, on the pinned Node.js:
 //
-//	cd infra && npx cdk deploy -c stage=prod
+//	make deploy STAGE=prod   # cd infra && ./node_modules/.bin/cdk deploy -c stage=prod ChatBackend-prod
 //
 // The function binaries must exist first (make build → dist/<fn>/bootstrap).
 package main
