@@ -7,9 +7,11 @@
 // missing. dynoxide's npm build runs on linux-x64 only: elsewhere, or to use
 // another DynamoDB (DynamoDB Local, a cargo-built dynoxide), set
 // Options.DynamoEndpoint (the DYNAMODB_ENDPOINT variable of `make run` and
-// of the test harness) and Start leaves DynamoDB to it. The children run in their own process group, are stopped
-// by Stack.Stop and, on Linux, are killed by the kernel if the parent dies
-// first (for example when a test panics).
+// of the test harness) and Start leaves DynamoDB to it.
+//
+// The children run in their own process group, are stopped by Stack.Stop
+// and, on Linux, are killed by the kernel if the parent dies first (for
+// example when a test panics).
 package emulators
 
 import (
