@@ -124,6 +124,9 @@ deploy: build node infra/node_modules/.installed
 # make bench: the three benchmarks, each against a baseline measured in the
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
+# COLDSTART_FLAGS, APIBENCH_FLAGS and CONNECTORBENCH_FLAGS pass options on
+# (a quick check: COLDSTART_FLAGS="-n 2 -functions me"); the raw -json
+# outputs stay in .local/bench/.
 bench: build deps
 	@if ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -140,8 +143,8 @@ bench: build deps
 	  $(GO) test -count=1 -tags wrk -run TestScriptsWithWrk ./infra/bench/api || exit $$?; \
 	fi
 	@rc=0; \
-	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist -json $(BENCH_RAW)/coldstart.json"; \
-	$(GO) run ./infra/bench/cmd/coldstart -dist dist -json $(BENCH_RAW)/coldstart.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json"; \
+	$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json"; \
 	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json"; \
