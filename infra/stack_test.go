@@ -71,6 +71,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// jsii picks its node while the packages initialize (from PATH, or
+	// JSII_NODE set outside): make test puts the pinned Node 22 first on
+	// PATH.
 	var err error
 	if assetDir, err = os.MkdirTemp("", "infra-assets-"); err != nil {
 		panic(err)
