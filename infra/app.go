@@ -5,9 +5,10 @@
 //
 //	CDK_OUTDIR=cdk.out STAGE=dev go run ./infra   # writes cdk.out/ChatBackend-dev.template.json
 //
-// and cdk.json (in this directory) lets the CLI run it for deployment:
+// and cdk.json (in this directory) lets the CDK CLI pinned in
+// infra/package-lock.json run it for deployment, on the pinned Node.js:
 //
-//	cd infra && npx cdk deploy -c stage=prod
+//	make deploy STAGE=prod   # cd infra && ./node_modules/.bin/cdk deploy -c stage=prod ChatBackend-prod
 //
 // The function binaries must exist first (make build → dist/<fn>/bootstrap).
 package main
@@ -16,15 +17,51 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/routes"
 )
+
+// MissingAssets lists the bootstrap files, <assetDir(fn)>/bootstrap, that
+// do not exist for the functions of rts and events, in the stack's order.
+func MissingAssets(rts []routes.Route, events []routes.EventFunction, assetDir func(fn string) string) []string {
+	var missing []string
+	for _, spec := range functionSpecs(rts, events) {
+		p := filepath.Join(assetDir(spec.name), "bootstrap")
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+// missingAssetsMessage says which bootstraps are missing (relative to the
+// working directory where possible) and how to build them.
+func missingAssetsMessage(missing []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "infra: %d function binaries are missing; run `make build` (or `make synth`, which builds first):\n", len(missing))
+	wd, _ := os.Getwd()
+	for _, p := range missing {
+		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+			p = rel
+		}
+		fmt.Fprintf(&b, "  %s\n", p)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 func main() {
 	defer jsii.Close()
+	// Without this check, the first missing asset panics deep in jsii.
+	if missing := MissingAssets(routes.Table, routes.EventFunctions, DefaultAssetDir); len(missing) > 0 {
+		fmt.Fprintln(os.Stderr, missingAssetsMessage(missing))
+		jsii.Close()
+		os.Exit(1)
+	}
 
 	app := awscdk.NewApp(nil)
 	stage, err := stageOf(app.Node().TryGetContext(jsii.String("stage")), os.Getenv(appenv.Stage))

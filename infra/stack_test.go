@@ -11,7 +11,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -64,9 +66,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	// jsii snapshots the environment for its node process while the
-	// packages initialize, so os.Setenv here cannot silence node warnings:
-	// set JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 outside instead.
+	// TestAppMissingAssets runs the CDK app's main through this binary.
+	if os.Getenv("INFRA_TEST_RUN_APP") == "1" {
+		main()
+		os.Exit(0)
+	}
+	// jsii picks its node while the packages initialize (from PATH, or
+	// JSII_NODE set outside): make test puts the pinned Node 22 first on
+	// PATH.
 	var err error
 	if assetDir, err = os.MkdirTemp("", "infra-assets-"); err != nil {
 		panic(err)
@@ -1152,4 +1159,59 @@ func TestStreamFilter(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestMissingAssets(t *testing.T) {
+	dir := t.TempDir()
+	assetDir := func(fn string) string { return filepath.Join(dir, fn) }
+	all := MissingAssets(routes.Table, routes.EventFunctions, assetDir)
+	if len(all) != len(functionSpecs(routes.Table, routes.EventFunctions)) {
+		t.Fatalf("empty dir: %d missing, want every function", len(all))
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "me"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "me", "bootstrap"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "openapi", "bootstrap"), 0o755); err != nil { // a directory is no binary
+		t.Fatal(err)
+	}
+	got := MissingAssets(routes.Table, routes.EventFunctions, assetDir)
+	if len(got) != len(all)-1 || slices.Contains(got, filepath.Join(dir, "me", "bootstrap")) || !slices.Contains(got, filepath.Join(dir, "openapi", "bootstrap")) {
+		t.Errorf("with me built: %d missing %v", len(got), got)
+	}
+}
+
+// TestAppMissingAssets runs the app (its main, as `go run ./infra` does)
+// in a module without dist/: it exits 1 naming the missing bootstraps and
+// `make build`, without a panic.
+func TestAppMissingAssets(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "dist", "me"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "dist", "me", "bootstrap"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "INFRA_TEST_RUN_APP=1", "CDK_OUTDIR="+filepath.Join(root, "cdk.out"))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("app exited with %v, want status 1:\n%s", err, out)
+	}
+	s := string(out)
+	if strings.Contains(s, "panic") || !strings.Contains(s, "run `make build`") ||
+		!strings.Contains(s, "dist/openapi/bootstrap") || strings.Contains(s, "dist/me/bootstrap") {
+		t.Errorf("output:\n%s", s)
+	}
+	t.Log(s)
+	if _, err := os.Stat(filepath.Join(root, "cdk.out")); err == nil {
+		t.Error("wrote a cloud assembly")
+	}
 }

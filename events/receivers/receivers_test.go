@@ -186,9 +186,10 @@ var tampered = map[string]func(h http.Header, body []byte) []byte{
 // every genuine delivery, before and during a secret rotation (two
 // signatures), and refuse tampered copies and other secrets.
 func TestReceiversVerifyRealDeliveries(t *testing.T) {
-	nodeBin, err := exec.LookPath("node")
+	// The project's Node: the one pinned in infra/node, or Node 20+ on PATH.
+	nodeBin, err := emulators.Node("../../infra/local")
 	if err != nil {
-		t.Fatal("node is not on PATH: the Node receiver needs it (the project's Node)")
+		t.Fatal(err)
 	}
 	installNode(t)
 	goBin := filepath.Join(t.TempDir(), "receiver")

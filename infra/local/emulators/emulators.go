@@ -1,11 +1,17 @@
 // Package emulators runs the local stand-ins for DynamoDB (dynoxide) and SQS
 // (fauxqs) as child processes, for `make run` and for integration tests.
 //
-// The emulators come from npm (infra/local/package.json); Start does not
-// install them but tells you to run `make deps` (npm ci in infra/local) when
-// they are missing. The children run in their own process group, are stopped
-// by Stack.Stop and, on Linux, are killed by the kernel if the parent dies
-// first (for example when a test panics).
+// The emulators come from npm (infra/local/package.json), and so does the
+// Node.js that runs fauxqs (infra/node/package.json: Node 22, linux-x64);
+// Start does not install them but tells you to run `make deps` when they are
+// missing. dynoxide's npm build runs on linux-x64 only: elsewhere, or to use
+// another DynamoDB (DynamoDB Local, a cargo-built dynoxide), set
+// Options.DynamoEndpoint (the DYNAMODB_ENDPOINT variable of `make run` and
+// of the test harness) and Start leaves DynamoDB to it.
+//
+// The children run in their own process group, are stopped by Stack.Stop
+// and, on Linux, are killed by the kernel if the parent dies first (for
+// example when a test panics).
 package emulators
 
 import (
@@ -19,7 +25,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +45,10 @@ type Options struct {
 	DataDir string
 	// DynamoPort and SQSPort are the ports to listen on (0 = a free one).
 	DynamoPort, SQSPort int
+	// DynamoEndpoint, when set (http://host:port), is a DynamoDB that is
+	// already running: Start checks that it answers and starts no dynoxide
+	// (DataDir and DynamoPort then do not apply to DynamoDB).
+	DynamoEndpoint string
 	// Log receives the children's output, one line at a time, prefixed with
 	// "dynamodb: " or "sqs: ". Default: discarded.
 	Log io.Writer
@@ -44,8 +56,11 @@ type Options struct {
 
 // Stack is a running pair of emulators.
 type Stack struct {
-	DynamoEndpoint string // http://127.0.0.1:port
+	DynamoEndpoint string // http://127.0.0.1:port, or Options.DynamoEndpoint
 	SQSEndpoint    string // http://127.0.0.1:port
+	// External tells that DynamoDB is Options.DynamoEndpoint, not a
+	// dynoxide this stack started.
+	External bool
 
 	children []*child
 	stopOnce sync.Once
@@ -58,6 +73,13 @@ const (
 
 // Start starts dynoxide and fauxqs and returns once both answer HTTP.
 func Start(ctx context.Context, o Options) (*Stack, error) {
+	external := o.DynamoEndpoint != ""
+	if external {
+		if err := CheckEndpoint(o.DynamoEndpoint); err != nil {
+			return nil, err
+		}
+		o.DynamoPort = -1
+	}
 	dport, sport, err := ports(o.DynamoPort, o.SQSPort)
 	if err != nil {
 		return nil, err
@@ -68,24 +90,30 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	dynoxide := filepath.Join(dir, "node_modules", "@dynoxide", "linux-x64", "dynoxide")
 	fauxqs := filepath.Join(dir, "node_modules", "fauxqs", "dist", "app.js")
-	for _, f := range []string{dynoxide, fauxqs} {
-		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("emulators not installed: run `make deps` (npm ci in %s): %w", dir, err)
+	if _, err := os.Stat(fauxqs); err != nil {
+		return nil, fmt.Errorf("emulators not installed: run `make deps` (npm ci in %s): %w", dir, err)
+	}
+	if !external {
+		if _, err := os.Stat(dynoxide); err != nil {
+			return nil, dynoxideMissing(runtime.GOOS, runtime.GOARCH, dir, err)
 		}
 	}
-	node, err := exec.LookPath("node")
+	node, err := Node(dir)
 	if err != nil {
-		return nil, fmt.Errorf("fauxqs needs Node.js 20 or later on PATH: %w", err)
+		return nil, err
 	}
 
-	args := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
-	if o.DataDir != "" {
-		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
+	var dynamo *exec.Cmd
+	if !external {
+		args := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
+		if o.DataDir != "" {
+			if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+				return nil, fmt.Errorf("create data dir: %w", err)
+			}
+			args = append(args, "--db-path", filepath.Join(o.DataDir, "dynamodb.sqlite"))
 		}
-		args = append(args, "--db-path", filepath.Join(o.DataDir, "dynamodb.sqlite"))
+		dynamo = exec.Command(dynoxide, args...)
 	}
-	dynamo := exec.Command(dynoxide, args...)
 
 	// fauxqs's cli.js hard-codes logger: true; startFauxqs() without options
 	// honours FAUXQS_LOGGER instead.
@@ -100,11 +128,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s := &Stack{
 		DynamoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", dport),
 		SQSEndpoint:    fmt.Sprintf("http://127.0.0.1:%d", sport),
+		External:       external,
 	}
-	children := []*child{
-		{name: "dynamodb", cmd: dynamo, probe: s.DynamoEndpoint + "/"},
-		{name: "sqs", cmd: sqs, probe: s.SQSEndpoint + "/health"},
+	var children []*child
+	if external {
+		s.DynamoEndpoint = strings.TrimRight(o.DynamoEndpoint, "/")
+	} else {
+		children = append(children, &child{name: "dynamodb", cmd: dynamo, probe: s.DynamoEndpoint + "/"})
 	}
+	children = append(children, &child{name: "sqs", cmd: sqs, probe: s.SQSEndpoint + "/health"})
 	for _, c := range children {
 		if err := c.start(log); err != nil {
 			s.Stop()
@@ -197,19 +229,24 @@ func (c *child) waitReady(ctx context.Context) error {
 	}
 }
 
-// ports checks that fixed ports are free and picks free ones for zeros.
+// ports checks that fixed ports are free and picks free ones for zeros. A
+// negative dynamo port is not reserved (DynamoDB runs elsewhere).
 func ports(dynamo, sqs int) (int, int, error) {
-	dl, err := reserve(dynamo, "DynamoDB", "DYNAMO_PORT")
-	if err != nil {
-		return 0, 0, err
+	dport := -1
+	if dynamo >= 0 {
+		dl, err := reserve(dynamo, "DynamoDB", "DYNAMO_PORT")
+		if err != nil {
+			return 0, 0, err
+		}
+		defer dl.Close()
+		dport = dl.Addr().(*net.TCPAddr).Port
 	}
-	defer dl.Close()
 	sl, err := reserve(sqs, "SQS", "SQS_PORT")
 	if err != nil {
 		return 0, 0, err
 	}
 	defer sl.Close()
-	return dl.Addr().(*net.TCPAddr).Port, sl.Addr().(*net.TCPAddr).Port, nil
+	return dport, sl.Addr().(*net.TCPAddr).Port, nil
 }
 
 func reserve(port int, service, envVar string) (net.Listener, error) {

@@ -3,6 +3,7 @@ package emulators
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -53,11 +54,12 @@ type TestEnv struct {
 }
 
 // ForTest starts the shared in-memory stack if needed and provisions the two
-// tables and the queues, named after the test.
+// tables and the queues, named after the test. With DYNAMODB_ENDPOINT set
+// (http://host:port), the tests use that DynamoDB instead of a dynoxide.
 func ForTest(t testing.TB) *TestEnv {
 	t.Helper()
 	shared.once.Do(func() {
-		shared.stack, shared.err = Start(context.Background(), Options{})
+		shared.stack, shared.err = Start(context.Background(), Options{DynamoEndpoint: os.Getenv(EndpointVar)})
 	})
 	if shared.err != nil {
 		t.Fatalf("start emulators: %v", shared.err)

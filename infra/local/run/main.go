@@ -2,7 +2,9 @@
 // emulators with data kept under .local/, creates the table and queues,
 // seeds a demo tenant with one channel of each kind, serves every route on
 // the local gateway, runs the stream and queue pollers for the event
-// functions, and stops everything on Ctrl-C.
+// functions, and stops everything on Ctrl-C. With DYNAMODB_ENDPOINT set
+// (http://host:port) it uses that DynamoDB instead of starting dynoxide,
+// which npm ships for linux-x64 only.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,22 +43,61 @@ import (
 const tableName, opsTableName = provision.LocalTable, provision.LocalOpsTable
 
 func main() {
-	port := flag.Int("port", envInt("PORT", 8080), "gateway port (env PORT)")
-	dynamoPort := flag.Int("dynamo-port", envInt("DYNAMO_PORT", 8000), "DynamoDB emulator port (env DYNAMO_PORT)")
-	sqsPort := flag.Int("sqs-port", envInt("SQS_PORT", 9324), "SQS emulator port (env SQS_PORT)")
-	dataDir := flag.String("data", ".local", "where data and demo credentials are kept")
-	cacheTTL := flag.Duration("auth-cache", 300*time.Second, "authorizer cache TTL, as in AWS (0 disables)")
-	flag.Parse()
+	cfg, err := configFrom(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "make run:", err)
+		os.Exit(2)
+	}
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *port, *dynamoPort, *sqsPort, *dataDir, *cacheTTL); err != nil {
+	if err := run(ctx, cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "make run:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cacheTTL time.Duration) error {
+// config is what `make run` runs with: flags, each defaulting to an
+// environment variable.
+type config struct {
+	port, dynamoPort, sqsPort int
+	// dynamoEndpoint is a DynamoDB to use instead of starting dynoxide
+	// (DYNAMODB_ENDPOINT, http://host:port).
+	dynamoEndpoint string
+	dataDir        string
+	cacheTTL       time.Duration
+}
+
+// configFrom reads the flags in args, with defaults from getenv.
+func configFrom(args []string, getenv func(string) string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.IntVar(&c.port, "port", envInt(getenv, "PORT", 8080), "gateway port (env PORT)")
+	fs.IntVar(&c.dynamoPort, "dynamo-port", envInt(getenv, "DYNAMO_PORT", 8000), "DynamoDB emulator port (env DYNAMO_PORT)")
+	fs.IntVar(&c.sqsPort, "sqs-port", envInt(getenv, "SQS_PORT", 9324), "SQS emulator port (env SQS_PORT)")
+	fs.StringVar(&c.dynamoEndpoint, "dynamodb-endpoint", getenv(emulators.EndpointVar),
+		"use the DynamoDB at this http://host:port instead of starting dynoxide (env "+emulators.EndpointVar+")")
+	fs.StringVar(&c.dataDir, "data", ".local", "where data and demo credentials are kept")
+	fs.DurationVar(&c.cacheTTL, "auth-cache", 300*time.Second, "authorizer cache TTL, as in AWS (0 disables)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.dynamoEndpoint != "" {
+		u, err := url.Parse(c.dynamoEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return c, fmt.Errorf("%s=%q: want http://host:port (DynamoDB Local, a cargo-built dynoxide)", emulators.EndpointVar, c.dynamoEndpoint)
+		}
+	}
+	return c, nil
+}
+
+// run serves until ctx ends. ready, if not nil, receives the API URL once
+// everything answers.
+func run(ctx context.Context, c config, ready chan<- string) error {
+	port, dataDir, cacheTTL := c.port, c.dataDir, c.cacheTTL
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -69,7 +111,8 @@ func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cac
 		return err
 	}
 	defer logFile.Close()
-	stack, err := emulators.Start(ctx, emulators.Options{DataDir: dataDir, DynamoPort: dynamoPort, SQSPort: sqsPort, Log: logFile})
+	stack, err := emulators.Start(ctx, emulators.Options{DataDir: dataDir, DynamoPort: c.dynamoPort, SQSPort: c.sqsPort,
+		DynamoEndpoint: c.dynamoEndpoint, Log: logFile})
 	if err != nil {
 		return err
 	}
@@ -129,6 +172,9 @@ func run(ctx context.Context, port, dynamoPort, sqsPort int, dataDir string, cac
 	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
 
 	banner(apiURL, stack, dataDir, demo, cacheTTL)
+	if ready != nil {
+		ready <- apiURL
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -238,12 +284,16 @@ func writeEnv(path string, env map[string]string) error {
 }
 
 func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[string]string, cacheTTL time.Duration) {
+	dynamo := fmt.Sprintf("(dynoxide, data in %s/)", dataDir)
+	if stack.External {
+		dynamo = "(" + emulators.EndpointVar + ": not started here, data kept there)"
+	}
 	fmt.Printf(`
   Chat backend — local stack
   ──────────────────────────
   API            %s   (every route of shared/routes; also under /api)
   OpenAPI        %s/openapi.json
-  DynamoDB       %s   (dynoxide, data in %s/)
+  DynamoDB       %s   %s
   SQS            %s   (fauxqs, in memory)
   Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
   Auth cache     %s (as in AWS: a revoked token works until its entry expires)
@@ -253,12 +303,12 @@ func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[stri
   Try:  curl -H "Authorization: Bearer %s" %s/v1/me
 
   Ctrl-C stops everything; the next make run keeps the data.
-`, apiURL, apiURL, stack.DynamoEndpoint, dataDir, stack.SQSEndpoint, dataDir, cacheTTL, demo["TOKEN_MESSENGER"], apiURL)
+`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, cacheTTL, demo["TOKEN_MESSENGER"], apiURL)
 }
 
-func envInt(name string, def int) int {
+func envInt(getenv func(string) string, name string, def int) int {
 	var n int
-	if _, err := fmt.Sscan(os.Getenv(name), &n); err == nil && n > 0 {
+	if _, err := fmt.Sscan(getenv(name), &n); err == nil && n > 0 {
 		return n
 	}
 	return def

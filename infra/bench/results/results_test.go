@@ -1,0 +1,205 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/infra/bench"
+	"github.com/startmsg/chatbackend/infra/bench/api"
+	"github.com/startmsg/chatbackend/infra/bench/connector"
+)
+
+var machine = Machine{CPU: "Test CPU @ 2.0GHz", Cores: 2, MemoryGiB: 23.4, OS: "linux/amd64", Go: "go1.26.8", Date: "2026-12-05T12:00:00Z"}
+
+// sampleDir writes the three programs' reports with their own WriteJSON, so
+// a renamed JSON field there shows here.
+func sampleDir(t *testing.T, coldPass bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	cold := bench.Report{Rounds: 30, MaxRatio: bench.MaxRatio, MaxSizeBytes: bench.MaxSize, Pass: coldPass,
+		Baseline: bench.Result{Function: "baseline", MedianMS: 2.0, SizeBytes: 3 << 20},
+		Functions: []bench.Result{
+			{Function: "me", MedianMS: 2.5, Ratio: 1.25, InitOK: true, SizeBytes: 9 << 20, SizeOK: true},
+			{Function: "openapi", MedianMS: 4, Ratio: 2, InitOK: coldPass, SizeBytes: 11 << 20, SizeOK: coldPass},
+		}}
+	if err := cold.WriteJSON(filepath.Join(dir, "coldstart.json")); err != nil {
+		t.Fatal(err)
+	}
+	get := api.NewTarget("GET /v1/contact/{id} p50", "ms", 3.1, 2.5, 2, "")
+	get.Baseline = "GetItem straight at dynoxide"
+	bad := api.NewTarget("search p95", "ms", 40, 10, 3, "a request answered 500")
+	apiRep := api.Report{Targets: []api.Target{get, bad},
+		Throughput: api.Throughput{Rows: []api.ThroughputRow{{Connections: 32, Threads: 2,
+			Gateway: api.WrkStats{RequestsPerSec: 1234.4}, Emulator: api.WrkStats{RequestsPerSec: 5000}, Ratio: 0.2469}}}}
+	if err := apiRep.WriteJSON(filepath.Join(dir, "apibench.json")); err != nil {
+		t.Fatal(err)
+	}
+	conn := connector.Report{Targets: []connector.Target{
+		{Number: 1, Name: "deliveries/s", Value: 180, Unit: "deliveries/s", Cmp: connector.AtLeast, Limit: 100, Valid: true,
+			Notes: []string{"baseline, delivery client alone → a sink: 900 deliveries/s", "8 in flight"}},
+		{Number: 2, Name: "end-to-end p95", Value: 0, Unit: "ms", Cmp: connector.AtMost, Limit: 2000, Invalid: "3 deliveries missing"},
+	}}
+	conn.Judge()
+	if err := conn.WriteJSON(filepath.Join(dir, "connectorbench.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func find(t *testing.T, b Bench, name string) Figure {
+	t.Helper()
+	for _, f := range b.Figures {
+		if f.Name == name {
+			return f
+		}
+	}
+	t.Fatalf("%s: no figure %q in %+v", b.Name, name, b.Figures)
+	return Figure{}
+}
+
+func TestGather(t *testing.T) {
+	r := Gather(sampleDir(t, false), machine)
+	if r.Pass || len(r.Benches) != 3 {
+		t.Fatalf("pass %v, %d benches", r.Pass, len(r.Benches))
+	}
+	cold, apib, conn := r.Benches[0], r.Benches[1], r.Benches[2]
+	if cold.Name != "coldstart" || !cold.Ran || cold.Pass || len(cold.Figures) != 4 {
+		t.Errorf("coldstart: %+v", cold)
+	}
+	me := find(t, cold, "me init (median)")
+	if me.Value != 2.5 || *me.BaselineValue != 2.0 || me.Target != "≤ 1.5× baseline" || !me.Pass {
+		t.Errorf("me init: %+v", me)
+	}
+	size := find(t, cold, "openapi bootstrap size")
+	if size.Value != 11 || size.Unit != "MiB" || size.Target != "≤ 10 MiB" || size.Pass || *size.BaselineValue != 3 {
+		t.Errorf("openapi size: %+v", size)
+	}
+
+	if !apib.Ran || apib.Pass {
+		t.Errorf("apibench: ran %v pass %v", apib.Ran, apib.Pass)
+	}
+	g := find(t, apib, "GET /v1/contact/{id} p50")
+	if g.Value != 3.1 || *g.BaselineValue != 2.5 || g.Baseline != "GetItem straight at dynoxide" || g.Target != "≤ 2.00× baseline" || !g.Pass || g.Note != "1.24× baseline" {
+		t.Errorf("apibench target: %+v", g)
+	}
+	if s := find(t, apib, "search p95"); s.Pass || s.Note != "a request answered 500" {
+		t.Errorf("invalid apibench target: %+v", s)
+	}
+	th := find(t, apib, "gateway throughput, 32 connections (wrk)")
+	if th.Value != 1234 || *th.BaselineValue != 5000 || !th.Pass || !strings.HasPrefix(th.Target, "informational") {
+		t.Errorf("throughput: %+v", th)
+	}
+
+	if !conn.Ran || conn.Pass {
+		t.Errorf("connectorbench: ran %v pass %v", conn.Ran, conn.Pass)
+	}
+	d := find(t, conn, "deliveries/s")
+	if !d.Pass || d.Target != "≥ 100 deliveries/s" || d.Baseline != "baseline, delivery client alone → a sink: 900 deliveries/s" {
+		t.Errorf("deliveries: %+v", d)
+	}
+	if e := find(t, conn, "end-to-end p95"); e.Pass || e.Note != "invalid: 3 deliveries missing" {
+		t.Errorf("invalid connector target: %+v", e)
+	}
+}
+
+func TestGatherMissingAndBroken(t *testing.T) {
+	dir := sampleDir(t, true)
+	os.Remove(filepath.Join(dir, "apibench.json"))
+	os.WriteFile(filepath.Join(dir, "connectorbench.json"), []byte(`{"oops":`), 0o644)
+	r := Gather(dir, machine)
+	if r.Pass {
+		t.Error("report passes with a bench missing")
+	}
+	if b := r.Benches[1]; b.Ran || b.Pass || !strings.Contains(b.Error, "no apibench.json") {
+		t.Errorf("missing apibench: %+v", b)
+	}
+	if b := r.Benches[2]; b.Ran || b.Pass || !strings.Contains(b.Error, "connectorbench.json") {
+		t.Errorf("broken connectorbench: %+v", b)
+	}
+	if b := r.Benches[0]; !b.Pass {
+		t.Errorf("coldstart should pass: %+v", b)
+	}
+	// A file of another program is no report.
+	os.WriteFile(filepath.Join(dir, "coldstart.json"), []byte(`{"targets":[]}`), 0o644)
+	if b := Gather(dir, machine).Benches[0]; b.Ran || b.Pass || b.Error == "" {
+		t.Errorf("foreign JSON as coldstart: %+v", b)
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	dir := sampleDir(t, false)
+	os.Remove(filepath.Join(dir, "apibench.json"))
+	var b bytes.Buffer
+	if err := Gather(dir, machine).WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"# Benchmark results: FAIL\n",
+		"| CPU | Test CPU @ 2.0GHz |", "| cores | 2 |", "| memory | 23.4 GiB |", "| Go | go1.26.8 |", "| date | 2026-12-05T12:00:00Z |",
+		"| [coldstart](#coldstart) | **FAIL** | 2 of 4 pass |",
+		"| [apibench](#apibench) | **FAIL** | not measured |",
+		"## apibench\n\n**FAIL**: API latency",
+		"**Not measured:** no apibench.json",
+		"| me init (median) | 2.5 ms | 2 ms (baseline init median, 30 rounds) | ≤ 1.5× baseline | PASS | 1.25× baseline |",
+		"| openapi bootstrap size | 11 MiB | 3 MiB (baseline bootstrap) | ≤ 10 MiB | **FAIL** |",
+		"| deliveries/s | 180 deliveries/s | baseline, delivery client alone → a sink: 900 deliveries/s | ≥ 100 deliveries/s | PASS |",
+		"| end-to-end p95 | 0 ms | — | ≤ 2000 ms | **FAIL** | invalid: 3 deliveries missing |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	for i, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "|") && strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") < 3 {
+			t.Errorf("line %d is a broken table row: %q", i+1, line)
+		}
+	}
+}
+
+func TestWriteJSONRoundTrips(t *testing.T) {
+	r := Gather(sampleDir(t, true), machine)
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Results
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Machine != machine || back.Pass != r.Pass || len(back.Benches) != 3 || len(back.Benches[0].Figures) != 4 {
+		t.Errorf("round trip: %+v", back)
+	}
+	if !strings.Contains(b.String(), `"target": "≤ 1.5× baseline"`) {
+		t.Errorf("JSON escapes or lacks the target:\n%s", b.String())
+	}
+}
+
+func TestCell(t *testing.T) {
+	if got := cell("a|b\n  c"); got != `a\|b c` {
+		t.Errorf("cell = %q", got)
+	}
+}
+
+func TestMachineParsing(t *testing.T) {
+	x86 := "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)  CPU @ 2.20GHz\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n"
+	if got := cpuModel(x86); got != "Intel(R) Xeon(R) CPU @ 2.20GHz" {
+		t.Errorf("cpuModel x86 = %q", got)
+	}
+	arm := "processor\t: 0\nBogoMIPS\t: 48.00\nCPU part\t: 0xd0c\n\nModel\t\t: Raspberry Pi 4 Model B\n"
+	if got := cpuModel(arm); got != "Raspberry Pi 4 Model B" {
+		t.Errorf("cpuModel arm = %q", got)
+	}
+	if got := memTotalGiB("MemTotal:       24567012 kB\nMemFree: 1 kB\n"); got != 23.4 {
+		t.Errorf("memTotalGiB = %v", got)
+	}
+	m := ThisMachine(time.Date(2026, 12, 5, 13, 0, 0, 0, time.FixedZone("x", 3600)))
+	if m.Cores < 1 || m.Go == "" || m.Date != "2026-12-05T12:00:00Z" || m.CPU == "" {
+		t.Errorf("ThisMachine: %+v", m)
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigFrom(t *testing.T) {
+	c, err := configFrom(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.port != 8080 || c.dynamoPort != 8000 || c.sqsPort != 9324 || c.dynamoEndpoint != "" || c.dataDir != ".local" || c.cacheTTL != 300*time.Second {
+		t.Errorf("defaults: %+v", c)
+	}
+
+	c, err = configFrom(nil, env(map[string]string{"PORT": "18280", "DYNAMO_PORT": "18200", "SQS_PORT": "18224", "DYNAMODB_ENDPOINT": "http://127.0.0.1:8000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.port != 18280 || c.dynamoPort != 18200 || c.sqsPort != 18224 || c.dynamoEndpoint != "http://127.0.0.1:8000" {
+		t.Errorf("from the environment: %+v", c)
+	}
+
+	c, err = configFrom([]string{"-dynamodb-endpoint", "http://db.local:4566/"}, env(map[string]string{"DYNAMODB_ENDPOINT": "http://127.0.0.1:8000"}))
+	if err != nil || c.dynamoEndpoint != "http://db.local:4566/" {
+		t.Errorf("flag over env: %+v %v", c, err)
+	}
+
+	for _, bad := range []string{"127.0.0.1:8000", "localhost", "tcp://127.0.0.1:8000", "http://127.0.0.1:8000/tables"} {
+		_, err := configFrom(nil, env(map[string]string{"DYNAMODB_ENDPOINT": bad}))
+		if err == nil || !strings.Contains(err.Error(), "DYNAMODB_ENDPOINT") || !strings.Contains(err.Error(), "http://host:port") {
+			t.Errorf("DYNAMODB_ENDPOINT=%q: got %v, want a usage error", bad, err)
+		}
+	}
+	if _, err := configFrom([]string{"extra"}, env(nil)); err == nil {
+		t.Error("stray argument accepted")
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRunOnExternalDynamoDB starts a dynoxide, then make run's launcher
+// pointed at it: the launcher starts no DynamoDB of its own, provisions and
+// seeds the given one, and serves the API on it.
+func TestRunOnExternalDynamoDB(t *testing.T) {
+	db, err := emulators.Start(t.Context(), emulators.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Stop)
+
+	dataDir := t.TempDir()
+	// A DYNAMO_PORT that is taken must not matter: no dynoxide starts.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := config{port: freePort(t), dynamoPort: taken.Addr().(*net.TCPAddr).Port, dynamoEndpoint: db.DynamoEndpoint,
+		dataDir: dataDir, cacheTTL: 0}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, cfg, ready) }()
+	var apiURL string
+	select {
+	case apiURL = <-ready:
+	case err := <-errc:
+		t.Fatalf("run: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("run not ready after 90 s")
+	}
+
+	demo, err := readEnv(filepath.Join(dataDir, "demo.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, apiURL+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+demo["TOKEN_MESSENGER"])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/me: %d", res.StatusCode)
+	}
+	ddb := dynamodb.NewFromConfig(db.AWSConfig())
+	for _, name := range []string{tableName, opsTableName} {
+		if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
+			t.Errorf("table %s not in the external DynamoDB: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "dynamodb.sqlite")); err == nil {
+		t.Error("a dynoxide of its own wrote dynamodb.sqlite")
+	}
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("run returned %v after Ctrl-C", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop")
+	}
+}
