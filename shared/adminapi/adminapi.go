@@ -4,7 +4,6 @@
 package adminapi
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
@@ -44,7 +43,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	nt, err := a.svc.CreateTenant(r.Context(), in.Name)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, nt)
 	return nil
@@ -53,7 +52,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.svc.Store.GetTenant(r.Context(), httpapi.PathParam(r, "tenantId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, t)
 	return nil
@@ -62,7 +61,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	nt, err := a.svc.RotateSecret(r.Context(), httpapi.PathParam(r, "tenantId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, nt)
 	return nil
@@ -75,7 +74,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := a.svc.CreateChannel(r.Context(), httpapi.PathParam(r, "tenantId"), in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, c)
 	return nil
@@ -84,7 +83,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) error {
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request) error {
 	id := httpapi.PathParam(r, "tenantId")
 	if _, err := a.svc.Store.GetTenant(r.Context(), id); err != nil {
-		return mapErr(err)
+		return err
 	}
 	cs, err := a.svc.Store.ListChannels(r.Context(), id)
 	if err != nil {
@@ -106,7 +105,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := a.svc.CreateToken(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"), in.Name)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, t)
 	return nil
@@ -115,7 +114,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	tid, cid := httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId")
 	if _, err := a.svc.Store.GetChannel(r.Context(), tid, cid); err != nil {
-		return mapErr(err)
+		return err
 	}
 	ts, err := a.svc.Store.ListTokens(r.Context(), tid, cid)
 	if err != nil {
@@ -128,24 +127,8 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	err := a.svc.Store.RevokeToken(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"), httpapi.PathParam(r, "tokenId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Token revoked. It stops working within 5 minutes (authorizer cache).")
 	return nil
-}
-
-// mapErr turns domain errors into client answers.
-func mapErr(err error) error {
-	var ve *tenancy.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "Field %q %s.", ve.Field, ve.Problem)
-	case errors.Is(err, tenancy.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, tenancy.ErrNotFound))
-	case errors.Is(err, tenancy.ErrExists):
-		return httpapi.Errorf(http.StatusConflict, "%s already exists; retry.", httpapi.Wording(err, tenancy.ErrExists))
-	case errors.Is(err, tenancy.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "%s changed at the same time; retry.", httpapi.Wording(err, tenancy.ErrConflict))
-	}
-	return err
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -48,7 +49,7 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 		}
 		hash := tenancy.Hash(secret)
 		cred, err := store.LookupCredential(ctx, hash)
-		if errors.Is(err, tenancy.ErrNotFound) || (err == nil && !tenancy.Matches(secret, cred.Hash)) {
+		if apperr.Is(err, apperr.KindNotFound) || (err == nil && !tenancy.Matches(secret, cred.Hash)) {
 			return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 		}
 		if err != nil {

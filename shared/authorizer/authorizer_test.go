@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -16,7 +17,7 @@ type memLookup map[string]tenancy.Credential
 func (m memLookup) LookupCredential(_ context.Context, hash string) (tenancy.Credential, error) {
 	c, ok := m[hash]
 	if !ok {
-		return c, tenancy.ErrNotFound
+		return c, apperr.NotFound("Credential", "")
 	}
 	return c, nil
 }

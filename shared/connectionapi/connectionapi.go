@@ -5,14 +5,13 @@ package connectionapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -104,23 +103,6 @@ func view(c connections.Connection, withSecret bool) map[string]any {
 	return v
 }
 
-// mapErr turns domain errors into client answers; a refused URL is a 422
-// that says why.
-func mapErr(err error) error {
-	var ve *connections.ValidationError
-	switch {
-	case errors.As(err, &ve) && strings.HasPrefix(ve.Field, "url"):
-		return httpapi.Errorf(http.StatusUnprocessableEntity, "url: %s.", strings.TrimSuffix(ve.Problem, "."))
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, strings.TrimSuffix(ve.Problem, "."))
-	case errors.Is(err, connections.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, connections.ErrNotFound))
-	case errors.Is(err, connections.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "The connection changed at the same time; retry.")
-	}
-	return err
-}
-
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	var in connections.Input
 	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
@@ -129,7 +111,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Create(r.Context(), t, ch, connections.SourceAPI, in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, view(c, true))
 	return nil
@@ -153,7 +135,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
@@ -167,7 +149,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Update(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"), in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
@@ -176,7 +158,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	if err := a.svc.Delete(r.Context(), t, ch, httpapi.PathParam(r, "connectionId")); err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Connection deleted successfully.")
 	return nil
@@ -186,7 +168,7 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.RotateSecret(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, true))
 	return nil
@@ -198,7 +180,7 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	atts, err := a.store.Attempts(r.Context(), t, c.ID, connections.ActivityKept)
 	if err != nil {
@@ -235,7 +217,7 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	payload, err := a.sample(r.Context(), t, ch, c.Fields)
 	if err != nil {
@@ -257,12 +239,12 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	id := httpapi.PathParam(r, "webhookId")
 	at, err := a.store.FindAttempt(r.Context(), t, c.ID, id)
-	if errors.Is(err, connections.ErrNotFound) {
-		return httpapi.Errorf(http.StatusNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return apperr.New(apperr.KindNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
 	}
 	if err != nil {
 		return err
@@ -286,13 +268,13 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxDeadPage {
-			return httpapi.Errorf(http.StatusBadRequest, "limit: must be a whole number from 1 to %d.", maxDeadPage)
+			return apperr.BadRequest("limit: must be a whole number from 1 to %d.", maxDeadPage)
 		}
 		limit = n
 	}
 	page, err := a.store.ListDead(r.Context(), t, limit, q.Get("cursor"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	channelOf := map[string]string{} // connection ID → channel ID ("" when gone)
 	out := []map[string]any{}
@@ -303,7 +285,7 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 			switch {
 			case err == nil:
 				cid = c.ChannelID
-			case !errors.Is(err, connections.ErrNotFound):
+			case !apperr.Is(err, apperr.KindNotFound):
 				return err
 			}
 			channelOf[d.ConnectionID] = cid
@@ -332,15 +314,15 @@ func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	id := httpapi.PathParam(r, "deliveryId")
 	d, err := a.store.GetDead(r.Context(), t, id)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
-		return mapErr(err)
+		return err
 	}
 	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{d.Delivery}); err != nil {
 		return err
 	}
-	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !errors.Is(err, connections.ErrNotFound) {
+	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !apperr.Is(err, apperr.KindNotFound) {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"id": id, "queued": true}})

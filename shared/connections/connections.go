@@ -6,8 +6,6 @@ package connections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -167,12 +165,6 @@ const (
 	DisableAfter = 5 * 24 * time.Hour
 )
 
-// Errors the store reports.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("changed concurrently")
-)
-
 // Store persists connections, attempts and dead deliveries.
 type Store interface {
 	CreateConnection(ctx context.Context, c Connection) error
@@ -180,7 +172,8 @@ type Store interface {
 	// ListConnections returns the tenant's connections, all channels.
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
 	// PutConnection replaces a connection whose stored Version is
-	// c.Version-1: ErrConflict if it changed meanwhile, ErrNotFound if gone.
+	// c.Version-1: an apperr.KindConflict if it changed meanwhile, an
+	// apperr.KindNotFound if gone.
 	PutConnection(ctx context.Context, c Connection) error
 	DeleteConnection(ctx context.Context, tenantID, id string) error
 	// RecordResult notes an attempt's effect on the connection: a success
@@ -195,23 +188,16 @@ type Store interface {
 	// Attempts returns the last n attempts, newest first.
 	Attempts(ctx context.Context, tenantID, connectionID string, n int) ([]Attempt, error)
 	// FindAttempt returns the latest logged attempt of one delivery (by its
-	// webhook ID), however many attempts came after it: ErrNotFound if none.
+	// webhook ID), however many attempts came after it: an apperr.KindNotFound
+	// if none.
 	FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (Attempt, error)
 
 	AddDead(ctx context.Context, d Dead) error
 	// ListDead returns up to limit dead deliveries of a tenant, newest
 	// first, from cursor ("" for the first page; DeadPage.Next for the
-	// following one). A cursor that is not one ListDead made is a
-	// *ValidationError on "cursor".
+	// following one). A cursor that is not one ListDead made is an
+	// apperr.KindInvalid on "cursor".
 	ListDead(ctx context.Context, tenantID string, limit int, cursor string) (DeadPage, error)
 	GetDead(ctx context.Context, tenantID, deliveryID string) (Dead, error)
 	DeleteDead(ctx context.Context, tenantID, deliveryID string) error
 }
-
-// ValidationError names the input that is wrong.
-type ValidationError struct {
-	Field   string
-	Problem string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }

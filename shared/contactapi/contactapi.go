@@ -7,9 +7,9 @@ package contactapi
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -66,7 +66,7 @@ func ContactID(r *http.Request) (string, error) {
 			return string(b), nil
 		}
 	}
-	return "", httpapi.Errorf(http.StatusBadRequest, "contact_id must be Base64-encoded on Viber channels; %q is not Base64.", id)
+	return "", apperr.BadRequest("contact_id must be Base64-encoded on Viber channels; %q is not Base64.", id)
 }
 
 // Present is a contact as the Contacts API shows it: standard fields and
@@ -97,22 +97,6 @@ func Present(c contacts.Contact, fields []contacts.Field) map[string]any {
 	}
 }
 
-// MapErr turns domain errors into client answers.
-func MapErr(err error) error {
-	var ve *contacts.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, ve.Problem)
-	case errors.Is(err, contacts.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, contacts.ErrNotFound))
-	case errors.Is(err, contacts.ErrExists):
-		return httpapi.Errorf(http.StatusConflict, "%s.", httpapi.Wording(err, contacts.ErrExists))
-	case errors.Is(err, contacts.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "The contact was changed by another request at the same time; retry.")
-	}
-	return err
-}
-
 // getWithFields reads a contact and the field definitions at once.
 func (a *API) getWithFields(ctx context.Context, sc contacts.Scope, id string) (contacts.Contact, []contacts.Field, error) {
 	type res struct {
@@ -139,7 +123,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, fs, err := a.getWithFields(r.Context(), Scope(r), id)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, Present(c, fs))
 	return nil
@@ -151,7 +135,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.Svc.Delete(r.Context(), Scope(r), id); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Contact deleted successfully.")
 	return nil
@@ -179,7 +163,7 @@ func (a *API) tags(w http.ResponseWriter, r *http.Request, op func(context.Conte
 		return err
 	}
 	if _, err := op(r.Context(), Scope(r), id, in.Tags); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, msg)
 	return nil
@@ -201,7 +185,7 @@ func (a *API) createField(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := a.Svc.CreateField(r.Context(), Scope(r).TenantID, in)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, f)
 	return nil
@@ -210,7 +194,7 @@ func (a *API) createField(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getField(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.Svc.GetField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId"))
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
@@ -223,7 +207,7 @@ func (a *API) updateField(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := a.Svc.UpdateField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId"), in)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
@@ -231,7 +215,7 @@ func (a *API) updateField(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteField(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Svc.DeleteField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId")); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Contact field deleted successfully.")
 	return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -33,7 +34,7 @@ func messengerVerify(d *lambdaapp.Deps) http.Handler {
 		q := r.URL.Query()
 		if q.Get("hub.mode") != "subscribe" || ch.VerifyToken == "" ||
 			subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(ch.VerifyToken)) != 1 {
-			return httpapi.Errorf(http.StatusForbidden, "hub.mode must be subscribe and hub.verify_token the channel's verify token.")
+			return apperr.Forbidden("hub.mode must be subscribe and hub.verify_token the channel's verify token.")
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte(q.Get("hub.challenge")))

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -55,7 +56,7 @@ func decodeFields(r *http.Request) ([]contacts.Input, error) {
 		return nil, err
 	}
 	if len(in.CustomFields) == 0 {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "custom_fields must be an array of 1 to %d {\"name\",\"value\"} objects.", contacts.MaxFieldsPerWrite)
+		return nil, apperr.BadRequest("custom_fields must be an array of 1 to %d {\"name\",\"value\"} objects.", contacts.MaxFieldsPerWrite)
 	}
 	return in.CustomFields, nil
 }
@@ -67,7 +68,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := a.svc.Create(r.Context(), contactapi.Scope(r), in, false)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
@@ -84,7 +85,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := a.svc.Update(r.Context(), contactapi.Scope(r), id, in, nil)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
@@ -98,12 +99,12 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil {
-			return httpapi.Errorf(http.StatusBadRequest, "page must be a whole number from 1, not %q.", p)
+			return apperr.BadRequest("page must be a whole number from 1, not %q.", p)
 		}
 		page = n
 	}
 	if q.Get("value") == "" {
-		return httpapi.Errorf(http.StatusBadRequest, "value is required.")
+		return apperr.BadRequest("value is required.")
 	}
 	sc := contactapi.Scope(r)
 	fields, err := a.svc.ListFields(r.Context(), sc.TenantID)
@@ -112,7 +113,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := a.svc.SearchIn(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	data := make([]map[string]any, len(res.Contacts))
 	for i, c := range res.Contacts {

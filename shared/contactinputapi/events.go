@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
@@ -38,7 +39,7 @@ func (a *API) collect(w http.ResponseWriter, r *http.Request) error {
 		Field: strings.TrimSpace(in.Field), Value: in.Value, PostbackID: in.PostbackID, WebviewFormID: in.WebviewFormID, Location: loc,
 	})
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID, "psid": c.ID})
 	return nil
@@ -58,7 +59,7 @@ func location(raw json.RawMessage) (string, error) {
 		Long *float64 `json:"long"`
 	}
 	if json.Unmarshal(raw, &ll) != nil || ll.Lat == nil || ll.Long == nil || *ll.Lat < -90 || *ll.Lat > 90 || *ll.Long < -180 || *ll.Long > 180 {
-		return "", httpapi.Errorf(http.StatusBadRequest, `location must be "lat,long" or {"lat":…,"long":…} with valid coordinates.`)
+		return "", apperr.BadRequest(`location must be "lat,long" or {"lat":…,"long":…} with valid coordinates.`)
 	}
 	return fmt.Sprintf("%g,%g", *ll.Lat, *ll.Long), nil
 }

@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/phone"
 )
 
 func wantIDError(t *testing.T, raw string, err error) {
 	t.Helper()
-	var ve *contacts.ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) || ve.Field != "idContact" {
 		t.Errorf("contactID(%s): %v (%T), want a ValidationError on idContact", raw, err, err)
 	}
@@ -385,7 +386,7 @@ func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.
 	defer s.mu.Unlock()
 	c, ok := s.contacts[tenantID+"#"+id]
 	if !ok {
-		return contacts.Contact{}, contacts.ErrNotFound
+		return contacts.Contact{}, apperr.NotFound("Item", "")
 	}
 	return copyContact(c), nil
 }
@@ -395,7 +396,7 @@ func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
 	defer s.mu.Unlock()
 	k := c.TenantID + "#" + c.ID
 	if _, ok := s.contacts[k]; ok || c.Version != 1 {
-		return contacts.ErrExists
+		return apperr.Exists("Item exists.")
 	}
 	s.contacts[k] = copyContact(c)
 	s.order = append(s.order, k)
@@ -407,7 +408,7 @@ func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact)
 	defer s.mu.Unlock()
 	k := prev.TenantID + "#" + prev.ID
 	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
-		return contacts.ErrConflict
+		return apperr.Conflict("item")
 	}
 	s.contacts[k] = copyContact(next)
 	return nil
@@ -418,7 +419,7 @@ func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
 	defer s.mu.Unlock()
 	k := c.TenantID + "#" + c.ID
 	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
-		return contacts.ErrConflict
+		return apperr.Conflict("item")
 	}
 	delete(s.contacts, k)
 	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == k })
@@ -453,7 +454,7 @@ func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (c
 	defer s.mu.Unlock()
 	for _, g := range s.fields {
 		if strings.EqualFold(g.Name, f.Name) {
-			return contacts.Field{}, contacts.ErrExists
+			return contacts.Field{}, apperr.Exists("Item exists.")
 		}
 	}
 	f.ID = strconv.Itoa(len(s.fields) + 1)
@@ -552,7 +553,7 @@ func TestRunActions(t *testing.T) {
 	if res.Status != "success" || res.IDContact != id {
 		t.Fatalf("TRASH: %+v", res)
 	}
-	if _, err := st.GetContact(context.Background(), "t1", ids); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := st.GetContact(context.Background(), "t1", ids); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatal("not deleted")
 	}
 	if res = run(`{"type":"TRASH","idContact":` + ids + `}`); res.Status != "error" || !strings.Contains(res.Message, "not found") {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 var bg = context.Background()
@@ -21,12 +23,12 @@ func in(kv ...string) []Input {
 	return out
 }
 
-// wantValidation asserts err is a *ValidationError on field.
+// wantValidation asserts err is a *apperr.Error on field.
 func wantValidation(t *testing.T, err error, field string) {
 	t.Helper()
-	var ve *ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T), want a *ValidationError on %q", err, err, field)
+		t.Fatalf("error %v (%T), want a *apperr.Error on %q", err, err, field)
 	}
 	if ve.Field != field {
 		t.Fatalf("error %q names %q, want %q", err, ve.Field, field)
@@ -163,7 +165,7 @@ func TestCreateRetriesTakenIDs(t *testing.T) {
 	}
 	s, st = newTestService()
 	st.createExists = 3
-	if _, err := s.Create(bg, acct, in("firstName", `"Ana"`), false); !errors.Is(err, ErrExists) || st.count("CreateContact") != 3 {
+	if _, err := s.Create(bg, acct, in("firstName", `"Ana"`), false); !apperr.Is(err, apperr.KindExists) || st.count("CreateContact") != 3 {
 		t.Fatalf("three taken IDs: %v, %d calls", err, st.count("CreateContact"))
 	}
 	s, st = newTestService()
@@ -241,7 +243,7 @@ func TestUpdate(t *testing.T) {
 	})
 	t.Run("unknown contact", func(t *testing.T) {
 		_, err := s.Update(bg, acct, "123456789012345", in("firstName", `"Zed"`), nil)
-		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"123456789012345"`) {
+		if !apperr.Is(err, apperr.KindNotFound) || !strings.Contains(err.Error(), `"123456789012345"`) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -282,8 +284,8 @@ func TestUpdateRetriesConflicts(t *testing.T) {
 	c = mustCreate(t, s, acct, in("firstName", `"Ana"`))
 	st.beforeUpdate = func(int) bool { return true }
 	_, err = s.Update(bg, acct, c.ID, in("firstName", `"Bea"`), nil)
-	if !errors.Is(err, ErrConflict) {
-		t.Fatalf("got %v, want ErrConflict", err)
+	if !apperr.Is(err, apperr.KindConflict) {
+		t.Fatalf("got %v, want a conflict", err)
 	}
 	if n := st.count("UpdateContact"); n < 2 || n > 10 {
 		t.Fatalf("%d attempts", n)
@@ -308,16 +310,16 @@ func TestScopes(t *testing.T) {
 		t.Fatalf("the account sees every channel: %v", err)
 	}
 	for name, sc := range map[string]Scope{"another channel": ch2, "another tenant": other} {
-		if _, err := s.Get(bg, sc, c.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(bg, sc, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Get: %v", name, err)
 		}
-		if _, err := s.Update(bg, sc, c.ID, in("firstName", `"Zed"`), nil); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Update(bg, sc, c.ID, in("firstName", `"Zed"`), nil); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Update: %v", name, err)
 		}
-		if _, err := s.AddTags(bg, sc, c.ID, []string{"x"}); !errors.Is(err, ErrNotFound) {
+		if _, err := s.AddTags(bg, sc, c.ID, []string{"x"}); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s AddTags: %v", name, err)
 		}
-		if err := s.Delete(bg, sc, c.ID); !errors.Is(err, ErrNotFound) {
+		if err := s.Delete(bg, sc, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Delete: %v", name, err)
 		}
 		if p, err := s.Search(bg, sc, "firstName", "ana", 1); err != nil || p.Total != 0 {
@@ -336,17 +338,17 @@ func TestScopes(t *testing.T) {
 	// IDs that cannot be ours or a channel's are not found without asking
 	// the store.
 	for _, id := range []string{"", "a#b", "bad\x00id", "x\x7f", strings.Repeat("1", 129), "\xff"} {
-		if _, err := s.Get(bg, ch1, id); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(bg, ch1, id); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("Get(%q): %v", id, err)
 		}
 	}
 	if err := s.Delete(bg, ch1, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(bg, ch1, c.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(bg, ch1, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if err := s.Delete(bg, ch1, c.ID); !errors.Is(err, ErrNotFound) {
+	if err := s.Delete(bg, ch1, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -448,7 +450,7 @@ func TestTags(t *testing.T) {
 				t.Errorf("%s %s: no error", op, r.name)
 				continue
 			}
-			var ve *ValidationError
+			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != r.field {
 				t.Errorf("%s %s: %v, want a ValidationError on %s", op, r.name, err, r.field)
 			}
@@ -571,7 +573,7 @@ func TestSearch(t *testing.T) {
 	}
 	for _, r := range refusals {
 		_, err := s.Search(bg, acct, r.field, r.value, r.page)
-		var ve *ValidationError
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.errField {
 			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.errField)
 		}

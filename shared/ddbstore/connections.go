@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 )
 
@@ -89,14 +90,14 @@ func avN(v int64) types.AttributeValue {
 // avS is a string attribute value.
 func avS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
-// notFoundIf maps a failed "item exists" condition to ErrNotFound and wraps
-// any error with what was being done.
-func notFoundIf(err error, what string) error {
+// notFoundIf maps a failed "item exists" condition to notFound and wraps
+// any other error with what was being done.
+func notFoundIf(err error, what string, notFound *apperr.Error) error {
 	switch {
 	case err == nil:
 		return nil
 	case isConditionFailure(err):
-		return fmt.Errorf("%s: %w", what, connections.ErrNotFound)
+		return notFound.Wrap(err)
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -105,14 +106,14 @@ func notFoundIf(err error, what string) error {
 // checkLimit rejects a page size below 1.
 func checkLimit(limit int) error {
 	if limit < 1 {
-		return &connections.ValidationError{Field: "limit", Problem: "must be at least 1"}
+		return apperr.Invalid("limit", "must be at least 1")
 	}
 	return nil
 }
 
 // get reads one item with a strongly consistent read; a missing item is
-// ErrNotFound.
-func (c *Connections) get(ctx context.Context, pk, sk, what string) (map[string]types.AttributeValue, error) {
+// notFound.
+func (c *Connections) get(ctx context.Context, pk, sk, what string, notFound *apperr.Error) (map[string]types.AttributeValue, error) {
 	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(c.Table), Key: key(pk, sk), ConsistentRead: aws.Bool(true),
 	})
@@ -120,7 +121,7 @@ func (c *Connections) get(ctx context.Context, pk, sk, what string) (map[string]
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if res.Item == nil {
-		return nil, fmt.Errorf("%s: %w", what, connections.ErrNotFound)
+		return nil, notFound
 	}
 	return res.Item, nil
 }
@@ -146,7 +147,7 @@ func (c *Connections) query(ctx context.Context, in *dynamodb.QueryInput, limit 
 	}
 }
 
-// CreateConnection writes a new connection; an existing ID is ErrConflict.
+// CreateConnection writes a new connection; an existing ID is an apperr.KindExists.
 func (c *Connections) CreateConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
 	if err != nil {
@@ -156,7 +157,7 @@ func (c *Connections) CreateConnection(ctx context.Context, conn connections.Con
 		TableName: aws.String(c.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if isConditionFailure(err) {
-		return fmt.Errorf("create connection %s: %w", conn.ID, connections.ErrConflict)
+		return apperr.Exists("Connection %s already exists; retry.", conn.ID).Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", conn.ID, err)
@@ -168,7 +169,7 @@ func (c *Connections) CreateConnection(ctx context.Context, conn connections.Con
 func (c *Connections) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
 	var conn connections.Connection
 	what := "connection " + id
-	m, err := c.get(ctx, tenantPK(tenantID), connSK(id), what)
+	m, err := c.get(ctx, tenantPK(tenantID), connSK(id), what, apperr.NotFound("Connection", id))
 	if err != nil {
 		return conn, err
 	}
@@ -204,7 +205,7 @@ func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]c
 
 // PutConnection replaces a connection whose stored version is the one
 // before conn.Version: a change made meanwhile (RecordResult, Disable,
-// another edit) makes it ErrConflict, so the caller reads again.
+// another edit) makes it an apperr.KindConflict, so the caller reads again.
 func (c *Connections) PutConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
 	if err != nil {
@@ -219,9 +220,9 @@ func (c *Connections) PutConnection(ctx context.Context, conn connections.Connec
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) && len(ccf.Item) > 0 {
-		return fmt.Errorf("put connection %s: %w", conn.ID, connections.ErrConflict)
+		return apperr.Conflict("connection").Wrap(err)
 	}
-	return notFoundIf(err, "put connection "+conn.ID)
+	return notFoundIf(err, "put connection "+conn.ID, apperr.NotFound("Connection", conn.ID))
 }
 
 // DeleteConnection deletes a connection. Its attempts and dead deliveries
@@ -231,7 +232,7 @@ func (c *Connections) DeleteConnection(ctx context.Context, tenantID, id string)
 		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), connSK(id)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
-	return notFoundIf(err, "delete connection "+id)
+	return notFoundIf(err, "delete connection "+id, apperr.NotFound("Connection", id))
 }
 
 // RecordResult notes an attempt's effect in one conditional update: a
@@ -255,7 +256,7 @@ func (c *Connections) RecordResult(ctx context.Context, tenantID, id string, suc
 	what := "record result on connection " + id
 	res, err := c.API.UpdateItem(ctx, in)
 	if err != nil {
-		return conn, notFoundIf(err, what)
+		return conn, notFoundIf(err, what, apperr.NotFound("Connection", id))
 	}
 	if err := attributevalue.UnmarshalMap(res.Attributes, &conn); err != nil {
 		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
@@ -275,7 +276,7 @@ func (c *Connections) Disable(ctx context.Context, tenantID, id, reason string, 
 			":false": &types.AttributeValueMemberBOOL{Value: false}, ":r": avS(reason), ":at": avN(at.Unix()), ":one": avN(1),
 		},
 	})
-	return notFoundIf(err, "disable connection "+id)
+	return notFoundIf(err, "disable connection "+id, apperr.NotFound("Connection", id))
 }
 
 // AddAttempt logs an attempt; it expires ActivityTTL after its time. The
@@ -330,14 +331,14 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 // FindAttempt returns the latest logged attempt of a delivery (by its
 // webhook ID) on a connection, whenever it was made while attempts are kept
 // (ActivityTTL): one Query on the operations table's GSI1 (keys only) and
-// one GetItem. ErrNotFound if none is logged. GSI1 is eventually
+// one GetItem. An apperr.KindNotFound if none is logged. GSI1 is eventually
 // consistent, so an attempt made a moment ago may not be found yet.
 func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (connections.Attempt, error) {
 	ops, err := c.ops()
 	if err != nil {
 		return connections.Attempt{}, err
 	}
-	notFound := fmt.Errorf("attempt of %s on connection %s: %w", webhookID, connectionID, connections.ErrNotFound)
+	notFound := apperr.NotFound("Delivery", webhookID)
 	if webhookID == "" {
 		return connections.Attempt{}, notFound
 	}
@@ -435,7 +436,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 // parseDeadCursor reads a cursor ListDead made: the GSI1 sort key
 // <diedAt:%010d>#<deliveryId>, and the delivery ID in it.
 func parseDeadCursor(cursor string) (sk, id string, err error) {
-	bad := &connections.ValidationError{Field: "cursor", Problem: "is not a cursor from this listing (pass links.next as it is)"}
+	bad := apperr.Invalid("cursor", "is not a cursor from this listing (pass links.next as it is)")
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
 		return "", "", bad
@@ -455,7 +456,7 @@ func parseDeadCursor(cursor string) (sk, id string, err error) {
 func (c *Connections) GetDead(ctx context.Context, tenantID, deliveryID string) (connections.Dead, error) {
 	var d connections.Dead
 	what := "dead delivery " + deliveryID
-	m, err := c.get(ctx, tenantPK(tenantID), deadSK(deliveryID), what)
+	m, err := c.get(ctx, tenantPK(tenantID), deadSK(deliveryID), what, apperr.NotFound("Dead delivery", deliveryID))
 	if err != nil {
 		return d, err
 	}
@@ -471,5 +472,5 @@ func (c *Connections) DeleteDead(ctx context.Context, tenantID, deliveryID strin
 		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), deadSK(deliveryID)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
-	return notFoundIf(err, "delete dead delivery "+deliveryID)
+	return notFoundIf(err, "delete dead delivery "+deliveryID, apperr.NotFound("Dead delivery", deliveryID))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -178,7 +179,7 @@ func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contact
 		return c, fmt.Errorf("get contact %s: %w", id, err)
 	}
 	if res.Item == nil {
-		return c, fmt.Errorf("contact %s: %w", id, contacts.ErrNotFound)
+		return c, apperr.NotFound("Contact", id)
 	}
 	if err := attributevalue.UnmarshalMap(res.Item, &c); err != nil {
 		return c, fmt.Errorf("unmarshal contact %s: %w", id, err)
@@ -187,7 +188,7 @@ func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contact
 }
 
 // CreateContact writes a new contact (Version 1) and its index entries;
-// ErrExists if the ID is taken.
+// an apperr.KindExists if the ID is taken.
 func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error {
 	if c.Version != 1 {
 		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
@@ -202,7 +203,7 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	}
 	err = s.transact(ctx, items)
 	if isConditionFailure(err) {
-		return fmt.Errorf("create contact %s: %w", c.ID, contacts.ErrExists)
+		return apperr.Exists("Contact %s already exists.", c.ID).Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("create contact %s: %w", c.ID, err)
@@ -213,7 +214,7 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 // UpdateContact replaces prev by next if the stored version is still
 // prev.Version, deletes the index entries of terms that disappeared or
 // changed and puts those that are new or changed; unchanged entries are not
-// touched. ErrConflict if the contact changed (or vanished) since prev was read.
+// touched. an apperr.KindConflict if the contact changed (or vanished) since prev was read.
 func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contact) error {
 	if prev.TenantID != next.TenantID || prev.ID != next.ID {
 		return fmt.Errorf("update contact %s: tenant and ID may not change", prev.ID)
@@ -244,7 +245,7 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 }
 
 // DeleteContact removes a contact and its index entries if the stored
-// version is still c.Version; ErrConflict otherwise.
+// version is still c.Version; an apperr.KindConflict otherwise.
 func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error {
 	cond, vals := versionIs(c.Version)
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
@@ -258,11 +259,11 @@ func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error 
 }
 
 // conditional runs a version-conditioned transaction: a cancellation means
-// the contact changed since it was read (ErrConflict).
+// the contact changed since it was read (an apperr.KindConflict).
 func (s *Contacts) conditional(ctx context.Context, what string, items []types.TransactWriteItem) error {
 	err := s.transact(ctx, items)
 	if cancelled(err) {
-		return fmt.Errorf("%s: %w", what, contacts.ErrConflict)
+		return apperr.Conflict("contact").Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

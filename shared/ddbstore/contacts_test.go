@@ -16,6 +16,7 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -102,10 +103,10 @@ func TestCreateGetAndTenantIsolation(t *testing.T) {
 		got.CreatedAt != a.CreatedAt || !slices.Equal(got.Tags, a.Tags) || got.LastInbound["ch1"] != a.CreatedAt {
 		t.Errorf("GetContact = %+v, want %+v", got, a)
 	}
-	if err := s.CreateContact(t.Context(), a); !errors.Is(err, contacts.ErrExists) {
+	if err := s.CreateContact(t.Context(), a); !apperr.Is(err, apperr.KindExists) {
 		t.Errorf("second create: %v, want ErrExists", err)
 	}
-	if _, err := s.GetContact(t.Context(), "ta", "c2"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := s.GetContact(t.Context(), "ta", "c2"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("tenant ta reading tb's contact: %v, want ErrNotFound", err)
 	}
 	if ids, total := find(t, s, byEmail("tb", "", "ann@example.com")); total != 0 || len(ids) != 0 {
@@ -186,10 +187,10 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := next(c, func(n *contacts.Contact) { n.Fields["email"] = "c@example.com" })
-	if err := s.UpdateContact(t.Context(), c, stale); !errors.Is(err, contacts.ErrConflict) {
+	if err := s.UpdateContact(t.Context(), c, stale); !apperr.Is(err, apperr.KindConflict) {
 		t.Fatalf("stale update: %v, want ErrConflict", err)
 	}
-	if err := s.DeleteContact(t.Context(), c); !errors.Is(err, contacts.ErrConflict) {
+	if err := s.DeleteContact(t.Context(), c); !apperr.Is(err, apperr.KindConflict) {
 		t.Fatalf("stale delete: %v, want ErrConflict", err)
 	}
 	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 2 || got.Fields["email"] != "b@example.com" {
@@ -201,7 +202,7 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 		}
 	}
 	gone := mk("t", "ch", "nope", 1, nil, nil)
-	if err := s.UpdateContact(t.Context(), gone, next(gone, func(*contacts.Contact) {})); !errors.Is(err, contacts.ErrConflict) {
+	if err := s.UpdateContact(t.Context(), gone, next(gone, func(*contacts.Contact) {})); !apperr.Is(err, apperr.KindConflict) {
 		t.Errorf("update of a missing contact: %v, want ErrConflict", err)
 	}
 }
@@ -213,7 +214,7 @@ func TestDeleteRemovesIndexEntries(t *testing.T) {
 	if err := s.DeleteContact(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
 	// Nothing of the contact is left in either table.
@@ -380,7 +381,7 @@ func TestTooManyActionsIsRefusedWhole(t *testing.T) {
 	if err := s.CreateContact(t.Context(), big); !errors.Is(err, ddbstore.ErrTooManyActions) {
 		t.Fatalf("create: %v, want ErrTooManyActions", err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "big"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "big"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("refused contact was written: %v", err)
 	}
 	small := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, map[string]string{"1": "v0"})
@@ -582,7 +583,7 @@ func TestIndexTableRequired(t *testing.T) {
 		}
 	}
 	check("create", s.CreateContact(t.Context(), c))
-	if _, err := full.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := full.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("the refused create wrote the contact: %v", err)
 	}
 	_, err := s.Search(t.Context(), byEmail("t", "ch", "a@example.com"))

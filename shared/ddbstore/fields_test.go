@@ -1,11 +1,11 @@
 package ddbstore_test
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -68,7 +68,7 @@ func TestFieldsSortNumerically(t *testing.T) {
 func TestFieldNames(t *testing.T) {
 	s, _ := newContacts(t)
 	size := mustField(t, s, "a", "Size")
-	if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SIZE", Type: contacts.Text}); !errors.Is(err, contacts.ErrExists) {
+	if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SIZE", Type: contacts.Text}); !apperr.Is(err, apperr.KindExists) {
 		t.Fatalf("duplicate name in another case: %v, want ErrExists", err)
 	}
 	colour := mustField(t, s, "a", "Colour") // the refused create used up ID 2
@@ -80,7 +80,7 @@ func TestFieldNames(t *testing.T) {
 	t.Run("rename into a taken name", func(t *testing.T) {
 		next := size
 		next.Name = "colour"
-		if err := s.UpdateField(t.Context(), "a", size, next); !errors.Is(err, contacts.ErrExists) {
+		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindExists) {
 			t.Errorf("rename to a taken name: %v, want ErrExists", err)
 		}
 	})
@@ -91,7 +91,7 @@ func TestFieldNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		size = next
-		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "Size"}); !errors.Is(err, contacts.ErrExists) {
+		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "Size"}); !apperr.Is(err, apperr.KindExists) {
 			t.Errorf("name free after a case-only rename: %v", err)
 		}
 	})
@@ -101,11 +101,11 @@ func TestFieldNames(t *testing.T) {
 		if err := s.UpdateField(t.Context(), "a", size, next); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpdateField(t.Context(), "a", size, next); !errors.Is(err, contacts.ErrConflict) {
+		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindConflict) {
 			t.Errorf("update from a stale name: %v, want ErrConflict", err)
 		}
 		size = next
-		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SHOE SIZE"}); !errors.Is(err, contacts.ErrExists) {
+		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SHOE SIZE"}); !apperr.Is(err, apperr.KindExists) {
 			t.Errorf("new name not guarded: %v", err)
 		}
 		mustField(t, s, "a", "size")
@@ -114,10 +114,10 @@ func TestFieldNames(t *testing.T) {
 		if err := s.DeleteField(t.Context(), "a", colour); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteField(t.Context(), "a", colour); !errors.Is(err, contacts.ErrNotFound) {
+		if err := s.DeleteField(t.Context(), "a", colour); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("second delete: %v, want ErrNotFound", err)
 		}
-		if err := s.UpdateField(t.Context(), "a", colour, colour); !errors.Is(err, contacts.ErrNotFound) {
+		if err := s.UpdateField(t.Context(), "a", colour, colour); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("update of a deleted field: %v, want ErrNotFound", err)
 		}
 		if f := mustField(t, s, "a", "COLOUR"); f.ID == colour.ID {

@@ -2,7 +2,6 @@ package ddbstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -125,7 +125,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 			return fmt.Errorf("reindex contact %s: %w", c.ID, err)
 		}
 		st.Retried++
-		if c, err = s.GetContact(ctx, c.TenantID, c.ID); errors.Is(err, contacts.ErrNotFound) {
+		if c, err = s.GetContact(ctx, c.TenantID, c.ID); apperr.Is(err, apperr.KindNotFound) {
 			return nil // deleted meanwhile, with its entries
 		} else if err != nil {
 			return fmt.Errorf("reindex: %w", err)

@@ -84,6 +84,20 @@ func mustExist(table, pk, sk string) types.TransactWriteItem {
 	}}
 }
 
+// failedCondition is the index of the transaction item whose condition
+// failed, -1 if none did (or err is not a cancelled transaction).
+func failedCondition(err error) int {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 // isConditionFailure reports a failed condition, alone or inside a transaction.
 func isConditionFailure(err error) bool {
 	var ccf *types.ConditionalCheckFailedException

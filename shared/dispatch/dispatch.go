@@ -8,7 +8,6 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -89,7 +89,7 @@ func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m even
 	attempt, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	attempt = max(attempt, 1)
 	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID)
-	if errors.Is(err, connections.ErrNotFound) {
+	if apperr.Is(err, apperr.KindNotFound) {
 		d.Log.InfoContext(ctx, "delivery dropped: connection deleted", "webhook_id", del.ID, "connection", del.ConnectionID)
 		return true
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/delivery"
 )
@@ -50,7 +51,7 @@ func (m *memStore) GetConnection(_ context.Context, _, id string) (connections.C
 	}
 	c, ok := m.conns[id]
 	if !ok {
-		return c, connections.ErrNotFound
+		return c, apperr.NotFound("Item", "")
 	}
 	return c, nil
 }
@@ -88,7 +89,7 @@ func (m *memStore) Attempts(context.Context, string, string, int) ([]connections
 	return nil, nil
 }
 func (m *memStore) FindAttempt(context.Context, string, string, string) (connections.Attempt, error) {
-	return connections.Attempt{}, connections.ErrNotFound
+	return connections.Attempt{}, apperr.NotFound("Item", "")
 }
 func (m *memStore) AddDead(_ context.Context, d connections.Dead) error {
 	m.mu.Lock()
@@ -103,7 +104,7 @@ func (m *memStore) ListDead(context.Context, string, int, string) (connections.D
 	return connections.DeadPage{}, nil
 }
 func (m *memStore) GetDead(context.Context, string, string) (connections.Dead, error) {
-	return connections.Dead{}, connections.ErrNotFound
+	return connections.Dead{}, apperr.NotFound("Item", "")
 }
 func (m *memStore) DeleteDead(context.Context, string, string) error { return nil }
 
