@@ -5,24 +5,72 @@ package adminapi
 
 import (
 	"net/http"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-// Functions maps each admin function to its handler.
-var Functions = lambdaapp.Builders{
-	"admin-tenant-create":  func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createTenant) },
-	"admin-tenant-get":     func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).getTenant) },
-	"admin-secret-rotate":  func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).rotateSecret) },
-	"admin-channel-create": func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createChannel) },
-	"admin-channel-list":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).listChannels) },
-	"admin-token-create":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createToken) },
-	"admin-token-list":     func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).listTokens) },
-	"admin-token-revoke":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).revokeToken) },
-	"admin-dlq-stats":      func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).stats) },
-	"admin-dlq-redrive":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).redrive) },
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// AdminTenantCreate builds the handler of function admin-tenant-create.
+func AdminTenantCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createTenant)
+}
+
+// AdminTenantGet builds the handler of function admin-tenant-get.
+func AdminTenantGet(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).getTenant)
+}
+
+// AdminSecretRotate builds the handler of function admin-secret-rotate.
+func AdminSecretRotate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).rotateSecret)
+}
+
+// AdminChannelCreate builds the handler of function admin-channel-create.
+func AdminChannelCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createChannel)
+}
+
+// AdminChannelList builds the handler of function admin-channel-list.
+func AdminChannelList(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).listChannels)
+}
+
+// AdminTokenCreate builds the handler of function admin-token-create.
+func AdminTokenCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createToken)
+}
+
+// AdminTokenList builds the handler of function admin-token-list.
+func AdminTokenList(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).listTokens)
+}
+
+// AdminTokenRevoke builds the handler of function admin-token-revoke.
+func AdminTokenRevoke(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).revokeToken)
+}
+
+// AdminDlqStats builds the handler of function admin-dlq-stats.
+func AdminDlqStats(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newDLQ(p).stats)
+}
+
+// AdminDlqRedrive builds the handler of function admin-dlq-redrive.
+func AdminDlqRedrive(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newDLQ(p).redrive)
+}
+
+// Ports are what the admin handlers need; shared/wiring provides them.
+type Ports interface {
+	TenancyStore() tenancy.Store
+	Clock() func() time.Time
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
 }
 
 // API holds the handlers.
@@ -30,8 +78,8 @@ type API struct {
 	svc *tenancy.Service
 }
 
-func newAPI(d *lambdaapp.Deps) *API {
-	return &API{svc: &tenancy.Service{Store: d.Tenancy(), Now: d.Now}}
+func newAPI(p Ports) *API {
+	return &API{svc: &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}}
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {

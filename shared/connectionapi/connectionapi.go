@@ -8,61 +8,100 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
-// Functions maps each function of this package to its handler.
-var Functions = lambdaapp.Builders{
-	"connection-create":        build((*API).create),
-	"connection-list":          build((*API).list),
-	"connection-get":           build((*API).get),
-	"connection-update":        build((*API).update),
-	"connection-delete":        build((*API).delete),
-	"connection-secret-rotate": build((*API).rotate),
-	"connection-activity":      build((*API).activity),
-	"connection-test":          build((*API).test),
-	"connection-replay":        build((*API).replay),
-	"delivery-dead-list":       build((*API).deadList),
-	"delivery-dead-redrive":    build((*API).deadRedrive),
-	"hook-subscribe":           build((*API).hookSubscribe),
-	"hook-unsubscribe":         build((*API).hookUnsubscribe),
-	"hook-sample":              build((*API).hookSample),
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// ConnectionCreate builds the handler of function connection-create.
+func ConnectionCreate(p Ports) http.Handler { return build((*API).create)(p) }
+
+// ConnectionList builds the handler of function connection-list.
+func ConnectionList(p Ports) http.Handler { return build((*API).list)(p) }
+
+// ConnectionGet builds the handler of function connection-get.
+func ConnectionGet(p Ports) http.Handler { return build((*API).get)(p) }
+
+// ConnectionUpdate builds the handler of function connection-update.
+func ConnectionUpdate(p Ports) http.Handler { return build((*API).update)(p) }
+
+// ConnectionDelete builds the handler of function connection-delete.
+func ConnectionDelete(p Ports) http.Handler { return build((*API).delete)(p) }
+
+// ConnectionSecretRotate builds the handler of function connection-secret-rotate.
+func ConnectionSecretRotate(p Ports) http.Handler { return build((*API).rotate)(p) }
+
+// ConnectionActivity builds the handler of function connection-activity.
+func ConnectionActivity(p Ports) http.Handler { return build((*API).activity)(p) }
+
+// ConnectionTest builds the handler of function connection-test.
+func ConnectionTest(p Ports) http.Handler { return build((*API).test)(p) }
+
+// ConnectionReplay builds the handler of function connection-replay.
+func ConnectionReplay(p Ports) http.Handler { return build((*API).replay)(p) }
+
+// DeliveryDeadList builds the handler of function delivery-dead-list.
+func DeliveryDeadList(p Ports) http.Handler { return build((*API).deadList)(p) }
+
+// DeliveryDeadRedrive builds the handler of function delivery-dead-redrive.
+func DeliveryDeadRedrive(p Ports) http.Handler { return build((*API).deadRedrive)(p) }
+
+// HookSubscribe builds the handler of function hook-subscribe.
+func HookSubscribe(p Ports) http.Handler { return build((*API).hookSubscribe)(p) }
+
+// HookUnsubscribe builds the handler of function hook-unsubscribe.
+func HookUnsubscribe(p Ports) http.Handler { return build((*API).hookUnsubscribe)(p) }
+
+// HookSample builds the handler of function hook-sample.
+func HookSample(p Ports) http.Handler { return build((*API).hookSample)(p) }
+
+// Ports are what these handlers need; shared/wiring provides them.
+type Ports interface {
+	ConnectionStore() connections.Store
+	ContactStore() contacts.Store
+	TenancyStore() tenancy.Store
+	Clock() func() time.Time
+	Setting(key string) string
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
 }
 
 // API holds the handlers' dependencies.
 type API struct {
-	d     *lambdaapp.Deps
+	p     Ports
+	now   func() time.Time
 	svc   *connections.Service
 	store connections.Store
-	cts   *ddbstore.Contacts
-	ten   *ddbstore.Tenancy
+	cts   contacts.Store
+	ten   tenancy.Store
 }
 
-func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Builder {
-	return func(d *lambdaapp.Deps) http.Handler {
-		a := newAPI(d)
+func build(h func(*API, http.ResponseWriter, *http.Request) error) func(Ports) http.Handler {
+	return func(p Ports) http.Handler {
+		a := newAPI(p)
 		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) })
 	}
 }
 
-func newAPI(d *lambdaapp.Deps) *API {
-	store := d.Connections()
-	cts := d.Contacts()
-	policy := dispatch.Policy(d.Getenv)
-	return &API{d: d, store: store, cts: cts, ten: d.Tenancy(), svc: &connections.Service{
+func newAPI(p Ports) *API {
+	store := p.ConnectionStore()
+	cts := p.ContactStore()
+	policy := dispatch.Policy(p.Setting)
+	return &API{p: p, now: p.Clock(), store: store, cts: cts, ten: p.TenancyStore(), svc: &connections.Service{
 		Store:    store,
 		CheckURL: func(ctx context.Context, u string) error { return policy.CheckURL(ctx, u, nil) },
 		CustomFields: func(ctx context.Context, tenantID string) ([]string, error) {
@@ -75,7 +114,7 @@ func newAPI(d *lambdaapp.Deps) *API {
 		},
 		NewSecret: webhook.NewSecret,
 		NewID:     func() string { return tenancy.NewID("conn") },
-		Now:       d.Now,
+		Now:       p.Clock(),
 	}}
 }
 
@@ -203,7 +242,7 @@ func (a *API) sample(ctx context.Context, tenantID, channelID string, fields []s
 	if err != nil {
 		return nil, err
 	}
-	c := contacts.Contact{ID: "12765756", CreatedAt: a.d.Now().Unix(), Tags: []string{"Demo", "Demo Label 1"},
+	c := contacts.Contact{ID: "12765756", CreatedAt: a.now().Unix(), Tags: []string{"Demo", "Demo Label 1"},
 		Fields: map[string]string{"firstName": "Test", "lastName": "User", "email": "testuser@example.com", "phone": "+370628282846"},
 		Custom: map[string]string{}, LastEvent: &contacts.Event{PostbackID: "GET_STARTED"}}
 	for _, d := range defs {
@@ -223,15 +262,18 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.d.Now().Unix(), Test: true}
-	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.d.Getenv), dispatch.AttemptTimeout), nil, "")
-	d.Now = a.d.Now
+	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.now().Unix(), Test: true}
+	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), dispatch.AttemptTimeout), nil, "")
+	d.Now = a.now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
 	httpapi.WriteData(w, http.StatusOK, att)
 	return nil
 }
 
-func (a *API) queue() *sqs.Client { return sqs.NewFromConfig(a.d.AWS) }
+func (a *API) queue() (*sqs.Client, string) {
+	deliveries, _ := a.p.Queues()
+	return sqs.NewFromConfig(a.p.AWSConfig()), deliveries
+}
 
 // replay queues a logged delivery again: same webhook-id and body, a fresh
 // signature when it is sent.
@@ -249,8 +291,9 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.d.Now().Unix()}
-	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{del}); err != nil {
+	del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.now().Unix()}
+	q, qURL := a.queue()
+	if err := router.Enqueue(r.Context(), q, qURL, []connections.Delivery{del}); err != nil {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
@@ -319,7 +362,8 @@ func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
 		return err
 	}
-	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{d.Delivery}); err != nil {
+	q, qURL := a.queue()
+	if err := router.Enqueue(r.Context(), q, qURL, []connections.Delivery{d.Delivery}); err != nil {
 		return err
 	}
 	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !apperr.Is(err, apperr.KindNotFound) {

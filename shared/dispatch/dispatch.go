@@ -223,11 +223,21 @@ func Policy(getenv func(string) string) netguard.Policy {
 // response together (seed 000: "waits up to 10 seconds").
 const AttemptTimeout = 10 * time.Second
 
+// Ports are what the dispatcher is built from; shared/wiring provides them.
+type Ports interface {
+	ConnectionStore() connections.Store
+	Setting(key string) string
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
+	Clock() func() time.Time
+}
+
 // Build wires the dispatcher for Lambda and the local poller.
-func Build(d *lambdaapp.Deps) lambdaapp.QueueHandler {
-	disp := New(d.Connections(), delivery.New(Policy(d.Getenv), AttemptTimeout),
-		sqs.NewFromConfig(d.AWS), d.QueueURL)
-	disp.Now = d.Now
+func Build(p Ports) lambdaapp.QueueHandler {
+	deliveries, _ := p.Queues()
+	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), AttemptTimeout),
+		sqs.NewFromConfig(p.AWSConfig()), deliveries)
+	disp.Now = p.Clock()
 	return disp.Handle
 }
 

@@ -14,9 +14,9 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authorizer"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 func main() {
@@ -51,7 +51,7 @@ func run(fn, event string) error {
 		}
 	}
 	ctx := context.Background()
-	d, err := lambdaapp.Load(ctx)
+	d, err := wiring.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func run(fn, event string) error {
 	return nil
 }
 
-func handler(d *lambdaapp.Deps, fn string) (lambda.Handler, error) {
+func handler(d *wiring.Env, fn string) (lambda.Handler, error) {
 	if fn == routes.Authorizer {
 		return lambda.NewHandler(authorizer.Handler(d.Tenancy())), nil
 	}
@@ -77,7 +77,7 @@ func handler(d *lambdaapp.Deps, fn string) (lambda.Handler, error) {
 	if b, ok := registry.Queues[fn]; ok {
 		return lambda.NewHandler(b(d)), nil
 	}
-	h, err := lambdaapp.APIHandler(d, fn, registry.All())
+	h, err := wiring.APIHandler(d, fn, registry.All())
 	if err != nil {
 		return nil, err
 	}

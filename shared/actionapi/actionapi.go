@@ -1,4 +1,7 @@
-package contactinputapi
+// Package actionapi serves POST /v1/actions (seed 003): a batch of contact
+// actions (NEW, EDIT, TRASH, SEARCH...) in the document's vocabulary, each
+// run on its own. Its function parses phone numbers (wiring.WithPhone).
+package actionapi
 
 import (
 	"context"
@@ -9,12 +12,36 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/idempotency"
 )
+
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// Actions builds the handler of function actions.
+func Actions(p Ports) http.Handler {
+	a := &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()}}
+	return contactapi.Idempotent(p, "actions", httpapi.HandlerFunc(a.actions))
+}
+
+// Ports are what the action handler needs; shared/wiring provides them.
+type Ports interface {
+	ContactStore() contacts.Store
+	IdempotencyStore() idempotency.Store
+	Phone() contacts.PhoneNormalizer
+	Clock() func() time.Time
+}
+
+// API holds the handler's service.
+type API struct {
+	svc *contacts.Service
+}
 
 // MaxActions is how many actions one request may carry.
 const MaxActions = 100

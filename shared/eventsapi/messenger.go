@@ -1,4 +1,4 @@
-package contactinputapi
+package eventsapi
 
 import (
 	"context"
@@ -13,11 +13,8 @@ import (
 	"strings"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
-	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -28,15 +25,15 @@ import (
 
 type messenger struct {
 	svc *contacts.Service
-	ten *ddbstore.Tenancy
+	ten tenancy.Store
 }
 
-func newMessenger(d *lambdaapp.Deps) *messenger {
-	return &messenger{svc: newAPI(d).svc, ten: d.Tenancy()}
+func newMessenger(p Ports) *messenger {
+	return &messenger{svc: newAPI(p).svc, ten: p.TenancyStore()}
 }
 
 func (m *messenger) channel(r *http.Request) (tenancy.Channel, error) {
-	return contactapi.MessengerChannel(r, m.ten)
+	return MessengerChannel(r, m.ten)
 }
 
 // messengerBody is the part of a Messenger webhook call we read.
