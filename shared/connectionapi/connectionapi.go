@@ -263,7 +263,7 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.now().Unix(), Test: true}
-	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), dispatch.AttemptTimeout), nil, "")
+	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), delivery.AttemptTimeout), nil, "")
 	d.Now = a.now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
 	httpapi.WriteData(w, http.StatusOK, att)

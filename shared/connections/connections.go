@@ -115,6 +115,9 @@ const (
 	OutcomeHTTP    Outcome = "http" // a non-2xx answer
 	// OutcomeBlocked is a target the SSRF guard refused at dial time.
 	OutcomeBlocked Outcome = "blocked"
+	// OutcomeSigning is a delivery that could not be signed (the
+	// connection has no usable secret); nothing was sent.
+	OutcomeSigning Outcome = "signing"
 	// OutcomeDisabled is a delivery not sent because its connection is
 	// switched off; it is kept as dead, to redrive once it is back on.
 	OutcomeDisabled Outcome = "disabled"

@@ -132,7 +132,7 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 	sig, err := webhook.Sign(conn.Signing(now), del.ID, now, del.Payload)
 	var res delivery.Result
 	if err != nil {
-		res = delivery.Result{Outcome: connections.OutcomeBlocked, Err: fmt.Errorf("sign: %w", err)}
+		res = delivery.Result{Outcome: connections.OutcomeSigning, Err: fmt.Errorf("sign: %w", err)}
 	} else {
 		res = d.Sender.Send(ctx, conn.URL, webhook.Headers(del.ID, now, sig), del.Payload)
 	}
@@ -219,10 +219,6 @@ func Policy(getenv func(string) string) netguard.Policy {
 	return netguard.Policy{AllowLoopback: dev, RequireHTTPS: !dev}
 }
 
-// AttemptTimeout is the hard limit of one attempt: connect, TLS, request and
-// response together (seed 000: "waits up to 10 seconds").
-const AttemptTimeout = 10 * time.Second
-
 // Ports are what the dispatcher is built from; shared/wiring provides them.
 type Ports interface {
 	ConnectionStore() connections.Store
@@ -235,7 +231,7 @@ type Ports interface {
 // Build wires the dispatcher for Lambda and the local poller.
 func Build(p Ports) lambdaapp.QueueHandler {
 	deliveries, _ := p.Queues()
-	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), AttemptTimeout),
+	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), delivery.AttemptTimeout),
 		sqs.NewFromConfig(p.AWSConfig()), deliveries)
 	disp.Now = p.Clock()
 	return disp.Handle

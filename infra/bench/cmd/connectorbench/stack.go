@@ -141,7 +141,7 @@ func (s *stack) dispatcher() *dispatch.Dispatcher {
 
 // newDeliveryClient is the delivery client of dispatch.Build.
 func newDeliveryClient(d *wiring.Env) *delivery.Client {
-	return delivery.New(dispatch.Policy(d.Getenv), dispatch.AttemptTimeout)
+	return delivery.New(dispatch.Policy(d.Getenv), delivery.AttemptTimeout)
 }
 
 // connection stores an enabled connection of tenant/channel to url.
