@@ -21,7 +21,7 @@ func wantIDError(t *testing.T, raw string, err error) {
 	t.Helper()
 	var ve *apperr.Error
 	if !errors.As(err, &ve) || ve.Field != "idContact" {
-		t.Errorf("contactID(%s): %v (%T), want a ValidationError on idContact", raw, err, err)
+		t.Errorf("contactID(%s): %v (%T), want an invalid-input error on idContact", raw, err, err)
 	}
 }
 
@@ -219,8 +219,8 @@ func FuzzContactID(f *testing.F) {
 
 // --- the action endpoint against an in-memory store ---
 
-// memStore is a small in-memory contacts.Store: versions, ErrExists,
-// ErrConflict, ErrNotFound, Search over SearchTerms, numeric field IDs.
+// memStore is a small in-memory contacts.Store: versions, exists errors,
+// conflicts, not-found, Search over SearchTerms, numeric field IDs.
 type memStore struct {
 	mu       sync.Mutex
 	contacts map[string]contacts.Contact

@@ -151,7 +151,7 @@ func TestCreateRefusesURL(t *testing.T) {
 		_, err := svc.Create(context.Background(), "ten_1", "ch_1", SourceAPI, Input{Name: &name, URL: &url, Triggers: &triggers})
 		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != "url" || !strings.Contains(ve.Problem, tt.want) {
-			t.Errorf("Create(%q) = %v, want a url ValidationError containing %q", tt.in, err, tt.want)
+			t.Errorf("Create(%q) = %v, want a url rejection containing %q", tt.in, err, tt.want)
 		}
 		if len(store.conns) != 0 {
 			t.Errorf("Create(%q) stored %v", tt.in, store.conns)
@@ -224,7 +224,7 @@ func TestCheckURLProtocol(t *testing.T) {
 		if tt.wantURL == "" {
 			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != "url" || ve.Problem != tt.err.Error() || len(store.conns) != 0 {
-				t.Errorf("%s: Create = %v, want the url ValidationError %q and nothing stored", tt.name, err, tt.err)
+				t.Errorf("%s: Create = %v, want the url rejection %q and nothing stored", tt.name, err, tt.err)
 			}
 			continue
 		}

@@ -86,7 +86,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.Svc.SearchIn(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
+	res, err := a.Svc.Search(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
 	if err != nil {
 		return err
 	}

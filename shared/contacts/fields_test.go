@@ -60,7 +60,7 @@ func TestCreateField(t *testing.T) {
 		_, err := s.CreateField(bg, "t1", r.in)
 		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.field {
-			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.field)
+			t.Errorf("%s: %v, want an invalid-input error on %s", r.name, err, r.field)
 		}
 		if st.count("CreateField") != before {
 			t.Errorf("%s: the store was asked", r.name)
@@ -146,7 +146,7 @@ func TestUpdateField(t *testing.T) {
 		_, err := s.UpdateField(bg, "t1", r.id, r.in)
 		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.field {
-			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.field)
+			t.Errorf("%s: %v, want an invalid-input error on %s", r.name, err, r.field)
 		}
 	}
 	if st.count("UpdateField") != writes {
@@ -195,7 +195,7 @@ func TestGetAndDeleteField(t *testing.T) {
 	if got, _ := st.stored("t1", c.ID); got.Custom[a.ID] != "kept" {
 		t.Fatalf("value lost: %v", got.Custom)
 	}
-	if _, err := s.Search(bg, acct, a.ID, "kept", 1); err == nil {
+	if _, err := search(s, acct, a.ID, "kept", 1); err == nil {
 		t.Fatal("a deleted field is searchable by ID")
 	}
 	if _, err := s.Update(bg, acct, c.ID, in("A", `"x"`), nil); err == nil {

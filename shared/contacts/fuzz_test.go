@@ -36,7 +36,7 @@ func checkCanonical(t *testing.T, typ FieldType, raw []byte, norm PhoneNormalize
 	if err != nil {
 		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != label {
-			t.Fatalf("Canonical(%s, %q) error %v (%T) is not a ValidationError on the label", typ, raw, err, err)
+			t.Fatalf("Canonical(%s, %q) error %v (%T) is not an invalid-input error on the label", typ, raw, err, err)
 		}
 		return
 	}
@@ -145,7 +145,7 @@ func FuzzValidFieldName(f *testing.F) {
 		if err := ValidFieldName(name); err != nil {
 			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != "name" {
-				t.Fatalf("error %v is not a ValidationError on name", err)
+				t.Fatalf("error %v is not an invalid-input error on name", err)
 			}
 			return
 		}
@@ -203,7 +203,7 @@ func FuzzWriteThenSearch(f *testing.F) {
 		if err != nil {
 			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != "field" {
-				t.Fatalf("Create error %v is not a ValidationError on the input's name", err)
+				t.Fatalf("Create error %v is not an invalid-input error on the input's name", err)
 			}
 			return
 		}
@@ -215,7 +215,7 @@ func FuzzWriteThenSearch(f *testing.F) {
 			return
 		}
 		for _, name := range []string{"FIELD", field.ID} {
-			p, err := s.Search(bg, sc, name, value, 1)
+			p, err := search(s, sc, name, value, 1)
 			if err != nil || p.Total != 1 || len(p.Contacts) != 1 || p.Contacts[0].ID != c.ID {
 				t.Fatalf("%s value %q stored as %q: search by %s gives %+v, %v", ft, value, stored, name, p, err)
 			}

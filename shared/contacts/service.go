@@ -300,19 +300,6 @@ func cleanTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// Search lists one page (from 1) of the scope's contacts whose field (a
-// standard field's name, or a custom field's name or ID) equals value.
-func (s *Service) Search(ctx context.Context, sc Scope, name, value string, page int) (Page, error) {
-	if err := checkSearch(name, page); err != nil {
-		return Page{}, err
-	}
-	fields, err := s.Store.ListFields(ctx, sc.TenantID)
-	if err != nil {
-		return Page{}, err
-	}
-	return s.SearchIn(ctx, sc, fields, name, value, page)
-}
-
 // checkSearch refuses a search without a field name or with a page out of
 // range, before anything is read.
 func checkSearch(name string, page int) error {
@@ -325,9 +312,11 @@ func checkSearch(name string, page int) error {
 	return nil
 }
 
-// SearchIn is Search with the tenant's field definitions already read (the
-// caller needs them to present the results).
-func (s *Service) SearchIn(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
+// Search lists one page (from 1) of the scope's contacts whose field (a
+// standard field's name, or a custom field's name or ID) equals value;
+// fields are the tenant's field definitions, which the caller reads (it
+// needs them to present the results).
+func (s *Service) Search(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
 	if err := checkSearch(name, page); err != nil {
 		return Page{}, err
 	}

@@ -92,7 +92,7 @@ func numAttr(t *testing.T, m map[string]types.AttributeValue, name string) int64
 func wantNotFound(t *testing.T, what string, err error) {
 	t.Helper()
 	if !apperr.Is(err, apperr.KindNotFound) {
-		t.Errorf("%s: %v, want ErrNotFound", what, err)
+		t.Errorf("%s: %v, want a not-found error", what, err)
 	}
 }
 
@@ -130,7 +130,7 @@ func TestConnectionCRUD(t *testing.T) {
 	stale := c2
 	stale.Name = "stale"
 	if err := s.PutConnection(ctx, stale); !apperr.Is(err, apperr.KindConflict) {
-		t.Errorf("put over a changed version: %v, want ErrConflict", err)
+		t.Errorf("put over a changed version: %v, want a conflict", err)
 	}
 	if got := mustGetConn(t, s, "ta", "k1"); got.Name == "stale" {
 		t.Error("a conflicting put was written")
@@ -409,7 +409,7 @@ func TestAttemptsNewestFirst(t *testing.T) {
 	_, err = s.Attempts(ctx, "t", "k", 0)
 	var ve *apperr.Error
 	if !errors.As(err, &ve) {
-		t.Errorf("Attempts(0): %v, want a ValidationError", err)
+		t.Errorf("Attempts(0): %v, want an invalid-input error", err)
 	}
 	none, err := s.Attempts(ctx, "t", "nothing", 10)
 	if err != nil || none == nil || len(none) != 0 {
@@ -521,7 +521,7 @@ func TestDeadDeliveries(t *testing.T) {
 		_, err := s.ListDead(ctx, "t", 2, bad)
 		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != "cursor" {
-			t.Errorf("cursor %q: %v, want a ValidationError on cursor", bad, err)
+			t.Errorf("cursor %q: %v, want an invalid-input error on cursor", bad, err)
 		}
 	}
 	if got := listIDs("t", 100); got != "d5,d4,d3,d2,d1" {

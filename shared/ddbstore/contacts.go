@@ -68,10 +68,7 @@ var (
 // Key builders of contacts and their index entries (see schema.go).
 func contactPK(tenantID, id string) string { return "CONTACT#" + tenantID + "#" + id }
 
-const (
-	skContact     = "CONTACT"
-	attrContactID = "contact_id"
-)
+const skContact = "CONTACT"
 
 // indexValue is the value part of an index key: the value key itself, or
 // "h:" + hex(sha256) when it is longer than maxIndexValue bytes.
@@ -114,15 +111,15 @@ func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
 	return out
 }
 
-// putIndex is the transaction Put of an index item of contact id.
-func (s *Contacts) putIndex(e indexEntry, id string) types.TransactWriteItem {
+// putIndex is the transaction Put of an index item (keys only: the sort
+// key ends with the contact ID).
+func (s *Contacts) putIndex(e indexEntry) types.TransactWriteItem {
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(s.Index),
 		Item: map[string]types.AttributeValue{
 			AttrPK: str(e.PK), AttrSK: str(e.SK),
 			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
-			attrContactID: str(id),
 		},
 	}}
 }
@@ -199,7 +196,7 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	}
 	items := []types.TransactWriteItem{putNew(s.Table, ci)}
 	for _, e := range indexEntries(c) {
-		items = append(items, s.putIndex(e, c.ID))
+		items = append(items, s.putIndex(e))
 	}
 	err = s.transact(ctx, items)
 	if isConditionFailure(err) {
@@ -238,7 +235,7 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 	}
 	for k, e := range now {
 		if _, had := old[k]; !had {
-			items = append(items, s.putIndex(e, next.ID))
+			items = append(items, s.putIndex(e))
 		}
 	}
 	return s.conditional(ctx, "update contact "+next.ID, items)
@@ -274,12 +271,14 @@ func (s *Contacts) conditional(ctx context.Context, what string, items []types.T
 // Search returns the page [Offset, Offset+Limit) of the contacts whose field
 // q.FieldKey has the value key q.ValueKey, oldest first (created_at, then
 // ID), and the exact number of all matches. A channel's search queries the
-// value's main-table partition (strongly consistent); a tenant-wide search
-// (ChannelID "") queries its GSI1 partition (eventually consistent).
+// value's index partition on the operations table (strongly consistent); a
+// tenant-wide search (ChannelID "") queries the operations table's GSI1
+// partition (eventually consistent).
 //
 // Cost: the value's index partition is walked once, in order. The first
 // Offset entries are only counted (Query Select=COUNT with Limit, following
-// LastEvaluatedKey), the next Limit entries are read (projection contact_id),
+// LastEvaluatedKey), the next Limit entries are read (projection SK, which ends with the
+// contact ID),
 // and the rest are counted again (Select=COUNT). Every entry is read once, so
 // the Total is exact and the cost grows with the number of contacts that have
 // this value (index items are ~250 bytes: ~15 per read unit when consistent,

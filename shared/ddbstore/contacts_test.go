@@ -104,10 +104,10 @@ func TestCreateGetAndTenantIsolation(t *testing.T) {
 		t.Errorf("GetContact = %+v, want %+v", got, a)
 	}
 	if err := s.CreateContact(t.Context(), a); !apperr.Is(err, apperr.KindExists) {
-		t.Errorf("second create: %v, want ErrExists", err)
+		t.Errorf("second create: %v, want an exists error", err)
 	}
 	if _, err := s.GetContact(t.Context(), "ta", "c2"); !apperr.Is(err, apperr.KindNotFound) {
-		t.Errorf("tenant ta reading tb's contact: %v, want ErrNotFound", err)
+		t.Errorf("tenant ta reading tb's contact: %v, want a not-found error", err)
 	}
 	if ids, total := find(t, s, byEmail("tb", "", "ann@example.com")); total != 0 || len(ids) != 0 {
 		t.Errorf("tenant tb found ta's contact: %v (%d)", ids, total)
@@ -188,10 +188,10 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 	}
 	stale := next(c, func(n *contacts.Contact) { n.Fields["email"] = "c@example.com" })
 	if err := s.UpdateContact(t.Context(), c, stale); !apperr.Is(err, apperr.KindConflict) {
-		t.Fatalf("stale update: %v, want ErrConflict", err)
+		t.Fatalf("stale update: %v, want a conflict", err)
 	}
 	if err := s.DeleteContact(t.Context(), c); !apperr.Is(err, apperr.KindConflict) {
-		t.Fatalf("stale delete: %v, want ErrConflict", err)
+		t.Fatalf("stale delete: %v, want a conflict", err)
 	}
 	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 2 || got.Fields["email"] != "b@example.com" {
 		t.Errorf("stored contact changed: %+v", got)
@@ -203,7 +203,7 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 	}
 	gone := mk("t", "ch", "nope", 1, nil, nil)
 	if err := s.UpdateContact(t.Context(), gone, next(gone, func(*contacts.Contact) {})); !apperr.Is(err, apperr.KindConflict) {
-		t.Errorf("update of a missing contact: %v, want ErrConflict", err)
+		t.Errorf("update of a missing contact: %v, want a conflict", err)
 	}
 }
 

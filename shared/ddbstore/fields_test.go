@@ -69,7 +69,7 @@ func TestFieldNames(t *testing.T) {
 	s, _ := newContacts(t)
 	size := mustField(t, s, "a", "Size")
 	if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SIZE", Type: contacts.Text}); !apperr.Is(err, apperr.KindExists) {
-		t.Fatalf("duplicate name in another case: %v, want ErrExists", err)
+		t.Fatalf("duplicate name in another case: %v, want an exists error", err)
 	}
 	colour := mustField(t, s, "a", "Colour") // the refused create used up ID 2
 	if colour.ID != "3" {
@@ -81,7 +81,7 @@ func TestFieldNames(t *testing.T) {
 		next := size
 		next.Name = "colour"
 		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindExists) {
-			t.Errorf("rename to a taken name: %v, want ErrExists", err)
+			t.Errorf("rename to a taken name: %v, want an exists error", err)
 		}
 	})
 	t.Run("case-only rename keeps the guard", func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestFieldNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindConflict) {
-			t.Errorf("update from a stale name: %v, want ErrConflict", err)
+			t.Errorf("update from a stale name: %v, want a conflict", err)
 		}
 		size = next
 		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SHOE SIZE"}); !apperr.Is(err, apperr.KindExists) {
@@ -115,10 +115,10 @@ func TestFieldNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := s.DeleteField(t.Context(), "a", colour); !apperr.Is(err, apperr.KindNotFound) {
-			t.Errorf("second delete: %v, want ErrNotFound", err)
+			t.Errorf("second delete: %v, want a not-found error", err)
 		}
 		if err := s.UpdateField(t.Context(), "a", colour, colour); !apperr.Is(err, apperr.KindNotFound) {
-			t.Errorf("update of a deleted field: %v, want ErrNotFound", err)
+			t.Errorf("update of a deleted field: %v, want a not-found error", err)
 		}
 		if f := mustField(t, s, "a", "COLOUR"); f.ID == colour.ID {
 			t.Errorf("deleted field's ID %s was reused", f.ID)

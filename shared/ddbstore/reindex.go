@@ -113,7 +113,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 			ConditionExpression: cond, ExpressionAttributeValues: vals,
 		}}}
 		for _, e := range indexEntries(c) {
-			items = append(items, s.putIndex(e, c.ID))
+			items = append(items, s.putIndex(e))
 		}
 		err := s.transact(ctx, items)
 		if err == nil {

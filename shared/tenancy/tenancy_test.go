@@ -463,7 +463,7 @@ func TestCreateChannel(t *testing.T) {
 	t.Run("unknown tenant", func(t *testing.T) {
 		_, err := s.CreateChannel(ctx, "ten_missing", ChannelInput{Kind: "sms", Name: "n"})
 		if !apperr.Is(err, apperr.KindNotFound) {
-			t.Fatalf("err = %v, want ErrNotFound", err)
+			t.Fatalf("err = %v, want a not-found error", err)
 		}
 	})
 
