@@ -70,7 +70,7 @@ func deps(t *testing.T) (*wiring.Env, accesstest.Resources) {
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = func() time.Time { return time.Unix(1795316400, 0) }
 	seed(t, d)
-	return d, accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
+	return d, accesstest.Resources{Table: env.Table, OpsTable: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
 }
 
 // mainCall parses functions/<fn>/main.go and returns the wiring.Start*
@@ -263,7 +263,7 @@ func TestEventSamples(t *testing.T) {
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	seed(t, d)
-	res := accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
+	res := accesstest.Resources{Table: env.Table, OpsTable: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
 	// granted checks the calls recorded under ctx against fn's Access.
 	granted := func(fn string, rec *accesstest.Recorder) {
 		t.Helper()

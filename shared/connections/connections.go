@@ -92,15 +92,15 @@ func (c Connection) Has(t Trigger) bool {
 // Delivery is one payload for one connection: the unit the queue carries.
 // ID is the Standard Webhooks webhook-id, the same for every attempt.
 type Delivery struct {
-	ID           string  `json:"id"`
-	TenantID     string  `json:"tenant_id"`
-	ConnectionID string  `json:"connection_id"`
-	Trigger      Trigger `json:"trigger"`
+	ID           string  `json:"id" dynamodbav:"id"`
+	TenantID     string  `json:"tenant_id" dynamodbav:"tenant_id"`
+	ConnectionID string  `json:"connection_id" dynamodbav:"connection_id"`
+	Trigger      Trigger `json:"trigger" dynamodbav:"trigger"`
 	// Payload is exactly the JSON body every attempt sends.
-	Payload   []byte `json:"payload"`
-	CreatedAt int64  `json:"created_at"`
+	Payload   []byte `json:"payload" dynamodbav:"payload"`
+	CreatedAt int64  `json:"created_at" dynamodbav:"created_at"`
 	// Test marks a sample sent by POST .../test (not retried).
-	Test bool `json:"test,omitempty"`
+	Test bool `json:"test,omitempty" dynamodbav:"test,omitempty"`
 }
 
 // Outcome classifies an attempt.
@@ -143,8 +143,8 @@ type Attempt struct {
 // for listing and redrive.
 type Dead struct {
 	Delivery
-	LastAttempt Attempt `json:"last_attempt"`
-	DiedAt      int64   `json:"died_at"`
+	LastAttempt Attempt `json:"last_attempt" dynamodbav:"last_attempt"`
+	DiedAt      int64   `json:"died_at" dynamodbav:"died_at"`
 }
 
 // DeadPage is one page of a tenant's dead deliveries, newest first. Next is

@@ -31,18 +31,18 @@ import (
 // expire by TTL; dead deliveries live in the tenant's partition, listed
 // newest first through GSI1, and expire by TTL too.
 type Connections struct {
-	API   API
-	Table string // the data table
-	Ops   string // the operations table (attempts)
+	API      API
+	Table    string // the data table
+	OpsTable string // the operations table (attempts)
 }
 
 // ops is the operations table's name, or an error naming the missing
 // setting (a store built without it cannot log or read attempts).
 func (c *Connections) ops() (*string, error) {
-	if c.Ops == "" {
-		return nil, errors.New("ddbstore: Connections.Ops (the operations table) is not set")
+	if c.OpsTable == "" {
+		return nil, errors.New("ddbstore: Connections.OpsTable (the operations table) is not set")
 	}
-	return aws.String(c.Ops), nil
+	return aws.String(c.OpsTable), nil
 }
 
 var _ connections.Store = (*Connections)(nil)
@@ -75,13 +75,6 @@ const (
 	maxQueryPage = 1000
 )
 
-// deadTags makes attributevalue use the json tags of connections.Dead (it
-// has no dynamodbav tags), so its attributes are snake_case like the rest.
-func deadTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
-
-// deadTagsDecode is deadTags for decoding.
-func deadTagsDecode(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
-
 // avN is a number attribute value.
 func avN(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
@@ -111,42 +104,6 @@ func checkLimit(limit int) error {
 	return nil
 }
 
-// get reads one item with a strongly consistent read; a missing item is
-// notFound.
-func (c *Connections) get(ctx context.Context, pk, sk, what string, notFound *apperr.Error) (map[string]types.AttributeValue, error) {
-	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(c.Table), Key: key(pk, sk), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if res.Item == nil {
-		return nil, notFound
-	}
-	return res.Item, nil
-}
-
-// query runs in page by page until it has limit items (all items if limit
-// is 0). Pages may end early at 1 MB, so Limit alone does not give limit
-// items.
-func (c *Connections) query(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, error) {
-	var out []map[string]types.AttributeValue
-	for {
-		if limit > 0 {
-			in.Limit = aws.Int32(int32(min(limit-len(out), maxQueryPage)))
-		}
-		page, err := c.API.Query(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.LastEvaluatedKey == nil || (limit > 0 && len(out) >= limit) {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
-}
-
 // CreateConnection writes a new connection; an existing ID is an apperr.KindExists.
 func (c *Connections) CreateConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
@@ -168,21 +125,14 @@ func (c *Connections) CreateConnection(ctx context.Context, conn connections.Con
 // GetConnection reads a connection of a tenant (strongly consistent).
 func (c *Connections) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
 	var conn connections.Connection
-	what := "connection " + id
-	m, err := c.get(ctx, tenantPK(tenantID), connSK(id), what, apperr.NotFound("Connection", id))
-	if err != nil {
-		return conn, err
-	}
-	if err := attributevalue.UnmarshalMap(m, &conn); err != nil {
-		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
-	}
-	return conn, nil
+	err := getItem(ctx, c.API, c.Table, tenantPK(tenantID), connSK(id), true, &conn, apperr.NotFound("Connection", id))
+	return conn, err
 }
 
 // ListConnections reads every connection of a tenant (strongly consistent),
 // oldest first, ties by ID.
 func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]connections.Connection, error) {
-	items, err := c.query(ctx, &dynamodb.QueryInput{
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
 		TableName:              aws.String(c.Table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -309,7 +259,7 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.query(ctx, &dynamodb.QueryInput{
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
 		TableName:              ops,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -376,7 +326,7 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 // delivery; it expires DeadTTL after DiedAt. The payload is stored as
 // binary, byte for byte.
 func (c *Connections) AddDead(ctx context.Context, d connections.Dead) error {
-	it, err := attributevalue.MarshalMapWithOptions(d, deadTags)
+	it, err := attributevalue.MarshalMap(d)
 	if err != nil {
 		return fmt.Errorf("add dead delivery %s: marshal: %w", d.ID, err)
 	}
@@ -416,7 +366,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 			AttrPK: avS(tenantPK(tenantID)), AttrSK: avS(deadSK(id)),
 		}
 	}
-	items, err := c.query(ctx, in, limit+1)
+	items, err := queryItems(ctx, c.API, in, limit+1)
 	if err != nil {
 		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
 	}
@@ -427,7 +377,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
 		}
 	}
-	if err := attributevalue.UnmarshalListOfMapsWithOptions(items, &page.Items, deadTagsDecode); err != nil {
+	if err := attributevalue.UnmarshalListOfMaps(items, &page.Items); err != nil {
 		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
 	}
 	return page, nil
@@ -455,15 +405,8 @@ func parseDeadCursor(cursor string) (sk, id string, err error) {
 // GetDead reads one dead delivery (strongly consistent).
 func (c *Connections) GetDead(ctx context.Context, tenantID, deliveryID string) (connections.Dead, error) {
 	var d connections.Dead
-	what := "dead delivery " + deliveryID
-	m, err := c.get(ctx, tenantPK(tenantID), deadSK(deliveryID), what, apperr.NotFound("Dead delivery", deliveryID))
-	if err != nil {
-		return d, err
-	}
-	if err := attributevalue.UnmarshalMapWithOptions(m, &d, deadTagsDecode); err != nil {
-		return d, fmt.Errorf("%s: unmarshal: %w", what, err)
-	}
-	return d, nil
+	err := getItem(ctx, c.API, c.Table, tenantPK(tenantID), deadSK(deliveryID), true, &d, apperr.NotFound("Dead delivery", deliveryID))
+	return d, err
 }
 
 // DeleteDead deletes a dead delivery (after a redrive, or on request).

@@ -26,7 +26,7 @@ import (
 func newConnections(t *testing.T) (*ddbstore.Connections, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Connections{API: env.DDB, Table: env.Table, Ops: env.OpsTable}, env
+	return &ddbstore.Connections{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}, env
 }
 
 // mkConn builds an enabled connection with two secrets.

@@ -32,13 +32,13 @@ import (
 type Contacts struct {
 	API   API
 	Table string // the data table: contacts, field definitions
-	// Index is the table of the search index items: the operations table.
+	// OpsTable is the operations table, which holds the search index items.
 	// Only contact writes and searches need it.
-	Index string
+	OpsTable string
 }
 
 // errNoIndex is the error of a contact write or search without Index.
-var errNoIndex = errors.New("ddbstore: Contacts.Index (the operations table, which holds the search index) is not set")
+var errNoIndex = errors.New("ddbstore: Contacts.OpsTable (the operations table, which holds the search index) is not set")
 
 var _ contacts.Store = (*Contacts)(nil)
 
@@ -116,7 +116,7 @@ func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
 func (s *Contacts) putIndex(e indexEntry) types.TransactWriteItem {
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.Index),
+		TableName: aws.String(s.OpsTable),
 		Item: map[string]types.AttributeValue{
 			AttrPK: str(e.PK), AttrSK: str(e.SK),
 			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
@@ -126,7 +126,7 @@ func (s *Contacts) putIndex(e indexEntry) types.TransactWriteItem {
 
 // deleteIndex is the transaction Delete of an index item.
 func (s *Contacts) deleteIndex(e indexEntry) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Index), Key: key(e.PK, e.SK)}}
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.OpsTable), Key: key(e.PK, e.SK)}}
 }
 
 // versionIs is the condition that the stored contact has version v.
@@ -141,7 +141,7 @@ func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem
 	if len(items) > MaxTransactItems {
 		return fmt.Errorf("%w (%d needed)", ErrTooManyActions, len(items))
 	}
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return errNoIndex
 	}
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -169,19 +169,8 @@ func cancelled(err error) bool {
 // read-modify-write sees the latest version).
 func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contacts.Contact, error) {
 	var c contacts.Contact
-	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(contactPK(tenantID, id), skContact), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return c, fmt.Errorf("get contact %s: %w", id, err)
-	}
-	if res.Item == nil {
-		return c, apperr.NotFound("Contact", id)
-	}
-	if err := attributevalue.UnmarshalMap(res.Item, &c); err != nil {
-		return c, fmt.Errorf("unmarshal contact %s: %w", id, err)
-	}
-	return c, nil
+	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), skContact, true, &c, apperr.NotFound("Contact", id))
+	return c, err
 }
 
 // CreateContact writes a new contact (Version 1) and its index entries;
@@ -290,7 +279,7 @@ func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page,
 	if err := checkQuery(q); err != nil {
 		return contacts.Page{}, err
 	}
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return contacts.Page{}, errNoIndex
 	}
 	w := &walk{api: s.API, base: s.indexQuery(q)}
@@ -331,14 +320,14 @@ func checkQuery(q contacts.Query) error {
 func (s *Contacts) indexQuery(q contacts.Query) dynamodb.QueryInput {
 	if q.ChannelID != "" {
 		return dynamodb.QueryInput{
-			TableName:                 aws.String(s.Index),
+			TableName:                 aws.String(s.OpsTable),
 			KeyConditionExpression:    aws.String(AttrPK + " = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexPK(q.TenantID, q.ChannelID, q.FieldKey, q.ValueKey)}},
 			ConsistentRead:            aws.Bool(true),
 		}
 	}
 	return dynamodb.QueryInput{
-		TableName:                 aws.String(s.Index),
+		TableName:                 aws.String(s.OpsTable),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    aws.String(AttrGSI1PK + " = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexGSI1PK(q.TenantID, q.FieldKey, q.ValueKey)}},

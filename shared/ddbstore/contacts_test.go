@@ -25,7 +25,7 @@ import (
 func newContacts(t *testing.T) (*ddbstore.Contacts, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}, env
+	return &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}, env
 }
 
 // mk builds a version-1 contact.
@@ -490,7 +490,7 @@ func (c *countingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 func TestSearchReadsEachMatchOnce(t *testing.T) {
 	env := emulators.ForTest(t)
 	ddb := &countingDDB{Client: env.DDB}
-	s := &ddbstore.Contacts{API: ddb, Table: env.Table, Index: env.OpsTable}
+	s := &ddbstore.Contacts{API: ddb, Table: env.Table, OpsTable: env.OpsTable}
 	for i := range 40 {
 		email := "other@example.com" // the rest of the tenant, never read
 		if i%2 == 0 {
@@ -551,7 +551,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}{
 		{"unprocessed keys are retried", stingy},
 	}
-	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}
+	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
 	var want []string
 	for i := range 4 {
 		want = append(want, fmt.Sprintf("c%d", i))
@@ -559,7 +559,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &ddbstore.Contacts{API: tc.api, Table: env.Table, Index: env.OpsTable}
+			s := &ddbstore.Contacts{API: tc.api, Table: env.Table, OpsTable: env.OpsTable}
 			if ids, total := find(t, s, byEmail("t", "ch", "a@example.com")); !slices.Equal(ids, want) || total != 4 {
 				t.Errorf("found %v (total %d), want %v", ids, total, want)
 			}
@@ -578,7 +578,7 @@ func TestIndexTableRequired(t *testing.T) {
 	c := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, nil)
 	check := func(what string, err error) {
 		t.Helper()
-		if err == nil || !strings.Contains(err.Error(), "Contacts.Index (the operations table") {
+		if err == nil || !strings.Contains(err.Error(), "Contacts.OpsTable (the operations table") {
 			t.Errorf("%s without Index = %v", what, err)
 		}
 	}

@@ -52,7 +52,7 @@ const reindexRetries = 8
 // Scan page.
 func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (ReindexStats, error) {
 	var st ReindexStats
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return st, errNoIndex
 	}
 	api, ok := s.API.(reindexAPI)
@@ -172,11 +172,11 @@ const (
 // ran to the end there, and sets the marker when it completes. It reports
 // whether Reindex ran. `make run` calls it on start.
 func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats)) (bool, ReindexStats, error) {
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return false, ReindexStats{}, errNoIndex
 	}
 	mk := key(markerPK, markerIndexSK)
-	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Index), Key: mk, ConsistentRead: aws.Bool(true)})
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable), Key: mk, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
 	}
@@ -188,7 +188,7 @@ func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats))
 		return true, st, err
 	}
 	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
-	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Index), Item: mk}); err != nil {
+	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.OpsTable), Item: mk}); err != nil {
 		return true, st, fmt.Errorf("reindex: write marker: %w", err)
 	}
 	return true, st, nil

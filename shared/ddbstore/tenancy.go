@@ -67,7 +67,7 @@ func (s *Tenancy) CreateTenant(ctx context.Context, t tenancy.Tenant, secret ten
 // GetTenant reads a tenant.
 func (s *Tenancy) GetTenant(ctx context.Context, id string) (tenancy.Tenant, error) {
 	var t tenancy.Tenant
-	err := getItem(ctx, s.API, s.Table, tenantPK(id), skTenant, &t, apperr.NotFound("Tenant", id))
+	err := getItem(ctx, s.API, s.Table, tenantPK(id), skTenant, false, &t, apperr.NotFound("Tenant", id))
 	return t, err
 }
 
@@ -103,7 +103,7 @@ func (s *Tenancy) CreateChannel(ctx context.Context, c tenancy.Channel) error {
 // GetChannel reads one channel of a tenant.
 func (s *Tenancy) GetChannel(ctx context.Context, tenantID, channelID string) (tenancy.Channel, error) {
 	var c tenancy.Channel
-	err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), channelSK(channelID), &c, apperr.NotFound("Channel", channelID))
+	err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), channelSK(channelID), false, &c, apperr.NotFound("Channel", channelID))
 	return c, err
 }
 
@@ -150,7 +150,7 @@ func (s *Tenancy) ListTokens(ctx context.Context, tenantID, channelID string) ([
 // RevokeToken deletes a token and its credential together.
 func (s *Tenancy) RevokeToken(ctx context.Context, tenantID, channelID, tokenID string) error {
 	var t tenancy.Token
-	if err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), tokenSK(channelID, tokenID), &t, apperr.NotFound("Token", tokenID)); err != nil {
+	if err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), tokenSK(channelID, tokenID), false, &t, apperr.NotFound("Token", tokenID)); err != nil {
 		return err
 	}
 	return s.write(ctx, "revoke token "+tokenID, []error{apperr.NotFound("Token", tokenID)},
@@ -162,6 +162,6 @@ func (s *Tenancy) RevokeToken(ctx context.Context, tenantID, channelID, tokenID 
 // LookupCredential finds the credential whose secret hashes to hash.
 func (s *Tenancy) LookupCredential(ctx context.Context, hash string) (tenancy.Credential, error) {
 	var c tenancy.Credential
-	err := getItem(ctx, s.API, s.Table, credPK(hash), skCred, &c, apperr.NotFound("Credential", ""))
+	err := getItem(ctx, s.API, s.Table, credPK(hash), skCred, false, &c, apperr.NotFound("Credential", ""))
 	return c, err
 }

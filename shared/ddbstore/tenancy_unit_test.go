@@ -422,7 +422,7 @@ func TestUnitListChannelsSkipsTokens(t *testing.T) {
 
 func TestUnitRateCounter(t *testing.T) {
 	api := &fakeAPI{updateOut: &dynamodb.UpdateItemOutput{Attributes: map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "7"}}}}
-	c := &RateCounter{API: api, Table: "tbl"}
+	c := &RateCounter{API: api, OpsTable: "tbl"}
 	exp := time.Unix(1_700_000_120, 0)
 	n, err := c.Incr(context.Background(), "tok_c", 1_700_000_040, exp)
 	if err != nil || n != 7 {

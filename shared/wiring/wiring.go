@@ -94,13 +94,13 @@ func (e *Env) Tenancy() *ddbstore.Tenancy { return &ddbstore.Tenancy{API: e.DDB,
 // Contacts is the contacts store on the data table, with its search index
 // on the operations table.
 func (e *Env) Contacts() *ddbstore.Contacts {
-	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, Index: e.OpsTable}
+	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
 }
 
 // Connections is the connections store: connections and dead deliveries on
 // the data table, attempts on the operations table.
 func (e *Env) Connections() *ddbstore.Connections {
-	return &ddbstore.Connections{API: e.DDB, Table: e.DataTable, Ops: e.OpsTable}
+	return &ddbstore.Connections{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
 }
 
 // The ports, as the handler packages declare them.
@@ -116,7 +116,7 @@ func (e *Env) ConnectionStore() connections.Store { return e.Connections() }
 
 // IdempotencyStore keeps Idempotency-Key records on the operations table.
 func (e *Env) IdempotencyStore() idempotency.Store {
-	return &ddbstore.Idempotency{API: e.DDB, Table: e.OpsTable}
+	return &ddbstore.Idempotency{API: e.DDB, OpsTable: e.OpsTable}
 }
 
 // Phone is the phone normaliser, nil unless WithPhone set it.
@@ -141,7 +141,7 @@ const RateLimit = 100
 // Limiter is the per-credential rate limiter on the operations table.
 func (e *Env) Limiter() *ratelimit.Limiter {
 	return &ratelimit.Limiter{
-		Counter: &ddbstore.RateCounter{API: e.DDB, Table: e.OpsTable},
+		Counter: &ddbstore.RateCounter{API: e.DDB, OpsTable: e.OpsTable},
 		Limit:   RateLimit,
 		Window:  time.Minute,
 		Now:     e.Now,

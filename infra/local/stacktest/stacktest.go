@@ -104,7 +104,7 @@ func New(t testing.TB) *Stack {
 // audited runs h with its SDK calls recorded, and fails the test for each
 // one that access does not grant in AWS.
 func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
-	res := accesstest.Resources{Table: s.Env.Table, Ops: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
+	res := accesstest.Resources{Table: s.Env.Table, OpsTable: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)

@@ -102,7 +102,7 @@ func (e *env) seed(ctx context.Context, workers int, jobs []seedJob, progress fu
 	if !e.keepTokens {
 		cfg.APIOptions = append(cfg.APIOptions, dropClientRequestToken)
 	}
-	store := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: e.d.DataTable, Index: e.d.OpsTable}
+	store := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: e.d.DataTable, OpsTable: e.d.OpsTable}
 	base := time.Now().Unix() - int64(len(all))
 	var done atomic.Int64
 	stop := make(chan struct{})
