@@ -26,16 +26,16 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authorizer"
 	"github.com/startmsg/chatbackend/shared/connections"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/routes/accesstest"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 func TestMain(m *testing.M) { emulators.Main(m) }
 
 // seed writes the tenant, channel, token and contact the samples name.
-func seed(t *testing.T, d *lambdaapp.Deps) {
+func seed(t *testing.T, d *wiring.Env) {
 	t.Helper()
 	if err := appevents.Seed(context.Background(), d); err != nil {
 		t.Fatal(err)
@@ -44,19 +44,20 @@ func seed(t *testing.T, d *lambdaapp.Deps) {
 
 // deps builds the functions' dependencies on fresh emulator tables, with
 // SDK clients that record their calls for accesstest.
-func deps(t *testing.T) (*lambdaapp.Deps, accesstest.Resources) {
+func deps(t *testing.T) (*wiring.Env, accesstest.Resources) {
 	env := emulators.ForTest(t)
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
-	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
+	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = func() time.Time { return time.Unix(1795316400, 0) }
 	seed(t, d)
-	return d, accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
+	return d, accesstest.Resources{Table: env.Table, OpsTable: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
 }
 
-// mainCall parses functions/<fn>/main.go and returns the lambdaapp.Start*
-// function it calls, the name it passes and the import path of the builder
-// map it passes, so the test builds exactly what the binary builds.
-func mainCall(t *testing.T, fn string) (start, name, pkg string) {
+// mainCall parses functions/<fn>/main.go and returns the wiring.Start*
+// function it calls, the name it passes, the handler builder it passes
+// (import path and name) and whether it passes the phone normaliser, so the
+// test builds exactly what the binary builds.
+func mainCall(t *testing.T, fn string) (start, name, pkg string, phone bool) {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "functions", fn, "main.go"), nil, 0)
 	if err != nil {
@@ -77,17 +78,25 @@ func mainCall(t *testing.T, fn string) (start, name, pkg string) {
 			return true
 		}
 		start = sel.Sel.Name
-		if len(call.Args) == 2 {
+		if len(call.Args) >= 2 {
 			if lit, ok := call.Args[0].(*ast.BasicLit); ok {
 				name, _ = strconv.Unquote(lit.Value)
 			}
+			// <pkg>.<Builder>
 			if s, ok := call.Args[1].(*ast.SelectorExpr); ok {
-				pkg = imports[s.X.(*ast.Ident).Name]
+				pkg = imports[s.X.(*ast.Ident).Name] + "." + s.Sel.Name
+			}
+		}
+		for _, a := range call.Args[min(2, len(call.Args)):] {
+			if opt, ok := a.(*ast.CallExpr); ok {
+				if s, ok := opt.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "WithPhone" {
+					phone = true
+				}
 			}
 		}
 		return false
 	})
-	return start, name, pkg
+	return start, name, pkg, phone
 }
 
 // TestAPISamples feeds every API Gateway sample event, as raw JSON, through
@@ -111,11 +120,20 @@ func TestAPISamples(t *testing.T) {
 			if !ok {
 				t.Fatalf("sample %s names no route", name)
 			}
-			start, fn, pkg := mainCall(t, route.Function)
-			if start != "StartAPI" || fn != route.Function || registry.Packages[pkg] == nil {
-				t.Fatalf("functions/%s/main.go calls %s(%q, %s)", route.Function, start, fn, pkg)
+			start, fn, builder, phone := mainCall(t, route.Function)
+			pkg := builder[:max(strings.LastIndex(builder, "."), 0)]
+			if start != "StartAPI" || fn != route.Function || registry.Packages[pkg][fn] == nil {
+				t.Fatalf("functions/%s/main.go calls %s(%q, %s)", route.Function, start, fn, builder)
 			}
-			h, err := lambdaapp.APIHandler(d, fn, registry.Packages[pkg])
+			// The registry's builder of fn is the one main passes.
+			if want := pkg + "." + registry.BuilderName(fn); builder != want {
+				t.Fatalf("functions/%s/main.go passes %s, the registry has %s", route.Function, builder, want)
+			}
+			builders := wiring.Builders{fn: registry.Packages[pkg][fn]}
+			if phone {
+				builders = wiring.Builders{fn: registry.WithPhone(builders[fn])}
+			}
+			h, err := wiring.APIHandler(d, fn, builders)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +212,7 @@ func eventAccess(t *testing.T, fn string) routes.Access {
 // aws-lambda-go's handler wrapper.
 func TestAuthorizerSample(t *testing.T) {
 	d, resources := deps(t)
-	if start, _, _ := mainCall(t, routes.Authorizer); start != "StartAuthorizer" {
+	if start, _, _, _ := mainCall(t, routes.Authorizer); start != "StartAuthorizer" {
 		t.Fatalf("functions/authorizer/main.go calls %s", start)
 	}
 	raw, err := appevents.Samples.ReadFile("authorizer/request.json")
@@ -245,9 +263,9 @@ func TestEventSamples(t *testing.T) {
 	}))
 	defer rcv.Close()
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL, appenv.AllowLoopbackTargets: "true"}
-	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
+	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	seed(t, d)
-	res := accesstest.Resources{Table: env.Table, Ops: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
+	res := accesstest.Resources{Table: env.Table, OpsTable: env.OpsTable, Queue: env.Queues.DeliveriesURL, DLQ: env.Queues.DLQURL}
 	// granted checks the calls recorded under ctx against fn's Access.
 	granted := func(fn string, rec *accesstest.Recorder) {
 		t.Helper()
@@ -268,7 +286,7 @@ func TestEventSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for fn, start := range map[string]string{"trigger-router": "StartStream", "dispatcher": "StartQueue"} {
-		if got, _, _ := mainCall(t, fn); got != start {
+		if got, _, _, _ := mainCall(t, fn); got != start {
 			t.Fatalf("functions/%s/main.go calls %s, want %s", fn, got, start)
 		}
 	}

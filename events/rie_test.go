@@ -21,8 +21,8 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/rie"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/connections"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // The tests below run every sample through the function's real bootstrap
@@ -122,7 +122,7 @@ func underRIE(t *testing.T, fn string, env []string) *rie.Function {
 func rieEnv(t *testing.T, env *emulators.TestEnv, extra ...string) []string {
 	t.Helper()
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
-	seed(t, lambdaapp.FromConfig(env.Config, func(k string) string { return vars[k] }))
+	seed(t, wiring.FromConfig(env.Config, func(k string) string { return vars[k] }))
 	return append(append(env.Env(), appenv.Stage+"=dev"), extra...)
 }
 
@@ -199,7 +199,7 @@ func TestEventSamplesUnderRIE(t *testing.T) {
 	defer rcv.Close()
 	ctx := context.Background()
 	vars := map[string]string{appenv.TableName: tenv.Table, appenv.OpsTableName: tenv.OpsTable}
-	d := lambdaapp.FromConfig(tenv.Config, func(k string) string { return vars[k] })
+	d := wiring.FromConfig(tenv.Config, func(k string) string { return vars[k] })
 	conn := connections.Connection{ID: "conn_sample", TenantID: appevents.SampleTenant, ChannelID: appevents.SampleChannel, Name: "CRM", URL: rcv.URL,
 		Triggers: []connections.Trigger{connections.TriggerEmail}, Fields: []string{}, Enabled: true, Source: connections.SourceAPI,
 		Secrets: []connections.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}

@@ -2,12 +2,12 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // The data the samples name: their authorizer contexts and paths use
@@ -28,41 +28,41 @@ const (
 // SampleChannel (default country PK), the channel token SampleToken and the
 // contact SampleContact. It leaves existing items as they are, so running
 // it again (every `make run` does) changes nothing.
-func Seed(ctx context.Context, d *lambdaapp.Deps) error {
+func Seed(ctx context.Context, d *wiring.Env) error {
 	store := d.Tenancy()
-	if _, err := store.GetTenant(ctx, SampleTenant); errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := store.GetTenant(ctx, SampleTenant); apperr.Is(err, apperr.KindNotFound) {
 		h := tenancy.Hash(SampleSecret)
 		err = store.CreateTenant(ctx, tenancy.Tenant{ID: SampleTenant, Name: "Sample", SecretHash: h},
 			tenancy.Credential{Hash: h, Kind: tenancy.AccountSecret, ID: sampleSecretID, TenantID: SampleTenant})
-		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+		if err != nil && !apperr.Is(err, apperr.KindExists) {
 			return fmt.Errorf("seed sample tenant: %w", err)
 		}
 	} else if err != nil {
 		return err
 	}
-	if _, err := store.GetChannel(ctx, SampleTenant, SampleChannel); errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := store.GetChannel(ctx, SampleTenant, SampleChannel); apperr.Is(err, apperr.KindNotFound) {
 		err = store.CreateChannel(ctx, tenancy.Channel{ID: SampleChannel, TenantID: SampleTenant, Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"})
-		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+		if err != nil && !apperr.Is(err, apperr.KindExists) {
 			return fmt.Errorf("seed sample channel: %w", err)
 		}
 	} else if err != nil {
 		return err
 	}
 	h := tenancy.Hash(SampleToken)
-	if _, err := store.LookupCredential(ctx, h); errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := store.LookupCredential(ctx, h); apperr.Is(err, apperr.KindNotFound) {
 		err = store.CreateToken(ctx, tenancy.Token{ID: SampleTokenID, TenantID: SampleTenant, ChannelID: SampleChannel, Hash: h},
 			tenancy.Credential{Hash: h, Kind: tenancy.ChannelToken, ID: SampleTokenID, TenantID: SampleTenant, ChannelID: SampleChannel, ChannelKind: tenancy.Messenger})
-		if err != nil && !errors.Is(err, tenancy.ErrExists) {
+		if err != nil && !apperr.Is(err, apperr.KindExists) {
 			return fmt.Errorf("seed sample token: %w", err)
 		}
 	} else if err != nil {
 		return err
 	}
 	cs := d.Contacts()
-	if _, err := cs.GetContact(ctx, SampleTenant, SampleContact); errors.Is(err, contacts.ErrNotFound) {
+	if _, err := cs.GetContact(ctx, SampleTenant, SampleContact); apperr.Is(err, apperr.KindNotFound) {
 		err = cs.CreateContact(ctx, contacts.Contact{ID: SampleContact, TenantID: SampleTenant, ChannelID: SampleChannel,
 			Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1})
-		if err != nil && !errors.Is(err, contacts.ErrExists) {
+		if err != nil && !apperr.Is(err, apperr.KindExists) {
 			return fmt.Errorf("seed sample contact: %w", err)
 		}
 	} else if err != nil {

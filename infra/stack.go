@@ -339,7 +339,7 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		}
 		if spec.keyPrefix != "" {
 			// Only the items the consumer acts on invoke it (the data table's
-			// stream also carries search-index and settings items).
+			// stream also carries tenancy, field and connection items).
 			props.Filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
 				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{
 					"S": awslambda.FilterRule_BeginsWith(jsii.String(spec.keyPrefix)),

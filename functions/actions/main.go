@@ -3,8 +3,11 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/contactinputapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/actionapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("actions", contactinputapi.Functions) }
+func main() {
+	wiring.StartAPI("actions", actionapi.Actions, wiring.WithPhone(phone.Normalize))
+}

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/adminapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("admin-dlq-stats", adminapi.Functions) }
+func main() { wiring.StartAPI("admin-dlq-stats", adminapi.AdminDlqStats) }

@@ -2,6 +2,6 @@
 // tokens and account secret keys (shared/authorizer).
 package main
 
-import "github.com/startmsg/chatbackend/shared/lambdaapp"
+import "github.com/startmsg/chatbackend/shared/wiring"
 
-func main() { lambdaapp.StartAuthorizer() }
+func main() { wiring.StartAuthorizer() }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/connectionapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("connection-test", connectionapi.Functions) }
+func main() { wiring.StartAPI("connection-test", connectionapi.ConnectionTest) }

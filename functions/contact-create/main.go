@@ -3,8 +3,11 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/contactinputapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("contact-create", contactinputapi.Functions) }
+func main() {
+	wiring.StartAPI("contact-create", contactapi.ContactCreate, wiring.WithPhone(phone.Normalize))
+}

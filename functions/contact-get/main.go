@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/contactapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("contact-get", contactapi.Functions) }
+func main() { wiring.StartAPI("contact-get", contactapi.ContactGet) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/dispatch"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartQueue(dispatch.Build) }
+func main() { wiring.StartQueue(dispatch.Build) }

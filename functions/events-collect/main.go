@@ -3,8 +3,11 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/contactinputapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("events-collect", contactinputapi.Functions) }
+func main() {
+	wiring.StartAPI("events-collect", eventsapi.EventsCollect, wiring.WithPhone(phone.Normalize))
+}

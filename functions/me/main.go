@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/metaapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("me", metaapi.Functions) }
+func main() { wiring.StartAPI("me", metaapi.Me) }

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/contactapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartAPI("messenger-verify", contactapi.Functions) }
+func main() { wiring.StartAPI("messenger-verify", eventsapi.MessengerVerify) }

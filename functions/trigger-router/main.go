@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { lambdaapp.StartStream(router.Build) }
+func main() { wiring.StartStream(router.Build) }

@@ -96,7 +96,7 @@ func TestRunMeasuresInitSleep(t *testing.T) {
 
 // TestRealFunctionsInit checks that real functions, an API route and the
 // dispatcher, get through their init in the environment the benchmark
-// gives them (every variable lambdaapp.Load requires) and ask for an
+// gives them (every variable wiring.Load requires) and ask for an
 // invocation: coldstart times them, it does not only see them fail.
 func TestRealFunctionsInit(t *testing.T) {
 	bin, boots := bootstraps(t)

@@ -40,7 +40,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "reindex: load AWS config:", err)
 		os.Exit(1)
 	}
-	s := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: *table, Index: *ops}
+	s := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: *table, OpsTable: *ops}
 	printed := false
 	progress := func(st ddbstore.ReindexStats) {
 		printed = true

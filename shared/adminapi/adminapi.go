@@ -4,26 +4,73 @@
 package adminapi
 
 import (
-	"errors"
 	"net/http"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-// Functions maps each admin function to its handler.
-var Functions = lambdaapp.Builders{
-	"admin-tenant-create":  func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createTenant) },
-	"admin-tenant-get":     func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).getTenant) },
-	"admin-secret-rotate":  func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).rotateSecret) },
-	"admin-channel-create": func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createChannel) },
-	"admin-channel-list":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).listChannels) },
-	"admin-token-create":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).createToken) },
-	"admin-token-list":     func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).listTokens) },
-	"admin-token-revoke":   func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).revokeToken) },
-	"admin-dlq-stats":      func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).stats) },
-	"admin-dlq-redrive":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newDLQ(d).redrive) },
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// AdminTenantCreate builds the handler of function admin-tenant-create.
+func AdminTenantCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createTenant)
+}
+
+// AdminTenantGet builds the handler of function admin-tenant-get.
+func AdminTenantGet(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).getTenant)
+}
+
+// AdminSecretRotate builds the handler of function admin-secret-rotate.
+func AdminSecretRotate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).rotateSecret)
+}
+
+// AdminChannelCreate builds the handler of function admin-channel-create.
+func AdminChannelCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createChannel)
+}
+
+// AdminChannelList builds the handler of function admin-channel-list.
+func AdminChannelList(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).listChannels)
+}
+
+// AdminTokenCreate builds the handler of function admin-token-create.
+func AdminTokenCreate(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).createToken)
+}
+
+// AdminTokenList builds the handler of function admin-token-list.
+func AdminTokenList(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).listTokens)
+}
+
+// AdminTokenRevoke builds the handler of function admin-token-revoke.
+func AdminTokenRevoke(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).revokeToken)
+}
+
+// AdminDlqStats builds the handler of function admin-dlq-stats.
+func AdminDlqStats(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newDLQ(p).stats)
+}
+
+// AdminDlqRedrive builds the handler of function admin-dlq-redrive.
+func AdminDlqRedrive(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newDLQ(p).redrive)
+}
+
+// Ports are what the admin handlers need; shared/wiring provides them.
+type Ports interface {
+	TenancyStore() tenancy.Store
+	Clock() func() time.Time
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
 }
 
 // API holds the handlers.
@@ -31,8 +78,8 @@ type API struct {
 	svc *tenancy.Service
 }
 
-func newAPI(d *lambdaapp.Deps) *API {
-	return &API{svc: &tenancy.Service{Store: d.Tenancy(), Now: d.Now}}
+func newAPI(p Ports) *API {
+	return &API{svc: &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}}
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
@@ -44,7 +91,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	nt, err := a.svc.CreateTenant(r.Context(), in.Name)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, nt)
 	return nil
@@ -53,7 +100,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.svc.Store.GetTenant(r.Context(), httpapi.PathParam(r, "tenantId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, t)
 	return nil
@@ -62,7 +109,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	nt, err := a.svc.RotateSecret(r.Context(), httpapi.PathParam(r, "tenantId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, nt)
 	return nil
@@ -75,7 +122,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := a.svc.CreateChannel(r.Context(), httpapi.PathParam(r, "tenantId"), in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, c)
 	return nil
@@ -84,7 +131,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request) error {
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request) error {
 	id := httpapi.PathParam(r, "tenantId")
 	if _, err := a.svc.Store.GetTenant(r.Context(), id); err != nil {
-		return mapErr(err)
+		return err
 	}
 	cs, err := a.svc.Store.ListChannels(r.Context(), id)
 	if err != nil {
@@ -106,7 +153,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := a.svc.CreateToken(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"), in.Name)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, t)
 	return nil
@@ -115,7 +162,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	tid, cid := httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId")
 	if _, err := a.svc.Store.GetChannel(r.Context(), tid, cid); err != nil {
-		return mapErr(err)
+		return err
 	}
 	ts, err := a.svc.Store.ListTokens(r.Context(), tid, cid)
 	if err != nil {
@@ -128,24 +175,8 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	err := a.svc.Store.RevokeToken(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"), httpapi.PathParam(r, "tokenId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Token revoked. It stops working within 5 minutes (authorizer cache).")
 	return nil
-}
-
-// mapErr turns domain errors into client answers.
-func mapErr(err error) error {
-	var ve *tenancy.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "Field %q %s.", ve.Field, ve.Problem)
-	case errors.Is(err, tenancy.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, tenancy.ErrNotFound))
-	case errors.Is(err, tenancy.ErrExists):
-		return httpapi.Errorf(http.StatusConflict, "%s already exists; retry.", httpapi.Wording(err, tenancy.ErrExists))
-	case errors.Is(err, tenancy.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "%s changed at the same time; retry.", httpapi.Wording(err, tenancy.ErrConflict))
-	}
-	return err
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
 // The deliveries DLQ only fills when the dispatcher itself keeps failing on
@@ -27,8 +26,9 @@ type dlqAPI struct {
 	dlq, delivers string
 }
 
-func newDLQ(d *lambdaapp.Deps) *dlqAPI {
-	return &dlqAPI{sqs: sqs.NewFromConfig(d.AWS), dlq: d.DLQURL, delivers: d.QueueURL}
+func newDLQ(p Ports) *dlqAPI {
+	deliveries, dlq := p.Queues()
+	return &dlqAPI{sqs: sqs.NewFromConfig(p.AWSConfig()), dlq: dlq, delivers: deliveries}
 }
 
 // stats answers how many messages the DLQ holds.

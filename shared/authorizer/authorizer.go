@@ -17,22 +17,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // ErrUnauthorized is the error API Gateway turns into a 401.
 var ErrUnauthorized = errors.New("Unauthorized")
-
-// Context keys the authorizer sets and lambdaapp reads.
-const (
-	CtxKind         = "kind"
-	CtxTenantID     = "tenantId"
-	CtxChannelID    = "channelId"
-	CtxChannelKind  = "channelKind"
-	CtxCredentialID = "credentialId"
-	CtxCountry      = "defaultCountry"
-)
 
 // Lookup finds a credential by the hash of its secret.
 type Lookup interface {
@@ -48,7 +40,7 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 		}
 		hash := tenancy.Hash(secret)
 		cred, err := store.LookupCredential(ctx, hash)
-		if errors.Is(err, tenancy.ErrNotFound) || (err == nil && !tenancy.Matches(secret, cred.Hash)) {
+		if apperr.Is(err, apperr.KindNotFound) || (err == nil && !tenancy.Matches(secret, cred.Hash)) {
 			return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 		}
 		if err != nil {
@@ -68,12 +60,12 @@ func Handler(store Lookup) func(context.Context, events.APIGatewayCustomAuthoriz
 				}},
 			},
 			Context: map[string]any{
-				CtxKind:         string(cred.Kind),
-				CtxTenantID:     cred.TenantID,
-				CtxChannelID:    cred.ChannelID,
-				CtxChannelKind:  string(cred.ChannelKind),
-				CtxCredentialID: cred.ID,
-				CtxCountry:      cred.DefaultCountry,
+				httpapi.AuthCtxKind:         string(cred.Kind),
+				httpapi.AuthCtxTenantID:     cred.TenantID,
+				httpapi.AuthCtxChannelID:    cred.ChannelID,
+				httpapi.AuthCtxChannelKind:  string(cred.ChannelKind),
+				httpapi.AuthCtxCredentialID: cred.ID,
+				httpapi.AuthCtxCountry:      cred.DefaultCountry,
 			},
 		}, nil
 	}

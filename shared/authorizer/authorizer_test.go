@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -16,7 +18,7 @@ type memLookup map[string]tenancy.Credential
 func (m memLookup) LookupCredential(_ context.Context, hash string) (tenancy.Credential, error) {
 	c, ok := m[hash]
 	if !ok {
-		return c, tenancy.ErrNotFound
+		return c, apperr.NotFound("Credential", "")
 	}
 	return c, nil
 }
@@ -62,7 +64,7 @@ func TestHandler(t *testing.T) {
 			if st.Effect != "Allow" || st.Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*" {
 				t.Fatalf("policy %+v", st)
 			}
-			if res.Context[CtxTenantID] != "ten_a" || res.Context[CtxChannelID] != "ch_1" || res.Context[CtxKind] != "channel" || res.Context[CtxChannelKind] != "viber" {
+			if res.Context[httpapi.AuthCtxTenantID] != "ten_a" || res.Context[httpapi.AuthCtxChannelID] != "ch_1" || res.Context[httpapi.AuthCtxKind] != "channel" || res.Context[httpapi.AuthCtxChannelKind] != "viber" {
 				t.Fatalf("context %+v", res.Context)
 			}
 		})

@@ -5,65 +5,103 @@ package connectionapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
-// Functions maps each function of this package to its handler.
-var Functions = lambdaapp.Builders{
-	"connection-create":        build((*API).create),
-	"connection-list":          build((*API).list),
-	"connection-get":           build((*API).get),
-	"connection-update":        build((*API).update),
-	"connection-delete":        build((*API).delete),
-	"connection-secret-rotate": build((*API).rotate),
-	"connection-activity":      build((*API).activity),
-	"connection-test":          build((*API).test),
-	"connection-replay":        build((*API).replay),
-	"delivery-dead-list":       build((*API).deadList),
-	"delivery-dead-redrive":    build((*API).deadRedrive),
-	"hook-subscribe":           build((*API).hookSubscribe),
-	"hook-unsubscribe":         build((*API).hookUnsubscribe),
-	"hook-sample":              build((*API).hookSample),
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// ConnectionCreate builds the handler of function connection-create.
+func ConnectionCreate(p Ports) http.Handler { return build((*API).create)(p) }
+
+// ConnectionList builds the handler of function connection-list.
+func ConnectionList(p Ports) http.Handler { return build((*API).list)(p) }
+
+// ConnectionGet builds the handler of function connection-get.
+func ConnectionGet(p Ports) http.Handler { return build((*API).get)(p) }
+
+// ConnectionUpdate builds the handler of function connection-update.
+func ConnectionUpdate(p Ports) http.Handler { return build((*API).update)(p) }
+
+// ConnectionDelete builds the handler of function connection-delete.
+func ConnectionDelete(p Ports) http.Handler { return build((*API).delete)(p) }
+
+// ConnectionSecretRotate builds the handler of function connection-secret-rotate.
+func ConnectionSecretRotate(p Ports) http.Handler { return build((*API).rotate)(p) }
+
+// ConnectionActivity builds the handler of function connection-activity.
+func ConnectionActivity(p Ports) http.Handler { return build((*API).activity)(p) }
+
+// ConnectionTest builds the handler of function connection-test.
+func ConnectionTest(p Ports) http.Handler { return build((*API).test)(p) }
+
+// ConnectionReplay builds the handler of function connection-replay.
+func ConnectionReplay(p Ports) http.Handler { return build((*API).replay)(p) }
+
+// DeliveryDeadList builds the handler of function delivery-dead-list.
+func DeliveryDeadList(p Ports) http.Handler { return build((*API).deadList)(p) }
+
+// DeliveryDeadRedrive builds the handler of function delivery-dead-redrive.
+func DeliveryDeadRedrive(p Ports) http.Handler { return build((*API).deadRedrive)(p) }
+
+// HookSubscribe builds the handler of function hook-subscribe.
+func HookSubscribe(p Ports) http.Handler { return build((*API).hookSubscribe)(p) }
+
+// HookUnsubscribe builds the handler of function hook-unsubscribe.
+func HookUnsubscribe(p Ports) http.Handler { return build((*API).hookUnsubscribe)(p) }
+
+// HookSample builds the handler of function hook-sample.
+func HookSample(p Ports) http.Handler { return build((*API).hookSample)(p) }
+
+// Ports are what these handlers need; shared/wiring provides them.
+type Ports interface {
+	ConnectionStore() connections.Store
+	ContactStore() contacts.Store
+	TenancyStore() tenancy.Store
+	Clock() func() time.Time
+	Setting(key string) string
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
 }
 
 // API holds the handlers' dependencies.
 type API struct {
-	d     *lambdaapp.Deps
+	p     Ports
+	now   func() time.Time
 	svc   *connections.Service
 	store connections.Store
-	cts   *ddbstore.Contacts
-	ten   *ddbstore.Tenancy
+	cts   contacts.Store
+	ten   tenancy.Store
 }
 
-func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Builder {
-	return func(d *lambdaapp.Deps) http.Handler {
-		a := newAPI(d)
+func build(h func(*API, http.ResponseWriter, *http.Request) error) func(Ports) http.Handler {
+	return func(p Ports) http.Handler {
+		a := newAPI(p)
 		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) })
 	}
 }
 
-func newAPI(d *lambdaapp.Deps) *API {
-	store := d.Connections()
-	cts := d.Contacts()
-	policy := dispatch.Policy(d.Getenv)
-	return &API{d: d, store: store, cts: cts, ten: d.Tenancy(), svc: &connections.Service{
+func newAPI(p Ports) *API {
+	store := p.ConnectionStore()
+	cts := p.ContactStore()
+	policy := dispatch.Policy(p.Setting)
+	return &API{p: p, now: p.Clock(), store: store, cts: cts, ten: p.TenancyStore(), svc: &connections.Service{
 		Store:    store,
 		CheckURL: func(ctx context.Context, u string) error { return policy.CheckURL(ctx, u, nil) },
 		CustomFields: func(ctx context.Context, tenantID string) ([]string, error) {
@@ -76,7 +114,7 @@ func newAPI(d *lambdaapp.Deps) *API {
 		},
 		NewSecret: webhook.NewSecret,
 		NewID:     func() string { return tenancy.NewID("conn") },
-		Now:       d.Now,
+		Now:       p.Clock(),
 	}}
 }
 
@@ -104,23 +142,6 @@ func view(c connections.Connection, withSecret bool) map[string]any {
 	return v
 }
 
-// mapErr turns domain errors into client answers; a refused URL is a 422
-// that says why.
-func mapErr(err error) error {
-	var ve *connections.ValidationError
-	switch {
-	case errors.As(err, &ve) && strings.HasPrefix(ve.Field, "url"):
-		return httpapi.Errorf(http.StatusUnprocessableEntity, "url: %s.", strings.TrimSuffix(ve.Problem, "."))
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, strings.TrimSuffix(ve.Problem, "."))
-	case errors.Is(err, connections.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, connections.ErrNotFound))
-	case errors.Is(err, connections.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "The connection changed at the same time; retry.")
-	}
-	return err
-}
-
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	var in connections.Input
 	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
@@ -129,7 +150,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Create(r.Context(), t, ch, connections.SourceAPI, in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, view(c, true))
 	return nil
@@ -153,7 +174,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
@@ -167,7 +188,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Update(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"), in)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
@@ -176,7 +197,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	if err := a.svc.Delete(r.Context(), t, ch, httpapi.PathParam(r, "connectionId")); err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Connection deleted successfully.")
 	return nil
@@ -186,7 +207,7 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.RotateSecret(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, view(c, true))
 	return nil
@@ -198,7 +219,7 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	atts, err := a.store.Attempts(r.Context(), t, c.ID, connections.ActivityKept)
 	if err != nil {
@@ -221,7 +242,7 @@ func (a *API) sample(ctx context.Context, tenantID, channelID string, fields []s
 	if err != nil {
 		return nil, err
 	}
-	c := contacts.Contact{ID: "12765756", CreatedAt: a.d.Now().Unix(), Tags: []string{"Demo", "Demo Label 1"},
+	c := contacts.Contact{ID: "12765756", CreatedAt: a.now().Unix(), Tags: []string{"Demo", "Demo Label 1"},
 		Fields: map[string]string{"firstName": "Test", "lastName": "User", "email": "testuser@example.com", "phone": "+370628282846"},
 		Custom: map[string]string{}, LastEvent: &contacts.Event{PostbackID: "GET_STARTED"}}
 	for _, d := range defs {
@@ -235,21 +256,24 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	payload, err := a.sample(r.Context(), t, ch, c.Fields)
 	if err != nil {
 		return err
 	}
-	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.d.Now().Unix(), Test: true}
-	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.d.Getenv), dispatch.AttemptTimeout), nil, "")
-	d.Now = a.d.Now
+	del := connections.Delivery{ID: tenancy.NewID("msg"), TenantID: t, ConnectionID: c.ID, Payload: payload, CreatedAt: a.now().Unix(), Test: true}
+	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), delivery.AttemptTimeout), nil, "")
+	d.Now = a.now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
 	httpapi.WriteData(w, http.StatusOK, att)
 	return nil
 }
 
-func (a *API) queue() *sqs.Client { return sqs.NewFromConfig(a.d.AWS) }
+func (a *API) queue() (*sqs.Client, string) {
+	deliveries, _ := a.p.Queues()
+	return sqs.NewFromConfig(a.p.AWSConfig()), deliveries
+}
 
 // replay queues a logged delivery again: same webhook-id and body, a fresh
 // signature when it is sent.
@@ -257,18 +281,19 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	c, err := a.svc.Get(r.Context(), t, ch, httpapi.PathParam(r, "connectionId"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	id := httpapi.PathParam(r, "webhookId")
 	at, err := a.store.FindAttempt(r.Context(), t, c.ID, id)
-	if errors.Is(err, connections.ErrNotFound) {
-		return httpapi.Errorf(http.StatusNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return apperr.New(apperr.KindNotFound, "No logged delivery %q on this connection (attempts are kept 7 days).", id)
 	}
 	if err != nil {
 		return err
 	}
-	del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.d.Now().Unix()}
-	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{del}); err != nil {
+	del := connections.Delivery{ID: id, TenantID: t, ConnectionID: c.ID, Trigger: at.Trigger, Payload: []byte(at.RequestBody), CreatedAt: a.now().Unix()}
+	q, qURL := a.queue()
+	if err := router.Enqueue(r.Context(), q, qURL, []connections.Delivery{del}); err != nil {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
@@ -286,13 +311,13 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxDeadPage {
-			return httpapi.Errorf(http.StatusBadRequest, "limit: must be a whole number from 1 to %d.", maxDeadPage)
+			return apperr.BadRequest("limit: must be a whole number from 1 to %d.", maxDeadPage)
 		}
 		limit = n
 	}
 	page, err := a.store.ListDead(r.Context(), t, limit, q.Get("cursor"))
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	channelOf := map[string]string{} // connection ID → channel ID ("" when gone)
 	out := []map[string]any{}
@@ -303,7 +328,7 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 			switch {
 			case err == nil:
 				cid = c.ChannelID
-			case !errors.Is(err, connections.ErrNotFound):
+			case !apperr.Is(err, apperr.KindNotFound):
 				return err
 			}
 			channelOf[d.ConnectionID] = cid
@@ -332,15 +357,16 @@ func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	id := httpapi.PathParam(r, "deliveryId")
 	d, err := a.store.GetDead(r.Context(), t, id)
 	if err != nil {
-		return mapErr(err)
-	}
-	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
-		return mapErr(err)
-	}
-	if err := router.Enqueue(r.Context(), a.queue(), a.d.QueueURL, []connections.Delivery{d.Delivery}); err != nil {
 		return err
 	}
-	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !errors.Is(err, connections.ErrNotFound) {
+	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
+		return err
+	}
+	q, qURL := a.queue()
+	if err := router.Enqueue(r.Context(), q, qURL, []connections.Delivery{d.Delivery}); err != nil {
+		return err
+	}
+	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !apperr.Is(err, apperr.KindNotFound) {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"id": id, "queued": true}})

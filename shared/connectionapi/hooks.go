@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 )
@@ -21,13 +22,13 @@ func (a *API) hookSubscribe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.TargetURL == "" || in.Event == "" {
-		return httpapi.Errorf(http.StatusBadRequest, "target_url and event are required.")
+		return apperr.BadRequest("target_url and event are required.")
 	}
 	t, ch := caller(r)
 	name, triggers := "Zapier: "+in.Event, []string{in.Event}
 	c, err := a.svc.Create(r.Context(), t, ch, connections.SourceZapier, connections.Input{Name: &name, URL: &in.TargetURL, Triggers: &triggers})
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"id": c.ID, "data": view(c, false)})
 	return nil
@@ -38,13 +39,13 @@ func (a *API) hookUnsubscribe(w http.ResponseWriter, r *http.Request) error {
 	id := httpapi.PathParam(r, "hookId")
 	c, err := a.svc.Get(r.Context(), t, ch, id)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	if c.Source != connections.SourceZapier {
-		return httpapi.Errorf(http.StatusNotFound, "Hook %q not found.", id)
+		return apperr.New(apperr.KindNotFound, "Hook %q not found.", id)
 	}
 	if err := a.svc.Delete(r.Context(), t, ch, id); err != nil {
-		return mapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Hook deleted successfully.")
 	return nil
@@ -55,7 +56,7 @@ func (a *API) hookUnsubscribe(w http.ResponseWriter, r *http.Request) error {
 func (a *API) hookSample(w http.ResponseWriter, r *http.Request) error {
 	ev := r.URL.Query().Get("event")
 	if ev != "" && !slices.Contains(connections.Triggers, connections.Trigger(ev)) {
-		return httpapi.Errorf(http.StatusBadRequest, "event must be one of email, phone, location, postback, birthday, webview_form, not %q.", ev)
+		return apperr.BadRequest("event must be one of email, phone, location, postback, birthday, webview_form, not %q.", ev)
 	}
 	t, ch := caller(r)
 	p, err := a.sample(r.Context(), t, ch, nil)

@@ -6,8 +6,6 @@ package connections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -94,15 +92,15 @@ func (c Connection) Has(t Trigger) bool {
 // Delivery is one payload for one connection: the unit the queue carries.
 // ID is the Standard Webhooks webhook-id, the same for every attempt.
 type Delivery struct {
-	ID           string  `json:"id"`
-	TenantID     string  `json:"tenant_id"`
-	ConnectionID string  `json:"connection_id"`
-	Trigger      Trigger `json:"trigger"`
+	ID           string  `json:"id" dynamodbav:"id"`
+	TenantID     string  `json:"tenant_id" dynamodbav:"tenant_id"`
+	ConnectionID string  `json:"connection_id" dynamodbav:"connection_id"`
+	Trigger      Trigger `json:"trigger" dynamodbav:"trigger"`
 	// Payload is exactly the JSON body every attempt sends.
-	Payload   []byte `json:"payload"`
-	CreatedAt int64  `json:"created_at"`
+	Payload   []byte `json:"payload" dynamodbav:"payload"`
+	CreatedAt int64  `json:"created_at" dynamodbav:"created_at"`
 	// Test marks a sample sent by POST .../test (not retried).
-	Test bool `json:"test,omitempty"`
+	Test bool `json:"test,omitempty" dynamodbav:"test,omitempty"`
 }
 
 // Outcome classifies an attempt.
@@ -117,6 +115,9 @@ const (
 	OutcomeHTTP    Outcome = "http" // a non-2xx answer
 	// OutcomeBlocked is a target the SSRF guard refused at dial time.
 	OutcomeBlocked Outcome = "blocked"
+	// OutcomeSigning is a delivery that could not be signed (the
+	// connection has no usable secret); nothing was sent.
+	OutcomeSigning Outcome = "signing"
 	// OutcomeDisabled is a delivery not sent because its connection is
 	// switched off; it is kept as dead, to redrive once it is back on.
 	OutcomeDisabled Outcome = "disabled"
@@ -142,8 +143,8 @@ type Attempt struct {
 // for listing and redrive.
 type Dead struct {
 	Delivery
-	LastAttempt Attempt `json:"last_attempt"`
-	DiedAt      int64   `json:"died_at"`
+	LastAttempt Attempt `json:"last_attempt" dynamodbav:"last_attempt"`
+	DiedAt      int64   `json:"died_at" dynamodbav:"died_at"`
 }
 
 // DeadPage is one page of a tenant's dead deliveries, newest first. Next is
@@ -167,12 +168,6 @@ const (
 	DisableAfter = 5 * 24 * time.Hour
 )
 
-// Errors the store reports.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("changed concurrently")
-)
-
 // Store persists connections, attempts and dead deliveries.
 type Store interface {
 	CreateConnection(ctx context.Context, c Connection) error
@@ -180,7 +175,8 @@ type Store interface {
 	// ListConnections returns the tenant's connections, all channels.
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
 	// PutConnection replaces a connection whose stored Version is
-	// c.Version-1: ErrConflict if it changed meanwhile, ErrNotFound if gone.
+	// c.Version-1: an apperr.KindConflict if it changed meanwhile, an
+	// apperr.KindNotFound if gone.
 	PutConnection(ctx context.Context, c Connection) error
 	DeleteConnection(ctx context.Context, tenantID, id string) error
 	// RecordResult notes an attempt's effect on the connection: a success
@@ -195,23 +191,16 @@ type Store interface {
 	// Attempts returns the last n attempts, newest first.
 	Attempts(ctx context.Context, tenantID, connectionID string, n int) ([]Attempt, error)
 	// FindAttempt returns the latest logged attempt of one delivery (by its
-	// webhook ID), however many attempts came after it: ErrNotFound if none.
+	// webhook ID), however many attempts came after it: an apperr.KindNotFound
+	// if none.
 	FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (Attempt, error)
 
 	AddDead(ctx context.Context, d Dead) error
 	// ListDead returns up to limit dead deliveries of a tenant, newest
 	// first, from cursor ("" for the first page; DeadPage.Next for the
-	// following one). A cursor that is not one ListDead made is a
-	// *ValidationError on "cursor".
+	// following one). A cursor that is not one ListDead made is an
+	// apperr.KindInvalid on "cursor".
 	ListDead(ctx context.Context, tenantID string, limit int, cursor string) (DeadPage, error)
 	GetDead(ctx context.Context, tenantID, deliveryID string) (Dead, error)
 	DeleteDead(ctx context.Context, tenantID, deliveryID string) error
 }
-
-// ValidationError names the input that is wrong.
-type ValidationError struct {
-	Field   string
-	Problem string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }

@@ -12,7 +12,8 @@ var Schedule = []time.Duration{
 // MaxAttempts is the first attempt plus one per step of the schedule.
 var MaxAttempts = len(Schedule) + 1
 
-// MaxDelay is the longest SQS can hide a message (12 hours).
+// MaxDelay is the longest SQS can hide a message (12 hours): it caps the
+// retry schedule and a target's Retry-After alike.
 const MaxDelay = 12 * time.Hour
 
 // Backoff is the wait before the attempt after attempt (from 1): the

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // Service holds the connection rules on top of a Store.
@@ -39,7 +41,7 @@ const SecretGrace = 24 * time.Hour
 // Create makes a connection on a channel; its secret is returned with it.
 func (s *Service) Create(ctx context.Context, tenantID, channelID, source string, in Input) (Connection, error) {
 	if in.Name == nil || in.URL == nil || in.Triggers == nil {
-		return Connection{}, &ValidationError{"name", "url and triggers are required"}
+		return Connection{}, apperr.Invalid("name", "url and triggers are required")
 	}
 	existing, err := s.Store.ListConnections(ctx, tenantID)
 	if err != nil {
@@ -52,7 +54,7 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 		}
 	}
 	if n >= MaxConnectionsPerChannel {
-		return Connection{}, &ValidationError{"name", fmt.Sprintf("a channel can have at most %d connections", MaxConnectionsPerChannel)}
+		return Connection{}, apperr.Invalid("name", fmt.Sprintf("a channel can have at most %d connections", MaxConnectionsPerChannel))
 	}
 	now := s.Now().Unix()
 	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,
@@ -69,8 +71,8 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 // Get reads a connection of the channel.
 func (s *Service) Get(ctx context.Context, tenantID, channelID, id string) (Connection, error) {
 	c, err := s.Store.GetConnection(ctx, tenantID, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && c.ChannelID != channelID) {
-		return Connection{}, fmt.Errorf("connection %q: %w", id, ErrNotFound)
+	if apperr.Is(err, apperr.KindNotFound) || (err == nil && c.ChannelID != channelID) {
+		return Connection{}, apperr.NotFound("Connection", id)
 	}
 	return c, err
 }
@@ -109,11 +111,11 @@ func (s *Service) modify(ctx context.Context, tenantID, channelID, id string, ch
 		}
 		c.UpdatedAt = s.Now().Unix()
 		c.Version++
-		if err = s.Store.PutConnection(ctx, c); !errors.Is(err, ErrConflict) {
+		if err = s.Store.PutConnection(ctx, c); !apperr.Is(err, apperr.KindConflict) {
 			return c, err
 		}
 	}
-	return Connection{}, fmt.Errorf("connection %q: %w", id, ErrConflict)
+	return Connection{}, apperr.Conflict("connection")
 }
 
 // Delete removes a connection; deliveries in flight for it are dropped.
@@ -159,7 +161,7 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" || utf8.RuneCountInString(name) > 200 {
-			return &ValidationError{"name", "must be 1 to 200 characters"}
+			return apperr.Invalid("name", "must be 1 to 200 characters")
 		}
 		c.Name = name
 	}
@@ -174,7 +176,7 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 			u, err = ascii.ASCIIURL(), nil
 		}
 		if err != nil {
-			return &ValidationError{"url", err.Error()}
+			return apperr.Rejected("url", err.Error())
 		}
 		c.URL = u
 	}
@@ -203,13 +205,13 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 
 func parseTriggers(in []string) ([]Trigger, error) {
 	if len(in) == 0 {
-		return nil, &ValidationError{"triggers", "must name at least one of " + triggerNames()}
+		return nil, apperr.Invalid("triggers", "must name at least one of "+triggerNames())
 	}
 	var out []Trigger
 	for i, t := range in {
 		tr := Trigger(strings.TrimSpace(t))
 		if !slices.Contains(Triggers, tr) {
-			return nil, &ValidationError{fmt.Sprintf("triggers[%d]", i), fmt.Sprintf("must be one of %s, not %q", triggerNames(), t)}
+			return nil, apperr.Invalid(fmt.Sprintf("triggers[%d]", i), fmt.Sprintf("must be one of %s, not %q", triggerNames(), t))
 		}
 		if !slices.Contains(out, tr) {
 			out = append(out, tr)
@@ -240,7 +242,7 @@ func (s *Service) checkFields(ctx context.Context, tenantID string, in []string)
 	for i, f := range in {
 		f = strings.TrimSpace(f)
 		if !slices.Contains(PayloadFields, f) && !slices.Contains(custom, f) {
-			return nil, &ValidationError{fmt.Sprintf("fields[%d]", i), fmt.Sprintf("%q is neither a payload field (%s) nor a custom field", f, strings.Join(PayloadFields, ", "))}
+			return nil, apperr.Invalid(fmt.Sprintf("fields[%d]", i), fmt.Sprintf("%q is neither a payload field (%s) nor a custom field", f, strings.Join(PayloadFields, ", ")))
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)

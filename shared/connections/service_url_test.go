@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/netguard"
 )
 
@@ -28,7 +29,7 @@ func (m *memStore) CreateConnection(_ context.Context, c Connection) error {
 func (m *memStore) GetConnection(_ context.Context, tenantID, id string) (Connection, error) {
 	c, ok := m.conns[id]
 	if !ok || c.TenantID != tenantID {
-		return Connection{}, ErrNotFound
+		return Connection{}, apperr.NotFound("Item", "")
 	}
 	return c, nil
 }
@@ -47,9 +48,9 @@ func (m *memStore) PutConnection(_ context.Context, c Connection) error {
 	old, ok := m.conns[c.ID]
 	switch {
 	case !ok:
-		return ErrNotFound
+		return apperr.NotFound("Item", "")
 	case old.Version != c.Version-1:
-		return ErrConflict
+		return apperr.Conflict("item")
 	}
 	m.conns[c.ID] = c
 	return nil
@@ -148,9 +149,9 @@ func TestCreateRefusesURL(t *testing.T) {
 		svc, store, _ := newService()
 		name, url, triggers := "n", tt.in, []string{"email"}
 		_, err := svc.Create(context.Background(), "ten_1", "ch_1", SourceAPI, Input{Name: &name, URL: &url, Triggers: &triggers})
-		var ve *ValidationError
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != "url" || !strings.Contains(ve.Problem, tt.want) {
-			t.Errorf("Create(%q) = %v, want a url ValidationError containing %q", tt.in, err, tt.want)
+			t.Errorf("Create(%q) = %v, want a url rejection containing %q", tt.in, err, tt.want)
 		}
 		if len(store.conns) != 0 {
 			t.Errorf("Create(%q) stored %v", tt.in, store.conns)
@@ -175,7 +176,7 @@ func TestUpdateInternationalisedURL(t *testing.T) {
 	}
 	bad := "https://１２７．０．０．１/"
 	_, err = svc.Update(ctx, "ten_1", "ch_1", c.ID, Input{URL: &bad})
-	var ve *ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) || ve.Field != "url" || !strings.Contains(ve.Problem, "loopback") {
 		t.Fatalf("Update(%q) = %v, want refused as loopback", bad, err)
 	}
@@ -221,9 +222,9 @@ func TestCheckURLProtocol(t *testing.T) {
 		name, u, triggers := "n", "https://raw.example/", []string{"email"}
 		c, err := svc.Create(context.Background(), "ten_1", "ch_1", SourceAPI, Input{Name: &name, URL: &u, Triggers: &triggers})
 		if tt.wantURL == "" {
-			var ve *ValidationError
+			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != "url" || ve.Problem != tt.err.Error() || len(store.conns) != 0 {
-				t.Errorf("%s: Create = %v, want the url ValidationError %q and nothing stored", tt.name, err, tt.err)
+				t.Errorf("%s: Create = %v, want the url rejection %q and nothing stored", tt.name, err, tt.err)
 			}
 			continue
 		}

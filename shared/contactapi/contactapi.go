@@ -1,48 +1,86 @@
-// Package contactapi serves the Contacts API routes that take no phone
-// input (seed 001: get, delete, tags) and the contact fields module. The
-// routes that parse field values live in contactinputapi, which links the
-// phone number library; this package keeps its functions small.
+// Package contactapi serves the Contacts API (seed 001): contacts (create,
+// get, update, delete, tags, search by field) and the contact fields
+// module. Phone parsing is a port: the functions that parse field values
+// (create, update, search) are started with wiring.WithPhone, so only they
+// link the phone number library.
 package contactapi
 
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
+	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/idempotency"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-// Functions maps each function of this package to its handler.
-var Functions = lambdaapp.Builders{
-	"contact-get":          build((*API).get),
-	"contact-delete":       build((*API).delete),
-	"contact-tags-add":     build((*API).addTags),
-	"contact-tags-remove":  build((*API).removeTags),
-	"contact-field-list":   build((*API).listFields),
-	"contact-field-create": build((*API).createField),
-	"contact-field-get":    build((*API).getField),
-	"contact-field-update": build((*API).updateField),
-	"contact-field-delete": build((*API).deleteField),
-	"messenger-verify":     messengerVerify,
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// ContactGet builds the handler of function contact-get.
+func ContactGet(p Ports) http.Handler { return build((*API).get)(p) }
+
+// ContactDelete builds the handler of function contact-delete.
+func ContactDelete(p Ports) http.Handler { return build((*API).delete)(p) }
+
+// ContactTagsAdd builds the handler of function contact-tags-add.
+func ContactTagsAdd(p Ports) http.Handler { return build((*API).addTags)(p) }
+
+// ContactTagsRemove builds the handler of function contact-tags-remove.
+func ContactTagsRemove(p Ports) http.Handler { return build((*API).removeTags)(p) }
+
+// ContactFieldList builds the handler of function contact-field-list.
+func ContactFieldList(p Ports) http.Handler { return build((*API).listFields)(p) }
+
+// ContactFieldCreate builds the handler of function contact-field-create.
+func ContactFieldCreate(p Ports) http.Handler { return build((*API).createField)(p) }
+
+// ContactFieldGet builds the handler of function contact-field-get.
+func ContactFieldGet(p Ports) http.Handler { return build((*API).getField)(p) }
+
+// ContactFieldUpdate builds the handler of function contact-field-update.
+func ContactFieldUpdate(p Ports) http.Handler { return build((*API).updateField)(p) }
+
+// ContactFieldDelete builds the handler of function contact-field-delete.
+func ContactFieldDelete(p Ports) http.Handler { return build((*API).deleteField)(p) }
+
+// ContactCreate builds the handler of function contact-create.
+func ContactCreate(p Ports) http.Handler {
+	return Idempotent(p, "contact-create", build((*API).create)(p))
 }
+
+// ContactUpdate builds the handler of function contact-update.
+func ContactUpdate(p Ports) http.Handler { return build((*API).update)(p) }
+
+// ContactSearch builds the handler of function contact-search.
+func ContactSearch(p Ports) http.Handler { return build((*API).search)(p) }
 
 // API holds the handlers' service.
 type API struct {
 	Svc *contacts.Service
 }
 
-// NewService builds the contacts service on the table; phone may be nil.
-func NewService(d *lambdaapp.Deps, phone contacts.PhoneNormalizer) *contacts.Service {
-	return &contacts.Service{Store: d.Contacts(), Phone: phone, Now: d.Now}
+// Ports are what the contact handlers need; shared/wiring provides them.
+type Ports interface {
+	ContactStore() contacts.Store
+	IdempotencyStore() idempotency.Store
+	// Phone is nil in the functions that parse no phone numbers.
+	Phone() contacts.PhoneNormalizer
+	Clock() func() time.Time
 }
 
-func build(h func(*API, http.ResponseWriter, *http.Request) error) lambdaapp.Builder {
-	return func(d *lambdaapp.Deps) http.Handler {
-		a := &API{Svc: NewService(d, nil)}
+// NewService builds the contacts service from the ports.
+func NewService(p Ports) *contacts.Service {
+	return &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()}
+}
+
+func build(h func(*API, http.ResponseWriter, *http.Request) error) func(Ports) http.Handler {
+	return func(p Ports) http.Handler {
+		a := &API{Svc: NewService(p)}
 		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) })
 	}
 }
@@ -66,7 +104,7 @@ func ContactID(r *http.Request) (string, error) {
 			return string(b), nil
 		}
 	}
-	return "", httpapi.Errorf(http.StatusBadRequest, "contact_id must be Base64-encoded on Viber channels; %q is not Base64.", id)
+	return "", apperr.BadRequest("contact_id must be Base64-encoded on Viber channels; %q is not Base64.", id)
 }
 
 // Present is a contact as the Contacts API shows it: standard fields and
@@ -97,22 +135,6 @@ func Present(c contacts.Contact, fields []contacts.Field) map[string]any {
 	}
 }
 
-// MapErr turns domain errors into client answers.
-func MapErr(err error) error {
-	var ve *contacts.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return httpapi.Errorf(http.StatusBadRequest, "%s: %s.", ve.Field, ve.Problem)
-	case errors.Is(err, contacts.ErrNotFound):
-		return httpapi.Errorf(http.StatusNotFound, "%s not found.", httpapi.Wording(err, contacts.ErrNotFound))
-	case errors.Is(err, contacts.ErrExists):
-		return httpapi.Errorf(http.StatusConflict, "%s.", httpapi.Wording(err, contacts.ErrExists))
-	case errors.Is(err, contacts.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "The contact was changed by another request at the same time; retry.")
-	}
-	return err
-}
-
 // getWithFields reads a contact and the field definitions at once.
 func (a *API) getWithFields(ctx context.Context, sc contacts.Scope, id string) (contacts.Contact, []contacts.Field, error) {
 	type res struct {
@@ -139,7 +161,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, fs, err := a.getWithFields(r.Context(), Scope(r), id)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, Present(c, fs))
 	return nil
@@ -151,7 +173,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.Svc.Delete(r.Context(), Scope(r), id); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Contact deleted successfully.")
 	return nil
@@ -179,7 +201,7 @@ func (a *API) tags(w http.ResponseWriter, r *http.Request, op func(context.Conte
 		return err
 	}
 	if _, err := op(r.Context(), Scope(r), id, in.Tags); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, msg)
 	return nil
@@ -201,7 +223,7 @@ func (a *API) createField(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := a.Svc.CreateField(r.Context(), Scope(r).TenantID, in)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusCreated, f)
 	return nil
@@ -210,7 +232,7 @@ func (a *API) createField(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getField(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.Svc.GetField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId"))
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
@@ -223,7 +245,7 @@ func (a *API) updateField(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := a.Svc.UpdateField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId"), in)
 	if err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, f)
 	return nil
@@ -231,7 +253,7 @@ func (a *API) updateField(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteField(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Svc.DeleteField(r.Context(), Scope(r).TenantID, httpapi.PathParam(r, "fieldId")); err != nil {
-		return MapErr(err)
+		return err
 	}
 	httpapi.WriteSuccess(w, "Contact field deleted successfully.")
 	return nil

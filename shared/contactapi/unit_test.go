@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -55,8 +56,8 @@ func TestContactID(t *testing.T) {
 	}
 	for _, bad := range []string{"!!!!", "not base64!", "abc$", "a", "", "===="} {
 		got, err := ContactID(viber(bad))
-		var he *httpapi.Error
-		if !errors.As(err, &he) || he.Status != http.StatusBadRequest || !strings.Contains(he.Message, "Base64") || !strings.Contains(he.Message, "Viber") {
+		he, ok := httpapi.AsHTTP(err)
+		if !ok || he.Status != http.StatusBadRequest || !strings.Contains(he.Message, "Base64") || !strings.Contains(he.Message, "Viber") {
 			t.Errorf("ContactID(%q) on Viber = %q, %v; want a 400 naming Base64", bad, got, err)
 		}
 	}
@@ -91,53 +92,24 @@ func FuzzViberContactID(f *testing.F) {
 		}
 		// Whatever is not Base64 is a 400, never a panic or a 500.
 		if _, err := ContactID(viber(string(id))); err != nil {
-			var he *httpapi.Error
-			if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+			if he, ok := httpapi.AsHTTP(err); !ok || he.Status != http.StatusBadRequest {
 				t.Fatalf("ContactID(%q): %v", id, err)
 			}
 		}
 	})
 }
 
-func TestMapErr(t *testing.T) {
-	other := errors.New("dynamodb: throttled")
-	cases := []struct {
-		name   string
-		err    error
-		status int
-		msg    string
-	}{
-		{"validation", &contacts.ValidationError{Field: "custom_fields[0].name", Problem: "is required"}, 400, "custom_fields[0].name: is required."},
-		{"wrapped validation", fmt.Errorf("apply: %w", &contacts.ValidationError{Field: "VIP", Problem: `must be TRUE or FALSE, not "maybe"`}), 400, `VIP: must be TRUE or FALSE, not "maybe".`},
-		{"contact not found", fmt.Errorf("contact %q: %w", "42", contacts.ErrNotFound), 404, `Contact "42" not found.`},
-		{"field not found", fmt.Errorf("contact field %q: %w", "7", contacts.ErrNotFound), 404, `Contact field "7" not found.`},
-		{"bare not found", contacts.ErrNotFound, 404, "Item not found."},
-		{"field exists", fmt.Errorf("a contact field named %q already exists: %w", "Plan", contacts.ErrExists), 409, `A contact field named "Plan" already exists.`},
-		{"bare exists", contacts.ErrExists, 409, "Item."},
-		{"conflict", fmt.Errorf("contact %q: %w", "42", contacts.ErrConflict), 409, "The contact was changed by another request at the same time; retry."},
-	}
-	for _, c := range cases {
-		err := MapErr(c.err)
-		var he *httpapi.Error
-		if !errors.As(err, &he) || he.Status != c.status || he.Message != c.msg {
-			t.Errorf("%s: MapErr = %v, want %d %q", c.name, err, c.status, c.msg)
-		}
-	}
-	if err := MapErr(other); err != other {
-		t.Errorf("other errors pass through: %v", err)
-	}
-	if err := MapErr(nil); err != nil {
-		t.Errorf("MapErr(nil) = %v", err)
-	}
-	// The service's own wording, end to end.
+// TestServiceErrorWording: the contacts service's errors read to a client
+// as the seed's wording, through the one mapping in httpapi.
+func TestServiceErrorWording(t *testing.T) {
 	s := newService()
 	_, err := s.Get(context.Background(), contacts.Scope{TenantID: "t1"}, "123456789012345")
-	if he, _ := MapErr(err).(*httpapi.Error); he == nil || he.Message != `Contact "123456789012345" not found.` {
-		t.Errorf("Get unknown: %v", MapErr(err))
+	if he, ok := httpapi.AsHTTP(err); !ok || he.Status != 404 || he.Message != `Contact "123456789012345" not found.` {
+		t.Errorf("Get unknown: %v", err)
 	}
 	_, err = s.GetField(context.Background(), "t1", "9")
-	if he, _ := MapErr(err).(*httpapi.Error); he == nil || he.Status != 404 || he.Message != `Contact field "9" not found.` {
-		t.Errorf("GetField unknown: %v", MapErr(err))
+	if he, ok := httpapi.AsHTTP(err); !ok || he.Status != 404 || he.Message != `Contact field "9" not found.` {
+		t.Errorf("GetField unknown: %v", err)
 	}
 }
 
@@ -196,7 +168,7 @@ func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.
 	defer s.mu.Unlock()
 	c, ok := s.contacts[tenantID+"#"+id]
 	if !ok {
-		return contacts.Contact{}, contacts.ErrNotFound
+		return contacts.Contact{}, apperr.NotFound("Item", "")
 	}
 	return copyContact(c), nil
 }
@@ -205,7 +177,7 @@ func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.contacts[c.TenantID+"#"+c.ID]; ok || c.Version != 1 {
-		return contacts.ErrExists
+		return apperr.Exists("Item exists.")
 	}
 	s.contacts[c.TenantID+"#"+c.ID] = copyContact(c)
 	return nil
@@ -217,7 +189,7 @@ func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact)
 	s.updates++
 	k := prev.TenantID + "#" + prev.ID
 	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
-		return contacts.ErrConflict
+		return apperr.Conflict("item")
 	}
 	s.contacts[k] = copyContact(next)
 	return nil
@@ -228,7 +200,7 @@ func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
 	defer s.mu.Unlock()
 	k := c.TenantID + "#" + c.ID
 	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
-		return contacts.ErrConflict
+		return apperr.Conflict("item")
 	}
 	delete(s.contacts, k)
 	return nil
@@ -249,7 +221,7 @@ func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (c
 	defer s.mu.Unlock()
 	for _, g := range s.fields {
 		if strings.EqualFold(g.Name, f.Name) {
-			return contacts.Field{}, contacts.ErrExists
+			return contacts.Field{}, apperr.Exists("Item exists.")
 		}
 	}
 	s.lastID++
@@ -263,7 +235,7 @@ func (s *memStore) UpdateField(_ context.Context, _ string, prev, next contacts.
 	defer s.mu.Unlock()
 	for _, g := range s.fields {
 		if g.ID != prev.ID && strings.EqualFold(g.Name, next.Name) {
-			return contacts.ErrExists
+			return apperr.Exists("Item exists.")
 		}
 	}
 	for i, g := range s.fields {
@@ -272,7 +244,7 @@ func (s *memStore) UpdateField(_ context.Context, _ string, prev, next contacts.
 			return nil
 		}
 	}
-	return contacts.ErrNotFound
+	return apperr.NotFound("Item", "")
 }
 
 func (s *memStore) DeleteField(_ context.Context, _ string, f contacts.Field) error {

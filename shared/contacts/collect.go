@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // Collected is what a bot collected from a subscriber: a field value, an
@@ -62,7 +63,7 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 		return nil
 	}
 	c, err := s.modify(ctx, sc, psid, change)
-	if !errors.Is(err, ErrNotFound) {
+	if !apperr.Is(err, apperr.KindNotFound) {
 		return c, err
 	}
 	now := s.Now().Unix()
@@ -71,7 +72,7 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 	if err := change(&c); err != nil {
 		return Contact{}, err
 	}
-	if err := s.Store.CreateContact(ctx, c); errors.Is(err, ErrExists) {
+	if err := s.Store.CreateContact(ctx, c); apperr.Is(err, apperr.KindExists) {
 		// Created concurrently: apply to the stored one.
 		return s.modify(ctx, sc, psid, change)
 	} else if err != nil {

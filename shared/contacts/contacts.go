@@ -6,9 +6,9 @@ package contacts
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // Contact is one person a bot talks to.
@@ -107,14 +107,6 @@ func StandardByName(name string) (StandardField, bool) {
 	return StandardField{}, false
 }
 
-// Errors the store and the service report.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
-	// ErrConflict means the item changed since it was read.
-	ErrConflict = errors.New("changed concurrently")
-)
-
 // Limits of the API (seed 001).
 const (
 	MaxFieldsPerWrite = 30
@@ -183,34 +175,27 @@ type Page struct {
 type Store interface {
 	GetContact(ctx context.Context, tenantID, id string) (Contact, error)
 	// CreateContact writes a new contact (Version 1) with its search
-	// entries; ErrExists if the ID is taken.
+	// entries; an apperr.KindExists if the ID is taken.
 	CreateContact(ctx context.Context, c Contact) error
 	// UpdateContact replaces prev by next (next.Version = prev.Version+1)
-	// and moves the search entries that changed; ErrConflict if the stored
+	// and moves the search entries that changed; an apperr.KindConflict if the stored
 	// version is not prev.Version.
 	UpdateContact(ctx context.Context, prev, next Contact) error
-	// DeleteContact removes a contact and its search entries; ErrConflict if
+	// DeleteContact removes a contact and its search entries; an apperr.KindConflict if
 	// it changed since read.
 	DeleteContact(ctx context.Context, c Contact) error
 	Search(ctx context.Context, q Query) (Page, error)
 
 	ListFields(ctx context.Context, tenantID string) ([]Field, error)
 	// CreateField assigns the next numeric ID of the tenant and writes the
-	// field; ErrExists if another field has the name (case-insensitively).
+	// field; an apperr.KindExists if another field has the name (case-insensitively).
 	CreateField(ctx context.Context, tenantID string, f Field) (Field, error)
-	// UpdateField replaces prev by next; ErrExists if the new name is taken.
+	// UpdateField replaces prev by next; an apperr.KindExists if the new name is taken.
 	UpdateField(ctx context.Context, tenantID string, prev, next Field) error
 	DeleteField(ctx context.Context, tenantID string, f Field) error
 }
 
-// ValidationError names the input that is wrong and why.
-type ValidationError struct {
-	Field   string
-	Problem string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Problem) }
-
-func invalid(field, format string, args ...any) *ValidationError {
-	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+// invalid is an apperr.KindInvalid naming the input that is wrong and why.
+func invalid(field, format string, args ...any) *apperr.Error {
+	return apperr.Invalidf(field, format, args...)
 }

@@ -11,12 +11,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // fakeStore is an in-memory Store that honours the port's contract:
 // versions (CreateContact writes Version 1, UpdateContact is conditional on
-// prev.Version and must write prev.Version+1), ErrExists, ErrConflict,
-// ErrNotFound, Search over SearchTerms with Offset/Limit/Total (oldest
+// prev.Version and must write prev.Version+1), apperr.Exists("Item exists."), apperr.Conflict("item"),
+// apperr.NotFound("Item", ""), Search over SearchTerms with Offset/Limit/Total (oldest
 // first), per-tenant numeric field IDs that are never reused, and field
 // names unique case-insensitively. It copies contacts in and out, so a
 // caller changing what it got back changes nothing stored.
@@ -31,9 +33,9 @@ type fakeStore struct {
 	calls map[string]int
 	// beforeUpdate, when set, runs (unlocked) before each UpdateContact: a
 	// concurrent writer. It returns whether this call must fail with
-	// ErrConflict regardless of versions.
+	// apperr.Conflict("item") regardless of versions.
 	beforeUpdate func(n int) bool
-	// createExists makes the next n CreateContact calls report ErrExists.
+	// createExists makes the next n CreateContact calls report apperr.Exists("Item exists.").
 	createExists int
 	// failList makes ListFields fail.
 	failList error
@@ -60,7 +62,7 @@ func (s *fakeStore) GetContact(_ context.Context, tenantID, id string) (Contact,
 	s.calls["GetContact"]++
 	c, ok := s.contacts[ckey(tenantID, id)]
 	if !ok {
-		return Contact{}, ErrNotFound
+		return Contact{}, apperr.NotFound("Item", "")
 	}
 	return deepCopy(c), nil
 }
@@ -71,7 +73,7 @@ func (s *fakeStore) CreateContact(_ context.Context, c Contact) error {
 	s.calls["CreateContact"]++
 	if s.createExists > 0 {
 		s.createExists--
-		return ErrExists
+		return apperr.Exists("Item exists.")
 	}
 	if c.Version != 1 {
 		return fmt.Errorf("fake store: CreateContact with Version %d, want 1", c.Version)
@@ -81,7 +83,7 @@ func (s *fakeStore) CreateContact(_ context.Context, c Contact) error {
 	}
 	k := ckey(c.TenantID, c.ID)
 	if _, ok := s.contacts[k]; ok {
-		return ErrExists
+		return apperr.Exists("Item exists.")
 	}
 	s.contacts[k] = deepCopy(c)
 	s.nextSeq++
@@ -96,7 +98,7 @@ func (s *fakeStore) UpdateContact(_ context.Context, prev, next Contact) error {
 	hook := s.beforeUpdate
 	s.mu.Unlock()
 	if hook != nil && hook(n) {
-		return ErrConflict
+		return apperr.Conflict("item")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,7 +111,7 @@ func (s *fakeStore) UpdateContact(_ context.Context, prev, next Contact) error {
 	k := ckey(prev.TenantID, prev.ID)
 	cur, ok := s.contacts[k]
 	if !ok || cur.Version != prev.Version {
-		return ErrConflict
+		return apperr.Conflict("item")
 	}
 	s.contacts[k] = deepCopy(next)
 	return nil
@@ -122,7 +124,7 @@ func (s *fakeStore) DeleteContact(_ context.Context, c Contact) error {
 	k := ckey(c.TenantID, c.ID)
 	cur, ok := s.contacts[k]
 	if !ok || cur.Version != c.Version {
-		return ErrConflict
+		return apperr.Conflict("item")
 	}
 	delete(s.contacts, k)
 	delete(s.seq, k)
@@ -182,7 +184,7 @@ func (s *fakeStore) CreateField(_ context.Context, tenantID string, f Field) (Fi
 	defer s.mu.Unlock()
 	s.calls["CreateField"]++
 	if s.nameTaken(tenantID, f.Name, "") {
-		return Field{}, ErrExists
+		return Field{}, apperr.Exists("Item exists.")
 	}
 	s.lastID[tenantID]++
 	f.ID = strconv.Itoa(s.lastID[tenantID])
@@ -199,7 +201,7 @@ func (s *fakeStore) UpdateField(_ context.Context, tenantID string, prev, next F
 		return fmt.Errorf("fake store: UpdateField changes the ID")
 	}
 	if s.nameTaken(tenantID, next.Name, prev.ID) {
-		return ErrExists
+		return apperr.Exists("Item exists.")
 	}
 	for i, f := range s.fields[tenantID] {
 		if f.ID == prev.ID {
@@ -208,7 +210,7 @@ func (s *fakeStore) UpdateField(_ context.Context, tenantID string, prev, next F
 			return nil
 		}
 	}
-	return ErrNotFound
+	return apperr.NotFound("Item", "")
 }
 
 func (s *fakeStore) DeleteField(_ context.Context, tenantID string, f Field) error {
@@ -222,7 +224,7 @@ func (s *fakeStore) DeleteField(_ context.Context, tenantID string, f Field) err
 			return nil
 		}
 	}
-	return ErrNotFound
+	return apperr.NotFound("Item", "")
 }
 
 // put stores a contact as is (test set-up).

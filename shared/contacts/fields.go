@@ -2,11 +2,12 @@ package contacts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // FieldInput creates or changes a custom field definition.
@@ -36,7 +37,7 @@ func (s *Service) GetField(ctx context.Context, tenantID, id string) (Field, err
 			return f, nil
 		}
 	}
-	return Field{}, fmt.Errorf("contact field %q: %w", id, ErrNotFound)
+	return Field{}, apperr.NotFound("Contact field", id)
 }
 
 // CreateField defines a custom field.
@@ -64,8 +65,8 @@ func (s *Service) CreateField(ctx context.Context, tenantID string, in FieldInpu
 	f.CreatedAt = s.Now().Unix()
 	f.UpdatedAt = f.CreatedAt
 	created, err := s.Store.CreateField(ctx, tenantID, f)
-	if errors.Is(err, ErrExists) {
-		return Field{}, fmt.Errorf("a contact field named %q already exists: %w", f.Name, ErrExists)
+	if apperr.Is(err, apperr.KindExists) {
+		return Field{}, apperr.Exists("A contact field named %q already exists.", f.Name)
 	}
 	return created, err
 }
@@ -95,8 +96,8 @@ func (s *Service) UpdateField(ctx context.Context, tenantID, id string, in Field
 	}
 	next.UpdatedAt = s.Now().Unix()
 	err = s.Store.UpdateField(ctx, tenantID, prev, next)
-	if errors.Is(err, ErrExists) {
-		return Field{}, fmt.Errorf("a contact field named %q already exists: %w", next.Name, ErrExists)
+	if apperr.Is(err, apperr.KindExists) {
+		return Field{}, apperr.Exists("A contact field named %q already exists.", next.Name)
 	}
 	return next, err
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -56,9 +58,9 @@ func TestCreateField(t *testing.T) {
 	for _, r := range refusals {
 		before := st.count("CreateField")
 		_, err := s.CreateField(bg, "t1", r.in)
-		var ve *ValidationError
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.field {
-			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.field)
+			t.Errorf("%s: %v, want an invalid-input error on %s", r.name, err, r.field)
 		}
 		if st.count("CreateField") != before {
 			t.Errorf("%s: the store was asked", r.name)
@@ -66,7 +68,7 @@ func TestCreateField(t *testing.T) {
 	}
 	// Names are unique ignoring case.
 	_, err := s.CreateField(bg, "t1", FieldInput{Name: ptr("PLAN"), Type: ptr("number")})
-	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), `"PLAN"`) {
+	if !apperr.Is(err, apperr.KindExists) || !strings.Contains(err.Error(), `"PLAN"`) {
 		t.Fatalf("taken name: %v", err)
 	}
 }
@@ -142,20 +144,20 @@ func TestUpdateField(t *testing.T) {
 	}
 	for _, r := range refusals {
 		_, err := s.UpdateField(bg, "t1", r.id, r.in)
-		var ve *ValidationError
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.field {
-			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.field)
+			t.Errorf("%s: %v, want an invalid-input error on %s", r.name, err, r.field)
 		}
 	}
 	if st.count("UpdateField") != writes {
 		t.Fatal("a refused update was written")
 	}
 	_, err = s.UpdateField(bg, "t1", plan.ID, FieldInput{Name: ptr("tier")})
-	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), `"tier"`) {
+	if !apperr.Is(err, apperr.KindExists) || !strings.Contains(err.Error(), `"tier"`) {
 		t.Fatalf("taken name: %v", err)
 	}
 	_, err = s.UpdateField(bg, "t1", "99", FieldInput{Name: ptr("X")})
-	if !errors.Is(err, ErrNotFound) {
+	if !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
@@ -169,10 +171,10 @@ func TestGetAndDeleteField(t *testing.T) {
 	b := mustField(t, s, "t1", "B", Text)
 
 	_, err := s.GetField(bg, "t1", "7")
-	if !errors.Is(err, ErrNotFound) || err.Error() != `contact field "7": not found` {
+	if !apperr.Is(err, apperr.KindNotFound) || err.Error() != `Contact field "7" not found.` {
 		t.Fatalf("GetField unknown: %v", err)
 	}
-	if _, err := s.GetField(bg, "t2", a.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetField(bg, "t2", a.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("another tenant's field: %v", err)
 	}
 
@@ -180,10 +182,10 @@ func TestGetAndDeleteField(t *testing.T) {
 	if err := s.DeleteField(bg, "t1", a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetField(bg, "t1", a.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetField(bg, "t1", a.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if err := s.DeleteField(bg, "t1", a.ID); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteField(bg, "t1", a.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 	if fs, _ := s.ListFields(bg, "t1"); len(fs) != 1 || fs[0].ID != b.ID {
@@ -193,7 +195,7 @@ func TestGetAndDeleteField(t *testing.T) {
 	if got, _ := st.stored("t1", c.ID); got.Custom[a.ID] != "kept" {
 		t.Fatalf("value lost: %v", got.Custom)
 	}
-	if _, err := s.Search(bg, acct, a.ID, "kept", 1); err == nil {
+	if _, err := search(s, acct, a.ID, "kept", 1); err == nil {
 		t.Fatal("a deleted field is searchable by ID")
 	}
 	if _, err := s.Update(bg, acct, c.ID, in("A", `"x"`), nil); err == nil {

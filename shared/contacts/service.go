@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // Service holds the contact rules on top of a Store.
@@ -41,17 +42,17 @@ type Input struct {
 // Get reads a contact the scope may see.
 func (s *Service) Get(ctx context.Context, sc Scope, id string) (Contact, error) {
 	if !validID(id) {
-		return Contact{}, fmt.Errorf("contact %q: %w", id, ErrNotFound)
+		return Contact{}, apperr.NotFound("Contact", id)
 	}
 	c, err := s.Store.GetContact(ctx, sc.TenantID, id)
-	if errors.Is(err, ErrNotFound) {
-		return Contact{}, fmt.Errorf("contact %q: %w", id, ErrNotFound)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return Contact{}, apperr.NotFound("Contact", id)
 	}
 	if err != nil {
 		return Contact{}, err
 	}
 	if sc.ChannelID != "" && c.ChannelID != sc.ChannelID {
-		return Contact{}, fmt.Errorf("contact %q: %w", id, ErrNotFound)
+		return Contact{}, apperr.NotFound("Contact", id)
 	}
 	return c, nil
 }
@@ -85,7 +86,7 @@ func (s *Service) Create(ctx context.Context, sc Scope, in []Input, opportunity 
 	for range 3 {
 		c.ID = NewContactID()
 		err = s.Store.CreateContact(ctx, c)
-		if !errors.Is(err, ErrExists) {
+		if !apperr.Is(err, apperr.KindExists) {
 			break
 		}
 	}
@@ -145,11 +146,11 @@ func (s *Service) Delete(ctx context.Context, sc Scope, id string) error {
 		if err != nil {
 			return err
 		}
-		if err = s.Store.DeleteContact(ctx, c); !errors.Is(err, ErrConflict) {
+		if err = s.Store.DeleteContact(ctx, c); !apperr.Is(err, apperr.KindConflict) {
 			return err
 		}
 	}
-	return fmt.Errorf("contact %q: %w", id, ErrConflict)
+	return apperr.Conflict("contact")
 }
 
 // modify reads, changes and writes a contact, retrying when a concurrent
@@ -169,11 +170,11 @@ func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*
 		}
 		next.Version = prev.Version + 1
 		next.UpdatedAt = s.Now().Unix()
-		if err = s.Store.UpdateContact(ctx, prev, next); !errors.Is(err, ErrConflict) {
+		if err = s.Store.UpdateContact(ctx, prev, next); !apperr.Is(err, apperr.KindConflict) {
 			return next, err
 		}
 	}
-	return Contact{}, fmt.Errorf("contact %q: %w", id, ErrConflict)
+	return Contact{}, apperr.Conflict("contact")
 }
 
 // apply sets the inputs on c, checking each against its field's type. On an
@@ -299,19 +300,6 @@ func cleanTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// Search lists one page (from 1) of the scope's contacts whose field (a
-// standard field's name, or a custom field's name or ID) equals value.
-func (s *Service) Search(ctx context.Context, sc Scope, name, value string, page int) (Page, error) {
-	if err := checkSearch(name, page); err != nil {
-		return Page{}, err
-	}
-	fields, err := s.Store.ListFields(ctx, sc.TenantID)
-	if err != nil {
-		return Page{}, err
-	}
-	return s.SearchIn(ctx, sc, fields, name, value, page)
-}
-
 // checkSearch refuses a search without a field name or with a page out of
 // range, before anything is read.
 func checkSearch(name string, page int) error {
@@ -324,9 +312,11 @@ func checkSearch(name string, page int) error {
 	return nil
 }
 
-// SearchIn is Search with the tenant's field definitions already read (the
-// caller needs them to present the results).
-func (s *Service) SearchIn(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
+// Search lists one page (from 1) of the scope's contacts whose field (a
+// standard field's name, or a custom field's name or ID) equals value;
+// fields are the tenant's field definitions, which the caller reads (it
+// needs them to present the results).
+func (s *Service) Search(ctx context.Context, sc Scope, fields []Field, name, value string, page int) (Page, error) {
 	if err := checkSearch(name, page); err != nil {
 		return Page{}, err
 	}

@@ -9,9 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 var bg = context.Background()
+
+// search is Service.Search with the tenant's fields read first, as the
+// handlers do.
+func search(s *Service, sc Scope, name, value string, page int) (Page, error) {
+	fields, err := s.Store.ListFields(bg, sc.TenantID)
+	if err != nil {
+		return Page{}, err
+	}
+	return s.Search(bg, sc, fields, name, value, page)
+}
 
 func in(kv ...string) []Input {
 	var out []Input
@@ -21,12 +33,12 @@ func in(kv ...string) []Input {
 	return out
 }
 
-// wantValidation asserts err is a *ValidationError on field.
+// wantValidation asserts err is a *apperr.Error on field.
 func wantValidation(t *testing.T, err error, field string) {
 	t.Helper()
-	var ve *ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T), want a *ValidationError on %q", err, err, field)
+		t.Fatalf("error %v (%T), want a *apperr.Error on %q", err, err, field)
 	}
 	if ve.Field != field {
 		t.Fatalf("error %q names %q, want %q", err, ve.Field, field)
@@ -105,7 +117,7 @@ func TestCreateRefuses(t *testing.T) {
 	cases := []struct {
 		name  string
 		in    []Input
-		field string // the ValidationError's Field
+		field string // the invalid field
 		says  string // part of the message
 	}{
 		{"unknown field", in("Nickname", `"x"`), "Nickname", "is not a contact field"},
@@ -163,7 +175,7 @@ func TestCreateRetriesTakenIDs(t *testing.T) {
 	}
 	s, st = newTestService()
 	st.createExists = 3
-	if _, err := s.Create(bg, acct, in("firstName", `"Ana"`), false); !errors.Is(err, ErrExists) || st.count("CreateContact") != 3 {
+	if _, err := s.Create(bg, acct, in("firstName", `"Ana"`), false); !apperr.Is(err, apperr.KindExists) || st.count("CreateContact") != 3 {
 		t.Fatalf("three taken IDs: %v, %d calls", err, st.count("CreateContact"))
 	}
 	s, st = newTestService()
@@ -241,7 +253,7 @@ func TestUpdate(t *testing.T) {
 	})
 	t.Run("unknown contact", func(t *testing.T) {
 		_, err := s.Update(bg, acct, "123456789012345", in("firstName", `"Zed"`), nil)
-		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"123456789012345"`) {
+		if !apperr.Is(err, apperr.KindNotFound) || !strings.Contains(err.Error(), `"123456789012345"`) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -282,8 +294,8 @@ func TestUpdateRetriesConflicts(t *testing.T) {
 	c = mustCreate(t, s, acct, in("firstName", `"Ana"`))
 	st.beforeUpdate = func(int) bool { return true }
 	_, err = s.Update(bg, acct, c.ID, in("firstName", `"Bea"`), nil)
-	if !errors.Is(err, ErrConflict) {
-		t.Fatalf("got %v, want ErrConflict", err)
+	if !apperr.Is(err, apperr.KindConflict) {
+		t.Fatalf("got %v, want a conflict", err)
 	}
 	if n := st.count("UpdateContact"); n < 2 || n > 10 {
 		t.Fatalf("%d attempts", n)
@@ -308,19 +320,19 @@ func TestScopes(t *testing.T) {
 		t.Fatalf("the account sees every channel: %v", err)
 	}
 	for name, sc := range map[string]Scope{"another channel": ch2, "another tenant": other} {
-		if _, err := s.Get(bg, sc, c.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(bg, sc, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Get: %v", name, err)
 		}
-		if _, err := s.Update(bg, sc, c.ID, in("firstName", `"Zed"`), nil); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Update(bg, sc, c.ID, in("firstName", `"Zed"`), nil); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Update: %v", name, err)
 		}
-		if _, err := s.AddTags(bg, sc, c.ID, []string{"x"}); !errors.Is(err, ErrNotFound) {
+		if _, err := s.AddTags(bg, sc, c.ID, []string{"x"}); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s AddTags: %v", name, err)
 		}
-		if err := s.Delete(bg, sc, c.ID); !errors.Is(err, ErrNotFound) {
+		if err := s.Delete(bg, sc, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("%s Delete: %v", name, err)
 		}
-		if p, err := s.Search(bg, sc, "firstName", "ana", 1); err != nil || p.Total != 0 {
+		if p, err := search(s, sc, "firstName", "ana", 1); err != nil || p.Total != 0 {
 			t.Errorf("%s Search: %v %v", name, p, err)
 		}
 		if found, err := s.FindByName(bg, sc, "Ana", "", 10); err != nil || len(found) != 0 {
@@ -330,23 +342,23 @@ func TestScopes(t *testing.T) {
 	if got, err := s.Update(bg, Scope{TenantID: "t1"}, c.ID, in("firstName", `"Zed"`), nil); err != nil || got.ChannelID != "ch1" {
 		t.Fatalf("account update: %+v %v", got, err)
 	}
-	if p, err := s.Search(bg, Scope{TenantID: "t1"}, "firstName", "zed", 1); err != nil || p.Total != 1 {
+	if p, err := search(s, Scope{TenantID: "t1"}, "firstName", "zed", 1); err != nil || p.Total != 1 {
 		t.Fatalf("account search: %v %v", p, err)
 	}
 	// IDs that cannot be ours or a channel's are not found without asking
 	// the store.
 	for _, id := range []string{"", "a#b", "bad\x00id", "x\x7f", strings.Repeat("1", 129), "\xff"} {
-		if _, err := s.Get(bg, ch1, id); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(bg, ch1, id); !apperr.Is(err, apperr.KindNotFound) {
 			t.Errorf("Get(%q): %v", id, err)
 		}
 	}
 	if err := s.Delete(bg, ch1, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(bg, ch1, c.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(bg, ch1, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if err := s.Delete(bg, ch1, c.ID); !errors.Is(err, ErrNotFound) {
+	if err := s.Delete(bg, ch1, c.ID); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -448,9 +460,9 @@ func TestTags(t *testing.T) {
 				t.Errorf("%s %s: no error", op, r.name)
 				continue
 			}
-			var ve *ValidationError
+			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != r.field {
-				t.Errorf("%s %s: %v, want a ValidationError on %s", op, r.name, err, r.field)
+				t.Errorf("%s %s: %v, want an invalid-input error on %s", op, r.name, err, r.field)
 			}
 			if !slices.Equal(before, tags()) {
 				t.Errorf("%s %s changed the tags", op, r.name)
@@ -502,7 +514,7 @@ func TestSearch(t *testing.T) {
 		page, n int
 	}{{1, 10}, {2, 10}, {3, 5}, {4, 0}, {1000, 0}}
 	for _, p := range pages {
-		got, err := s.Search(bg, acct, "firstName", "ANA", p.page)
+		got, err := search(s, acct, "firstName", "ANA", p.page)
 		if err != nil || got.Total != 25 || len(got.Contacts) != p.n {
 			t.Fatalf("page %d: %d contacts of %d, %v", p.page, len(got.Contacts), got.Total, err)
 		}
@@ -532,7 +544,7 @@ func TestSearch(t *testing.T) {
 		{"text no match", "lastName", "nobody", ""},
 	}
 	for _, f := range finds {
-		got, err := s.Search(bg, acct, f.field, f.value, 1)
+		got, err := search(s, acct, f.field, f.value, 1)
 		if err != nil {
 			t.Errorf("%s: %v", f.name, err)
 			continue
@@ -547,7 +559,7 @@ func TestSearch(t *testing.T) {
 			t.Errorf("%s: %+v", f.name, got)
 		}
 	}
-	if got, err := s.Search(bg, acct, "VIP", "FALSE", 1); err != nil || got.Total != 1 || got.Contacts[0].ID == yes.ID {
+	if got, err := search(s, acct, "VIP", "FALSE", 1); err != nil || got.Total != 1 || got.Contacts[0].ID == yes.ID {
 		t.Errorf("boolean FALSE: %+v %v", got, err)
 	}
 
@@ -570,14 +582,14 @@ func TestSearch(t *testing.T) {
 		{"not a number", "Score", "0x10", 1, "value"},
 	}
 	for _, r := range refusals {
-		_, err := s.Search(bg, acct, r.field, r.value, r.page)
-		var ve *ValidationError
+		_, err := search(s, acct, r.field, r.value, r.page)
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != r.errField {
-			t.Errorf("%s: %v, want a ValidationError on %s", r.name, err, r.errField)
+			t.Errorf("%s: %v, want an invalid-input error on %s", r.name, err, r.errField)
 		}
 	}
 	// Read-only standard fields can be searched.
-	if _, err := s.Search(bg, acct, "gender", "female", 1); err != nil {
+	if _, err := search(s, acct, "gender", "female", 1); err != nil {
 		t.Errorf("search by gender: %v", err)
 	}
 }

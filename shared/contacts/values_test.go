@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/phone"
 )
 
@@ -155,12 +156,12 @@ func canonCases() []canonCase {
 	}
 }
 
-// checkCanonErr asserts that err is a *ValidationError naming label.
+// checkCanonErr asserts that err is a *apperr.Error naming label.
 func checkCanonErr(t *testing.T, err error, label string) {
 	t.Helper()
-	var ve *ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T) is not a *ValidationError", err, err)
+		t.Fatalf("error %v (%T) is not a *apperr.Error", err, err)
 	}
 	if ve.Field != label {
 		t.Fatalf("error %v names %q, want the label %q", err, ve.Field, label)
@@ -277,7 +278,7 @@ func TestCanonicalOddCases(t *testing.T) {
 	// A phone value without a configured normaliser is a server fault, not a
 	// client mistake: a plain error naming the field.
 	_, err := Canonical("phone", Phone, nil, json.RawMessage(`"+14155550123"`), nil, "US")
-	var ve *ValidationError
+	var ve *apperr.Error
 	if err == nil || errors.As(err, &ve) || !strings.Contains(err.Error(), "phone") {
 		t.Errorf("phone without normaliser: %v", err)
 	}
@@ -329,9 +330,9 @@ func TestValidFieldName(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			var ve *ValidationError
+			var ve *apperr.Error
 			if !errors.As(err, &ve) || ve.Field != "name" {
-				t.Errorf("ValidFieldName(%q) = %v, want a *ValidationError on name", c.name, err)
+				t.Errorf("ValidFieldName(%q) = %v, want a *apperr.Error on name", c.name, err)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 )
 
@@ -30,18 +31,18 @@ import (
 // expire by TTL; dead deliveries live in the tenant's partition, listed
 // newest first through GSI1, and expire by TTL too.
 type Connections struct {
-	API   API
-	Table string // the data table
-	Ops   string // the operations table (attempts)
+	API      API
+	Table    string // the data table
+	OpsTable string // the operations table (attempts)
 }
 
 // ops is the operations table's name, or an error naming the missing
 // setting (a store built without it cannot log or read attempts).
 func (c *Connections) ops() (*string, error) {
-	if c.Ops == "" {
-		return nil, errors.New("ddbstore: Connections.Ops (the operations table) is not set")
+	if c.OpsTable == "" {
+		return nil, errors.New("ddbstore: Connections.OpsTable (the operations table) is not set")
 	}
-	return aws.String(c.Ops), nil
+	return aws.String(c.OpsTable), nil
 }
 
 var _ connections.Store = (*Connections)(nil)
@@ -74,13 +75,6 @@ const (
 	maxQueryPage = 1000
 )
 
-// deadTags makes attributevalue use the json tags of connections.Dead (it
-// has no dynamodbav tags), so its attributes are snake_case like the rest.
-func deadTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
-
-// deadTagsDecode is deadTags for decoding.
-func deadTagsDecode(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
-
 // avN is a number attribute value.
 func avN(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
@@ -89,14 +83,14 @@ func avN(v int64) types.AttributeValue {
 // avS is a string attribute value.
 func avS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
-// notFoundIf maps a failed "item exists" condition to ErrNotFound and wraps
-// any error with what was being done.
-func notFoundIf(err error, what string) error {
+// notFoundIf maps a failed "item exists" condition to notFound and wraps
+// any other error with what was being done.
+func notFoundIf(err error, what string, notFound *apperr.Error) error {
 	switch {
 	case err == nil:
 		return nil
 	case isConditionFailure(err):
-		return fmt.Errorf("%s: %w", what, connections.ErrNotFound)
+		return notFound.Wrap(err)
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -105,48 +99,12 @@ func notFoundIf(err error, what string) error {
 // checkLimit rejects a page size below 1.
 func checkLimit(limit int) error {
 	if limit < 1 {
-		return &connections.ValidationError{Field: "limit", Problem: "must be at least 1"}
+		return apperr.Invalid("limit", "must be at least 1")
 	}
 	return nil
 }
 
-// get reads one item with a strongly consistent read; a missing item is
-// ErrNotFound.
-func (c *Connections) get(ctx context.Context, pk, sk, what string) (map[string]types.AttributeValue, error) {
-	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(c.Table), Key: key(pk, sk), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if res.Item == nil {
-		return nil, fmt.Errorf("%s: %w", what, connections.ErrNotFound)
-	}
-	return res.Item, nil
-}
-
-// query runs in page by page until it has limit items (all items if limit
-// is 0). Pages may end early at 1 MB, so Limit alone does not give limit
-// items.
-func (c *Connections) query(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, error) {
-	var out []map[string]types.AttributeValue
-	for {
-		if limit > 0 {
-			in.Limit = aws.Int32(int32(min(limit-len(out), maxQueryPage)))
-		}
-		page, err := c.API.Query(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.LastEvaluatedKey == nil || (limit > 0 && len(out) >= limit) {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
-}
-
-// CreateConnection writes a new connection; an existing ID is ErrConflict.
+// CreateConnection writes a new connection; an existing ID is an apperr.KindExists.
 func (c *Connections) CreateConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
 	if err != nil {
@@ -156,7 +114,7 @@ func (c *Connections) CreateConnection(ctx context.Context, conn connections.Con
 		TableName: aws.String(c.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if isConditionFailure(err) {
-		return fmt.Errorf("create connection %s: %w", conn.ID, connections.ErrConflict)
+		return apperr.Exists("Connection %s already exists; retry.", conn.ID).Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", conn.ID, err)
@@ -167,21 +125,14 @@ func (c *Connections) CreateConnection(ctx context.Context, conn connections.Con
 // GetConnection reads a connection of a tenant (strongly consistent).
 func (c *Connections) GetConnection(ctx context.Context, tenantID, id string) (connections.Connection, error) {
 	var conn connections.Connection
-	what := "connection " + id
-	m, err := c.get(ctx, tenantPK(tenantID), connSK(id), what)
-	if err != nil {
-		return conn, err
-	}
-	if err := attributevalue.UnmarshalMap(m, &conn); err != nil {
-		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
-	}
-	return conn, nil
+	err := getItem(ctx, c.API, c.Table, tenantPK(tenantID), connSK(id), true, &conn, apperr.NotFound("Connection", id))
+	return conn, err
 }
 
 // ListConnections reads every connection of a tenant (strongly consistent),
 // oldest first, ties by ID.
 func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]connections.Connection, error) {
-	items, err := c.query(ctx, &dynamodb.QueryInput{
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
 		TableName:              aws.String(c.Table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -204,7 +155,7 @@ func (c *Connections) ListConnections(ctx context.Context, tenantID string) ([]c
 
 // PutConnection replaces a connection whose stored version is the one
 // before conn.Version: a change made meanwhile (RecordResult, Disable,
-// another edit) makes it ErrConflict, so the caller reads again.
+// another edit) makes it an apperr.KindConflict, so the caller reads again.
 func (c *Connections) PutConnection(ctx context.Context, conn connections.Connection) error {
 	it, err := item(tenantPK(conn.TenantID), connSK(conn.ID), conn)
 	if err != nil {
@@ -219,9 +170,9 @@ func (c *Connections) PutConnection(ctx context.Context, conn connections.Connec
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) && len(ccf.Item) > 0 {
-		return fmt.Errorf("put connection %s: %w", conn.ID, connections.ErrConflict)
+		return apperr.Conflict("connection").Wrap(err)
 	}
-	return notFoundIf(err, "put connection "+conn.ID)
+	return notFoundIf(err, "put connection "+conn.ID, apperr.NotFound("Connection", conn.ID))
 }
 
 // DeleteConnection deletes a connection. Its attempts and dead deliveries
@@ -231,7 +182,7 @@ func (c *Connections) DeleteConnection(ctx context.Context, tenantID, id string)
 		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), connSK(id)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
-	return notFoundIf(err, "delete connection "+id)
+	return notFoundIf(err, "delete connection "+id, apperr.NotFound("Connection", id))
 }
 
 // RecordResult notes an attempt's effect in one conditional update: a
@@ -255,7 +206,7 @@ func (c *Connections) RecordResult(ctx context.Context, tenantID, id string, suc
 	what := "record result on connection " + id
 	res, err := c.API.UpdateItem(ctx, in)
 	if err != nil {
-		return conn, notFoundIf(err, what)
+		return conn, notFoundIf(err, what, apperr.NotFound("Connection", id))
 	}
 	if err := attributevalue.UnmarshalMap(res.Attributes, &conn); err != nil {
 		return conn, fmt.Errorf("%s: unmarshal: %w", what, err)
@@ -275,7 +226,7 @@ func (c *Connections) Disable(ctx context.Context, tenantID, id, reason string, 
 			":false": &types.AttributeValueMemberBOOL{Value: false}, ":r": avS(reason), ":at": avN(at.Unix()), ":one": avN(1),
 		},
 	})
-	return notFoundIf(err, "disable connection "+id)
+	return notFoundIf(err, "disable connection "+id, apperr.NotFound("Connection", id))
 }
 
 // AddAttempt logs an attempt; it expires ActivityTTL after its time. The
@@ -308,7 +259,7 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.query(ctx, &dynamodb.QueryInput{
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
 		TableName:              ops,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -330,14 +281,14 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 // FindAttempt returns the latest logged attempt of a delivery (by its
 // webhook ID) on a connection, whenever it was made while attempts are kept
 // (ActivityTTL): one Query on the operations table's GSI1 (keys only) and
-// one GetItem. ErrNotFound if none is logged. GSI1 is eventually
+// one GetItem. An apperr.KindNotFound if none is logged. GSI1 is eventually
 // consistent, so an attempt made a moment ago may not be found yet.
 func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (connections.Attempt, error) {
 	ops, err := c.ops()
 	if err != nil {
 		return connections.Attempt{}, err
 	}
-	notFound := fmt.Errorf("attempt of %s on connection %s: %w", webhookID, connectionID, connections.ErrNotFound)
+	notFound := apperr.NotFound("Delivery", webhookID)
 	if webhookID == "" {
 		return connections.Attempt{}, notFound
 	}
@@ -375,7 +326,7 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 // delivery; it expires DeadTTL after DiedAt. The payload is stored as
 // binary, byte for byte.
 func (c *Connections) AddDead(ctx context.Context, d connections.Dead) error {
-	it, err := attributevalue.MarshalMapWithOptions(d, deadTags)
+	it, err := attributevalue.MarshalMap(d)
 	if err != nil {
 		return fmt.Errorf("add dead delivery %s: marshal: %w", d.ID, err)
 	}
@@ -415,7 +366,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 			AttrPK: avS(tenantPK(tenantID)), AttrSK: avS(deadSK(id)),
 		}
 	}
-	items, err := c.query(ctx, in, limit+1)
+	items, err := queryItems(ctx, c.API, in, limit+1)
 	if err != nil {
 		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
 	}
@@ -426,7 +377,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
 		}
 	}
-	if err := attributevalue.UnmarshalListOfMapsWithOptions(items, &page.Items, deadTagsDecode); err != nil {
+	if err := attributevalue.UnmarshalListOfMaps(items, &page.Items); err != nil {
 		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
 	}
 	return page, nil
@@ -435,7 +386,7 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 // parseDeadCursor reads a cursor ListDead made: the GSI1 sort key
 // <diedAt:%010d>#<deliveryId>, and the delivery ID in it.
 func parseDeadCursor(cursor string) (sk, id string, err error) {
-	bad := &connections.ValidationError{Field: "cursor", Problem: "is not a cursor from this listing (pass links.next as it is)"}
+	bad := apperr.Invalid("cursor", "is not a cursor from this listing (pass links.next as it is)")
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
 		return "", "", bad
@@ -454,15 +405,8 @@ func parseDeadCursor(cursor string) (sk, id string, err error) {
 // GetDead reads one dead delivery (strongly consistent).
 func (c *Connections) GetDead(ctx context.Context, tenantID, deliveryID string) (connections.Dead, error) {
 	var d connections.Dead
-	what := "dead delivery " + deliveryID
-	m, err := c.get(ctx, tenantPK(tenantID), deadSK(deliveryID), what)
-	if err != nil {
-		return d, err
-	}
-	if err := attributevalue.UnmarshalMapWithOptions(m, &d, deadTagsDecode); err != nil {
-		return d, fmt.Errorf("%s: unmarshal: %w", what, err)
-	}
-	return d, nil
+	err := getItem(ctx, c.API, c.Table, tenantPK(tenantID), deadSK(deliveryID), true, &d, apperr.NotFound("Dead delivery", deliveryID))
+	return d, err
 }
 
 // DeleteDead deletes a dead delivery (after a redrive, or on request).
@@ -471,5 +415,5 @@ func (c *Connections) DeleteDead(ctx context.Context, tenantID, deliveryID strin
 		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), deadSK(deliveryID)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
-	return notFoundIf(err, "delete dead delivery "+deliveryID)
+	return notFoundIf(err, "delete dead delivery "+deliveryID, apperr.NotFound("Dead delivery", deliveryID))
 }

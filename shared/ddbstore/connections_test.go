@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -25,7 +26,7 @@ import (
 func newConnections(t *testing.T) (*ddbstore.Connections, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Connections{API: env.DDB, Table: env.Table, Ops: env.OpsTable}, env
+	return &ddbstore.Connections{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}, env
 }
 
 // mkConn builds an enabled connection with two secrets.
@@ -90,8 +91,8 @@ func numAttr(t *testing.T, m map[string]types.AttributeValue, name string) int64
 
 func wantNotFound(t *testing.T, what string, err error) {
 	t.Helper()
-	if !errors.Is(err, connections.ErrNotFound) {
-		t.Errorf("%s: %v, want ErrNotFound", what, err)
+	if !apperr.Is(err, apperr.KindNotFound) {
+		t.Errorf("%s: %v, want a not-found error", what, err)
 	}
 }
 
@@ -111,8 +112,8 @@ func TestConnectionCRUD(t *testing.T) {
 	if _, ok := raw["failing_since"]; ok {
 		t.Error("failing_since stored while 0")
 	}
-	if err := s.CreateConnection(ctx, c); !errors.Is(err, connections.ErrConflict) {
-		t.Errorf("second create: %v, want ErrConflict", err)
+	if err := s.CreateConnection(ctx, c); !apperr.Is(err, apperr.KindExists) {
+		t.Errorf("second create: %v, want an exists error", err)
 	}
 
 	c2 := c
@@ -128,8 +129,8 @@ func TestConnectionCRUD(t *testing.T) {
 	// A put over a version it did not read is a conflict, and writes nothing.
 	stale := c2
 	stale.Name = "stale"
-	if err := s.PutConnection(ctx, stale); !errors.Is(err, connections.ErrConflict) {
-		t.Errorf("put over a changed version: %v, want ErrConflict", err)
+	if err := s.PutConnection(ctx, stale); !apperr.Is(err, apperr.KindConflict) {
+		t.Errorf("put over a changed version: %v, want a conflict", err)
 	}
 	if got := mustGetConn(t, s, "ta", "k1"); got.Name == "stale" {
 		t.Error("a conflicting put was written")
@@ -406,9 +407,9 @@ func TestAttemptsNewestFirst(t *testing.T) {
 		t.Errorf("AddAttempt without the operations table: %v", err)
 	}
 	_, err = s.Attempts(ctx, "t", "k", 0)
-	var ve *connections.ValidationError
+	var ve *apperr.Error
 	if !errors.As(err, &ve) {
-		t.Errorf("Attempts(0): %v, want a ValidationError", err)
+		t.Errorf("Attempts(0): %v, want an invalid-input error", err)
 	}
 	none, err := s.Attempts(ctx, "t", "nothing", 10)
 	if err != nil || none == nil || len(none) != 0 {
@@ -518,9 +519,9 @@ func TestDeadDeliveries(t *testing.T) {
 	}
 	for _, bad := range []string{"%%%", "bm90LWEtY3Vyc29y", base64.RawURLEncoding.EncodeToString([]byte("17000000#d1")), base64.RawURLEncoding.EncodeToString([]byte("+700000030#d3"))} {
 		_, err := s.ListDead(ctx, "t", 2, bad)
-		var ve *connections.ValidationError
+		var ve *apperr.Error
 		if !errors.As(err, &ve) || ve.Field != "cursor" {
-			t.Errorf("cursor %q: %v, want a ValidationError on cursor", bad, err)
+			t.Errorf("cursor %q: %v, want an invalid-input error on cursor", bad, err)
 		}
 	}
 	if got := listIDs("t", 100); got != "d5,d4,d3,d2,d1" {

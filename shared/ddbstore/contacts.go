@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -31,13 +32,13 @@ import (
 type Contacts struct {
 	API   API
 	Table string // the data table: contacts, field definitions
-	// Index is the table of the search index items: the operations table.
+	// OpsTable is the operations table, which holds the search index items.
 	// Only contact writes and searches need it.
-	Index string
+	OpsTable string
 }
 
 // errNoIndex is the error of a contact write or search without Index.
-var errNoIndex = errors.New("ddbstore: Contacts.Index (the operations table, which holds the search index) is not set")
+var errNoIndex = errors.New("ddbstore: Contacts.OpsTable (the operations table, which holds the search index) is not set")
 
 var _ contacts.Store = (*Contacts)(nil)
 
@@ -67,10 +68,7 @@ var (
 // Key builders of contacts and their index entries (see schema.go).
 func contactPK(tenantID, id string) string { return "CONTACT#" + tenantID + "#" + id }
 
-const (
-	skContact     = "CONTACT"
-	attrContactID = "contact_id"
-)
+const skContact = "CONTACT"
 
 // indexValue is the value part of an index key: the value key itself, or
 // "h:" + hex(sha256) when it is longer than maxIndexValue bytes.
@@ -113,22 +111,22 @@ func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
 	return out
 }
 
-// putIndex is the transaction Put of an index item of contact id.
-func (s *Contacts) putIndex(e indexEntry, id string) types.TransactWriteItem {
+// putIndex is the transaction Put of an index item (keys only: the sort
+// key ends with the contact ID).
+func (s *Contacts) putIndex(e indexEntry) types.TransactWriteItem {
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.Index),
+		TableName: aws.String(s.OpsTable),
 		Item: map[string]types.AttributeValue{
 			AttrPK: str(e.PK), AttrSK: str(e.SK),
 			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
-			attrContactID: str(id),
 		},
 	}}
 }
 
 // deleteIndex is the transaction Delete of an index item.
 func (s *Contacts) deleteIndex(e indexEntry) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Index), Key: key(e.PK, e.SK)}}
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.OpsTable), Key: key(e.PK, e.SK)}}
 }
 
 // versionIs is the condition that the stored contact has version v.
@@ -143,7 +141,7 @@ func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem
 	if len(items) > MaxTransactItems {
 		return fmt.Errorf("%w (%d needed)", ErrTooManyActions, len(items))
 	}
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return errNoIndex
 	}
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -171,23 +169,12 @@ func cancelled(err error) bool {
 // read-modify-write sees the latest version).
 func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contacts.Contact, error) {
 	var c contacts.Contact
-	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(contactPK(tenantID, id), skContact), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return c, fmt.Errorf("get contact %s: %w", id, err)
-	}
-	if res.Item == nil {
-		return c, fmt.Errorf("contact %s: %w", id, contacts.ErrNotFound)
-	}
-	if err := attributevalue.UnmarshalMap(res.Item, &c); err != nil {
-		return c, fmt.Errorf("unmarshal contact %s: %w", id, err)
-	}
-	return c, nil
+	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), skContact, true, &c, apperr.NotFound("Contact", id))
+	return c, err
 }
 
 // CreateContact writes a new contact (Version 1) and its index entries;
-// ErrExists if the ID is taken.
+// an apperr.KindExists if the ID is taken.
 func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error {
 	if c.Version != 1 {
 		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
@@ -198,11 +185,11 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	}
 	items := []types.TransactWriteItem{putNew(s.Table, ci)}
 	for _, e := range indexEntries(c) {
-		items = append(items, s.putIndex(e, c.ID))
+		items = append(items, s.putIndex(e))
 	}
 	err = s.transact(ctx, items)
 	if isConditionFailure(err) {
-		return fmt.Errorf("create contact %s: %w", c.ID, contacts.ErrExists)
+		return apperr.Exists("Contact %s already exists.", c.ID).Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("create contact %s: %w", c.ID, err)
@@ -213,7 +200,7 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 // UpdateContact replaces prev by next if the stored version is still
 // prev.Version, deletes the index entries of terms that disappeared or
 // changed and puts those that are new or changed; unchanged entries are not
-// touched. ErrConflict if the contact changed (or vanished) since prev was read.
+// touched. an apperr.KindConflict if the contact changed (or vanished) since prev was read.
 func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contact) error {
 	if prev.TenantID != next.TenantID || prev.ID != next.ID {
 		return fmt.Errorf("update contact %s: tenant and ID may not change", prev.ID)
@@ -237,14 +224,14 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 	}
 	for k, e := range now {
 		if _, had := old[k]; !had {
-			items = append(items, s.putIndex(e, next.ID))
+			items = append(items, s.putIndex(e))
 		}
 	}
 	return s.conditional(ctx, "update contact "+next.ID, items)
 }
 
 // DeleteContact removes a contact and its index entries if the stored
-// version is still c.Version; ErrConflict otherwise.
+// version is still c.Version; an apperr.KindConflict otherwise.
 func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error {
 	cond, vals := versionIs(c.Version)
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
@@ -258,11 +245,11 @@ func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error 
 }
 
 // conditional runs a version-conditioned transaction: a cancellation means
-// the contact changed since it was read (ErrConflict).
+// the contact changed since it was read (an apperr.KindConflict).
 func (s *Contacts) conditional(ctx context.Context, what string, items []types.TransactWriteItem) error {
 	err := s.transact(ctx, items)
 	if cancelled(err) {
-		return fmt.Errorf("%s: %w", what, contacts.ErrConflict)
+		return apperr.Conflict("contact").Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -273,12 +260,14 @@ func (s *Contacts) conditional(ctx context.Context, what string, items []types.T
 // Search returns the page [Offset, Offset+Limit) of the contacts whose field
 // q.FieldKey has the value key q.ValueKey, oldest first (created_at, then
 // ID), and the exact number of all matches. A channel's search queries the
-// value's main-table partition (strongly consistent); a tenant-wide search
-// (ChannelID "") queries its GSI1 partition (eventually consistent).
+// value's index partition on the operations table (strongly consistent); a
+// tenant-wide search (ChannelID "") queries the operations table's GSI1
+// partition (eventually consistent).
 //
 // Cost: the value's index partition is walked once, in order. The first
 // Offset entries are only counted (Query Select=COUNT with Limit, following
-// LastEvaluatedKey), the next Limit entries are read (projection contact_id),
+// LastEvaluatedKey), the next Limit entries are read (projection SK, which ends with the
+// contact ID),
 // and the rest are counted again (Select=COUNT). Every entry is read once, so
 // the Total is exact and the cost grows with the number of contacts that have
 // this value (index items are ~250 bytes: ~15 per read unit when consistent,
@@ -290,7 +279,7 @@ func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page,
 	if err := checkQuery(q); err != nil {
 		return contacts.Page{}, err
 	}
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return contacts.Page{}, errNoIndex
 	}
 	w := &walk{api: s.API, base: s.indexQuery(q)}
@@ -331,14 +320,14 @@ func checkQuery(q contacts.Query) error {
 func (s *Contacts) indexQuery(q contacts.Query) dynamodb.QueryInput {
 	if q.ChannelID != "" {
 		return dynamodb.QueryInput{
-			TableName:                 aws.String(s.Index),
+			TableName:                 aws.String(s.OpsTable),
 			KeyConditionExpression:    aws.String(AttrPK + " = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexPK(q.TenantID, q.ChannelID, q.FieldKey, q.ValueKey)}},
 			ConsistentRead:            aws.Bool(true),
 		}
 	}
 	return dynamodb.QueryInput{
-		TableName:                 aws.String(s.Index),
+		TableName:                 aws.String(s.OpsTable),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    aws.String(AttrGSI1PK + " = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexGSI1PK(q.TenantID, q.FieldKey, q.ValueKey)}},

@@ -16,6 +16,7 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -24,7 +25,7 @@ import (
 func newContacts(t *testing.T) (*ddbstore.Contacts, *emulators.TestEnv) {
 	t.Helper()
 	env := emulators.ForTest(t)
-	return &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}, env
+	return &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}, env
 }
 
 // mk builds a version-1 contact.
@@ -102,11 +103,11 @@ func TestCreateGetAndTenantIsolation(t *testing.T) {
 		got.CreatedAt != a.CreatedAt || !slices.Equal(got.Tags, a.Tags) || got.LastInbound["ch1"] != a.CreatedAt {
 		t.Errorf("GetContact = %+v, want %+v", got, a)
 	}
-	if err := s.CreateContact(t.Context(), a); !errors.Is(err, contacts.ErrExists) {
-		t.Errorf("second create: %v, want ErrExists", err)
+	if err := s.CreateContact(t.Context(), a); !apperr.Is(err, apperr.KindExists) {
+		t.Errorf("second create: %v, want an exists error", err)
 	}
-	if _, err := s.GetContact(t.Context(), "ta", "c2"); !errors.Is(err, contacts.ErrNotFound) {
-		t.Errorf("tenant ta reading tb's contact: %v, want ErrNotFound", err)
+	if _, err := s.GetContact(t.Context(), "ta", "c2"); !apperr.Is(err, apperr.KindNotFound) {
+		t.Errorf("tenant ta reading tb's contact: %v, want a not-found error", err)
 	}
 	if ids, total := find(t, s, byEmail("tb", "", "ann@example.com")); total != 0 || len(ids) != 0 {
 		t.Errorf("tenant tb found ta's contact: %v (%d)", ids, total)
@@ -186,11 +187,11 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := next(c, func(n *contacts.Contact) { n.Fields["email"] = "c@example.com" })
-	if err := s.UpdateContact(t.Context(), c, stale); !errors.Is(err, contacts.ErrConflict) {
-		t.Fatalf("stale update: %v, want ErrConflict", err)
+	if err := s.UpdateContact(t.Context(), c, stale); !apperr.Is(err, apperr.KindConflict) {
+		t.Fatalf("stale update: %v, want a conflict", err)
 	}
-	if err := s.DeleteContact(t.Context(), c); !errors.Is(err, contacts.ErrConflict) {
-		t.Fatalf("stale delete: %v, want ErrConflict", err)
+	if err := s.DeleteContact(t.Context(), c); !apperr.Is(err, apperr.KindConflict) {
+		t.Fatalf("stale delete: %v, want a conflict", err)
 	}
 	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 2 || got.Fields["email"] != "b@example.com" {
 		t.Errorf("stored contact changed: %+v", got)
@@ -201,8 +202,8 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 		}
 	}
 	gone := mk("t", "ch", "nope", 1, nil, nil)
-	if err := s.UpdateContact(t.Context(), gone, next(gone, func(*contacts.Contact) {})); !errors.Is(err, contacts.ErrConflict) {
-		t.Errorf("update of a missing contact: %v, want ErrConflict", err)
+	if err := s.UpdateContact(t.Context(), gone, next(gone, func(*contacts.Contact) {})); !apperr.Is(err, apperr.KindConflict) {
+		t.Errorf("update of a missing contact: %v, want a conflict", err)
 	}
 }
 
@@ -213,7 +214,7 @@ func TestDeleteRemovesIndexEntries(t *testing.T) {
 	if err := s.DeleteContact(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
 	// Nothing of the contact is left in either table.
@@ -380,7 +381,7 @@ func TestTooManyActionsIsRefusedWhole(t *testing.T) {
 	if err := s.CreateContact(t.Context(), big); !errors.Is(err, ddbstore.ErrTooManyActions) {
 		t.Fatalf("create: %v, want ErrTooManyActions", err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "big"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "big"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("refused contact was written: %v", err)
 	}
 	small := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, map[string]string{"1": "v0"})
@@ -489,7 +490,7 @@ func (c *countingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 func TestSearchReadsEachMatchOnce(t *testing.T) {
 	env := emulators.ForTest(t)
 	ddb := &countingDDB{Client: env.DDB}
-	s := &ddbstore.Contacts{API: ddb, Table: env.Table, Index: env.OpsTable}
+	s := &ddbstore.Contacts{API: ddb, Table: env.Table, OpsTable: env.OpsTable}
 	for i := range 40 {
 		email := "other@example.com" // the rest of the tenant, never read
 		if i%2 == 0 {
@@ -550,7 +551,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}{
 		{"unprocessed keys are retried", stingy},
 	}
-	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.OpsTable}
+	s := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
 	var want []string
 	for i := range 4 {
 		want = append(want, fmt.Sprintf("c%d", i))
@@ -558,7 +559,7 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &ddbstore.Contacts{API: tc.api, Table: env.Table, Index: env.OpsTable}
+			s := &ddbstore.Contacts{API: tc.api, Table: env.Table, OpsTable: env.OpsTable}
 			if ids, total := find(t, s, byEmail("t", "ch", "a@example.com")); !slices.Equal(ids, want) || total != 4 {
 				t.Errorf("found %v (total %d), want %v", ids, total, want)
 			}
@@ -577,12 +578,12 @@ func TestIndexTableRequired(t *testing.T) {
 	c := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, nil)
 	check := func(what string, err error) {
 		t.Helper()
-		if err == nil || !strings.Contains(err.Error(), "Contacts.Index (the operations table") {
+		if err == nil || !strings.Contains(err.Error(), "Contacts.OpsTable (the operations table") {
 			t.Errorf("%s without Index = %v", what, err)
 		}
 	}
 	check("create", s.CreateContact(t.Context(), c))
-	if _, err := full.GetContact(t.Context(), "t", "c1"); !errors.Is(err, contacts.ErrNotFound) {
+	if _, err := full.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("the refused create wrote the contact: %v", err)
 	}
 	_, err := s.Search(t.Context(), byEmail("t", "ch", "a@example.com"))

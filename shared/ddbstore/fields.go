@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -68,7 +69,7 @@ func compareNumeric(a, b string) int {
 }
 
 // CreateField takes the tenant's next field ID and writes the field with
-// its name guard; ErrExists if another field has the name in any case. An ID
+// its name guard; an apperr.KindExists if another field has the name in any case. An ID
 // taken by a failed create is not reused.
 func (s *Contacts) CreateField(ctx context.Context, tenantID string, f contacts.Field) (contacts.Field, error) {
 	id, err := s.nextFieldID(ctx, tenantID)
@@ -88,7 +89,7 @@ func (s *Contacts) CreateField(ctx context.Context, tenantID string, f contacts.
 		putNew(s.Table, fi), putNew(s.Table, gi),
 	}})
 	if isConditionFailure(err) {
-		return contacts.Field{}, fmt.Errorf("create field %q: %w", f.Name, contacts.ErrExists)
+		return contacts.Field{}, apperr.Exists("A contact field named %q already exists.", f.Name).Wrap(err)
 	}
 	if err != nil {
 		return contacts.Field{}, fmt.Errorf("create field %q: %w", f.Name, err)
@@ -116,8 +117,8 @@ func (s *Contacts) nextFieldID(ctx context.Context, tenantID string) (string, er
 }
 
 // UpdateField replaces prev by next. A new name (other than by case) moves
-// the name guard in the same transaction. ErrExists if the new name is
-// taken, ErrNotFound if the field is gone, ErrConflict if its stored name is
+// the name guard in the same transaction. an apperr.KindExists if the new name is
+// taken, an apperr.KindNotFound if the field is gone, an apperr.KindConflict if its stored name is
 // no longer prev.Name.
 func (s *Contacts) UpdateField(ctx context.Context, tenantID string, prev, next contacts.Field) error {
 	if prev.ID != next.ID || next.ID == "" {
@@ -142,11 +143,11 @@ func (s *Contacts) UpdateField(ctx context.Context, tenantID string, prev, next 
 		items = append(items, s.deleteGuard(tenantID, prev), putNew(s.Table, gi))
 	}
 	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return fieldWriteError("update field "+prev.ID, err)
+	return fieldWriteError("update field "+prev.ID, prev.ID, next.Name, err)
 }
 
-// DeleteField deletes a field and its name guard; ErrNotFound if it is
-// gone, ErrConflict if its stored name is no longer f.Name.
+// DeleteField deletes a field and its name guard; an apperr.KindNotFound if it is
+// gone, an apperr.KindConflict if its stored name is no longer f.Name.
 func (s *Contacts) DeleteField(ctx context.Context, tenantID string, f contacts.Field) error {
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{
@@ -158,7 +159,7 @@ func (s *Contacts) DeleteField(ctx context.Context, tenantID string, f contacts.
 		}},
 		s.deleteGuard(tenantID, f),
 	}})
-	return fieldWriteError("delete field "+f.ID, err)
+	return fieldWriteError("delete field "+f.ID, f.ID, f.Name, err)
 }
 
 // deleteGuard deletes f's name guard if it belongs to f.
@@ -172,11 +173,11 @@ func (s *Contacts) deleteGuard(tenantID string, f contacts.Field) types.Transact
 
 // fieldWriteError maps the failed conditions of a field transaction whose
 // first action writes the field, the second deletes the old guard and the
-// third (if any) puts the new guard: a missing field is ErrNotFound, a field
-// whose name changed ErrConflict, a taken name ErrExists, and a guard that
-// belongs to another field ErrConflict. The failed condition of the field is
+// third (if any) puts the new guard: a missing field is an apperr.KindNotFound, a field
+// whose name changed an apperr.KindConflict, a taken name an apperr.KindExists, and a guard that
+// belongs to another field an apperr.KindConflict. The failed condition of the field is
 // told apart by the old item DynamoDB returns with it (ALL_OLD).
-func fieldWriteError(what string, err error) error {
+func fieldWriteError(what, id, name string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -189,12 +190,12 @@ func fieldWriteError(what string, err error) error {
 	}
 	switch {
 	case failed(0) && tce.CancellationReasons[0].Item == nil:
-		return fmt.Errorf("%s: %w", what, contacts.ErrNotFound)
+		return apperr.NotFound("Contact field", id).Wrap(err)
 	case failed(0):
-		return fmt.Errorf("%s: %w", what, contacts.ErrConflict)
+		return apperr.Conflict("contact field").Wrap(err)
 	case failed(2):
-		return fmt.Errorf("%s: %w", what, contacts.ErrExists)
+		return apperr.Exists("A contact field named %q already exists.", name).Wrap(err)
 	default:
-		return fmt.Errorf("%s: %w", what, contacts.ErrConflict)
+		return apperr.Conflict("contact field").Wrap(err)
 	}
 }

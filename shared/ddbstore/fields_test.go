@@ -1,11 +1,11 @@
 package ddbstore_test
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -68,8 +68,8 @@ func TestFieldsSortNumerically(t *testing.T) {
 func TestFieldNames(t *testing.T) {
 	s, _ := newContacts(t)
 	size := mustField(t, s, "a", "Size")
-	if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SIZE", Type: contacts.Text}); !errors.Is(err, contacts.ErrExists) {
-		t.Fatalf("duplicate name in another case: %v, want ErrExists", err)
+	if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SIZE", Type: contacts.Text}); !apperr.Is(err, apperr.KindExists) {
+		t.Fatalf("duplicate name in another case: %v, want an exists error", err)
 	}
 	colour := mustField(t, s, "a", "Colour") // the refused create used up ID 2
 	if colour.ID != "3" {
@@ -80,8 +80,8 @@ func TestFieldNames(t *testing.T) {
 	t.Run("rename into a taken name", func(t *testing.T) {
 		next := size
 		next.Name = "colour"
-		if err := s.UpdateField(t.Context(), "a", size, next); !errors.Is(err, contacts.ErrExists) {
-			t.Errorf("rename to a taken name: %v, want ErrExists", err)
+		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindExists) {
+			t.Errorf("rename to a taken name: %v, want an exists error", err)
 		}
 	})
 	t.Run("case-only rename keeps the guard", func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestFieldNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		size = next
-		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "Size"}); !errors.Is(err, contacts.ErrExists) {
+		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "Size"}); !apperr.Is(err, apperr.KindExists) {
 			t.Errorf("name free after a case-only rename: %v", err)
 		}
 	})
@@ -101,11 +101,11 @@ func TestFieldNames(t *testing.T) {
 		if err := s.UpdateField(t.Context(), "a", size, next); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpdateField(t.Context(), "a", size, next); !errors.Is(err, contacts.ErrConflict) {
-			t.Errorf("update from a stale name: %v, want ErrConflict", err)
+		if err := s.UpdateField(t.Context(), "a", size, next); !apperr.Is(err, apperr.KindConflict) {
+			t.Errorf("update from a stale name: %v, want a conflict", err)
 		}
 		size = next
-		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SHOE SIZE"}); !errors.Is(err, contacts.ErrExists) {
+		if _, err := s.CreateField(t.Context(), "a", contacts.Field{Name: "SHOE SIZE"}); !apperr.Is(err, apperr.KindExists) {
 			t.Errorf("new name not guarded: %v", err)
 		}
 		mustField(t, s, "a", "size")
@@ -114,11 +114,11 @@ func TestFieldNames(t *testing.T) {
 		if err := s.DeleteField(t.Context(), "a", colour); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteField(t.Context(), "a", colour); !errors.Is(err, contacts.ErrNotFound) {
-			t.Errorf("second delete: %v, want ErrNotFound", err)
+		if err := s.DeleteField(t.Context(), "a", colour); !apperr.Is(err, apperr.KindNotFound) {
+			t.Errorf("second delete: %v, want a not-found error", err)
 		}
-		if err := s.UpdateField(t.Context(), "a", colour, colour); !errors.Is(err, contacts.ErrNotFound) {
-			t.Errorf("update of a deleted field: %v, want ErrNotFound", err)
+		if err := s.UpdateField(t.Context(), "a", colour, colour); !apperr.Is(err, apperr.KindNotFound) {
+			t.Errorf("update of a deleted field: %v, want a not-found error", err)
 		}
 		if f := mustField(t, s, "a", "COLOUR"); f.ID == colour.ID {
 			t.Errorf("deleted field's ID %s was reused", f.ID)

@@ -18,8 +18,8 @@ import (
 // Idempotency keeps idempotency records, one item per scope and key, with
 // the table's TTL attribute set to the record's expiry.
 type Idempotency struct {
-	API   API
-	Table string
+	API      API
+	OpsTable string // the operations table
 }
 
 var _ idempotency.Store = (*Idempotency)(nil)
@@ -50,7 +50,7 @@ func (s *Idempotency) Claim(ctx context.Context, scope, k string, rec idempotenc
 	}
 	for range claimAttempts {
 		_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                aws.String(s.Table),
+			TableName:                aws.String(s.OpsTable),
 			Item:                     it,
 			ConditionExpression:      aws.String(claimCondition),
 			ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
@@ -82,7 +82,7 @@ func (s *Idempotency) holder(ctx context.Context, pk string, old map[string]type
 	var rec idempotency.Record
 	if old == nil {
 		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.Table), Key: key(pk, skIdem), ConsistentRead: aws.Bool(true),
+			TableName: aws.String(s.OpsTable), Key: key(pk, skIdem), ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
 			return rec, false, fmt.Errorf("read %s: %w", pk, err)
@@ -106,7 +106,7 @@ func (s *Idempotency) Complete(ctx context.Context, scope, k string, rec idempot
 		return err
 	}
 	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.Table),
+		TableName:           aws.String(s.OpsTable),
 		Item:                it,
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
@@ -118,7 +118,7 @@ func (s *Idempotency) Complete(ctx context.Context, scope, k string, rec idempot
 
 // Release forgets a key, so that a retry runs again.
 func (s *Idempotency) Release(ctx context.Context, scope, k string) error {
-	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: key(idemPK(scope, k), skIdem)})
+	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.OpsTable), Key: key(idemPK(scope, k), skIdem)})
 	if err != nil {
 		return fmt.Errorf("release %s/%s: %w", scope, k, err)
 	}

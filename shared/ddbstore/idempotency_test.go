@@ -12,7 +12,7 @@ import (
 
 func TestIdempotency(t *testing.T) {
 	env := emulators.ForTest(t)
-	s := &ddbstore.Idempotency{API: env.DDB, Table: env.OpsTable}
+	s := &ddbstore.Idempotency{API: env.DDB, OpsTable: env.OpsTable}
 	ctx := t.Context()
 	now := time.Unix(1_800_000_000, 0)
 	pending := func(hash string, at time.Time) idempotency.Record {

@@ -15,8 +15,8 @@ import (
 
 // RateCounter keeps rate-limit counters as items with a TTL.
 type RateCounter struct {
-	API   API
-	Table string
+	API      API
+	OpsTable string // the operations table
 }
 
 var _ ratelimit.Counter = (*RateCounter)(nil)
@@ -24,7 +24,7 @@ var _ ratelimit.Counter = (*RateCounter)(nil)
 // Incr adds one to the window's counter in a single UpdateItem.
 func (c *RateCounter) Incr(ctx context.Context, key string, windowStart int64, expires time.Time) (int64, error) {
 	out, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(c.Table),
+		TableName:                aws.String(c.OpsTable),
 		Key:                      map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: rateLimitPK(key, windowStart)}, AttrSK: &types.AttributeValueMemberS{Value: skRL}},
 		UpdateExpression:         aws.String("ADD n :one SET #ttl = if_not_exists(#ttl, :ttl)"),
 		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},

@@ -2,7 +2,6 @@ package ddbstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -52,7 +52,7 @@ const reindexRetries = 8
 // Scan page.
 func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (ReindexStats, error) {
 	var st ReindexStats
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return st, errNoIndex
 	}
 	api, ok := s.API.(reindexAPI)
@@ -113,7 +113,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 			ConditionExpression: cond, ExpressionAttributeValues: vals,
 		}}}
 		for _, e := range indexEntries(c) {
-			items = append(items, s.putIndex(e, c.ID))
+			items = append(items, s.putIndex(e))
 		}
 		err := s.transact(ctx, items)
 		if err == nil {
@@ -125,7 +125,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 			return fmt.Errorf("reindex contact %s: %w", c.ID, err)
 		}
 		st.Retried++
-		if c, err = s.GetContact(ctx, c.TenantID, c.ID); errors.Is(err, contacts.ErrNotFound) {
+		if c, err = s.GetContact(ctx, c.TenantID, c.ID); apperr.Is(err, apperr.KindNotFound) {
 			return nil // deleted meanwhile, with its entries
 		} else if err != nil {
 			return fmt.Errorf("reindex: %w", err)
@@ -172,11 +172,11 @@ const (
 // ran to the end there, and sets the marker when it completes. It reports
 // whether Reindex ran. `make run` calls it on start.
 func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats)) (bool, ReindexStats, error) {
-	if s.Index == "" {
+	if s.OpsTable == "" {
 		return false, ReindexStats{}, errNoIndex
 	}
 	mk := key(markerPK, markerIndexSK)
-	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Index), Key: mk, ConsistentRead: aws.Bool(true)})
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable), Key: mk, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
 	}
@@ -188,7 +188,7 @@ func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats))
 		return true, st, err
 	}
 	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
-	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Index), Item: mk}); err != nil {
+	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.OpsTable), Item: mk}); err != nil {
 		return true, st, fmt.Errorf("reindex: write marker: %w", err)
 	}
 	return true, st, nil

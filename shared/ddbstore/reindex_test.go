@@ -32,13 +32,13 @@ func countIDX(t *testing.T, api *dynamodb.Client, table string) int {
 // the data table, and changes nothing when run again.
 func TestReindexMovesTheOldLayout(t *testing.T) {
 	s, env := newContacts(t)
-	old := &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.Table}
+	old := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.Table}
 	c1 := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com", "firstName": "Ann"}, map[string]string{"2": "gold"})
 	c2 := mk("t", "ch", "c2", 2, map[string]string{"email": "b@example.com"}, nil)
 	mustCreate(t, old, c1, c2)
 	// An entry of a value c2 no longer has, as a lost write could leave.
 	stale := mk("t", "ch", "c2", 2, map[string]string{"email": "gone@example.com"}, nil)
-	if err := (&ddbstore.Contacts{API: env.DDB, Table: env.OpsTable, Index: env.Table}).CreateContact(t.Context(), stale); err != nil {
+	if err := (&ddbstore.Contacts{API: env.DDB, Table: env.OpsTable, OpsTable: env.Table}).CreateContact(t.Context(), stale); err != nil {
 		t.Fatal(err)
 	}
 	c3 := mk("t", "ch", "c3", 3, map[string]string{"email": "a@example.com"}, nil)
@@ -107,7 +107,7 @@ func TestReindexRereadsAContactThatChanged(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	r := &ddbstore.Contacts{API: api, Table: env.Table, Index: env.OpsTable}
+	r := &ddbstore.Contacts{API: api, Table: env.Table, OpsTable: env.OpsTable}
 	st, err := r.Reindex(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestReindexRereadsAContactThatChanged(t *testing.T) {
 
 func TestReindexOnce(t *testing.T) {
 	s, env := newContacts(t)
-	old := &ddbstore.Contacts{API: env.DDB, Table: env.Table, Index: env.Table}
+	old := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.Table}
 	mustCreate(t, old, mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, nil))
 	ran, st, err := s.ReindexOnce(t.Context(), nil)
 	if err != nil || !ran || st.Removed != 1 {

@@ -48,7 +48,7 @@ import (
 // partition of its own):
 //
 //	PK                         SK                                   item
-//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (contact_id); also
+//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (keys only); also
 //	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
 //	SCHEMA                     INDEX#ops-table                      marker: a reindex completed here (reindex.go)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)

@@ -84,6 +84,20 @@ func mustExist(table, pk, sk string) types.TransactWriteItem {
 	}}
 }
 
+// failedCondition is the index of the transaction item whose condition
+// failed, -1 if none did (or err is not a cancelled transaction).
+func failedCondition(err error) int {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 // isConditionFailure reports a failed condition, alone or inside a transaction.
 func isConditionFailure(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
@@ -101,9 +115,13 @@ func isConditionFailure(err error) bool {
 	return false
 }
 
-// getItem reads one item into out; a missing item is notFound.
-func getItem(ctx context.Context, api API, table, pk, sk string, out any, notFound error) error {
-	res, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(pk, sk)})
+// The store's read helpers: every read of one item is getItem, every
+// Query is queryItems (queryPrefix for a partition's items by SK prefix).
+
+// getItem reads one item into out (a strongly consistent read when
+// consistent); a missing item is notFound.
+func getItem(ctx context.Context, api API, table, pk, sk string, consistent bool, out any, notFound error) error {
+	res, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(pk, sk), ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
 		return fmt.Errorf("get %s/%s: %w", pk, sk, err)
 	}
@@ -116,27 +134,43 @@ func getItem(ctx context.Context, api API, table, pk, sk string, out any, notFou
 	return nil
 }
 
+// queryItems runs in page by page until it has limit items (all items if
+// limit is 0). Pages may end early at 1 MB, so Limit alone does not give
+// limit items.
+func queryItems(ctx context.Context, api API, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(int32(min(limit-len(out), maxQueryPage)))
+		}
+		page, err := api.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.LastEvaluatedKey == nil || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
 // queryPrefix reads every item of a partition whose SK starts with prefix.
 func queryPrefix[T any](ctx context.Context, api API, table, pk, prefix string) ([]T, error) {
-	var out []T
-	p := dynamodb.NewQueryPaginator(api, &dynamodb.QueryInput{
+	items, err := queryItems(ctx, api, &dynamodb.QueryInput{
 		TableName:              aws.String(table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk},
 			":p":  &types.AttributeValueMemberS{Value: prefix},
 		},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query %s %s*: %w", pk, prefix, err)
-		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshal %s %s*: %w", pk, prefix, err)
-		}
-		out = append(out, items...)
+	}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("query %s %s*: %w", pk, prefix, err)
+	}
+	var out []T
+	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
+		return nil, fmt.Errorf("unmarshal %s %s*: %w", pk, prefix, err)
 	}
 	return out, nil
 }

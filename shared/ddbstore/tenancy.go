@@ -2,7 +2,6 @@ package ddbstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -21,29 +21,15 @@ type Tenancy struct {
 
 var _ tenancy.Store = (*Tenancy)(nil)
 
-// write runs a transaction. A failed condition is told by the kind of item
-// it was on: a check or delete of something that must exist (not found), a
-// put of something new (exists), an update that raced another (conflict).
-func (s *Tenancy) write(ctx context.Context, what string, items ...types.TransactWriteItem) error {
+// write runs a transaction; fails[i] is the error of a failed condition on
+// items[i] (nil: the item has no condition).
+func (s *Tenancy) write(ctx context.Context, what string, fails []error, items ...types.TransactWriteItem) error {
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for i, r := range tce.CancellationReasons {
-			if aws.ToString(r.Code) != "ConditionalCheckFailed" || i >= len(items) {
-				continue
-			}
-			switch it := items[i]; {
-			case it.Put != nil:
-				return fmt.Errorf("%s: %w", what, tenancy.ErrExists)
-			case it.Update != nil:
-				return fmt.Errorf("%s: %w", what, tenancy.ErrConflict)
-			default:
-				return fmt.Errorf("%s: %w", what, tenancy.ErrNotFound)
-			}
-		}
+	if i := failedCondition(err); i >= 0 && i < len(fails) && fails[i] != nil {
+		return fails[i]
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -70,7 +56,7 @@ func (s *Tenancy) CreateTenant(ctx context.Context, t tenancy.Tenant, secret ten
 		putNew(s.Table, ti), putNew(s.Table, li), putNew(s.Table, ci),
 	}})
 	if isConditionFailure(err) {
-		return fmt.Errorf("create tenant %s: %w", t.ID, tenancy.ErrExists)
+		return apperr.Exists("Tenant %s already exists; retry.", t.ID).Wrap(err)
 	}
 	if err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
@@ -81,7 +67,7 @@ func (s *Tenancy) CreateTenant(ctx context.Context, t tenancy.Tenant, secret ten
 // GetTenant reads a tenant.
 func (s *Tenancy) GetTenant(ctx context.Context, id string) (tenancy.Tenant, error) {
 	var t tenancy.Tenant
-	err := getItem(ctx, s.API, s.Table, tenantPK(id), skTenant, &t, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound))
+	err := getItem(ctx, s.API, s.Table, tenantPK(id), skTenant, false, &t, apperr.NotFound("Tenant", id))
 	return t, err
 }
 
@@ -92,7 +78,7 @@ func (s *Tenancy) RotateSecret(ctx context.Context, tenantID, oldHash string, se
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "rotate secret of "+tenantID,
+	return s.write(ctx, "rotate secret of "+tenantID, []error{apperr.Conflict("account secret"), nil, apperr.Exists("The new account secret collides with a credential; retry.")},
 		types.TransactWriteItem{Update: &types.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(tenantPK(tenantID), skTenant),
@@ -111,13 +97,13 @@ func (s *Tenancy) CreateChannel(ctx context.Context, c tenancy.Channel) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "create channel "+c.ID, mustExist(s.Table, tenantPK(c.TenantID), skTenant), putNew(s.Table, ci))
+	return s.write(ctx, "create channel "+c.ID, []error{apperr.NotFound("Tenant", c.TenantID), apperr.Exists("Channel %s already exists; retry.", c.ID)}, mustExist(s.Table, tenantPK(c.TenantID), skTenant), putNew(s.Table, ci))
 }
 
 // GetChannel reads one channel of a tenant.
 func (s *Tenancy) GetChannel(ctx context.Context, tenantID, channelID string) (tenancy.Channel, error) {
 	var c tenancy.Channel
-	err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), channelSK(channelID), &c, fmt.Errorf("channel %s: %w", channelID, tenancy.ErrNotFound))
+	err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), channelSK(channelID), false, &c, apperr.NotFound("Channel", channelID))
 	return c, err
 }
 
@@ -149,7 +135,7 @@ func (s *Tenancy) CreateToken(ctx context.Context, t tenancy.Token, cred tenancy
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "create token "+t.ID, mustExist(s.Table, tenantPK(t.TenantID), channelSK(t.ChannelID)), putNew(s.Table, ti), putNew(s.Table, ci))
+	return s.write(ctx, "create token "+t.ID, []error{apperr.NotFound("Channel", t.ChannelID), apperr.Exists("Token %s already exists; retry.", t.ID), apperr.Exists("Token %s already exists; retry.", t.ID)}, mustExist(s.Table, tenantPK(t.TenantID), channelSK(t.ChannelID)), putNew(s.Table, ti), putNew(s.Table, ci))
 }
 
 // ListTokens reads a channel's tokens (masked).
@@ -164,10 +150,10 @@ func (s *Tenancy) ListTokens(ctx context.Context, tenantID, channelID string) ([
 // RevokeToken deletes a token and its credential together.
 func (s *Tenancy) RevokeToken(ctx context.Context, tenantID, channelID, tokenID string) error {
 	var t tenancy.Token
-	if err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), tokenSK(channelID, tokenID), &t, fmt.Errorf("token %s: %w", tokenID, tenancy.ErrNotFound)); err != nil {
+	if err := getItem(ctx, s.API, s.Table, tenantPK(tenantID), tokenSK(channelID, tokenID), false, &t, apperr.NotFound("Token", tokenID)); err != nil {
 		return err
 	}
-	return s.write(ctx, "revoke token "+tokenID,
+	return s.write(ctx, "revoke token "+tokenID, []error{apperr.NotFound("Token", tokenID)},
 		types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: key(tenantPK(tenantID), tokenSK(channelID, tokenID)), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table), Key: key(credPK(t.Hash), skCred)}},
 	)
@@ -176,6 +162,6 @@ func (s *Tenancy) RevokeToken(ctx context.Context, tenantID, channelID, tokenID 
 // LookupCredential finds the credential whose secret hashes to hash.
 func (s *Tenancy) LookupCredential(ctx context.Context, hash string) (tenancy.Credential, error) {
 	var c tenancy.Credential
-	err := getItem(ctx, s.API, s.Table, credPK(hash), skCred, &c, tenancy.ErrNotFound)
+	err := getItem(ctx, s.API, s.Table, credPK(hash), skCred, false, &c, apperr.NotFound("Credential", ""))
 	return c, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -112,7 +113,7 @@ func TestUnitIsConditionFailure(t *testing.T) {
 		{"other API error", &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, false},
 		{"generic API error with the same text", &smithy.GenericAPIError{Code: "ConditionalCheckFailed", Message: "x"}, false},
 		{"plain error", errors.New("ConditionalCheckFailedException"), false},
-		{"not found", tenancy.ErrNotFound, false},
+		{"not found", apperr.NotFound("Tenant", "t"), false},
 	}
 	for _, c := range cases {
 		if got := isConditionFailure(c.err); got != c.want {
@@ -286,11 +287,11 @@ func TestUnitCreateTenant(t *testing.T) {
 	}
 
 	api.transErr = condFailedAt(1)
-	if err := s.CreateTenant(context.Background(), ten, cred); !errors.Is(err, tenancy.ErrExists) {
+	if err := s.CreateTenant(context.Background(), ten, cred); !apperr.Is(err, apperr.KindExists) {
 		t.Fatalf("existing tenant: %v", err)
 	}
 	api.transErr = errors.New("throttled")
-	if err := s.CreateTenant(context.Background(), ten, cred); err == nil || errors.Is(err, tenancy.ErrExists) || !strings.Contains(err.Error(), "throttled") {
+	if err := s.CreateTenant(context.Background(), ten, cred); err == nil || apperr.Is(err, apperr.KindExists) || !strings.Contains(err.Error(), "throttled") {
 		t.Fatalf("other failure: %v", err)
 	}
 }
@@ -318,19 +319,19 @@ func TestUnitCreateChannelAndToken(t *testing.T) {
 	})
 
 	api.transErr = condFailedAt(0)
-	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_x"}); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_x"}); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("channel of a missing tenant: %v", err)
 	}
 	api.transErr = condFailedAt(1)
-	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_a"}); !errors.Is(err, tenancy.ErrExists) {
+	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_a"}); !apperr.Is(err, apperr.KindExists) {
 		t.Fatalf("channel ID taken: %v", err)
 	}
 	api.transErr = condFailedAt(0)
-	if err := s.CreateToken(ctx, tok, cred); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CreateToken(ctx, tok, cred); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("token of a missing channel: %v", err)
 	}
 	api.transErr = errors.New("throttled")
-	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_a"}); err == nil || errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CreateChannel(ctx, tenancy.Channel{ID: "ch_b", TenantID: "ten_a"}); err == nil || apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("other failure: %v", err)
 	}
 }
@@ -367,16 +368,16 @@ func TestUnitReads(t *testing.T) {
 	if got, err := s.GetTenant(ctx, "ten_a"); err != nil || got != ten {
 		t.Fatalf("GetTenant = %+v, %v", got, err)
 	}
-	if _, err := s.GetTenant(ctx, "ten_b"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "ten_b"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("missing tenant: %v", err)
 	}
 	if got, err := s.LookupCredential(ctx, "h"); err != nil || got.TenantID != "ten_a" || got.Kind != tenancy.AccountSecret {
 		t.Fatalf("LookupCredential = %+v, %v", got, err)
 	}
-	if _, err := s.LookupCredential(ctx, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.LookupCredential(ctx, "nope"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("unknown hash: %v", err)
 	}
-	if _, err := s.GetChannel(ctx, "ten_a", "ch_x"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.GetChannel(ctx, "ten_a", "ch_x"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("missing channel: %v", err)
 	}
 	for _, g := range api.gets {
@@ -384,7 +385,7 @@ func TestUnitReads(t *testing.T) {
 			t.Fatalf("GetItem on %q", aws.ToString(g.TableName))
 		}
 	}
-	if err := s.RevokeToken(ctx, "ten_a", "ch_x", "tok_x"); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "ten_a", "ch_x", "tok_x"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("revoke a missing token: %v", err)
 	}
 	if len(api.transacts) != 0 {
@@ -421,7 +422,7 @@ func TestUnitListChannelsSkipsTokens(t *testing.T) {
 
 func TestUnitRateCounter(t *testing.T) {
 	api := &fakeAPI{updateOut: &dynamodb.UpdateItemOutput{Attributes: map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "7"}}}}
-	c := &RateCounter{API: api, Table: "tbl"}
+	c := &RateCounter{API: api, OpsTable: "tbl"}
 	exp := time.Unix(1_700_000_120, 0)
 	n, err := c.Incr(context.Background(), "tok_c", 1_700_000_040, exp)
 	if err != nil || n != 7 {

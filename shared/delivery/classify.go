@@ -16,10 +16,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/netguard"
 )
 
-// MaxRetryAfter caps a target's Retry-After: SQS cannot hide a message
-// longer than 12 hours.
-const MaxRetryAfter = 12 * time.Hour
-
 // Retryable reports whether another attempt may succeed: timeouts, DNS,
 // connection and TLS failures, and HTTP 408, 429 and 5xx. Other 4xx
 // (410 Gone included), 3xx, successes and blocked targets are final.
@@ -92,7 +88,7 @@ func retryAfter(status int, h http.Header, now time.Time) time.Duration {
 }
 
 // parseRetryAfter parses a Retry-After value: delay seconds or an HTTP date.
-// It returns 0 for invalid or past values and caps at MaxRetryAfter.
+// It returns 0 for invalid or past values and caps at connections.MaxDelay.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -100,8 +96,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	if strings.Trim(v, "0123456789") == "" {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter // all digits: only too large to parse
+		if err != nil || n > int64(connections.MaxDelay/time.Second) {
+			return connections.MaxDelay // all digits: only too large to parse
 		}
 		return time.Duration(n) * time.Second
 	}
@@ -109,7 +105,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if err != nil {
 		return 0
 	}
-	return min(max(t.Sub(now), 0), MaxRetryAfter)
+	return min(max(t.Sub(now), 0), connections.MaxDelay)
 }
 
 // bodyText turns the kept start of a body into at most

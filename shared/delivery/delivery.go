@@ -23,9 +23,10 @@ import (
 	"github.com/startmsg/chatbackend/shared/netguard"
 )
 
-// DefaultTimeout bounds an attempt when Client.Timeout is not set; the
-// product promises receivers 10 seconds.
-const DefaultTimeout = 10 * time.Second
+// AttemptTimeout is the hard limit of one attempt: connect, TLS, request
+// and response together (seed 000: "waits up to 10 seconds"). A Client
+// whose timeout is not set uses it.
+const AttemptTimeout = 10 * time.Second
 
 // Transport limits.
 const (
@@ -42,7 +43,7 @@ type Client struct {
 	// proxy and guards every dial.
 	HTTP *http.Client
 	// Timeout bounds a whole attempt: connect, TLS, sending, waiting and
-	// reading the response (DefaultTimeout when ≤ 0).
+	// reading the response (AttemptTimeout when ≤ 0).
 	Timeout time.Duration
 
 	// policy, when set, refuses URLs before any dial (bad shape, blocked IP
@@ -61,7 +62,7 @@ type Result struct {
 	Body     string
 	Duration time.Duration
 	// RetryAfter is the target's Retry-After on a 429 or 503 (seconds or an
-	// HTTP date), at most MaxRetryAfter; 0 when absent or invalid.
+	// HTTP date), at most connections.MaxDelay; 0 when absent or invalid.
 	RetryAfter time.Duration
 	// Err says what went wrong when no complete response was read (and for
 	// blocked targets); nil for any complete response, 2xx or not.
@@ -70,7 +71,7 @@ type Result struct {
 
 // New returns a Client whose every connection is checked by policy (at dial
 // time, on the address actually connected) and whose attempts last at most
-// timeout (DefaultTimeout when ≤ 0).
+// timeout (AttemptTimeout when ≤ 0).
 func New(policy netguard.Policy, timeout time.Duration) *Client {
 	return newClient(policy, timeout, nil)
 }
@@ -78,7 +79,7 @@ func New(policy netguard.Policy, timeout time.Duration) *Client {
 // newClient is New with a resolver for the dialer (nil: the default).
 func newClient(policy netguard.Policy, timeout time.Duration, resolver *net.Resolver) *Client {
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = AttemptTimeout
 	}
 	dialer := &net.Dialer{
 		Timeout:   timeout,
@@ -171,7 +172,7 @@ func (c *Client) timeout() time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout
 	}
-	return DefaultTimeout
+	return AttemptTimeout
 }
 
 // failed is the Result of an exchange that produced no complete response.

@@ -299,8 +299,8 @@ func TestRetryAfter(t *testing.T) {
 		{429, "soon", 0, 0},
 		{429, "-5", 0, 0},
 		{429, "1.5", 0, 0},
-		{429, "99999999999999999999999", MaxRetryAfter, MaxRetryAfter},
-		{503, "86400", MaxRetryAfter, MaxRetryAfter},
+		{429, "99999999999999999999999", connections.MaxDelay, connections.MaxDelay},
+		{503, "86400", connections.MaxDelay, connections.MaxDelay},
 		{500, "120", 0, 0},
 		{200, "120", 0, 0},
 		{429, "", 0, 0},
@@ -474,8 +474,8 @@ func closingListener(t *testing.T) string {
 func TestTransportSettings(t *testing.T) {
 	c := New(netguard.Policy{RequireHTTPS: true}, 0)
 	tr := c.HTTP.Transport.(*http.Transport)
-	if c.Timeout != DefaultTimeout || tr.Proxy != nil || tr.MaxIdleConnsPerHost < 64 || tr.DisableKeepAlives ||
-		tr.TLSHandshakeTimeout != DefaultTimeout || tr.ResponseHeaderTimeout != DefaultTimeout || c.HTTP.CheckRedirect == nil {
+	if c.Timeout != AttemptTimeout || tr.Proxy != nil || tr.MaxIdleConnsPerHost < 64 || tr.DisableKeepAlives ||
+		tr.TLSHandshakeTimeout != AttemptTimeout || tr.ResponseHeaderTimeout != AttemptTimeout || c.HTTP.CheckRedirect == nil {
 		t.Fatalf("transport %+v", tr)
 	}
 	if r := (&Client{}).Send(context.Background(), "https://example.com/", nil, nil); r.Outcome != connections.OutcomeBlocked {

@@ -28,14 +28,14 @@ func FuzzBodyText(f *testing.F) {
 	})
 }
 
-// FuzzRetryAfter: any header value gives a delay in [0, MaxRetryAfter].
+// FuzzRetryAfter: any header value gives a delay in [0, connections.MaxDelay].
 func FuzzRetryAfter(f *testing.F) {
 	for _, s := range []string{"120", "Wed, 21 Oct 2015 07:28:00 GMT", "-1", "", "9999999999999999999999", "1e3"} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		if d := parseRetryAfter(v, now); d < 0 || d > MaxRetryAfter {
+		if d := parseRetryAfter(v, now); d < 0 || d > connections.MaxDelay {
 			t.Fatalf("parseRetryAfter(%q) = %s", v, d)
 		}
 	})

@@ -8,7 +8,6 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -89,7 +89,7 @@ func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m even
 	attempt, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	attempt = max(attempt, 1)
 	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID)
-	if errors.Is(err, connections.ErrNotFound) {
+	if apperr.Is(err, apperr.KindNotFound) {
 		d.Log.InfoContext(ctx, "delivery dropped: connection deleted", "webhook_id", del.ID, "connection", del.ConnectionID)
 		return true
 	}
@@ -132,7 +132,7 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 	sig, err := webhook.Sign(conn.Signing(now), del.ID, now, del.Payload)
 	var res delivery.Result
 	if err != nil {
-		res = delivery.Result{Outcome: connections.OutcomeBlocked, Err: fmt.Errorf("sign: %w", err)}
+		res = delivery.Result{Outcome: connections.OutcomeSigning, Err: fmt.Errorf("sign: %w", err)}
 	} else {
 		res = d.Sender.Send(ctx, conn.URL, webhook.Headers(del.ID, now, sig), del.Payload)
 	}
@@ -219,15 +219,21 @@ func Policy(getenv func(string) string) netguard.Policy {
 	return netguard.Policy{AllowLoopback: dev, RequireHTTPS: !dev}
 }
 
-// AttemptTimeout is the hard limit of one attempt: connect, TLS, request and
-// response together (seed 000: "waits up to 10 seconds").
-const AttemptTimeout = 10 * time.Second
+// Ports are what the dispatcher is built from; shared/wiring provides them.
+type Ports interface {
+	ConnectionStore() connections.Store
+	Setting(key string) string
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
+	Clock() func() time.Time
+}
 
 // Build wires the dispatcher for Lambda and the local poller.
-func Build(d *lambdaapp.Deps) lambdaapp.QueueHandler {
-	disp := New(d.Connections(), delivery.New(Policy(d.Getenv), AttemptTimeout),
-		sqs.NewFromConfig(d.AWS), d.QueueURL)
-	disp.Now = d.Now
+func Build(p Ports) lambdaapp.QueueHandler {
+	deliveries, _ := p.Queues()
+	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), delivery.AttemptTimeout),
+		sqs.NewFromConfig(p.AWSConfig()), deliveries)
+	disp.Now = p.Clock()
 	return disp.Handle
 }
 

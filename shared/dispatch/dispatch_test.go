@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/delivery"
 )
@@ -50,7 +52,7 @@ func (m *memStore) GetConnection(_ context.Context, _, id string) (connections.C
 	}
 	c, ok := m.conns[id]
 	if !ok {
-		return c, connections.ErrNotFound
+		return c, apperr.NotFound("Item", "")
 	}
 	return c, nil
 }
@@ -88,7 +90,7 @@ func (m *memStore) Attempts(context.Context, string, string, int) ([]connections
 	return nil, nil
 }
 func (m *memStore) FindAttempt(context.Context, string, string, string) (connections.Attempt, error) {
-	return connections.Attempt{}, connections.ErrNotFound
+	return connections.Attempt{}, apperr.NotFound("Item", "")
 }
 func (m *memStore) AddDead(_ context.Context, d connections.Dead) error {
 	m.mu.Lock()
@@ -103,7 +105,7 @@ func (m *memStore) ListDead(context.Context, string, int, string) (connections.D
 	return connections.DeadPage{}, nil
 }
 func (m *memStore) GetDead(context.Context, string, string) (connections.Dead, error) {
-	return connections.Dead{}, connections.ErrNotFound
+	return connections.Dead{}, apperr.NotFound("Item", "")
 }
 func (m *memStore) DeleteDead(context.Context, string, string) error { return nil }
 
@@ -159,6 +161,8 @@ func TestHandle(t *testing.T) {
 		wantAtt     int
 		wantDisable string
 		wantResults []bool
+		// wantOutcome is the attempt's outcome when not the sender's.
+		wantOutcome connections.Outcome
 	}{
 		{name: "success writes no health change", res: ok, attempt: 1, wantAtt: 1},
 		{name: "first success after failures clears the clock", res: ok, attempt: 3, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-time.Hour).Unix()},
@@ -176,6 +180,8 @@ func TestHandle(t *testing.T) {
 		{name: "disabled connection keeps the delivery dead", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}, wantDead: 1},
 		{name: "unreadable message is dropped", res: ok, attempt: 1, body: "{nope"},
 		{name: "store failure keeps the message", res: ok, attempt: 1, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}},
+		{name: "a connection without a usable secret is not signed, and not retried", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true},
+			wantDead: 1, wantAtt: 1, wantResults: []bool{false}, wantOutcome: connections.OutcomeSigning},
 		{name: "a dead delivery that cannot be kept stays queued", res: http500, attempt: 8, deadErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
 	}
 	for _, c := range cases {
@@ -201,14 +207,27 @@ func TestHandle(t *testing.T) {
 			if failed := len(out.BatchItemFailures) == 1; failed != c.wantFailed {
 				t.Fatalf("failed = %v, want %v", failed, c.wantFailed)
 			}
-			if len(q.vis) != len(c.wantVis) || (len(q.vis) > 0 && q.vis[0] != c.wantVis[0]) {
+			if !slices.Equal(q.vis, c.wantVis) {
 				t.Fatalf("visibility %v, want %v", q.vis, c.wantVis)
 			}
 			if len(store.dead) != c.wantDead || len(store.attempts) != c.wantAtt {
 				t.Fatalf("dead %d attempts %d, want %d %d", len(store.dead), len(store.attempts), c.wantDead, c.wantAtt)
 			}
-			if len(store.results) != len(c.wantResults) {
+			if !slices.Equal(store.results, c.wantResults) {
 				t.Fatalf("results %v, want %v", store.results, c.wantResults)
+			}
+			wantOutcome := c.res.Outcome
+			if c.wantOutcome != "" {
+				wantOutcome = c.wantOutcome
+			}
+			if c.wantDead == 1 {
+				dd := store.dead[0]
+				if dd.ID != "msg_1" || dd.ConnectionID != "conn_1" || dd.TenantID != "ten_1" || dd.DiedAt != now.Unix() || string(dd.Payload) != string(del.Payload) {
+					t.Fatalf("dead %+v", dd)
+				}
+				if c.wantAtt == 1 && (dd.LastAttempt.Outcome != wantOutcome || dd.LastAttempt.Attempt != c.attempt) {
+					t.Fatalf("dead delivery's last attempt %+v, want outcome %s", dd.LastAttempt, wantOutcome)
+				}
 			}
 			reason := store.disabled["conn_1"]
 			if (c.wantDisable == "") != (reason == "") || (c.wantDisable != "" && !contains(reason, c.wantDisable)) {
@@ -218,6 +237,9 @@ func TestHandle(t *testing.T) {
 				a := store.attempts[0]
 				if a.WebhookID != "msg_1" || a.Attempt != c.attempt || a.RequestBody != string(del.Payload) || (a.Final == c.wantFailed && c.deadErr == nil) {
 					t.Fatalf("attempt %+v", a)
+				}
+				if a.Outcome != wantOutcome || (wantOutcome == c.res.Outcome && a.HTTPCode != c.res.Status) {
+					t.Fatalf("attempt outcome %s %d, want %s %d", a.Outcome, a.HTTPCode, wantOutcome, c.res.Status)
 				}
 			}
 		})

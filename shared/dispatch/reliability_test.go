@@ -229,7 +229,7 @@ func TestReliability(t *testing.T) {
 	began := time.Now()
 	e := emulators.ForTest(t)
 	ctx := t.Context()
-	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, Ops: e.OpsTable}
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
 
 	// Seven 1 s steps (SQS visibility is whole seconds): 8 attempts fit.
 	saved := connections.Schedule

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // MaxBodyBytes is the largest request body any route accepts.
@@ -21,21 +23,21 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, Errorf(http.StatusBadRequest, "Content-Type must be application/json, not %q.", ct)
+			return nil, apperr.BadRequest("Content-Type must be application/json, not %q.", ct)
 		}
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
-		return nil, Errorf(http.StatusBadRequest, "Could not read the request body.")
+		return nil, apperr.BadRequest("Could not read the request body.")
 	}
 	if len(b) > MaxBodyBytes {
-		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body is too large (max 256 KB).")
+		return nil, apperr.TooLarge("Request body is too large (max 256 KB).")
 	}
 	return b, nil
 }
 
 // DecodeJSON reads the body and decodes it into dst. With closed set,
-// unknown fields are refused. Every failure is a 400 *Error naming the problem.
+// unknown fields are refused. Every failure is an apperr.KindInvalid naming the problem.
 func DecodeJSON(r *http.Request, dst any, closed bool) error {
 	b, err := ReadBody(r)
 	if err != nil {
@@ -47,20 +49,20 @@ func DecodeJSON(r *http.Request, dst any, closed bool) error {
 // Unmarshal decodes one JSON value from b into dst with DecodeJSON's rules.
 func Unmarshal(b []byte, dst any, closed bool) error {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return Errorf(http.StatusBadRequest, "Request body is empty; a JSON body is required.")
+		return apperr.BadRequest("Request body is empty; a JSON body is required.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if closed {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(dst); err != nil {
-		return &Error{Status: http.StatusBadRequest, Message: describeJSONError(err)}
+		return apperr.BadRequest("%s", describeJSONError(err))
 	}
 	if dec.More() {
-		return Errorf(http.StatusBadRequest, "Malformed JSON: unexpected data after the JSON value.")
+		return apperr.BadRequest("Malformed JSON: unexpected data after the JSON value.")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Errorf(http.StatusBadRequest, "Malformed JSON: unexpected data after the JSON value.")
+		return apperr.BadRequest("Malformed JSON: unexpected data after the JSON value.")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 )
 
@@ -23,13 +24,17 @@ type decodeTarget struct {
 	} `json:"sub"`
 }
 
-// asError asserts that err is an *httpapi.Error with the given status and a
-// message containing every fragment.
+// asError asserts that err is a client error (an *apperr.Error with a
+// kind) answered with the given status and a message containing every
+// fragment.
 func asError(t *testing.T, err error, status int, fragments ...string) *httpapi.Error {
 	t.Helper()
-	var e *httpapi.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v (%T), want *httpapi.Error", err, err)
+	if _, ok := apperr.As(err); !ok {
+		t.Fatalf("err = %v (%T), want *apperr.Error", err, err)
+	}
+	e, ok := httpapi.AsHTTP(err)
+	if !ok {
+		t.Fatalf("err = %v (%T) answers 500", err, err)
 	}
 	if e.Status != status {
 		t.Fatalf("status = %d, want %d (message %q)", e.Status, status, e.Message)
@@ -242,9 +247,9 @@ func FuzzUnmarshal(f *testing.F) {
 				}
 				return true
 			}
-			var e *httpapi.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("%q: err %v (%T) is not an *httpapi.Error", b, err, err)
+			e, ok := httpapi.AsHTTP(err)
+			if !ok {
+				t.Fatalf("%q: err %v (%T) is not a client error", b, err, err)
 			}
 			if e.Status != http.StatusBadRequest || strings.TrimSpace(e.Message) == "" {
 				t.Fatalf("%q: got %d %q, want 400 with a message", b, e.Status, e.Message)

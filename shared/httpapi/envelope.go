@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
-// Error is a client-facing failure: an HTTP status and a message that names
-// what was wrong. Handlers return it; WriteError renders it in the envelope.
+// Error is an HTTP-level answer that has no domain meaning: 401, 403, 405,
+// 429 and the idempotency replies, with their headers. Domain and input
+// failures are *apperr.Error values, mapped by StatusOf; WriteError renders
+// both in the envelope.
 type Error struct {
 	Status  int
 	Message string
@@ -81,13 +84,47 @@ func WriteSuccess(w http.ResponseWriter, message string) {
 	WriteJSON(w, http.StatusOK, envelope{Status: "success", Message: message, Data: []any{}})
 }
 
-// WriteError renders err in the envelope. An *Error keeps its status and
-// message; anything else is logged and answered 500 without detail.
+// StatusOf is the HTTP status of an apperr kind: the one place the
+// project's error vocabulary meets HTTP.
+func StatusOf(k apperr.Kind) int {
+	switch k {
+	case apperr.KindInvalid:
+		return http.StatusBadRequest
+	case apperr.KindRejected:
+		return http.StatusUnprocessableEntity
+	case apperr.KindForbidden:
+		return http.StatusForbidden
+	case apperr.KindNotFound:
+		return http.StatusNotFound
+	case apperr.KindExists, apperr.KindConflict:
+		return http.StatusConflict
+	case apperr.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// AsHTTP is the answer err gets: an *Error as it is, an *apperr.Error with
+// its kind's status and its message, and anything else a 500 without
+// detail (ok false: the caller logs it).
+func AsHTTP(err error) (e *Error, ok bool) {
+	if errors.As(err, &e) {
+		return e, true
+	}
+	if ae, isApp := apperr.As(err); isApp && ae.Kind != apperr.KindInternal {
+		return &Error{Status: StatusOf(ae.Kind), Message: ae.Message}, true
+	}
+	return &Error{Status: http.StatusInternalServerError, Message: MsgInternal}, false
+}
+
+// WriteError renders err in the envelope (see AsHTTP); an error that is
+// neither an *Error nor an *apperr.Error is logged and answered 500.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
+	e, ok := AsHTTP(err)
+	if !ok {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &Error{Status: http.StatusInternalServerError, Message: MsgInternal}
 	}
 	for k, vs := range e.Header {
 		for _, v := range vs {
@@ -113,15 +150,4 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // not a bare message.
 func WriteData(w http.ResponseWriter, status int, v any) {
 	WriteJSON(w, status, map[string]any{"data": v})
-}
-
-// Wording is how a domain error that wraps sentinel reads to a client: the
-// words before the sentinel's own, capitalised (`contact "42": not found`
-// reads `Contact "42"`).
-func Wording(err, sentinel error) string {
-	s := strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
-	if s == "" || s == err.Error() {
-		return "Item"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -72,19 +73,19 @@ func admit(auth routes.Auth, p Principal) error {
 		return nil
 	case routes.AuthAdmin:
 		if p.Kind != KindAdmin {
-			return Errorf(http.StatusForbidden, "The admin API needs operator credentials.")
+			return apperr.Forbidden("The admin API needs operator credentials.")
 		}
 	case routes.AuthChannel, routes.AuthChannelQuery:
 		if p.Kind != string(tenancy.ChannelToken) || p.TenantID == "" || p.ChannelID == "" {
 			if p.Kind == string(tenancy.AccountSecret) {
-				return Errorf(http.StatusForbidden, "This endpoint takes a channel API token, not the account secret key.")
+				return apperr.Forbidden("This endpoint takes a channel API token, not the account secret key.")
 			}
 			return ErrInvalidToken
 		}
 	case routes.AuthAccount:
 		if p.Kind != string(tenancy.AccountSecret) || p.TenantID == "" {
 			if p.Kind == string(tenancy.ChannelToken) {
-				return Errorf(http.StatusForbidden, "This endpoint takes the account secret key, not a channel API token.")
+				return apperr.Forbidden("This endpoint takes the account secret key, not a channel API token.")
 			}
 			return ErrInvalidToken
 		}

@@ -22,6 +22,17 @@ type Principal struct {
 	DefaultCountry string
 }
 
+// The keys of the authorizer's context (API Gateway passes it to every
+// function in requestContext.authorizer): the wire form of a Principal.
+const (
+	AuthCtxKind         = "kind"
+	AuthCtxTenantID     = "tenantId"
+	AuthCtxChannelID    = "channelId"
+	AuthCtxChannelKind  = "channelKind"
+	AuthCtxCredentialID = "credentialId"
+	AuthCtxCountry      = "defaultCountry"
+)
+
 // KindAdmin marks the operator calling the admin API.
 const KindAdmin = "admin"
 

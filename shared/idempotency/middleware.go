@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 )
 
@@ -37,7 +38,7 @@ func Middleware(store Store, route string, now func() time.Time, next http.Handl
 			return nil
 		}
 		if len(key) > MaxKeyLength || !printable(key) {
-			return httpapi.Errorf(http.StatusBadRequest, "%s must be 1 to %d printable ASCII characters.", Header, MaxKeyLength)
+			return apperr.BadRequest("%s must be 1 to %d printable ASCII characters.", Header, MaxKeyLength)
 		}
 		body, err := httpapi.ReadBody(r)
 		if err != nil {
@@ -83,7 +84,7 @@ func Middleware(store Store, route string, now func() time.Time, next http.Handl
 func replay(w http.ResponseWriter, held Record, hash string) error {
 	switch {
 	case held.RequestHash != hash:
-		return httpapi.Errorf(http.StatusUnprocessableEntity, "This %s was already used with a different request body.", Header)
+		return apperr.New(apperr.KindRejected, "This %s was already used with a different request body.", Header)
 	case !held.Done:
 		return &httpapi.Error{Status: http.StatusConflict, Message: "A request with this " + Header + " is still being processed; retry later.",
 			Header: http.Header{"Retry-After": {strconv.Itoa(int(Lease.Seconds()))}}}

@@ -7,17 +7,26 @@ import (
 	"net/http"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-// Functions maps each function of this package to its handler.
-var Functions = lambdaapp.Builders{
-	"openapi": func(*lambdaapp.Deps) http.Handler { return http.HandlerFunc(serveOpenAPI) },
-	"me": func(d *lambdaapp.Deps) http.Handler {
-		return httpapi.HandlerFunc((&me{store: d.Tenancy()}).serve)
-	},
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// Openapi builds the handler of function openapi.
+func Openapi(p Ports) http.Handler {
+	return http.HandlerFunc(serveOpenAPI)
+}
+
+// Me builds the handler of function me.
+func Me(p Ports) http.Handler {
+	return httpapi.HandlerFunc((&me{store: p.TenancyStore()}).serve)
+}
+
+// Ports are what these handlers need; shared/wiring provides them.
+type Ports interface {
+	TenancyStore() tenancy.Store
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {

@@ -1,47 +1,127 @@
-// Package registry gathers every API package's builders for the places that
-// serve all routes in one process: the local gateway and the tests. Function
-// binaries never import it; each imports only its own API package.
+// Package registry gathers every handler package's functions for the places
+// that serve all routes in one process: the local gateway, make invoke and
+// the tests. Function binaries never import it; each main imports only its
+// own handler package and shared/wiring.
 package registry
 
 import (
+	"net/http"
+	"strings"
+
+	"github.com/startmsg/chatbackend/shared/actionapi"
 	"github.com/startmsg/chatbackend/shared/adminapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
-	"github.com/startmsg/chatbackend/shared/contactinputapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/metaapi"
+	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-// Packages are the API packages' builder maps by import path.
-var Packages = map[string]lambdaapp.Builders{
-	"github.com/startmsg/chatbackend/shared/adminapi":        adminapi.Functions,
-	"github.com/startmsg/chatbackend/shared/connectionapi":   connectionapi.Functions,
-	"github.com/startmsg/chatbackend/shared/contactapi":      contactapi.Functions,
-	"github.com/startmsg/chatbackend/shared/contactinputapi": contactinputapi.Functions,
-	"github.com/startmsg/chatbackend/shared/metaapi":         metaapi.Functions,
+// Packages are the handler packages' builders by import path, then by
+// function name.
+var Packages = map[string]wiring.Builders{
+	"github.com/startmsg/chatbackend/shared/actionapi": {
+		"actions": wiring.Route(actionapi.Actions),
+	},
+	"github.com/startmsg/chatbackend/shared/adminapi": {
+		"admin-tenant-create":  wiring.Route(adminapi.AdminTenantCreate),
+		"admin-tenant-get":     wiring.Route(adminapi.AdminTenantGet),
+		"admin-secret-rotate":  wiring.Route(adminapi.AdminSecretRotate),
+		"admin-channel-create": wiring.Route(adminapi.AdminChannelCreate),
+		"admin-channel-list":   wiring.Route(adminapi.AdminChannelList),
+		"admin-token-create":   wiring.Route(adminapi.AdminTokenCreate),
+		"admin-token-list":     wiring.Route(adminapi.AdminTokenList),
+		"admin-token-revoke":   wiring.Route(adminapi.AdminTokenRevoke),
+		"admin-dlq-stats":      wiring.Route(adminapi.AdminDlqStats),
+		"admin-dlq-redrive":    wiring.Route(adminapi.AdminDlqRedrive),
+	},
+	"github.com/startmsg/chatbackend/shared/connectionapi": {
+		"connection-create":        wiring.Route(connectionapi.ConnectionCreate),
+		"connection-list":          wiring.Route(connectionapi.ConnectionList),
+		"connection-get":           wiring.Route(connectionapi.ConnectionGet),
+		"connection-update":        wiring.Route(connectionapi.ConnectionUpdate),
+		"connection-delete":        wiring.Route(connectionapi.ConnectionDelete),
+		"connection-secret-rotate": wiring.Route(connectionapi.ConnectionSecretRotate),
+		"connection-activity":      wiring.Route(connectionapi.ConnectionActivity),
+		"connection-test":          wiring.Route(connectionapi.ConnectionTest),
+		"connection-replay":        wiring.Route(connectionapi.ConnectionReplay),
+		"delivery-dead-list":       wiring.Route(connectionapi.DeliveryDeadList),
+		"delivery-dead-redrive":    wiring.Route(connectionapi.DeliveryDeadRedrive),
+		"hook-subscribe":           wiring.Route(connectionapi.HookSubscribe),
+		"hook-unsubscribe":         wiring.Route(connectionapi.HookUnsubscribe),
+		"hook-sample":              wiring.Route(connectionapi.HookSample),
+	},
+	"github.com/startmsg/chatbackend/shared/contactapi": {
+		"contact-get":          wiring.Route(contactapi.ContactGet),
+		"contact-delete":       wiring.Route(contactapi.ContactDelete),
+		"contact-tags-add":     wiring.Route(contactapi.ContactTagsAdd),
+		"contact-tags-remove":  wiring.Route(contactapi.ContactTagsRemove),
+		"contact-field-list":   wiring.Route(contactapi.ContactFieldList),
+		"contact-field-create": wiring.Route(contactapi.ContactFieldCreate),
+		"contact-field-get":    wiring.Route(contactapi.ContactFieldGet),
+		"contact-field-update": wiring.Route(contactapi.ContactFieldUpdate),
+		"contact-field-delete": wiring.Route(contactapi.ContactFieldDelete),
+		"contact-create":       wiring.Route(contactapi.ContactCreate),
+		"contact-update":       wiring.Route(contactapi.ContactUpdate),
+		"contact-search":       wiring.Route(contactapi.ContactSearch),
+	},
+	"github.com/startmsg/chatbackend/shared/eventsapi": {
+		"events-collect":    wiring.Route(eventsapi.EventsCollect),
+		"messenger-verify":  wiring.Route(eventsapi.MessengerVerify),
+		"messenger-receive": wiring.Route(eventsapi.MessengerReceive),
+	},
+	"github.com/startmsg/chatbackend/shared/metaapi": {
+		"openapi": wiring.Route(metaapi.Openapi),
+		"me":      wiring.Route(metaapi.Me),
+	},
 }
 
-// All returns every builder by function name.
-func All() lambdaapp.Builders {
-	out := lambdaapp.Builders{}
+// All returns every builder by function name. One process serves them all,
+// so every function gets the phone normaliser (wiring.WithPhone); in Lambda
+// only the functions whose main passes it link the phone library.
+func All() wiring.Builders {
+	out := wiring.Builders{}
 	for _, p := range Packages {
 		for name, b := range p {
-			out[name] = b
+			out[name] = WithPhone(b)
 		}
 	}
 	return out
 }
 
+// WithPhone is b built on an Env with the phone normaliser.
+func WithPhone(b wiring.Builder) wiring.Builder {
+	return func(e *wiring.Env) http.Handler {
+		c := *e
+		wiring.WithPhone(phone.Normalize)(&c)
+		return b(&c)
+	}
+}
+
+// BuilderName is the name of function fn's builder in its handler package:
+// the function name in CamelCase (contact-get: ContactGet).
+func BuilderName(fn string) string {
+	var b strings.Builder
+	for _, w := range strings.Split(fn, "-") {
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
+}
+
 // Streams are the table-stream consumers by function name
 // (routes.EventFunctions with Source "stream").
-var Streams = map[string]func(*lambdaapp.Deps) lambdaapp.StreamHandler{
-	"trigger-router": router.Build,
+var Streams = map[string]func(*wiring.Env) lambdaapp.StreamHandler{
+	"trigger-router": wiring.Stream(router.Build),
 }
 
 // Queues are the deliveries-queue consumers by function name
 // (routes.EventFunctions with Source "queue").
-var Queues = map[string]func(*lambdaapp.Deps) lambdaapp.QueueHandler{
-	"dispatcher": dispatch.Build,
+var Queues = map[string]func(*wiring.Env) lambdaapp.QueueHandler{
+	"dispatcher": wiring.Queue(dispatch.Build),
 }

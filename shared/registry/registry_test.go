@@ -3,7 +3,17 @@ package registry
 import (
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/startmsg/chatbackend/shared/actionapi"
+	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/connectionapi"
+	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/metaapi"
+	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // TestEveryRouteHasABuilder fails when a route has no handler or a handler
@@ -53,6 +63,42 @@ func TestEveryEventFunctionHasAConsumer(t *testing.T) {
 	for name := range Queues {
 		if want[name] != "queue" {
 			t.Errorf("queue consumer %s is not a queue event function", name)
+		}
+	}
+}
+
+// The ports every handler package declares are satisfied by wiring.Env.
+var (
+	_ adminapi.Ports      = (*wiring.Env)(nil)
+	_ connectionapi.Ports = (*wiring.Env)(nil)
+	_ contactapi.Ports    = (*wiring.Env)(nil)
+	_ actionapi.Ports     = (*wiring.Env)(nil)
+	_ eventsapi.Ports     = (*wiring.Env)(nil)
+	_ metaapi.Ports       = (*wiring.Env)(nil)
+	_ router.Ports        = (*wiring.Env)(nil)
+	_ dispatch.Ports      = (*wiring.Env)(nil)
+)
+
+// TestEveryBuilderBuilds: every function's handler builds from an Env
+// without touching the network (builders run during init and are cheap).
+func TestEveryBuilderBuilds(t *testing.T) {
+	e := wiring.FromConfig(aws.Config{Region: "us-east-1"}, func(string) string { return "x" })
+	for name, b := range All() {
+		if b(e) == nil {
+			t.Errorf("%s: nil handler", name)
+		}
+		if _, err := wiring.APIHandler(e, name, All()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, b := range Streams {
+		if b(e) == nil {
+			t.Errorf("%s: nil handler", name)
+		}
+	}
+	for name, b := range Queues {
+		if b(e) == nil {
+			t.Errorf("%s: nil handler", name)
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // Sender is the part of the SQS client the router uses.
@@ -251,18 +252,28 @@ func (b *batchCache) payload(ctx context.Context, c contacts.Contact, conn conne
 	return connections.Payload(c, ch, defs, conn.Fields), nil
 }
 
+// Ports are what the router is built from; shared/wiring provides them.
+type Ports interface {
+	ConnectionStore() connections.Store
+	ContactStore() contacts.Store
+	TenancyStore() tenancy.Store
+	AWSConfig() aws.Config
+	Queues() (deliveries, dlq string)
+}
+
 // Build wires the router for Lambda and the local poller.
-func Build(d *lambdaapp.Deps) lambdaapp.StreamHandler {
-	ten := d.Tenancy()
+func Build(p Ports) lambdaapp.StreamHandler {
+	ten := p.TenancyStore()
+	deliveries, _ := p.Queues()
 	r := &Router{
-		Connections: d.Connections(),
-		Contacts:    d.Contacts(),
+		Connections: p.ConnectionStore(),
+		Contacts:    p.ContactStore(),
 		Channels: func(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)
 			return connections.Channel{ID: ch.ID, Name: ch.Name}, err
 		},
-		Queue:    sqs.NewFromConfig(d.AWS),
-		QueueURL: d.QueueURL,
+		Queue:    sqs.NewFromConfig(p.AWSConfig()),
+		QueueURL: deliveries,
 		Log:      slog.Default(),
 	}
 	return r.Handle

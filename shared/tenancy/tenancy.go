@@ -6,12 +6,13 @@ package tenancy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 // ChannelKind is the messaging network a channel is on.
@@ -97,14 +98,6 @@ type Credential struct {
 	DefaultCountry string `dynamodbav:"default_country,omitempty"`
 }
 
-// Errors the store reports.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
-	// ErrConflict means a concurrent change got there first.
-	ErrConflict = errors.New("changed concurrently")
-)
-
 // Store persists tenancy data. Every method that writes more than one item
 // writes them in one transaction.
 type Store interface {
@@ -147,7 +140,7 @@ type NewTenant struct {
 func (s *Service) CreateTenant(ctx context.Context, name string) (NewTenant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
-		return NewTenant{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
+		return NewTenant{}, apperr.Invalid("name", "is required (1 to 200 characters)")
 	}
 	t := Tenant{ID: NewID("ten"), Name: name, CreatedAt: s.Now().Unix()}
 	secret, hash := NewSecret(SecretPrefix)
@@ -188,26 +181,26 @@ type ChannelInput struct {
 func (s *Service) CreateChannel(ctx context.Context, tenantID string, in ChannelInput) (Channel, error) {
 	kind, err := ParseChannelKind(in.Kind)
 	if err != nil {
-		return Channel{}, &ValidationError{Field: "kind", Problem: strings.TrimPrefix(err.Error(), "kind ")}
+		return Channel{}, apperr.Invalid("kind", strings.TrimPrefix(err.Error(), "kind "))
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
-		return Channel{}, &ValidationError{Field: "name", Problem: "is required (1 to 200 characters)"}
+		return Channel{}, apperr.Invalid("name", "is required (1 to 200 characters)")
 	}
 	// Every local number is read in default_country: a code the phone
 	// library does not know ("ZZ", "UK") or none would refuse them all.
 	country := strings.ToUpper(strings.TrimSpace(in.DefaultCountry))
 	if !IsPhoneRegion(country) {
-		return Channel{}, &ValidationError{Field: "default_country", Problem: fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code the phone number library knows, such as \"US\" or \"PK\", not %q", in.DefaultCountry)}
+		return Channel{}, apperr.Invalid("default_country", fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code the phone number library knows, such as \"US\" or \"PK\", not %q", in.DefaultCountry))
 	}
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return Channel{}, err
 	}
 	if (in.AppSecret != "" || in.VerifyToken != "") && kind != Messenger {
-		return Channel{}, &ValidationError{Field: "app_secret", Problem: "is for messenger channels only"}
+		return Channel{}, apperr.Invalid("app_secret", "is for messenger channels only")
 	}
 	if len(in.AppSecret) > 200 || len(in.VerifyToken) > 200 {
-		return Channel{}, &ValidationError{Field: "app_secret", Problem: "and verify_token must be at most 200 characters"}
+		return Channel{}, apperr.Invalid("app_secret", "and verify_token must be at most 200 characters")
 	}
 	c := Channel{ID: NewID("ch"), TenantID: tenantID, Kind: kind, Name: name, DefaultCountry: country, CreatedAt: s.Now().Unix(),
 		AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
@@ -227,7 +220,7 @@ type NewToken struct {
 func (s *Service) CreateToken(ctx context.Context, tenantID, channelID, name string) (NewToken, error) {
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 200 {
-		return NewToken{}, &ValidationError{Field: "name", Problem: "must be at most 200 characters"}
+		return NewToken{}, apperr.Invalid("name", "must be at most 200 characters")
 	}
 	c, err := s.Store.GetChannel(ctx, tenantID, channelID)
 	if err != nil {
@@ -241,11 +234,3 @@ func (s *Service) CreateToken(ctx context.Context, tenantID, channelID, name str
 	}
 	return NewToken{Token: t, Secret: secret}, nil
 }
-
-// ValidationError names a request field and what is wrong with it.
-type ValidationError struct {
-	Field   string
-	Problem string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s %s", e.Field, e.Problem) }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
 )
 
 var idRE = regexp.MustCompile(`^([a-z]+)_([a-z2-7]{16})$`)
@@ -254,7 +256,7 @@ func (m *memStore) CreateTenant(_ context.Context, t Tenant, secret Credential) 
 		return m.failWith
 	}
 	if _, ok := m.tenants[t.ID]; ok {
-		return ErrExists
+		return apperr.Exists("exists")
 	}
 	m.tenants[t.ID] = t
 	m.creds[secret.Hash] = secret
@@ -265,7 +267,7 @@ func (m *memStore) CreateTenant(_ context.Context, t Tenant, secret Credential) 
 func (m *memStore) GetTenant(_ context.Context, id string) (Tenant, error) {
 	t, ok := m.tenants[id]
 	if !ok {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+		return Tenant{}, apperr.NotFound("Tenant", id)
 	}
 	return t, nil
 }
@@ -276,7 +278,7 @@ func (m *memStore) RotateSecret(_ context.Context, tenantID, oldHash string, sec
 	}
 	t, ok := m.tenants[tenantID]
 	if !ok || t.SecretHash != oldHash {
-		return ErrNotFound
+		return apperr.NotFound("Item", "")
 	}
 	delete(m.creds, oldHash)
 	m.creds[secret.Hash] = secret
@@ -291,7 +293,7 @@ func (m *memStore) CreateChannel(_ context.Context, c Channel) error {
 		return m.failWith
 	}
 	if _, ok := m.tenants[c.TenantID]; !ok {
-		return ErrNotFound
+		return apperr.NotFound("Item", "")
 	}
 	m.channels[c.TenantID+"/"+c.ID] = c
 	return nil
@@ -300,7 +302,7 @@ func (m *memStore) CreateChannel(_ context.Context, c Channel) error {
 func (m *memStore) GetChannel(_ context.Context, tenantID, channelID string) (Channel, error) {
 	c, ok := m.channels[tenantID+"/"+channelID]
 	if !ok {
-		return Channel{}, fmt.Errorf("channel %s: %w", channelID, ErrNotFound)
+		return Channel{}, apperr.NotFound("Channel", channelID)
 	}
 	return c, nil
 }
@@ -343,13 +345,13 @@ func (m *memStore) RevokeToken(_ context.Context, tenantID, channelID, tokenID s
 			return nil
 		}
 	}
-	return ErrNotFound
+	return apperr.NotFound("Item", "")
 }
 
 func (m *memStore) LookupCredential(_ context.Context, hash string) (Credential, error) {
 	c, ok := m.creds[hash]
 	if !ok {
-		return Credential{}, ErrNotFound
+		return Credential{}, apperr.NotFound("Credential", "")
 	}
 	return c, nil
 }
@@ -363,11 +365,11 @@ func newService() (*Service, *memStore) {
 
 func wantValidation(t *testing.T, err error, field string) {
 	t.Helper()
-	var ve *ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || ve.Problem == "" {
-		t.Fatalf("err = %v, want a ValidationError on %q", err, field)
+	ve, ok := apperr.As(err)
+	if !ok || ve.Kind != apperr.KindInvalid || ve.Field != field || ve.Problem == "" {
+		t.Fatalf("err = %v, want an invalid %q", err, field)
 	}
-	if !strings.HasPrefix(ve.Error(), field+" ") {
+	if !strings.HasPrefix(ve.Message, field+": ") {
 		t.Fatalf("Error() = %q", ve.Error())
 	}
 }
@@ -458,15 +460,15 @@ func TestCreateChannel(t *testing.T) {
 	}
 	t.Run("kind error names the kinds", func(t *testing.T) {
 		_, err := s.CreateChannel(ctx, tid, ChannelInput{Kind: "fax", Name: "n"})
-		if err == nil || err.Error() != `kind must be one of messenger, whatsapp, viber, sms, voice, not "fax"` {
+		if err == nil || err.Error() != `kind: must be one of messenger, whatsapp, viber, sms, voice, not "fax".` {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
 	t.Run("unknown tenant", func(t *testing.T) {
 		_, err := s.CreateChannel(ctx, "ten_missing", ChannelInput{Kind: "sms", Name: "n", DefaultCountry: "US"})
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("err = %v, want ErrNotFound", err)
+		if !apperr.Is(err, apperr.KindNotFound) {
+			t.Fatalf("err = %v, want a not-found error", err)
 		}
 	})
 
@@ -507,10 +509,10 @@ func TestCreateToken(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := s.CreateToken(ctx, tid, "ch_missing", "zapier"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.CreateToken(ctx, tid, "ch_missing", "zapier"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("unknown channel: %v", err)
 	}
-	if _, err := s.CreateToken(ctx, "ten_other", ch.ID, "zapier"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.CreateToken(ctx, "ten_other", ch.ID, "zapier"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("channel of another tenant: %v", err)
 	}
 	_, err = s.CreateToken(ctx, tid, ch.ID, strings.Repeat("n", 201))
@@ -552,7 +554,7 @@ func TestCreateToken(t *testing.T) {
 func TestRotateSecret(t *testing.T) {
 	ctx := context.Background()
 	s, st := newService()
-	if _, err := s.RotateSecret(ctx, "ten_missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.RotateSecret(ctx, "ten_missing"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("unknown tenant: %v", err)
 	}
 	nt, _ := s.CreateTenant(ctx, "Acme")
@@ -578,7 +580,7 @@ func TestRotateSecret(t *testing.T) {
 	if rot.Tenant.ID != nt.Tenant.ID || rot.Tenant.Name != "Acme" || rot.Tenant.CreatedAt != nt.Tenant.CreatedAt {
 		t.Fatalf("tenant changed: %+v", rot.Tenant)
 	}
-	if _, err := st.LookupCredential(ctx, oldHash); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LookupCredential(ctx, oldHash); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatal("old secret still resolves")
 	}
 

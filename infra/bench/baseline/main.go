@@ -1,6 +1,6 @@
 // Command baseline is the yardstick of `make bench`: a bootstrap doing only
 // the init work every function does — load the AWS config and build the
-// DynamoDB client (lambdaapp.Load) — before lambda.Start with a trivial
+// DynamoDB client (wiring.Load) — before lambda.Start with a trivial
 // handler. A function's cold-start init time is judged relative to this
 // one's. Functions that also build an SQS client are held to the same
 // yardstick, which is the stricter choice.

@@ -213,7 +213,7 @@ func (a *fakeAuthorizer) handle(_ context.Context, req events.APIGatewayCustomAu
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{
 			{Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{authorizer.WholeAPI(req.MethodArn)}},
 		}},
-		Context: map[string]any{authorizer.CtxTenantID: "ten_a", authorizer.CtxKind: "channel"},
+		Context: map[string]any{httpapi.AuthCtxTenantID: "ten_a", httpapi.AuthCtxKind: "channel"},
 	}, nil
 }
 
@@ -576,7 +576,7 @@ func TestUnitAuthorizer(t *testing.T) {
 					ran = hd
 				}
 			}
-			want := map[string]any{"principalId": "tok_1", authorizer.CtxTenantID: "ten_a", authorizer.CtxKind: "channel"}
+			want := map[string]any{"principalId": "tok_1", httpapi.AuthCtxTenantID: "ten_a", httpapi.AuthCtxKind: "channel"}
 			if ran == nil || !reflect.DeepEqual(ran.last.RequestContext.Authorizer, want) {
 				t.Fatalf("authorizer context %v", ran)
 			}

@@ -4,13 +4,13 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/authorizer"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // ForRoutes builds a gateway serving the whole route table in-process: every
-// function's handler is lambdaapp.APIHandler, exactly as its Lambda runs it.
-func ForRoutes(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, cacheTTL time.Duration) (*Gateway, error) {
+// function's handler is wiring.APIHandler, exactly as its Lambda runs it.
+func ForRoutes(d *wiring.Env, builders wiring.Builders, adminKey string, cacheTTL time.Duration) (*Gateway, error) {
 	cfg, err := LocalConfig(d, builders, adminKey, cacheTTL)
 	if err != nil {
 		return nil, err
@@ -20,10 +20,10 @@ func ForRoutes(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, 
 
 // LocalConfig is the configuration ForRoutes serves, for callers that
 // change it first (tests wrap the handlers).
-func LocalConfig(d *lambdaapp.Deps, builders lambdaapp.Builders, adminKey string, cacheTTL time.Duration) (Config, error) {
+func LocalConfig(d *wiring.Env, builders wiring.Builders, adminKey string, cacheTTL time.Duration) (Config, error) {
 	handlers := map[string]APIHandler{}
 	for _, r := range routes.Table {
-		h, err := lambdaapp.APIHandler(d, r.Function, builders)
+		h, err := wiring.APIHandler(d, r.Function, builders)
 		if err != nil {
 			return Config{}, err
 		}

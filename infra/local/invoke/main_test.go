@@ -23,7 +23,7 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/infra/local/rie"
 	"github.com/startmsg/chatbackend/shared/appenv"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // localStack starts emulators on free ports and prepares them as `make
@@ -45,7 +45,7 @@ func localStack(t *testing.T) (dynamoPort, sqsPort int) {
 		t.Fatal(err)
 	}
 	vars := map[string]string{appenv.TableName: provision.LocalTable, appenv.OpsTableName: provision.LocalOpsTable}
-	d := lambdaapp.FromConfig(cfg, func(k string) string { return vars[k] })
+	d := wiring.FromConfig(cfg, func(k string) string { return vars[k] })
 	for range 2 { // make run seeds on every start
 		if err := appevents.Seed(ctx, d); err != nil {
 			t.Fatal(err)

@@ -34,10 +34,10 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/shared/appenv"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 const tableName, opsTableName = provision.LocalTable, provision.LocalOpsTable
@@ -128,7 +128,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	os.Setenv(appenv.OpsTableName, opsTableName)
 	os.Setenv(appenv.Stage, "dev")
 	os.Setenv(appenv.AllowLoopbackTargets, "true")
-	d, err := lambdaapp.Load(ctx)
+	d, err := wiring.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	}
 	os.Setenv(appenv.QueueURL, queues.DeliveriesURL)
 	os.Setenv(appenv.DLQURL, queues.DLQURL)
-	if d, err = lambdaapp.Load(ctx); err != nil {
+	if d, err = wiring.Load(ctx); err != nil {
 		return err
 	}
 
@@ -190,11 +190,11 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 }
 
 // startPollers plays the part of Lambda's event-source mappings.
-func startPollers(ctx context.Context, d *lambdaapp.Deps, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) {
+func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) {
 	for _, f := range routes.EventFunctions {
 		switch f.Source {
 		case "stream":
-			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.Table,
+			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.DataTable,
 				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpoints}
 			go func() { errc <- p.Run(ctx) }()
 		case "queue":
@@ -207,7 +207,7 @@ func startPollers(ctx context.Context, d *lambdaapp.Deps, sqsClient *sqs.Client,
 
 // seedDemo makes the demo tenant once and keeps its credentials in
 // demo.env; later runs reuse them while they still resolve.
-func seedDemo(ctx context.Context, d *lambdaapp.Deps, path, apiURL string) (map[string]string, error) {
+func seedDemo(ctx context.Context, d *wiring.Env, path, apiURL string) (map[string]string, error) {
 	store := d.Tenancy()
 	if env, err := readEnv(path); err == nil && env["ACCOUNT_SECRET"] != "" && env["ADMIN_KEY"] != "" {
 		ok := true

@@ -25,10 +25,10 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/appenv"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/routes/accesstest"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 // AdminKey is the admin key test stacks use.
@@ -38,7 +38,7 @@ const AdminKey = "test-admin-key-0123456789"
 type Stack struct {
 	T    testing.TB
 	Env  *emulators.TestEnv
-	Deps *lambdaapp.Deps
+	Deps *wiring.Env
 	URL  string
 	// Clock is the time every function sees; tests may move it.
 	Clock *Clock
@@ -81,7 +81,7 @@ func New(t testing.TB) *Stack {
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
 	}
-	d := lambdaapp.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
+	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
 	s := &Stack{T: t, Env: env, Deps: d, Clock: clock}
 	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, 0)
@@ -104,7 +104,7 @@ func New(t testing.TB) *Stack {
 // audited runs h with its SDK calls recorded, and fails the test for each
 // one that access does not grant in AWS.
 func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
-	res := accesstest.Resources{Table: s.Env.Table, Ops: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
+	res := accesstest.Resources{Table: s.Env.Table, OpsTable: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)

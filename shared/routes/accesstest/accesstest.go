@@ -29,8 +29,8 @@ import (
 
 // Resources names the project's resources as the function sees them.
 type Resources struct {
-	Table, Ops string // table names
-	Queue, DLQ string // queue URLs
+	Table, OpsTable string // table names
+	Queue, DLQ      string // queue URLs
 }
 
 // Call is one resource access of an SDK call: a transaction or batch is one
@@ -212,7 +212,7 @@ func denied(a routes.Access, c Call, res Resources) string {
 		if !a.Has(routes.TableRead) {
 			return "needs TableRead"
 		}
-	case c.Resource == res.Ops && c.Write:
+	case c.Resource == res.OpsTable && c.Write:
 		rate := c.Op == "UpdateItem" && strings.HasPrefix(c.Key, ddbstore.RateLimitKeyPrefix)
 		if rate && !any(routes.RateCount, routes.Ops) {
 			return "needs RateCount (or Ops)"
@@ -220,7 +220,7 @@ func denied(a routes.Access, c Call, res Resources) string {
 		if !rate && !a.Has(routes.Ops) {
 			return "needs Ops (RateCount allows UpdateItem on " + ddbstore.RateLimitKeyPrefix + " keys only)"
 		}
-	case c.Resource == res.Ops:
+	case c.Resource == res.OpsTable:
 		if !any(routes.Ops, routes.OpsRead) {
 			return "needs Ops or OpsRead"
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
-var res = Resources{Table: "data", Ops: "ops", Queue: "https://q/deliveries", DLQ: "https://q/dlq"}
+var res = Resources{Table: "data", OpsTable: "ops", Queue: "https://q/deliveries", DLQ: "https://q/dlq"}
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 

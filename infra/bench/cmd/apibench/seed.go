@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -102,7 +102,7 @@ func (e *env) seed(ctx context.Context, workers int, jobs []seedJob, progress fu
 	if !e.keepTokens {
 		cfg.APIOptions = append(cfg.APIOptions, dropClientRequestToken)
 	}
-	store := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: e.d.Table, Index: e.d.OpsTable}
+	store := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: e.d.DataTable, OpsTable: e.d.OpsTable}
 	base := time.Now().Unix() - int64(len(all))
 	var done atomic.Int64
 	stop := make(chan struct{})
@@ -126,7 +126,7 @@ func (e *env) seed(ctx context.Context, workers int, jobs []seedJob, progress fu
 		c := seedContact(it.f, it.i, base+int64(it.i))
 		var err error
 		for range 3 {
-			if err = store.CreateContact(ctx, c); !errors.Is(err, contacts.ErrExists) {
+			if err = store.CreateContact(ctx, c); !apperr.Is(err, apperr.KindExists) {
 				break
 			}
 			c.ID = contacts.NewContactID()

@@ -28,9 +28,9 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 const (
@@ -39,7 +39,7 @@ const (
 	// authCacheTTL is API Gateway's authorizer result cache, as in AWS.
 	authCacheTTL = 300 * time.Second
 	// perToken is how many requests one token makes: below the limit of
-	// lambdaapp.RateLimit (100) per minute, with room for the request that
+	// wiring.RateLimit (100) per minute, with room for the request that
 	// fills the authorizer cache.
 	perToken = 90
 )
@@ -53,7 +53,7 @@ var logLevel slog.LevelVar
 // the local gateway, served on a loopback port.
 type env struct {
 	stack      *emulators.Stack
-	d          *lambdaapp.Deps
+	d          *wiring.Env
 	rec        *api.Recorder
 	tenancy    *tenancy.Service
 	contacts   *contacts.Service
@@ -150,7 +150,7 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 		appenv.DLQURL:       queues.DLQURL,
 		appenv.Stage:        "bench",
 	}
-	e.d = lambdaapp.FromConfig(cfg, func(k string) string { return vars[k] })
+	e.d = wiring.FromConfig(cfg, func(k string) string { return vars[k] })
 	e.tenancy = &tenancy.Service{Store: e.d.Tenancy(), Now: time.Now}
 	e.store = e.d.Contacts()
 	e.contacts = &contacts.Service{Store: e.store, Now: time.Now}

@@ -310,7 +310,7 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 				mu.Unlock()
 				return resp, err
 			}
-			p := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.Table,
+			p := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
 				BatchSize: f.BatchSize, Handler: h, Checkpoints: filepath.Join(tmp, "stream-checkpoints.json"), PollInterval: pollInterval}
 			pwg.Go(func() { perrs <- p.Run(pctx) })
 		case "queue":

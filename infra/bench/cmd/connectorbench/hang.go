@@ -12,12 +12,12 @@ import (
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
-	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/router"
 )
 
 // Target 2's limit: the dispatcher's hard limit plus half a second.
-const maxHangHandle = dispatch.AttemptTimeout + 500*time.Millisecond
+const maxHangHandle = delivery.AttemptTimeout + 500*time.Millisecond
 
 type hangBatch struct {
 	Size      int     `json:"size"`
@@ -151,7 +151,7 @@ func measureHang(ctx context.Context, o options, _ *emfCounter, logf func(string
 
 	select {
 	case <-finished:
-	case <-time.After(2 * dispatch.AttemptTimeout):
+	case <-time.After(2 * delivery.AttemptTimeout):
 		t.Valid, t.Invalid = false, "Handle of the hanging batch did not return within 20 s"
 	}
 	<-prodDone

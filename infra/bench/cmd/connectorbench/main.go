@@ -11,7 +11,7 @@
 //     delivery client alone, the dispatcher's DynamoDB calls alone,
 //     and Handle without SQS (-direct=false skips the last two);
 //  2. a hanging target: the dispatcher's Handle of a batch of 10 in which one
-//     target never answers ends within 10.5 s (dispatch.AttemptTimeout is
+//     target never answers ends within 10.5 s (delivery.AttemptTimeout is
 //     10 s) while the other pollers of the same queue keep delivering to a
 //     healthy target;
 //  3. contact update → first attempt: -rate contact updates per second for

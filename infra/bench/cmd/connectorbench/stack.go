@@ -30,6 +30,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/webhook"
+	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
 const tableName, opsTableName = "connectorbench", "connectorbench-ops"
@@ -41,7 +42,7 @@ const tableName, opsTableName = "connectorbench", "connectorbench-ops"
 // process, so one scenario's writes would tax the next.
 type stack struct {
 	emu    *emulators.Stack
-	d      *lambdaapp.Deps
+	d      *wiring.Env
 	sqs    *sqs.Client
 	queues provision.Queues
 	calls  *connector.Calls
@@ -103,7 +104,7 @@ func startStack(ctx context.Context, needStream bool) (*stack, error) {
 		appenv.AllowLoopbackTargets: "true",
 	}
 	getenv := func(k string) string { return vars[k] }
-	s.d = lambdaapp.FromConfig(cfg, getenv)
+	s.d = wiring.FromConfig(cfg, getenv)
 	if err := provision.EnsureTables(ctx, s.d.DDB, tableName, opsTableName); err != nil {
 		s.close()
 		return nil, err
@@ -124,7 +125,7 @@ func startStack(ctx context.Context, needStream bool) (*stack, error) {
 		return nil, err
 	}
 	vars[appenv.QueueURL], vars[appenv.DLQURL] = s.queues.DeliveriesURL, s.queues.DLQURL
-	s.d = lambdaapp.FromConfig(cfg, getenv)
+	s.d = wiring.FromConfig(cfg, getenv)
 	s.store = s.d.Connections()
 	s.calls.Reset()
 	return s, nil
@@ -139,8 +140,8 @@ func (s *stack) dispatcher() *dispatch.Dispatcher {
 }
 
 // newDeliveryClient is the delivery client of dispatch.Build.
-func newDeliveryClient(d *lambdaapp.Deps) *delivery.Client {
-	return delivery.New(dispatch.Policy(d.Getenv), dispatch.AttemptTimeout)
+func newDeliveryClient(d *wiring.Env) *delivery.Client {
+	return delivery.New(dispatch.Policy(d.Getenv), delivery.AttemptTimeout)
 }
 
 // connection stores an enabled connection of tenant/channel to url.
@@ -242,7 +243,7 @@ func (s *stack) probeWrites(ctx context.Context) (float64, error) {
 	var ts []time.Duration
 	for i := range 50 {
 		t0 := time.Now()
-		_, err := s.d.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.d.Table), Item: map[string]ddbtypes.AttributeValue{
+		_, err := s.d.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.d.DataTable), Item: map[string]ddbtypes.AttributeValue{
 			ddbstore.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "BENCHPROBE#" + strconv.Itoa(i)},
 			ddbstore.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "PROBE"},
 		}})

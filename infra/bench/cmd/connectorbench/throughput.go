@@ -363,7 +363,7 @@ func sinkCeiling(ctx context.Context, o options, workers int) (float64, error) {
 			return "true"
 		}
 		return ""
-	}), dispatch.AttemptTimeout)
+	}), delivery.AttemptTimeout)
 	el, failed := inFlight(ctx, workers, len(ds), func(i int) bool {
 		now := time.Now()
 		sig, err := webhook.Sign(conn.Signing(now), ds[i].ID, now, ds[i].Payload)

@@ -1,15 +1,57 @@
-package contactinputapi
+// Package eventsapi serves what bots and platforms report: POST /v1/events
+// (a subscriber's collected field or event) and the Messenger webhooks (the
+// subscription handshake and the signed event POSTs). Recording an event
+// may parse a phone number: collect and receive are started with
+// wiring.WithPhone; the handshake is not.
+package eventsapi
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 )
+
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// EventsCollect builds the handler of function events-collect.
+func EventsCollect(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newAPI(p).collect)
+}
+
+// MessengerVerify builds the handler of function messenger-verify.
+func MessengerVerify(p Ports) http.Handler { return messengerVerify(p) }
+
+// MessengerReceive builds the handler of function messenger-receive.
+func MessengerReceive(p Ports) http.Handler {
+	return httpapi.HandlerFunc(newMessenger(p).receive)
+}
+
+// Ports are what these handlers need; shared/wiring provides them.
+type Ports interface {
+	ContactStore() contacts.Store
+	TenancyStore() tenancy.Store
+	// Phone is nil in messenger-verify, which records nothing.
+	Phone() contacts.PhoneNormalizer
+	Clock() func() time.Time
+}
+
+// API holds the handlers' service.
+type API struct {
+	svc *contacts.Service
+}
+
+func newAPI(p Ports) *API {
+	return &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()}}
+}
 
 // eventBody is what a bot reports it collected (POST /v1/events).
 type eventBody struct {
@@ -38,7 +80,7 @@ func (a *API) collect(w http.ResponseWriter, r *http.Request) error {
 		Field: strings.TrimSpace(in.Field), Value: in.Value, PostbackID: in.PostbackID, WebviewFormID: in.WebviewFormID, Location: loc,
 	})
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID, "psid": c.ID})
 	return nil
@@ -58,7 +100,7 @@ func location(raw json.RawMessage) (string, error) {
 		Long *float64 `json:"long"`
 	}
 	if json.Unmarshal(raw, &ll) != nil || ll.Lat == nil || ll.Long == nil || *ll.Lat < -90 || *ll.Lat > 90 || *ll.Long < -180 || *ll.Long > 180 {
-		return "", httpapi.Errorf(http.StatusBadRequest, `location must be "lat,long" or {"lat":…,"long":…} with valid coordinates.`)
+		return "", apperr.BadRequest(`location must be "lat,long" or {"lat":…,"long":…} with valid coordinates.`)
 	}
 	return fmt.Sprintf("%g,%g", *ll.Lat, *ll.Long), nil
 }

@@ -1,47 +1,23 @@
-// Package contactinputapi serves the contact routes that parse field values,
-// phone numbers among them: create, update and search (seed 001), and the
-// action endpoint (seed 003). It links the phone number library, so only
-// these functions carry its weight.
-package contactinputapi
+package contactapi
 
 import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
-	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
-	"github.com/startmsg/chatbackend/shared/phone"
 )
 
-// Functions maps each function of this package to its handler.
-var Functions = lambdaapp.Builders{
-	"contact-create": func(d *lambdaapp.Deps) http.Handler {
-		return idempotent(d, "contact-create", httpapi.HandlerFunc(newAPI(d).create))
-	},
-	"contact-update":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).update) },
-	"contact-search":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).search) },
-	"events-collect":    func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newAPI(d).collect) },
-	"messenger-receive": func(d *lambdaapp.Deps) http.Handler { return httpapi.HandlerFunc(newMessenger(d).receive) },
-	"actions": func(d *lambdaapp.Deps) http.Handler {
-		return idempotent(d, "actions", httpapi.HandlerFunc(newAPI(d).actions))
-	},
-}
-
-type API struct {
-	svc *contacts.Service
-}
-
-func newAPI(d *lambdaapp.Deps) *API {
-	return &API{svc: contactapi.NewService(d, phone.Normalize)}
-}
-
-func idempotent(d *lambdaapp.Deps, route string, h http.Handler) http.Handler {
-	return idempotency.Middleware(&ddbstore.Idempotency{API: d.DDB, Table: d.OpsTable}, route, d.Now, h)
+// Idempotent wraps a write route's handler with Idempotency-Key handling.
+func Idempotent(p interface {
+	IdempotencyStore() idempotency.Store
+	Clock() func() time.Time
+}, route string, h http.Handler) http.Handler {
+	return idempotency.Middleware(p.IdempotencyStore(), route, p.Clock(), h)
 }
 
 // fieldsBody is seed 001's write body.
@@ -55,7 +31,7 @@ func decodeFields(r *http.Request) ([]contacts.Input, error) {
 		return nil, err
 	}
 	if len(in.CustomFields) == 0 {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "custom_fields must be an array of 1 to %d {\"name\",\"value\"} objects.", contacts.MaxFieldsPerWrite)
+		return nil, apperr.BadRequest("custom_fields must be an array of 1 to %d {\"name\",\"value\"} objects.", contacts.MaxFieldsPerWrite)
 	}
 	return in.CustomFields, nil
 }
@@ -65,16 +41,16 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.svc.Create(r.Context(), contactapi.Scope(r), in, false)
+	c, err := a.Svc.Create(r.Context(), Scope(r), in, false)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request) error {
-	id, err := contactapi.ContactID(r)
+	id, err := ContactID(r)
 	if err != nil {
 		return err
 	}
@@ -82,9 +58,9 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.svc.Update(r.Context(), contactapi.Scope(r), id, in, nil)
+	c, err := a.Svc.Update(r.Context(), Scope(r), id, in, nil)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
 	return nil
@@ -98,25 +74,25 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil {
-			return httpapi.Errorf(http.StatusBadRequest, "page must be a whole number from 1, not %q.", p)
+			return apperr.BadRequest("page must be a whole number from 1, not %q.", p)
 		}
 		page = n
 	}
 	if q.Get("value") == "" {
-		return httpapi.Errorf(http.StatusBadRequest, "value is required.")
+		return apperr.BadRequest("value is required.")
 	}
-	sc := contactapi.Scope(r)
-	fields, err := a.svc.ListFields(r.Context(), sc.TenantID)
+	sc := Scope(r)
+	fields, err := a.Svc.ListFields(r.Context(), sc.TenantID)
 	if err != nil {
 		return err
 	}
-	res, err := a.svc.SearchIn(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
+	res, err := a.Svc.Search(r.Context(), sc, fields, q.Get("name"), q.Get("value"), page)
 	if err != nil {
-		return contactapi.MapErr(err)
+		return err
 	}
 	data := make([]map[string]any, len(res.Contacts))
 	for i, c := range res.Contacts {
-		data[i] = contactapi.Present(c, fields)
+		data[i] = Present(c, fields)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(httpapi.PublicURL(r), q.Get("name"), q.Get("value"), page, res.Total, data))
 	return nil

@@ -1,4 +1,4 @@
-package contactinputapi_test
+package eventsapi_test
 
 import (
 	"crypto/hmac"

@@ -1,18 +1,17 @@
-package contactapi
+package eventsapi
 
 import (
 	"crypto/subtle"
 	"net/http"
 
-	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // MessengerChannel is the Messenger channel a webhook route names
 // ({tenantId}/{channelId}); anything else is a 404.
-func MessengerChannel(r *http.Request, ten *ddbstore.Tenancy) (tenancy.Channel, error) {
+func MessengerChannel(r *http.Request, ten tenancy.Store) (tenancy.Channel, error) {
 	ch, err := ten.GetChannel(r.Context(), httpapi.PathParam(r, "tenantId"), httpapi.PathParam(r, "channelId"))
 	if err != nil || ch.Kind != tenancy.Messenger {
 		return tenancy.Channel{}, httpapi.ErrNotFound
@@ -21,10 +20,10 @@ func MessengerChannel(r *http.Request, ten *ddbstore.Tenancy) (tenancy.Channel, 
 }
 
 // messengerVerify answers Messenger's subscription handshake with
-// hub.challenge. (The signed POSTs are in contactinputapi: they parse phone
-// numbers; this handler stays in the small binary.)
-func messengerVerify(d *lambdaapp.Deps) http.Handler {
-	ten := d.Tenancy()
+// hub.challenge. (Its function parses no phone numbers: it is started
+// without wiring.WithPhone.)
+func messengerVerify(p Ports) http.Handler {
+	ten := p.TenancyStore()
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		ch, err := MessengerChannel(r, ten)
 		if err != nil {
@@ -33,7 +32,7 @@ func messengerVerify(d *lambdaapp.Deps) http.Handler {
 		q := r.URL.Query()
 		if q.Get("hub.mode") != "subscribe" || ch.VerifyToken == "" ||
 			subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(ch.VerifyToken)) != 1 {
-			return httpapi.Errorf(http.StatusForbidden, "hub.mode must be subscribe and hub.verify_token the channel's verify token.")
+			return apperr.Forbidden("hub.mode must be subscribe and hub.verify_token the channel's verify token.")
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte(q.Get("hub.challenge")))

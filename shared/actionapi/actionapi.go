@@ -1,19 +1,47 @@
-package contactinputapi
+// Package actionapi serves POST /v1/actions (seed 003): a batch of contact
+// actions (NEW, EDIT, TRASH, SEARCH...) in the document's vocabulary, each
+// run on its own. Its function parses phone numbers (wiring.WithPhone).
+package actionapi
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/idempotency"
 )
+
+// The handlers, one builder per function: a function binary links only
+// its own handler (shared/registry lists them all by name).
+
+// Actions builds the handler of function actions.
+func Actions(p Ports) http.Handler {
+	a := &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()}}
+	return contactapi.Idempotent(p, "actions", httpapi.HandlerFunc(a.actions))
+}
+
+// Ports are what the action handler needs; shared/wiring provides them.
+type Ports interface {
+	ContactStore() contacts.Store
+	IdempotencyStore() idempotency.Store
+	Phone() contacts.PhoneNormalizer
+	Clock() func() time.Time
+}
+
+// API holds the handler's service.
+type API struct {
+	svc *contacts.Service
+}
 
 // MaxActions is how many actions one request may carry.
 const MaxActions = 100
@@ -52,12 +80,11 @@ func (a *API) actions(w http.ResponseWriter, r *http.Request) error {
 	}
 	var items []json.RawMessage
 	if err := httpapi.Unmarshal(body, &items, false); err != nil {
-		var he *httpapi.Error
-		errors.As(err, &he)
-		return httpapi.Errorf(http.StatusBadRequest, "The body must be a JSON array of actions. %s", he.Message)
+		he, _ := httpapi.AsHTTP(err)
+		return apperr.BadRequest("The body must be a JSON array of actions. %s", he.Message)
 	}
 	if len(items) == 0 || len(items) > MaxActions {
-		return httpapi.Errorf(http.StatusBadRequest, "The body must hold 1 to %d actions, not %d.", MaxActions, len(items))
+		return apperr.BadRequest("The body must hold 1 to %d actions, not %d.", MaxActions, len(items))
 	}
 	sc := contactapi.Scope(r)
 	fields, err := a.svc.ListFields(r.Context(), sc.TenantID)
@@ -75,8 +102,7 @@ func (a *API) actions(w http.ResponseWriter, r *http.Request) error {
 func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Field, raw json.RawMessage) result {
 	var act action
 	if err := httpapi.Unmarshal(raw, &act, true); err != nil {
-		var he *httpapi.Error
-		errors.As(err, &he)
+		he, _ := httpapi.AsHTTP(err)
 		return fail("", "Invalid action: "+he.Message)
 	}
 	typ := strings.ToUpper(strings.TrimSpace(act.Type))
@@ -84,11 +110,11 @@ func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Fiel
 	case "NEW", "EDIT", "TRASH", "SEARCH":
 		res, err := a.contactAction(ctx, sc, fields, typ, act)
 		if err != nil {
-			msg := contactapi.MapErr(err)
-			if he, ok := msg.(*httpapi.Error); ok {
-				return fail(typ, he.Message)
+			he, ok := httpapi.AsHTTP(err)
+			if !ok {
+				slog.ErrorContext(ctx, "action failed", "type", typ, "err", err)
 			}
-			return fail(typ, httpapi.MsgInternal)
+			return fail(typ, he.Message)
 		}
 		return res
 	case "CALL", "SMS":
@@ -118,14 +144,14 @@ func (a *API) contactAction(ctx context.Context, sc contacts.Scope, fields []con
 		return ok, err
 	case "EDIT":
 		if id == "" {
-			return result{}, &contacts.ValidationError{Field: "idContact", Problem: "is required to EDIT"}
+			return result{}, apperr.Invalid("idContact", "is required to EDIT")
 		}
 		c, err := a.svc.Update(ctx, sc, id, inputs(act), act.Opportunity)
 		ok.IDContact = wireID(c.ID)
 		return ok, err
 	case "TRASH":
 		if id == "" {
-			return result{}, &contacts.ValidationError{Field: "idContact", Problem: "is required to TRASH"}
+			return result{}, apperr.Invalid("idContact", "is required to TRASH")
 		}
 		ok.IDContact = wireID(id)
 		return ok, a.svc.Delete(ctx, sc, id)
@@ -186,12 +212,12 @@ func contactID(raw json.RawMessage) (string, error) {
 	if s[0] == '"' {
 		var v string
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", &contacts.ValidationError{Field: "idContact", Problem: "must be a number or a string"}
+			return "", apperr.Invalid("idContact", "must be a number or a string")
 		}
 		return v, nil
 	}
 	if _, err := strconv.ParseUint(s, 10, 64); err != nil {
-		return "", &contacts.ValidationError{Field: "idContact", Problem: "must be a whole number or a string, not " + s}
+		return "", apperr.Invalid("idContact", "must be a whole number or a string, not "+s)
 	}
 	return s, nil
 }
@@ -213,10 +239,7 @@ func str(raw json.RawMessage) string {
 	return s
 }
 
-func isNotFound(err error) bool {
-	he, ok := contactapi.MapErr(err).(*httpapi.Error)
-	return ok && he.Status == http.StatusNotFound
-}
+func isNotFound(err error) bool { return apperr.Is(err, apperr.KindNotFound) }
 
 // present shows a contact in seed 003's vocabulary.
 func present(c contacts.Contact, fields []contacts.Field) map[string]any {

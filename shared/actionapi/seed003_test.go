@@ -1,4 +1,4 @@
-package contactinputapi_test
+package actionapi_test
 
 import (
 	"fmt"

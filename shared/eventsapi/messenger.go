@@ -1,4 +1,4 @@
-package contactinputapi
+package eventsapi
 
 import (
 	"context"
@@ -6,18 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/mail"
 	"strings"
 
-	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
-	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -28,15 +25,15 @@ import (
 
 type messenger struct {
 	svc *contacts.Service
-	ten *ddbstore.Tenancy
+	ten tenancy.Store
 }
 
-func newMessenger(d *lambdaapp.Deps) *messenger {
-	return &messenger{svc: newAPI(d).svc, ten: d.Tenancy()}
+func newMessenger(p Ports) *messenger {
+	return &messenger{svc: newAPI(p).svc, ten: p.TenancyStore()}
 }
 
 func (m *messenger) channel(r *http.Request) (tenancy.Channel, error) {
-	return contactapi.MessengerChannel(r, m.ten)
+	return MessengerChannel(r, m.ten)
 }
 
 // messengerBody is the part of a Messenger webhook call we read.
@@ -82,7 +79,7 @@ func (m *messenger) receive(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !validHubSignature(ch.AppSecret, r.Header.Get("X-Hub-Signature-256"), body) {
-		return httpapi.Errorf(http.StatusForbidden, "X-Hub-Signature-256 does not match the channel's app secret.")
+		return apperr.Forbidden("X-Hub-Signature-256 does not match the channel's app secret.")
 	}
 	var in messengerBody
 	if err := httpapi.Unmarshal(body, &in, false); err != nil {
@@ -104,8 +101,7 @@ func (m *messenger) receive(w http.ResponseWriter, r *http.Request) error {
 
 func (m *messenger) collect(ctx context.Context, sc contacts.Scope, psid string, c contacts.Collected) error {
 	_, err := m.svc.Collect(ctx, sc, psid, c)
-	var ve *contacts.ValidationError
-	if errors.As(err, &ve) {
+	if apperr.Is(err, apperr.KindInvalid) {
 		slog.WarnContext(ctx, "messenger event not recorded", "psid", psid, "err", err)
 		return nil
 	}

@@ -1,0 +1,132 @@
+// Package lambdaapp is the edge between AWS Lambda and the project's plain
+// net/http handlers, and knows nothing else: it loads the SDK
+// configuration, turns an API Gateway proxy event into an http.Request
+// carrying the caller, the path parameters and the public URL, and starts
+// handlers in Lambda. It builds no store: shared/wiring does. The local
+// gateway calls the very same Proxy, so a route runs the same code in AWS
+// and on a laptop.
+package lambdaapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// LoadConfig reads the default SDK configuration: AWS_ENDPOINT_URL_* point
+// it at the emulators locally.
+func LoadConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
+}
+
+// ProxyHandler is an API Gateway proxy integration's Lambda handler.
+type ProxyHandler = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// Proxy turns h into the Lambda handler of an API route: exactly what a
+// route's Lambda runs and what the local gateway invokes. The caller (from
+// the authorizer's context or IAM), the path parameters and the public URL
+// reach h in the request context.
+func Proxy(h http.Handler) ProxyHandler {
+	adapter := httpadapter.New(h)
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		ctx = httpapi.WithPathParams(ctx, ev.PathParameters)
+		ctx = httpapi.WithPrincipal(ctx, principalOf(ev.RequestContext))
+		ctx = httpapi.WithPublicURL(ctx, publicURL(ev))
+		// API Gateway hands over the path decoded; the adapter parses it as
+		// a URL, so a "%" in a path parameter would not survive. Handlers
+		// read parameters from PathParameters, never from the URL.
+		ev.Path = (&url.URL{Path: ev.Path}).EscapedPath()
+		res, err := adapter.ProxyWithContext(ctx, ev)
+		if err != nil {
+			// Only an event the adapter cannot read ends here (a broken
+			// base64 body); answer in the envelope rather than with a 502.
+			slog.ErrorContext(ctx, "proxy event", "err", err)
+			return events.APIGatewayProxyResponse{
+				StatusCode: http.StatusBadRequest,
+				Headers:    map[string]string{"Content-Type": "application/json"},
+				Body:       string(httpapi.ErrorBody("The request could not be read.")),
+			}, nil
+		}
+		return res, nil
+	}
+}
+
+func principalOf(rc events.APIGatewayProxyRequestContext) httpapi.Principal {
+	if rc.Identity.UserArn != "" && rc.Authorizer == nil {
+		return httpapi.Principal{Kind: httpapi.KindAdmin, CredentialID: rc.Identity.UserArn}
+	}
+	s := func(k string) string { v, _ := rc.Authorizer[k].(string); return v }
+	return httpapi.Principal{
+		Kind:           s(httpapi.AuthCtxKind),
+		TenantID:       s(httpapi.AuthCtxTenantID),
+		ChannelID:      s(httpapi.AuthCtxChannelID),
+		ChannelKind:    tenancy.ChannelKind(s(httpapi.AuthCtxChannelKind)),
+		CredentialID:   s(httpapi.AuthCtxCredentialID),
+		DefaultCountry: s(httpapi.AuthCtxCountry),
+	}
+}
+
+// publicURL is the URL the client called: API Gateway reports the full
+// path (with the stage, or a custom domain's base path) in the request
+// context, and the scheme in X-Forwarded-Proto.
+func publicURL(ev events.APIGatewayProxyRequest) *url.URL {
+	h := http.Header(ev.MultiValueHeaders)
+	if len(h) == 0 {
+		h = http.Header{}
+		for k, v := range ev.Headers {
+			h.Set(k, v)
+		}
+	}
+	scheme := h.Get("X-Forwarded-Proto")
+	if scheme != "http" {
+		scheme = "https"
+	}
+	host := h.Get("Host")
+	if host == "" {
+		host = ev.RequestContext.DomainName
+	}
+	path := ev.RequestContext.Path
+	if path == "" {
+		path = ev.Path
+	}
+	return &url.URL{Scheme: scheme, Host: host, Path: path}
+}
+
+// Start runs handler in Lambda (any handler lambda.Start takes) with the
+// Lambda logger.
+func Start(handler any) {
+	SetLogger()
+	lambda.Start(handler)
+}
+
+// SetLogger makes slog write Lambda's structured logs.
+func SetLogger() { slog.SetDefault(lambdacontext.NewLogger()) }
+
+// Fatal reports an init failure: Lambda records it as an init error.
+func Fatal(err error) {
+	slog.Error("init failed", "err", err)
+	os.Exit(1)
+}
+
+// StreamHandler is a DynamoDB stream consumer with ReportBatchItemFailures.
+type StreamHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// QueueHandler is an SQS consumer with ReportBatchItemFailures.
+type QueueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)

@@ -1,0 +1,239 @@
+// Package wiring is the composition root: it reads the configuration,
+// builds the DynamoDB stores and hands every handler the ports it declares.
+// Dependencies point one way: functions/<fn>/main.go → wiring → handlers
+// (shared/*api, router, dispatch) → domain (tenancy, contacts, connections)
+// ← adapters (ddbstore). Handler packages never import wiring: each declares
+// a Ports interface of what it needs, and *Env satisfies every one of them.
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/authorizer"
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/idempotency"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/ratelimit"
+	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// Env is what one function instance is built from: the SDK configuration,
+// the DynamoDB client and the settings, read once during init. Only the
+// DynamoDB client is built here: a handler that needs SQS builds its client
+// from AWSConfig, so the others stay smaller.
+type Env struct {
+	AWS       aws.Config
+	DDB       *dynamodb.Client
+	DataTable string // appenv.TableName
+	OpsTable  string // appenv.OpsTableName: the operations table
+	QueueURL  string
+	DLQURL    string
+	Stage     string
+	Getenv    func(string) string
+	Now       func() time.Time
+	// PhoneParser normalises phone numbers; nil in the functions that parse
+	// none (WithPhone sets it, so only those link the phone library).
+	PhoneParser contacts.PhoneNormalizer
+}
+
+// FromConfig builds an Env from an SDK config and an environment.
+func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
+	return &Env{
+		AWS:       cfg,
+		DDB:       dynamodb.NewFromConfig(cfg),
+		DataTable: getenv(appenv.TableName),
+		OpsTable:  getenv(appenv.OpsTableName),
+		QueueURL:  getenv(appenv.QueueURL),
+		DLQURL:    getenv(appenv.DLQURL),
+		Stage:     getenv(appenv.Stage),
+		Getenv:    getenv,
+		Now:       time.Now,
+	}
+}
+
+// Load reads the default SDK configuration and the process environment.
+func Load(ctx context.Context) (*Env, error) {
+	cfg, err := lambdaapp.LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := FromConfig(cfg, os.Getenv)
+	for name, v := range map[string]string{appenv.TableName: e.DataTable, appenv.OpsTableName: e.OpsTable} {
+		if v == "" {
+			return nil, fmt.Errorf("%s is not set", name)
+		}
+	}
+	return e, nil
+}
+
+// Option adjusts an Env before the handler is built.
+type Option func(*Env)
+
+// WithPhone gives the handlers a phone normaliser (shared/phone): only the
+// functions that parse phone numbers pass it.
+func WithPhone(p contacts.PhoneNormalizer) Option { return func(e *Env) { e.PhoneParser = p } }
+
+// The adapters, for the wiring itself, the local stack and the tests.
+
+// Tenancy is the tenancy store on the data table.
+func (e *Env) Tenancy() *ddbstore.Tenancy { return &ddbstore.Tenancy{API: e.DDB, Table: e.DataTable} }
+
+// Contacts is the contacts store on the data table, with its search index
+// on the operations table.
+func (e *Env) Contacts() *ddbstore.Contacts {
+	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
+}
+
+// Connections is the connections store: connections and dead deliveries on
+// the data table, attempts on the operations table.
+func (e *Env) Connections() *ddbstore.Connections {
+	return &ddbstore.Connections{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
+}
+
+// The ports, as the handler packages declare them.
+
+// TenancyStore is the tenancy store as the domain sees it.
+func (e *Env) TenancyStore() tenancy.Store { return e.Tenancy() }
+
+// ContactStore is the contacts store as the domain sees it.
+func (e *Env) ContactStore() contacts.Store { return e.Contacts() }
+
+// ConnectionStore is the connections store as the domain sees it.
+func (e *Env) ConnectionStore() connections.Store { return e.Connections() }
+
+// IdempotencyStore keeps Idempotency-Key records on the operations table.
+func (e *Env) IdempotencyStore() idempotency.Store {
+	return &ddbstore.Idempotency{API: e.DDB, OpsTable: e.OpsTable}
+}
+
+// Phone is the phone normaliser, nil unless WithPhone set it.
+func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
+
+// Clock is the time source.
+func (e *Env) Clock() func() time.Time { return e.Now }
+
+// Setting reads one environment setting.
+func (e *Env) Setting(key string) string { return e.Getenv(key) }
+
+// AWSConfig is the SDK configuration, for the handlers that build an SQS
+// client.
+func (e *Env) AWSConfig() aws.Config { return e.AWS }
+
+// Queues are the deliveries queue's and its DLQ's URLs.
+func (e *Env) Queues() (deliveries, dlq string) { return e.QueueURL, e.DLQURL }
+
+// RateLimit is the calls per minute a credential may make (seed 001).
+const RateLimit = 100
+
+// Limiter is the per-credential rate limiter on the operations table.
+func (e *Env) Limiter() *ratelimit.Limiter {
+	return &ratelimit.Limiter{
+		Counter: &ddbstore.RateCounter{API: e.DDB, OpsTable: e.OpsTable},
+		Limit:   RateLimit,
+		Window:  time.Minute,
+		Now:     e.Now,
+	}
+}
+
+// Builder makes a route's handler from the instance's Env. It runs once,
+// during init, and must be cheap.
+type Builder func(*Env) http.Handler
+
+// Builders maps function names to their builders.
+type Builders map[string]Builder
+
+// Route adapts a handler builder that takes its package's Ports interface
+// P to a Builder: *Env must satisfy P (registry's tests check every one).
+func Route[P any](build func(P) http.Handler) Builder {
+	return func(e *Env) http.Handler { return build(ports[P](e)) }
+}
+
+// ports is e as the port interface P.
+func ports[P any](e *Env) P {
+	p, ok := any(e).(P)
+	if !ok {
+		var zero P
+		panic(fmt.Sprintf("wiring: *Env does not implement %T", &zero))
+	}
+	return p
+}
+
+// APIHandler is the Lambda handler of the named API function: its route's
+// handler behind the shared middleware, behind the proxy conversion. It is
+// exactly what StartAPI gives lambda.Start and what the local gateway
+// invokes.
+func APIHandler(e *Env, name string, builders Builders) (lambdaapp.ProxyHandler, error) {
+	route, ok := routes.ByFunction(name)
+	if !ok {
+		return nil, fmt.Errorf("function %q has no route", name)
+	}
+	build, ok := builders[name]
+	if !ok {
+		return nil, fmt.Errorf("function %q has no builder", name)
+	}
+	return lambdaapp.Proxy(httpapi.Wrap(route, e.Limiter(), e.Now, build(e))), nil
+}
+
+// StartAPI runs the named API function in Lambda, its handler built by
+// build from the ports its package declares.
+func StartAPI[P any](name string, build func(P) http.Handler, opts ...Option) {
+	e := mustLoad(opts)
+	h, err := APIHandler(e, name, Builders{name: Route(build)})
+	if err != nil {
+		lambdaapp.Fatal(err)
+	}
+	lambdaapp.Start(h)
+}
+
+// Authorizer is the REQUEST authorizer on the tenancy store.
+func Authorizer(e *Env) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return authorizer.Handler(e.Tenancy())
+}
+
+// StartAuthorizer runs the REQUEST authorizer in Lambda.
+func StartAuthorizer() { lambdaapp.Start(Authorizer(mustLoad(nil))) }
+
+// StartStream runs a table-stream consumer, built from its ports, in Lambda.
+func StartStream[P any](build func(P) lambdaapp.StreamHandler) {
+	lambdaapp.Start(build(ports[P](mustLoad(nil))))
+}
+
+// StartQueue runs a queue consumer, built from its ports, in Lambda.
+func StartQueue[P any](build func(P) lambdaapp.QueueHandler) {
+	lambdaapp.Start(build(ports[P](mustLoad(nil))))
+}
+
+// Stream adapts a stream consumer's builder to the Env (registry, tests).
+func Stream[P any](build func(P) lambdaapp.StreamHandler) func(*Env) lambdaapp.StreamHandler {
+	return func(e *Env) lambdaapp.StreamHandler { return build(ports[P](e)) }
+}
+
+// Queue adapts a queue consumer's builder to the Env (registry, tests).
+func Queue[P any](build func(P) lambdaapp.QueueHandler) func(*Env) lambdaapp.QueueHandler {
+	return func(e *Env) lambdaapp.QueueHandler { return build(ports[P](e)) }
+}
+
+func mustLoad(opts []Option) *Env {
+	lambdaapp.SetLogger()
+	e, err := Load(context.Background())
+	if err != nil {
+		lambdaapp.Fatal(err)
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
