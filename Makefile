@@ -20,7 +20,7 @@ help:
 	@echo "make deploy   deploy with the CDK CLI (needs AWS credentials)"
 	@echo "make bench    cold-init and size benchmarks against a baseline"
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one handler (make run's stack)"
-	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
+	@echo "make openapi  rewrite shared/routes/openapi.json from the route table and the handlers' types"
 
 # The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
 $(LOCAL)/node_modules/.installed: $(LOCAL)/package.json $(LOCAL)/package-lock.json
@@ -87,7 +87,7 @@ invoke:
 	$(GO) run ./infra/local/invoke -fn "$(FN)" -event "$(EVENT)"
 
 openapi:
-	$(GO) test ./shared/routes -run TestOpenAPIMatchesTable -update
+	$(GO) test ./shared/routes/apidoc -run TestOpenAPIMatchesTable -update
 
 clean:
 	rm -rf dist cdk.out

@@ -19,3 +19,6 @@ type (
 type MessengerAck struct {
 	Status string `json:"status"`
 }
+
+// MessagingEvent is one event of a Messenger webhook call.
+type MessagingEvent = messagingEvent
