@@ -246,7 +246,7 @@ func Generate() ([]byte, error) {
 	}
 	intHeader := func(d string) obj { return obj{"description": d, "schema": obj{"type": "integer"}} }
 	doc := obj{
-		"openapi": "3.1.0",
+		"openapi":           "3.1.0",
 		"jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
 		"info": obj{
 			"title":   "Chat marketing backend API",
@@ -288,4 +288,3 @@ func Generate() ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
