@@ -266,9 +266,14 @@ func newReflector() *reflector {
 			},
 		},
 		open: map[reflect.Type]bool{
+			typeOf[openAPIDocument]():                true,
 			typeOf[connectionapi.HookBody]():         true,
 			typeOf[contactinputapi.MessengerBody]():  true,
 			typeOf[contactinputapi.MessagingEvent](): true,
+		},
+		properties: map[string]obj{
+			// A test send (POST /v1/connections/{connectionId}/test) has no trigger.
+			"Attempt.trigger": {"type": "string", "enum": append(triggerNames(), ""), "description": "The trigger that made the delivery; empty for a test send."},
 		},
 		required: map[reflect.Type][]string{
 			typeOf[contactinputapi.FieldsBody](): {"custom_fields"},

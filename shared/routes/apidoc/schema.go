@@ -27,6 +27,9 @@ type reflector struct {
 	open map[reflect.Type]bool
 	// descriptions describe components.
 	descriptions map[reflect.Type]string
+	// properties replaces the schema of one property of a component
+	// ("Attempt.trigger").
+	properties map[string]obj
 	// required lists the properties a request type must have: a request
 	// type's omitempty says nothing about that.
 	required map[reflect.Type][]string
@@ -195,6 +198,9 @@ func (g *reflector) structSchema(t reflect.Type) obj {
 	for _, n := range names {
 		f := best[n]
 		props[n] = g.schema(f.typ)
+		if s, ok := g.properties[t.Name()+"."+n]; ok && t.Name() != "" {
+			props[n] = s
+		}
 		if f.required && !g.req {
 			required = append(required, n)
 		}

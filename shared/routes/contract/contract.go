@@ -86,6 +86,9 @@ func (c *Contract) Schema(ptr string) (*jsonschema.Schema, error) {
 // with other methods only.
 func Match(method, path string) (r routes.Route, ok, known bool) {
 	path = strings.TrimPrefix(path, "/api")
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/") // the gateway takes a trailing slash
+	}
 	segs := strings.Split(path, "/")
 	best := -1
 	for _, rt := range routes.Table {
