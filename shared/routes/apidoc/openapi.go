@@ -35,6 +35,19 @@ var errorResponses = map[int]struct{ name, description, example string }{
 	http.StatusTooManyRequests:       {"TooManyRequests", "Over 100 calls in this minute for this credential: retry after Retry-After seconds.", httpapi.MsgTooManyRequests},
 }
 
+// pathParamDocs describe path parameters.
+var pathParamDocs = map[string]string{
+	"contactId":    "The contact's ID (on Messenger, its PSID); Base64-encoded on Viber channels.",
+	"fieldId":      "A custom field's numeric ID.",
+	"connectionId": "A connection's ID (conn_…); a Zapier hook's ID is its connection's.",
+	"hookId":       "The hook's ID, as POST /v1/hooks answered it.",
+	"webhookId":    "The webhook-id of a logged delivery (its activity).",
+	"deliveryId":   "A dead delivery's ID.",
+	"tenantId":     "A tenant's ID (ten_…).",
+	"channelId":    "A channel's ID (ch_…).",
+	"tokenId":      "A channel API token's ID (tok_…).",
+}
+
 // idempotent routes honour Idempotency-Key.
 var idempotent = map[string]bool{"contact-create": true, "actions": true}
 
@@ -111,7 +124,11 @@ func Generate() ([]byte, error) {
 		}
 		params := []obj{}
 		for _, p := range r.PathParams() {
-			params = append(params, obj{"name": p, "in": "path", "required": true, "schema": obj{"type": "string", "minLength": 1}})
+			param := obj{"name": p, "in": "path", "required": true, "schema": obj{"type": "string", "minLength": 1}}
+			if d, ok := pathParamDocs[p]; ok {
+				param["description"] = d
+			}
+			params = append(params, param)
 		}
 		queryNames := map[string]bool{}
 		for _, q := range op.Query {
@@ -206,6 +223,11 @@ func Generate() ([]byte, error) {
 			o["requestBody"] = obj{"required": !op.RequestOptional, "content": obj{"application/json": media}}
 		}
 		item[strings.ToLower(r.Method)] = o
+	}
+	for k := range g.properties {
+		if !g.used[k] {
+			return nil, fmt.Errorf("apidoc: property override %s matches no property", k)
+		}
 	}
 	for fn := range Ops {
 		if _, ok := routes.ByFunction(fn); !ok {

@@ -3,6 +3,7 @@ package apidoc
 import (
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/startmsg/chatbackend/shared/adminapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
@@ -214,6 +215,16 @@ var Ops = map[string]Op{
 		ResponseExample: `{"status":"success","message":"Token revoked. It stops working within 5 minutes (authorizer cache).","data":[]}`},
 }
 
+var stringOrNumber = obj{"type": []string{"string", "number"}}
+
+func anyNames(vs []string) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
 func triggerNames() []string {
 	out := make([]string, len(connections.Triggers))
 	for i, t := range connections.Triggers {
@@ -273,7 +284,33 @@ func newReflector() *reflector {
 		},
 		properties: map[string]obj{
 			// A test send (POST /v1/connections/{connectionId}/test) has no trigger.
-			"Attempt.trigger": {"type": "string", "enum": append(triggerNames(), ""), "description": "The trigger that made the delivery; empty for a test send."},
+			"Attempt.trigger":   {"type": "string", "enum": append(triggerNames(), ""), "description": "The trigger that made the delivery; empty for a test send."},
+			"ChannelInput.kind": {"type": "string", "enum": names(tenancy.ChannelKinds)},
+			"ChannelInput.default_country": {"type": "string", "pattern": "^[A-Z]{2}$",
+				"description": "ISO 3166-1 alpha-2: how phone numbers written without a country code are read."},
+			"ChannelInput.app_secret":   {"type": "string", "description": "Messenger channels: the app secret that signs Messenger's webhook calls."},
+			"ChannelInput.verify_token": {"type": "string", "description": "Messenger channels: the token of Messenger's subscription handshake."},
+			"FieldInput.type":           {"type": []string{"string", "null"}, "enum": append(anyNames(names(contacts.FieldTypes)), nil), "description": "Fixed once the field exists."},
+			"FieldInput.options":        {"type": []string{"array", "null"}, "items": obj{"type": "string"}, "description": "The values of a list field."},
+			"ConnectionInput.triggers":  {"type": []string{"array", "null"}, "items": obj{"type": "string", "enum": triggerNames()}},
+			"ConnectionInput.fields": {"type": []string{"array", "null"}, "items": obj{"type": "string"},
+				"description": "The payload's fields: " + strings.Join(connections.PayloadFields, ", ") + ", or a custom field's name."},
+			"FieldValueInput.name":  {"type": "string", "description": "A standard field's name, a custom field's name (any case) or its ID."},
+			"FieldValueInput.value": {"type": []string{"string", "number", "boolean"}},
+			"Action.type": {"type": "string", "description": "NEW, EDIT, TRASH, SEARCH, CALL or SMS (any case).",
+				"examples": []string{"NEW", "EDIT", "TRASH", "SEARCH"}},
+			"Action.Number":          stringOrNumber,
+			"Action.Email":           stringOrNumber,
+			"Action.Fname":           stringOrNumber,
+			"Action.Lname":           stringOrNumber,
+			"Action.idContact":       stringOrNumber,
+			"Action.Custom":          {"type": "object", "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "Custom field values by field ID."},
+			"ActionResult.status":    {"type": "string", "enum": []string{"success", "error"}},
+			"ActionResult.idContact": {"type": "integer"},
+			"ActionResult.data":      {"type": "array", "items": obj{"type": "object"}, "description": "SEARCH: the matching contacts."},
+			"EventInput.value":       {"description": "The collected value (any JSON value)."},
+			"EventInput.location": {"anyOf": []obj{{"type": "string", "description": "lat,long"},
+				{"type": "object", "properties": obj{"lat": obj{"type": "number", "minimum": -90, "maximum": 90}, "long": obj{"type": "number", "minimum": -180, "maximum": 180}}, "required": []string{"lat", "long"}}}},
 		},
 		required: map[reflect.Type][]string{
 			typeOf[contactinputapi.FieldsBody](): {"custom_fields"},
@@ -298,5 +335,6 @@ func newReflector() *reflector {
 		comps: map[string]obj{},
 		owner: map[string]reflect.Type{},
 		mode:  map[string]bool{},
+		used:  map[string]bool{},
 	}
 }

@@ -37,6 +37,7 @@ type reflector struct {
 	comps map[string]obj
 	owner map[string]reflect.Type
 	mode  map[string]bool // component → made for a request
+	used  map[string]bool // properties applied
 	// req is true while reflecting a request body; inOpen while inside an
 	// open request type.
 	req, inOpen bool
@@ -198,8 +199,15 @@ func (g *reflector) structSchema(t reflect.Type) obj {
 	for _, n := range names {
 		f := best[n]
 		props[n] = g.schema(f.typ)
-		if s, ok := g.properties[t.Name()+"."+n]; ok && t.Name() != "" {
-			props[n] = s
+		if t.Name() != "" {
+			comp := t.Name()
+			if c, ok := g.names[t]; ok {
+				comp = c
+			}
+			if s, ok := g.properties[comp+"."+n]; ok {
+				props[n] = s
+				g.used[comp+"."+n] = true
+			}
 		}
 		if f.required && !g.req {
 			required = append(required, n)
