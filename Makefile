@@ -31,7 +31,7 @@ help:
 	@echo "make deploy   deploy with the pinned CDK CLI (needs AWS credentials)"
 	@echo "make bench    benchmarks against their baselines: bench/results.md and bench/results.json"
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
-	@echo "make openapi  rewrite shared/routes/openapi.json from the route table"
+	@echo "make openapi  rewrite shared/routes/openapi.json from the route table and the handlers' types"
 
 # The pinned Node.js, then a check that some Node.js 20+ is there.
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
@@ -165,7 +165,7 @@ invoke:
 	$(GO) run ./infra/local/invoke -fn "$(FN)" -event "$(EVENT)"
 
 openapi:
-	$(GO) test ./shared/routes -run TestOpenAPIMatchesTable -update
+	$(GO) test ./shared/routes/apidoc -run TestOpenAPIMatchesTable -update
 
 clean:
 	rm -rf dist cdk.out .local/build

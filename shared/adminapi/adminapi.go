@@ -83,9 +83,7 @@ func newAPI(p Ports) *API {
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in TenantInput
 	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
 		return err
 	}
@@ -142,9 +140,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in TokenInput
 	// The body is optional: a token needs no name.
 	if r.ContentLength != 0 {
 		if err := httpapi.DecodeJSON(r, &in, true); err != nil {

@@ -18,6 +18,17 @@ import (
 // per tenant as dead deliveries instead. The operator inspects and moves
 // these messages back.
 
+// DLQStats is GET /admin/dlq's data (SQS's approximate counts).
+type DLQStats struct {
+	Messages         int `json:"messages"`
+	MessagesInFlight int `json:"messages_in_flight"`
+}
+
+// DLQRedrive is POST /admin/dlq/redrive's data.
+type DLQRedrive struct {
+	Moved int `json:"moved"`
+}
+
 // MaxRedrive bounds the messages one redrive call moves (a Lambda has 10 s).
 const MaxRedrive = 500
 
@@ -39,9 +50,9 @@ func (a *dlqAPI) stats(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("dlq attributes: %w", err)
 	}
 	n := func(k types.QueueAttributeName) int { v, _ := strconv.Atoi(out.Attributes[string(k)]); return v }
-	httpapi.WriteData(w, http.StatusOK, map[string]int{
-		"messages":           n(types.QueueAttributeNameApproximateNumberOfMessages),
-		"messages_in_flight": n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
+	httpapi.WriteData(w, http.StatusOK, DLQStats{
+		Messages:         n(types.QueueAttributeNameApproximateNumberOfMessages),
+		MessagesInFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
 	})
 	return nil
 }
@@ -54,7 +65,7 @@ func (a *dlqAPI) redrive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("redrive after %d messages: %w", moved, err)
 	}
-	httpapi.WriteData(w, http.StatusOK, map[string]int{"moved": moved})
+	httpapi.WriteData(w, http.StatusOK, DLQRedrive{Moved: moved})
 	return nil
 }
 

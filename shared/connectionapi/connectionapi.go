@@ -125,19 +125,14 @@ func caller(r *http.Request) (tenantID, channelID string) {
 
 // view is a connection as the API shows it: never the secrets, except the
 // current one right after it was made (create, rotate).
-func view(c connections.Connection, withSecret bool) map[string]any {
-	v := map[string]any{
-		"id": c.ID, "name": c.Name, "url": c.URL, "page_id": c.ChannelID, "triggers": c.Triggers, "fields": c.Fields,
-		"enabled": c.Enabled, "source": c.Source, "created_at": c.CreatedAt, "updated_at": c.UpdatedAt,
-	}
-	if c.DisabledReason != "" {
-		v["disabled_reason"] = c.DisabledReason
-	}
-	if c.FailingSince != 0 {
-		v["failing_since"] = c.FailingSince
+func view(c connections.Connection, withSecret bool) ConnectionView {
+	v := ConnectionView{
+		ID: c.ID, Name: c.Name, URL: c.URL, PageID: c.ChannelID, Triggers: c.Triggers, Fields: c.Fields,
+		Enabled: c.Enabled, Source: c.Source, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		DisabledReason: c.DisabledReason, FailingSince: c.FailingSince,
 	}
 	if withSecret {
-		v["secret"] = c.CurrentSecret()
+		v.Secret = c.CurrentSecret()
 	}
 	return v
 }
@@ -162,7 +157,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, len(cs))
+	out := make([]ConnectionView, len(cs))
 	for i, c := range cs {
 		out[i] = view(c, false)
 	}
@@ -228,7 +223,7 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	if atts == nil {
 		atts = []connections.Attempt{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": atts, "connection": view(c, false)})
+	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: view(c, false), Data: atts})
 	return nil
 }
 
@@ -296,7 +291,7 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
 	if err := router.Enqueue(r.Context(), q, qURL, []connections.Delivery{del}); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"webhook_id": id, "queued": true}})
+	httpapi.WriteData(w, http.StatusAccepted, Replayed{Queued: true, WebhookID: id})
 	return nil
 }
 
@@ -320,7 +315,7 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	channelOf := map[string]string{} // connection ID → channel ID ("" when gone)
-	out := []map[string]any{}
+	out := []DeadView{}
 	for _, d := range page.Items {
 		cid, seen := channelOf[d.ConnectionID]
 		if !seen {
@@ -336,16 +331,17 @@ func (a *API) deadList(w http.ResponseWriter, r *http.Request) error {
 		if cid != "" && cid != ch {
 			continue
 		}
-		out = append(out, map[string]any{"id": d.ID, "connection_id": d.ConnectionID, "trigger": d.Trigger,
-			"payload": string(d.Payload), "died_at": d.DiedAt, "last_attempt": d.LastAttempt})
+		out = append(out, DeadView{ID: d.ID, ConnectionID: d.ConnectionID, Trigger: d.Trigger,
+			Payload: string(d.Payload), DiedAt: d.DiedAt, LastAttempt: d.LastAttempt})
 	}
-	var next any
+	var next *string
 	if page.Next != "" {
 		u := httpapi.PublicURL(r)
 		u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {page.Next}}.Encode()
-		next = u.String()
+		s := u.String()
+		next = &s
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": out, "links": map[string]any{"next": next}})
+	httpapi.WriteJSON(w, http.StatusOK, DeadPage{Data: out, Links: DeadLinks{Next: next}})
 	return nil
 }
 
@@ -369,6 +365,6 @@ func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.DeleteDead(r.Context(), t, id); err != nil && !apperr.Is(err, apperr.KindNotFound) {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"data": map[string]any{"id": id, "queued": true}})
+	httpapi.WriteData(w, http.StatusAccepted, Redriven{ID: id, Queued: true})
 	return nil
 }

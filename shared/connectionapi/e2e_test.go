@@ -327,7 +327,9 @@ func TestReplayAndDeadPages(t *testing.T) {
 	// Dead deliveries, a page at a time.
 	for i := range 5 {
 		d := connections.Dead{Delivery: connections.Delivery{ID: fmt.Sprintf("msg_dead%d", i), TenantID: tn.ID, ConnectionID: id,
-			Trigger: connections.TriggerEmail, Payload: []byte("{}")}, DiedAt: 1_700_000_000 + int64(i)}
+			Trigger: connections.TriggerEmail, Payload: []byte("{}")}, DiedAt: 1_700_000_000 + int64(i),
+			LastAttempt: connections.Attempt{Time: 1_700_000_000_000, WebhookID: fmt.Sprintf("msg_dead%d", i), Attempt: 8,
+				Outcome: connections.OutcomeHTTP, HTTPCode: 500, Trigger: connections.TriggerEmail, RequestBody: "{}", Final: true}}
 		if err := store.AddDead(t.Context(), d); err != nil {
 			t.Fatal(err)
 		}

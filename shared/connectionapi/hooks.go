@@ -30,7 +30,7 @@ func (a *API) hookSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"id": c.ID, "data": view(c, false)})
+	httpapi.WriteJSON(w, http.StatusCreated, HookCreated{Data: view(c, false), ID: c.ID})
 	return nil
 }
 

@@ -107,9 +107,19 @@ func ContactID(r *http.Request) (string, error) {
 	return "", apperr.BadRequest("contact_id must be Base64-encoded on Viber channels; %q is not Base64.", id)
 }
 
-// Present is a contact as the Contacts API shows it: standard fields and
+// ContactView is a contact as the Contacts API shows it: standard fields and
 // custom fields (by name) together in custom_fields.
-func Present(c contacts.Contact, fields []contacts.Field) map[string]any {
+type ContactView struct {
+	CreatedAt    int64             `json:"created_at"`
+	CustomFields map[string]string `json:"custom_fields"`
+	ID           string            `json:"id"`
+	Opportunity  bool              `json:"opportunity"`
+	Tags         []string          `json:"tags"`
+	UpdatedAt    int64             `json:"updated_at"`
+}
+
+// Present is a contact as the Contacts API shows it.
+func Present(c contacts.Contact, fields []contacts.Field) ContactView {
 	cf := map[string]string{}
 	for _, f := range contacts.Standard {
 		if v, ok := c.Fields[f.Name]; ok {
@@ -125,13 +135,13 @@ func Present(c contacts.Contact, fields []contacts.Field) map[string]any {
 	if tags == nil {
 		tags = []string{}
 	}
-	return map[string]any{
-		"id":            c.ID,
-		"custom_fields": cf,
-		"tags":          tags,
-		"created_at":    c.CreatedAt,
-		"updated_at":    c.UpdatedAt,
-		"opportunity":   c.Opportunity,
+	return ContactView{
+		ID:           c.ID,
+		CustomFields: cf,
+		Tags:         tags,
+		CreatedAt:    c.CreatedAt,
+		UpdatedAt:    c.UpdatedAt,
+		Opportunity:  c.Opportunity,
 	}
 }
 

@@ -120,12 +120,16 @@ func FuzzPaginate(f *testing.F) {
 		}
 		n := min(max(total-(page-1)*10, 0), 10)
 		env := paginate(*base, name, value, page, total, make([]map[string]any, n))
-		meta := env["meta"].(map[string]any)
-		last := meta["last_page"].(int)
+		last := env.Meta.LastPage
 		if last < 1 || (total > 0 && (last-1)*10 >= total) || last*10 < total {
 			t.Fatalf("last_page %d for %d", last, total)
 		}
-		links := env["links"].(map[string]any)
+		links := map[string]any{}
+		for k, l := range map[string]*string{"first": env.Links.First, "last": env.Links.Last, "prev": env.Links.Prev, "next": env.Links.Next} {
+			if l != nil {
+				links[k] = *l
+			}
+		}
 		if _, err := json.Marshal(env); err != nil {
 			t.Fatal(err)
 		}

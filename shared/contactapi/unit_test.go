@@ -131,7 +131,7 @@ func TestPresent(t *testing.T) {
 		t.Errorf("Present = %s\nwant      %s", b, want)
 	}
 	c.Tags = []string{"b", "a"}
-	if got := Present(c, nil); !slices.Equal(got["tags"].([]string), []string{"b", "a"}) || len(got["custom_fields"].(map[string]string)) != 3 {
+	if got := Present(c, nil); !slices.Equal(got.Tags, []string{"b", "a"}) || len(got.CustomFields) != 3 {
 		t.Errorf("Present with tags, no fields: %v", got)
 	}
 	if b, _ := json.Marshal(Present(contacts.Contact{ID: "1"}, nil)); string(b) != `{"created_at":0,"custom_fields":{},"id":"1","opportunity":false,"tags":[],"updated_at":0}` {

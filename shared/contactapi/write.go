@@ -45,7 +45,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
+	httpapi.WriteData(w, http.StatusOK, ContactRef{ID: c.ID})
 	return nil
 }
 
@@ -62,7 +62,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID})
+	httpapi.WriteData(w, http.StatusOK, ContactRef{ID: c.ID})
 	return nil
 }
 
@@ -90,7 +90,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := make([]map[string]any, len(res.Contacts))
+	data := make([]ContactView, len(res.Contacts))
 	for i, c := range res.Contacts {
 		data[i] = Present(c, fields)
 	}
@@ -100,35 +100,72 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 
 // paginate builds the seed's pagination envelope. Links keep the search
 // parameters so that following them gives the next page of the same search.
-func paginate(base url.URL, name, value string, page, total int, data []map[string]any) map[string]any {
+func paginate[T any](base url.URL, name, value string, page, total int, data []T) Page[T] {
 	per := contacts.PerPage
 	last := (total + per - 1) / per
 	if last < 1 {
 		last = 1
 	}
-	link := func(p int) any {
+	link := func(p int) *string {
 		if p < 1 || p > last {
 			return nil
 		}
 		u := base
 		u.RawQuery = url.Values{"name": {name}, "value": {value}}.Encode() + "&page=" + strconv.Itoa(p)
-		return u.String()
+		s := u.String()
+		return &s
 	}
-	var from, to any
+	var from, to *int
 	if len(data) > 0 {
-		from, to = (page-1)*per+1, (page-1)*per+len(data)
+		f, t := (page-1)*per+1, (page-1)*per+len(data)
+		from, to = &f, &t
 	}
-	return map[string]any{
-		"data":  data,
-		"links": map[string]any{"first": link(1), "last": link(last), "prev": link(page - 1), "next": link(page + 1)},
-		"meta": map[string]any{
-			"current_page": page,
-			"from":         from,
-			"last_page":    last,
-			"path":         base.String(),
-			"per_page":     per,
-			"to":           to,
-			"total":        total,
+	return Page[T]{
+		Data:  data,
+		Links: PageLinks{First: link(1), Last: link(last), Prev: link(page - 1), Next: link(page + 1)},
+		Meta: PageMeta{
+			CurrentPage: page,
+			From:        from,
+			LastPage:    last,
+			Path:        base.String(),
+			PerPage:     per,
+			To:          to,
+			Total:       total,
 		},
 	}
+}
+
+// ContactRef is the data of a contact write: the contact's ID.
+type ContactRef struct {
+	ID string `json:"id"`
+}
+
+// SearchPage is GET /v1/contact/by_custom_field's answer.
+type SearchPage = Page[ContactView]
+
+// Page is the seed's pagination envelope: a page of data, links to other
+// pages of the same search (null where there is none) and counts.
+type Page[T any] struct {
+	Data  []T       `json:"data"`
+	Links PageLinks `json:"links"`
+	Meta  PageMeta  `json:"meta"`
+}
+
+// PageLinks are the URLs of other pages; null where there is none.
+type PageLinks struct {
+	First *string `json:"first"`
+	Last  *string `json:"last"`
+	Next  *string `json:"next"`
+	Prev  *string `json:"prev"`
+}
+
+// PageMeta counts a page: from and to are null on an empty page.
+type PageMeta struct {
+	CurrentPage int    `json:"current_page"`
+	From        *int   `json:"from"`
+	LastPage    int    `json:"last_page"`
+	Path        string `json:"path"`
+	PerPage     int    `json:"per_page"`
+	To          *int   `json:"to"`
+	Total       int    `json:"total"`
 }

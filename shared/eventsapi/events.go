@@ -82,8 +82,15 @@ func (a *API) collect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, map[string]string{"id": c.ID, "psid": c.ID})
+	httpapi.WriteData(w, http.StatusOK, Collected{ID: c.ID, PSID: c.ID})
 	return nil
+}
+
+// Collected is POST /v1/events' data: the subscriber's contact ID, which is
+// its PSID.
+type Collected struct {
+	ID   string `json:"id"`
+	PSID string `json:"psid"`
 }
 
 func location(raw json.RawMessage) (string, error) {

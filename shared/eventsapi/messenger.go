@@ -95,7 +95,7 @@ func (m *messenger) receive(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	httpapi.WriteJSON(w, http.StatusOK, MessengerAck{Status: "success"})
 	return nil
 }
 

@@ -56,9 +56,18 @@ func (m *me) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-		"tenant":  map[string]any{"id": t.ID, "name": t.Name},
-		"channel": c,
-	}})
+	httpapi.WriteData(w, http.StatusOK, MeView{Channel: c, Tenant: MeTenant{ID: t.ID, Name: t.Name}})
 	return nil
+}
+
+// MeView is GET /v1/me's data: the calling token's channel and its tenant.
+type MeView struct {
+	Channel tenancy.Channel `json:"channel"`
+	Tenant  MeTenant        `json:"tenant"`
+}
+
+// MeTenant is the tenant as a channel token sees it.
+type MeTenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }

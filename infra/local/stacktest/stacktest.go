@@ -168,6 +168,7 @@ func (s *Stack) Send(req *http.Request) Response {
 	}
 	out := Response{Status: res.StatusCode, Header: res.Header, Body: b}
 	_ = json.Unmarshal(b, &out.JSON)
+	s.checkContract(req, out)
 	return out
 }
 
