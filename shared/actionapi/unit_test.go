@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/contacts/contactstest"
 	"github.com/startmsg/chatbackend/shared/phone"
 )
 
@@ -219,120 +218,8 @@ func FuzzContactID(f *testing.F) {
 
 // --- the action endpoint against an in-memory store ---
 
-// memStore is a small in-memory contacts.Store: versions, exists errors,
-// conflicts, not-found, Search over SearchTerms, numeric field IDs.
-type memStore struct {
-	mu       sync.Mutex
-	contacts map[string]contacts.Contact
-	order    []string
-	fields   []contacts.Field
-}
-
-var _ contacts.Store = (*memStore)(nil)
-
-func copyContact(c contacts.Contact) contacts.Contact {
-	cp := func(m map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	c.Fields, c.Custom, c.Tags = cp(c.Fields), cp(c.Custom), slices.Clone(c.Tags)
-	return c
-}
-
-func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.Contact, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.contacts[tenantID+"#"+id]
-	if !ok {
-		return contacts.Contact{}, apperr.NotFound("Item", "")
-	}
-	return copyContact(c), nil
-}
-
-func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := c.TenantID + "#" + c.ID
-	if _, ok := s.contacts[k]; ok || c.Version != 1 {
-		return apperr.Exists("Item exists.")
-	}
-	s.contacts[k] = copyContact(c)
-	s.order = append(s.order, k)
-	return nil
-}
-
-func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := prev.TenantID + "#" + prev.ID
-	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
-		return apperr.Conflict("item")
-	}
-	s.contacts[k] = copyContact(next)
-	return nil
-}
-
-func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := c.TenantID + "#" + c.ID
-	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
-		return apperr.Conflict("item")
-	}
-	delete(s.contacts, k)
-	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == k })
-	return nil
-}
-
-func (s *memStore) Search(_ context.Context, q contacts.Query) (contacts.Page, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []contacts.Contact
-	for _, k := range s.order {
-		c := s.contacts[k]
-		if c.TenantID == q.TenantID && (q.ChannelID == "" || c.ChannelID == q.ChannelID) && contacts.SearchTerms(c)[q.FieldKey] == q.ValueKey {
-			all = append(all, copyContact(c))
-		}
-	}
-	p := contacts.Page{Total: len(all)}
-	if q.Offset < len(all) {
-		p.Contacts = all[q.Offset:min(len(all), q.Offset+q.Limit)]
-	}
-	return p, nil
-}
-
-func (s *memStore) ListFields(context.Context, string) ([]contacts.Field, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.fields), nil
-}
-
-func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (contacts.Field, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.fields {
-		if strings.EqualFold(g.Name, f.Name) {
-			return contacts.Field{}, apperr.Exists("Item exists.")
-		}
-	}
-	f.ID = strconv.Itoa(len(s.fields) + 1)
-	s.fields = append(s.fields, f)
-	return f, nil
-}
-
-func (s *memStore) UpdateField(context.Context, string, contacts.Field, contacts.Field) error {
-	return errors.New("not used")
-}
-
-func (s *memStore) DeleteField(context.Context, string, contacts.Field) error {
-	return errors.New("not used")
-}
-
 func TestRunActions(t *testing.T) {
-	st := &memStore{contacts: map[string]contacts.Contact{}}
+	st := contactstest.New()
 	svc := &contacts.Service{Store: st, Phone: phone.Normalize, Now: func() time.Time { return time.Unix(1714560000, 0) }}
 	a := &API{svc: svc}
 	typ, name := "text", "Plan"

@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/contacts/contactstest"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -141,121 +138,8 @@ func TestPresent(t *testing.T) {
 
 // --- handlers against an in-memory store ---
 
-type memStore struct {
-	mu       sync.Mutex
-	contacts map[string]contacts.Contact
-	fields   []contacts.Field
-	lastID   int
-	updates  int
-}
-
-var _ contacts.Store = (*memStore)(nil)
-
-func copyContact(c contacts.Contact) contacts.Contact {
-	cp := func(m map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	c.Fields, c.Custom, c.Tags = cp(c.Fields), cp(c.Custom), slices.Clone(c.Tags)
-	return c
-}
-
-func (s *memStore) GetContact(_ context.Context, tenantID, id string) (contacts.Contact, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.contacts[tenantID+"#"+id]
-	if !ok {
-		return contacts.Contact{}, apperr.NotFound("Item", "")
-	}
-	return copyContact(c), nil
-}
-
-func (s *memStore) CreateContact(_ context.Context, c contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.contacts[c.TenantID+"#"+c.ID]; ok || c.Version != 1 {
-		return apperr.Exists("Item exists.")
-	}
-	s.contacts[c.TenantID+"#"+c.ID] = copyContact(c)
-	return nil
-}
-
-func (s *memStore) UpdateContact(_ context.Context, prev, next contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.updates++
-	k := prev.TenantID + "#" + prev.ID
-	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
-		return apperr.Conflict("item")
-	}
-	s.contacts[k] = copyContact(next)
-	return nil
-}
-
-func (s *memStore) DeleteContact(_ context.Context, c contacts.Contact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := c.TenantID + "#" + c.ID
-	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
-		return apperr.Conflict("item")
-	}
-	delete(s.contacts, k)
-	return nil
-}
-
-func (s *memStore) Search(context.Context, contacts.Query) (contacts.Page, error) {
-	return contacts.Page{}, errors.New("not used")
-}
-
-func (s *memStore) ListFields(context.Context, string) ([]contacts.Field, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.fields), nil
-}
-
-func (s *memStore) CreateField(_ context.Context, _ string, f contacts.Field) (contacts.Field, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.fields {
-		if strings.EqualFold(g.Name, f.Name) {
-			return contacts.Field{}, apperr.Exists("Item exists.")
-		}
-	}
-	s.lastID++
-	f.ID = strconv.Itoa(s.lastID)
-	s.fields = append(s.fields, f)
-	return f, nil
-}
-
-func (s *memStore) UpdateField(_ context.Context, _ string, prev, next contacts.Field) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.fields {
-		if g.ID != prev.ID && strings.EqualFold(g.Name, next.Name) {
-			return apperr.Exists("Item exists.")
-		}
-	}
-	for i, g := range s.fields {
-		if g.ID == prev.ID {
-			s.fields[i] = next
-			return nil
-		}
-	}
-	return apperr.NotFound("Item", "")
-}
-
-func (s *memStore) DeleteField(_ context.Context, _ string, f contacts.Field) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fields = slices.DeleteFunc(s.fields, func(g contacts.Field) bool { return g.ID == f.ID })
-	return nil
-}
-
 func newService() *contacts.Service {
-	return &contacts.Service{Store: &memStore{contacts: map[string]contacts.Contact{}}, Now: func() time.Time { return time.Unix(1714560000, 0) }}
+	return &contacts.Service{Store: contactstest.New(), Now: func() time.Time { return time.Unix(1714560000, 0) }}
 }
 
 type answer struct {
@@ -277,7 +161,7 @@ func serve(t *testing.T, a *API, h func(*API, http.ResponseWriter, *http.Request
 
 func TestHandlers(t *testing.T) {
 	svc := newService()
-	st := svc.Store.(*memStore)
+	st := svc.Store.(*contactstest.MemStore)
 	a := &API{Svc: svc}
 	ch := httpapi.Principal{TenantID: "t1", ChannelID: "ch1", ChannelKind: tenancy.Messenger}
 	vb := httpapi.Principal{TenantID: "t1", ChannelID: "vb1", ChannelKind: tenancy.Viber}
@@ -291,7 +175,9 @@ func TestHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	viberID := "pttm25kSGUo1919sBORWyA=="
-	st.contacts["t1#"+viberID] = contacts.Contact{ID: viberID, TenantID: "t1", ChannelID: "vb1", Version: 1, Fields: map[string]string{"firstName": "Vi"}}
+	if err := st.CreateContact(ctx, contacts.Contact{ID: viberID, TenantID: "t1", ChannelID: "vb1", Version: 1, Fields: map[string]string{"firstName": "Vi"}}); err != nil {
+		t.Fatal(err)
+	}
 	id := map[string]string{"contactId": c.ID}
 
 	// get
