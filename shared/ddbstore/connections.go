@@ -306,18 +306,15 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 	if len(page.Items) == 0 {
 		return connections.Attempt{}, notFound
 	}
-	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: ops, Key: map[string]types.AttributeValue{AttrPK: page.Items[0][AttrPK], AttrSK: page.Items[0][AttrSK]},
-	})
-	if err != nil {
-		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+	pk, _ := page.Items[0][AttrPK].(*types.AttributeValueMemberS)
+	sk, _ := page.Items[0][AttrSK].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil {
+		return connections.Attempt{}, fmt.Errorf("find attempt of %s: the index answered an item without its keys", webhookID)
 	}
-	if res.Item == nil { // expired and swept between the two reads
-		return connections.Attempt{}, notFound
-	}
+	// notFound if it expired and was swept between the two reads.
 	var a connections.Attempt
-	if err := attributevalue.UnmarshalMap(res.Item, &a); err != nil {
-		return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
+	if err := getItem(ctx, c.API, aws.ToString(ops), pk.Value, sk.Value, false, &a, notFound); err != nil {
+		return connections.Attempt{}, err
 	}
 	return a, nil
 }

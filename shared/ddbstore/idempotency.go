@@ -75,21 +75,22 @@ func (s *Idempotency) Claim(ctx context.Context, scope, k string, rec idempotenc
 	return idempotency.Record{}, false, fmt.Errorf("claim %s/%s: the key kept changing hands", scope, k)
 }
 
+// errGone is holder's not-found: the record went between the claim and the read.
+var errGone = errors.New("idempotency record gone")
+
 // holder decodes the record that failed a claim: the old item returned with
 // the failure or, if there is none, a strongly consistent read. found is
 // false if the record has gone meanwhile.
 func (s *Idempotency) holder(ctx context.Context, pk string, old map[string]types.AttributeValue) (idempotency.Record, bool, error) {
 	var rec idempotency.Record
 	if old == nil {
-		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.OpsTable), Key: key(pk, skIdem), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return rec, false, fmt.Errorf("read %s: %w", pk, err)
-		}
-		if old = res.Item; old == nil {
+		switch err := getItem(ctx, s.API, s.OpsTable, pk, skIdem, true, &rec, errGone); {
+		case errors.Is(err, errGone):
 			return rec, false, nil
+		case err != nil:
+			return rec, false, err
 		}
+		return rec, true, nil
 	}
 	if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
 		return rec, false, fmt.Errorf("unmarshal %s: %w", pk, err)

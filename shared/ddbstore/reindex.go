@@ -2,6 +2,7 @@ package ddbstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -176,12 +177,12 @@ func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats))
 		return false, ReindexStats{}, errNoIndex
 	}
 	mk := key(markerPK, markerIndexSK)
-	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable), Key: mk, ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
-	}
-	if out.Item != nil {
+	errNoMarker := errors.New("no marker")
+	switch err := getItem(ctx, s.API, s.OpsTable, markerPK, markerIndexSK, true, &struct{}{}, errNoMarker); {
+	case err == nil:
 		return false, ReindexStats{}, nil
+	case !errors.Is(err, errNoMarker):
+		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
 	}
 	st, err := s.Reindex(ctx, progress)
 	if err != nil {
