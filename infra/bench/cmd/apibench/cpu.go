@@ -96,7 +96,10 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		e.gw.ServeHTTP(w, req)
 		return w.Code, nil
 	}
-	type result struct{ cpu, emu, wall time.Duration }
+	type result struct {
+		cpu, emu, wall time.Duration
+		dials          int64
+	}
 	measure := func(name string, call func(int) (int, error), profile string) (result, error) {
 		for i := range o.warmup {
 			if st, err := call(i); err != nil || st != http.StatusOK {
@@ -121,6 +124,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 			return result{}, err
 		}
 		emu0, _ := api.ProcCPU(emu)
+		dials := e.dials.Load()
 		t0 := time.Now()
 		for i := range o.n {
 			st, err := call(o.warmup + i)
@@ -135,7 +139,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 			return result{}, err
 		}
 		emu1, _ := api.ProcCPU(emu)
-		return result{cpu: cpu1 - cpu0, emu: emu1 - emu0, wall: wall}, nil
+		return result{cpu: cpu1 - cpu0, emu: emu1 - emu0, wall: wall, dials: e.dials.Load() - dials}, nil
 	}
 	// The handlers log one line per request at Info, as Lambda's logger
 	// (lambdacontext.NewLogger, JSON) writes it to stdout: here to
@@ -152,7 +156,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		var gw result
 		gw, err = measure("gateway", gateway, "")
 		c.GatewayMS = api.PerRequestMS(gw.cpu, o.n)
-		c.Notes = append(c.Notes, fmt.Sprintf("the gateway run took %s of wall time", gw.wall.Round(time.Millisecond)))
+		c.Notes = append(c.Notes, fmt.Sprintf("the gateway run took %s of wall time; new SDK connections to dynoxide: %d in the function run, %d in the gateway run", gw.wall.Round(time.Millisecond), fn.dials, gw.dials))
 	}
 	slog.SetDefault(saved)
 	if err != nil {
