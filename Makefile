@@ -131,7 +131,9 @@ deploy: build node infra/node_modules/.installed
 # machine they ran on. Only this target needs wrk (apibench's throughput).
 # COLDSTART_FLAGS, APIBENCH_FLAGS and CONNECTORBENCH_FLAGS pass options on
 # (a quick check: COLDSTART_FLAGS="-n 2 -functions me"); the raw -json
-# outputs stay in .local/bench/.
+# outputs stay in .local/bench/, with apibench's pprof CPU profiles:
+# contact-get.pprof (its handler invoked as Lambda does, the CPU-per-request
+# run) and apibench.pprof (the latency and throughput runs).
 bench: build deps
 	@if ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -142,7 +144,7 @@ bench: build deps
 	  fi; \
 	fi
 	@mkdir -p $(BENCH_RAW) $(BENCH_DIR)
-	@rm -f $(BENCH_RAW)/*.json
+	@rm -f $(BENCH_RAW)/*.json $(BENCH_RAW)/*.pprof
 	@if command -v wrk >/dev/null; then \
 	  echo "$(GO) test -tags wrk -run TestScriptsWithWrk ./infra/bench/api"; \
 	  $(GO) test -count=1 -tags wrk -run TestScriptsWithWrk ./infra/bench/api || exit $$?; \
@@ -150,8 +152,8 @@ bench: build deps
 	@rc=0; \
 	echo "$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json"; \
 	$(GO) run ./infra/bench/cmd/coldstart -dist dist $(COLDSTART_FLAGS) -json $(BENCH_RAW)/coldstart.json || rc=$$?; \
-	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json"; \
-	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json -cpuprofile $(BENCH_RAW)/apibench.pprof -fnprofile $(BENCH_RAW)/contact-get.pprof"; \
+	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json -cpuprofile $(BENCH_RAW)/apibench.pprof -fnprofile $(BENCH_RAW)/contact-get.pprof || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json"; \
 	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json || rc=$$?; \
 	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \

@@ -169,7 +169,7 @@ func cancelled(err error) bool {
 // read-modify-write sees the latest version).
 func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contacts.Contact, error) {
 	var c contacts.Contact
-	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), skContact, true, &c, apperr.NotFound("Contact", id))
+	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), skContact, true, (*contactItem)(&c), apperr.NotFound("Contact", id))
 	return c, err
 }
 

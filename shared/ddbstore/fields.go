@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -53,11 +52,13 @@ func (s *Contacts) ListFields(ctx context.Context, tenantID string) ([]contacts.
 		if err != nil {
 			return nil, fmt.Errorf("list fields of %s: %w", tenantID, err)
 		}
-		var fs []contacts.Field
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &fs); err != nil {
-			return nil, fmt.Errorf("unmarshal fields of %s: %w", tenantID, err)
+		for _, item := range page.Items {
+			f, err := decodeField(item)
+			if err != nil {
+				return nil, fmt.Errorf("unmarshal fields of %s: %w", tenantID, err)
+			}
+			out = append(out, f)
 		}
-		out = append(out, fs...)
 	}
 	slices.SortFunc(out, func(a, b contacts.Field) int { return compareNumeric(a.ID, b.ID) })
 	return out, nil

@@ -119,7 +119,8 @@ func isConditionFailure(err error) bool {
 // Query is queryItems (queryPrefix for a partition's items by SK prefix).
 
 // getItem reads one item into out (a strongly consistent read when
-// consistent); a missing item is notFound.
+// consistent); a missing item is notFound. An out that is an itemDecoder
+// decodes itself (decode.go); any other goes through attributevalue.
 func getItem(ctx context.Context, api API, table, pk, sk string, consistent bool, out any, notFound error) error {
 	res, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(pk, sk), ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
@@ -128,8 +129,14 @@ func getItem(ctx context.Context, api API, table, pk, sk string, consistent bool
 	if res.Item == nil {
 		return notFound
 	}
-	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return fmt.Errorf("unmarshal %s/%s: %w", pk, sk, err)
+	var err2 error
+	if d, ok := out.(itemDecoder); ok {
+		err2 = d.decodeItem(res.Item)
+	} else {
+		err2 = attributevalue.UnmarshalMap(res.Item, out)
+	}
+	if err2 != nil {
+		return fmt.Errorf("unmarshal %s/%s: %w", pk, sk, err2)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,10 @@ type RateLimiter interface {
 
 // Wrap adds what every route needs around h: panic recovery, one log line
 // per request, the check that the caller's credential is of the kind the
-// route takes, and the rate limit with its headers.
+// route takes, and the rate limit with its headers. On a read-only route
+// (routes.Access.ReadOnly) the call is counted while h runs, not before.
 func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.Handler) http.Handler {
+	concurrent := route.Access.Has(routes.RateCount) && route.Access.ReadOnly()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -45,24 +48,111 @@ func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.
 			WriteError(rec, r, err)
 			return
 		}
-		if route.Auth != routes.AuthNone && route.Auth != routes.AuthAdmin {
-			res, err := limiter.Hit(r.Context(), p.CredentialID)
-			if err != nil {
-				WriteError(rec, r, fmt.Errorf("rate limit: %w", err))
-				return
-			}
-			h := rec.Header()
-			h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
-			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-			h.Set("X-RateLimit-Reset", strconv.FormatInt(res.Reset.Unix(), 10))
-			if !res.Allowed {
-				h.Set("Retry-After", strconv.Itoa(res.RetryAfter(now())))
-				WriteError(rec, r, &Error{Status: http.StatusTooManyRequests, Message: MsgTooManyRequests})
-				return
-			}
+		if route.Auth == routes.AuthNone || route.Auth == routes.AuthAdmin {
+			h.ServeHTTP(rec, r)
+			return
+		}
+		if concurrent {
+			countWhileServing(rec, r, limiter, p.CredentialID, now, h)
+			return
+		}
+		res, err := limiter.Hit(r.Context(), p.CredentialID)
+		if !limitAnswer(rec, r, res, err, now) {
+			return
 		}
 		h.ServeHTTP(rec, r)
 	})
+}
+
+// limitAnswer sets the rate-limit headers of res on w and reports whether
+// the call may go on; if not, it has written the answer (429, or 500 when
+// the counter failed).
+func limitAnswer(w http.ResponseWriter, r *http.Request, res ratelimit.Result, err error, now func() time.Time) bool {
+	if err != nil {
+		WriteError(w, r, fmt.Errorf("rate limit: %w", err))
+		return false
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(res.Reset.Unix(), 10))
+	if !res.Allowed {
+		h.Set("Retry-After", strconv.Itoa(res.RetryAfter(now())))
+		WriteError(w, r, &Error{Status: http.StatusTooManyRequests, Message: MsgTooManyRequests})
+		return false
+	}
+	return true
+}
+
+// countWhileServing counts the call on another goroutine while h serves it
+// into a buffer, then answers as the sequential path would: h's answer with
+// the rate-limit headers, or the 429 (or the counter's 500) instead of it.
+// Only for read-only routes: the answer thrown away had no side effect.
+// The count's round trip then overlaps the handler's reads instead of
+// preceding them.
+func countWhileServing(w http.ResponseWriter, r *http.Request, limiter RateLimiter, credential string, now func() time.Time, h http.Handler) {
+	type hit struct {
+		res ratelimit.Result
+		err error
+	}
+	done := make(chan hit, 1)
+	go func() {
+		var v hit
+		defer func() {
+			if p := recover(); p != nil {
+				v.err = fmt.Errorf("panic: %v", p)
+			}
+			done <- v
+		}()
+		v.res, v.err = limiter.Hit(r.Context(), credential)
+	}()
+	buf := &bufferedResponse{header: http.Header{}}
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		h.ServeHTTP(buf, r)
+	}()
+	v := <-done
+	if !limitAnswer(w, r, v.res, v.err, now) {
+		return // over the limit (or not counted): whatever h answered is dropped
+	}
+	if panicked != nil {
+		panic(panicked) // Wrap's recovery answers, the rate-limit headers set
+	}
+	dst := w.Header()
+	for k, vs := range buf.header {
+		dst[k] = vs
+	}
+	status := buf.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	if buf.body.Len() > 0 {
+		_, _ = w.Write(buf.body.Bytes())
+	}
+}
+
+// bufferedResponse keeps a handler's answer until the middleware sends it.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
 }
 
 // admit checks that the principal is of the kind the route takes. API Gateway

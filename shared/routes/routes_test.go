@@ -3,6 +3,7 @@ package routes
 import (
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,6 +81,32 @@ func TestEveryFunctionHasAMain(t *testing.T) {
 	for f := range have {
 		if !want[f] {
 			t.Errorf("functions/%s has no route or event function entry", f)
+		}
+	}
+}
+
+// TestReadOnlyRoutes: the routes whose calls are counted while they are
+// served (httpapi.Wrap) are GETs that change nothing; a route that writes
+// is never one of them.
+func TestReadOnlyRoutes(t *testing.T) {
+	var readOnly []string
+	for _, r := range Table {
+		if !r.Access.Has(RateCount) || !r.Access.ReadOnly() {
+			continue
+		}
+		readOnly = append(readOnly, r.Function)
+		if r.Method != "GET" || r.Body {
+			t.Errorf("%s %s (%s) is read-only but is not a GET without a body", r.Method, r.Path, r.Function)
+		}
+	}
+	for _, fn := range []string{"contact-get", "me", "contact-search", "connection-activity"} {
+		if !slices.Contains(readOnly, fn) {
+			t.Errorf("%s is not read-only: %v", fn, readOnly)
+		}
+	}
+	for _, a := range []Access{TableWrite, Ops, QueueSend, QueueConsume, DLQRead, StreamRead} {
+		if (TableRead | OpsRead | RateCount | a).ReadOnly() {
+			t.Errorf("access with bit %d is read-only", a)
 		}
 	}
 }

@@ -19,7 +19,9 @@ type Report struct {
 	// Throughput is informational: it has no pass/fail target, but a run
 	// whose gateway answers were not all 2xx is invalid and fails.
 	Throughput Throughput `json:"throughput"`
-	Runtime    Seconds    `json:"runtime_s"`
+	// CPU is the CPU per request of the GET, against an absolute budget.
+	CPU     *CPU    `json:"cpu,omitempty"`
+	Runtime Seconds `json:"runtime_s"`
 }
 
 // Seconds is a duration that encodes to JSON as seconds.
@@ -86,6 +88,9 @@ func (r Report) Pass() bool {
 			return false
 		}
 	}
+	if r.CPU != nil && !r.CPU.Pass() {
+		return false
+	}
 	return r.Throughput.Invalid == ""
 }
 
@@ -123,6 +128,9 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	if !printedThroughput {
 		r.writeThroughput(w)
+	}
+	if r.CPU != nil {
+		r.CPU.write(w)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, r.Summary())
@@ -207,7 +215,18 @@ func (r Report) Summary() string {
 	if r.Throughput.Invalid != "" {
 		missed = append(missed, fmt.Sprintf("%d (invalid: %s)", r.Throughput.Number, r.Throughput.Invalid))
 	}
-	verdict := fmt.Sprintf("PASS: all %d targets met", len(r.Targets))
+	if c := r.CPU; c != nil && !c.Pass() {
+		why := fmt.Sprintf("%.3f ms > %.3f ms", c.FunctionMS, c.MaxMS)
+		if c.Invalid != "" {
+			why = "invalid: " + c.Invalid
+		}
+		missed = append(missed, fmt.Sprintf("%d (CPU %s)", c.Number, why))
+	}
+	n := len(r.Targets)
+	if r.CPU != nil {
+		n++
+	}
+	verdict := fmt.Sprintf("PASS: all %d targets met", n)
 	if len(missed) > 0 {
 		verdict = "FAIL: " + strings.Join(missed, "; ")
 	}

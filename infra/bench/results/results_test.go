@@ -34,6 +34,7 @@ func sampleDir(t *testing.T, coldPass bool) string {
 	get.Baseline = "GetItem straight at dynoxide"
 	bad := api.NewTarget("search p95", "ms", 40, 10, 3, "a request answered 500")
 	apiRep := api.Report{Targets: []api.Target{get, bad},
+		CPU: &api.CPU{Number: 4, Requests: 2000, FunctionMS: 0.25, GatewayMS: 0.4, EmulatorMS: 0.5, WrkMS: 0.6, MaxMS: 0.3},
 		Throughput: api.Throughput{Rows: []api.ThroughputRow{{Connections: 32, Threads: 2,
 			Gateway: api.WrkStats{RequestsPerSec: 1234.4}, Emulator: api.WrkStats{RequestsPerSec: 5000}, Ratio: 0.2469}}}}
 	if err := apiRep.WriteJSON(filepath.Join(dir, "apibench.json")); err != nil {
@@ -87,6 +88,13 @@ func TestGather(t *testing.T) {
 	if g.Value != 3.1 || *g.BaselineValue != 2.5 || g.Baseline != "GetItem straight at dynoxide" || g.Target != "≤ 2.00× baseline" || !g.Pass || g.Note != "1.24× baseline" {
 		t.Errorf("apibench target: %+v", g)
 	}
+	if c := find(t, apib, "GET /v1/contact/{id} CPU per request, the function (what runs in Lambda)"); c.Value != 0.25 || c.Target != "≤ 0.3 ms" || !c.Pass {
+		t.Errorf("CPU figure: %+v", c)
+	}
+	if c := find(t, apib, "GET /v1/contact/{id} CPU per request through the local gateway (in-process)"); c.Value != 0.4 || *c.BaselineValue != 0.25 || c.Note != "the local gateway adds 0.150 ms" {
+		t.Errorf("gateway CPU figure: %+v", c)
+	}
+	find(t, apib, "GET /v1/contact/{id} CPU per request, whole process under wrk (32 connections)")
 	if s := find(t, apib, "search p95"); s.Pass || s.Note != "a request answered 500" {
 		t.Errorf("invalid apibench target: %+v", s)
 	}
@@ -201,5 +209,42 @@ func TestMachineParsing(t *testing.T) {
 	m := ThisMachine(time.Date(2026, 12, 5, 13, 0, 0, 0, time.FixedZone("x", 3600)))
 	if m.Cores < 1 || m.Go == "" || m.Date != "2026-12-05T12:00:00Z" || m.CPU == "" {
 		t.Errorf("ThisMachine: %+v", m)
+	}
+}
+
+// TestGatherPhoneBaseline: a function judged against the phone baseline
+// shows that baseline, its ratio to it and its own size limit.
+func TestGatherPhoneBaseline(t *testing.T) {
+	dir := t.TempDir()
+	cold := bench.NewReportFor(bench.Config{Rounds: 3},
+		[]bench.Yardstick{
+			{Samples: bench.Samples{Name: "baseline", Times: []time.Duration{10 * time.Millisecond}}, MaxSize: bench.MaxSize},
+			{Samples: bench.Samples{Name: "baseline-phone", Times: []time.Duration{25 * time.Millisecond}}, MaxSize: bench.MaxSizePhone},
+		},
+		[]bench.Samples{
+			{Name: "contact-create", Times: []time.Duration{30 * time.Millisecond}},
+			{Name: "me", Times: []time.Duration{12 * time.Millisecond}},
+		},
+		map[string]int{"contact-create": 1},
+		map[string]int64{"baseline": 5 << 20, "baseline-phone": 14 << 20, "contact-create": 17 << 20, "me": 9 << 20})
+	if err := cold.WriteJSON(filepath.Join(dir, "coldstart.json")); err != nil {
+		t.Fatal(err)
+	}
+	b := Gather(dir, machine).Benches[0]
+	if !b.Ran || !b.Pass {
+		t.Fatalf("coldstart: %+v", b)
+	}
+	cc := find(t, b, "contact-create init (median)")
+	if *cc.BaselineValue != 25 || cc.Target != "≤ 1.5× baseline-phone" || cc.Note != "1.20× baseline-phone" || !cc.Pass {
+		t.Errorf("contact-create init: %+v", cc)
+	}
+	if s := find(t, b, "contact-create bootstrap size"); s.Target != "≤ 20 MiB" || !s.Pass || *s.BaselineValue != 14 {
+		t.Errorf("contact-create size: %+v", s)
+	}
+	if me := find(t, b, "me init (median)"); *me.BaselineValue != 10 || me.Target != "≤ 1.5× baseline" {
+		t.Errorf("me init: %+v", me)
+	}
+	if s := find(t, b, "me bootstrap size"); s.Target != "≤ 10 MiB" || *s.BaselineValue != 5 {
+		t.Errorf("me size: %+v", s)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -62,6 +63,14 @@ type env struct {
 	dynamoPort int
 	srv        *http.Server
 	client     *http.Client
+	// gw is the gateway the server serves; getFn is contact-get's Lambda
+	// handler, the one the gateway invokes for GET /v1/contact/{id}.
+	gw    *gateway.Gateway
+	getFn gateway.APIHandler
+	// While captureGet is on, the gateway's invocations of getFn keep
+	// their proxy event in capturedGet.
+	captureGet  atomic.Bool
+	capturedGet atomic.Pointer[events.APIGatewayProxyRequest]
 	// credTenant maps a token's credential ID to its tenant, to tell whose
 	// rate-limit counter an UpdateItem is.
 	credMu     sync.Mutex
@@ -157,10 +166,22 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 	provisioned := time.Since(t0)
 
 	adminKey, _ := tenancy.NewSecret("adm_")
-	gw, err := gateway.ForRoutes(e.d, registry.All(), adminKey, authCacheTTL)
+	gwCfg, err := gateway.LocalConfig(e.d, registry.All(), adminKey, authCacheTTL)
 	if err != nil {
 		return nil, err
 	}
+	e.getFn = gwCfg.Handlers[getFunction]
+	gwCfg.Handlers[getFunction] = func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if e.captureGet.Load() {
+			e.capturedGet.Store(&ev)
+		}
+		return e.getFn(ctx, ev)
+	}
+	gw, err := gateway.New(gwCfg)
+	if err != nil {
+		return nil, err
+	}
+	e.gw = gw
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

@@ -83,6 +83,10 @@ func probeDynamo(ctx context.Context, endpoint, body string) (string, error) {
 		version, without), nil
 }
 
+// selfCPUKey names this process (the gateway, the handlers, the SDK) in
+// the CPU readings of the wrk runs.
+const selfCPUKey = "apibench (gateway, handlers, SDK)"
+
 // wrkRun is one wrk invocation and the CPU the processes used meanwhile.
 type wrkRun struct {
 	stats api.WrkStats
@@ -171,7 +175,7 @@ func (e *env) measureThroughput(ctx context.Context, f *fixture, contactID strin
 		return th
 	}
 	th.Notes = append(th.Notes, probe)
-	watch := map[string]int{"apibench (gateway, handlers, SDK)": os.Getpid()}
+	watch := map[string]int{selfCPUKey: os.Getpid()}
 	if pid := dynoxidePID(e.dynamoPort); pid > 0 {
 		watch["dynoxide"] = pid
 	}

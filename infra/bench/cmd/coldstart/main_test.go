@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,5 +37,24 @@ func TestSelectFunctions(t *testing.T) {
 	}
 	if got, err := selectFunctions(root, ""); err != nil || len(got) != len(all) {
 		t.Errorf("all present: got %v, %v", got, err)
+	}
+}
+
+// TestPhoneFunctions: the functions judged against the phone baseline are
+// exactly those that parse phone numbers (wiring.WithPhone); a function
+// that linked the library by accident would get the looser limits, so the
+// list is pinned here.
+func TestPhoneFunctions(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := linking(t.Context(), root, routes.Functions(), phoneLibrary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"actions", "contact-create", "contact-search", "contact-update", "events-collect", "messenger-receive"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("functions linking %s: %v, want %v", phoneLibrary, got, want)
 	}
 }

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/startmsg/chatbackend/infra/bench/api"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+)
+
+// getFunction is the function whose CPU per request part 4 measures.
+const getFunction = "contact-get"
+
+// measureCPU is part 4: the CPU time one warm GET /v1/contact/{id} costs,
+// from this process's CPU time in /proc over o.n requests (after o.warmup
+// unmeasured ones), in two runs one after the other:
+//
+//   - the function: the handler lambda.Start runs in contact-get's Lambda
+//     (wiring.APIHandler), invoked directly with the proxy event the
+//     gateway built for a real request, decoded from JSON and its response
+//     encoded to JSON as the Lambda runtime does;
+//   - the gateway: the same GET through the local gateway's ServeHTTP in
+//     this process (no TCP, no HTTP server), primed tokens.
+//
+// dynoxide runs in its own process; its CPU is read apart. When profile is
+// set, the function run is profiled into it.
+func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o options) (*api.CPU, error) {
+	c := &api.CPU{Requests: o.n, MaxMS: api.MS(api.MaxCPUPerRequest), Profile: o.fnProfile}
+	path := "/v1/contact/" + url.PathEscape(contactID)
+	tokens, err := e.tokens(ctx, f, api.TokensNeeded(o.warmup+o.n, perToken))
+	if err != nil {
+		return nil, err
+	}
+	// The proxy event of a real request through the gateway.
+	e.captureGet.Store(true)
+	r, err := e.get(ctx, path, tokens[0])
+	e.captureGet.Store(false)
+	if err != nil {
+		return nil, err
+	}
+	ev := e.capturedGet.Load()
+	if r.status != http.StatusOK || ev == nil {
+		return nil, fmt.Errorf("GET %s: %d %s (event captured: %v)", path, r.status, r.body, ev != nil)
+	}
+	if _, err := e.prime(ctx, path, tokens[1:]); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	emu := dynoxidePID(e.dynamoPort)
+	statuses := map[string]map[int]int{"function": {}, "gateway": {}}
+
+	// The function, as Lambda invokes it. Each run of perToken calls counts
+	// under a credential ID of its own (the rate-limit key; the authorizer
+	// already ran), as a token's calls do.
+	run := 0
+	invoke := func(i int) (int, error) {
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return 0, err
+		}
+		ev.RequestContext.Authorizer[httpapi.AuthCtxCredentialID] = fmt.Sprintf("apibench-cpu-%d-%d", run, i/perToken)
+		res, err := e.getFn(ctx, ev)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := json.Marshal(res); err != nil {
+			return 0, err
+		}
+		return res.StatusCode, nil
+	}
+	viaGateway := map[string]*http.Request{}
+	gateway := func(i int) (int, error) {
+		tok := tokens[i/perToken]
+		req := viaGateway[tok]
+		if req == nil {
+			req = httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			viaGateway[tok] = req
+		}
+		w := httptest.NewRecorder()
+		e.gw.ServeHTTP(w, req)
+		return w.Code, nil
+	}
+	type result struct {
+		cpu, emu, wall time.Duration
+		dials          int64
+	}
+	measure := func(name string, call func(int) (int, error), profile string) (result, error) {
+		for i := range o.warmup {
+			if st, err := call(i); err != nil || st != http.StatusOK {
+				return result{}, fmt.Errorf("%s warm-up: status %d, %v", name, st, err)
+			}
+		}
+		run++
+		runtime.GC() // garbage of earlier parts is not this run's
+		if profile != "" {
+			pf, err := os.Create(profile)
+			if err != nil {
+				return result{}, err
+			}
+			defer pf.Close()
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return result{}, fmt.Errorf("%s profile: %w", name, err)
+			}
+			defer pprof.StopCPUProfile()
+		}
+		cpu0, err := api.ProcCPU(os.Getpid())
+		if err != nil {
+			return result{}, err
+		}
+		emu0, _ := api.ProcCPU(emu)
+		dials := e.dials.Load()
+		t0 := time.Now()
+		for i := range o.n {
+			st, err := call(o.warmup + i)
+			if err != nil {
+				return result{}, fmt.Errorf("%s: %w", name, err)
+			}
+			statuses[name][st]++
+		}
+		wall := time.Since(t0)
+		cpu1, err := api.ProcCPU(os.Getpid())
+		if err != nil {
+			return result{}, err
+		}
+		emu1, _ := api.ProcCPU(emu)
+		return result{cpu: cpu1 - cpu0, emu: emu1 - emu0, wall: wall, dials: e.dials.Load() - dials}, nil
+	}
+	// The handlers log one line per request at Info, as Lambda's logger
+	// (lambdacontext.NewLogger, JSON) writes it to stdout: here to
+	// /dev/null, so that formatting and writing it are counted.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer devNull.Close()
+	saved := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(devNull, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: lambdacontext.ReplaceAttr})))
+	fn, err := measure("function", invoke, o.fnProfile)
+	if err == nil {
+		var gw result
+		gw, err = measure("gateway", gateway, "")
+		c.GatewayMS = api.PerRequestMS(gw.cpu, o.n)
+		c.Notes = append(c.Notes, fmt.Sprintf("the gateway run took %s of wall time; new SDK connections to dynoxide: %d in the function run, %d in the gateway run", gw.wall.Round(time.Millisecond), fn.dials, gw.dials))
+	}
+	slog.SetDefault(saved)
+	if err != nil {
+		return nil, err
+	}
+	c.FunctionMS = api.PerRequestMS(fn.cpu, o.n)
+	if emu > 0 {
+		c.EmulatorMS = api.PerRequestMS(fn.emu, o.n)
+	}
+	for name, st := range statuses {
+		if st[http.StatusOK] != o.n {
+			c.Invalid = fmt.Sprintf("%s run: %d of %d requests answered 200 (statuses %v)", name, st[http.StatusOK], o.n, st)
+		}
+	}
+	c.Notes = append([]string{
+		fmt.Sprintf("process CPU time (utime+stime, /proc/self/stat, 10 ms ticks) over %d sequential requests after %d unmeasured ones, each run after a GC; the function run took %s of wall time (%.3f ms per request, %.0f%% of one core busy)",
+			o.n, o.warmup, fn.wall.Round(time.Millisecond), api.PerRequestMS(fn.wall, o.n), 100*fn.cpu.Seconds()/fn.wall.Seconds()),
+		"both runs log the handlers' Info line per request as Lambda's JSON logger does (to /dev/null here)",
+		fmt.Sprintf("function: %s's handler (wiring.APIHandler: proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, JSON), called with the proxy event the gateway built for a real request, decoded from JSON (%d bytes) and its response encoded to JSON as the Lambda runtime does; each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
+		"gateway: gateway.ServeHTTP in this process with an httptest recorder, primed tokens (the authorizer's cache answers): the function's work plus the local stand-in for API Gateway (route match, authorizer cache and policy, the proxy event, the response), without the HTTP server",
+		"the SDK client carries the benchmark's recorder middleware, switched off here (one atomic load per call)",
+	}, c.Notes...)
+	if emu == 0 {
+		c.Notes = append(c.Notes, "dynoxide's process was not found: its CPU is not reported")
+	}
+	if c.Profile != "" {
+		c.Notes = append(c.Notes, fmt.Sprintf("pprof CPU profile of the function run: %s (go tool pprof -top %s)", c.Profile, c.Profile))
+	}
+	return c, nil
+}
+
+// wrkCPUPerRequest is this process's CPU per request over the wrk run at
+// conns connections, 0 if there was none.
+func wrkCPUPerRequest(th api.Throughput, conns int) float64 {
+	for _, row := range th.Rows {
+		if row.Connections == conns && row.Gateway.Requests > 0 {
+			return api.PerRequestMS(time.Duration(row.CPU[selfCPUKey]), int(row.Gateway.Requests))
+		}
+	}
+	return 0
+}
