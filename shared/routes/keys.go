@@ -69,7 +69,7 @@ var Keys = map[string]KeyScope{
 	"connection-secret-rotate": {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-activity":      {Read: settings, OpsRead: []string{KeyAttempt}, OpsWrite: rate},
 	"connection-test":          {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt, KeyRate}},
-	"connection-replay":        {Read: settings, Write: settings, OpsRead: []string{KeyWebhook}, OpsWrite: rate},
+	"connection-replay":        {Read: settings, Write: settings, OpsRead: []string{KeyWebhook, KeyAttempt}, OpsWrite: rate},
 	"delivery-dead-list":       {Read: []string{KeyTenant, KeyDead}, OpsWrite: rate},
 	"delivery-dead-redrive":    {Read: settings, Write: settings, OpsWrite: rate},
 	"events-collect":           {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
