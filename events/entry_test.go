@@ -143,7 +143,7 @@ func TestAPISamples(t *testing.T) {
 				t.Fatalf("handler error (API Gateway would answer 502): %v", err)
 			}
 			calls := rec.Calls()
-			for _, m := range accesstest.Missing(route.Access, calls, res) {
+			for _, m := range accesstest.MissingFor(route.Function, route.Access, calls, res) {
 				t.Errorf("not granted in AWS: %s", m)
 			}
 			if route.Access.Has(routes.RateCount) && status != http.StatusUnauthorized && status != http.StatusForbidden && len(calls) == 0 {
@@ -227,7 +227,7 @@ func TestAuthorizerSample(t *testing.T) {
 	if len(rec.Calls()) == 0 {
 		t.Error("no SDK call recorded")
 	}
-	for _, m := range accesstest.Missing(eventAccess(t, routes.Authorizer), rec.Calls(), resources) {
+	for _, m := range accesstest.MissingFor(routes.Authorizer, eventAccess(t, routes.Authorizer), rec.Calls(), resources) {
 		t.Errorf("not granted in AWS: %s", m)
 	}
 	checkPolicy(t, out)
@@ -274,7 +274,7 @@ func TestEventSamples(t *testing.T) {
 		if len(calls) == 0 {
 			t.Errorf("%s: no SDK call recorded", fn)
 		}
-		for _, m := range accesstest.Missing(access, calls, res) {
+		for _, m := range accesstest.MissingFor(fn, access, calls, res) {
 			t.Errorf("%s: not granted in AWS: %s", fn, m)
 		}
 	}

@@ -105,6 +105,7 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 	accessLogs := awslogs.NewLogGroup(b.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
 		RemovalPolicy: b.removalPolicy(),
+		EncryptionKey: b.key,
 	})
 	api := awsapigateway.NewRestApi(b.stack, jsii.String("Api"), &awsapigateway.RestApiProps{
 		RestApiName:   jsii.String("chatbackend-" + b.stage),
@@ -120,8 +121,24 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 			MetricsEnabled:       jsii.Bool(true),
 			ThrottlingBurstLimit: jsii.Number(throttleBurst),
 			ThrottlingRateLimit:  jsii.Number(throttleRate),
+			// Execution logs of errors only (never request or response
+			// bodies: they hold secrets), and X-Ray tracing.
+			LoggingLevel:     awsapigateway.MethodLoggingLevel_ERROR,
+			DataTraceEnabled: jsii.Bool(false),
+			TracingEnabled:   jsii.Bool(true),
 		},
 	})
+	// The stage's execution logs (errors only) go to the log group API
+	// Gateway names after the API and stage; declared here, before the
+	// stage, so that it has the retention and the key of the others.
+	execLogs := awslogs.NewLogGroup(b.stack, jsii.String("ApiExecutionLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("API-Gateway-Execution-Logs_" + *api.RestApiId() + "/" + b.stage),
+		Retention:     b.logRetention(),
+		RemovalPolicy: b.removalPolicy(),
+		EncryptionKey: b.key,
+	})
+	api.DeploymentStage().Node().AddDependency(execLogs)
+	bodies := newBodyValidation(api)
 
 	auth := b.newAuthorizers()
 	var paths []string // paths with methods, in first-seen order
@@ -133,12 +150,16 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		}
 		opts := auth.methodOptions(r)
 		opts.OperationName = jsii.String(r.Function)
+		bodies.apply(r, opts)
 		res := api.Root().ResourceForPath(jsii.String(r.Path))
-		res.AddMethod(jsii.String(strings.ToUpper(r.Method)), awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
+		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
 			Proxy: jsii.Bool(true),
 			// No extra permission for the console's test-invoke.
 			AllowTestInvoke: jsii.Bool(false),
 		}), opts)
+		if r.Auth == routes.AuthNone {
+			suppress(m, false, nag("AwsSolutions-APIG4", publicReason(r)))
+		}
 		if _, seen := hasAny[r.Path]; !seen {
 			paths = append(paths, r.Path)
 			hasAny[r.Path] = false
@@ -168,6 +189,11 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		}
 		api.AddGatewayResponse(jsii.String("GatewayResponse"+g.id), opts)
 	}
+	// Last, so that they reach every method and the account's role.
+	suppress(api, true,
+		nag("AwsSolutions-IAM4", "The account-level role API Gateway writes its logs with (AWS::ApiGateway::Account) has AWS's own policy for it; no function role has a managed policy.",
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+		nag("AwsSolutions-COG4", "The API has no Cognito users: channel tokens and account secrets are checked by the REQUEST authorizer, the admin API by IAM (SigV4); the public routes are listed under AwsSolutions-APIG4."))
 	return api
 }
 
@@ -179,7 +205,7 @@ func addMethodNotAllowed(res awsapigateway.IResource) {
 	for _, ct := range mockContentTypes {
 		templates[ct] = jsii.String(`{"statusCode": 405}`)
 	}
-	res.AddMethod(jsii.String("ANY"), awsapigateway.NewMockIntegration(&awsapigateway.IntegrationOptions{
+	m := res.AddMethod(jsii.String("ANY"), awsapigateway.NewMockIntegration(&awsapigateway.IntegrationOptions{
 		RequestTemplates: &templates,
 		IntegrationResponses: &[]*awsapigateway.IntegrationResponse{{
 			StatusCode: jsii.String("405"),
@@ -195,6 +221,109 @@ func addMethodNotAllowed(res awsapigateway.IResource) {
 			ResponseParameters: &map[string]*bool{"method.response.header.Content-Type": jsii.Bool(true)},
 		}},
 	})
+	suppress(m, false, nag("AwsSolutions-APIG4",
+		"A mock that answers 405 to the methods a path does not have: it calls nothing and reveals nothing a 404 would not."))
+}
+
+// publicReason says why a public route has no authorization (cdk-nag
+// AwsSolutions-APIG4).
+func publicReason(r routes.Route) string {
+	if strings.HasPrefix(r.Path, "/v1/webhooks/") {
+		return "Called by Meta's servers, which carry no credential of ours: the channel's verify_token authenticates the GET handshake, " +
+			"and the X-Hub-Signature-256 HMAC with the channel's app_secret every POST (checked by the function before anything is written)."
+	}
+	return "Public by design: " + r.Summary + "."
+}
+
+// bodyValidation is API Gateway's request validation for the routes that
+// read a JSON body: the body must be JSON of the document's top-level type
+// (an object, or an array for /v1/actions) before the function is invoked.
+// The exact schemas stay with the functions: the OpenAPI document's
+// schemas are JSON Schema 2020-12 with $refs between components, API
+// Gateway's models draft-04 without them, and a body refused by the
+// gateway would get API Gateway's message ("Invalid request body") instead
+// of the function's, which names the field, and differ from `make run`.
+type bodyValidation struct {
+	validator awsapigateway.RequestValidator
+	models    map[string]awsapigateway.Model // by top-level JSON type
+	types     map[string]string              // "METHOD path" -> top-level type of a required body
+}
+
+func newBodyValidation(api awsapigateway.RestApi) *bodyValidation {
+	v := &bodyValidation{models: map[string]awsapigateway.Model{}, types: bodyTypes(routes.Document)}
+	v.validator = api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
+		RequestValidatorName:      jsii.String("json-body"),
+		ValidateRequestBody:       jsii.Bool(true),
+		ValidateRequestParameters: jsii.Bool(true),
+	})
+	for _, typ := range []struct {
+		name string
+		t    awsapigateway.JsonSchemaType
+	}{{"object", awsapigateway.JsonSchemaType_OBJECT}, {"array", awsapigateway.JsonSchemaType_ARRAY}} {
+		v.models[typ.name] = api.AddModel(jsii.String("Json"+strings.ToUpper(typ.name[:1])+typ.name[1:]), &awsapigateway.ModelOptions{
+			ContentType: jsii.String("application/json"),
+			Schema: &awsapigateway.JsonSchema{
+				Schema: awsapigateway.JsonSchemaVersion_DRAFT4,
+				Title:  jsii.String("Json" + typ.name),
+				Type:   typ.t,
+			},
+		})
+	}
+	return v
+}
+
+// apply adds the validator and the model to a route's method options when
+// the route requires a JSON body.
+func (v *bodyValidation) apply(r routes.Route, opts *awsapigateway.MethodOptions) {
+	typ, ok := v.types[strings.ToUpper(r.Method)+" "+r.Path]
+	if !ok || !r.Body {
+		return
+	}
+	model, ok := v.models[typ]
+	if !ok {
+		panic(fmt.Sprintf("infra: route %s %s: a body of type %q has no model", r.Method, r.Path, typ))
+	}
+	opts.RequestValidator = v.validator
+	opts.RequestModels = &map[string]awsapigateway.IModel{"application/json": model}
+}
+
+// bodyTypes reads, from the OpenAPI document, the top-level JSON type of
+// every required request body, by "METHOD path".
+func bodyTypes(doc []byte) map[string]string {
+	type schema struct {
+		Type string `json:"type"`
+		Ref  string `json:"$ref"`
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			RequestBody *struct {
+				Required bool `json:"required"`
+				Content  map[string]struct {
+					Schema schema `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		panic(fmt.Sprintf("infra: the OpenAPI document: %v", err))
+	}
+	out := map[string]string{}
+	for path, ops := range d.Paths {
+		for method, op := range ops {
+			if op.RequestBody == nil || !op.RequestBody.Required {
+				continue
+			}
+			s := op.RequestBody.Content["application/json"].Schema
+			if name, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+				s = d.Components.Schemas[name]
+			}
+			out[strings.ToUpper(method)+" "+path] = s.Type
+		}
+	}
+	return out
 }
 
 // authorizers creates the REQUEST authorizers on first use (an authorizer

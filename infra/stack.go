@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,12 +11,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -70,6 +73,9 @@ type BackendStackProps struct {
 	// Events are the functions without a route of their own (the
 	// authorizer, stream and queue consumers). Default: routes.EventFunctions.
 	Events []routes.EventFunction
+	// Keys are the partition keys each function may touch. Default:
+	// routes.Keys.
+	Keys map[string]routes.KeyScope
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -81,12 +87,14 @@ type fnSpec struct {
 	batchSize int
 	keyPrefix string
 	summary   string
+	keys      routes.KeyScope
 }
 
 // backend holds the constructs that the parts of the stack share.
 type backend struct {
 	stack          awscdk.Stack
 	stage          string
+	key            awskms.Key // tables, queues and log groups
 	table          awsdynamodb.Table
 	ops            awsdynamodb.Table
 	deliveries     awssqs.Queue
@@ -123,12 +131,18 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if events == nil {
 		events = routes.EventFunctions
 	}
+	keys := props.Keys
+	if keys == nil {
+		keys = routes.Keys
+	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}}
+	b.addKey()
 	b.addTable()
 	b.addQueues()
 	for _, spec := range functionSpecs(rts, events) {
+		spec.keys = keys[spec.name]
 		b.addFunction(spec, assetDir(spec.name))
 	}
 	api := b.addAPI(rts)
@@ -161,6 +175,29 @@ func (b *backend) logRetention() awslogs.RetentionDays {
 	return awslogs.RetentionDays_ONE_WEEK
 }
 
+// addKey declares the customer-managed KMS key (rotated yearly) that
+// encrypts both tables, the queues and the log groups. The key policy is
+// CDK's default (the account administers it through IAM; each function's
+// role gets only the KMS actions its table and queue grants need) plus
+// CloudWatch Logs, which encrypts this stack's log groups with it.
+func (b *backend) addKey() {
+	b.key = awskms.NewKey(b.stack, jsii.String("DataKey"), &awskms.KeyProps{
+		Description:       jsii.String("chatbackend-" + b.stage + ": the tables, queues and log groups"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     b.removalPolicy(),
+	})
+	region, account, partition := *b.stack.Region(), *b.stack.Account(), *b.stack.Partition()
+	b.key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsOfThisAccount"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+region+".amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": "arn:" + partition + ":logs:" + region + ":" + account + ":log-group:*",
+		}},
+	}), nil)
+}
+
 // addTable declares the data table, the same shape as
 // ddbstore.CreateTableInput: PK/SK, GSI1 (GSI1PK/GSI1SK, all attributes),
 // on-demand, a NEW_AND_OLD_IMAGES stream for the trigger router, TTL and
@@ -173,6 +210,8 @@ func (b *backend) addTable() {
 		PartitionKey:        str(ddbstore.AttrPK),
 		SortKey:             str(ddbstore.AttrSK),
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:          awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+		EncryptionKey:       b.key,
 		Stream:              awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
 		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
@@ -199,6 +238,8 @@ func (b *backend) addTable() {
 		PartitionKey:        str(ddbstore.AttrPK),
 		SortKey:             str(ddbstore.AttrSK),
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:          awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+		EncryptionKey:       b.key,
 		TimeToLiveAttribute: jsii.String(ddbstore.TTLAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
@@ -216,29 +257,59 @@ func (b *backend) addTable() {
 
 // addQueues declares the deliveries queue, its DLQ and the queue that
 // receives the metadata of stream batches the trigger router gave up on.
-// All are encrypted with SQS-managed keys and refuse plain-HTTP access.
+// All are encrypted with the stack's KMS key and refuse plain-HTTP access.
+// The DLQ and the stream-failures queue are dead-letter queues themselves:
+// they have none (cdk-nag's SQS3 and SQSRedrivePolicy are suppressed on
+// them, with that reason).
 func (b *backend) addQueues() {
 	retention := awscdk.Duration_Seconds(jsii.Number(queue.Retention.Seconds()))
 	b.dlq = awssqs.NewQueue(b.stack, jsii.String("DeliveriesDlq"), &awssqs.QueueProps{
-		RetentionPeriod: retention,
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod:     retention,
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: b.key,
+		EnforceSSL:          jsii.Bool(true),
 	})
 	b.deliveries = awssqs.NewQueue(b.stack, jsii.String("Deliveries"), &awssqs.QueueProps{
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(queue.VisibilityTimeout.Seconds())),
-		RetentionPeriod:   retention,
-		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:        jsii.Bool(true),
+		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(queue.VisibilityTimeout.Seconds())),
+		RetentionPeriod:     retention,
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: b.key,
+		EnforceSSL:          jsii.Bool(true),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			MaxReceiveCount: jsii.Number(queue.MaxReceiveCount),
 			Queue:           b.dlq,
 		},
 	})
 	b.streamFailures = awssqs.NewQueue(b.stack, jsii.String("StreamFailures"), &awssqs.QueueProps{
-		RetentionPeriod: retention,
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod:     retention,
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: b.key,
+		EnforceSSL:          jsii.Bool(true),
 	})
+	for _, q := range []awssqs.Queue{b.dlq, b.streamFailures} {
+		suppress(q, false,
+			nag("AwsSolutions-SQS3", "This queue is itself a dead-letter queue: of the deliveries queue (the DLQ) or of the trigger router's stream event source (stream failures)."),
+			nag("Serverless-SQSRedrivePolicy", "This queue is itself a dead-letter queue: of the deliveries queue (the DLQ) or of the trigger router's stream event source (stream failures)."))
+	}
+}
+
+// nag is one cdk-nag suppression: the rule, the reason, and optionally the
+// findings of the rule it covers (IAM5's "Resource::*", ...).
+func nag(rule, reason string, appliesTo ...string) *cdknag.NagPackSuppression {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		a := make([]any, len(appliesTo))
+		for i, v := range appliesTo {
+			a[i] = v
+		}
+		s.AppliesTo = &a
+	}
+	return s
+}
+
+// suppress records cdk-nag suppressions on a construct (and its children).
+func suppress(c constructs.IConstruct, children bool, s ...*cdknag.NagPackSuppression) {
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &s, jsii.Bool(children))
 }
 
 // functionSpecs lists each function once, routes first, in table order. A
@@ -284,7 +355,10 @@ func constructID(name string) string {
 }
 
 // addFunction declares one Lambda (custom runtime on Graviton, "bootstrap"
-// from assetDir), its log group, its grants and its event source.
+// from assetDir, X-Ray active tracing), its role, its log group, its grants
+// and its event source. The role has no managed policy: it may write to
+// the function's own log group (encrypted with the stack's key) and do
+// what grant gives it, nothing else.
 func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	cid := constructID(spec.name)
 	timeout, memory := apiTimeout, defaultMemoryMB
@@ -297,7 +371,13 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
 		RemovalPolicy: b.removalPolicy(),
+		EncryptionKey: b.key,
 	})
+	role := awsiam.NewRole(b.stack, jsii.String(cid+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Lambda " + spec.name),
+	})
+	logs.GrantWrite(role)
 	description := spec.name
 	if spec.summary != "" {
 		description += ": " + spec.summary
@@ -311,6 +391,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		MemorySize:   jsii.Number(memory),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
 		LogGroup:     logs,
+		Role:         role,
+		Tracing:      awslambda.Tracing_ACTIVE,
 		Environment: &map[string]*string{
 			appenv.TableName:    b.table.TableName(),
 			appenv.OpsTableName: b.ops.TableName(),
@@ -321,6 +403,14 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	})
 	b.functions[spec.name] = fn
 	b.grant(fn, spec)
+	suppress(role, true, nag("AwsSolutions-IAM5",
+		"Resource::* is X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) and, for the stream consumer, "+
+			"dynamodb:ListStreams: neither takes a resource. kms:GenerateDataKey* and kms:ReEncrypt* are what CDK's SQS grants "+
+			"give on the stack's one KMS key, for the queues encrypted with it.",
+		"Resource::*", "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"))
+	suppress(fn, false, nag("Serverless-LambdaDLQ",
+		"Nothing invokes the function asynchronously: API Gateway and the authorizer call it synchronously, and its event "+
+			"source mapping (stream or queue) has its own failure handling (on-failure queue, queue redrive)."))
 
 	switch spec.source {
 	case sourceStream:
@@ -359,18 +449,83 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			BatchSize:               jsii.Number(batch),
 			ReportBatchItemFailures: jsii.Bool(true),
 		}))
+		suppress(fn, true, nag("Serverless-LambdaEventSourceMappingDestination",
+			"An SQS event source mapping takes no on-failure destination: a message the consumer keeps failing on goes to "+
+				"the queue's own dead-letter queue (its redrive policy)."))
 	}
 }
 
-// grant gives fn exactly what its Access bits name and nothing else. The
-// event sources add what their mappings need (stream read, queue consume).
-func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
-	a := spec.access
-	if a.Has(routes.TableRead) {
-		b.table.GrantReadData(fn)
+// DynamoDB actions by kind. Reads include a transaction's ConditionCheck;
+// Scan is in neither: a Scan names no partition key, so no LeadingKeys
+// condition could narrow it (ForAllValues holds for an empty set).
+var (
+	tableReadActions  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+	tableWriteActions = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+)
+
+// leadingKeys is the IAM condition that limits a DynamoDB statement to
+// items whose partition key (or, for a GSI1 query, GSI1PK) matches one of
+// the patterns. The Null check refuses a request that names no key at all,
+// for which ForAllValues alone would hold.
+func leadingKeys(patterns []string) *map[string]any {
+	return &map[string]any{
+		"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": patterns},
+		"Null":                    map[string]any{"dynamodb:LeadingKeys": "false"},
 	}
-	if a.Has(routes.TableWrite) {
-		b.table.GrantWriteData(fn)
+}
+
+// grant gives fn exactly what its Access bits name, on the partition keys
+// its routes.Keys scope names, and nothing else. The event sources add
+// what their mappings need (stream read, queue consume).
+func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
+	a, k := spec.access, spec.keys
+	need := func(bit bool, patterns []string, what string) bool {
+		if bit && len(patterns) == 0 {
+			panic(fmt.Sprintf("infra: function %q has %s access but no routes.Keys %s scope", spec.name, what, what))
+		}
+		return bit
+	}
+	kmsActions := map[string]bool{}
+	table := func(t awsdynamodb.Table, actions, patterns []string, index bool) {
+		resources := []*string{t.TableArn()}
+		if index {
+			resources = append(resources, jsii.String(*t.TableArn()+"/index/"+ddbstore.GSI1))
+		}
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings(actions...),
+			Resources:  &resources,
+			Conditions: leadingKeys(patterns),
+		}))
+		kmsActions["kms:Decrypt"], kmsActions["kms:DescribeKey"] = true, true
+		if !index {
+			kmsActions["kms:Encrypt"], kmsActions["kms:GenerateDataKey"] = true, true
+		}
+	}
+	if need(a.Has(routes.TableRead), k.Read, "Read") {
+		table(b.table, tableReadActions, k.Read, true)
+	}
+	if need(a.Has(routes.TableWrite), k.Write, "Write") {
+		table(b.table, tableWriteActions, k.Write, false)
+	}
+	if (a.Has(routes.Ops) || a.Has(routes.OpsRead)) && len(k.OpsRead) > 0 {
+		table(b.ops, tableReadActions, k.OpsRead, true)
+	}
+	if need(a.Has(routes.Ops), k.OpsWrite, "OpsWrite") {
+		table(b.ops, tableWriteActions, k.OpsWrite, false)
+	} else if a.Has(routes.RateCount) {
+		// Only the rate-limit counters: IAM checks the partition key.
+		table(b.ops, []string{"dynamodb:UpdateItem"}, []string{routes.KeyRate}, false)
+	}
+	if len(kmsActions) > 0 {
+		actions := make([]string, 0, len(kmsActions))
+		for act := range kmsActions {
+			actions = append(actions, act)
+		}
+		slices.Sort(actions)
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(actions...),
+			Resources: jsii.Strings(*b.key.KeyArn()),
+		}))
 	}
 	if a.Has(routes.QueueSend) {
 		b.deliveries.GrantSendMessages(fn)
@@ -385,21 +540,6 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 	}
 	if a.Has(routes.StreamRead) && spec.source != sourceStream {
 		b.table.GrantStreamRead(fn)
-	}
-	if a.Has(routes.Ops) {
-		b.ops.GrantReadWriteData(fn)
-	} else if a.Has(routes.OpsRead) {
-		b.ops.GrantReadData(fn)
-	}
-	if a.Has(routes.RateCount) && !a.Has(routes.Ops) {
-		// Only the rate-limit counters: IAM checks the partition key.
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("dynamodb:UpdateItem"),
-			Resources: jsii.Strings(*b.ops.TableArn()),
-			Conditions: &map[string]any{
-				"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ddbstore.RateLimitKeyPrefix + "*"}},
-			},
-		}))
 	}
 }
 

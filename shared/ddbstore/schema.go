@@ -62,8 +62,12 @@ import (
 // of it when it is longer than 200 bytes. Entries are written in the same
 // transaction as their contact (contacts.go).
 //
-// Connection items hold their signing secrets as plain attributes: the
-// table is encrypted at rest, but whoever may read an item reads its secrets.
+// Connection items (and channels, with Messenger's app secret) hold their
+// secrets as plain attributes: both tables are encrypted at rest with the
+// stack's customer-managed KMS key, but whoever may read an item reads its
+// secrets, so IAM allows each function only the partition keys it needs
+// (routes.Keys): the authorizer reads CRED# items only, and no function
+// may Scan.
 // Attempts (ActivityTTL) and dead deliveries (DeadTTL) expire by TTL and
 // are not deleted with their connection (connections.go).
 const (

@@ -108,7 +108,7 @@ func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)
-		for _, m := range accesstest.Missing(access, rec.Calls(), res) {
+		for _, m := range accesstest.MissingFor(fn, access, rec.Calls(), res) {
 			s.T.Errorf("%s: not granted in AWS by its Access bits: %s", fn, m)
 		}
 		return out, err

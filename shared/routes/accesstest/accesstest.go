@@ -14,6 +14,7 @@ package accesstest
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -39,14 +40,19 @@ type Call struct {
 	Op       string // the SDK operation, e.g. "TransactWriteItems/Put"
 	Resource string // a table name or queue URL
 	Write    bool
-	Key      string // the item's partition key, when the call names one
+	Key      string // the item's partition key, when the call names one (a GSI1 query: its GSI1PK)
+	Index    string // the index a Query reads
 }
 
 func (c Call) String() string {
-	if c.Key != "" {
-		return fmt.Sprintf("%s %s (PK %s)", c.Op, c.Resource, c.Key)
+	res := c.Resource
+	if c.Index != "" {
+		res += "/" + c.Index
 	}
-	return c.Op + " " + c.Resource
+	if c.Key != "" {
+		return fmt.Sprintf("%s %s (PK %s)", c.Op, res, c.Key)
+	}
+	return c.Op + " " + res
 }
 
 // Recorder collects the calls made under one context.
@@ -107,13 +113,15 @@ func calls(p any) []Call {
 	case *dynamodb.GetItemInput:
 		return []Call{{Op: "GetItem", Resource: s(in.TableName), Key: pk(in.Key)}}
 	case *dynamodb.QueryInput:
-		return []Call{{Op: "Query", Resource: s(in.TableName)}}
+		return []Call{{Op: "Query", Resource: s(in.TableName), Index: s(in.IndexName), Key: queryKey(in)}}
 	case *dynamodb.ScanInput:
 		return []Call{{Op: "Scan", Resource: s(in.TableName)}}
 	case *dynamodb.BatchGetItemInput:
 		var out []Call
-		for t := range in.RequestItems {
-			out = append(out, Call{Op: "BatchGetItem", Resource: t})
+		for t, ka := range in.RequestItems {
+			for _, k := range ka.Keys {
+				out = append(out, Call{Op: "BatchGetItem", Resource: t, Key: pk(k)})
+			}
 		}
 		return out
 	case *dynamodb.TransactGetItemsInput:
@@ -177,6 +185,89 @@ func calls(p any) []Call {
 		return []Call{{Op: "GetQueueAttributes", Resource: s(in.QueueUrl)}}
 	}
 	return []Call{{Op: fmt.Sprintf("unknown %T", p)}}
+}
+
+// keyCondition finds "name = :value" in a key condition expression.
+var keyCondition = regexp.MustCompile(`([#A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)`)
+
+// queryKey is the partition key value a Query names: the value compared
+// with PK (or, on GSI1, with GSI1PK) in its key condition; "" if none.
+func queryKey(in *dynamodb.QueryInput) string {
+	want := ddbstore.AttrPK
+	if aws.ToString(in.IndexName) == ddbstore.GSI1 {
+		want = ddbstore.AttrGSI1PK
+	}
+	for _, m := range keyCondition.FindAllStringSubmatch(aws.ToString(in.KeyConditionExpression), -1) {
+		name := m[1]
+		if n, ok := in.ExpressionAttributeNames[name]; ok {
+			name = n
+		}
+		if name != want {
+			continue
+		}
+		if v, ok := in.ExpressionAttributeValues[m[2]].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// MissingFor is Missing and, for every DynamoDB call, the check that its
+// partition key is one the function's routes.Keys scope allows: in AWS,
+// the dynamodb:LeadingKeys conditions the CDK app builds from the same
+// scope refuse any other key.
+func MissingFor(fn string, a routes.Access, calls []Call, res Resources) []string {
+	out := Missing(a, calls, res)
+	scope := routes.Keys[fn]
+	for _, c := range calls {
+		if why := keyDenied(scope, c, res); why != "" {
+			out = append(out, c.String()+": "+why)
+		}
+	}
+	return out
+}
+
+// keyDenied says why scope does not allow c's partition key, or "".
+func keyDenied(scope routes.KeyScope, c Call, res Resources) string {
+	var allowed []string
+	var what string
+	switch {
+	case c.Resource == res.Table && c.Write:
+		allowed, what = scope.Write, "routes.Keys Write"
+	case c.Resource == res.Table:
+		allowed, what = scope.Read, "routes.Keys Read"
+	case c.Resource == res.OpsTable && c.Write:
+		allowed, what = scope.OpsWrite, "routes.Keys OpsWrite"
+	case c.Resource == res.OpsTable:
+		allowed, what = scope.OpsRead, "routes.Keys OpsRead"
+	default:
+		return ""
+	}
+	if c.Op == "Scan" {
+		return "no runtime role may Scan"
+	}
+	if c.Key == "" {
+		return "names no partition key, so no dynamodb:LeadingKeys condition can allow it"
+	}
+	if !KeyAllowed(allowed, c.Key) {
+		return fmt.Sprintf("partition key outside %s %q", what, allowed)
+	}
+	return ""
+}
+
+// KeyAllowed reports whether key matches one of the IAM StringLike patterns
+// (only a trailing "*" is a wildcard in routes.Keys).
+func KeyAllowed(patterns []string, key string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(key, prefix) {
+				return true
+			}
+		} else if key == p {
+			return true
+		}
+	}
+	return false
 }
 
 // Missing lists, one line each, the calls that access a does not allow.

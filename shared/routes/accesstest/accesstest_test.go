@@ -2,6 +2,9 @@ package accesstest
 
 import (
 	"context"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
@@ -83,5 +87,140 @@ func TestInstrumentRecordsUnderRecorderOnly(t *testing.T) {
 	got := rec.Calls()
 	if len(got) != 1 || got[0].String() != "GetItem data (PK CONTACT#t#1)" {
 		t.Fatalf("recorded %v, want the one GetItem made under the recorder", got)
+	}
+}
+
+// TestMissingFor checks the partition-key wall: a call whose key lies
+// outside the function's routes.Keys scope is refused, as the CDK app's
+// dynamodb:LeadingKeys conditions refuse it in AWS.
+func TestMissingFor(t *testing.T) {
+	item := func(table, pk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"PK": s(pk), "SK": s("X")}
+	}
+	getCred := &dynamodb.GetItemInput{TableName: aws.String("data"), Key: item("data", "CRED#abc")}
+	getContact := &dynamodb.GetItemInput{TableName: aws.String("data"), Key: item("data", "CONTACT#t#1")}
+	getTenant := &dynamodb.GetItemInput{TableName: aws.String("data"), Key: item("data", "TENANT#t")}
+	putTenant := &dynamodb.PutItemInput{TableName: aws.String("data"), Item: item("data", "TENANT#t")}
+	putContact := &dynamodb.PutItemInput{TableName: aws.String("data"), Item: item("data", "CONTACT#t#1")}
+	putCred := &dynamodb.PutItemInput{TableName: aws.String("data"), Item: item("data", "CRED#abc")}
+	idem := &dynamodb.PutItemInput{TableName: aws.String("ops"), Item: item("ops", "IDEM#s#k")}
+	idx := &dynamodb.PutItemInput{TableName: aws.String("ops"), Item: item("ops", "IDX#t#c#f#v")}
+	rl := &dynamodb.UpdateItemInput{TableName: aws.String("ops"), Key: item("ops", "RL#tok#1")}
+	scan := &dynamodb.ScanInput{TableName: aws.String("data")}
+	search := &dynamodb.QueryInput{TableName: aws.String("ops"), IndexName: aws.String("GSI1"),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("IDX#t#*#std:email#a@b.c")}}
+	fields := &dynamodb.QueryInput{TableName: aws.String("data"),
+		KeyConditionExpression:    aws.String("#k = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeNames:  map[string]string{"#k": "PK"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("TENANT#t"), ":p": s("FIELD#")}}
+	noKey := &dynamodb.QueryInput{TableName: aws.String("data"), KeyConditionExpression: aws.String("SK = :s")}
+	batch := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+		"data": {Keys: []map[string]types.AttributeValue{item("data", "CONTACT#t#1"), item("data", "CRED#x")}}}}
+	access := func(fn string) routes.Access {
+		if r, ok := routes.ByFunction(fn); ok {
+			return r.Access
+		}
+		for _, e := range routes.EventFunctions {
+			if e.Function == fn {
+				return e.Access
+			}
+		}
+		t.Fatalf("no function %s", fn)
+		return 0
+	}
+	tests := []struct {
+		fn   string
+		in   any
+		want []string
+	}{
+		{routes.Authorizer, getCred, nil},
+		{routes.Authorizer, getContact, []string{`CONTACT#t#1): partition key outside routes.Keys Read ["CRED#*"]`}},
+		{routes.Authorizer, getTenant, []string{"outside routes.Keys Read"}},
+		{"messenger-receive", putContact, nil},
+		{"messenger-receive", idx, nil},
+		{"messenger-receive", putTenant, []string{"TENANT#t): partition key outside routes.Keys Write"}},
+		{"messenger-receive", putCred, []string{"outside routes.Keys Write"}},
+		{"messenger-receive", idem, []string{"IDEM#s#k): partition key outside routes.Keys OpsWrite"}},
+		{"messenger-receive", rl, []string{"outside routes.Keys OpsWrite"}},
+		{"contact-get", rl, nil},
+		{"contact-get", scan, []string{"no runtime role may Scan"}},
+		{"admin-tenant-get", scan, []string{"no runtime role may Scan"}},
+		{"contact-search", search, nil},
+		{"contact-field-list", fields, nil},
+		{"contact-field-list", noKey, []string{"names no partition key"}},
+		{"contact-search", batch, []string{"BatchGetItem data (PK CRED#x): partition key outside"}},
+		{"admin-token-create", putCred, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fn, func(t *testing.T) {
+			got := MissingFor(tt.fn, access(tt.fn), calls(tt.in), res)
+			if len(got) != len(tt.want) {
+				t.Fatalf("MissingFor = %q, want %d refusals like %q", got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("refusal %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestKeysAgreeWithAccess checks routes.Keys against the route table: every
+// function with table access has a scope of the same shape as its Access
+// bits, and the patterns are prefixes of the key layout in
+// shared/ddbstore/schema.go.
+func TestKeysAgreeWithAccess(t *testing.T) {
+	access := map[string]routes.Access{}
+	for _, r := range routes.Table {
+		access[r.Function] |= r.Access
+	}
+	for _, e := range routes.EventFunctions {
+		access[e.Function] |= e.Access
+	}
+	for fn := range routes.Keys {
+		if _, ok := access[fn]; !ok {
+			t.Errorf("routes.Keys names %q, which is no function", fn)
+		}
+	}
+	for fn, a := range access {
+		k := routes.Keys[fn]
+		rateOnly := len(k.OpsWrite) > 0
+		for _, p := range k.OpsWrite {
+			rateOnly = rateOnly && p == routes.KeyRate
+		}
+		checks := []struct {
+			what     string
+			bit, has bool
+		}{
+			{"TableRead vs Read", a.Has(routes.TableRead), len(k.Read) > 0},
+			{"TableWrite vs Write", a.Has(routes.TableWrite), len(k.Write) > 0},
+			{"Ops vs OpsWrite beyond RL#", a.Has(routes.Ops), len(k.OpsWrite) > 0 && !rateOnly},
+			{"RateCount vs RL# in OpsWrite", a.Has(routes.RateCount), slices.Contains(k.OpsWrite, routes.KeyRate)},
+			{"OpsRead vs OpsRead", a.Has(routes.OpsRead), len(k.OpsRead) > 0 && !a.Has(routes.Ops)},
+		}
+		for _, c := range checks {
+			if c.bit != c.has {
+				t.Errorf("%s: %s: Access %v, scope %v", fn, c.what, c.bit, c.has)
+			}
+		}
+		if len(k.OpsRead) > 0 && !a.Has(routes.Ops) && !a.Has(routes.OpsRead) {
+			t.Errorf("%s: OpsRead keys without Ops or OpsRead", fn)
+		}
+	}
+	if routes.KeyRate != ddbstore.RateLimitKeyPrefix+"*" {
+		t.Errorf("KeyRate %q, ddbstore's prefix %q", routes.KeyRate, ddbstore.RateLimitKeyPrefix)
+	}
+	schema, err := os.ReadFile("../../ddbstore/schema.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{routes.KeyTenant, routes.KeyTenants, routes.KeyCred, routes.KeyContact, routes.KeyDead,
+		routes.KeyIndex, routes.KeyRate, routes.KeyIdem, routes.KeyAttempt, routes.KeyWebhook} {
+		if !regexp.MustCompile(`(?m)^//\s+(GSI1PK )?`+regexp.QuoteMeta(strings.TrimSuffix(p, "*"))).Match(schema) &&
+			!strings.Contains(string(schema), "GSI1PK "+strings.TrimSuffix(p, "*")) {
+			t.Errorf("%s starts no key in ddbstore/schema.go's layout", p)
+		}
 	}
 }

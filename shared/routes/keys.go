@@ -1,0 +1,100 @@
+package routes
+
+// Leading-key patterns: the partition keys (or, for a GSI1 query, the
+// GSI1PK values) of the items a function may touch, in the syntax of IAM's
+// StringLike: a trailing "*" matches any rest, anything else matches
+// exactly. They are the prefixes of shared/ddbstore/schema.go (a test of
+// accesstest checks that they agree).
+const (
+	// Data table.
+	KeyTenant  = "TENANT#*"  // a tenant's settings: tenant, channels, tokens, fields, connections, dead deliveries
+	KeyTenants = "TENANTS"   // the tenants listing (admin)
+	KeyCred    = "CRED#*"    // credential lookups by hash (authorizer, and where credentials are issued)
+	KeyContact = "CONTACT#*" // one contact per partition
+	KeyDead    = "DEAD#*"    // GSI1: a tenant's dead deliveries, by time
+	// Operations table.
+	KeyIndex   = "IDX#*"  // search entries (and their GSI1, tenant-wide)
+	KeyRate    = "RL#*"   // rate-limit counters
+	KeyIdem    = "IDEM#*" // idempotency records
+	KeyAttempt = "CONN#*" // delivery attempts of a connection
+	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay)
+)
+
+// KeyScope is what one function may touch, per table and per kind of
+// access: the CDK app turns each non-empty list into one IAM statement with
+// a dynamodb:LeadingKeys condition (ForAllValues:StringLike), and the access
+// audit (shared/routes/accesstest) fails a test whose call names a key
+// outside them. Reads are GetItem, BatchGetItem, Query (also on GSI1, by its
+// partition key) and a transaction's ConditionCheck; writes are PutItem,
+// UpdateItem, DeleteItem and BatchWriteItem. Nothing may Scan.
+type KeyScope struct {
+	Read, Write       []string // data table
+	OpsRead, OpsWrite []string // operations table
+}
+
+// scope shorthands.
+var (
+	rate        = []string{KeyRate}
+	settings    = []string{KeyTenant}
+	contactRead = []string{KeyTenant, KeyContact}
+	contactOnly = []string{KeyContact}
+)
+
+// Keys is every function's KeyScope, by function name. A function without
+// table access has no entry.
+var Keys = map[string]KeyScope{
+	"me": {Read: settings, OpsWrite: rate},
+
+	"contact-create":      {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIdem}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate}},
+	"contact-search":      {Read: contactRead, OpsRead: []string{KeyIndex}, OpsWrite: rate},
+	"contact-get":         {Read: contactRead, OpsWrite: rate},
+	"contact-update":      {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
+	"contact-delete":      {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
+	"contact-tags-add":    {Read: contactRead, Write: contactOnly, OpsWrite: rate},
+	"contact-tags-remove": {Read: contactRead, Write: contactOnly, OpsWrite: rate},
+
+	"contact-field-list":   {Read: settings, OpsWrite: rate},
+	"contact-field-create": {Read: settings, Write: settings, OpsWrite: rate},
+	"contact-field-get":    {Read: settings, OpsWrite: rate},
+	"contact-field-update": {Read: settings, Write: settings, OpsWrite: rate},
+	"contact-field-delete": {Read: settings, Write: settings, OpsWrite: rate},
+
+	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate}},
+
+	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
+	"connection-list":          {Read: settings, OpsWrite: rate},
+	"connection-get":           {Read: settings, OpsWrite: rate},
+	"connection-update":        {Read: settings, Write: settings, OpsWrite: rate},
+	"connection-delete":        {Read: settings, Write: settings, OpsWrite: rate},
+	"connection-secret-rotate": {Read: settings, Write: settings, OpsWrite: rate},
+	"connection-activity":      {Read: settings, OpsRead: []string{KeyAttempt}, OpsWrite: rate},
+	"connection-test":          {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt, KeyRate}},
+	"connection-replay":        {Read: settings, Write: settings, OpsRead: []string{KeyWebhook, KeyAttempt}, OpsWrite: rate},
+	"delivery-dead-list":       {Read: []string{KeyTenant, KeyDead}, OpsWrite: rate},
+	"delivery-dead-redrive":    {Read: settings, Write: settings, OpsWrite: rate},
+	"events-collect":           {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
+
+	// Public: reads the channel it is called for (its verify token and app
+	// secret); the receiver writes contacts and their search entries only.
+	"messenger-verify":  {Read: settings},
+	"messenger-receive": {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex}},
+
+	"hook-subscribe":   {Read: settings, Write: settings, OpsWrite: rate},
+	"hook-unsubscribe": {Read: settings, Write: settings, OpsWrite: rate},
+	"hook-sample":      {Read: settings, OpsWrite: rate},
+
+	"admin-tenant-create":  {Read: settings, Write: []string{KeyTenant, KeyTenants, KeyCred}},
+	"admin-tenant-get":     {Read: settings},
+	"admin-secret-rotate":  {Read: settings, Write: []string{KeyTenant, KeyCred}},
+	"admin-channel-create": {Read: settings, Write: settings},
+	"admin-channel-list":   {Read: settings},
+	"admin-token-create":   {Read: settings, Write: []string{KeyTenant, KeyCred}},
+	"admin-token-list":     {Read: settings},
+	"admin-token-revoke":   {Read: settings, Write: []string{KeyTenant, KeyCred}},
+
+	// The authorizer reads credentials and nothing else: no contact, no
+	// settings item.
+	Authorizer:       {Read: []string{KeyCred}},
+	"trigger-router": {Read: settings},
+	"dispatcher":     {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt}},
+}
