@@ -531,8 +531,8 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 		b.deliveries.GrantSendMessages(fn)
 	}
 	if a.Has(routes.QueueConsume) {
-		// Includes sqs:ChangeMessageVisibility, which the dispatcher uses
-		// for its backoff schedule.
+		// Includes sqs:ChangeMessageVisibility, with which the dispatcher
+		// hides a message it cannot finish yet.
 		b.deliveries.GrantConsumeMessages(fn)
 	}
 	if a.Has(routes.DLQRead) {

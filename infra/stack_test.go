@@ -460,7 +460,7 @@ func TestQueues(t *testing.T) {
 
 		d := f.props(deliveries)
 		redrive, _ := d["RedrivePolicy"].(map[string]any)
-		if got := num(redrive["maxReceiveCount"]); got != queue.MaxReceiveCount {
+		if got := num(redrive["maxReceiveCount"]); got != float64(queue.MaxReceiveCount) {
 			t.Errorf("maxReceiveCount = %v, want %d", got, queue.MaxReceiveCount)
 		}
 		if !refersTo(redrive["deadLetterTargetArn"], dlq) {

@@ -103,6 +103,31 @@ type Delivery struct {
 	Test bool `json:"test,omitempty" dynamodbav:"test,omitempty"`
 }
 
+// Task is a delivery as the deliveries queue carries it: the delivery's own
+// fields and, once it has been tried, how many attempts were made. The
+// count travels with the message, so only attempts that were really made
+// spend the delivery's MaxAttempts: a message that the queue hands out
+// again after a fault of the dispatcher (a store error, a crash, a lost
+// receive, a throttled invocation) is tried under the same number. A new
+// delivery, a replay and a redrive are queued with no count.
+type Task struct {
+	Delivery
+	// Attempts is how many attempts were made before this message was
+	// queued (0: none).
+	Attempts int `json:"attempts,omitempty"`
+	// NotBefore (unix milliseconds) is when the next attempt is due, when
+	// that is later than a queued message can be delayed (SQS delays a
+	// message by 15 minutes at most): a message received earlier is hidden
+	// until then without an attempt.
+	NotBefore int64 `json:"not_before,omitempty"`
+}
+
+// ConnAttempt is an attempt with the connection it was made for.
+type ConnAttempt struct {
+	TenantID, ConnectionID string
+	Attempt
+}
+
 // Outcome classifies an attempt.
 type Outcome string
 

@@ -3,14 +3,16 @@ package connections
 import "time"
 
 // Schedule is the wait before each retry: after attempt 1 fails, 5 s; after
-// attempt 2, 5 min; … Attempts beyond it are not made.
-var Schedule = []time.Duration{
+// attempt 2, 5 min; … Attempts beyond it are not made. It is an array so
+// that MaxAttempts, and the queue's redrive limit derived from it, are
+// constants.
+var Schedule = [...]time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }
 
 // MaxAttempts is the first attempt plus one per step of the schedule.
-var MaxAttempts = len(Schedule) + 1
+const MaxAttempts = len(Schedule) + 1
 
 // MaxDelay is the longest SQS can hide a message (12 hours): it caps the
 // retry schedule and a target's Retry-After alike.

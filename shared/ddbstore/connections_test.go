@@ -552,3 +552,42 @@ func TestDeadDeliveries(t *testing.T) {
 		t.Errorf("after delete: %s", got)
 	}
 }
+
+// TestAddAttempts: a batch's attempts, on several connections and more
+// than one BatchWriteItem's worth, land as AddAttempt would write them
+// (listed newest first, found by webhook ID); the same attempt twice in one
+// batch, which DynamoDB would refuse as a duplicate key, is written once.
+func TestAddAttempts(t *testing.T) {
+	s, _ := newConnections(t)
+	ctx := t.Context()
+	const base = int64(1_700_000_000_000)
+	var as []connections.ConnAttempt
+	for i := range 30 {
+		as = append(as, connections.ConnAttempt{TenantID: "t", ConnectionID: []string{"k", "j"}[i%2], Attempt: mkAttempt(base+int64(i), "msg_"+strconv.Itoa(i), 1)})
+	}
+	as = append(as, as[4])
+	if err := s.AddAttempts(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"k", "j"} {
+		got, err := s.Attempts(ctx, "t", c, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 15 {
+			t.Errorf("connection %s: %d attempts, want 15", c, len(got))
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Time >= got[i-1].Time {
+				t.Errorf("connection %s: attempts not newest first", c)
+			}
+		}
+	}
+	found, err := s.FindAttempt(ctx, "t", "j", "msg_29")
+	if err != nil || found != as[29].Attempt {
+		t.Errorf("FindAttempt = %+v, %v; want %+v", found, err, as[29].Attempt)
+	}
+	if err := s.AddAttempts(ctx, nil); err != nil {
+		t.Errorf("no attempts: %v", err)
+	}
+}

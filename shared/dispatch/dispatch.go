@@ -1,8 +1,12 @@
 // Package dispatch is the dispatcher: the deliveries queue's consumer. It
-// makes one attempt per message (the items of a batch in parallel), logs it
-// on the connection's activity, and then either lets SQS delete the message
-// (success, or a final failure kept as a dead delivery) or reports it failed
-// after pushing its visibility out to the next step of the retry schedule.
+// makes one attempt per message (the items of a batch in parallel), logs
+// the batch's attempts on their connections' activity in one write, and
+// then lets SQS delete each message: delivered, kept as a dead delivery
+// (out of attempts, or refused for good), or queued again as a new message
+// that carries the attempt count and waits out the retry schedule. A fault
+// of the dispatcher's own (its store failing) reports the message failed
+// instead, hidden for a while: it comes back with the count it had, so the
+// fault spends none of the delivery's attempts.
 package dispatch
 
 import (
@@ -19,6 +23,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -34,16 +39,30 @@ type Sender interface {
 	Send(ctx context.Context, url string, headers http.Header, body []byte) delivery.Result
 }
 
-// Visibility is the part of the SQS client the dispatcher uses.
-type Visibility interface {
+// QueueAPI is the part of the SQS client the dispatcher uses: it queues
+// retries and hides messages it cannot finish yet.
+type QueueAPI interface {
+	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
+
+// AttemptBatcher is a store that logs many attempts in one write
+// (ddbstore.Connections does, with BatchWriteItem). The dispatcher logs a
+// batch's attempts with it when its store has it, else one by one.
+type AttemptBatcher interface {
+	AddAttempts(ctx context.Context, as []connections.ConnAttempt) error
+}
+
+// MaxSendDelay is the longest SQS delays a message it is sent
+// (DelaySeconds ≤ 900). A retry due later is queued with this delay and
+// its due time (Task.NotBefore), then hidden until then when received.
+const MaxSendDelay = 15 * time.Minute
 
 // Dispatcher holds what an attempt needs.
 type Dispatcher struct {
 	Store    connections.Store
 	Sender   Sender
-	Queue    Visibility
+	Queue    QueueAPI
 	QueueURL string
 	Now      func() time.Time
 	// Jitter returns a number in [-1, 1] for the ±20 % spread of backoffs.
@@ -52,82 +71,117 @@ type Dispatcher struct {
 }
 
 // New returns a dispatcher with real time and randomness.
-func New(store connections.Store, sender Sender, q Visibility, queueURL string) *Dispatcher {
+func New(store connections.Store, sender Sender, q QueueAPI, queueURL string) *Dispatcher {
 	return &Dispatcher{Store: store, Sender: sender, Queue: q, QueueURL: queueURL, Now: time.Now,
 		Jitter: func() float64 { return rand.Float64()*2 - 1 }, Log: slog.Default()}
 }
 
+// outcome is what became of one message of a batch.
+type outcome struct {
+	done   bool                     // finished with: SQS deletes it
+	logged *connections.ConnAttempt // the attempt made, to log
+	retry  *connections.Task        // the next attempt's message, to queue
+	wait   time.Duration            // until the next attempt is due
+}
+
 // Handle is the SQS event handler (ReportBatchItemFailures).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var (
-		mu       sync.Mutex
-		failures []events.SQSBatchItemFailure
-		wg       sync.WaitGroup
-	)
+	outs := make([]outcome, len(ev.Records))
 	conns := &connCache{store: d.Store, m: map[string]*connEntry{}}
-	for _, m := range ev.Records {
-		wg.Go(func() {
-			if !d.handleMessage(ctx, conns, m) {
-				mu.Lock()
-				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				mu.Unlock()
-			}
-		})
+	var wg sync.WaitGroup
+	for i, m := range ev.Records {
+		wg.Go(func() { outs[i] = d.handleMessage(ctx, conns, m) })
 	}
 	wg.Wait()
+	d.logAttempts(ctx, outs)
+	d.queueRetries(ctx, ev.Records, outs)
+	var failures []events.SQSBatchItemFailure
+	for i, m := range ev.Records {
+		if !outs[i].done {
+			failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
 }
 
-// handleMessage reports whether the message is done with (delete it).
-func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m events.SQSMessage) bool {
-	var del connections.Delivery
-	if err := json.Unmarshal([]byte(m.Body), &del); err != nil || del.ID == "" || del.TenantID == "" || del.ConnectionID == "" {
+// handleMessage makes the message's attempt, when one is due, and says what
+// is left to do with it.
+func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m events.SQSMessage) outcome {
+	var task connections.Task
+	if err := json.Unmarshal([]byte(m.Body), &task); err != nil || task.ID == "" || task.TenantID == "" || task.ConnectionID == "" {
 		// Nothing can ever deliver it; keeping it would only loop.
 		d.Log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", m.MessageId, "err", err)
-		return true
+		return outcome{done: true}
 	}
-	attempt, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-	attempt = max(attempt, 1)
+	del := task.Delivery
+	if task.NotBefore > 0 {
+		// A retry due after the longest delay SQS gives a sent message:
+		// hide it for the rest of its wait, without an attempt.
+		if due := time.UnixMilli(task.NotBefore).Sub(d.Now()); due >= time.Second {
+			d.hide(ctx, m, min(due, connections.MaxDelay))
+			return outcome{}
+		}
+	}
+	attempt := task.Attempts + 1
 	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID)
 	if apperr.Is(err, apperr.KindNotFound) {
 		d.Log.InfoContext(ctx, "delivery dropped: connection deleted", "webhook_id", del.ID, "connection", del.ConnectionID)
-		return true
+		return outcome{done: true}
 	}
 	if err != nil {
 		d.Log.ErrorContext(ctx, "read connection", "err", err, "webhook_id", del.ID)
-		return d.retryLater(ctx, m, connections.Schedule[0])
+		d.fault(ctx, m)
+		return outcome{}
 	}
 	if !conn.Enabled {
 		// Not sent, not lost: kept as dead, to redrive once it is back on.
 		att := connections.Attempt{Time: d.Now().UnixMilli(), WebhookID: del.ID, Attempt: attempt, Outcome: connections.OutcomeDisabled,
 			Trigger: del.Trigger, RequestBody: string(del.Payload), Error: "connection switched off: " + conn.DisabledReason, Final: true}
-		return d.keepDead(ctx, m, del, att)
+		return outcome{done: d.keepDead(ctx, m, del, att)}
 	}
-	att, res := d.Attempt(ctx, conn, del, attempt)
+	att, res := d.try(ctx, conn, del, attempt)
+	o := outcome{logged: &connections.ConnAttempt{TenantID: conn.TenantID, ConnectionID: conn.ID, Attempt: att}}
 	switch {
 	case att.Outcome == connections.OutcomeSuccess:
-		return true
+		o.done = true
 	case !att.Final:
-		return d.retryLater(ctx, m, connections.Backoff(attempt, res.RetryAfter, d.Jitter()))
+		next := connections.Task{Delivery: del, Attempts: attempt}
+		o.wait = connections.Backoff(attempt, res.RetryAfter, d.Jitter())
+		if o.wait > MaxSendDelay {
+			next.NotBefore = d.Now().Add(o.wait).UnixMilli()
+		}
+		o.retry = &next
 	default:
-		return d.keepDead(ctx, m, del, att)
+		o.done = d.keepDead(ctx, m, del, att)
 	}
+	return o
 }
 
 // keepDead stores a delivery that will not be attempted again; if that
-// fails the message stays queued (SQS tries again, then moves it to the DLQ).
+// fails the message stays queued (a fault: see fault).
 func (d *Dispatcher) keepDead(ctx context.Context, m events.SQSMessage, del connections.Delivery, att connections.Attempt) bool {
 	if err := d.Store.AddDead(ctx, connections.Dead{Delivery: del, LastAttempt: att, DiedAt: d.Now().Unix()}); err != nil {
 		d.Log.ErrorContext(ctx, "keep dead delivery", "err", err, "webhook_id", del.ID)
-		return d.retryLater(ctx, m, connections.Schedule[0])
+		d.fault(ctx, m)
+		return false
 	}
 	return true
 }
 
-// Attempt sends a delivery once, records the attempt on the connection's
-// activity and the connection's health, and switches the connection off
-// when the target said 410 Gone or has failed for DisableAfter.
+// Attempt sends a delivery once, logs the attempt on the connection's
+// activity, records the connection's health, and switches the connection
+// off when the target said 410 Gone or has failed for DisableAfter. (Handle
+// logs a batch's attempts together instead.)
 func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
+	att, res := d.try(ctx, conn, del, attempt)
+	if err := d.Store.AddAttempt(ctx, conn.TenantID, conn.ID, att); err != nil {
+		d.Log.ErrorContext(ctx, "log attempt", "err", err, "webhook_id", del.ID)
+	}
+	return att, res
+}
+
+// try is Attempt without the activity log.
+func (d *Dispatcher) try(ctx context.Context, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
 	now := d.Now()
 	sig, err := webhook.Sign(conn.Signing(now), del.ID, now, del.Payload)
 	var res delivery.Result
@@ -148,9 +202,6 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 	d.Log.InfoContext(ctx, "attempt", "tenant", del.TenantID, "connection", conn.ID, "webhook_id", del.ID, "attempt", attempt,
 		"outcome", res.Outcome, "http_code", res.Status, "duration_ms", att.DurationMS, "final", att.Final)
 	emitMetric(res.Outcome, att.DurationMS)
-	if err := d.Store.AddAttempt(ctx, conn.TenantID, conn.ID, att); err != nil {
-		d.Log.ErrorContext(ctx, "log attempt", "err", err, "webhook_id", del.ID)
-	}
 	if del.Test {
 		return att, res
 	}
@@ -179,19 +230,143 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 	return att, res
 }
 
-// retryLater hides the message until the next attempt is due and reports it
-// failed, so SQS keeps it.
-func (d *Dispatcher) retryLater(ctx context.Context, m events.SQSMessage, wait time.Duration) bool {
+// logAttempts writes the attempts of a batch to their connections'
+// activity, in one call when the store can. A failure is logged: the
+// activity log is a report, and the attempt count travels with the message.
+func (d *Dispatcher) logAttempts(ctx context.Context, outs []outcome) {
+	var as []connections.ConnAttempt
+	for _, o := range outs {
+		if o.logged != nil {
+			as = append(as, *o.logged)
+		}
+	}
+	if len(as) == 0 {
+		return
+	}
+	if b, ok := d.Store.(AttemptBatcher); ok {
+		if err := b.AddAttempts(ctx, as); err != nil {
+			d.Log.ErrorContext(ctx, "log attempts", "err", err, "attempts", len(as))
+		}
+		return
+	}
+	for _, a := range as {
+		if err := d.Store.AddAttempt(ctx, a.TenantID, a.ConnectionID, a.Attempt); err != nil {
+			d.Log.ErrorContext(ctx, "log attempt", "err", err, "webhook_id", a.WebhookID)
+		}
+	}
+}
+
+// queueRetries queues the next attempt of every delivery of the batch that
+// is to be tried again, as new messages carrying the attempt count, delayed
+// by their wait (at most MaxSendDelay; longer waits are finished by
+// hiding, see handleMessage); the old messages are then done with. One
+// SendMessageBatch for a batch; if it fails, each entry is sent alone. A
+// delivery whose new message could not be queued keeps its old message,
+// hidden for the wait: it comes back with its old count, and the attempt
+// just made is made again under the same number (the queue's redrive limit
+// bounds such repeats).
+func (d *Dispatcher) queueRetries(ctx context.Context, ms []events.SQSMessage, outs []outcome) {
+	var entries []sqstypes.SendMessageBatchRequestEntry
+	for i, o := range outs {
+		if o.retry == nil {
+			continue
+		}
+		body, err := json.Marshal(o.retry)
+		if err != nil {
+			d.Log.ErrorContext(ctx, "queue retry", "err", err, "webhook_id", o.retry.ID)
+			d.hide(ctx, ms[i], o.wait)
+			continue
+		}
+		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{
+			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)), DelaySeconds: delaySeconds(o.wait),
+		})
+	}
+	for start := 0; start < len(entries); start += 10 {
+		chunk := entries[start:min(start+10, len(entries))]
+		sent := d.send(ctx, chunk)
+		if sent == nil && len(chunk) > 1 {
+			// The call failed (not its entries): one entry may have made it
+			// too long, or the queue was briefly unavailable.
+			sent = map[string]bool{}
+			for _, e := range chunk {
+				for id := range d.send(ctx, []sqstypes.SendMessageBatchRequestEntry{e}) {
+					sent[id] = true
+				}
+			}
+		}
+		for _, e := range chunk {
+			i, _ := strconv.Atoi(aws.ToString(e.Id))
+			if sent[aws.ToString(e.Id)] {
+				outs[i].done = true
+				continue
+			}
+			d.hide(ctx, ms[i], outs[i].wait)
+		}
+	}
+}
+
+// send makes one SendMessageBatch call and returns the IDs of the entries
+// SQS accepted, or nil when the call failed.
+func (d *Dispatcher) send(ctx context.Context, entries []sqstypes.SendMessageBatchRequestEntry) map[string]bool {
+	out, err := d.Queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(d.QueueURL), Entries: entries})
+	if err != nil {
+		d.Log.ErrorContext(ctx, "queue retries", "err", err, "messages", len(entries))
+		return nil
+	}
+	sent := make(map[string]bool, len(out.Successful))
+	for _, s := range out.Successful {
+		sent[aws.ToString(s.Id)] = true
+	}
+	for _, f := range out.Failed {
+		d.Log.ErrorContext(ctx, "queue retry", "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+	}
+	return sent
+}
+
+// delaySeconds is a wait as SendMessage's DelaySeconds: whole seconds,
+// rounded up, at most MaxSendDelay.
+func delaySeconds(wait time.Duration) int32 {
+	return int32((min(wait, MaxSendDelay) + time.Second - 1) / time.Second)
+}
+
+// Fault backoff: the dispatcher's own faults hide a message for
+// faultBase, doubling with each receive of it, at most faultCap.
+const (
+	faultBase = 5 * time.Second
+	faultCap  = 15 * time.Minute
+)
+
+// FaultBackoff is how long a message is hidden after the dispatcher failed
+// on it at its receives-th receive (from 1): 5 s, 10 s, 20 s, … at most
+// 15 minutes. Over the queue's redrive limit (queue.MaxReceiveCount
+// receives) that rides out about two hours of failure before SQS moves the
+// message to the DLQ.
+func FaultBackoff(receives int) time.Duration {
+	n := min(max(receives, 1), 16) - 1
+	return min(faultBase<<n, faultCap)
+}
+
+// fault handles a fault of the dispatcher's own on a message (its store
+// failed): the message is reported failed, hidden for FaultBackoff of its
+// receive count. Its attempt count is unchanged, so the fault spends none
+// of the delivery's attempts.
+func (d *Dispatcher) fault(ctx context.Context, m events.SQSMessage) {
+	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	d.hide(ctx, m, FaultBackoff(receives))
+}
+
+// hide keeps a message invisible for wait (whole seconds, rounded up, at
+// most MaxDelay); the caller reports it failed, so SQS keeps it.
+func (d *Dispatcher) hide(ctx context.Context, m events.SQSMessage, wait time.Duration) {
 	_, err := d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(d.QueueURL),
 		ReceiptHandle:     aws.String(m.ReceiptHandle),
-		VisibilityTimeout: int32(wait / time.Second),
+		VisibilityTimeout: int32((min(wait, connections.MaxDelay) + time.Second - 1) / time.Second),
 	})
 	if err != nil {
 		// The message comes back after the queue's visibility timeout.
 		d.Log.ErrorContext(ctx, "change visibility", "err", err, "message_id", m.MessageId)
 	}
-	return false
 }
 
 // emitMetric writes a CloudWatch Embedded Metric Format line.

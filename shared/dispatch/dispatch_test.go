@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
@@ -115,10 +118,15 @@ type fakeSender struct{ res delivery.Result }
 
 func (f fakeSender) Send(context.Context, string, http.Header, []byte) delivery.Result { return f.res }
 
+// fakeQueue records the visibility changes and the messages sent.
 type fakeQueue struct {
-	mu   sync.Mutex
-	vis  []int32
-	fail bool
+	mu      sync.Mutex
+	vis     []int32
+	sent    []sqstypes.SendMessageBatchRequestEntry
+	calls   int      // SendMessageBatch calls
+	fail    bool     // ChangeMessageVisibility fails
+	sendErr error    // SendMessageBatch fails
+	refuse  []string // bodies containing one of these are refused
 }
 
 func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
@@ -131,13 +139,59 @@ func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMes
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
 }
 
-func message(t *testing.T, d connections.Delivery, receiveCount int) events.SQSMessage {
-	b, err := json.Marshal(d)
+func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls++
+	if q.sendErr != nil {
+		return nil, q.sendErr
+	}
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if slices.ContainsFunc(q.refuse, func(s string) bool { return strings.Contains(aws.ToString(e.MessageBody), s) }) {
+			out.Failed = append(out.Failed, sqstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError")})
+			continue
+		}
+		q.sent = append(q.sent, e)
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("new-" + aws.ToString(e.Id))})
+	}
+	return out, nil
+}
+
+// tasks decodes the messages sent.
+func (q *fakeQueue) tasks(t *testing.T) []connections.Task {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []connections.Task
+	for _, e := range q.sent {
+		var task connections.Task
+		if err := json.Unmarshal([]byte(aws.ToString(e.MessageBody)), &task); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, task)
+	}
+	return out
+}
+
+func (q *fakeQueue) delays() []int32 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []int32
+	for _, e := range q.sent {
+		out = append(out, e.DelaySeconds)
+	}
+	return out
+}
+
+// message is task as the queue hands it out for the receives-th time.
+func message(t *testing.T, task connections.Task, receives int) events.SQSMessage {
+	b, err := json.Marshal(task)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events.SQSMessage{MessageId: "m-" + d.ID, ReceiptHandle: "rh", Body: string(b),
-		Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receiveCount)}}
+	return events.SQSMessage{MessageId: "m-" + task.ID, ReceiptHandle: "rh-" + task.ID, Body: string(b),
+		Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)}}
 }
 
 func TestHandle(t *testing.T) {
@@ -148,41 +202,54 @@ func TestHandle(t *testing.T) {
 	ok := delivery.Result{Outcome: connections.OutcomeSuccess, Status: 200}
 	http500 := delivery.Result{Outcome: connections.OutcomeHTTP, Status: 500}
 	cases := []struct {
-		name        string
-		res         delivery.Result
-		attempt     int
-		conn        *connections.Connection
-		body        string
-		getErr      error
-		deadErr     error
-		wantFailed  bool
-		wantVis     []int32
-		wantDead    int
-		wantAtt     int
-		wantDisable string
-		wantResults []bool
+		name string
+		res  delivery.Result
+		// made is the attempts the message says were made; receives its
+		// receive count (1 when 0).
+		made, receives int
+		notBefore      time.Time
+		conn           *connections.Connection
+		body           string
+		getErr         error
+		deadErr        error
+		refuse         bool // SQS refuses the retry's message
+		wantFailed     bool
+		wantVis        []int32
+		wantDelay      []int32 // the retry's message: its delay
+		wantNotBefore  time.Time
+		wantDead       int
+		wantAtt        int
+		wantDisable    string
+		wantResults    []bool
 		// wantOutcome is the attempt's outcome when not the sender's.
 		wantOutcome connections.Outcome
 	}{
-		{name: "success writes no health change", res: ok, attempt: 1, wantAtt: 1},
-		{name: "first success after failures clears the clock", res: ok, attempt: 3, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-time.Hour).Unix()},
+		{name: "success writes no health change", res: ok, wantAtt: 1},
+		{name: "first success after failures clears the clock", res: ok, made: 2, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-time.Hour).Unix()},
 			wantAtt: 1, wantResults: []bool{true}},
-		{name: "5xx is retried after 5 s", res: http500, attempt: 1, wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
-		{name: "third attempt waits 30 min", res: http500, attempt: 3, wantFailed: true, wantVis: []int32{1800}, wantAtt: 1, wantResults: []bool{false}},
-		{name: "timeout is retried", res: delivery.Result{Outcome: connections.OutcomeTimeout}, attempt: 2, wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantResults: []bool{false}},
-		{name: "Retry-After is honoured", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 429, RetryAfter: 2 * time.Minute}, attempt: 1, wantFailed: true, wantVis: []int32{120}, wantAtt: 1, wantResults: []bool{false}},
-		{name: "last attempt ends dead", res: http500, attempt: 8, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
-		{name: "404 is final", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 404}, attempt: 1, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
-		{name: "410 switches the connection off", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 410}, attempt: 1, wantDead: 1, wantAtt: 1, wantDisable: "410", wantResults: []bool{false}},
-		{name: "failing for 5 days", res: http500, attempt: 2, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-5*24*time.Hour - time.Minute).Unix()},
-			wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantDisable: "5 days"},
-		{name: "deleted connection drops the delivery", res: ok, attempt: 1, conn: &connections.Connection{ID: "other"}},
-		{name: "disabled connection keeps the delivery dead", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", Enabled: false}, wantDead: 1},
-		{name: "unreadable message is dropped", res: ok, attempt: 1, body: "{nope"},
-		{name: "store failure keeps the message", res: ok, attempt: 1, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}},
-		{name: "a connection without a usable secret is not signed, and not retried", res: ok, attempt: 1, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true},
+		{name: "5xx is queued again 5 s later", res: http500, wantDelay: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "third attempt waits 30 min: delayed 15 min, due in 30", res: http500, made: 2, wantDelay: []int32{900}, wantNotBefore: now.Add(30 * time.Minute), wantAtt: 1, wantResults: []bool{false}},
+		{name: "timeout is retried", res: delivery.Result{Outcome: connections.OutcomeTimeout}, made: 1, wantDelay: []int32{300}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "Retry-After is honoured", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 429, RetryAfter: 2 * time.Minute}, wantDelay: []int32{120}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "a long Retry-After is finished by hiding", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 429, RetryAfter: 3 * time.Hour}, wantDelay: []int32{900}, wantNotBefore: now.Add(3 * time.Hour), wantAtt: 1, wantResults: []bool{false}},
+		{name: "last attempt ends dead", res: http500, made: 7, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
+		{name: "last attempt ends dead however often the message was received", res: http500, made: 7, receives: 15, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
+		{name: "404 is final", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 404}, wantDead: 1, wantAtt: 1, wantResults: []bool{false}},
+		{name: "410 switches the connection off", res: delivery.Result{Outcome: connections.OutcomeHTTP, Status: 410}, wantDead: 1, wantAtt: 1, wantDisable: "410", wantResults: []bool{false}},
+		{name: "failing for 5 days", res: http500, made: 1, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true, Secrets: conn.Secrets, FailingSince: now.Add(-5*24*time.Hour - time.Minute).Unix()},
+			wantDelay: []int32{300}, wantAtt: 1, wantDisable: "5 days"},
+		{name: "deleted connection drops the delivery", res: ok, conn: &connections.Connection{ID: "other"}},
+		{name: "disabled connection keeps the delivery dead", res: ok, conn: &connections.Connection{ID: "conn_1", Enabled: false}, wantDead: 1},
+		{name: "unreadable message is dropped", res: ok, body: "{nope"},
+		{name: "store failure keeps the message, 5 s", res: ok, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}},
+		{name: "store failure at the 4th receive: 40 s", res: ok, receives: 4, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{40}},
+		{name: "store failure at the 16th receive: 15 min", res: ok, receives: 16, getErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{900}},
+		{name: "a connection without a usable secret is not signed, and not retried", res: ok, conn: &connections.Connection{ID: "conn_1", TenantID: "ten_1", URL: conn.URL, Enabled: true},
 			wantDead: 1, wantAtt: 1, wantResults: []bool{false}, wantOutcome: connections.OutcomeSigning},
-		{name: "a dead delivery that cannot be kept stays queued", res: http500, attempt: 8, deadErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "a dead delivery that cannot be kept stays queued", res: http500, made: 7, deadErr: errors.New("throttled"), wantFailed: true, wantVis: []int32{5}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "a retry SQS refuses keeps the message, hidden for the wait", res: http500, made: 1, refuse: true, wantFailed: true, wantVis: []int32{300}, wantAtt: 1, wantResults: []bool{false}},
+		{name: "received before it is due: hidden, no attempt", res: ok, made: 3, receives: 1, notBefore: now.Add(2 * time.Hour), wantFailed: true, wantVis: []int32{7200}},
+		{name: "received when due: attempted", res: ok, made: 3, receives: 2, notBefore: now.Add(500 * time.Millisecond), wantAtt: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,10 +260,17 @@ func TestHandle(t *testing.T) {
 			store := newStore(cn)
 			store.getErr, store.deadErr = c.getErr, c.deadErr
 			q := &fakeQueue{}
+			if c.refuse {
+				q.refuse = []string{`"msg_1"`}
+			}
 			d := &Dispatcher{Store: store, Sender: fakeSender{c.res}, Queue: q, QueueURL: "q", Now: func() time.Time { return now },
 				Jitter: func() float64 { return 0 }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			metricsOut = func([]byte) {}
-			m := message(t, del, c.attempt)
+			task := connections.Task{Delivery: del, Attempts: c.made}
+			if !c.notBefore.IsZero() {
+				task.NotBefore = c.notBefore.UnixMilli()
+			}
+			m := message(t, task, max(c.receives, 1))
 			if c.body != "" {
 				m.Body = c.body
 			}
@@ -209,6 +283,23 @@ func TestHandle(t *testing.T) {
 			}
 			if !slices.Equal(q.vis, c.wantVis) {
 				t.Fatalf("visibility %v, want %v", q.vis, c.wantVis)
+			}
+			if got := q.delays(); !slices.Equal(got, c.wantDelay) {
+				t.Fatalf("retries queued with delays %v, want %v", got, c.wantDelay)
+			}
+			for _, next := range q.tasks(t) {
+				// The retry carries the delivery whole and the count of
+				// attempts made, this one included.
+				if next.ID != del.ID || string(next.Payload) != string(del.Payload) || next.ConnectionID != del.ConnectionID || next.Attempts != c.made+1 {
+					t.Fatalf("retry %+v, want the delivery with %d attempts made", next, c.made+1)
+				}
+				var want int64
+				if !c.wantNotBefore.IsZero() {
+					want = c.wantNotBefore.UnixMilli()
+				}
+				if next.NotBefore != want {
+					t.Fatalf("retry not before %d, want %d", next.NotBefore, want)
+				}
 			}
 			if len(store.dead) != c.wantDead || len(store.attempts) != c.wantAtt {
 				t.Fatalf("dead %d attempts %d, want %d %d", len(store.dead), len(store.attempts), c.wantDead, c.wantAtt)
@@ -225,7 +316,7 @@ func TestHandle(t *testing.T) {
 				if dd.ID != "msg_1" || dd.ConnectionID != "conn_1" || dd.TenantID != "ten_1" || dd.DiedAt != now.Unix() || string(dd.Payload) != string(del.Payload) {
 					t.Fatalf("dead %+v", dd)
 				}
-				if c.wantAtt == 1 && (dd.LastAttempt.Outcome != wantOutcome || dd.LastAttempt.Attempt != c.attempt) {
+				if c.wantAtt == 1 && (dd.LastAttempt.Outcome != wantOutcome || dd.LastAttempt.Attempt != c.made+1) {
 					t.Fatalf("dead delivery's last attempt %+v, want outcome %s", dd.LastAttempt, wantOutcome)
 				}
 			}
@@ -235,8 +326,9 @@ func TestHandle(t *testing.T) {
 			}
 			if c.wantAtt == 1 {
 				a := store.attempts[0]
-				if a.WebhookID != "msg_1" || a.Attempt != c.attempt || a.RequestBody != string(del.Payload) || (a.Final == c.wantFailed && c.deadErr == nil) {
-					t.Fatalf("attempt %+v", a)
+				retried := len(c.wantDelay) > 0 || c.refuse
+				if a.WebhookID != "msg_1" || a.Attempt != c.made+1 || a.RequestBody != string(del.Payload) || (a.Final == retried && c.deadErr == nil) {
+					t.Fatalf("attempt %+v, want attempt %d", a, c.made+1)
 				}
 				if a.Outcome != wantOutcome || (wantOutcome == c.res.Outcome && a.HTTPCode != c.res.Status) {
 					t.Fatalf("attempt outcome %s %d, want %s %d", a.Outcome, a.HTTPCode, wantOutcome, c.res.Status)
@@ -275,7 +367,7 @@ func TestBatchInParallel(t *testing.T) {
 	metricsOut = func([]byte) {}
 	var ev events.SQSEvent
 	for i := range 10 {
-		ev.Records = append(ev.Records, message(t, connections.Delivery{ID: "msg_" + strconv.Itoa(i), TenantID: "t", ConnectionID: "c", Payload: []byte("{}")}, 1))
+		ev.Records = append(ev.Records, message(t, connections.Task{Delivery: connections.Delivery{ID: "msg_" + strconv.Itoa(i), TenantID: "t", ConnectionID: "c", Payload: []byte("{}")}}, 1))
 	}
 	if _, err := d.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)

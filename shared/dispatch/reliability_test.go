@@ -233,7 +233,9 @@ func TestReliability(t *testing.T) {
 
 	// Seven 1 s steps (SQS visibility is whole seconds): 8 attempts fit.
 	saved := connections.Schedule
-	connections.Schedule = slices.Repeat([]time.Duration{time.Second}, 7)
+	for i := range connections.Schedule {
+		connections.Schedule[i] = time.Second
+	}
 	t.Cleanup(func() { connections.Schedule = saved })
 	if connections.MaxAttempts != len(connections.Schedule)+1 {
 		t.Fatalf("MaxAttempts = %d with a %d-step schedule", connections.MaxAttempts, len(connections.Schedule))

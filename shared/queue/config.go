@@ -2,7 +2,11 @@
 // by the CDK app and the local provisioning alike.
 package queue
 
-import "time"
+import (
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
 
 const (
 	// DeliveriesName and DLQName are the queue names (locally; CDK lets
@@ -10,10 +14,19 @@ const (
 	DeliveriesName = "deliveries"
 	DLQName        = "deliveries-dlq"
 
-	// MaxReceiveCount is how many attempts a delivery gets before SQS moves it
-	// to the DLQ: the first attempt plus the seven retries of the schedule
-	// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
-	MaxReceiveCount = 8
+	// MaxReceiveCount is how many times SQS hands out one message before it
+	// moves it to the DLQ; the one place the queue's limit is set, derived
+	// from the delivery's. A message carries one attempt of its delivery
+	// (connections.Task: each retry is a new message carrying the count),
+	// and needs one receive for it, two when its wait is longer than SQS
+	// delays a sent message. The rest is headroom for the dispatcher's own
+	// faults (a store error, a crash, a lost receive, a throttled
+	// invocation), which spend none of the delivery's attempts: hidden
+	// 5 s, 10 s, … at most 15 min (dispatch.FaultBackoff), 16 receives
+	// ride out about two hours of them. Should the dispatcher be unable to
+	// queue a retry, the same message carries the repeats, and still gets
+	// at least MaxAttempts of them.
+	MaxReceiveCount = 2 * connections.MaxAttempts
 
 	// ConsumerTimeout is the dispatcher Lambda's timeout: a 10 s hard limit
 	// per attempt, with the items of a batch in parallel, plus headroom.

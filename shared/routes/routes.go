@@ -211,8 +211,8 @@ var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
 	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
-	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume, Source: "queue", BatchSize: 10,
-		Summary: "Deliveries queue → POST to the target (10 s), retries by visibility, dead deliveries"},
+	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume | QueueSend, Source: "queue", BatchSize: 10,
+		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

@@ -44,6 +44,8 @@ func sampleDir(t *testing.T, coldPass bool) string {
 		{Number: 1, Name: "deliveries/s", Value: 180, Unit: "deliveries/s", Cmp: connector.AtLeast, Limit: 100, Valid: true,
 			Notes: []string{"baseline, delivery client alone → a sink: 900 deliveries/s", "8 in flight"}},
 		{Number: 2, Name: "end-to-end p95", Value: 0, Unit: "ms", Cmp: connector.AtMost, Limit: 2000, Invalid: "3 deliveries missing"},
+		{Number: 4, Name: "dispatcher throughput ÷ SQS ceiling loop", Value: 0.64, Unit: "× ceiling", Cmp: connector.AtLeast, Limit: 0.6, Valid: true,
+			Notes: []string{"baseline, SQS ceiling loop: 2,800 deliveries/s (mean of 2,750 before and 2,850 after)"}},
 	}}
 	conn.Judge()
 	if err := conn.WriteJSON(filepath.Join(dir, "connectorbench.json")); err != nil {
@@ -112,6 +114,18 @@ func TestGather(t *testing.T) {
 	}
 	if e := find(t, conn, "end-to-end p95"); e.Pass || e.Note != "invalid: 3 deliveries missing" {
 		t.Errorf("invalid connector target: %+v", e)
+	}
+	// The dispatcher's share of its ceiling loop, measured in the same run.
+	if c := find(t, conn, "dispatcher throughput ÷ SQS ceiling loop"); !c.Pass || c.Value != 0.64 || c.Target != "≥ 0.6 × ceiling" ||
+		!strings.Contains(c.Baseline, "SQS ceiling loop: 2,800 deliveries/s") {
+		t.Errorf("ceiling ratio: %+v", c)
+	}
+	var md bytes.Buffer
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| dispatcher throughput ÷ SQS ceiling loop | 0.64 × ceiling | baseline, SQS ceiling loop: 2,800 deliveries/s") {
+		t.Errorf("markdown lacks the ceiling ratio row:\n%s", md.String())
 	}
 }
 
