@@ -70,6 +70,10 @@ type BackendStackProps struct {
 	// Events are the functions without a route of their own (the
 	// authorizer, stream and queue consumers). Default: routes.EventFunctions.
 	Events []routes.EventFunction
+	// WAFRateLimit is the per-address limit in front of the API, in
+	// requests per 5 minutes: 0 is DefaultWAFRateLimit, WAFOff turns it
+	// off (dev only).
+	WAFRateLimit int
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -123,6 +127,10 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if events == nil {
 		events = routes.EventFunctions
 	}
+	wafLimit, err := wafRateLimitOf(stage, props.WAFRateLimit)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}}
@@ -132,6 +140,8 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		b.addFunction(spec, assetDir(spec.name))
 	}
 	api := b.addAPI(rts)
+	b.addAuthCacheFlush(api)
+	b.addWAF(api, wafLimit)
 	b.addAlarms(api)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{

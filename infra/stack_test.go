@@ -115,6 +115,7 @@ func synth(t *testing.T, stage string) *fixture {
 		f.routes = append(slices.Clone(routes.Table), syntheticRoutes...)
 		f.events = append(slices.Clone(routes.EventFunctions), syntheticEvents...)
 		props.Routes, props.Events = f.routes, f.events
+		props.WAFRateLimit = devWAFRateLimit // a stage setting other than the default
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outDir, stage))})
 	stack := NewBackendStack(app, StackName(stage), props)
