@@ -123,7 +123,19 @@ func rieEnv(t *testing.T, env *emulators.TestEnv, extra ...string) []string {
 	t.Helper()
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
 	seed(t, wiring.FromConfig(env.Config, func(k string) string { return vars[k] }))
-	return append(append(env.Env(), appenv.Stage+"=dev"), extra...)
+	// The functions that flush the authorizer cache call API Gateway's
+	// FlushStageAuthorizersCache: a stand-in answers it as AWS does.
+	flush := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete || r.URL.Path != "/restapis/rie/stages/local/cache/authorizers" {
+			t.Errorf("API Gateway called with %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(flush.Close)
+	return append(append(env.Env(), appenv.Stage+"=local", appenv.RestAPIID+"=rie", appenv.APIStageName+"=local",
+		"AWS_ENDPOINT_URL_API_GATEWAY="+flush.URL), extra...)
 }
 
 // TestAPISamplesUnderRIE invokes each function's bootstrap with its API

@@ -17,10 +17,11 @@ import (
 // API settings.
 const (
 	// authorizerCacheTTL is how long API Gateway caches an authorizer's
-	// answer per identity (the token). Consequence: in AWS a revoked channel
-	// token or rotated account secret keeps working for up to 5 minutes. The
-	// cached policy allows the whole API, so the cache is shared across
-	// routes; the functions check the credential kind themselves.
+	// answer per identity (the token). Revoking a token or rotating an
+	// account secret flushes the stage's cache (addAuthCacheFlush), so the
+	// old credential stops at once. The cached policy allows the whole API,
+	// so the cache is shared across routes; the functions check the
+	// credential kind themselves.
 	authorizerCacheTTL = 300 * time.Second
 
 	// Stage-wide method throttling (token bucket per account and stage, on

@@ -69,9 +69,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(2)
 	}
+	waf, err := wafSetting(app.Node().TryGetContext(jsii.String("wafRateLimit")), os.Getenv("WAF_RATE_LIMIT"))
+	if err == nil {
+		_, err = wafRateLimitOf(stage, waf)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(2)
+	}
 	NewBackendStack(app, StackName(stage), &BackendStackProps{
-		Stage:      stage,
-		StackProps: awscdk.StackProps{Env: envFromDefaults()},
+		Stage:        stage,
+		StackProps:   awscdk.StackProps{Env: envFromDefaults()},
+		WAFRateLimit: waf,
 	})
 	app.Synth(nil)
 }

@@ -76,6 +76,10 @@ type BackendStackProps struct {
 	// Keys are the partition keys each function may touch. Default:
 	// routes.Keys.
 	Keys map[string]routes.KeyScope
+	// WAFRateLimit is the per-address limit in front of the API, in
+	// requests per 5 minutes: 0 is DefaultWAFRateLimit, WAFOff turns it
+	// off (dev only).
+	WAFRateLimit int
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -135,6 +139,10 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if keys == nil {
 		keys = routes.Keys
 	}
+	wafLimit, err := wafRateLimitOf(stage, props.WAFRateLimit)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}}
@@ -146,6 +154,8 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		b.addFunction(spec, assetDir(spec.name))
 	}
 	api := b.addAPI(rts)
+	b.addAuthCacheFlush(api)
+	b.addWAF(api, wafLimit)
 	b.addAlarms(api)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{

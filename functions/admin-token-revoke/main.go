@@ -1,9 +1,14 @@
-// Command admin-token-revoke is the Lambda behind its admin API route (shared/routes).
+// Command admin-token-revoke is the Lambda behind its admin API route (shared/routes); it
+// changes credentials, so it flushes API Gateway's authorizer cache
+// (shared/authcache/awsflush: only the functions that flush link that client).
 package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/authcache/awsflush"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("admin-token-revoke", adminapi.AdminTokenRevoke) }
+func main() {
+	wiring.StartAPI("admin-token-revoke", adminapi.AdminTokenRevoke, wiring.WithAuthCache(awsflush.New))
+}

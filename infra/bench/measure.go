@@ -30,7 +30,10 @@ func FunctionEnv() []string {
 		appenv.OpsTableName + "=bench-ops",
 		appenv.QueueURL + "=" + closedEndpoint + "/q",
 		appenv.DLQURL + "=" + closedEndpoint + "/dlq",
-		appenv.Stage + "=dev",
+		appenv.Stage + "=bench",
+		// The functions that flush the authorizer cache need their API.
+		appenv.RestAPIID + "=bench",
+		appenv.APIStageName + "=bench",
 	}
 }
 

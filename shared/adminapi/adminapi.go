@@ -4,10 +4,13 @@
 package adminapi
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/startmsg/chatbackend/shared/authcache"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -71,15 +74,39 @@ type Ports interface {
 	Clock() func() time.Time
 	AWSConfig() aws.Config
 	Queues() (deliveries, dlq string)
+	// AuthCache drops the API's cached authorizer answers, so that a
+	// revoked token or a rotated secret is refused on its next call: API
+	// Gateway's FlushStageAuthorizersCache in AWS, the local gateway's
+	// cache locally; nil where nothing caches.
+	AuthCache() AuthCacheFlusher
 }
+
+// AuthCacheFlusher drops every cached authorizer answer of the API.
+type AuthCacheFlusher = authcache.Flusher
 
 // API holds the handlers.
 type API struct {
-	svc *tenancy.Service
+	svc   *tenancy.Service
+	cache AuthCacheFlusher
 }
 
 func newAPI(p Ports) *API {
-	return &API{svc: &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}}
+	return &API{svc: &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}, cache: p.AuthCache()}
+}
+
+// flushAuthCache makes a credential change take effect at once: the
+// authorizer's cached answers go, so every credential is checked afresh on
+// its next call. A failure is logged; the change itself stands, and the
+// old credential works until its cache entry expires (300 s).
+func (a *API) flushAuthCache(ctx context.Context) bool {
+	if a.cache == nil {
+		return true
+	}
+	if err := a.cache.FlushAuthorizerCache(ctx); err != nil {
+		slog.ErrorContext(ctx, "authorizer cache flush failed: the old credential works until its cache entry expires", "err", err)
+		return false
+	}
+	return true
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
@@ -109,6 +136,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.flushAuthCache(r.Context())
 	httpapi.WriteData(w, http.StatusOK, nt)
 	return nil
 }
@@ -173,6 +201,10 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteSuccess(w, "Token revoked. It stops working within 5 minutes (authorizer cache).")
+	if !a.flushAuthCache(r.Context()) {
+		httpapi.WriteSuccess(w, "Token revoked, but the authorizer cache could not be flushed: it may keep working for up to 5 minutes.")
+		return nil
+	}
+	httpapi.WriteSuccess(w, "Token revoked.")
 	return nil
 }

@@ -4,8 +4,9 @@
 // API Gateway caches the answer for 300 s per identity source and reuses it
 // for every route of the API, so the policy allows the whole API and the
 // context says who the caller is; each function checks that the credential
-// is of the kind its route takes (httpapi.Wrap). A revoked token therefore
-// keeps working for up to 300 s in AWS.
+// is of the kind its route takes (httpapi.Wrap). The admin functions that
+// revoke a token or rotate an account secret flush the stage's cache
+// (shared/authcache), so the old credential is refused on its next call.
 package authorizer
 
 import (

@@ -6,6 +6,7 @@ package connections
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -41,6 +42,19 @@ type Secret struct {
 	Value     string `json:"-" dynamodbav:"value"`
 	ExpiresAt int64  `json:"expires_at,omitempty" dynamodbav:"expires_at,omitempty"` // 0: current
 }
+
+// redacted is how a signing secret prints.
+const redacted = "whsec_[redacted]"
+
+// String keeps the secret out of whatever prints a connection (%v and %+v,
+// error messages): only its kind shows.
+func (s Secret) String() string { return redacted }
+
+// GoString does the same for %#v.
+func (s Secret) GoString() string { return "connections.Secret{" + redacted + "}" }
+
+// LogValue does the same for slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // Connection is one webhook target.
 type Connection struct {

@@ -69,9 +69,11 @@ type Channel struct {
 	DefaultCountry string `json:"default_country" dynamodbav:"default_country"`
 	CreatedAt      int64  `json:"created_at" dynamodbav:"created_at"`
 	// Messenger channels: the app secret that signs Messenger's webhook
-	// calls (X-Hub-Signature-256) and the token of its GET handshake.
+	// calls (X-Hub-Signature-256) and the token of its GET handshake. Both
+	// are secrets: no answer shows them, not even the creation's (the
+	// operator typed them).
 	AppSecret   string `json:"-" dynamodbav:"app_secret,omitempty"`
-	VerifyToken string `json:"verify_token,omitempty" dynamodbav:"verify_token,omitempty"`
+	VerifyToken string `json:"-" dynamodbav:"verify_token,omitempty"`
 }
 
 // Token is a channel API token as listed: never the token itself.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/authcache"
 	"github.com/startmsg/chatbackend/shared/authorizer"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
@@ -47,6 +49,12 @@ type Env struct {
 	// PhoneParser normalises phone numbers; nil in the functions that parse
 	// none (WithPhone sets it, so only those link the phone library).
 	PhoneParser contacts.PhoneNormalizer
+	// AuthCacheFlusher drops the API's cached authorizer answers: set by
+	// WithAuthCache in the functions that revoke or rotate credentials, and
+	// by the local gateway; nil elsewhere.
+	AuthCacheFlusher authcache.Flusher
+	// optErr is an Option's failure, reported as an init error.
+	optErr error
 }
 
 // FromConfig builds an Env from an SDK config and an environment.
@@ -76,7 +84,21 @@ func Load(ctx context.Context) (*Env, error) {
 			return nil, fmt.Errorf("%s is not set", name)
 		}
 	}
+	if err := CheckLoopback(e.Getenv); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// CheckLoopback refuses ALLOW_LOOPBACK_TARGETS=true outside a local stage:
+// it opens the SSRF guard to loopback targets and plain HTTP, which only a
+// stack on this machine may do. A function started that way fails its init.
+func CheckLoopback(getenv func(string) string) error {
+	if getenv(appenv.AllowLoopbackTargets) == "true" && !appenv.IsLocalStage(getenv(appenv.Stage)) {
+		return fmt.Errorf("%s=true is allowed only on a local stage (%s one of %s), and %s is %q: unset %s",
+			appenv.AllowLoopbackTargets, appenv.Stage, strings.Join(appenv.LocalStages, ", "), appenv.Stage, getenv(appenv.Stage), appenv.AllowLoopbackTargets)
+	}
+	return nil
 }
 
 // Option adjusts an Env before the handler is built.
@@ -85,6 +107,21 @@ type Option func(*Env)
 // WithPhone gives the handlers a phone normaliser (shared/phone): only the
 // functions that parse phone numbers pass it.
 func WithPhone(p contacts.PhoneNormalizer) Option { return func(e *Env) { e.PhoneParser = p } }
+
+// WithAuthCache gives the handlers the flusher of the API's authorizer
+// cache, built from the SDK configuration and the environment (in AWS:
+// awsflush.New). Only the functions of authcache.FlushesAuthorizerCache
+// pass it; a failure to build it is an init error.
+func WithAuthCache(build func(aws.Config, func(string) string) (authcache.Flusher, error)) Option {
+	return func(e *Env) {
+		f, err := build(e.AWS, e.Getenv)
+		if err != nil {
+			e.optErr = err
+			return
+		}
+		e.AuthCacheFlusher = f
+	}
+}
 
 // The adapters, for the wiring itself, the local stack and the tests.
 
@@ -121,6 +158,10 @@ func (e *Env) IdempotencyStore() idempotency.Store {
 
 // Phone is the phone normaliser, nil unless WithPhone set it.
 func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
+
+// AuthCache is the flusher of the API's authorizer cache (nil unless
+// WithAuthCache or the local gateway set it).
+func (e *Env) AuthCache() authcache.Flusher { return e.AuthCacheFlusher }
 
 // Clock is the time source.
 func (e *Env) Clock() func() time.Time { return e.Now }
@@ -234,6 +275,9 @@ func mustLoad(opts []Option) *Env {
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.optErr != nil {
+		lambdaapp.Fatal(e.optErr)
 	}
 	return e
 }

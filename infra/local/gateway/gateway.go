@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,16 @@ type Config struct {
 	AdminKey string
 	// CacheTTL is the authorizer result cache (300 s in AWS; 0 disables).
 	CacheTTL time.Duration
+	// Cache holds the authorizer answers; New makes one when it is nil.
+	// LocalConfig shares it with the functions that flush it.
+	Cache *AuthCache
+	// IPLimit is how many unauthenticated calls (routes without auth,
+	// unknown paths) and failed authentications (401, 403) one source
+	// address may make per IPWindow; once over, its calls are answered 429
+	// until the window ends. 0 disables. AWS's WAF rate-based rule is the
+	// counterpart (infra: counted per address over 5 minutes).
+	IPLimit  int
+	IPWindow time.Duration // default one minute
 	// Prefixes are base paths stripped before matching, as a custom
 	// domain's base path mapping does in AWS (e.g. "/api").
 	Prefixes []string
@@ -62,8 +73,48 @@ const (
 // Gateway is an http.Handler serving the route table.
 type Gateway struct {
 	cfg   Config
-	mu    sync.Mutex
-	cache map[string]cached
+	cache *AuthCache
+	ips   *ipLimiter
+}
+
+// AuthCache is the gateway's authorizer result cache. It implements
+// authcache.Flusher: the admin functions that revoke a token or rotate an
+// account secret flush it, as they flush API Gateway's in AWS.
+type AuthCache struct {
+	mu      sync.Mutex
+	entries map[string]cached
+}
+
+func (c *AuthCache) get(key string) (cached, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	return e, ok
+}
+
+func (c *AuthCache) put(key string, e cached) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cached{}
+	}
+	c.entries[key] = e
+}
+
+// FlushAuthorizerCache drops every cached answer, as API Gateway's
+// FlushStageAuthorizersCache does for a stage.
+func (c *AuthCache) FlushAuthorizerCache(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	return nil
+}
+
+// Len is the number of cached answers.
+func (c *AuthCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 type cached struct {
@@ -81,7 +132,23 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Gateway{cfg: cfg, cache: map[string]cached{}}, nil
+	if cfg.Cache == nil {
+		cfg.Cache = &AuthCache{}
+	}
+	g := &Gateway{cfg: cfg, cache: cfg.Cache}
+	if cfg.IPLimit > 0 {
+		if cfg.IPWindow <= 0 {
+			cfg.IPWindow = time.Minute
+		}
+		g.ips = &ipLimiter{limit: cfg.IPLimit, window: cfg.IPWindow, seen: map[string]ipWindow{}}
+		g.cfg = cfg
+	}
+	return g, nil
+}
+
+// FlushAuthorizerCache implements authcache.Flusher on the gateway's cache.
+func (g *Gateway) FlushAuthorizerCache(ctx context.Context) error {
+	return g.cache.FlushAuthorizerCache(ctx)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
@@ -153,8 +220,41 @@ func matchPath(tmpl string, segs []string) (map[string]string, bool) {
 	return params, true
 }
 
-// ServeHTTP serves one request as API Gateway would.
+// flushPath is API Gateway's FlushStageAuthorizersCache resource for the
+// local API and stage: a function run outside this process (make invoke)
+// flushes the local cache through it with the AWS SDK, its endpoint
+// pointed here (AWS_ENDPOINT_URL_API_GATEWAY).
+const flushPath = "/restapis/" + apiID + "/stages/" + stage + "/cache/authorizers"
+
+// ServeHTTP serves one request as API Gateway would, behind the per-address
+// limit on unauthenticated and failed calls.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodDelete && r.URL.Path == flushPath {
+		_ = g.FlushAuthorizerCache(r.Context())
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if g.ips == nil {
+		g.serve(w, r)
+		return
+	}
+	ip := sourceIP(r)
+	now := g.cfg.Now()
+	if wait, ok := g.ips.allowed(ip, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		writeError(w, http.StatusTooManyRequests, httpapi.MsgTooManyRequests)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	if unauthenticated := g.serve(rec, r); unauthenticated ||
+		rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden {
+		g.ips.hit(ip, now)
+	}
+}
+
+// serve serves one request as API Gateway would; unauthenticated reports a
+// call that no credential stood behind (a route without auth, or no route).
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (unauthenticated bool) {
 	path := r.URL.Path
 	for _, p := range g.cfg.Prefixes {
 		if rest, ok := strings.CutPrefix(path, p); ok && (rest == "" || rest[0] == '/') {
@@ -169,23 +269,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeError(w, http.StatusNotFound, httpapi.MsgNotFound)
 		}
-		return
+		return true
 	}
+	unauthenticated = route.Auth == routes.AuthNone
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Could not read the request body.")
-		return
+		return unauthenticated
 	}
 	if len(body) > MaxPayload {
 		writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large (API Gateway's limit is 10 MB).")
-		return
+		return unauthenticated
 	}
 	ev := g.event(r, path, route, params, body)
 	switch route.Auth {
 	case routes.AuthAdmin:
 		if !g.adminAllowed(r) {
 			writeError(w, http.StatusForbidden, "Forbidden.")
-			return
+			return unauthenticated
 		}
 		ev.RequestContext.Identity.UserArn = "arn:aws:iam::" + accountID + ":user/local-admin"
 		ev.RequestContext.Identity.Caller = "local-admin"
@@ -193,7 +294,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		authz, status, msg := g.authorize(r.Context(), route, ev)
 		if status != 0 {
 			writeError(w, status, msg)
-			return
+			return unauthenticated
 		}
 		ev.RequestContext.Authorizer = authz
 	}
@@ -202,9 +303,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A Lambda that returns an error becomes a 502 in API Gateway.
 		slog.ErrorContext(r.Context(), "function error", "function", route.Function, "err", err)
 		writeError(w, http.StatusBadGateway, "Internal server error.")
-		return
+		return unauthenticated
 	}
 	writeProxyResponse(w, res)
+	return unauthenticated
 }
 
 func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyResponse) {
@@ -260,9 +362,7 @@ func (g *Gateway) authorize(ctx context.Context, route routes.Route, ev events.A
 	}
 	cacheKey := string(route.Auth) + "\x00" + identity
 	now := g.cfg.Now()
-	g.mu.Lock()
-	c, ok := g.cache[cacheKey]
-	g.mu.Unlock()
+	c, ok := g.cache.get(cacheKey)
 	if !ok || !now.Before(c.expires) {
 		req := events.APIGatewayCustomAuthorizerRequestTypeRequest{
 			Type:                            "REQUEST",
@@ -292,9 +392,7 @@ func (g *Gateway) authorize(ctx context.Context, route routes.Route, ev events.A
 		}
 		c = cached{res: res, expires: now.Add(g.cfg.CacheTTL)}
 		if g.cfg.CacheTTL > 0 {
-			g.mu.Lock()
-			g.cache[cacheKey] = c
-			g.mu.Unlock()
+			g.cache.put(cacheKey, c)
 		}
 	}
 	if !allows(c.res.PolicyDocument, methodArn(ev.HTTPMethod, ev.Path)) {
@@ -421,4 +519,80 @@ func requestID() string {
 	_, _ = rand.Read(b)
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// statusRecorder remembers the status written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// sourceIP is the caller's address, as API Gateway's
+// $context.identity.sourceIp (the connection's peer, not a header).
+func sourceIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
+}
+
+// ipLimiter counts unauthenticated and failed calls per source address in
+// fixed windows.
+type ipLimiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	seen   map[string]ipWindow
+}
+
+type ipWindow struct {
+	start time.Time
+	count int
+}
+
+// allowed reports whether ip is under its limit at now; if not, wait is the
+// seconds until its window ends (at least 1).
+func (l *ipLimiter) allowed(ip string, now time.Time) (wait int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, found := l.seen[ip]
+	if !found || !now.Before(w.start.Add(l.window)) || w.count < l.limit {
+		return 0, true
+	}
+	wait = int((w.start.Add(l.window).Sub(now) + time.Second - 1) / time.Second)
+	return max(wait, 1), false
+}
+
+// hit counts one call of ip at now.
+func (l *ipLimiter) hit(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, found := l.seen[ip]
+	if !found || !now.Before(w.start.Add(l.window)) {
+		if len(l.seen) > 10000 { // forget finished windows now and then
+			for k, v := range l.seen {
+				if !now.Before(v.start.Add(l.window)) {
+					delete(l.seen, k)
+				}
+			}
+		}
+		w = ipWindow{start: now}
+	}
+	w.count++
+	l.seen[ip] = w
 }

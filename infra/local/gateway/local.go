@@ -19,8 +19,13 @@ func ForRoutes(d *wiring.Env, builders wiring.Builders, adminKey string, cacheTT
 }
 
 // LocalConfig is the configuration ForRoutes serves, for callers that
-// change it first (tests wrap the handlers).
+// change it first (tests wrap the handlers). It points d's authorizer-cache
+// port at the gateway's cache before building the handlers, so the admin
+// functions that revoke or rotate credentials flush it, as they flush API
+// Gateway's in AWS.
 func LocalConfig(d *wiring.Env, builders wiring.Builders, adminKey string, cacheTTL time.Duration) (Config, error) {
+	cache := &AuthCache{}
+	d.AuthCacheFlusher = cache
 	handlers := map[string]APIHandler{}
 	for _, r := range routes.Table {
 		h, err := wiring.APIHandler(d, r.Function, builders)
@@ -35,6 +40,7 @@ func LocalConfig(d *wiring.Env, builders wiring.Builders, adminKey string, cache
 		Authorizer: authorizer.Handler(d.Tenancy()),
 		AdminKey:   adminKey,
 		CacheTTL:   cacheTTL,
+		Cache:      cache,
 		Prefixes:   []string{"/api"},
 		Now:        d.Now,
 	}, nil

@@ -39,6 +39,7 @@ import (
 type options struct {
 	fn, event           string
 	dynamoPort, sqsPort int
+	port                int // make run's gateway
 	timeout             time.Duration
 	quiet               bool
 }
@@ -48,6 +49,7 @@ func main() {
 	flag.StringVar(&o.fn, "fn", "", "function name (a directory under functions/)")
 	flag.StringVar(&o.event, "event", "", "event JSON file, e.g. events/apigw/me.json")
 	flag.IntVar(&o.dynamoPort, "dynamo-port", envInt("DYNAMO_PORT", 8000), "make run's DynamoDB emulator port (env DYNAMO_PORT)")
+	flag.IntVar(&o.port, "port", envInt("PORT", 8080), "make run's gateway port (env PORT), which answers the authorizer cache flush")
 	flag.IntVar(&o.sqsPort, "sqs-port", envInt("SQS_PORT", 9324), "make run's SQS emulator port (env SQS_PORT)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "the function's timeout (AWS_LAMBDA_FUNCTION_TIMEOUT)")
 	flag.BoolVar(&o.quiet, "quiet", false, "do not copy the function's and the emulator's logs to stderr")
@@ -83,7 +85,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	env, err := stackEnv(ctx, o.dynamoPort, o.sqsPort)
+	env, err := stackEnv(ctx, o.dynamoPort, o.sqsPort, o.port)
 	if err != nil {
 		return err
 	}
@@ -120,7 +122,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 // stackEnv checks that make run's stack answers on the given ports and
 // returns the functions' environment for it: endpoints, fake credentials,
 // region, tables, queues, and the settings make run gives its functions.
-func stackEnv(ctx context.Context, dynamoPort, sqsPort int) ([]string, error) {
+func stackEnv(ctx context.Context, dynamoPort, sqsPort, gatewayPort int) ([]string, error) {
 	stack := &emulators.Stack{
 		DynamoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", dynamoPort),
 		SQSEndpoint:    fmt.Sprintf("http://127.0.0.1:%d", sqsPort),
@@ -147,8 +149,14 @@ func stackEnv(ctx context.Context, dynamoPort, sqsPort int) ([]string, error) {
 		appenv.OpsTableName+"="+provision.LocalOpsTable,
 		appenv.QueueURL+"="+urls[queue.DeliveriesName],
 		appenv.DLQURL+"="+urls[queue.DLQName],
-		appenv.Stage+"=dev",
+		appenv.Stage+"=local",
 		appenv.AllowLoopbackTargets+"=true",
+		// The admin functions that revoke or rotate credentials flush the
+		// authorizer cache with the AWS SDK: make run's gateway answers
+		// API Gateway's flush call for its API and stage ("local").
+		appenv.RestAPIID+"=local",
+		appenv.APIStageName+"=local",
+		fmt.Sprintf("AWS_ENDPOINT_URL_API_GATEWAY=http://127.0.0.1:%d", gatewayPort),
 	), nil
 }
 

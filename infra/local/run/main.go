@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,7 +67,14 @@ type config struct {
 	dynamoEndpoint string
 	dataDir        string
 	cacheTTL       time.Duration
+	// ipLimit is the gateway's limit on unauthenticated and failed calls
+	// per source address and minute (0 disables).
+	ipLimit int
 }
+
+// DefaultIPLimit is make run's limit on unauthenticated calls and failed
+// authentications per source address and minute.
+const DefaultIPLimit = 100
 
 // configFrom reads the flags in args, with defaults from getenv.
 func configFrom(args []string, getenv func(string) string) (config, error) {
@@ -79,11 +87,16 @@ func configFrom(args []string, getenv func(string) string) (config, error) {
 		"use the DynamoDB at this http://host:port instead of starting dynoxide (env "+emulators.EndpointVar+")")
 	fs.StringVar(&c.dataDir, "data", ".local", "where data and demo credentials are kept")
 	fs.DurationVar(&c.cacheTTL, "auth-cache", 300*time.Second, "authorizer cache TTL, as in AWS (0 disables)")
+	fs.IntVar(&c.ipLimit, "ip-limit", envIntOrZero(getenv, "IP_RATE_LIMIT", DefaultIPLimit),
+		"unauthenticated calls and failed authentications allowed per source address and minute, then 429 (0 disables; env IP_RATE_LIMIT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.ipLimit < 0 {
+		return c, fmt.Errorf("-ip-limit %d: want 0 (off) or more", c.ipLimit)
 	}
 	if c.dynamoEndpoint != "" {
 		u, err := url.Parse(c.dynamoEndpoint)
@@ -126,7 +139,9 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	}
 	os.Setenv(appenv.TableName, tableName)
 	os.Setenv(appenv.OpsTableName, opsTableName)
-	os.Setenv(appenv.Stage, "dev")
+	// A local stage: the only kind on which a function accepts
+	// ALLOW_LOOPBACK_TARGETS (wiring.CheckLoopback).
+	os.Setenv(appenv.Stage, "local")
 	os.Setenv(appenv.AllowLoopbackTargets, "true")
 	d, err := wiring.Load(ctx)
 	if err != nil {
@@ -162,7 +177,12 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	if err := appevents.Seed(ctx, d); err != nil {
 		return err
 	}
-	gw, err := gateway.ForRoutes(d, registry.All(), demo["ADMIN_KEY"], cacheTTL)
+	gwCfg, err := gateway.LocalConfig(d, registry.All(), demo["ADMIN_KEY"], cacheTTL)
+	if err != nil {
+		return err
+	}
+	gwCfg.IPLimit = c.ipLimit
+	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return err
 	}
@@ -171,7 +191,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
 
-	banner(apiURL, stack, dataDir, demo, cacheTTL)
+	banner(os.Stdout, apiURL, stack, dataDir, cacheTTL, c.ipLimit)
 	if ready != nil {
 		ready <- apiURL
 	}
@@ -283,12 +303,18 @@ func writeEnv(path string, env map[string]string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
-func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[string]string, cacheTTL time.Duration) {
+// banner says what runs where. It shows no credential: they are in
+// demo.env, which the "Try" line reads.
+func banner(w io.Writer, apiURL string, stack *emulators.Stack, dataDir string, cacheTTL time.Duration, ipLimit int) {
 	dynamo := fmt.Sprintf("(dynoxide, data in %s/)", dataDir)
 	if stack.External {
 		dynamo = "(" + emulators.EndpointVar + ": not started here, data kept there)"
 	}
-	fmt.Printf(`
+	ipLine := fmt.Sprintf("%d unauthenticated or failed calls per address and minute, then 429 (-ip-limit, IP_RATE_LIMIT)", ipLimit)
+	if ipLimit == 0 {
+		ipLine = "off (-ip-limit 0)"
+	}
+	fmt.Fprintf(w, `
   Chat backend — local stack
   ──────────────────────────
   API            %s   (every route of shared/routes; also under /api)
@@ -296,14 +322,24 @@ func banner(apiURL string, stack *emulators.Stack, dataDir string, demo map[stri
   DynamoDB       %s   %s
   SQS            %s   (fauxqs, in memory)
   Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
-  Auth cache     %s (as in AWS: a revoked token works until its entry expires)
-  Dev setting    ALLOW_LOOPBACK_TARGETS=true: webhook targets on 127.0.0.1 are allowed
+  Auth cache     %s (as in AWS; revoking a token or rotating a secret flushes it)
+  Per-address    %s
+  Dev setting    STAGE=local, ALLOW_LOOPBACK_TARGETS=true: webhook targets on 127.0.0.1 are allowed
   Samples        tenant ten_sample, channel ch_sample, token tok_sample (events/): make invoke FN=me EVENT=events/apigw/me.json
 
-  Try:  curl -H "Authorization: Bearer %s" %s/v1/me
+  Try:  source %s/demo.env && curl -H "Authorization: Bearer $TOKEN_MESSENGER" $API_URL/v1/me
 
   Ctrl-C stops everything; the next make run keeps the data.
-`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, cacheTTL, demo["TOKEN_MESSENGER"], apiURL)
+`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, cacheTTL, ipLine, dataDir)
+}
+
+// envIntOrZero is envInt that also takes 0 (to turn a setting off).
+func envIntOrZero(getenv func(string) string, name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(getenv(name), &n); err == nil && n >= 0 {
+		return n
+	}
+	return def
 }
 
 func envInt(getenv func(string) string, name string, def int) int {

@@ -49,6 +49,37 @@ func TestConfigFrom(t *testing.T) {
 	if _, err := configFrom([]string{"extra"}, env(nil)); err == nil {
 		t.Error("stray argument accepted")
 	}
+
+	// The per-address limit: 100 a minute unless told, 0 turns it off.
+	if c, _ := configFrom(nil, env(nil)); c.ipLimit != DefaultIPLimit || DefaultIPLimit != 100 {
+		t.Errorf("ip limit default %d", c.ipLimit)
+	}
+	if c, _ := configFrom(nil, env(map[string]string{"IP_RATE_LIMIT": "0"})); c.ipLimit != 0 {
+		t.Errorf("IP_RATE_LIMIT=0: %d", c.ipLimit)
+	}
+	if c, _ := configFrom([]string{"-ip-limit", "7"}, env(map[string]string{"IP_RATE_LIMIT": "0"})); c.ipLimit != 7 {
+		t.Errorf("-ip-limit 7: %d", c.ipLimit)
+	}
+	if _, err := configFrom([]string{"-ip-limit", "-1"}, env(nil)); err == nil {
+		t.Error("negative -ip-limit accepted")
+	}
+}
+
+// TestBannerShowsNoCredential: the banner (make run's terminal, often kept
+// in scrollback or CI logs) names demo.env, never a token or secret.
+func TestBannerShowsNoCredential(t *testing.T) {
+	var b strings.Builder
+	stack := &emulators.Stack{DynamoEndpoint: "http://127.0.0.1:8000", SQSEndpoint: "http://127.0.0.1:9324"}
+	banner(&b, "http://127.0.0.1:8080", stack, ".local", 300*time.Second, 100)
+	out := b.String()
+	for _, bad := range []string{"ct_", "sk_", "adm_", "whsec_"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("banner shows %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "source .local/demo.env") || !strings.Contains(out, "$TOKEN_MESSENGER") {
+		t.Errorf("banner does not say where the credentials are:\n%s", out)
+	}
 }
 
 func freePort(t *testing.T) int {

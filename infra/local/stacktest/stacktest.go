@@ -65,8 +65,24 @@ func (c *Clock) Add(d time.Duration) {
 }
 
 // New starts the API for one test on its own table and queues. The
-// authorizer cache is off so revocations show at once.
+// authorizer cache and the per-address limit are off.
 func New(t testing.TB) *Stack {
+	t.Helper()
+	return NewWith(t, Options{})
+}
+
+// Options change what NewWith starts.
+type Options struct {
+	// AuthCacheTTL is the gateway's authorizer cache (make run's is 300 s).
+	AuthCacheTTL time.Duration
+	// IPLimit and IPWindow are the gateway's limit on unauthenticated and
+	// failed calls per source address (gateway.Config); 0 is off.
+	IPLimit  int
+	IPWindow time.Duration
+}
+
+// NewWith is New with options.
+func NewWith(t testing.TB, o Options) *Stack {
 	t.Helper()
 	env := emulators.ForTest(t)
 	// One line per request is noise in tests; warnings and errors stay.
@@ -84,10 +100,11 @@ func New(t testing.TB) *Stack {
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
 	s := &Stack{T: t, Env: env, Deps: d, Clock: clock}
-	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, 0)
+	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, o.AuthCacheTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.IPLimit, cfg.IPWindow = o.IPLimit, o.IPWindow
 	for _, r := range cfg.Routes {
 		cfg.Handlers[r.Function] = audited(s, r.Function, r.Access, cfg.Handlers[r.Function])
 	}

@@ -32,7 +32,8 @@ var errorResponses = map[int]struct{ name, description, example string }{
 	http.StatusConflict:              {"Conflict", "Changed by another request at the same time, or an Idempotency-Key whose first request is still running: retry.", "The contact was changed by another request at the same time; retry."},
 	http.StatusRequestEntityTooLarge: {"PayloadTooLarge", "Request body over 256 KB.", "Request body is too large (max 256 KB)."},
 	http.StatusUnprocessableEntity:   {"UnprocessableEntity", "A webhook URL the SSRF guard refuses, or an Idempotency-Key reused with another body.", "url: host 127.0.0.1 is a loopback address."},
-	http.StatusTooManyRequests:       {"TooManyRequests", "Over 100 calls in this minute for this credential: retry after Retry-After seconds.", httpapi.MsgTooManyRequests},
+	http.StatusTooManyRequests: {"TooManyRequests", "Over 100 calls in this minute for this credential, or too many calls from this address (the per-address limit in front of the API, which counts failed authentications and unauthenticated calls): retry after Retry-After seconds.",
+		httpapi.MsgTooManyRequests},
 }
 
 // pathParamDocs describe path parameters.
@@ -68,9 +69,9 @@ func ErrorStatuses(r routes.Route) []int {
 		set[http.StatusUnauthorized] = true
 		set[http.StatusForbidden] = true
 	}
-	if rateLimited(r) {
-		set[http.StatusTooManyRequests] = true
-	}
+	// Every route sits behind the per-address limit (WAF in AWS, the
+	// gateway locally), whatever its own limit.
+	set[http.StatusTooManyRequests] = true
 	for _, s := range Ops[r.Function].Errors {
 		set[s] = true
 	}
@@ -262,7 +263,7 @@ func Generate() ([]byte, error) {
 			"example": obj{"status": "error", "message": e.example, "data": []any{}},
 		}}}
 		if s == http.StatusTooManyRequests {
-			resp["headers"] = obj{"Retry-After": obj{"description": "Seconds until the minute ends.", "schema": obj{"type": "integer", "minimum": 0}}}
+			resp["headers"] = obj{"Retry-After": obj{"description": "Seconds until the window ends (the minute, for the per-credential limit).", "schema": obj{"type": "integer", "minimum": 0}}}
 		}
 		respComps[e.name] = resp
 	}

@@ -213,7 +213,7 @@ var Ops = map[string]Op{
 		ResponseExample: `{"data":{"messages":0,"messages_in_flight":0}}`},
 	"admin-dlq-redrive": {Response: typeOf[adminapi.DLQRedrive](), Wrap: true, ResponseExample: `{"data":{"moved":3}}`},
 	"admin-token-revoke": {Response: success, Errors: []int{http.StatusConflict},
-		ResponseExample: `{"status":"success","message":"Token revoked. It stops working within 5 minutes (authorizer cache).","data":[]}`},
+		ResponseExample: `{"status":"success","message":"Token revoked.","data":[]}`},
 }
 
 var stringOrNumber = obj{"type": []string{"string", "number"}}

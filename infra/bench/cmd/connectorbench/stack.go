@@ -100,7 +100,7 @@ func startStack(ctx context.Context, needStream bool) (*stack, error) {
 	vars := map[string]string{
 		appenv.TableName:            tableName,
 		appenv.OpsTableName:         opsTableName,
-		appenv.Stage:                "dev",
+		appenv.Stage:                "bench",
 		appenv.AllowLoopbackTargets: "true",
 	}
 	getenv := func(k string) string { return vars[k] }
