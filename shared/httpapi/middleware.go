@@ -21,8 +21,10 @@ type RateLimiter interface {
 
 // Wrap adds what every route needs around h: panic recovery, one log line
 // per request, the check that the caller's credential is of the kind the
-// route takes, and the rate limit with its headers.
+// route takes, the rate limit with its headers, and the check that every
+// path parameter has the form of its kind of ID (PathIDs).
 func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.Handler) http.Handler {
+	params := route.PathParams()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -60,6 +62,10 @@ func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.
 				WriteError(rec, r, &Error{Status: http.StatusTooManyRequests, Message: MsgTooManyRequests})
 				return
 			}
+		}
+		if err := checkPathIDs(params, route.Auth, r); err != nil {
+			WriteError(rec, r, err)
+			return
 		}
 		h.ServeHTTP(rec, r)
 	})
