@@ -32,6 +32,7 @@ help:
 	@echo "make bench    benchmarks against their baselines: bench/results.md and bench/results.json"
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table and the handlers' types"
+	@echo "make fuzz     every Go fuzzer under the fuzzing engine, FUZZTIME (30s) each"
 
 # The pinned Node.js, then a check that some Node.js 20+ is there.
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
@@ -168,6 +169,21 @@ invoke:
 
 openapi:
 	$(GO) test ./shared/routes/apidoc -run TestOpenAPIMatchesTable -update
+
+# make fuzz: every Go fuzzer of the project (func Fuzz… in a _test.go file)
+# under the fuzzing engine, FUZZTIME each (30s unless given). `make test`
+# already runs each fuzzer's seed corpus (f.Add and testdata/fuzz/<Name>/);
+# new failing inputs the engine finds are written to testdata/fuzz/<Name>/
+# in the fuzzer's package: commit them with the fix.
+FUZZTIME ?= 30s
+fuzz: deps
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' shared infra events functions 2>/dev/null | sort); do \
+	  dir=./$$(dirname $$f); \
+	  for fn in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+	    echo "$(GO) test -run '^$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$dir"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done
 
 clean:
 	rm -rf dist cdk.out .local/build

@@ -355,7 +355,12 @@ func (a *API) deadRedrive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); err != nil {
+	if _, err := a.svc.Get(r.Context(), t, ch, d.ConnectionID); apperr.Is(err, apperr.KindNotFound) {
+		// Another channel's dead delivery (or one whose connection is
+		// gone) is answered as an unknown one: its connection's ID stays
+		// unsaid.
+		return apperr.NotFound("Dead delivery", id)
+	} else if err != nil {
 		return err
 	}
 	q, qURL := a.queue()

@@ -18,7 +18,7 @@ type hookBody struct {
 
 func (a *API) hookSubscribe(w http.ResponseWriter, r *http.Request) error {
 	var in hookBody
-	if err := httpapi.DecodeJSON(r, &in, false); err != nil {
+	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
 		return err
 	}
 	if in.TargetURL == "" || in.Event == "" {
@@ -38,6 +38,10 @@ func (a *API) hookUnsubscribe(w http.ResponseWriter, r *http.Request) error {
 	t, ch := caller(r)
 	id := httpapi.PathParam(r, "hookId")
 	c, err := a.svc.Get(r.Context(), t, ch, id)
+	if apperr.Is(err, apperr.KindNotFound) {
+		// The same answer as for a connection that is not a hook.
+		return apperr.New(apperr.KindNotFound, "Hook %q not found.", id)
+	}
 	if err != nil {
 		return err
 	}

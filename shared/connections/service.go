@@ -95,6 +95,9 @@ func (s *Service) List(ctx context.Context, tenantID, channelID string) ([]Conne
 // Update changes the given settings. Switching a connection back on clears
 // the reason it was switched off and its failure clock.
 func (s *Service) Update(ctx context.Context, tenantID, channelID, id string, in Input) (Connection, error) {
+	if in == (Input{}) {
+		return Connection{}, apperr.BadRequest("Request body must set at least one of name, url, triggers, fields, enabled.")
+	}
 	return s.modify(ctx, tenantID, channelID, id, func(c *Connection) error { return s.apply(ctx, c, in) })
 }
 

@@ -72,6 +72,9 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 	if err := change(&c); err != nil {
 		return Contact{}, err
 	}
+	if err := withinBudget(c); err != nil {
+		return Contact{}, err
+	}
 	if err := s.Store.CreateContact(ctx, c); apperr.Is(err, apperr.KindExists) {
 		// Created concurrently: apply to the stored one.
 		return s.modify(ctx, sc, psid, change)

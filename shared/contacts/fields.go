@@ -74,6 +74,9 @@ func (s *Service) CreateField(ctx context.Context, tenantID string, in FieldInpu
 // UpdateField renames a field or changes a list field's options. The type
 // cannot change: stored values were checked against it.
 func (s *Service) UpdateField(ctx context.Context, tenantID, id string, in FieldInput) (Field, error) {
+	if in == (FieldInput{}) {
+		return Field{}, apperr.BadRequest("Request body must set name or options.")
+	}
 	prev, err := s.GetField(ctx, tenantID, id)
 	if err != nil {
 		return Field{}, err

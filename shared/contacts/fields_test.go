@@ -120,13 +120,17 @@ func TestUpdateField(t *testing.T) {
 
 	// A change that changes nothing is not written.
 	writes := st.count("UpdateField")
-	for _, in := range []FieldInput{{}, {Name: ptr("Tier")}, {Type: ptr("list")}, {Options: &[]string{"Gold", "Silver", "Bronze"}}} {
+	for _, in := range []FieldInput{{Name: ptr("Tier")}, {Type: ptr("list")}, {Options: &[]string{"Gold", "Silver", "Bronze"}}} {
 		if got, err := s.UpdateField(bg, "t1", tier.ID, in); err != nil || got.Name != "Tier" {
 			t.Fatalf("no-op %+v: %+v %v", in, got, err)
 		}
 	}
 	if st.count("UpdateField") != writes {
 		t.Fatal("a no-op update was written")
+	}
+	// An update that sets nothing ({} or null) is a mistake, not a no-op.
+	if _, err := s.UpdateField(bg, "t1", tier.ID, FieldInput{}); !apperr.Is(err, apperr.KindInvalid) {
+		t.Fatalf("empty update: %v, want invalid", err)
 	}
 
 	refusals := []struct {

@@ -83,6 +83,10 @@ func (s *Service) Create(ctx context.Context, sc Scope, in []Input, opportunity 
 	if err := s.apply(&c, in, fields, sc.DefaultCountry); err != nil {
 		return Contact{}, err
 	}
+	c.ID = NewContactID()
+	if err := withinBudget(c); err != nil {
+		return Contact{}, err
+	}
 	for range 3 {
 		c.ID = NewContactID()
 		err = s.Store.CreateContact(ctx, c)
@@ -167,6 +171,9 @@ func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*
 		}
 		if same(prev, next) {
 			return prev, nil
+		}
+		if err := withinBudget(next); err != nil {
+			return Contact{}, err
 		}
 		next.Version = prev.Version + 1
 		next.UpdatedAt = s.Now().Unix()

@@ -145,6 +145,11 @@ func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem
 		return errNoIndex
 	}
 	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil && strings.Contains(err.Error(), "Item size has exceeded") {
+		// The domain keeps contacts under contacts.MaxContactBytes; should
+		// an item still be refused for its size, say so rather than fail.
+		return apperr.TooLarge("The contact would be larger than DynamoDB's 400 KB item limit; clear values or remove tags first.").Wrap(err)
+	}
 	return err
 }
 

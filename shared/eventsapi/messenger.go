@@ -101,7 +101,8 @@ func (m *messenger) receive(w http.ResponseWriter, r *http.Request) error {
 
 func (m *messenger) collect(ctx context.Context, sc contacts.Scope, psid string, c contacts.Collected) error {
 	_, err := m.svc.Collect(ctx, sc, psid, c)
-	if apperr.Is(err, apperr.KindInvalid) {
+	if apperr.Is(err, apperr.KindInvalid) || apperr.Is(err, apperr.KindTooLarge) {
+		// Messenger would send it again and again: nothing to retry.
 		slog.WarnContext(ctx, "messenger event not recorded", "psid", psid, "err", err)
 		return nil
 	}

@@ -46,10 +46,18 @@ func DecodeJSON(r *http.Request, dst any, closed bool) error {
 	return Unmarshal(b, dst, closed)
 }
 
-// Unmarshal decodes one JSON value from b into dst with DecodeJSON's rules.
+// Unmarshal decodes one JSON value from b into dst with DecodeJSON's rules:
+// an empty or null body, a string that is not UTF-8 or holds a NUL
+// (checkText) and, with closed, an unknown field are refused, naming it.
 func Unmarshal(b []byte, dst any, closed bool) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return apperr.BadRequest("Request body is empty; a JSON body is required.")
+	}
+	if string(bytes.TrimSpace(b)) == "null" {
+		return apperr.BadRequest("Request body is null; a JSON body is required.")
+	}
+	if err := checkText(b); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if closed {

@@ -76,6 +76,8 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"trailing close brace", `{"name":"a"}}`, true, []string{"unexpected data after the JSON value"}},
 		{"trailing close bracket", `{"name":"a"}]`, true, []string{"unexpected data after the JSON value"}},
 		{"byte order mark", "\xef\xbb\xbf{}", true, []string{"Malformed JSON at byte 1"}},
+		{"null", `null`, true, []string{"null"}},
+		{"null among whitespace", " null\n", false, []string{"null"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,7 +97,6 @@ func TestUnmarshalAccepts(t *testing.T) {
 		{"object", `{"name":"a","count":2,"tags":["x"]}`, true, decodeTarget{Name: "a", Count: 2, Tags: []string{"x"}}},
 		{"surrounding whitespace", "\n  {\"name\":\"a\"}  \n", true, decodeTarget{Name: "a"}},
 		{"unknown field on an open contract", `{"name":"a","colour":"red"}`, false, decodeTarget{Name: "a"}},
-		{"null", `null`, true, decodeTarget{}},
 		{"empty object", `{}`, true, decodeTarget{}},
 		{"field names match case-insensitively", `{"NAME":"a"}`, true, decodeTarget{Name: "a"}},
 	}
@@ -261,7 +262,10 @@ func FuzzUnmarshal(f *testing.F) {
 		ok := check(httpapi.Unmarshal(b, &m, closed))
 		var want map[string]any
 		stdErr := json.Unmarshal(b, &want)
-		if ok != (stdErr == nil) {
+		// Beyond encoding/json, Unmarshal refuses a null body and strings
+		// that are not UTF-8 or hold a NUL (which it would store changed).
+		ownRule := stdErr == nil && (want == nil || !textIntact(want))
+		if ok != (stdErr == nil) && !(ownRule && !ok) {
 			t.Fatalf("%q: Unmarshal ok=%v, json.Unmarshal err=%v", b, ok, stdErr)
 		}
 		if ok && !reflect.DeepEqual(m, want) {

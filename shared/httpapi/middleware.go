@@ -22,10 +22,21 @@ type RateLimiter interface {
 
 // Wrap adds what every route needs around h: panic recovery, one log line
 // per request, the check that the caller's credential is of the kind the
-// route takes, and the rate limit with its headers. On a read-only route
-// (routes.Access.ReadOnly) the call is counted while h runs, not before.
+// route takes, the rate limit with its headers, and the check that every
+// path parameter has the form of its kind of ID (PathIDs). On a read-only
+// route (routes.Access.ReadOnly) the call is counted while h runs, not
+// before.
 func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.Handler) http.Handler {
 	concurrent := route.Access.Has(routes.RateCount) && route.Access.ReadOnly()
+	params := route.PathParams()
+	// checked answers a malformed path ID as an unknown one, before h.
+	checked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkPathIDs(params, route.Auth, r); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -49,18 +60,18 @@ func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.
 			return
 		}
 		if route.Auth == routes.AuthNone || route.Auth == routes.AuthAdmin {
-			h.ServeHTTP(rec, r)
+			checked.ServeHTTP(rec, r)
 			return
 		}
 		if concurrent {
-			countWhileServing(rec, r, limiter, p.CredentialID, now, h)
+			countWhileServing(rec, r, limiter, p.CredentialID, now, checked)
 			return
 		}
 		res, err := limiter.Hit(r.Context(), p.CredentialID)
 		if !limitAnswer(rec, r, res, err, now) {
 			return
 		}
-		h.ServeHTTP(rec, r)
+		checked.ServeHTTP(rec, r)
 	})
 }
 

@@ -45,12 +45,21 @@ var (
 	noPrincipal      = httpapi.Principal{}
 )
 
+// sampleIDs are well-formed path IDs of each kind the tests' routes use.
+var sampleIDs = map[string]string{"contactId": "100000000000042", "connectionId": "conn_abc", "fieldId": "7", "tenantId": "ten_abc", "channelId": "ch_abc", "tokenId": "tok_abc"}
+
 // serve runs one request through Wrap with p as the caller.
 func serve(route routes.Route, l httpapi.RateLimiter, p *httpapi.Principal, h http.Handler) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(route.Method, route.Path, nil)
 	if p != nil {
 		r = r.WithContext(httpapi.WithPrincipal(r.Context(), *p))
 	}
+	// Well-formed path IDs, as API Gateway would pass them.
+	ids := map[string]string{}
+	for _, name := range route.PathParams() {
+		ids[name] = sampleIDs[name]
+	}
+	r = r.WithContext(httpapi.WithPathParams(r.Context(), ids))
 	rec := httptest.NewRecorder()
 	httpapi.Wrap(route, l, clock, h).ServeHTTP(rec, r)
 	return rec

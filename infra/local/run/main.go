@@ -188,7 +188,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 8)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(gateway.EnvelopeListener(ln)) }()
 	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
 
 	banner(os.Stdout, apiURL, stack, dataDir, cacheTTL, c.ipLimit)

@@ -25,12 +25,12 @@ import (
 
 // errorResponses are the reusable error answers, by status.
 var errorResponses = map[int]struct{ name, description, example string }{
-	http.StatusBadRequest:            {"BadRequest", "Bad input: malformed JSON, wrong content type, an unknown or invalid field or parameter; the message names it.", `custom_fields: field "Plan" must be one of gold, silver.`},
+	http.StatusBadRequest:            {"BadRequest", "Bad input: malformed JSON, wrong content type, a null body, an unknown or invalid field or parameter, a string that is not UTF-8 or holds a NUL (\\u0000); the message names it.", `custom_fields: field "Plan" must be one of gold, silver.`},
 	http.StatusUnauthorized:          {"Unauthorized", "No credential, or one that is unknown or revoked.", httpapi.MsgInvalidToken},
 	http.StatusForbidden:             {"Forbidden", "A credential of another kind than the route takes (or a Messenger signature or verify token that does not match).", "This route takes a channel API token."},
-	http.StatusNotFound:              {"NotFound", "The item does not exist or belongs to another tenant or channel.", `Contact "123456789012345" not found.`},
+	http.StatusNotFound:              {"NotFound", "The item does not exist, belongs to another tenant or channel, or its ID is not of its kind's form: all answered alike.", `Contact "123456789012345" not found.`},
 	http.StatusConflict:              {"Conflict", "Changed by another request at the same time, or an Idempotency-Key whose first request is still running: retry.", "The contact was changed by another request at the same time; retry."},
-	http.StatusRequestEntityTooLarge: {"PayloadTooLarge", "Request body over 256 KB.", "Request body is too large (max 256 KB)."},
+	http.StatusRequestEntityTooLarge: {"PayloadTooLarge", "Request body over 256 KB, or a contact write that would take the contact over its 256 KB byte budget.", "Request body is too large (max 256 KB)."},
 	http.StatusUnprocessableEntity:   {"UnprocessableEntity", "A webhook URL the SSRF guard refuses, or an Idempotency-Key reused with another body.", "url: host 127.0.0.1 is a loopback address."},
 	http.StatusTooManyRequests: {"TooManyRequests", "Over 100 calls in this minute for this credential, or too many calls from this address (the per-address limit in front of the API, which counts failed authentications and unauthenticated calls): retry after Retry-After seconds.",
 		httpapi.MsgTooManyRequests},

@@ -279,7 +279,6 @@ func newReflector() *reflector {
 		},
 		open: map[reflect.Type]bool{
 			typeOf[openAPIDocument]():          true,
-			typeOf[connectionapi.HookBody]():   true,
 			typeOf[eventsapi.MessengerBody]():  true,
 			typeOf[eventsapi.MessagingEvent](): true,
 		},
