@@ -64,8 +64,8 @@ type config struct {
 	// each stays down.
 	killSQS, killDynamo float64
 	down                time.Duration
-	// settle is how long to wait, after the last update, for every
-	// delivery to arrive or die.
+	// settle is how long to wait without progress (no delivery arriving
+	// or dying) for the rest to arrive or die.
 	settle   time.Duration
 	schedule []time.Duration // the retry schedule, 7 steps
 	seed     uint64
@@ -75,7 +75,7 @@ type config struct {
 
 func defaults() config {
 	return config{updates: 10000, connections: 100, contacts: 10, concurrency: 16, failRate: 0.30, hangRate: 0.05,
-		killSQS: 0.3, killDynamo: 0.6, down: 3 * time.Second, settle: 5 * time.Minute,
+		killSQS: 0.3, killDynamo: 0.6, down: 3 * time.Second, settle: 2 * time.Minute,
 		schedule: []time.Duration{2 * time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second, 4 * time.Second, 4 * time.Second, 5 * time.Second},
 		seed:     1}
 }
@@ -90,7 +90,7 @@ func main() {
 	fs.Float64Var(&c.failRate, "fail", c.failRate, "share of attempts the targets answer 503")
 	fs.Float64Var(&c.hangRate, "hang", c.hangRate, "share of attempts the targets never answer")
 	fs.DurationVar(&c.down, "down", c.down, "how long each emulator stays down")
-	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait for the deliveries after the last update")
+	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait without a delivery arriving or dying, after the last update")
 	sched := fs.String("schedule", durations(c.schedule), "the retry schedule (7 comma-separated durations)")
 	logPath := fs.String("log", ".local/soak.log", "where the functions' and emulators' logs go")
 	_ = fs.Parse(os.Args[1:])
@@ -378,7 +378,7 @@ func run(ctx context.Context, c config) (report, error) {
 		}
 		return n
 	}
-	deadline := lastUpdate.Add(c.settle)
+	lastLeft, progress := -1, time.Now()
 	for {
 		if dd, gd, err := deadDeliveries(ctx, cl, su); err != nil {
 			if ctx.Err() == nil {
@@ -388,7 +388,10 @@ func run(ctx context.Context, c config) (report, error) {
 			dead, goneDead = dd, gd
 		}
 		left := pending()
-		if left == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		if left != lastLeft {
+			lastLeft, progress = left, time.Now()
+		}
+		if left == 0 || time.Since(progress) > c.settle || ctx.Err() != nil {
 			break
 		}
 		select {

@@ -13,7 +13,7 @@ import (
 func TestSoakScaledDown(t *testing.T) {
 	c := defaults()
 	c.updates, c.connections, c.contacts, c.concurrency = 500, 10, 10, 8
-	c.down, c.settle = 2*time.Second, 75*time.Second
+	c.down, c.settle = 2*time.Second, 45*time.Second
 	var out strings.Builder
 	c.out = &out
 	r, err := run(t.Context(), c)
