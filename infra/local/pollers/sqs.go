@@ -44,6 +44,11 @@ type SQSPoller struct {
 	WaitTime time.Duration
 	Handler  func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 	Logger   *slog.Logger // default slog.Default()
+	// Drain, when positive, lets the batches in hand finish when Run's
+	// context is cancelled, as Lambda lets an invocation run to its end when
+	// its event source stops: their handler's context ends Drain later.
+	// Default: at once.
+	Drain time.Duration
 }
 
 // Run polls until ctx is cancelled, then returns nil once the batches in
@@ -155,7 +160,9 @@ func (p *SQSPoller) handle(ctx context.Context, msgs []types.Message) {
 	for i, m := range msgs {
 		event.Records[i] = sqsMessage(m, p.QueueARN, region)
 	}
-	resp, err := invoke(ctx, p.Handler, event)
+	hctx, done := drainContext(ctx, p.Drain)
+	defer done()
+	resp, err := invoke(hctx, p.Handler, event)
 	var failed map[string]bool
 	if err == nil {
 		failed, err = sqsFailures(event.Records, resp)
@@ -188,6 +195,20 @@ func (p *SQSPoller) handle(ctx context.Context, msgs []types.Message) {
 		return
 	}
 	p.Logger.InfoContext(ctx, "sqs batch", append(attrs, "failed", len(failed))...)
+}
+
+// drainContext is the handler's context: ctx itself, or with drain > 0 one
+// that ends drain after ctx does.
+func drainContext(ctx context.Context, drain time.Duration) (context.Context, context.CancelFunc) {
+	if drain <= 0 {
+		return ctx, func() {}
+	}
+	h, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drain, cancel) })
+	return h, func() {
+		stop()
+		cancel()
+	}
 }
 
 // sqsFailures returns the message IDs the handler reported as failed. As in

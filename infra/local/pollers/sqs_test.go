@@ -382,3 +382,56 @@ func TestSQSPollerLostReceiveAnswer(t *testing.T) {
 		t.Errorf("the lost receive answer was not reported; logged %q", logged)
 	}
 }
+
+// TestSQSPollerDrain: with Drain, a batch in hand when Run's context ends
+// finishes with a live context (its message is deleted), and Run returns
+// after it; without Drain its context ends at once and the message stays.
+func TestSQSPollerDrain(t *testing.T) {
+	for _, drain := range []time.Duration{0, 5 * time.Second} {
+		t.Run(fmt.Sprint("drain=", drain), func(t *testing.T) {
+			e := emulators.ForTest(t) // the 180 s visibility timeout: a kept message does not come back
+			send(t, e, "in-hand")
+			started := make(chan struct{})
+			var handlerErr atomic.Value
+			p := sqsPoller(t, e, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+				close(started)
+				select {
+				case <-time.After(500 * time.Millisecond): // an attempt under way
+				case <-ctx.Done():
+				}
+				handlerErr.Store(fmt.Sprint(ctx.Err()))
+				return events.SQSEventResponse{}, ctx.Err()
+			})
+			p.Drain = drain
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no batch")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			out, err := e.SQS.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(e.Queues.DeliveriesURL),
+				AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := out.Attributes["ApproximateNumberOfMessagesNotVisible"]
+			if drain > 0 && (handlerErr.Load() != "<nil>" || kept != "0") {
+				t.Errorf("with Drain: handler context %v, %s message(s) kept; want it to finish and the message deleted", handlerErr.Load(), kept)
+			}
+			if drain == 0 && (handlerErr.Load() == "<nil>" || kept != "1") {
+				t.Errorf("without Drain: handler context %v, %s message(s) kept; want it cancelled and the message kept", handlerErr.Load(), kept)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -70,6 +72,10 @@ type config struct {
 	// ipLimit is the gateway's limit on unauthenticated and failed calls
 	// per source address and minute (0 disables).
 	ipLimit int
+	// streamRetention is how old a stream record gets before it is trimmed
+	// from dynoxide's file (24 h, as in DynamoDB); trimEvery how often
+	// that is done after the trim at start.
+	streamRetention, trimEvery time.Duration
 }
 
 // DefaultIPLimit is make run's limit on unauthenticated calls and failed
@@ -78,7 +84,7 @@ const DefaultIPLimit = 100
 
 // configFrom reads the flags in args, with defaults from getenv.
 func configFrom(args []string, getenv func(string) string) (config, error) {
-	var c config
+	c := config{streamRetention: emulators.StreamRetention, trimEvery: time.Hour}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.IntVar(&c.port, "port", envInt(getenv, "PORT", 8080), "gateway port (env PORT)")
 	fs.IntVar(&c.dynamoPort, "dynamo-port", envInt(getenv, "DYNAMO_PORT", 8000), "DynamoDB emulator port (env DYNAMO_PORT)")
@@ -130,6 +136,18 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 		return err
 	}
 	defer stack.Stop()
+	// dynoxide keeps every stream record and reads them all on each write
+	// to the table: trim them to DynamoDB's 24 hours, now and hourly.
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	trimmed := make(chan struct{})
+	go func() {
+		defer close(trimmed)
+		trimStreams(trimCtx, stack, c.streamRetention, c.trimEvery)
+	}()
+	defer func() {
+		stopTrim()
+		<-trimmed
+	}()
 
 	// The functions find the emulators exactly as they find AWS: through
 	// the environment and config.LoadDefaultConfig.
@@ -189,7 +207,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 8)
 	go func() { errc <- srv.Serve(gateway.EnvelopeListener(ln)) }()
-	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
+	pollersDone := startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
 
 	banner(os.Stdout, apiURL, stack, dataDir, cacheTTL, c.ipLimit)
 	if ready != nil {
@@ -206,22 +224,74 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	// The deliveries in hand finish (their attempt, its log, the message's
+	// visibility or deletion) before the emulators stop, so none waits out
+	// the queue's whole visibility timeout after the next start.
+	if ctx.Err() != nil {
+		select {
+		case <-pollersDone:
+		case <-time.After(drainTime + 5*time.Second):
+			fmt.Println("deliveries still in hand after", drainTime+5*time.Second, "; stopping anyway")
+		}
+	}
 	return err
 }
 
-// startPollers plays the part of Lambda's event-source mappings.
-func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) {
+// drainTime is how long the batches in hand get to finish after Ctrl-C:
+// an attempt's own time limit plus room for its bookkeeping.
+const drainTime = delivery.AttemptTimeout + 5*time.Second
+
+// trimStreams trims the stream records older than retention now and then
+// every interval until ctx ends; failures are reported and retried at the
+// next interval.
+func trimStreams(ctx context.Context, stack *emulators.Stack, retention, every time.Duration) {
+	for {
+		if n, err := stack.TrimStreams(ctx, retention); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "make run: stream trim:", err)
+		} else if n > 0 {
+			fmt.Printf("stream records older than %s trimmed: %d\n", retention, n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// startPollers plays the part of Lambda's event-source mappings. The
+// channel it returns is closed once every poller has returned.
+func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) <-chan struct{} {
+	var wg sync.WaitGroup
 	for _, f := range routes.EventFunctions {
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.DataTable,
 				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpoints}
-			go func() { errc <- p.Run(ctx) }()
+			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
-				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d)}
-			go func() { errc <- p.Run(ctx) }()
+				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime}
+			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
+
+// report passes a poller's error on to run, without blocking once run has
+// stopped reading.
+func report(errc chan<- error, err error) {
+	if err == nil {
+		return
+	}
+	select {
+	case errc <- err:
+	default:
 	}
 }
 
@@ -320,7 +390,7 @@ func banner(w io.Writer, apiURL string, stack *emulators.Stack, dataDir string, 
   API            %s   (every route of shared/routes; also under /api)
   OpenAPI        %s/openapi.json
   DynamoDB       %s   %s
-  SQS            %s   (fauxqs, in memory)
+  SQS            %s   (fauxqs, queues and messages in %s/sqs/)
   Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
   Auth cache     %s (as in AWS; revoking a token or rotating a secret flushes it)
   Per-address    %s
@@ -330,7 +400,7 @@ func banner(w io.Writer, apiURL string, stack *emulators.Stack, dataDir string, 
   Try:  source %s/demo.env && curl -H "Authorization: Bearer $TOKEN_MESSENGER" $API_URL/v1/me
 
   Ctrl-C stops everything; the next make run keeps the data.
-`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, cacheTTL, ipLine, dataDir)
+`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, dataDir, cacheTTL, ipLine, dataDir)
 }
 
 // envIntOrZero is envInt that also takes 0 (to turn a setting off).

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSoakScaledDown is make soak at a small scale: 500 updates over 10
+// connections (one answers 410, the others fail 30 % and hang 5 % of
+// their attempts) while the SQS emulator and then the DynamoDB emulator
+// are killed and restarted: no accepted update loses a delivery.
+func TestSoakScaledDown(t *testing.T) {
+	c := defaults()
+	c.updates, c.connections, c.contacts, c.concurrency = 500, 10, 10, 8
+	c.down, c.settle = 2*time.Second, 45*time.Second
+	var out strings.Builder
+	c.out = &out
+	r, err := run(t.Context(), c)
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Accepted != c.updates {
+		t.Errorf("%d updates accepted, want %d", r.Accepted, c.updates)
+	}
+	// 9 of the 10 connections stay on: one delivery each per update on
+	// their channel.
+	if want := c.updates * 9 / 10; r.Expected != want {
+		t.Errorf("%d deliveries expected, want %d", r.Expected, want)
+	}
+	if r.Lost != 0 || r.NewIDs != 0 {
+		t.Errorf("%d deliveries lost, %d under a new webhook-id; want none", r.Lost, r.NewIDs)
+	}
+	if r.Succeeded+r.Dead != r.Expected || r.Succeeded == 0 {
+		t.Errorf("succeeded %d + dead %d != expected %d", r.Succeeded, r.Dead, r.Expected)
+	}
+	// 30 % fail and 5 % hang: retries happen.
+	if r.Attempted <= r.Expected {
+		t.Errorf("%d attempts for %d deliveries: the targets' failures were not retried", r.Attempted, r.Expected)
+	}
+	if len(r.Restarts) != 2 {
+		t.Errorf("restarts %v, want sqs then dynamodb", r.Restarts)
+	}
+	if r.GoneTried == 0 || r.GoneDead == 0 {
+		t.Errorf("410 connection: %d attempts, %d dead; want it tried and its delivery kept dead", r.GoneTried, r.GoneDead)
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	if _, err := parseSchedule(durations(defaults().schedule)); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"2s,2s", "1s,2s,3s,4s,5s,6s,7s", "x,2s,3s,4s,5s,6s,7s"} {
+		if _, err := parseSchedule(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
