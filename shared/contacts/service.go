@@ -165,7 +165,7 @@ func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*
 		if err := change(&next); err != nil {
 			return Contact{}, err
 		}
-		if same(prev, next) {
+		if same(prev, next) && next.Once == nil {
 			return prev, nil
 		}
 		next.Version = prev.Version + 1

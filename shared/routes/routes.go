@@ -213,6 +213,8 @@ var EventFunctions = []EventFunction{
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries by visibility, dead deliveries"},
+	{Function: "messenger-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "INBOX#",
+		Summary: "Table stream → the events of each stored Messenger webhook call, recorded once each (contact writes)"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

@@ -169,7 +169,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 8)
 	go func() { errc <- srv.Serve(ln) }()
-	startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
+	startPollers(ctx, d, sqsClient, queues, dataDir, errc)
 
 	banner(apiURL, stack, dataDir, demo, cacheTTL)
 	if ready != nil {
@@ -190,12 +190,12 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 }
 
 // startPollers plays the part of Lambda's event-source mappings.
-func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) {
+func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, dataDir string, errc chan<- error) {
 	for _, f := range routes.EventFunctions {
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.DataTable,
-				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpoints}
+				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpointsFile(dataDir, f.Function)}
 			go func() { errc <- p.Run(ctx) }()
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
@@ -203,6 +203,16 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			go func() { errc <- p.Run(ctx) }()
 		}
 	}
+}
+
+// checkpointsFile is where a stream consumer's poller keeps its position:
+// one file per consumer, as each event-source mapping has its own position
+// in the stream (the trigger router keeps the name it always had).
+func checkpointsFile(dataDir, fn string) string {
+	if fn == "trigger-router" {
+		return filepath.Join(dataDir, "stream-checkpoints.json")
+	}
+	return filepath.Join(dataDir, "stream-checkpoints-"+fn+".json")
 }
 
 // seedDemo makes the demo tenant once and keeps its credentials in
