@@ -2,7 +2,8 @@
 // used by tests and `make invoke`: API Gateway REST proxy events
 // (apigw/*.json, with the status each must get in expected-status.json) and
 // a REQUEST authorizer event (authorizer/request.json), an SQS delivery
-// (sqs/delivery.json) and a table stream record (stream/*.json). Import it under an
+// (sqs/delivery.json) and table stream records (stream/*.json: a contact
+// write for the trigger router, a Messenger inbox item for the intake). Import it under an
 // alias (appevents): aws-lambda-go has an events package too.
 package events
 

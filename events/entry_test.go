@@ -285,7 +285,7 @@ func TestEventSamples(t *testing.T) {
 	if err := d.Connections().CreateConnection(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	for fn, start := range map[string]string{"trigger-router": "StartStream", "dispatcher": "StartQueue"} {
+	for fn, start := range map[string]string{"trigger-router": "StartStream", "dispatcher": "StartQueue", "messenger-intake": "StartStream"} {
 		if got, _, _, _ := mainCall(t, fn); got != start {
 			t.Fatalf("functions/%s/main.go calls %s, want %s", fn, got, start)
 		}
@@ -314,6 +314,23 @@ func TestEventSamples(t *testing.T) {
 		t.Fatalf("dispatcher: %s %v", out, err)
 	}
 	granted("dispatcher", rec)
+
+	// The Messenger intake records the inbox item's two events; the same
+	// record again (a retried batch) records nothing.
+	raw, _ = appevents.Samples.ReadFile("stream/messenger-inbox.json")
+	ictx, rec := accesstest.WithRecorder(ctx)
+	intake := lambda.NewHandler(registry.Streams["messenger-intake"](d))
+	for range 2 {
+		if out, err := intake.Invoke(ictx, raw); err != nil || string(out) != `{"batchItemFailures":null}` {
+			t.Fatalf("intake: %s %v", out, err)
+		}
+	}
+	granted("messenger-intake", rec)
+	c, err := d.Contacts().GetContact(ctx, appevents.SampleTenant, "12765756")
+	if err != nil || c.Fields["email"] != "testuser@gmail.com" || c.LastEvent == nil || c.LastEvent.PostbackID != "GET_STARTED" || c.Version != 2 {
+		t.Fatalf("intake: contact %+v %v", c, err)
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 1 || !strings.Contains(got[0], `"psid":"12765756"`) {

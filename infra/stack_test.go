@@ -1529,3 +1529,50 @@ func TestAppMissingAssets(t *testing.T) {
 		t.Error("wrote a cloud assembly")
 	}
 }
+
+// TestMessengerIntake: the Messenger intake is a consumer of the data
+// table's stream invoked for inbox items only (INBOX#), which writes
+// contacts (table) with their event marks (operations table); the trigger
+// router's filter leaves inbox items out.
+func TestMessengerIntake(t *testing.T) {
+	f := synth(t, StageProd) // built from routes.EventFunctions
+	table := f.idOf(t, "AWS::DynamoDB::Table", "Table")
+	ops := f.idOf(t, "AWS::DynamoDB::Table", "OpsTable")
+	fn := f.functionID(t, "messenger-intake")
+	found := false
+	for _, id := range f.ofType("AWS::Lambda::EventSourceMapping") {
+		p := f.props(id)
+		if !refersTo(p["FunctionName"], fn) {
+			continue
+		}
+		found = true
+		fc, _ := json.Marshal(p["FilterCriteria"])
+		if want := `{"Filters":[{"Pattern":"{\"dynamodb\":{\"Keys\":{\"PK\":{\"S\":[{\"prefix\":\"INBOX#\"}]}}}}"}]}`; string(fc) != want {
+			t.Errorf("filter %s, want %s", fc, want)
+		}
+		if !refersTo(p["EventSourceArn"], table) || num(p["BatchSize"]) != 10 {
+			t.Errorf("mapping %v", p)
+		}
+	}
+	if !found {
+		t.Fatal("messenger-intake has no event source mapping")
+	}
+	gs := f.grantsOf(t, "messenger-intake")
+	for _, g := range []struct {
+		action, target string
+	}{{"dynamodb:PutItem", table}, {"dynamodb:GetItem", table}, {"dynamodb:PutItem", ops}, {"dynamodb:DescribeStream", table}} {
+		if !allows(gs, g.action, g.target) {
+			t.Errorf("messenger-intake may not %s on %s", g.action, g.target)
+		}
+	}
+	// (Its event source's on-failure destination, the stream-failures
+	// queue, is another matter.)
+	if allows(gs, "sqs:SendMessage", f.idOf(t, "AWS::SQS::Queue", "Deliveries")) {
+		t.Error("messenger-intake may send to the deliveries queue: it queues nothing")
+	}
+	for _, e := range f.events {
+		if e.Function == "trigger-router" && (e.KeyPrefix == "" || strings.HasPrefix("INBOX#", e.KeyPrefix)) {
+			t.Errorf("the trigger router's filter %q lets inbox items through", e.KeyPrefix)
+		}
+	}
+}

@@ -4,10 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/eventsapi"
-	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() {
-	wiring.StartAPI("messenger-receive", eventsapi.MessengerReceive, wiring.WithPhone(phone.Normalize))
-}
+func main() { wiring.StartAPI("messenger-receive", eventsapi.MessengerReceive) }

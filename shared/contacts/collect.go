@@ -22,6 +22,9 @@ type Collected struct {
 	PostbackID    string
 	WebviewFormID string
 	Location      string
+	// Once, when set, records this collection at most once (see
+	// Contact.Once): a repeat is refused with ErrRecorded.
+	Once *Once
 }
 
 // Event kinds.
@@ -49,6 +52,7 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 		return Contact{}, err
 	}
 	change := func(c *Contact) error {
+		c.Once = in.Once
 		if in.Field != "" {
 			if err := s.collectField(c, in.Field, in.Value, fields, sc.DefaultCountry); err != nil {
 				return err

@@ -6,6 +6,7 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -34,7 +35,22 @@ type Contact struct {
 	LastEvent *Event `dynamodbav:"last_event,omitempty"`
 	// Version increases with every write; updates are conditional on it.
 	Version int64 `dynamodbav:"version"`
+	// Once, when set, makes this write the one recording of an outside
+	// event (not stored with the contact): the store writes the mark in the
+	// same transaction and refuses the write with ErrRecorded if the mark is
+	// already there.
+	Once *Once `dynamodbav:"-"`
 }
+
+// Once is the mark of an outside event recorded by a contact write.
+type Once struct {
+	Key     string // unique within the tenant
+	Expires int64  // unix seconds: the mark is forgotten after this
+}
+
+// ErrRecorded means a write carrying a Once mark was refused because the
+// event was recorded before; nothing was written.
+var ErrRecorded = errors.New("contacts: event already recorded")
 
 // Event is one collected event (POST /v1/events, Messenger webhooks).
 type Event struct {

@@ -169,7 +169,7 @@ func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*
 		if err := change(&next); err != nil {
 			return Contact{}, err
 		}
-		if same(prev, next) {
+		if same(prev, next) && next.Once == nil {
 			return prev, nil
 		}
 		if err := withinBudget(next); err != nil {

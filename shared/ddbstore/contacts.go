@@ -189,10 +189,14 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 		return err
 	}
 	items := []types.TransactWriteItem{putNew(s.Table, ci)}
+	items = s.withOnce(items, c)
 	for _, e := range indexEntries(c) {
 		items = append(items, s.putIndex(e))
 	}
 	err = s.transact(ctx, items)
+	if onceFailed(err, c) {
+		return contacts.ErrRecorded
+	}
 	if isConditionFailure(err) {
 		return apperr.Exists("Contact %s already exists.", c.ID).Wrap(err)
 	}
@@ -221,6 +225,7 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(s.Table), Item: ni, ConditionExpression: cond, ExpressionAttributeValues: vals,
 	}}}
+	items = s.withOnce(items, next)
 	old, now := indexEntries(prev), indexEntries(next)
 	for k, e := range old {
 		if _, keep := now[k]; !keep {
@@ -232,7 +237,11 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 			items = append(items, s.putIndex(e))
 		}
 	}
-	return s.conditional(ctx, "update contact "+next.ID, items)
+	err = s.conditional(ctx, "update contact "+next.ID, items)
+	if onceFailed(err, next) {
+		return contacts.ErrRecorded
+	}
+	return err
 }
 
 // DeleteContact removes a contact and its index entries if the stored
@@ -247,6 +256,29 @@ func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error 
 		items = append(items, s.deleteIndex(e))
 	}
 	return s.conditional(ctx, "delete contact "+c.ID, items)
+}
+
+// onceKeyPrefix starts the partition key of an event's mark (Contact.Once)
+// on the operations table.
+const onceKeyPrefix = "ONCE#"
+
+// withOnce adds c's Once mark, if any, to a contact write's transaction
+// (items holds the contact's write alone, so the mark is item 1): a
+// conditional Put on the operations table that fails if the mark is there.
+func (s *Contacts) withOnce(items []types.TransactWriteItem, c contacts.Contact) []types.TransactWriteItem {
+	if c.Once == nil {
+		return items
+	}
+	m := key(onceKeyPrefix+c.TenantID+"#"+c.Once.Key, "ONCE")
+	m["contact_id"] = &types.AttributeValueMemberS{Value: c.ID}
+	m[TTLAttribute] = &types.AttributeValueMemberN{Value: fmt.Sprint(c.Once.Expires)}
+	return append(items, putNew(s.OpsTable, m))
+}
+
+// onceFailed reports whether a contact write was refused because its Once
+// mark exists (the mark is the transaction's item 1).
+func onceFailed(err error, c contacts.Contact) bool {
+	return c.Once != nil && failedCondition(err) == 1
 }
 
 // conditional runs a version-conditioned transaction: a cancellation means

@@ -9,9 +9,11 @@ import (
 // Two tables, both with PK and SK and expiry by TTLAttribute (unix seconds):
 //
 //   - the data table holds what the product is made of (tenants, channels,
-//     tokens, custom fields, contacts, connections, dead deliveries). Its
-//     NEW_AND_OLD_IMAGES stream feeds the trigger router. Items that need a
-//     second access path also carry GSI1PK/GSI1SK;
+//     tokens, custom fields, contacts, connections, dead deliveries) and
+//     the Messenger webhook calls waiting for the intake. Its
+//     NEW_AND_OLD_IMAGES stream feeds the trigger router (contacts) and the
+//     Messenger intake (inbox items). Items that need a second access path
+//     also carry GSI1PK/GSI1SK;
 //   - the operations table holds what the trigger router need not see, kept
 //     off the stream: the contacts' search entries (written in the same
 //     transactions as their contacts; most contact writes move some), and
@@ -43,6 +45,8 @@ import (
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
+//	INBOX#<t>#<c>              <receivedAt ms:%013d>#<random>       Messenger webhook call as received (TTL 7 d;
+//	                                                                its stream record starts the Messenger intake)
 //
 // Key layout of the operations table (each searchable value in an index
 // partition of its own):
@@ -53,6 +57,8 @@ import (
 //	SCHEMA                     INDEX#ops-table                      marker: a reindex completed here (reindex.go)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
+//	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
+//	                                                                in the contact write's transaction)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
 //	                                                                delivery attempt (TTL); also
 //	                           GSI1PK WH#<t>#<id>#<webhookId>, GSI1SK = SK

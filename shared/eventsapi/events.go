@@ -1,8 +1,9 @@
 // Package eventsapi serves what bots and platforms report: POST /v1/events
 // (a subscriber's collected field or event) and the Messenger webhooks (the
-// subscription handshake and the signed event POSTs). Recording an event
-// may parse a phone number: collect and receive are started with
-// wiring.WithPhone; the handshake is not.
+// subscription handshake and the signed event POSTs, which are stored for
+// the Messenger intake, shared/messenger). Recording an event may parse a
+// phone number: collect is started with wiring.WithPhone; the Messenger
+// routes parse none.
 package eventsapi
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -39,9 +41,11 @@ func MessengerReceive(p Ports) http.Handler {
 type Ports interface {
 	ContactStore() contacts.Store
 	TenancyStore() tenancy.Store
-	// Phone is nil in messenger-verify, which records nothing.
+	// Phone is nil in the Messenger routes, which parse no phone numbers.
 	Phone() contacts.PhoneNormalizer
 	Clock() func() time.Time
+	// MessengerInbox keeps verified Messenger webhook calls.
+	MessengerInbox() messenger.Inbox
 }
 
 // API holds the handlers' service.

@@ -34,7 +34,10 @@ func messengerVerify(p Ports) http.Handler {
 			subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(ch.VerifyToken)) != 1 {
 			return apperr.Forbidden("hub.mode must be subscribe and hub.verify_token the channel's verify token.")
 		}
-		w.Header().Set("Content-Type", "text/plain")
+		// The challenge is the caller's text: nosniff keeps a browser from
+		// reading it as anything but plain text.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write([]byte(q.Get("hub.challenge")))
 		return nil
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
@@ -117,7 +118,18 @@ func BuilderName(fn string) string {
 // Streams are the table-stream consumers by function name
 // (routes.EventFunctions with Source "stream").
 var Streams = map[string]func(*wiring.Env) lambdaapp.StreamHandler{
-	"trigger-router": wiring.Stream(router.Build),
+	"trigger-router":   wiring.Stream(router.Build),
+	"messenger-intake": streamWithPhone(wiring.Stream(messenger.Build)),
+}
+
+// streamWithPhone is a stream consumer built on an Env with the phone
+// normaliser (its main passes wiring.WithPhone).
+func streamWithPhone(b func(*wiring.Env) lambdaapp.StreamHandler) func(*wiring.Env) lambdaapp.StreamHandler {
+	return func(e *wiring.Env) lambdaapp.StreamHandler {
+		c := *e
+		wiring.WithPhone(phone.Normalize)(&c)
+		return b(&c)
+	}
 }
 
 // Queues are the deliveries-queue consumers by function name

@@ -10,6 +10,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/routes"
@@ -75,6 +76,7 @@ var (
 	_ actionapi.Ports     = (*wiring.Env)(nil)
 	_ eventsapi.Ports     = (*wiring.Env)(nil)
 	_ metaapi.Ports       = (*wiring.Env)(nil)
+	_ messenger.Ports     = (*wiring.Env)(nil)
 	_ router.Ports        = (*wiring.Env)(nil)
 	_ dispatch.Ports      = (*wiring.Env)(nil)
 )

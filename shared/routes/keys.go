@@ -12,12 +12,14 @@ const (
 	KeyCred    = "CRED#*"    // credential lookups by hash (authorizer, and where credentials are issued)
 	KeyContact = "CONTACT#*" // one contact per partition
 	KeyDead    = "DEAD#*"    // GSI1: a tenant's dead deliveries, by time
+	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
 	// Operations table.
 	KeyIndex   = "IDX#*"  // search entries (and their GSI1, tenant-wide)
 	KeyRate    = "RL#*"   // rate-limit counters
 	KeyIdem    = "IDEM#*" // idempotency records
 	KeyAttempt = "CONN#*" // delivery attempts of a connection
 	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay)
+	KeyOnce    = "ONCE#*" // marks of Messenger events already recorded
 )
 
 // KeyScope is what one function may touch, per table and per kind of
@@ -77,7 +79,7 @@ var Keys = map[string]KeyScope{
 	// Public: reads the channel it is called for (its verify token and app
 	// secret); the receiver writes contacts and their search entries only.
 	"messenger-verify":  {Read: settings},
-	"messenger-receive": {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex}},
+	"messenger-receive": {Read: settings, Write: []string{KeyInbox}},
 
 	"hook-subscribe":   {Read: settings, Write: settings, OpsWrite: rate},
 	"hook-unsubscribe": {Read: settings, Write: settings, OpsWrite: rate},
@@ -97,4 +99,8 @@ var Keys = map[string]KeyScope{
 	Authorizer:       {Read: []string{KeyCred}},
 	"trigger-router": {Read: settings},
 	"dispatcher":     {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt}},
+	// messenger-intake records the events of stored Messenger calls: contact
+	// writes with their search entries and a mark per event, in one
+	// transaction.
+	"messenger-intake": {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyOnce}},
 }

@@ -154,7 +154,7 @@ var Table = []Route{
 	// channel's verify token and app secret authenticate them).
 	{Method: "GET", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-verify", Auth: AuthNone, Access: TableRead, Tag: "connections", Query: []string{"hub.mode", "hub.verify_token", "hub.challenge"},
 		Summary: "Messenger's subscription handshake: answers hub.challenge"},
-	{Method: "POST", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-receive", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "connections", Body: true,
+	{Method: "POST", Path: "/v1/webhooks/messenger/{tenantId}/{channelId}", Function: "messenger-receive", Auth: AuthNone, Access: TableRead | TableWrite, Tag: "connections", Body: true,
 		Summary: "Messenger webhook calls (X-Hub-Signature-256): postbacks, email and phone quick replies, locations"},
 
 	// Zapier REST hooks.
@@ -213,6 +213,8 @@ var EventFunctions = []EventFunction{
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume | QueueSend, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},
+	{Function: "messenger-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "INBOX#",
+		Summary: "Table stream → the events of each stored Messenger webhook call, recorded once each (contact writes)"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

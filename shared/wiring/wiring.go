@@ -27,6 +27,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -156,6 +157,11 @@ func (e *Env) IdempotencyStore() idempotency.Store {
 	return &ddbstore.Idempotency{API: e.DDB, OpsTable: e.OpsTable}
 }
 
+// MessengerInbox keeps verified Messenger webhook calls on the data table.
+func (e *Env) MessengerInbox() messenger.Inbox {
+	return &ddbstore.Inbox{API: e.DDB, Table: e.DataTable}
+}
+
 // Phone is the phone normaliser, nil unless WithPhone set it.
 func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
 
@@ -247,9 +253,10 @@ func Authorizer(e *Env) func(context.Context, events.APIGatewayCustomAuthorizerR
 // StartAuthorizer runs the REQUEST authorizer in Lambda.
 func StartAuthorizer() { lambdaapp.Start(Authorizer(mustLoad(nil))) }
 
-// StartStream runs a table-stream consumer, built from its ports, in Lambda.
-func StartStream[P any](build func(P) lambdaapp.StreamHandler) {
-	lambdaapp.Start(build(ports[P](mustLoad(nil))))
+// StartStream runs a table-stream consumer, built from its ports, in Lambda
+// (opts: WithPhone for a consumer that parses phone numbers).
+func StartStream[P any](build func(P) lambdaapp.StreamHandler, opts ...Option) {
+	lambdaapp.Start(build(ports[P](mustLoad(opts))))
 }
 
 // StartQueue runs a queue consumer, built from its ports, in Lambda.

@@ -207,7 +207,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 8)
 	go func() { errc <- srv.Serve(gateway.EnvelopeListener(ln)) }()
-	pollersDone := startPollers(ctx, d, sqsClient, queues, filepath.Join(dataDir, "stream-checkpoints.json"), errc)
+	pollersDone := startPollers(ctx, d, sqsClient, queues, dataDir, errc)
 
 	banner(os.Stdout, apiURL, stack, dataDir, cacheTTL, c.ipLimit)
 	if ready != nil {
@@ -261,13 +261,13 @@ func trimStreams(ctx context.Context, stack *emulators.Stack, retention, every t
 
 // startPollers plays the part of Lambda's event-source mappings. The
 // channel it returns is closed once every poller has returned.
-func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, checkpoints string, errc chan<- error) <-chan struct{} {
+func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q provision.Queues, dataDir string, errc chan<- error) <-chan struct{} {
 	var wg sync.WaitGroup
 	for _, f := range routes.EventFunctions {
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.DataTable,
-				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpoints}
+				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpointsFile(dataDir, f.Function)}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
@@ -293,6 +293,16 @@ func report(errc chan<- error, err error) {
 	case errc <- err:
 	default:
 	}
+}
+
+// checkpointsFile is where a stream consumer's poller keeps its position:
+// one file per consumer, as each event-source mapping has its own position
+// in the stream (the trigger router keeps the name it always had).
+func checkpointsFile(dataDir, fn string) string {
+	if fn == "trigger-router" {
+		return filepath.Join(dataDir, "stream-checkpoints.json")
+	}
+	return filepath.Join(dataDir, "stream-checkpoints-"+fn+".json")
 }
 
 // seedDemo makes the demo tenant once and keeps its credentials in

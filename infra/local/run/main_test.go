@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/routes"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -157,5 +158,29 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop")
+	}
+}
+
+// TestCheckpointsPerConsumer: each stream consumer keeps its own position
+// in the stream; a shared file would let one skip what the other handled.
+func TestCheckpointsPerConsumer(t *testing.T) {
+	seen := map[string]string{}
+	n := 0
+	for _, f := range routes.EventFunctions {
+		if f.Source != "stream" {
+			continue
+		}
+		n++
+		p := checkpointsFile(".local", f.Function)
+		if other, ok := seen[p]; ok {
+			t.Errorf("%s and %s share %s", f.Function, other, p)
+		}
+		seen[p] = f.Function
+	}
+	if n < 2 {
+		t.Fatalf("%d stream consumers, want the trigger router and the Messenger intake", n)
+	}
+	if got := checkpointsFile(".local", "trigger-router"); got != filepath.Join(".local", "stream-checkpoints.json") {
+		t.Errorf("trigger-router: %s, want the file it always had", got)
 	}
 }

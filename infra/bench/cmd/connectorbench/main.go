@@ -26,6 +26,13 @@
 //     only signs and POSTs each message to the same sink (receive → POST →
 //     delete, no DynamoDB), on the same pollers, run just before and just
 //     after the dispatcher (target ≥ 0.60 of their mean).
+//  5. and 6. (scenario 4) a Messenger webhook call with -messenger-events postbacks
+//     through the local gateway, with the event functions polled as make
+//     run polls them: the answer's time (target ≤ 1 s) and the time from
+//     the answer until every event was recorded and delivered (target ≤
+//     60 s, the stream consumer's timeout); baselines in the same run: a
+//     call with one event, and the same events recorded one at a time in
+//     the request, as receive did before the Messenger intake.
 //
 // Each measurement also reports the SDK calls it made and the CPU used by
 // this process, dynoxide, fauxqs and the rest of the machine. It prints a
@@ -69,6 +76,8 @@ type options struct {
 	tightAlways   bool
 	settleTimeout time.Duration
 
+	messengerEvents int
+
 	only       string
 	jsonPath   string
 	cpuProfile string
@@ -93,13 +102,14 @@ func main() {
 	flag.DurationVar(&o.settleTimeout, "settle-timeout", 30*time.Second, "3: wait this long after the last update for deliveries")
 	flag.IntVar(&sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
-	flag.StringVar(&o.only, "only", "1,2,3", "scenarios to run, comma-separated")
+	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
+	flag.StringVar(&o.only, "only", "1,2,3,4", "scenarios to run, comma-separated")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to `file`")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (gateway, pollers, dispatcher; not the emulators) to `file`")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
-		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 {
-		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98")
+		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 {
+		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -128,6 +138,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"rate": o.rate, "duration_s": o.duration.Seconds(), "contacts": o.contacts, "per_token": o.perToken,
 		"e2e_concurrency": o.e2eConc, "poll_interval": o.pollInterval.String(), "tight_poll": o.tightPoll.String(),
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),
+		"messenger_events": o.messengerEvents,
 	}}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("connectorbench: %d CPUs, load average at start %s; each scenario on its own fresh in-memory dynoxide + fauxqs",
 		runtime.NumCPU(), loadAvg()))
@@ -155,10 +166,11 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 	for _, s := range strings.Split(o.only, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
+	type measure = func(context.Context, options, *emfCounter, func(string, ...any)) ([]connector.Target, error)
 	steps := []struct {
 		id string
-		f  func(context.Context, options, *emfCounter, func(string, ...any)) ([]connector.Target, error)
-	}{{"1", measureThroughput}, {"2", one(measureHang)}, {"3", one(measureE2E)}}
+		f  measure
+	}{{"1", measureThroughput}, {"2", one(measureHang)}, {"3", one(measureE2E)}, {"4", measureMessenger}}
 	for _, st := range steps {
 		if !want[st.id] {
 			continue

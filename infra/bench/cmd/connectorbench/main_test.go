@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/messenger"
 )
 
 func TestQuarterRates(t *testing.T) {
@@ -44,5 +45,29 @@ func TestSampleDeliveries(t *testing.T) {
 			t.Fatalf("bad delivery %+v", d)
 		}
 		seen[d.ID] = true
+	}
+}
+
+// TestMessengerCall: the benchmark's call is a valid webhook body within
+// the API's 256 KB, one postback per subscriber.
+func TestMessengerCall(t *testing.T) {
+	body := messengerCall("m", 1000)
+	if len(body) > 256*1024 {
+		t.Fatalf("%d bytes: over the API's 256 KB", len(body))
+	}
+	var b messenger.Body
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	items := b.Items()
+	seen := map[string]bool{}
+	for _, it := range items {
+		if seen[it.PSID] || it.Collected.PostbackID != "GET_STARTED" {
+			t.Fatalf("item %+v: repeated subscriber or not a postback", it)
+		}
+		seen[it.PSID] = true
+	}
+	if len(items) != 1000 {
+		t.Fatalf("%d items", len(items))
 	}
 }
