@@ -39,16 +39,16 @@ func Wrap(route routes.Route, limiter RateLimiter, now func() time.Time, h http.
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		p := CallerOf(r)
 		defer func() {
 			if v := recover(); v != nil {
 				slog.ErrorContext(r.Context(), "panic", "route", route.Function, "panic", fmt.Sprint(v))
-				if rec.status == 0 {
+				if rec.Status == 0 {
 					WriteError(rec, r, fmt.Errorf("panic: %v", v))
 				}
 			}
-			status := rec.status
+			status := rec.Status
 			if status == 0 {
 				status = http.StatusOK // what net/http sends for a handler that wrote nothing
 			}
@@ -196,22 +196,25 @@ func admit(auth routes.Auth, p Principal) error {
 	return nil
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
+// StatusRecorder remembers the status a handler wrote (0 until it writes);
+// the middleware logs it, and the local gateway counts failed calls by it.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// WriteHeader records the first status and passes it on.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+// Write records 200 if no status was written, and passes b on.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }

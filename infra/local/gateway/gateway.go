@@ -245,9 +245,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, httpapi.MsgTooManyRequests)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &httpapi.StatusRecorder{ResponseWriter: w}
 	if unauthenticated := g.serve(rec, r); unauthenticated ||
-		rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden {
+		rec.Status == http.StatusUnauthorized || rec.Status == http.StatusForbidden {
 		g.ips.hit(ip, now)
 	}
 }
@@ -519,26 +519,6 @@ func requestID() string {
 	_, _ = rand.Read(b)
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// statusRecorder remembers the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 // sourceIP is the caller's address, as API Gateway's
