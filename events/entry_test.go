@@ -326,7 +326,7 @@ func TestEventSamples(t *testing.T) {
 		}
 	}
 	granted("messenger-intake", rec)
-	c, err := d.Contacts().GetContact(ctx, appevents.SampleTenant, "12765756")
+	c, err := d.Contacts().GetContact(ctx, appevents.SampleTenant, appevents.SampleChannel, "12765756")
 	if err != nil || c.Fields["email"] != "testuser@gmail.com" || c.LastEvent == nil || c.LastEvent.PostbackID != "GET_STARTED" || c.Version != 2 {
 		t.Fatalf("intake: contact %+v %v", c, err)
 	}

@@ -59,7 +59,7 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 		return err
 	}
 	cs := d.Contacts()
-	if _, err := cs.GetContact(ctx, SampleTenant, SampleContact); apperr.Is(err, apperr.KindNotFound) {
+	if _, err := cs.GetContact(ctx, SampleTenant, SampleChannel, SampleContact); apperr.Is(err, apperr.KindNotFound) {
 		err = cs.CreateContact(ctx, contacts.Contact{ID: SampleContact, TenantID: SampleTenant, ChannelID: SampleChannel,
 			Fields: map[string]string{"firstName": "Mahin"}, Custom: map[string]string{}, Tags: []string{}, CreatedAt: 1575618542, UpdatedAt: 1575618542, Version: 1})
 		if err != nil && !apperr.Is(err, apperr.KindExists) {

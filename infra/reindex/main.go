@@ -1,8 +1,11 @@
 // Command reindex rebuilds the contacts' search index on the operations
 // table from the contacts of the data table, and removes the index items
 // that versions before the operations table kept in the data table (see
-// ddbstore.Contacts.Reindex). Run it once after deploying this version over
-// a deployment that has contacts, with the credentials you deploy with:
+// ddbstore.Contacts.Reindex); then it moves the channels' contacts that
+// versions before channel-scoped contact identity kept under a key without
+// their channel to their own key (ddbstore.Contacts.MigrateContactKeys).
+// Run it once after deploying this version over a deployment that has
+// contacts, with the credentials you deploy with:
 //
 //	go run ./infra/reindex -table <TableName> -ops <OpsTableName>
 //
@@ -55,13 +58,38 @@ func main() {
 	if printed {
 		fmt.Println()
 	}
-	if err == nil && !ran {
-		fmt.Println("already done: a previous run completed on this operations table (-force to rebuild)")
-		return
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "reindex:", err)
 		os.Exit(1)
+	case !ran:
+		fmt.Println("search index: already done: a previous run completed on this operations table (-force to rebuild)")
+	default:
+		fmt.Printf("search index done: %d contacts (%d re-read as they changed), %d entries, %d old items removed\n", st.Contacts, st.Retried, st.Entries, st.Removed)
 	}
-	fmt.Printf("done: %d contacts (%d re-read as they changed), %d entries, %d old items removed\n", st.Contacts, st.Retried, st.Entries, st.Removed)
+
+	printed = false
+	moving := func(st ddbstore.ContactKeyStats) {
+		printed = true
+		fmt.Printf("\r%d contacts moved to channel-scoped keys", st.Moved)
+	}
+	ks := ddbstore.ContactKeyStats{}
+	if *force {
+		ran = true
+		ks, err = s.MigrateContactKeys(ctx, moving)
+	} else {
+		ran, ks, err = s.MigrateContactKeysOnce(ctx, moving)
+	}
+	if printed {
+		fmt.Println()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "reindex: contact keys:", err)
+		os.Exit(1)
+	case !ran:
+		fmt.Println("contact keys: already done: a previous run completed (-force to run again)")
+	default:
+		fmt.Printf("contact keys done: %d moved (%d re-read as they changed), %d left where they were (their own key was taken)\n", ks.Moved, ks.Retried, ks.Clashed)
+	}
 }

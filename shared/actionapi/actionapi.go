@@ -158,12 +158,10 @@ func (a *API) contactAction(ctx context.Context, sc contacts.Scope, fields []con
 	default: // SEARCH
 		var found []contacts.Contact
 		if id != "" {
-			c, err := a.svc.Get(ctx, sc, id)
-			if err != nil && !isNotFound(err) {
+			// Every contact with this ID: channels' own IDs may repeat
+			// across channels.
+			if found, err = a.svc.Lookup(ctx, sc, id); err != nil {
 				return result{}, err
-			}
-			if err == nil {
-				found = []contacts.Contact{c}
 			}
 		} else {
 			found, err = a.svc.FindByName(ctx, sc, str(act.Fname), str(act.Lname), 100)
@@ -238,8 +236,6 @@ func str(raw json.RawMessage) string {
 	}
 	return s
 }
-
-func isNotFound(err error) bool { return apperr.Is(err, apperr.KindNotFound) }
 
 // present shows a contact in seed 003's vocabulary.
 func present(c contacts.Contact, fields []contacts.Field) map[string]any {

@@ -240,7 +240,7 @@ func TestRunActions(t *testing.T) {
 		t.Fatalf("NEW: %+v", res)
 	}
 	ids := strconv.FormatInt(id, 10)
-	c, _ := st.GetContact(context.Background(), "t1", ids)
+	c, _ := st.GetContact(context.Background(), "t1", "", ids)
 	if c.Fields["phone"] != "+16193596440" || c.Custom[plan.ID] != "gold" || !c.Opportunity {
 		t.Fatalf("stored %+v", c)
 	}
@@ -249,11 +249,11 @@ func TestRunActions(t *testing.T) {
 	if res.Status != "success" || res.IDContact != id {
 		t.Fatalf("EDIT: %+v", res)
 	}
-	if c, _ = st.GetContact(context.Background(), "t1", ids); c.Fields["phone"] != "+16193596441" || !c.Opportunity {
+	if c, _ = st.GetContact(context.Background(), "t1", "", ids); c.Fields["phone"] != "+16193596441" || !c.Opportunity {
 		t.Fatalf("after EDIT %+v (Opportunitie absent must keep it)", c)
 	}
 	res = run(`{"type":"EDIT","Opportunitie":false,"idContact":"` + ids + `"}`)
-	if c, _ = st.GetContact(context.Background(), "t1", ids); res.Status != "success" || c.Opportunity {
+	if c, _ = st.GetContact(context.Background(), "t1", "", ids); res.Status != "success" || c.Opportunity {
 		t.Fatalf("EDIT Opportunitie: %+v %+v", res, c)
 	}
 
@@ -301,7 +301,7 @@ func TestRunActions(t *testing.T) {
 	if res.Status != "success" || res.IDContact != id {
 		t.Fatalf("TRASH: %+v", res)
 	}
-	if _, err := st.GetContact(context.Background(), "t1", ids); !apperr.Is(err, apperr.KindNotFound) {
+	if _, err := st.GetContact(context.Background(), "t1", "", ids); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatal("not deleted")
 	}
 	if res = run(`{"type":"TRASH","idContact":` + ids + `}`); res.Status != "error" || !strings.Contains(res.Message, "not found") {

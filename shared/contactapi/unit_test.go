@@ -212,7 +212,7 @@ func TestHandlers(t *testing.T) {
 	if got.raw != `{"status":"success","message":"Contact Tags deleted successfully.","data":[]}` {
 		t.Fatalf("remove tags: %d %s", got.status, got.raw)
 	}
-	if cur, _ := st.GetContact(ctx, "t1", c.ID); !slices.Equal(cur.Tags, []string{"vip"}) {
+	if cur, _ := st.GetContact(ctx, "t1", "ch1", c.ID); !slices.Equal(cur.Tags, []string{"vip"}) {
 		t.Fatalf("tags %v", cur.Tags)
 	}
 	eleven := `{"tags":["1","2","3","4","5","6","7","8","9","10","11"]}`

@@ -25,6 +25,9 @@ const (
 // search term.
 func StoredBytes(c Contact) int {
 	n := len("PK") + len("CONTACT#") + len(c.TenantID) + 1 + len(c.ID) + len("SK") + len("CONTACT")
+	if c.ChannelID != "" {
+		n += 1 + len(c.ChannelID) // a channel's contact: SK CONTACT#<channel>
+	}
 	n += len("id") + len(c.ID) + len("tenant_id") + len(c.TenantID) + len("channel_id") + len(c.ChannelID)
 	n += len("fields") + mapBytes(c.Fields) + len("custom") + mapBytes(c.Custom)
 	n += len("tags") + containerBytes

@@ -40,6 +40,10 @@ type Contact struct {
 	// same transaction and refuses the write with ErrRecorded if the mark is
 	// already there.
 	Once *Once `dynamodbav:"-"`
+	// LegacyKey is set by the store on a channel's contact it read under
+	// the key versions before channel-scoped identity used (not stored);
+	// the store's next write of it moves it to its own key. Copies keep it.
+	LegacyKey bool `dynamodbav:"-"`
 }
 
 // Once is the mark of an outside event recorded by a contact write.
@@ -188,8 +192,18 @@ type Page struct {
 // Store persists contacts and field definitions. Every write that touches
 // several items (a contact and its search index entries, a field and its
 // name guard) is one transaction.
+//
+// A contact's identity is (tenant, channel, ID): a channel's own IDs (a
+// Messenger PSID is page-scoped; a WhatsApp phone, a Viber ID) are per
+// channel, so the same ID in two channels names two contacts. Contacts made
+// with the account API have channel "".
 type Store interface {
-	GetContact(ctx context.Context, tenantID, id string) (Contact, error)
+	// GetContact reads the contact id of channelID ("" for an account
+	// contact); an apperr.KindNotFound if that channel holds none.
+	GetContact(ctx context.Context, tenantID, channelID, id string) (Contact, error)
+	// ContactsByID lists the tenant's contacts whose ID is id, in every
+	// channel and the account's (the account API's view of an ID).
+	ContactsByID(ctx context.Context, tenantID, id string) ([]Contact, error)
 	// CreateContact writes a new contact (Version 1) with its search
 	// entries; an apperr.KindExists if the ID is taken.
 	CreateContact(ctx context.Context, c Contact) error

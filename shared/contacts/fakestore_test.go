@@ -24,7 +24,7 @@ import (
 // caller changing what it got back changes nothing stored.
 type fakeStore struct {
 	mu       sync.Mutex
-	contacts map[string]Contact // by tenant + "#" + id
+	contacts map[string]Contact // by tenant + "#" + channel + "#" + id
 	seq      map[string]int     // creation order, by the same key
 	nextSeq  int
 	fields   map[string][]Field // by tenant, in ID order
@@ -48,7 +48,7 @@ func newFakeStore() *fakeStore {
 		lastID: map[string]int{}, calls: map[string]int{}}
 }
 
-func ckey(tenant, id string) string { return tenant + "#" + id }
+func ckey(tenant, channel, id string) string { return tenant + "#" + channel + "#" + id }
 
 func (s *fakeStore) count(op string) int {
 	s.mu.Lock()
@@ -56,15 +56,33 @@ func (s *fakeStore) count(op string) int {
 	return s.calls[op]
 }
 
-func (s *fakeStore) GetContact(_ context.Context, tenantID, id string) (Contact, error) {
+func (s *fakeStore) GetContact(_ context.Context, tenantID, channelID, id string) (Contact, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["GetContact"]++
-	c, ok := s.contacts[ckey(tenantID, id)]
+	c, ok := s.contacts[ckey(tenantID, channelID, id)]
 	if !ok {
 		return Contact{}, apperr.NotFound("Item", "")
 	}
 	return deepCopy(c), nil
+}
+
+func (s *fakeStore) ContactsByID(_ context.Context, tenantID, id string) ([]Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["ContactsByID"]++
+	var keys []string
+	for k, c := range s.contacts {
+		if c.TenantID == tenantID && c.ID == id {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return s.seq[keys[i]] < s.seq[keys[j]] })
+	var out []Contact
+	for _, k := range keys {
+		out = append(out, deepCopy(s.contacts[k]))
+	}
+	return out, nil
 }
 
 func (s *fakeStore) CreateContact(_ context.Context, c Contact) error {
@@ -81,7 +99,7 @@ func (s *fakeStore) CreateContact(_ context.Context, c Contact) error {
 	if c.ID == "" || c.TenantID == "" {
 		return fmt.Errorf("fake store: CreateContact without ID or tenant: %+v", c)
 	}
-	k := ckey(c.TenantID, c.ID)
+	k := ckey(c.TenantID, c.ChannelID, c.ID)
 	if _, ok := s.contacts[k]; ok {
 		return apperr.Exists("Item exists.")
 	}
@@ -105,10 +123,10 @@ func (s *fakeStore) UpdateContact(_ context.Context, prev, next Contact) error {
 	if next.Version != prev.Version+1 {
 		return fmt.Errorf("fake store: UpdateContact to Version %d from %d", next.Version, prev.Version)
 	}
-	if next.ID != prev.ID || next.TenantID != prev.TenantID {
+	if next.ID != prev.ID || next.TenantID != prev.TenantID || next.ChannelID != prev.ChannelID {
 		return fmt.Errorf("fake store: UpdateContact changes the key")
 	}
-	k := ckey(prev.TenantID, prev.ID)
+	k := ckey(prev.TenantID, prev.ChannelID, prev.ID)
 	cur, ok := s.contacts[k]
 	if !ok || cur.Version != prev.Version {
 		return apperr.Conflict("item")
@@ -121,7 +139,7 @@ func (s *fakeStore) DeleteContact(_ context.Context, c Contact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["DeleteContact"]++
-	k := ckey(c.TenantID, c.ID)
+	k := ckey(c.TenantID, c.ChannelID, c.ID)
 	cur, ok := s.contacts[k]
 	if !ok || cur.Version != c.Version {
 		return apperr.Conflict("item")
@@ -231,17 +249,24 @@ func (s *fakeStore) DeleteField(_ context.Context, tenantID string, f Field) err
 func (s *fakeStore) put(c Contact) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := ckey(c.TenantID, c.ID)
+	k := ckey(c.TenantID, c.ChannelID, c.ID)
 	s.contacts[k] = deepCopy(c)
 	s.nextSeq++
 	s.seq[k] = s.nextSeq
 }
 
-// stored reads a contact without counting a call.
+// stored reads a contact without counting a call: the tenant's first
+// with this ID, in any channel.
 func (s *fakeStore) stored(tenantID, id string) (Contact, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.contacts[ckey(tenantID, id)]
+	best := ""
+	for k, c := range s.contacts {
+		if c.TenantID == tenantID && c.ID == id && (best == "" || s.seq[k] < s.seq[best]) {
+			best = k
+		}
+	}
+	c, ok := s.contacts[best]
 	return deepCopy(c), ok
 }
 

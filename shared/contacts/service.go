@@ -44,17 +44,55 @@ func (s *Service) Get(ctx context.Context, sc Scope, id string) (Contact, error)
 	if !validID(id) {
 		return Contact{}, apperr.NotFound("Contact", id)
 	}
-	c, err := s.Store.GetContact(ctx, sc.TenantID, id)
+	if sc.ChannelID == "" {
+		cs, err := s.Lookup(ctx, sc, id)
+		switch {
+		case err != nil:
+			return Contact{}, err
+		case len(cs) == 0:
+			return Contact{}, apperr.NotFound("Contact", id)
+		case len(cs) > 1:
+			return Contact{}, apperr.Invalidf("idContact", "%s names %d contacts, one in each of several channels (a channel's own IDs are per channel); change them with each channel's token", id, len(cs))
+		}
+		return cs[0], nil
+	}
+	// A channel reads its own contact by key: another channel's contact
+	// with the same ID is a different contact, and is never read here.
+	c, err := s.Store.GetContact(ctx, sc.TenantID, sc.ChannelID, id)
 	if apperr.Is(err, apperr.KindNotFound) {
 		return Contact{}, apperr.NotFound("Contact", id)
 	}
 	if err != nil {
 		return Contact{}, err
 	}
-	if sc.ChannelID != "" && c.ChannelID != sc.ChannelID {
+	if c.ChannelID != sc.ChannelID || c.TenantID != sc.TenantID {
 		return Contact{}, apperr.NotFound("Contact", id)
 	}
 	return c, nil
+}
+
+// Lookup lists the contacts with this ID the scope may see: a channel's
+// one contact, or for the account every contact of the tenant with this
+// ID (the same ID may be held by several channels).
+func (s *Service) Lookup(ctx context.Context, sc Scope, id string) ([]Contact, error) {
+	if !validID(id) {
+		return nil, nil
+	}
+	if sc.ChannelID != "" {
+		c, err := s.Get(ctx, sc, id)
+		if apperr.Is(err, apperr.KindNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []Contact{c}, nil
+	}
+	cs, err := s.Store.ContactsByID(ctx, sc.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(cs, func(c Contact) bool { return c.TenantID != sc.TenantID || c.ID != id }), nil
 }
 
 // validID accepts what could be a contact ID: ours are digits, a channel's

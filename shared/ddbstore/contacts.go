@@ -170,11 +170,20 @@ func cancelled(err error) bool {
 	return false
 }
 
-// GetContact reads a contact of a tenant (strongly consistent, so that a
-// read-modify-write sees the latest version).
-func (s *Contacts) GetContact(ctx context.Context, tenantID, id string) (contacts.Contact, error) {
+// GetContact reads the contact id of a tenant's channel (strongly
+// consistent, so that a read-modify-write sees the latest version): its
+// own key, or when that holds none the old key (contactkeys.go).
+func (s *Contacts) GetContact(ctx context.Context, tenantID, channelID, id string) (contacts.Contact, error) {
 	var c contacts.Contact
-	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), skContact, true, (*contactItem)(&c), apperr.NotFound("Contact", id))
+	notFound := apperr.NotFound("Contact", id)
+	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), contactSK(channelID), true, (*contactItem)(&c), notFound)
+	if err == notFound {
+		if old, ok, lerr := s.legacyContact(ctx, tenantID, channelID, id); lerr != nil {
+			return contacts.Contact{}, lerr
+		} else if ok {
+			return old, nil
+		}
+	}
 	return c, err
 }
 
@@ -184,7 +193,7 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	if c.Version != 1 {
 		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
 	}
-	ci, err := item(contactPK(c.TenantID, c.ID), skContact, c)
+	ci, err := item(contactPK(c.TenantID, c.ID), contactSK(c.ChannelID), c)
 	if err != nil {
 		return err
 	}
@@ -211,13 +220,21 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 // changed and puts those that are new or changed; unchanged entries are not
 // touched. an apperr.KindConflict if the contact changed (or vanished) since prev was read.
 func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contact) error {
-	if prev.TenantID != next.TenantID || prev.ID != next.ID {
-		return fmt.Errorf("update contact %s: tenant and ID may not change", prev.ID)
+	if prev.TenantID != next.TenantID || prev.ID != next.ID || prev.ChannelID != next.ChannelID {
+		return fmt.Errorf("update contact %s: tenant, channel and ID may not change", prev.ID)
 	}
 	if next.Version != prev.Version+1 {
 		return fmt.Errorf("update contact %s: version %d does not follow %d", next.ID, next.Version, prev.Version)
 	}
-	ni, err := item(contactPK(next.TenantID, next.ID), skContact, next)
+	if prev.LegacyKey {
+		if err := s.moveKey(ctx, prev); errors.Is(err, errKeyTaken) {
+			return apperr.Conflict("contact").Wrap(err) // read again: its own key's item
+		} else if err != nil {
+			return err
+		}
+		prev.LegacyKey, next.LegacyKey = false, false
+	}
+	ni, err := item(contactPK(next.TenantID, next.ID), contactSK(next.ChannelID), next)
 	if err != nil {
 		return err
 	}
@@ -249,7 +266,7 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error {
 	cond, vals := versionIs(c.Version)
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
-		TableName: aws.String(s.Table), Key: key(contactPK(c.TenantID, c.ID), skContact),
+		TableName: aws.String(s.Table), Key: storedKey(c),
 		ConditionExpression: cond, ExpressionAttributeValues: vals,
 	}}}
 	for _, e := range indexEntries(c) {
@@ -333,6 +350,9 @@ func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page,
 		return contacts.Page{}, err
 	}
 	cs, err := s.getContacts(ctx, q.TenantID, ids)
+	if err == nil && len(cs) < len(ids) {
+		cs, err = s.withLegacy(ctx, q.TenantID, ids, cs)
+	}
 	if err != nil {
 		return contacts.Page{}, err
 	}
@@ -389,9 +409,9 @@ func (w *walk) next(ctx context.Context, sel types.Select, limit int) (*dynamodb
 		in.Limit = aws.Int32(int32(limit))
 	}
 	if sel == types.SelectSpecificAttributes {
-		// The sort key holds the contact ID, and the operations table's
-		// GSI1 projects keys only.
-		in.ProjectionExpression = aws.String(AttrSK)
+		// The sort key holds the contact ID, the partition key its channel
+		// (entryRef), and the operations table's GSI1 projects keys only.
+		in.ProjectionExpression = aws.String(AttrPK + ", " + AttrSK)
 	}
 	out, err := w.api.Query(ctx, &in)
 	if err != nil {
@@ -420,19 +440,17 @@ func (w *walk) count(ctx context.Context, upTo int) (int, error) {
 	return n, nil
 }
 
-// read returns the contact IDs of the next upTo entries.
-func (w *walk) read(ctx context.Context, upTo int) ([]string, error) {
-	var ids []string
+// read returns the contacts of the next upTo entries.
+func (w *walk) read(ctx context.Context, upTo int) ([]contactRef, error) {
+	var ids []contactRef
 	for !w.done && len(ids) < upTo {
 		out, err := w.next(ctx, types.SelectSpecificAttributes, upTo-len(ids))
 		if err != nil {
 			return ids, err
 		}
 		for _, it := range out.Items {
-			if sk, ok := it[AttrSK].(*types.AttributeValueMemberS); ok {
-				if _, id, ok := strings.Cut(sk.Value, "#"); ok && id != "" {
-					ids = append(ids, id)
-				}
+			if ref, ok := entryRef(it); ok {
+				ids = append(ids, ref)
 			}
 		}
 	}
@@ -450,10 +468,10 @@ var batchBackoff = func(n int) time.Duration {
 	return min(time.Duration(1<<n)*10*time.Millisecond, time.Second)
 }
 
-// getContacts reads contacts by ID and returns them in the order of ids,
-// leaving out the ones that do not exist.
-func (s *Contacts) getContacts(ctx context.Context, tenantID string, ids []string) ([]contacts.Contact, error) {
-	byID := map[string]contacts.Contact{}
+// getContacts reads contacts by channel and ID and returns them in the
+// order of ids, leaving out the ones that do not exist.
+func (s *Contacts) getContacts(ctx context.Context, tenantID string, ids []contactRef) ([]contacts.Contact, error) {
+	byID := map[contactRef]contacts.Contact{}
 	for chunk := range slices.Chunk(unique(ids), maxBatchGet) {
 		if err := s.batchGet(ctx, tenantID, chunk, byID); err != nil {
 			return nil, err
@@ -470,9 +488,9 @@ func (s *Contacts) getContacts(ctx context.Context, tenantID string, ids []strin
 }
 
 // unique drops repeated IDs (BatchGetItem refuses duplicate keys).
-func unique(ids []string) []string {
-	seen := map[string]bool{}
-	var out []string
+func unique(ids []contactRef) []contactRef {
+	seen := map[contactRef]bool{}
+	var out []contactRef
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
@@ -484,10 +502,10 @@ func unique(ids []string) []string {
 
 // batchGet reads up to maxBatchGet contacts into into, strongly consistent,
 // retrying unprocessed keys with backoff.
-func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, into map[string]contacts.Contact) error {
+func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []contactRef, into map[contactRef]contacts.Contact) error {
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
-		keys[i] = key(contactPK(tenantID, id), skContact)
+		keys[i] = contactKey(tenantID, id.Channel, id.ID)
 	}
 	req := map[string]types.KeysAndAttributes{s.Table: {Keys: keys}}
 	for n := 0; len(req) > 0; n++ {
@@ -512,7 +530,7 @@ func (s *Contacts) batchGet(ctx context.Context, tenantID string, ids []string, 
 			return fmt.Errorf("unmarshal contacts: %w", err)
 		}
 		for _, c := range cs {
-			into[c.ID] = c
+			into[contactRef{c.ChannelID, c.ID}] = c
 		}
 		req = out.UnprocessedKeys
 	}

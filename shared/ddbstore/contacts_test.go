@@ -95,7 +95,7 @@ func TestCreateGetAndTenantIsolation(t *testing.T) {
 	b := mk("tb", "ch9", "c2", 1700000001, map[string]string{"firstName": "Bob"}, nil)
 	mustCreate(t, s, a, b)
 
-	got, err := s.GetContact(t.Context(), "ta", "c1")
+	got, err := s.GetContact(t.Context(), "ta", "ch1", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestCreateGetAndTenantIsolation(t *testing.T) {
 	if err := s.CreateContact(t.Context(), a); !apperr.Is(err, apperr.KindExists) {
 		t.Errorf("second create: %v, want an exists error", err)
 	}
-	if _, err := s.GetContact(t.Context(), "ta", "c2"); !apperr.Is(err, apperr.KindNotFound) {
+	if _, err := s.GetContact(t.Context(), "ta", "ch9", "c2"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("tenant ta reading tb's contact: %v, want a not-found error", err)
 	}
 	if ids, total := find(t, s, byEmail("tb", "", "ann@example.com")); total != 0 || len(ids) != 0 {
@@ -173,7 +173,7 @@ func TestUpdateMovesIndexEntries(t *testing.T) {
 	if m, _ := out.Item["mark"].(*types.AttributeValueMemberS); m == nil || m.Value != "kept" {
 		t.Errorf("unchanged index entry was rewritten: %v", out.Item)
 	}
-	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 2 || got.Fields["email"] != "New@Example.com" {
+	if got, _ := s.GetContact(t.Context(), "t", "ch", "c1"); got.Version != 2 || got.Fields["email"] != "New@Example.com" {
 		t.Errorf("stored contact %+v", got)
 	}
 }
@@ -193,7 +193,7 @@ func TestVersionConflictWritesNothing(t *testing.T) {
 	if err := s.DeleteContact(t.Context(), c); !apperr.Is(err, apperr.KindConflict) {
 		t.Fatalf("stale delete: %v, want a conflict", err)
 	}
-	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 2 || got.Fields["email"] != "b@example.com" {
+	if got, _ := s.GetContact(t.Context(), "t", "ch", "c1"); got.Version != 2 || got.Fields["email"] != "b@example.com" {
 		t.Errorf("stored contact changed: %+v", got)
 	}
 	for email, want := range map[string]int{"a@example.com": 0, "b@example.com": 1, "c@example.com": 0} {
@@ -214,7 +214,7 @@ func TestDeleteRemovesIndexEntries(t *testing.T) {
 	if err := s.DeleteContact(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "ch", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
 	// Nothing of the contact is left in either table.
@@ -342,7 +342,7 @@ func TestSearchSkipsVanishedContacts(t *testing.T) {
 	mustCreate(t, s, c, mk("t", "ch", "c2", 2, map[string]string{"email": "a@example.com"}, nil))
 	// Remove the contact item alone, as if it vanished between the reads.
 	_, err := env.DDB.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(env.Table),
-		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "CONTACT#t#c1"}, "SK": &types.AttributeValueMemberS{Value: "CONTACT"}}})
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "CONTACT#t#c1"}, "SK": &types.AttributeValueMemberS{Value: "CONTACT#ch"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestTooManyActionsIsRefusedWhole(t *testing.T) {
 	if err := s.CreateContact(t.Context(), big); !errors.Is(err, ddbstore.ErrTooManyActions) {
 		t.Fatalf("create: %v, want ErrTooManyActions", err)
 	}
-	if _, err := s.GetContact(t.Context(), "t", "big"); !apperr.Is(err, apperr.KindNotFound) {
+	if _, err := s.GetContact(t.Context(), "t", "ch", "big"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Errorf("refused contact was written: %v", err)
 	}
 	small := mk("t", "ch", "c1", 1, map[string]string{"email": "a@example.com"}, map[string]string{"1": "v0"})
@@ -390,7 +390,7 @@ func TestTooManyActionsIsRefusedWhole(t *testing.T) {
 	if err := s.UpdateContact(t.Context(), small, grown); !errors.Is(err, ddbstore.ErrTooManyActions) {
 		t.Fatalf("update: %v, want ErrTooManyActions", err)
 	}
-	if got, _ := s.GetContact(t.Context(), "t", "c1"); got.Version != 1 || len(got.Custom) != 1 {
+	if got, _ := s.GetContact(t.Context(), "t", "ch", "c1"); got.Version != 1 || len(got.Custom) != 1 {
 		t.Errorf("refused update was written: %+v", got)
 	}
 	if _, total := find(t, s, contacts.Query{TenantID: "t", ChannelID: "ch", FieldKey: contacts.CustomKey("50"), ValueKey: "v49"}); total != 0 {
@@ -583,7 +583,7 @@ func TestIndexTableRequired(t *testing.T) {
 		}
 	}
 	check("create", s.CreateContact(t.Context(), c))
-	if _, err := full.GetContact(t.Context(), "t", "c1"); !apperr.Is(err, apperr.KindNotFound) {
+	if _, err := full.GetContact(t.Context(), "t", "ch", "c1"); !apperr.Is(err, apperr.KindNotFound) {
 		t.Fatalf("the refused create wrote the contact: %v", err)
 	}
 	_, err := s.Search(t.Context(), byEmail("t", "ch", "a@example.com"))
@@ -591,7 +591,7 @@ func TestIndexTableRequired(t *testing.T) {
 	mustCreate(t, full, c)
 	check("update", s.UpdateContact(t.Context(), c, next(c, func(n *contacts.Contact) { n.Fields["email"] = "b@example.com" })))
 	check("delete", s.DeleteContact(t.Context(), c))
-	if got, err := full.GetContact(t.Context(), "t", "c1"); err != nil || got.Version != 1 {
+	if got, err := full.GetContact(t.Context(), "t", "ch", "c1"); err != nil || got.Version != 1 {
 		t.Fatalf("after refused writes: %+v, %v", got, err)
 	}
 }

@@ -80,11 +80,12 @@ func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (Re
 			case pk == nil || sk == nil:
 			case strings.HasPrefix(pk.Value, "IDX#"):
 				stale = append(stale, key(pk.Value, sk.Value))
-			case sk.Value == skContact:
+			case sk.Value == skContact || strings.HasPrefix(sk.Value, skContact+"#"):
 				var c contacts.Contact
 				if err := attributevalue.UnmarshalMap(it, &c); err != nil {
 					return st, fmt.Errorf("reindex: unmarshal %s: %w", pk.Value, err)
 				}
+				c.LegacyKey = sk.Value == skContact && c.ChannelID != ""
 				if err := s.reindexContact(ctx, c, &st); err != nil {
 					return st, err
 				}
@@ -110,7 +111,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 	for range reindexRetries {
 		cond, vals := versionIs(c.Version)
 		items := []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.Table), Key: key(contactPK(c.TenantID, c.ID), skContact),
+			TableName: aws.String(s.Table), Key: storedKey(c),
 			ConditionExpression: cond, ExpressionAttributeValues: vals,
 		}}}
 		for _, e := range indexEntries(c) {
@@ -126,7 +127,7 @@ func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *R
 			return fmt.Errorf("reindex contact %s: %w", c.ID, err)
 		}
 		st.Retried++
-		if c, err = s.GetContact(ctx, c.TenantID, c.ID); apperr.Is(err, apperr.KindNotFound) {
+		if c, err = s.GetContact(ctx, c.TenantID, c.ChannelID, c.ID); apperr.Is(err, apperr.KindNotFound) {
 			return nil // deleted meanwhile, with its entries
 		} else if err != nil {
 			return fmt.Errorf("reindex: %w", err)

@@ -94,7 +94,7 @@ func handle(t *testing.T, in *messenger.Intake, recs ...events.DynamoDBEventReco
 
 func contact(t *testing.T, d *wiring.Env, psid string) contacts.Contact {
 	t.Helper()
-	c, err := d.ContactStore().GetContact(context.Background(), tenant, psid)
+	c, err := d.ContactStore().GetContact(context.Background(), tenant, channel, psid)
 	if err != nil {
 		t.Fatalf("contact %s: %v", psid, err)
 	}
@@ -154,7 +154,7 @@ func TestIntakeSkipsOtherRecords(t *testing.T) {
 	if out := handle(t, in, removed, other); len(out.BatchItemFailures) != 0 {
 		t.Fatal(out)
 	}
-	if _, err := d.ContactStore().GetContact(context.Background(), tenant, "111"); err == nil {
+	if _, err := d.ContactStore().GetContact(context.Background(), tenant, channel, "111"); err == nil {
 		t.Fatal("a record that is not an inserted inbox item was processed")
 	}
 }
@@ -205,7 +205,7 @@ func TestIntakeResumesAfterFailure(t *testing.T) {
 	if got := contact(t, d, "222"); got.LastEvent == nil || got.LastEvent.PostbackID != "BUY" {
 		t.Fatalf("the other subscriber's event waits for nothing: %+v", got)
 	}
-	if _, err := d.ContactStore().GetContact(context.Background(), tenant, "111"); err == nil {
+	if _, err := d.ContactStore().GetContact(context.Background(), tenant, channel, "111"); err == nil {
 		t.Fatal("111's first event failed, yet its later ones were recorded (out of order)")
 	}
 	var b messenger.Body

@@ -92,7 +92,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // connection of the contact's channel that one of the fired triggers
 // selects.
 func (r *Router) route(ctx context.Context, cache *batchCache, rec events.DynamoDBEventRecord) ([]connections.Delivery, error) {
-	if rec.EventName == "REMOVE" || !isContact(rec.Change.Keys) {
+	if rec.EventName == "REMOVE" || !isContact(rec.Change.Keys) || movedKey(rec) {
 		return nil, nil
 	}
 	cur, err := contactOf(rec.Change.NewImage)
@@ -188,6 +188,18 @@ func send(ctx context.Context, q Sender, queueURL string, batch []connections.De
 func isContact(keys map[string]events.DynamoDBAttributeValue) bool {
 	pk, ok := keys["PK"]
 	return ok && pk.DataType() == events.DataTypeString && strings.HasPrefix(pk.String(), "CONTACT#")
+}
+
+// AttrKeyMoved is ddbstore.AttrKeyMoved: it marks the item that moving a
+// contact to its own key wrote.
+const AttrKeyMoved = "key_moved_at"
+
+// movedKey reports a contact's move to its own key (ddbstore's migration of
+// contact keys): the INSERT of the same contact under its new key, which
+// changes nothing about it and fires nothing.
+func movedKey(rec events.DynamoDBEventRecord) bool {
+	_, moved := rec.Change.NewImage[AttrKeyMoved]
+	return rec.EventName == "INSERT" && moved
 }
 
 // contactOf converts a stream image to a contact (nil for no image), through

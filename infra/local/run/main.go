@@ -174,6 +174,12 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	} else if ran && (st.Removed > 0 || st.Contacts > 0) {
 		fmt.Printf("search index rebuilt on the operations table: %d contacts, %d entries, %d old items removed\n", st.Contacts, st.Entries, st.Removed)
 	}
+	// Data kept from a version whose contact keys did not hold the channel.
+	if ran, st, err := d.Contacts().MigrateContactKeysOnce(ctx, nil); err != nil {
+		return err
+	} else if ran && st.Moved+st.Clashed > 0 {
+		fmt.Printf("contacts moved to channel-scoped keys: %d moved, %d left (their key was taken)\n", st.Moved, st.Clashed)
+	}
 	sqsClient := sqs.NewFromConfig(d.AWS)
 	queues, err := provision.EnsureQueues(ctx, sqsClient, "")
 	if err != nil {

@@ -33,7 +33,8 @@ var _ contacts.Store = (*MemStore)(nil)
 // New returns an empty store.
 func New() *MemStore { return &MemStore{contacts: map[string]contacts.Contact{}} }
 
-func key(tenantID, id string) string { return tenantID + "#" + id }
+// key is a contact's identity: tenant, channel ("" for the account) and ID.
+func key(tenantID, channelID, id string) string { return tenantID + "#" + channelID + "#" + id }
 
 func clone(c contacts.Contact) contacts.Contact {
 	c.Fields, c.Custom, c.Tags = maps.Clone(c.Fields), maps.Clone(c.Custom), slices.Clone(c.Tags)
@@ -47,21 +48,34 @@ func clone(c contacts.Contact) contacts.Contact {
 }
 
 // GetContact implements contacts.Store.
-func (s *MemStore) GetContact(_ context.Context, tenantID, id string) (contacts.Contact, error) {
+func (s *MemStore) GetContact(_ context.Context, tenantID, channelID, id string) (contacts.Contact, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.contacts[key(tenantID, id)]
+	c, ok := s.contacts[key(tenantID, channelID, id)]
 	if !ok {
 		return contacts.Contact{}, apperr.NotFound("Item", "")
 	}
 	return clone(c), nil
 }
 
+// ContactsByID implements contacts.Store.
+func (s *MemStore) ContactsByID(_ context.Context, tenantID, id string) ([]contacts.Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []contacts.Contact
+	for _, k := range s.order {
+		if c := s.contacts[k]; c.TenantID == tenantID && c.ID == id {
+			out = append(out, clone(c))
+		}
+	}
+	return out, nil
+}
+
 // CreateContact implements contacts.Store.
 func (s *MemStore) CreateContact(_ context.Context, c contacts.Contact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := key(c.TenantID, c.ID)
+	k := key(c.TenantID, c.ChannelID, c.ID)
 	if _, ok := s.contacts[k]; ok || c.Version != 1 {
 		return apperr.Exists("Item exists.")
 	}
@@ -74,7 +88,7 @@ func (s *MemStore) CreateContact(_ context.Context, c contacts.Contact) error {
 func (s *MemStore) UpdateContact(_ context.Context, prev, next contacts.Contact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := key(prev.TenantID, prev.ID)
+	k := key(prev.TenantID, prev.ChannelID, prev.ID)
 	if cur, ok := s.contacts[k]; !ok || cur.Version != prev.Version || next.Version != prev.Version+1 {
 		return apperr.Conflict("item")
 	}
@@ -86,7 +100,7 @@ func (s *MemStore) UpdateContact(_ context.Context, prev, next contacts.Contact)
 func (s *MemStore) DeleteContact(_ context.Context, c contacts.Contact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := key(c.TenantID, c.ID)
+	k := key(c.TenantID, c.ChannelID, c.ID)
 	if cur, ok := s.contacts[k]; !ok || cur.Version != c.Version {
 		return apperr.Conflict("item")
 	}
