@@ -177,6 +177,11 @@ func (s *Contacts) GetContact(ctx context.Context, tenantID, channelID, id strin
 	var c contacts.Contact
 	notFound := apperr.NotFound("Contact", id)
 	err := getItem(ctx, s.API, s.Table, contactPK(tenantID, id), contactSK(channelID), true, (*contactItem)(&c), notFound)
+	if err == nil && c.ChannelID != channelID {
+		// SK CONTACT under the old layout: a channel's contact not moved
+		// yet, not an account contact.
+		return contacts.Contact{}, notFound
+	}
 	if err == notFound {
 		if old, ok, lerr := s.legacyContact(ctx, tenantID, channelID, id); lerr != nil {
 			return contacts.Contact{}, lerr

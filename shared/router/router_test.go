@@ -19,6 +19,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
 
 // fakeConns serves ListConnections; the router calls nothing else.
@@ -195,5 +196,26 @@ func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
 				t.Errorf("SendMessageBatch sizes %v, want %v", got, c.wantSizes)
 			}
 		})
+	}
+}
+
+// TestMovedKeyFiresNothing: moving a contact to its own key (ddbstore's
+// migration of contact keys) writes the same contact under a new key, an
+// INSERT with no old image; it fires no trigger, while an INSERT without
+// the mark does.
+func TestMovedKeyFiresNothing(t *testing.T) {
+	if AttrKeyMoved != ddbstore.AttrKeyMoved {
+		t.Fatalf("AttrKeyMoved %q, ddbstore's %q", AttrKeyMoved, ddbstore.AttrKeyMoved)
+	}
+	moved := record(t, 1)
+	moved.Change.NewImage[AttrKeyMoved] = events.NewNumberAttribute("1700000000")
+	q := &fakeQueue{}
+	out, err := newRouter(q, 1).Handle(t.Context(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{moved, record(t, 2)}})
+	if err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", out, err)
+	}
+	if got := sizes(q.calls); !slices.Equal(got, []int{1}) || q.calls[0][0].Payload == nil ||
+		q.calls[0][0].ID != DeliveryID(record(t, 2).Change.SequenceNumber, "k0", connections.TriggerEmail) {
+		t.Fatalf("deliveries %v, want only the unmarked record's", q.calls)
 	}
 }
