@@ -30,7 +30,8 @@ import (
 // The CDK app and the local provisioning both read these names.
 //
 // Key layout of the data table (every key carries its tenant ID: settings
-// live under TENANT#<tenantId>, each contact in a partition of its own):
+// live under TENANT#<tenantId>, each contact ID in a partition of its own,
+// one item per channel that holds it):
 //
 //	PK                         SK                                   item
 //	TENANT#<t>                 TENANT                               tenant
@@ -41,7 +42,10 @@ import (
 //	TENANT#<t>                 FIELD#<id>                           custom field definition
 //	TENANT#<t>                 FIELDSEQ                             custom field ID counter (n)
 //	TENANT#<t>                 FIELDNAME#<lower(name)>              custom field name guard (field_id)
-//	CONTACT#<t>#<id>           CONTACT                              contact (version-conditioned)
+//	CONTACT#<t>#<id>           CONTACT#<c>                          a channel's contact (version-conditioned); its
+//	                                                                identity is (tenant, channel, ID) (contactkeys.go)
+//	CONTACT#<t>#<id>           CONTACT                              an account contact (channel ""; older versions
+//	                                                                kept channels' contacts here too: contactkeys.go)
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
