@@ -10,7 +10,7 @@ const (
 	KeyTenant  = "TENANT#*"  // a tenant's settings: tenant, channels, tokens, fields, connections, dead deliveries
 	KeyTenants = "TENANTS"   // the tenants listing (admin)
 	KeyCred    = "CRED#*"    // credential lookups by hash (authorizer, and where credentials are issued)
-	KeyContact = "CONTACT#*" // one contact per partition
+	KeyContact = "CONTACT#*" // a contact ID per partition: one item per channel that holds it (SK CONTACT#<channel>)
 	KeyDead    = "DEAD#*"    // GSI1: a tenant's dead deliveries, by time
 	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
 	// Operations table.
