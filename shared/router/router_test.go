@@ -42,6 +42,7 @@ type fakeQueue struct {
 	calls    [][]connections.Delivery
 	failCall int
 	refuse   map[string]bool
+	groups   []string // MessageGroupId of every entry sent, "" for none
 }
 
 func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
@@ -53,6 +54,7 @@ func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatch
 			return nil, err
 		}
 		batch = append(batch, d)
+		q.groups = append(q.groups, aws.ToString(e.MessageGroupId))
 		if q.refuse[d.ID] {
 			out.Failed = append(out.Failed, sqstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("refused")})
 		}
@@ -195,5 +197,35 @@ func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
 				t.Errorf("SendMessageBatch sizes %v, want %v", got, c.wantSizes)
 			}
 		})
+	}
+}
+
+// Every delivery goes to its tenant's message group: the standard queue is
+// then a fair queue, one tenant's backlog does not hold up the others.
+func TestDeliveriesCarryTheTenantAsMessageGroup(t *testing.T) {
+	q := &fakeQueue{}
+	ev := batchOf(t, 12)
+	if out, err := newRouter(q, 1).Handle(t.Context(), ev); err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", out, err)
+	}
+	var ds []connections.Delivery
+	for _, c := range q.calls {
+		ds = append(ds, c...)
+	}
+	if len(q.groups) != 12 || len(ds) != 12 {
+		t.Fatalf("%d entries, %d groups, want 12", len(ds), len(q.groups))
+	}
+	for i, d := range ds {
+		if d.TenantID == "" || q.groups[i] != d.TenantID {
+			t.Errorf("delivery %d of tenant %q sent with MessageGroupId %q", i, d.TenantID, q.groups[i])
+		}
+	}
+	// Replays and redrives go through Enqueue.
+	q2 := &fakeQueue{}
+	if err := Enqueue(t.Context(), q2, "url", []connections.Delivery{{ID: "msg_1", TenantID: "ten_a"}, {ID: "msg_2", TenantID: "ten_b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q2.groups, []string{"ten_a", "ten_b"}) {
+		t.Errorf("Enqueue groups %v, want [ten_a ten_b]", q2.groups)
 	}
 }
