@@ -35,13 +35,13 @@ const (
 type Limits struct {
 	// ContactsPerTenant is how many contacts a tenant may keep; a create
 	// beyond it is refused (422).
-	ContactsPerTenant int64 `json:"contacts_per_tenant" example:"1000000"`
+	ContactsPerTenant int64 `json:"contacts_per_tenant"`
 	// ConnectionsPerChannel is how many connections (and hooks) a channel
 	// may have; a create beyond it is refused (422).
-	ConnectionsPerChannel int `json:"connections_per_channel" example:"50"`
+	ConnectionsPerChannel int `json:"connections_per_channel"`
 	// DeliveriesPerSecond is how many webhook deliveries per second the
 	// dispatcher sends for one tenant; the rest wait in the queue.
-	DeliveriesPerSecond int `json:"deliveries_per_second" example:"50"`
+	DeliveriesPerSecond int `json:"deliveries_per_second"`
 }
 
 // Defaults are the limits of a stage that sets none.
