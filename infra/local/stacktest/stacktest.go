@@ -42,6 +42,8 @@ type Stack struct {
 	URL  string
 	// Clock is the time every function sees; tests may move it.
 	Clock *Clock
+	// onCalls is Options.OnCalls.
+	onCalls func(fn string, calls []accesstest.Call)
 }
 
 // Clock is a settable time source, safe for concurrent use.
@@ -79,6 +81,10 @@ type Options struct {
 	// failed calls per source address (gateway.Config); 0 is off.
 	IPLimit  int
 	IPWindow time.Duration
+	// OnCalls, when set, is given the SDK calls of every invocation of a
+	// function (API routes and event consumers), after it returns: the
+	// capacity tool counts them (infra/capacity).
+	OnCalls func(fn string, calls []accesstest.Call)
 }
 
 // NewWith is New with options.
@@ -99,7 +105,7 @@ func NewWith(t testing.TB, o Options) *Stack {
 	}
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
-	s := &Stack{T: t, Env: env, Deps: d, Clock: clock}
+	s := &Stack{T: t, Env: env, Deps: d, Clock: clock, onCalls: o.OnCalls}
 	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, o.AuthCacheTTL)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +133,9 @@ func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)
+		if s.onCalls != nil {
+			s.onCalls(fn, rec.Calls())
+		}
 		for _, m := range accesstest.MissingFor(fn, access, rec.Calls(), res) {
 			s.T.Errorf("%s: not granted in AWS by its Access bits: %s", fn, m)
 		}
