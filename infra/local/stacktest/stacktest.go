@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -85,6 +86,9 @@ type Options struct {
 	// function (API routes and event consumers), after it returns: the
 	// capacity tool counts them (infra/capacity).
 	OnCalls func(fn string, calls []accesstest.Call)
+	// Vars are more environment variables for every function (a stage
+	// setting such as limits.EnvContactsPerTenant).
+	Vars map[string]string
 }
 
 // NewWith is New with options.
@@ -103,6 +107,7 @@ func NewWith(t testing.TB, o Options) *Stack {
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
 	}
+	maps.Copy(vars, o.Vars)
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
 	s := &Stack{T: t, Env: env, Deps: d, Clock: clock, onCalls: o.OnCalls}
