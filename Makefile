@@ -199,3 +199,10 @@ soak: deps
 
 clean:
 	rm -rf dist cdk.out .local/build
+
+# make capacity: what N tenants × M contacts × E events/s per tenant need
+# (DynamoDB, SQS, Lambda, API requests, monthly cost) and the limits that
+# bind first, from the call counts measured in infra/capacity/calls.json.
+.PHONY: capacity
+capacity:
+	@$(GO) run ./infra/capacity -tenants $(or $(TENANTS),100) -contacts $(or $(CONTACTS),50000) -events $(or $(EVENTS),1)

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
@@ -73,14 +74,27 @@ func main() {
 	if err == nil {
 		_, err = wafRateLimitOf(stage, waf)
 	}
+	var concurrency int
+	var lim limits.Limits
+	if err == nil {
+		concurrency, lim, err = tenantSettingsOf(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, os.Getenv)
+	}
+	if err == nil {
+		_, err = dispatcherConcurrencyOf(stage, concurrency)
+	}
+	if err == nil {
+		_, err = limitsOf(lim)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(2)
 	}
 	NewBackendStack(app, StackName(stage), &BackendStackProps{
-		Stage:        stage,
-		StackProps:   awscdk.StackProps{Env: envFromDefaults()},
-		WAFRateLimit: waf,
+		Stage:                 stage,
+		StackProps:            awscdk.StackProps{Env: envFromDefaults()},
+		WAFRateLimit:          waf,
+		DispatcherConcurrency: concurrency,
+		Limits:                lim,
 	})
 	app.Synth(nil)
 }

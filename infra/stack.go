@@ -22,6 +22,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
@@ -80,6 +81,12 @@ type BackendStackProps struct {
 	// requests per 5 minutes: 0 is DefaultWAFRateLimit, WAFOff turns it
 	// off (dev only).
 	WAFRateLimit int
+	// DispatcherConcurrency is the dispatcher's reserved concurrency and its
+	// event source mapping's maximum concurrency (see tenants.go): 0 is the
+	// stage's default.
+	DispatcherConcurrency int
+	// Limits are the per-tenant limits; zero fields take their defaults.
+	Limits limits.Limits
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -105,6 +112,9 @@ type backend struct {
 	dlq            awssqs.Queue
 	streamFailures awssqs.Queue
 	functions      map[string]awslambda.Function
+	// dispatcherConcurrency and limits are the stage's tenant settings.
+	dispatcherConcurrency int
+	limits                limits.Limits
 }
 
 // NewBackendStack declares the whole backend: the table, the deliveries
@@ -143,9 +153,17 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if err != nil {
 		panic("infra: " + err.Error())
 	}
+	concurrency, err := dispatcherConcurrencyOf(stage, props.DispatcherConcurrency)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
+	lim, err := limitsOf(props.Limits)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}}
+	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, dispatcherConcurrency: concurrency, limits: lim}
 	b.addKey()
 	b.addTable()
 	b.addQueues()
@@ -153,6 +171,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		spec.keys = keys[spec.name]
 		b.addFunction(spec, assetDir(spec.name))
 	}
+	b.addLimits()
 	api := b.addAPI(rts)
 	b.addAuthCacheFlush(api)
 	b.addWAF(api, wafLimit)
@@ -388,6 +407,10 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		Description: jsii.String("Lambda " + spec.name),
 	})
 	logs.GrantWrite(role)
+	var reserved *float64
+	if spec.source == sourceQueue {
+		reserved = jsii.Number(b.dispatcherConcurrency)
+	}
 	description := spec.name
 	if spec.summary != "" {
 		description += ": " + spec.summary
@@ -403,6 +426,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		LogGroup:     logs,
 		Role:         role,
 		Tracing:      awslambda.Tracing_ACTIVE,
+		// The queue consumer's reservation (tenants.go); nil elsewhere.
+		ReservedConcurrentExecutions: reserved,
 		Environment: &map[string]*string{
 			appenv.TableName:    b.table.TableName(),
 			appenv.OpsTableName: b.ops.TableName(),
@@ -458,6 +483,7 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(b.deliveries, &awslambdaeventsources.SqsEventSourceProps{
 			BatchSize:               jsii.Number(batch),
 			ReportBatchItemFailures: jsii.Bool(true),
+			MaxConcurrency:          jsii.Number(b.dispatcherConcurrency),
 		}))
 		suppress(fn, true, nag("Serverless-LambdaEventSourceMappingDestination",
 			"An SQS event source mapping takes no on-failure destination: a message the consumer keeps failing on goes to "+

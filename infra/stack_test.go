@@ -130,6 +130,8 @@ func synth(t *testing.T, stage string) *fixture {
 		maps.Copy(f.keys, syntheticKeys)
 		props.Routes, props.Events, props.Keys = f.routes, f.events, f.keys
 		props.WAFRateLimit = devWAFRateLimit // a stage setting other than the default
+		// Tenant settings other than the defaults (tenants_test.go).
+		props.DispatcherConcurrency, props.Limits = devDispatcherConcurrency, devLimits
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outDir, stage))})
 	stack := NewBackendStack(app, StackName(stage), props)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/queue"
 )
 
 // The deliveries DLQ only fills when the dispatcher itself keeps failing on
@@ -80,7 +81,8 @@ func (a *dlqAPI) move(ctx context.Context) (int, error) {
 			return moved, nil
 		}
 		for _, m := range out.Messages {
-			if _, err := a.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(a.delivers), MessageBody: m.Body}); err != nil {
+			if _, err := a.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(a.delivers), MessageBody: m.Body,
+				MessageGroupId: queue.GroupOfBody(aws.ToString(m.Body))}); err != nil {
 				return moved, err
 			}
 			if _, err := a.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(a.dlq), ReceiptHandle: m.ReceiptHandle}); err != nil {

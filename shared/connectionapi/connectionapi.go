@@ -19,6 +19,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/webhook"
@@ -78,6 +79,7 @@ type Ports interface {
 	Setting(key string) string
 	AWSConfig() aws.Config
 	Queues() (deliveries, dlq string)
+	TenantLimits() limits.Limits
 }
 
 // API holds the handlers' dependencies.
@@ -115,6 +117,8 @@ func newAPI(p Ports) *API {
 		NewSecret: webhook.NewSecret,
 		NewID:     func() string { return tenancy.NewID("conn") },
 		Now:       p.Clock(),
+
+		MaxPerChannel: p.TenantLimits().ConnectionsPerChannel,
 	}}
 }
 

@@ -24,6 +24,9 @@ type Service struct {
 	NewSecret    func() string
 	NewID        func() string
 	Now          func() time.Time
+	// MaxPerChannel is how many connections a channel may have (the
+	// stage's limits.ConnectionsPerChannel); 0 is MaxConnectionsPerChannel.
+	MaxPerChannel int
 }
 
 // Input creates or changes a connection (PUT replaces the given keys).
@@ -53,8 +56,13 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 			n++
 		}
 	}
-	if n >= MaxConnectionsPerChannel {
-		return Connection{}, apperr.Invalid("name", fmt.Sprintf("a channel can have at most %d connections", MaxConnectionsPerChannel))
+	limit := s.MaxPerChannel
+	if limit <= 0 {
+		limit = MaxConnectionsPerChannel
+	}
+	if n >= limit {
+		return Connection{}, apperr.Rejected("connections_per_channel",
+			fmt.Sprintf("the channel has reached its limit of %d connections; delete one first", limit))
 	}
 	now := s.Now().Unix()
 	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,

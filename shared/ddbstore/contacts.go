@@ -35,6 +35,9 @@ type Contacts struct {
 	// OpsTable is the operations table, which holds the search index items.
 	// Only contact writes and searches need it.
 	OpsTable string
+	// MaxContacts is how many contacts a tenant may have (0: no limit): a
+	// create beyond it is refused (counts.go).
+	MaxContacts int64
 }
 
 // errNoIndex is the error of a contact write or search without Index.
@@ -207,7 +210,11 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	for _, e := range indexEntries(c) {
 		items = append(items, s.putIndex(e))
 	}
+	items = append(items, s.countContact(c.TenantID, 1)) // last (counts.go)
 	err = s.transact(ctx, items)
+	if s.MaxContacts > 0 && failedCondition(err) == len(items)-1 {
+		return s.contactLimitReached(err)
+	}
 	if onceFailed(err, c) {
 		return contacts.ErrRecorded
 	}
@@ -277,6 +284,7 @@ func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error 
 	for _, e := range indexEntries(c) {
 		items = append(items, s.deleteIndex(e))
 	}
+	items = append(items, s.countContact(c.TenantID, -1))
 	return s.conditional(ctx, "delete contact "+c.ID, items)
 }
 

@@ -63,6 +63,8 @@ import (
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
 //	                                                                in the contact write's transaction)
+//	COUNT#<t>                  CONTACTS                             the tenant's contact count (n), updated in every
+//	                                                                contact create's and delete's transaction (counts.go)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
 //	                                                                delivery attempt (TTL); also
 //	                           GSI1PK WH#<t>#<id>#<webhookId>, GSI1SK = SK

@@ -31,6 +31,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/netguard"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
@@ -279,6 +280,7 @@ func (d *Dispatcher) queueRetries(ctx context.Context, ms []events.SQSMessage, o
 		}
 		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)), DelaySeconds: delaySeconds(o.wait),
+			MessageGroupId: queue.GroupID(o.retry.TenantID),
 		})
 	}
 	for start := 0; start < len(entries); start += 10 {

@@ -149,9 +149,10 @@ func (in *Intake) sender(ctx context.Context, sc contacts.Scope, psid string, it
 			st.Recorded++
 		case errors.Is(err, contacts.ErrRecorded):
 			st.Duplicate++
-		case apperr.Is(err, apperr.KindInvalid), apperr.Is(err, apperr.KindTooLarge):
+		case apperr.Is(err, apperr.KindInvalid), apperr.Is(err, apperr.KindTooLarge), apperr.Is(err, apperr.KindRejected):
 			// Retrying would refuse it again (a value of the wrong form,
-			// a contact over its byte budget): log it and go on.
+			// a contact over its byte budget, a new contact over the
+			// tenant's limit): log it and go on.
 			st.Invalid++
 			in.log().WarnContext(ctx, "messenger event not recorded", "psid", psid, "err", err)
 		default:

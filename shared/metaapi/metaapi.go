@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -21,12 +22,13 @@ func Openapi(p Ports) http.Handler {
 
 // Me builds the handler of function me.
 func Me(p Ports) http.Handler {
-	return httpapi.HandlerFunc((&me{store: p.TenancyStore()}).serve)
+	return httpapi.HandlerFunc((&me{store: p.TenancyStore(), limits: p.TenantLimits()}).serve)
 }
 
 // Ports are what these handlers need; shared/wiring provides them.
 type Ports interface {
 	TenancyStore() tenancy.Store
+	TenantLimits() limits.Limits
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
@@ -42,7 +44,8 @@ type tenancyReader interface {
 }
 
 type me struct {
-	store tenancyReader
+	store  tenancyReader
+	limits limits.Limits
 }
 
 // serve answers who the token belongs to: its tenant and its channel.
@@ -56,14 +59,18 @@ func (m *me) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, MeView{Channel: c, Tenant: MeTenant{ID: t.ID, Name: t.Name}})
+	httpapi.WriteData(w, http.StatusOK, MeView{Channel: c, Tenant: MeTenant{ID: t.ID, Name: t.Name}, Limits: m.limits})
 	return nil
 }
 
-// MeView is GET /v1/me's data: the calling token's channel and its tenant.
+// MeView is GET /v1/me's data: the calling token's channel, its tenant and
+// the per-tenant limits of the deployment.
 type MeView struct {
 	Channel tenancy.Channel `json:"channel"`
 	Tenant  MeTenant        `json:"tenant"`
+	// Limits are the tenant's limits: contacts, connections per channel and
+	// webhook deliveries per second.
+	Limits limits.Limits `json:"limits"`
 }
 
 // MeTenant is the tenant as a channel token sees it.

@@ -26,6 +26,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -164,7 +165,8 @@ func send(ctx context.Context, q Sender, queueURL string, batch []connections.De
 		if err != nil {
 			return all, fmt.Errorf("queue delivery %s: %w", d.ID, err)
 		}
-		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
+			MessageGroupId: queue.GroupID(d.TenantID)}
 		all[i] = i
 	}
 	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})

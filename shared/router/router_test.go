@@ -43,6 +43,7 @@ type fakeQueue struct {
 	calls    [][]connections.Delivery
 	failCall int
 	refuse   map[string]bool
+	groups   []string // MessageGroupId of every entry sent, "" for none
 }
 
 func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
@@ -54,6 +55,7 @@ func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatch
 			return nil, err
 		}
 		batch = append(batch, d)
+		q.groups = append(q.groups, aws.ToString(e.MessageGroupId))
 		if q.refuse[d.ID] {
 			out.Failed = append(out.Failed, sqstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("refused")})
 		}
@@ -217,5 +219,35 @@ func TestMovedKeyFiresNothing(t *testing.T) {
 	if got := sizes(q.calls); !slices.Equal(got, []int{1}) || q.calls[0][0].Payload == nil ||
 		q.calls[0][0].ID != DeliveryID(record(t, 2).Change.SequenceNumber, "k0", connections.TriggerEmail) {
 		t.Fatalf("deliveries %v, want only the unmarked record's", q.calls)
+	}
+}
+
+// Every delivery goes to its tenant's message group: the standard queue is
+// then a fair queue, one tenant's backlog does not hold up the others.
+func TestDeliveriesCarryTheTenantAsMessageGroup(t *testing.T) {
+	q := &fakeQueue{}
+	ev := batchOf(t, 12)
+	if out, err := newRouter(q, 1).Handle(t.Context(), ev); err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", out, err)
+	}
+	var ds []connections.Delivery
+	for _, c := range q.calls {
+		ds = append(ds, c...)
+	}
+	if len(q.groups) != 12 || len(ds) != 12 {
+		t.Fatalf("%d entries, %d groups, want 12", len(ds), len(q.groups))
+	}
+	for i, d := range ds {
+		if d.TenantID == "" || q.groups[i] != d.TenantID {
+			t.Errorf("delivery %d of tenant %q sent with MessageGroupId %q", i, d.TenantID, q.groups[i])
+		}
+	}
+	// Replays and redrives go through Enqueue.
+	q2 := &fakeQueue{}
+	if err := Enqueue(t.Context(), q2, "url", []connections.Delivery{{ID: "msg_1", TenantID: "ten_a"}, {ID: "msg_2", TenantID: "ten_b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q2.groups, []string{"ten_a", "ten_b"}) {
+		t.Errorf("Enqueue groups %v, want [ten_a ten_b]", q2.groups)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
@@ -54,13 +55,22 @@ type Env struct {
 	// WithAuthCache in the functions that revoke or rotate credentials, and
 	// by the local gateway; nil elsewhere.
 	AuthCacheFlusher authcache.Flusher
+	// Limits are the stage's per-tenant limits (shared/limits, from the
+	// environment; defaults where unset).
+	Limits limits.Limits
 	// optErr is an Option's failure, reported as an init error.
 	optErr error
 }
 
 // FromConfig builds an Env from an SDK config and an environment.
 func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
+	lim, err := limits.FromEnv(getenv)
+	if err != nil {
+		lim = limits.Defaults() // and the init fails (Load)
+	}
 	return &Env{
+		Limits:    lim,
+		optErr:    err,
 		AWS:       cfg,
 		DDB:       dynamodb.NewFromConfig(cfg),
 		DataTable: getenv(appenv.TableName),
@@ -87,6 +97,9 @@ func Load(ctx context.Context) (*Env, error) {
 	}
 	if err := CheckLoopback(e.Getenv); err != nil {
 		return nil, err
+	}
+	if e.optErr != nil {
+		return nil, e.optErr // a limit set out of range (limits.FromEnv)
 	}
 	return e, nil
 }
@@ -132,7 +145,7 @@ func (e *Env) Tenancy() *ddbstore.Tenancy { return &ddbstore.Tenancy{API: e.DDB,
 // Contacts is the contacts store on the data table, with its search index
 // on the operations table.
 func (e *Env) Contacts() *ddbstore.Contacts {
-	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
+	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable, MaxContacts: e.Limits.ContactsPerTenant}
 }
 
 // Connections is the connections store: connections and dead deliveries on
@@ -168,6 +181,9 @@ func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
 // AuthCache is the flusher of the API's authorizer cache (nil unless
 // WithAuthCache or the local gateway set it).
 func (e *Env) AuthCache() authcache.Flusher { return e.AuthCacheFlusher }
+
+// TenantLimits are the stage's per-tenant limits.
+func (e *Env) TenantLimits() limits.Limits { return e.Limits }
 
 // Clock is the time source.
 func (e *Env) Clock() func() time.Time { return e.Now }

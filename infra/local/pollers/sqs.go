@@ -49,6 +49,17 @@ type SQSPoller struct {
 	// its event source stops: their handler's context ends Drain later.
 	// Default: at once.
 	Drain time.Duration
+	// Fair shares the pollers between message groups (tenants) as SQS fair
+	// queues do, which the emulator does not: see fairness. Default: off.
+	Fair bool
+	// FairWindow is how long a group seen in a receive counts as waiting
+	// (default 1 s).
+	FairWindow time.Duration
+	// GroupOf names a message's group (default: its MessageGroupId
+	// attribute).
+	GroupOf func(types.Message) string
+
+	fair *fairness
 }
 
 // Run polls until ctx is cancelled, then returns nil once the batches in
@@ -81,6 +92,12 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 		return fmt.Errorf("sqs poller: the SQS client's HTTP timeout %s cuts a %s long poll short (want at least %s)",
 			d, c.WaitTime, c.WaitTime+longPollMargin)
 	}
+	if c.Fair {
+		if c.FairWindow == 0 {
+			c.FairWindow = time.Second
+		}
+		c.fair = newFairness(c.Concurrency, c.BatchSize, c.FairWindow)
+	}
 	var wg sync.WaitGroup
 	for range c.Concurrency {
 		wg.Go(func() { c.poll(ctx) })
@@ -110,9 +127,16 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			}
 			continue
 		}
-		if len(out.Messages) > 0 {
-			p.handle(ctx, out.Messages)
+		msgs, release := out.Messages, func() {}
+		if p.fair != nil && len(msgs) > 0 {
+			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
+				_ = sleep(ctx, fairPause)
+			}
 		}
+		if len(msgs) > 0 {
+			p.handle(ctx, msgs)
+		}
+		release()
 	}
 }
 

@@ -27,8 +27,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	appevents "github.com/startmsg/chatbackend/events"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
@@ -37,6 +39,7 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -277,7 +280,8 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
-				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime}
+				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime,
+				Concurrency: dispatchWorkers, Fair: true, GroupOf: deliveryGroup}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}
 	}
@@ -287,6 +291,20 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 		close(done)
 	}()
 	return done
+}
+
+// dispatchWorkers is how many batches the local dispatcher handles at once:
+// with fair scheduling, one of them is kept for tenants other than the
+// busiest (see pollers.SQSPoller.Fair).
+const dispatchWorkers = 4
+
+// deliveryGroup is a delivery message's tenant: its MessageGroupId, which
+// the emulator does not keep on a standard queue, else its body's tenant.
+func deliveryGroup(m sqstypes.Message) string {
+	if g := m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]; g != "" {
+		return g
+	}
+	return aws.ToString(queue.GroupOfBody(aws.ToString(m.Body)))
 }
 
 // report passes a poller's error on to run, without blocking once run has

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,6 +43,8 @@ type Stack struct {
 	URL  string
 	// Clock is the time every function sees; tests may move it.
 	Clock *Clock
+	// onCalls is Options.OnCalls.
+	onCalls func(fn string, calls []accesstest.Call)
 }
 
 // Clock is a settable time source, safe for concurrent use.
@@ -79,6 +82,13 @@ type Options struct {
 	// failed calls per source address (gateway.Config); 0 is off.
 	IPLimit  int
 	IPWindow time.Duration
+	// OnCalls, when set, is given the SDK calls of every invocation of a
+	// function (API routes and event consumers), after it returns: the
+	// capacity tool counts them (infra/capacity).
+	OnCalls func(fn string, calls []accesstest.Call)
+	// Vars are more environment variables for every function (a stage
+	// setting such as limits.EnvContactsPerTenant).
+	Vars map[string]string
 }
 
 // NewWith is New with options.
@@ -97,9 +107,10 @@ func NewWith(t testing.TB, o Options) *Stack {
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
 	}
+	maps.Copy(vars, o.Vars)
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
-	s := &Stack{T: t, Env: env, Deps: d, Clock: clock}
+	s := &Stack{T: t, Env: env, Deps: d, Clock: clock, onCalls: o.OnCalls}
 	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, o.AuthCacheTTL)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +138,9 @@ func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)
+		if s.onCalls != nil {
+			s.onCalls(fn, rec.Calls())
+		}
 		for _, m := range accesstest.MissingFor(fn, access, rec.Calls(), res) {
 			s.T.Errorf("%s: not granted in AWS by its Access bits: %s", fn, m)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -86,7 +87,8 @@ const (
 var Ops = map[string]Op{
 	"openapi": {Response: documentType},
 	"me": {Response: typeOf[metaapi.MeView](), Wrap: true,
-		ResponseExample: `{"data":{"channel":` + channelExample + `,"tenant":{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme"}}}`},
+		ResponseExample: `{"data":{"channel":` + channelExample + `,"tenant":{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme"},` +
+			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":50}}}`},
 
 	"contact-create": {Request: typeOf[contactapi.FieldsBody](), Response: typeOf[contactapi.ContactRef](), Wrap: true,
 		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},
@@ -164,7 +166,7 @@ var Ops = map[string]Op{
 	"delivery-dead-redrive": {Response: typeOf[connectionapi.Redriven](), Wrap: true, Status: http.StatusAccepted,
 		ResponseExample: `{"data":{"id":"msg_2k4m6p8r1t3v5x7z","queued":true}}`},
 	"events-collect": {Request: typeOf[eventsapi.EventBody](), Response: typeOf[eventsapi.Collected](), Wrap: true,
-		Errors:          []int{http.StatusConflict},
+		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},
 		RequestExample:  `{"psid":"12765756","field":"email","value":"testuser@example.com"}`,
 		ResponseExample: `{"data":{"id":"12765756","psid":"12765756"}}`},
 
@@ -331,6 +333,7 @@ func newReflector() *reflector {
 			typeOf[tenancy.Token]():                "A channel API token as listed: token is masked.",
 			typeOf[actionapi.ActionResult]():       "One action's result, in the order of the actions. idContact is a number; data holds SEARCH's matches.",
 			typeOf[actionapi.Action]():             "One contact action. Number, Email, Fname, Lname and idContact take a string or a number.",
+			typeOf[limits.Limits]():                "The deployment's per-tenant limits: contacts a tenant may keep, connections a channel may have (either refused with a 422 beyond), webhook deliveries sent per second for the tenant (the rest wait in the queue).",
 		},
 		comps: map[string]obj{},
 		owner: map[string]reflect.Type{},
