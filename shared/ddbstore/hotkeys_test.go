@@ -1,0 +1,257 @@
+package ddbstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+)
+
+// partitionLimit wraps the emulator's client and refuses, as DynamoDB
+// does, writes to one partition beyond perSec in one second: the whole call
+// answers ProvisionedThroughputExceededException and writes nothing. Every
+// Put, Update and Delete (also inside a transaction or batch) is a write to
+// its table's partition key, and a Put with GSI1PK one more to that GSI1
+// partition (a throttled GSI throttles its table's writes too).
+//
+// now is the clock the seconds are counted by.
+type partitionLimit struct {
+	*dynamodb.Client
+	perSec int
+	now    func() time.Time
+
+	mu     sync.Mutex
+	second int64
+	writes map[string]int // this second's writes per partition
+	peak   int
+}
+
+func newPartitionLimit(c *dynamodb.Client, perSec int, now func() time.Time) *partitionLimit {
+	return &partitionLimit{Client: c, perSec: perSec, now: now, writes: map[string]int{}}
+}
+
+// admit counts one call's writes (partition → writes) or refuses them all.
+func (p *partitionLimit) admit(keys map[string]int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.now().Unix(); s != p.second {
+		p.second, p.writes = s, map[string]int{}
+	}
+	for k, n := range keys {
+		if p.writes[k]+n > p.perSec {
+			return &types.ProvisionedThroughputExceededException{Message: aws.String(fmt.Sprintf(
+				"The level of configured provisioned throughput for the table was exceeded (partition %s: %d writes this second, at most %d)", k, p.writes[k], p.perSec))}
+		}
+	}
+	for k, n := range keys {
+		p.writes[k] += n
+		p.peak = max(p.peak, p.writes[k])
+	}
+	return nil
+}
+
+func pkOf(table *string, m map[string]types.AttributeValue, attr string) string {
+	if v, ok := m[attr].(*types.AttributeValueMemberS); ok {
+		return aws.ToString(table) + "/" + attr + "/" + v.Value
+	}
+	return ""
+}
+
+func (p *partitionLimit) count(keys map[string]int, table *string, keyOrItem map[string]types.AttributeValue) {
+	for _, attr := range []string{"PK", "GSI1PK"} {
+		if k := pkOf(table, keyOrItem, attr); k != "" {
+			keys[k]++
+		}
+	}
+}
+
+func (p *partitionLimit) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	keys := map[string]int{}
+	for _, it := range in.TransactItems {
+		switch {
+		case it.Put != nil:
+			p.count(keys, it.Put.TableName, it.Put.Item)
+		case it.Update != nil:
+			p.count(keys, it.Update.TableName, it.Update.Key)
+		case it.Delete != nil:
+			p.count(keys, it.Delete.TableName, it.Delete.Key)
+		}
+	}
+	if err := p.admit(keys); err != nil {
+		return nil, err
+	}
+	return p.Client.TransactWriteItems(ctx, in, append(opts, withoutRequestToken)...)
+}
+
+// withoutRequestToken leaves out the idempotency token the SDK puts on
+// every TransactWriteItems: dynoxide keeps each token it sees, and its
+// transactions slow down as they pile up (the bulk imports below are only
+// sent once).
+func withoutRequestToken(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("testDropClientRequestToken",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if tw, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
+					cp := *tw
+					cp.ClientRequestToken = nil
+					in.Parameters = &cp
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
+}
+
+func (p *partitionLimit) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	keys := map[string]int{}
+	p.count(keys, in.TableName, in.Item)
+	if err := p.admit(keys); err != nil {
+		return nil, err
+	}
+	return p.Client.PutItem(ctx, in, opts...)
+}
+
+func (p *partitionLimit) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	keys := map[string]int{}
+	p.count(keys, in.TableName, in.Key)
+	if err := p.admit(keys); err != nil {
+		return nil, err
+	}
+	return p.Client.UpdateItem(ctx, in, opts...)
+}
+
+func (p *partitionLimit) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	keys := map[string]int{}
+	p.count(keys, in.TableName, in.Key)
+	if err := p.admit(keys); err != nil {
+		return nil, err
+	}
+	return p.Client.DeleteItem(ctx, in, opts...)
+}
+
+// TestPartitionLimit checks the limiter itself: the 1,001st write to one
+// partition in a second is refused, another partition's is not, and the
+// next second starts again.
+func TestPartitionLimit(t *testing.T) {
+	env := emulators.ForTest(t)
+	now := time.Unix(1000, 0)
+	p := newPartitionLimit(env.DDB, 1000, func() time.Time { return now })
+	put := func(pk string) error {
+		_, err := p.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(env.OpsTable), Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "x"}}})
+		return err
+	}
+	for i := range 1000 {
+		if err := put("IDX#hot"); err != nil {
+			t.Fatalf("write %d: %v", i+1, err)
+		}
+	}
+	var pte *types.ProvisionedThroughputExceededException
+	if err := put("IDX#hot"); !errors.As(err, &pte) {
+		t.Fatalf("write 1001: %v, want ProvisionedThroughputExceededException", err)
+	}
+	if err := put("IDX#cold"); err != nil {
+		t.Fatalf("another partition: %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := put("IDX#hot"); err != nil {
+		t.Fatalf("next second: %v", err)
+	}
+}
+
+// importRate is the pace of the bulk import below: contact creates per
+// second, as a bulk import running on many Lambda instances sends them.
+const importRate = 4000
+
+// bulkContacts is the size of the import: twice what one partition takes
+// in a second at importRate.
+const bulkContacts = 2000
+
+// bulkCreate creates n contacts that share language "en" through s on
+// workers goroutines, and stops at the first error. The limiter's clock
+// is the import's own: the i-th create is sent at i/importRate seconds (the
+// emulator on a test machine writes far slower than DynamoDB; the
+// partition limit is judged at the pace a real import has).
+func bulkCreate(t *testing.T, s *ddbstore.Contacts, tenant string, n int, calls *atomic.Int64) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				calls.Store(i)
+				c := mk(tenant, "ch", fmt.Sprintf("c%05d", i), 1_700_000_000+i, map[string]string{"language": "en"}, nil)
+				c.Tags = []string{}
+				if err := s.CreateContact(ctx, c); err != nil {
+					once.Do(func() { first = fmt.Errorf("create %d: %w", i, err); cancel() })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// TestBulkImportOfOneValueIsNotThrottled creates bulkContacts contacts
+// that share one value at 4,000 creates a second against a limit of 1,000
+// writes a second per partition: with the shards every partition (entries,
+// their GSI1, the counts) stays under it; with one partition per value, as
+// before the shards, the import is throttled within its first second.
+// (make bench runs the same with 10,000 contacts: apibench.)
+func TestBulkImportOfOneValueIsNotThrottled(t *testing.T) {
+	env := emulators.ForTest(t)
+	var calls atomic.Int64
+	start := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return start.Add(time.Duration(calls.Load()) * time.Second / importRate) }
+
+	t.Run("one partition per value", func(t *testing.T) {
+		lim := newPartitionLimit(env.DDB, 1000, clock)
+		s := ddbstore.WithShards(&ddbstore.Contacts{API: lim, Table: env.Table, OpsTable: env.OpsTable}, 1)
+		calls.Store(0)
+		err := bulkCreate(t, s, "unsharded", bulkContacts, &calls)
+		var pte *types.ProvisionedThroughputExceededException
+		if !errors.As(err, &pte) {
+			t.Fatalf("import: %v, want ProvisionedThroughputExceededException", err)
+		}
+		t.Logf("throttled as expected: %v", err)
+	})
+
+	lim := newPartitionLimit(env.DDB, 1000, clock)
+	s := &ddbstore.Contacts{API: lim, Table: env.Table, OpsTable: env.OpsTable}
+	calls.Store(0)
+	if err := bulkCreate(t, s, "t", bulkContacts, &calls); err != nil {
+		t.Fatalf("sharded import: %v", err)
+	}
+	t.Logf("busiest partition: %d writes in one second (limit 1000)", lim.peak)
+	plain := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	for _, ch := range []string{"ch", ""} {
+		q := contacts.Query{TenantID: "t", ChannelID: ch, FieldKey: contacts.StandardKey("language"), ValueKey: "en", Offset: bulkContacts - 5, Limit: 10}
+		ids, total := find(t, plain, q)
+		last := fmt.Sprintf("c%05d", bulkContacts-1)
+		if total != bulkContacts || len(ids) != 5 || ids[4] != last {
+			t.Errorf("channel %q: last page %v, total %d; want 5 ending with %s of %d", ch, ids, total, last, bulkContacts)
+		}
+	}
+}
