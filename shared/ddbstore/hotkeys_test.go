@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
@@ -253,5 +254,127 @@ func TestBulkImportOfOneValueIsNotThrottled(t *testing.T) {
 		if total != bulkContacts || len(ids) != 5 || ids[4] != last {
 			t.Errorf("channel %q: last page %v, total %d; want 5 ending with %s of %d", ch, ids, total, last, bulkContacts)
 		}
+	}
+}
+
+// sumCounts adds up the count items of (field, value): attribute attr of
+// every shard, read directly.
+func sumCounts(t *testing.T, env *emulators.TestEnv, tenant, field, value, attr string) int {
+	t.Helper()
+	sum := 0
+	seen := map[string]bool{}
+	for i := range 2000 { // contact IDs that cover every shard
+		pk := ddbstore.CountPK(tenant, field, value, fmt.Sprint("probe", i))
+		if seen[pk] {
+			continue
+		}
+		seen[pk] = true
+		out, err := env.DDB.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(env.OpsTable), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "N"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := out.Item[attr].(*types.AttributeValueMemberN); ok {
+			var v int
+			fmt.Sscan(n.Value, &v)
+			sum += v
+		}
+	}
+	if len(seen) != ddbstore.IndexShards {
+		t.Fatalf("probed %d shards, want %d", len(seen), ddbstore.IndexShards)
+	}
+	return sum
+}
+
+// TestCountsStayExact moves contacts between values and channels' scopes
+// and checks every total, from the searches and from the count items
+// themselves, against the contacts there are; a contact with more values
+// than one transaction can move is deleted in several, its counts with it.
+func TestCountsStayExact(t *testing.T) {
+	s, env := newContacts(t)
+	lang := func(ch, v string) contacts.Query {
+		return contacts.Query{TenantID: "t", ChannelID: ch, FieldKey: contacts.StandardKey("language"), ValueKey: v, Limit: 100}
+	}
+	var cs []contacts.Contact
+	for i := range 30 {
+		ch := []string{"ch1", "ch2", ""}[i%3]
+		c := mk("t", ch, fmt.Sprintf("c%02d", i), int64(i), map[string]string{"language": "en"}, nil)
+		mustCreate(t, s, c)
+		cs = append(cs, c)
+	}
+	// c00..c09 move to fr, c10..c14 are deleted.
+	for i := range 10 {
+		n := next(cs[i], func(n *contacts.Contact) { n.Fields["language"] = "FR" })
+		if err := s.UpdateContact(t.Context(), cs[i], n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 10; i < 15; i++ {
+		if err := s.DeleteContact(t.Context(), cs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]map[string]int{"en": {}, "fr": {}}
+	for i, c := range cs {
+		v := "en"
+		switch {
+		case i < 10:
+			v = "fr"
+		case i < 15:
+			continue
+		}
+		want[v][c.ChannelID]++
+		want[v]["*"]++
+	}
+	for v, byCh := range want {
+		for _, ch := range []string{"ch1", "ch2"} {
+			if _, total := find(t, s, lang(ch, v)); total != byCh[ch] {
+				t.Errorf("%s in %s: total %d, want %d", v, ch, total, byCh[ch])
+			}
+		}
+		if ids, total := find(t, s, lang("", v)); total != byCh["*"] || len(ids) != byCh["*"] {
+			t.Errorf("%s tenant-wide: total %d (%d found), want %d", v, total, len(ids), byCh["*"])
+		}
+		if n := sumCounts(t, env, "t", contacts.StandardKey("language"), v, "n"); n != byCh["*"] {
+			t.Errorf("%s: count items say %d, want %d", v, n, byCh["*"])
+		}
+		if n := sumCounts(t, env, "t", contacts.StandardKey("language"), v, "c:ch1"); n != byCh["ch1"] {
+			t.Errorf("%s: ch1's counts say %d, want %d", v, n, byCh["ch1"])
+		}
+	}
+
+	// A contact with 71 values: 143 actions to delete, in two transactions.
+	custom := map[string]string{}
+	for i := range 60 {
+		custom[fmt.Sprint(i+1)] = "big"
+	}
+	fields := map[string]string{"language": "en", "firstName": "B", "lastName": "C", "email": "b@example.com", "phone": "+15550001",
+		"profilePic": "p", "locale": "en_US", "timezone": "1", "gender": "x", "birthday": "2000-01-01", "location": "here"}
+	big := mk("t", "ch1", "big", 100, fields, custom)
+	createUnsharded(t, env, env.Table, env.OpsTable, big)
+	if _, err := s.Reindex(t.Context(), nil); err != nil { // in chunks, too
+		t.Fatal(err)
+	}
+	if _, total := find(t, s, lang("ch1", "en")); total != want["en"]["ch1"]+1 {
+		t.Errorf("after reindex: total %d, want %d", total, want["en"]["ch1"]+1)
+	}
+	for _, f := range []string{"1", "60"} {
+		if ids, total := find(t, s, contacts.Query{TenantID: "t", FieldKey: contacts.CustomKey(f), ValueKey: "big", Limit: 10}); total != 1 || len(ids) != 1 {
+			t.Errorf("custom %s: %v, total %d", f, ids, total)
+		}
+	}
+	if err := s.DeleteContact(t.Context(), big); err != nil {
+		t.Fatal(err)
+	}
+	if _, total := find(t, s, lang("ch1", "en")); total != want["en"]["ch1"] {
+		t.Errorf("after the big delete: total %d, want %d", total, want["en"]["ch1"])
+	}
+	for _, f := range []string{"1", "30", "60"} {
+		if n := sumCounts(t, env, "t", contacts.CustomKey(f), "big", "n"); n != 0 {
+			t.Errorf("custom %s: counts say %d after the delete", f, n)
+		}
+	}
+	if _, err := s.GetContact(t.Context(), "t", "big"); !apperr.Is(err, apperr.KindNotFound) {
+		t.Errorf("big contact: %v", err)
 	}
 }
