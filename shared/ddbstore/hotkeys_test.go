@@ -12,134 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/partitionlimit"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
-
-// partitionLimit wraps the emulator's client and refuses, as DynamoDB
-// does, writes to one partition beyond perSec in one second: the whole call
-// answers ProvisionedThroughputExceededException and writes nothing. Every
-// Put, Update and Delete (also inside a transaction or batch) is a write to
-// its table's partition key, and a Put with GSI1PK one more to that GSI1
-// partition (a throttled GSI throttles its table's writes too).
-//
-// now is the clock the seconds are counted by.
-type partitionLimit struct {
-	*dynamodb.Client
-	perSec int
-	now    func() time.Time
-
-	mu     sync.Mutex
-	second int64
-	writes map[string]int // this second's writes per partition
-	peak   int
-}
-
-func newPartitionLimit(c *dynamodb.Client, perSec int, now func() time.Time) *partitionLimit {
-	return &partitionLimit{Client: c, perSec: perSec, now: now, writes: map[string]int{}}
-}
-
-// admit counts one call's writes (partition → writes) or refuses them all.
-func (p *partitionLimit) admit(keys map[string]int) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s := p.now().Unix(); s != p.second {
-		p.second, p.writes = s, map[string]int{}
-	}
-	for k, n := range keys {
-		if p.writes[k]+n > p.perSec {
-			return &types.ProvisionedThroughputExceededException{Message: aws.String(fmt.Sprintf(
-				"The level of configured provisioned throughput for the table was exceeded (partition %s: %d writes this second, at most %d)", k, p.writes[k], p.perSec))}
-		}
-	}
-	for k, n := range keys {
-		p.writes[k] += n
-		p.peak = max(p.peak, p.writes[k])
-	}
-	return nil
-}
-
-func pkOf(table *string, m map[string]types.AttributeValue, attr string) string {
-	if v, ok := m[attr].(*types.AttributeValueMemberS); ok {
-		return aws.ToString(table) + "/" + attr + "/" + v.Value
-	}
-	return ""
-}
-
-func (p *partitionLimit) count(keys map[string]int, table *string, keyOrItem map[string]types.AttributeValue) {
-	for _, attr := range []string{"PK", "GSI1PK"} {
-		if k := pkOf(table, keyOrItem, attr); k != "" {
-			keys[k]++
-		}
-	}
-}
-
-func (p *partitionLimit) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	keys := map[string]int{}
-	for _, it := range in.TransactItems {
-		switch {
-		case it.Put != nil:
-			p.count(keys, it.Put.TableName, it.Put.Item)
-		case it.Update != nil:
-			p.count(keys, it.Update.TableName, it.Update.Key)
-		case it.Delete != nil:
-			p.count(keys, it.Delete.TableName, it.Delete.Key)
-		}
-	}
-	if err := p.admit(keys); err != nil {
-		return nil, err
-	}
-	return p.Client.TransactWriteItems(ctx, in, append(opts, withoutRequestToken)...)
-}
-
-// withoutRequestToken leaves out the idempotency token the SDK puts on
-// every TransactWriteItems: dynoxide keeps each token it sees, and its
-// transactions slow down as they pile up (the bulk imports below are only
-// sent once).
-func withoutRequestToken(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("testDropClientRequestToken",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if tw, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
-					cp := *tw
-					cp.ClientRequestToken = nil
-					in.Parameters = &cp
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
-	})
-}
-
-func (p *partitionLimit) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	keys := map[string]int{}
-	p.count(keys, in.TableName, in.Item)
-	if err := p.admit(keys); err != nil {
-		return nil, err
-	}
-	return p.Client.PutItem(ctx, in, opts...)
-}
-
-func (p *partitionLimit) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	keys := map[string]int{}
-	p.count(keys, in.TableName, in.Key)
-	if err := p.admit(keys); err != nil {
-		return nil, err
-	}
-	return p.Client.UpdateItem(ctx, in, opts...)
-}
-
-func (p *partitionLimit) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	keys := map[string]int{}
-	p.count(keys, in.TableName, in.Key)
-	if err := p.admit(keys); err != nil {
-		return nil, err
-	}
-	return p.Client.DeleteItem(ctx, in, opts...)
-}
 
 // TestPartitionLimit checks the limiter itself: the 1,001st write to one
 // partition in a second is refused, another partition's is not, and the
@@ -147,7 +26,7 @@ func (p *partitionLimit) DeleteItem(ctx context.Context, in *dynamodb.DeleteItem
 func TestPartitionLimit(t *testing.T) {
 	env := emulators.ForTest(t)
 	now := time.Unix(1000, 0)
-	p := newPartitionLimit(env.DDB, 1000, func() time.Time { return now })
+	p := partitionlimit.New(env.DDB, 1000, func() time.Time { return now })
 	put := func(pk string) error {
 		_, err := p.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(env.OpsTable), Item: map[string]types.AttributeValue{
 			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "x"}}})
@@ -228,7 +107,7 @@ func TestBulkImportOfOneValueIsNotThrottled(t *testing.T) {
 	clock := func() time.Time { return start.Add(time.Duration(calls.Load()) * time.Second / importRate) }
 
 	t.Run("one partition per value", func(t *testing.T) {
-		lim := newPartitionLimit(env.DDB, 1000, clock)
+		lim := partitionlimit.New(env.DDB, 1000, clock)
 		s := ddbstore.WithShards(&ddbstore.Contacts{API: lim, Table: env.Table, OpsTable: env.OpsTable}, 1)
 		calls.Store(0)
 		err := bulkCreate(t, s, "unsharded", bulkContacts, &calls)
@@ -239,13 +118,14 @@ func TestBulkImportOfOneValueIsNotThrottled(t *testing.T) {
 		t.Logf("throttled as expected: %v", err)
 	})
 
-	lim := newPartitionLimit(env.DDB, 1000, clock)
+	lim := partitionlimit.New(env.DDB, 1000, clock)
 	s := &ddbstore.Contacts{API: lim, Table: env.Table, OpsTable: env.OpsTable}
 	calls.Store(0)
 	if err := bulkCreate(t, s, "t", bulkContacts, &calls); err != nil {
 		t.Fatalf("sharded import: %v", err)
 	}
-	t.Logf("busiest partition: %d writes in one second (limit 1000)", lim.peak)
+	peak, hot := lim.Peak()
+	t.Logf("busiest partition: %d writes in one second (limit 1000): %s", peak, hot)
 	plain := &ddbstore.Contacts{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
 	for _, ch := range []string{"ch", ""} {
 		q := contacts.Query{TenantID: "t", ChannelID: ch, FieldKey: contacts.StandardKey("language"), ValueKey: "en", Offset: bulkContacts - 5, Limit: 10}
