@@ -110,7 +110,7 @@ func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem
 	if s.OpsTable == "" {
 		return errNoIndex
 	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err := s.transactRetrying(ctx, items)
 	if err != nil && strings.Contains(err.Error(), "Item size has exceeded") {
 		// The domain keeps contacts under contacts.MaxContactBytes; should
 		// an item still be refused for its size, say so rather than fail.

@@ -258,3 +258,45 @@ func TestCountsStayExact(t *testing.T) {
 		t.Errorf("big contact: %v", err)
 	}
 }
+
+// conflictingAPI cancels the first n transactions as DynamoDB does when
+// another transaction is writing one of their items (a shared count).
+type conflictingAPI struct {
+	*dynamodb.Client
+	n, calls int
+}
+
+func (c *conflictingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls++
+	if c.n > 0 {
+		c.n--
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i].Code = aws.String("None")
+		}
+		reasons[len(reasons)-1].Code = aws.String("TransactionConflict")
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled"), CancellationReasons: reasons}
+	}
+	return c.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestConflictsOnCountsAreRetried checks that a contact write cancelled
+// only because a concurrent transaction held one of its counts is tried
+// again, and one that keeps meeting conflicts gives up.
+func TestConflictsOnCountsAreRetried(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &conflictingAPI{Client: env.DDB, n: 2}
+	s := &ddbstore.Contacts{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	c := mk("t", "ch", "c1", 1, map[string]string{"language": "en"}, nil)
+	if err := s.CreateContact(t.Context(), c); err != nil || api.calls != 3 {
+		t.Fatalf("create after 2 conflicts: %v in %d calls, want success in 3", err, api.calls)
+	}
+	if _, total := find(t, s, contacts.Query{TenantID: "t", ChannelID: "ch", FieldKey: contacts.StandardKey("language"), ValueKey: "en", Limit: 10}); total != 1 {
+		t.Errorf("total %d, want 1", total)
+	}
+	api.n, api.calls = 100, 0
+	n := next(c, func(n *contacts.Contact) { n.Fields["language"] = "fr" })
+	if err := s.UpdateContact(t.Context(), c, n); !apperr.Is(err, apperr.KindConflict) || api.calls != 4 {
+		t.Errorf("update under endless conflicts: %v in %d calls, want a conflict after 4", err, api.calls)
+	}
+}

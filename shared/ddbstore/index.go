@@ -7,9 +7,11 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -585,4 +587,45 @@ func (s *Contacts) indexedTry(ctx context.Context, prev contacts.Contact, next *
 		return outOfStep(err, len(head))
 	}
 	return nil
+}
+
+// conflictRetries bounds the tries of a transaction that DynamoDB cancels
+// only because another one was writing one of its items at the same time.
+const conflictRetries = 4
+
+// transactRetrying runs a transaction, again (after a short wait) while
+// it is cancelled for conflicts with concurrent transactions alone: the
+// count items (index.go) are shared by every contact of a value's shard,
+// and DynamoDB cancels a transaction that meets another one on an item. A
+// cancelled transaction wrote nothing, so trying it again is safe.
+func (s *Contacts) transactRetrying(ctx context.Context, items []types.TransactWriteItem) error {
+	for n := 0; ; n++ {
+		_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil || n+1 >= conflictRetries || !onlyConflicts(err) {
+			return err
+		}
+		if err := sleep(ctx, time.Duration(5<<n)*time.Millisecond+time.Duration(rand.IntN(5))*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// onlyConflicts reports a transaction cancelled for conflicts with other
+// transactions and for nothing else.
+func onlyConflicts(err error) bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return false
+	}
+	conflict := false
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "TransactionConflict":
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
 }
