@@ -25,9 +25,10 @@ import (
 // A contact is one item of the data table; every (field, value) pair it can
 // be found by (contacts.SearchTerms) is one small index item of the
 // operations table, written, moved and deleted in the same transaction as
-// the contact (a transaction may span tables). A search is then a Query on
-// the index partition of that one value: it never reads the rest of the
-// tenant. The index stays off the data table's stream: the trigger router
+// the contact (a transaction may span tables), with the ADD to the value's
+// count. A value's entries are spread over IndexShards partitions (index.go).
+// A search then reads the value's counts and Queries its shards: it never
+// reads the rest of the tenant. The index stays off the data table's stream: the trigger router
 // reads contact changes only, and every streamed write costs.
 type Contacts struct {
 	API   API
