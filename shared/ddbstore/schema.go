@@ -70,8 +70,8 @@ import (
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
 // of it when it is longer than 200 bytes. <s> is the contact's shard,
-// FNV-1a of its ID modulo IndexShards (16): every value's entries and
-// counts are spread over 16 partitions, so that no value is a hot key.
+// FNV-1a of its ID modulo IndexShards (8): every value's entries and
+// counts are spread over 8 partitions, so that no value is a hot key.
 // Entries are written, with the ADD to their shard's count, in the same
 // transaction as their contact (contacts.go, index.go). Versions before the
 // shards keyed entries IDX#<t>#<c>#<f>#<v> (GSI1PK IDX#<t>#*#<f>#<v>);
