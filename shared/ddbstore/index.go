@@ -239,11 +239,7 @@ func (s *Contacts) repairTerms(ctx context.Context, c contacts.Contact, old bool
 			if attempt > len(ts) {
 				return put, fmt.Errorf("repair index of contact %s: entries keep changing", c.ID)
 			}
-			cond, vals := versionIs(c.Version)
-			items := []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
-				TableName: aws.String(s.Table), Key: key(contactPK(c.TenantID, c.ID), skContact),
-				ConditionExpression: cond, ExpressionAttributeValues: vals,
-			}}}
+			items := []types.TransactWriteItem{s.versionCheck(c)}
 			for _, t := range part {
 				items = append(items, s.termActions(c, t, true)...)
 				if old {
