@@ -1,17 +1,20 @@
 // Command reindex rebuilds the contacts' search index on the operations
-// table from the contacts of the data table, and removes the index items
-// that versions before the operations table kept in the data table (see
-// ddbstore.Contacts.Reindex); then it moves the channels' contacts that
-// versions before channel-scoped contact identity kept under a key without
-// their channel to their own key (ddbstore.Contacts.MigrateContactKeys).
-// Run it once after deploying this version over a deployment that has
-// contacts, with the credentials you deploy with:
+// table from the contacts of the data table (sharded, with its per-value
+// counts), removes the unsharded entries that versions before the shards
+// kept there, and the index items that versions before the operations
+// table kept in the data table (see ddbstore.Contacts.Reindex); then it
+// moves the channels' contacts that versions before channel-scoped contact
+// identity kept under a key without their channel to their own key
+// (ddbstore.Contacts.MigrateContactKeys). Run it once after deploying this
+// version over a deployment that has contacts, with the credentials you
+// deploy with:
 //
 //	go run ./infra/reindex -table <TableName> -ops <OpsTableName>
 //
-// (the stack's outputs name both tables). It is idempotent, and safe while
-// the API serves: until it ends, searches may miss contacts written before
-// the upgrade. `make run` does the same for its local data on start.
+// (the stack's outputs name both tables). It is idempotent and resumable
+// (run it again after an interruption: nothing is counted twice), and safe
+// while the API serves: until it ends, searches may miss contacts written
+// before the upgrade. `make run` does the same for its local data on start.
 package main
 
 import (

@@ -35,6 +35,10 @@ type Contact struct {
 	LastEvent *Event `dynamodbav:"last_event,omitempty"`
 	// Version increases with every write; updates are conditional on it.
 	Version int64 `dynamodbav:"version"`
+	// CountShard is the store's record of the shard of the tenant's contact
+	// counter that counted this contact, plus one (0: not counted, as
+	// contacts made before the counter): its delete takes it off there.
+	CountShard int `dynamodbav:"count_shard,omitempty"`
 	// Once, when set, makes this write the one recording of an outside
 	// event (not stored with the contact): the store writes the mark in the
 	// same transaction and refuses the write with ErrRecorded if the mark is

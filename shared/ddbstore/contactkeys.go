@@ -277,8 +277,9 @@ func (s *Contacts) MigrateContactKeysOnce(ctx context.Context, progress func(Con
 type contactRef struct{ Channel, ID string }
 
 // entryRef is the contact a search entry points to: the ID ends its sort
-// key (<createdAt>#<id>), the channel is its partition key's third part
-// (IDX#<t>#<c>#…).
+// key (<createdAt>#<id>), the channel is the part of its partition key
+// after the tenant's (IDX#~<shard>#<t>#<c>#… on the sharded index, index.go;
+// IDX#<t>#<c>#… on the unsharded layout before it).
 func entryRef(it map[string]types.AttributeValue) (contactRef, bool) {
 	pk, _ := it[AttrPK].(*types.AttributeValueMemberS)
 	sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
@@ -286,11 +287,15 @@ func entryRef(it map[string]types.AttributeValue) (contactRef, bool) {
 		return contactRef{}, false
 	}
 	_, id, ok := strings.Cut(sk.Value, "#")
-	parts := strings.SplitN(pk.Value, "#", 4)
-	if !ok || id == "" || len(parts) < 4 {
+	parts := strings.SplitN(pk.Value, "#", 5)
+	at := 2
+	if len(parts) > 1 && strings.HasPrefix(parts[1], "~") {
+		at = 3
+	}
+	if !ok || id == "" || len(parts) < at+2 {
 		return contactRef{}, false
 	}
-	return contactRef{Channel: parts[2], ID: id}, true
+	return contactRef{Channel: parts[at], ID: id}, true
 }
 
 // withLegacy completes a search page: the channels' contacts of ids that

@@ -25,9 +25,10 @@ import (
 // A contact is one item of the data table; every (field, value) pair it can
 // be found by (contacts.SearchTerms) is one small index item of the
 // operations table, written, moved and deleted in the same transaction as
-// the contact (a transaction may span tables). A search is then a Query on
-// the index partition of that one value: it never reads the rest of the
-// tenant. The index stays off the data table's stream: the trigger router
+// the contact (a transaction may span tables), with the ADD to the value's
+// count. A value's entries are spread over IndexShards partitions (index.go).
+// A search then reads the value's counts and Queries its shards: it never
+// reads the rest of the tenant. The index stays off the data table's stream: the trigger router
 // reads contact changes only, and every streamed write costs.
 type Contacts struct {
 	API   API
@@ -38,6 +39,10 @@ type Contacts struct {
 	// MaxContacts is how many contacts a tenant may have (0: no limit): a
 	// create beyond it is refused (counts.go).
 	MaxContacts int64
+
+	// shards is the number of index shards (index.go) when a test sets
+	// one; 0 is IndexShards.
+	shards int
 }
 
 // errNoIndex is the error of a contact write or search without Index.
@@ -83,53 +88,15 @@ func indexValue(valueKey string) string {
 	return "h:" + hex.EncodeToString(sum[:])
 }
 
-// indexPK is the partition of one value of one field in one channel.
+// indexPK is the partition of one value of one field in one channel in the
+// unsharded layout, which Reindex and repairTerms delete (index.go).
 func indexPK(tenantID, channelID, fieldKey, valueKey string) string {
 	return "IDX#" + tenantID + "#" + channelID + "#" + fieldKey + "#" + indexValue(valueKey)
-}
-
-// indexGSI1PK is the GSI1 partition of one value of one field tenant-wide.
-func indexGSI1PK(tenantID, fieldKey, valueKey string) string {
-	return "IDX#" + tenantID + "#*#" + fieldKey + "#" + indexValue(valueKey)
 }
 
 // indexSK orders a value's entries by creation time, then contact ID.
 func indexSK(createdAt int64, contactID string) string {
 	return fmt.Sprintf("%010d#%s", createdAt, contactID)
-}
-
-// indexEntry is one search index item: keys and the contact ID, nothing else.
-type indexEntry struct {
-	PK, SK, GSI1PK string
-}
-
-// indexEntries lists the index items of a contact, keyed by PK+SK.
-func indexEntries(c contacts.Contact) map[[2]string]indexEntry {
-	out := map[[2]string]indexEntry{}
-	sk := indexSK(c.CreatedAt, c.ID)
-	for field, value := range contacts.SearchTerms(c) {
-		e := indexEntry{PK: indexPK(c.TenantID, c.ChannelID, field, value), SK: sk, GSI1PK: indexGSI1PK(c.TenantID, field, value)}
-		out[[2]string{e.PK, e.SK}] = e
-	}
-	return out
-}
-
-// putIndex is the transaction Put of an index item (keys only: the sort
-// key ends with the contact ID).
-func (s *Contacts) putIndex(e indexEntry) types.TransactWriteItem {
-	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.OpsTable),
-		Item: map[string]types.AttributeValue{
-			AttrPK: str(e.PK), AttrSK: str(e.SK),
-			AttrGSI1PK: str(e.GSI1PK), AttrGSI1SK: str(e.SK),
-		},
-	}}
-}
-
-// deleteIndex is the transaction Delete of an index item.
-func (s *Contacts) deleteIndex(e indexEntry) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.OpsTable), Key: key(e.PK, e.SK)}}
 }
 
 // versionIs is the condition that the stored contact has version v.
@@ -147,7 +114,7 @@ func (s *Contacts) transact(ctx context.Context, items []types.TransactWriteItem
 	if s.OpsTable == "" {
 		return errNoIndex
 	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err := s.transactRetrying(ctx, items)
 	if err != nil && strings.Contains(err.Error(), "Item size has exceeded") {
 		// The domain keeps contacts under contacts.MaxContactBytes; should
 		// an item still be refused for its size, say so rather than fail.
@@ -201,19 +168,33 @@ func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error 
 	if c.Version != 1 {
 		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
 	}
-	ci, err := item(contactPK(c.TenantID, c.ID), contactSK(c.ChannelID), c)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{putNew(s.Table, ci)}
-	items = s.withOnce(items, c)
-	for _, e := range indexEntries(c) {
-		items = append(items, s.putIndex(e))
-	}
-	items = append(items, s.countContact(c.TenantID, 1)) // last (counts.go)
-	err = s.transact(ctx, items)
-	if s.MaxContacts > 0 && failedCondition(err) == len(items)-1 {
-		return s.contactLimitReached(err)
+	// The counter's shard this create counts in (counts.go): the one its
+	// ID hashes to, or one with room when that one is at its share.
+	shard := shardOf(c.ID, ContactCountShards)
+	var items []types.TransactWriteItem
+	var err error
+	for try := 0; ; try++ {
+		c.CountShard = shard + 1
+		ci, ierr := item(contactPK(c.TenantID, c.ID), contactSK(c.ChannelID), c)
+		if ierr != nil {
+			return ierr
+		}
+		items = []types.TransactWriteItem{putNew(s.Table, ci)}
+		items = s.withOnce(items, c)
+		items = append(items, s.termsActions(c, termsOf(c), true)...)
+		items = append(items, s.countContact(c.TenantID, shard, 1)) // last
+		err = s.transact(ctx, items)
+		if s.MaxContacts == 0 || failedCondition(err) != len(items)-1 {
+			break
+		}
+		next, ok, rerr := s.shardWithRoom(ctx, c.TenantID)
+		if rerr != nil {
+			return rerr
+		}
+		if !ok || try >= 2*ContactCountShards {
+			return s.contactLimitReached(err)
+		}
+		shard = next
 	}
 	if onceFailed(err, c) {
 		return contacts.ErrRecorded
@@ -255,22 +236,12 @@ func (s *Contacts) UpdateContact(ctx context.Context, prev, next contacts.Contac
 		TableName: aws.String(s.Table), Item: ni, ConditionExpression: cond, ExpressionAttributeValues: vals,
 	}}}
 	items = s.withOnce(items, next)
-	old, now := indexEntries(prev), indexEntries(next)
-	for k, e := range old {
-		if _, keep := now[k]; !keep {
-			items = append(items, s.deleteIndex(e))
-		}
-	}
-	for k, e := range now {
-		if _, had := old[k]; !had {
-			items = append(items, s.putIndex(e))
-		}
-	}
-	err = s.conditional(ctx, "update contact "+next.ID, items)
+	removed, added := termsDiff(prev, next)
+	err = s.indexedWrite(ctx, prev, &next, items, removed, added)
 	if onceFailed(err, next) {
 		return contacts.ErrRecorded
 	}
-	return err
+	return s.conditionalErr("update contact "+next.ID, err)
 }
 
 // DeleteContact removes a contact and its index entries if the stored
@@ -281,11 +252,11 @@ func (s *Contacts) DeleteContact(ctx context.Context, c contacts.Contact) error 
 		TableName: aws.String(s.Table), Key: storedKey(c),
 		ConditionExpression: cond, ExpressionAttributeValues: vals,
 	}}}
-	for _, e := range indexEntries(c) {
-		items = append(items, s.deleteIndex(e))
+	if c.CountShard > 0 {
+		items = append(items, s.countContact(c.TenantID, c.CountShard-1, -1))
 	}
-	items = append(items, s.countContact(c.TenantID, -1))
-	return s.conditional(ctx, "delete contact "+c.ID, items)
+	err := s.indexedWrite(ctx, c, nil, items, termsOf(c), nil)
+	return s.conditionalErr("delete contact "+c.ID, err)
 }
 
 // onceKeyPrefix starts the partition key of an event's mark (Contact.Once)
@@ -311,10 +282,10 @@ func onceFailed(err error, c contacts.Contact) bool {
 	return c.Once != nil && failedCondition(err) == 1
 }
 
-// conditional runs a version-conditioned transaction: a cancellation means
-// the contact changed since it was read (an apperr.KindConflict).
-func (s *Contacts) conditional(ctx context.Context, what string, items []types.TransactWriteItem) error {
-	err := s.transact(ctx, items)
+// conditionalErr is the answer of a version-conditioned write: a
+// cancellation means the contact changed since it was read (an
+// apperr.KindConflict).
+func (s *Contacts) conditionalErr(what string, err error) error {
 	if cancelled(err) {
 		return apperr.Conflict("contact").Wrap(err)
 	}
@@ -326,19 +297,17 @@ func (s *Contacts) conditional(ctx context.Context, what string, items []types.T
 
 // Search returns the page [Offset, Offset+Limit) of the contacts whose field
 // q.FieldKey has the value key q.ValueKey, oldest first (created_at, then
-// ID), and the exact number of all matches. A channel's search queries the
-// value's index partition on the operations table (strongly consistent); a
-// tenant-wide search (ChannelID "") queries the operations table's GSI1
-// partition (eventually consistent).
+// ID), and the exact number of all matches. A channel's search reads the
+// value's index shards on the operations table (strongly consistent); a
+// tenant-wide search (ChannelID "") their GSI1 partitions (eventually
+// consistent).
 //
-// Cost: the value's index partition is walked once, in order. The first
-// Offset entries are only counted (Query Select=COUNT with Limit, following
-// LastEvaluatedKey), the next Limit entries are read (projection SK, which ends with the
-// contact ID),
-// and the rest are counted again (Select=COUNT). Every entry is read once, so
-// the Total is exact and the cost grows with the number of contacts that have
-// this value (index items are ~250 bytes: ~15 per read unit when consistent,
-// up to 1 MB per Query call), never with the size of the tenant. Offset is
+// Cost (index.go): one BatchGetItem of the value's IndexShards count items
+// gives the Total; then only the shards that have entries are queried, in
+// parallel, each for about its share of Offset+Limit entries (projection
+// SK, which ends with the contact ID), and their pages are merged in
+// order. The cost grows with Offset+Limit, never with the number of
+// contacts that have the value, nor with the size of the tenant. Offset is
 // capped at MaxSearchOffset. The page's contacts are then read with one
 // strongly consistent BatchGetItem; entries whose contact vanished between
 // the two reads are skipped (the page is then shorter than Limit).
@@ -349,27 +318,7 @@ func (s *Contacts) Search(ctx context.Context, q contacts.Query) (contacts.Page,
 	if s.OpsTable == "" {
 		return contacts.Page{}, errNoIndex
 	}
-	w := &walk{api: s.API, base: s.indexQuery(q)}
-	skipped, err := w.count(ctx, q.Offset)
-	if err != nil {
-		return contacts.Page{}, err
-	}
-	ids, err := w.read(ctx, q.Limit)
-	if err != nil {
-		return contacts.Page{}, err
-	}
-	rest, err := w.count(ctx, -1)
-	if err != nil {
-		return contacts.Page{}, err
-	}
-	cs, err := s.getContacts(ctx, q.TenantID, ids)
-	if err == nil && len(cs) < len(ids) {
-		cs, err = s.withLegacy(ctx, q.TenantID, ids, cs)
-	}
-	if err != nil {
-		return contacts.Page{}, err
-	}
-	return contacts.Page{Contacts: cs, Total: skipped + len(ids) + rest}, nil
+	return s.searchSharded(ctx, q)
 }
 
 // checkQuery refuses searches without a tenant or field, and pages that are
@@ -384,90 +333,6 @@ func checkQuery(q contacts.Query) error {
 		return fmt.Errorf("%w: limit %d is outside 0..%d", ErrBadQuery, q.Limit, MaxSearchLimit)
 	}
 	return nil
-}
-
-// indexQuery is the Query of the index partition a search reads.
-func (s *Contacts) indexQuery(q contacts.Query) dynamodb.QueryInput {
-	if q.ChannelID != "" {
-		return dynamodb.QueryInput{
-			TableName:                 aws.String(s.OpsTable),
-			KeyConditionExpression:    aws.String(AttrPK + " = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexPK(q.TenantID, q.ChannelID, q.FieldKey, q.ValueKey)}},
-			ConsistentRead:            aws.Bool(true),
-		}
-	}
-	return dynamodb.QueryInput{
-		TableName:                 aws.String(s.OpsTable),
-		IndexName:                 aws.String(GSI1),
-		KeyConditionExpression:    aws.String(AttrGSI1PK + " = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: indexGSI1PK(q.TenantID, q.FieldKey, q.ValueKey)}},
-	}
-}
-
-// walk is a position in an index partition, moved forward by Queries.
-type walk struct {
-	api   API
-	base  dynamodb.QueryInput
-	start map[string]types.AttributeValue
-	done  bool
-}
-
-// next runs one Query from the current position that evaluates at most
-// limit entries, and moves the position past them.
-func (w *walk) next(ctx context.Context, sel types.Select, limit int) (*dynamodb.QueryOutput, error) {
-	in := w.base
-	in.Select = sel
-	in.ExclusiveStartKey = w.start
-	if limit > 0 {
-		in.Limit = aws.Int32(int32(limit))
-	}
-	if sel == types.SelectSpecificAttributes {
-		// The sort key holds the contact ID, the partition key its channel
-		// (entryRef), and the operations table's GSI1 projects keys only.
-		in.ProjectionExpression = aws.String(AttrPK + ", " + AttrSK)
-	}
-	out, err := w.api.Query(ctx, &in)
-	if err != nil {
-		return nil, fmt.Errorf("search index: %w", err)
-	}
-	w.start = out.LastEvaluatedKey
-	w.done = len(w.start) == 0
-	return out, nil
-}
-
-// count counts the next upTo entries (upTo < 0: all the rest) without
-// returning them.
-func (w *walk) count(ctx context.Context, upTo int) (int, error) {
-	n := 0
-	for !w.done && (upTo < 0 || n < upTo) {
-		limit := 0
-		if upTo >= 0 {
-			limit = upTo - n
-		}
-		out, err := w.next(ctx, types.SelectCount, limit)
-		if err != nil {
-			return n, err
-		}
-		n += int(out.Count)
-	}
-	return n, nil
-}
-
-// read returns the contacts of the next upTo entries.
-func (w *walk) read(ctx context.Context, upTo int) ([]contactRef, error) {
-	var ids []contactRef
-	for !w.done && len(ids) < upTo {
-		out, err := w.next(ctx, types.SelectSpecificAttributes, upTo-len(ids))
-		if err != nil {
-			return ids, err
-		}
-		for _, it := range out.Items {
-			if ref, ok := entryRef(it); ok {
-				ids = append(ids, ref)
-			}
-		}
-	}
-	return ids, nil
 }
 
 // maxBatchGet is DynamoDB's limit of keys in one BatchGetItem.

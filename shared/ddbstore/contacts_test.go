@@ -124,7 +124,7 @@ func TestUpdateMovesIndexEntries(t *testing.T) {
 	c := mk("t", "ch", "c1", 100, map[string]string{"firstName": "Ann", "email": "old@example.com"}, map[string]string{"3": "x"})
 	mustCreate(t, s, c)
 	// Mark the entry of the unchanged first name: a Put would remove the mark.
-	unchanged := "IDX#t#ch#std:firstName#ann"
+	unchanged := ddbstore.EntryPK("t", "ch", "std:firstName", "ann", "c1")
 	_, err := env.DDB.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
 		TableName:        aws.String(env.OpsTable),
 		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: unchanged}, "SK": &types.AttributeValueMemberS{Value: "0000000100#c1"}},
@@ -218,7 +218,8 @@ func TestDeleteRemovesIndexEntries(t *testing.T) {
 		t.Errorf("get after delete: %v", err)
 	}
 	// Nothing of the contact is left in either table.
-	for _, pk := range []string{"CONTACT#t#c1", "IDX#t#ch#std:firstName#ann", "IDX#t#ch#std:email#a@example.com", "IDX#t#ch#cf:1#z"} {
+	for _, pk := range []string{"CONTACT#t#c1", ddbstore.EntryPK("t", "ch", "std:firstName", "ann", "c1"),
+		ddbstore.EntryPK("t", "ch", "std:email", "a@example.com", "c1"), ddbstore.EntryPK("t", "ch", "cf:1", "z", "c1")} {
 		for _, table := range []string{env.Table, env.OpsTable} {
 			out, err := env.DDB.Query(t.Context(), &dynamodb.QueryInput{TableName: aws.String(table), Select: types.SelectCount,
 				KeyConditionExpression:    aws.String("PK = :pk"),
@@ -487,27 +488,37 @@ func (c *countingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 	return out, err
 }
 
-func TestSearchReadsEachMatchOnce(t *testing.T) {
+// TestSearchReadsThePageNotTheMatches checks that a search's cost follows
+// its page, not the number of matches: the total comes from the counts, and
+// the shards are read only as deep as the merge needs.
+func TestSearchReadsThePageNotTheMatches(t *testing.T) {
 	env := emulators.ForTest(t)
 	ddb := &countingDDB{Client: env.DDB}
 	s := &ddbstore.Contacts{API: ddb, Table: env.Table, OpsTable: env.OpsTable}
-	for i := range 40 {
-		email := "other@example.com" // the rest of the tenant, never read
-		if i%2 == 0 {
-			email = "match@example.com"
-		}
-		mustCreate(t, s, mk("t", "ch", fmt.Sprintf("c%02d", i), int64(i), map[string]string{"email": email, "firstName": "Ann"}, nil))
+	const matches = 300
+	var all []string
+	for i := range matches {
+		id := fmt.Sprintf("c%03d", i)
+		all = append(all, id)
+		mustCreate(t, s, mk("t", "ch", id, int64(i), map[string]string{"email": "match@example.com", "firstName": "Ann"}, nil))
 	}
-	for _, page := range []struct{ offset, limit int }{{0, 10}, {10, 10}, {15, 3}, {18, 10}, {30, 10}} {
+	for _, page := range []struct{ offset, limit int }{{0, 10}, {10, 10}, {150, 3}, {295, 10}, {300, 10}} {
 		for _, ch := range []string{"ch", ""} {
 			ddb.calls, ddb.scanned = 0, 0
 			q := byEmail("t", ch, "match@example.com")
 			q.Offset, q.Limit = page.offset, page.limit
 			ids, total := find(t, s, q)
-			want := min(page.limit, max(0, 20-page.offset))
-			if total != 20 || len(ids) != want || ddb.scanned != 20 || ddb.calls > 3 {
-				t.Errorf("channel %q page %+v: %d contacts, total %d, %d entries read in %d queries; want %d, 20, 20 in ≤3",
-					ch, page, len(ids), total, ddb.scanned, ddb.calls, want)
+			want := all[min(page.offset, matches):min(page.offset+page.limit, matches)]
+			if total != matches || !slices.Equal(ids, want) {
+				t.Errorf("channel %q page %+v: found %v (total %d), want %v (total %d)", ch, page, ids, total, want, matches)
+			}
+			// Each shard reads its share of offset+limit and a little more
+			// (a few entries on the first pages), and nothing past the end.
+			if ddb.calls > 2*ddbstore.IndexShards || (page.offset >= matches && ddb.calls > 0) {
+				t.Errorf("channel %q page %+v: %d queries", ch, page, ddb.calls)
+			}
+			if most := page.offset + page.limit + ddbstore.IndexShards*8; page.offset <= 10 && ddb.scanned > most {
+				t.Errorf("channel %q page %+v: %d entries read of %d, want at most %d", ch, page, ddb.scanned, matches, most)
 			}
 		}
 	}
@@ -565,8 +576,8 @@ func TestSearchReadsPagesWithoutBatchHelp(t *testing.T) {
 			}
 		})
 	}
-	if stingy.batches != 4 {
-		t.Errorf("%d BatchGetItem calls, want 4 (one per unprocessed key)", stingy.batches)
+	if want := ddbstore.IndexShards + 4; stingy.batches != want {
+		t.Errorf("%d BatchGetItem calls, want %d (one per unprocessed key: the counts, then the contacts)", stingy.batches, want)
 	}
 }
 

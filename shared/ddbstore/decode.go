@@ -30,7 +30,7 @@ type contactItem contacts.Contact
 var _ itemDecoder = (*contactItem)(nil)
 
 var contactAttrs = []string{"id", "tenant_id", "channel_id", "fields", "custom", "tags", "opportunity",
-	"created_at", "updated_at", "last_inbound", "last_event", "version"}
+	"created_at", "updated_at", "last_inbound", "last_event", "version", "count_shard"}
 
 func (c *contactItem) decodeItem(item map[string]types.AttributeValue) error {
 	for name, av := range item {
@@ -60,6 +60,10 @@ func (c *contactItem) decodeItem(item map[string]types.AttributeValue) error {
 			c.LastEvent, err = avEvent(av, c.LastEvent)
 		case "version":
 			c.Version, err = avInt(av)
+		case "count_shard":
+			var n int64
+			n, err = avInt(av)
+			c.CountShard = int(n)
 		}
 		if err != nil {
 			return fmt.Errorf("contact attribute %s: %w", name, err)

@@ -38,19 +38,22 @@ const maxBatchWrite = 25
 // reindexRetries bounds the re-reads of one contact that keeps changing.
 const reindexRetries = 8
 
-// Reindex rebuilds the search index on the index table from the contacts
-// of the data table, and removes the index items that versions before the
-// operations table kept in the data table. It is one Scan of the data
-// table, idempotent, and safe while the API is serving: each contact's
-// entries are put in a transaction conditioned on the contact's version, so
+// Reindex rebuilds the sharded search index (index.go) on the operations
+// table from the contacts of the data table: it puts each contact's
+// missing entries with their counts, deletes its entries of the unsharded
+// layout (IDX#<t>#<c>#<f>#<v>), and removes the index items that versions
+// before the operations table kept in the data table. It is one Scan of
+// the data table, idempotent and resumable (an entry that is there is
+// neither written nor counted again, so a run that stopped half way is
+// simply run again), and safe while the API is serving: each contact's
+// entries are put in transactions conditioned on the contact's version, so
 // an entry of a version that a concurrent write has replaced is never put
-// back (the contact is read again and indexed as it now is). Entries that
-// already exist are overwritten with the same item.
+// back (the contact is read again and indexed as it now is), and a write
+// that meets a contact not reindexed yet repairs its entries itself.
 //
-// Run it once after upgrading a deployment whose data table holds IDX#
-// items (`go run ./infra/reindex`); `make run` runs it when its local data
-// predates the operations table. progress, when set, is called after every
-// Scan page.
+// Run it once after upgrading a deployment whose index predates the shards
+// (`go run ./infra/reindex`); `make run` runs it when its local data
+// predates them. progress, when set, is called after every Scan page.
 func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (ReindexStats, error) {
 	var st ReindexStats
 	if s.OpsTable == "" {
@@ -105,25 +108,19 @@ func (s *Contacts) Reindex(ctx context.Context, progress func(ReindexStats)) (Re
 	}
 }
 
-// reindexContact puts the entries of c if it is still at c's version,
-// reading it again (up to reindexRetries times) while it is not.
+// reindexContact puts the sharded entries (and counts) of c that are
+// missing, and deletes its entries of the unsharded layout, if it is still
+// at c's version, reading it again (up to reindexRetries times) while it is
+// not. Entries already there are left as they are (and not counted twice).
 func (s *Contacts) reindexContact(ctx context.Context, c contacts.Contact, st *ReindexStats) error {
 	for range reindexRetries {
-		cond, vals := versionIs(c.Version)
-		items := []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.Table), Key: storedKey(c),
-			ConditionExpression: cond, ExpressionAttributeValues: vals,
-		}}}
-		for _, e := range indexEntries(c) {
-			items = append(items, s.putIndex(e))
-		}
-		err := s.transact(ctx, items)
+		n, err := s.repairTerms(ctx, c, true)
 		if err == nil {
 			st.Contacts++
-			st.Entries += len(items) - 1
+			st.Entries += n
 			return nil
 		}
-		if !cancelled(err) {
+		if !errors.Is(err, errVersionMoved) {
 			return fmt.Errorf("reindex contact %s: %w", c.ID, err)
 		}
 		st.Retried++
@@ -163,11 +160,11 @@ func (s *Contacts) deleteFromTable(ctx context.Context, api reindexAPI, keys []m
 	return nil
 }
 
-// Key of the marker that says the index table holds the whole search index
-// (see ReindexOnce).
+// Key of the marker that says the operations table holds the whole search
+// index, sharded (see ReindexOnce).
 const (
 	markerPK      = "SCHEMA"
-	markerIndexSK = "INDEX#ops-table"
+	markerIndexSK = "INDEX#sharded"
 )
 
 // ReindexOnce runs Reindex unless the index table's marker says it already

@@ -23,7 +23,8 @@ import (
 //     counter per API call, one attempt per delivery, a few entries per
 //     contact write); on the stream they would only be filtered out again.
 //     Its GSI1 (keys only) serves tenant-wide searches and finds the
-//     attempts of one delivery, for replay.
+//     attempts of one delivery, for replay. The search index keeps an
+//     exact count per value beside its entries (index.go).
 //
 // Both have point-in-time recovery.
 //
@@ -56,9 +57,12 @@ import (
 // partition of its own):
 //
 //	PK                         SK                                   item
-//	IDX#<t>#<c>#<f>#<v>        <createdAt:%010d>#<id>               search entry (keys only); also
-//	                           GSI1PK IDX#<t>#*#<f>#<v>, GSI1SK = SK  (tenant-wide search)
-//	SCHEMA                     INDEX#ops-table                      marker: a reindex completed here (reindex.go)
+//	IDX#~<s>#<t>#<c>#<f>#<v>   <createdAt:%010d>#<id>               search entry (keys only) in shard <s:%02d>;
+//	                           GSI1PK IDX#~<s>#<t>#*#<f>#<v>,        also in GSI1 (tenant-wide search)
+//	                           GSI1SK = SK
+//	IDX#=<s>#<t>#<f>#<v>       N                                    count of shard <s>'s entries: n (tenant-wide),
+//	                                                                c:<c> (channel <c>) (index.go)
+//	SCHEMA                     INDEX#sharded                        marker: a reindex completed here (reindex.go)
 //	RL#<credentialId>#<window> RL                                   rate-limit counter (TTL)
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
@@ -71,8 +75,13 @@ import (
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>
-// of it when it is longer than 200 bytes. Entries are written in the same
-// transaction as their contact (contacts.go).
+// of it when it is longer than 200 bytes. <s> is the contact's shard,
+// FNV-1a of its ID modulo IndexShards (8): every value's entries and
+// counts are spread over 8 partitions, so that no value is a hot key.
+// Entries are written, with the ADD to their shard's count, in the same
+// transaction as their contact (contacts.go, index.go). Versions before the
+// shards keyed entries IDX#<t>#<c>#<f>#<v> (GSI1PK IDX#<t>#*#<f>#<v>);
+// Reindex moves them.
 //
 // Connection items (and channels, with Messenger's app secret) hold their
 // secrets as plain attributes: both tables are encrypted at rest with the

@@ -102,6 +102,11 @@ func (e *env) tenantOf(c api.Call) string {
 	if len(parts) < 2 {
 		return ""
 	}
+	if parts[0] == "IDX" && len(parts) == 3 && (strings.HasPrefix(parts[1], "~") || strings.HasPrefix(parts[1], "=")) {
+		// A sharded search entry or count: IDX#~<shard>#<t>#…, IDX#=<shard>#<t>#…
+		parts = strings.SplitN(parts[2], "#", 2)
+		return parts[0]
+	}
 	switch parts[0] {
 	case "TENANT", "IDX", "CONTACT":
 		return parts[1]

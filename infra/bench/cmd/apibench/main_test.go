@@ -23,12 +23,16 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func TestSeedContact(t *testing.T) {
 	f := &fixture{tenantID: "ten_a", channelID: "ch_a", fields: map[string]contacts.Field{
 		"code": {ID: "1", Name: "code"}, "plan": {ID: "2", Name: "plan"}, "score": {ID: "3", Name: "score"},
+		"tier": {ID: "4", Name: "tier"},
 	}}
 	seen := map[string]int{}
 	for i := range 20 {
 		c := seedContact(f, i, 100)
-		if got := len(contacts.SearchTerms(c)) + 1; got != itemsPerContact {
-			t.Fatalf("contact %d is %d items (with its index entries), itemsPerContact says %d", i, got, itemsPerContact)
+		if got := 2*len(contacts.SearchTerms(c)) + 1; got != itemsPerContact {
+			t.Fatalf("contact %d is %d items (with its index entries and counts), itemsPerContact says %d", i, got, itemsPerContact)
+		}
+		if c.Custom["4"] != commonValue {
+			t.Fatalf("contact %d has tier %q, want %q", i, c.Custom["4"], commonValue)
 		}
 		seen[c.Custom["1"]]++
 		if c.Version != 1 || c.TenantID != "ten_a" || c.ChannelID != "ch_a" {
@@ -59,6 +63,8 @@ func TestLabelAndTenant(t *testing.T) {
 		{&dynamodb.GetItemInput{Key: map[string]types.AttributeValue{"PK": s("CONTACT#ten_a#42")}}, "GetItem CONTACT#", "ten_a"},
 		{&dynamodb.UpdateItemInput{Key: map[string]types.AttributeValue{"PK": s("RL#tok_1#1700000000")}}, "UpdateItem RL#", "ten_b"},
 		{&dynamodb.QueryInput{ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("IDX#ten_a#ch#cf:1#code-1")}}, "Query IDX#", "ten_a"},
+		{&dynamodb.QueryInput{ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("IDX#~07#ten_a#ch#cf:1#code-1")}}, "Query IDX#", "ten_a"},
+		{&dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"o": {Keys: []map[string]types.AttributeValue{{"PK": s("IDX#=03#ten_d#cf:1#x")}}}}}, "BatchGetItem IDX#", "ten_d"},
 		{&dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"t": {Keys: []map[string]types.AttributeValue{{"PK": s("CONTACT#ten_c#1")}}}}}, "BatchGetItem CONTACT#", "ten_c"},
 		{&dynamodb.TransactWriteItemsInput{}, "TransactWriteItems", ""},
 	}

@@ -22,14 +22,15 @@ const matchesPerValue = 5
 
 var plans = []string{"free", "pro", "enterprise"}
 
-// seedContact is contact number i of a fixture for the search benchmark:
-// two custom fields, a code shared by matchesPerValue contacts and one of
-// three plans. Each value is one index item written in the contact's
-// transaction; dynoxide writes only about 3,000 items a second here, all
-// under one lock, so the seeded contacts carry just these two (3 items per
-// contact: 303,000 for the default run). The index still has both kinds
-// of partition: tiny ones (5 entries per code) and huge ones (a third of
-// the tenant per plan).
+// seedContact is contact number i of a fixture for the search benchmarks:
+// three custom fields, a code shared by matchesPerValue contacts, one of
+// three plans and the tier every contact of the fixture has (commonValue).
+// Each value is one index entry and one ADD to its shard's count, written
+// in the contact's transaction; dynoxide writes only about 3,000 items a
+// second here, all under one lock, so the seeded contacts carry just these
+// three (7 items per contact). The index has both kinds of value: rare
+// ones (5 contacts per code) and common ones (a third of the tenant per
+// plan, all of it for the tier).
 func seedContact(f *fixture, i int, createdAt int64) contacts.Contact {
 	return contacts.Contact{
 		ID:        contacts.NewContactID(),
@@ -39,6 +40,7 @@ func seedContact(f *fixture, i int, createdAt int64) contacts.Contact {
 		Custom: map[string]string{
 			f.fields["code"].ID: codeValue(i / matchesPerValue),
 			f.fields["plan"].ID: plans[i%len(plans)],
+			f.fields["tier"].ID: commonValue,
 		},
 		Tags:      []string{},
 		CreatedAt: createdAt,
@@ -47,8 +49,12 @@ func seedContact(f *fixture, i int, createdAt int64) contacts.Contact {
 	}
 }
 
-// itemsPerContact is the contact item and its two index items.
-const itemsPerContact = 1 + 2
+// itemsPerContact is the contact item and, per value, its index entry and
+// the ADD to its count.
+const itemsPerContact = 1 + 3*2
+
+// commonValue is the tier every seeded contact has.
+const commonValue = "gold"
 
 // fullContact is the contact GET /v1/contact/{id} reads: every writable
 // standard field and a value for each custom field, with tags.

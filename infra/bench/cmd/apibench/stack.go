@@ -238,6 +238,7 @@ func (e *env) newFixture(ctx context.Context, label string) (*fixture, error) {
 		{Name: str("code"), Type: str(string(contacts.Text))},
 		{Name: str("plan"), Type: str(string(contacts.List)), Options: &[]string{"free", "pro", "enterprise"}},
 		{Name: str("score"), Type: str(string(contacts.Number))},
+		{Name: str("tier"), Type: str(string(contacts.Text))},
 	} {
 		fd, err := e.contacts.CreateField(ctx, f.tenantID, in)
 		if err != nil {
