@@ -303,10 +303,10 @@ func (s *Contacts) conditionalErr(what string, err error) error {
 // consistent).
 //
 // Cost (index.go): one BatchGetItem of the value's IndexShards count items
-// gives the Total; then only the shards that have entries are queried, in
-// parallel, each for about its share of Offset+Limit entries (projection
-// SK, which ends with the contact ID), and their pages are merged in
-// order. The cost grows with Offset+Limit, never with the number of
+// gives the Total; at the same time every shard is queried, in parallel,
+// for about its share of Offset+Limit entries (projection SK, which ends
+// with the contact ID), and their pages are merged in order (a shard is
+// read again only when the merge needs more of it). The cost grows with Offset+Limit, never with the number of
 // contacts that have the value, nor with the size of the tenant. Offset is
 // capped at MaxSearchOffset. The page's contacts are then read with one
 // strongly consistent BatchGetItem; entries whose contact vanished between

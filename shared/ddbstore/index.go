@@ -41,19 +41,18 @@ import (
 // over the matches. The count items are spread the same way as the
 // entries, so neither becomes a hot key.
 //
-// A search reads the counts first and queries only the shards that have
-// entries (a rare value's search makes as many Queries as it has
-// contacts, up to IndexShards), in parallel, and merges their pages in
-// (created_at, ID) order.
+// A search reads the counts and the first page of every shard at once, in
+// one round trip (a shard with no entries costs one empty Query, the
+// least DynamoDB bills), and merges the pages in (created_at, ID) order.
 
 // IndexShards is the number of index partitions per value (and of count
 // items). Changing it moves every entry: it is a constant of the layout.
 //
 // 8 takes a value's writes to 8,000 a second (a bulk import of 4,000
 // contacts a second that share one value loads each partition to about
-// half of DynamoDB's 1,000), while a search of a common value makes 8
-// Queries, in parallel, against up to min(8, matches) for a rare one: more
-// shards would take more writes and make every common search wider.
+// half of DynamoDB's 1,000), while every search makes 8 Queries, in
+// parallel: more shards would take more writes and make every search
+// wider.
 const IndexShards = 8
 
 // shardCount is the number of shards this store writes and reads:
@@ -417,40 +416,46 @@ func (c *shardCursor) fill(ctx context.Context, api API, n int) error {
 const maxShardPage = 1000
 
 // mergeShards returns the contact IDs of the entries [offset, offset+limit)
-// of the union of the shards in sort key order. counts holds each shard's
-// number of entries: shards without any are not read, and each shard
-// starts with a page of its expected share of offset+limit with room for
-// the hash's unevenness (its count if smaller), all in parallel; a shard
-// whose page runs out before the merge is done is read again.
-func (s *Contacts) mergeShards(ctx context.Context, q contacts.Query, counts []int) ([]contactRef, error) {
+// of the union of the shards in sort key order, and the shards' counts.
+// The counts (one BatchGetItem) and the first page of every shard (its
+// expected share of offset+limit with room for the hash's unevenness) are
+// read all at once, in one round trip: a shard that the counts show has no
+// more entries is not read again, and one whose page runs out before the
+// merge is done is read again.
+func (s *Contacts) mergeShards(ctx context.Context, q contacts.Query) ([]contactRef, []int, error) {
 	need := q.Offset + q.Limit
+	n := s.shardCount()
+	exp := float64(need) / float64(n)
+	size := int(exp+2*math.Sqrt(exp)) + 3
+	cur := make([]*shardCursor, n)
+	for i := range n {
+		cur[i] = &shardCursor{in: s.shardQuery(q, i), left: math.MaxInt32}
+	}
+	var counts []int
+	var cerr error
+	countsRead := make(chan struct{})
+	go func() {
+		defer close(countsRead)
+		counts, cerr = s.shardCounts(ctx, q)
+	}()
+	ferr := parallelFill(ctx, s.API, cur, size)
+	<-countsRead
+	if err := errors.Join(cerr, ferr); err != nil {
+		return nil, nil, err
+	}
 	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	var cur []*shardCursor
-	var size []int
-	for i, n := range counts {
-		if n == 0 {
-			continue
-		}
-		cur = append(cur, &shardCursor{in: s.shardQuery(q, i), left: n})
-		// This shard's expected share of the first need entries, with room
-		// for the hash's unevenness, and at least a page.
-		exp := float64(need) * float64(n) / float64(max(total, 1))
-		share := int(exp+2*math.Sqrt(exp)) + 3
-		size = append(size, min(n, need, share))
-	}
-	if err := parallelFill(ctx, s.API, cur, size); err != nil {
-		return nil, err
+	for i, c := range cur {
+		total += counts[i]
+		c.left = counts[i] - len(c.buf)
+		c.done = c.done || c.left <= 0
 	}
 	var ids []contactRef
-	for pos := 0; pos < need; pos++ {
+	for pos := 0; pos < min(need, total); pos++ {
 		best := -1
 		for i, c := range cur {
 			if len(c.buf) == 0 && !c.done {
-				if err := c.fill(ctx, s.API, size[i]); err != nil {
-					return nil, err
+				if err := c.fill(ctx, s.API, size); err != nil {
+					return nil, nil, err
 				}
 			}
 			if len(c.buf) > 0 && (best < 0 || c.buf[0].sk < cur[best].buf[0].sk) {
@@ -466,7 +471,7 @@ func (s *Contacts) mergeShards(ctx context.Context, q contacts.Query, counts []i
 			ids = append(ids, hit.ref)
 		}
 	}
-	return ids, nil
+	return ids, counts, nil
 }
 
 // maxParallelQueries bounds the shard Queries a search has in flight: the
@@ -474,11 +479,11 @@ func (s *Contacts) mergeShards(ctx context.Context, q contacts.Query, counts []i
 // beyond what it keeps would dial a new one (and close it after).
 const maxParallelQueries = IndexShards
 
-// parallelFill reads the first page of every cursor, up to
-// maxParallelQueries at once.
-func parallelFill(ctx context.Context, api API, cur []*shardCursor, size []int) error {
+// parallelFill reads the first page (of size entries) of every cursor, up
+// to maxParallelQueries at once.
+func parallelFill(ctx context.Context, api API, cur []*shardCursor, size int) error {
 	if len(cur) == 1 {
-		return cur[0].fill(ctx, api, size[0])
+		return cur[0].fill(ctx, api, size)
 	}
 	errs := make([]error, len(cur))
 	var wg sync.WaitGroup
@@ -488,7 +493,7 @@ func parallelFill(ctx context.Context, api API, cur []*shardCursor, size []int) 
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(cur); i = int(next.Add(1) - 1) {
-				errs[i] = cur[i].fill(ctx, api, size[i])
+				errs[i] = cur[i].fill(ctx, api, size)
 			}
 		}()
 	}
@@ -496,22 +501,23 @@ func parallelFill(ctx context.Context, api API, cur []*shardCursor, size []int) 
 	return errors.Join(errs...)
 }
 
-// searchSharded is Search on the sharded index: the counts, then the
-// shards that have entries, merged.
+// searchSharded is Search on the sharded index: the counts and the shards
+// at once, merged.
 func (s *Contacts) searchSharded(ctx context.Context, q contacts.Query) (contacts.Page, error) {
-	counts, err := s.shardCounts(ctx, q)
+	var ids []contactRef
+	var counts []int
+	var err error
+	if q.Limit > 0 {
+		ids, counts, err = s.mergeShards(ctx, q)
+	} else {
+		counts, err = s.shardCounts(ctx, q)
+	}
 	if err != nil {
 		return contacts.Page{}, err
 	}
 	total := 0
 	for _, n := range counts {
 		total += n
-	}
-	var ids []contactRef
-	if q.Limit > 0 && q.Offset < total {
-		if ids, err = s.mergeShards(ctx, q, counts); err != nil {
-			return contacts.Page{}, err
-		}
 	}
 	cs, err := s.getContacts(ctx, q.TenantID, ids)
 	if err == nil && len(cs) < len(ids) {

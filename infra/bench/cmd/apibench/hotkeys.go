@@ -110,7 +110,7 @@ func (e *env) measureCommon(ctx context.Context, large *fixture, contactsN int, 
 	t.Baseline = fmt.Sprintf("p50 of %d searches for a code held by %d contacts of the same tenant (p90 %.3f, p99 %.3f ms)", o.n, matchesPerValue, sr.P90MS, sr.P99MS)
 	t.Notes = []string{
 		fmt.Sprintf("the %d-contact tenant of target 3; page 1 (%d contacts), channel token; every priming answer had the value's exact total (%d and %d)", contactsN, contacts.PerPage, contactsN, matchesPerValue),
-		fmt.Sprintf("the index spreads each value over %d shards by contact ID; a search reads the %d count items (one BatchGetItem: the total), queries the shards that have entries in parallel and merges them", ddbstore.IndexShards, ddbstore.IndexShards),
+		fmt.Sprintf("the index spreads each value over %d shards by contact ID; a search reads the %d count items (one BatchGetItem: the total) and queries every shard, all at once, and merges their pages", ddbstore.IndexShards, ddbstore.IndexShards),
 		fmt.Sprintf("%d warm-up searches per value first; then the two alternate, the order flipping each iteration", o.warmup),
 	}
 	for _, s := range []*commonSide{rare, common} {
