@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
@@ -115,11 +116,17 @@ func main() {
 	r, err := run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
+		fmt.Println("soak: FAIL (the run did not finish: " + firstLine(err.Error()) + ")")
 		os.Exit(1)
 	}
-	if r.Lost > 0 || r.NewIDs > 0 {
+	if len(r.failures(c)) > 0 {
 		os.Exit(1)
 	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func durations(ds []time.Duration) string {
@@ -378,7 +385,7 @@ func run(ctx context.Context, c config) (report, error) {
 		}
 		return n
 	}
-	lastLeft, progress := -1, time.Now()
+	lastLeft, progress, told := -1, time.Now(), time.Now()
 	for {
 		if dd, gd, err := deadDeliveries(ctx, cl, su); err != nil {
 			if ctx.Err() == nil {
@@ -390,6 +397,10 @@ func run(ctx context.Context, c config) (report, error) {
 		left := pending()
 		if left != lastLeft {
 			lastLeft, progress = left, time.Now()
+		}
+		if left > 0 && time.Since(told) >= 15*time.Second {
+			told = time.Now()
+			fmt.Fprintf(c.out, "soak: %d deliveries neither succeeded nor dead yet (%.0f s after the last update)\n", left, time.Since(lastUpdate).Seconds())
 		}
 		if left == 0 || time.Since(progress) > c.settle || ctx.Err() != nil {
 			break
@@ -415,7 +426,60 @@ func run(ctx context.Context, c config) (report, error) {
 	r.GoneDead = goneDead
 	r.Duration = time.Since(start)
 	r.print(c.out)
+	if r.Lost > 0 {
+		// What became of them, to trace them in the log.
+		shown := 0
+		for _, p := range expected {
+			if tg.isDelivered(p) || dead[p] {
+				continue
+			}
+			if shown++; shown > 10 {
+				break
+			}
+			ids, n := tg.seen(p)
+			fmt.Fprintf(c.out, "  lost: connection %d (%s), update %s: %d attempts at the target, webhook-ids %v\n", p.conn, su.connByIndex(p.conn), p.email, n, ids)
+		}
+		for _, q := range []struct{ name, url string }{{"deliveries", queues.DeliveriesURL}, {"DLQ", queues.DLQURL}} {
+			out, err := sqsClient.GetQueueAttributes(context.WithoutCancel(ctx), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url),
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+					sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+			if err != nil {
+				fmt.Fprintf(c.out, "  %s queue: %v\n", q.name, err)
+				continue
+			}
+			fmt.Fprintf(c.out, "  %s queue: %s visible, %s in flight, %s delayed\n", q.name, out.Attributes["ApproximateNumberOfMessages"],
+				out.Attributes["ApproximateNumberOfMessagesNotVisible"], out.Attributes["ApproximateNumberOfMessagesDelayed"])
+		}
+	}
+	fmt.Fprintln(c.out, r.verdict(c))
 	return r, nil
+}
+
+// verdict is the run's last line: PASS, or FAIL with its reasons.
+func (r report) verdict(c config) string {
+	if f := r.failures(c); len(f) > 0 {
+		return "soak: FAIL (" + strings.Join(f, "; ") + ")"
+	}
+	return "soak: PASS (no delivery lost, none under a new webhook-id)"
+}
+
+// failures are the reasons the run fails: a delivery lost or sent under a
+// second webhook-id, an update not accepted, an emulator not restarted.
+func (r report) failures(c config) []string {
+	var f []string
+	if r.Lost > 0 {
+		f = append(f, fmt.Sprintf("%d deliveries lost", r.Lost))
+	}
+	if r.NewIDs > 0 {
+		f = append(f, fmt.Sprintf("%d deliveries under a new webhook-id", r.NewIDs))
+	}
+	if r.Accepted != c.updates {
+		f = append(f, fmt.Sprintf("%d of %d updates accepted", r.Accepted, c.updates))
+	}
+	if len(r.Restarts) != 2 {
+		f = append(f, fmt.Sprintf("%d of 2 emulator restarts", len(r.Restarts)))
+	}
+	return f
 }
 
 func (r report) print(w io.Writer) {
@@ -494,6 +558,16 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 		}
 	}
 	return s, nil
+}
+
+// connByIndex is the ID of connection i.
+func (s setup) connByIndex(i int) string {
+	for id, n := range s.connIDs {
+		if n == i {
+			return id
+		}
+	}
+	return "?"
 }
 
 // deadDeliveries lists the tenant's dead deliveries: the expected ones, and

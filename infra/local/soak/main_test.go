@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,32 @@ func TestParseSchedule(t *testing.T) {
 	for _, bad := range []string{"2s,2s", "1s,2s,3s,4s,5s,6s,7s", "x,2s,3s,4s,5s,6s,7s"} {
 		if _, err := parseSchedule(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestVerdict: the run ends with PASS, or FAIL and why; a lost delivery,
+// a second webhook-id, an update not accepted or a missing restart fail it.
+func TestVerdict(t *testing.T) {
+	c := defaults()
+	ok := report{Accepted: c.updates, Expected: 9900, Succeeded: 9890, Dead: 10, Repeated: 3, Restarts: []string{"sqs", "dynamodb"}}
+	if v := ok.verdict(c); !strings.HasPrefix(v, "soak: PASS") {
+		t.Errorf("verdict %q, want PASS", v)
+	}
+	for _, tc := range []struct {
+		change func(*report)
+		want   string
+	}{
+		{func(r *report) { r.Lost, r.Succeeded = 2, r.Succeeded-2 }, "2 deliveries lost"},
+		{func(r *report) { r.NewIDs = 1 }, "1 deliveries under a new webhook-id"},
+		{func(r *report) { r.Accepted-- }, "9999 of 10000 updates accepted"},
+		{func(r *report) { r.Restarts = r.Restarts[:1] }, "1 of 2 emulator restarts"},
+	} {
+		r := ok
+		r.Restarts = slices.Clone(ok.Restarts)
+		tc.change(&r)
+		if v := r.verdict(c); !strings.HasPrefix(v, "soak: FAIL (") || !strings.Contains(v, tc.want) {
+			t.Errorf("verdict %q, want FAIL with %q", v, tc.want)
 		}
 	}
 }
