@@ -66,7 +66,8 @@ type config struct {
 	killSQS, killDynamo float64
 	down                time.Duration
 	// settle is how long to wait without progress (no delivery arriving
-	// or dying) for the rest to arrive or die.
+	// or dying) for the rest to arrive or die, once the deliveries queue
+	// is empty (while it holds messages, up to maxHidden longer).
 	settle   time.Duration
 	schedule []time.Duration // the retry schedule, 7 steps
 	seed     uint64
@@ -91,7 +92,7 @@ func main() {
 	fs.Float64Var(&c.failRate, "fail", c.failRate, "share of attempts the targets answer 503")
 	fs.Float64Var(&c.hangRate, "hang", c.hangRate, "share of attempts the targets never answer")
 	fs.DurationVar(&c.down, "down", c.down, "how long each emulator stays down")
-	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait without a delivery arriving or dying, after the last update")
+	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait without a delivery arriving or dying, after the last update, once the deliveries queue is empty")
 	sched := fs.String("schedule", durations(c.schedule), "the retry schedule (7 comma-separated durations)")
 	logPath := fs.String("log", ".local/soak.log", "where the functions' and emulators' logs go")
 	_ = fs.Parse(os.Args[1:])
@@ -398,11 +399,22 @@ func run(ctx context.Context, c config) (report, error) {
 		if left != lastLeft {
 			lastLeft, progress = left, time.Now()
 		}
+		// Messages still queued (visible, in flight or delayed) will be
+		// handled: hidden after a fault of the dispatcher's own, one can
+		// stay away up to dispatch.FaultBackoff's cap.
+		queued := 0
+		if d, err := queueDepth(ctx, sqsClient, queues.DeliveriesURL); err == nil {
+			queued = d.visible + d.inFlight + d.delayed
+		} else {
+			queued = -1
+		}
 		if left > 0 && time.Since(told) >= 15*time.Second {
 			told = time.Now()
-			fmt.Fprintf(c.out, "soak: %d deliveries neither succeeded nor dead yet (%.0f s after the last update)\n", left, time.Since(lastUpdate).Seconds())
+			fmt.Fprintf(c.out, "soak: %d deliveries neither succeeded nor dead yet, %d messages queued (%.0f s after the last update)\n",
+				left, queued, time.Since(lastUpdate).Seconds())
 		}
-		if left == 0 || time.Since(progress) > c.settle || ctx.Err() != nil {
+		idle := time.Since(progress)
+		if left == 0 || (idle > c.settle && queued == 0) || idle > c.settle+maxHidden || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -440,15 +452,12 @@ func run(ctx context.Context, c config) (report, error) {
 			fmt.Fprintf(c.out, "  lost: connection %d (%s), update %s: %d attempts at the target, webhook-ids %v\n", p.conn, su.connByIndex(p.conn), p.email, n, ids)
 		}
 		for _, q := range []struct{ name, url string }{{"deliveries", queues.DeliveriesURL}, {"DLQ", queues.DLQURL}} {
-			out, err := sqsClient.GetQueueAttributes(context.WithoutCancel(ctx), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url),
-				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-					sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+			d, err := queueDepth(context.WithoutCancel(ctx), sqsClient, q.url)
 			if err != nil {
 				fmt.Fprintf(c.out, "  %s queue: %v\n", q.name, err)
 				continue
 			}
-			fmt.Fprintf(c.out, "  %s queue: %s visible, %s in flight, %s delayed\n", q.name, out.Attributes["ApproximateNumberOfMessages"],
-				out.Attributes["ApproximateNumberOfMessagesNotVisible"], out.Attributes["ApproximateNumberOfMessagesDelayed"])
+			fmt.Fprintf(c.out, "  %s queue: %d visible, %d in flight, %d delayed\n", q.name, d.visible, d.inFlight, d.delayed)
 		}
 	}
 	fmt.Fprintln(c.out, r.verdict(c))
@@ -558,6 +567,25 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 		}
 	}
 	return s, nil
+}
+
+// maxHidden bounds the wait for queued messages after the deliveries stop
+// progressing: the longest a fault of the dispatcher's own hides one
+// (dispatch.FaultBackoff), plus the queue's visibility timeout.
+const maxHidden = 15*time.Minute + visibility
+
+// depth is a queue's approximate message counts.
+type depth struct{ visible, inFlight, delayed int }
+
+func queueDepth(ctx context.Context, client *sqs.Client, url string) (depth, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		return depth{}, err
+	}
+	n := func(k string) int { v, _ := strconv.Atoi(out.Attributes[k]); return v }
+	return depth{n("ApproximateNumberOfMessages"), n("ApproximateNumberOfMessagesNotVisible"), n("ApproximateNumberOfMessagesDelayed")}, nil
 }
 
 // connByIndex is the ID of connection i.
