@@ -170,11 +170,10 @@ func (p *SQSPoller) release(ctx context.Context, msgs []types.Message) {
 // once, the failure reaches poll, which logs it and polls again.
 //
 // A retry would be harmless only when the queue cannot have taken the
-// request: the connection was refused, or nothing of it was written (Go's
-// transport itself retries that case on a reused connection). A failure on
-// a reused connection before any byte of the answer (EOF, reset) is not
-// such a case: the queue may have dequeued a batch and died, or closed,
-// before answering. poll's next receive, a second later, is the retry for
+// request: the connection was refused, or nothing of it was written. A
+// failure on a reused connection before any byte of the answer (EOF,
+// reset) is not such a case: the queue may have dequeued a batch and died,
+// or closed, before answering. poll's next receive, a second later, is the retry for
 // every case, and the log says which case it was.
 func receiveOnce(o *sqs.Options) { o.Retryer = aws.NopRetryer{} }
 
