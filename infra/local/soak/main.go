@@ -2,7 +2,7 @@
 // emulators crash. It runs the system as `make run` wires it (emulators with
 // their data on disk, the local gateway, the stream and queue pollers),
 // sends contact updates across many connections whose targets fail, hang
-// or answer 410, kills the SQS emulator (SIGKILL) and restarts it on the
+// or answer 410 (and one whose target fails every attempt), kills the SQS emulator (SIGKILL) and restarts it on the
 // same port and data mid-run, then the DynamoDB emulator, and waits for
 // every delivery to arrive or die. It prints events accepted, deliveries
 // attempted, succeeded, dead, lost and repeated, and exits 1 if any
@@ -86,7 +86,7 @@ func main() {
 	c := defaults()
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
 	fs.IntVar(&c.updates, "updates", c.updates, "contact updates")
-	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410)")
+	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410, the second 503 to every attempt)")
 	fs.IntVar(&c.contacts, "contacts", c.contacts, "contacts per channel")
 	fs.IntVar(&c.concurrency, "concurrency", c.concurrency, "updates in flight at once")
 	fs.Float64Var(&c.failRate, "fail", c.failRate, "share of attempts the targets answer 503")
@@ -176,6 +176,7 @@ const (
 	tableName, opsTableName = "soak", "soak-ops"
 	adminKey                = "soak-admin-key-0123456789"
 	goneConn                = 0
+	doomedConn              = 1 // its target fails every attempt: its deliveries die
 	// visibility replaces the queue's 180 s, so that a message whose
 	// visibility change or deletion an SQS crash swallowed comes back
 	// within the run (a hanging attempt takes 10 s).
@@ -269,7 +270,7 @@ func run(ctx context.Context, c config) (report, error) {
 		}
 	}
 
-	tg := newTargets(goneConn, c.failRate, c.hangRate, c.seed)
+	tg := newTargets(goneConn, doomedConn, c.failRate, c.hangRate, c.seed)
 	targetSrv := httptest.NewServer(tg)
 	defer targetSrv.Close()
 	defer close(tg.stopHangs)
@@ -279,7 +280,7 @@ func run(ctx context.Context, c config) (report, error) {
 	if err != nil {
 		return r, fmt.Errorf("set up: %w", err)
 	}
-	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
+	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410, 1 fails every attempt; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
 		c.updates, c.connections, c.failRate*100, c.hangRate*100, c.contacts)
 
 	// The updates, with the emulators killed and restarted on the way.
@@ -388,7 +389,7 @@ func run(ctx context.Context, c config) (report, error) {
 	}
 	lastLeft, progress, told := -1, time.Now(), time.Now()
 	for {
-		if dd, gd, err := deadDeliveries(ctx, cl, su); err != nil {
+		if dd, gd, err := deadDeliveries(ctx, d.Connections(), su); err != nil {
 			if ctx.Err() == nil {
 				fmt.Fprintln(c.out, "soak: list dead deliveries:", err)
 			}
@@ -512,12 +513,12 @@ func (r report) print(w io.Writer) {
 
 func psid(channel, contact int) string { return fmt.Sprintf("9%04d%06d", channel, contact) }
 
-// setup is the tenant the run made: per channel, its tokens and its
-// connection's ID, and a token kept for listing dead deliveries.
+// setup is the tenant the run made: its ID and, per channel, its tokens
+// and its connection's ID.
 type setup struct {
-	tokens    [][]string
-	connIDs   map[string]int // connection ID → index
-	deadToken string
+	tenantID string
+	tokens   [][]string
+	connIDs  map[string]int // connection ID → index
 }
 
 // setUp makes one tenant with a channel per connection, enough tokens per
@@ -534,6 +535,7 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 	if err := cl.must(ctx, "POST", "/admin/tenants", adminKey, map[string]any{"name": "Soak"}, &tenant); err != nil {
 		return s, err
 	}
+	s.tenantID = tenant.Data.Tenant.ID
 	perChannel := (c.updates + c.connections - 1) / c.connections
 	tokens := max(1, (perChannel+79)/80)
 	for ch := range c.connections {
@@ -559,12 +561,6 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 			return s, err
 		}
 		s.connIDs[created.Data.ID] = ch
-		if ch == 0 {
-			if err := cl.must(ctx, "POST", base+"/"+chID+"/tokens", adminKey, map[string]any{"name": "soak dead"}, &created); err != nil {
-				return s, err
-			}
-			s.deadToken = created.Data.Token
-		}
 	}
 	return s, nil
 }
@@ -598,28 +594,24 @@ func (s setup) connByIndex(i int) string {
 	return "?"
 }
 
-// deadDeliveries lists the tenant's dead deliveries: the expected ones, and
-// how many are the 410 connection's.
-func deadDeliveries(ctx context.Context, cl *client, s setup) (map[pair]bool, int, error) {
+// deadLister lists a tenant's dead deliveries (ddbstore.Connections).
+type deadLister interface {
+	ListDead(ctx context.Context, tenantID string, limit int, cursor string) (connections.DeadPage, error)
+}
+
+// deadDeliveries lists the tenant's dead deliveries, of every channel: the
+// expected ones, and how many are the 410 connection's. It reads the store:
+// GET /v1/deliveries/dead lists one channel's (its token's) only.
+func deadDeliveries(ctx context.Context, store deadLister, s setup) (map[pair]bool, int, error) {
 	dead := map[pair]bool{}
 	gone := 0
-	path := "/v1/deliveries/dead?limit=100"
-	for path != "" {
-		var page struct {
-			Data []struct {
-				ConnectionID string `json:"connection_id"`
-				Payload      string `json:"payload"`
-			} `json:"data"`
-			Links struct {
-				Next *string `json:"next"`
-			} `json:"links"`
-		}
-		if err := cl.must(ctx, "GET", path, s.deadToken, nil, &page); err != nil {
+	cursor := ""
+	for {
+		page, err := store.ListDead(ctx, s.tenantID, 100, cursor)
+		if err != nil {
 			return dead, gone, err
 		}
-		for _, d := range page.Data {
-			var payload map[string]string
-			_ = json.Unmarshal([]byte(d.Payload), &payload)
+		for _, d := range page.Items {
 			conn, ok := s.connIDs[d.ConnectionID]
 			if !ok {
 				continue
@@ -628,17 +620,14 @@ func deadDeliveries(ctx context.Context, cl *client, s setup) (map[pair]bool, in
 				gone++
 				continue
 			}
+			var payload map[string]string
+			_ = json.Unmarshal(d.Payload, &payload)
 			dead[pair{conn: conn, email: payload["email"]}] = true
 		}
-		path = ""
-		if page.Links.Next != nil {
-			path = strings.TrimPrefix(*page.Links.Next, cl.base)
-			if i := strings.Index(path, "/v1/"); i > 0 {
-				path = path[i:]
-			}
+		if cursor = page.Next; cursor == "" {
+			return dead, gone, nil
 		}
 	}
-	return dead, gone, nil
 }
 
 // client calls the local API.

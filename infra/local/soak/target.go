@@ -21,11 +21,12 @@ type pair struct {
 }
 
 // targets are the webhook receivers of every connection, on one server:
-// /t/<index>. Connection gone answers 410 Gone; the others fail (503) a
+// /t/<index>. Connection gone answers 410 Gone, connection doomed 503 to
+// every attempt (its deliveries die); the others fail (503) a
 // failRate of their attempts and hang (never answer: the dispatcher's 10 s
 // limit ends the attempt) a hangRate, and answer 204 to the rest.
 type targets struct {
-	gone               int
+	gone, doomed       int
 	failRate, hangRate float64
 
 	mu           sync.Mutex
@@ -39,8 +40,8 @@ type targets struct {
 	stopHangs    chan struct{}     // closed to end the hanging answers
 }
 
-func newTargets(gone int, failRate, hangRate float64, seed uint64) *targets {
-	return &targets{gone: gone, failRate: failRate, hangRate: hangRate, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
+func newTargets(gone, doomed int, failRate, hangRate float64, seed uint64) *targets {
+	return &targets{gone: gone, doomed: doomed, failRate: failRate, hangRate: hangRate, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
 		byConn: map[int]int{}, okIDs: map[string]int{}, delivered: map[pair]bool{}, pairIDs: map[pair][]string{}, pairAttempts: map[pair]int{},
 		stopHangs: make(chan struct{})}
 }
@@ -70,6 +71,8 @@ func (tg *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case conn == tg.gone:
 		w.WriteHeader(http.StatusGone)
+	case conn == tg.doomed:
+		w.WriteHeader(http.StatusServiceUnavailable)
 	case roll < tg.hangRate:
 		select { // until the dispatcher gives up on the attempt
 		case <-r.Context().Done():
