@@ -358,12 +358,16 @@ func (d *Dispatcher) fault(ctx context.Context, m events.SQSMessage) {
 }
 
 // hide keeps a message invisible for wait (whole seconds, rounded up, at
-// most MaxDelay); the caller reports it failed, so SQS keeps it.
+// least 1 s, at most MaxDelay); the caller reports it failed, so SQS keeps
+// it. Never 0 s: fauxqs 2.4.1 keeping its queues on disk (make run)
+// answers 500 to VisibilityTimeout 0 after taking the message out of
+// flight without putting it back, which loses it until the emulator
+// restarts; a second costs next to nothing.
 func (d *Dispatcher) hide(ctx context.Context, m events.SQSMessage, wait time.Duration) {
 	_, err := d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(d.QueueURL),
 		ReceiptHandle:     aws.String(m.ReceiptHandle),
-		VisibilityTimeout: int32((min(wait, connections.MaxDelay) + time.Second - 1) / time.Second),
+		VisibilityTimeout: max(1, int32((min(wait, connections.MaxDelay)+time.Second-1)/time.Second)),
 	})
 	if err != nil {
 		// The message comes back after the queue's visibility timeout.

@@ -2,8 +2,11 @@ package emulators
 
 import (
 	"context"
+	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -14,12 +17,22 @@ const (
 	secretAccessKey = "local"
 )
 
+// IdleConnTimeout is how long the stack's SDK clients keep an idle
+// connection: less than fauxqs keeps one (Fastify's keep-alive timeout,
+// 72 s; the SDK's default is 90 s), so that a request is never written on
+// a connection the emulator is closing at that very moment (it fails
+// unsent: not retried for a ReceiveMessage, an error and a second's pause
+// for the poller).
+const IdleConnTimeout = 30 * time.Second
+
 // AWSConfig returns an SDK config whose DynamoDB, DynamoDB Streams and SQS
-// clients talk to the stack, with fake static credentials. It ignores the
-// AWS settings of the environment.
+// clients talk to the stack, with fake static credentials, on the SDK's
+// default HTTP client but for IdleConnTimeout. It ignores the AWS settings
+// of the environment.
 func (s *Stack) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:      Region,
+		HTTPClient:  awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.IdleConnTimeout = IdleConnTimeout }),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 		ConfigSources: []any{endpoints{
 			"DynamoDB":         s.DynamoEndpoint,

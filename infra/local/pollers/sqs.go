@@ -27,9 +27,10 @@ import (
 // Every ReceiveMessage is sent once: the SDK does not retry it (see
 // receiveOnce); a failed receive is logged and the next poll follows. As
 // with real SQS, a message that the queue hands to a receive whose answer
-// never arrives (the connection failed while the answer was on its way, or
-// Run's context was cancelled during a long poll) stays invisible until its
-// visibility timeout ends, and then comes back.
+// never arrives (the connection failed while the answer was on its way)
+// stays invisible until its visibility timeout ends, and then comes back.
+// Cancelling Run's context does not abandon the long polls under way (see
+// receive).
 type SQSPoller struct {
 	Client   *sqs.Client
 	QueueURL string
@@ -63,7 +64,9 @@ type SQSPoller struct {
 }
 
 // Run polls until ctx is cancelled, then returns nil once the batches in
-// hand are finished. It returns an error only for an invalid configuration.
+// hand are finished and the pending long polls have ended (within
+// WaitTime; what they bring is put back on the queue). It returns an error
+// only for an invalid configuration.
 func (p *SQSPoller) Run(ctx context.Context) error {
 	c := *p
 	if c.BatchSize == 0 {
@@ -108,13 +111,7 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 
 func (p *SQSPoller) poll(ctx context.Context) {
 	for ctx.Err() == nil {
-		out, err := p.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    aws.String(p.QueueURL),
-			MaxNumberOfMessages:         int32(p.BatchSize),
-			WaitTimeSeconds:             int32(p.WaitTime / time.Second),
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-			MessageAttributeNames:       []string{"All"},
-		}, receiveOnce)
+		out, err := p.receive(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				msg := "sqs poller: receive"
@@ -128,6 +125,11 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			continue
 		}
 		msgs, release := out.Messages, func() {}
+		if len(msgs) > 0 && ctx.Err() != nil {
+			// Received after Run's context ended: back to the queue.
+			p.release(ctx, msgs)
+			return
+		}
 		if p.fair != nil && len(msgs) > 0 {
 			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
 				_ = sleep(ctx, fairPause)
@@ -140,6 +142,48 @@ func (p *SQSPoller) poll(ctx context.Context) {
 	}
 }
 
+// receive sends one ReceiveMessage. Run's cancellation does not cut a long
+// poll short: the queue would still answer the abandoned poll when a
+// message arrives (fauxqs does; so may SQS), handing the message to nobody,
+// and the message would stay invisible for its visibility timeout. The
+// poll ends on its own within WaitTime; after the cancellation it is given
+// WaitTime plus longPollMargin at most.
+func (p *SQSPoller) receive(ctx context.Context) (*sqs.ReceiveMessageOutput, error) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.WaitTime+longPollMargin, cancel) })
+	defer stop()
+	return p.Client.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(p.QueueURL),
+		MaxNumberOfMessages:         int32(p.BatchSize),
+		WaitTimeSeconds:             int32(p.WaitTime / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		MessageAttributeNames:       []string{"All"},
+	}, receiveOnce)
+}
+
+// releaseVisibility is how long released messages stay hidden: 1 s, not
+// 0 (fauxqs 2.4.1 keeping its queues on disk answers 500 to a visibility
+// of 0 and loses the message until it restarts).
+const releaseVisibility = 1
+
+// release puts messages received while shutting down back on the queue.
+func (p *SQSPoller) release(ctx context.Context, msgs []types.Message) {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: releaseVisibility}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	out, err := p.Client.ChangeMessageVisibilityBatch(rctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
+	switch {
+	case err != nil:
+		p.Logger.ErrorContext(ctx, "sqs poller: release at shutdown; the messages come back after their visibility timeout", "queue", p.QueueURL, "messages", len(msgs), "err", err)
+	case len(out.Failed) > 0:
+		p.Logger.ErrorContext(ctx, "sqs poller: release at shutdown", "queue", p.QueueURL, "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
+	}
+}
+
 // receiveOnce keeps the SDK from retrying a ReceiveMessage. A receive is
 // not idempotent: the queue hides the messages it hands out whether or not
 // its answer arrives. When the answer is lost on the way (the connection
@@ -148,6 +192,13 @@ func (p *SQSPoller) poll(ctx context.Context) {
 // SDK receives other messages and returns as if nothing had happened, and
 // the lost batch stays in flight, unseen, until its visibility timeout. Sent
 // once, the failure reaches poll, which logs it and polls again.
+//
+// A retry would be harmless only when the queue cannot have taken the
+// request: the connection was refused, or nothing of it was written. A
+// failure on a reused connection before any byte of the answer (EOF,
+// reset) is not such a case: the queue may have dequeued a batch and died,
+// or closed, before answering. poll's next receive, a second later, is the retry for
+// every case, and the log says which case it was.
 func receiveOnce(o *sqs.Options) { o.Retryer = aws.NopRetryer{} }
 
 // longPollMargin is how much longer than a long poll the HTTP client must

@@ -275,20 +275,27 @@ var (
 // from its start to its first request for an invocation. It is known after
 // the first Invoke; an init that failed is an error.
 func (f *Function) Init() (time.Duration, error) {
-	out := f.out.String()
+	d, _, err := parseInit(f.out.String())
+	return d, err
+}
+
+// parseInit reads the init lines of one snapshot of the emulator's log:
+// the duration, or an error; complete tells whether both lines (RTDONE and
+// REPORT) are in it, so that the error is final.
+func parseInit(out string) (d time.Duration, complete bool, err error) {
 	status := initDone.FindStringSubmatch(out)
 	report := initReport.FindStringSubmatch(out)
 	switch {
 	case status == nil || report == nil:
-		return 0, fmt.Errorf("no INIT REPORT in the emulator's log:\n%s", out)
+		return 0, false, fmt.Errorf("no INIT REPORT in the emulator's log:\n%s", out)
 	case status[1] != "success":
-		return 0, fmt.Errorf("init ended with status %s (%s):\n%s", status[1], initFailure(out), out)
+		return 0, true, fmt.Errorf("init ended with status %s (%s):\n%s", status[1], initFailure(out), out)
 	}
 	ms, err := strconv.ParseFloat(report[1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("INIT REPORT %q: %w", report[1], err)
+		return 0, true, fmt.Errorf("INIT REPORT %q: %w", report[1], err)
 	}
-	return time.Duration(ms * float64(time.Millisecond)), nil
+	return time.Duration(ms * float64(time.Millisecond)), true, nil
 }
 
 // ColdStart sends one invocation, which starts the bootstrap (Lambda's
@@ -310,10 +317,13 @@ func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, 
 	var ans *answer
 	var lagged <-chan time.Time
 	for {
-		if d, err := f.Init(); err == nil {
+		// One snapshot of the log per look: the lines keep arriving through
+		// the pipe, and a second read could see a line the first missed.
+		out := f.out.String()
+		if d, complete, err := parseInit(out); err == nil {
 			return d, nil
-		} else if initDone.MatchString(f.out.String()) && initReport.MatchString(f.out.String()) {
-			ie := &InitError{Function: f.name, Reason: err.Error(), Output: f.out.String()}
+		} else if complete {
+			ie := &InitError{Function: f.name, Reason: err.Error(), Output: out}
 			if ans == nil {
 				select { // the answer to a failed init says why
 				case a := <-answered:
@@ -345,7 +355,12 @@ func (f *Function) ColdStart(ctx context.Context, event []byte) (time.Duration, 
 			ans = &a
 		case <-f.out.changed:
 		case <-f.exited:
-			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("aws-lambda-rie exited (%v)", f.err), Output: f.out.String()}
+			// Wait has copied all of its output by now: one last look.
+			out := f.out.String()
+			if d, _, err := parseInit(out); err == nil {
+				return d, nil
+			}
+			return 0, &InitError{Function: f.name, Reason: fmt.Sprintf("aws-lambda-rie exited (%v)", f.err), Output: out}
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
@@ -409,6 +424,9 @@ type logBuffer struct {
 	buf     []byte
 	cut     bool
 	copy    io.Writer
+	// afterRead, when set (by tests), runs after each String: it lets a
+	// test add output between two reads of the log.
+	afterRead func()
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
@@ -430,6 +448,14 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *logBuffer) String() string {
+	s := b.snapshot()
+	if b.afterRead != nil {
+		b.afterRead()
+	}
+	return s
+}
+
+func (b *logBuffer) snapshot() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cut {

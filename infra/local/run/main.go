@@ -279,8 +279,10 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpointsFile(dataDir, f.Function)}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
+			// Long polls of 5 s, not Lambda's 20 s: Ctrl-C lets the pending
+			// ones end (see SQSPoller.receive), and waits no longer than that.
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
-				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime,
+				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
 				Concurrency: dispatchWorkers, Fair: true, GroupOf: deliveryGroup}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}

@@ -2,7 +2,7 @@
 // emulators crash. It runs the system as `make run` wires it (emulators with
 // their data on disk, the local gateway, the stream and queue pollers),
 // sends contact updates across many connections whose targets fail, hang
-// or answer 410, kills the SQS emulator (SIGKILL) and restarts it on the
+// or answer 410 (and one whose target fails every attempt), kills the SQS emulator (SIGKILL) and restarts it on the
 // same port and data mid-run, then the DynamoDB emulator, and waits for
 // every delivery to arrive or die. It prints events accepted, deliveries
 // attempted, succeeded, dead, lost and repeated, and exits 1 if any
@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
@@ -65,7 +66,8 @@ type config struct {
 	killSQS, killDynamo float64
 	down                time.Duration
 	// settle is how long to wait without progress (no delivery arriving
-	// or dying) for the rest to arrive or die.
+	// or dying) for the rest to arrive or die, once the deliveries queue
+	// is empty (while it holds messages, up to maxHidden longer).
 	settle   time.Duration
 	schedule []time.Duration // the retry schedule, 7 steps
 	seed     uint64
@@ -84,13 +86,13 @@ func main() {
 	c := defaults()
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
 	fs.IntVar(&c.updates, "updates", c.updates, "contact updates")
-	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410)")
+	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410, the second 503 to every attempt)")
 	fs.IntVar(&c.contacts, "contacts", c.contacts, "contacts per channel")
 	fs.IntVar(&c.concurrency, "concurrency", c.concurrency, "updates in flight at once")
 	fs.Float64Var(&c.failRate, "fail", c.failRate, "share of attempts the targets answer 503")
 	fs.Float64Var(&c.hangRate, "hang", c.hangRate, "share of attempts the targets never answer")
 	fs.DurationVar(&c.down, "down", c.down, "how long each emulator stays down")
-	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait without a delivery arriving or dying, after the last update")
+	fs.DurationVar(&c.settle, "settle", c.settle, "longest wait without a delivery arriving or dying, after the last update, once the deliveries queue is empty")
 	sched := fs.String("schedule", durations(c.schedule), "the retry schedule (7 comma-separated durations)")
 	logPath := fs.String("log", ".local/soak.log", "where the functions' and emulators' logs go")
 	_ = fs.Parse(os.Args[1:])
@@ -115,11 +117,17 @@ func main() {
 	r, err := run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
+		fmt.Println("soak: FAIL (the run did not finish: " + firstLine(err.Error()) + ")")
 		os.Exit(1)
 	}
-	if r.Lost > 0 || r.NewIDs > 0 {
+	if len(r.failures(c)) > 0 {
 		os.Exit(1)
 	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func durations(ds []time.Duration) string {
@@ -168,6 +176,7 @@ const (
 	tableName, opsTableName = "soak", "soak-ops"
 	adminKey                = "soak-admin-key-0123456789"
 	goneConn                = 0
+	doomedConn              = 1 // its target fails every attempt: its deliveries die
 	// visibility replaces the queue's 180 s, so that a message whose
 	// visibility change or deletion an SQS crash swallowed comes back
 	// within the run (a hanging attempt takes 10 s).
@@ -261,7 +270,7 @@ func run(ctx context.Context, c config) (report, error) {
 		}
 	}
 
-	tg := newTargets(goneConn, c.failRate, c.hangRate, c.seed)
+	tg := newTargets(goneConn, doomedConn, c.failRate, c.hangRate, c.seed)
 	targetSrv := httptest.NewServer(tg)
 	defer targetSrv.Close()
 	defer close(tg.stopHangs)
@@ -271,7 +280,7 @@ func run(ctx context.Context, c config) (report, error) {
 	if err != nil {
 		return r, fmt.Errorf("set up: %w", err)
 	}
-	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
+	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410, 1 fails every attempt; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
 		c.updates, c.connections, c.failRate*100, c.hangRate*100, c.contacts)
 
 	// The updates, with the emulators killed and restarted on the way.
@@ -378,9 +387,9 @@ func run(ctx context.Context, c config) (report, error) {
 		}
 		return n
 	}
-	lastLeft, progress := -1, time.Now()
+	lastLeft, progress, told := -1, time.Now(), time.Now()
 	for {
-		if dd, gd, err := deadDeliveries(ctx, cl, su); err != nil {
+		if dd, gd, err := deadDeliveries(ctx, d.Connections(), su); err != nil {
 			if ctx.Err() == nil {
 				fmt.Fprintln(c.out, "soak: list dead deliveries:", err)
 			}
@@ -391,7 +400,22 @@ func run(ctx context.Context, c config) (report, error) {
 		if left != lastLeft {
 			lastLeft, progress = left, time.Now()
 		}
-		if left == 0 || time.Since(progress) > c.settle || ctx.Err() != nil {
+		// Messages still queued (visible, in flight or delayed) will be
+		// handled: hidden after a fault of the dispatcher's own, one can
+		// stay away up to dispatch.FaultBackoff's cap.
+		queued := 0
+		if d, err := queueDepth(ctx, sqsClient, queues.DeliveriesURL); err == nil {
+			queued = d.visible + d.inFlight + d.delayed
+		} else {
+			queued = -1
+		}
+		if left > 0 && time.Since(told) >= 15*time.Second {
+			told = time.Now()
+			fmt.Fprintf(c.out, "soak: %d deliveries neither succeeded nor dead yet, %d messages queued (%.0f s after the last update)\n",
+				left, queued, time.Since(lastUpdate).Seconds())
+		}
+		idle := time.Since(progress)
+		if left == 0 || (idle > c.settle && queued == 0) || idle > c.settle+maxHidden || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -415,7 +439,57 @@ func run(ctx context.Context, c config) (report, error) {
 	r.GoneDead = goneDead
 	r.Duration = time.Since(start)
 	r.print(c.out)
+	if r.Lost > 0 {
+		// What became of them, to trace them in the log.
+		shown := 0
+		for _, p := range expected {
+			if tg.isDelivered(p) || dead[p] {
+				continue
+			}
+			if shown++; shown > 10 {
+				break
+			}
+			ids, n := tg.seen(p)
+			fmt.Fprintf(c.out, "  lost: connection %d (%s), update %s: %d attempts at the target, webhook-ids %v\n", p.conn, su.connByIndex(p.conn), p.email, n, ids)
+		}
+		for _, q := range []struct{ name, url string }{{"deliveries", queues.DeliveriesURL}, {"DLQ", queues.DLQURL}} {
+			d, err := queueDepth(context.WithoutCancel(ctx), sqsClient, q.url)
+			if err != nil {
+				fmt.Fprintf(c.out, "  %s queue: %v\n", q.name, err)
+				continue
+			}
+			fmt.Fprintf(c.out, "  %s queue: %d visible, %d in flight, %d delayed\n", q.name, d.visible, d.inFlight, d.delayed)
+		}
+	}
+	fmt.Fprintln(c.out, r.verdict(c))
 	return r, nil
+}
+
+// verdict is the run's last line: PASS, or FAIL with its reasons.
+func (r report) verdict(c config) string {
+	if f := r.failures(c); len(f) > 0 {
+		return "soak: FAIL (" + strings.Join(f, "; ") + ")"
+	}
+	return "soak: PASS (no delivery lost, none under a new webhook-id)"
+}
+
+// failures are the reasons the run fails: a delivery lost or sent under a
+// second webhook-id, an update not accepted, an emulator not restarted.
+func (r report) failures(c config) []string {
+	var f []string
+	if r.Lost > 0 {
+		f = append(f, fmt.Sprintf("%d deliveries lost", r.Lost))
+	}
+	if r.NewIDs > 0 {
+		f = append(f, fmt.Sprintf("%d deliveries under a new webhook-id", r.NewIDs))
+	}
+	if r.Accepted != c.updates {
+		f = append(f, fmt.Sprintf("%d of %d updates accepted", r.Accepted, c.updates))
+	}
+	if len(r.Restarts) != 2 {
+		f = append(f, fmt.Sprintf("%d of 2 emulator restarts", len(r.Restarts)))
+	}
+	return f
 }
 
 func (r report) print(w io.Writer) {
@@ -439,12 +513,12 @@ func (r report) print(w io.Writer) {
 
 func psid(channel, contact int) string { return fmt.Sprintf("9%04d%06d", channel, contact) }
 
-// setup is the tenant the run made: per channel, its tokens and its
-// connection's ID, and a token kept for listing dead deliveries.
+// setup is the tenant the run made: its ID and, per channel, its tokens
+// and its connection's ID.
 type setup struct {
-	tokens    [][]string
-	connIDs   map[string]int // connection ID → index
-	deadToken string
+	tenantID string
+	tokens   [][]string
+	connIDs  map[string]int // connection ID → index
 }
 
 // setUp makes one tenant with a channel per connection, enough tokens per
@@ -461,6 +535,7 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 	if err := cl.must(ctx, "POST", "/admin/tenants", adminKey, map[string]any{"name": "Soak"}, &tenant); err != nil {
 		return s, err
 	}
+	s.tenantID = tenant.Data.Tenant.ID
 	perChannel := (c.updates + c.connections - 1) / c.connections
 	tokens := max(1, (perChannel+79)/80)
 	for ch := range c.connections {
@@ -486,38 +561,57 @@ func setUp(ctx context.Context, cl *client, c config, targetURL string) (setup, 
 			return s, err
 		}
 		s.connIDs[created.Data.ID] = ch
-		if ch == 0 {
-			if err := cl.must(ctx, "POST", base+"/"+chID+"/tokens", adminKey, map[string]any{"name": "soak dead"}, &created); err != nil {
-				return s, err
-			}
-			s.deadToken = created.Data.Token
-		}
 	}
 	return s, nil
 }
 
-// deadDeliveries lists the tenant's dead deliveries: the expected ones, and
-// how many are the 410 connection's.
-func deadDeliveries(ctx context.Context, cl *client, s setup) (map[pair]bool, int, error) {
+// maxHidden bounds the wait for queued messages after the deliveries stop
+// progressing: the longest a fault of the dispatcher's own hides one
+// (dispatch.FaultBackoff), plus the queue's visibility timeout.
+const maxHidden = 15*time.Minute + visibility
+
+// depth is a queue's approximate message counts.
+type depth struct{ visible, inFlight, delayed int }
+
+func queueDepth(ctx context.Context, client *sqs.Client, url string) (depth, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		return depth{}, err
+	}
+	n := func(k string) int { v, _ := strconv.Atoi(out.Attributes[k]); return v }
+	return depth{n("ApproximateNumberOfMessages"), n("ApproximateNumberOfMessagesNotVisible"), n("ApproximateNumberOfMessagesDelayed")}, nil
+}
+
+// connByIndex is the ID of connection i.
+func (s setup) connByIndex(i int) string {
+	for id, n := range s.connIDs {
+		if n == i {
+			return id
+		}
+	}
+	return "?"
+}
+
+// deadLister lists a tenant's dead deliveries (ddbstore.Connections).
+type deadLister interface {
+	ListDead(ctx context.Context, tenantID string, limit int, cursor string) (connections.DeadPage, error)
+}
+
+// deadDeliveries lists the tenant's dead deliveries, of every channel: the
+// expected ones, and how many are the 410 connection's. It reads the store:
+// GET /v1/deliveries/dead lists one channel's (its token's) only.
+func deadDeliveries(ctx context.Context, store deadLister, s setup) (map[pair]bool, int, error) {
 	dead := map[pair]bool{}
 	gone := 0
-	path := "/v1/deliveries/dead?limit=100"
-	for path != "" {
-		var page struct {
-			Data []struct {
-				ConnectionID string `json:"connection_id"`
-				Payload      string `json:"payload"`
-			} `json:"data"`
-			Links struct {
-				Next *string `json:"next"`
-			} `json:"links"`
-		}
-		if err := cl.must(ctx, "GET", path, s.deadToken, nil, &page); err != nil {
+	cursor := ""
+	for {
+		page, err := store.ListDead(ctx, s.tenantID, 100, cursor)
+		if err != nil {
 			return dead, gone, err
 		}
-		for _, d := range page.Data {
-			var payload map[string]string
-			_ = json.Unmarshal([]byte(d.Payload), &payload)
+		for _, d := range page.Items {
 			conn, ok := s.connIDs[d.ConnectionID]
 			if !ok {
 				continue
@@ -526,17 +620,14 @@ func deadDeliveries(ctx context.Context, cl *client, s setup) (map[pair]bool, in
 				gone++
 				continue
 			}
+			var payload map[string]string
+			_ = json.Unmarshal(d.Payload, &payload)
 			dead[pair{conn: conn, email: payload["email"]}] = true
 		}
-		path = ""
-		if page.Links.Next != nil {
-			path = strings.TrimPrefix(*page.Links.Next, cl.base)
-			if i := strings.Index(path, "/v1/"); i > 0 {
-				path = path[i:]
-			}
+		if cursor = page.Next; cursor == "" {
+			return dead, gone, nil
 		}
 	}
-	return dead, gone, nil
 }
 
 // client calls the local API.

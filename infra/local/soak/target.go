@@ -21,26 +21,28 @@ type pair struct {
 }
 
 // targets are the webhook receivers of every connection, on one server:
-// /t/<index>. Connection gone answers 410 Gone; the others fail (503) a
+// /t/<index>. Connection gone answers 410 Gone, connection doomed 503 to
+// every attempt (its deliveries die); the others fail (503) a
 // failRate of their attempts and hang (never answer: the dispatcher's 10 s
 // limit ends the attempt) a hangRate, and answer 204 to the rest.
 type targets struct {
-	gone               int
+	gone, doomed       int
 	failRate, hangRate float64
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	attempts  int
-	byConn    map[int]int       // attempts per connection
-	okIDs     map[string]int    // webhook-id → 2xx answers
-	delivered map[pair]bool     // pairs answered 2xx
-	pairIDs   map[pair][]string // webhook-ids seen per pair (any answer)
-	stopHangs chan struct{}     // closed to end the hanging answers
+	mu           sync.Mutex
+	rng          *rand.Rand
+	attempts     int
+	byConn       map[int]int       // attempts per connection
+	okIDs        map[string]int    // webhook-id → 2xx answers
+	delivered    map[pair]bool     // pairs answered 2xx
+	pairIDs      map[pair][]string // webhook-ids seen per pair (any answer)
+	pairAttempts map[pair]int      // attempts per pair
+	stopHangs    chan struct{}     // closed to end the hanging answers
 }
 
-func newTargets(gone int, failRate, hangRate float64, seed uint64) *targets {
-	return &targets{gone: gone, failRate: failRate, hangRate: hangRate, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
-		byConn: map[int]int{}, okIDs: map[string]int{}, delivered: map[pair]bool{}, pairIDs: map[pair][]string{},
+func newTargets(gone, doomed int, failRate, hangRate float64, seed uint64) *targets {
+	return &targets{gone: gone, doomed: doomed, failRate: failRate, hangRate: hangRate, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
+		byConn: map[int]int{}, okIDs: map[string]int{}, delivered: map[pair]bool{}, pairIDs: map[pair][]string{}, pairAttempts: map[pair]int{},
 		stopHangs: make(chan struct{})}
 }
 
@@ -59,6 +61,7 @@ func (tg *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tg.mu.Lock()
 	tg.attempts++
 	tg.byConn[conn]++
+	tg.pairAttempts[p]++
 	if !contains(tg.pairIDs[p], id) {
 		tg.pairIDs[p] = append(tg.pairIDs[p], id)
 	}
@@ -68,6 +71,8 @@ func (tg *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case conn == tg.gone:
 		w.WriteHeader(http.StatusGone)
+	case conn == tg.doomed:
+		w.WriteHeader(http.StatusServiceUnavailable)
 	case roll < tg.hangRate:
 		select { // until the dispatcher gives up on the attempt
 		case <-r.Context().Done():
@@ -99,6 +104,13 @@ func (tg *targets) isDelivered(p pair) bool {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return tg.delivered[p]
+}
+
+// seen is what the targets saw of p: its webhook-ids and attempts.
+func (tg *targets) seen(p pair) ([]string, int) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return append([]string(nil), tg.pairIDs[p]...), tg.pairAttempts[p]
 }
 
 // counts sums up what the targets saw: attempts, their number for the gone
