@@ -183,3 +183,46 @@ type sendFunc func(url string) delivery.Result
 func (f sendFunc) Send(_ context.Context, url string, _ http.Header, _ []byte) delivery.Result {
 	return f(url)
 }
+
+// orderStore logs a batch's attempts in one call, slowly, and notes when
+// the call ended.
+type orderStore struct {
+	*memStore
+	events *[]string
+	mu     *sync.Mutex
+}
+
+func (s orderStore) AddAttempts(_ context.Context, as []connections.ConnAttempt) error {
+	time.Sleep(20 * time.Millisecond) // the write is still under way when a careless Handle would return
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*s.events = append(*s.events, "attempts logged: "+strconv.Itoa(len(as)))
+	return nil
+}
+
+// TestAttemptsLoggedBeforeHandleReturns: Handle returns (and the poller, or
+// Lambda, deletes the messages) only once every attempt of the batch is
+// written, with the cache serving the connection.
+func TestAttemptsLoggedBeforeHandleReturns(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		events []string
+	)
+	f := newCacheFixture(t, fakeSender{delivery.Result{Outcome: connections.OutcomeSuccess, Status: 200}}, cacheConn)
+	f.d.Store = orderStore{memStore: f.store, events: &events, mu: &mu}
+	for range 2 {
+		out := f.batch(cacheConn, 10, 0)
+		mu.Lock()
+		events = append(events, "returned: "+strconv.Itoa(10-len(out.BatchItemFailures))+" done")
+		mu.Unlock()
+	}
+	want := []string{"attempts logged: 10", "returned: 10 done", "attempts logged: 10", "returned: 10 done"}
+	if len(events) != len(want) {
+		t.Fatalf("events %q, want %q", events, want)
+	}
+	for i := range want {
+		if events[i] != want[i] {
+			t.Fatalf("events %q, want %q", events, want)
+		}
+	}
+}
