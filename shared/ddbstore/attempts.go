@@ -305,10 +305,11 @@ func (c *Connections) logRefs(ctx context.Context, ops *string, pk string, limit
 				return nil, fmt.Errorf("log item %q: no time in its key", sk.Value)
 			}
 			// Every log item not read yet is no later than top, and
-			// neither is any attempt it names.
+			// neither is any attempt it names: those later than top are
+			// the newest (one at top may tie with one not read yet).
 			settled := 0
 			for _, r := range refs {
-				if r.Time >= top {
+				if r.Time > top {
 					settled++
 				}
 			}

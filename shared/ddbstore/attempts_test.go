@@ -119,3 +119,28 @@ func TestFindAttemptExactWebhookID(t *testing.T) {
 		t.Errorf("FindAttempt(msg_1) = %+v, %v", got, err)
 	}
 }
+
+// TestAttemptsTiesAcrossLogItems: attempts made in the same millisecond
+// and logged by different writes are ordered as one sort key would order
+// them, whichever log item is read first.
+func TestAttemptsTiesAcrossLogItems(t *testing.T) {
+	s, _ := newConnections(t)
+	ctx := t.Context()
+	const ms = int64(1_700_000_000_000)
+	for i := range 16 {
+		if err := s.AddAttempt(ctx, "t", "k", mkAttempt(ms, fmt.Sprintf("msg_%02d", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Attempts(ctx, "t", "k", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.WebhookID)
+	}
+	if want := []string{"msg_15", "msg_14", "msg_13", "msg_12", "msg_11"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("Attempts(5) = %v, want %v", ids, want)
+	}
+}
