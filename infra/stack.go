@@ -261,8 +261,8 @@ func (b *backend) addTable() {
 	// transactions), and rate-limit counters, delivery attempts and
 	// idempotency records, which expire by TTL. No stream; point-in-time
 	// recovery and, in prod, deletion protection and retention, for the
-	// index. GSI1, keys only, serves tenant-wide searches and finds the
-	// attempts of one delivery for replay.
+	// index. GSI1, keys only, serves tenant-wide searches (and finds, for
+	// replay, the attempts written before attempts were keyed by delivery).
 	b.ops = awsdynamodb.NewTable(b.stack, jsii.String("OpsTable"), &awsdynamodb.TableProps{
 		PartitionKey:        str(ddbstore.AttrPK),
 		SortKey:             str(ddbstore.AttrSK),

@@ -115,6 +115,10 @@ type Delivery struct {
 	CreatedAt int64  `json:"created_at" dynamodbav:"created_at"`
 	// Test marks a sample sent by POST .../test (not retried).
 	Test bool `json:"test,omitempty" dynamodbav:"test,omitempty"`
+	// ConnVersion is the connection's Version when the delivery was routed
+	// (0: unknown): the dispatcher sends it with that version of the
+	// connection or a newer one. Carried by the queue only.
+	ConnVersion int64 `json:"conn_version,omitempty" dynamodbav:"-"`
 }
 
 // Task is a delivery as the deliveries queue carries it: the delivery's own

@@ -52,13 +52,11 @@ func connSK(id string) string { return skConnP + id }
 func attemptPK(tenantID, connectionID string) string {
 	return "CONN#" + tenantID + "#" + connectionID
 }
-func attemptSK(a connections.Attempt) string {
-	return fmt.Sprintf("%s%013d#%s#%02d", skAttemptP, a.Time, a.WebhookID, a.Attempt)
-}
 func deadSK(deliveryID string) string { return skDeadP + deliveryID }
 
-// attemptGSI1PK groups the attempts of one delivery (webhook ID) of one
-// connection in the operations table's GSI1.
+// attemptGSI1PK grouped the attempts of one delivery (webhook ID) of one
+// connection in the operations table's GSI1, before they were keyed by
+// webhook ID (read for those still kept).
 func attemptGSI1PK(tenantID, connectionID, webhookID string) string {
 	return "WH#" + tenantID + "#" + connectionID + "#" + webhookID
 }
@@ -227,167 +225,6 @@ func (c *Connections) Disable(ctx context.Context, tenantID, id, reason string, 
 		},
 	})
 	return notFoundIf(err, "disable connection "+id, apperr.NotFound("Connection", id))
-}
-
-// AddAttempt logs an attempt; it expires ActivityTTL after its time. The
-// same webhook attempt at the same millisecond overwrites itself.
-func (c *Connections) AddAttempt(ctx context.Context, tenantID, connectionID string, a connections.Attempt) error {
-	it, err := attemptItem(tenantID, connectionID, a)
-	if err != nil {
-		return err
-	}
-	ops, err := c.ops()
-	if err != nil {
-		return err
-	}
-	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: ops, Item: it})
-	if err != nil {
-		return fmt.Errorf("add attempt of connection %s: %w", connectionID, err)
-	}
-	return nil
-}
-
-// batchWriter is the client's BatchWriteItem (*dynamodb.Client has it).
-type batchWriter interface {
-	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-}
-
-// AddAttempts logs the attempts of a batch of deliveries, whatever their
-// connections, in BatchWriteItem calls of up to 25 items (one for a batch
-// of 10 deliveries) instead of one PutItem each; items DynamoDB leaves
-// unprocessed are sent again with backoff. The items are AddAttempt's.
-// With a client that has no BatchWriteItem it makes one PutItem each.
-func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAttempt) error {
-	ops, err := c.ops()
-	if err != nil {
-		return err
-	}
-	api, ok := c.API.(batchWriter)
-	if !ok {
-		var errs []error
-		for _, a := range as {
-			errs = append(errs, c.AddAttempt(ctx, a.TenantID, a.ConnectionID, a.Attempt))
-		}
-		return errors.Join(errs...)
-	}
-	// DynamoDB refuses a batch that names a key twice: the same attempt
-	// twice (a message the queue handed out twice, tried in the same
-	// millisecond) is written once, as PutItem would leave it.
-	reqs := make([]types.WriteRequest, 0, len(as))
-	seen := make(map[string]int, len(as))
-	for _, a := range as {
-		it, err := attemptItem(a.TenantID, a.ConnectionID, a.Attempt)
-		if err != nil {
-			return err
-		}
-		k := attemptPK(a.TenantID, a.ConnectionID) + "\x00" + attemptSK(a.Attempt)
-		if i, dup := seen[k]; dup {
-			reqs[i].PutRequest.Item = it
-			continue
-		}
-		seen[k] = len(reqs)
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-	}
-	for start := 0; start < len(reqs); start += maxBatchWrite {
-		chunk := reqs[start:min(start+maxBatchWrite, len(reqs))]
-		for n := 0; len(chunk) > 0; n++ {
-			if n > batchRetries {
-				return fmt.Errorf("add attempts: %d still unprocessed after %d retries", len(chunk), batchRetries)
-			}
-			if n > 0 {
-				if err := sleep(ctx, batchBackoff(n)); err != nil {
-					return fmt.Errorf("add attempts: %w", err)
-				}
-			}
-			out, err := api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{*ops: chunk}})
-			if err != nil {
-				return fmt.Errorf("add attempts: %w", err)
-			}
-			chunk = out.UnprocessedItems[*ops]
-		}
-	}
-	return nil
-}
-
-// attemptItem is an attempt's item in the operations table.
-func attemptItem(tenantID, connectionID string, a connections.Attempt) (map[string]types.AttributeValue, error) {
-	it, err := item(attemptPK(tenantID, connectionID), attemptSK(a), a)
-	if err != nil {
-		return nil, err
-	}
-	it[TTLAttribute] = avN(time.UnixMilli(a.Time).Add(connections.ActivityTTL).Unix())
-	it[AttrGSI1PK], it[AttrGSI1SK] = avS(attemptGSI1PK(tenantID, connectionID, a.WebhookID)), it[AttrSK]
-	return it, nil
-}
-
-// Attempts returns the last limit attempts of a connection, newest first
-// (strongly consistent). Expired attempts not yet swept by TTL are included.
-func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID string, limit int) ([]connections.Attempt, error) {
-	if err := checkLimit(limit); err != nil {
-		return nil, err
-	}
-	ops, err := c.ops()
-	if err != nil {
-		return nil, err
-	}
-	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
-		TableName:              ops,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(attemptPK(tenantID, connectionID)), ":p": avS(skAttemptP),
-		},
-		ScanIndexForward: aws.Bool(false),
-		ConsistentRead:   aws.Bool(true),
-	}, limit)
-	if err != nil {
-		return nil, fmt.Errorf("attempts of connection %s: %w", connectionID, err)
-	}
-	out := []connections.Attempt{}
-	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
-		return nil, fmt.Errorf("attempts of connection %s: unmarshal: %w", connectionID, err)
-	}
-	return out, nil
-}
-
-// FindAttempt returns the latest logged attempt of a delivery (by its
-// webhook ID) on a connection, whenever it was made while attempts are kept
-// (ActivityTTL): one Query on the operations table's GSI1 (keys only) and
-// one GetItem. An apperr.KindNotFound if none is logged. GSI1 is eventually
-// consistent, so an attempt made a moment ago may not be found yet.
-func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (connections.Attempt, error) {
-	ops, err := c.ops()
-	if err != nil {
-		return connections.Attempt{}, err
-	}
-	notFound := apperr.NotFound("Delivery", webhookID)
-	if webhookID == "" {
-		return connections.Attempt{}, notFound
-	}
-	page, err := c.API.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 ops,
-		IndexName:                 aws.String(GSI1),
-		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(attemptGSI1PK(tenantID, connectionID, webhookID))},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(1),
-	})
-	if err != nil {
-		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
-	}
-	if len(page.Items) == 0 {
-		return connections.Attempt{}, notFound
-	}
-	pk, _ := page.Items[0][AttrPK].(*types.AttributeValueMemberS)
-	sk, _ := page.Items[0][AttrSK].(*types.AttributeValueMemberS)
-	if pk == nil || sk == nil {
-		return connections.Attempt{}, fmt.Errorf("find attempt of %s: the index answered an item without its keys", webhookID)
-	}
-	// notFound if it expired and was swept between the two reads.
-	var a connections.Attempt
-	if err := getItem(ctx, c.API, aws.ToString(ops), pk.Value, sk.Value, false, &a, notFound); err != nil {
-		return connections.Attempt{}, err
-	}
-	return a, nil
 }
 
 // AddDead stores a dead delivery, replacing an earlier death of the same

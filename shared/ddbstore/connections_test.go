@@ -391,7 +391,7 @@ func TestAttemptsNewestFirst(t *testing.T) {
 		}
 	}
 
-	sk := fmt.Sprintf("ATT#%013d#msg_0#01", base)
+	sk := fmt.Sprintf("WH#msg_0#%013d#01", base)
 	if rawItem(t, env, "CONN#t#k", sk) != nil {
 		t.Errorf("attempt %s written to the data table", sk)
 	}
@@ -401,6 +401,9 @@ func TestAttemptsNewestFirst(t *testing.T) {
 	}
 	if ttl, want := numAttr(t, raw, ddbstore.TTLAttribute), base/1000+int64(connections.ActivityTTL/time.Second); ttl != want {
 		t.Errorf("ttl = %d, want %d", ttl, want)
+	}
+	if _, ok := raw[ddbstore.AttrGSI1PK]; ok {
+		t.Errorf("attempt item has %s: no index is written per attempt", ddbstore.AttrGSI1PK)
 	}
 	noOps := &ddbstore.Connections{API: env.DDB, Table: env.Table}
 	if err := noOps.AddAttempt(ctx, "t", "k", all[0]); err == nil || !strings.Contains(err.Error(), "operations table") {

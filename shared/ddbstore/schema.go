@@ -67,11 +67,19 @@ import (
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
 //	                                                                in the contact write's transaction)
-//	COUNT#<t>                  CONTACTS                             the tenant's contact count (n), updated in every
-//	                                                                contact create's and delete's transaction (counts.go)
+//	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
+//	                                                                updated in every contact create's and delete's
+//	                                                                transaction (counts.go)
+//	CONN#<t>#<id>              WH#<webhookId>#<time ms:%013d>#<attempt:%02d>
+//	                                                                delivery attempt (TTL; no index)
+//	CONN#<t>#<id>              LOG#<time ms:%013d>#<random>         the keys of the attempts one write
+//	                                                                logged, <time> its newest (TTL;
+//	                                                                attempts.go)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
-//	                                                                delivery attempt (TTL); also
-//	                           GSI1PK WH#<t>#<id>#<webhookId>, GSI1SK = SK
+//	                                                                delivery attempt as written before
+//	                                                                the two above (read until they
+//	                                                                expire); also GSI1PK
+//	                                                                WH#<t>#<id>#<webhookId>, GSI1SK = SK
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>

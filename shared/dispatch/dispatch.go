@@ -69,12 +69,30 @@ type Dispatcher struct {
 	// Jitter returns a number in [-1, 1] for the ±20 % spread of backoffs.
 	Jitter func() float64
 	Log    *slog.Logger
+	// ConnTTL is how long the connections read are reused across batches
+	// (New: ConnCacheTTL; 0: read once per batch).
+	ConnTTL time.Duration
+
+	connsOnce sync.Once
+	conns     *connCache
 }
 
 // New returns a dispatcher with real time and randomness.
 func New(store connections.Store, sender Sender, q QueueAPI, queueURL string) *Dispatcher {
 	return &Dispatcher{Store: store, Sender: sender, Queue: q, QueueURL: queueURL, Now: time.Now,
-		Jitter: func() float64 { return rand.Float64()*2 - 1 }, Log: slog.Default()}
+		Jitter: func() float64 { return rand.Float64()*2 - 1 }, Log: slog.Default(), ConnTTL: ConnCacheTTL}
+}
+
+// connections is what a batch reads its connections through: each is read
+// once for the batch, through the process's cache when ConnTTL is set.
+func (d *Dispatcher) connections() *batchConns {
+	b := &batchConns{store: d.Store, m: map[string]*batchEntry{}}
+	if d.ConnTTL > 0 {
+		d.connsOnce.Do(func() { d.conns = newConnCache(d.Store, d.Now, d.ConnTTL) })
+		d.conns.sweep()
+		b.shared = d.conns
+	}
+	return b
 }
 
 // outcome is what became of one message of a batch.
@@ -88,7 +106,7 @@ type outcome struct {
 // Handle is the SQS event handler (ReportBatchItemFailures).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	outs := make([]outcome, len(ev.Records))
-	conns := &connCache{store: d.Store, m: map[string]*connEntry{}}
+	conns := d.connections()
 	var wg sync.WaitGroup
 	for i, m := range ev.Records {
 		wg.Go(func() { outs[i] = d.handleMessage(ctx, conns, m) })
@@ -107,7 +125,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 
 // handleMessage makes the message's attempt, when one is due, and says what
 // is left to do with it.
-func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m events.SQSMessage) outcome {
+func (d *Dispatcher) handleMessage(ctx context.Context, conns *batchConns, m events.SQSMessage) outcome {
 	var task connections.Task
 	if err := json.Unmarshal([]byte(m.Body), &task); err != nil || task.ID == "" || task.TenantID == "" || task.ConnectionID == "" {
 		// Nothing can ever deliver it; keeping it would only loop.
@@ -124,7 +142,7 @@ func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m even
 		}
 	}
 	attempt := task.Attempts + 1
-	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID)
+	conn, err := conns.get(ctx, del.TenantID, del.ConnectionID, del.ConnVersion)
 	if apperr.Is(err, apperr.KindNotFound) {
 		d.Log.InfoContext(ctx, "delivery dropped: connection deleted", "webhook_id", del.ID, "connection", del.ConnectionID)
 		return outcome{done: true}
@@ -140,7 +158,7 @@ func (d *Dispatcher) handleMessage(ctx context.Context, conns *connCache, m even
 			Trigger: del.Trigger, RequestBody: string(del.Payload), Error: "connection switched off: " + conn.DisabledReason, Final: true}
 		return outcome{done: d.keepDead(ctx, m, del, att)}
 	}
-	att, res := d.try(ctx, conn, del, attempt)
+	att, res := d.try(ctx, conns, conn, del, attempt)
 	o := outcome{logged: &connections.ConnAttempt{TenantID: conn.TenantID, ConnectionID: conn.ID, Attempt: att}}
 	switch {
 	case att.Outcome == connections.OutcomeSuccess:
@@ -174,15 +192,16 @@ func (d *Dispatcher) keepDead(ctx context.Context, m events.SQSMessage, del conn
 // off when the target said 410 Gone or has failed for DisableAfter. (Handle
 // logs a batch's attempts together instead.)
 func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
-	att, res := d.try(ctx, conn, del, attempt)
+	att, res := d.try(ctx, nil, conn, del, attempt)
 	if err := d.Store.AddAttempt(ctx, conn.TenantID, conn.ID, att); err != nil {
 		d.Log.ErrorContext(ctx, "log attempt", "err", err, "webhook_id", del.ID)
 	}
 	return att, res
 }
 
-// try is Attempt without the activity log.
-func (d *Dispatcher) try(ctx context.Context, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
+// try is Attempt without the activity log; the connection's changes it
+// writes are told to conns (when not nil).
+func (d *Dispatcher) try(ctx context.Context, conns *batchConns, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
 	now := d.Now()
 	sig, err := webhook.Sign(conn.Signing(now), del.ID, now, del.Payload)
 	var res delivery.Result
@@ -215,6 +234,9 @@ func (d *Dispatcher) try(ctx context.Context, conn connections.Connection, del c
 			d.Log.ErrorContext(ctx, "record result", "err", err, "connection", conn.ID)
 			return att, res
 		}
+		if conns != nil && after.TenantID == conn.TenantID && after.ID == conn.ID {
+			conns.put(after)
+		}
 	}
 	reason := ""
 	switch {
@@ -226,6 +248,9 @@ func (d *Dispatcher) try(ctx context.Context, conn connections.Connection, del c
 	if reason != "" && after.Enabled {
 		if err := d.Store.Disable(ctx, conn.TenantID, conn.ID, reason, now); err != nil {
 			d.Log.ErrorContext(ctx, "disable connection", "err", err, "connection", conn.ID)
+		}
+		if conns != nil {
+			conns.drop(conn.TenantID, conn.ID)
 		}
 	}
 	return att, res
@@ -418,28 +443,168 @@ func Build(p Ports) lambdaapp.QueueHandler {
 	return disp.Handle
 }
 
-// connCache reads each connection of a batch once, however many of the
-// batch's deliveries are for it.
+// ConnCacheTTL is how long a dispatcher process reuses a connection it
+// read (New sets it; a Dispatcher built without New reads each connection
+// once per batch). Within it a change made elsewhere reaches deliveries
+// late: a connection deleted, switched off, or given a new URL, fields or
+// secrets is still used as read for at most ConnCacheTTL by the deliveries
+// that were routed before the change (a delivery carries the connection's
+// Version the router saw, and a cached copy older than that is read
+// again); the dispatcher's own writes (health, switching off) update or
+// drop the cached copy at once. A rotated secret keeps the old one valid
+// for far longer than this, so receivers accept either.
+const ConnCacheTTL = time.Second
+
+// connCache is the dispatcher's connections: each is read once however
+// many deliveries of a batch, or of batches handled at once, are for it,
+// and reused for ttl (0: for the batch only; see ConnCacheTTL). Errors are
+// not kept beyond the read that met them.
 type connCache struct {
 	store connections.Store
+	now   func() time.Time
+	ttl   time.Duration
 	mu    sync.Mutex
 	m     map[string]*connEntry
 }
 
 type connEntry struct {
+	ready chan struct{} // closed once conn and err are set
+	conn  connections.Connection
+	err   error
+	at    time.Time // when the read was made
+}
+
+func newConnCache(store connections.Store, now func() time.Time, ttl time.Duration) *connCache {
+	return &connCache{store: store, now: now, ttl: ttl, m: map[string]*connEntry{}}
+}
+
+func connKey(tenantID, id string) string { return tenantID + "#" + id }
+
+// get returns the connection, read now unless a read of it at least
+// minVersion new was made less than ttl ago (or is under way).
+func (c *connCache) get(ctx context.Context, tenantID, id string, minVersion int64) (connections.Connection, error) {
+	k := connKey(tenantID, id)
+	c.mu.Lock()
+	e, ok := c.m[k]
+	if ok {
+		select {
+		case <-e.ready:
+			if e.err != nil || c.now().Sub(e.at) >= c.ttl || e.conn.Version < minVersion {
+				ok = false
+			}
+		default: // a read under way: share it
+		}
+	}
+	if ok {
+		c.mu.Unlock()
+		<-e.ready
+		return e.conn, e.err
+	}
+	e = &connEntry{ready: make(chan struct{}), at: c.now()}
+	c.m[k] = e
+	c.mu.Unlock()
+	e.conn, e.err = c.store.GetConnection(ctx, tenantID, id)
+	close(e.ready)
+	if e.err != nil {
+		c.drop(tenantID, id, e)
+	}
+	return e.conn, e.err
+}
+
+// put replaces the cached copy with a newer one the dispatcher wrote.
+func (c *connCache) put(conn connections.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := connKey(conn.TenantID, conn.ID)
+	if e, ok := c.m[k]; ok {
+		select {
+		case <-e.ready:
+			if e.err != nil || e.conn.Version > conn.Version {
+				return
+			}
+		default:
+			return // a read under way will bring it
+		}
+	}
+	e := &connEntry{ready: make(chan struct{}), conn: conn, at: c.now()}
+	close(e.ready)
+	c.m[k] = e
+}
+
+// drop forgets a connection (only entry e of it, when e is not nil), so
+// that the next delivery for it reads it again.
+func (c *connCache) drop(tenantID, id string, e *connEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := connKey(tenantID, id)
+	if e == nil || c.m[k] == e {
+		delete(c.m, k)
+	}
+}
+
+// sweep forgets the entries older than ttl, so that a long-lived process
+// does not keep every connection it ever served.
+func (c *connCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for k, e := range c.m {
+		select {
+		case <-e.ready:
+			if now.Sub(e.at) >= c.ttl {
+				delete(c.m, k)
+			}
+		default:
+		}
+	}
+}
+
+// batchConns reads each connection of a batch once, however many of the
+// batch's deliveries are for it (a failed read included), through the
+// process's cache when there is one.
+type batchConns struct {
+	store  connections.Store
+	shared *connCache // nil: none
+	mu     sync.Mutex
+	m      map[string]*batchEntry
+}
+
+type batchEntry struct {
 	once sync.Once
 	conn connections.Connection
 	err  error
 }
 
-func (c *connCache) get(ctx context.Context, tenantID, id string) (connections.Connection, error) {
-	c.mu.Lock()
-	e, ok := c.m[tenantID+"#"+id]
+func (b *batchConns) get(ctx context.Context, tenantID, id string, minVersion int64) (connections.Connection, error) {
+	k := connKey(tenantID, id) + "#" + strconv.FormatInt(minVersion, 10)
+	b.mu.Lock()
+	e, ok := b.m[k]
 	if !ok {
-		e = &connEntry{}
-		c.m[tenantID+"#"+id] = e
+		e = &batchEntry{}
+		b.m[k] = e
 	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.conn, e.err = c.store.GetConnection(ctx, tenantID, id) })
+	b.mu.Unlock()
+	e.once.Do(func() {
+		if b.shared != nil {
+			e.conn, e.err = b.shared.get(ctx, tenantID, id, minVersion)
+			return
+		}
+		e.conn, e.err = b.store.GetConnection(ctx, tenantID, id)
+	})
 	return e.conn, e.err
+}
+
+// put tells the process's cache of a newer copy the dispatcher wrote.
+func (b *batchConns) put(conn connections.Connection) {
+	if b.shared != nil {
+		b.shared.put(conn)
+	}
+}
+
+// drop makes the process's cache forget a connection the dispatcher
+// changed without reading it back.
+func (b *batchConns) drop(tenantID, id string) {
+	if b.shared != nil {
+		b.shared.drop(tenantID, id, nil)
+	}
 }

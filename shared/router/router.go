@@ -127,7 +127,7 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 			}
 			deliveries = append(deliveries, connections.Delivery{
 				ID: DeliveryID(rec.Change.SequenceNumber, c.ID, t), TenantID: c.TenantID, ConnectionID: c.ID,
-				Trigger: t, Payload: payload, CreatedAt: cur.UpdatedAt,
+				Trigger: t, Payload: payload, CreatedAt: cur.UpdatedAt, ConnVersion: c.Version,
 			})
 			break // one delivery per connection per write, for its first fired trigger
 		}

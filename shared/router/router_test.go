@@ -251,3 +251,25 @@ func TestDeliveriesCarryTheTenantAsMessageGroup(t *testing.T) {
 		t.Errorf("Enqueue groups %v, want [ten_a ten_b]", q2.groups)
 	}
 }
+
+// TestDeliveriesCarryTheConnectionVersion: each delivery names the version
+// of its connection the router saw, so that the dispatcher does not send it
+// with an older cached copy.
+func TestDeliveriesCarryTheConnectionVersion(t *testing.T) {
+	q := &fakeQueue{}
+	r := newRouter(q, 2)
+	fc := r.Connections.(*fakeConns)
+	fc.list[0].Version, fc.list[1].Version = 7, 9
+	if out, err := r.Handle(t.Context(), batchOf(t, 1)); err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", out, err)
+	}
+	got := map[string]int64{}
+	for _, c := range q.calls {
+		for _, d := range c {
+			got[d.ConnectionID] = d.ConnVersion
+		}
+	}
+	if got["k0"] != 7 || got["k1"] != 9 {
+		t.Fatalf("deliveries carry versions %v, want k0:7 k1:9", got)
+	}
+}

@@ -18,7 +18,7 @@ const (
 	KeyRate    = "RL#*"   // rate-limit counters
 	KeyIdem    = "IDEM#*" // idempotency records
 	KeyAttempt = "CONN#*" // delivery attempts of a connection
-	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay)
+	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
 	KeyOnce    = "ONCE#*" // marks of Messenger events already recorded
 )
 
