@@ -134,7 +134,7 @@ func view(c connections.Connection, withSecret bool) ConnectionView {
 	if withSecret {
 		v.Secret = c.CurrentSecret()
 	}
-	return v
+	return withState(v, connections.Breaker{})
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
@@ -157,9 +157,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]ConnectionView, len(cs))
-	for i, c := range cs {
-		out[i] = view(c, false)
+	out, err := a.statesOf(r.Context(), t, cs)
+	if err != nil {
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
@@ -171,7 +171,11 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, view(c, false))
+	v, err := a.stateOf(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteData(w, http.StatusOK, v)
 	return nil
 }
 
@@ -185,6 +189,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.resetBreaker(r.Context(), t, c.ID)
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
 }
@@ -194,6 +199,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := a.svc.Delete(r.Context(), t, ch, httpapi.PathParam(r, "connectionId")); err != nil {
 		return err
 	}
+	a.resetBreaker(r.Context(), t, httpapi.PathParam(r, "connectionId"))
 	httpapi.WriteSuccess(w, "Connection deleted successfully.")
 	return nil
 }
@@ -223,7 +229,11 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	if atts == nil {
 		atts = []connections.Attempt{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: view(c, false), Data: atts})
+	v, err := a.stateOf(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: v, Data: atts})
 	return nil
 }
 
@@ -261,6 +271,9 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), delivery.AttemptTimeout), nil, "")
 	d.Now = a.now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
+	if att.Outcome == connections.OutcomeSuccess {
+		a.resetBreaker(r.Context(), t, c.ID)
+	}
 	httpapi.WriteData(w, http.StatusOK, att)
 	return nil
 }

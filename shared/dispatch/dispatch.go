@@ -68,6 +68,9 @@ type Dispatcher struct {
 	// Jitter returns a number in [-1, 1] for the ±20 % spread of backoffs.
 	Jitter func() float64
 	Log    *slog.Logger
+	// Limits are the circuit breakers, the tenants' delivery rate and the
+	// in-flight cap per connection (limits.go); nil: none.
+	Limits *Limits
 }
 
 // New returns a dispatcher with real time and randomness.
@@ -88,9 +91,10 @@ type outcome struct {
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	outs := make([]outcome, len(ev.Records))
 	conns := &connCache{store: d.Store, m: map[string]*connEntry{}}
+	g := d.admit(ctx, ev.Records)
 	var wg sync.WaitGroup
 	for i, m := range ev.Records {
-		wg.Go(func() { outs[i] = d.handleMessage(ctx, conns, m) })
+		wg.Go(func() { outs[i] = d.guarded(ctx, g, i, m, conns) })
 	}
 	wg.Wait()
 	d.logAttempts(ctx, outs)
@@ -202,6 +206,7 @@ func (d *Dispatcher) try(ctx context.Context, conn connections.Connection, del c
 	d.Log.InfoContext(ctx, "attempt", "tenant", del.TenantID, "connection", conn.ID, "webhook_id", del.ID, "attempt", attempt,
 		"outcome", res.Outcome, "http_code", res.Status, "duration_ms", att.DurationMS, "final", att.Final)
 	emitMetric(res.Outcome, att.DurationMS)
+	d.noteResult(ctx, conn, res, now)
 	if del.Test {
 		return att, res
 	}
@@ -409,6 +414,7 @@ func Build(p Ports) lambdaapp.QueueHandler {
 	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), delivery.AttemptTimeout),
 		sqs.NewFromConfig(p.AWSConfig()), deliveries)
 	disp.Now = p.Clock()
+	disp.Limits = NewLimits(disp.Store, connections.DeliveryLimitsFrom(p.Setting))
 	return disp.Handle
 }
 
