@@ -24,11 +24,15 @@ type Breaker struct {
 	Interval int64 `dynamodbav:"interval_ms,omitempty"`
 }
 
-// Breaker settings.
-const (
-	BreakerThreshold = 5
-	ProbeFirst       = 30 * time.Second
-	ProbeMax         = 10 * time.Minute
+// BreakerThreshold is how many failures in a row open a breaker.
+const BreakerThreshold = 5
+
+// The wait between probes: ProbeFirst after the breaker opens, doubling
+// after each failed probe up to ProbeMax. Variables only so that tests can
+// shorten them.
+var (
+	ProbeFirst = 30 * time.Second
+	ProbeMax   = 10 * time.Minute
 )
 
 // Open reports whether the breaker is open (the connection is paused).

@@ -45,6 +45,9 @@ type Limits struct {
 	Burst time.Duration
 	// CacheFor is how long a breaker read is reused (default 1 s).
 	CacheFor time.Duration
+	// ProbeWait parks the deliveries that came for a probe another
+	// dispatcher claimed (default probeWait).
+	ProbeWait time.Duration
 
 	mu       sync.Mutex
 	inflight map[string]int
@@ -185,7 +188,7 @@ func (d *Dispatcher) admit(ctx context.Context, ms []events.SQSMessage) gates {
 					continue
 				}
 			}
-			v.park = probeWait + d.spread(5*time.Second)
+			v.park = cmpOr(l.ProbeWait, probeWait) + d.spread(5*time.Second)
 		}
 	}
 	if l.Rate > 0 && l.Rates != nil {
