@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,7 +51,7 @@ type Limits struct {
 	ProbeWait time.Duration
 
 	mu       sync.Mutex
-	inflight map[string]int
+	inflight map[string]*slots
 	freed    chan struct{} // closed when a slot is released
 	cache    map[string]cachedBreaker
 }
@@ -276,17 +277,47 @@ func (d *Dispatcher) spread(w time.Duration) time.Duration {
 	return time.Duration((d.Jitter() + 1) / 2 * float64(w))
 }
 
-// acquire takes an in-flight slot of the connection, waiting up to
-// slotWait for one unless the connection is failing.
+// slots are one connection's attempts in flight in this process.
+type slots struct {
+	starts   []time.Time // of the attempts in flight
+	released time.Time   // when one last ended
+}
+
+// stuck reports whether the connection's slots are all held by attempts
+// that have run longer than slotWait, none having ended for as long: the
+// endpoint is slow, and waiting for a slot would only hold the batch up.
+func (s *slots) stuck(now time.Time) bool {
+	if now.Sub(s.released) < slotWait {
+		return false
+	}
+	for _, t := range s.starts {
+		if now.Sub(t) < slotWait {
+			return false
+		}
+	}
+	return true
+}
+
+// acquire takes an in-flight slot of the connection. When all are taken it
+// waits up to slotWait for one, unless the connection is failing or its
+// slots are stuck (then it gives up at once).
 func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release func(), ok bool) {
 	if l.InFlight <= 0 {
 		return func() {}, true
 	}
 	deadline := time.Now().Add(slotWait)
 	l.mu.Lock()
-	for l.inflight[key] >= l.InFlight {
+	if l.inflight == nil {
+		l.inflight = map[string]*slots{}
+	}
+	s := l.inflight[key]
+	if s == nil {
+		s = &slots{}
+		l.inflight[key] = s
+	}
+	for len(s.starts) >= l.InFlight {
 		wait := time.Until(deadline)
-		if failing || wait <= 0 {
+		if failing || wait <= 0 || s.stuck(time.Now()) {
 			l.mu.Unlock()
 			return nil, false
 		}
@@ -305,16 +336,22 @@ func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release
 		}
 		t.Stop()
 		l.mu.Lock()
+		if s = l.inflight[key]; s == nil {
+			s = &slots{}
+			l.inflight[key] = s
+		}
 	}
-	if l.inflight == nil {
-		l.inflight = map[string]int{}
-	}
-	l.inflight[key]++
+	start := time.Now()
+	s.starts = append(s.starts, start)
 	l.mu.Unlock()
 	return func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if l.inflight[key]--; l.inflight[key] <= 0 {
+		if i := slices.Index(s.starts, start); i >= 0 {
+			s.starts = slices.Delete(s.starts, i, i+1)
+		}
+		s.released = time.Now()
+		if len(s.starts) == 0 && l.inflight[key] == s {
 			delete(l.inflight, key)
 		}
 		if l.freed != nil {

@@ -271,7 +271,7 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
-				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime}
+				BatchSize: f.BatchSize, Concurrency: pollers.Concurrency(d.Getenv), Handler: registry.Queues[f.Function](d), Drain: drainTime}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}
 	}
