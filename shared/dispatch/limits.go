@@ -29,9 +29,14 @@ import (
 //     and, when that is more than Burst away, is parked until then, holding
 //     that time (Task.RateSlot);
 //   - attempts in flight to the connection in this process (at most
-//     InFlight): over it a delivery waits up to slotWait for a slot, or at
-//     once, when the connection is already failing, is parked for an
-//     attempt's time limit.
+//     InFlight): over it a delivery waits up to slotWait for a slot, then
+//     is parked for an attempt's time limit; it is parked at once when the
+//     connection is already failing or every slot is held by an attempt
+//     running longer than slotWait (a hanging endpoint holds one batch's
+//     worth of slots, not every batch of the process). In Lambda a process
+//     handles one batch at a time, so across instances it is the breaker
+//     that holds a hanging endpoint back: each instance makes at most one
+//     batch of attempts to it before five failures open the breaker.
 //
 // The results of attempts feed the breaker (noteResult). A nil *Limits
 // lets everything through (dispatch.New; Build sets them).
@@ -407,7 +412,7 @@ func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection
 			d.closeBreaker(ctx, conn.TenantID, conn.ID)
 			return
 		}
-		b, err := l.Breakers.ProbeFailed(ctx, conn.TenantID, conn.ID, *seen, now)
+		b, err := l.Breakers.ProbeFailed(ctx, conn.TenantID, conn.ID, *seen, d.Now())
 		if err != nil {
 			d.Log.ErrorContext(ctx, "probe failed", "err", err, "connection", conn.ID)
 			return
@@ -423,6 +428,8 @@ func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection
 		}
 		return
 	}
+	// The failure is known now, not when the attempt started.
+	now = d.Now()
 	b, err := l.Breakers.BreakerFailed(ctx, conn.TenantID, conn.ID, now)
 	if err != nil {
 		d.Log.ErrorContext(ctx, "count failure", "err", err, "connection", conn.ID)
