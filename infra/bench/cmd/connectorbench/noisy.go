@@ -191,9 +191,19 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
+	// A's deliveries come from several producers (100/s each), so that
+	// the time a SendMessageBatch takes does not bring A below its rate.
 	var aDel []connections.Delivery
 	var wg sync.WaitGroup
-	wg.Go(func() { aDel = produce(connA, "anoisy", o.noisyARate, o.noisyDur, false) })
+	nA := (o.noisyARate + 99) / 100
+	for k := range nA {
+		wg.Go(func() {
+			ds := produce(connA, fmt.Sprintf("anoisy%d-", k), o.noisyARate/nA, o.noisyDur, false)
+			mu.Lock()
+			aDel = append(aDel, ds...)
+			mu.Unlock()
+		})
+	}
 	withA := phase(produce(connB, "bwitha", o.noisyBRate, o.noisyDur, true))
 	wg.Wait()
 	aSent := time.Since(aStart)
