@@ -85,6 +85,7 @@ type outcome struct {
 	logged *connections.ConnAttempt // the attempt made, to log
 	retry  *connections.Task        // the next attempt's message, to queue
 	wait   time.Duration            // until the next attempt is due
+	hide   time.Duration            // parked in place: hidden this long (limits.go)
 }
 
 // Handle is the SQS event handler (ReportBatchItemFailures).
@@ -99,6 +100,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 	wg.Wait()
 	d.logAttempts(ctx, outs)
 	d.queueRetries(ctx, ev.Records, outs)
+	d.hideParked(ctx, ev.Records, outs)
 	var failures []events.SQSBatchItemFailure
 	for i, m := range ev.Records {
 		if !outs[i].done {

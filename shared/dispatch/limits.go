@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/queue"
 )
 
 // Limits keep one tenant's or one endpoint's trouble from taking the
@@ -78,7 +83,46 @@ const (
 	// inFlightPark parks a delivery over the in-flight cap: by then the
 	// attempts that held the slots have ended, one way or the other.
 	inFlightPark = delivery.AttemptTimeout
+	// parkInPlace: a message received fewer times than this (half the
+	// queue's redrive limit) is parked by hiding it.
+	parkInPlace = queue.MaxReceiveCount / 2
 )
+
+// visibilityBatcher is the SQS client's ChangeMessageVisibilityBatch.
+type visibilityBatcher interface {
+	ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+}
+
+// hideParked hides the messages parked in place, ten to a call when the
+// queue client can, else one by one; a message whose change failed comes
+// back after the queue's visibility timeout, to be parked again.
+func (d *Dispatcher) hideParked(ctx context.Context, ms []events.SQSMessage, outs []outcome) {
+	var entries []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	for i, o := range outs {
+		if o.hide > 0 && !o.done {
+			entries = append(entries, sqstypes.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+				ReceiptHandle: aws.String(ms[i].ReceiptHandle), VisibilityTimeout: int32((o.hide + time.Second - 1) / time.Second)})
+		}
+	}
+	vb, ok := d.Queue.(visibilityBatcher)
+	for start := 0; start < len(entries); start += 10 {
+		chunk := entries[start:min(start+10, len(entries))]
+		if ok {
+			out, err := vb.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(d.QueueURL), Entries: chunk})
+			if err == nil {
+				for _, f := range out.Failed {
+					d.Log.ErrorContext(ctx, "park", "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+				}
+				continue
+			}
+			d.Log.ErrorContext(ctx, "park", "err", err, "messages", len(chunk))
+		}
+		for _, e := range chunk {
+			i, _ := strconv.Atoi(aws.ToString(e.Id))
+			d.hide(ctx, ms[i], outs[i].hide)
+		}
+	}
+}
 
 // NewLimits builds the limits on store (the parts of it that are a
 // connections.BreakerStore and a connections.DeliveryRateStore) with a
@@ -110,6 +154,9 @@ type verdict struct {
 	// delivery is the probe.
 	probe   *connections.Breaker
 	failing bool // the connection's breaker counts failures
+	// slotTaken is the rate slot this batch reserved for it (0: none): a
+	// parked delivery must carry it in its body.
+	slotTaken int64
 }
 
 // gates is a batch's verdicts, by message index (nil: no limits).
@@ -227,6 +274,7 @@ func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
 			for k, i := range idx {
 				slot := time.UnixMilli(first).Add(time.Duration(k) * every)
 				vs[i].task.RateSlot = max(slot.UnixMilli(), 1)
+				vs[i].slotTaken = vs[i].task.RateSlot
 				if wait := slot.Sub(now); wait > l.burst() {
 					vs[i].park = wait
 				}
@@ -245,7 +293,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 	v := g[i]
 	switch {
 	case v.park > 0:
-		return d.park(ctx, v, v.park)
+		return d.park(ctx, m, v, v.park)
 	case v.probe != nil:
 		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m)
 		if o.logged == nil {
@@ -258,16 +306,26 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 	}
 	release, ok := d.Limits.acquire(ctx, v.key, v.failing)
 	if !ok {
-		return d.park(ctx, v, inFlightPark+d.spread(inFlightPark/5))
+		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer release()
 	return d.handleMessage(ctx, conns, m)
 }
 
-// park queues the delivery again, as it is, delayed by wait (see Limits).
-func (d *Dispatcher) park(ctx context.Context, v verdict, wait time.Duration) outcome {
+// park parks a delivery for wait (see Limits). A message received fewer
+// than parkInPlace times that holds no new rate slot stays where it is,
+// hidden for wait (ChangeMessageVisibilityBatch, one call for the batch,
+// nothing sent again); any other is queued again as it is, delayed by
+// wait, which starts its receive count afresh: parked through a long
+// outage, a delivery never reaches the queue's redrive limit.
+func (d *Dispatcher) park(ctx context.Context, m events.SQSMessage, v verdict, wait time.Duration) outcome {
 	t := v.task
 	wait = min(wait, connections.MaxDelay)
+	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	if receives < parkInPlace && wait <= MaxSendDelay && v.slotTaken == 0 {
+		d.Log.DebugContext(ctx, "delivery parked", "tenant", t.TenantID, "connection", t.ConnectionID, "webhook_id", t.ID, "wait", wait)
+		return outcome{hide: wait}
+	}
 	t.NotBefore = 0
 	if wait > MaxSendDelay {
 		t.NotBefore = d.Now().Add(wait).UnixMilli()

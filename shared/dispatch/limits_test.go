@@ -70,7 +70,10 @@ func tasksFor(c connections.Connection, prefix string, n int) []connections.Task
 	return ts
 }
 
-func batch(t *testing.T, ts []connections.Task) events.SQSEvent {
+func batch(t *testing.T, ts []connections.Task) events.SQSEvent { return batchAt(t, ts, 1) }
+
+// batchAt is ts as the queue hands them out for the receives-th time.
+func batchAt(t *testing.T, ts []connections.Task, receives int) events.SQSEvent {
 	var ev events.SQSEvent
 	for _, task := range ts {
 		b, err := json.Marshal(task)
@@ -78,15 +81,30 @@ func batch(t *testing.T, ts []connections.Task) events.SQSEvent {
 			t.Fatal(err)
 		}
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m-" + task.ID, ReceiptHandle: "rh-" + task.ID, Body: string(b),
-			Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
+			Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(receives)}})
 	}
 	return ev
 }
 
-// recQueue records the messages the dispatcher queues.
+// recQueue records the messages the dispatcher queues and hides.
 type recQueue struct {
-	mu   sync.Mutex
-	sent []sqstypes.SendMessageBatchRequestEntry
+	mu     sync.Mutex
+	sent   []sqstypes.SendMessageBatchRequestEntry
+	hidden map[string]time.Duration // receipt handle → visibility timeout
+}
+
+func (q *recQueue) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.hidden == nil {
+		q.hidden = map[string]time.Duration{}
+	}
+	out := &sqs.ChangeMessageVisibilityBatchOutput{}
+	for _, e := range in.Entries {
+		q.hidden[aws.ToString(e.ReceiptHandle)] = time.Duration(e.VisibilityTimeout) * time.Second
+		out.Successful = append(out.Successful, sqstypes.ChangeMessageVisibilityBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
 }
 
 func (q *recQueue) ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
@@ -174,29 +192,44 @@ func TestBreakerOpensAndParks(t *testing.T) {
 	queued, _ := q.tasks(t)
 	before := len(queued)
 
-	// Open: a batch of new deliveries and a retry are parked, not sent.
+	// Open: a batch of new deliveries and a retry are parked, not sent:
+	// hidden in place until the probe, or, received often already, queued
+	// again with the attempt count they had (a fresh receive count).
 	parked := tasksFor(conn, "p", 3)
 	parked[2].Attempts = 3
-	if _, err := d.Handle(ctx, batch(t, parked)); err != nil {
+	resp, err := d.Handle(ctx, batch(t, parked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requeued := tasksFor(conn, "r", 2)
+	requeued[1].Attempts = 2
+	if _, err := d.Handle(ctx, batchAt(t, requeued, 9)); err != nil {
 		t.Fatal(err)
 	}
 	if s.n.Load() != sent {
 		t.Fatalf("%d requests made while the breaker is open", s.n.Load()-sent)
 	}
-	got, delays := q.tasks(t)
-	got, delays = got[before:], delays[before:]
-	if len(got) != 3 {
-		t.Fatalf("parked %d messages, want 3", len(got))
+	wait := time.UnixMilli(b.NextProbe).Sub(time.UnixMilli(now.Load()))
+	inWindow := func(d time.Duration) bool { return d >= wait && d <= wait+3*time.Second }
+	if len(resp.BatchItemFailures) != 3 || len(q.hidden) != 3 {
+		t.Fatalf("%d reported failed, %d hidden; want the 3 kept in the queue, hidden", len(resp.BatchItemFailures), len(q.hidden))
 	}
-	for k, task := range got {
-		if task.ID != parked[k].ID || task.Attempts != parked[k].Attempts {
-			t.Errorf("parked %s with %d attempts, want %s with %d", task.ID, task.Attempts, parked[k].ID, parked[k].Attempts)
+	for _, task := range parked {
+		if d, ok := q.hidden["rh-"+task.ID]; !ok || !inWindow(d) {
+			t.Errorf("%s hidden %s (%v), want until the probe (%s) and at most 3 s more", task.ID, d, ok, wait)
 		}
 	}
-	wait := time.UnixMilli(b.NextProbe).Sub(time.UnixMilli(now.Load()))
-	for _, d := range delays {
-		if d < wait || d > wait+3*time.Second {
-			t.Errorf("parked for %s, want until the probe (%s) and at most 3 s more", d, wait)
+	got, delays := q.tasks(t)
+	got, delays = got[before:], delays[before:]
+	if len(got) != 2 {
+		t.Fatalf("queued again %d messages, want 2", len(got))
+	}
+	for k, task := range got {
+		if task.ID != requeued[k].ID || task.Attempts != requeued[k].Attempts {
+			t.Errorf("queued again %s with %d attempts, want %s with %d", task.ID, task.Attempts, requeued[k].ID, requeued[k].Attempts)
+		}
+		if !inWindow(delays[k]) {
+			t.Errorf("%s delayed %s, want until the probe (%s) and at most 3 s more", task.ID, delays[k], wait)
 		}
 	}
 	atts, err := store.Attempts(ctx, conn.TenantID, conn.ID, 100)
