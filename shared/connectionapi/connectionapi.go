@@ -138,7 +138,7 @@ func view(c connections.Connection, withSecret bool) ConnectionView {
 	if withSecret {
 		v.Secret = c.CurrentSecret()
 	}
-	return v
+	return withState(v, connections.Breaker{})
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
@@ -161,9 +161,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]ConnectionView, len(cs))
-	for i, c := range cs {
-		out[i] = view(c, false)
+	out, err := a.statesOf(r.Context(), t, cs)
+	if err != nil {
+		return err
 	}
 	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
@@ -175,7 +175,11 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteData(w, http.StatusOK, view(c, false))
+	v, err := a.stateOf(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteData(w, http.StatusOK, v)
 	return nil
 }
 
@@ -189,6 +193,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.resetBreaker(r.Context(), t, c.ID)
 	httpapi.WriteData(w, http.StatusOK, view(c, false))
 	return nil
 }
@@ -198,6 +203,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := a.svc.Delete(r.Context(), t, ch, httpapi.PathParam(r, "connectionId")); err != nil {
 		return err
 	}
+	a.resetBreaker(r.Context(), t, httpapi.PathParam(r, "connectionId"))
 	httpapi.WriteSuccess(w, "Connection deleted successfully.")
 	return nil
 }
@@ -227,7 +233,11 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	if atts == nil {
 		atts = []connections.Attempt{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: view(c, false), Data: atts})
+	v, err := a.stateOf(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: v, Data: atts})
 	return nil
 }
 
@@ -265,6 +275,9 @@ func (a *API) test(w http.ResponseWriter, r *http.Request) error {
 	d := dispatch.New(a.store, delivery.New(dispatch.Policy(a.p.Setting), delivery.AttemptTimeout), nil, "")
 	d.Now = a.now
 	att, _ := d.Attempt(r.Context(), c, del, 1)
+	if att.Outcome == connections.OutcomeSuccess {
+		a.resetBreaker(r.Context(), t, c.ID)
+	}
 	httpapi.WriteData(w, http.StatusOK, att)
 	return nil
 }

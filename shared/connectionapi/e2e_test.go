@@ -414,3 +414,61 @@ func TestEventsAndZapier(t *testing.T) {
 	mustStatus(t, s.Do("DELETE", "/v1/hooks/"+hookID, auth, nil), 200)
 	mustStatus(t, s.Do("DELETE", "/v1/hooks/"+hookID, auth, nil), 404)
 }
+
+// TestPausedState: a connection whose circuit breaker is open is answered
+// "paused", with why and when the next probe is due, by GET, the list and
+// the activity report; a change by its owner (PUT) closes the breaker.
+func TestPausedState(t *testing.T) {
+	s := stacktest.New(t)
+	tn := s.NewTenant("Shop", "messenger")
+	auth := "Bearer " + tn.Token
+	rcv := newReceiver(t)
+	id, _ := connect(t, s, tn.Token, rcv.URL+"/hook", []string{"email"}, nil)
+	r := s.Do("GET", "/v1/connections/"+id, auth, nil)
+	mustStatus(t, r, 200)
+	if get(r.JSON, "data.state") != "active" || get(r.JSON, "data.paused_reason") != nil {
+		t.Fatalf("a new connection: %s", r.Body)
+	}
+	store := s.Deps.Connections()
+	at := time.Now().Truncate(time.Second)
+	for range connections.BreakerThreshold {
+		if _, err := store.BreakerFailed(t.Context(), tn.ID, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := at.UTC().Format(time.RFC3339)
+	next := at.Add(connections.ProbeFirst).UTC().Format(time.RFC3339)
+	check := func(what string, v any, body []byte) {
+		t.Helper()
+		if get(v, "state") != "paused" || get(v, "paused_reason") != "endpoint failing since "+since || get(v, "next_probe_at") != next || get(v, "enabled") != true {
+			t.Errorf("%s: want paused since %s, next probe %s: %s", what, since, next, body)
+		}
+	}
+	r = s.Do("GET", "/v1/connections/"+id, auth, nil)
+	check("GET", r.JSON["data"], r.Body)
+	r = s.Do("GET", "/v1/connections", auth, nil)
+	if list, _ := r.JSON["data"].([]any); len(list) != 1 {
+		t.Fatalf("list: %s", r.Body)
+	} else {
+		check("list", list[0], r.Body)
+	}
+	r = s.Do("GET", "/v1/connections/"+id+"/activity", auth, nil)
+	check("activity", r.JSON["connection"], r.Body)
+
+	r = s.Do("PUT", "/v1/connections/"+id, auth, map[string]any{"url": rcv.URL + "/new-hook"})
+	mustStatus(t, r, 200)
+	if get(r.JSON, "data.state") != "active" {
+		t.Fatalf("PUT answer: %s", r.Body)
+	}
+	r = s.Do("GET", "/v1/connections/"+id, auth, nil)
+	if get(r.JSON, "data.state") != "active" || get(r.JSON, "data.next_probe_at") != nil {
+		t.Fatalf("after PUT: %s", r.Body)
+	}
+	if b, err := store.Breaker(t.Context(), tn.ID, id); err != nil || b.Open() || b.Failures != 0 {
+		t.Fatalf("breaker after PUT: %+v %v", b, err)
+	}
+	mustStatus(t, s.Do("PUT", "/v1/connections/"+id, auth, map[string]any{"enabled": false}), 200)
+	if r = s.Do("GET", "/v1/connections/"+id, auth, nil); get(r.JSON, "data.state") != "disabled" {
+		t.Fatalf("switched off: %s", r.Body)
+	}
+}

@@ -8,19 +8,27 @@ import "github.com/startmsg/chatbackend/shared/connections"
 // ConnectionView is a connection as the API shows it: never the secrets,
 // except the current one right after it was made (create, rotate).
 type ConnectionView struct {
-	CreatedAt      int64                 `json:"created_at"`
-	DisabledReason string                `json:"disabled_reason,omitempty"`
-	Enabled        bool                  `json:"enabled"`
-	FailingSince   int64                 `json:"failing_since,omitempty"`
-	Fields         []string              `json:"fields"`
-	ID             string                `json:"id"`
-	Name           string                `json:"name"`
-	PageID         string                `json:"page_id"`
-	Secret         string                `json:"secret,omitempty"`
-	Source         string                `json:"source"`
-	Triggers       []connections.Trigger `json:"triggers"`
-	UpdatedAt      int64                 `json:"updated_at"`
-	URL            string                `json:"url"`
+	CreatedAt      int64    `json:"created_at"`
+	DisabledReason string   `json:"disabled_reason,omitempty"`
+	Enabled        bool     `json:"enabled"`
+	FailingSince   int64    `json:"failing_since,omitempty"`
+	Fields         []string `json:"fields"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	// NextProbeAt is when a paused connection's next probe is due (RFC 3339).
+	NextProbeAt string `json:"next_probe_at,omitempty"`
+	PageID      string `json:"page_id"`
+	// PausedReason says why a paused connection waits: "endpoint failing
+	// since <RFC 3339>".
+	PausedReason string `json:"paused_reason,omitempty"`
+	Secret       string `json:"secret,omitempty"`
+	Source       string `json:"source"`
+	// State is active, paused (its circuit breaker is open: deliveries
+	// wait, one probe per interval) or disabled.
+	State     string                `json:"state"`
+	Triggers  []connections.Trigger `json:"triggers"`
+	UpdatedAt int64                 `json:"updated_at"`
+	URL       string                `json:"url"`
 }
 
 // Activity is GET /v1/connections/{connectionId}/activity's answer: the

@@ -138,6 +138,10 @@ type Task struct {
 	// message by 15 minutes at most): a message received earlier is hidden
 	// until then without an attempt.
 	NotBefore int64 `json:"not_before,omitempty"`
+	// RateSlot (unix milliseconds) is the send time this delivery reserved
+	// in its tenant's delivery rate when it was parked for it: received
+	// again, it is sent without reserving another.
+	RateSlot int64 `json:"rate_slot,omitempty"`
 }
 
 // ConnAttempt is an attempt with the connection it was made for.

@@ -48,6 +48,7 @@ import (
 //	CONTACT#<t>#<id>           CONTACT                              an account contact (channel ""; older versions
 //	                                                                kept channels' contacts here too: contactkeys.go)
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
+//	TENANT#<t>                 BRK#<id>                             the connection's circuit breaker (TTL; breaker.go)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //	INBOX#<t>#<c>              <receivedAt ms:%013d>#<random>       Messenger webhook call as received (TTL 7 d;
@@ -80,6 +81,8 @@ import (
 //	                                                                the two above (read until they
 //	                                                                expire); also GSI1PK
 //	                                                                WH#<t>#<id>#<webhookId>, GSI1SK = SK
+//	CONN#<t>                   RATE                                 the tenant's delivery rate: its next send time (TTL;
+//	                                                                breaker.go)
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>

@@ -75,6 +75,10 @@ type Dispatcher struct {
 
 	connsOnce sync.Once
 	conns     *connCache
+
+	// Limits are the circuit breakers, the tenants' delivery rate and the
+	// in-flight cap per connection (limits.go); nil: none.
+	Limits *Limits
 }
 
 // New returns a dispatcher with real time and randomness.
@@ -101,19 +105,22 @@ type outcome struct {
 	logged *connections.ConnAttempt // the attempt made, to log
 	retry  *connections.Task        // the next attempt's message, to queue
 	wait   time.Duration            // until the next attempt is due
+	hide   time.Duration            // parked in place: hidden this long (limits.go)
 }
 
 // Handle is the SQS event handler (ReportBatchItemFailures).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	outs := make([]outcome, len(ev.Records))
 	conns := d.connections()
+	g := d.admit(ctx, ev.Records)
 	var wg sync.WaitGroup
 	for i, m := range ev.Records {
-		wg.Go(func() { outs[i] = d.handleMessage(ctx, conns, m) })
+		wg.Go(func() { outs[i] = d.guarded(ctx, g, i, m, conns) })
 	}
 	wg.Wait()
 	d.logAttempts(ctx, outs)
 	d.queueRetries(ctx, ev.Records, outs)
+	d.hideParked(ctx, ev.Records, outs)
 	var failures []events.SQSBatchItemFailure
 	for i, m := range ev.Records {
 		if !outs[i].done {
@@ -222,6 +229,7 @@ func (d *Dispatcher) try(ctx context.Context, conns *batchConns, conn connection
 	d.Log.InfoContext(ctx, "attempt", "tenant", del.TenantID, "connection", conn.ID, "webhook_id", del.ID, "attempt", attempt,
 		"outcome", res.Outcome, "http_code", res.Status, "duration_ms", att.DurationMS, "final", att.Final)
 	emitMetric(res.Outcome, att.DurationMS)
+	d.noteResult(ctx, conn, res, now)
 	if del.Test {
 		return att, res
 	}
@@ -440,6 +448,7 @@ func Build(p Ports) lambdaapp.QueueHandler {
 	disp := New(p.ConnectionStore(), delivery.New(Policy(p.Setting), delivery.AttemptTimeout),
 		sqs.NewFromConfig(p.AWSConfig()), deliveries)
 	disp.Now = p.Clock()
+	disp.Limits = NewLimits(disp.Store, connections.DeliveryLimitsFrom(p.Setting))
 	return disp.Handle
 }
 

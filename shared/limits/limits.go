@@ -28,7 +28,7 @@ const (
 	DefaultConnectionsPerChannel = 50
 	// DefaultDeliveriesPerSecond: a tenant's deliveries beyond this wait in
 	// the queue (they are never dropped).
-	DefaultDeliveriesPerSecond = 50
+	DefaultDeliveriesPerSecond = 200
 )
 
 // Limits are one stage's per-tenant limits. Every value is at least 1.

@@ -73,7 +73,7 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 		c.BatchSize = 10
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 2
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.WaitTime == 0 {
 		c.WaitTime = 20 * time.Second

@@ -283,7 +283,7 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			// ones end (see SQSPoller.receive), and waits no longer than that.
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
 				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
-				Concurrency: dispatchWorkers, Fair: true, GroupOf: deliveryGroup}
+				Concurrency: dispatchWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}
 	}
@@ -295,10 +295,16 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 	return done
 }
 
-// dispatchWorkers is how many batches the local dispatcher handles at once:
-// with fair scheduling, one of them is kept for tenants other than the
-// busiest (see pollers.SQSPoller.Fair).
-const dispatchWorkers = 4
+// dispatchWorkers is how many batches the local dispatcher handles at once
+// (pollers.ConcurrencySetting, default 4): with fair scheduling, one of
+// them is kept for tenants other than the busiest (see
+// pollers.SQSPoller.Fair).
+func dispatchWorkers(getenv func(string) string) int {
+	if strings.TrimSpace(getenv(pollers.ConcurrencySetting)) == "" {
+		return 4
+	}
+	return pollers.Concurrency(getenv)
+}
 
 // deliveryGroup is a delivery message's tenant: its MessageGroupId, which
 // the emulator does not keep on a standard queue, else its body's tenant.

@@ -191,6 +191,11 @@ func run(ctx context.Context, c config) (report, error) {
 	saved := connections.Schedule
 	copy(connections.Schedule[:], c.schedule) // parseSchedule checked the length
 	defer func() { connections.Schedule = saved }()
+	// The circuit breakers' probe waits, scaled down like the schedule: a
+	// connection its target's failures paused is probed every few seconds.
+	savedFirst, savedMax := connections.ProbeFirst, connections.ProbeMax
+	connections.ProbeFirst, connections.ProbeMax = c.schedule[0], 4*c.schedule[len(c.schedule)-1]
+	defer func() { connections.ProbeFirst, connections.ProbeMax = savedFirst, savedMax }()
 	if c.log == nil {
 		c.log = io.Discard
 	}

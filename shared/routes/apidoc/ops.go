@@ -75,7 +75,7 @@ const (
 		`"id":"123456789012345","opportunity":false,"tags":["VIP"],"updated_at":1714560100}`
 	fieldExample      = `{"id":"12","name":"Plan","type":"list","options":["gold","silver"],"created_at":1714560000,"updated_at":1714560000}`
 	connectionExample = `{"created_at":1714560000,"enabled":true,"fields":["psid","first_name","email"],"id":"conn_k3v9q2m8x1c4b7n5",` +
-		`"name":"CRM","page_id":"ch_7bq2x9m4k1v8c3n6","source":"api","triggers":["email"],"updated_at":1714560000,"url":"https://crm.example.com/hook"}`
+		`"name":"CRM","page_id":"ch_7bq2x9m4k1v8c3n6","source":"api","state":"active","triggers":["email"],"updated_at":1714560000,"url":"https://crm.example.com/hook"}`
 	attemptExample = `{"time":1714560000123,"webhook_id":"msg_2k4m6p8r1t3v5x7z","attempt":1,"outcome":"success","http_code":200,"duration_ms":84,` +
 		`"trigger":"email","request_body":"{\"email\":\"testuser@example.com\",\"psid\":\"12765756\"}","response_body":"ok","final":true}`
 	channelExample = `{"id":"ch_7bq2x9m4k1v8c3n6","tenant_id":"ten_4n8c2v6x1m9q3k7b","kind":"messenger","name":"Acme Messenger","default_country":"PK","created_at":1714560000}`
@@ -88,7 +88,7 @@ var Ops = map[string]Op{
 	"openapi": {Response: documentType},
 	"me": {Response: typeOf[metaapi.MeView](), Wrap: true,
 		ResponseExample: `{"data":{"channel":` + channelExample + `,"tenant":{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme"},` +
-			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":50}}}`},
+			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":200}}}`},
 
 	"contact-create": {Request: typeOf[contactapi.FieldsBody](), Response: typeOf[contactapi.ContactRef](), Wrap: true,
 		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},
@@ -185,7 +185,7 @@ var Ops = map[string]Op{
 		Errors:         []int{http.StatusUnprocessableEntity},
 		RequestExample: `{"target_url":"https://hooks.zapier.com/hooks/standard/123/abc/","event":"email"}`,
 		ResponseExample: `{"data":{"created_at":1714560000,"enabled":true,"fields":[],"id":"conn_k3v9q2m8x1c4b7n5","name":"Zapier: email",` +
-			`"page_id":"ch_7bq2x9m4k1v8c3n6","source":"zapier","triggers":["email"],"updated_at":1714560000,"url":"https://hooks.zapier.com/hooks/standard/123/abc/"},"id":"conn_k3v9q2m8x1c4b7n5"}`},
+			`"page_id":"ch_7bq2x9m4k1v8c3n6","source":"zapier","state":"active","triggers":["email"],"updated_at":1714560000,"url":"https://hooks.zapier.com/hooks/standard/123/abc/"},"id":"conn_k3v9q2m8x1c4b7n5"}`},
 	"hook-unsubscribe": {Response: success, Errors: []int{http.StatusConflict},
 		ResponseExample: `{"status":"success","message":"Hook deleted successfully.","data":[]}`},
 	"hook-sample": {Response: hookSamples, Errors: []int{http.StatusBadRequest},
@@ -295,6 +295,10 @@ func newReflector() *reflector {
 			"FieldInput.type":           {"type": []string{"string", "null"}, "enum": append(anyNames(names(contacts.FieldTypes)), nil), "description": "Fixed once the field exists."},
 			"FieldInput.options":        {"type": []string{"array", "null"}, "items": obj{"type": "string"}, "description": "The values of a list field."},
 			"ConnectionInput.triggers":  {"type": []string{"array", "null"}, "items": obj{"type": "string", "enum": triggerNames()}},
+			"Connection.state": {"type": "string", "enum": []string{"active", "paused", "disabled"},
+				"description": "paused: the endpoint kept failing and the circuit breaker is open; deliveries wait in the queue (no attempt spent) and one is sent as a probe at next_probe_at; the first success resumes it."},
+			"Connection.next_probe_at": {"type": "string", "format": "date-time", "description": "paused only: when the next probe is due."},
+			"Connection.paused_reason": {"type": "string", "description": "paused only: endpoint failing since <RFC 3339 time>.", "examples": []string{"endpoint failing since 2024-05-01T10:00:00Z"}},
 			"ConnectionInput.fields": {"type": []string{"array", "null"}, "items": obj{"type": "string"},
 				"description": "The payload's fields: " + strings.Join(connections.PayloadFields, ", ") + ", or a custom field's name."},
 			"FieldValueInput.name":  {"type": "string", "description": "A standard field's name, a custom field's name (any case) or its ID."},

@@ -33,6 +33,16 @@
 //     60 s, the stream consumer's timeout); baselines in the same run: a
 //     call with one event, and the same events recorded one at a time in
 //     the request, as receive did before the Messenger intake.
+//  7. to 10. (scenario 5) the noisy neighbour: tenant B queues
+//     -noisy-b-rate deliveries per second to a healthy sink, first alone
+//     for -noisy-duration, then while tenant A queues -noisy-a-rate per
+//     second to an endpoint that accepts and never answers, on a
+//     dispatcher capped at -noisy-concurrency batches at once (the SQS
+//     poller's concurrency; DISPATCHER_CONCURRENCY under make run) with
+//     the stage's default limits; then A's endpoint recovers. B's queued →
+//     attempt p95 with A ≤ 1 s and ≤ 1.5× B alone in the same run; A's
+//     circuit breaker open within 15 s of A's first delivery; every A
+//     delivery delivered after the recovery.
 //
 // Each measurement also reports the SDK calls it made and the CPU used by
 // this process, dynoxide, fauxqs and the rest of the machine. It prints a
@@ -55,6 +65,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/bench/connector"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
 )
 
 type options struct {
@@ -77,6 +88,12 @@ type options struct {
 	settleTimeout time.Duration
 
 	messengerEvents int
+
+	noisyARate   int
+	noisyBRate   int
+	noisyDur     time.Duration
+	noisyConc    int
+	noisyRecover time.Duration
 
 	only       string
 	jsonPath   string
@@ -103,12 +120,18 @@ func main() {
 	flag.IntVar(&sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
 	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
-	flag.StringVar(&o.only, "only", "1,2,3,4", "scenarios to run, comma-separated")
+	flag.IntVar(&o.noisyARate, "noisy-a-rate", 500, "5: tenant A's deliveries per second to a hanging endpoint")
+	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's deliveries per second to a healthy one")
+	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long B alone, then A and B, queue deliveries")
+	flag.IntVar(&o.noisyConc, "noisy-concurrency", 4, "5: the dispatcher's concurrency: SQSPoller goroutines ("+pollers.ConcurrencySetting+" under make run)")
+	flag.DurationVar(&o.noisyRecover, "noisy-recover-timeout", 4*time.Minute, "5: give up waiting for A's deliveries after its endpoint recovers after this long")
+	flag.StringVar(&o.only, "only", "1,2,3,4,5", "scenarios to run, comma-separated")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to `file`")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (gateway, pollers, dispatcher; not the emulators) to `file`")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
-		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 {
+		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 ||
+		o.noisyARate < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 {
 		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
 		flag.Usage()
 		os.Exit(2)
@@ -138,7 +161,8 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"rate": o.rate, "duration_s": o.duration.Seconds(), "contacts": o.contacts, "per_token": o.perToken,
 		"e2e_concurrency": o.e2eConc, "poll_interval": o.pollInterval.String(), "tight_poll": o.tightPoll.String(),
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),
-		"messenger_events": o.messengerEvents,
+		"messenger_events": o.messengerEvents, "noisy_a_rate": o.noisyARate, "noisy_b_rate": o.noisyBRate,
+		"noisy_duration_s": o.noisyDur.Seconds(), "noisy_concurrency": o.noisyConc,
 	}}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("connectorbench: %d CPUs, load average at start %s; each scenario on its own fresh in-memory dynoxide + fauxqs",
 		runtime.NumCPU(), loadAvg()))
@@ -170,7 +194,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 	steps := []struct {
 		id string
 		f  measure
-	}{{"1", measureThroughput}, {"2", one(measureHang)}, {"3", one(measureE2E)}, {"4", measureMessenger}}
+	}{{"1", measureThroughput}, {"2", one(measureHang)}, {"3", one(measureE2E)}, {"4", measureMessenger}, {"5", measureNoisy}}
 	for _, st := range steps {
 		if !want[st.id] {
 			continue

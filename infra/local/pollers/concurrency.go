@@ -1,0 +1,26 @@
+package pollers
+
+import (
+	"strconv"
+	"strings"
+)
+
+// ConcurrencySetting is the environment variable that sets how many
+// batches of the deliveries queue `make run` hands the dispatcher at once:
+// the local stand-in for the dispatcher function's concurrency in AWS. The
+// connector benchmark's noisy-neighbour scenario caps the dispatcher the
+// same way.
+const ConcurrencySetting = "DISPATCHER_CONCURRENCY"
+
+// DefaultConcurrency is SQSPoller's concurrency when none is set.
+const DefaultConcurrency = 2
+
+// Concurrency reads ConcurrencySetting: a whole number from 1 to 64, else
+// DefaultConcurrency.
+func Concurrency(getenv func(string) string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(getenv(ConcurrencySetting)))
+	if err != nil || n < 1 || n > 64 {
+		return DefaultConcurrency
+	}
+	return n
+}

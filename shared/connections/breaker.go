@@ -1,0 +1,80 @@
+package connections
+
+import (
+	"context"
+	"time"
+)
+
+// Breaker is a connection's circuit breaker, one item shared by every
+// dispatcher instance. It counts the endpoint's consecutive failures
+// (timeouts, network and TLS errors, 408, 429 and 5xx; any other answer is
+// the endpoint working and resets it). At BreakerThreshold it opens: the
+// connection's deliveries are parked without an attempt, and one of them
+// is sent as a probe once per interval (ProbeFirst, doubling up to
+// ProbeMax). The first success closes it.
+type Breaker struct {
+	// Failures is the current run of failed attempts.
+	Failures int `dynamodbav:"failures"`
+	// OpenSince is when the breaker opened (unix ms); 0 while closed.
+	OpenSince int64 `dynamodbav:"open_since,omitempty"`
+	// NextProbe is when the next probe may be sent (unix ms); a dispatcher
+	// that claims it moves it one Interval on before sending.
+	NextProbe int64 `dynamodbav:"next_probe,omitempty"`
+	// Interval is the current wait between probes, in milliseconds.
+	Interval int64 `dynamodbav:"interval_ms,omitempty"`
+}
+
+// BreakerThreshold is how many failures in a row open a breaker.
+const BreakerThreshold = 5
+
+// The wait between probes: ProbeFirst after the breaker opens, doubling
+// after each failed probe up to ProbeMax. Variables only so that tests can
+// shorten them.
+var (
+	ProbeFirst = 30 * time.Second
+	ProbeMax   = 10 * time.Minute
+)
+
+// Open reports whether the breaker is open (the connection is paused).
+func (b Breaker) Open() bool { return b.OpenSince > 0 }
+
+// NextInterval is the wait after a failed probe that waited cur: twice as
+// long, from ProbeFirst up to ProbeMax.
+func NextInterval(cur time.Duration) time.Duration {
+	return min(max(2*cur, ProbeFirst), ProbeMax)
+}
+
+// BreakerStore keeps connections' breakers. A connection without a stored
+// breaker has a closed one with no failures.
+type BreakerStore interface {
+	// Breaker reads one connection's breaker.
+	Breaker(ctx context.Context, tenantID, connectionID string) (Breaker, error)
+	// Breakers reads every breaker of a tenant's connections that is not
+	// plainly closed, by connection ID.
+	Breakers(ctx context.Context, tenantID string) (map[string]Breaker, error)
+	// BreakerFailed counts a failed attempt and opens the breaker (first
+	// probe ProbeFirst after at) when the count reaches BreakerThreshold.
+	// It returns the breaker as it is afterwards.
+	BreakerFailed(ctx context.Context, tenantID, connectionID string, at time.Time) (Breaker, error)
+	// ClaimProbe claims the probe due at seen.NextProbe for the caller: it
+	// succeeds for exactly one caller, and moves NextProbe to at plus the
+	// current interval, so a probe whose sender vanishes is made again then.
+	ClaimProbe(ctx context.Context, tenantID, connectionID string, seen Breaker, at time.Time) (bool, error)
+	// ProbeFailed notes a failed probe of the breaker opened at
+	// seen.OpenSince: the interval doubles (NextInterval) and the next probe
+	// is due that long after at. It returns the breaker afterwards.
+	ProbeFailed(ctx context.Context, tenantID, connectionID string, seen Breaker, at time.Time) (Breaker, error)
+	// CloseBreaker closes a connection's breaker and forgets its failures
+	// (a success; a change of the connection by its owner).
+	CloseBreaker(ctx context.Context, tenantID, connectionID string) error
+}
+
+// DeliveryRateStore spaces a tenant's deliveries out to its rate, across
+// every dispatcher instance.
+type DeliveryRateStore interface {
+	// ReserveDeliveries reserves n consecutive send times of the tenant's
+	// deliveries, every apart (a generic cell rate: the schedule never
+	// starts before now and never overlaps an earlier reservation); it
+	// returns the first, unix ms.
+	ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error)
+}

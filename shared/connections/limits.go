@@ -1,0 +1,49 @@
+package connections
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/startmsg/chatbackend/shared/limits"
+)
+
+// DeliveryRateSetting is the stage setting (environment variable) of the
+// per-tenant delivery rate: deliveries per second, a whole number; it is
+// the per-tenant limit GET /v1/me shows (shared/limits). Unset or
+// unreadable, DefaultDeliveryRate.
+const DeliveryRateSetting = limits.EnvDeliveriesPerSecond
+
+// InFlightSetting is the stage setting of how many attempts to one
+// connection one dispatcher process makes at once (at least 1).
+const InFlightSetting = "DELIVERY_INFLIGHT_PER_CONNECTION"
+
+// Defaults of the delivery limits.
+const (
+	DefaultDeliveryRate = limits.DefaultDeliveriesPerSecond
+	DefaultInFlight     = 10
+)
+
+// DeliveryLimits are a stage's limits on deliveries: the one place their
+// values are read, for the dispatcher and for whatever shows them.
+type DeliveryLimits struct {
+	// RatePerTenant is the most deliveries per second sent for one tenant
+	// (all its connections together); 0: no limit. Deliveries over it wait
+	// in the queue: none is dropped and none spends an attempt.
+	RatePerTenant int `json:"deliveries_per_second"`
+	// InFlightPerConnection is the most attempts to one connection in
+	// flight at once in one dispatcher process; the excess waits in the
+	// queue.
+	InFlightPerConnection int `json:"inflight_per_connection"`
+}
+
+// DeliveryLimitsFrom reads the stage's delivery limits from its settings.
+func DeliveryLimitsFrom(getenv func(string) string) DeliveryLimits {
+	l := DeliveryLimits{RatePerTenant: DefaultDeliveryRate, InFlightPerConnection: DefaultInFlight}
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv(DeliveryRateSetting))); err == nil && n >= 1 {
+		l.RatePerTenant = n
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv(InFlightSetting))); err == nil && n >= 1 {
+		l.InFlightPerConnection = n
+	}
+	return l
+}

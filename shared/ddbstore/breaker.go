@@ -1,0 +1,238 @@
+package ddbstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
+
+// A connection's circuit breaker is an item of its own beside it in the
+// tenant's partition of the data table (TENANT#<t> / BRK#<id>), not
+// attributes of the connection: the dispatcher updates it without touching
+// the connection's version (an owner's edit never conflicts with it), and
+// every route that reads the connection may read it (its keys are the
+// tenant's settings keys). The trigger router's stream filter passes
+// CONTACT# keys only, so its writes wake nothing. It expires breakerTTL
+// after its last write (a connection that failed and then fell silent).
+//
+// The tenant's delivery rate is one item in the operations table
+// (CONN#<t> / RATE, beside its connections' attempts, which are
+// CONN#<t>#<id>): the time its next delivery may be sent.
+
+const (
+	skBreakerP = "BRK#"
+	breakerTTL = 7 * 24 * time.Hour
+	rateTTL    = 24 * time.Hour
+)
+
+func breakerSK(connectionID string) string { return skBreakerP + connectionID }
+
+// deliveryRatePK is a tenant's delivery rate item in the operations table.
+func deliveryRatePK(tenantID string) string { return "CONN#" + tenantID }
+
+const skRate = "RATE"
+
+var (
+	_ connections.BreakerStore      = (*Connections)(nil)
+	_ connections.DeliveryRateStore = (*Connections)(nil)
+)
+
+// Breaker reads a connection's breaker (eventually consistent: a dispatcher
+// acts on it, and every change of state is a conditional write).
+func (c *Connections) Breaker(ctx context.Context, tenantID, connectionID string) (connections.Breaker, error) {
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), breakerSK(connectionID))})
+	if err != nil {
+		return connections.Breaker{}, fmt.Errorf("read breaker of connection %s: %w", connectionID, err)
+	}
+	return decodeBreaker(res.Item)
+}
+
+// Breakers reads the breakers of a tenant's connections in one Query.
+func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string]connections.Breaker, error) {
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
+		TableName:              aws.String(c.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenantID)), ":p": avS(skBreakerP),
+		},
+	}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read breakers of %s: %w", tenantID, err)
+	}
+	out := make(map[string]connections.Breaker, len(items))
+	for _, it := range items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		if sk == nil {
+			continue
+		}
+		b, err := decodeBreaker(it)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(sk.Value, skBreakerP)] = b
+	}
+	return out, nil
+}
+
+func decodeBreaker(it map[string]types.AttributeValue) (connections.Breaker, error) {
+	var b connections.Breaker
+	if len(it) == 0 {
+		return b, nil
+	}
+	if err := attributevalue.UnmarshalMap(it, &b); err != nil {
+		return b, fmt.Errorf("unmarshal breaker: %w", err)
+	}
+	return b, nil
+}
+
+// updateBreaker runs one UpdateItem on a breaker and returns the item as
+// it left it; ok is false when its condition failed.
+func (c *Connections) updateBreaker(ctx context.Context, tenantID, connectionID string, in *dynamodb.UpdateItemInput) (connections.Breaker, bool, error) {
+	in.TableName = aws.String(c.Table)
+	in.Key = key(tenantPK(tenantID), breakerSK(connectionID))
+	in.ReturnValues = types.ReturnValueAllNew
+	res, err := c.API.UpdateItem(ctx, in)
+	if isConditionFailure(err) {
+		return connections.Breaker{}, false, nil
+	}
+	if err != nil {
+		return connections.Breaker{}, false, fmt.Errorf("update breaker of connection %s: %w", connectionID, err)
+	}
+	b, err := decodeBreaker(res.Attributes)
+	return b, err == nil, err
+}
+
+// BreakerFailed counts a failure in one UpdateItem and, when that reaches
+// the threshold on a closed breaker, opens it with a second, conditional
+// one (so concurrent dispatchers open it once).
+func (c *Connections) BreakerFailed(ctx context.Context, tenantID, connectionID string, at time.Time) (connections.Breaker, error) {
+	ttl := avN(at.Add(breakerTTL).Unix())
+	b, _, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String("ADD failures :one SET #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":ttl": ttl},
+	})
+	if err != nil || b.Open() || b.Failures < connections.BreakerThreshold {
+		return b, err
+	}
+	opened, ok, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET open_since = :at, next_probe = :np, interval_ms = :iv, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(open_since)"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at": avN(at.UnixMilli()), ":np": avN(at.Add(connections.ProbeFirst).UnixMilli()),
+			":iv": avN(connections.ProbeFirst.Milliseconds()), ":ttl": ttl,
+		},
+	})
+	if err != nil {
+		return b, err
+	}
+	if !ok {
+		// Another dispatcher opened it first.
+		return c.Breaker(ctx, tenantID, connectionID)
+	}
+	return opened, nil
+}
+
+// ClaimProbe moves next_probe on from the value the caller saw, on the
+// condition that it still is that value: one caller wins.
+func (c *Connections) ClaimProbe(ctx context.Context, tenantID, connectionID string, seen connections.Breaker, at time.Time) (bool, error) {
+	iv := max(seen.Interval, connections.ProbeFirst.Milliseconds())
+	_, ok, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET next_probe = :np, #ttl = :ttl"),
+		ConditionExpression:      aws.String("open_since = :os AND next_probe = :seen AND next_probe <= :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":np": avN(at.UnixMilli() + iv), ":os": avN(seen.OpenSince), ":seen": avN(seen.NextProbe),
+			":now": avN(at.UnixMilli()), ":ttl": avN(at.Add(breakerTTL).Unix()),
+		},
+	})
+	return ok, err
+}
+
+// ProbeFailed doubles the interval of the breaker opened at seen.OpenSince;
+// a breaker closed or opened again meanwhile is left alone.
+func (c *Connections) ProbeFailed(ctx context.Context, tenantID, connectionID string, seen connections.Breaker, at time.Time) (connections.Breaker, error) {
+	iv := connections.NextInterval(time.Duration(seen.Interval) * time.Millisecond)
+	b, ok, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET interval_ms = :iv, next_probe = :np, #ttl = :ttl ADD failures :one"),
+		ConditionExpression:      aws.String("open_since = :os"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":iv": avN(iv.Milliseconds()), ":np": avN(at.Add(iv).UnixMilli()), ":os": avN(seen.OpenSince),
+			":one": avN(1), ":ttl": avN(at.Add(breakerTTL).Unix()),
+		},
+	})
+	if err != nil || ok {
+		return b, err
+	}
+	return c.Breaker(ctx, tenantID, connectionID)
+}
+
+// CloseBreaker deletes the breaker: closed, no failures.
+func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID string) error {
+	_, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), breakerSK(connectionID))})
+	if err != nil {
+		return fmt.Errorf("close breaker of connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// ReserveDeliveries reserves n send times of a tenant, every apart: the
+// item holds the time of the tenant's next free slot (tat, unix ms). An
+// idle tenant's slot is in the past: the first UpdateItem restarts it from
+// now; a busy tenant's is not (that condition fails), and the second
+// appends n slots to it. One call for an idle tenant, two for a busy one.
+func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error) {
+	ops, err := c.ops()
+	if err != nil {
+		return 0, err
+	}
+	span := int64(n) * every.Microseconds()
+	k := key(deliveryRatePK(tenantID), skRate)
+	ttl := avN(now.Add(rateTTL).Unix())
+	nowUS := now.UnixMicro()
+	_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: ops, Key: k,
+		UpdateExpression:         aws.String("SET tat = :end, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(tat) OR tat <= :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":end": avN(nowUS + span), ":now": avN(nowUS), ":ttl": ttl,
+		},
+	})
+	if err == nil {
+		return now.UnixMilli(), nil
+	}
+	if !isConditionFailure(err) {
+		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+	}
+	res, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: ops, Key: k,
+		UpdateExpression:          aws.String("SET tat = if_not_exists(tat, :now) + :span, #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(nowUS), ":span": avN(span), ":ttl": ttl},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+	}
+	v, _ := res.Attributes["tat"].(*types.AttributeValueMemberN)
+	if v == nil {
+		return 0, fmt.Errorf("reserve deliveries of %s: no tat in the answer", tenantID)
+	}
+	end, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+	}
+	return (end - span) / 1000, nil
+}

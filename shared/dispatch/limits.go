@@ -1,0 +1,520 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/queue"
+)
+
+// Limits keep one tenant's or one endpoint's trouble from taking the
+// dispatcher from everyone else. Before a batch's attempts are made, each
+// delivery passes three gates; one that does not pass is parked: queued
+// again as a new message with the attempt count it had, delayed until it
+// may pass (so it spends none of its attempts, and a long wait does not
+// bring it near the queue's redrive limit, which counts receives):
+//
+//   - the connection's circuit breaker (connections.Breaker, shared by
+//     every instance through the store): while it is open the delivery is
+//     parked until the next probe; at that time exactly one delivery, the
+//     one whose dispatcher claims the probe, is sent;
+//   - the tenant's delivery rate (RatePerTenant deliveries per second,
+//     across instances): a delivery takes the next send time of its tenant
+//     and, when that is more than Burst away, is parked until then, holding
+//     that time (Task.RateSlot);
+//   - attempts in flight to the connection in this process (at most
+//     InFlight): over it a delivery waits up to slotWait for a slot, then
+//     is parked for an attempt's time limit; it is parked at once when the
+//     connection is already failing or every slot is held by an attempt
+//     running longer than slotWait (a hanging endpoint holds one batch's
+//     worth of slots, not every batch of the process). In Lambda a process
+//     handles one batch at a time, so across instances it is the breaker
+//     that holds a hanging endpoint back: each instance makes at most one
+//     batch of attempts to it before five failures open the breaker.
+//
+// The results of attempts feed the breaker (noteResult). A nil *Limits
+// lets everything through (dispatch.New; Build sets them).
+type Limits struct {
+	Breakers connections.BreakerStore      // nil: no breaker
+	Rates    connections.DeliveryRateStore // nil: no rate limit
+	// Rate is the most deliveries per second per tenant (0: no limit).
+	Rate int
+	// InFlight is the most attempts in flight per connection (0: no limit).
+	InFlight int
+	// Burst: a send time up to this far ahead counts as now (default 1 s).
+	Burst time.Duration
+	// CacheFor is how long a breaker read is reused (default 1 s).
+	CacheFor time.Duration
+	// ProbeWait parks the deliveries that came for a probe another
+	// dispatcher claimed (default probeWait).
+	ProbeWait time.Duration
+
+	mu       sync.Mutex
+	inflight map[string]*slots
+	freed    chan struct{} // closed when a slot is released
+	cache    map[string]cachedBreaker
+}
+
+type cachedBreaker struct {
+	b  connections.Breaker
+	at time.Time
+}
+
+// Waits of parked deliveries.
+const (
+	// probeWait parks the deliveries that came for a probe another
+	// dispatcher claimed: long enough for the probe's answer (its time
+	// limit and a margin), so that they come back to a decided breaker.
+	probeWait = delivery.AttemptTimeout + 5*time.Second
+	// slotWait is how long a delivery waits for an in-flight slot of a
+	// connection that is not failing before it is parked.
+	slotWait = 250 * time.Millisecond
+	// inFlightPark parks a delivery over the in-flight cap: by then the
+	// attempts that held the slots have ended, one way or the other.
+	inFlightPark = delivery.AttemptTimeout
+	// parkInPlace: a message received fewer times than this (half the
+	// queue's redrive limit) is parked by hiding it.
+	parkInPlace = queue.MaxReceiveCount / 2
+)
+
+// visibilityBatcher is the SQS client's ChangeMessageVisibilityBatch.
+type visibilityBatcher interface {
+	ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+}
+
+// hideParked hides the messages parked in place, ten to a call when the
+// queue client can, else one by one; a message whose change failed comes
+// back after the queue's visibility timeout, to be parked again.
+func (d *Dispatcher) hideParked(ctx context.Context, ms []events.SQSMessage, outs []outcome) {
+	var entries []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	for i, o := range outs {
+		if o.hide > 0 && !o.done {
+			entries = append(entries, sqstypes.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+				ReceiptHandle: aws.String(ms[i].ReceiptHandle), VisibilityTimeout: int32((o.hide + time.Second - 1) / time.Second)})
+		}
+	}
+	vb, ok := d.Queue.(visibilityBatcher)
+	for start := 0; start < len(entries); start += 10 {
+		chunk := entries[start:min(start+10, len(entries))]
+		if ok {
+			out, err := vb.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(d.QueueURL), Entries: chunk})
+			if err == nil {
+				for _, f := range out.Failed {
+					d.Log.ErrorContext(ctx, "park", "code", aws.ToString(f.Code), "message", aws.ToString(f.Message))
+				}
+				continue
+			}
+			d.Log.ErrorContext(ctx, "park", "err", err, "messages", len(chunk))
+		}
+		for _, e := range chunk {
+			i, _ := strconv.Atoi(aws.ToString(e.Id))
+			d.hide(ctx, ms[i], outs[i].hide)
+		}
+	}
+}
+
+// NewLimits builds the limits on store (the parts of it that are a
+// connections.BreakerStore and a connections.DeliveryRateStore) with a
+// stage's values.
+func NewLimits(store any, l connections.DeliveryLimits) *Limits {
+	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection}
+	lim.Breakers, _ = store.(connections.BreakerStore)
+	lim.Rates, _ = store.(connections.DeliveryRateStore)
+	return lim
+}
+
+func (l *Limits) burst() time.Duration    { return cmpOr(l.Burst, time.Second) }
+func (l *Limits) cacheFor() time.Duration { return cmpOr(l.CacheFor, time.Second) }
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// verdict is what the gates decided for one message of a batch.
+type verdict struct {
+	guarded bool // a delivery the gates apply to
+	task    connections.Task
+	key     string // tenant#connection
+	park    time.Duration
+	// probe is the breaker state the probe was claimed on, when this
+	// delivery is the probe.
+	probe   *connections.Breaker
+	failing bool // the connection's breaker counts failures
+	// slotTaken is the rate slot this batch reserved for it (0: none): a
+	// parked delivery must carry it in its body.
+	slotTaken int64
+}
+
+// gates is a batch's verdicts, by message index (nil: no limits).
+type gates []verdict
+
+type probeKey struct{}
+
+// admit passes a batch's messages through the breaker and rate gates (the
+// in-flight gate is passed by each when it starts: see guarded).
+func (d *Dispatcher) admit(ctx context.Context, ms []events.SQSMessage) gates {
+	l := d.Limits
+	if l == nil {
+		return nil
+	}
+	now := d.Now()
+	vs := make(gates, len(ms))
+	type ids struct{ tenant, conn string }
+	conns := map[string]ids{}
+	for i, m := range ms {
+		var t connections.Task
+		if json.Unmarshal([]byte(m.Body), &t) != nil || t.ID == "" || t.TenantID == "" || t.ConnectionID == "" {
+			continue // handleMessage drops it
+		}
+		if t.NotBefore > 0 && time.UnixMilli(t.NotBefore).Sub(now) >= time.Second {
+			continue // handleMessage hides it until it is due
+		}
+		k := t.TenantID + "#" + t.ConnectionID
+		vs[i] = verdict{guarded: true, task: t, key: k}
+		conns[k] = ids{t.TenantID, t.ConnectionID}
+	}
+	if l.Breakers != nil {
+		states := make(map[string]connections.Breaker, len(conns))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for k, c := range conns {
+			if b, ok := l.cached(k, now); ok {
+				states[k] = b
+				continue
+			}
+			wg.Go(func() {
+				b, err := l.Breakers.Breaker(ctx, c.tenant, c.conn)
+				if err != nil {
+					// The breaker cannot be read: deliveries go as if it
+					// were closed (the attempts themselves are the test).
+					d.Log.ErrorContext(ctx, "read breaker", "err", err, "connection", c.conn)
+					return
+				}
+				l.remember(k, b, now)
+				mu.Lock()
+				states[k] = b
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		claimed := map[string]bool{}
+		for i := range vs {
+			v := &vs[i]
+			b := states[v.key]
+			if !v.guarded || (b.Failures == 0 && !b.Open()) {
+				continue
+			}
+			v.failing = true
+			if !b.Open() {
+				continue
+			}
+			if due := time.UnixMilli(b.NextProbe).Sub(now); due > 0 {
+				// Back just after the probe is due: the first to come
+				// claims it.
+				v.park = due + d.spread(2*time.Second)
+				continue
+			}
+			if !claimed[v.key] {
+				claimed[v.key] = true
+				c := conns[v.key]
+				ok, err := l.Breakers.ClaimProbe(ctx, c.tenant, c.conn, b, now)
+				if err != nil {
+					d.Log.ErrorContext(ctx, "claim probe", "err", err, "connection", c.conn)
+				}
+				l.forget(v.key)
+				if ok {
+					v.probe = &b
+					continue
+				}
+			}
+			v.park = cmpOr(l.ProbeWait, probeWait) + d.spread(5*time.Second)
+		}
+	}
+	if l.Rate > 0 && l.Rates != nil {
+		d.reserve(ctx, vs, now)
+	}
+	return vs
+}
+
+// reserve takes send times of each tenant's rate for the deliveries of the
+// batch that are to be sent and hold none, in one reservation per tenant,
+// and parks those whose time is more than Burst away until it.
+func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
+	l := d.Limits
+	byTenant := map[string][]int{}
+	for i, v := range vs {
+		if v.guarded && v.park == 0 && v.probe == nil && v.task.RateSlot == 0 {
+			byTenant[v.task.TenantID] = append(byTenant[v.task.TenantID], i)
+		}
+	}
+	every := time.Second / time.Duration(l.Rate)
+	var wg sync.WaitGroup
+	for tenant, idx := range byTenant {
+		wg.Go(func() {
+			first, err := l.Rates.ReserveDeliveries(ctx, tenant, len(idx), every, now)
+			if err != nil {
+				// Unlimited for this batch rather than stuck.
+				d.Log.ErrorContext(ctx, "reserve delivery rate", "err", err, "tenant", tenant)
+				return
+			}
+			for k, i := range idx {
+				slot := time.UnixMilli(first).Add(time.Duration(k) * every)
+				vs[i].task.RateSlot = max(slot.UnixMilli(), 1)
+				vs[i].slotTaken = vs[i].task.RateSlot
+				if wait := slot.Sub(now); wait > l.burst() {
+					vs[i].park = wait
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// guarded makes message i's attempt (handleMessage) if its gates let it,
+// or parks it.
+func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, conns *batchConns) outcome {
+	if g == nil || !g[i].guarded {
+		return d.handleMessage(ctx, conns, m)
+	}
+	v := g[i]
+	switch {
+	case v.park > 0:
+		return d.park(ctx, m, v, v.park)
+	case v.probe != nil:
+		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m)
+		if o.logged == nil {
+			// No attempt was made (the connection is off or gone, or the
+			// store failed): nothing would ever probe it, so it closes and
+			// the parked deliveries take their own course.
+			d.closeBreaker(ctx, v.task.TenantID, v.task.ConnectionID)
+		}
+		return o
+	}
+	release, ok := d.Limits.acquire(ctx, v.key, v.failing)
+	if !ok {
+		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
+	}
+	defer release()
+	return d.handleMessage(ctx, conns, m)
+}
+
+// park parks a delivery for wait (see Limits). A message received fewer
+// than parkInPlace times that holds no new rate slot stays where it is,
+// hidden for wait (ChangeMessageVisibilityBatch, one call for the batch,
+// nothing sent again); any other is queued again as it is, delayed by
+// wait, which starts its receive count afresh: parked through a long
+// outage, a delivery never reaches the queue's redrive limit.
+func (d *Dispatcher) park(ctx context.Context, m events.SQSMessage, v verdict, wait time.Duration) outcome {
+	t := v.task
+	wait = min(wait, connections.MaxDelay)
+	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	if receives < parkInPlace && wait <= MaxSendDelay && v.slotTaken == 0 {
+		d.Log.DebugContext(ctx, "delivery parked", "tenant", t.TenantID, "connection", t.ConnectionID, "webhook_id", t.ID, "wait", wait)
+		return outcome{hide: wait}
+	}
+	t.NotBefore = 0
+	if wait > MaxSendDelay {
+		t.NotBefore = d.Now().Add(wait).UnixMilli()
+	}
+	d.Log.DebugContext(ctx, "delivery parked", "tenant", t.TenantID, "connection", t.ConnectionID, "webhook_id", t.ID, "wait", wait)
+	return outcome{retry: &t, wait: wait}
+}
+
+// spread is a random wait in [0, d), so parked deliveries do not all come
+// back at one instant.
+func (d *Dispatcher) spread(w time.Duration) time.Duration {
+	return time.Duration((d.Jitter() + 1) / 2 * float64(w))
+}
+
+// slots are one connection's attempts in flight in this process.
+type slots struct {
+	starts   []time.Time // of the attempts in flight
+	released time.Time   // when one last ended
+}
+
+// stuck reports whether the connection's slots are all held by attempts
+// that have run longer than slotWait, none having ended for as long: the
+// endpoint is slow, and waiting for a slot would only hold the batch up.
+func (s *slots) stuck(now time.Time) bool {
+	if now.Sub(s.released) < slotWait {
+		return false
+	}
+	for _, t := range s.starts {
+		if now.Sub(t) < slotWait {
+			return false
+		}
+	}
+	return true
+}
+
+// acquire takes an in-flight slot of the connection. When all are taken it
+// waits up to slotWait for one, unless the connection is failing or its
+// slots are stuck (then it gives up at once).
+func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release func(), ok bool) {
+	if l.InFlight <= 0 {
+		return func() {}, true
+	}
+	deadline := time.Now().Add(slotWait)
+	l.mu.Lock()
+	if l.inflight == nil {
+		l.inflight = map[string]*slots{}
+	}
+	s := l.inflight[key]
+	if s == nil {
+		s = &slots{}
+		l.inflight[key] = s
+	}
+	for len(s.starts) >= l.InFlight {
+		wait := time.Until(deadline)
+		if failing || wait <= 0 || s.stuck(time.Now()) {
+			l.mu.Unlock()
+			return nil, false
+		}
+		if l.freed == nil {
+			l.freed = make(chan struct{})
+		}
+		freed := l.freed
+		l.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-freed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false
+		}
+		t.Stop()
+		l.mu.Lock()
+		if s = l.inflight[key]; s == nil {
+			s = &slots{}
+			l.inflight[key] = s
+		}
+	}
+	start := time.Now()
+	s.starts = append(s.starts, start)
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if i := slices.Index(s.starts, start); i >= 0 {
+			s.starts = slices.Delete(s.starts, i, i+1)
+		}
+		s.released = time.Now()
+		if len(s.starts) == 0 && l.inflight[key] == s {
+			delete(l.inflight, key)
+		}
+		if l.freed != nil {
+			close(l.freed)
+			l.freed = nil
+		}
+	}, true
+}
+
+// cached is a breaker read less than CacheFor ago.
+func (l *Limits) cached(key string, now time.Time) (connections.Breaker, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cache[key]
+	if !ok || now.Sub(c.at) >= l.cacheFor() || now.Before(c.at) {
+		return connections.Breaker{}, false
+	}
+	return c.b, true
+}
+
+func (l *Limits) remember(key string, b connections.Breaker, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cache == nil {
+		l.cache = map[string]cachedBreaker{}
+	}
+	if len(l.cache) > 10000 {
+		clear(l.cache)
+	}
+	l.cache[key] = cachedBreaker{b: b, at: now}
+}
+
+func (l *Limits) forget(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.cache, key)
+}
+
+// noteResult feeds an attempt's result to the connection's breaker: a
+// failure of the endpoint (delivery.Retryable: a timeout, a network or TLS
+// error, 408, 429, 5xx) counts, any other answer closes it. An attempt the
+// SSRF guard stopped or that could not be signed says nothing about the
+// endpoint. A probe's failure doubles the wait for the next one.
+func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection, res delivery.Result, now time.Time) {
+	l := d.Limits
+	if l == nil || l.Breakers == nil || res.Outcome == connections.OutcomeBlocked || res.Outcome == connections.OutcomeSigning {
+		return
+	}
+	key := conn.TenantID + "#" + conn.ID
+	failed := delivery.Retryable(res)
+	if seen, ok := ctx.Value(probeKey{}).(*connections.Breaker); ok {
+		if !failed {
+			d.closeBreaker(ctx, conn.TenantID, conn.ID)
+			return
+		}
+		b, err := l.Breakers.ProbeFailed(ctx, conn.TenantID, conn.ID, *seen, d.Now())
+		if err != nil {
+			d.Log.ErrorContext(ctx, "probe failed", "err", err, "connection", conn.ID)
+			return
+		}
+		l.remember(key, b, now)
+		d.Log.WarnContext(ctx, "connection paused: probe failed", "tenant", conn.TenantID, "connection", conn.ID,
+			"next_probe", time.UnixMilli(b.NextProbe).UTC().Format(time.RFC3339))
+		return
+	}
+	if !failed {
+		if l.knownFailing(key) {
+			d.closeBreaker(ctx, conn.TenantID, conn.ID)
+		}
+		return
+	}
+	// The failure is known now, not when the attempt started.
+	now = d.Now()
+	b, err := l.Breakers.BreakerFailed(ctx, conn.TenantID, conn.ID, now)
+	if err != nil {
+		d.Log.ErrorContext(ctx, "count failure", "err", err, "connection", conn.ID)
+		return
+	}
+	if b.Open() && b.OpenSince == now.UnixMilli() {
+		d.Log.WarnContext(ctx, "connection paused: endpoint failing", "tenant", conn.TenantID, "connection", conn.ID,
+			"failures", b.Failures, "next_probe", time.UnixMilli(b.NextProbe).UTC().Format(time.RFC3339))
+	}
+	l.remember(key, b, now)
+}
+
+// knownFailing reports whether the last breaker read of the connection,
+// however old, showed failures.
+func (l *Limits) knownFailing(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cache[key]
+	return ok && (c.b.Failures > 0 || c.b.Open())
+}
+
+// closeBreaker closes a connection's breaker.
+func (d *Dispatcher) closeBreaker(ctx context.Context, tenantID, connectionID string) {
+	l := d.Limits
+	if err := l.Breakers.CloseBreaker(ctx, tenantID, connectionID); err != nil {
+		d.Log.ErrorContext(ctx, "close breaker", "err", err, "connection", connectionID)
+		return
+	}
+	l.remember(tenantID+"#"+connectionID, connections.Breaker{}, d.Now())
+}
