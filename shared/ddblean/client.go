@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,14 +63,18 @@ type Client struct {
 	retryer aws.RetryerV2
 	// initOpts are the config's APIOptions when they add Initialize
 	// middlewares, nil when there are none (as in Lambda). A middleware
-	// stack is not safe for concurrent calls: each call builds its own, as
-	// the SDK does.
+	// stack serves one call at a time: stacks with them applied wait in
+	// stacks, one per operation.
 	initOpts []func(*middleware.Stack) error
+	stacks   sync.Map // *op → *sync.Pool of *middleware.Stack
 	// off sends every call to the SDK client (see New).
 	off bool
 	// traceHeader: in Lambda, X-Amzn-Trace-Id from _X_AMZN_TRACE_ID, as
 	// the SDK's recursion detection adds it.
 	inLambda bool
+
+	// leanCalls counts the calls the lean path made (for the tests).
+	leanCalls atomic.Int64
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // by credentials' account ID
@@ -131,6 +136,10 @@ func New(sdk *dynamodb.Client) *Client {
 	return c
 }
 
+// Lean reports whether calls take the lean path (false: every call goes to
+// the SDK client, see New).
+func (c *Client) Lean() bool { return !c.off }
+
 // SDK is the SDK client the lean client falls back to.
 func (c *Client) SDK() *dynamodb.Client { return c.sdk }
 
@@ -185,12 +194,20 @@ func (c *Client) call(ctx context.Context, o *op, params any, mk func(any) codec
 	if c.initOpts == nil {
 		return c.invoke(ctx, o, params, mk(params))
 	}
-	st := middleware.NewStack(o.name, smithyhttp.NewStackRequest)
-	for _, fn := range c.initOpts {
-		if err := fn(st); err != nil {
-			return nil, wrapOp(o, err)
+	pool, _ := c.stacks.Load(o)
+	if pool == nil {
+		pool, _ = c.stacks.LoadOrStore(o, &sync.Pool{})
+	}
+	st, _ := pool.(*sync.Pool).Get().(*middleware.Stack)
+	if st == nil {
+		st = middleware.NewStack(o.name, smithyhttp.NewStackRequest)
+		for _, fn := range c.initOpts {
+			if err := fn(st); err != nil {
+				return nil, wrapOp(o, err)
+			}
 		}
 	}
+	defer pool.(*sync.Pool).Put(st)
 	ctx = middleware.WithServiceID(middleware.ClearStackValues(ctx), dynamodb.ServiceID)
 	ctx = middleware.WithOperationName(ctx, o.name)
 	out, _, err := st.Initialize.HandleMiddleware(ctx, params,
@@ -218,6 +235,7 @@ func (c *Client) invoke(ctx context.Context, o *op, params any, cd codec) (any, 
 			return nil, wrapOp(o, err)
 		}
 	}
+	c.leanCalls.Add(1)
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	maxAttempts := c.retryer.MaxAttempts()
@@ -394,7 +412,7 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 		}
 	}
 	data := a.body
-	if v := a.crc32; v != "" {
+	if v := a.crc32; v != "" && !c.opts.DisableValidateResponseChecksum {
 		want, perr := strconv.ParseUint(v, 10, 32)
 		if perr != nil {
 			return &smithy.DeserializationError{Err: fmt.Errorf("unable to parse checksum header %v, %w", v, perr)}
