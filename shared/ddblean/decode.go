@@ -20,6 +20,7 @@ var errUnknown = errors.New("ddblean: unknown member")
 
 type dec struct {
 	b []byte
+	s string // b as a string: the strings decoded without escapes are its substrings (one allocation for all)
 	i int
 }
 
@@ -130,7 +131,7 @@ func (d *dec) str() (string, error) {
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
-			s := string(d.b[start:d.i])
+			s := d.s[start:d.i]
 			d.i++
 			return s, nil
 		}
@@ -382,7 +383,7 @@ func (d *dec) av() (types.AttributeValue, error) {
 // anything it cannot read means false: the SDK's protocol then decodes the
 // answer instead (and gives its own error for a broken one).
 func decodeTop(body []byte, member func(d *dec, key string) (bool, error)) bool {
-	d := &dec{b: body}
+	d := &dec{b: body, s: string(body)}
 	if d.peek() == 0 {
 		return true
 	}
