@@ -35,6 +35,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -84,6 +85,7 @@ type Client struct {
 // through the HTTP client's Do).
 type endpoint struct {
 	url   string
+	u     *url.URL
 	conns *conns
 }
 
@@ -350,7 +352,7 @@ func (c *Client) endpointFor(ctx context.Context, account string) (*endpoint, er
 	if uri.Path == "" {
 		uri.Path = "/"
 	}
-	ep = &endpoint{url: uri.String(), conns: newConns(c.http, &uri)}
+	ep = &endpoint{url: uri.String(), u: &uri, conns: newConns(c.http, &uri)}
 	c.mu.Lock()
 	if old, ok := c.endpoints[account]; ok {
 		ep = old
@@ -371,8 +373,14 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
-	if err != nil {
+	var req *http.Request
+	if ep.conns != nil {
+		// Only signed and written out by conns: no URL to parse again (a
+		// copy: the signer sets its RawQuery).
+		u := *ep.u
+		req = &http.Request{Method: http.MethodPost, URL: &u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: make(http.Header, 8), ContentLength: int64(len(body))}
+	} else if req, err = http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body)); err != nil {
 		return err
 	}
 	h := req.Header

@@ -311,3 +311,38 @@ func TestOtherMiddlewaresUseSDK(t *testing.T) {
 		t.Errorf("Finalize middleware saw %d calls, lean path %d", seen, lean.LeanCalls())
 	}
 }
+
+// TestConcurrentCalls: calls from many goroutines share the client (its
+// connections, endpoint, middleware stacks); run it with -race.
+func TestConcurrentCalls(t *testing.T) {
+	e := emulators.ForTest(t)
+	lean := ddblean.New(dynamodb.NewFromConfig(accesstest.Instrument(e.Config)))
+	ctx := context.Background()
+	const workers, each = 8, 20
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := 0; i < each && err == nil; i++ {
+				_, err = lean.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.OpsTable), Key: k("RL#c", "RL"),
+					UpdateExpression: aws.String("ADD c :one"), ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}})
+				if err == nil {
+					_, err = lean.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.Table), Key: k(fmt.Sprint("P#", w), "A")})
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := lean.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.OpsTable), Key: k("RL#c", "RL"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := out.Item["c"].(*types.AttributeValueMemberN).Value; n != fmt.Sprint(workers*each) {
+		t.Errorf("counter %s, want %d", n, workers*each)
+	}
+}

@@ -29,6 +29,7 @@ import (
 type conns struct {
 	addr       string // host:port to dial
 	host       string // the Host header
+	path       string // the request target
 	tls        *tls.Config
 	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsTimeout time.Duration
@@ -72,6 +73,7 @@ func newConns(hc any, u *url.URL) *conns {
 	c := &conns{
 		addr:       net.JoinHostPort(u.Hostname(), port),
 		host:       u.Host,
+		path:       u.RequestURI(),
 		dial:       b.GetDialer().DialContext,
 		tlsTimeout: tr.TLSHandshakeTimeout,
 		timeout:    b.GetTimeout(),
@@ -214,7 +216,7 @@ func (t *conns) roundTrip(ctx context.Context, req *http.Request, body []byte) (
 func (t *conns) exchange(pc *pconn, req *http.Request, body []byte) (a *answer, keep, wrote bool, err error) {
 	w := pc.wbuf[:0]
 	w = append(w, "POST "...)
-	w = append(w, req.URL.RequestURI()...)
+	w = append(w, t.path...)
 	w = append(w, " HTTP/1.1\r\nHost: "...)
 	w = append(w, t.host...)
 	w = append(w, "\r\n"...)
@@ -270,7 +272,9 @@ func readAnswer(br *bufio.Reader) (a *answer, keep bool, err error) {
 	if err != nil {
 		return a, false, fmt.Errorf("malformed HTTP status line %q", line)
 	}
-	a.statusMsg = string(line[9:])
+	if a.status < 200 || a.status >= 300 {
+		a.statusMsg = string(line[9:])
+	}
 	length := int64(-1)
 	chunked := false
 	var hdr http.Header
