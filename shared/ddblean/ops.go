@@ -141,3 +141,15 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 	}
 	return out.(*dynamodb.BatchGetItemOutput), nil
 }
+
+// Scan is dynamodb.Client.Scan, on the SDK client (a maintenance path:
+// reindex).
+func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return c.sdk.Scan(ctx, in, optFns...)
+}
+
+// BatchWriteItem is dynamodb.Client.BatchWriteItem, on the SDK client (a
+// maintenance path: reindex).
+func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return c.sdk.BatchWriteItem(ctx, in, optFns...)
+}

@@ -1,10 +1,12 @@
 package wiring_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/startmsg/chatbackend/shared/ddblean"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -32,6 +34,14 @@ func TestStoresUseLeanClient(t *testing.T) {
 		}
 		if !c.Lean() {
 			t.Errorf("%s store: lean path off", name)
+		}
+		// What the stores look for beyond ddbstore.API: Scan and
+		// BatchWriteItem (reindex, the batched delivery attempts).
+		if _, ok := api.(interface {
+			Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+			BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+		}); !ok {
+			t.Errorf("%s store: no Scan and BatchWriteItem", name)
 		}
 	}
 }
