@@ -37,8 +37,9 @@ type fieldGuard struct {
 // ListFields returns a tenant's fields ordered by numeric ID (a strongly
 // consistent Query of the tenant's FIELD# items).
 func (s *Contacts) ListFields(ctx context.Context, tenantID string) ([]contacts.Field, error) {
-	out := []contacts.Field{}
-	p := dynamodb.NewQueryPaginator(s.API, &dynamodb.QueryInput{
+	// queryItems pages as dynamodb.QueryPaginator would, without its
+	// per-call SDK option (which keeps a call off the lean client).
+	items, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -46,19 +47,17 @@ func (s *Contacts) ListFields(ctx context.Context, tenantID string) ([]contacts.
 			":p":  &types.AttributeValueMemberS{Value: skFieldPrefix},
 		},
 		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list fields of %s: %w", tenantID, err)
+	}
+	out := make([]contacts.Field, 0, len(items))
+	for _, item := range items {
+		f, err := decodeField(item)
 		if err != nil {
-			return nil, fmt.Errorf("list fields of %s: %w", tenantID, err)
+			return nil, fmt.Errorf("unmarshal fields of %s: %w", tenantID, err)
 		}
-		for _, item := range page.Items {
-			f, err := decodeField(item)
-			if err != nil {
-				return nil, fmt.Errorf("unmarshal fields of %s: %w", tenantID, err)
-			}
-			out = append(out, f)
-		}
+		out = append(out, f)
 	}
 	slices.SortFunc(out, func(a, b contacts.Field) int { return compareNumeric(a.ID, b.ID) })
 	return out, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/authorizer"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddblean"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
@@ -39,8 +40,11 @@ import (
 // DynamoDB client is built here: a handler that needs SQS builds its client
 // from AWSConfig, so the others stay smaller.
 type Env struct {
-	AWS       aws.Config
-	DDB       *dynamodb.Client
+	AWS aws.Config
+	DDB *dynamodb.Client
+	// Lean is the stores' DynamoDB client: DDB's operations over the lean
+	// path (shared/ddblean); nil sends the stores to DDB.
+	Lean      *ddblean.Client
 	DataTable string // appenv.TableName
 	OpsTable  string // appenv.OpsTableName: the operations table
 	QueueURL  string
@@ -68,11 +72,13 @@ func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
 	if err != nil {
 		lim = limits.Defaults() // and the init fails (Load)
 	}
+	ddb := dynamodb.NewFromConfig(cfg)
 	return &Env{
 		Limits:    lim,
 		optErr:    err,
 		AWS:       cfg,
-		DDB:       dynamodb.NewFromConfig(cfg),
+		DDB:       ddb,
+		Lean:      ddblean.New(ddb),
 		DataTable: getenv(appenv.TableName),
 		OpsTable:  getenv(appenv.OpsTableName),
 		QueueURL:  getenv(appenv.QueueURL),
@@ -139,19 +145,29 @@ func WithAuthCache(build func(aws.Config, func(string) string) (authcache.Flushe
 
 // The adapters, for the wiring itself, the local stack and the tests.
 
+// StoreAPI is the DynamoDB client the stores use: Lean, or DDB without it.
+func (e *Env) StoreAPI() ddbstore.API {
+	if e.Lean != nil {
+		return e.Lean
+	}
+	return e.DDB
+}
+
 // Tenancy is the tenancy store on the data table.
-func (e *Env) Tenancy() *ddbstore.Tenancy { return &ddbstore.Tenancy{API: e.DDB, Table: e.DataTable} }
+func (e *Env) Tenancy() *ddbstore.Tenancy {
+	return &ddbstore.Tenancy{API: e.StoreAPI(), Table: e.DataTable}
+}
 
 // Contacts is the contacts store on the data table, with its search index
 // on the operations table.
 func (e *Env) Contacts() *ddbstore.Contacts {
-	return &ddbstore.Contacts{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable, MaxContacts: e.Limits.ContactsPerTenant}
+	return &ddbstore.Contacts{API: e.StoreAPI(), Table: e.DataTable, OpsTable: e.OpsTable, MaxContacts: e.Limits.ContactsPerTenant}
 }
 
 // Connections is the connections store: connections and dead deliveries on
 // the data table, attempts on the operations table.
 func (e *Env) Connections() *ddbstore.Connections {
-	return &ddbstore.Connections{API: e.DDB, Table: e.DataTable, OpsTable: e.OpsTable}
+	return &ddbstore.Connections{API: e.StoreAPI(), Table: e.DataTable, OpsTable: e.OpsTable}
 }
 
 // The ports, as the handler packages declare them.
@@ -167,12 +183,12 @@ func (e *Env) ConnectionStore() connections.Store { return e.Connections() }
 
 // IdempotencyStore keeps Idempotency-Key records on the operations table.
 func (e *Env) IdempotencyStore() idempotency.Store {
-	return &ddbstore.Idempotency{API: e.DDB, OpsTable: e.OpsTable}
+	return &ddbstore.Idempotency{API: e.StoreAPI(), OpsTable: e.OpsTable}
 }
 
 // MessengerInbox keeps verified Messenger webhook calls on the data table.
 func (e *Env) MessengerInbox() messenger.Inbox {
-	return &ddbstore.Inbox{API: e.DDB, Table: e.DataTable}
+	return &ddbstore.Inbox{API: e.StoreAPI(), Table: e.DataTable}
 }
 
 // Phone is the phone normaliser, nil unless WithPhone set it.
@@ -204,7 +220,7 @@ const RateLimit = 100
 // Limiter is the per-credential rate limiter on the operations table.
 func (e *Env) Limiter() *ratelimit.Limiter {
 	return &ratelimit.Limiter{
-		Counter: &ddbstore.RateCounter{API: e.DDB, OpsTable: e.OpsTable},
+		Counter: &ddbstore.RateCounter{API: e.StoreAPI(), OpsTable: e.OpsTable},
 		Limit:   RateLimit,
 		Window:  time.Minute,
 		Now:     e.Now,

@@ -177,7 +177,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		"both runs log the handlers' Info line per request as Lambda's JSON logger does (to /dev/null here)",
 		fmt.Sprintf("function: %s's handler (wiring.APIHandler: proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, JSON), called with the proxy event the gateway built for a real request, decoded from JSON (%d bytes) and its response encoded to JSON as the Lambda runtime does; each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
 		"gateway: gateway.ServeHTTP in this process with an httptest recorder, primed tokens (the authorizer's cache answers): the function's work plus the local stand-in for API Gateway (route match, authorizer cache and policy, the proxy event, the response), without the HTTP server",
-		"the SDK client carries the benchmark's recorder middleware, switched off here (one atomic load per call)",
+		"the handlers' DynamoDB client (the lean client, ddblean) runs the benchmark's recorder middleware (an Initialize middleware of the SDK config), switched off here (one atomic load per call)",
 	}, c.Notes...)
 	if emu == 0 {
 		c.Notes = append(c.Notes, "dynoxide's process was not found: its CPU is not reported")

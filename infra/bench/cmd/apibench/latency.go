@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/bench/api"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
 
 const (
@@ -168,7 +169,7 @@ func (e *env) measureGet(ctx context.Context, f *fixture, contactID string, o op
 	}
 
 	direct := api.Direct(ctx)
-	ddb := e.d.DDB
+	ddb := e.d.StoreAPI() // the handlers' own DynamoDB client
 	var (
 		total, overhead, inPath      []time.Duration
 		rate, cred, pair, get, query []time.Duration
@@ -260,15 +261,15 @@ func (e *env) measureGet(ctx context.Context, f *fixture, contactID string, o op
 	t.Notes = []string{
 		fmt.Sprintf("%d warm-up requests first; then each iteration sends one request through the gateway and runs the baseline calls once, in alternating order; statuses of measured requests: %v", o.warmup, statuses),
 		fmt.Sprintf("tokens: %d, each for at most %d requests (+1 that primed the authorizer cache), under the limit of 100/min", len(tokens), perToken),
-		fmt.Sprintf("baseline calls are the handler's own inputs (captured by an SDK middleware from a real request), replayed with the same client (e.d.DDB) against the same emulator; the UpdateItem goes to RL#apibench-baseline-<n> items"),
+		fmt.Sprintf("baseline calls are the handler's own inputs (captured by an SDK middleware from a real request), replayed with the handlers' own client (e.d.StoreAPI(), the lean DynamoDB client) against the same emulator; the UpdateItem goes to RL#apibench-baseline-<n> items"),
 		fmt.Sprintf("baseline parts: UpdateItem RL# p50 %.3f ms, GetItem contact p50 %.3f ms and Query fields p50 %.3f ms (each inside the concurrent three)", sr.P50MS, sg.P50MS, sq.P50MS),
 		fmt.Sprintf("credential GetItem (authorizer) p50 %.3f ms is NOT in the baseline: with the %s cache the authorizer runs once per token per %s; every token was primed before measuring, so the measured requests made %d credential GetItems (with it the baseline would be %.3f ms, ratio %.2f×)",
 			sc.P50MS, authCacheTTL, authCacheTTL, counts["GetItem CRED#"], api.MS(baseline+sc.P50), api.Ratio(api.MS(st.P50), api.MS(baseline+sc.P50))),
-		fmt.Sprintf("DynamoDB calls per measured request (SDK middleware): %s", api.FormatCounts(counts, o.n)),
+		fmt.Sprintf("DynamoDB calls per measured request (recorder middleware): %s", api.FormatCounts(counts, o.n)),
 		fmt.Sprintf("breakdown per request: time waiting on DynamoDB inside the request (max(UpdateItem, GetItem, Query), SDK-timed) p50 %.3f ms; the rest (HTTP client+server, gateway, authorizer cache, proxy event, adapter, middleware, JSON) p50 %.3f ms, p90 %.3f ms",
 			ipSum.P50MS, ohSum.P50MS, ohSum.P90MS),
 		fmt.Sprintf("in-path SDK p50 by call: %s", perLabelP50(gatewayCalls, nil)),
-		fmt.Sprintf("new connections the SDK client opened to dynoxide while measuring (gateway and baseline calls, %d iterations): %d", o.n, dials),
+		fmt.Sprintf("new connections the handlers' client opened to dynoxide while measuring (gateway and baseline calls, %d iterations): %d", o.n, dials),
 	}
 	return t, in, nil
 }
@@ -277,7 +278,7 @@ func (e *env) measureGet(ctx context.Context, f *fixture, contactID string, o op
 // goroutines and the contact GetItem on this one, as the middleware and
 // contactapi's getWithFields do for a read-only route, and returns the
 // wall time and each call's own time.
-func timeCalls(ctx context.Context, ddb *dynamodb.Client, u *dynamodb.UpdateItemInput, g *dynamodb.GetItemInput, q *dynamodb.QueryInput) (wall, update, get, query time.Duration, err error) {
+func timeCalls(ctx context.Context, ddb ddbstore.API, u *dynamodb.UpdateItemInput, g *dynamodb.GetItemInput, q *dynamodb.QueryInput) (wall, update, get, query time.Duration, err error) {
 	type res struct {
 		d   time.Duration
 		err error

@@ -5,7 +5,7 @@
 //
 //  1. GET /v1/contact/{id}: p50 of sequential requests vs the sum of the
 //     p50s of the DynamoDB calls the request makes, replayed directly with
-//     the same SDK client (target: ≤ 1.5×);
+//     the handlers' own DynamoDB client (target: ≤ 1.5×);
 //  2. wrk requests/s at 1 and 32 connections for the same GET vs dynoxide's
 //     own GetItem of the same item (no target; a run with any non-2xx
 //     answer is invalid);
