@@ -2,7 +2,7 @@
 // emulators crash. It runs the system as `make run` wires it (emulators with
 // their data on disk, the local gateway, the stream and queue pollers),
 // sends contact updates across many connections whose targets fail, hang
-// or answer 410 (and one whose target fails every attempt), kills the SQS emulator (SIGKILL) and restarts it on the
+// or answer 410 (and one whose target refuses every attempt), kills the SQS emulator (SIGKILL) and restarts it on the
 // same port and data mid-run, then the DynamoDB emulator, and waits for
 // every delivery to arrive or die. It prints events accepted, deliveries
 // attempted, succeeded, dead, lost and repeated, and exits 1 if any
@@ -86,7 +86,7 @@ func main() {
 	c := defaults()
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
 	fs.IntVar(&c.updates, "updates", c.updates, "contact updates")
-	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410, the second 503 to every attempt)")
+	fs.IntVar(&c.connections, "connections", c.connections, "connections (one per channel; the first answers 410, the second 400 to every attempt)")
 	fs.IntVar(&c.contacts, "contacts", c.contacts, "contacts per channel")
 	fs.IntVar(&c.concurrency, "concurrency", c.concurrency, "updates in flight at once")
 	fs.Float64Var(&c.failRate, "fail", c.failRate, "share of attempts the targets answer 503")
@@ -176,7 +176,7 @@ const (
 	tableName, opsTableName = "soak", "soak-ops"
 	adminKey                = "soak-admin-key-0123456789"
 	goneConn                = 0
-	doomedConn              = 1 // its target fails every attempt: its deliveries die
+	doomedConn              = 1 // its target refuses every attempt: its deliveries die
 	// visibility replaces the queue's 180 s, so that a message whose
 	// visibility change or deletion an SQS crash swallowed comes back
 	// within the run (a hanging attempt takes 10 s).
@@ -285,7 +285,7 @@ func run(ctx context.Context, c config) (report, error) {
 	if err != nil {
 		return r, fmt.Errorf("set up: %w", err)
 	}
-	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410, 1 fails every attempt; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
+	fmt.Fprintf(c.out, "soak: %d updates, %d connections (1 answers 410, 1 refuses every attempt with 400; the others fail %.0f %% and hang %.0f %% of attempts), %d contacts per channel\n",
 		c.updates, c.connections, c.failRate*100, c.hangRate*100, c.contacts)
 
 	// The updates, with the emulators killed and restarted on the way.
@@ -505,7 +505,7 @@ func (r report) print(w io.Writer) {
   deliveries expected    %d   (accepted updates × their channel's enabled connection)
   deliveries attempted   %d   (requests the targets received, retries included)
   succeeded              %d
-  dead                   %d   (kept as dead deliveries after 8 attempts)
+  dead                   %d   (kept as dead deliveries: after 8 attempts, or refused)
   lost                   %d   (must be 0)
   repeated               %d   (2xx answers to a webhook-id already answered: allowed, receivers drop them)
   under a new webhook-id %d   (must be 0)

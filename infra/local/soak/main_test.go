@@ -8,7 +8,7 @@ import (
 )
 
 // TestSoakScaledDown is make soak at a small scale: 500 updates over 10
-// connections (one answers 410, one fails every attempt, the others fail
+// connections (one answers 410, one refuses every attempt, the others fail
 // 30 % and hang 5 % of their attempts) while the SQS emulator and then the
 // DynamoDB emulator are killed and restarted: no accepted update loses a
 // delivery, and the dead ones are found on every channel.
@@ -44,7 +44,7 @@ func TestSoakScaledDown(t *testing.T) {
 	if len(r.Restarts) != 2 {
 		t.Errorf("restarts %v, want sqs then dynamodb", r.Restarts)
 	}
-	// Every delivery to the connection whose target fails every attempt
+	// Every delivery to the connection whose target refuses every attempt
 	// dies, on a channel of its own (not the token's that made the run).
 	if want := c.updates / c.connections; r.Dead < want {
 		t.Errorf("%d deliveries kept dead, want at least the %d of the always-failing connection", r.Dead, want)

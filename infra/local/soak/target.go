@@ -21,8 +21,11 @@ type pair struct {
 }
 
 // targets are the webhook receivers of every connection, on one server:
-// /t/<index>. Connection gone answers 410 Gone, connection doomed 503 to
-// every attempt (its deliveries die); the others fail (503) a
+// /t/<index>. Connection gone answers 410 Gone, connection doomed 400 to
+// every attempt (a refusal: its deliveries die at once; a 503 for ever
+// would open its circuit breaker, which parks its deliveries without
+// spending their attempts until the target recovers or the connection is
+// switched off days later); the others fail (503) a
 // failRate of their attempts and hang (never answer: the dispatcher's 10 s
 // limit ends the attempt) a hangRate, and answer 204 to the rest.
 type targets struct {
@@ -72,7 +75,7 @@ func (tg *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case conn == tg.gone:
 		w.WriteHeader(http.StatusGone)
 	case conn == tg.doomed:
-		w.WriteHeader(http.StatusServiceUnavailable)
+		w.WriteHeader(http.StatusBadRequest)
 	case roll < tg.hangRate:
 		select { // until the dispatcher gives up on the attempt
 		case <-r.Context().Done():
