@@ -47,11 +47,11 @@ var (
 var Keys = map[string]KeyScope{
 	"me": {Read: settings, OpsWrite: rate},
 
-	"contact-create":      {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIdem}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate}},
+	"contact-create":      {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
 	"contact-search":      {Read: contactRead, OpsRead: []string{KeyIndex}, OpsWrite: rate},
 	"contact-get":         {Read: contactRead, OpsWrite: rate},
 	"contact-update":      {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
-	"contact-delete":      {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
+	"contact-delete":      {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount}, OpsWrite: []string{KeyIndex, KeyRate, KeyCount}},
 	"contact-tags-add":    {Read: contactRead, Write: contactOnly, OpsWrite: rate},
 	"contact-tags-remove": {Read: contactRead, Write: contactOnly, OpsWrite: rate},
 
@@ -61,7 +61,7 @@ var Keys = map[string]KeyScope{
 	"contact-field-update": {Read: settings, Write: settings, OpsWrite: rate},
 	"contact-field-delete": {Read: settings, Write: settings, OpsWrite: rate},
 
-	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate}},
+	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
 
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
@@ -74,7 +74,7 @@ var Keys = map[string]KeyScope{
 	"connection-replay":        {Read: settings, Write: settings, OpsRead: []string{KeyWebhook, KeyAttempt}, OpsWrite: rate},
 	"delivery-dead-list":       {Read: []string{KeyTenant, KeyDead}, OpsWrite: rate},
 	"delivery-dead-redrive":    {Read: settings, Write: settings, OpsWrite: rate},
-	"events-collect":           {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyRate}},
+	"events-collect":           {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount}, OpsWrite: []string{KeyIndex, KeyRate, KeyCount}},
 
 	// Public: reads the channel it is called for (its verify token and app
 	// secret); the receiver writes contacts and their search entries only.
@@ -102,5 +102,5 @@ var Keys = map[string]KeyScope{
 	// messenger-intake records the events of stored Messenger calls: contact
 	// writes with their search entries and a mark per event, in one
 	// transaction.
-	"messenger-intake": {Read: contactRead, Write: contactOnly, OpsWrite: []string{KeyIndex, KeyOnce}},
+	"messenger-intake": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount}, OpsWrite: []string{KeyIndex, KeyOnce, KeyCount}},
 }

@@ -19,9 +19,12 @@ func TestCountKeys(t *testing.T) {
 		if !slices.Contains(routes.Keys[fn].OpsWrite, routes.KeyCount) {
 			t.Errorf("%s creates or deletes contacts but may not write %s", fn, routes.KeyCount)
 		}
+		if !slices.Contains(routes.Keys[fn].OpsRead, routes.KeyCount) {
+			t.Errorf("%s creates contacts but may not read %s (a full counter shard sends it to the others)", fn, routes.KeyCount)
+		}
 	}
 	for fn, k := range routes.Keys {
-		if slices.Contains(k.OpsWrite, routes.KeyCount) && !slices.Contains(routes.CountWriters, fn) {
+		if (slices.Contains(k.OpsWrite, routes.KeyCount) || slices.Contains(k.OpsRead, routes.KeyCount)) && !slices.Contains(routes.CountWriters, fn) {
 			t.Errorf("%s may write %s without being a CountWriter", fn, routes.KeyCount)
 		}
 	}
