@@ -122,7 +122,7 @@ func TestAPISamples(t *testing.T) {
 			}
 			start, fn, builder, phone := mainCall(t, route.Function)
 			pkg := builder[:max(strings.LastIndex(builder, "."), 0)]
-			if start != "StartAPI" || fn != route.Function || registry.Packages[pkg][fn] == nil {
+			if (start != "StartAPI" && start != "StartAPIWithSDKStores") || fn != route.Function || registry.Packages[pkg][fn] == nil {
 				t.Fatalf("functions/%s/main.go calls %s(%q, %s)", route.Function, start, fn, builder)
 			}
 			// The registry's builder of fn is the one main passes.

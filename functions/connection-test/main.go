@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("connection-test", connectionapi.ConnectionTest) }
+func main() { wiring.StartAPIWithSDKStores("connection-test", connectionapi.ConnectionTest) }

@@ -43,8 +43,9 @@ type Env struct {
 	AWS aws.Config
 	DDB *dynamodb.Client
 	// Lean is the stores' DynamoDB client: DDB's operations over the lean
-	// path (shared/ddblean); nil sends the stores to DDB.
-	Lean      *ddblean.Client
+	// path (a *ddblean.Client); nil sends the stores to DDB. An interface,
+	// so that a function that never sets it does not link the lean client.
+	Lean      ddbstore.API
 	DataTable string // appenv.TableName
 	OpsTable  string // appenv.OpsTableName: the operations table
 	QueueURL  string
@@ -66,8 +67,21 @@ type Env struct {
 	optErr error
 }
 
-// FromConfig builds an Env from an SDK config and an environment.
+// FromConfig builds an Env from an SDK config and an environment, its
+// stores on the lean DynamoDB path.
 func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
+	e := envFrom(cfg, getenv)
+	withLean(e)
+	return e
+}
+
+// withLean puts the stores on the lean DynamoDB path (shared/ddblean). The
+// queue consumers (the dispatcher) leave it out: their DynamoDB calls are
+// a batch's few, and it would take their binaries over their size budget.
+func withLean(e *Env) { e.Lean = ddblean.New(e.DDB) }
+
+// envFrom is FromConfig without the lean DynamoDB path (the stores use DDB).
+func envFrom(cfg aws.Config, getenv func(string) string) *Env {
 	lim, err := limits.FromEnv(getenv)
 	if err != nil {
 		lim = limits.Defaults() // and the init fails (Load)
@@ -78,7 +92,6 @@ func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
 		optErr:    err,
 		AWS:       cfg,
 		DDB:       ddb,
-		Lean:      ddblean.New(ddb),
 		DataTable: getenv(appenv.TableName),
 		OpsTable:  getenv(appenv.OpsTableName),
 		QueueURL:  getenv(appenv.QueueURL),
@@ -91,11 +104,20 @@ func FromConfig(cfg aws.Config, getenv func(string) string) *Env {
 
 // Load reads the default SDK configuration and the process environment.
 func Load(ctx context.Context) (*Env, error) {
+	e, err := load(ctx)
+	if err == nil {
+		withLean(e)
+	}
+	return e, err
+}
+
+// load is Load without the lean DynamoDB path.
+func load(ctx context.Context) (*Env, error) {
 	cfg, err := lambdaapp.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := FromConfig(cfg, os.Getenv)
+	e := envFrom(cfg, os.Getenv)
 	for name, v := range map[string]string{appenv.TableName: e.DataTable, appenv.OpsTableName: e.OpsTable} {
 		if v == "" {
 			return nil, fmt.Errorf("%s is not set", name)
@@ -269,6 +291,18 @@ func APIHandler(e *Env, name string, builders Builders) (lambdaapp.ProxyHandler,
 // StartAPI runs the named API function in Lambda, its handler built by
 // build from the ports its package declares.
 func StartAPI[P any](name string, build func(P) http.Handler, opts ...Option) {
+	startAPI(name, build, append(opts, withLean))
+}
+
+// StartAPIWithSDKStores is StartAPI with the stores on the SDK's DynamoDB
+// client instead of the lean one: for a route whose time goes elsewhere
+// (connection-test waits on the target for up to 10 s), so that its binary
+// does not link the lean client and stays within its size budget.
+func StartAPIWithSDKStores[P any](name string, build func(P) http.Handler, opts ...Option) {
+	startAPI(name, build, opts)
+}
+
+func startAPI[P any](name string, build func(P) http.Handler, opts []Option) {
 	e := mustLoad(opts)
 	h, err := APIHandler(e, name, Builders{name: Route(build)})
 	if err != nil {
@@ -283,15 +317,16 @@ func Authorizer(e *Env) func(context.Context, events.APIGatewayCustomAuthorizerR
 }
 
 // StartAuthorizer runs the REQUEST authorizer in Lambda.
-func StartAuthorizer() { lambdaapp.Start(Authorizer(mustLoad(nil))) }
+func StartAuthorizer() { lambdaapp.Start(Authorizer(mustLoad([]Option{withLean}))) }
 
 // StartStream runs a table-stream consumer, built from its ports, in Lambda
 // (opts: WithPhone for a consumer that parses phone numbers).
 func StartStream[P any](build func(P) lambdaapp.StreamHandler, opts ...Option) {
-	lambdaapp.Start(build(ports[P](mustLoad(opts))))
+	lambdaapp.Start(build(ports[P](mustLoad(append(opts, withLean)))))
 }
 
-// StartQueue runs a queue consumer, built from its ports, in Lambda.
+// StartQueue runs a queue consumer, built from its ports, in Lambda; its
+// stores use the SDK's DynamoDB client (see withLean).
 func StartQueue[P any](build func(P) lambdaapp.QueueHandler) {
 	lambdaapp.Start(build(ports[P](mustLoad(nil))))
 }
@@ -308,7 +343,7 @@ func Queue[P any](build func(P) lambdaapp.QueueHandler) func(*Env) lambdaapp.Que
 
 func mustLoad(opts []Option) *Env {
 	lambdaapp.SetLogger()
-	e, err := Load(context.Background())
+	e, err := load(context.Background())
 	if err != nil {
 		lambdaapp.Fatal(err)
 	}
