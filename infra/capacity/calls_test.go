@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,11 +62,24 @@ func TestMeasuredCalls(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, fn := range fns {
-			if len(perFn[fn]) != 1 {
-				t.Fatalf("%s invoked %d times while measuring, want once", fn, len(perFn[fn]))
+			invs := perFn[fn]
+			if fn == "trigger-router" {
+				// The stream poller may still hand the router an earlier
+				// record (the contact's create) in an invocation of its
+				// own: the update's is the one that queued the delivery.
+				var queued [][]accesstest.Call
+				for _, inv := range invs {
+					if slices.ContainsFunc(inv, func(c accesstest.Call) bool { return res[c.Resource] == "queue" }) {
+						queued = append(queued, inv)
+					}
+				}
+				invs = queued
+			}
+			if len(invs) != 1 {
+				t.Fatalf("%s invoked %d times while measuring, want once", fn, len(invs))
 			}
 			var ops []op
-			for _, c := range perFn[fn][0] {
+			for _, c := range invs[0] {
 				ops = append(ops, op{Op: c.Op, Table: res[c.Resource], SQS: res[c.Resource] == "queue" || res[c.Resource] == "dlq"})
 			}
 			out[fn] = tally(ops)
