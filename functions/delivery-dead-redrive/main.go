@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("delivery-dead-redrive", connectionapi.DeliveryDeadRedrive) }
+func main() { wiring.StartAPIWithSDKStores("delivery-dead-redrive", connectionapi.DeliveryDeadRedrive) }

@@ -296,8 +296,9 @@ func StartAPI[P any](name string, build func(P) http.Handler, opts ...Option) {
 
 // StartAPIWithSDKStores is StartAPI with the stores on the SDK's DynamoDB
 // client instead of the lean one: for a route whose time goes elsewhere
-// (connection-test waits on the target for up to 10 s), so that its binary
-// does not link the lean client and stays within its size budget.
+// (connection-test waits on the target for up to 10 s; delivery-dead-redrive
+// reads one item and queues one message), so that its binary does not link
+// the lean client and stays within its size budget.
 func StartAPIWithSDKStores[P any](name string, build func(P) http.Handler, opts ...Option) {
 	startAPI(name, build, opts)
 }
