@@ -2,6 +2,7 @@ package ddblean
 
 import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -79,14 +80,7 @@ func (c *putItemCodec) encode(b []byte) ([]byte, bool) {
 }
 
 func (c *putItemCodec) decode(body []byte) bool {
-	return decodeTop(body, func(d *dec, k string) (bool, error) {
-		if k == "Attributes" {
-			m, err := d.avMap()
-			c.out.Attributes = m
-			return true, err
-		}
-		return false, nil
-	})
+	return decodeAttributes(body, &c.out.Attributes)
 }
 
 type updateItemCodec struct {
@@ -124,14 +118,7 @@ func (c *updateItemCodec) encode(b []byte) ([]byte, bool) {
 }
 
 func (c *updateItemCodec) decode(body []byte) bool {
-	return decodeTop(body, func(d *dec, k string) (bool, error) {
-		if k == "Attributes" {
-			m, err := d.avMap()
-			c.out.Attributes = m
-			return true, err
-		}
-		return false, nil
-	})
+	return decodeAttributes(body, &c.out.Attributes)
 }
 
 type deleteItemCodec struct {
@@ -168,14 +155,7 @@ func (c *deleteItemCodec) encode(b []byte) ([]byte, bool) {
 }
 
 func (c *deleteItemCodec) decode(body []byte) bool {
-	return decodeTop(body, func(d *dec, k string) (bool, error) {
-		if k == "Attributes" {
-			m, err := d.avMap()
-			c.out.Attributes = m
-			return true, err
-		}
-		return false, nil
-	})
+	return decodeAttributes(body, &c.out.Attributes)
 }
 
 type queryCodec struct {
@@ -232,5 +212,18 @@ func (c *queryCodec) decode(body []byte) bool {
 			return false, nil
 		}
 		return true, err
+	})
+}
+
+// decodeAttributes decodes the answer of PutItem, UpdateItem or DeleteItem,
+// whose one member is the item's Attributes (when ReturnValues asks).
+func decodeAttributes(body []byte, into *map[string]types.AttributeValue) bool {
+	return decodeTop(body, func(d *dec, k string) (bool, error) {
+		if k == "Attributes" {
+			m, err := d.avMap()
+			*into = m
+			return true, err
+		}
+		return false, nil
 	})
 }
