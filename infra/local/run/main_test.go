@@ -47,6 +47,12 @@ func TestConfigFrom(t *testing.T) {
 			t.Errorf("DYNAMODB_ENDPOINT=%q: got %v, want a usage error", bad, err)
 		}
 	}
+	if c, _ := configFrom(nil, env(map[string]string{"SANDBOX_PORT": "19790"})); c.sandboxPort != 19790 {
+		t.Errorf("SANDBOX_PORT: %d", c.sandboxPort)
+	}
+	if c, _ := configFrom(nil, env(nil)); c.sandboxPort != 8090 {
+		t.Errorf("sandbox port default %d", c.sandboxPort)
+	}
 	if _, err := configFrom([]string{"extra"}, env(nil)); err == nil {
 		t.Error("stray argument accepted")
 	}
@@ -139,6 +145,15 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /v1/me: %d", res.StatusCode)
+	}
+	// The WhatsApp provider sandbox runs beside it, named in demo.env,
+	// and the functions are pointed at it.
+	if demo[SandboxURLKey] == "" || demo[SandboxSecretKey] == "" || os.Getenv("WHATSAPP_API_BASE_URL") != demo[SandboxURLKey] {
+		t.Errorf("sandbox: demo.env %q / secret %v, WHATSAPP_API_BASE_URL %q", demo[SandboxURLKey], demo[SandboxSecretKey] != "", os.Getenv("WHATSAPP_API_BASE_URL"))
+	} else if res, err := http.Get(demo[SandboxURLKey] + "/_sandbox/stats"); err != nil || res.StatusCode != http.StatusOK {
+		t.Errorf("the sandbox does not answer: %v", err)
+	} else {
+		res.Body.Close()
 	}
 	ddb := dynamodb.NewFromConfig(db.AWSConfig())
 	for _, name := range []string{tableName, opsTableName} {

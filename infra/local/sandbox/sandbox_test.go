@@ -595,3 +595,28 @@ func TestControlEndpointsAndPage(t *testing.T) {
 		t.Fatalf("faults %+v", fl)
 	}
 }
+
+func TestOptionsFromEnv(t *testing.T) {
+	env := map[string]string{
+		sandbox.EnvTokens: "a1234567, b1234567", sandbox.EnvFail429: "30", sandbox.EnvFail500: "0.5", sandbox.EnvHang: "5",
+		sandbox.EnvHangMS: "1500", sandbox.EnvRate: "80", sandbox.EnvAsyncWindow: "true", sandbox.EnvStatusDelayMS: "5",
+		sandbox.EnvTemplates: "template_name:en; order_update:en_US:Hi {{1}}",
+	}
+	o, err := sandbox.OptionsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tokens) != 2 || o.Tokens[1] != "b1234567" || o.Faults.Fail429Pct != 30 || o.Faults.Fail500Pct != 0.5 || o.Faults.HangPct != 5 ||
+		o.Faults.HangFor != 1500*time.Millisecond || o.Faults.RatePerSecond != 80 || !o.AsyncWindowErrors || o.StatusDelay != 5*time.Millisecond ||
+		len(o.Templates) != 2 || o.Templates[1].Components[0].Text != "Hi {{1}}" || o.Templates[0].Name != "template_name" {
+		t.Fatalf("%+v", o)
+	}
+	if _, err := sandbox.New(o); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{sandbox.EnvFail429: "lots", sandbox.EnvHang: "120", sandbox.EnvAsyncWindow: "maybe", sandbox.EnvTemplates: "justaname"} {
+		if _, err := sandbox.OptionsFromEnv(func(key string) string { return map[string]string{k: v}[key] }); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
