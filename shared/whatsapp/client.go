@@ -79,9 +79,9 @@ func New(cfg Config) (*Client, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%s %q: want an http(s) base URL such as %s", EnvBaseURL, base, DefaultBaseURL)
+	base, err := checkBase(base)
+	if err != nil {
+		return nil, err
 	}
 	version := cfg.Version
 	if version == "" {
@@ -98,7 +98,17 @@ func New(cfg Config) (*Client, error) {
 		}
 		hc = &http.Client{Timeout: timeout, Transport: newTransport(timeout)}
 	}
-	return &Client{base: strings.TrimRight(base, "/"), version: version, hc: hc}, nil
+	return &Client{base: base, version: version, hc: hc}, nil
+}
+
+// checkBase accepts an http(s) URL without query or fragment and returns
+// it without its trailing slash.
+func checkBase(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%s %q: want an http(s) base URL such as %s", EnvBaseURL, base, DefaultBaseURL)
+	}
+	return strings.TrimRight(base, "/"), nil
 }
 
 // newTransport is a pool for one host: kept-alive connections (a sender
@@ -124,11 +134,14 @@ type Credentials struct {
 	AccessToken   string
 	PhoneNumberID string
 	WABAID        string
+	// BaseURL, when set, replaces the client's for this channel's calls
+	// (a channel pointed at the sandbox); the client's version stays.
+	BaseURL string
 }
 
 // String hides the token.
 func (c Credentials) String() string {
-	return fmt.Sprintf("{phone_number_id:%s waba_id:%s access_token:%s}", c.PhoneNumberID, c.WABAID, mask(c.AccessToken))
+	return fmt.Sprintf("{phone_number_id:%s waba_id:%s base_url:%s access_token:%s}", c.PhoneNumberID, c.WABAID, c.BaseURL, mask(c.AccessToken))
 }
 
 // GoString hides the token from %#v too.
@@ -158,7 +171,15 @@ func (c *Client) call(ctx context.Context, cr Credentials, method, path string, 
 	if strings.ContainsAny(cr.AccessToken, " \r\n\t") {
 		return invalidf("the access token holds white space")
 	}
-	u := c.base + "/" + c.version + path
+	base := c.base
+	if cr.BaseURL != "" {
+		b, err := checkBase(cr.BaseURL)
+		if err != nil {
+			return invalidf("%v", err)
+		}
+		base = b
+	}
+	u := base + "/" + c.version + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

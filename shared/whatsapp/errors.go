@@ -17,7 +17,7 @@ import (
 // Error is a call that did not succeed: Meta's error object (an answer with
 // {"error":{message,type,code,error_subcode,error_data{details},fbtrace_id}}),
 // an answer that held none (a proxy's 502 page), or a transport failure
-// (timeout, refused connection). Retryable says whether the same request
+// (timeout, refused connection). Temporary says whether the same request
 // may succeed later: the sender retries those with backoff and records the
 // others as the message's failure.
 type Error struct {
@@ -28,9 +28,9 @@ type Error struct {
 	Message    string // Meta's message, "(#131047) Re-engagement message"
 	Details    string // error_data.details (or error_data when a string)
 	FBTraceID  string
-	// Retryable: a timeout, 429, 5xx or a code Meta documents as
+	// Temporary: a timeout, 429, 5xx or a code Meta documents as
 	// temporary (rate limits, "something went wrong", service unavailable).
-	Retryable bool
+	Temporary bool
 	// RetryAfter is the answer's Retry-After, when it had one.
 	RetryAfter time.Duration
 	// Err is the transport error, when no answer came.
@@ -59,6 +59,17 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether the same request may succeed later (the
+// sender's Classified interface).
+func (e *Error) Retryable() bool { return e.Temporary }
+
+// ProviderCode is Meta's code, or "timeout", "http_<status>",
+// "transport" when Meta gave none (as Failure).
+func (e *Error) ProviderCode() string { return e.Failure().Code }
+
+// ProviderMessage is Meta's message and details (as Failure).
+func (e *Error) ProviderMessage() string { return e.Failure().Message }
 
 // Failure is the error as a message's failure: Meta's code and text, or
 // "timeout", "http_<status>" when Meta gave none.
@@ -91,7 +102,7 @@ func (e *Error) Failure() *messages.Failure {
 // package is). Any other error (an invalid message) is not.
 func IsRetryable(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Retryable
+	return errors.As(err, &e) && e.Temporary
 }
 
 // AsError returns err's *Error, if it holds one.
@@ -172,10 +183,10 @@ var permanentCodes = map[int]bool{
 	135000: true, // generic user error
 }
 
-// Retryable classifies an error answer by Meta's code (when it has one)
+// Classify classifies an error answer by Meta's code (when it has one)
 // and its HTTP status: the code's documented meaning wins; otherwise 429
 // and 5xx are temporary, other statuses are not.
-func Retryable(httpStatus, code int, transient bool) bool {
+func Classify(httpStatus, code int, transient bool) bool {
 	switch {
 	case retryableCodes[code] && code != 0:
 		return true
@@ -216,7 +227,7 @@ func decodeError(status int, header http.Header, body []byte) *Error {
 		if e.Details == "" {
 			e.Details = ge.ErrorUserMsg
 		}
-		e.Retryable = Retryable(status, e.Code, ge.IsTransient)
+		e.Temporary = Classify(status, e.Code, ge.IsTransient)
 		return e
 	}
 	// No error object: a gateway's or proxy's own page.
@@ -228,7 +239,7 @@ func decodeError(status int, header http.Header, body []byte) *Error {
 	if snippet != "" {
 		e.Details = snippet
 	}
-	e.Retryable = Retryable(status, 0, false)
+	e.Temporary = Classify(status, 0, false)
 	return e
 }
 
@@ -270,7 +281,7 @@ func retryAfter(v string) time.Duration {
 // it was (a timeout, a reset, a canceled context), since the provider may
 // not have seen the request, and the message must not be lost.
 func transportError(err error) *Error {
-	return &Error{Err: err, Retryable: true}
+	return &Error{Err: err, Temporary: true}
 }
 
 func isTimeout(err error) bool {

@@ -42,8 +42,8 @@ func TestRetryableClassification(t *testing.T) {
 		{400, 999999, false, false},
 	}
 	for _, c := range cases {
-		if got := Retryable(c.status, c.code, c.transient); got != c.want {
-			t.Errorf("Retryable(%d, %d, %v) = %v, want %v", c.status, c.code, c.transient, got, c.want)
+		if got := Classify(c.status, c.code, c.transient); got != c.want {
+			t.Errorf("Classify(%d, %d, %v) = %v, want %v", c.status, c.code, c.transient, got, c.want)
 		}
 	}
 }
@@ -53,7 +53,7 @@ func TestDecodeError(t *testing.T) {
 	"error_data":{"messaging_product":"whatsapp","details":"Message failed to send because more than 24 hours have passed"},"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}`
 	e := decodeError(400, http.Header{}, []byte(body))
 	if e.Code != 131047 || e.Subcode != 2494010 || e.Type != "OAuthException" || e.FBTraceID != "Az8or2yhqkZfEZ-_4Qn_Bam" ||
-		!strings.HasPrefix(e.Details, "Message failed") || e.Retryable {
+		!strings.HasPrefix(e.Details, "Message failed") || e.Retryable() {
 		t.Fatalf("%+v", e)
 	}
 	if f := e.Failure(); f.Code != "131047" || !strings.Contains(f.Message, "Re-engagement") || !strings.Contains(f.Message, "24 hours") {
@@ -64,18 +64,18 @@ func TestDecodeError(t *testing.T) {
 	}
 	// The template API's error_data is a string; the code a JSON string.
 	e = decodeError(400, http.Header{}, []byte(`{"error":{"message":"Invalid parameter","type":"OAuthException","code":"100","error_subcode":2388024,"error_data":"Content in this language already exists"}}`))
-	if e.Code != 100 || e.Details != "Content in this language already exists" || e.Retryable {
+	if e.Code != 100 || e.Details != "Content in this language already exists" || e.Retryable() {
 		t.Fatalf("%+v", e)
 	}
 	// No error object: a gateway's page.
 	h := http.Header{}
 	h.Set("Retry-After", "7")
 	e = decodeError(502, h, []byte("<html>Bad Gateway</html>"))
-	if e.Code != 0 || !e.Retryable || e.RetryAfter != 7*time.Second || e.Failure().Code != "http_502" {
+	if e.Code != 0 || !e.Retryable() || e.RetryAfter != 7*time.Second || e.Failure().Code != "http_502" {
 		t.Fatalf("%+v", e)
 	}
 	e = decodeError(404, http.Header{}, nil)
-	if e.Retryable || e.Failure().Code != "http_404" {
+	if e.Retryable() || e.Failure().Code != "http_404" {
 		t.Fatalf("%+v", e)
 	}
 }
@@ -184,6 +184,24 @@ func TestClientRequests(t *testing.T) {
 			t.Fatalf("printed token: %s", s)
 		}
 	}
+	// A channel's own base URL replaces the client's.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v21.0/1065403522/messages" {
+			w.WriteHeader(404)
+			return
+		}
+		fmt.Fprint(w, `{"messaging_product":"whatsapp","contacts":[{"input":"1","wa_id":"1"}],"messages":[{"id":"wamid.OTHER"}]}`)
+	}))
+	defer other.Close()
+	oc := cr
+	oc.BaseURL = other.URL
+	if s, err := c.Send(context.Background(), oc, messages.Message{Type: messages.TypeText, To: "15551234567", Text: &messages.Text{Body: "x"}}); err != nil || s.WAMID != "wamid.OTHER" {
+		t.Fatalf("per-channel base URL: %+v %v", s, err)
+	}
+	oc.BaseURL = "file:///etc/passwd"
+	if _, err := c.Send(context.Background(), oc, messages.Message{Type: messages.TypeText, To: "15551234567", Text: &messages.Text{Body: "x"}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad per-channel base URL: %v", err)
+	}
 	// Bad ids are refused before any call.
 	n := len(got)
 	if _, err := c.Send(context.Background(), Credentials{AccessToken: "t", PhoneNumberID: "../x"}, messages.Message{Type: messages.TypeText, To: "15551234567", Text: &messages.Text{Body: "x"}}); !errors.Is(err, ErrInvalid) {
@@ -205,7 +223,16 @@ func TestAnswerWithoutID(t *testing.T) {
 	c, _ := New(Config{BaseURL: srv.URL})
 	_, err := c.Send(context.Background(), Credentials{AccessToken: "t", PhoneNumberID: "1"}, messages.Message{Type: messages.TypeText, To: "15551234567", Text: &messages.Text{Body: "x"}})
 	// 2xx without an id: not retried, since the message may have gone.
-	if e, ok := AsError(err); !ok || e.Retryable {
+	// The sender reads any error through its Classified interface.
+	var cl interface {
+		Retryable() bool
+		ProviderCode() string
+		ProviderMessage() string
+	}
+	if !errors.As(err, &cl) || cl.Retryable() || cl.ProviderCode() != "http_200" || cl.ProviderMessage() == "" {
+		t.Fatalf("classified: %v", err)
+	}
+	if e, ok := AsError(err); !ok || e.Retryable() {
 		t.Fatalf("%v", err)
 	}
 }

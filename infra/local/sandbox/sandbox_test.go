@@ -207,7 +207,7 @@ func TestErrorClasses(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: %v, want a *whatsapp.Error", c.name, err)
 		}
-		if e.Code != c.code || e.HTTPStatus != c.status || e.Retryable != c.retryable || whatsapp.IsRetryable(err) != c.retryable {
+		if e.Code != c.code || e.HTTPStatus != c.status || e.Retryable() != c.retryable || whatsapp.IsRetryable(err) != c.retryable {
 			t.Fatalf("%s: %+v, want code %d, HTTP %d, retryable %v", c.name, e, c.code, c.status, c.retryable)
 		}
 		if e.Message == "" || e.FBTraceID == "" || e.Type != "OAuthException" {
@@ -224,7 +224,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 	// Malformed input the client would not send: code 100.
 	_, err = f.client.SendRequest(ctx, f.cred, whatsapp.SendRequest{MessagingProduct: "whatsapp", To: contact, Type: "text", Text: &whatsapp.TextObject{Body: ""}})
-	if e, ok := whatsapp.AsError(err); !ok || e.Code != 100 || e.HTTPStatus != 400 || e.Retryable {
+	if e, ok := whatsapp.AsError(err); !ok || e.Code != 100 || e.HTTPStatus != 400 || e.Retryable() {
 		t.Fatalf("empty text: %v", err)
 	}
 	_, err = f.client.SendRequest(ctx, f.cred, whatsapp.SendRequest{MessagingProduct: "whatsapp", To: "12ab", Type: "text", Text: &whatsapp.TextObject{Body: "x"}})
@@ -255,7 +255,7 @@ func TestRateLimitAndTimeouts(t *testing.T) {
 	for i := range 10 {
 		_, err := f.client.Send(ctx, f.cred, textMsg(fmt.Sprintf("r%d", i), "hi"))
 		if e, ok := whatsapp.AsError(err); ok {
-			if e.Code != 130429 || e.HTTPStatus != 429 || !e.Retryable {
+			if e.Code != 130429 || e.HTTPStatus != 429 || !e.Retryable() {
 				t.Fatalf("over the rate: %+v", e)
 			}
 			limited++
@@ -274,7 +274,7 @@ func TestRateLimitAndTimeouts(t *testing.T) {
 	short, _ := whatsapp.New(whatsapp.Config{BaseURL: f.sb.URL, Timeout: 100 * time.Millisecond})
 	_, err := short.Send(ctx, f.cred, textMsg("hang1", "hi"))
 	e, ok := whatsapp.AsError(err)
-	if !ok || !e.Retryable || e.HTTPStatus != 0 || e.Failure().Code != "timeout" {
+	if !ok || !e.Retryable() || e.HTTPStatus != 0 || e.Failure().Code != "timeout" {
 		t.Fatalf("hang: %v (%+v)", err, e)
 	}
 	if len(f.sb.Messages()) != before {
@@ -283,12 +283,12 @@ func TestRateLimitAndTimeouts(t *testing.T) {
 	// Faults 429 and 500 carry Meta's error objects.
 	_ = f.sb.SetFaults(sandbox.Faults{Fail500Pct: 100})
 	_, err = f.client.Send(ctx, f.cred, textMsg("f500", "hi"))
-	if e, ok := whatsapp.AsError(err); !ok || e.Code != 131000 || e.HTTPStatus != 500 || !e.Retryable {
+	if e, ok := whatsapp.AsError(err); !ok || e.Code != 131000 || e.HTTPStatus != 500 || !e.Retryable() {
 		t.Fatalf("500 fault: %v", err)
 	}
 	_ = f.sb.SetFaults(sandbox.Faults{Fail429Pct: 100})
 	_, err = f.client.Send(ctx, f.cred, textMsg("f429", "hi"))
-	if e, ok := whatsapp.AsError(err); !ok || e.Code != 130429 || !e.Retryable || e.RetryAfter != time.Second {
+	if e, ok := whatsapp.AsError(err); !ok || e.Code != 130429 || !e.Retryable() || e.RetryAfter != time.Second {
 		t.Fatalf("429 fault: %v %+v", err, e)
 	}
 }
