@@ -223,6 +223,9 @@ func decodeError(status int, header http.Header, body []byte) *Error {
 		e.Message, e.Type, e.FBTraceID = ge.Message, ge.Type, ge.FBTraceID
 		e.Code, _ = strconv.Atoi(string(ge.Code))
 		e.Subcode, _ = strconv.Atoi(string(ge.Subcode))
+		if e.Message == "" {
+			e.Message = fmt.Sprintf("HTTP %d with an error object without a message", status)
+		}
 		e.Details = errorDetails(ge.ErrorData)
 		if e.Details == "" {
 			e.Details = ge.ErrorUserMsg
@@ -267,15 +270,19 @@ func retryAfter(v string) time.Duration {
 		return 0
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
+		return min(time.Duration(min(n, int(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
 }
+
+// maxRetryAfter caps a Retry-After: a day, well beyond any retry the
+// sender schedules.
+const maxRetryAfter = 24 * time.Hour
 
 // transportError wraps a failure to get an answer: retryable, whatever
 // it was (a timeout, a reset, a canceled context), since the provider may

@@ -620,3 +620,40 @@ func TestOptionsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSendBody: whatever a client posts, the sandbox answers 200 or a 4xx
+// with Meta's error object, never a 5xx (faults are off).
+func FuzzSendBody(f *testing.F) {
+	f.Add(`{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}`)
+	f.Add(`{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"order_update","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}}`)
+	f.Add(`{"messaging_product":"whatsapp","to":"15551234567","type":"image","image":{}}`)
+	f.Add(`{"type":"audio","audio":null}`)
+	f.Add(`[]`)
+	sb, err := sandbox.New(sandbox.Options{Tokens: []string{token}, Templates: []sandbox.Template{{Name: "order_update", Language: "en",
+		Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: "Hi {{1}} {{2}}"}}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	sb.OpenWindow("15551234567", time.Now())
+	f.Cleanup(sb.Close)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "/v23.0/"+pnid+"/messages", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		sb.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%d for %q: %s", w.Code, body, w.Body)
+		}
+		if w.Code != 200 {
+			var e struct {
+				Error struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error.Code == 0 || e.Error.Message == "" {
+				t.Fatalf("%d without an error object: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
