@@ -66,6 +66,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, err
 }
 
+// NewFromEnv is New with the settings of EnvBaseURL and EnvVersion
+// (Meta's Graph API and DefaultVersion when unset).
+func NewFromEnv(getenv func(string) string) (*Client, error) {
+	c, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return New(c)
+}
+
 // Client calls the Cloud API. It is safe for concurrent use.
 type Client struct {
 	base    string

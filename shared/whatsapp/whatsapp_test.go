@@ -249,6 +249,9 @@ func TestConfig(t *testing.T) {
 	if err != nil || c.BaseURL != "http://127.0.0.1:8090" || c.Version != "v21.0" {
 		t.Fatalf("%+v %v", c, err)
 	}
+	if _, err := NewFromEnv(func(k string) string { return map[string]string{EnvBaseURL: "gopher://x"}[k] }); err == nil {
+		t.Error("NewFromEnv took a gopher:// base URL")
+	}
 	cl, _ := New(Config{})
 	if cl.base != DefaultBaseURL || cl.version != DefaultVersion || cl.hc.Timeout != DefaultTimeout {
 		t.Fatalf("defaults %+v", cl)
