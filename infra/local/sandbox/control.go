@@ -136,7 +136,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}t
 <p>Cloud API paths: <code>POST /{version}/{phone_number_id}/messages</code>, <code>/whatsapp_business_profile</code>,
 <code>/{waba_id}/message_templates</code>. Webhooks to <code>{{.WebhookURL}}</code>. JSON: <a href="/_sandbox/messages">/_sandbox/messages</a>,
 <a href="/_sandbox/webhooks">/_sandbox/webhooks</a>, <a href="/_sandbox/stats">/_sandbox/stats</a>, <a href="/_sandbox/faults">/_sandbox/faults</a>.</p>
-<p>Faults: 429 {{.Faults.Fail429Pct}} %, 500 {{.Faults.Fail500Pct}} %, hang {{.Faults.HangPct}} % ({{.Faults.HangMS}} ms), rate limit {{.Faults.RatePerSecond}}/s (0: off).
+<p>Faults: 429 {{.Faults.Fail429Pct}} %, 500 {{.Faults.Fail500Pct}} %, hang {{.Faults.HangPct}} % ({{.Faults.HangMS}} ms), rate limit {{.Faults.RatePerSecond}}/s (0: off), statuses out of order {{.Faults.OutOfOrderStatuses}}, webhooks twice {{.Faults.DuplicateWebhooks}}.
 Accepted {{.Stats.Accepted}}, duplicates {{.Stats.Duplicates}}, webhooks ok {{.Stats.WebhooksOK}}, failed attempts {{.Stats.WebhooksFailed}}.</p>
 <h2>Sent ({{len .Messages}} newest of {{.Stats.Accepted}})</h2>
 <table><tr><th>at</th><th>from (phone number id)</th><th>to</th><th>type</th><th>content</th><th>status</th><th>wamid</th><th>our id</th></tr>

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -54,6 +55,12 @@ type Faults struct {
 	// RatePerSecond, when above 0, answers sends over that many per
 	// second (per phone number id) with 130429.
 	RatePerSecond int `json:"rate_per_second"`
+	// OutOfOrderStatuses posts a message's statuses last first (read,
+	// delivered, sent), as Meta may: a receiver must not move a status
+	// back. DuplicateWebhooks posts every status webhook twice, as Meta
+	// may: a receiver must deduplicate.
+	OutOfOrderStatuses bool `json:"out_of_order_statuses"`
+	DuplicateWebhooks  bool `json:"duplicate_webhooks"`
 }
 
 func (f *Faults) normalize() error {
@@ -395,12 +402,17 @@ func (s *Sandbox) record(r Record) {
 	}
 }
 
-// setStatus updates a kept record's status.
+// statusRank orders a record's statuses: it shows the furthest reached.
+var statusRank = map[string]int{"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+// setStatus moves a kept record's status forward.
 func (s *Sandbox) setStatus(wamid, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.byWAMID[wamid]; ok && i-s.dropped >= 0 && i-s.dropped < len(s.records) {
-		s.records[i-s.dropped].Status = status
+		if r := &s.records[i-s.dropped]; statusRank[status] > statusRank[r.Status] {
+			r.Status = status
+		}
 	}
 }
 
@@ -504,7 +516,13 @@ func (s *Sandbox) postStatuses(r Record, failure *whatsapp.StatusError) {
 		if r.Type == "template" {
 			conv.Origin.Type = "marketing"
 		}
-		steps := s.opt.Statuses
+		s.mu.Lock()
+		f := s.faults
+		s.mu.Unlock()
+		steps := slices.Clone(s.opt.Statuses)
+		if f.OutOfOrderStatuses {
+			slices.Reverse(steps)
+		}
 		if failure != nil {
 			steps = []string{"failed"}
 		}
@@ -521,11 +539,15 @@ func (s *Sandbox) postStatuses(r Record, failure *whatsapp.StatusError) {
 				status.Conversation = conv
 				status.Pricing = &whatsapp.Pricing{Billable: true, PricingModel: "PMP", Category: conv.Origin.Type}
 			}
-			s.setStatus(r.WAMID, st)
 			v := whatsapp.MessagesValue{MessagingProduct: "whatsapp",
 				Metadata: whatsapp.Metadata{DisplayPhoneNumber: s.opt.DisplayPhoneNumber, PhoneNumberID: r.PhoneNumberID},
 				Statuses: []whatsapp.Status{status}}
-			s.deliver("status:"+st, r.WAMID, s.payload("messages", v))
+			p := s.payload("messages", v)
+			s.setStatus(r.WAMID, st)
+			s.deliver("status:"+st, r.WAMID, p)
+			if f.DuplicateWebhooks {
+				s.deliver("status:"+st+" (again)", r.WAMID, p)
+			}
 		}
 	}()
 }

@@ -600,7 +600,7 @@ func TestOptionsFromEnv(t *testing.T) {
 	env := map[string]string{
 		sandbox.EnvTokens: "a1234567, b1234567", sandbox.EnvFail429: "30", sandbox.EnvFail500: "0.5", sandbox.EnvHang: "5",
 		sandbox.EnvHangMS: "1500", sandbox.EnvRate: "80", sandbox.EnvAsyncWindow: "true", sandbox.EnvStatusDelayMS: "5",
-		sandbox.EnvTemplates: "template_name:en; order_update:en_US:Hi {{1}}",
+		sandbox.EnvTemplates: "template_name:en; order_update:en_US:Hi {{1}}", sandbox.EnvOutOfOrder: "1", sandbox.EnvDuplicate: "true",
 	}
 	o, err := sandbox.OptionsFromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -608,7 +608,8 @@ func TestOptionsFromEnv(t *testing.T) {
 	}
 	if len(o.Tokens) != 2 || o.Tokens[1] != "b1234567" || o.Faults.Fail429Pct != 30 || o.Faults.Fail500Pct != 0.5 || o.Faults.HangPct != 5 ||
 		o.Faults.HangFor != 1500*time.Millisecond || o.Faults.RatePerSecond != 80 || !o.AsyncWindowErrors || o.StatusDelay != 5*time.Millisecond ||
-		len(o.Templates) != 2 || o.Templates[1].Components[0].Text != "Hi {{1}}" || o.Templates[0].Name != "template_name" {
+		len(o.Templates) != 2 || o.Templates[1].Components[0].Text != "Hi {{1}}" || o.Templates[0].Name != "template_name" ||
+		!o.Faults.OutOfOrderStatuses || !o.Faults.DuplicateWebhooks {
 		t.Fatalf("%+v", o)
 	}
 	if _, err := sandbox.New(o); err != nil {
@@ -656,4 +657,27 @@ func FuzzSendBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Meta may post a message's statuses out of order and a webhook twice:
+// the sandbox can do both, for the receivers' tests.
+func TestOutOfOrderAndDuplicateStatuses(t *testing.T) {
+	f := start(t, sandbox.Options{Faults: sandbox.Faults{OutOfOrderStatuses: true, DuplicateWebhooks: true}})
+	f.sb.OpenWindow(contact, time.Now())
+	sent, err := f.client.Send(context.Background(), f.cred, textMsg("o1", "hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rc.waitFor(t, func() bool { return len(f.rc.statuses(sent.WAMID)) == 6 })
+	var got []string
+	for _, s := range f.rc.statuses(sent.WAMID) {
+		got = append(got, s.Status)
+	}
+	if strings.Join(got, ",") != "read,read,delivered,delivered,sent,sent" {
+		t.Fatalf("statuses %v", got)
+	}
+	f.sb.Wait()
+	if r := f.sb.Messages()[0]; r.Status != "read" {
+		t.Fatalf("the record shows %s, want the furthest status (read)", r.Status)
+	}
 }
