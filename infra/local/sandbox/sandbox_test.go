@@ -248,9 +248,11 @@ func TestErrorClasses(t *testing.T) {
 }
 
 func TestRateLimitAndTimeouts(t *testing.T) {
-	f := start(t, sandbox.Options{Faults: sandbox.Faults{RatePerSecond: 2}})
+	// One second that does not pass: exactly 2 of 10 sends go.
+	now := time.Now()
+	f := start(t, sandbox.Options{Faults: sandbox.Faults{RatePerSecond: 2}, Now: func() time.Time { return now }})
 	ctx := context.Background()
-	f.sb.OpenWindow(contact, time.Now())
+	f.sb.OpenWindow(contact, now)
 	var limited int
 	for i := range 10 {
 		_, err := f.client.Send(ctx, f.cred, textMsg(fmt.Sprintf("r%d", i), "hi"))
@@ -263,8 +265,8 @@ func TestRateLimitAndTimeouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if limited < 6 { // at most 2 per second went through (10 sends span at most 2 seconds)
-		t.Fatalf("%d of 10 sends rate-limited at 2/s", limited)
+	if limited != 8 {
+		t.Fatalf("%d of 10 sends in one second rate-limited at 2/s, want 8", limited)
 	}
 	// A hang is a client timeout: retryable, and nothing recorded.
 	if err := f.sb.SetFaults(sandbox.Faults{HangPct: 100, HangFor: 5 * time.Second}); err != nil {
