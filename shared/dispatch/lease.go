@@ -9,10 +9,10 @@ import (
 
 // The in-flight cap (Limits.InFlight) holds in each process by itself
 // (acquire). Across instances it holds for slow connections: an attempt
-// that takes longer than connections.SlowAttempt marks its connection slow
-// on its breaker item for connections.SlowFor, which every instance reads
-// with the batch's breakers anyway; while it is slow, each attempt to it
-// also takes one of InFlight slots counted in the store
+// that runs longer than connections.SlowAttempt marks its connection slow
+// (as soon as it has run that long) on its breaker item for
+// connections.SlowFor, which every instance reads with the batch's
+// breakers anyway; while it is slow, each attempt to it also takes one of InFlight slots counted in the store
 // (connections.InFlightStore), and a delivery that finds them all taken is
 // parked like one over the process's cap. A healthy connection's attempts
 // make no call for it: a fast endpoint cannot have many attempts in flight
@@ -53,12 +53,12 @@ func (d *Dispatcher) lease(ctx context.Context, v verdict) (release func(), ok b
 	}, true
 }
 
-// noteDuration marks the connection slow when an attempt took longer than
-// connections.SlowAttempt: at once in this process, and in the store for
-// the others (once per half SlowFor per process).
-func (d *Dispatcher) noteDuration(ctx context.Context, v verdict, took time.Duration) {
+// noteSlow marks the connection slow, an attempt to it having run longer
+// than connections.SlowAttempt: at once in this process, and in the store
+// for the others (once per half SlowFor per process).
+func (d *Dispatcher) noteSlow(ctx context.Context, v verdict) {
 	l := d.Limits
-	if l.Leases == nil || took < connections.SlowAttempt {
+	if l.Leases == nil {
 		return
 	}
 	now := d.Now()

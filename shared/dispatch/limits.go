@@ -323,10 +323,11 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer leased()
-	start := time.Now()
-	o := d.handleMessage(ctx, conns, m)
-	d.noteDuration(ctx, v, time.Since(start))
-	return o
+	// An attempt still running after SlowAttempt marks its connection slow
+	// then, not when it ends (a hanging endpoint's end is 10 s away).
+	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
+	defer slow.Stop()
+	return d.handleMessage(ctx, conns, m)
 }
 
 // park parks a delivery for wait (see Limits). A message received fewer
