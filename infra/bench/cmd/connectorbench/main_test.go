@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/messenger"
@@ -93,8 +95,26 @@ func TestNoisySettleFromUpdate(t *testing.T) {
 		sink.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/hook",
 			strings.NewReader(fmt.Sprintf(`{"email":%q}`, email))))
 	}
-	p := settle(context.Background(), sink, calls, 0)
-	if p.Accepted != minNoisySamples || p.Arrived != minNoisySamples || p.Latency.P95MS != 800 || p.API.P95MS != 100 {
+	// Each stage of B's deliveries, A's left out.
+	st := newBStages()
+	var bodies []string
+	for _, c := range append(slices.Clone(calls), noisyCall{email: "a1@bench.example"}) {
+		b, _ := json.Marshal(connections.Delivery{ID: c.email, Payload: []byte(fmt.Sprintf(`{"email":%q}`, c.email))})
+		bodies = append(bodies, string(b))
+	}
+	st.sent(bodies, t0.Add(300*time.Millisecond))
+	ev := events.SQSEvent{}
+	for _, b := range bodies {
+		ev.Records = append(ev.Records, events.SQSMessage{Body: b})
+	}
+	_, _ = st.handler(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	})(context.Background(), ev)
+	if len(st.queued) != minNoisySamples || len(st.dispatched) != minNoisySamples {
+		t.Fatalf("%d queued, %d dispatched noted; want B's %d only", len(st.queued), len(st.dispatched), minNoisySamples)
+	}
+	p := settle(context.Background(), sink, st, calls, 0)
+	if p.Accepted != minNoisySamples || p.Arrived != minNoisySamples || p.Latency.P95MS != 800 || p.API.P95MS != 100 || p.ToQueue.P95MS != 200 {
 		t.Fatalf("phase %+v: want every update delivered 800 ms after its API call started", p)
 	}
 	twice := p
@@ -111,7 +131,7 @@ func TestNoisySettleFromUpdate(t *testing.T) {
 		t.Fatalf("few samples not flagged: %q", why)
 	}
 	refused := append(slices.Clone(calls), noisyCall{email: "x@noisy.example", status: http.StatusTooManyRequests})
-	pr := settle(context.Background(), sink, refused, 0)
+	pr := settle(context.Background(), sink, nil, refused, 0)
 	if _, why := p95Ratio([]noisyPhase{p}, pr); !strings.Contains(why, "refused") || pr.Non2xx[429] != 1 {
 		t.Fatalf("refused update not flagged: %q %+v", why, pr)
 	}

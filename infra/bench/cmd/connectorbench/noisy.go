@@ -101,10 +101,13 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 	}
 
 	limits := connections.DeliveryLimitsFrom(s.d.Getenv)
+	stages := newBStages()
+	onSent := stages.sent
+	s.onSent.Store(&onSent)
 	disp := s.dispatcher()
 	disp.Limits = dispatch.NewLimits(s.store, limits)
 	p := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.DeliveriesURL, QueueARN: s.queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: o.noisyConc, Handler: disp.Handle}
+		BatchSize: 10, Concurrency: o.noisyConc, Handler: stages.handler(disp.Handle)}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -143,14 +146,14 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 	// waits for its deliveries.
 	warm := func(label string) {
 		if o.noisyWarm > 0 {
-			settle(pctx, sinkB, b.run(pctx, label, o.noisyBRate, o.noisyWarm), 10*time.Second)
+			settle(pctx, sinkB, stages, b.run(pctx, label, o.noisyBRate, o.noisyWarm), 10*time.Second)
 		}
 	}
 
 	logf("5: B alone, %d updates/s through the API for %s after a %s warm-up (dispatcher: %d batches at once; limits %+v)",
 		o.noisyBRate, o.noisyDur, o.noisyWarm, o.noisyConc, limits)
 	warm("bwarm1-")
-	alone := settle(pctx, sinkB, b.run(pctx, "balone", o.noisyBRate, o.noisyDur), 10*time.Second)
+	alone := settle(pctx, sinkB, stages, b.run(pctx, "balone", o.noisyBRate, o.noisyDur), 10*time.Second)
 	warm("bwarm2-")
 
 	logf("5: A %d/s to a hanging endpoint and B %d/s, for %s", o.noisyARate, o.noisyBRate, o.noisyDur)
@@ -180,7 +183,7 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 			mu.Unlock()
 		})
 	}
-	withA := settle(pctx, sinkB, b.run(pctx, "bwitha", o.noisyBRate, o.noisyDur), 10*time.Second)
+	withA := settle(pctx, sinkB, stages, b.run(pctx, "bwitha", o.noisyBRate, o.noisyDur), 10*time.Second)
 	wg.Wait()
 	aSent := time.Since(aStart)
 	mu.Lock()
@@ -207,7 +210,7 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 	// during one of them cannot flatter it.
 	logf("5: B alone again, %d updates/s for %s after the same warm-up", o.noisyBRate, o.noisyDur)
 	warm("bwarm3-")
-	after := settle(pctx, sinkB, b.run(pctx, "bafter", o.noisyBRate, o.noisyDur), 10*time.Second)
+	after := settle(pctx, sinkB, stages, b.run(pctx, "bafter", o.noisyBRate, o.noisyDur), 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		return targets(), err

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/startmsg/chatbackend/infra/bench/connector"
@@ -20,6 +22,7 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -39,6 +42,58 @@ type noisyAPI struct {
 	used     atomic.Int64 // calls made, over every token
 	ids      []string
 	seq      atomic.Int64
+}
+
+// bStages notes when each of B's deliveries (by its email) was queued by
+// the trigger router and first handed to the dispatcher.
+type bStages struct {
+	mu         sync.Mutex
+	queued     map[string]time.Time
+	dispatched map[string]time.Time
+}
+
+func newBStages() *bStages {
+	return &bStages{queued: map[string]time.Time{}, dispatched: map[string]time.Time{}}
+}
+
+// isB tells B's deliveries (noisyAPI.run's emails) from A's.
+func isB(email string) bool { return strings.HasSuffix(email, "@noisy.example") }
+
+func (b *bStages) note(m map[string]time.Time, bodies []string, at time.Time) {
+	var es []string
+	for _, body := range bodies {
+		if !strings.Contains(body, "@noisy.example") {
+			continue // A's: not parsed
+		}
+		if e := deliveryEmail(body); isB(e) {
+			es = append(es, e)
+		}
+	}
+	if len(es) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range es {
+		if _, ok := m[e]; !ok {
+			m[e] = at
+		}
+	}
+}
+
+// sent is the stack's onSent hook: SendMessageBatch bodies.
+func (b *bStages) sent(bodies []string, at time.Time) { b.note(b.queued, bodies, at) }
+
+// handler wraps the dispatcher's Handle to note B's deliveries.
+func (b *bStages) handler(h lambdaapp.QueueHandler) lambdaapp.QueueHandler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		bodies := make([]string, len(ev.Records))
+		for i, r := range ev.Records {
+			bodies[i] = r.Body
+		}
+		b.note(b.dispatched, bodies, time.Now())
+		return h(ctx, ev)
+	}
 }
 
 // noisyCall is one of B's contact updates.
@@ -195,11 +250,16 @@ type noisyPhase struct {
 	APIErrors int               `json:"api_errors"`
 	Latency   connector.Latency `json:"update_to_attempt"`
 	API       connector.Latency `json:"api_call"`
+	// The stages: API answer → queued by the trigger router, queued →
+	// first handed to the dispatcher, handed → attempt at the sink.
+	ToQueue      connector.Latency `json:"answer_to_queued"`
+	ToDispatcher connector.Latency `json:"queued_to_dispatcher"`
+	ToSink       connector.Latency `json:"dispatcher_to_sink"`
 }
 
 // settle waits (up to wait) for the deliveries of calls' accepted updates
 // at sink and summarises them.
-func settle(ctx context.Context, sink *connector.Sink, calls []noisyCall, wait time.Duration) noisyPhase {
+func settle(ctx context.Context, sink *connector.Sink, st *bStages, calls []noisyCall, wait time.Duration) noisyPhase {
 	p := noisyPhase{Updates: len(calls), Non2xx: map[int]int{}}
 	for _, c := range calls {
 		switch {
@@ -225,17 +285,37 @@ func settle(ctx context.Context, sink *connector.Sink, calls []noisyCall, wait t
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var lat, api []time.Duration
+	var lat, api, toQ, toD, toS []time.Duration
+	if st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+	}
 	for _, c := range calls {
 		if c.err != nil || c.status != http.StatusOK {
 			continue
 		}
 		api = append(api, c.end.Sub(c.start))
-		if at, ok := sink.Arrived(c.email); ok {
+		at, ok := sink.Arrived(c.email)
+		if ok {
 			lat = append(lat, at.Sub(c.start))
+		}
+		if st == nil {
+			continue
+		}
+		q, qok := st.queued[c.email]
+		d, dok := st.dispatched[c.email]
+		if qok {
+			toQ = append(toQ, q.Sub(c.end))
+		}
+		if qok && dok {
+			toD = append(toD, d.Sub(q))
+		}
+		if dok && ok {
+			toS = append(toS, at.Sub(d))
 		}
 	}
 	p.Latency, p.API = connector.Summarise(lat), connector.Summarise(api)
+	p.ToQueue, p.ToDispatcher, p.ToSink = connector.Summarise(toQ), connector.Summarise(toD), connector.Summarise(toS)
 	if len(p.Non2xx) == 0 {
 		p.Non2xx = nil
 	}
@@ -280,6 +360,7 @@ func phaseLine(name string, p noisyPhase) string {
 		codes = append(codes, c)
 	}
 	sort.Ints(codes)
-	return fmt.Sprintf("B %s: %d updates, %d accepted, %d delivered; update → attempt %s; API call %s; non-2xx %v, API errors %d",
-		name, p.Updates, p.Accepted, p.Arrived, p.Latency, p.API, codes, p.APIErrors)
+	return fmt.Sprintf("B %s: %d updates, %d accepted, %d delivered; update → attempt %s; non-2xx %v, API errors %d\n"+
+		"      API call %s\n      API answer → queued by the trigger router %s\n      queued → first handed to the dispatcher %s\n      handed to the dispatcher → attempt at B's endpoint %s",
+		name, p.Updates, p.Accepted, p.Arrived, p.Latency, codes, p.APIErrors, p.API, p.ToQueue, p.ToDispatcher, p.ToSink)
 }
