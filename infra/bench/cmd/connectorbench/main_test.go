@@ -96,10 +96,14 @@ func TestNoisySettleFromUpdate(t *testing.T) {
 			strings.NewReader(fmt.Sprintf(`{"email":%q}`, email))))
 	}
 	// Each stage of B's deliveries, A's left out.
-	st := newBStages()
+	st := newBStages("ten_b")
 	var bodies []string
-	for _, c := range append(slices.Clone(calls), noisyCall{email: "a1@bench.example"}) {
-		b, _ := json.Marshal(connections.Delivery{ID: c.email, Payload: []byte(fmt.Sprintf(`{"email":%q}`, c.email))})
+	for i, c := range append(slices.Clone(calls), noisyCall{email: "a1@bench.example"}) {
+		tenant := "ten_b"
+		if i == len(calls) {
+			tenant = "ten_a"
+		}
+		b, _ := json.Marshal(connections.Delivery{ID: fmt.Sprint("msg_", i), TenantID: tenant, Payload: []byte(fmt.Sprintf(`{"email":%q}`, c.email))})
 		bodies = append(bodies, string(b))
 	}
 	st.sent(bodies, t0.Add(300*time.Millisecond))

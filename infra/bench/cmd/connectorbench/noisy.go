@@ -101,7 +101,7 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 	}
 
 	limits := connections.DeliveryLimitsFrom(s.d.Getenv)
-	stages := newBStages()
+	stages := newBStages(b.tenant)
 	onSent := stages.sent
 	s.onSent.Store(&onSent)
 	disp := s.dispatcher()
