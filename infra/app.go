@@ -85,6 +85,13 @@ func main() {
 	if err == nil {
 		_, err = limitsOf(lim)
 	}
+	var delivery DeliverySettings
+	if err == nil {
+		delivery, err = deliverySettingsFrom(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, os.Getenv)
+	}
+	if err == nil {
+		_, err = deliverySettingsOf(delivery)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(2)
@@ -95,6 +102,7 @@ func main() {
 		WAFRateLimit:          waf,
 		DispatcherConcurrency: concurrency,
 		Limits:                lim,
+		Delivery:              delivery,
 	})
 	app.Synth(nil)
 }

@@ -87,6 +87,9 @@ type BackendStackProps struct {
 	DispatcherConcurrency int
 	// Limits are the per-tenant limits; zero fields take their defaults.
 	Limits limits.Limits
+	// Delivery are the dispatcher's settings (delivery.go); zero fields
+	// take their defaults.
+	Delivery DeliverySettings
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -115,6 +118,7 @@ type backend struct {
 	// dispatcherConcurrency and limits are the stage's tenant settings.
 	dispatcherConcurrency int
 	limits                limits.Limits
+	delivery              DeliverySettings
 }
 
 // NewBackendStack declares the whole backend: the table, the deliveries
@@ -161,9 +165,14 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if err != nil {
 		panic("infra: " + err.Error())
 	}
+	delivery, err := deliverySettingsOf(props.Delivery)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, dispatcherConcurrency: concurrency, limits: lim}
+	b.delivery = delivery
 	b.addKey()
 	b.addTable()
 	b.addQueues()
@@ -437,6 +446,9 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		},
 	})
 	b.functions[spec.name] = fn
+	if spec.source == sourceQueue {
+		b.addDeliverySettings(fn)
+	}
 	b.grant(fn, spec)
 	suppress(role, true, nag("AwsSolutions-IAM5",
 		"Resource::* is X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) and, for the stream consumer, "+

@@ -132,6 +132,7 @@ func synth(t *testing.T, stage string) *fixture {
 		props.WAFRateLimit = devWAFRateLimit // a stage setting other than the default
 		// Tenant settings other than the defaults (tenants_test.go).
 		props.DispatcherConcurrency, props.Limits = devDispatcherConcurrency, devLimits
+		props.Delivery = devDelivery // delivery_test.go
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outDir, stage))})
 	stack := NewBackendStack(app, StackName(stage), props)

@@ -5,12 +5,18 @@
 // table kept in the data table (see ddbstore.Contacts.Reindex); then it
 // moves the channels' contacts that versions before channel-scoped contact
 // identity kept under a key without their channel to their own key
-// (ddbstore.Contacts.MigrateContactKeys). Run it once after deploying this
+// (ddbstore.Contacts.MigrateContactKeys); last it counts the contacts that
+// versions before the tenants' contact counters created in those counters
+// (ddbstore.Contacts.BackfillContactCounts: without it the contact limit
+// would let such a tenant past it). Run it once after deploying this
 // version over a deployment that has contacts, with the credentials you
 // deploy with:
 //
-//	go run ./infra/reindex -table <TableName> -ops <OpsTableName>
+//	go run ./infra/reindex -table <TableName> -ops <OpsTableName> [-max-contacts N]
 //
+// (-max-contacts is the stage's contacts-per-tenant limit, by default
+// LIMIT_CONTACTS_PER_TENANT or its default: the counts are spread over the
+// counter's shards to fit it.)
 // (the stack's outputs name both tables). It is idempotent and resumable
 // (run it again after an interruption: nothing is counted twice), and safe
 // while the API serves: until it ends, searches may miss contacts written
@@ -28,12 +34,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/limits"
 )
 
 func main() {
 	table := flag.String("table", "", "the data table (stack output TableName)")
 	ops := flag.String("ops", "", "the operations table (stack output OpsTableName)")
 	force := flag.Bool("force", false, "rebuild even if a run already completed (the operations table keeps a marker)")
+	lim, err := limits.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reindex:", err)
+		os.Exit(2)
+	}
+	maxContacts := flag.Int64("max-contacts", lim.ContactsPerTenant, "the stage's contacts per tenant (LIMIT_CONTACTS_PER_TENANT, -c contactsPerTenant)")
 	flag.Parse()
 	if *table == "" || *ops == "" || flag.NArg() > 0 {
 		flag.Usage()
@@ -46,7 +59,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "reindex: load AWS config:", err)
 		os.Exit(1)
 	}
-	s := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: *table, OpsTable: *ops}
+	s := &ddbstore.Contacts{API: dynamodb.NewFromConfig(cfg), Table: *table, OpsTable: *ops, MaxContacts: *maxContacts}
 	printed := false
 	progress := func(st ddbstore.ReindexStats) {
 		printed = true
@@ -94,5 +107,30 @@ func main() {
 		fmt.Println("contact keys: already done: a previous run completed (-force to run again)")
 	default:
 		fmt.Printf("contact keys done: %d moved (%d re-read as they changed), %d left where they were (their own key was taken)\n", ks.Moved, ks.Retried, ks.Clashed)
+	}
+
+	printed = false
+	counting := func(st ddbstore.CountBackfillStats) {
+		printed = true
+		fmt.Printf("\r%d contacts counted", st.Counted)
+	}
+	cs := ddbstore.CountBackfillStats{}
+	if *force {
+		ran = true
+		cs, err = s.BackfillContactCounts(ctx, counting)
+	} else {
+		ran, cs, err = s.BackfillContactCountsOnce(ctx, counting)
+	}
+	if printed {
+		fmt.Println()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "reindex: contact counts:", err)
+		os.Exit(1)
+	case !ran:
+		fmt.Println("contact counts: already done: a previous run completed (-force to run again)")
+	default:
+		fmt.Printf("contact counts done: %d contacts counted (%d re-read as they changed)\n", cs.Counted, cs.Retried)
 	}
 }

@@ -22,7 +22,14 @@ type Breaker struct {
 	NextProbe int64 `dynamodbav:"next_probe,omitempty"`
 	// Interval is the current wait between probes, in milliseconds.
 	Interval int64 `dynamodbav:"interval_ms,omitempty"`
+	// SlowUntil (unix ms) marks the connection slow until then: an attempt
+	// to it took longer than SlowAttempt. While it is slow, its attempts in
+	// flight are counted across every dispatcher instance (InFlightStore).
+	SlowUntil int64 `dynamodbav:"slow_until,omitempty"`
 }
+
+// Slow reports whether the connection is marked slow at now.
+func (b Breaker) Slow(now time.Time) bool { return b.SlowUntil > now.UnixMilli() }
 
 // BreakerThreshold is how many failures in a row open a breaker.
 const BreakerThreshold = 5
@@ -78,3 +85,30 @@ type DeliveryRateStore interface {
 	// returns the first, unix ms.
 	ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error)
 }
+
+// InFlightStore caps the attempts in flight to one connection across every
+// dispatcher instance. It is used for slow connections only (Breaker.Slow):
+// a healthy connection's attempts pay no call for it.
+type InFlightStore interface {
+	// MarkSlow marks the connection slow until the given time.
+	MarkSlow(ctx context.Context, tenantID, connectionID string, until time.Time) error
+	// AcquireInFlight takes one of the connection's max slots; false when
+	// all are taken. Slots of dispatchers that vanished are given back
+	// once none was taken or released for InFlightStale.
+	AcquireInFlight(ctx context.Context, tenantID, connectionID string, max int, now time.Time) (bool, error)
+	// ReleaseInFlight gives a slot back.
+	ReleaseInFlight(ctx context.Context, tenantID, connectionID string, now time.Time) error
+}
+
+// SlowAttempt is how long an attempt may take before its connection is
+// marked slow, for SlowFor. A variable only so that tests can shorten it.
+var SlowAttempt = 2 * time.Second
+
+// SlowFor is how long a slow attempt marks its connection slow.
+const SlowFor = time.Minute
+
+// InFlightStale: when none of a connection's cross-instance slots was taken
+// or released for this long, the count is stale (every attempt ends within
+// its 10 s time limit; the count was left by a dispatcher that stopped
+// between taking and giving back a slot) and starts again from zero.
+const InFlightStale = 30 * time.Second

@@ -3,6 +3,7 @@ package connections
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/startmsg/chatbackend/shared/limits"
 )
@@ -16,6 +17,30 @@ const DeliveryRateSetting = limits.EnvDeliveriesPerSecond
 // InFlightSetting is the stage setting of how many attempts to one
 // connection one dispatcher process makes at once (at least 1).
 const InFlightSetting = "DELIVERY_INFLIGHT_PER_CONNECTION"
+
+// The stage settings of the circuit breaker's probe intervals, whole
+// seconds: the wait before the first probe of an opened breaker
+// (ProbeFirst) and the most it doubles to (ProbeMax). Unset, unreadable or
+// out of order (the first above the most), the defaults hold.
+const (
+	ProbeFirstSetting = "DELIVERY_PROBE_FIRST_SECONDS"
+	ProbeMaxSetting   = "DELIVERY_PROBE_MAX_SECONDS"
+)
+
+// ApplyProbeSettings sets ProbeFirst and ProbeMax from the stage's
+// settings, when set; the dispatcher calls it once as it is built.
+func ApplyProbeSettings(getenv func(string) string) {
+	first, max := ProbeFirst, ProbeMax
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv(ProbeFirstSetting))); err == nil && n >= 1 {
+		first = time.Duration(n) * time.Second
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv(ProbeMaxSetting))); err == nil && n >= 1 {
+		max = time.Duration(n) * time.Second
+	}
+	if first <= max {
+		ProbeFirst, ProbeMax = first, max
+	}
+}
 
 // Defaults of the delivery limits.
 const (

@@ -35,3 +35,26 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("MaxAttempts = %d", MaxAttempts)
 	}
 }
+
+// The probe intervals come from the stage's settings when set and in
+// order; otherwise the defaults hold.
+func TestApplyProbeSettings(t *testing.T) {
+	first, most := ProbeFirst, ProbeMax
+	t.Cleanup(func() { ProbeFirst, ProbeMax = first, most })
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	ApplyProbeSettings(get)
+	if ProbeFirst != first || ProbeMax != most {
+		t.Fatalf("unset: %v, %v; want the defaults", ProbeFirst, ProbeMax)
+	}
+	env[ProbeFirstSetting], env[ProbeMaxSetting] = "5", "60"
+	ApplyProbeSettings(get)
+	if ProbeFirst != 5*time.Second || ProbeMax != time.Minute || NextInterval(40*time.Second) != time.Minute {
+		t.Fatalf("set: %v, %v", ProbeFirst, ProbeMax)
+	}
+	env[ProbeFirstSetting], env[ProbeMaxSetting] = "120", "60"
+	ApplyProbeSettings(get)
+	if ProbeFirst != 5*time.Second || ProbeMax != time.Minute {
+		t.Fatalf("out of order: %v, %v; want them left as they were", ProbeFirst, ProbeMax)
+	}
+}

@@ -46,9 +46,61 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 	if in.Name == nil || in.URL == nil || in.Triggers == nil {
 		return Connection{}, apperr.Invalid("name", "url and triggers are required")
 	}
+	now := s.Now().Unix()
+	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,
+		Secrets: []Secret{{Value: s.NewSecret()}}, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if in.Fields == nil {
+		in.Fields = &[]string{}
+	}
+	guard, guarded := s.Store.(ChannelGuard)
+	for try := range 8 {
+		// The guard's version is read before the count: a create that
+		// commits after it (counted or not) makes this one's write fail.
+		var seen int64
+		if guarded {
+			var err error
+			if seen, err = guard.ChannelVersion(ctx, tenantID, channelID); err != nil {
+				return Connection{}, err
+			}
+		}
+		if err := s.belowLimit(ctx, tenantID, channelID); err != nil {
+			return Connection{}, err
+		}
+		if try == 0 {
+			if err := s.apply(ctx, &c, in); err != nil {
+				return Connection{}, err
+			}
+		}
+		if !guarded {
+			return c, s.Store.CreateConnection(ctx, c)
+		}
+		if err := guard.CreateConnectionIf(ctx, c, seen); !apperr.Is(err, apperr.KindConflict) {
+			return c, err
+		}
+	}
+	return Connection{}, apperr.Conflict("connection")
+}
+
+// ChannelGuard is a Store that makes the connections-per-channel limit
+// exact: every create on a channel moves the channel's guard version on,
+// on the condition that it is the one read before the channel's
+// connections were counted, so two concurrent creates cannot both pass the
+// count (one is refused, counts again, and finds the limit).
+type ChannelGuard interface {
+	// ChannelVersion reads the channel's guard version (0: none yet).
+	ChannelVersion(ctx context.Context, tenantID, channelID string) (int64, error)
+	// CreateConnectionIf writes a new connection and moves the guard of
+	// its channel on from seen, in one transaction: an apperr.KindConflict
+	// when the guard moved since, an apperr.KindExists when the ID is taken.
+	CreateConnectionIf(ctx context.Context, c Connection, seen int64) error
+}
+
+// belowLimit rejects a create on a channel that has its limit of
+// connections.
+func (s *Service) belowLimit(ctx context.Context, tenantID, channelID string) error {
 	existing, err := s.Store.ListConnections(ctx, tenantID)
 	if err != nil {
-		return Connection{}, err
+		return err
 	}
 	n := 0
 	for _, c := range existing {
@@ -61,19 +113,10 @@ func (s *Service) Create(ctx context.Context, tenantID, channelID, source string
 		limit = MaxConnectionsPerChannel
 	}
 	if n >= limit {
-		return Connection{}, apperr.Rejected("connections_per_channel",
+		return apperr.Rejected("connections_per_channel",
 			fmt.Sprintf("the channel has reached its limit of %d connections; delete one first", limit))
 	}
-	now := s.Now().Unix()
-	c := Connection{ID: s.NewID(), TenantID: tenantID, ChannelID: channelID, Source: source, Enabled: true,
-		Secrets: []Secret{{Value: s.NewSecret()}}, CreatedAt: now, UpdatedAt: now, Version: 1}
-	if in.Fields == nil {
-		in.Fields = &[]string{}
-	}
-	if err := s.apply(ctx, &c, in); err != nil {
-		return Connection{}, err
-	}
-	return c, s.Store.CreateConnection(ctx, c)
+	return nil
 }
 
 // Get reads a connection of the channel.

@@ -48,7 +48,12 @@ import (
 //	CONTACT#<t>#<id>           CONTACT                              an account contact (channel ""; older versions
 //	                                                                kept channels' contacts here too: contactkeys.go)
 //	TENANT#<t>                 CONN#<id>                            connection (secrets included)
-//	TENANT#<t>                 BRK#<id>                             the connection's circuit breaker (TTL; breaker.go)
+//	TENANT#<t>                 BRK#<id>                             the connection's circuit breaker (TTL; breaker.go),
+//	                                                                and slow_until when an attempt was slow (inflight.go)
+//	TENANT#<t>                 INF#<id>                             a slow connection's attempts in flight across
+//	                                                                dispatchers: n, at (TTL; inflight.go)
+//	TENANT#<t>                 GUARD#CONN#<c>                       the channel's connection guard: v, moved on by every
+//	                                                                connection create (connguard.go)
 //	TENANT#<t>                 DEAD#<deliveryId>                    dead delivery (TTL); also
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //	INBOX#<t>#<c>              <receivedAt ms:%013d>#<random>       Messenger webhook call as received (TTL 7 d;

@@ -449,6 +449,7 @@ func Build(p Ports) lambdaapp.QueueHandler {
 		sqs.NewFromConfig(p.AWSConfig()), deliveries)
 	disp.Now = p.Clock()
 	disp.Limits = NewLimits(disp.Store, connections.DeliveryLimitsFrom(p.Setting))
+	connections.ApplyProbeSettings(p.Setting)
 	return disp.Handle
 }
 

@@ -41,13 +41,18 @@ import (
 //     worth of slots, not every batch of the process). In Lambda a process
 //     handles one batch at a time, so across instances it is the breaker
 //     that holds a hanging endpoint back: each instance makes at most one
-//     batch of attempts to it before five failures open the breaker.
+//     batch of attempts to it before five failures open the breaker; and
+//     once an attempt to a connection was slow, the cap holds across
+//     instances too (lease.go).
 //
 // The results of attempts feed the breaker (noteResult). A nil *Limits
 // lets everything through (dispatch.New; Build sets them).
 type Limits struct {
 	Breakers connections.BreakerStore      // nil: no breaker
 	Rates    connections.DeliveryRateStore // nil: no rate limit
+	// Leases count a slow connection's attempts in flight across
+	// instances (lease.go); nil: the cap holds per process only.
+	Leases connections.InFlightStore
 	// Rate is the most deliveries per second per tenant (0: no limit).
 	Rate int
 	// InFlight is the most attempts in flight per connection (0: no limit).
@@ -64,6 +69,7 @@ type Limits struct {
 	inflight map[string]*slots
 	freed    chan struct{} // closed when a slot is released
 	cache    map[string]cachedBreaker
+	slow     map[string]time.Time // connections this process saw slow, until
 }
 
 type cachedBreaker struct {
@@ -131,6 +137,7 @@ func NewLimits(store any, l connections.DeliveryLimits) *Limits {
 	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection}
 	lim.Breakers, _ = store.(connections.BreakerStore)
 	lim.Rates, _ = store.(connections.DeliveryRateStore)
+	lim.Leases, _ = store.(connections.InFlightStore)
 	return lim
 }
 
@@ -154,6 +161,7 @@ type verdict struct {
 	// delivery is the probe.
 	probe   *connections.Breaker
 	failing bool // the connection's breaker counts failures
+	slow    bool // the connection's breaker marks it slow (lease.go)
 	// slotTaken is the rate slot this batch reserved for it (0: none): a
 	// parked delivery must carry it in its body.
 	slotTaken int64
@@ -215,6 +223,7 @@ func (d *Dispatcher) admit(ctx context.Context, ms []events.SQSMessage) gates {
 		for i := range vs {
 			v := &vs[i]
 			b := states[v.key]
+			v.slow = v.guarded && b.Slow(now)
 			if !v.guarded || (b.Failures == 0 && !b.Open()) {
 				continue
 			}
@@ -309,6 +318,15 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer release()
+	leased, ok := d.lease(ctx, v)
+	if !ok {
+		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
+	}
+	defer leased()
+	// An attempt still running after SlowAttempt marks its connection slow
+	// then, not when it ends (a hanging endpoint's end is 10 s away).
+	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
+	defer slow.Stop()
 	return d.handleMessage(ctx, conns, m)
 }
 

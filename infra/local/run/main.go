@@ -193,6 +193,12 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	} else if ran && st.Moved+st.Clashed > 0 {
 		fmt.Printf("contacts moved to channel-scoped keys: %d moved, %d left (their key was taken)\n", st.Moved, st.Clashed)
 	}
+	// Data kept from a version before the tenants' contact counters.
+	if ran, st, err := d.Contacts().BackfillContactCountsOnce(ctx, nil); err != nil {
+		return err
+	} else if ran && st.Counted > 0 {
+		fmt.Printf("contacts counted in their tenants' contact counters: %d\n", st.Counted)
+	}
 	sqsClient := sqs.NewFromConfig(d.AWS)
 	queues, err := provision.EnsureQueues(ctx, sqsClient, "")
 	if err != nil {

@@ -33,14 +33,20 @@
 //     60 s, the stream consumer's timeout); baselines in the same run: a
 //     call with one event, and the same events recorded one at a time in
 //     the request, as receive did before the Messenger intake.
-//  7. to 10. (scenario 5) the noisy neighbour: tenant B queues
-//     -noisy-b-rate deliveries per second to a healthy sink, first alone
-//     for -noisy-duration, then while tenant A queues -noisy-a-rate per
-//     second to an endpoint that accepts and never answers, on a
-//     dispatcher capped at -noisy-concurrency batches at once (the SQS
-//     poller's concurrency; DISPATCHER_CONCURRENCY under make run) with
-//     the stage's default limits; then A's endpoint recovers. B's queued →
-//     attempt p95 with A ≤ 1 s and ≤ 1.5× B alone in the same run; A's
+//  7. to 10. (scenario 5) the noisy neighbour: tenant B makes
+//     -noisy-b-rate contact updates per second through the API (local
+//     gateway; the stream, trigger router, queue and dispatcher carry each
+//     to B's healthy sink), first alone for -noisy-duration, then while
+//     tenant A queues -noisy-a-rate deliveries per second straight into the
+//     deliveries queue (that many API calls are beyond a 2-core machine)
+//     to an endpoint that accepts and never answers, on a dispatcher
+//     capped at -noisy-concurrency batches at once (the SQS poller's
+//     concurrency; DISPATCHER_CONCURRENCY under make run) with the
+//     stage's default limits; then A's endpoint recovers, and once A's
+//     deliveries are delivered B runs alone again; each of B's phases
+//     after the same -noisy-warmup of its updates, unmeasured. B's update
+//     → attempt p95 with A ≤ 1 s and ≤ 1.5× the lower of its two p95s
+//     alone in the same run; A's
 //     circuit breaker open within 15 s of A's first delivery; every A
 //     delivery delivered after the recovery.
 //
@@ -89,11 +95,13 @@ type options struct {
 
 	messengerEvents int
 
-	noisyARate   int
-	noisyBRate   int
-	noisyDur     time.Duration
-	noisyConc    int
-	noisyRecover time.Duration
+	noisyARate    int
+	noisyBRate    int
+	noisyDur      time.Duration
+	noisyConc     int
+	noisyRecover  time.Duration
+	noisyWarm     time.Duration
+	noisyContacts int
 
 	only       string
 	jsonPath   string
@@ -121,8 +129,10 @@ func main() {
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
 	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
 	flag.IntVar(&o.noisyARate, "noisy-a-rate", 500, "5: tenant A's deliveries per second to a hanging endpoint")
-	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's deliveries per second to a healthy one")
-	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long B alone, then A and B, queue deliveries")
+	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's contact updates per second through the API, each a delivery to a healthy endpoint")
+	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long each phase sends: B alone, A and B, B alone again (B needs 200 updates in each)")
+	flag.DurationVar(&o.noisyWarm, "noisy-warmup", 3*time.Second, "5: B's unmeasured updates before each phase (the same in both)")
+	flag.IntVar(&o.noisyContacts, "noisy-contacts", 200, "5: tenant B's contacts the updates go round")
 	flag.IntVar(&o.noisyConc, "noisy-concurrency", 4, "5: the dispatcher's concurrency: SQSPoller goroutines ("+pollers.ConcurrencySetting+" under make run)")
 	flag.DurationVar(&o.noisyRecover, "noisy-recover-timeout", 4*time.Minute, "5: give up waiting for A's deliveries after its endpoint recovers after this long")
 	flag.StringVar(&o.only, "only", "1,2,3,4,5", "scenarios to run, comma-separated")
@@ -131,7 +141,8 @@ func main() {
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
 		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 ||
-		o.noisyARate < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 {
+		o.noisyARate < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 ||
+		o.noisyWarm < 0 || o.noisyContacts < 1 {
 		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
 		flag.Usage()
 		os.Exit(2)
@@ -163,6 +174,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),
 		"messenger_events": o.messengerEvents, "noisy_a_rate": o.noisyARate, "noisy_b_rate": o.noisyBRate,
 		"noisy_duration_s": o.noisyDur.Seconds(), "noisy_concurrency": o.noisyConc,
+		"noisy_warmup_s": o.noisyWarm.Seconds(), "noisy_contacts": o.noisyContacts,
 	}}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("connectorbench: %d CPUs, load average at start %s; each scenario on its own fresh in-memory dynoxide + fauxqs",
 		runtime.NumCPU(), loadAvg()))

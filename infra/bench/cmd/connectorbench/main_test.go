@@ -1,10 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/messenger"
 )
@@ -69,5 +78,65 @@ func TestMessengerCall(t *testing.T) {
 	}
 	if len(items) != 1000 {
 		t.Fatalf("%d items", len(items))
+	}
+}
+
+// B's figure starts at its API call: the update's start, not when its
+// delivery was queued; refused updates and missing deliveries make the
+// phase unfit for the ratio.
+func TestNoisySettleFromUpdate(t *testing.T) {
+	sink := &connector.Sink{Key: connector.JSONField("email")}
+	t0 := time.Now()
+	sink.Now = func() time.Time { return t0.Add(800 * time.Millisecond) }
+	calls := []noisyCall{}
+	for i := range minNoisySamples {
+		email := fmt.Sprintf("b%d@noisy.example", i)
+		calls = append(calls, noisyCall{email: email, start: t0, end: t0.Add(100 * time.Millisecond), status: http.StatusOK})
+		sink.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/hook",
+			strings.NewReader(fmt.Sprintf(`{"email":%q}`, email))))
+	}
+	// Each stage of B's deliveries, A's left out.
+	st := newBStages("ten_b")
+	var bodies []string
+	for i, c := range append(slices.Clone(calls), noisyCall{email: "a1@bench.example"}) {
+		tenant := "ten_b"
+		if i == len(calls) {
+			tenant = "ten_a"
+		}
+		b, _ := json.Marshal(connections.Delivery{ID: fmt.Sprint("msg_", i), TenantID: tenant, Payload: []byte(fmt.Sprintf(`{"email":%q}`, c.email))})
+		bodies = append(bodies, string(b))
+	}
+	st.sent(bodies, t0.Add(300*time.Millisecond))
+	ev := events.SQSEvent{}
+	for _, b := range bodies {
+		ev.Records = append(ev.Records, events.SQSMessage{Body: b})
+	}
+	_, _ = st.handler(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	})(context.Background(), ev)
+	if len(st.queued) != minNoisySamples || len(st.dispatched) != minNoisySamples {
+		t.Fatalf("%d queued, %d dispatched noted; want B's %d only", len(st.queued), len(st.dispatched), minNoisySamples)
+	}
+	p := settle(context.Background(), sink, st, calls, 0)
+	if p.Accepted != minNoisySamples || p.Arrived != minNoisySamples || p.Latency.P95MS != 800 || p.API.P95MS != 100 || p.ToQueue.P95MS != 200 {
+		t.Fatalf("phase %+v: want every update delivered 800 ms after its API call started", p)
+	}
+	twice := p
+	twice.Latency.P95MS = 1200
+	// The baseline is the better alone phase, whichever it is.
+	for _, alone := range [][]noisyPhase{{p, twice}, {twice, p}} {
+		if r, why := p95Ratio(alone, twice); r != 1.5 || why != "" {
+			t.Fatalf("ratio %v (%q), want 1.5", r, why)
+		}
+	}
+	short := p
+	short.Accepted, short.Updates, short.Arrived = minNoisySamples-1, minNoisySamples-1, minNoisySamples-1
+	if _, why := p95Ratio([]noisyPhase{p, short}, p); !strings.Contains(why, "too few samples") {
+		t.Fatalf("few samples not flagged: %q", why)
+	}
+	refused := append(slices.Clone(calls), noisyCall{email: "x@noisy.example", status: http.StatusTooManyRequests})
+	pr := settle(context.Background(), sink, nil, refused, 0)
+	if _, why := p95Ratio([]noisyPhase{p}, pr); !strings.Contains(why, "refused") || pr.Non2xx[429] != 1 {
+		t.Fatalf("refused update not flagged: %q %+v", why, pr)
 	}
 }

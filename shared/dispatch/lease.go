@@ -1,0 +1,79 @@
+package dispatch
+
+import (
+	"context"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
+
+// The in-flight cap (Limits.InFlight) holds in each process by itself
+// (acquire). Across instances it holds for slow connections: an attempt
+// that runs longer than connections.SlowAttempt marks its connection slow
+// (as soon as it has run that long) on its breaker item for
+// connections.SlowFor, which every instance reads with the batch's
+// breakers anyway; while it is slow, each attempt to it also takes one of InFlight slots counted in the store
+// (connections.InFlightStore), and a delivery that finds them all taken is
+// parked like one over the process's cap. A healthy connection's attempts
+// make no call for it: a fast endpoint cannot have many attempts in flight
+// at once, a slow one can (one batch of attempts per instance, each up to
+// the 10 s time limit), and that is the one the cap protects.
+
+// slowKnown reports whether this process knows the connection to be slow
+// at now (its own attempts, or the breaker read of this batch).
+func (l *Limits) slowKnown(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.slow[key].After(now)
+}
+
+// lease takes one of the connection's slots across instances when the
+// connection is slow; ok is false when all are taken. A store that fails
+// lets the attempt go (the process's own cap still holds).
+func (d *Dispatcher) lease(ctx context.Context, v verdict) (release func(), ok bool) {
+	l := d.Limits
+	now := d.Now()
+	if l.Leases == nil || l.InFlight <= 0 || !(v.slow || l.slowKnown(v.key, now)) {
+		return func() {}, true
+	}
+	got, err := l.Leases.AcquireInFlight(ctx, v.task.TenantID, v.task.ConnectionID, l.InFlight, now)
+	if err != nil {
+		d.Log.ErrorContext(ctx, "take in-flight slot", "err", err, "connection", v.task.ConnectionID)
+		return func() {}, true
+	}
+	if !got {
+		return nil, false
+	}
+	return func() {
+		// Given back even when the batch's context has ended.
+		ctx := context.WithoutCancel(ctx)
+		if err := l.Leases.ReleaseInFlight(ctx, v.task.TenantID, v.task.ConnectionID, d.Now()); err != nil {
+			d.Log.ErrorContext(ctx, "give back in-flight slot", "err", err, "connection", v.task.ConnectionID)
+		}
+	}, true
+}
+
+// noteSlow marks the connection slow, an attempt to it having run longer
+// than connections.SlowAttempt: at once in this process, and in the store
+// for the others (once per half SlowFor per process).
+func (d *Dispatcher) noteSlow(ctx context.Context, v verdict) {
+	l := d.Limits
+	if l.Leases == nil {
+		return
+	}
+	now := d.Now()
+	until := now.Add(connections.SlowFor)
+	l.mu.Lock()
+	if l.slow == nil || len(l.slow) > 10000 {
+		l.slow = map[string]time.Time{}
+	}
+	fresh := l.slow[v.key].Sub(now) > connections.SlowFor/2
+	l.slow[v.key] = until
+	l.mu.Unlock()
+	if fresh {
+		return
+	}
+	if err := l.Leases.MarkSlow(ctx, v.task.TenantID, v.task.ConnectionID, until); err != nil {
+		d.Log.ErrorContext(ctx, "mark connection slow", "err", err, "connection", v.task.ConnectionID)
+	}
+}

@@ -1,0 +1,157 @@
+package dispatch_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/dispatch"
+)
+
+// leaseCounter counts the UpdateItems on in-flight slot items (INF#).
+type leaseCounter struct {
+	ddbstore.API
+	n atomic.Int64
+}
+
+func (c *leaseCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if sk, ok := in.Key[ddbstore.AttrSK].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, "INF#") {
+		c.n.Add(1)
+	}
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+// TestInFlightCapAcrossInstances: two dispatcher instances (each its own
+// Limits, as two Lambda instances have) on one store hold a slow
+// connection's attempts in flight to the cap between them, once an attempt
+// showed it slow; the deliveries over it are parked. A fast connection's
+// attempts take no slot in the store.
+func TestInFlightCapAcrossInstances(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	slowWas := connections.SlowAttempt
+	connections.SlowAttempt = 100 * time.Millisecond
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
+
+	fast := limitsConn(t, store, "ten_lease", "conn_fast", "https://example.com/fast")
+	slow := limitsConn(t, store, "ten_lease", "conn_slow", "https://example.com/slow")
+	var inFlight, most atomic.Int64
+	sender := senderByURL(func(url string) delivery.Result {
+		if strings.HasSuffix(url, "/fast") {
+			return res200
+		}
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(400 * time.Millisecond)
+		inFlight.Add(-1)
+		return res200
+	})
+	const limit = 3
+	instance := func() (*dispatch.Dispatcher, *recQueue) {
+		q := &recQueue{}
+		d := dispatch.New(store, sender, q, "q")
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: limit})
+		return d, q
+	}
+	a, qa := instance()
+	b, qb := instance()
+
+	// Fast deliveries: no slot items touched.
+	if _, err := a.Handle(ctx, batch(t, tasksFor(fast, "f", 10))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 0 {
+		t.Fatalf("a fast connection's attempts made %d in-flight slot calls, want 0", n)
+	}
+	// One slow attempt on instance a marks the connection slow for both.
+	if _, err := a.Handle(ctx, batch(t, tasksFor(slow, "s", 1))); err != nil {
+		t.Fatal(err)
+	}
+	br, err := store.Breaker(ctx, slow.TenantID, slow.ID)
+	if err != nil || !br.Slow(time.Now()) || br.Failures != 0 {
+		t.Fatalf("breaker after a slow attempt: %+v %v; want marked slow, no failure", br, err)
+	}
+	most.Store(0)
+	// Both instances at once, a batch of ten each: at most `limit` in
+	// flight between them (each alone would allow `limit`).
+	var wg sync.WaitGroup
+	for i, d := range []*dispatch.Dispatcher{a, b} {
+		wg.Go(func() {
+			if _, err := d.Handle(ctx, batch(t, tasksFor(slow, string(rune('x'+i)), 10))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m > limit || m < 1 {
+		t.Fatalf("%d attempts in flight across two instances, want at most %d", m, limit)
+	}
+	parked := len(qa.hidden) + len(qb.hidden)
+	if parked < 20-2*limit {
+		t.Fatalf("%d deliveries parked, want at least %d", parked, 20-2*limit)
+	}
+	// Every slot was given back.
+	res, err := e.DDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.Table, Key: map[string]types.AttributeValue{
+		ddbstore.AttrPK: &types.AttributeValueMemberS{Value: "TENANT#ten_lease"}, ddbstore.AttrSK: &types.AttributeValueMemberS{Value: "INF#conn_slow"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.Item["n"].(*types.AttributeValueMemberN); n == nil || n.Value != "0" {
+		t.Fatalf("slots left taken: %v", res.Item["n"])
+	}
+}
+
+// TestInFlightStaleCount: a count left by a dispatcher that vanished
+// (slots taken, never given back) starts again once it is stale.
+func TestInFlightStaleCount(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	t0 := time.Now()
+	for i := range 2 {
+		if ok, err := store.AcquireInFlight(ctx, "ten_st", "conn_st", 2, t0); err != nil || !ok {
+			t.Fatalf("slot %d: %v %v", i, ok, err)
+		}
+	}
+	if ok, err := store.AcquireInFlight(ctx, "ten_st", "conn_st", 2, t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("third slot of 2: %v %v, want refused", ok, err)
+	}
+	if ok, err := store.AcquireInFlight(ctx, "ten_st", "conn_st", 2, t0.Add(connections.InFlightStale+time.Second)); err != nil || !ok {
+		t.Fatalf("after the count went stale: %v %v, want a slot", ok, err)
+	}
+	if ok, _ := store.AcquireInFlight(ctx, "ten_st", "conn_st", 2, t0.Add(connections.InFlightStale+2*time.Second)); !ok {
+		t.Fatal("the count did not start again from zero")
+	}
+	for range 4 { // more releases than slots: never below zero
+		if err := store.ReleaseInFlight(ctx, "ten_st", "conn_st", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, _ := store.AcquireInFlight(ctx, "ten_st", "conn_st", 1, t0.Add(connections.InFlightStale+3*time.Second)); !ok {
+		t.Fatal("released slots not free")
+	}
+}
+
+// senderByURL answers each Send with what f returns for its URL.
+type senderByURL func(url string) delivery.Result
+
+func (f senderByURL) Send(_ context.Context, url string, _ http.Header, _ []byte) delivery.Result {
+	return f(url)
+}
