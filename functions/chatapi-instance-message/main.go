@@ -8,4 +8,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("chatapi-instance-message", chatapi.ChatapiInstanceMessage, wiring.WithPhone(phone.Normalize)) }
+func main() {
+	wiring.StartAPI("chatapi-instance-message", chatapi.ChatapiInstanceMessage, wiring.WithPhone(phone.Normalize))
+}

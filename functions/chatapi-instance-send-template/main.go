@@ -8,4 +8,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("chatapi-instance-send-template", chatapi.ChatapiInstanceSendTemplate, wiring.WithPhone(phone.Normalize)) }
+func main() {
+	wiring.StartAPI("chatapi-instance-send-template", chatapi.ChatapiInstanceSendTemplate, wiring.WithPhone(phone.Normalize))
+}

@@ -413,10 +413,10 @@ func checkHeader(f string, c *Component) error {
 		}
 	case "IMAGE", "VIDEO", "DOCUMENT", "LOCATION":
 		if c.Text != "" {
-			return apperr.Invalidf(f+".text", "a %s header has no text", c.Format)
+			return apperr.Invalidf(f+".text", "a header of format %s has no text", c.Format)
 		}
 		if c.Example != nil && (len(c.Example.BodyText) > 0 || len(c.Example.HeaderText) > 0) {
-			return apperr.Invalidf(f+".example", "a %s header's example is header_handle only", c.Format)
+			return apperr.Invalidf(f+".example", "a header of format %s takes header_handle examples only", c.Format)
 		}
 	default:
 		return apperr.Invalidf(f+".format", "must be one of %s, not %q", strings.Join(headerFormats, ", "), c.Format)
