@@ -9,6 +9,9 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
+// TestMain stops the emulators the tests started.
+func TestMain(m *testing.M) { emulators.Main(m) }
+
 // TestSeedDemoTemplate: make run gives the demo WhatsApp channel seed
 // 002's template_name (namespace_of_template, en), approved, once, and
 // again after it was deleted.
