@@ -84,31 +84,11 @@ func TestSeed002OnTheStack(t *testing.T) {
 		"The 24-hour customer service window with 79995253422 is closed: the contact has not written to this channel. "+
 			"A free-form message can be sent only within 24 hours of the contact's last message; send an approved template (POST /sendTemplate) to start the conversation.")
 	// No channel has an instance id until they are wired.
-	wantError(t, s.Do("POST", "/instance777/message"+q, "", seedMessage), 403, "This token does not belong to instance 777.")
-	wantError(t, s.Do("POST", "/instancex/message"+q, "", seedMessage), 404, "Not found.")
+	wantError(t, s.Do("POST", "/instance777/sendTemplate"+q, "", seedSendTemplate), 403, "This token does not belong to instance 777.")
+	wantError(t, s.Do("POST", "/instance777/webhook"+q, "", `{"webhookUrl":"http://127.0.0.1:9/x"}`), 403, "This token does not belong to instance 777.")
+	wantError(t, s.Do("POST", "/instancex/sendTemplate"+q, "", seedSendTemplate), 404, "Not found.")
 	wantError(t, s.Do("GET", "/instance777/sendTemplate"+q, "", nil), 405, "405 Method Not Allowed.")
 	wantError(t, s.Do("POST", "/api/message"+q, "", seedMessage), 422, get(s.Do("POST", "/message"+q, "", seedMessage).JSON, "message").(string))
-
-	// The webhook: a connection of the channel, listed with the others.
-	r := s.Do("POST", "/webhook"+q, "", `{"webhookUrl":"http://127.0.0.1:9/my_webhook_url"}`)
-	if r.Status != 200 || get(r.JSON, "set") != true || !strings.HasPrefix(get(r.JSON, "secret").(string), "whsec_") {
-		t.Fatalf("webhook: %d %s", r.Status, r.Body)
-	}
-	conn := get(r.JSON, "connection_id").(string)
-	r = s.Do("GET", "/v1/connections/"+conn, "Bearer "+wa.Token, nil)
-	if r.Status != 200 || get(r.JSON, "data.source") != "chatapi" || get(r.JSON, "data.url") != "http://127.0.0.1:9/my_webhook_url" ||
-		get(r.JSON, "data.triggers").([]any)[0] != "message" {
-		t.Fatalf("connection: %d %s", r.Status, r.Body)
-	}
-	r = s.Do("POST", "/webhook"+q, "", `{"webhookUrl":"http://127.0.0.1:9/moved"}`)
-	if r.Status != 200 || get(r.JSON, "connection_id") != conn || get(r.JSON, "secret") != nil {
-		t.Fatalf("move: %d %s", r.Status, r.Body)
-	}
-	wantError(t, s.Do("POST", "/webhook"+q, "", `{"webhookUrl":"http://10.0.0.1/x"}`), 422, "webhookUrl: 10.0.0.1 is a private address (RFC 1918).")
-	if r := s.Do("POST", "/webhook"+q, "", `{"webhookUrl":""}`); r.Status != 200 {
-		t.Fatalf("remove: %d %s", r.Status, r.Body)
-	}
-	wantError(t, s.Do("GET", "/v1/connections/"+conn, "Bearer "+wa.Token, nil), 404, `Connection "`+conn+`" not found.`)
 
 	// A Messenger channel's token is refused.
 	ms := s.NewTenant("Page", "messenger")
@@ -120,7 +100,7 @@ func TestSeed002OnTheStack(t *testing.T) {
 	if strings.Contains(logs.String(), wa.Token) || strings.Contains(logs.String(), ms.Token) {
 		t.Fatalf("a token reached the logs:\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), "chatapi-message") {
+	if !strings.Contains(logs.String(), "route=chatapi-message") {
 		t.Fatalf("no request lines were logged (the check above saw nothing):\n%.2000s", logs.String())
 	}
 }
@@ -195,8 +175,7 @@ func TestSeed002Gateway(t *testing.T) {
 	p := &ports{Env: s.Deps, inbound: map[string]time.Time{}, instance: map[string]string{a.ChannelID: "777", b.ChannelID: "778"}}
 	builders := map[string]func(chatapi.Ports) http.Handler{
 		"chatapi-send-template": chatapi.ChatapiSendTemplate, "chatapi-instance-send-template": chatapi.ChatapiInstanceSendTemplate,
-		"chatapi-message": chatapi.ChatapiMessage, "chatapi-instance-message": chatapi.ChatapiInstanceMessage,
-		"chatapi-webhook": chatapi.ChatapiWebhook, "chatapi-instance-webhook": chatapi.ChatapiInstanceWebhook,
+		"chatapi-message": chatapi.ChatapiMessage, "chatapi-instance-webhook": chatapi.ChatapiInstanceWebhook,
 		"chatapi-instance-me-get": chatapi.ChatapiInstanceMeGet, "chatapi-instance-me-set": chatapi.ChatapiInstanceMeSet,
 	}
 	cfg := gateway.Config{Handlers: map[string]gateway.APIHandler{}, Authorizer: authorizer.Handler(s.Deps.Tenancy()), Now: s.Deps.Now}
@@ -232,6 +211,7 @@ func TestSeed002Gateway(t *testing.T) {
 		return r
 	}
 	q := "?token=" + a.Token
+	stackURL := s.URL
 
 	// The seed's sendTemplate, on both of its URLs.
 	for i, path := range []string{"/instance777/sendTemplate" + q, "/sendTemplate" + q} {
@@ -254,10 +234,8 @@ func TestSeed002Gateway(t *testing.T) {
 		"The 24-hour customer service window with 79995253422 is closed: the contact has not written to this channel. "+
 			"A free-form message can be sent only within 24 hours of the contact's last message; send an approved template (POST /sendTemplate) to start the conversation.")
 	p.inbound["+79995253422"] = s.Clock.Now().Add(-time.Hour)
-	for _, path := range []string{"/instance777/message" + q, "/message" + q} {
-		if r := do("POST", path, seedMessage); r.Status != 200 || get(r.JSON, "sent") != true {
-			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
-		}
+	if r := do("POST", "/message"+q, seedMessage); r.Status != 200 || get(r.JSON, "sent") != true {
+		t.Fatalf("message: %d %s", r.Status, r.Body)
 	}
 	if m := p.sent[len(p.sent)-1]; m.Type != messages.TypeText || m.Text.Body != "Hello, Andrew!" {
 		t.Fatalf("queued %+v", m)
@@ -273,8 +251,34 @@ func TestSeed002Gateway(t *testing.T) {
 	}
 	wantError(t, do("POST", "/instance777/me"+q, `{"vertical":"SHOES"}`), 400, `vertical: must be one of `+strings.Join(chatapi.Verticals, ", ")+`, not "SHOES".`)
 
-	// The webhook, as the seed sets it.
-	if r := do("POST", "/instance777/webhook"+q, `{"webhookUrl":"http://127.0.0.1:9/my_webhook_url"}`); r.Status != 200 || get(r.JSON, "set") != true {
+	// The webhook: a connection of the channel, listed with the others
+	// (on the whole stack's gateway), moved, refused by the SSRF guard,
+	// removed.
+	r = do("POST", "/instance777/webhook"+q, `{"webhookUrl":"http://127.0.0.1:9/my_webhook_url"}`)
+	if r.Status != 200 || get(r.JSON, "set") != true || !strings.HasPrefix(get(r.JSON, "secret").(string), "whsec_") {
 		t.Fatalf("webhook: %d %s", r.Status, r.Body)
 	}
+	conn := get(r.JSON, "connection_id").(string)
+	onStack := func(method, path string) stacktest.Response {
+		t.Helper()
+		s.URL = stackURL
+		return s.Do(method, path, "Bearer "+a.Token, nil)
+	}
+	r = onStack("GET", "/v1/connections/"+conn)
+	if r.Status != 200 || get(r.JSON, "data.source") != "chatapi" || get(r.JSON, "data.url") != "http://127.0.0.1:9/my_webhook_url" ||
+		get(r.JSON, "data.triggers").([]any)[0] != "message" {
+		t.Fatalf("connection: %d %s", r.Status, r.Body)
+	}
+	if r := onStack("GET", "/v1/connections"); r.Status != 200 || len(get(r.JSON, "data").([]any)) != 1 {
+		t.Fatalf("list: %d %s", r.Status, r.Body)
+	}
+	r = do("POST", "/instance777/webhook"+q, `{"webhookUrl":"http://127.0.0.1:9/moved"}`)
+	if r.Status != 200 || get(r.JSON, "connection_id") != conn || get(r.JSON, "secret") != nil {
+		t.Fatalf("move: %d %s", r.Status, r.Body)
+	}
+	wantError(t, do("POST", "/instance777/webhook"+q, `{"webhookUrl":"http://10.0.0.1/x"}`), 422, "webhookUrl: 10.0.0.1 is a private address (RFC 1918).")
+	if r := do("POST", "/instance777/webhook"+q, `{"webhookUrl":""}`); r.Status != 200 {
+		t.Fatalf("remove: %d %s", r.Status, r.Body)
+	}
+	wantError(t, onStack("GET", "/v1/connections/"+conn), 404, `Connection "`+conn+`" not found.`)
 }

@@ -93,8 +93,6 @@ var Packages = map[string]wiring.Builders{
 		"chatapi-send-template":          wiring.Route(chatapi.ChatapiSendTemplate),
 		"chatapi-instance-send-template": wiring.Route(chatapi.ChatapiInstanceSendTemplate),
 		"chatapi-message":                wiring.Route(chatapi.ChatapiMessage),
-		"chatapi-instance-message":       wiring.Route(chatapi.ChatapiInstanceMessage),
-		"chatapi-webhook":                wiring.Route(chatapi.ChatapiWebhook),
 		"chatapi-instance-webhook":       wiring.Route(chatapi.ChatapiInstanceWebhook),
 		"chatapi-instance-me-get":        wiring.Route(chatapi.ChatapiInstanceMeGet),
 		"chatapi-instance-me-set":        wiring.Route(chatapi.ChatapiInstanceMeSet),

@@ -23,9 +23,7 @@ func init() {
 		"chatapi-send-template":          send,
 		"chatapi-instance-send-template": send,
 		"chatapi-message":                send,
-		"chatapi-instance-message":       send,
 		// The webhook is a connection (TENANT#<t>, SK CONN#…).
-		"chatapi-webhook":          hook,
 		"chatapi-instance-webhook": hook,
 		"chatapi-instance-me-get":  {Read: settings, OpsWrite: rate},
 		"chatapi-instance-me-set":  {Read: settings, OpsWrite: rate},

@@ -54,8 +54,6 @@ func init() {
 		"chatapi-send-template":          sendT,
 		"chatapi-instance-send-template": sendT,
 		"chatapi-message":                msg,
-		"chatapi-instance-message":       msg,
-		"chatapi-webhook":                hook,
 		"chatapi-instance-webhook":       hook,
 		"chatapi-instance-me-get":        {Response: typeOf[chatapi.Profile](), ResponseExample: profileExample},
 		"chatapi-instance-me-set": {Request: typeOf[chatapi.ProfileBody](), Response: typeOf[chatapi.ProfileSet](),
