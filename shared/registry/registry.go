@@ -10,6 +10,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/actionapi"
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
@@ -19,6 +20,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/templateapi"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
@@ -78,6 +80,22 @@ var Packages = map[string]wiring.Builders{
 	"github.com/startmsg/chatbackend/shared/metaapi": {
 		"openapi": wiring.Route(metaapi.Openapi),
 		"me":      wiring.Route(metaapi.Me),
+	},
+	// templates and seed 002
+	"github.com/startmsg/chatbackend/shared/templateapi": {
+		"template-create": wiring.Route(templateapi.TemplateCreate),
+		"template-list":   wiring.Route(templateapi.TemplateList),
+		"template-get":    wiring.Route(templateapi.TemplateGet),
+		"template-update": wiring.Route(templateapi.TemplateUpdate),
+		"template-delete": wiring.Route(templateapi.TemplateDelete),
+	},
+	"github.com/startmsg/chatbackend/shared/chatapi": {
+		"chatapi-send-template":          wiring.Route(chatapi.ChatapiSendTemplate),
+		"chatapi-instance-send-template": wiring.Route(chatapi.ChatapiInstanceSendTemplate),
+		"chatapi-message":                wiring.Route(chatapi.ChatapiMessage),
+		"chatapi-instance-webhook":       wiring.Route(chatapi.ChatapiInstanceWebhook),
+		"chatapi-instance-me-get":        wiring.Route(chatapi.ChatapiInstanceMeGet),
+		"chatapi-instance-me-set":        wiring.Route(chatapi.ChatapiInstanceMeSet),
 	},
 }
 

@@ -185,6 +185,38 @@ var Table = []Route{
 		Summary: "Move up to 500 messages from the DLQ back to the deliveries queue"},
 	{Method: "DELETE", Path: "/admin/tenants/{tenantId}/channels/{channelId}/tokens/{tokenId}", Function: "admin-token-revoke", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin",
 		Summary: "Revoke a channel API token"},
+
+	// templates and seed 002: a WhatsApp channel's message templates (per
+	// channel token), and the chat-api style routes of seed 002 (the
+	// channel token in ?token=). {instance} is one path segment,
+	// "instance" and the channel's instance id (instance777): API Gateway
+	// cannot split a segment, so the function parses it. Two more forms
+	// have handlers (chatapi.ChatapiInstanceMessage for
+	// /{instance}/message, chatapi.ChatapiWebhook for /webhook) but no
+	// route yet: with them the dev stack has more than CloudFormation's 500
+	// resources.
+	{Method: "POST", Path: "/v1/templates", Function: "template-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | Provider, Tag: "templates", Body: true, Created: true,
+		Summary: "Create a WhatsApp message template (name, namespace, language, category, components) and submit it for review: it starts PENDING"},
+	{Method: "GET", Path: "/v1/templates", Function: "template-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "templates", Query: []string{"status"},
+		Summary: "The channel's message templates; ?status= PENDING, APPROVED, REJECTED, PAUSED or DISABLED"},
+	{Method: "GET", Path: "/v1/templates/{templateId}", Function: "template-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "templates",
+		Summary: "One message template with its review status"},
+	{Method: "PUT", Path: "/v1/templates/{templateId}", Function: "template-update", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | Provider, Tag: "templates", Body: true,
+		Summary: "Edit a template as Meta allows (not while PENDING; an APPROVED one keeps its category, once per 24 h); it is submitted again and goes back to PENDING"},
+	{Method: "DELETE", Path: "/v1/templates/{templateId}", Function: "template-delete", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | Provider, Tag: "templates",
+		Summary: "Delete a message template"},
+	{Method: "POST", Path: "/{instance}/sendTemplate", Function: "chatapi-instance-send-template", Auth: AuthChannelQuery, Access: TableRead | TableWrite | Ops | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Send an approved template (starts a conversation): {phone, template, namespace, language{code, policy}}"},
+	{Method: "POST", Path: "/sendTemplate", Function: "chatapi-send-template", Auth: AuthChannelQuery, Access: TableRead | TableWrite | Ops | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Send an approved template (starts a conversation): {phone, template, namespace, language{code, policy}}"},
+	{Method: "POST", Path: "/message", Function: "chatapi-message", Auth: AuthChannelQuery, Access: TableRead | TableWrite | Ops | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Send a text {phone or chatId, body}: only within 24 hours of the contact's last message"},
+	{Method: "POST", Path: "/{instance}/webhook", Function: "chatapi-instance-webhook", Auth: AuthChannelQuery, Access: TableRead | TableWrite | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Set the URL inbound messages are posted to {webhookUrl} (\"\" removes it): a connection delivered by the dispatcher"},
+	{Method: "GET", Path: "/{instance}/me", Function: "chatapi-instance-me-get", Auth: AuthChannelQuery, Access: TableRead | RateCount | Provider, Tag: "whatsapp",
+		Summary: "The WhatsApp business profile (about, address, description, email, vertical, websites)"},
+	{Method: "POST", Path: "/{instance}/me", Function: "chatapi-instance-me-set", Auth: AuthChannelQuery, Access: TableRead | RateCount | Provider, Tag: "whatsapp", Body: true,
+		Summary: "Change the WhatsApp business profile; an empty string leaves a field as it is"},
 }
 
 // EventFunction is a Lambda that is not behind the API: the authorizer and

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var pathRE = regexp.MustCompile(`^(/[a-z0-9_.\-]+|/\{[a-zA-Z]+\})+$`)
+var pathRE = regexp.MustCompile(`^(/[a-zA-Z0-9_.\-]+|/\{[a-zA-Z]+\})+$`)
 
 func TestTableIsWellFormed(t *testing.T) {
 	seen := map[string]bool{}

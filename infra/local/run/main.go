@@ -218,6 +218,9 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	if err := recordSandbox(filepath.Join(dataDir, "demo.env"), demo, sb); err != nil {
 		return err
 	}
+	if err := seedDemoTemplate(ctx, d, demo); err != nil {
+		return err
+	}
 	// The tenant, channel, token and contact the sample events (events/)
 	// name, so that `make invoke` answers as documented.
 	if err := appevents.Seed(ctx, d); err != nil {

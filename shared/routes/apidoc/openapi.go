@@ -98,6 +98,7 @@ func sortInts(s []int) {
 // Generate makes the OpenAPI 3.1 document.
 func Generate() ([]byte, error) {
 	g := newReflector()
+	extendReflector(g)
 	security := map[routes.Auth][]obj{
 		routes.AuthNone:         {},
 		routes.AuthChannel:      {{"channelToken": []string{}}},

@@ -1,0 +1,10 @@
+// Command chatapi-instance-me-get is the Lambda behind its seed 002 (chat-api style) route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/chatapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartAPI("chatapi-instance-me-get", chatapi.ChatapiInstanceMeGet) }

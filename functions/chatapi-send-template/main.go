@@ -1,0 +1,13 @@
+// Command chatapi-send-template is the Lambda behind its seed 002 (chat-api style) route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/chatapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() {
+	wiring.StartAPI("chatapi-send-template", chatapi.ChatapiSendTemplate, wiring.WithPhone(phone.Normalize))
+}

@@ -1,0 +1,10 @@
+// Command template-create is the Lambda behind its template registry route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/templateapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartAPI("template-create", templateapi.TemplateCreate) }
