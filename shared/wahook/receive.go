@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -115,9 +116,12 @@ func (rc *receiver) receive(w http.ResponseWriter, r *http.Request) error {
 	if !hasSig || err != nil || len(mac) != sha256.Size {
 		return apperr.Forbidden("X-Hub-Signature-256 is missing or is not sha256=<hex HMAC-SHA256 of the body>.")
 	}
+	// Plain JSON rules, not the API's stricter ones (no NUL in strings):
+	// a contact's message is Meta's text, and a call refused here would be
+	// retried for days.
 	var in Body
-	if err := httpapi.Unmarshal(body, &in, false); err != nil {
-		return err
+	if err := json.Unmarshal(body, &in); err != nil {
+		return apperr.BadRequest("The body is not a WhatsApp webhook call: %s.", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	ctx := r.Context()
 	phones, wabas := in.PhoneNumberIDs()

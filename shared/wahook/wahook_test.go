@@ -165,7 +165,7 @@ func TestReceiveUnknownPhone(t *testing.T) {
 		t.Fatalf("status %d, %d items: %s", w.Code, len(p.inbox.items), w.Body)
 	}
 	// Malformed JSON is a 400, a wrong Content-Type too: never a 5xx.
-	for _, b := range []string{`{"entry":`, `null`, `[]`, `{"entry":[{"changes":[{"field":"messages","value":{"metadata":{"phone_number_id":5}}}]}]}`} {
+	for _, b := range []string{`{"entry":`, `[]`, `"x"`, `{"entry":[{"changes":[{"field":"messages","value":{"metadata":{"phone_number_id":5}}}]}]}`} {
 		if w := post(p.handler(WhatsappReceive), b, sign(appSecret, b)); w.Code != 400 {
 			t.Errorf("%s: %d %s", b, w.Code, w.Body)
 		}
@@ -464,4 +464,17 @@ func (f *failing) Inbound(ctx context.Context, m messages.Message) (bool, error)
 		return false, fmt.Errorf("store down")
 	}
 	return f.memMessages.Inbound(ctx, m)
+}
+
+// A contact's text is Meta's: a NUL in it does not refuse the call (Meta
+// would retry it for days).
+func TestReceiveTakesAnyText(t *testing.T) {
+	p := newPorts()
+	body := strings.Replace(textCall(phoneID, 1), `"hello 0"`, `"a\u0000b \ud83d\ude00"`, 1)
+	if !strings.Contains(body, `\u0000`) {
+		t.Fatal("no NUL in the call")
+	}
+	if w := post(p.handler(WhatsappReceive), body, sign(appSecret, body)); w.Code != 200 || len(p.inbox.items) != 1 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
 }
