@@ -67,6 +67,10 @@ func newReceiver(p Ports) *receiver {
 	return &receiver{lookup: p.WhatsAppLookup(), inbox: p.WhatsAppInbox(), now: p.Clock()}
 }
 
+// MaxIDsPerCall bounds the distinct phone number ids and WABA ids one call
+// may name (Meta's name one WABA's number or few).
+const MaxIDsPerCall = 50
+
 // Ack is the answer to a webhook call.
 type Ack struct {
 	Status string `json:"status"`
@@ -125,6 +129,11 @@ func (rc *receiver) receive(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	phones, wabas := in.PhoneNumberIDs()
+	// Each id is a read before the signature can be checked: an unsigned
+	// call must not make thousands.
+	if len(phones)+len(wabas) > MaxIDsPerCall {
+		return apperr.BadRequest("A call may name at most %d phone number and WABA ids.", MaxIDsPerCall)
+	}
 	type target struct {
 		route       tenancy.WhatsAppRoute
 		phone, waba string

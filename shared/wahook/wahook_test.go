@@ -478,3 +478,41 @@ func TestReceiveTakesAnyText(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+// A call naming more ids than MaxIDsPerCall is refused before any lookup.
+func TestReceiveBoundsLookups(t *testing.T) {
+	p := newPorts()
+	var changes []string
+	for i := range MaxIDsPerCall + 1 {
+		changes = append(changes, fmt.Sprintf(`{"field":"messages","value":{"metadata":{"phone_number_id":"%d"}}}`, 1000+i))
+	}
+	body := `{"entry":[{"id":"1","changes":[` + strings.Join(changes, ",") + `]}]}`
+	lookups := 0
+	p.lookup.phones = nil
+	counting := &countingLookup{fakeLookup: p.lookup, n: &lookups}
+	h := WhatsappReceive(fakeCounting{fakePorts: p, l: counting})
+	if w := post(h, body, sign(appSecret, body)); w.Code != 400 || lookups != 0 {
+		t.Fatalf("%d, %d lookups: %s", w.Code, lookups, w.Body)
+	}
+	body = `{"entry":[{"id":"1","changes":[` + strings.Join(changes[:MaxIDsPerCall], ",") + `]}]}`
+	if w := post(h, body, sign(appSecret, body)); w.Code != 200 || lookups != MaxIDsPerCall {
+		t.Fatalf("%d, %d lookups: %s", w.Code, lookups, w.Body)
+	}
+}
+
+type countingLookup struct {
+	*fakeLookup
+	n *int
+}
+
+func (c *countingLookup) WhatsAppByPhone(ctx context.Context, id string) (tenancy.WhatsAppRoute, error) {
+	*c.n++
+	return c.fakeLookup.WhatsAppByPhone(ctx, id)
+}
+
+type fakeCounting struct {
+	fakePorts
+	l Lookup
+}
+
+func (p fakeCounting) WhatsAppLookup() Lookup { return p.l }
