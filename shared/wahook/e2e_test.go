@@ -14,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/wahook"
 )
 
 func TestMain(m *testing.M) { emulators.Main(m) }
@@ -193,6 +198,26 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 		t.Fatalf("contact: %d %s", c.Status, c.Body)
 	}
 	later = append(later, c)
+
+	// A call of 1,000 messages is answered after one write: its messages
+	// are recorded from the stream.
+	inboxItems := func() int {
+		out, err := s.Env.DDB.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(s.Env.Table),
+			FilterExpression:          aws.String("begins_with(PK, :p)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: wahook.InboxKeyPrefix}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Items)
+	}
+	before := inboxItems()
+	big := strings.ReplaceAll(call(phone, 1000), "wamid.e2e", "wamid.big")
+	if r := signed(s, secret, big); r.Status != 200 {
+		t.Fatalf("1,000 messages: %d %s", r.Status, r.Body)
+	}
+	if n := inboxItems(); n != before+1 {
+		t.Fatalf("1,000 messages made %d inbox items", n-before)
+	}
 
 	out := logs.String()
 	for what, v := range map[string]string{"access token": token, "app secret": secret, "verify token": verify} {
