@@ -91,7 +91,12 @@ type API struct {
 }
 
 func newAPI(p Ports) *API {
-	return &API{svc: &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}, cache: p.AuthCache()}
+	svc := &tenancy.Service{Store: p.TenancyStore(), Now: p.Clock()}
+	// A store that hands out instance ids gives each new WhatsApp channel one.
+	if ia, ok := svc.Store.(tenancy.InstanceAllocator); ok {
+		svc.Instances = ia
+	}
+	return &API{svc: svc, cache: p.AuthCache()}
 }
 
 // flushAuthCache makes a credential change take effect at once: the

@@ -58,6 +58,16 @@ import (
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //	INBOX#<t>#<c>              <receivedAt ms:%013d>#<random>       Messenger webhook call as received (TTL 7 d;
 //	                                                                its stream record starts the Messenger intake)
+//	TENANT#<t>                 CHANNEL#<c>#WHATSAPP                 a WhatsApp channel's Cloud API credentials
+//	                                                                (whatsapp.go)
+//	WAPHONE#<phoneNumberId>    WAPHONE                              the channel of a phone number id, with its app
+//	                                                                secret (one per id across tenants)
+//	WABA#<wabaId>              CHANNEL#<t>#<c>                      a channel of a WABA, with its app secret
+//	WAVERIFY#<sha256(token)>   CHANNEL#<t>#<c>                      a channel whose verify token hashes so
+//	INSTANCESEQ                INSTANCESEQ                          the instance id counter (n)
+//	INSTANCE#<n>               INSTANCE                             the channel of instance id n
+//	WAINBOX#<t>#<c>            <receivedAt ms:%013d>#<random>       WhatsApp webhook call as received, for one
+//	                                                                channel (TTL 7 d; starts the WhatsApp intake)
 //
 // Key layout of the operations table (each searchable value in an index
 // partition of its own):
@@ -73,6 +83,8 @@ import (
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
 //	                                                                in the contact write's transaction)
+//	WAMSG#<t>#<c>#<wamid>      WAMSG                                a WhatsApp inbound message recorded (TTL 8 d;
+//	                                                                wainbound.go)
 //	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
 //	                                                                updated in every contact create's and delete's
 //	                                                                transaction (counts.go)
@@ -99,8 +111,9 @@ import (
 // shards keyed entries IDX#<t>#<c>#<f>#<v> (GSI1PK IDX#<t>#*#<f>#<v>);
 // Reindex moves them.
 //
-// Connection items (and channels, with Messenger's app secret) hold their
-// secrets as plain attributes: both tables are encrypted at rest with the
+// Connection items (and channels, with Messenger's app secret, and
+// WhatsApp credentials with their WAPHONE#/WABA# lookups, which copy the
+// app secret) hold their secrets as plain attributes: both tables are encrypted at rest with the
 // stack's customer-managed KMS key, but whoever may read an item reads its
 // secrets, so IAM allows each function only the partition keys it needs
 // (routes.Keys): the authorizer reads CRED# items only, and no function

@@ -97,7 +97,14 @@ func (s *Tenancy) CreateChannel(ctx context.Context, c tenancy.Channel) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "create channel "+c.ID, []error{apperr.NotFound("Tenant", c.TenantID), apperr.Exists("Channel %s already exists; retry.", c.ID)}, mustExist(s.Table, tenantPK(c.TenantID), skTenant), putNew(s.Table, ci))
+	items := []types.TransactWriteItem{mustExist(s.Table, tenantPK(c.TenantID), skTenant), putNew(s.Table, ci)}
+	fails := []error{apperr.NotFound("Tenant", c.TenantID), apperr.Exists("Channel %s already exists; retry.", c.ID)}
+	if c.InstanceID != 0 {
+		// A WhatsApp channel's instance id and its lookup, together.
+		items = append(items, putNew(s.Table, instanceItem(c.InstanceID, c.TenantID, c.ID)))
+		fails = append(fails, apperr.Exists("Instance %d already exists; retry.", c.InstanceID))
+	}
+	return s.write(ctx, "create channel "+c.ID, fails, items...)
 }
 
 // GetChannel reads one channel of a tenant.

@@ -21,6 +21,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/templateapi"
+	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
@@ -41,6 +42,7 @@ var Packages = map[string]wiring.Builders{
 		"admin-token-revoke":   wiring.Route(adminapi.AdminTokenRevoke),
 		"admin-dlq-stats":      wiring.Route(adminapi.AdminDlqStats),
 		"admin-dlq-redrive":    wiring.Route(adminapi.AdminDlqRedrive),
+		"admin-whatsapp-set":   wiring.Route(adminapi.AdminWhatsappSet),
 	},
 	"github.com/startmsg/chatbackend/shared/connectionapi": {
 		"connection-create":        wiring.Route(connectionapi.ConnectionCreate),
@@ -76,6 +78,11 @@ var Packages = map[string]wiring.Builders{
 		"events-collect":    wiring.Route(eventsapi.EventsCollect),
 		"messenger-verify":  wiring.Route(eventsapi.MessengerVerify),
 		"messenger-receive": wiring.Route(eventsapi.MessengerReceive),
+	},
+	// whatsapp
+	"github.com/startmsg/chatbackend/shared/wahook": {
+		"whatsapp-verify":  wiring.Route(wahook.WhatsappVerify),
+		"whatsapp-receive": wiring.Route(wahook.WhatsappReceive),
 	},
 	"github.com/startmsg/chatbackend/shared/metaapi": {
 		"openapi": wiring.Route(metaapi.Openapi),
@@ -138,6 +145,7 @@ func BuilderName(fn string) string {
 var Streams = map[string]func(*wiring.Env) lambdaapp.StreamHandler{
 	"trigger-router":   wiring.Stream(router.Build),
 	"messenger-intake": streamWithPhone(wiring.Stream(messenger.Build)),
+	"whatsapp-intake":  streamWithPhone(wiring.Stream(wahook.Build)),
 }
 
 // streamWithPhone is a stream consumer built on an Env with the phone

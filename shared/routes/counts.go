@@ -11,4 +11,4 @@ const KeyCount = "COUNT#*"
 // ddbstore/counts.go). Their Keys entries grant both; a test checks it.
 // (The grants are written in Keys itself, not added by an init function,
 // which would keep Keys in every function's binary.)
-var CountWriters = []string{"contact-create", "contact-delete", "actions", "events-collect", "messenger-intake"}
+var CountWriters = []string{"contact-create", "contact-delete", "actions", "events-collect", "messenger-intake", "whatsapp-intake"}

@@ -88,7 +88,7 @@ var Keys = map[string]KeyScope{
 	"admin-tenant-create":  {Read: settings, Write: []string{KeyTenant, KeyTenants, KeyCred}},
 	"admin-tenant-get":     {Read: settings},
 	"admin-secret-rotate":  {Read: settings, Write: []string{KeyTenant, KeyCred}},
-	"admin-channel-create": {Read: settings, Write: settings},
+	"admin-channel-create": {Read: settings, Write: []string{KeyTenant, KeyInstance, KeyInstanceSeq}},
 	"admin-channel-list":   {Read: settings},
 	"admin-token-create":   {Read: settings, Write: []string{KeyTenant, KeyCred}},
 	"admin-token-list":     {Read: settings},
@@ -103,4 +103,13 @@ var Keys = map[string]KeyScope{
 	// writes with their search entries and a mark per event, in one
 	// transaction.
 	"messenger-intake": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount}, OpsWrite: []string{KeyIndex, KeyOnce, KeyCount}},
+
+	// whatsapp: the public webhook reads only the lookups by verify token,
+	// phone number id and WABA id (not any tenant's settings) and writes
+	// only its inbox; the intake writes contacts and reads and writes the
+	// marks of the messages it recorded (the message store's keys join it).
+	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
+	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
+	"whatsapp-intake":    {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark}},
+	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 }

@@ -217,6 +217,14 @@ var Table = []Route{
 		Summary: "The WhatsApp business profile (about, address, description, email, vertical, websites)"},
 	{Method: "POST", Path: "/{instance}/me", Function: "chatapi-instance-me-set", Auth: AuthChannelQuery, Access: TableRead | RateCount | Provider, Tag: "whatsapp", Body: true,
 		Summary: "Change the WhatsApp business profile; an empty string leaves a field as it is"},
+	// whatsapp: the Cloud API webhook (public: the verify token and the
+	// channel's app secret authenticate it) and a channel's credentials.
+	{Method: "GET", Path: "/v1/webhooks/whatsapp", Function: "whatsapp-verify", Auth: AuthNone, Access: TableRead, Tag: "whatsapp", Query: []string{"hub.mode", "hub.verify_token", "hub.challenge"},
+		Summary: "WhatsApp's subscription handshake: answers hub.challenge to a channel's verify token"},
+	{Method: "POST", Path: "/v1/webhooks/whatsapp", Function: "whatsapp-receive", Auth: AuthNone, Access: TableRead | TableWrite, Tag: "whatsapp", Body: true,
+		Summary: "WhatsApp Cloud API webhook calls (X-Hub-Signature-256): inbound messages, statuses, template status updates"},
+	{Method: "PUT", Path: "/admin/tenants/{tenantId}/channels/{channelId}/whatsapp", Function: "admin-whatsapp-set", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+		Summary: "Set a WhatsApp channel's Cloud API credentials (never shown again); the channel gets its instance id"},
 }
 
 // EventFunction is a Lambda that is not behind the API: the authorizer and
@@ -247,6 +255,9 @@ var EventFunctions = []EventFunction{
 		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},
 	{Function: "messenger-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "INBOX#",
 		Summary: "Table stream → the events of each stored Messenger webhook call, recorded once each (contact writes)"},
+	// whatsapp
+	{Function: "whatsapp-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "WAINBOX#",
+		Summary: "Table stream → each stored WhatsApp webhook call: inbound messages (once each, by wamid), statuses, template status updates"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

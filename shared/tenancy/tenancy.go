@@ -74,6 +74,12 @@ type Channel struct {
 	// operator typed them).
 	AppSecret   string `json:"-" dynamodbav:"app_secret,omitempty"`
 	VerifyToken string `json:"-" dynamodbav:"verify_token,omitempty"`
+	// InstanceID is a WhatsApp channel's instance id (seed 002's
+	// /instance{id}/…), unique across tenants; 0 for other kinds.
+	InstanceID int64 `json:"instance_id,omitempty" dynamodbav:"instance_id,omitempty"`
+	// WhatsApp is what a WhatsApp channel shows of its Cloud API
+	// credentials (ids only), once they are set.
+	WhatsApp *WhatsAppInfo `json:"whatsapp,omitempty" dynamodbav:"whatsapp,omitempty"`
 }
 
 // Token is a channel API token as listed: never the token itself.
@@ -121,6 +127,14 @@ type Store interface {
 type Service struct {
 	Store Store
 	Now   func() time.Time
+	// Instances allocates WhatsApp channels' instance ids at creation (nil:
+	// none are allocated; SetWhatsApp allocates one later).
+	Instances InstanceAllocator
+}
+
+// InstanceAllocator hands out instance ids, never the same twice.
+type InstanceAllocator interface {
+	NextInstanceID(ctx context.Context) (int64, error)
 }
 
 //go:generate go test -run TestRegionsMatchPhoneLibrary -update .
@@ -206,6 +220,13 @@ func (s *Service) CreateChannel(ctx context.Context, tenantID string, in Channel
 	}
 	c := Channel{ID: NewID("ch"), TenantID: tenantID, Kind: kind, Name: name, DefaultCountry: country, CreatedAt: s.Now().Unix(),
 		AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
+	if kind == WhatsApp && s.Instances != nil {
+		// The counter moves even if the create then fails: ids may have
+		// gaps, never repeats.
+		if c.InstanceID, err = s.Instances.NextInstanceID(ctx); err != nil {
+			return Channel{}, err
+		}
+	}
 	if err := s.Store.CreateChannel(ctx, c); err != nil {
 		return Channel{}, err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/wahook"
 )
 
 // Env is what one function instance is built from: the SDK configuration,
@@ -63,6 +64,10 @@ type Env struct {
 	// Limits are the stage's per-tenant limits (shared/limits, from the
 	// environment; defaults where unset).
 	Limits limits.Limits
+	// WAMessages and WATemplates take what the WhatsApp intake records:
+	// the message store and the template registry (nil: wahook.Discard).
+	WAMessages  wahook.MessageStore
+	WATemplates wahook.TemplateStatuses
 	// optErr is an Option's failure, reported as an init error.
 	optErr error
 }
@@ -211,6 +216,39 @@ func (e *Env) IdempotencyStore() idempotency.Store {
 // MessengerInbox keeps verified Messenger webhook calls on the data table.
 func (e *Env) MessengerInbox() messenger.Inbox {
 	return &ddbstore.Inbox{API: e.StoreAPI(), Table: e.DataTable}
+}
+
+// WhatsAppStore is the tenancy store's WhatsApp credentials and instance ids.
+func (e *Env) WhatsAppStore() tenancy.WhatsAppStore { return e.Tenancy() }
+
+// WhatsAppLookup finds the channels of a WhatsApp webhook call.
+func (e *Env) WhatsAppLookup() wahook.Lookup { return e.Tenancy() }
+
+// WhatsAppInbox keeps verified WhatsApp webhook calls on the data table.
+func (e *Env) WhatsAppInbox() wahook.Inbox {
+	return &ddbstore.WAInbox{API: e.StoreAPI(), Table: e.DataTable}
+}
+
+// WhatsAppMarks remembers the WhatsApp messages recorded, by wamid.
+func (e *Env) WhatsAppMarks() wahook.Marks {
+	return &ddbstore.WAMarks{API: e.StoreAPI(), OpsTable: e.OpsTable}
+}
+
+// WhatsAppMessages is the message store the WhatsApp intake records
+// inbound messages and statuses in.
+func (e *Env) WhatsAppMessages() wahook.MessageStore {
+	if e.WAMessages != nil {
+		return e.WAMessages
+	}
+	return wahook.Discard{}
+}
+
+// WhatsAppTemplates takes WhatsApp template status updates.
+func (e *Env) WhatsAppTemplates() wahook.TemplateStatuses {
+	if e.WATemplates != nil {
+		return e.WATemplates
+	}
+	return wahook.Discard{}
 }
 
 // Phone is the phone normaliser, nil unless WithPhone set it.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -154,6 +155,31 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 		t.Errorf("the sandbox does not answer: %v", err)
 	} else {
 		res.Body.Close()
+	}
+	// The demo WhatsApp channel has sandbox credentials and an instance id.
+	for _, k := range []string{"INSTANCE_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_VERIFY_TOKEN"} {
+		if demo[k] == "" {
+			t.Errorf("demo.env has no %s", k)
+		}
+	}
+	req, _ = http.NewRequest(http.MethodGet, apiURL+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+demo["TOKEN_WHATSAPP"])
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), `"instance_id":`+demo["INSTANCE_ID"]+`,`) {
+			t.Errorf("GET /v1/me of the WhatsApp token shows no instance_id %s: %s", demo["INSTANCE_ID"], b)
+		}
+	}
+	res, err = http.Get(apiURL + "/v1/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=42&hub.verify_token=" + demo["WHATSAPP_VERIFY_TOKEN"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the demo verify token's handshake: %d", res.StatusCode)
 	}
 	ddb := dynamodb.NewFromConfig(db.AWSConfig())
 	for _, name := range []string{tableName, opsTableName} {
