@@ -26,7 +26,7 @@ func (e *Env) TemplateStore() templates.Store { return e.Templates() }
 // TemplateSubmitter submits templates to the provider for review. Without
 // a provider client, templates are kept locally and stay PENDING until a
 // status update (TemplateRegistry().SetStatus) moves them.
-func (e *Env) TemplateSubmitter() templates.Submitter { return templates.LocalOnly{} }
+func (e *Env) TemplateSubmitter() templates.Submitter { return waSubmitter{e} }
 
 // TemplateRegistry is the registry's rules on its store: Lookup for the
 // senders, SetStatus for the provider's template status webhook
@@ -50,11 +50,11 @@ func (e *Env) ChatWindow() chatports.Window { return unwired{} }
 
 // ChatInstances are the WhatsApp channels' instance ids: until they are
 // wired no channel has one, and every /instance{id}/… call is a 403.
-func (e *Env) ChatInstances() chatports.Instances { return unwired{} }
+func (e *Env) ChatInstances() chatports.Instances { return channelInstances{e} }
 
 // ChatProfiles is the provider's business profile: until the provider
 // client is wired, answered 503.
-func (e *Env) ChatProfiles() chatports.Profiles { return unwired{} }
+func (e *Env) ChatProfiles() chatports.Profiles { return waProfiles{e} }
 
 // unwired stands for the messaging ports of a deployment that has none.
 type unwired struct{}

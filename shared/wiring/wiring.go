@@ -248,7 +248,7 @@ func (e *Env) WhatsAppTemplates() wahook.TemplateStatuses {
 	if e.WATemplates != nil {
 		return e.WATemplates
 	}
-	return wahook.Discard{}
+	return waTemplateStatuses{e}
 }
 
 // Phone is the phone normaliser, nil unless WithPhone set it.
