@@ -191,7 +191,10 @@ func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID s
 // item holds the time of the tenant's next free slot (tat, unix ms). An
 // idle tenant's slot is in the past: the first UpdateItem restarts it from
 // now; a busy tenant's is not (that condition fails), and the second
-// appends n slots to it. One call for an idle tenant, two for a busy one.
+// appends n slots to it. One call for an idle tenant; for a busy one, one
+// too when this store's last reservation for the tenant ended after now
+// (the item's time only moves on, so the first's condition would fail:
+// the second is made at once), else two.
 func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error) {
 	ops, err := c.ops()
 	if err != nil {
@@ -201,20 +204,15 @@ func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n 
 	k := key(deliveryRatePK(tenantID), skRate)
 	ttl := avN(now.Add(rateTTL).Unix())
 	nowUS := now.UnixMicro()
-	_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: ops, Key: k,
-		UpdateExpression:         aws.String("SET tat = :end, #ttl = :ttl"),
-		ConditionExpression:      aws.String("attribute_not_exists(tat) OR tat <= :now"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":end": avN(nowUS + span), ":now": avN(nowUS), ":ttl": ttl,
-		},
-	})
-	if err == nil {
-		return now.UnixMilli(), nil
-	}
-	if !isConditionFailure(err) {
-		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+	if last, ok := c.rateEnds.Load(tenantID); !ok || last.(int64) <= nowUS {
+		err = c.reserveIdle(ctx, ops, k, span, nowUS, ttl)
+		if err == nil {
+			c.rateEnds.Store(tenantID, nowUS+span)
+			return now.UnixMilli(), nil
+		}
+		if !isConditionFailure(err) {
+			return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+		}
 	}
 	res, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: ops, Key: k,
@@ -234,5 +232,21 @@ func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n 
 	if err != nil {
 		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
 	}
+	c.rateEnds.Store(tenantID, end)
 	return (end - span) / 1000, nil
+}
+
+// reserveIdle is ReserveDeliveries' first UpdateItem: n slots from now,
+// on the condition that the tenant's next free slot is not later.
+func (c *Connections) reserveIdle(ctx context.Context, ops *string, k map[string]types.AttributeValue, span, nowUS int64, ttl types.AttributeValue) error {
+	_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: ops, Key: k,
+		UpdateExpression:         aws.String("SET tat = :end, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(tat) OR tat <= :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":end": avN(nowUS + span), ":now": avN(nowUS), ":ttl": ttl,
+		},
+	})
+	return err
 }

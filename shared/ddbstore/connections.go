@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,10 @@ type Connections struct {
 	API      API
 	Table    string // the data table
 	OpsTable string // the operations table (attempts)
+
+	// rateEnds holds, by tenant, the end of the last slots
+	// ReserveDeliveries took (unix µs): see there.
+	rateEnds sync.Map
 }
 
 // ops is the operations table's name, or an error naming the missing
