@@ -2,6 +2,8 @@ package ddbstore_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,5 +71,70 @@ func TestReserveDeliveriesOneCallWhenBusy(t *testing.T) {
 	api.updates = 0
 	if got := reserve(s, 1, later); got != later.UnixMilli() || api.updates != 1 {
 		t.Fatalf("idle again: first slot %d (want %d), %d calls", got, later.UnixMilli(), api.updates)
+	}
+}
+
+// slowUpdates is the emulator's client, its UpdateItem calls counted and
+// slowed down.
+type slowUpdates struct {
+	*dynamodb.Client
+	mu      sync.Mutex
+	updates int
+}
+
+func (c *slowUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.mu.Lock()
+	c.updates++
+	c.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+// TestReserveDeliveriesCoalesced: reservations of one tenant made while
+// another is under way (a dispatcher's batches at once) are made together,
+// in one UpdateItem, and every caller still gets slots of its own, one
+// after another, none shared.
+func TestReserveDeliveriesCoalesced(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &slowUpdates{Client: env.DDB}
+	s := &ddbstore.Connections{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	every := 10 * time.Millisecond
+	const callers = 12
+	firsts := make([]int64, callers)
+	var wg sync.WaitGroup
+	started := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			if i > 0 {
+				<-started
+				time.Sleep(5 * time.Millisecond)
+			}
+			first, err := s.ReserveDeliveries(ctx, "t", 10, every, now)
+			if err != nil {
+				t.Error(err)
+			}
+			firsts[i] = first
+		})
+		if i == 0 {
+			time.Sleep(5 * time.Millisecond)
+			close(started)
+		}
+	}
+	wg.Wait()
+	if api.updates > 3 {
+		t.Errorf("%d UpdateItem calls for %d reservations made at once, want the later ones made together", api.updates, callers)
+	}
+	slices.Sort(firsts)
+	for i, f := range firsts {
+		if want := now.UnixMilli() + int64(i)*100; f != want {
+			t.Fatalf("reservation %d starts at +%d ms, want +%d (10 slots of 10 ms each, none shared): %v", i, f-now.UnixMilli(), want-now.UnixMilli(), firsts)
+		}
+	}
+	// Another tenant is not held up by this one's.
+	other, err := s.ReserveDeliveries(ctx, "t2", 1, every, now)
+	if err != nil || other != now.UnixMilli() {
+		t.Errorf("other tenant: %d, %v", other, err)
 	}
 }

@@ -37,8 +37,12 @@ type Connections struct {
 	OpsTable string // the operations table (attempts)
 
 	// rateEnds holds, by tenant, the end of the last slots
-	// ReserveDeliveries took (unix µs): see there.
+	// ReserveDeliveries took (unix µs): see reserve.
 	rateEnds sync.Map
+	// rateQueues are the reservations waiting for the one under way, by
+	// tenant and rate (ReserveDeliveries).
+	rateMu     sync.Mutex
+	rateQueues map[string]*rateQueue
 }
 
 // ops is the operations table's name, or an error naming the missing
