@@ -34,9 +34,13 @@ import (
 // (wids): the attempts as one gzipped JSON array in a binary attribute. A
 // batch whose attempts would take an item over packBudget bytes before
 // compression (bodies can be large) is split over several items. Attempts reads the
-// items newest first, and nothing else; FindAttempt (replay) finds a
-// delivery's latest attempt with a Query of the items newest first,
-// filtered on wids and projected to their keys, then one GetItem.
+// items newest first, and nothing else. Each failed attempt also gets a
+// pointer item, WH#<webhookId>#<time>#<attempt> (the key it had in the
+// previous layout), naming its packed item: a batch that all succeeded
+// writes one item. FindAttempt (replay) finds a delivery's latest attempt
+// with a Query of the packed items newest first, filtered on wids and
+// projected to their keys, then one GetItem; a delivery further back than
+// that Query reads (maxFindPages) through its latest pointer.
 //
 // Attempts written before this layout are still read until they expire
 // (ActivityTTL after they were made): one item per attempt keyed by
@@ -47,12 +51,13 @@ const (
 	skPackP    = "ACT#"
 	skWebhookP = "WH#"
 	skLogP     = "LOG#"
-	// maxFindPages bounds the pages of packed items FindAttempt reads (a
-	// page is at most 1 MB of items): a delivery whose latest attempt is
-	// older than that many pages of its connection's activity is not
-	// found.
-	maxFindPages = 64
 )
+
+// maxFindPages bounds the pages of packed items FindAttempt reads (a page
+// is at most 1 MB of items, some 4,000 attempts of small payloads): a
+// delivery whose latest attempt is older than that and that never failed
+// is not found. (A variable so that tests can make it small.)
+var maxFindPages = 64
 
 // packBudget bounds the size of one packed item, as DynamoDB counts it
 // (attrSize), well under its 400 KB limit: an attempt that would take an
@@ -92,6 +97,7 @@ type attemptLog struct {
 const (
 	attrAtts = "atts"
 	attrWids = "wids"
+	attrPack = "pack" // of a pointer item
 )
 
 // AddAttempt logs an attempt; it expires ActivityTTL after its time.
@@ -181,13 +187,16 @@ func packItems(as []connections.ConnAttempt) ([]map[string]types.AttributeValue,
 		// Each item: its keys, TTL and names (about 100 bytes), "[" and
 		// "]", and per attempt its JSON, a comma and its webhook ID.
 		var (
-			body  []byte
-			refs  []attemptRef
-			flush = func() {
+			body   []byte
+			refs   []attemptRef
+			failed []bool
+			flush  = func() {
 				if len(refs) > 0 {
-					items = append(items, packItem(pk, refs, gzipped(append(body, ']'))))
+					it := packItem(pk, refs, gzipped(append(body, ']')))
+					items = append(items, it)
+					items = append(items, pointerItems(pk, it, refs, failed)...)
 				}
-				body, refs = nil, nil
+				body, refs, failed = nil, nil, nil
 			}
 		)
 		for _, a := range atts {
@@ -205,6 +214,7 @@ func packItems(as []connections.ConnAttempt) ([]map[string]types.AttributeValue,
 			}
 			body = append(body, j...)
 			refs = append(refs, refOf(a))
+			failed = append(failed, a.Outcome != connections.OutcomeSuccess)
 		}
 		flush()
 	}
@@ -234,6 +244,26 @@ func packItem(pk string, refs []attemptRef, atts []byte) map[string]types.Attrib
 		attrWids:     &types.AttributeValueMemberSS{Value: wids},
 		TTLAttribute: avN(expiry(top)),
 	}
+}
+
+// pointerItems are the pointers to pack (a packed item) of the attempts
+// of refs that failed: WH#<webhookId>#<time>#<attempt>, the key an attempt
+// had in the previous layout, holding the packed item's sort key (attrPack).
+// Replay finds a failed delivery through them whenever it was attempted
+// (FindAttempt); a successful one, which the receiver has, needs none.
+func pointerItems(pk string, pack map[string]types.AttributeValue, refs []attemptRef, failed []bool) []map[string]types.AttributeValue {
+	var out []map[string]types.AttributeValue
+	for i, r := range refs {
+		if failed[i] {
+			out = append(out, map[string]types.AttributeValue{
+				AttrPK:       avS(pk),
+				AttrSK:       avS(attemptSK(connections.Attempt{Time: r.Time, WebhookID: r.WebhookID, Attempt: r.Attempt})),
+				attrPack:     pack[AttrSK],
+				TTLAttribute: pack[TTLAttribute],
+			})
+		}
+	}
+	return out
 }
 
 // gzippers are gzip writers at BestSpeed, reused.
@@ -606,16 +636,51 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
 	}
 	if len(page.Items) == 1 {
-		var a connections.Attempt
-		if err := attributevalue.UnmarshalMap(page.Items[0], &a); err != nil {
-			return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
-		}
-		// A webhook ID holding "#" could name the prefix of another's keys.
-		if a.WebhookID == webhookID {
-			return a, nil
+		if p, ok := page.Items[0][attrPack].(*types.AttributeValueMemberS); ok {
+			a, found, err := c.fromPointer(ctx, ops, pk, p.Value, page.Items[0], webhookID)
+			if err != nil {
+				return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+			}
+			if found {
+				return a, nil
+			}
+		} else {
+			var a connections.Attempt
+			if err := attributevalue.UnmarshalMap(page.Items[0], &a); err != nil {
+				return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
+			}
+			// A webhook ID holding "#" could name the prefix of another's keys.
+			if a.WebhookID == webhookID {
+				return a, nil
+			}
 		}
 	}
 	return c.findLegacyAttempt(ctx, ops, tenantID, connectionID, webhookID, notFound)
+}
+
+// fromPointer reads the attempt a pointer item names (see pointerItems)
+// from its packed item; found is false when the item is gone (expired) or
+// the pointer names another delivery (a webhook ID holding "#" can be the
+// prefix of another's keys).
+func (c *Connections) fromPointer(ctx context.Context, ops *string, pk, packSK string, ptr map[string]types.AttributeValue, webhookID string) (connections.Attempt, bool, error) {
+	sk, _ := ptr[AttrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return connections.Attempt{}, false, errors.New("a pointer item without its sort key")
+	}
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: ops, Key: key(pk, packSK), ConsistentRead: aws.Bool(true)})
+	if err != nil || len(res.Item) == 0 {
+		return connections.Attempt{}, false, err
+	}
+	_, atts, err := decodePack(res.Item)
+	if err != nil {
+		return connections.Attempt{}, false, err
+	}
+	for _, a := range atts {
+		if a.WebhookID == webhookID && attemptSK(a) == sk.Value {
+			return a, true, nil
+		}
+	}
+	return connections.Attempt{}, false, nil
 }
 
 // findPacked finds the latest attempt of a delivery in a partition's packed

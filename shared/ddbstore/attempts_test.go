@@ -1,7 +1,9 @@
 package ddbstore_test
 
 import (
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
@@ -194,6 +196,9 @@ func TestAttemptsPacked(t *testing.T) {
 	var onK, onOther []connections.Attempt
 	for i := range 10 {
 		a := mkAttempt(base+int64(i), fmt.Sprintf("msg_%02d", i), 1+i%3)
+		if i%3 != 0 {
+			a.Outcome, a.HTTPCode, a.Error, a.Final = connections.OutcomeSuccess, 200, "", true
+		}
 		as = append(as, connections.ConnAttempt{TenantID: "t", ConnectionID: "k", Attempt: a})
 		onK = append(onK, a)
 		if i < 3 {
@@ -206,11 +211,30 @@ func TestAttemptsPacked(t *testing.T) {
 	if err := s.AddAttempts(ctx, as); err != nil {
 		t.Fatal(err)
 	}
-	if all := opsKeys(t, env, "CONN#t#k", ""); len(all) != 1 || !strings.HasPrefix(all[0], fmt.Sprintf("ACT#%013d#", base+9)) {
-		t.Fatalf("items of connection k: %v, want one packed item ACT#<newest>#…", all)
+	all := opsKeys(t, env, "CONN#t#k", "")
+	packSK := fmt.Sprintf("ACT#%013d#", base+9)
+	if len(all) != 5 || !strings.HasPrefix(all[0], packSK) {
+		t.Fatalf("items of connection k: %v, want one packed item ACT#<newest>#… and a pointer for each of the 4 failed attempts", all)
 	}
-	if all := opsKeys(t, env, "CONN#t#other", ""); len(all) != 1 {
-		t.Fatalf("items of connection other: %v, want one", all)
+	for i, sk := range all[1:] {
+		if want := fmt.Sprintf("WH#msg_%02d#%013d#01", 3*i, base+int64(3*i)); sk != want {
+			t.Errorf("pointer %d: %s, want %s", i, sk, want)
+		}
+		if p, ok := rawItemIn(t, env, env.OpsTable, "CONN#t#k", sk)["pack"].(*types.AttributeValueMemberS); !ok || p.Value != all[0] {
+			t.Errorf("pointer %s names %#v, want %s", sk, p, all[0])
+		}
+	}
+	if all := opsKeys(t, env, "CONN#t#other", ""); len(all) != 4 {
+		t.Fatalf("items of connection other: %v, want one packed item and 3 pointers", all)
+	}
+	// A batch that all succeeded is one item.
+	ok := mkAttempt(base+50, "msg_ok", 1)
+	ok.Outcome, ok.HTTPCode, ok.Error = connections.OutcomeSuccess, 200, ""
+	if err := s.AddAttempts(ctx, []connections.ConnAttempt{{TenantID: "t", ConnectionID: "ok", Attempt: ok}, {TenantID: "t", ConnectionID: "ok", Attempt: ok}}); err != nil {
+		t.Fatal(err)
+	}
+	if all := opsKeys(t, env, "CONN#t#ok", ""); len(all) != 1 {
+		t.Fatalf("items of a successful batch: %v, want one", all)
 	}
 	raw := rawItemIn(t, env, env.OpsTable, "CONN#t#k", packedKeyAt(t, env, "CONN#t#k", base+9))
 	if ttl, want := numAttr(t, raw, ddbstore.TTLAttribute), (base+9)/1000+int64(connections.ActivityTTL/time.Second); ttl != want {
@@ -261,14 +285,11 @@ func TestAttemptsPackSizeFallback(t *testing.T) {
 	if err := s.AddAttempts(ctx, as); err != nil {
 		t.Fatal(err)
 	}
-	sks := opsKeys(t, env, "CONN#t#k", "")
+	sks := opsKeys(t, env, "CONN#t#k", "ACT#")
 	if len(sks) < 4 || len(sks) > 6 {
 		t.Fatalf("items: %d (%v), want the 10 attempts packed 2 or 3 to an item, the large one alone", len(sks), sks)
 	}
 	for _, sk := range sks {
-		if !strings.HasPrefix(sk, "ACT#") {
-			t.Fatalf("item %s: want only packed items", sk)
-		}
 		if n := ddbstore.AttrSize(rawItemIn(t, env, env.OpsTable, "CONN#t#k", sk)); n > 400<<10 {
 			t.Errorf("item %s: %d bytes, over DynamoDB's limit", sk, n)
 		}
@@ -332,11 +353,11 @@ func TestFindAttemptLatestAcrossPacks(t *testing.T) {
 	if got, err := s.FindAttempt(ctx, "t", "k", "msg_x"); err != nil || got != x2 {
 		t.Fatalf("FindAttempt(msg_x) = %+v, %v; want attempt 2", got, err)
 	}
-	// Newer items filling more than one 1 MB page.
-	big := strings.Repeat("b", 300<<10)
+	// Newer items filling more than one 1 MB page (bodies that do not
+	// compress).
 	for i := range 6 {
 		a := mkAttempt(base+10_000+int64(i), fmt.Sprintf("msg_big%d", i), 1)
-		a.RequestBody = big
+		a.RequestBody = noise(i, 300<<10)
 		add(a)
 	}
 	if got, err := s.FindAttempt(ctx, "t", "k", "msg_old"); err != nil || got != old {
@@ -380,4 +401,51 @@ func TestAttemptsPreviousLayout(t *testing.T) {
 			t.Errorf("FindAttempt(%s) = %+v, %v; want %+v", c.id, got, err, c.want)
 		}
 	}
+}
+
+// TestFindAttemptThroughPointer: a failed delivery whose attempts are
+// further back than FindAttempt's Query of packed items reads is found
+// through its pointer item; a successful one that far back is not.
+func TestFindAttemptThroughPointer(t *testing.T) {
+	s, _ := newConnections(t)
+	ctx := t.Context()
+	const base = int64(1_700_000_000_000)
+	failed := []connections.Attempt{mkAttempt(base, "msg_f", 1), mkAttempt(base+5000, "msg_f", 2)}
+	ok := mkAttempt(base+1, "msg_ok", 1)
+	ok.Outcome, ok.HTTPCode, ok.Error = connections.OutcomeSuccess, 200, ""
+	if err := s.AddAttempts(ctx, []connections.ConnAttempt{{TenantID: "t", ConnectionID: "k", Attempt: failed[0]}, {TenantID: "t", ConnectionID: "k", Attempt: ok}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAttempt(ctx, "t", "k", failed[1]); err != nil {
+		t.Fatal(err)
+	}
+	// Newer items filling more than one 1 MB page (bodies that do not
+	// compress).
+	for i := range 6 {
+		a := mkAttempt(base+10_000+int64(i), fmt.Sprintf("msg_big%d", i), 1)
+		a.Outcome, a.RequestBody = connections.OutcomeSuccess, noise(i, 300<<10)
+		if err := s.AddAttempt(ctx, "t", "k", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ddbstore.SetFindPages(t, 1)
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_f"); err != nil || got != failed[1] {
+		t.Fatalf("FindAttempt(msg_f) = %+v, %v; want its latest attempt, through its pointer", got, err)
+	}
+	_, err := s.FindAttempt(ctx, "t", "k", "msg_ok")
+	wantNotFound(t, "FindAttempt of a successful delivery beyond the pages read", err)
+	for _, id := range []string{"msg_", "msg_f#1700"} {
+		_, err := s.FindAttempt(ctx, "t", "k", id)
+		wantNotFound(t, "FindAttempt("+id+")", err)
+	}
+}
+
+// noise is n bytes of base64 that gzip cannot shrink much.
+func noise(seed, n int) string {
+	r := rand.New(rand.NewPCG(uint64(seed), 42))
+	b := make([]byte, n*3/4)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

@@ -64,6 +64,13 @@ func SetPackBudget(t interface{ Cleanup(func()) }, n int) {
 	t.Cleanup(func() { packBudget = old })
 }
 
+// SetFindPages sets maxFindPages until the test ends.
+func SetFindPages(t interface{ Cleanup(func()) }, n int) {
+	old := maxFindPages
+	maxFindPages = n
+	t.Cleanup(func() { maxFindPages = old })
+}
+
 // AttrSize is the size attrSize counts for an item (its names included).
 func AttrSize(it map[string]types.AttributeValue) int {
 	return attrSize(&types.AttributeValueMemberM{Value: it}) - 3 - len(it)

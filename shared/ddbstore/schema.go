@@ -78,8 +78,10 @@ import (
 //	                                                                <time> its newest; a write over 300 KB
 //	                                                                takes several (TTL; no index; attempts.go)
 //	CONN#<t>#<id>              WH#<webhookId>#<time ms:%013d>#<attempt:%02d>
-//	                                                                delivery attempt as written before the
-//	                                                                packed items (read until they expire)
+//	                                                                a failed attempt's pointer: pack, the
+//	                                                                SK of its ACT# item (TTL; replay); before
+//	                                                                the packed items, the attempt itself
+//	                                                                (read until they expire)
 //	CONN#<t>#<id>              LOG#<time ms:%013d>#<random>         the keys of the WH# attempts one write
 //	                                                                logged, <time> its newest (read until
 //	                                                                they expire)
