@@ -233,8 +233,25 @@ func ceilingTarget(o options, run, before, after throughputRun) connector.Target
 			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL),
 		fmt.Sprintf("ceiling loop CPU, after: %s", after.CPU.String()),
 	}
+	if d, b, a := cpuPerDelivery(run, o.n), cpuPerDelivery(before, o.n), cpuPerDelivery(after, o.n); d > 0 && b > 0 && a > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("context, CPU per delivery of the benchmark's processes (this one, dynoxide, fauxqs; on a shared machine the rates follow it): dispatcher path %.3f ms, ceiling loop %.3f ms before and %.3f ms after (ceiling ÷ dispatcher = %.2f)",
+			d, b, a, (a+b)/2/d))
+	}
 	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean}
 	return t
+}
+
+// cpuPerDelivery is the CPU the benchmark's processes used in a run, per
+// delivery, in ms (0 when not measured).
+func cpuPerDelivery(r throughputRun, n int) float64 {
+	total := 0.0
+	for _, u := range r.CPU.Ours {
+		total += u.CPUS
+	}
+	if n == 0 {
+		return 0
+	}
+	return total * 1000 / float64(n)
 }
 
 // ceilingLoop is the dispatcher's ceiling on this machine: the SQS path of
