@@ -1,15 +1,20 @@
 package ddbstore
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,34 +27,51 @@ import (
 )
 
 // The activity log of a connection, in its partition of the operations
-// table (CONN#<t>#<id>; see schema.go):
+// table (CONN#<t>#<id>; see schema.go), is packed: one item per
+// connection per AddAttempts call (a dispatcher's batch),
+// ACT#<time>#<random>, its time that of its newest attempt, holding the
+// attempts themselves (atts, newest first) and the set of their webhook IDs
+// (wids): the attempts as one gzipped JSON array in a binary attribute. A
+// batch whose attempts would take an item over packBudget bytes before
+// compression (bodies can be large) is split over several items. Attempts reads the
+// items newest first, and nothing else. Each failed attempt also gets a
+// pointer item, WH#<webhookId>#<time>#<attempt> (the key it had in the
+// previous layout), naming its packed item: a batch that all succeeded
+// writes one item. FindAttempt (replay) finds a delivery's latest attempt
+// with a Query of the packed items newest first, filtered on wids and
+// projected to their keys, then one GetItem; a delivery further back than
+// that Query reads (maxFindPages) through its latest pointer.
 //
-//   - one item per attempt, keyed by the delivery it belongs to,
-//     WH#<webhookId>#<time>#<attempt>: FindAttempt (replay) reads the
-//     latest attempt of a delivery with one strongly consistent Query, and
-//     no index is written per attempt;
-//   - one log item per AddAttempts call, LOG#<time>#<random>, listing the
-//     keys of the attempts it wrote (time, webhook ID, attempt), its time
-//     that of its newest attempt: Attempts reads the log newest first and
-//     then the attempts it names.
-//
-// Attempts written before this layout (ATT#<time>#<webhookId>#<attempt>,
-// found by webhook ID through GSI1) are still read until they expire
-// (ActivityTTL after they were made).
+// Attempts written before this layout are still read until they expire
+// (ActivityTTL after they were made): one item per attempt keyed by
+// delivery (WH#<webhookId>#<time>#<attempt>) and one log item per write
+// naming them (LOG#<time>#<random>); and before those, ATT#<time>#<webhookId>#<attempt>,
+// found by webhook ID through GSI1.
 const (
+	skPackP    = "ACT#"
 	skWebhookP = "WH#"
 	skLogP     = "LOG#"
-	// maxLogRefs bounds the attempts one log item lists (about 80 bytes
-	// each: far below DynamoDB's 400 KB per item).
-	maxLogRefs = 1000
 )
 
-// attemptSK is an attempt's sort key: by delivery, then time.
+// maxFindPages bounds the pages of packed items FindAttempt reads (a page
+// is at most 1 MB of items, some 4,000 attempts of small payloads): a
+// delivery whose latest attempt is older than that and that never failed
+// is not found. (A variable so that tests can make it small.)
+var maxFindPages = 64
+
+// packBudget bounds the size of one packed item, as DynamoDB counts it
+// (attrSize), well under its 400 KB limit: an attempt that would take an
+// item over it starts another. (A variable so that tests can make it
+// small.)
+var packBudget = 300 << 10
+
+// attemptSK is an attempt's sort key in the previous layout: by delivery,
+// then time.
 func attemptSK(a connections.Attempt) string {
 	return fmt.Sprintf("%s%s#%013d#%02d", skWebhookP, a.WebhookID, a.Time, a.Attempt)
 }
 
-// attemptRef names one attempt in a log item.
+// attemptRef names one attempt.
 type attemptRef struct {
 	Time      int64  `dynamodbav:"t"`
 	WebhookID string `dynamodbav:"w"`
@@ -65,14 +87,20 @@ func newer(a, b attemptRef) int {
 	return cmp.Or(cmp.Compare(b.Time, a.Time), strings.Compare(b.WebhookID, a.WebhookID), cmp.Compare(b.Attempt, a.Attempt))
 }
 
-// attemptLog is a log item: the attempts one AddAttempts call wrote for
-// one connection.
+// attemptLog is a log item of the previous layout: the attempts one
+// AddAttempts call wrote for one connection.
 type attemptLog struct {
 	Refs []attemptRef `dynamodbav:"refs"`
 }
 
-// AddAttempt logs an attempt; it expires ActivityTTL after its time. The
-// same webhook attempt at the same millisecond overwrites itself.
+// Attribute names of a packed item.
+const (
+	attrAtts = "atts"
+	attrWids = "wids"
+	attrPack = "pack" // of a pointer item
+)
+
+// AddAttempt logs an attempt; it expires ActivityTTL after its time.
 func (c *Connections) AddAttempt(ctx context.Context, tenantID, connectionID string, a connections.Attempt) error {
 	return c.AddAttempts(ctx, []connections.ConnAttempt{{TenantID: tenantID, ConnectionID: connectionID, Attempt: a}})
 }
@@ -83,17 +111,18 @@ type batchWriter interface {
 }
 
 // AddAttempts logs the attempts of a batch of deliveries, whatever their
-// connections: one item per attempt and one log item per connection, in
-// BatchWriteItem calls of up to 25 items (one call for a batch of 10
-// deliveries on one connection: 11 items); items DynamoDB leaves
-// unprocessed are sent again with backoff. With a client that has no
-// BatchWriteItem it makes one PutItem per item.
+// connections: one packed item per connection (more when its attempts
+// would take it over packBudget), in BatchWriteItem calls of up to 25
+// items (one call of one item for a batch of 10 deliveries on one
+// connection); items DynamoDB leaves unprocessed are sent again with
+// backoff. With a client that has no BatchWriteItem it makes one PutItem
+// per item.
 func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAttempt) error {
 	ops, err := c.ops()
 	if err != nil {
 		return err
 	}
-	items, err := attemptItems(as)
+	items, err := packItems(as)
 	if err != nil {
 		return err
 	}
@@ -130,72 +159,182 @@ func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAtte
 	return nil
 }
 
-// attemptItems are the items AddAttempts writes: the attempts (the same
-// attempt twice, a message the queue handed out twice and tried in the
-// same millisecond, once: DynamoDB refuses a batch that names a key twice),
-// then each connection's log items.
-func attemptItems(as []connections.ConnAttempt) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	seen := map[string]int{}
-	refs := map[string][]attemptRef{} // by partition key
+// packItems are the items AddAttempts writes: per connection, its attempts
+// newest first (the same attempt twice, a message the queue handed out
+// twice and tried in the same millisecond, once), packed into as few items
+// as packBudget allows.
+func packItems(as []connections.ConnAttempt) ([]map[string]types.AttributeValue, error) {
+	byPK := map[string][]connections.Attempt{}
 	var pks []string
+	seen := map[string]bool{}
 	for _, a := range as {
-		it, err := attemptItem(a.TenantID, a.ConnectionID, a.Attempt)
-		if err != nil {
-			return nil, err
-		}
 		pk := attemptPK(a.TenantID, a.ConnectionID)
-		k := pk + "\x00" + attemptSK(a.Attempt)
-		if i, dup := seen[k]; dup {
-			items[i] = it
+		r := refOf(a.Attempt)
+		k := fmt.Sprintf("%s\x00%d\x00%s\x00%d", pk, r.Time, r.WebhookID, r.Attempt)
+		if seen[k] {
 			continue
 		}
-		seen[k] = len(items)
-		items = append(items, it)
-		if _, ok := refs[pk]; !ok {
+		seen[k] = true
+		if _, ok := byPK[pk]; !ok {
 			pks = append(pks, pk)
 		}
-		refs[pk] = append(refs[pk], refOf(a.Attempt))
+		byPK[pk] = append(byPK[pk], a.Attempt)
 	}
+	var items []map[string]types.AttributeValue
 	for _, pk := range pks {
-		for chunk := range slices.Chunk(refs[pk], maxLogRefs) {
-			it, err := logItem(pk, chunk)
-			if err != nil {
-				return nil, err
+		atts := byPK[pk]
+		slices.SortStableFunc(atts, func(a, b connections.Attempt) int { return newer(refOf(a), refOf(b)) })
+		// Each item: its keys, TTL and names (about 100 bytes), "[" and
+		// "]", and per attempt its JSON, a comma and its webhook ID.
+		var (
+			body   []byte
+			refs   []attemptRef
+			failed []bool
+			flush  = func() {
+				if len(refs) > 0 {
+					it := packItem(pk, refs, gzipped(append(body, ']')))
+					items = append(items, it)
+					items = append(items, pointerItems(pk, it, refs, failed)...)
+				}
+				body, refs, failed = nil, nil, nil
 			}
-			items = append(items, it)
+		)
+		for _, a := range atts {
+			j, err := json.Marshal(a)
+			if err != nil {
+				return nil, fmt.Errorf("marshal attempt %s: %w", a.WebhookID, err)
+			}
+			if len(refs) > 0 && 100+len(pk)+len(body)+1+len(j)+1+len(a.WebhookID)*(len(refs)+1) > packBudget {
+				flush()
+			}
+			if len(refs) == 0 {
+				body = append(body, '[')
+			} else {
+				body = append(body, ',')
+			}
+			body = append(body, j...)
+			refs = append(refs, refOf(a))
+			failed = append(failed, a.Outcome != connections.OutcomeSuccess)
 		}
+		flush()
 	}
 	return items, nil
 }
 
-// attemptItem is an attempt's item in the operations table.
-func attemptItem(tenantID, connectionID string, a connections.Attempt) (map[string]types.AttributeValue, error) {
-	it, err := item(attemptPK(tenantID, connectionID), attemptSK(a), a)
-	if err != nil {
-		return nil, err
+// packItem is one packed item: the attempts as a gzipped JSON array
+// (newest first, as refs name them) under the time of the newest, which no attempt
+// it holds is later than, and the set of their webhook IDs. (One binary
+// attribute rather than a list of maps: DynamoDB reads none of the
+// attempts' fields, and the local emulator writes a nested item four times
+// slower than the same bytes as one value.)
+func packItem(pk string, refs []attemptRef, atts []byte) map[string]types.AttributeValue {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	top := refs[0].Time
+	var wids []string
+	for _, ref := range refs {
+		if !slices.Contains(wids, ref.WebhookID) {
+			wids = append(wids, ref.WebhookID)
+		}
 	}
-	it[TTLAttribute] = avN(expiry(a.Time))
-	return it, nil
+	return map[string]types.AttributeValue{
+		AttrPK:       avS(pk),
+		AttrSK:       avS(fmt.Sprintf("%s%013d#%s", skPackP, top, hex.EncodeToString(r[:]))),
+		attrAtts:     &types.AttributeValueMemberB{Value: atts},
+		attrWids:     &types.AttributeValueMemberSS{Value: wids},
+		TTLAttribute: avN(expiry(top)),
+	}
+}
+
+// pointerItems are the pointers to pack (a packed item) of the attempts
+// of refs that failed: WH#<webhookId>#<time>#<attempt>, the key an attempt
+// had in the previous layout, holding the packed item's sort key (attrPack).
+// Replay finds a failed delivery through them whenever it was attempted
+// (FindAttempt); a successful one, which the receiver has, needs none.
+func pointerItems(pk string, pack map[string]types.AttributeValue, refs []attemptRef, failed []bool) []map[string]types.AttributeValue {
+	var out []map[string]types.AttributeValue
+	for i, r := range refs {
+		if failed[i] {
+			out = append(out, map[string]types.AttributeValue{
+				AttrPK:       avS(pk),
+				AttrSK:       avS(attemptSK(connections.Attempt{Time: r.Time, WebhookID: r.WebhookID, Attempt: r.Attempt})),
+				attrPack:     pack[AttrSK],
+				TTLAttribute: pack[TTLAttribute],
+			})
+		}
+	}
+	return out
+}
+
+// gzippers are gzip writers at BestSpeed, reused.
+var gzippers = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
+// gzipped is b compressed: the attempts' JSON (bodies much alike, and
+// their quotes escaped) takes a fraction of the bytes, so that one
+// attempt fits an item whatever its body's characters, and a batch's
+// attempts take fewer write units.
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	out.Grow(len(b)/3 + 64)
+	w := gzippers.Get().(*gzip.Writer)
+	w.Reset(&out)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	gzippers.Put(w)
+	return out.Bytes()
+}
+
+// attrSize is the size of an attribute value as DynamoDB counts item
+// sizes (its name apart), rounded up where DynamoDB's rules are not
+// exact: strings and binaries their length, numbers at most 21 bytes,
+// lists and maps 3 bytes and 1 per element besides their elements (and a
+// map's names).
+func attrSize(av types.AttributeValue) int {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return 21
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range v.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += 1 + attrSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += 1 + len(k) + attrSize(e)
+		}
+		return n
+	}
+	return 0
 }
 
 // expiry is the TTL of what was logged at ms.
 func expiry(ms int64) int64 { return time.UnixMilli(ms).Add(connections.ActivityTTL).Unix() }
 
-// logItem lists refs (newest first) under the time of the newest, which
-// no attempt it names is later than.
-func logItem(pk string, refs []attemptRef) (map[string]types.AttributeValue, error) {
-	refs = slices.Clone(refs)
-	slices.SortFunc(refs, newer)
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	top := refs[0].Time
-	it, err := item(pk, fmt.Sprintf("%s%013d#%s", skLogP, top, hex.EncodeToString(r[:])), attemptLog{Refs: refs})
-	if err != nil {
-		return nil, err
+// packTime reads the time out of a packed item's sort key.
+func packTime(sk string) (int64, bool) {
+	rest, ok := strings.CutPrefix(sk, skPackP)
+	if !ok || len(rest) < 13 {
+		return 0, false
 	}
-	it[TTLAttribute] = avN(expiry(top))
-	return it, nil
+	ms, err := strconv.ParseInt(rest[:13], 10, 64)
+	return ms, err == nil
 }
 
 // logTime reads the time out of a log item's sort key.
@@ -210,9 +349,9 @@ func logTime(sk string) (int64, bool) {
 
 // Attempts returns the last limit attempts of a connection, newest first
 // (strongly consistent). Expired attempts not yet swept by TTL are included.
-// It reads the log items newest first until limit attempts are known to be
-// the newest (a log item's attempts are no later than its time), then the
-// attempts themselves (BatchGetItem).
+// It reads the packed items newest first until limit attempts are known to
+// be the newest (a packed item's attempts are no later than its time), and
+// the attempts of the previous layouts (see the top of this file).
 func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID string, limit int) ([]connections.Attempt, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
@@ -223,6 +362,10 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	}
 	pk := attemptPK(tenantID, connectionID)
 	fail := func(err error) error { return fmt.Errorf("attempts of connection %s: %w", connectionID, err) }
+	packed, err := c.packedAttempts(ctx, ops, pk, limit)
+	if err != nil {
+		return nil, fail(err)
+	}
 	refs, err := c.logRefs(ctx, ops, pk, limit)
 	if err != nil {
 		return nil, fail(err)
@@ -231,12 +374,14 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	if err != nil {
 		return nil, fail(err)
 	}
-	byRef := make(map[attemptRef]connections.Attempt, len(legacy))
-	for _, a := range legacy {
+	byRef := make(map[attemptRef]connections.Attempt, len(legacy)+len(packed))
+	stored := map[attemptRef]bool{} // read already: not to be fetched
+	for _, a := range slices.Concat(legacy, packed) {
 		r := refOf(a)
-		if _, dup := byRef[r]; !dup {
+		if !stored[r] {
 			refs = append(refs, r)
 		}
+		stored[r] = true
 		byRef[r] = a
 	}
 	slices.SortFunc(refs, newer)
@@ -244,7 +389,7 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 	refs = refs[:min(limit, len(refs))]
 	var keys []map[string]types.AttributeValue
 	for _, r := range refs {
-		if _, ok := byRef[r]; !ok {
+		if !stored[r] {
 			keys = append(keys, key(pk, attemptSK(connections.Attempt{Time: r.Time, WebhookID: r.WebhookID, Attempt: r.Attempt})))
 		}
 	}
@@ -262,6 +407,77 @@ func (c *Connections) Attempts(ctx context.Context, tenantID, connectionID strin
 		}
 	}
 	return out, nil
+}
+
+// packedAttempts reads a partition's packed items newest first until limit
+// of the attempts they hold are known to be the newest, and returns every
+// attempt of the items read.
+func (c *Connections) packedAttempts(ctx context.Context, ops *string, pk string, limit int) ([]connections.Attempt, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              ops,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(pk), ":p": avS(skPackP),
+		},
+		ScanIndexForward: aws.Bool(false),
+		ConsistentRead:   aws.Bool(true),
+		Limit:            aws.Int32(int32(min(limit, maxQueryPage))),
+	}
+	var out []connections.Attempt
+	for {
+		page, err := c.API.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			top, atts, err := decodePack(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, atts...)
+			// Every packed item not read yet is no later than top, and
+			// neither is any attempt it holds: those later than top are
+			// the newest (one at top may tie with one not read yet).
+			settled := 0
+			for _, a := range out {
+				if a.Time > top {
+					settled++
+				}
+			}
+			if settled >= limit {
+				return out, nil
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// decodePack reads a packed item: its time and its attempts.
+func decodePack(it map[string]types.AttributeValue) (int64, []connections.Attempt, error) {
+	sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return 0, nil, errors.New("a packed item without its sort key")
+	}
+	top, ok := packTime(sk.Value)
+	if !ok {
+		return 0, nil, fmt.Errorf("packed item %q: no time in its key", sk.Value)
+	}
+	b, _ := it[attrAtts].(*types.AttributeValueMemberB)
+	if b == nil {
+		return 0, nil, fmt.Errorf("packed item %q: no attempts", sk.Value)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b.Value))
+	if err != nil {
+		return 0, nil, fmt.Errorf("packed item %q: %w", sk.Value, err)
+	}
+	var atts []connections.Attempt
+	if err := json.NewDecoder(zr).Decode(&atts); err != nil {
+		return 0, nil, fmt.Errorf("packed item %q: unmarshal: %w", sk.Value, err)
+	}
+	return top, atts, nil
 }
 
 // logRefs reads a partition's log items newest first until limit of the
@@ -382,10 +598,13 @@ func (c *Connections) batchGetAttempts(ctx context.Context, table string, keys [
 
 // FindAttempt returns the latest logged attempt of a delivery (by its
 // webhook ID) on a connection, whenever it was made while attempts are kept
-// (ActivityTTL): one strongly consistent Query of the connection's
-// partition. An apperr.KindNotFound if none is logged. (An attempt logged
-// before attempts were keyed by webhook ID is found through GSI1, which is
-// eventually consistent.)
+// (ActivityTTL) and within the newest maxFindPages pages of the
+// connection's packed items: a strongly consistent Query of those items
+// newest first, filtered on their webhook IDs and projected to their keys,
+// which stops at the first that holds the delivery (one page when its
+// latest attempt is recent), then one GetItem of that item. Attempts of the
+// previous layouts are found as before (one Query; through GSI1, eventually
+// consistent, for the oldest). An apperr.KindNotFound if none is logged.
 func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, webhookID string) (connections.Attempt, error) {
 	ops, err := c.ops()
 	if err != nil {
@@ -395,11 +614,19 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 	if webhookID == "" {
 		return connections.Attempt{}, notFound
 	}
+	pk := attemptPK(tenantID, connectionID)
+	a, found, err := c.findPacked(ctx, ops, pk, webhookID)
+	if err != nil {
+		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+	}
+	if found {
+		return a, nil
+	}
 	page, err := c.API.Query(ctx, &dynamodb.QueryInput{
 		TableName:              ops,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(attemptPK(tenantID, connectionID)), ":p": avS(skWebhookP + webhookID + "#"),
+			":pk": avS(pk), ":p": avS(skWebhookP + webhookID + "#"),
 		},
 		ScanIndexForward: aws.Bool(false),
 		ConsistentRead:   aws.Bool(true),
@@ -409,16 +636,115 @@ func (c *Connections) FindAttempt(ctx context.Context, tenantID, connectionID, w
 		return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
 	}
 	if len(page.Items) == 1 {
-		var a connections.Attempt
-		if err := attributevalue.UnmarshalMap(page.Items[0], &a); err != nil {
-			return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
-		}
-		// A webhook ID holding "#" could name the prefix of another's keys.
-		if a.WebhookID == webhookID {
-			return a, nil
+		if p, ok := page.Items[0][attrPack].(*types.AttributeValueMemberS); ok {
+			a, found, err := c.fromPointer(ctx, ops, pk, p.Value, page.Items[0], webhookID)
+			if err != nil {
+				return connections.Attempt{}, fmt.Errorf("find attempt of %s: %w", webhookID, err)
+			}
+			if found {
+				return a, nil
+			}
+		} else {
+			var a connections.Attempt
+			if err := attributevalue.UnmarshalMap(page.Items[0], &a); err != nil {
+				return connections.Attempt{}, fmt.Errorf("find attempt of %s: unmarshal: %w", webhookID, err)
+			}
+			// A webhook ID holding "#" could name the prefix of another's keys.
+			if a.WebhookID == webhookID {
+				return a, nil
+			}
 		}
 	}
 	return c.findLegacyAttempt(ctx, ops, tenantID, connectionID, webhookID, notFound)
+}
+
+// fromPointer reads the attempt a pointer item names (see pointerItems)
+// from its packed item; found is false when the item is gone (expired) or
+// the pointer names another delivery (a webhook ID holding "#" can be the
+// prefix of another's keys).
+func (c *Connections) fromPointer(ctx context.Context, ops *string, pk, packSK string, ptr map[string]types.AttributeValue, webhookID string) (connections.Attempt, bool, error) {
+	sk, _ := ptr[AttrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return connections.Attempt{}, false, errors.New("a pointer item without its sort key")
+	}
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: ops, Key: key(pk, packSK), ConsistentRead: aws.Bool(true)})
+	if err != nil || len(res.Item) == 0 {
+		return connections.Attempt{}, false, err
+	}
+	_, atts, err := decodePack(res.Item)
+	if err != nil {
+		return connections.Attempt{}, false, err
+	}
+	for _, a := range atts {
+		if a.WebhookID == webhookID && attemptSK(a) == sk.Value {
+			return a, true, nil
+		}
+	}
+	return connections.Attempt{}, false, nil
+}
+
+// findPacked finds the latest attempt of a delivery in a partition's packed
+// items (see FindAttempt).
+func (c *Connections) findPacked(ctx context.Context, ops *string, pk, webhookID string) (connections.Attempt, bool, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                ops,
+		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :p)"),
+		FilterExpression:         aws.String("contains(#w, :w)"),
+		ProjectionExpression:     aws.String("#sk"),
+		ExpressionAttributeNames: map[string]string{"#w": attrWids, "#sk": AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(pk), ":p": avS(skPackP), ":w": avS(webhookID),
+		},
+		ScanIndexForward: aws.Bool(false),
+		ConsistentRead:   aws.Bool(true),
+	}
+	var (
+		best  connections.Attempt
+		found bool
+	)
+	for range maxFindPages {
+		page, err := c.API.Query(ctx, in)
+		if err != nil {
+			return best, false, err
+		}
+		for _, k := range page.Items {
+			sk, _ := k[AttrSK].(*types.AttributeValueMemberS)
+			if sk == nil {
+				return best, false, errors.New("a packed item without its sort key")
+			}
+			top, ok := packTime(sk.Value)
+			if !ok {
+				return best, false, fmt.Errorf("packed item %q: no time in its key", sk.Value)
+			}
+			// Items are read newest first, and none holds an attempt later
+			// than its time: once an item's time is not after the attempt
+			// found, no later attempt of the delivery is left.
+			if found && top <= best.Time {
+				return best, true, nil
+			}
+			res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: ops, Key: key(pk, sk.Value), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return best, false, err
+			}
+			if len(res.Item) == 0 {
+				continue // expired and swept meanwhile
+			}
+			_, atts, err := decodePack(res.Item)
+			if err != nil {
+				return best, false, err
+			}
+			for _, a := range atts {
+				if a.WebhookID == webhookID && (!found || newer(refOf(a), refOf(best)) < 0) {
+					best, found = a, true
+				}
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	return best, found, nil
 }
 
 // findLegacyAttempt is FindAttempt for attempts written before attempts

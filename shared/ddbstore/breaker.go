@@ -187,12 +187,104 @@ func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID s
 	return nil
 }
 
-// ReserveDeliveries reserves n send times of a tenant, every apart: the
+// ReserveDeliveries reserves n send times of a tenant, every apart, and
+// returns the first (unix ms). Calls for one tenant made while another is
+// under way in this store (a dispatcher's batches handled at once) wait
+// for it and are then made as one: a single reservation of their slots
+// together (see reserve), made by the first of them and shared out in
+// order of arrival, each caller's slots one after another. Each caller
+// makes at most one call.
+func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error) {
+	k := tenantID + "#" + strconv.FormatInt(int64(every), 10)
+	c.rateMu.Lock()
+	if c.rateQueues == nil {
+		c.rateQueues = map[string]*rateQueue{}
+	}
+	q := c.rateQueues[k]
+	if q == nil {
+		// None under way: this call goes now; the calls that come
+		// meanwhile wait for it.
+		q = &rateQueue{}
+		c.rateQueues[k] = q
+		c.rateMu.Unlock()
+		first, err := c.reserve(ctx, tenantID, n, every, now)
+		c.handOn(k, q)
+		return first, err
+	}
+	me := &rateWaiter{n: n, now: now, done: make(chan struct{})}
+	q.waiting = append(q.waiting, me)
+	c.rateMu.Unlock()
+	<-me.done
+	if me.group != nil {
+		// The first of its group: it makes the group's call.
+		g := me.group
+		n, now := 0, g[0].now
+		for _, w := range g {
+			n += w.n
+			if w.now.After(now) {
+				now = w.now
+			}
+		}
+		first, err := c.reserve(context.WithoutCancel(ctx), tenantID, n, every, now)
+		at := time.UnixMilli(first)
+		for _, w := range g {
+			w.first, w.err = at.UnixMilli(), err
+			at = at.Add(time.Duration(w.n) * every)
+			if w != me {
+				close(w.ready)
+			}
+		}
+		c.handOn(k, q)
+		return me.first, me.err
+	}
+	<-me.ready
+	return me.first, me.err
+}
+
+// rateQueue is a tenant's reservations waiting for the one under way.
+type rateQueue struct{ waiting []*rateWaiter }
+
+type rateWaiter struct {
+	n    int
+	now  time.Time
+	done chan struct{} // closed when its group is to be reserved
+	// group is set on the first of a group: it reserves for all of it.
+	group []*rateWaiter
+	ready chan struct{} // closed once its slots are known (not the first)
+	first int64
+	err   error
+}
+
+// handOn ends the call under way: the reservations that waited for it
+// become one group, which the first of them makes; with none, the next
+// call goes at once.
+func (c *Connections) handOn(k string, q *rateQueue) {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	g := q.waiting
+	q.waiting = nil
+	if len(g) == 0 {
+		delete(c.rateQueues, k)
+		return
+	}
+	for _, w := range g {
+		w.ready = make(chan struct{})
+	}
+	g[0].group = g
+	for _, w := range g {
+		close(w.done)
+	}
+}
+
+// reserve reserves n send times of a tenant, every apart: the
 // item holds the time of the tenant's next free slot (tat, unix ms). An
 // idle tenant's slot is in the past: the first UpdateItem restarts it from
 // now; a busy tenant's is not (that condition fails), and the second
-// appends n slots to it. One call for an idle tenant, two for a busy one.
-func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error) {
+// appends n slots to it. One call for an idle tenant; for a busy one, one
+// too when this store's last reservation for the tenant ended after now
+// (the item's time only moves on, so the first's condition would fail:
+// the second is made at once), else two.
+func (c *Connections) reserve(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error) {
 	ops, err := c.ops()
 	if err != nil {
 		return 0, err
@@ -201,20 +293,15 @@ func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n 
 	k := key(deliveryRatePK(tenantID), skRate)
 	ttl := avN(now.Add(rateTTL).Unix())
 	nowUS := now.UnixMicro()
-	_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: ops, Key: k,
-		UpdateExpression:         aws.String("SET tat = :end, #ttl = :ttl"),
-		ConditionExpression:      aws.String("attribute_not_exists(tat) OR tat <= :now"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":end": avN(nowUS + span), ":now": avN(nowUS), ":ttl": ttl,
-		},
-	})
-	if err == nil {
-		return now.UnixMilli(), nil
-	}
-	if !isConditionFailure(err) {
-		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+	if last, ok := c.rateEnds.Load(tenantID); !ok || last.(int64) <= nowUS {
+		err = c.reserveIdle(ctx, ops, k, span, nowUS, ttl)
+		if err == nil {
+			c.rateEnds.Store(tenantID, nowUS+span)
+			return now.UnixMilli(), nil
+		}
+		if !isConditionFailure(err) {
+			return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
+		}
 	}
 	res, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: ops, Key: k,
@@ -234,5 +321,21 @@ func (c *Connections) ReserveDeliveries(ctx context.Context, tenantID string, n 
 	if err != nil {
 		return 0, fmt.Errorf("reserve deliveries of %s: %w", tenantID, err)
 	}
+	c.rateEnds.Store(tenantID, end)
 	return (end - span) / 1000, nil
+}
+
+// reserveIdle is ReserveDeliveries' first UpdateItem: n slots from now,
+// on the condition that the tenant's next free slot is not later.
+func (c *Connections) reserveIdle(ctx context.Context, ops *string, k map[string]types.AttributeValue, span, nowUS int64, ttl types.AttributeValue) error {
+	_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: ops, Key: k,
+		UpdateExpression:         aws.String("SET tat = :end, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(tat) OR tat <= :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":end": avN(nowUS + span), ":now": avN(nowUS), ":ttl": ttl,
+		},
+	})
+	return err
 }

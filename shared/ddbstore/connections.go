@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,14 @@ type Connections struct {
 	API      API
 	Table    string // the data table
 	OpsTable string // the operations table (attempts)
+
+	// rateEnds holds, by tenant, the end of the last slots
+	// ReserveDeliveries took (unix µs): see reserve.
+	rateEnds sync.Map
+	// rateQueues are the reservations waiting for the one under way, by
+	// tenant and rate (ReserveDeliveries).
+	rateMu     sync.Mutex
+	rateQueues map[string]*rateQueue
 }
 
 // ops is the operations table's name, or an error naming the missing

@@ -391,7 +391,8 @@ func TestAttemptsNewestFirst(t *testing.T) {
 		}
 	}
 
-	sk := fmt.Sprintf("WH#msg_0#%013d#01", base)
+	// Each AddAttempt wrote one packed item; msg_0's first is at base.
+	sk := packedKeyAt(t, env, "CONN#t#k", base)
 	if rawItem(t, env, "CONN#t#k", sk) != nil {
 		t.Errorf("attempt %s written to the data table", sk)
 	}

@@ -2,11 +2,14 @@ package ddbstore
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 )
 
@@ -50,5 +53,53 @@ func CreateUnsharded(ctx context.Context, api API, table, indexTable string, c c
 		}}})
 	}
 	_, err = api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
+}
+
+// SetPackBudget sets the size bound of a packed attempts item until the
+// test ends.
+func SetPackBudget(t interface{ Cleanup(func()) }, n int) {
+	old := packBudget
+	packBudget = n
+	t.Cleanup(func() { packBudget = old })
+}
+
+// SetFindPages sets maxFindPages until the test ends.
+func SetFindPages(t interface{ Cleanup(func()) }, n int) {
+	old := maxFindPages
+	maxFindPages = n
+	t.Cleanup(func() { maxFindPages = old })
+}
+
+// AttrSize is the size attrSize counts for an item (its names included).
+func AttrSize(it map[string]types.AttributeValue) int {
+	return attrSize(&types.AttributeValueMemberM{Value: it}) - 3 - len(it)
+}
+
+// AddAttemptsPrevious logs attempts as the layout before the packed one
+// did: one item per attempt, WH#<webhookId>#<time>#<attempt>, and one log
+// item, LOG#<time>#<random>, naming them.
+func AddAttemptsPrevious(ctx context.Context, api API, opsTable, tenantID, connectionID string, as []connections.Attempt) error {
+	pk := attemptPK(tenantID, connectionID)
+	var refs []attemptRef
+	for _, a := range as {
+		it, err := item(pk, attemptSK(a), a)
+		if err != nil {
+			return err
+		}
+		it[TTLAttribute] = avN(expiry(a.Time))
+		if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(opsTable), Item: it}); err != nil {
+			return err
+		}
+		refs = append(refs, refOf(a))
+	}
+	slices.SortFunc(refs, newer)
+	top := refs[0].Time
+	it, err := item(pk, fmt.Sprintf("%s%013d#%s", skLogP, top, "abcdef012345"), attemptLog{Refs: refs})
+	if err != nil {
+		return err
+	}
+	it[TTLAttribute] = avN(expiry(top))
+	_, err = api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(opsTable), Item: it})
 	return err
 }

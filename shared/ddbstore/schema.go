@@ -88,11 +88,20 @@ import (
 //	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
 //	                                                                updated in every contact create's and delete's
 //	                                                                transaction (counts.go)
+//	CONN#<t>#<id>              ACT#<time ms:%013d>#<random>         the attempts one write (a dispatcher's
+//	                                                                batch) logged on the connection: atts
+//	                                                                (gzipped JSON array, newest first) and
+//	                                                                wids (their webhook IDs, a string set);
+//	                                                                <time> its newest; a write over 300 KB
+//	                                                                takes several (TTL; no index; attempts.go)
 //	CONN#<t>#<id>              WH#<webhookId>#<time ms:%013d>#<attempt:%02d>
-//	                                                                delivery attempt (TTL; no index)
-//	CONN#<t>#<id>              LOG#<time ms:%013d>#<random>         the keys of the attempts one write
-//	                                                                logged, <time> its newest (TTL;
-//	                                                                attempts.go)
+//	                                                                a failed attempt's pointer: pack, the
+//	                                                                SK of its ACT# item (TTL; replay); before
+//	                                                                the packed items, the attempt itself
+//	                                                                (read until they expire)
+//	CONN#<t>#<id>              LOG#<time ms:%013d>#<random>         the keys of the WH# attempts one write
+//	                                                                logged, <time> its newest (read until
+//	                                                                they expire)
 //	CONN#<t>#<id>              ATT#<time ms:%013d>#<webhookId>#<attempt:%02d>
 //	                                                                delivery attempt as written before
 //	                                                                the two above (read until they

@@ -48,7 +48,7 @@ type QueueAPI interface {
 }
 
 // AttemptBatcher is a store that logs many attempts in one write
-// (ddbstore.Connections does, with BatchWriteItem). The dispatcher logs a
+// (ddbstore.Connections does: one packed item per connection). The dispatcher logs a
 // batch's attempts with it when its store has it, else one by one.
 type AttemptBatcher interface {
 	AddAttempts(ctx context.Context, as []connections.ConnAttempt) error

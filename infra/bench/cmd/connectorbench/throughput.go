@@ -17,6 +17,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -186,7 +187,7 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	)
 	if o.direct {
 		t.Notes = append(t.Notes,
-			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10: one BatchWriteItem of the 10 attempts and their log item, via ddbstore.Connections; GetItem of the connection once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
+			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10, via ddbstore.Connections: the tenant's rate reservation (UpdateItem) and one BatchWriteItem of one packed item holding the 10 attempts; GetItem of the connection and of its breaker once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
 				dispatch.ConnCacheTTL,
 				o.concurrency, connector.Num(ddb), run.PerSec/ddb),
 			"  "+strings.ReplaceAll(callLines(ddbCalls, 2), "\n", "\n  "),
@@ -228,12 +229,29 @@ func ceilingTarget(o options, run, before, after throughputRun) connector.Target
 	t.Notes = []string{
 		fmt.Sprintf("baseline, SQS ceiling loop: %s deliveries/s (mean of %s before and %s after the dispatcher's run; %d SQSPoller goroutines × batches of 10, each message signed and POSTed to a keep-alive sink answering 200, then deleted; no DynamoDB)",
 			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
-		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; what it adds per batch of 10: one BatchWriteItem (the 10 attempts, keyed by webhook ID, and one log item naming them: 11 items, no index entries), and one GetItem of the connection per %s per process",
-			connector.Num(run.PerSec), t.Value, dispatch.ConnCacheTTL),
+		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; the dispatcher is wired as dispatch.Build wires it, limits included (tenant rate %s/s, far above the run's, so that its gate makes its calls without holding a delivery back; in-flight cap 10 per poller goroutine, as each Lambda instance has its own); what it adds per batch of 10: one BatchWriteItem of one packed activity item (the 10 attempts, gzipped JSON, and their webhook IDs), one UpdateItem reserving the tenant's send times, and one GetItem of the connection and one of its breaker per %s per process",
+			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL),
 		fmt.Sprintf("ceiling loop CPU, after: %s", after.CPU.String()),
+	}
+	if d, b, a := cpuPerDelivery(run, o.n), cpuPerDelivery(before, o.n), cpuPerDelivery(after, o.n); d > 0 && b > 0 && a > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("context, CPU per delivery of the benchmark's processes (this one, dynoxide, fauxqs; on a shared machine the rates follow it): dispatcher path %.3f ms, ceiling loop %.3f ms before and %.3f ms after (ceiling ÷ dispatcher = %.2f)",
+			d, b, a, (a+b)/2/d))
 	}
 	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean}
 	return t
+}
+
+// cpuPerDelivery is the CPU the benchmark's processes used in a run, per
+// delivery, in ms (0 when not measured).
+func cpuPerDelivery(r throughputRun, n int) float64 {
+	total := 0.0
+	for _, u := range r.CPU.Ours {
+		total += u.CPUS
+	}
+	if n == 0 {
+		return 0
+	}
+	return total * 1000 / float64(n)
 }
 
 // ceilingLoop is the dispatcher's ceiling on this machine: the SQS path of
@@ -308,9 +326,25 @@ func sqsPath(ctx context.Context, o options, emf *emfCounter) (throughputRun, er
 	if err != nil {
 		return throughputRun{}, fmt.Errorf("enqueue: %w", err)
 	}
-	run, err := drain(ctx, s, sink, o, emf, s.dispatcher().Handle)
+	run, err := drain(ctx, s, sink, o, emf, throughputDispatcher(s, o).Handle)
 	run.EnqueueS = enq.Seconds()
 	return run, err
+}
+
+// throughputRate is the tenant's delivery rate in the throughput runs:
+// far above what they reach, so that the rate gate makes its calls on
+// every batch without holding a delivery back.
+const throughputRate = 100_000
+
+// throughputDispatcher is the dispatcher as dispatch.Build wires it, its
+// limits included (the circuit breaker, the tenant's delivery rate, the
+// in-flight cap), with the rate at throughputRate and the in-flight cap
+// at 10 attempts per poller goroutine: each stands for a Lambda instance,
+// which has a cap of its own.
+func throughputDispatcher(s *stack, o options) *dispatch.Dispatcher {
+	disp := s.dispatcher()
+	disp.Limits = dispatch.NewLimits(s.store, connections.DeliveryLimits{RatePerTenant: throughputRate, InFlightPerConnection: 10 * o.concurrency})
+	return disp
 }
 
 // drain runs the SQS path into handle until the sink has every delivery.
@@ -476,9 +510,10 @@ func sinkCeiling(ctx context.Context, o options, workers int) (float64, error) {
 }
 
 // ddbCeiling makes, on a fresh stack, the DynamoDB calls the dispatcher
-// makes for batches of 10 successful deliveries (AddAttempts of the 10 per
-// batch; GetConnection once per dispatch.ConnCacheTTL, as the dispatcher's
-// cache reads it) through the same store, workers batches at a time, and
+// makes for batches of 10 successful deliveries (the rate reservation and
+// AddAttempts of the 10 per batch; GetConnection once per
+// dispatch.ConnCacheTTL, as the dispatcher's cache reads it, and the
+// breaker once a second) through the same store, workers batches at a time, and
 // returns deliveries per second: what the emulator allows the dispatcher at
 // most.
 func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connector.OpStats, error) {
@@ -494,6 +529,7 @@ func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connect
 	ds := sampleDeliveries(conn, o.n, "ddb")
 	s.calls.Reset()
 	batches := (len(ds) + 9) / 10
+	limits := &limitCalls{}
 	var (
 		mu     sync.Mutex
 		c      connections.Connection
@@ -512,6 +548,9 @@ func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connect
 		c := c
 		mu.Unlock()
 		now := time.Now()
+		if _, err := limits.reserve(ctx, s.store, c, now); err != nil {
+			return false
+		}
 		var as []connections.ConnAttempt
 		for _, d := range ds[b*10 : min(b*10+10, len(ds))] {
 			as = append(as, connections.ConnAttempt{TenantID: c.TenantID, ConnectionID: c.ID, Attempt: connections.Attempt{
@@ -524,6 +563,29 @@ func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connect
 		return 0, nil, fmt.Errorf("%d of %d batches failed", failed, batches)
 	}
 	return float64(len(ds)) / el.Seconds(), s.calls.Stats(), ctx.Err()
+}
+
+// limitCalls makes the DynamoDB calls of the dispatcher's limits for one
+// batch of 10: the breaker's GetItem once per second (dispatch.Limits
+// caches it), and the tenant's rate reservation.
+type limitCalls struct {
+	mu     sync.Mutex
+	readAt time.Time
+}
+
+func (l *limitCalls) reserve(ctx context.Context, store *ddbstore.Connections, c connections.Connection, now time.Time) (int64, error) {
+	l.mu.Lock()
+	read := now.Sub(l.readAt) >= time.Second
+	if read {
+		l.readAt = now
+	}
+	l.mu.Unlock()
+	if read {
+		if _, err := store.Breaker(ctx, c.TenantID, c.ID); err != nil {
+			return 0, err
+		}
+	}
+	return store.ReserveDeliveries(ctx, c.TenantID, 10, time.Second/throughputRate, now)
 }
 
 // handleOnly calls dispatcher.Handle directly on batches of ten built in
@@ -553,7 +615,7 @@ func handleOnly(ctx context.Context, o options) (float64, error) {
 		}
 		batches = append(batches, ev)
 	}
-	disp := s.dispatcher()
+	disp := throughputDispatcher(s, o)
 	el, failed := inFlight(ctx, o.concurrency, len(batches), func(i int) bool {
 		resp, err := disp.Handle(ctx, batches[i])
 		return err == nil && len(resp.BatchItemFailures) == 0
