@@ -74,7 +74,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 			return 0, err
 		}
 		ev.RequestContext.Authorizer[httpapi.AuthCtxCredentialID] = fmt.Sprintf("apibench-cpu-%d-%d", run, i/perToken)
-		res, err := e.getFn(ctx, ev)
+		res, err := e.lambdaGet(ctx, ev)
 		if err != nil {
 			return 0, err
 		}
@@ -97,8 +97,9 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		return w.Code, nil
 	}
 	type result struct {
-		cpu, emu, wall time.Duration
-		dials          int64
+		cpu, emu, wall  time.Duration
+		dials           int64
+		mallocs, allocd uint64
 	}
 	measure := func(name string, call func(int) (int, error), profile string) (result, error) {
 		for i := range o.warmup {
@@ -119,12 +120,24 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 			}
 			defer pprof.StopCPUProfile()
 		}
+		if memProfile := o.fnMemProfile; memProfile != "" && name == "function" {
+			runtime.MemProfileRate = 1
+			defer func() {
+				runtime.MemProfileRate = 512 * 1024
+				if pf, err := os.Create(memProfile); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(pf, 0)
+					pf.Close()
+				}
+			}()
+		}
 		cpu0, err := api.ProcCPU(os.Getpid())
 		if err != nil {
 			return result{}, err
 		}
 		emu0, _ := api.ProcCPU(emu)
 		dials := e.dials.Load()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		t0 := time.Now()
 		for i := range o.n {
 			st, err := call(o.warmup + i)
@@ -134,12 +147,14 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 			statuses[name][st]++
 		}
 		wall := time.Since(t0)
+		runtime.ReadMemStats(&m1)
 		cpu1, err := api.ProcCPU(os.Getpid())
 		if err != nil {
 			return result{}, err
 		}
 		emu1, _ := api.ProcCPU(emu)
-		return result{cpu: cpu1 - cpu0, emu: emu1 - emu0, wall: wall, dials: e.dials.Load() - dials}, nil
+		return result{cpu: cpu1 - cpu0, emu: emu1 - emu0, wall: wall, dials: e.dials.Load() - dials,
+			mallocs: m1.Mallocs - m0.Mallocs, allocd: m1.TotalAlloc - m0.TotalAlloc}, nil
 	}
 	// The handlers log one line per request at Info, as Lambda's logger
 	// (lambdacontext.NewLogger, JSON) writes it to stdout: here to
@@ -157,6 +172,8 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		gw, err = measure("gateway", gateway, "")
 		c.GatewayMS = api.PerRequestMS(gw.cpu, o.n)
 		c.Notes = append(c.Notes, fmt.Sprintf("the gateway run took %s of wall time; new SDK connections to dynoxide: %d in the function run, %d in the gateway run", gw.wall.Round(time.Millisecond), fn.dials, gw.dials))
+		c.Notes = append(c.Notes, fmt.Sprintf("heap allocations per request (runtime.MemStats, the whole process): function run %d objects, %d bytes; gateway run %d objects, %d bytes",
+			fn.mallocs/uint64(o.n), fn.allocd/uint64(o.n), gw.mallocs/uint64(o.n), gw.allocd/uint64(o.n)))
 	}
 	slog.SetDefault(saved)
 	if err != nil {
@@ -177,7 +194,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		"both runs log the handlers' Info line per request as Lambda's JSON logger does (to /dev/null here)",
 		fmt.Sprintf("function: %s's handler (wiring.APIHandler: proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, JSON), called with the proxy event the gateway built for a real request, decoded from JSON (%d bytes) and its response encoded to JSON as the Lambda runtime does; each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
 		"gateway: gateway.ServeHTTP in this process with an httptest recorder, primed tokens (the authorizer's cache answers): the function's work plus the local stand-in for API Gateway (route match, authorizer cache and policy, the proxy event, the response), without the HTTP server",
-		"the handlers' DynamoDB client (the lean client, ddblean) runs the benchmark's recorder middleware (an Initialize middleware of the SDK config), switched off here (one atomic load per call)",
+		"the function run's handler is built from the SDK config without the benchmark's recorder middleware, as in Lambda (no APIOptions); the gateway's handlers run it, switched off here (one atomic load per call)",
 	}, c.Notes...)
 	if emu == 0 {
 		c.Notes = append(c.Notes, "dynoxide's process was not found: its CPU is not reported")
