@@ -1,23 +1,26 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/startmsg/chatbackend/infra/bench/api"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
 // getFunction is the function whose CPU per request part 4 measures.
@@ -61,6 +64,23 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 	if err != nil {
 		return nil, err
 	}
+	// The payloads Lambda hands the function: the event with the
+	// credential ID of each run of perToken calls, made before measuring.
+	groups := (o.warmup+o.n)/perToken + 1
+	payloads := make([][][]byte, 2) // by run: warm-up (0), measured (1)
+	for run := range payloads {
+		payloads[run] = make([][]byte, groups)
+		for g := range groups {
+			auth := maps.Clone(ev.RequestContext.Authorizer)
+			auth[httpapi.AuthCtxCredentialID] = fmt.Sprintf("apibench-cpu-%d-%d", run, g)
+			cp := *ev
+			cp.RequestContext.Authorizer = auth
+			if payloads[run][g], err = json.Marshal(cp); err != nil {
+				return nil, err
+			}
+		}
+	}
+	lambdaFn := lambdaapp.Invoker{H: e.lambdaGet}
 	emu := dynoxidePID(e.dynamoPort)
 	statuses := map[string]map[int]int{"function": {}, "gateway": {}}
 
@@ -69,19 +89,11 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 	// already ran), as a token's calls do.
 	run := 0
 	invoke := func(i int) (int, error) {
-		var ev events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return 0, err
-		}
-		ev.RequestContext.Authorizer[httpapi.AuthCtxCredentialID] = fmt.Sprintf("apibench-cpu-%d-%d", run, i/perToken)
-		res, err := e.lambdaGet(ctx, ev)
+		out, err := lambdaFn.Invoke(ctx, payloads[min(run, 1)][i/perToken])
 		if err != nil {
 			return 0, err
 		}
-		if _, err := json.Marshal(res); err != nil {
-			return 0, err
-		}
-		return res.StatusCode, nil
+		return responseStatus(out)
 	}
 	viaGateway := map[string]*http.Request{}
 	gateway := func(i int) (int, error) {
@@ -192,7 +204,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		fmt.Sprintf("process CPU time (utime+stime, /proc/self/stat, 10 ms ticks) over %d sequential requests after %d unmeasured ones, each run after a GC; the function run took %s of wall time (%.3f ms per request, %.0f%% of one core busy)",
 			o.n, o.warmup, fn.wall.Round(time.Millisecond), api.PerRequestMS(fn.wall, o.n), 100*fn.cpu.Seconds()/fn.wall.Seconds()),
 		"both runs log the handlers' Info line per request as Lambda's JSON logger does (to /dev/null here)",
-		fmt.Sprintf("function: %s's handler (wiring.APIHandler: proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, JSON), called with the proxy event the gateway built for a real request, decoded from JSON (%d bytes) and its response encoded to JSON as the Lambda runtime does; each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
+		fmt.Sprintf("function: %s's handler as its Lambda runs it (lambdaapp.Invoker around wiring.APIHandler: the event's JSON in, proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, the response's JSON out), called with the proxy event the gateway built for a real request (%d bytes of JSON); each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
 		"gateway: gateway.ServeHTTP in this process with an httptest recorder, primed tokens (the authorizer's cache answers): the function's work plus the local stand-in for API Gateway (route match, authorizer cache and policy, the proxy event, the response), without the HTTP server",
 		"the function run's handler is built from the SDK config without the benchmark's recorder middleware, as in Lambda (no APIOptions); the gateway's handlers run it, switched off here (one atomic load per call)",
 	}, c.Notes...)
@@ -214,4 +226,19 @@ func wrkCPUPerRequest(th api.Throughput, conns int) float64 {
 		}
 	}
 	return 0
+}
+
+// responseStatus is the statusCode of a proxy response's JSON.
+func responseStatus(b []byte) (int, error) {
+	const key = `"statusCode":`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, fmt.Errorf("no statusCode in %.200q", b)
+	}
+	j := i + len(key)
+	k := j
+	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+		k++
+	}
+	return strconv.Atoi(string(b[j:k]))
 }
