@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -25,6 +26,10 @@ import (
 
 // getFunction is the function whose CPU per request part 4 measures.
 const getFunction = "contact-get"
+
+// apiMemoryMB is the memory size of the API functions in AWS (the CDK
+// app's defaultMemoryMB).
+const apiMemoryMB = 256
 
 // measureCPU is part 4: the CPU time one warm GET /v1/contact/{id} costs,
 // from this process's CPU time in /proc over o.n requests (after o.warmup
@@ -178,7 +183,19 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 	defer devNull.Close()
 	saved := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(devNull, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: lambdacontext.ReplaceAttr})))
+	// The Go runtime as lambdaapp.Start sets it in the function's Lambda
+	// (GOMAXPROCS, GC) for its memory size, for the function run only.
+	undo := lambdaapp.TuneRuntime(func(k string) string {
+		if k == lambdaapp.MemorySizeVar {
+			return strconv.Itoa(apiMemoryMB)
+		}
+		return os.Getenv(k)
+	})
+	gc := debug.SetGCPercent(-1) // reads it
+	debug.SetGCPercent(gc)
+	tuned := fmt.Sprintf("GOMAXPROCS %d, GOGC %d, memory limit %d MiB", runtime.GOMAXPROCS(0), gc, debug.SetMemoryLimit(-1)>>20)
 	fn, err := measure("function", invoke, o.fnProfile)
+	undo()
 	if err == nil {
 		var gw result
 		gw, err = measure("gateway", gateway, "")
@@ -204,6 +221,7 @@ func (e *env) measureCPU(ctx context.Context, f *fixture, contactID string, o op
 		fmt.Sprintf("process CPU time (utime+stime, /proc/self/stat, 10 ms ticks) over %d sequential requests after %d unmeasured ones, each run after a GC; the function run took %s of wall time (%.3f ms per request, %.0f%% of one core busy)",
 			o.n, o.warmup, fn.wall.Round(time.Millisecond), api.PerRequestMS(fn.wall, o.n), 100*fn.cpu.Seconds()/fn.wall.Seconds()),
 		"both runs log the handlers' Info line per request as Lambda's JSON logger does (to /dev/null here)",
+		fmt.Sprintf("the function run has the Go runtime as lambdaapp.Start sets it in a Lambda of the API functions' %d MB (lambdaapp.TuneRuntime): %s", apiMemoryMB, tuned),
 		fmt.Sprintf("function: %s's handler as its Lambda runs it (lambdaapp.Invoker around wiring.APIHandler: the event's JSON in, proxy conversion, middleware with the rate-limit UpdateItem, the contact GetItem and the fields Query, the response's JSON out), called with the proxy event the gateway built for a real request (%d bytes of JSON); each %d calls count under a rate-limit key of their own", getFunction, len(raw), perToken),
 		"gateway: gateway.ServeHTTP in this process with an httptest recorder, primed tokens (the authorizer's cache answers): the function's work plus the local stand-in for API Gateway (route match, authorizer cache and policy, the proxy event, the response), without the HTTP server",
 		"the function run's handler is built from the SDK config without the benchmark's recorder middleware, as in Lambda (no APIOptions); the gateway's handlers run it, switched off here (one atomic load per call)",
