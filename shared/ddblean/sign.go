@@ -100,29 +100,6 @@ func (s *signer) keyFor(creds aws.Credentials, day []byte, region string) *signi
 	return k
 }
 
-// appendTime appends t (UTC) as 20060102T150405Z.
-func appendTime(b []byte, t time.Time) []byte {
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	b = appendDigits(b, y, 4)
-	b = appendDigits(b, int(mo), 2)
-	b = appendDigits(b, d, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, h, 2)
-	b = appendDigits(b, mi, 2)
-	b = appendDigits(b, s, 2)
-	return append(b, 'Z')
-}
-
-func appendDigits(b []byte, v, n int) []byte {
-	var d [8]byte
-	for i := n - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:n]...)
-}
-
 // stripSpaces is SigV4's header value canonicalisation: no leading or
 // trailing spaces, runs of spaces as one.
 func stripSpaces(s string) string {
@@ -160,7 +137,7 @@ type signScratch struct {
 func (s *signer) appendHeaders(b []byte, sc *signScratch, creds aws.Credentials, region, host, uri, target string, n int, payloadHash string, t time.Time) []byte {
 	t = t.UTC()
 	var stamp [16]byte
-	date := appendTime(stamp[:0], t) // 20060102T150405Z
+	date := t.AppendFormat(stamp[:0], "20060102T150405Z")
 	day := date[:8]
 	token := stripSpaces(creds.SessionToken)
 	names := signedNames

@@ -1,6 +1,7 @@
 package lambdaapp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,9 +14,10 @@ import (
 
 // Invoker is an API route's Lambda handler as the Lambda runtime calls it
 // (lambda.Handler): the proxy event's JSON in, the response's JSON out.
-// aws-lambda-go would decode and encode them with encoding/json through
-// reflection; Invoker reads the event with decodeEvent, a single pass over
-// the fields API Gateway sends, and writes the response by hand. Whatever
+// aws-lambda-go would decode the event with encoding/json through
+// reflection; Invoker reads it with decodeEvent, a single pass over the
+// fields API Gateway sends, and encodes the response as the runtime
+// does. Whatever
 // decodeEvent does not cover exactly as encoding/json would (a key that
 // differs only in case from a field, a map field given twice, a number
 // that is not an integer where one is expected, a string with escapes or
@@ -37,133 +39,15 @@ func (v Invoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return AppendResponse(make([]byte, 0, 256+len(res.Body)), &res), nil
-}
-
-// AppendResponse appends res as JSON, as encoding/json writes it (without
-// HTML escaping, as the Lambda runtime's encoder is set).
-func AppendResponse(b []byte, res *events.APIGatewayProxyResponse) []byte {
-	b = append(b, `{"statusCode":`...)
-	b = strconv.AppendInt(b, int64(res.StatusCode), 10)
-	b = append(b, `,"headers":`...)
-	if res.Headers == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, k := range sortedKeys(res.Headers) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, res.Headers[k])
-		}
-		b = append(b, '}')
+	// As the Lambda runtime encodes a handler's answer (no HTML escaping).
+	var out bytes.Buffer
+	out.Grow(256 + len(res.Body))
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&res); err != nil {
+		return nil, err
 	}
-	b = append(b, `,"multiValueHeaders":`...)
-	if res.MultiValueHeaders == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, k := range sortedKeys(res.MultiValueHeaders) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			vs := res.MultiValueHeaders[k]
-			if vs == nil {
-				b = append(b, "null"...)
-				continue
-			}
-			b = append(b, '[')
-			for j, v := range vs {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = appendString(b, v)
-			}
-			b = append(b, ']')
-		}
-		b = append(b, '}')
-	}
-	b = append(b, `,"body":`...)
-	b = appendString(b, res.Body)
-	if res.IsBase64Encoded {
-		b = append(b, `,"isBase64Encoded":true`...)
-	}
-	return append(b, '}')
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// insertion sort: a response has a handful of headers
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string as encoding/json writes it
-// without HTML escaping: invalid UTF-8 as U+FFFD, U+2028 and U+2029
-// escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return out.Bytes(), nil
 }
 
 // errFallback: decodeEvent does not cover the input; encoding/json does.
@@ -517,24 +401,38 @@ func (d *evDec) skip() error {
 }
 
 // unknown skips the value of a key that is no field; a key that matches a
-// field but for case would be that field for encoding/json.
-func (d *evDec) unknown(key string, fields []string) error {
-	for _, f := range fields {
-		if strings.EqualFold(key, f) {
+// field but for case would be that field for encoding/json (so would one
+// with a byte outside ASCII, which Unicode case folding may map to one).
+// fields are the object's field names in lower case, each between commas.
+func (d *evDec) unknown(key, fields string) error {
+	var buf [40]byte
+	if len(key)+2 > len(buf) {
+		return d.skip() // longer than any field name
+	}
+	b := append(buf[:0], ',')
+	for i := range len(key) {
+		c := key[i]
+		if c >= utf8.RuneSelf {
 			return errFallback
 		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	b = append(b, ',')
+	if strings.Contains(fields, string(b)) {
+		return errFallback
 	}
 	return d.skip()
 }
 
-var (
-	eventFields = []string{"resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
-		"multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext", "body", "isBase64Encoded"}
-	contextFields = []string{"accountId", "resourceId", "operationName", "stage", "domainName", "domainPrefix", "requestId",
-		"extendedRequestId", "protocol", "identity", "resourcePath", "path", "authorizer", "httpMethod", "requestTime",
-		"requestTimeEpoch", "apiId"}
-	identityFields = []string{"cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "apiKey", "apiKeyId",
-		"accessKey", "sourceIp", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "userAgent", "user", "clientCert"}
+// The fields of the event, its request context and its identity, lower
+// case, between commas (for unknown).
+const (
+	eventFields    = ",resource,path,httpmethod,headers,multivalueheaders,querystringparameters,multivaluequerystringparameters,pathparameters,stagevariables,requestcontext,body,isbase64encoded,"
+	contextFields  = ",accountid,resourceid,operationname,stage,domainname,domainprefix,requestid,extendedrequestid,protocol,identity,resourcepath,path,authorizer,httpmethod,requesttime,requesttimeepoch,apiid,"
+	identityFields = ",cognitoidentitypoolid,accountid,cognitoidentityid,caller,apikey,apikeyid,accesskey,sourceip,cognitoauthenticationtype,cognitoauthenticationprovider,userarn,useragent,user,clientcert,"
 )
 
 func (d *evDec) event(ev *events.APIGatewayProxyRequest) error {
