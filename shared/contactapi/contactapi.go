@@ -152,10 +152,10 @@ func (a *API) getWithFields(ctx context.Context, sc contacts.Scope, id string) (
 		err error
 	}
 	ch := make(chan res, 1)
-	go func() {
+	httpapi.Go(func() {
 		fs, err := a.Svc.ListFields(ctx, sc.TenantID)
 		ch <- res{fs, err}
-	}()
+	})
 	c, err := a.Svc.Get(ctx, sc, id)
 	fr := <-ch
 	if err != nil {

@@ -76,6 +76,8 @@ type Client struct {
 
 	// leanCalls counts the calls the lean path made (for the tests).
 	leanCalls atomic.Int64
+	// sig signs the requests sent over conns (sign.go).
+	sig signer
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // by credentials' account ID
@@ -87,6 +89,9 @@ type endpoint struct {
 	url   string
 	u     *url.URL
 	conns *conns
+	// uri is the canonical URI the lean signer signs, "" when the SDK's
+	// signer signs this endpoint's requests (see canonicalURI).
+	uri string
 }
 
 // New builds the lean client over sdk, with sdk's options: its HTTP client,
@@ -353,6 +358,11 @@ func (c *Client) endpointFor(ctx context.Context, account string) (*endpoint, er
 		uri.Path = "/"
 	}
 	ep = &endpoint{url: uri.String(), u: &uri, conns: newConns(c.http, &uri)}
+	if ep.conns != nil {
+		if cu, ok := canonicalURI(&uri); ok {
+			ep.uri = cu
+		}
+	}
 	c.mu.Lock()
 	if old, ok := c.endpoints[account]; ok {
 		ep = old
@@ -372,6 +382,9 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 	ep, err := c.endpointFor(ctx, creds.AccountID)
 	if err != nil {
 		return err
+	}
+	if ep.uri != "" {
+		return c.attemptLean(ctx, o, ep, creds, body, hash, cd)
 	}
 	var req *http.Request
 	if ep.conns != nil {
@@ -397,10 +410,58 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 	}
 	var a *answer
 	if ep.conns != nil {
-		a, err = ep.conns.roundTrip(ctx, req, body)
+		a, err = ep.conns.roundTrip(ctx, headerLines(nil, req.Header), body)
 	} else {
 		a, err = c.do(req)
 	}
+	return c.finish(ctx, o, func() *http.Request { return req }, a, err, cd)
+}
+
+// scratch is one attempt's buffers, reused.
+type scratch struct {
+	head []byte
+	sign signScratch
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// attemptLean is attempt over conns, signed by the lean signer: no
+// http.Request unless the answer is an error.
+func (c *Client) attemptLean(ctx context.Context, o *op, ep *endpoint, creds aws.Credentials, body []byte, hash string, cd codec) error {
+	sc := scratches.Get().(*scratch)
+	defer scratches.Put(sc)
+	head := sc.head[:0]
+	if c.inLambda {
+		if t := os.Getenv("_X_AMZN_TRACE_ID"); t != "" {
+			head = append(head, "X-Amzn-Trace-Id: "...)
+			head = append(head, t...)
+			head = append(head, "\r\n"...)
+		}
+	}
+	head = c.sig.appendHeaders(head, &sc.sign, creds, c.opts.Region, ep.conns.host, ep.uri, o.target, len(body), hash, time.Now())
+	sc.head = head
+	a, err := ep.conns.roundTrip(ctx, head, body)
+	return c.finish(ctx, o, func() *http.Request { return leanRequest(ep, head, len(body)) }, a, err, cd)
+}
+
+// leanRequest is the request attemptLean sent, as an *http.Request (for
+// the errors that carry the response and its request).
+func leanRequest(ep *endpoint, head []byte, n int) *http.Request {
+	u := *ep.u
+	req := &http.Request{Method: http.MethodPost, URL: &u, Host: ep.conns.host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, ContentLength: int64(n)}
+	for _, line := range strings.Split(strings.TrimSuffix(string(head), "\r\n"), "\r\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			req.Header[k] = append(req.Header[k], v)
+		}
+	}
+	return req
+}
+
+// finish turns the answer a (or the send error err) of the request req
+// gives into the call's outcome: the decoded output in cd, or the error as
+// the SDK returns it (req is called only then).
+func (c *Client) finish(ctx context.Context, o *op, req func() *http.Request, a *answer, err error, cd codec) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return &smithy.CanceledError{Err: ctx.Err()}
@@ -408,7 +469,7 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 		return &smithyhttp.RequestSendError{Err: err}
 	}
 	if a.status < 200 || a.status >= 300 {
-		sresp := &smithyhttp.Response{Response: a.response(req)}
+		sresp := &smithyhttp.Response{Response: a.response(req())}
 		err := c.opts.Protocol.DeserializeResponse(ctx, o.schema, dynamodb.TypeRegistry, sresp, cd.output())
 		if err == nil {
 			err = &smithy.GenericAPIError{Code: "UnknownError", Message: a.statusMsg}
@@ -433,7 +494,7 @@ func (c *Client) attempt(ctx context.Context, o *op, body []byte, hash string, c
 		return nil
 	}
 	cd.reset()
-	sresp := &smithyhttp.Response{Response: a.response(req)}
+	sresp := &smithyhttp.Response{Response: a.response(req())}
 	return c.opts.Protocol.DeserializeResponse(ctx, o.schema, dynamodb.TypeRegistry, sresp, cd.output())
 }
 

@@ -72,7 +72,7 @@ func newConns(hc any, u *url.URL) *conns {
 	}
 	c := &conns{
 		addr:       net.JoinHostPort(u.Hostname(), port),
-		host:       u.Host,
+		host:       signHost(u),
 		path:       u.RequestURI(),
 		dial:       b.GetDialer().DialContext,
 		tlsTimeout: tr.TLSHandshakeTimeout,
@@ -168,11 +168,25 @@ type answer struct {
 // errStaleConn: a reused connection ended before any byte of an answer.
 var errStaleConn = errors.New("ddblean: connection closed by the server before the answer")
 
-// roundTrip sends req (its headers and body) and reads the answer. A
-// reused connection whose write fails (the server closed it while idle)
-// is given up for a new one, once: nothing of the request reached the
-// server.
-func (t *conns) roundTrip(ctx context.Context, req *http.Request, body []byte) (*answer, error) {
+// headerLines appends h as header lines ("Name: value" and CRLF each).
+func headerLines(b []byte, h http.Header) []byte {
+	for k, vs := range h {
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// roundTrip sends a request with the header lines head (every header but
+// Host and Content-Length, which it writes) and body, and reads the
+// answer. A reused connection whose write fails (the server closed it
+// while idle) is given up for a new one, once: nothing of the request
+// reached the server.
+func (t *conns) roundTrip(ctx context.Context, head, body []byte) (*answer, error) {
 	if t.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.timeout)
@@ -192,7 +206,7 @@ func (t *conns) roundTrip(ctx context.Context, req *http.Request, body []byte) (
 		if ctx.Done() != nil {
 			stop = context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
 		}
-		a, keep, wrote, err := t.exchange(pc, req, body)
+		a, keep, wrote, err := t.exchange(pc, head, body)
 		// A connection whose deadline the context may still move is not
 		// handed to another request.
 		if stopped := stop(); err == nil && keep && stopped {
@@ -213,21 +227,14 @@ func (t *conns) roundTrip(ctx context.Context, req *http.Request, body []byte) (
 	}
 }
 
-func (t *conns) exchange(pc *pconn, req *http.Request, body []byte) (a *answer, keep, wrote bool, err error) {
+func (t *conns) exchange(pc *pconn, head, body []byte) (a *answer, keep, wrote bool, err error) {
 	w := pc.wbuf[:0]
 	w = append(w, "POST "...)
 	w = append(w, t.path...)
 	w = append(w, " HTTP/1.1\r\nHost: "...)
 	w = append(w, t.host...)
 	w = append(w, "\r\n"...)
-	for k, vs := range req.Header {
-		for _, v := range vs {
-			w = append(w, k...)
-			w = append(w, ": "...)
-			w = append(w, v...)
-			w = append(w, "\r\n"...)
-		}
-	}
+	w = append(w, head...)
 	w = append(w, "Content-Length: "...)
 	w = strconv.AppendInt(w, int64(len(body)), 10)
 	w = append(w, "\r\n\r\n"...)

@@ -118,7 +118,7 @@ func countWhileServing(w http.ResponseWriter, r *http.Request, limiter RateLimit
 		err error
 	}
 	done := make(chan hit, 1)
-	go func() {
+	Go(func() {
 		var v hit
 		defer func() {
 			if p := recover(); p != nil {
@@ -127,7 +127,7 @@ func countWhileServing(w http.ResponseWriter, r *http.Request, limiter RateLimit
 			done <- v
 		}()
 		v.res, v.err = limiter.Hit(r.Context(), credential)
-	}()
+	})
 	buf := &bufferedResponse{header: http.Header{}}
 	var panicked any
 	func() {

@@ -14,6 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -110,10 +113,60 @@ func publicURL(ev events.APIGatewayProxyRequest) *url.URL {
 }
 
 // Start runs handler in Lambda (any handler lambda.Start takes) with the
-// Lambda logger.
+// Lambda logger, the Go runtime tuned for the function's memory size.
 func Start(handler any) {
 	SetLogger()
+	TuneRuntime(os.Getenv)
 	lambda.Start(handler)
+}
+
+// MemorySizeVar is the variable in which Lambda gives a function its
+// memory size, in MB.
+const MemorySizeVar = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
+// fullVCPUMB is the memory size at which Lambda gives a function one whole
+// vCPU; below it the function has a fraction of one.
+const fullVCPUMB = 1769
+
+// TuneRuntime sets the Go runtime for the function's memory size (from
+// MemorySizeVar; nothing without it) and returns what undoes it:
+//
+//   - GOMAXPROCS 1 below 1,769 MB: the function has less than one vCPU
+//     of time, so a second P only adds threads waking each other (futex)
+//     and polling the network while the request's goroutines wait on
+//     DynamoDB;
+//   - the GC at GOGC 400 under a soft memory limit of three quarters of
+//     the memory size: a function's heap is a few MB, so it collects a
+//     fifth as often, and collects harder only as the heap nears the
+//     limit.
+//
+// A GOMAXPROCS, GOGC or GOMEMLIMIT set in the environment is left alone.
+func TuneRuntime(getenv func(string) string) (undo func()) {
+	mb, err := strconv.Atoi(getenv(MemorySizeVar))
+	if err != nil || mb <= 0 {
+		return func() {}
+	}
+	procs, gc, limit := -1, -1, int64(-1)
+	if getenv("GOMAXPROCS") == "" && mb < fullVCPUMB {
+		procs = runtime.GOMAXPROCS(1)
+	}
+	if getenv("GOGC") == "" {
+		gc = debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		limit = debug.SetMemoryLimit(int64(mb) << 20 * 3 / 4)
+	}
+	return func() {
+		if procs > 0 {
+			runtime.GOMAXPROCS(procs)
+		}
+		if gc != -1 {
+			debug.SetGCPercent(gc)
+		}
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 }
 
 // SetLogger makes slog write Lambda's structured logs.

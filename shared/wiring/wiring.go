@@ -347,7 +347,7 @@ func startAPI[P any](name string, build func(P) http.Handler, opts []Option) {
 	if err != nil {
 		lambdaapp.Fatal(err)
 	}
-	lambdaapp.Start(h)
+	lambdaapp.Start(lambdaapp.Invoker{H: h})
 }
 
 // Authorizer is the REQUEST authorizer on the tenancy store.

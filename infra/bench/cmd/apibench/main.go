@@ -63,6 +63,8 @@ type options struct {
 	sdkIdleConns   int
 	keepStream     bool
 	keepSeedTokens bool
+	onlyCPU        bool
+	fnMemProfile   string
 }
 
 func main() {
@@ -80,6 +82,8 @@ func main() {
 	flag.IntVar(&o.sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&o.keepStream, "keep-stream", false, "diagnostic: keep the table's stream on (dynoxide then slows with every write; see stack.go)")
 	flag.BoolVar(&o.keepSeedTokens, "keep-seed-tokens", false, "diagnostic: let the SDK put idempotency tokens on the seed's transactions (dynoxide then slows down as they pile up; see seed.go)")
+	flag.StringVar(&o.fnMemProfile, "fnmemprofile", "", "diagnostic: write an allocation profile of part 4's function run (every allocation sampled, which slows it: its CPU figure is then not comparable) to `file`")
+	flag.BoolVar(&o.onlyCPU, "only-cpu", false, "run part 4 (CPU per request) alone and report it; with -small-contacts 10 -contacts 10 it needs no large seed")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 1 || o.warmup < 0 || o.small < matchesPerValue*2 || o.contacts < o.small || o.seedWorkers < 1 || o.wrkDuration < time.Second {
 		fmt.Fprintln(os.Stderr, "apibench: need -n ≥ 1, -warmup ≥ 0, -small-contacts ≥ 10, -contacts ≥ -small-contacts, -seed-workers ≥ 1, -wrk-duration ≥ 1s")
@@ -151,6 +155,14 @@ func run(ctx context.Context, o options) (api.Report, error) {
 		return rep, fmt.Errorf("CPU per request: %w", err)
 	}
 	rep.CPU.Number = 4
+	if o.onlyCPU {
+		rep.Runtime = api.Seconds(time.Since(start))
+		rep.WriteText(os.Stdout)
+		if o.jsonPath != "" {
+			return rep, rep.WriteJSON(o.jsonPath)
+		}
+		return rep, nil
+	}
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)

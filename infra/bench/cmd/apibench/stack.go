@@ -67,6 +67,10 @@ type env struct {
 	// handler, the one the gateway invokes for GET /v1/contact/{id}.
 	gw    *gateway.Gateway
 	getFn gateway.APIHandler
+	// lambdaGet is contact-get's handler built as its Lambda builds it:
+	// from the SDK config without the benchmark's recorder middleware (a
+	// Lambda's config has no APIOptions), for part 4's function run.
+	lambdaGet gateway.APIHandler
 	// While captureGet is on, the gateway's invocations of getFn keep
 	// their proxy event in capturedGet.
 	captureGet  atomic.Bool
@@ -164,6 +168,12 @@ func startEnv(ctx context.Context, o options, setup *[]string) (*env, error) {
 	e.store = e.d.Contacts()
 	e.contacts = &contacts.Service{Store: e.store, Now: time.Now}
 	provisioned := time.Since(t0)
+
+	lcfg := stack.AWSConfig()
+	lcfg.HTTPClient = client
+	if e.lambdaGet, err = wiring.APIHandler(wiring.FromConfig(lcfg, func(k string) string { return vars[k] }), getFunction, registry.All()); err != nil {
+		return nil, err
+	}
 
 	adminKey, _ := tenancy.NewSecret("adm_")
 	gwCfg, err := gateway.LocalConfig(e.d, registry.All(), adminKey, authCacheTTL)
