@@ -32,6 +32,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -63,6 +64,12 @@ type Env struct {
 	// Limits are the stage's per-tenant limits (shared/limits, from the
 	// environment; defaults where unset).
 	Limits limits.Limits
+	// Providers send messages, by channel kind, and Credentials read the
+	// channels' provider credentials: the sender's ports (messages.go).
+	// Nil: none (every message fails, saying so) until set by the
+	// functions that send and by tests.
+	Providers   map[string]sender.Provider
+	Credentials sender.CredentialStore
 	// optErr is an Option's failure, reported as an init error.
 	optErr error
 }
