@@ -121,9 +121,10 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ctx := r.Context()
+	text, tpl, media := in.Payload()
 	m := messages.Message{
 		ID: tenancy.NewID("msg"), TenantID: p.TenantID, ChannelID: p.ChannelID, ChannelKind: string(p.ChannelKind),
-		Direction: messages.Outbound, Type: in.Type, Text: in.Text, Template: in.Template, Media: in.Media,
+		Direction: messages.Outbound, Type: in.Type, Text: text, Template: tpl, Media: media,
 		Status: messages.StatusQueued,
 	}
 	var lastInbound int64
@@ -161,7 +162,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		if !messages.InWindow(max(last, lastInbound), now) {
 			return messages.WindowClosed()
 		}
-	} else if err := a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *in.Template); err != nil {
+	} else if err := a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *tpl); err != nil {
 		return err
 	}
 	m.CreatedAt = a.Now().UnixMilli()

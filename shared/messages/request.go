@@ -18,11 +18,24 @@ type SendRequest struct {
 	// channel's default country.
 	To string `json:"to,omitempty"`
 	// ContactID is one of the channel's contacts (its phone field is used).
-	ContactID string    `json:"contact_id,omitempty"`
-	Type      Type      `json:"type"`
-	Text      *Text     `json:"text,omitempty"`
-	Template  *Template `json:"template,omitempty"`
-	Media     *Media    `json:"media,omitempty"`
+	ContactID string         `json:"contact_id,omitempty"`
+	Type      Type           `json:"type"`
+	Text      *TextInput     `json:"text,omitempty"`
+	Template  *TemplateInput `json:"template,omitempty"`
+	Media     *MediaInput    `json:"media,omitempty"`
+}
+
+// The payloads of a send request: the message's, as types of their own
+// (the OpenAPI document tells request types from answer types).
+type (
+	TextInput     Text
+	TemplateInput Template
+	MediaInput    Media
+)
+
+// Payload is the request's payload as the message's.
+func (r SendRequest) Payload() (*Text, *Template, *Media) {
+	return (*Text)(r.Text), (*Template)(r.Template), (*Media)(r.Media)
 }
 
 // Limits of a send request beyond the content limits above.
@@ -98,7 +111,7 @@ func (r SendRequest) Validate() error {
 	}
 }
 
-func (t *Text) validate() error {
+func (t *TextInput) validate() error {
 	if strings.TrimSpace(t.Body) == "" {
 		return apperr.Invalid("text.body", "is empty")
 	}
@@ -108,7 +121,7 @@ func (t *Text) validate() error {
 	return nil
 }
 
-func (t *Template) validate() error {
+func (t *TemplateInput) validate() error {
 	switch {
 	case t.Name == "":
 		return apperr.Invalid("template.name", "is empty")
@@ -134,7 +147,7 @@ func (t *Template) validate() error {
 	return nil
 }
 
-func (m *Media) validate() error {
+func (m *MediaInput) validate() error {
 	switch m.Kind {
 	case MediaImage, MediaDocument, MediaAudio, MediaVideo:
 	case "":
