@@ -155,13 +155,17 @@ func TestDuplicateTasksSendOnce(t *testing.T) {
 	prov.Script(providertest.Answer{Delay: 700 * time.Millisecond})
 	id := send(t, s, ten.Token, template)
 	body := mustJSON(sender.Task{TenantID: ten.ID, MessageID: id})
-	for range 3 {
+	queueCopy := func() {
 		if _, err := s.Env.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(s.Env.Queues.OutboxURL), MessageBody: aws.String(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for range 3 {
+		queueCopy() // while the first is at the provider
+	}
 	waitStatus(t, s, ten.Token, id, messages.StatusSent)
-	time.Sleep(2 * time.Second)
+	queueCopy() // after it was sent
+	time.Sleep(2500 * time.Millisecond)
 	if n := len(prov.Requests()); n != 1 {
 		t.Fatalf("provider got %d requests for one message", n)
 	}
