@@ -545,6 +545,8 @@ func TestFunctions(t *testing.T) {
 			switch s.source {
 			case sourceQueue:
 				wantTimeout, wantMemory = queue.ConsumerTimeout.Seconds(), queueConsumerMemoryMB
+			case sourceOutbox:
+				wantTimeout = queue.SenderTimeout.Seconds()
 			case sourceStream:
 				wantTimeout = streamConsumerTimeout.Seconds()
 			}

@@ -53,6 +53,13 @@ import (
 //	                           GSI1PK DEAD#<t>, GSI1SK <diedAt:%010d>#<deliveryId>
 //	INBOX#<t>#<c>              <receivedAt ms:%013d>#<random>       Messenger webhook call as received (TTL 7 d;
 //	                                                                its stream record starts the Messenger intake)
+//	MSG#<t>#<messageId>        MSG                                  a message (messages.Message; the sender's claim in
+//	                           GSI1PK MSGS#<t>#<c>#<contactId>,      claim/claim_until); its INSERT's stream record
+//	                           GSI1SK <createdAt ms:%013d>#<id>      queues it on the outbox (trigger router); GSI1 keys
+//	                                                                only when it has a contact (messages.go)
+//	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message (WhatsApp's wamid) →
+//	                                                                tenant_id, channel_id, message_id: status callbacks;
+//	                                                                written in the transaction that records it sent
 //
 // Key layout of the operations table (each searchable value in an index
 // partition of its own):
@@ -68,6 +75,8 @@ import (
 //	IDEM#<scope>#<key>         IDEM                                 idempotency record (TTL)
 //	ONCE#<t>#<c>#<eventKey>    ONCE                                 a Messenger event recorded (TTL 24 h; written
 //	                                                                in the contact write's transaction)
+//	WIN#<t>#<c>#<address>      WIN                                  when the contact at address (E.164) last wrote to
+//	                                                                channel <c>: at (ms), the 24-hour window (TTL 48 h)
 //	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
 //	                                                                updated in every contact create's and delete's
 //	                                                                transaction (counts.go)
