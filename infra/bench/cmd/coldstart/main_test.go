@@ -53,7 +53,7 @@ func TestPhoneFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"actions", "contact-create", "contact-search", "contact-update", "events-collect", "messenger-intake"}
+	want := []string{"actions", "contact-create", "contact-search", "contact-update", "events-collect", "message-send", "messenger-intake"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("functions linking %s: %v, want %v", phoneLibrary, got, want)
 	}
