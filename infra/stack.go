@@ -39,6 +39,7 @@ const (
 	sourceNone   = ""
 	sourceStream = "stream"
 	sourceQueue  = "queue"
+	sourceOutbox = "outbox" // the outbox queue (outbox.go)
 )
 
 // Function sizing. API functions answer within API Gateway's patience; the
@@ -90,6 +91,10 @@ type BackendStackProps struct {
 	// Delivery are the dispatcher's settings (delivery.go); zero fields
 	// take their defaults.
 	Delivery DeliverySettings
+	// SenderConcurrency is the sender's reserved concurrency and its event
+	// source mapping's maximum concurrency (outbox.go): 0 is the stage's
+	// default.
+	SenderConcurrency int
 }
 
 // fnSpec is one Lambda function to create: a name from the route table with
@@ -115,6 +120,10 @@ type backend struct {
 	dlq            awssqs.Queue
 	streamFailures awssqs.Queue
 	functions      map[string]awslambda.Function
+	// outbox and outboxDLQ are the outbox queue and its DLQ (outbox.go);
+	// senderConcurrency the sender's reservation.
+	outbox, outboxDLQ awssqs.Queue
+	senderConcurrency int
 	// dispatcherConcurrency and limits are the stage's tenant settings.
 	dispatcherConcurrency int
 	limits                limits.Limits
@@ -171,11 +180,17 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, dispatcherConcurrency: concurrency, limits: lim}
+	senders, err := senderConcurrencyOf(stage, props.SenderConcurrency)
+	if err != nil {
+		panic("infra: " + err.Error())
+	}
+	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, dispatcherConcurrency: concurrency, limits: lim,
+		senderConcurrency: senders}
 	b.delivery = delivery
 	b.addKey()
 	b.addTable()
 	b.addQueues()
+	b.addOutbox()
 	for _, spec := range functionSpecs(rts, events) {
 		spec.keys = keys[spec.name]
 		b.addFunction(spec, assetDir(spec.name))
@@ -193,6 +208,8 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	awscdk.NewCfnOutput(stack, jsii.String("OpsTableName"), &awscdk.CfnOutputProps{Value: b.ops.TableName()})
 	awscdk.NewCfnOutput(stack, jsii.String("QueueUrl"), &awscdk.CfnOutputProps{Value: b.deliveries.QueueUrl()})
 	awscdk.NewCfnOutput(stack, jsii.String("DlqUrl"), &awscdk.CfnOutputProps{Value: b.dlq.QueueUrl()})
+	awscdk.NewCfnOutput(stack, jsii.String("OutboxUrl"), &awscdk.CfnOutputProps{Value: b.outbox.QueueUrl()})
+	awscdk.NewCfnOutput(stack, jsii.String("OutboxDlqUrl"), &awscdk.CfnOutputProps{Value: b.outboxDLQ.QueueUrl()})
 	return stack
 }
 
@@ -371,7 +388,7 @@ func functionSpecs(rts []routes.Route, events []routes.EventFunction) []fnSpec {
 	}
 	for _, e := range events {
 		switch e.Source {
-		case sourceNone, sourceStream, sourceQueue:
+		case sourceNone, sourceStream, sourceQueue, sourceOutbox:
 		default:
 			panic(fmt.Sprintf("infra: function %q: unknown event source %q", e.Function, e.Source))
 		}
@@ -403,6 +420,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	switch spec.source {
 	case sourceQueue:
 		timeout, memory = queue.ConsumerTimeout, queueConsumerMemoryMB
+	case sourceOutbox:
+		timeout = queue.SenderTimeout
 	case sourceStream:
 		timeout = streamConsumerTimeout
 	}
@@ -417,8 +436,11 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	})
 	logs.GrantWrite(role)
 	var reserved *float64
-	if spec.source == sourceQueue {
+	switch spec.source {
+	case sourceQueue:
 		reserved = jsii.Number(b.dispatcherConcurrency)
+	case sourceOutbox:
+		reserved = jsii.Number(b.senderConcurrency)
 	}
 	description := spec.name
 	if spec.summary != "" {
@@ -442,6 +464,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			appenv.OpsTableName: b.ops.TableName(),
 			appenv.QueueURL:     b.deliveries.QueueUrl(),
 			appenv.DLQURL:       b.dlq.QueueUrl(),
+			appenv.OutboxURL:    b.outbox.QueueUrl(),
+			appenv.OutboxDLQURL: b.outboxDLQ.QueueUrl(),
 			appenv.Stage:        jsii.String(b.stage),
 		},
 	})
@@ -476,11 +500,14 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		}
 		if spec.keyPrefix != "" {
 			// Only the items the consumer acts on invoke it (the data table's
-			// stream also carries tenancy, field and connection items).
+			// stream also carries tenancy, field and connection items): one
+			// pattern, any of the consumer's prefixes.
+			var rules []any
+			for _, p := range (routes.EventFunction{Function: spec.name, KeyPrefix: spec.keyPrefix}).KeyPrefixes() {
+				rules = append(rules, (*awslambda.FilterRule_BeginsWith(jsii.String(p)))[0])
+			}
 			props.Filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
-				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{
-					"S": awslambda.FilterRule_BeginsWith(jsii.String(spec.keyPrefix)),
-				}}},
+				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{"S": rules}}},
 			})}
 		}
 		fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(b.table, props))
@@ -500,6 +527,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		suppress(fn, true, nag("Serverless-LambdaEventSourceMappingDestination",
 			"An SQS event source mapping takes no on-failure destination: a message the consumer keeps failing on goes to "+
 				"the queue's own dead-letter queue (its redrive policy)."))
+	case sourceOutbox:
+		b.addOutboxSource(fn, spec)
 	}
 }
 
@@ -586,6 +615,12 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 	if a.Has(routes.DLQRead) {
 		b.dlq.GrantConsumeMessages(fn)
 	}
+	if a.Has(routes.OutboxSend) {
+		b.outbox.GrantSendMessages(fn)
+	}
+	if a.Has(routes.OutboxConsume) {
+		b.outbox.GrantConsumeMessages(fn)
+	}
 	if a.Has(routes.StreamRead) && spec.source != sourceStream {
 		b.table.GrantStreamRead(fn)
 	}
@@ -612,6 +647,8 @@ func (b *backend) addAlarms(api apiMetrics) {
 		"Webhook deliveries exhausted their retries and wait in the DLQ for replay", b.dlq)
 	queueNotEmpty("StreamFailuresNotEmptyAlarm",
 		"The trigger router gave up on table stream records; their triggers were not routed", b.streamFailures)
+	queueNotEmpty("OutboxDlqNotEmptyAlarm",
+		"Outbound messages the sender kept failing on wait in the outbox DLQ; they are still queued, not sent", b.outboxDLQ)
 
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}

@@ -546,6 +546,8 @@ func TestFunctions(t *testing.T) {
 			switch s.source {
 			case sourceQueue:
 				wantTimeout, wantMemory = queue.ConsumerTimeout.Seconds(), queueConsumerMemoryMB
+			case sourceOutbox:
+				wantTimeout = queue.SenderTimeout.Seconds()
 			case sourceStream:
 				wantTimeout = streamConsumerTimeout.Seconds()
 			}
@@ -1489,7 +1491,11 @@ func TestStreamFilter(t *testing.T) {
 				}
 				found = true
 				fc, _ := json.Marshal(p["FilterCriteria"])
-				want := `{"Filters":[{"Pattern":"{\"dynamodb\":{\"Keys\":{\"PK\":{\"S\":[{\"prefix\":\"` + e.KeyPrefix + `\"}]}}}}"}]}`
+				var rules []string
+				for _, p := range e.KeyPrefixes() {
+					rules = append(rules, `{\"prefix\":\"`+p+`\"}`)
+				}
+				want := `{"Filters":[{"Pattern":"{\"dynamodb\":{\"Keys\":{\"PK\":{\"S\":[` + strings.Join(rules, ",") + `]}}}}"}]}`
 				if e.KeyPrefix == "" && p["FilterCriteria"] != nil {
 					t.Errorf("%s: filter %s without a KeyPrefix", e.Function, fc)
 				}

@@ -47,6 +47,8 @@ var PathIDs = map[string]IDForm{
 	"tenantId":  {Valid: prefixedForm("ten_"), NotFound: notFound("Tenant")},
 	"channelId": {Valid: prefixedForm("ch_"), NotFound: notFound("Channel")},
 	"tokenId":   {Valid: prefixedForm("tok_"), NotFound: notFound("Token")},
+	// Message IDs: msg_ and 16 base32 characters (tenancy.NewID).
+	"messageId": {Valid: prefixedForm("msg_"), NotFound: notFound("Message")},
 }
 
 // MaxIDBytes bounds the text after an ID's prefix.

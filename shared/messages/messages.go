@@ -111,12 +111,15 @@ type Failure struct {
 
 // Message is one message on a channel, either way.
 type Message struct {
-	ID        string    `json:"id" dynamodbav:"id"`
-	TenantID  string    `json:"-" dynamodbav:"tenant_id"`
-	ChannelID string    `json:"channel_id" dynamodbav:"channel_id"`
-	ContactID string    `json:"contact_id,omitempty" dynamodbav:"contact_id,omitempty"`
-	Direction Direction `json:"direction" dynamodbav:"direction"`
-	Type      Type      `json:"type" dynamodbav:"type"`
+	ID        string `json:"id" dynamodbav:"id"`
+	TenantID  string `json:"-" dynamodbav:"tenant_id"`
+	ChannelID string `json:"channel_id" dynamodbav:"channel_id"`
+	// ChannelKind is the channel's network (tenancy.ChannelKind): the
+	// sender picks the provider by it.
+	ChannelKind string    `json:"-" dynamodbav:"channel_kind,omitempty"`
+	ContactID   string    `json:"contact_id,omitempty" dynamodbav:"contact_id,omitempty"`
+	Direction   Direction `json:"direction" dynamodbav:"direction"`
+	Type        Type      `json:"type" dynamodbav:"type"`
 	// To is the contact's address on the channel: E.164 phone for
 	// WhatsApp, SMS and voice (WhatsApp's wa_id once known).
 	To       string    `json:"to,omitempty" dynamodbav:"to,omitempty"`
@@ -129,6 +132,9 @@ type Message struct {
 	ProviderID string   `json:"provider_message_id,omitempty" dynamodbav:"provider_id,omitempty"`
 	Status     Status   `json:"status" dynamodbav:"status"`
 	Failure    *Failure `json:"error,omitempty" dynamodbav:"failure,omitempty"`
+	// LastError is the provider's answer to the last attempt that is to be
+	// retried (a timeout, 429 or 5xx), while the message is still queued.
+	LastError *Failure `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
 	// Attempts counts the sender's calls to the provider.
 	Attempts int `json:"attempts" dynamodbav:"attempts"`
 	// Times of each status reached, Unix milliseconds (0: not reached).

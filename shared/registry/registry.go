@@ -16,10 +16,12 @@ import (
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/messageapi"
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/templateapi"
 	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
@@ -104,6 +106,11 @@ var Packages = map[string]wiring.Builders{
 		"chatapi-instance-me-get":        wiring.Route(chatapi.ChatapiInstanceMeGet),
 		"chatapi-instance-me-set":        wiring.Route(chatapi.ChatapiInstanceMeSet),
 	},
+	"github.com/startmsg/chatbackend/shared/messageapi": {
+		"message-send":         wiring.Route(messageapi.MessageSend),
+		"message-get":          wiring.Route(messageapi.MessageGet),
+		"contact-message-list": wiring.Route(messageapi.ContactMessageList),
+	},
 }
 
 // All returns every builder by function name. One process serves them all,
@@ -162,4 +169,7 @@ func streamWithPhone(b func(*wiring.Env) lambdaapp.StreamHandler) func(*wiring.E
 // (routes.EventFunctions with Source "queue").
 var Queues = map[string]func(*wiring.Env) lambdaapp.QueueHandler{
 	"dispatcher": wiring.Queue(dispatch.Build),
+	// The outbox queue's consumer (routes.EventFunctions with Source
+	// "outbox").
+	"sender": wiring.Queue(sender.Build),
 }

@@ -10,10 +10,12 @@ import (
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/messageapi"
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
@@ -52,7 +54,7 @@ func TestEveryEventFunctionHasAConsumer(t *testing.T) {
 	for name, src := range want {
 		_, s := Streams[name]
 		_, q := Queues[name]
-		if (src == "stream" && !s) || (src == "queue" && !q) {
+		if (src == "stream" && !s) || ((src == "queue" || src == "outbox") && !q) {
 			t.Errorf("event function %s (%s) has no consumer", name, src)
 		}
 	}
@@ -62,7 +64,7 @@ func TestEveryEventFunctionHasAConsumer(t *testing.T) {
 		}
 	}
 	for name := range Queues {
-		if want[name] != "queue" {
+		if want[name] != "queue" && want[name] != "outbox" {
 			t.Errorf("queue consumer %s is not a queue event function", name)
 		}
 	}
@@ -78,6 +80,9 @@ var (
 	_ metaapi.Ports       = (*wiring.Env)(nil)
 	_ messenger.Ports     = (*wiring.Env)(nil)
 	_ router.Ports        = (*wiring.Env)(nil)
+	_ router.OutboxPort   = (*wiring.Env)(nil)
+	_ messageapi.Ports    = (*wiring.Env)(nil)
+	_ sender.Ports        = (*wiring.Env)(nil)
 	_ dispatch.Ports      = (*wiring.Env)(nil)
 )
 

@@ -45,7 +45,10 @@ type Router struct {
 	Channels    Channels
 	Queue       Sender
 	QueueURL    string
-	Log         *slog.Logger
+	// OutboxURL is the outbox queue: new outbound messages go there, for
+	// the sender (outbox.go).
+	OutboxURL string
+	Log       *slog.Logger
 }
 
 // Handle is the stream event handler (ReportBatchItemFailures). It works
@@ -59,7 +62,17 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	failAt := len(ev.Records)
 	var pending []connections.Delivery
 	var from []int // from[i]: index of the record pending[i] came from
+	var outbox []outboxTask
 	for i, rec := range ev.Records {
+		if t, ok, err := outboxTaskOf(rec); err != nil || ok {
+			if err != nil {
+				r.Log.ErrorContext(ctx, "route message", "err", err, "sequence", rec.Change.SequenceNumber)
+				failAt = i
+				break
+			}
+			outbox = append(outbox, outboxTask{task: t, from: i})
+			continue
+		}
 		ds, err := r.route(ctx, cache, rec)
 		if err != nil {
 			r.Log.ErrorContext(ctx, "route record", "err", err, "sequence", rec.Change.SequenceNumber)
@@ -81,6 +94,10 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		r.Log.ErrorContext(ctx, "queue deliveries", "err", err, "sequence", ev.Records[first].Change.SequenceNumber)
 		failAt = min(failAt, first)
 		break // later batches hold only deliveries of records from here on
+	}
+	if at, err := r.queueOutbox(ctx, outbox); err != nil {
+		r.Log.ErrorContext(ctx, "queue messages", "err", err, "sequence", ev.Records[at].Change.SequenceNumber)
+		failAt = min(failAt, at)
 	}
 	var out events.DynamoDBEventResponse
 	for _, later := range ev.Records[failAt:] {
@@ -286,9 +303,10 @@ func Build(p Ports) lambdaapp.StreamHandler {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)
 			return connections.Channel{ID: ch.ID, Name: ch.Name}, err
 		},
-		Queue:    sqs.NewFromConfig(p.AWSConfig()),
-		QueueURL: deliveries,
-		Log:      slog.Default(),
+		Queue:     sqs.NewFromConfig(p.AWSConfig()),
+		QueueURL:  deliveries,
+		OutboxURL: outboxURL(p),
+		Log:       slog.Default(),
 	}
 	return r.Handle
 }

@@ -13,6 +13,9 @@ const (
 	KeyContact = "CONTACT#*" // a contact ID per partition: one item per channel that holds it (SK CONTACT#<channel>)
 	KeyDead    = "DEAD#*"    // GSI1: a tenant's dead deliveries, by time
 	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
+	KeyMessage = "MSG#*"     // a message per partition (MSG#<t>#<id>)
+	KeyMsgList = "MSGS#*"    // GSI1: a contact's messages on a channel, by time
+	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks)
 	// Operations table.
 	KeyIndex   = "IDX#*"  // search entries (and their GSI1, tenant-wide)
 	KeyRate    = "RL#*"   // rate-limit counters
@@ -20,6 +23,7 @@ const (
 	KeyAttempt = "CONN#*" // delivery attempts of a connection
 	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
 	KeyOnce    = "ONCE#*" // marks of Messenger events already recorded
+	KeyWindow  = "WIN#*"  // a contact's last inbound message per channel (the 24-hour window)
 )
 
 // KeyScope is what one function may touch, per table and per kind of
@@ -112,4 +116,13 @@ var Keys = map[string]KeyScope{
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
 	"whatsapp-intake":    {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
+	// Messages. message-send reads the contact it is given and the
+	// contact's window record, stores the message and its idempotency
+	// record (settings: for the channel's template registry).
+	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow}, OpsWrite: []string{KeyIdem, KeyRate}},
+	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
+	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
+	// The sender reads and updates messages, writes the pointer from the
+	// provider's id, and reads the channel's provider credentials.
+	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}},
 }

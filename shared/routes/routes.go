@@ -51,6 +51,12 @@ const (
 	Ops
 	// OpsRead reads the operations table: contact searches.
 	OpsRead
+	// OutboxSend sends to the outbox queue (the trigger router queues
+	// new outbound messages there).
+	OutboxSend
+	// OutboxConsume receives, deletes and hides the outbox queue's
+	// messages (the sender).
+	OutboxConsume
 )
 
 // Has reports whether a contains every bit of b.
@@ -225,6 +231,14 @@ var Table = []Route{
 		Summary: "WhatsApp Cloud API webhook calls (X-Hub-Signature-256): inbound messages, statuses, template status updates"},
 	{Method: "PUT", Path: "/admin/tenants/{tenantId}/channels/{channelId}/whatsapp", Function: "admin-whatsapp-set", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
 		Summary: "Set a WhatsApp channel's Cloud API credentials (never shown again); the channel gets its instance id"},
+	// Messages: outbound messages through the channel's provider
+	// (WhatsApp), per channel token.
+	{Method: "POST", Path: "/v1/messages", Function: "message-send", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "messages", Body: true,
+		Summary: "Queue a message (text, template or media) to a phone number or contact; honours Idempotency-Key"},
+	{Method: "GET", Path: "/v1/messages/{messageId}", Function: "message-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages",
+		Summary: "One message of the channel, with its status and the provider's id and error"},
+	{Method: "GET", Path: "/v1/contact/{contactId}/messages", Function: "contact-message-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages", Query: []string{"limit", "cursor"},
+		Summary: "A contact's messages on the channel, newest first; ?limit= (≤ 100) and ?cursor= (links.next)"},
 }
 
 // EventFunction is a Lambda that is not behind the API: the authorizer and
@@ -232,8 +246,8 @@ var Table = []Route{
 type EventFunction struct {
 	Function string
 	Access   Access
-	// Source is "" (invoked by API Gateway), "stream" (the table's stream) or
-	// "queue" (the deliveries queue).
+	// Source is "" (invoked by API Gateway), "stream" (the table's stream),
+	// "queue" (the deliveries queue) or "outbox" (the outbox queue).
 	Source    string
 	BatchSize int
 	// KeyPrefix limits a stream consumer to items whose partition key
@@ -249,7 +263,7 @@ const Authorizer = "authorizer"
 // EventFunctions lists every function that has no route of its own.
 var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
-	{Function: "trigger-router", Access: TableRead | QueueSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
+	{Function: "trigger-router", Access: TableRead | QueueSend | OutboxSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume | QueueSend, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},
@@ -258,6 +272,8 @@ var EventFunctions = []EventFunction{
 	// whatsapp
 	{Function: "whatsapp-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "WAINBOX#",
 		Summary: "Table stream → each stored WhatsApp webhook call: inbound messages (once each, by wamid), statuses, template status updates"},
+	{Function: "sender", Access: TableRead | TableWrite | OutboxConsume, Source: "outbox", BatchSize: 10,
+		Summary: "Outbox queue → the provider's send API (claimed once, retried with backoff), status sent with the provider's id or failed with its error"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

@@ -32,6 +32,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/wahook"
 )
@@ -68,6 +69,12 @@ type Env struct {
 	// the message store and the template registry (nil: wahook.Discard).
 	WAMessages  wahook.MessageStore
 	WATemplates wahook.TemplateStatuses
+	// Providers send messages, by channel kind, and Credentials read the
+	// channels' provider credentials: the sender's ports (messages.go).
+	// Nil: none (every message fails, saying so) until set by the
+	// functions that send and by tests.
+	Providers   map[string]sender.Provider
+	Credentials sender.CredentialStore
 	// optErr is an Option's failure, reported as an init error.
 	optErr error
 }

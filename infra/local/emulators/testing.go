@@ -90,7 +90,7 @@ func ForTest(t testing.TB) *TestEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, u := range []string{e.Queues.DeliveriesURL, e.Queues.DLQURL} {
+		for _, u := range []string{e.Queues.DeliveriesURL, e.Queues.DLQURL, e.Queues.OutboxURL, e.Queues.OutboxDLQURL} {
 			if _, err := e.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)}); err != nil {
 				t.Errorf("delete queue: %v", err)
 			}
@@ -110,5 +110,7 @@ func (e *TestEnv) Env() []string {
 		appenv.OpsTableName+"="+e.OpsTable,
 		appenv.QueueURL+"="+e.Queues.DeliveriesURL,
 		appenv.DLQURL+"="+e.Queues.DLQURL,
+		appenv.OutboxURL+"="+e.Queues.OutboxURL,
+		appenv.OutboxDLQURL+"="+e.Queues.OutboxDLQURL,
 	)
 }

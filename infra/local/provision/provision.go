@@ -73,15 +73,19 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, in *dynamodb.CreateT
 	return nil
 }
 
-// Queues locates the deliveries queue and its dead-letter queue.
+// Queues locates the deliveries queue and its dead-letter queue, and the
+// outbox queue and its own.
 type Queues struct {
 	DeliveriesURL, DeliveriesARN string
 	DLQURL, DLQARN               string
+	OutboxURL, OutboxARN         string
+	OutboxDLQURL, OutboxDLQARN   string
 }
 
 // EnsureQueues creates (or updates) prefix+queue.DLQName and
 // prefix+queue.DeliveriesName with the settings of package queue, the
-// deliveries queue redriving to the DLQ after queue.MaxReceiveCount receives.
+// deliveries queue redriving to the DLQ after queue.MaxReceiveCount receives;
+// and the outbox queue and its DLQ (ensureOutbox).
 func EnsureQueues(ctx context.Context, client *sqs.Client, prefix string) (Queues, error) {
 	retention := seconds(queue.Retention)
 	var q Queues
@@ -105,6 +109,9 @@ func EnsureQueues(ctx context.Context, client *sqs.Client, prefix string) (Queue
 		string(sqstypes.QueueAttributeNameRedrivePolicy):          string(redrive),
 	})
 	if err != nil {
+		return Queues{}, err
+	}
+	if err := ensureOutbox(ctx, client, prefix, &q); err != nil {
 		return Queues{}, err
 	}
 	return q, nil

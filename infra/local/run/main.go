@@ -206,6 +206,8 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	}
 	os.Setenv(appenv.QueueURL, queues.DeliveriesURL)
 	os.Setenv(appenv.DLQURL, queues.DLQURL)
+	os.Setenv(appenv.OutboxURL, queues.OutboxURL)
+	os.Setenv(appenv.OutboxDLQURL, queues.OutboxDLQURL)
 	if d, err = wiring.Load(ctx); err != nil {
 		return err
 	}
@@ -312,6 +314,13 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			// Long polls of 5 s, not Lambda's 20 s: Ctrl-C lets the pending
 			// ones end (see SQSPoller.receive), and waits no longer than that.
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.DeliveriesURL, QueueARN: q.DeliveriesARN,
+				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
+				Concurrency: dispatchWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
+			wg.Go(func() { report(errc, p.Run(ctx)) })
+		case "outbox":
+			// The sender, on the outbox queue: shared fairly between
+			// tenants as the deliveries are (tasks carry tenant_id).
+			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.OutboxURL, QueueARN: q.OutboxARN,
 				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
 				Concurrency: dispatchWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
 			wg.Go(func() { report(errc, p.Run(ctx)) })

@@ -103,6 +103,8 @@ func NewWith(t testing.TB, o Options) *Stack {
 		appenv.OpsTableName: env.OpsTable,
 		appenv.QueueURL:     env.Queues.DeliveriesURL,
 		appenv.DLQURL:       env.Queues.DLQURL,
+		appenv.OutboxURL:    env.Queues.OutboxURL,
+		appenv.OutboxDLQURL: env.Queues.OutboxDLQURL,
 		appenv.Stage:        "test",
 		// Webhook receivers in tests listen on 127.0.0.1.
 		appenv.AllowLoopbackTargets: "true",
@@ -134,7 +136,8 @@ func NewWith(t testing.TB, o Options) *Stack {
 // audited runs h with its SDK calls recorded, and fails the test for each
 // one that access does not grant in AWS.
 func audited[E, R any](s *Stack, fn string, access routes.Access, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
-	res := accesstest.Resources{Table: s.Env.Table, OpsTable: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL}
+	res := accesstest.Resources{Table: s.Env.Table, OpsTable: s.Env.OpsTable, Queue: s.Env.Queues.DeliveriesURL, DLQ: s.Env.Queues.DLQURL,
+		Outbox: s.Env.Queues.OutboxURL, OutboxDLQ: s.Env.Queues.OutboxDLQURL}
 	return func(ctx context.Context, ev E) (R, error) {
 		ctx, rec := accesstest.WithRecorder(ctx)
 		out, err := h(ctx, ev)
@@ -267,6 +270,10 @@ func (s *Stack) Pipeline() {
 			wg.Go(func() { _ = p.Run(ctx) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: s.Env.SQS, QueueURL: s.Env.Queues.DeliveriesURL, QueueARN: s.Env.Queues.DeliveriesARN,
+				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: audited(s, f.Function, f.Access, registry.Queues[f.Function](s.Deps))}
+			wg.Go(func() { _ = p.Run(ctx) })
+		case "outbox":
+			p := &pollers.SQSPoller{Client: s.Env.SQS, QueueURL: s.Env.Queues.OutboxURL, QueueARN: s.Env.Queues.OutboxARN,
 				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: audited(s, f.Function, f.Access, registry.Queues[f.Function](s.Deps))}
 			wg.Go(func() { _ = p.Run(ctx) })
 		}

@@ -32,6 +32,8 @@ import (
 type Resources struct {
 	Table, OpsTable string // table names
 	Queue, DLQ      string // queue URLs
+	// Outbox and OutboxDLQ are the outbox queue's URLs ("": none).
+	Outbox, OutboxDLQ string
 }
 
 // Call is one resource access of an SDK call: a transaction or batch is one
@@ -329,6 +331,16 @@ func denied(a routes.Access, c Call, res Resources) string {
 		if !a.Has(routes.DLQRead) {
 			return "needs DLQRead"
 		}
+	case res.Outbox != "" && c.Resource == res.Outbox && send:
+		if !a.Has(routes.OutboxSend) {
+			return "needs OutboxSend"
+		}
+	case res.Outbox != "" && c.Resource == res.Outbox:
+		if !a.Has(routes.OutboxConsume) {
+			return "needs OutboxConsume"
+		}
+	case res.OutboxDLQ != "" && c.Resource == res.OutboxDLQ:
+		return "nothing may use the outbox DLQ (an operator's redrive only)"
 	default:
 		return "a resource the project does not grant"
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/limits"
+	"github.com/startmsg/chatbackend/shared/messageapi"
+	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -268,11 +270,26 @@ func newReflector() *reflector {
 			typeOf[connections.Input]():            "ConnectionInput",
 			typeOf[contacts.Input]():               "FieldValueInput",
 			typeOf[openAPIDocument]():              "OpenAPIDocument",
+			typeOf[messages.Message]():             "ChatMessage",
+			typeOf[messages.SendRequest]():         "MessageInput",
+			typeOf[messages.Failure]():             "MessageError",
+			typeOf[messages.TextInput]():           "TextInput",
+			typeOf[messages.TemplateInput]():       "MessageTemplateInput",
+			typeOf[messages.Template]():            "MessageTemplate",
+			typeOf[messages.MediaInput]():          "MediaInput",
+			typeOf[messageapi.Queued]():            "MessageQueued",
+			typeOf[messageapi.Page]():              "MessagePage",
+			typeOf[messageapi.Links]():             "MessageLinks",
 		},
 		enums: map[reflect.Type][]string{
 			typeOf[tenancy.ChannelKind](): names(tenancy.ChannelKinds),
 			typeOf[contacts.FieldType]():  names(contacts.FieldTypes),
 			typeOf[connections.Trigger](): triggerNames(),
+			typeOf[messages.Type]():       names(messages.Types),
+			typeOf[messages.MediaKind]():  names(messages.MediaKinds),
+			typeOf[messages.Direction]():  {string(messages.Outbound), string(messages.Inbound)},
+			typeOf[messages.Status](): {string(messages.StatusQueued), string(messages.StatusSent), string(messages.StatusDelivered),
+				string(messages.StatusRead), string(messages.StatusFailed), string(messages.StatusReceived)},
 			typeOf[connections.Outcome](): {
 				string(connections.OutcomeSuccess), string(connections.OutcomeTimeout), string(connections.OutcomeDNS),
 				string(connections.OutcomeConnect), string(connections.OutcomeTLS), string(connections.OutcomeHTTP),
@@ -328,6 +345,7 @@ func newReflector() *reflector {
 			typeOf[actionapi.Action]():       {"type"},
 			typeOf[contacts.FieldInput]():    {},
 			typeOf[connections.Input]():      {},
+			typeOf[messages.SendRequest]():   {"type"},
 		},
 		descriptions: map[reflect.Type]string{
 			typeOf[contactapi.ContactView]():       "A contact: standard and custom fields (by name) together in custom_fields.",

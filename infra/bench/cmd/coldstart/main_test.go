@@ -54,7 +54,7 @@ func TestPhoneFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"actions", "chatapi-instance-send-template", "chatapi-message", "chatapi-send-template",
-		"contact-create", "contact-search", "contact-update", "events-collect", "messenger-intake", "whatsapp-intake"}
+		"contact-create", "contact-search", "contact-update", "events-collect", "message-send", "messenger-intake", "whatsapp-intake"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("functions linking %s: %v, want %v", phoneLibrary, got, want)
 	}

@@ -1,0 +1,9 @@
+// Command message-get is the Lambda behind its Messages API route (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/messageapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartAPI("message-get", messageapi.MessageGet) }

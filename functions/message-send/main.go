@@ -1,0 +1,13 @@
+// Command message-send is the Lambda behind POST /v1/messages (shared/routes);
+// it parses phone numbers.
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/messageapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() {
+	wiring.StartAPI("message-send", messageapi.MessageSend, wiring.WithPhone(phone.Normalize))
+}

@@ -1,0 +1,10 @@
+// Command sender consumes the outbox queue and hands each message to its
+// channel's provider (shared/sender).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/sender"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartQueue(sender.Build) }

@@ -1,0 +1,419 @@
+package ddbstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/messages"
+)
+
+// Messages keeps messages on the data table (their stream records hand new
+// outbound messages to the sender, through the trigger router and the
+// outbox queue), the pointers from provider ids to messages beside them,
+// and each contact's last inbound time on the operations table.
+type Messages struct {
+	API      API
+	Table    string // the data table
+	OpsTable string // the operations table
+}
+
+var _ messages.Store = (*Messages)(nil)
+
+// Key layout (schema.go).
+const (
+	// MessageKeyPrefix starts every message's partition key: the trigger
+	// router's stream filter lets these through (routes.KeyMessage).
+	MessageKeyPrefix = "MSG#"
+	skMessage        = "MSG"
+	skProviderID     = "PMSG"
+	skWindow         = "WIN"
+)
+
+func messagePK(tenantID, id string) string { return MessageKeyPrefix + tenantID + "#" + id }
+func messagesGSI1PK(tenantID, channelID, contactID string) string {
+	return "MSGS#" + tenantID + "#" + channelID + "#" + contactID
+}
+func messagesGSI1SK(createdAt int64, id string) string { return fmt.Sprintf("%013d#%s", createdAt, id) }
+func providerIDPK(kind, providerID string) string      { return "PMSG#" + kind + "#" + providerID }
+func windowPK(tenantID, channelID, address string) string {
+	return "WIN#" + tenantID + "#" + channelID + "#" + address
+}
+
+// WindowRecordTTL is how long a contact's last inbound time is kept after
+// it: longer than the window it opens.
+const WindowRecordTTL = 2 * messages.Window
+
+// Item attributes of a message beyond messages.Message's: the sender's
+// claim (its token and lease, Unix ms).
+const (
+	attrClaim      = "claim"
+	attrClaimUntil = "claim_until"
+)
+
+func notFoundMessage(id string) error { return apperr.NotFound("Message", id) }
+
+// CreateMessage stores a new message (it must not exist).
+func (s *Messages) CreateMessage(ctx context.Context, m messages.Message) error {
+	it, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
+	if err != nil {
+		return err
+	}
+	if m.ContactID != "" {
+		it[AttrGSI1PK] = avS(messagesGSI1PK(m.TenantID, m.ChannelID, m.ContactID))
+		it[AttrGSI1SK] = avS(messagesGSI1SK(m.CreatedAt, m.ID))
+	}
+	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailure(err) {
+		return apperr.Exists("Message %q exists.", m.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("create message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// GetMessage reads one message (strongly consistent).
+func (s *Messages) GetMessage(ctx context.Context, tenantID, id string) (messages.Message, error) {
+	var m messages.Message
+	err := getItem(ctx, s.API, s.Table, messagePK(tenantID, id), skMessage, true, &m, notFoundMessage(id))
+	return m, err
+}
+
+// ListContactMessages lists a channel contact's messages, newest first. It
+// reads GSI1, so a message just stored may be missing for a moment. The
+// cursor is the GSI1 sort key of the page's last item, base64url-encoded.
+func (s *Messages) ListContactMessages(ctx context.Context, tenantID, channelID, contactID string, limit int, cursor string) (messages.Page, error) {
+	if err := checkLimit(limit); err != nil {
+		return messages.Page{}, err
+	}
+	pk := messagesGSI1PK(tenantID, channelID, contactID)
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if cursor != "" {
+		sk, id, err := parseMessageCursor(cursor)
+		if err != nil {
+			return messages.Page{}, err
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			AttrGSI1PK: avS(pk), AttrGSI1SK: avS(sk), AttrPK: avS(messagePK(tenantID, id)), AttrSK: avS(skMessage),
+		}
+	}
+	items, err := queryItems(ctx, s.API, in, limit+1)
+	if err != nil {
+		return messages.Page{}, fmt.Errorf("list messages of %s: %w", contactID, err)
+	}
+	page := messages.Page{Items: []messages.Message{}}
+	if len(items) > limit {
+		items = items[:limit]
+		if last, ok := items[limit-1][AttrGSI1SK].(*types.AttributeValueMemberS); ok {
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
+		}
+	}
+	if err := attributevalue.UnmarshalListOfMaps(items, &page.Items); err != nil {
+		return messages.Page{}, fmt.Errorf("list messages of %s: unmarshal: %w", contactID, err)
+	}
+	return page, nil
+}
+
+// parseMessageCursor reads a cursor ListContactMessages made: the GSI1 sort
+// key <createdAt:%013d>#<messageId>.
+func parseMessageCursor(cursor string) (sk, id string, err error) {
+	bad := apperr.Invalid("cursor", "is not a cursor from this listing (pass links.next as it is)")
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", "", bad
+	}
+	sk = string(b)
+	at, id, ok := strings.Cut(sk, "#")
+	if !ok || len(at) != 13 || !strings.HasPrefix(id, "msg_") || len(id) > 68 || !utf8.ValidString(id) || strings.ContainsAny(at+id, "+-#") {
+		return "", "", bad
+	}
+	if _, err := strconv.ParseUint(at, 10, 64); err != nil {
+		return "", "", bad
+	}
+	return sk, id, nil
+}
+
+// LastInbound reads when the contact at address last wrote to the channel.
+func (s *Messages) LastInbound(ctx context.Context, tenantID, channelID, address string) (int64, error) {
+	var w struct {
+		At int64 `dynamodbav:"at"`
+	}
+	err := getItem(ctx, s.API, s.OpsTable, windowPK(tenantID, channelID, address), skWindow, false, &w, errNoWindow)
+	if errors.Is(err, errNoWindow) {
+		return 0, nil
+	}
+	return w.At, err
+}
+
+var errNoWindow = errors.New("no inbound message")
+
+// RecordInbound notes an inbound message's time, unless a later one is
+// recorded; the record expires WindowRecordTTL after it.
+func (s *Messages) RecordInbound(ctx context.Context, tenantID, channelID, address string, t time.Time) error {
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.OpsTable),
+		Key:                      key(windowPK(tenantID, channelID, address), skWindow),
+		UpdateExpression:         aws.String("SET #at = :t, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(#at) OR #at < :t"),
+		ExpressionAttributeNames: map[string]string{"#at": "at", "#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": avN(t.UnixMilli()), ":ttl": avN(t.Add(WindowRecordTTL).Unix()),
+		},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("record inbound message: %w", err)
+	}
+	return nil
+}
+
+// statusTime is the attribute that holds the time a status was reached.
+var statusTime = map[messages.Status]string{
+	messages.StatusSent: "sent_at", messages.StatusDelivered: "delivered_at", messages.StatusRead: "read_at", messages.StatusFailed: "failed_at",
+}
+
+// UpdateStatus moves a message forward to status st in one conditional
+// write: the condition lists the statuses st advances from, so no
+// interleaving of callbacks ever moves a message back.
+func (s *Messages) UpdateStatus(ctx context.Context, tenantID, id string, st messages.Status, t time.Time, f *messages.Failure) (messages.Message, bool, error) {
+	at, ok := statusTime[st]
+	if !ok {
+		return messages.Message{}, false, apperr.Invalidf("status", "a message cannot be moved to %q", st)
+	}
+	var from []string
+	vals := map[string]types.AttributeValue{":s": avS(string(st)), ":t": avN(t.UnixMilli())}
+	for _, prev := range []messages.Status{messages.StatusQueued, messages.StatusSent, messages.StatusDelivered, messages.StatusRead} {
+		if messages.Advances(prev, st) {
+			k := ":f" + strconv.Itoa(len(from))
+			from = append(from, k)
+			vals[k] = avS(string(prev))
+		}
+	}
+	set := "SET #status = :s, " + at + " = :t"
+	if f != nil {
+		fv, err := attributevalue.Marshal(f)
+		if err != nil {
+			return messages.Message{}, false, err
+		}
+		vals[":failure"] = fv
+		set += ", failure = :failure"
+	}
+	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(messagePK(tenantID, id), skMessage),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#status IN (" + strings.Join(from, ", ") + ")"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if isConditionFailure(err) {
+		m, err := s.GetMessage(ctx, tenantID, id)
+		return m, false, err
+	}
+	if err != nil {
+		return messages.Message{}, false, fmt.Errorf("update status of message %s: %w", id, err)
+	}
+	var m messages.Message
+	if err := attributevalue.UnmarshalMap(out.Attributes, &m); err != nil {
+		return messages.Message{}, false, fmt.Errorf("update status of message %s: unmarshal: %w", id, err)
+	}
+	return m, true, nil
+}
+
+// providerRef is the pointer from a provider's id of a message to it.
+type providerRef struct {
+	TenantID  string `dynamodbav:"tenant_id"`
+	ChannelID string `dynamodbav:"channel_id"`
+	MessageID string `dynamodbav:"message_id"`
+}
+
+// MessageByProviderID finds the message the provider knows by providerID.
+func (s *Messages) MessageByProviderID(ctx context.Context, kind, providerID string) (tenantID, messageID string, err error) {
+	var ref providerRef
+	if err := getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID)); err != nil {
+		return "", "", err
+	}
+	return ref.TenantID, ref.MessageID, nil
+}
+
+// UpdateStatusByProviderID is UpdateStatus for a provider's callback.
+func (s *Messages) UpdateStatusByProviderID(ctx context.Context, kind, providerID string, st messages.Status, t time.Time, f *messages.Failure) (messages.Message, bool, error) {
+	tenantID, id, err := s.MessageByProviderID(ctx, kind, providerID)
+	if err != nil {
+		return messages.Message{}, false, err
+	}
+	return s.UpdateStatus(ctx, tenantID, id, st, t, f)
+}
+
+// The sender's writes. A sender claims a queued message before calling the
+// provider (a token and a lease), so that two copies of its queue message
+// handled at once call the provider once; it then records the outcome.
+
+// ClaimMessage claims a queued message for one call to the provider, for
+// lease. It returns the message as claimed; a message that is no longer
+// queued is returned as stored with done true; a live claim of another
+// sender is *messages.ClaimedError.
+func (s *Messages) ClaimMessage(ctx context.Context, tenantID, id, token string, now time.Time, lease time.Duration) (m messages.Message, done bool, err error) {
+	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.Table),
+		Key:                      key(messagePK(tenantID, id), skMessage),
+		UpdateExpression:         aws.String("SET #claim = :tok, #until = :until"),
+		ConditionExpression:      aws.String("#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": avS(token), ":until": avN(now.Add(lease).UnixMilli()), ":now": avN(now.UnixMilli()),
+			":queued": avS(string(messages.StatusQueued)),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailure(err) {
+		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(messagePK(tenantID, id), skMessage), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return messages.Message{}, false, fmt.Errorf("claim message %s: %w", id, err)
+		}
+		if res.Item == nil {
+			return messages.Message{}, false, notFoundMessage(id)
+		}
+		if err := attributevalue.UnmarshalMap(res.Item, &m); err != nil {
+			return messages.Message{}, false, fmt.Errorf("claim message %s: unmarshal: %w", id, err)
+		}
+		if m.Status != messages.StatusQueued {
+			return m, true, nil
+		}
+		var until int64
+		if n, ok := res.Item[attrClaimUntil].(*types.AttributeValueMemberN); ok {
+			until, _ = strconv.ParseInt(n.Value, 10, 64)
+		}
+		return m, false, &messages.ClaimedError{Until: time.UnixMilli(until)}
+	}
+	if err != nil {
+		return messages.Message{}, false, fmt.Errorf("claim message %s: %w", id, err)
+	}
+	if err := attributevalue.UnmarshalMap(out.Attributes, &m); err != nil {
+		return messages.Message{}, false, fmt.Errorf("claim message %s: unmarshal: %w", id, err)
+	}
+	return m, false, nil
+}
+
+// RecordSent records that the provider accepted a message: status sent, its
+// provider id, one more attempt, the claim gone; and the pointer from the
+// provider id to the message, in the same transaction. A message no
+// longer queued is left as it is (done by another sender).
+func (s *Messages) RecordSent(ctx context.Context, m messages.Message, providerID string, at time.Time) error {
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                aws.String(s.Table),
+			Key:                      key(messagePK(m.TenantID, m.ID), skMessage),
+			UpdateExpression:         aws.String("SET #status = :sent, provider_id = :pid, sent_at = :t, attempts = attempts + :one REMOVE #claim, #until, last_error"),
+			ConditionExpression:      aws.String("#status = :queued"),
+			ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":sent": avS(string(messages.StatusSent)), ":queued": avS(string(messages.StatusQueued)),
+				":pid": avS(providerID), ":t": avN(at.UnixMilli()), ":one": avN(1),
+			},
+		}},
+	}
+	if providerID != "" {
+		ref, err := item(providerIDPK(m.ChannelKind, providerID), skProviderID, providerRef{TenantID: m.TenantID, ChannelID: m.ChannelID, MessageID: m.ID})
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref}})
+	}
+	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if failedCondition(err) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record message %s sent: %w", m.ID, err)
+	}
+	return nil
+}
+
+// RecordRetry records an attempt to be made again (the provider timed out,
+// throttled or failed): one more attempt, its error, the claim released.
+func (s *Messages) RecordRetry(ctx context.Context, tenantID, id, token string, f messages.Failure) error {
+	fv, err := attributevalue.Marshal(f)
+	if err != nil {
+		return err
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.Table),
+		Key:                      key(messagePK(tenantID, id), skMessage),
+		UpdateExpression:         aws.String("SET attempts = attempts + :one, last_error = :f REMOVE #claim, #until"),
+		ConditionExpression:      aws.String("#claim = :tok"),
+		ExpressionAttributeNames: map[string]string{"#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": avN(1), ":f": fv, ":tok": avS(token),
+		},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("record retry of message %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecordFailed records that a message failed for good: the provider
+// refused it, or its attempts ran out. attempted says whether the failure
+// was a call to the provider (counted as an attempt).
+func (s *Messages) RecordFailed(ctx context.Context, tenantID, id string, f messages.Failure, at time.Time, attempted bool) error {
+	fv, err := attributevalue.Marshal(f)
+	if err != nil {
+		return err
+	}
+	n := int64(0)
+	if attempted {
+		n = 1
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.Table),
+		Key:                      key(messagePK(tenantID, id), skMessage),
+		UpdateExpression:         aws.String("SET #status = :failed, failure = :f, failed_at = :t, attempts = attempts + :n REMOVE #claim, #until, last_error"),
+		ConditionExpression:      aws.String("#status = :queued"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": avS(string(messages.StatusFailed)), ":queued": avS(string(messages.StatusQueued)),
+			":f": fv, ":t": avN(at.UnixMilli()), ":n": avN(n),
+		},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("record message %s failed: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseClaim gives a claim up without an attempt (the sender's own fault).
+func (s *Messages) ReleaseClaim(ctx context.Context, tenantID, id, token string) error {
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(messagePK(tenantID, id), skMessage),
+		UpdateExpression:          aws.String("REMOVE #claim, #until"),
+		ConditionExpression:       aws.String("#claim = :tok"),
+		ExpressionAttributeNames:  map[string]string{"#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(token)},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("release claim on message %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package messageapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/infra/local/stacktest"
+)
+
+// Bad input gets a precise 4xx, and nothing is stored or queued.
+func TestValidation(t *testing.T) {
+	s, prov, ten := pipeline(t)
+	long := strings.Repeat("é", 4097)
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		want   string
+	}{
+		{"no recipient", map[string]any{"type": "text", "text": map[string]any{"body": "hi"}}, 400, "to:"},
+		{"both recipients", map[string]any{"to": "+923244077087", "contact_id": "1", "type": "text", "text": map[string]any{"body": "hi"}}, 400, "not both"},
+		{"bad phone", map[string]any{"to": "call me", "type": "template", "template": map[string]any{"name": "x", "language": "en"}}, 400, "phone number"},
+		{"no type", map[string]any{"to": "+923244077087", "text": map[string]any{"body": "hi"}}, 400, "type:"},
+		{"unknown type", map[string]any{"to": "+923244077087", "type": "sticker"}, 400, "text, template or media"},
+		{"type without payload", map[string]any{"to": "+923244077087", "type": "text"}, 400, "text: is required"},
+		{"two payloads", map[string]any{"to": "+923244077087", "type": "text", "text": map[string]any{"body": "hi"}, "media": map[string]any{"kind": "image", "link": "https://example.com/a.png"}}, 400, "one payload"},
+		{"empty body", map[string]any{"to": "+923244077087", "type": "text", "text": map[string]any{"body": "  "}}, 400, "text.body: is empty"},
+		{"long body", map[string]any{"to": "+923244077087", "type": "text", "text": map[string]any{"body": long}}, 400, "4097 characters"},
+		{"media link ftp", map[string]any{"to": "+923244077087", "type": "media", "media": map[string]any{"kind": "image", "link": "ftp://example.com/a.png"}}, 400, "media.link"},
+		{"media link private", map[string]any{"to": "+923244077087", "type": "media", "media": map[string]any{"kind": "image", "link": "https://10.0.0.5/a.png"}}, 422, "media.link"},
+		{"media kind", map[string]any{"to": "+923244077087", "type": "media", "media": map[string]any{"kind": "sticker", "link": "https://example.com/a.png"}}, 400, "media.kind"},
+		{"template name", map[string]any{"to": "+923244077087", "type": "template", "template": map[string]any{"name": "Order Update", "language": "en"}}, 400, "template.name"},
+		{"template language", map[string]any{"to": "+923244077087", "type": "template", "template": map[string]any{"name": "order", "language": "english"}}, 400, "template.language"},
+		{"empty param", map[string]any{"to": "+923244077087", "type": "template", "template": map[string]any{"name": "order", "language": "en", "params": []string{"a", ""}}}, 400, "template.params[1]"},
+		{"unknown contact", map[string]any{"contact_id": "999999999999999", "type": "template", "template": map[string]any{"name": "order", "language": "en"}}, 422, "contact_id"},
+		{"unknown field", map[string]any{"to": "+923244077087", "type": "text", "text": map[string]any{"body": "hi"}, "priority": 1}, 400, "priority"},
+		{"window closed", map[string]any{"to": "+923244077087", "type": "text", "text": map[string]any{"body": "hi"}}, 422, "24-hour"},
+		{"window closed media", map[string]any{"to": "+923244077087", "type": "media", "media": map[string]any{"kind": "image", "link": "https://example.com/a.png"}}, 422, "24-hour"},
+	}
+	for _, c := range cases {
+		r := s.Do("POST", "/v1/messages", bearer(ten.Token), c.body)
+		msg, _ := r.JSON["message"].(string)
+		if r.Status != c.status || !strings.Contains(msg, c.want) || r.JSON["status"] != "error" {
+			t.Errorf("%s: %d %s, want %d naming %q", c.name, r.Status, r.Body, c.status, c.want)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(prov.Requests()); n != 0 {
+		t.Fatalf("provider got %d requests for refused input", n)
+	}
+}
+
+// Free-form messages pass inside the 24-hour window and not outside it.
+func TestWindow(t *testing.T) {
+	s, prov, ten := pipeline(t)
+	text := map[string]any{"to": "03244077087", "type": "text", "text": map[string]any{"body": "Your order shipped."}}
+	if r := s.Do("POST", "/v1/messages", bearer(ten.Token), text); r.Status != 422 || !strings.Contains(string(r.Body), "24-hour") {
+		t.Fatalf("outside the window: %d %s", r.Status, r.Body)
+	}
+	store := s.Deps.Messages()
+	ctx := context.Background()
+	if err := store.RecordInbound(ctx, ten.ID, ten.ChannelID, "+923244077087", s.Clock.Now().Add(-23*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// An older inbound message does not move the window back.
+	if err := store.RecordInbound(ctx, ten.ID, ten.ChannelID, "+923244077087", s.Clock.Now().Add(-30*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	id := send(t, s, ten.Token, text) // the national number, read in the channel's country (PK)
+	m := waitStatus(t, s, ten.Token, id, "sent")
+	if m["to"] != "+923244077087" || prov.Requests()[0].Body["to"] != "+923244077087" {
+		t.Fatalf("message %v", m)
+	}
+	s.Clock.Add(time.Hour + time.Minute)
+	if r := s.Do("POST", "/v1/messages", bearer(ten.Token), text); r.Status != 422 {
+		t.Fatalf("after 24 h: %d %s", r.Status, r.Body)
+	}
+}
+
+// Messages to a contact are listed newest first, a page at a time; another
+// channel sees neither the list nor the message.
+func TestContactMessages(t *testing.T) {
+	s, _, ten := pipeline(t)
+	r := s.Do("POST", "/v1/contact", bearer(ten.Token), map[string]any{"custom_fields": []map[string]any{{"name": "phone", "value": "+923244077087"}}})
+	if r.Status != 200 && r.Status != 201 {
+		t.Fatalf("create contact: %d %s", r.Status, r.Body)
+	}
+	cid := stacktest.Path(r.JSON, "data.id").(string)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, send(t, s, ten.Token, map[string]any{"contact_id": cid, "type": "template",
+			"template": map[string]any{"name": "order_update", "language": "en", "params": []string{fmt.Sprint(i)}}}))
+		s.Clock.Add(time.Millisecond)
+	}
+	var page stacktest.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		page = s.Do("GET", "/v1/contact/"+cid+"/messages?limit=2", bearer(ten.Token), nil)
+		if d, _ := page.JSON["data"].([]any); page.Status == 200 && len(d) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	data, _ := page.JSON["data"].([]any)
+	if len(data) != 2 || stacktest.Path(data[0], "id") != ids[2] || stacktest.Path(data[1], "id") != ids[1] || stacktest.Path(data[0], "contact_id") != cid {
+		t.Fatalf("first page: %d %s", page.Status, page.Body)
+	}
+	next, _ := stacktest.Path(page.JSON, "links.next").(string)
+	i := strings.Index(next, "/v1/")
+	if i < 0 {
+		t.Fatalf("links.next %q", next)
+	}
+	page = s.Do("GET", next[i:], bearer(ten.Token), nil)
+	data, _ = page.JSON["data"].([]any)
+	if page.Status != 200 || len(data) != 1 || stacktest.Path(data[0], "id") != ids[0] || stacktest.Path(page.JSON, "links.next") != nil {
+		t.Fatalf("second page: %d %s", page.Status, page.Body)
+	}
+	if r := s.Do("GET", "/v1/contact/"+cid+"/messages?cursor=bogus", bearer(ten.Token), nil); r.Status != 400 {
+		t.Fatalf("bad cursor: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/contact/"+cid+"/messages?limit=101", bearer(ten.Token), nil); r.Status != 400 {
+		t.Fatalf("limit 101: %d %s", r.Status, r.Body)
+	}
+	// Another tenant's channel: not found, empty list.
+	other := s.NewTenant("Other", "whatsapp")
+	if r := s.Do("GET", "/v1/messages/"+ids[0], bearer(other.Token), nil); r.Status != 404 {
+		t.Fatalf("another tenant's message: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/contact/"+cid+"/messages", bearer(other.Token), nil); r.Status != 200 || len(r.JSON["data"].([]any)) != 0 {
+		t.Fatalf("another tenant's list: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/messages/msg_doesnotexist", bearer(ten.Token), nil); r.Status != 404 {
+		t.Fatalf("unknown message: %d %s", r.Status, r.Body)
+	}
+}
+
+// Only WhatsApp channels send messages.
+func TestOtherChannelKinds(t *testing.T) {
+	s := stacktest.New(t)
+	ten := s.NewTenant("Acme", "messenger")
+	r := s.Do("POST", "/v1/messages", bearer(ten.Token), template)
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "WhatsApp channels only") {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}

@@ -1,0 +1,9 @@
+package messageapi_test
+
+import (
+	"testing"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+)
+
+func TestMain(m *testing.M) { emulators.Main(m) }

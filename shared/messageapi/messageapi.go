@@ -1,0 +1,231 @@
+// Package messageapi serves the Messages API (per channel token): POST
+// /v1/messages stores an outbound message, queued, and nothing else (the
+// table's stream hands it to the sender through the trigger router and the
+// outbox queue); GET /v1/messages/{messageId} and GET
+// /v1/contact/{contactId}/messages read them back. Phone parsing is a port
+// (message-send is started with wiring.WithPhone), and so is the channel's
+// template registry (messages.Templates).
+package messageapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/idempotency"
+	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/netguard"
+	"github.com/startmsg/chatbackend/shared/tenancy"
+)
+
+// Ports are what the message handlers need; shared/wiring provides them.
+type Ports interface {
+	MessageStore() messages.Store
+	ContactStore() contacts.Store
+	IdempotencyStore() idempotency.Store
+	// MessageTemplates checks template messages against the channel's
+	// template registry.
+	MessageTemplates() messages.Templates
+	// Phone is nil in the functions that parse no phone numbers.
+	Phone() contacts.PhoneNormalizer
+	Clock() func() time.Time
+	Setting(key string) string
+}
+
+// MessageSend builds the handler of function message-send.
+func MessageSend(p Ports) http.Handler {
+	return idempotency.Middleware(p.IdempotencyStore(), "message-send", p.Clock(), build((*API).send)(p))
+}
+
+// MessageGet builds the handler of function message-get.
+func MessageGet(p Ports) http.Handler { return build((*API).get)(p) }
+
+// ContactMessageList builds the handler of function contact-message-list.
+func ContactMessageList(p Ports) http.Handler { return build((*API).list)(p) }
+
+// API holds the handlers' dependencies.
+type API struct {
+	Store     messages.Store
+	Contacts  *contacts.Service
+	Templates messages.Templates
+	Phone     contacts.PhoneNormalizer
+	Now       func() time.Time
+	// Links is the SSRF guard's policy for media links.
+	Links netguard.Policy
+}
+
+// New builds the API from its ports.
+func New(p Ports) *API {
+	return &API{
+		Store:     p.MessageStore(),
+		Contacts:  &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()},
+		Templates: p.MessageTemplates(),
+		Phone:     p.Phone(),
+		Now:       p.Clock(),
+		Links:     LinkPolicy(p.Setting),
+	}
+}
+
+// LinkPolicy is the SSRF guard's policy for media links: the provider
+// fetches them, so they must point at the public internet (loopback only
+// under `make run`, ALLOW_LOOPBACK_TARGETS=true); http and https both.
+func LinkPolicy(getenv func(string) string) netguard.Policy {
+	return netguard.Policy{AllowLoopback: getenv(appenv.AllowLoopbackTargets) == "true"}
+}
+
+func build(h func(*API, http.ResponseWriter, *http.Request) error) func(Ports) http.Handler {
+	return func(p Ports) http.Handler {
+		a := New(p)
+		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) })
+	}
+}
+
+// Queued is POST /v1/messages' answer (in {"data":…}).
+type Queued struct {
+	ID     string          `json:"id"`
+	Status messages.Status `json:"status"`
+}
+
+// SendBody is POST /v1/messages' body (named for the OpenAPI document).
+type SendBody = messages.SendRequest
+
+// Sendable reports whether messages can be sent on channels of kind k.
+func Sendable(k tenancy.ChannelKind) bool { return k == tenancy.WhatsApp }
+
+func (a *API) send(w http.ResponseWriter, r *http.Request) error {
+	p := httpapi.CallerOf(r)
+	var in messages.SendRequest
+	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
+		return err
+	}
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	if !Sendable(p.ChannelKind) {
+		return apperr.New(apperr.KindRejected, "This is a %s channel: messages can be sent on WhatsApp channels only.", p.ChannelKind)
+	}
+	if in.Media != nil {
+		if _, err := a.Links.ParseURL(in.Media.Link); err != nil {
+			var b *netguard.BlockedError
+			if errors.As(err, &b) {
+				return apperr.Rejected("media.link", b.Reason)
+			}
+			return apperr.Rejected("media.link", "is not a URL the provider may fetch")
+		}
+	}
+	ctx := r.Context()
+	text, tpl, media := in.Payload()
+	m := messages.Message{
+		ID: tenancy.NewID("msg"), TenantID: p.TenantID, ChannelID: p.ChannelID, ChannelKind: string(p.ChannelKind),
+		Direction: messages.Outbound, Type: in.Type, Text: text, Template: tpl, Media: media,
+		Status: messages.StatusQueued,
+	}
+	var lastInbound int64
+	if in.ContactID != "" {
+		sc := contacts.Scope{TenantID: p.TenantID, ChannelID: p.ChannelID, DefaultCountry: p.DefaultCountry}
+		c, err := a.Contacts.Get(ctx, sc, in.ContactID)
+		if apperr.Is(err, apperr.KindNotFound) {
+			return apperr.Rejected("contact_id", fmt.Sprintf("no contact %q on this channel", in.ContactID))
+		}
+		if err != nil {
+			return err
+		}
+		if c.Fields["phone"] == "" {
+			return apperr.Rejected("contact_id", fmt.Sprintf("contact %q has no phone number to send to", in.ContactID))
+		}
+		m.ContactID, m.To = c.ID, c.Fields["phone"]
+		lastInbound = c.LastInbound[p.ChannelID] * 1000
+	} else {
+		if a.Phone == nil {
+			return errors.New("message-send: no phone normaliser (start it with wiring.WithPhone)")
+		}
+		to, err := a.Phone(in.To, p.DefaultCountry)
+		if err != nil {
+			return apperr.Invalidf("to", "%q is not a valid phone number (E.164 such as +923244077087, or a national number in the channel's country %s)",
+				in.To, p.DefaultCountry)
+		}
+		m.To = to
+	}
+	if messages.FreeForm(in.Type) {
+		last, err := a.Store.LastInbound(ctx, p.TenantID, p.ChannelID, m.To)
+		if err != nil {
+			return err
+		}
+		now := a.Now()
+		if !messages.InWindow(max(last, lastInbound), now) {
+			return messages.WindowClosed()
+		}
+	} else if err := a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *tpl); err != nil {
+		return err
+	}
+	m.CreatedAt = a.Now().UnixMilli()
+	if err := a.Store.CreateMessage(ctx, m); err != nil {
+		return err
+	}
+	httpapi.WriteData(w, http.StatusAccepted, Queued{ID: m.ID, Status: m.Status})
+	return nil
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) error {
+	p := httpapi.CallerOf(r)
+	id := httpapi.PathParam(r, "messageId")
+	m, err := a.Store.GetMessage(r.Context(), p.TenantID, id)
+	if err != nil {
+		return err
+	}
+	if m.ChannelID != p.ChannelID {
+		return apperr.NotFound("Message", id)
+	}
+	httpapi.WriteData(w, http.StatusOK, m)
+	return nil
+}
+
+// Page is GET /v1/contact/{contactId}/messages' answer.
+type Page struct {
+	Data  []messages.Message `json:"data"`
+	Links Links              `json:"links"`
+}
+
+// Links holds the next page's URL, null on the last page.
+type Links struct {
+	Next *string `json:"next"`
+}
+
+// MaxPage is the largest page of a contact's messages.
+const MaxPage = 100
+
+// defaultPage is a page's size when ?limit= is not given.
+const defaultPage = 20
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) error {
+	p := httpapi.CallerOf(r)
+	q := r.URL.Query()
+	limit := defaultPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPage {
+			return apperr.BadRequest("limit: must be a whole number from 1 to %d.", MaxPage)
+		}
+		limit = n
+	}
+	page, err := a.Store.ListContactMessages(r.Context(), p.TenantID, p.ChannelID, httpapi.PathParam(r, "contactId"), limit, q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	out := Page{Data: page.Items}
+	if page.Next != "" {
+		u := httpapi.PublicURL(r)
+		u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {page.Next}}.Encode()
+		s := u.String()
+		out.Links.Next = &s
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}

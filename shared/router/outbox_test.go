@@ -1,0 +1,91 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/sender"
+)
+
+// outboxQueue records the outbox tasks sent; down fails every call.
+type outboxQueue struct {
+	urls   []string
+	tasks  []sender.Task
+	groups []string
+	down   bool
+}
+
+func (q *outboxQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.urls = append(q.urls, aws.ToString(in.QueueUrl))
+	if q.down {
+		return nil, errors.New("SQS is down")
+	}
+	for _, e := range in.Entries {
+		var t sender.Task
+		if err := json.Unmarshal([]byte(aws.ToString(e.MessageBody)), &t); err != nil {
+			return nil, err
+		}
+		q.tasks = append(q.tasks, t)
+		q.groups = append(q.groups, aws.ToString(e.MessageGroupId))
+	}
+	return &sqs.SendMessageBatchOutput{}, nil
+}
+
+// messageRecord is a stream record of message m (event INSERT or MODIFY).
+func messageRecord(t *testing.T, event string, m messages.Message, seq int) events.DynamoDBEventRecord {
+	t.Helper()
+	av, err := attributevalue.MarshalMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := attributevalue.MarshalMapJSON(av)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img map[string]events.DynamoDBAttributeValue
+	if err := json.Unmarshal(b, &img); err != nil {
+		t.Fatal(err)
+	}
+	return events.DynamoDBEventRecord{EventName: event, Change: events.DynamoDBStreamRecord{
+		Keys:     map[string]events.DynamoDBAttributeValue{"PK": events.NewStringAttribute(MessageKeyPrefix + m.TenantID + "#" + m.ID)},
+		NewImage: img, SequenceNumber: fmt.Sprintf("%05d", seq),
+	}}
+}
+
+// New outbound messages go to the outbox, in their tenant's group; their
+// later changes and inbound messages do not; SQS down fails the record.
+func TestOutboundMessagesGoToTheOutbox(t *testing.T) {
+	queued := messages.Message{ID: "msg_a", TenantID: "ten_a", ChannelID: "ch", Direction: messages.Outbound, Status: messages.StatusQueued}
+	sent := queued
+	sent.Status = messages.StatusSent
+	inbound := messages.Message{ID: "msg_b", TenantID: "ten_a", ChannelID: "ch", Direction: messages.Inbound, Status: messages.StatusReceived}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		messageRecord(t, "INSERT", queued, 1), messageRecord(t, "MODIFY", sent, 2), messageRecord(t, "INSERT", inbound, 3),
+	}}
+	q := &outboxQueue{}
+	r := &Router{Queue: q, QueueURL: "deliveries", OutboxURL: "outbox", Log: newRouter(nil, 0).Log}
+	out, err := r.Handle(context.Background(), ev)
+	if err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if len(q.tasks) != 1 || q.tasks[0] != (sender.Task{TenantID: "ten_a", MessageID: "msg_a"}) || q.groups[0] != "ten_a" || q.urls[0] != "outbox" {
+		t.Fatalf("queued %+v in groups %v to %v", q.tasks, q.groups, q.urls)
+	}
+	// The stream is the only way to the sender: SQS down fails the record,
+	// and Lambda retries it.
+	q = &outboxQueue{down: true}
+	r.Queue = q
+	out, _ = r.Handle(context.Background(), ev)
+	if len(out.BatchItemFailures) != 3 || out.BatchItemFailures[0].ItemIdentifier != "00001" {
+		t.Fatalf("SQS down: %+v", out)
+	}
+}

@@ -1,0 +1,42 @@
+package wiring
+
+import (
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/sender"
+)
+
+// Messages is the message store: messages and provider-id pointers on the
+// data table, contacts' last inbound times on the operations table.
+func (e *Env) Messages() *ddbstore.Messages {
+	return &ddbstore.Messages{API: e.StoreAPI(), Table: e.DataTable, OpsTable: e.OpsTable}
+}
+
+// MessageStore is the message store as the domain sees it.
+func (e *Env) MessageStore() messages.Store { return e.Messages() }
+
+// SenderStore is the message store as the sender uses it.
+func (e *Env) SenderStore() sender.Store { return e.Messages() }
+
+// MessageTemplates checks template messages. Until channels have a
+// template registry every well-formed template passes here and the
+// provider judges it (messages.AnyTemplate).
+func (e *Env) MessageTemplates() messages.Templates { return messages.AnyTemplate{} }
+
+// MessageProviders are the providers the sender calls, by channel kind.
+func (e *Env) MessageProviders() map[string]sender.Provider { return e.Providers }
+
+// ProviderCredentials reads channels' provider credentials (none until
+// set: sender.NoCredentials).
+func (e *Env) ProviderCredentials() sender.CredentialStore {
+	if e.Credentials == nil {
+		return sender.NoCredentials{}
+	}
+	return e.Credentials
+}
+
+// Outbox is the outbox queue's and its DLQ's URLs.
+func (e *Env) Outbox() (url, dlq string) {
+	return e.Getenv(appenv.OutboxURL), e.Getenv(appenv.OutboxDLQURL)
+}
