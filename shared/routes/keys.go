@@ -111,10 +111,11 @@ var Keys = map[string]KeyScope{
 	// whatsapp: the public webhook reads only the lookups by verify token,
 	// phone number id and WABA id (not any tenant's settings) and writes
 	// only its inbox; the intake writes contacts and reads and writes the
-	// marks of the messages it recorded (the message store's keys join it).
+	// marks of the messages it recorded, stores inbound messages, moves
+	// outbound ones' statuses and templates' (settings), and opens windows.
 	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
-	"whatsapp-intake":    {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark}},
+	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency

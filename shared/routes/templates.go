@@ -9,7 +9,7 @@ const Provider Access = 1 << 20
 // The key scopes of the template registry's and seed 002's functions
 // (kept beside Keys, in this file, so that the two lists merge apart).
 func init() {
-	send := KeyScope{Read: contactRead, Write: settings, OpsRead: []string{KeyIdem}, OpsWrite: []string{KeyIdem, KeyRate}}
+	send := KeyScope{Read: contactRead, Write: []string{KeyTenant, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow}, OpsWrite: []string{KeyIdem, KeyRate}}
 	hook := KeyScope{Read: settings, Write: settings, OpsWrite: rate}
 	for fn, k := range map[string]KeyScope{
 		// Templates are settings of the tenant (TENANT#<t>, SK TPL#…).
@@ -18,8 +18,8 @@ func init() {
 		"template-get":    {Read: settings, OpsWrite: rate},
 		"template-update": {Read: settings, Write: settings, OpsWrite: rate},
 		"template-delete": {Read: settings, Write: settings, OpsWrite: rate},
-		// A send reads the template and the channel; what it writes is the
-		// message core's outbox (its keys join Write when it is wired).
+		// A send reads the template, the channel and the contact's window
+		// record, and stores the message (its stream record queues it).
 		"chatapi-send-template":          send,
 		"chatapi-instance-send-template": send,
 		"chatapi-message":                send,

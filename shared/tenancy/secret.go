@@ -72,3 +72,15 @@ func LooksLikeSecret(s string) bool {
 	}
 	return true
 }
+
+// DerivedID is an ID in NewID's form that the same parts always give (an
+// inbound message's from its provider id, a send's from its idempotency
+// key): writing it conditionally makes the write happen once.
+func DerivedID(prefix string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return prefix + "_" + idEncoding.EncodeToString(h.Sum(nil)[:10])
+}

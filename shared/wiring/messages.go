@@ -5,6 +5,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // Messages is the message store: messages and provider-id pointers on the
@@ -19,19 +20,23 @@ func (e *Env) MessageStore() messages.Store { return e.Messages() }
 // SenderStore is the message store as the sender uses it.
 func (e *Env) SenderStore() sender.Store { return e.Messages() }
 
-// MessageTemplates checks template messages. Until channels have a
-// template registry every well-formed template passes here and the
-// provider judges it (messages.AnyTemplate).
-func (e *Env) MessageTemplates() messages.Templates { return messages.AnyTemplate{} }
+// MessageTemplates checks template messages against the channel's
+// template registry.
+func (e *Env) MessageTemplates() messages.Templates { return registryTemplates{e} }
 
 // MessageProviders are the providers the sender calls, by channel kind.
-func (e *Env) MessageProviders() map[string]sender.Provider { return e.Providers }
+func (e *Env) MessageProviders() map[string]sender.Provider {
+	if e.Providers == nil {
+		return map[string]sender.Provider{string(tenancy.WhatsApp): waProvider{e}}
+	}
+	return e.Providers
+}
 
-// ProviderCredentials reads channels' provider credentials (none until
-// set: sender.NoCredentials).
+// ProviderCredentials reads channels' provider credentials (WhatsApp
+// channels' Cloud API credentials unless set).
 func (e *Env) ProviderCredentials() sender.CredentialStore {
 	if e.Credentials == nil {
-		return sender.NoCredentials{}
+		return waCredentials{e}
 	}
 	return e.Credentials
 }

@@ -1,13 +1,8 @@
 package wiring
 
 import (
-	"context"
-	"time"
-
-	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/chatapi/chatports"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
-	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/templates"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -23,9 +18,9 @@ func (e *Env) Templates() *ddbstore.Templates {
 // TemplateStore is the template store as the domain sees it.
 func (e *Env) TemplateStore() templates.Store { return e.Templates() }
 
-// TemplateSubmitter submits templates to the provider for review. Without
-// a provider client, templates are kept locally and stay PENDING until a
-// status update (TemplateRegistry().SetStatus) moves them.
+// TemplateSubmitter submits templates to the channel's WhatsApp Business
+// Account for review (the Cloud API); the status webhook
+// (TemplateRegistry().SetStatus) moves them from PENDING.
 func (e *Env) TemplateSubmitter() templates.Submitter { return waSubmitter{e} }
 
 // TemplateRegistry is the registry's rules on its store: Lookup for the
@@ -41,12 +36,12 @@ func (e *Env) ChatTemplates() chatports.TemplateLookup { return e.TemplateRegist
 
 // ChatSender queues seed 002's outbound messages: the message core's
 // outbox once it is wired; until then a send is answered 503.
-func (e *Env) ChatSender() chatports.Sender { return unwired{} }
+func (e *Env) ChatSender() chatports.Sender { return chatSender{e} }
 
 // ChatWindow is when each contact last wrote: the message core's record of
 // inbound messages once it is wired; until then no contact ever wrote, so
 // every free-form message is outside its 24-hour window (templates go).
-func (e *Env) ChatWindow() chatports.Window { return unwired{} }
+func (e *Env) ChatWindow() chatports.Window { return chatWindow{e} }
 
 // ChatInstances are the WhatsApp channels' instance ids: until they are
 // wired no channel has one, and every /instance{id}/… call is a 403.
@@ -55,24 +50,3 @@ func (e *Env) ChatInstances() chatports.Instances { return channelInstances{e} }
 // ChatProfiles is the provider's business profile: until the provider
 // client is wired, answered 503.
 func (e *Env) ChatProfiles() chatports.Profiles { return waProfiles{e} }
-
-// unwired stands for the messaging ports of a deployment that has none.
-type unwired struct{}
-
-func (unwired) Enqueue(context.Context, messages.Message, string) (string, error) {
-	return "", apperr.Unavailable("Sending messages is not available on this deployment yet.")
-}
-
-func (unwired) LastInbound(context.Context, string, string, string) (time.Time, error) {
-	return time.Time{}, nil
-}
-
-func (unwired) InstanceOf(context.Context, string, string) (string, error) { return "", nil }
-
-func (unwired) GetProfile(context.Context, string, string) (chatports.Profile, error) {
-	return chatports.Profile{}, apperr.Unavailable("The WhatsApp business profile is not available on this deployment yet.")
-}
-
-func (unwired) SetProfile(context.Context, string, string, chatports.Profile) (chatports.Profile, error) {
-	return chatports.Profile{}, apperr.Unavailable("The WhatsApp business profile is not available on this deployment yet.")
-}

@@ -66,7 +66,8 @@ type Env struct {
 	// environment; defaults where unset).
 	Limits limits.Limits
 	// WAMessages and WATemplates take what the WhatsApp intake records:
-	// the message store and the template registry (nil: wahook.Discard).
+	// the message store and the template registry (nil: the ones of this
+	// Env).
 	WAMessages  wahook.MessageStore
 	WATemplates wahook.TemplateStatuses
 	// Providers send messages, by channel kind, and Credentials read the
@@ -247,7 +248,7 @@ func (e *Env) WhatsAppMessages() wahook.MessageStore {
 	if e.WAMessages != nil {
 		return e.WAMessages
 	}
-	return wahook.Discard{}
+	return waMessages{e}
 }
 
 // WhatsAppTemplates takes WhatsApp template status updates.
