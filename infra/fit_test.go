@@ -135,3 +135,29 @@ func TestInvokeRole(t *testing.T) {
 		}
 	})
 }
+
+// TestInvokeRolePolicySize: IAM takes at most 10,240 characters of inline
+// policy per role. The invoke role names every route function's ARN, so it
+// grows with the API; counted here with the longest ARN a function can
+// have (a 64-character name in the longest partition and region).
+func TestInvokeRolePolicySize(t *testing.T) {
+	const (
+		maxInline = 10240
+		longest   = len(`"arn:aws-us-gov:lambda:ap-southeast-3:123456789012:function:",`) + 64
+		overhead  = 200 // version, statement, effect, action, policy name
+	)
+	each(t, func(t *testing.T, f *fixture) {
+		var n int
+		for _, g := range f.roleGrants(f.invokeRoleID(t)) {
+			if list, ok := g.resource.([]any); ok {
+				n += len(list)
+			} else {
+				n++
+			}
+		}
+		if size := overhead + n*longest; size > maxInline {
+			t.Errorf("the invoke role's policy may reach %d characters for %d functions, IAM takes %d: split it (a second role or a managed policy)",
+				size, n, maxInline)
+		}
+	})
+}
