@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,13 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 	bodies := newBodyValidation(api)
 
 	auth := b.newAuthorizers()
+	var routeFns []string
+	for _, r := range rts {
+		if _, ok := b.functions[r.Function]; ok && !slices.Contains(routeFns, r.Function) {
+			routeFns = append(routeFns, r.Function)
+		}
+	}
+	invoke := b.newInvokeRole(routeFns)
 	var paths []string // paths with methods, in first-seen order
 	hasAny := map[string]bool{}
 	for _, r := range rts {
@@ -153,11 +161,7 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		opts.OperationName = jsii.String(r.Function)
 		bodies.apply(r, opts)
 		res := api.Root().ResourceForPath(jsii.String(r.Path))
-		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
-			Proxy: jsii.Bool(true),
-			// No extra permission for the console's test-invoke.
-			AllowTestInvoke: jsii.Bool(false),
-		}), opts)
+		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), lambdaProxy(fn, invoke), opts)
 		if r.Auth == routes.AuthNone {
 			suppress(m, false, nag("AwsSolutions-APIG4", publicReason(r)))
 		}

@@ -124,6 +124,7 @@ type backend struct {
 	// senderConcurrency the sender's reservation.
 	outbox, outboxDLQ awssqs.Queue
 	senderConcurrency int
+	roles             map[string]awsiam.Role // each function's, by name
 	// dispatcherConcurrency and limits are the stage's tenant settings.
 	dispatcherConcurrency int
 	limits                limits.Limits
@@ -184,7 +185,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if err != nil {
 		panic("infra: " + err.Error())
 	}
-	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, dispatcherConcurrency: concurrency, limits: lim,
+	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, roles: map[string]awsiam.Role{}, dispatcherConcurrency: concurrency, limits: lim,
 		senderConcurrency: senders}
 	b.delivery = delivery
 	b.addKey()
@@ -200,6 +201,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	b.addAuthCacheFlush(api)
 	b.addWAF(api, wafLimit)
 	b.addAlarms(api)
+	b.inlinePolicies()
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value: api.Url(), Description: jsii.String("Base URL of the REST API (stage included)"),
@@ -470,6 +472,7 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		},
 	})
 	b.functions[spec.name] = fn
+	b.roles[spec.name] = role
 	if spec.source == sourceQueue {
 		b.addDeliverySettings(fn)
 	}
@@ -478,7 +481,11 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		"Resource::* is X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) and, for the stream consumer, "+
 			"dynamodb:ListStreams: neither takes a resource. kms:GenerateDataKey* and kms:ReEncrypt* are what CDK's SQS grants "+
 			"give on the stack's one KMS key, for the queues encrypted with it.",
-		"Resource::*", "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"))
+		"Resource::*", "Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"),
+		nag("Serverless-LambdaStarPermissions",
+			"The same wildcards as under AwsSolutions-IAM5 (the role's statements are inline, where this rule reads them): "+
+				"X-Ray's actions and dynamodb:ListStreams take no resource, and kms:GenerateDataKey*/kms:ReEncrypt* are CDK's "+
+				"SQS grants on the stack's one key."))
 	suppress(fn, false, nag("Serverless-LambdaDLQ",
 		"Nothing invokes the function asynchronously: API Gateway and the authorizer call it synchronously, and its event "+
 			"source mapping (stream or queue) has its own failure handling (on-failure queue, queue redrive)."))

@@ -301,13 +301,13 @@ func (f *fixture) grantsOf(t *testing.T, name string) []grant {
 	if len(role) != 1 {
 		t.Fatalf("%s: role not found", name)
 	}
+	return f.roleGrants(role[0])
+}
+
+// roleGrants returns every Allow of the IAM policies of a role.
+func (f *fixture) roleGrants(role string) []grant {
 	var out []grant
-	for _, pid := range f.ofType("AWS::IAM::Policy") {
-		p := f.props(pid)
-		if !refersTo(p["Roles"], role[0]) {
-			continue
-		}
-		doc, _ := p["PolicyDocument"].(map[string]any)
+	for _, doc := range f.policyDocs(role) {
 		stmts, _ := doc["Statement"].([]any)
 		for _, s := range stmts {
 			st, _ := s.(map[string]any)
@@ -320,6 +320,32 @@ func (f *fixture) grantsOf(t *testing.T, name string) []grant {
 		}
 	}
 	return out
+}
+
+// policyDocs returns the policy documents that apply to a role: its inline
+// Policies and those of the AWS::IAM::Policy resources attached to it
+// ("" for every role's and every policy's).
+func (f *fixture) policyDocs(role string) []map[string]any {
+	var docs []map[string]any
+	for _, id := range f.ofType("AWS::IAM::Role") {
+		if role != "" && id != role {
+			continue
+		}
+		inline, _ := f.props(id)["Policies"].([]any)
+		for _, p := range inline {
+			doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
+			docs = append(docs, doc)
+		}
+	}
+	for _, pid := range f.ofType("AWS::IAM::Policy") {
+		p := f.props(pid)
+		if role != "" && !refersTo(p["Roles"], role) {
+			continue
+		}
+		doc, _ := p["PolicyDocument"].(map[string]any)
+		docs = append(docs, doc)
+	}
+	return docs
 }
 
 // allows reports whether some grant has the action on a resource referring
@@ -584,13 +610,12 @@ func TestNoBroadPermissions(t *testing.T) {
 				t.Errorf("%s: managed policies %v", name, arns)
 			}
 		}
-		for _, id := range f.ofType("AWS::IAM::Policy") {
-			doc, _ := f.props(id)["PolicyDocument"].(map[string]any)
+		for _, doc := range f.policyDocs("") {
 			stmts, _ := doc["Statement"].([]any)
 			for _, st := range stmts {
 				for _, a := range strs(st.(map[string]any)["Action"]) {
 					if a == "*" || strings.HasSuffix(a, ":*") {
-						t.Errorf("%s: wildcard action %s", id, a)
+						t.Errorf("wildcard action %s in %v", a, st)
 					}
 				}
 			}
@@ -1157,10 +1182,12 @@ func TestRouteMethods(t *testing.T) {
 				t.Errorf("%s %s (%s): authorization %v/%q, want %s/%q",
 					r.Method, r.Path, r.Auth, p["AuthorizationType"], gotAuthorizer, wantType, wantAuthorizer)
 			}
-			// The function may be invoked for exactly this method and path.
-			suffix := "/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "*")
-			if !f.invokePermission(t, r.Function, suffix) {
-				t.Errorf("%s %s: no invoke permission ending %q", r.Method, r.Path, suffix)
+			// API Gateway calls the function with the invoke role, which
+			// may invoke it (TestInvokeRole: and only the route functions).
+			if cred := refs(integ["Credentials"]); len(cred) != 1 || cred[0] != f.invokeRoleID(t) {
+				t.Errorf("%s %s: integration credentials %v, want the invoke role", r.Method, r.Path, integ["Credentials"])
+			} else if !allows(f.roleGrants(cred[0]), "lambda:InvokeFunction", f.functionID(t, r.Function)) {
+				t.Errorf("%s %s: the invoke role may not invoke %s", r.Method, r.Path, r.Function)
 			}
 		}
 		// Nothing else: the route methods plus one ANY per path.
@@ -1168,26 +1195,6 @@ func TestRouteMethods(t *testing.T) {
 			t.Errorf("%d methods, want %d", got, want)
 		}
 	})
-}
-
-// invokePermission reports whether fn may be invoked by API Gateway with a
-// source ARN ending in suffix.
-func (f *fixture) invokePermission(t *testing.T, fn, suffix string) bool {
-	id := f.functionID(t, fn)
-	for _, pid := range f.ofType("AWS::Lambda::Permission") {
-		p := f.props(pid)
-		if !refersTo(p["FunctionName"], id) || p["Principal"] != "apigateway.amazonaws.com" {
-			continue
-		}
-		join, _ := p["SourceArn"].(map[string]any)["Fn::Join"].([]any)
-		if len(join) == 2 {
-			parts, _ := join[1].([]any)
-			if last, ok := parts[len(parts)-1].(string); ok && last == suffix {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func TestMethodNotAllowed(t *testing.T) {

@@ -177,6 +177,7 @@ func TestSeed002Gateway(t *testing.T) {
 		"chatapi-send-template": chatapi.ChatapiSendTemplate, "chatapi-instance-send-template": chatapi.ChatapiInstanceSendTemplate,
 		"chatapi-message": chatapi.ChatapiMessage, "chatapi-instance-webhook": chatapi.ChatapiInstanceWebhook,
 		"chatapi-instance-me-get": chatapi.ChatapiInstanceMeGet, "chatapi-instance-me-set": chatapi.ChatapiInstanceMeSet,
+		"chatapi-instance-message": chatapi.ChatapiInstanceMessage, "chatapi-webhook": chatapi.ChatapiWebhook,
 	}
 	cfg := gateway.Config{Handlers: map[string]gateway.APIHandler{}, Authorizer: authorizer.Handler(s.Deps.Tenancy()), Now: s.Deps.Now}
 	for fn, build := range builders {
@@ -240,6 +241,14 @@ func TestSeed002Gateway(t *testing.T) {
 	if m := p.sent[len(p.sent)-1]; m.Type != messages.TypeText || m.Text.Body != "Hello, Andrew!" {
 		t.Fatalf("queued %+v", m)
 	}
+	// The same message on the instance's URL; another instance's is refused.
+	if r := do("POST", "/instance777/message"+q, seedMessage); r.Status != 200 || get(r.JSON, "sent") != true {
+		t.Fatalf("instance message: %d %s", r.Status, r.Body)
+	}
+	if m := p.sent[len(p.sent)-1]; m.Type != messages.TypeText || m.Text.Body != "Hello, Andrew!" || m.ChannelID != a.ChannelID {
+		t.Fatalf("queued %+v", m)
+	}
+	wantError(t, do("POST", "/instance778/message"+q, seedMessage), 403, "This token does not belong to instance 778.")
 
 	// The seed's profile body.
 	r := do("POST", "/instance777/me"+q, seedProfile)
@@ -281,4 +290,17 @@ func TestSeed002Gateway(t *testing.T) {
 		t.Fatalf("remove: %d %s", r.Status, r.Body)
 	}
 	wantError(t, onStack("GET", "/v1/connections/"+conn), 404, `Connection "`+conn+`" not found.`)
+
+	// The webhook without the instance in the path: the same connection.
+	r = do("POST", "/webhook"+q, `{"webhookUrl":"http://127.0.0.1:9/plain"}`)
+	if r.Status != 200 || get(r.JSON, "set") != true || !strings.HasPrefix(get(r.JSON, "secret").(string), "whsec_") {
+		t.Fatalf("plain webhook: %d %s", r.Status, r.Body)
+	}
+	conn = get(r.JSON, "connection_id").(string)
+	if r := onStack("GET", "/v1/connections/"+conn); r.Status != 200 || get(r.JSON, "data.url") != "http://127.0.0.1:9/plain" {
+		t.Fatalf("connection: %d %s", r.Status, r.Body)
+	}
+	if r := do("POST", "/instance777/webhook"+q, `{"webhookUrl":"http://127.0.0.1:9/moved-again"}`); r.Status != 200 || get(r.JSON, "connection_id") != conn {
+		t.Fatalf("move: %d %s", r.Status, r.Body)
+	}
 }

@@ -105,6 +105,8 @@ var Packages = map[string]wiring.Builders{
 		"chatapi-instance-webhook":       wiring.Route(chatapi.ChatapiInstanceWebhook),
 		"chatapi-instance-me-get":        wiring.Route(chatapi.ChatapiInstanceMeGet),
 		"chatapi-instance-me-set":        wiring.Route(chatapi.ChatapiInstanceMeSet),
+		"chatapi-instance-message":       wiring.Route(chatapi.ChatapiInstanceMessage),
+		"chatapi-webhook":                wiring.Route(chatapi.ChatapiWebhook),
 	},
 	"github.com/startmsg/chatbackend/shared/messageapi": {
 		"message-send":         wiring.Route(messageapi.MessageSend),

@@ -196,11 +196,7 @@ var Table = []Route{
 	// channel token), and the chat-api style routes of seed 002 (the
 	// channel token in ?token=). {instance} is one path segment,
 	// "instance" and the channel's instance id (instance777): API Gateway
-	// cannot split a segment, so the function parses it. Two more forms
-	// have handlers (chatapi.ChatapiInstanceMessage for
-	// /{instance}/message, chatapi.ChatapiWebhook for /webhook) but no
-	// route yet: with them the dev stack has more than CloudFormation's 500
-	// resources.
+	// cannot split a segment, so the function parses it.
 	{Method: "POST", Path: "/v1/templates", Function: "template-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount | Provider, Tag: "templates", Body: true, Created: true,
 		Summary: "Create a WhatsApp message template (name, namespace, language, category, components) and submit it for review: it starts PENDING"},
 	{Method: "GET", Path: "/v1/templates", Function: "template-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "templates", Query: []string{"status"},
@@ -223,6 +219,10 @@ var Table = []Route{
 		Summary: "The WhatsApp business profile (about, address, description, email, vertical, websites)"},
 	{Method: "POST", Path: "/{instance}/me", Function: "chatapi-instance-me-set", Auth: AuthChannelQuery, Access: TableRead | RateCount | Provider, Tag: "whatsapp", Body: true,
 		Summary: "Change the WhatsApp business profile; an empty string leaves a field as it is"},
+	{Method: "POST", Path: "/{instance}/message", Function: "chatapi-instance-message", Auth: AuthChannelQuery, Access: TableRead | TableWrite | Ops | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Send a text {phone or chatId, body}: only within 24 hours of the contact's last message"},
+	{Method: "POST", Path: "/webhook", Function: "chatapi-webhook", Auth: AuthChannelQuery, Access: TableRead | TableWrite | RateCount, Tag: "whatsapp", Body: true,
+		Summary: "Set the URL inbound messages are posted to {webhookUrl} (\"\" removes it): a connection delivered by the dispatcher"},
 	// whatsapp: the Cloud API webhook (public: the verify token and the
 	// channel's app secret authenticate it) and a channel's credentials.
 	{Method: "GET", Path: "/v1/webhooks/whatsapp", Function: "whatsapp-verify", Auth: AuthNone, Access: TableRead, Tag: "whatsapp", Query: []string{"hub.mode", "hub.verify_token", "hub.challenge"},

@@ -27,6 +27,8 @@ func init() {
 		"chatapi-instance-webhook": hook,
 		"chatapi-instance-me-get":  {Read: settings, OpsWrite: rate},
 		"chatapi-instance-me-set":  {Read: settings, OpsWrite: rate},
+		"chatapi-instance-message": send,
+		"chatapi-webhook":          hook,
 	} {
 		Keys[fn] = k
 	}

@@ -55,6 +55,8 @@ func init() {
 		"chatapi-instance-send-template": sendT,
 		"chatapi-message":                msg,
 		"chatapi-instance-webhook":       hook,
+		"chatapi-instance-message":       msg,
+		"chatapi-webhook":                hook,
 		"chatapi-instance-me-get":        {Response: typeOf[chatapi.Profile](), ResponseExample: profileExample},
 		"chatapi-instance-me-set": {Request: typeOf[chatapi.ProfileBody](), Response: typeOf[chatapi.ProfileSet](),
 			RequestExample: profileInputExampl, ResponseExample: `{"set":true,"profile":` + profileExample + `}`},

@@ -1,0 +1,13 @@
+// Command chatapi-instance-message is the Lambda behind its seed 002 (chat-api style) route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/chatapi"
+	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() {
+	wiring.StartAPI("chatapi-instance-message", chatapi.ChatapiInstanceMessage, wiring.WithPhone(phone.Normalize))
+}
