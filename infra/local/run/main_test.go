@@ -181,6 +181,7 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("the demo verify token's handshake: %d", res.StatusCode)
 	}
+	checkMessaging(t, apiURL, demo)
 	ddb := dynamodb.NewFromConfig(db.AWSConfig())
 	for _, name := range []string{tableName, opsTableName} {
 		if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {

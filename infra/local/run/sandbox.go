@@ -34,6 +34,10 @@ func startSandbox(port int, apiURL, demoEnv string) (*sandbox.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The demo channel's approved template is approved at the sandbox
+	// too, so the seed's own sendTemplate request is sent.
+	opt.Templates = append(opt.Templates, sandbox.Template{Name: demoTemplate, Language: demoTemplateLanguage, Category: "UTILITY",
+		Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: demoTemplateText}}})
 	if opt.WebhookURL == "" {
 		opt.WebhookURL = apiURL + sandbox.DefaultWebhookPath
 	}

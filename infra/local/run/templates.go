@@ -19,14 +19,17 @@ const (
 )
 
 // seedDemoTemplate makes the demo WhatsApp channel's approved template
-// once (again after it was deleted). make run has no provider to review
-// it, so it is approved here, as the provider's status webhook would.
+// once (again after it was deleted), approved here as the provider's
+// status webhook would. The provider sandbox holds it from its start
+// (startSandbox), so it is not submitted: the sandbox keeps nothing across
+// restarts, and this registry does.
 func seedDemoTemplate(ctx context.Context, d *wiring.Env, demo map[string]string) error {
 	tenantID, channelID := demo["TENANT_ID"], demo["CHANNEL_WHATSAPP"]
 	if tenantID == "" || channelID == "" {
 		return nil
 	}
 	reg := d.TemplateRegistry()
+	reg.Submitter = templates.LocalOnly{}
 	if _, err := reg.Store.FindTemplate(ctx, tenantID, channelID, demoTemplate, demoTemplateLanguage); err == nil {
 		return nil
 	} else if !apperr.Is(err, apperr.KindNotFound) {
