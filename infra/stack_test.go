@@ -834,7 +834,9 @@ func TestKeyWalls(t *testing.T) {
 		{"whatsapp-intake", "dynamodb:PutItem", ops, "WAMSG#ten_1#ch_1#wamid.1", true},
 		{"whatsapp-intake", "dynamodb:PutItem", table, "CONTACT#ten_1#42", true},
 		{"whatsapp-intake", "dynamodb:GetItem", table, "WAPHONE#106540352242922", false},
-		{"whatsapp-intake", "dynamodb:PutItem", table, "TENANT#ten_1", false},
+		// template status updates write the tenant's templates (settings)
+		{"whatsapp-intake", "dynamodb:PutItem", table, "TENANT#ten_1", true},
+		{"whatsapp-intake", "dynamodb:PutItem", table, "CRED#abc", false},
 		{"admin-whatsapp-set", "dynamodb:PutItem", table, "WAPHONE#106540352242922", true},
 		{"admin-whatsapp-set", "dynamodb:UpdateItem", table, "INSTANCESEQ", true},
 		{"admin-whatsapp-set", "dynamodb:PutItem", table, "CRED#0123abcd", false},

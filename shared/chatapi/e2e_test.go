@@ -46,6 +46,7 @@ func newSeedTemplate(t *testing.T, d *wiring.Env, tenantID, channelID string, st
 	name, ns, lang, cat := "template_name", "namespace_of_template", "en", "MARKETING"
 	comps := []templates.Component{{Type: "BODY", Text: "Hello from Acme!"}}
 	reg := d.TemplateRegistry()
+	reg.Submitter = templates.LocalOnly{} // seeded as approved here, not submitted to a provider
 	if _, err := reg.Create(t.Context(), tenantID, channelID, templates.Input{Name: &name, Namespace: &ns, Language: &lang, Category: &cat, Components: &comps}); err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/sandbox"
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
@@ -142,6 +144,7 @@ func TestReadmeExamples(t *testing.T) {
 	s.Pipeline()
 	dir := t.TempDir()
 	writeDemoEnv(t, s, filepath.Join(dir, ".local", "demo.env"))
+	seedWhatsApp(t, s, filepath.Join(dir, ".local", "demo.env"))
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
@@ -230,4 +233,60 @@ func writeDemoEnv(t *testing.T, s *stacktest.Stack, path string) {
 	if err := os.WriteFile(path, []byte(strings.Join(env, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seedWhatsApp gives the demo WhatsApp channel what `make run` gives it: a
+// provider sandbox posting its signed webhooks to the stack, the channel's
+// Cloud API credentials on it, and the approved template of seed 002
+// (created through /v1/templates: the sandbox approves it and its status
+// webhook comes back through the intake). It adds INSTANCE_ID,
+// WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_SANDBOX_URL to demo.env.
+func seedWhatsApp(t *testing.T, s *stacktest.Stack, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		env[k] = v
+	}
+	secret := "readme-sandbox-app-secret"
+	sb, err := sandbox.Listen("127.0.0.1:0", sandbox.Options{AppSecret: secret, WebhookURL: s.URL + sandbox.DefaultWebhookPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	t.Setenv("WHATSAPP_API_BASE_URL", sb.URL)
+	phoneID := "106540352242922"
+	r := s.Admin("PUT", "/admin/tenants/"+env["TENANT_ID"]+"/channels/"+env["CHANNEL_WHATSAPP"]+"/whatsapp", map[string]any{
+		"access_token": "EAAreadme0123456789", "phone_number_id": phoneID, "waba_id": "102290129340398",
+		"app_secret": secret, "verify_token": "readme-verify-token"})
+	if r.Status != 200 {
+		t.Fatalf("set the WhatsApp credentials: %d %s", r.Status, r.Body)
+	}
+	instance := fmt.Sprint(stacktest.Path(r.JSON, "data.instance_id"))
+	auth := "Bearer " + env["TOKEN_WHATSAPP"]
+	r = s.Do("POST", "/v1/templates", auth, map[string]any{"name": "template_name", "namespace": "namespace_of_template",
+		"language": "en", "category": "UTILITY", "components": []map[string]any{{"type": "BODY", "text": "Hello from the README."}}})
+	if r.Status != 201 {
+		t.Fatalf("create the demo template: %d %s", r.Status, r.Body)
+	}
+	id := stacktest.Path(r.JSON, "data.id").(string)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = s.Do("GET", "/v1/templates/"+id, auth, nil)
+		if r.Status == 200 && stacktest.Path(r.JSON, "data.status") == "APPROVED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo template was never approved: %d %s", r.Status, r.Body)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "INSTANCE_ID=%s\nWHATSAPP_PHONE_NUMBER_ID=%s\nWHATSAPP_SANDBOX_URL=%s\n", instance, phoneID, sb.URL)
 }
