@@ -13,6 +13,9 @@ import (
 type Channel struct {
 	ID   string
 	Name string
+	// InstanceID is a WhatsApp channel's instance id (seed 002's chat-api
+	// webhook payloads name it); 0 for other channels.
+	InstanceID int64
 }
 
 // Payload builds the flat JSON object a connection sends for a contact, in

@@ -110,6 +110,9 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // connection of the contact's channel that one of the fired triggers
 // selects.
 func (r *Router) route(ctx context.Context, cache *batchCache, rec events.DynamoDBEventRecord) ([]connections.Delivery, error) {
+	if isMessage(rec.Change.Keys) {
+		return r.chatDeliveries(ctx, cache, rec)
+	}
 	if rec.EventName == "REMOVE" || !isContact(rec.Change.Keys) || movedKey(rec) {
 		return nil, nil
 	}
@@ -301,7 +304,7 @@ func Build(p Ports) lambdaapp.StreamHandler {
 		Contacts:    p.ContactStore(),
 		Channels: func(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)
-			return connections.Channel{ID: ch.ID, Name: ch.Name}, err
+			return connections.Channel{ID: ch.ID, Name: ch.Name, InstanceID: ch.InstanceID}, err
 		},
 		Queue:     sqs.NewFromConfig(p.AWSConfig()),
 		QueueURL:  deliveries,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,19 @@ func checkMessaging(t *testing.T, apiURL string, demo map[string]string) {
 		t.Errorf("text outside the window: %d %v", code, m)
 	}
 
+	// Seed 002's webhook: the channel's messages are posted to it in
+	// chat-api's shape, through the dispatcher.
+	hooks := make(chan map[string]any, 100)
+	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		hooks <- body
+	}))
+	defer hookSrv.Close()
+	if code, m := call("POST", apiURL+"/instance"+demo["INSTANCE_ID"]+"/webhook?token="+token, "", `{"webhookUrl":"`+hookSrv.URL+`"}`); code/100 != 2 {
+		t.Fatalf("seed 002 webhook: %d %v", code, m)
+	}
+
 	// The contact writes in: the intake stores the inbound message on its
 	// contact (wa_id) and opens the window.
 	in, _ := json.Marshal(map[string]string{"from": "923244077088", "text": "hi there", "name": "Ana",
@@ -120,11 +134,49 @@ func checkMessaging(t *testing.T, apiURL string, demo map[string]string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The inbound message reached the chat-api webhook.
+	waitHook := func(what string, ok func(map[string]any) bool) {
+		t.Helper()
+		timeout := time.After(60 * time.Second)
+		for {
+			select {
+			case b := <-hooks:
+				if b["instanceId"] != demo["INSTANCE_ID"] {
+					t.Errorf("webhook instanceId %v, want %s", b["instanceId"], demo["INSTANCE_ID"])
+				}
+				if ok(b) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("the chat-api webhook never got %s", what)
+			}
+		}
+	}
+	waitHook("the inbound message", func(b map[string]any) bool {
+		msgs, _ := b["messages"].([]any)
+		for _, x := range msgs {
+			if m, _ := x.(map[string]any); m["body"] == "hi there" && m["fromMe"] == false && m["chatId"] == "923244077088@c.us" {
+				return true
+			}
+		}
+		return false
+	})
 	code, m = call("POST", apiURL+"/v1/messages", token, `{"contact_id":"923244077088","type":"text","text":{"body":"Thanks for writing!"}}`)
 	if code != http.StatusAccepted {
 		t.Fatalf("text inside the window: %d %v", code, m)
 	}
-	waitStatus(data(m)["id"].(string), "sent", "delivered", "read")
+	textID := data(m)["id"].(string)
+	waitStatus(textID, "read")
+	// Our own message (fromMe) and its acks reached the webhook too.
+	waitHook("the read ack of our text", func(b map[string]any) bool {
+		acks, _ := b["ack"].([]any)
+		for _, x := range acks {
+			if a, _ := x.(map[string]any); a["id"] == textID && a["status"] == "viewed" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Seed 002's request, verbatim.
 	code, m = call("POST", apiURL+"/sendTemplate?token="+token, "",
