@@ -15,6 +15,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/sender/providertest"
+	"github.com/startmsg/chatbackend/shared/templates"
 )
 
 // pipeline is a stack whose sender calls a test provider over HTTP.
@@ -25,7 +26,21 @@ func pipeline(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.T
 	s.Deps.Providers = map[string]sender.Provider{"whatsapp": providertest.Client{}}
 	s.Deps.Credentials = sender.StaticCredentials{AccessToken: "test-access-token", AccountID: "1234567890", BaseURL: prov.URL}
 	s.Pipeline()
-	return s, prov, s.NewTenant("Acme", "whatsapp")
+	ten := s.NewTenant("Acme", "whatsapp")
+	// The channel's registry holds the approved template the tests send.
+	reg := s.Deps.TemplateRegistry()
+	reg.Submitter = templates.LocalOnly{}
+	for _, lang := range []string{"en", "en_US"} {
+		name, cat := "order_update", "UTILITY"
+		comps := []templates.Component{{Type: "BODY", Text: "Hello {{1}}, your order shipped."}}
+		if _, err := reg.Create(t.Context(), ten.ID, ten.ChannelID, templates.Input{Name: &name, Language: &lang, Category: &cat, Components: &comps}); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.SetStatus(t.Context(), ten.ID, ten.ChannelID, name, lang, templates.StatusApproved, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, prov, ten
 }
 
 func bearer(tok string) string { return "Bearer " + tok }

@@ -72,7 +72,7 @@ func TestOutboundMessagesGoToTheOutbox(t *testing.T) {
 		messageRecord(t, "INSERT", queued, 1), messageRecord(t, "MODIFY", sent, 2), messageRecord(t, "INSERT", inbound, 3),
 	}}
 	q := &outboxQueue{}
-	r := &Router{Queue: q, QueueURL: "deliveries", OutboxURL: "outbox", Log: newRouter(nil, 0).Log}
+	r := &Router{Connections: &fakeConns{}, Queue: q, QueueURL: "deliveries", OutboxURL: "outbox", Log: newRouter(nil, 0).Log}
 	out, err := r.Handle(context.Background(), ev)
 	if err != nil || len(out.BatchItemFailures) != 0 {
 		t.Fatalf("%+v %v", out, err)

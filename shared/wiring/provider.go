@@ -96,7 +96,14 @@ func (p waProfiles) SetProfile(ctx context.Context, tenantID, channelID string, 
 // waSubmitter submits templates to the channel's WhatsApp Business Account.
 type waSubmitter struct{ e *Env }
 
+//
+// A channel without Cloud API credentials keeps its templates in the
+// registry, PENDING, unsubmitted: delete and create one again after the
+// credentials are set to submit it.
 func (s waSubmitter) Submit(ctx context.Context, t templates.Template) (string, error) {
+	if _, err := s.e.Tenancy().WhatsAppCredentials(ctx, t.TenantID, t.ChannelID); apperr.Is(err, apperr.KindNotFound) {
+		return "", nil
+	}
 	c, cr, err := s.e.whatsAppCreds(ctx, t.TenantID, t.ChannelID)
 	if err != nil {
 		return "", err

@@ -15,7 +15,7 @@ const messageExample = `{"id":"msg_q2w3e4r5t6y7u2i3","channel_id":"ch_7bq2x9m4k1
 // The Messages API's routes.
 func init() {
 	Ops["message-send"] = Op{Request: typeOf[messageapi.SendBody](), Response: typeOf[messageapi.Queued](), Wrap: true, Status: http.StatusAccepted,
-		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},
+		Errors:          []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 		RequestExample:  `{"to":"+923244077087","type":"template","template":{"name":"order_update","language":"en_US","params":["Ana","#1042"]}}`,
 		ResponseExample: `{"data":{"id":"msg_q2w3e4r5t6y7u2i3","status":"queued"}}`}
 	Ops["message-get"] = Op{Response: typeOf[messages.Message](), Wrap: true, ResponseExample: `{"data":` + messageExample + `}`}
