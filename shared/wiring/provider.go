@@ -96,8 +96,7 @@ func (p waProfiles) SetProfile(ctx context.Context, tenantID, channelID string, 
 // waSubmitter submits templates to the channel's WhatsApp Business Account.
 type waSubmitter struct{ e *Env }
 
-//
-// A channel without Cloud API credentials keeps its templates in the
+// Submit submits a template. A channel without Cloud API credentials keeps its templates in the
 // registry, PENDING, unsubmitted: delete and create one again after the
 // credentials are set to submit it.
 func (s waSubmitter) Submit(ctx context.Context, t templates.Template) (string, error) {
