@@ -2,13 +2,10 @@ package router
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/messages"
@@ -25,22 +22,7 @@ import (
 
 // messageOf converts a stream image to a message (nil for no image).
 func messageOf(img map[string]events.DynamoDBAttributeValue) (*messages.Message, error) {
-	if len(img) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(img)
-	if err != nil {
-		return nil, fmt.Errorf("stream image: %w", err)
-	}
-	m, err := attributevalue.UnmarshalMapJSON(b)
-	if err != nil {
-		return nil, fmt.Errorf("stream image: %w", err)
-	}
-	var msg messages.Message
-	if err := attributevalue.UnmarshalMap(m, &msg); err != nil {
-		return nil, fmt.Errorf("stream image: %w", err)
-	}
-	return &msg, nil
+	return imageOf[messages.Message](img)
 }
 
 // isMessage reports whether a record is a message item's.

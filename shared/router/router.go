@@ -224,9 +224,14 @@ func movedKey(rec events.DynamoDBEventRecord) bool {
 	return rec.EventName == "INSERT" && moved
 }
 
-// contactOf converts a stream image to a contact (nil for no image), through
-// JSON as the SDK types allow.
+// contactOf converts a stream image to a contact (nil for no image).
 func contactOf(img map[string]events.DynamoDBAttributeValue) (*contacts.Contact, error) {
+	return imageOf[contacts.Contact](img)
+}
+
+// imageOf converts a stream image to a T (nil for no image), through JSON
+// as the SDK types allow.
+func imageOf[T any](img map[string]events.DynamoDBAttributeValue) (*T, error) {
 	if len(img) == 0 {
 		return nil, nil
 	}
@@ -238,11 +243,11 @@ func contactOf(img map[string]events.DynamoDBAttributeValue) (*contacts.Contact,
 	if err != nil {
 		return nil, fmt.Errorf("stream image: %w", err)
 	}
-	var c contacts.Contact
-	if err := attributevalue.UnmarshalMap(m, &c); err != nil {
+	var v T
+	if err := attributevalue.UnmarshalMap(m, &v); err != nil {
 		return nil, fmt.Errorf("stream image: %w", err)
 	}
-	return &c, nil
+	return &v, nil
 }
 
 // batchCache reads each tenant's connections, fields and channels once per
