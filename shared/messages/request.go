@@ -51,7 +51,7 @@ var (
 	templateName = regexp.MustCompile(`^[a-z0-9_]+$`)
 	// language is a WhatsApp template language code: en, en_US, zh_CN, fil.
 	language  = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
-	namespace = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	namespace = regexp.MustCompile(`^[A-Za-z0-9_-]+$`) // and at most 64 bytes, checked apart
 )
 
 // MediaKinds are the media message kinds, in a stable order.
@@ -131,7 +131,7 @@ func (t *TemplateInput) validate() error {
 		return apperr.Invalid("template.language", "is empty (a language code such as en or en_US)")
 	case !language.MatchString(t.Language):
 		return apperr.Invalidf("template.language", "%q is not a language code such as en or en_US", clip(t.Language))
-	case t.Namespace != "" && !namespace.MatchString(t.Namespace):
+	case t.Namespace != "" && (len(t.Namespace) > 64 || !namespace.MatchString(t.Namespace)):
 		return apperr.Invalid("template.namespace", "must be 1 to 64 letters, digits, '_' and '-'")
 	case len(t.Params) > MaxTemplateParams:
 		return apperr.Invalidf("template.params", "has %d parameters; at most %d", len(t.Params), MaxTemplateParams)

@@ -164,10 +164,12 @@ func mask(s string) string {
 	return "(set)"
 }
 
-var graphIDRE = regexp.MustCompile(`^[0-9]{1,32}$`)
+// graphIDRE is a Graph API id: digits (1 to 32 of them, checked apart:
+// a bounded repetition in a regexp compiles to that many copies at init).
+var graphIDRE = regexp.MustCompile(`^[0-9]+$`)
 
 func checkID(name, id string) error {
-	if !graphIDRE.MatchString(id) {
+	if len(id) > 32 || !graphIDRE.MatchString(id) {
 		return invalidf("%s must be a numeric Graph API id, not %q", name, id)
 	}
 	return nil

@@ -49,7 +49,7 @@ type TemplateButton struct {
 var Categories = []string{"MARKETING", "UTILITY", "AUTHENTICATION"}
 
 var (
-	templateNameRE = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	templateNameRE = regexp.MustCompile(`^[a-z0-9_]+$`) // and at most 512 bytes, checked apart
 	languageRE     = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
 	placeholderRE  = regexp.MustCompile(`\{\{\s*([0-9]+)\s*\}\}`)
 )
@@ -88,7 +88,7 @@ func paramNumbers(text string) map[int]bool {
 // letters, digits, underscores), language, category and one BODY.
 func (t TemplateDef) Validate() error {
 	switch {
-	case !templateNameRE.MatchString(t.Name):
+	case len(t.Name) > 512 || !templateNameRE.MatchString(t.Name):
 		return &FieldError{"name", "must be 1 to 512 lower-case letters, digits and underscores"}
 	case !languageRE.MatchString(t.Language):
 		return &FieldError{"language", fmt.Sprintf("%q is not a language code such as en or en_US", t.Language)}
