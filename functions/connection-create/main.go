@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("connection-create", connectionapi.ConnectionCreate) }
+func main() { wiring.StartAPIWithSDKStores("connection-create", connectionapi.ConnectionCreate) }

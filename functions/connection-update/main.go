@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("connection-update", connectionapi.ConnectionUpdate) }
+func main() { wiring.StartAPIWithSDKStores("connection-update", connectionapi.ConnectionUpdate) }

@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("hook-subscribe", connectionapi.HookSubscribe) }
+func main() { wiring.StartAPIWithSDKStores("hook-subscribe", connectionapi.HookSubscribe) }
