@@ -284,17 +284,11 @@ func (c *Connections) ListDead(ctx context.Context, tenantID string, limit int, 
 	if err != nil {
 		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
 	}
-	page := connections.DeadPage{Items: []connections.Dead{}}
-	if len(items) > limit {
-		items = items[:limit]
-		if last, ok := items[limit-1][AttrGSI1SK].(*types.AttributeValueMemberS); ok {
-			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
-		}
+	list, next, err := gsi1Page[connections.Dead](items, limit)
+	if err != nil {
+		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: %w", tenantID, err)
 	}
-	if err := attributevalue.UnmarshalListOfMaps(items, &page.Items); err != nil {
-		return connections.DeadPage{}, fmt.Errorf("list dead deliveries of %s: unmarshal: %w", tenantID, err)
-	}
-	return page, nil
+	return connections.DeadPage{Items: list, Next: next}, nil
 }
 
 // parseDeadCursor reads a cursor ListDead made: the GSI1 sort key

@@ -121,17 +121,29 @@ func (s *Messages) ListContactMessages(ctx context.Context, tenantID, channelID,
 	if err != nil {
 		return messages.Page{}, fmt.Errorf("list messages of %s: %w", contactID, err)
 	}
-	page := messages.Page{Items: []messages.Message{}}
+	list, next, err := gsi1Page[messages.Message](items, limit)
+	if err != nil {
+		return messages.Page{}, fmt.Errorf("list messages of %s: %w", contactID, err)
+	}
+	return messages.Page{Items: list, Next: next}, nil
+}
+
+// gsi1Page is one page of a GSI1 listing queried for limit+1 items: the
+// first limit of them, and the cursor of the next page (the last item's
+// GSI1 sort key, base64url) when there was one more.
+func gsi1Page[T any](items []map[string]types.AttributeValue, limit int) ([]T, string, error) {
+	next := ""
 	if len(items) > limit {
 		items = items[:limit]
 		if last, ok := items[limit-1][AttrGSI1SK].(*types.AttributeValueMemberS); ok {
-			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
+			next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
 		}
 	}
-	if err := attributevalue.UnmarshalListOfMaps(items, &page.Items); err != nil {
-		return messages.Page{}, fmt.Errorf("list messages of %s: unmarshal: %w", contactID, err)
+	out := []T{}
+	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
+		return nil, "", fmt.Errorf("unmarshal: %w", err)
 	}
-	return page, nil
+	return out, next, nil
 }
 
 // parseMessageCursor reads a cursor ListContactMessages made: the GSI1 sort
