@@ -258,9 +258,18 @@ func TestOneProbePerInterval(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Once the target is back, the successful probe is held until the
+	// round's other batches have returned: a batch that reads the breaker
+	// after the probe closed it rightly sends everything, so without the
+	// hold the count of the recovered round would depend on scheduling.
 	var ok atomic.Bool
+	var othersDone chan struct{}
 	s := &countingSender{answer: func() delivery.Result {
 		if ok.Load() {
+			select {
+			case <-othersDone:
+			case <-time.After(5 * time.Second):
+			}
 			return res200
 		}
 		return res500
@@ -271,11 +280,19 @@ func TestOneProbePerInterval(t *testing.T) {
 	round := func(name string) int64 {
 		t.Helper()
 		before := s.n.Load()
+		othersDone = make(chan struct{})
+		if name != "recovered" {
+			close(othersDone)
+		}
+		var returned atomic.Int32
 		var wg sync.WaitGroup
 		for k, d := range []*dispatch.Dispatcher{d1, d2, d1, d2} {
 			wg.Go(func() {
 				if _, err := d.Handle(ctx, batch(t, tasksFor(conn, fmt.Sprintf("%s%d-", name, k), 4))); err != nil {
 					t.Error(err)
+				}
+				if returned.Add(1) == 3 && name == "recovered" {
+					close(othersDone)
 				}
 			})
 		}
