@@ -142,7 +142,7 @@ func (r *Releaser) Tick(ctx context.Context) (Result, error) {
 		cur = nowMin.Add(-c.Lookback)
 	}
 	cur = cur.UTC().Truncate(time.Minute)
-	next := cur      // the cursor to save
+	next := cur     // the cursor to save
 	drained := true // every minute from cur to m was drained
 	items := 0
 	m := cur
