@@ -92,10 +92,14 @@ type Releaser struct {
 
 // Result is what one tick did.
 type Result struct {
-	Released, Retried, Dead, Unknown, Kept int
-	Minutes                                int       // minute partitions read
-	Cursor                                 time.Time // the cursor after the tick
-	CaughtUp                               bool      // every minute up to now was read
+	Released int       `json:"released"`  // handlers succeeded, items deleted
+	Retried  int       `json:"retried"`   // handlers failed, items moved later
+	Dead     int       `json:"dead"`      // handlers failed a last time, items buried
+	Unknown  int       `json:"unknown"`   // items of a kind without a handler, kept
+	Kept     int       `json:"kept"`      // items left where they were (a store error)
+	Minutes  int       `json:"minutes"`   // minute partitions read
+	Cursor   time.Time `json:"cursor"`    // the cursor after the tick
+	CaughtUp bool      `json:"caught_up"` // every minute up to now was read
 }
 
 func (r *Releaser) settings() Releaser {
