@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -343,5 +344,31 @@ func TestPanicIsAFailure(t *testing.T) {
 	res, err := r.Tick(ctx)
 	if err != nil || res.Retried != 1 || res.Released != 1 || ran != 1 {
 		t.Errorf("tick %+v, %v, ran %d", res, err, ran)
+	}
+}
+
+// TestDueItemInATransaction: a producer's transaction that holds
+// ddbstore.DueItem schedules the item (the installations' held messages);
+// the same item put twice fails that transaction's condition.
+func TestDueItemInATransaction(t *testing.T) {
+	store, env := setup(t, nil)
+	ctx := t.Context()
+	d := due("tx", t0.Add(30*time.Second))
+	put := func() error {
+		_, err := env.DDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{ddbstore.DueItem(env.OpsTable, d)}})
+		return err
+	}
+	if err := put(); err != nil {
+		t.Fatal(err)
+	}
+	var tce *types.TransactionCanceledException
+	if err := put(); !errors.As(err, &tce) {
+		t.Errorf("second put: %v, want a cancelled transaction", err)
+	}
+	rec := &recorder{}
+	clk := &clock{t: t0.Add(time.Minute)}
+	r := &scheduler.Releaser{Store: store, Handlers: map[string]scheduler.Handler{TestKind: rec.handle}, Now: clk.Now}
+	if res, err := r.Tick(ctx); err != nil || res.Released != 1 || rec.count("tx") != 1 {
+		t.Errorf("tick %+v, %v", res, err)
 	}
 }
