@@ -161,6 +161,10 @@ func (r *Releaser) Tick(ctx context.Context) (Result, error) {
 		res.Minutes++
 		done := !more
 		for _, it := range list {
+			if ctx.Err() != nil { // out of time: the rest waits for the next tick
+				done = false
+				break
+			}
 			items++
 			if !c.release(ctx, it, now, &res) {
 				done = false
