@@ -3,7 +3,8 @@
 // (apigw/*.json, with the status each must get in expected-status.json) and
 // a REQUEST authorizer event (authorizer/request.json), an SQS delivery
 // (sqs/delivery.json) and table stream records (stream/*.json: a contact
-// write for the trigger router, a Messenger inbox item for the intake). Import it under an
+// write for the trigger router, a Messenger inbox item for the intake) and
+// the scheduler's every-minute event (schedule/tick.json). Import it under an
 // alias (appevents): aws-lambda-go has an events package too.
 package events
 
@@ -11,5 +12,5 @@ import "embed"
 
 // Samples are the sample events, by path (apigw/me.json, ...).
 //
-//go:embed apigw/*.json authorizer/*.json sqs/*.json stream/*.json
+//go:embed apigw/*.json authorizer/*.json sqs/*.json stream/*.json schedule/*.json
 var Samples embed.FS

@@ -390,7 +390,7 @@ func functionSpecs(rts []routes.Route, events []routes.EventFunction) []fnSpec {
 	}
 	for _, e := range events {
 		switch e.Source {
-		case sourceNone, sourceStream, sourceQueue, sourceOutbox:
+		case sourceNone, sourceStream, sourceQueue, sourceOutbox, sourceSchedule:
 		default:
 			panic(fmt.Sprintf("infra: function %q: unknown event source %q", e.Function, e.Source))
 		}
@@ -426,6 +426,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		timeout = queue.SenderTimeout
 	case sourceStream:
 		timeout = streamConsumerTimeout
+	case sourceSchedule:
+		timeout = scheduleTimeout
 	}
 	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
@@ -443,6 +445,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		reserved = jsii.Number(b.dispatcherConcurrency)
 	case sourceOutbox:
 		reserved = jsii.Number(b.senderConcurrency)
+	case sourceSchedule:
+		reserved = jsii.Number(scheduleConcurrency)
 	}
 	description := spec.name
 	if spec.summary != "" {
@@ -536,6 +540,8 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 				"the queue's own dead-letter queue (its redrive policy)."))
 	case sourceOutbox:
 		b.addOutboxSource(fn, spec)
+	case sourceSchedule:
+		b.addSchedule(fn, spec)
 	}
 }
 

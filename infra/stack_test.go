@@ -576,6 +576,8 @@ func TestFunctions(t *testing.T) {
 				wantTimeout = queue.SenderTimeout.Seconds()
 			case sourceStream:
 				wantTimeout = streamConsumerTimeout.Seconds()
+			case sourceSchedule:
+				wantTimeout = scheduleTimeout.Seconds()
 			}
 			if num(p["Timeout"]) != wantTimeout || num(p["MemorySize"]) != wantMemory {
 				t.Errorf("%s: timeout %v memory %v, want %v %v", s.name, p["Timeout"], p["MemorySize"], wantTimeout, wantMemory)
@@ -1037,7 +1039,7 @@ func TestEventSources(t *testing.T) {
 	}
 	want := 0
 	for _, e := range f.events {
-		if e.Source == sourceNone {
+		if e.Source == sourceNone || e.Source == sourceSchedule {
 			if _, ok := mappings[f.functionID(t, e.Function)]; ok {
 				t.Errorf("%s: has an event source mapping", e.Function)
 			}

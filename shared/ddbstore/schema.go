@@ -118,6 +118,13 @@ import (
 //	                                                                WH#<t>#<id>#<webhookId>, GSI1SK = SK
 //	CONN#<t>                   RATE                                 the tenant's delivery rate: its next send time (TTL;
 //	                                                                breaker.go)
+//	DUE#<minute>#<shard>       <at ms:%013d>#<kind>#<ref>           a due item of the scheduler: kind, tenant, ref,
+//	                                                                at, payload, attempts, error; <minute> its UTC
+//	                                                                minute 2006-01-02T15:04, <shard> 0..9 (due.go)
+//	DUE#CURSOR                 CURSOR                               the scheduler's cursor: minute (unix s), the
+//	                                                                first minute not known to be drained
+//	DUE#DEAD                   <at ms:%013d>#<kind>#<ref>           a due item that failed every attempt: the
+//	                                                                same attributes and dead_at (kept)
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>

@@ -54,7 +54,8 @@ func TestEveryEventFunctionHasAConsumer(t *testing.T) {
 	for name, src := range want {
 		_, s := Streams[name]
 		_, q := Queues[name]
-		if (src == "stream" && !s) || ((src == "queue" || src == "outbox") && !q) {
+		_, sc := Schedules[name]
+		if (src == "stream" && !s) || ((src == "queue" || src == "outbox") && !q) || (src == "schedule" && !sc) {
 			t.Errorf("event function %s (%s) has no consumer", name, src)
 		}
 	}
@@ -66,6 +67,11 @@ func TestEveryEventFunctionHasAConsumer(t *testing.T) {
 	for name := range Queues {
 		if want[name] != "queue" && want[name] != "outbox" {
 			t.Errorf("queue consumer %s is not a queue event function", name)
+		}
+	}
+	for name := range Schedules {
+		if want[name] != "schedule" {
+			t.Errorf("scheduled function %s is not a schedule event function", name)
 		}
 	}
 }
@@ -104,6 +110,11 @@ func TestEveryBuilderBuilds(t *testing.T) {
 		}
 	}
 	for name, b := range Queues {
+		if b(e) == nil {
+			t.Errorf("%s: nil handler", name)
+		}
+	}
+	for name, b := range Schedules {
 		if b(e) == nil {
 			t.Errorf("%s: nil handler", name)
 		}

@@ -126,4 +126,8 @@ var Keys = map[string]KeyScope{
 	// The sender reads and updates messages, writes the pointer from the
 	// provider's id, and reads the channel's provider credentials.
 	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}},
+	// scheduler: the ticker reads and moves the due items, its cursor and
+	// its dead items (DUE#…). A handler registered for a kind
+	// (wiring.DueHandlers) adds the keys its work touches here.
+	SchedulerTick: {OpsRead: []string{KeyDue}, OpsWrite: []string{KeyDue}},
 }

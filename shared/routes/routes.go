@@ -247,7 +247,8 @@ type EventFunction struct {
 	Function string
 	Access   Access
 	// Source is "" (invoked by API Gateway), "stream" (the table's stream),
-	// "queue" (the deliveries queue) or "outbox" (the outbox queue).
+	// "queue" (the deliveries queue), "outbox" (the outbox queue) or
+	// "schedule" (every minute: an EventBridge rule).
 	Source    string
 	BatchSize int
 	// KeyPrefix limits a stream consumer to items whose partition key
@@ -274,6 +275,10 @@ var EventFunctions = []EventFunction{
 		Summary: "Table stream → each stored WhatsApp webhook call: inbound messages (once each, by wamid), statuses, template status updates"},
 	{Function: "sender", Access: TableRead | TableWrite | OutboxConsume, Source: "outbox", BatchSize: 10,
 		Summary: "Outbox queue → the provider's send API (claimed once, retried with backoff), status sent with the provider's id or failed with its error"},
+	// scheduler: invoked every minute (an EventBridge rule; make run's
+	// poller), releases the due items to their kinds' handlers.
+	{Function: "scheduler-tick", Access: Ops, Source: "schedule",
+		Summary: "Every minute → the due items (allowed hours' releases, waits) handed to their kinds' handlers, from a durable cursor"},
 }
 
 // Functions returns the sorted, de-duplicated names of every function.

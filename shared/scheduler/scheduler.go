@@ -2,8 +2,12 @@
 // DynamoDB (the operations table) and a ticker that releases each once
 // its time has come, by handing it to the handler registered for its kind.
 //
-// CONTRACT STUB: the types, key shape and DueItem below are fixed; the
-// store, the ticker and its wiring are to be built on them.
+// A producer puts a due item in its own transaction (ddbstore.DueItem) or
+// alone (ddbstore.DueStore.Put), with At its release time: now or later
+// (an At more than DefaultGrace in the past may be behind the ticker's
+// cursor and is never read). The ticker (scheduler-tick, every minute in
+// AWS; a poller under make run) runs a Releaser; the handlers by kind are
+// wiring.DueHandlers. Delivery is at-least-once (see Releaser).
 package scheduler
 
 import (

@@ -42,6 +42,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/scheduler"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
@@ -323,6 +324,11 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.OutboxURL, QueueARN: q.OutboxARN,
 				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
 				Concurrency: dispatchWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
+			wg.Go(func() { report(errc, p.Run(ctx)) })
+		case routes.SourceSchedule:
+			// The scheduler's ticker, every SCHEDULER_TICK_SECONDS (10):
+			// AWS's one-minute rule, played more often.
+			p := &pollers.SchedulePoller[scheduler.Result]{Function: f.Function, Handler: registry.Schedules[f.Function](d), Every: pollers.TickEvery(d.Getenv)}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/registry"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/routes/accesstest"
+	"github.com/startmsg/chatbackend/shared/scheduler"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
@@ -45,6 +46,8 @@ type Stack struct {
 	Clock *Clock
 	// onCalls is Options.OnCalls.
 	onCalls func(fn string, calls []accesstest.Call)
+	// dueHandlers is Options.DueHandlers.
+	dueHandlers map[string]scheduler.Handler
 }
 
 // Clock is a settable time source, safe for concurrent use.
@@ -89,6 +92,9 @@ type Options struct {
 	// Vars are more environment variables for every function (a stage
 	// setting such as limits.EnvContactsPerTenant).
 	Vars map[string]string
+	// DueHandlers are scheduler handlers the ticker (Pipeline) takes beside
+	// wiring.DueHandlers': kinds only tests register.
+	DueHandlers map[string]scheduler.Handler
 }
 
 // NewWith is New with options.
@@ -112,7 +118,7 @@ func NewWith(t testing.TB, o Options) *Stack {
 	maps.Copy(vars, o.Vars)
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
 	d.Now = clock.Now
-	s := &Stack{T: t, Env: env, Deps: d, Clock: clock, onCalls: o.OnCalls}
+	s := &Stack{T: t, Env: env, Deps: d, Clock: clock, onCalls: o.OnCalls, dueHandlers: o.DueHandlers}
 	cfg, err := gateway.LocalConfig(d, registry.All(), AdminKey, o.AuthCacheTTL)
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +281,18 @@ func (s *Stack) Pipeline() {
 		case "outbox":
 			p := &pollers.SQSPoller{Client: s.Env.SQS, QueueURL: s.Env.Queues.OutboxURL, QueueARN: s.Env.Queues.OutboxARN,
 				BatchSize: f.BatchSize, Concurrency: 4, WaitTime: time.Second, Handler: audited(s, f.Function, f.Access, registry.Queues[f.Function](s.Deps))}
+			wg.Go(func() { _ = p.Run(ctx) })
+		case routes.SourceSchedule:
+			// The ticker with the wiring's handlers and the test's own,
+			// every 250 ms; not at all while there is no handler (each tick
+			// reads a few minutes' shards).
+			handlers := wiring.DueHandlers(s.Deps)
+			maps.Copy(handlers, s.dueHandlers)
+			if len(handlers) == 0 {
+				continue
+			}
+			p := &pollers.SchedulePoller[scheduler.Result]{Function: f.Function, Every: 250 * time.Millisecond,
+				Handler: audited(s, f.Function, f.Access, wiring.Ticker(s.Deps, handlers))}
 			wg.Go(func() { _ = p.Run(ctx) })
 		}
 	}

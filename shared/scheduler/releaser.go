@@ -1,0 +1,287 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Item is a due item as the store keeps it: the Due and what its failed
+// runs left behind.
+type Item struct {
+	Due
+	Attempts  int    // failed runs so far
+	LastError string // the last failure's message
+	DeadAt    time.Time
+}
+
+// Store keeps the due items (ddbstore.DueStore, on the operations table).
+type Store interface {
+	// Put schedules d; putting the same due item again is no error.
+	Put(ctx context.Context, d Due) error
+	// Cursor is the first minute not known to be drained (ok false: none
+	// saved yet).
+	Cursor(ctx context.Context) (minute time.Time, ok bool, err error)
+	// SaveCursor moves the cursor forward to minute; never back.
+	SaveCursor(ctx context.Context, minute time.Time) error
+	// DueIn lists the items of minute's partitions (all shards) due at or
+	// before now, oldest first, at most limit; more reports that some
+	// were left.
+	DueIn(ctx context.Context, minute, now time.Time, limit int) (items []Item, more bool, err error)
+	// Complete deletes it, if it is still there.
+	Complete(ctx context.Context, it Item) error
+	// Move deletes it, if it is still there, and puts to in its place
+	// (to.At: its new due time; to.Attempts and to.LastError as given).
+	Move(ctx context.Context, it, to Item) error
+	// Bury deletes it, if it is still there, and keeps it among the dead
+	// items (DeadItems) with its attempts and last error.
+	Bury(ctx context.Context, it Item) error
+	// DeadItems lists the dead items, oldest first, at most limit.
+	DeadItems(ctx context.Context, limit int) ([]Item, error)
+}
+
+// Defaults of a Releaser's settings.
+const (
+	DefaultMaxAttempts  = 8
+	DefaultMaxItems     = 500
+	DefaultMaxMinutes   = 6 * 60
+	DefaultGrace        = 5 * time.Minute
+	DefaultLookback     = time.Hour
+	DefaultUnknownDelay = 15 * time.Minute
+	DefaultCallTimeout  = 20 * time.Second
+	maxErrorLen         = 1000
+)
+
+// Backoff is the wait before the nth retry of a failed item: 1 minute,
+// doubling, at most an hour.
+func Backoff(attempts int) time.Duration {
+	d := time.Minute
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// Releaser hands due items to their handlers. Each tick reads the minutes
+// from the store's durable cursor up to now (every shard of each), so a
+// ticker that was down for hours catches up without skipping an item,
+// and moves the cursor past the minutes it drained. Delivery is
+// at-least-once: an item is deleted only after its handler succeeded, so
+// a handler that succeeds but whose item's delete fails runs again on the
+// next tick (handlers must be idempotent). A failed item is moved
+// Backoff(attempts) later; after MaxAttempts failures it is buried (dead,
+// kept, listed by DeadItems and logged as "scheduler: dead"). An item
+// whose kind has no handler is kept: moved UnknownDelay later, logged,
+// never counted as a failure nor dropped.
+type Releaser struct {
+	Store    Store
+	Handlers map[string]Handler
+	Now      func() time.Time
+	Log      *slog.Logger
+
+	MaxAttempts  int           // failures before an item is dead
+	MaxItems     int           // items per tick
+	MaxMinutes   int           // minutes read per tick
+	Grace        time.Duration // the cursor stays this far behind now (late puts, clock skew)
+	Lookback     time.Duration // where the first tick starts, without a cursor
+	UnknownDelay time.Duration // how long an item of an unknown kind waits before it is looked at again
+	CallTimeout  time.Duration // one handler call
+}
+
+// Result is what one tick did.
+type Result struct {
+	Released int       `json:"released"`  // handlers succeeded, items deleted
+	Retried  int       `json:"retried"`   // handlers failed, items moved later
+	Dead     int       `json:"dead"`      // handlers failed a last time, items buried
+	Unknown  int       `json:"unknown"`   // items of a kind without a handler, kept
+	Kept     int       `json:"kept"`      // items left where they were (a store error)
+	Minutes  int       `json:"minutes"`   // minute partitions read
+	Cursor   time.Time `json:"cursor"`    // the cursor after the tick
+	CaughtUp bool      `json:"caught_up"` // every minute up to now was read
+}
+
+func (r *Releaser) settings() Releaser {
+	c := *r
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxAttempts, DefaultMaxAttempts)
+	def(&c.MaxItems, DefaultMaxItems)
+	def(&c.MaxMinutes, DefaultMaxMinutes)
+	defD(&c.Grace, DefaultGrace)
+	defD(&c.Lookback, DefaultLookback)
+	defD(&c.UnknownDelay, DefaultUnknownDelay)
+	defD(&c.CallTimeout, DefaultCallTimeout)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
+
+// Tick runs one bounded pass: at most MaxMinutes minutes and MaxItems
+// items; what is left waits for the next tick (Result.CaughtUp false).
+func (r *Releaser) Tick(ctx context.Context) (Result, error) {
+	c := r.settings()
+	var res Result
+	now := c.Now().UTC()
+	nowMin := now.Truncate(time.Minute)
+	safe := now.Add(-c.Grace).Truncate(time.Minute) // the cursor goes no further
+	cur, ok, err := c.Store.Cursor(ctx)
+	if err != nil {
+		return res, fmt.Errorf("scheduler: read the cursor: %w", err)
+	}
+	if !ok {
+		cur = nowMin.Add(-c.Lookback)
+	}
+	cur = cur.UTC().Truncate(time.Minute)
+	next := cur     // the cursor to save
+	drained := true // every minute from cur to m was drained
+	items := 0
+	m := cur
+	for ; !m.After(nowMin); m = m.Add(time.Minute) {
+		if res.Minutes >= c.MaxMinutes || items >= c.MaxItems || ctx.Err() != nil {
+			break
+		}
+		list, more, err := c.Store.DueIn(ctx, m, now, c.MaxItems-items)
+		if err != nil {
+			return res, errors.Join(fmt.Errorf("scheduler: list minute %s: %w", m.Format(minuteLayout), err), c.save(ctx, cur, next, &res))
+		}
+		res.Minutes++
+		done := !more
+		for _, it := range list {
+			if ctx.Err() != nil { // out of time: the rest waits for the next tick
+				done = false
+				break
+			}
+			items++
+			if !c.release(ctx, it, now, &res) {
+				done = false
+			}
+		}
+		if drained && done && m.Before(safe) {
+			next = m.Add(time.Minute)
+		} else {
+			drained = false
+		}
+	}
+	res.CaughtUp = m.After(nowMin)
+	return res, c.save(ctx, cur, next, &res)
+}
+
+const minuteLayout = "2006-01-02T15:04"
+
+func (c *Releaser) save(ctx context.Context, cur, next time.Time, res *Result) error {
+	res.Cursor = next
+	if next.After(cur) {
+		if err := c.Store.SaveCursor(context.WithoutCancel(ctx), next); err != nil {
+			return fmt.Errorf("scheduler: save the cursor: %w", err)
+		}
+	}
+	return nil
+}
+
+// Drain ticks until the store is caught up, ctx is within margin of its
+// deadline, or a tick does nothing: what a scheduled invocation runs.
+func (r *Releaser) Drain(ctx context.Context, margin time.Duration) (Result, error) {
+	var total Result
+	tctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
+	for {
+		res, err := r.Tick(tctx)
+		total.Released += res.Released
+		total.Retried += res.Retried
+		total.Dead += res.Dead
+		total.Unknown += res.Unknown
+		total.Kept += res.Kept
+		total.Minutes += res.Minutes
+		total.Cursor, total.CaughtUp = res.Cursor, res.CaughtUp
+		if err != nil || res.CaughtUp || tctx.Err() != nil || res.Minutes == 0 {
+			return total, err
+		}
+	}
+}
+
+// release runs one item and reports whether it left its minute (done,
+// moved or buried); false keeps the minute from being passed.
+func (c *Releaser) release(ctx context.Context, it Item, now time.Time, res *Result) bool {
+	log := c.Log.With("kind", it.Kind, "ref", it.Ref, "tenant", it.TenantID, "at", it.At.UTC().Format(time.RFC3339), "attempts", it.Attempts)
+	h, ok := c.Handlers[it.Kind]
+	if !ok {
+		to := it
+		to.At, to.LastError = now.Add(c.UnknownDelay), "no handler for kind "+it.Kind
+		if err := c.Store.Move(ctx, it, to); err != nil {
+			log.Error("scheduler: keep an item of an unknown kind", "err", err)
+			res.Kept++
+			return false
+		}
+		log.Warn("scheduler: no handler for this kind; item kept", "until", to.At.Format(time.RFC3339))
+		res.Unknown++
+		return true
+	}
+	err := call(ctx, c.CallTimeout, h, it.Due)
+	if err == nil {
+		if err := c.Store.Complete(ctx, it); err != nil {
+			// The handler's work is done but the item stays: it runs again
+			// on a later tick (at-least-once).
+			log.Error("scheduler: delete a released item", "err", err)
+			res.Kept++
+			return false
+		}
+		res.Released++
+		return true
+	}
+	to := it
+	to.Attempts++
+	to.LastError = err.Error()
+	if len(to.LastError) > maxErrorLen {
+		to.LastError = to.LastError[:maxErrorLen]
+	}
+	if to.Attempts >= c.MaxAttempts {
+		to.DeadAt = now
+		if berr := c.Store.Bury(ctx, to); berr != nil {
+			log.Error("scheduler: bury an item", "err", berr)
+			res.Kept++
+			return false
+		}
+		log.Error("scheduler: dead", "err", err, "attempts", to.Attempts)
+		res.Dead++
+		return true
+	}
+	to.At = now.Add(Backoff(to.Attempts))
+	if merr := c.Store.Move(ctx, it, to); merr != nil {
+		log.Error("scheduler: reschedule a failed item", "err", merr)
+		res.Kept++
+		return false
+	}
+	log.Warn("scheduler: handler failed; retried later", "err", err, "retry_at", to.At.Format(time.RFC3339))
+	res.Retried++
+	return true
+}
+
+// call runs h with a timeout, a panic turned into an error.
+func call(ctx context.Context, timeout time.Duration, h Handler, d Due) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return h(ctx, d)
+}

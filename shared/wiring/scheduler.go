@@ -1,0 +1,67 @@
+package wiring
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/scheduler"
+)
+
+// DueHandlers are the scheduler's handlers by kind: what scheduler-tick
+// (in AWS, every minute) and make run's poller hand each due item to.
+// One line per kind; an item of a kind missing here is kept, not dropped
+// (scheduler.Releaser).
+func DueHandlers(e *Env) map[string]scheduler.Handler {
+	return map[string]scheduler.Handler{
+		// "installation.release": installations.Release(e.…),
+	}
+}
+
+// DueStore is the scheduler's store on the operations table.
+func (e *Env) DueStore() *ddbstore.DueStore {
+	return &ddbstore.DueStore{API: e.StoreAPI(), OpsTable: e.OpsTable}
+}
+
+// TickHandler is scheduler-tick's Lambda handler: invoked by a schedule
+// (an EventBridge rule), it answers what it did.
+type TickHandler = func(context.Context, events.EventBridgeEvent) (scheduler.Result, error)
+
+// TickMargin is the time a tick leaves before its invocation's deadline:
+// it stops starting work then, saves its cursor and returns.
+const TickMargin = 10 * time.Second
+
+// Releaser is the scheduler's releaser on e's store and clock with the
+// given handlers.
+func Releaser(e *Env, handlers map[string]scheduler.Handler) *scheduler.Releaser {
+	return &scheduler.Releaser{Store: e.DueStore(), Handlers: handlers, Now: e.Now, Log: slog.Default()}
+}
+
+// Ticker is the scheduled handler releasing due items to handlers: the
+// one code path of scheduler-tick in Lambda and of make run's poller.
+func Ticker(e *Env, handlers map[string]scheduler.Handler) TickHandler {
+	r := Releaser(e, handlers)
+	return func(ctx context.Context, _ events.EventBridgeEvent) (scheduler.Result, error) {
+		res, err := r.Drain(ctx, TickMargin)
+		if err != nil {
+			slog.ErrorContext(ctx, "scheduler: tick failed", "err", err, "released", res.Released)
+		} else if !res.CaughtUp {
+			slog.WarnContext(ctx, "scheduler: behind; the next tick goes on", "cursor", res.Cursor, "released", res.Released)
+		}
+		return res, err
+	}
+}
+
+// SchedulerTick builds scheduler-tick's handler with DueHandlers (registry).
+func SchedulerTick(e *Env) TickHandler { return Ticker(e, DueHandlers(e)) }
+
+// StartTicker runs scheduler-tick in Lambda. Its stores use the SDK's
+// DynamoDB client (see withLean): a tick's calls are few and not on any
+// client's path.
+func StartTicker() {
+	lambdaapp.Start(SchedulerTick(mustLoad(nil)))
+}
