@@ -1,9 +1,13 @@
 package wiring_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -91,4 +95,73 @@ func TestMessagingAdaptersOnlyInMessagingFunctions(t *testing.T) {
 			t.Errorf("functions/%s should start from shared/wiring/messaging", fn)
 		}
 	}
+}
+
+// compilesAtInit are the calls that must not run in a package-level
+// initialiser of a package a function links: each runs at every cold start
+// of every function linking the package, used or not (lazyre.Regexp is the
+// regexp compiled on first use).
+var compilesAtInit = map[string]bool{
+	"regexp.MustCompile": true, "regexp.Compile": true, "regexp.MustCompilePOSIX": true, "regexp.CompilePOSIX": true,
+	"template.Must": true, "template.New": true, "jsonschema.Compile": true, "jsonschema.MustCompile": true,
+}
+
+// TestNoCompileAtInit: no package of this module that a function links
+// compiles a regular expression or a template in a package-level variable.
+func TestNoCompileAtInit(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "-f", `{{if not .Standard}}{{.ImportPath}} {{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{end}}`, "./functions/...")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasPrefix(f[0], module) {
+			continue
+		}
+		for _, name := range f[2:] {
+			n++
+			for _, at := range compilesAtInitIn(t, filepath.Join(f[1], name)) {
+				t.Errorf("%s in a package-level variable runs at every cold start of every function linking %s: compile it on first use (shared/lazyre)", at, strings.TrimPrefix(f[0], module))
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no file checked")
+	}
+}
+
+// compilesAtInitIn returns where file's package-level variables call one of
+// compilesAtInit.
+func compilesAtInitIn(t *testing.T, file string) []string {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.VAR {
+			continue
+		}
+		ast.Inspect(g, func(n ast.Node) bool {
+			if _, ok := n.(*ast.FuncLit); ok {
+				return false // runs when called, not at init
+			}
+			if c, ok := n.(*ast.CallExpr); ok {
+				if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && compilesAtInit[x.Name+"."+sel.Sel.Name] {
+						at = append(at, fset.Position(c.Pos()).String()+" "+x.Name+"."+sel.Sel.Name)
+					}
+				}
+			}
+			return true
+		})
+	}
+	return at
 }
