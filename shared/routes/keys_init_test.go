@@ -11,11 +11,11 @@ import (
 
 // TestKeysNotBuiltAtInit: this package has no func init. Every function
 // links the package (through the middleware and the stores), while Keys
-// and the other maps here
-// are the CDK app's and the tests': a map literal nothing refers to at
-// init is left out of the binaries, but one that an init writes is linked
-// and built at every cold start of every function (Keys alone was 64 KB of
-// each bootstrap). Add a function's key scope to the Keys literal.
+// and the other maps here are the CDK app's and the tests': a map literal
+// nothing refers to at init is left out of the binaries, but one that an
+// init writes is linked and built at every cold start of every function
+// (Keys alone was 64 KB of each bootstrap). Add a function's key scope to
+// the Keys literal.
 func TestKeysNotBuiltAtInit(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
