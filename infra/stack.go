@@ -22,6 +22,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/limits"
 	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/routes"
@@ -475,6 +476,12 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			appenv.Stage:        jsii.String(b.stage),
 		},
 	})
+	// The Go runtime's settings for its memory size (GOMAXPROCS 1 below a
+	// whole vCPU): in the environment, so that the runtime starts that way
+	// rather than changing at every cold start.
+	for k, v := range lambdaapp.RuntimeEnv(memory) {
+		fn.AddEnvironment(jsii.String(k), jsii.String(v), nil)
+	}
 	b.functions[spec.name] = fn
 	b.roles[spec.name] = role
 	if spec.source == sourceQueue {

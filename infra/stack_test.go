@@ -30,6 +30,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/routes"
 )
@@ -562,6 +563,11 @@ func TestFunctions(t *testing.T) {
 			}
 			if env[appenv.Stage] != f.stage {
 				t.Errorf("%s: %s = %v", s.name, appenv.Stage, env[appenv.Stage])
+			}
+			// Below a whole vCPU the runtime starts with one P (lambdaapp.RuntimeEnv).
+			mem, _ := p["MemorySize"].(float64)
+			if want := lambdaapp.RuntimeEnv(int(mem))["GOMAXPROCS"]; want == "" || env["GOMAXPROCS"] != want {
+				t.Errorf("%s (%v MB): GOMAXPROCS = %v, want %q", s.name, mem, env["GOMAXPROCS"], want)
 			}
 			logs, _ := p["LoggingConfig"].(map[string]any)
 			if lg := refs(logs["LogGroup"]); len(lg) != 1 || f.res[lg[0]]["Type"] != "AWS::Logs::LogGroup" ||

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/chatapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("chatapi-instance-me-get", chatapi.ChatapiInstanceMeGet) }
+func main() { messaging.StartAPI("chatapi-instance-me-get", chatapi.ChatapiInstanceMeGet) }

@@ -6,8 +6,9 @@ import (
 	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 func main() {
-	wiring.StartAPI("chatapi-instance-send-template", chatapi.ChatapiInstanceSendTemplate, wiring.WithPhone(phone.Normalize))
+	messaging.StartAPI("chatapi-instance-send-template", chatapi.ChatapiInstanceSendTemplate, wiring.WithPhone(phone.Normalize))
 }

@@ -6,8 +6,9 @@ import (
 	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 func main() {
-	wiring.StartAPI("chatapi-send-template", chatapi.ChatapiSendTemplate, wiring.WithPhone(phone.Normalize))
+	messaging.StartAPI("chatapi-send-template", chatapi.ChatapiSendTemplate, wiring.WithPhone(phone.Normalize))
 }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/chatapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("chatapi-webhook", chatapi.ChatapiWebhook) }
+func main() { messaging.StartAPI("chatapi-webhook", chatapi.ChatapiWebhook) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/messageapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("contact-message-list", messageapi.ContactMessageList) }
+func main() { messaging.StartAPI("contact-message-list", messageapi.ContactMessageList) }

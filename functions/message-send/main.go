@@ -6,8 +6,9 @@ import (
 	"github.com/startmsg/chatbackend/shared/messageapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 func main() {
-	wiring.StartAPI("message-send", messageapi.MessageSend, wiring.WithPhone(phone.Normalize))
+	messaging.StartAPI("message-send", messageapi.MessageSend, wiring.WithPhone(phone.Normalize))
 }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/sender"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartQueue(sender.Build) }
+func main() { messaging.StartQueue(sender.Build) }

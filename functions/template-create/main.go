@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/templateapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("template-create", templateapi.TemplateCreate) }
+func main() { messaging.StartAPI("template-create", templateapi.TemplateCreate) }

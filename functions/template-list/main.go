@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/templateapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("template-list", templateapi.TemplateList) }
+func main() { messaging.StartAPI("template-list", templateapi.TemplateList) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/startmsg/chatbackend/shared/templateapi"
-	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartAPI("template-update", templateapi.TemplateUpdate) }
+func main() { messaging.StartAPI("template-update", templateapi.TemplateUpdate) }

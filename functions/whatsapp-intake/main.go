@@ -7,6 +7,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-func main() { wiring.StartStream(wahook.Build, wiring.WithPhone(phone.Normalize)) }
+func main() { messaging.StartStream(wahook.Build, wiring.WithPhone(phone.Normalize)) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/startmsg/chatbackend/infra/local/rie"
 	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
 // closedEndpoint is where the AWS endpoints of a measured function point: a
@@ -15,9 +16,11 @@ const closedEndpoint = "http://127.0.0.1:1"
 
 // FunctionEnv is the environment a measured function gets on top of the
 // emulator's Lambda-like one (rie.BaseEnv): the project's own variables,
-// fake static credentials and AWS endpoints on a closed loopback port.
+// the Go runtime's settings the CDK app gives a function of BaseEnv's
+// 256 MB (lambdaapp.RuntimeEnv), fake static credentials and AWS endpoints
+// on a closed loopback port.
 func FunctionEnv() []string {
-	return []string{
+	env := []string{
 		"AWS_REGION=us-east-1",
 		"AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=AKIABENCHFAKEFAKE000",
@@ -35,6 +38,10 @@ func FunctionEnv() []string {
 		appenv.RestAPIID + "=bench",
 		appenv.APIStageName + "=bench",
 	}
+	for k, v := range lambdaapp.RuntimeEnv(256) {
+		env = append(env, k+"="+v)
+	}
+	return env
 }
 
 // InitError is a bootstrap that failed its init phase: it exited, posted

@@ -22,6 +22,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/routes/contract"
 	"github.com/startmsg/chatbackend/shared/templates"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 var get = stacktest.Path
@@ -45,7 +46,7 @@ func newSeedTemplate(t *testing.T, d *wiring.Env, tenantID, channelID string, st
 	t.Helper()
 	name, ns, lang, cat := "template_name", "namespace_of_template", "en", "MARKETING"
 	comps := []templates.Component{{Type: "BODY", Text: "Hello from Acme!"}}
-	reg := d.TemplateRegistry()
+	reg := messaging.Of(d).TemplateRegistry()
 	reg.Submitter = templates.LocalOnly{} // seeded as approved here, not submitted to a provider
 	if _, err := reg.Create(t.Context(), tenantID, channelID, templates.Input{Name: &name, Namespace: &ns, Language: &lang, Category: &cat, Components: &comps}); err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // ports are the stack's, with the message core, the instance ids and the
 // provider's profile in memory.
 type ports struct {
-	*wiring.Env
+	*messaging.Env
 	mu       sync.Mutex
 	sent     []messages.Message
 	inbound  map[string]time.Time
@@ -173,7 +174,7 @@ func TestSeed002Gateway(t *testing.T) {
 	a := s.NewTenant("Acme", "whatsapp")
 	b := s.NewTenant("Other", "whatsapp")
 	newSeedTemplate(t, s.Deps, a.ID, a.ChannelID, templates.StatusApproved)
-	p := &ports{Env: s.Deps, inbound: map[string]time.Time{}, instance: map[string]string{a.ChannelID: "777", b.ChannelID: "778"}}
+	p := &ports{Env: messaging.Of(s.Deps), inbound: map[string]time.Time{}, instance: map[string]string{a.ChannelID: "777", b.ChannelID: "778"}}
 	builders := map[string]func(chatapi.Ports) http.Handler{
 		"chatapi-send-template": chatapi.ChatapiSendTemplate, "chatapi-instance-send-template": chatapi.ChatapiInstanceSendTemplate,
 		"chatapi-message": chatapi.ChatapiMessage, "chatapi-instance-webhook": chatapi.ChatapiInstanceWebhook,

@@ -55,3 +55,22 @@ func TestTuneRuntime(t *testing.T) {
 		t.Logf("memory limit before: %d", limitBefore)
 	}
 }
+
+func TestRuntimeEnv(t *testing.T) {
+	for _, c := range []struct {
+		mb   int
+		want string
+	}{{128, "1"}, {256, "1"}, {512, "1"}, {1768, "1"}, {1769, ""}, {3008, ""}, {0, ""}} {
+		if got := RuntimeEnv(c.mb)["GOMAXPROCS"]; got != c.want {
+			t.Errorf("%d MB: GOMAXPROCS %q, want %q", c.mb, got, c.want)
+		}
+	}
+	// What the environment sets, TuneRuntime leaves.
+	before := runtime.GOMAXPROCS(0)
+	env := RuntimeEnv(256)
+	env[MemorySizeVar] = "256"
+	defer TuneRuntime(func(k string) string { return env[k] })()
+	if runtime.GOMAXPROCS(0) != before {
+		t.Error("TuneRuntime changed GOMAXPROCS that the environment sets")
+	}
+}

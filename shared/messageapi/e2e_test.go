@@ -16,6 +16,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/sender/providertest"
 	"github.com/startmsg/chatbackend/shared/templates"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // pipeline is a stack whose sender calls a test provider over HTTP.
@@ -23,12 +24,14 @@ func pipeline(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.T
 	t.Helper()
 	s := stacktest.New(t)
 	prov := providertest.New(t)
-	s.Deps.Providers = map[string]sender.Provider{"whatsapp": providertest.Client{}}
-	s.Deps.Credentials = sender.StaticCredentials{AccessToken: "test-access-token", AccountID: "1234567890", BaseURL: prov.URL}
+	messaging.Override(s.Deps, messaging.Overrides{
+		Providers:   map[string]sender.Provider{"whatsapp": providertest.Client{}},
+		Credentials: sender.StaticCredentials{AccessToken: "test-access-token", AccountID: "1234567890", BaseURL: prov.URL},
+	})
 	s.Pipeline()
 	ten := s.NewTenant("Acme", "whatsapp")
 	// The channel's registry holds the approved template the tests send.
-	reg := s.Deps.TemplateRegistry()
+	reg := messaging.Of(s.Deps).TemplateRegistry()
 	reg.Submitter = templates.LocalOnly{}
 	for _, lang := range []string{"en", "en_US"} {
 		name, cat := "order_update", "UTILITY"

@@ -3,11 +3,11 @@ package messages
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/lazyre"
 )
 
 // SendRequest is POST /v1/messages' body: whom to send to (a phone number
@@ -48,10 +48,10 @@ const (
 )
 
 var (
-	templateName = regexp.MustCompile(`^[a-z0-9_]+$`)
+	templateName = &lazyre.Regexp{Expr: `^[a-z0-9_]+$`}
 	// language is a WhatsApp template language code: en, en_US, zh_CN, fil.
-	language  = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
-	namespace = regexp.MustCompile(`^[A-Za-z0-9_-]+$`) // and at most 64 bytes, checked apart
+	language  = &lazyre.Regexp{Expr: `^[a-z]{2,3}(_[A-Za-z]{2,4})?$`}
+	namespace = &lazyre.Regexp{Expr: `^[A-Za-z0-9_-]+$`} // and at most 64 bytes, checked apart
 )
 
 // MediaKinds are the media message kinds, in a stable order.

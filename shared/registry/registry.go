@@ -25,6 +25,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/templateapi"
 	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // Packages are the handler packages' builders by import path, then by
@@ -92,26 +93,26 @@ var Packages = map[string]wiring.Builders{
 	},
 	// templates and seed 002
 	"github.com/startmsg/chatbackend/shared/templateapi": {
-		"template-create": wiring.Route(templateapi.TemplateCreate),
-		"template-list":   wiring.Route(templateapi.TemplateList),
-		"template-get":    wiring.Route(templateapi.TemplateGet),
-		"template-update": wiring.Route(templateapi.TemplateUpdate),
-		"template-delete": wiring.Route(templateapi.TemplateDelete),
+		"template-create": messaging.Route(templateapi.TemplateCreate),
+		"template-list":   messaging.Route(templateapi.TemplateList),
+		"template-get":    messaging.Route(templateapi.TemplateGet),
+		"template-update": messaging.Route(templateapi.TemplateUpdate),
+		"template-delete": messaging.Route(templateapi.TemplateDelete),
 	},
 	"github.com/startmsg/chatbackend/shared/chatapi": {
-		"chatapi-send-template":          wiring.Route(chatapi.ChatapiSendTemplate),
-		"chatapi-instance-send-template": wiring.Route(chatapi.ChatapiInstanceSendTemplate),
-		"chatapi-message":                wiring.Route(chatapi.ChatapiMessage),
-		"chatapi-instance-webhook":       wiring.Route(chatapi.ChatapiInstanceWebhook),
-		"chatapi-instance-me-get":        wiring.Route(chatapi.ChatapiInstanceMeGet),
-		"chatapi-instance-me-set":        wiring.Route(chatapi.ChatapiInstanceMeSet),
-		"chatapi-instance-message":       wiring.Route(chatapi.ChatapiInstanceMessage),
-		"chatapi-webhook":                wiring.Route(chatapi.ChatapiWebhook),
+		"chatapi-send-template":          messaging.Route(chatapi.ChatapiSendTemplate),
+		"chatapi-instance-send-template": messaging.Route(chatapi.ChatapiInstanceSendTemplate),
+		"chatapi-message":                messaging.Route(chatapi.ChatapiMessage),
+		"chatapi-instance-webhook":       messaging.Route(chatapi.ChatapiInstanceWebhook),
+		"chatapi-instance-me-get":        messaging.Route(chatapi.ChatapiInstanceMeGet),
+		"chatapi-instance-me-set":        messaging.Route(chatapi.ChatapiInstanceMeSet),
+		"chatapi-instance-message":       messaging.Route(chatapi.ChatapiInstanceMessage),
+		"chatapi-webhook":                messaging.Route(chatapi.ChatapiWebhook),
 	},
 	"github.com/startmsg/chatbackend/shared/messageapi": {
-		"message-send":         wiring.Route(messageapi.MessageSend),
-		"message-get":          wiring.Route(messageapi.MessageGet),
-		"contact-message-list": wiring.Route(messageapi.ContactMessageList),
+		"message-send":         messaging.Route(messageapi.MessageSend),
+		"message-get":          messaging.Route(messageapi.MessageGet),
+		"contact-message-list": messaging.Route(messageapi.ContactMessageList),
 	},
 }
 
@@ -154,7 +155,7 @@ func BuilderName(fn string) string {
 var Streams = map[string]func(*wiring.Env) lambdaapp.StreamHandler{
 	"trigger-router":   wiring.Stream(router.Build),
 	"messenger-intake": streamWithPhone(wiring.Stream(messenger.Build)),
-	"whatsapp-intake":  streamWithPhone(wiring.Stream(wahook.Build)),
+	"whatsapp-intake":  streamWithPhone(messaging.Stream(wahook.Build)),
 }
 
 // streamWithPhone is a stream consumer built on an Env with the phone
@@ -173,5 +174,5 @@ var Queues = map[string]func(*wiring.Env) lambdaapp.QueueHandler{
 	"dispatcher": wiring.Queue(dispatch.Build),
 	// The outbox queue's consumer (routes.EventFunctions with Source
 	// "outbox").
-	"sender": wiring.Queue(sender.Build),
+	"sender": messaging.Queue(sender.Build),
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/startmsg/chatbackend/shared/actionapi"
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
@@ -16,7 +17,10 @@ import (
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/sender"
+	"github.com/startmsg/chatbackend/shared/templateapi"
+	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // TestEveryRouteHasABuilder fails when a route has no handler or a handler
@@ -87,9 +91,17 @@ var (
 	_ messenger.Ports     = (*wiring.Env)(nil)
 	_ router.Ports        = (*wiring.Env)(nil)
 	_ router.OutboxPort   = (*wiring.Env)(nil)
-	_ messageapi.Ports    = (*wiring.Env)(nil)
-	_ sender.Ports        = (*wiring.Env)(nil)
 	_ dispatch.Ports      = (*wiring.Env)(nil)
+	_ wahook.Ports        = (*wiring.Env)(nil)
+)
+
+// The messaging handlers' ports are satisfied by messaging.Env.
+var (
+	_ messageapi.Ports   = (*messaging.Env)(nil)
+	_ sender.Ports       = (*messaging.Env)(nil)
+	_ chatapi.Ports      = (*messaging.Env)(nil)
+	_ templateapi.Ports  = (*messaging.Env)(nil)
+	_ wahook.IntakePorts = (*messaging.Env)(nil)
 )
 
 // TestEveryBuilderBuilds: every function's handler builds from an Env

@@ -130,4 +130,28 @@ var Keys = map[string]KeyScope{
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.
 	SchedulerTick: {OpsRead: []string{KeyDue}, OpsWrite: []string{KeyDue}},
+
+	// The template registry and seed 002's chat-api routes. Templates are
+	// settings of the tenant (TENANT#<t>, SK TPL#…).
+	"template-create": {Read: settings, Write: settings, OpsWrite: rate},
+	"template-list":   {Read: settings, OpsWrite: rate},
+	"template-get":    {Read: settings, OpsWrite: rate},
+	"template-update": {Read: settings, Write: settings, OpsWrite: rate},
+	"template-delete": {Read: settings, Write: settings, OpsWrite: rate},
+	// A send reads the template, the channel and the contact's window
+	// record, and stores the message (its stream record queues it).
+	"chatapi-send-template":          sendScope,
+	"chatapi-instance-send-template": sendScope,
+	"chatapi-message":                sendScope,
+	// The webhook is a connection (TENANT#<t>, SK CONN#…).
+	"chatapi-instance-webhook": hookScope,
+	"chatapi-instance-me-get":  {Read: settings, OpsWrite: rate},
+	"chatapi-instance-me-set":  {Read: settings, OpsWrite: rate},
+	"chatapi-instance-message": sendScope,
+	"chatapi-webhook":          hookScope,
 }
+
+// Keys is a map literal and nothing adds to it at init (no func init
+// writes it): the functions never read it (it is the CDK app's and the
+// tests'), and a write at init would make every function link and build it
+// at its cold start (TestKeysNotBuiltAtInit). Add a function's scope above.

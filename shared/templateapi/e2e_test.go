@@ -7,6 +7,7 @@ import (
 
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
 	"github.com/startmsg/chatbackend/shared/templates"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 var get = stacktest.Path
@@ -57,7 +58,7 @@ func TestTemplatesAPI(t *testing.T) {
 		"status: the template is PENDING review and can be edited once it is APPROVED, REJECTED or PAUSED.")
 
 	// The provider's status webhook approves it (the port its handler calls).
-	if err := s.Deps.TemplateRegistry().SetStatus(t.Context(), wa.ID, wa.ChannelID, "template_name", "en", templates.StatusApproved, ""); err != nil {
+	if err := messaging.Of(s.Deps).TemplateRegistry().SetStatus(t.Context(), wa.ID, wa.ChannelID, "template_name", "en", templates.StatusApproved, ""); err != nil {
 		t.Fatal(err)
 	}
 	r = s.Do("GET", "/v1/templates?status=APPROVED", auth, nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/wahook"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 func TestMain(m *testing.M) { emulators.Main(m) }
@@ -107,7 +108,7 @@ func TestWhatsAppEndToEnd(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	store := &recMessages{m: map[string]messages.Message{}}
-	s.Deps.WAMessages = store
+	messaging.Override(s.Deps, messaging.Overrides{WAMessages: store})
 	s.Pipeline()
 
 	a := s.NewTenant("Acme", "whatsapp")

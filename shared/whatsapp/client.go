@@ -24,9 +24,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/startmsg/chatbackend/shared/lazyre"
 )
 
 // Defaults: Meta's Graph API host and the version of the Cloud API
@@ -57,7 +58,7 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-var versionRE = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,2}$`)
+var versionRE = &lazyre.Regexp{Expr: `^v[0-9]{1,3}\.[0-9]{1,2}$`}
 
 // ConfigFromEnv reads EnvBaseURL and EnvVersion.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -166,7 +167,7 @@ func mask(s string) string {
 
 // graphIDRE is a Graph API id: digits (1 to 32 of them, checked apart:
 // a bounded repetition in a regexp compiles to that many copies at init).
-var graphIDRE = regexp.MustCompile(`^[0-9]+$`)
+var graphIDRE = &lazyre.Regexp{Expr: `^[0-9]+$`}
 
 func checkID(name, id string) error {
 	if len(id) > 32 || !graphIDRE.MatchString(id) {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/startmsg/chatbackend/shared/lazyre"
 )
 
 // TemplateDef is a message template as submitted for review
@@ -49,9 +50,9 @@ type TemplateButton struct {
 var Categories = []string{"MARKETING", "UTILITY", "AUTHENTICATION"}
 
 var (
-	templateNameRE = regexp.MustCompile(`^[a-z0-9_]+$`) // and at most 512 bytes, checked apart
-	languageRE     = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
-	placeholderRE  = regexp.MustCompile(`\{\{\s*([0-9]+)\s*\}\}`)
+	templateNameRE = &lazyre.Regexp{Expr: `^[a-z0-9_]+$`} // and at most 512 bytes, checked apart
+	languageRE     = &lazyre.Regexp{Expr: `^[a-z]{2,3}(_[A-Za-z]{2,4})?$`}
+	placeholderRE  = &lazyre.Regexp{Expr: `\{\{\s*([0-9]+)\s*\}\}`}
 )
 
 // Limits of a template's parts, in characters.

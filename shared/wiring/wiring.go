@@ -3,7 +3,11 @@
 // Dependencies point one way: functions/<fn>/main.go → wiring → handlers
 // (shared/*api, router, dispatch) → domain (tenancy, contacts, connections)
 // ← adapters (ddbstore). Handler packages never import wiring: each declares
-// a Ports interface of what it needs, and *Env satisfies every one of them.
+// a Ports interface of what it needs, and *Env satisfies every one of them,
+// except the messaging handlers' (chatapi, messageapi, templateapi, sender,
+// the WhatsApp intake): shared/wiring/messaging's Env, a *Env with the
+// WhatsApp Cloud API and the sender's providers, satisfies theirs, so that
+// only their functions link those.
 package wiring
 
 import (
@@ -32,7 +36,6 @@ import (
 	"github.com/startmsg/chatbackend/shared/messenger"
 	"github.com/startmsg/chatbackend/shared/ratelimit"
 	"github.com/startmsg/chatbackend/shared/routes"
-	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/wahook"
 )
@@ -65,17 +68,11 @@ type Env struct {
 	// Limits are the stage's per-tenant limits (shared/limits, from the
 	// environment; defaults where unset).
 	Limits limits.Limits
-	// WAMessages and WATemplates take what the WhatsApp intake records:
-	// the message store and the template registry (nil: the ones of this
-	// Env).
-	WAMessages  wahook.MessageStore
-	WATemplates wahook.TemplateStatuses
-	// Providers send messages, by channel kind, and Credentials read the
-	// channels' provider credentials: the sender's ports (messages.go).
-	// Nil: none (every message fails, saying so) until set by the
-	// functions that send and by tests.
-	Providers   map[string]sender.Provider
-	Credentials sender.CredentialStore
+	// Messaging is what tests and the local stack put in place of the
+	// messaging adapters (a *messaging.Overrides, shared/wiring/messaging);
+	// nil: the real ones. An any, so that wiring does not link them: only
+	// the messaging functions do.
+	Messaging any
 	// optErr is an Option's failure, reported as an init error.
 	optErr error
 }
@@ -242,23 +239,6 @@ func (e *Env) WhatsAppMarks() wahook.Marks {
 	return &ddbstore.WAMarks{API: e.StoreAPI(), OpsTable: e.OpsTable}
 }
 
-// WhatsAppMessages is the message store the WhatsApp intake records
-// inbound messages and statuses in.
-func (e *Env) WhatsAppMessages() wahook.MessageStore {
-	if e.WAMessages != nil {
-		return e.WAMessages
-	}
-	return waMessages{e}
-}
-
-// WhatsAppTemplates takes WhatsApp template status updates.
-func (e *Env) WhatsAppTemplates() wahook.TemplateStatuses {
-	if e.WATemplates != nil {
-		return e.WATemplates
-	}
-	return waTemplateStatuses{e}
-}
-
 // Phone is the phone normaliser, nil unless WithPhone set it.
 func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
 
@@ -340,6 +320,12 @@ func StartAPI[P any](name string, build func(P) http.Handler, opts ...Option) {
 	startAPI(name, build, append(opts, withLean))
 }
 
+// StartRoute is StartAPI with the handler's Builder (a messaging route's:
+// shared/wiring/messaging).
+func StartRoute(name string, b Builder, opts ...Option) {
+	startRoute(name, b, append(opts, withLean))
+}
+
 // StartAPIWithSDKStores is StartAPI with the stores on the SDK's DynamoDB
 // client instead of the lean one: for a route whose time goes elsewhere
 // (connection-test waits on the target for up to 10 s; delivery-dead-redrive
@@ -350,8 +336,12 @@ func StartAPIWithSDKStores[P any](name string, build func(P) http.Handler, opts 
 }
 
 func startAPI[P any](name string, build func(P) http.Handler, opts []Option) {
+	startRoute(name, Route(build), opts)
+}
+
+func startRoute(name string, b Builder, opts []Option) {
 	e := mustLoad(opts)
-	h, err := APIHandler(e, name, Builders{name: Route(build)})
+	h, err := APIHandler(e, name, Builders{name: b})
 	if err != nil {
 		lambdaapp.Fatal(err)
 	}
@@ -372,10 +362,22 @@ func StartStream[P any](build func(P) lambdaapp.StreamHandler, opts ...Option) {
 	lambdaapp.Start(build(ports[P](mustLoad(append(opts, withLean)))))
 }
 
+// StartStreamWith is StartStream with the consumer's builder on the Env (a
+// messaging consumer's: shared/wiring/messaging).
+func StartStreamWith(build func(*Env) lambdaapp.StreamHandler, opts ...Option) {
+	lambdaapp.Start(build(mustLoad(append(opts, withLean))))
+}
+
 // StartQueue runs a queue consumer, built from its ports, in Lambda; its
 // stores use the SDK's DynamoDB client (see withLean).
 func StartQueue[P any](build func(P) lambdaapp.QueueHandler) {
 	lambdaapp.Start(build(ports[P](mustLoad(nil))))
+}
+
+// StartQueueWith is StartQueue with the consumer's builder on the Env (a
+// messaging consumer's: shared/wiring/messaging).
+func StartQueueWith(build func(*Env) lambdaapp.QueueHandler) {
+	lambdaapp.Start(build(mustLoad(nil)))
 }
 
 // Stream adapts a stream consumer's builder to the Env (registry, tests).

@@ -7,6 +7,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/templates"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // The demo WhatsApp channel's template: the one seed 002's own requests
@@ -28,7 +29,7 @@ func seedDemoTemplate(ctx context.Context, d *wiring.Env, demo map[string]string
 	if tenantID == "" || channelID == "" {
 		return nil
 	}
-	reg := d.TemplateRegistry()
+	reg := messaging.Of(d).TemplateRegistry()
 	reg.Submitter = templates.LocalOnly{}
 	if _, err := reg.Store.FindTemplate(ctx, tenantID, channelID, demoTemplate, demoTemplateLanguage); err == nil {
 		return nil

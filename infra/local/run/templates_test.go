@@ -7,6 +7,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // TestMain stops the emulators the tests started.
@@ -20,7 +21,7 @@ func TestSeedDemoTemplate(t *testing.T) {
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable}
 	d := wiring.FromConfig(env.Config, func(k string) string { return vars[k] })
 	demo := map[string]string{"TENANT_ID": "ten_demo", "CHANNEL_WHATSAPP": "ch_demo"}
-	reg := d.TemplateRegistry()
+	reg := messaging.Of(d).TemplateRegistry()
 	for range 2 {
 		if err := seedDemoTemplate(t.Context(), d, demo); err != nil {
 			t.Fatal(err)

@@ -1,21 +1,10 @@
-package wiring
+package messaging
 
 import (
-	"github.com/startmsg/chatbackend/shared/appenv"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
-
-// Messages is the message store: messages and provider-id pointers on the
-// data table, contacts' last inbound times on the operations table.
-func (e *Env) Messages() *ddbstore.Messages {
-	return &ddbstore.Messages{API: e.StoreAPI(), Table: e.DataTable, OpsTable: e.OpsTable}
-}
-
-// MessageStore is the message store as the domain sees it.
-func (e *Env) MessageStore() messages.Store { return e.Messages() }
 
 // SenderStore is the message store as the sender uses it.
 func (e *Env) SenderStore() sender.Store { return e.Messages() }
@@ -39,9 +28,4 @@ func (e *Env) ProviderCredentials() sender.CredentialStore {
 		return waCredentials{e}
 	}
 	return e.Credentials
-}
-
-// Outbox is the outbox queue's and its DLQ's URLs.
-func (e *Env) Outbox() (url, dlq string) {
-	return e.Getenv(appenv.OutboxURL), e.Getenv(appenv.OutboxDLQURL)
 }

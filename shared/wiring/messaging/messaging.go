@@ -1,22 +1,13 @@
-package wiring
+package messaging
 
 import (
 	"github.com/startmsg/chatbackend/shared/chatapi/chatports"
-	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/templates"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // The ports of the template registry (shared/templateapi) and of seed
 // 002's chat-api routes (shared/chatapi).
-
-// Templates is the template registry's store on the data table.
-func (e *Env) Templates() *ddbstore.Templates {
-	return &ddbstore.Templates{API: e.StoreAPI(), Table: e.DataTable}
-}
-
-// TemplateStore is the template store as the domain sees it.
-func (e *Env) TemplateStore() templates.Store { return e.Templates() }
 
 // TemplateSubmitter submits templates to the channel's WhatsApp Business
 // Account for review (the Cloud API); the status webhook
