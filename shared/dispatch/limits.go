@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"sync"
@@ -174,19 +173,22 @@ type probeKey struct{}
 
 // admit passes a batch's messages through the breaker and rate gates (the
 // in-flight gate is passed by each when it starts: see guarded).
-func (d *Dispatcher) admit(ctx context.Context, ms []events.SQSMessage) gates {
+func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 	l := d.Limits
 	if l == nil {
 		return nil
 	}
 	now := d.Now()
-	vs := make(gates, len(ms))
+	vs := make(gates, len(ps))
 	type ids struct{ tenant, conn string }
 	conns := map[string]ids{}
-	for i, m := range ms {
-		var t connections.Task
-		if json.Unmarshal([]byte(m.Body), &t) != nil || t.ID == "" || t.TenantID == "" || t.ConnectionID == "" {
+	for i, p := range ps {
+		t := p.task
+		if !p.ok {
 			continue // handleMessage drops it
+		}
+		if t.LogOnly {
+			continue // nothing is sent
 		}
 		if t.NotBefore > 0 && time.UnixMilli(t.NotBefore).Sub(now) >= time.Second {
 			continue // handleMessage hides it until it is due
@@ -295,17 +297,17 @@ func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
 
 // guarded makes message i's attempt (handleMessage) if its gates let it,
 // or parks it.
-func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, conns *batchConns) outcome {
+func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, p parsed, conns *batchConns) outcome {
 	if g == nil || !g[i].guarded {
-		return d.handleMessage(ctx, conns, m)
+		return d.handleMessage(ctx, conns, m, p)
 	}
 	v := g[i]
 	switch {
 	case v.park > 0:
 		return d.park(ctx, m, v, v.park)
 	case v.probe != nil:
-		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m)
-		if o.logged == nil {
+		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m, p)
+		if !o.attempted {
 			// No attempt was made (the connection is off or gone, or the
 			// store failed): nothing would ever probe it, so it closes and
 			// the parked deliveries take their own course.
@@ -327,7 +329,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 	// then, not when it ends (a hanging endpoint's end is 10 s away).
 	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
 	defer slow.Stop()
-	return d.handleMessage(ctx, conns, m)
+	return d.handleMessage(ctx, conns, m, p)
 }
 
 // park parks a delivery for wait (see Limits). A message received fewer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,17 +135,17 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	// The ceiling loop runs just before and just after the dispatcher, so
 	// that the ratio compares runs made under the same load.
 	logf("1: ceiling loop (before): SQSPoller (concurrency %d, batch 10) → sign + POST → sink → delete, no DynamoDB", o.concurrency)
-	before, err := ceilingLoop(ctx, o, emf, "ceil1")
+	before, err := labelled(ctx, "ceiling-before", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil1") })
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
 	logf("1: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", o.n, o.concurrency)
-	run, err := sqsPath(ctx, o, emf)
+	run, err := labelled(ctx, "dispatcher", func(ctx context.Context) (throughputRun, error) { return sqsPath(ctx, o, emf) })
 	if err != nil {
 		return nil, err
 	}
 	logf("1: ceiling loop (after)")
-	after, err := ceilingLoop(ctx, o, emf, "ceil2")
+	after, err := labelled(ctx, "ceiling-after", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil2") })
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
@@ -207,6 +208,17 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	t.Data = map[string]any{"sqs_path": run, "sink_only_per_s": ceiling, "ddb_only_per_s": ddb, "ddb_only_calls": ddbCalls,
 		"handle_without_sqs_per_s": direct, "sqs_ceiling_before": before, "sqs_ceiling_after": after}
 	return []connector.Target{t, ratio}, nil
+}
+
+// labelled runs f with the pprof label run=name on its goroutine and every
+// goroutine it starts (pollers, handlers, the SDK's and the sink's
+// connections), so that a -cpuprofile splits by run:
+// go tool pprof -tagfocus run=dispatcher.
+func labelled(ctx context.Context, name string, f func(context.Context) (throughputRun, error)) (throughputRun, error) {
+	var run throughputRun
+	var err error
+	pprof.Do(ctx, pprof.Labels("run", name), func(ctx context.Context) { run, err = f(ctx) })
+	return run, err
 }
 
 // ceilingTarget is target 4: the dispatcher path's rate as a share of the
