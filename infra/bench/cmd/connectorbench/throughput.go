@@ -188,8 +188,8 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	)
 	if o.direct {
 		t.Notes = append(t.Notes,
-			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10, via ddbstore.Connections: the tenant's rate reservation (UpdateItem) and one BatchWriteItem of one packed item holding the 10 attempts; GetItem of the connection and of its breaker once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
-				dispatch.ConnCacheTTL,
+			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10, via ddbstore.Connections: one PutItem of one packed item holding the 10 attempts; the tenant's rate reservation (UpdateItem) once per %d batches, as the dispatcher reserves ahead; GetItem of the connection and of its breaker once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
+				rateAheadEvery, dispatch.ConnCacheTTL,
 				o.concurrency, connector.Num(ddb), run.PerSec/ddb),
 			"  "+strings.ReplaceAll(callLines(ddbCalls, 2), "\n", "\n  "),
 			fmt.Sprintf("context, dispatcher.Handle on in-memory batches of 10 (%d at once, real DynamoDB, no SQS receive/delete, fresh dynoxide): %s deliveries/s",
@@ -241,16 +241,42 @@ func ceilingTarget(o options, run, before, after throughputRun) connector.Target
 	t.Notes = []string{
 		fmt.Sprintf("baseline, SQS ceiling loop: %s deliveries/s (mean of %s before and %s after the dispatcher's run; %d SQSPoller goroutines × batches of 10, each message signed and POSTed to a keep-alive sink answering 200, then deleted; no DynamoDB)",
 			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
-		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; the dispatcher is wired as dispatch.Build wires it, limits included (tenant rate %s/s, far above the run's, so that its gate makes its calls without holding a delivery back; in-flight cap 10 per poller goroutine, as each Lambda instance has its own); what it adds per batch of 10: one BatchWriteItem of one packed activity item (the 10 attempts, gzipped JSON, and their webhook IDs), one UpdateItem reserving the tenant's send times, and one GetItem of the connection and one of its breaker per %s per process",
-			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL),
+		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; the dispatcher is wired as dispatch.Build wires it, limits included (tenant rate %s/s, far above the run's, so that its gate makes its calls without holding a delivery back; in-flight cap 10 per poller goroutine, as each Lambda instance has its own); what it adds per batch of 10: one PutItem of one packed activity item (the 10 attempts, gzipped JSON, and their webhook IDs; a BatchWriteItem when failed attempts add their pointer items), an UpdateItem reserving the tenant's send times for up to 9 batches at a time (reserved ahead while the tenant is under its rate, kept 100 ms), and one GetItem of the connection and one of its breaker per %s per process: %.2f DynamoDB calls per batch in this run (%s)",
+			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL, ddbPerBatch(run), ddbCallCounts(run)),
 		fmt.Sprintf("ceiling loop CPU, after: %s", after.CPU.String()),
 	}
 	if d, b, a := cpuPerDelivery(run, o.n), cpuPerDelivery(before, o.n), cpuPerDelivery(after, o.n); d > 0 && b > 0 && a > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("context, CPU per delivery of the benchmark's processes (this one, dynoxide, fauxqs; on a shared machine the rates follow it): dispatcher path %.3f ms, ceiling loop %.3f ms before and %.3f ms after (ceiling ÷ dispatcher = %.2f)",
 			d, b, a, (a+b)/2/d))
 	}
-	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean}
+	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean,
+		"ddb_calls_per_batch": ddbPerBatch(run)}
 	return t
+}
+
+// ddbPerBatch is the DynamoDB calls of a run per batch handled.
+func ddbPerBatch(r throughputRun) float64 {
+	n := 0
+	for _, c := range r.Calls {
+		if strings.HasPrefix(c.Op, "DynamoDB ") {
+			n += c.Count
+		}
+	}
+	if r.Batches == 0 {
+		return 0
+	}
+	return float64(n) / float64(r.Batches)
+}
+
+// ddbCallCounts lists a run's DynamoDB calls by operation.
+func ddbCallCounts(r throughputRun) string {
+	var parts []string
+	for _, c := range r.Calls {
+		if op, ok := strings.CutPrefix(c.Op, "DynamoDB "); ok {
+			parts = append(parts, fmt.Sprintf("%s %d", op, c.Count))
+		}
+	}
+	return fmt.Sprintf("%s for %d batches", strings.Join(parts, ", "), r.Batches)
 }
 
 // cpuPerDelivery is the CPU the benchmark's processes used in a run, per
@@ -522,8 +548,9 @@ func sinkCeiling(ctx context.Context, o options, workers int) (float64, error) {
 }
 
 // ddbCeiling makes, on a fresh stack, the DynamoDB calls the dispatcher
-// makes for batches of 10 successful deliveries (the rate reservation and
-// AddAttempts of the 10 per batch; GetConnection once per
+// makes for batches of 10 successful deliveries (AddAttempts of the 10 per
+// batch; the rate reservation once per rateAheadEvery batches, for all of
+// them; GetConnection once per
 // dispatch.ConnCacheTTL, as the dispatcher's cache reads it, and the
 // breaker once a second) through the same store, workers batches at a time, and
 // returns deliveries per second: what the emulator allows the dispatcher at
@@ -577,12 +604,19 @@ func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connect
 	return float64(len(ds)) / el.Seconds(), s.calls.Stats(), ctx.Err()
 }
 
+// rateAheadEvery: a dispatcher process reserves a tenant's send times
+// for this many batches at once while the tenant is under its rate (one
+// batch's own and 8 ahead: dispatch.Limits).
+const rateAheadEvery = 9
+
 // limitCalls makes the DynamoDB calls of the dispatcher's limits for one
 // batch of 10: the breaker's GetItem once per second (dispatch.Limits
-// caches it), and the tenant's rate reservation.
+// caches it), and the tenant's rate reservation, for rateAheadEvery
+// batches once per rateAheadEvery batches.
 type limitCalls struct {
-	mu     sync.Mutex
-	readAt time.Time
+	mu      sync.Mutex
+	readAt  time.Time
+	batches int
 }
 
 func (l *limitCalls) reserve(ctx context.Context, store *ddbstore.Connections, c connections.Connection, now time.Time) (int64, error) {
@@ -591,13 +625,18 @@ func (l *limitCalls) reserve(ctx context.Context, store *ddbstore.Connections, c
 	if read {
 		l.readAt = now
 	}
+	reserve := l.batches%rateAheadEvery == 0
+	l.batches++
 	l.mu.Unlock()
 	if read {
 		if _, err := store.Breaker(ctx, c.TenantID, c.ID); err != nil {
 			return 0, err
 		}
 	}
-	return store.ReserveDeliveries(ctx, c.TenantID, 10, time.Second/throughputRate, now)
+	if !reserve {
+		return now.UnixMilli(), nil
+	}
+	return store.ReserveDeliveries(ctx, c.TenantID, 10*rateAheadEvery, time.Second/throughputRate, now)
 }
 
 // handleOnly calls dispatcher.Handle directly on batches of ten built in
