@@ -3,10 +3,12 @@
 // the batch's attempts on their connections' activity in one write, and
 // then lets SQS delete each message: delivered, kept as a dead delivery
 // (out of attempts, or refused for good), or queued again as a new message
-// that carries the attempt count and waits out the retry schedule. A fault
-// of the dispatcher's own (its store failing) reports the message failed
-// instead, hidden for a while: it comes back with the count it had, so the
-// fault spends none of the delivery's attempts.
+// that carries the attempt count and waits out the retry schedule. When
+// the activity log write fails, the attempts stay in the queue until one
+// succeeds (keepUnlogged): no message is deleted with its attempt unlogged
+// anywhere. A fault of the dispatcher's own (its store failing) reports
+// the message failed instead, hidden for a while: it comes back with the
+// count it had, so the fault spends none of the delivery's attempts.
 package dispatch
 
 import (
