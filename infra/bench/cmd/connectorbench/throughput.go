@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,29 +134,53 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 		Cmp: connector.AtLeast, Limit: minThroughput, Valid: true}
 	inflight := o.concurrency * 10
 
-	// The ceiling loop runs just before and just after the dispatcher, so
-	// that the ratio compares runs made under the same load.
+	// The ceiling loop runs just before and just after each run of the
+	// dispatcher (-rounds of them, alternating), so that each ratio
+	// compares runs made under the same load; the round whose ratio is the
+	// median is reported (the machines this runs on are shared: one
+	// round's ratio swings with the other load).
 	logf("1: ceiling loop (before): SQSPoller (concurrency %d, batch 10) → sign + POST → sink → delete, no DynamoDB", o.concurrency)
-	before, err := labelled(ctx, "ceiling-before", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil1") })
+	ceil0, err := labelled(ctx, "ceiling", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil0") })
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
-	logf("1: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", o.n, o.concurrency)
-	run, err := labelled(ctx, "dispatcher", func(ctx context.Context) (throughputRun, error) { return sqsPath(ctx, o, emf) })
-	if err != nil {
-		return nil, err
+	ceils := []throughputRun{ceil0}
+	var runs []throughputRun
+	for k := 1; k <= o.rounds; k++ {
+		logf("1: round %d of %d: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", k, o.rounds, o.n, o.concurrency)
+		run, err := labelled(ctx, "dispatcher", func(ctx context.Context) (throughputRun, error) { return sqsPath(ctx, o, emf) })
+		if err != nil {
+			return nil, err
+		}
+		logf("1: round %d: dispatcher %s deliveries/s; ceiling loop (after)", k, connector.Num(run.PerSec))
+		label := "ceil" + strconv.Itoa(k)
+		c, err := labelled(ctx, "ceiling", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, label) })
+		if err != nil {
+			return nil, fmt.Errorf("ceiling loop: %w", err)
+		}
+		runs, ceils = append(runs, run), append(ceils, c)
 	}
-	logf("1: ceiling loop (after)")
-	after, err := labelled(ctx, "ceiling-after", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil2") })
-	if err != nil {
-		return nil, fmt.Errorf("ceiling loop: %w", err)
-	}
+	m := medianRound(runs, ceils)
+	run, before, after := runs[m], ceils[m], ceils[m+1]
 	t.Value = run.PerSec
 	if run.Delivered < o.n {
 		t.Valid, t.Invalid = false, fmt.Sprintf("only %d of %d deliveries reached the sink (waited until %s, or %s without progress)",
 			run.Delivered, o.n, o.drainTimeout, stallTimeout)
 	}
 	ratio := ceilingTarget(o, run, before, after)
+	ratio.Notes = append(ratio.Notes, roundsNote(runs, ceils, m))
+	var rr []float64
+	for k := range runs {
+		rr = append(rr, roundRatio(runs, ceils, k))
+	}
+	if d, ok := ratio.Data.(map[string]any); ok {
+		d["round_ratios"] = rr
+	}
+	for k := range runs {
+		if runs[k].Delivered < o.n || ceils[k].Delivered < o.n || ceils[k+1].Delivered < o.n {
+			ratio.Valid, ratio.Invalid = false, fmt.Sprintf("round %d: a run delivered less than %d", k+1, o.n)
+		}
+	}
 
 	logf("1: baseline: delivery client alone → sink, %d in flight", inflight)
 	ceiling, err := sinkCeiling(ctx, o, inflight)
@@ -208,6 +234,38 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	t.Data = map[string]any{"sqs_path": run, "sink_only_per_s": ceiling, "ddb_only_per_s": ddb, "ddb_only_calls": ddbCalls,
 		"handle_without_sqs_per_s": direct, "sqs_ceiling_before": before, "sqs_ceiling_after": after}
 	return []connector.Target{t, ratio}, nil
+}
+
+// roundRatio is round k's dispatcher rate ÷ the mean of the ceiling loops
+// around it.
+func roundRatio(runs, ceils []throughputRun, k int) float64 {
+	mean := (ceils[k].PerSec + ceils[k+1].PerSec) / 2
+	if mean <= 0 {
+		return 0
+	}
+	return runs[k].PerSec / mean
+}
+
+// medianRound is the round whose ratio is the median (the upper of the two
+// middle ones for an even count).
+func medianRound(runs, ceils []throughputRun) int {
+	idx := make([]int, len(runs))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(roundRatio(runs, ceils, a), roundRatio(runs, ceils, b)) })
+	return idx[len(idx)/2]
+}
+
+// roundsNote lists every round's figures.
+func roundsNote(runs, ceils []throughputRun, m int) string {
+	var parts []string
+	for k := range runs {
+		parts = append(parts, fmt.Sprintf("round %d: %s ÷ mean(%s, %s) = %.2f", k+1, connector.Num(runs[k].PerSec),
+			connector.Num(ceils[k].PerSec), connector.Num(ceils[k+1].PerSec), roundRatio(runs, ceils, k)))
+	}
+	return fmt.Sprintf("%d rounds (ceiling loop, then dispatcher and ceiling loop alternating; the median round, %d, is reported above and in target 1): %s",
+		len(runs), m+1, strings.Join(parts, "; "))
 }
 
 // labelled runs f with the pprof label run=name on its goroutine and every
