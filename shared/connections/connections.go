@@ -142,6 +142,12 @@ type Task struct {
 	// in its tenant's delivery rate when it was parked for it: received
 	// again, it is sent without reserving another.
 	RateSlot int64 `json:"rate_slot,omitempty"`
+	// Unlogged are attempts of this delivery already made whose activity
+	// log write failed: the message carries them until the dispatcher
+	// writes them, with this message's next attempt, or at once when
+	// LogOnly is set (a delivery done with: nothing is sent again).
+	Unlogged []Attempt `json:"unlogged,omitempty"`
+	LogOnly  bool      `json:"log_only,omitempty"`
 }
 
 // ConnAttempt is an attempt with the connection it was made for.

@@ -112,11 +112,11 @@ type batchWriter interface {
 
 // AddAttempts logs the attempts of a batch of deliveries, whatever their
 // connections: one packed item per connection (more when its attempts
-// would take it over packBudget), in BatchWriteItem calls of up to 25
-// items (one call of one item for a batch of 10 deliveries on one
-// connection); items DynamoDB leaves unprocessed are sent again with
-// backoff. With a client that has no BatchWriteItem it makes one PutItem
-// per item.
+// would take it over packBudget, and a pointer item per failed attempt),
+// in BatchWriteItem calls of up to 25 items; items DynamoDB leaves
+// unprocessed are sent again with backoff. A single item (a batch of
+// deliveries on one connection that all succeeded) is one PutItem, as is
+// each item with a client that has no BatchWriteItem.
 func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAttempt) error {
 	ops, err := c.ops()
 	if err != nil {
@@ -127,7 +127,9 @@ func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAtte
 		return err
 	}
 	api, ok := c.API.(batchWriter)
-	if !ok {
+	if !ok || len(items) == 1 {
+		// One item (a batch on one connection that all succeeded): a
+		// PutItem writes it the same, on the store's lean path.
 		for _, it := range items {
 			if _, err := c.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: ops, Item: it}); err != nil {
 				return fmt.Errorf("add attempts: %w", err)

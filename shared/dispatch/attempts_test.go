@@ -175,14 +175,16 @@ func TestBatchWrites(t *testing.T) {
 		t.Errorf("%d SendMessageBatch calls for %d retries, want 1 for 5", q.calls, len(q.sent))
 	}
 
-	// A failed log write is only logged: the count travels with the
-	// messages, nothing is retried for it.
+	// A failed log write is not retried in place: the attempts travel on
+	// in the queue (TestUnloggedAttemptsKept), the five retries carrying
+	// theirs, the five delivered queued again as log-only messages, in
+	// one SendMessageBatch.
 	store.err, store.batches = errors.New("down"), nil
 	q2 := &fakeQueue{}
 	d.Queue = q2
 	out, err = d.Handle(context.Background(), ev)
-	if err != nil || len(out.BatchItemFailures) != 0 || len(store.batches) != 1 {
-		t.Errorf("with the log write failing: %v, %v, %d writes", out.BatchItemFailures, err, len(store.batches))
+	if err != nil || len(out.BatchItemFailures) != 0 || len(store.batches) != 1 || q2.calls != 1 || len(q2.sent) != 10 {
+		t.Errorf("with the log write failing: %v, %v, %d writes, %d messages queued in %d calls", out.BatchItemFailures, err, len(store.batches), len(q2.sent), q2.calls)
 	}
 }
 

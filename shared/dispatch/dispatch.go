@@ -3,10 +3,12 @@
 // the batch's attempts on their connections' activity in one write, and
 // then lets SQS delete each message: delivered, kept as a dead delivery
 // (out of attempts, or refused for good), or queued again as a new message
-// that carries the attempt count and waits out the retry schedule. A fault
-// of the dispatcher's own (its store failing) reports the message failed
-// instead, hidden for a while: it comes back with the count it had, so the
-// fault spends none of the delivery's attempts.
+// that carries the attempt count and waits out the retry schedule. When
+// the activity log write fails, the attempts stay in the queue until one
+// succeeds (keepUnlogged): no message is deleted with its attempt unlogged
+// anywhere. A fault of the dispatcher's own (its store failing) reports
+// the message failed instead, hidden for a while: it comes back with the
+// count it had, so the fault spends none of the delivery's attempts.
 package dispatch
 
 import (
@@ -101,24 +103,49 @@ func (d *Dispatcher) connections() *batchConns {
 
 // outcome is what became of one message of a batch.
 type outcome struct {
-	done   bool                     // finished with: SQS deletes it
-	logged *connections.ConnAttempt // the attempt made, to log
-	retry  *connections.Task        // the next attempt's message, to queue
-	wait   time.Duration            // until the next attempt is due
-	hide   time.Duration            // parked in place: hidden this long (limits.go)
+	done bool // finished with: SQS deletes it
+	// logged are the attempts to log: the one made, after those the
+	// message carried unlogged (connections.Task.Unlogged).
+	logged    []connections.ConnAttempt
+	relog     bool              // a log-only message (connections.Task.LogOnly)
+	attempted bool              // an attempt was made
+	retry     *connections.Task // the next attempt's message, to queue
+	wait      time.Duration     // until the next attempt is due
+	hide      time.Duration     // parked in place: hidden this long (limits.go)
+}
+
+// parsed is a message's task, read once for the batch (the gates and the
+// attempt both use it); ok is false when no delivery can be read from it.
+type parsed struct {
+	task connections.Task
+	ok   bool
+	err  error
+}
+
+func parseTasks(ms []events.SQSMessage) []parsed {
+	ps := make([]parsed, len(ms))
+	for i, m := range ms {
+		p := &ps[i]
+		p.err = json.Unmarshal([]byte(m.Body), &p.task)
+		p.ok = p.err == nil && p.task.ID != "" && p.task.TenantID != "" && p.task.ConnectionID != ""
+	}
+	return ps
 }
 
 // Handle is the SQS event handler (ReportBatchItemFailures).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	outs := make([]outcome, len(ev.Records))
+	ps := parseTasks(ev.Records)
 	conns := d.connections()
-	g := d.admit(ctx, ev.Records)
+	g := d.admit(ctx, ps)
 	var wg sync.WaitGroup
 	for i, m := range ev.Records {
-		wg.Go(func() { outs[i] = d.guarded(ctx, g, i, m, conns) })
+		wg.Go(func() { outs[i] = d.guarded(ctx, g, i, m, ps[i], conns) })
 	}
 	wg.Wait()
-	d.logAttempts(ctx, outs)
+	if err := d.logAttempts(ctx, outs); err != nil {
+		d.keepUnlogged(ctx, ev.Records, ps, outs)
+	}
 	d.queueRetries(ctx, ev.Records, outs)
 	d.hideParked(ctx, ev.Records, outs)
 	var failures []events.SQSBatchItemFailure
@@ -132,14 +159,22 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 
 // handleMessage makes the message's attempt, when one is due, and says what
 // is left to do with it.
-func (d *Dispatcher) handleMessage(ctx context.Context, conns *batchConns, m events.SQSMessage) outcome {
-	var task connections.Task
-	if err := json.Unmarshal([]byte(m.Body), &task); err != nil || task.ID == "" || task.TenantID == "" || task.ConnectionID == "" {
+func (d *Dispatcher) handleMessage(ctx context.Context, conns *batchConns, m events.SQSMessage, p parsed) outcome {
+	if !p.ok {
 		// Nothing can ever deliver it; keeping it would only loop.
-		d.Log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", m.MessageId, "err", err)
+		d.Log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", m.MessageId, "err", p.err)
 		return outcome{done: true}
 	}
+	task := p.task
 	del := task.Delivery
+	var carried []connections.ConnAttempt
+	for _, a := range task.Unlogged {
+		carried = append(carried, connections.ConnAttempt{TenantID: del.TenantID, ConnectionID: del.ConnectionID, Attempt: a})
+	}
+	if task.LogOnly {
+		// A delivery done with whose attempts are yet to be logged.
+		return outcome{done: true, logged: carried, relog: true}
+	}
 	if task.NotBefore > 0 {
 		// A retry due after the longest delay SQS gives a sent message:
 		// hide it for the rest of its wait, without an attempt.
@@ -163,10 +198,10 @@ func (d *Dispatcher) handleMessage(ctx context.Context, conns *batchConns, m eve
 		// Not sent, not lost: kept as dead, to redrive once it is back on.
 		att := connections.Attempt{Time: d.Now().UnixMilli(), WebhookID: del.ID, Attempt: attempt, Outcome: connections.OutcomeDisabled,
 			Trigger: del.Trigger, RequestBody: string(del.Payload), Error: "connection switched off: " + conn.DisabledReason, Final: true}
-		return outcome{done: d.keepDead(ctx, m, del, att)}
+		return outcome{done: d.keepDead(ctx, m, del, att), logged: carried}
 	}
 	att, res := d.try(ctx, conns, conn, del, attempt)
-	o := outcome{logged: &connections.ConnAttempt{TenantID: conn.TenantID, ConnectionID: conn.ID, Attempt: att}}
+	o := outcome{attempted: true, logged: append(carried, connections.ConnAttempt{TenantID: conn.TenantID, ConnectionID: conn.ID, Attempt: att})}
 	switch {
 	case att.Outcome == connections.OutcomeSuccess:
 		o.done = true
@@ -265,27 +300,66 @@ func (d *Dispatcher) try(ctx context.Context, conns *batchConns, conn connection
 }
 
 // logAttempts writes the attempts of a batch to their connections'
-// activity, in one call when the store can. A failure is logged: the
-// activity log is a report, and the attempt count travels with the message.
-func (d *Dispatcher) logAttempts(ctx context.Context, outs []outcome) {
+// activity, in one call when the store can. A failure is returned (and
+// logged): keepUnlogged then keeps the attempts in the queue.
+func (d *Dispatcher) logAttempts(ctx context.Context, outs []outcome) error {
 	var as []connections.ConnAttempt
 	for _, o := range outs {
-		if o.logged != nil {
-			as = append(as, *o.logged)
-		}
+		as = append(as, o.logged...)
 	}
 	if len(as) == 0 {
-		return
+		return nil
 	}
 	if b, ok := d.Store.(AttemptBatcher); ok {
-		if err := b.AddAttempts(ctx, as); err != nil {
+		err := b.AddAttempts(ctx, as)
+		if err != nil {
 			d.Log.ErrorContext(ctx, "log attempts", "err", err, "attempts", len(as))
 		}
-		return
+		return err
 	}
+	var failed error
 	for _, a := range as {
 		if err := d.Store.AddAttempt(ctx, a.TenantID, a.ConnectionID, a.Attempt); err != nil {
 			d.Log.ErrorContext(ctx, "log attempt", "err", err, "webhook_id", a.WebhookID)
+			failed = err
+		}
+	}
+	return failed
+}
+
+// keepUnlogged keeps the attempts of a batch whose activity log write
+// failed in the queue, so that none is lost: each message's attempts
+// travel on until a write of them succeeds. A delivery to be tried again
+// carries them in its next message (connections.Task.Unlogged; they are
+// logged with its next attempt). A delivery done with (delivered, or kept
+// as dead) is queued again as a log-only message (LogOnly: nothing is
+// sent), delayed by faultBase for the store to recover; its message is
+// done with only once that one is queued, else it is hidden for faultBase
+// and comes back, and its attempt is made again (the receiver may see it
+// twice). A log-only message whose write failed again is a fault: it stays,
+// hidden for FaultBackoff of its receives. (With a store that logs one
+// attempt at a time, a batch with one failed write is kept whole: the
+// attempts written are then logged twice.)
+func (d *Dispatcher) keepUnlogged(ctx context.Context, ms []events.SQSMessage, ps []parsed, outs []outcome) {
+	for i := range outs {
+		o := &outs[i]
+		if len(o.logged) == 0 {
+			continue
+		}
+		atts := make([]connections.Attempt, len(o.logged))
+		for j, a := range o.logged {
+			atts[j] = a.Attempt
+		}
+		switch {
+		case o.relog:
+			o.done = false
+			d.fault(ctx, ms[i])
+		case o.retry != nil:
+			o.retry.Unlogged = atts
+		case o.done:
+			t := ps[i].task
+			t.Unlogged, t.LogOnly, t.NotBefore, t.RateSlot = atts, true, 0, 0
+			o.done, o.retry, o.wait = false, &t, faultBase
 		}
 	}
 }
@@ -408,11 +482,34 @@ func (d *Dispatcher) hide(ctx context.Context, m events.SQSMessage, wait time.Du
 	}
 }
 
-// emitMetric writes a CloudWatch Embedded Metric Format line.
+// emitMetric writes a CloudWatch Embedded Metric Format line: the bytes
+// json.Marshal makes of the document emfDocument describes, written out
+// directly (one per attempt; marshalling the maps cost as much CPU as the
+// rest of the attempt's own work).
 func emitMetric(outcome connections.Outcome, ms int64) {
-	b, _ := json.Marshal(map[string]any{
+	metricsOut(appendMetric(make([]byte, 0, 320), outcome, ms, time.Now().UnixMilli()))
+}
+
+// appendMetric appends the EMF line of one attempt.
+func appendMetric(b []byte, outcome connections.Outcome, ms, at int64) []byte {
+	if !plainJSON(string(outcome)) {
+		doc, _ := json.Marshal(emfDocument(outcome, ms, at))
+		return append(b, doc...)
+	}
+	b = append(b, `{"Deliveries":1,"DeliveryLatency":`...)
+	b = strconv.AppendInt(b, ms, 10)
+	b = append(b, `,"Outcome":"`...)
+	b = append(b, outcome...)
+	b = append(b, `","_aws":{"CloudWatchMetrics":[{"Dimensions":[["Outcome"]],"Metrics":[{"Name":"Deliveries","Unit":"Count"},{"Name":"DeliveryLatency","Unit":"Milliseconds"}],"Namespace":"ChatBackend"}],"Timestamp":`...)
+	b = strconv.AppendInt(b, at, 10)
+	return append(b, "}}"...)
+}
+
+// emfDocument is the EMF document of one attempt.
+func emfDocument(outcome connections.Outcome, ms, at int64) map[string]any {
+	return map[string]any{
 		"_aws": map[string]any{
-			"Timestamp": time.Now().UnixMilli(),
+			"Timestamp": at,
 			"CloudWatchMetrics": []any{map[string]any{
 				"Namespace":  "ChatBackend",
 				"Dimensions": [][]string{{"Outcome"}},
@@ -422,8 +519,18 @@ func emitMetric(outcome connections.Outcome, ms int64) {
 		"Outcome":         string(outcome),
 		"Deliveries":      1,
 		"DeliveryLatency": ms,
-	})
-	metricsOut(b)
+	}
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, in quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Policy is the SSRF guard's policy for this deployment: loopback targets

@@ -189,3 +189,126 @@ func TestFaultsSpendNoAttemptE2E(t *testing.T) {
 	}
 	t.Logf("%d store errors injected, %d invocations (the first failed), 1 lost receive", failedReads.Load(), invocations.Load())
 }
+
+// logFailingStore fails the AddAttempts calls that fail says to.
+type logFailingStore struct {
+	*ddbstore.Connections
+	fail func() bool
+}
+
+func (s *logFailingStore) AddAttempts(ctx context.Context, as []connections.ConnAttempt) error {
+	if s.fail() {
+		return errors.New("ProvisionedThroughputExceededException: injected")
+	}
+	return s.Connections.AddAttempts(ctx, as)
+}
+
+// TestUnloggedAttemptsE2E runs deliveries through fauxqs, the SQS poller,
+// the dispatcher and dynoxide while the activity log's first writes fail;
+// the first answer to some deliveries is a 503 (retried once, then 200). Every
+// request the target got is logged exactly once, with its number, and
+// nothing is sent twice: the attempts whose write failed travelled in the
+// queue (log-only messages, retries carrying them) until a write
+// succeeded. Before, those attempts were never logged.
+func TestUnloggedAttemptsE2E(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	base := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	saved := connections.Schedule
+	for i := range connections.Schedule {
+		connections.Schedule[i] = time.Second
+	}
+	t.Cleanup(func() { connections.Schedule = saved })
+
+	// Deliveries whose ID ends in 0, 3, 6 or 9 are answered 503 first.
+	retried := func(id string) bool { return id != "" && id[len(id)-1]%3 == 0 }
+	var mu sync.Mutex
+	requests := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.Header.Get(webhook.HeaderID)
+		requests[id]++
+		if requests[id] == 1 && retried(id) {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	conn := limitsConn(t, base, "ten_unlogged", "con_unlogged", srv.URL+"/hook")
+	const n = 30
+	var ds []connections.Delivery
+	for _, task := range tasksFor(conn, "unlogged", n) {
+		ds = append(ds, task.Delivery)
+	}
+	var writes, failed atomic.Int64
+	store := &logFailingStore{Connections: base, fail: func() bool {
+		if writes.Add(1) <= 3 {
+			failed.Add(1)
+			return true
+		}
+		return false
+	}}
+	d := dispatch.New(store, delivery.New(netguard.Policy{AllowLoopback: true}, 2*time.Second), e.SQS, e.Queues.DeliveriesURL)
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, ds); err != nil {
+		t.Fatal(err)
+	}
+	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
+		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	pctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(pctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Error(err)
+		}
+	})
+
+	want, wantTotal := map[string][]int{}, 0
+	for _, del := range ds {
+		want[del.ID] = []int{1}
+		if retried(del.ID) {
+			want[del.ID] = []int{1, 2}
+		}
+		wantTotal += len(want[del.ID])
+	}
+	logged := map[string][]int{}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		all, err := base.Attempts(ctx, conn.TenantID, conn.ID, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(logged)
+		for _, a := range slices.Backward(all) {
+			logged[a.WebhookID] = append(logged[a.WebhookID], a.Attempt)
+		}
+		total := 0
+		for _, l := range logged {
+			total += len(l)
+		}
+		if total >= wantTotal && queueDepth(t, e.SQS, e.Queues.DeliveriesURL) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %d attempts logged; queue %s", total, queueAttrs(t, e.SQS, e.Queues.DeliveriesURL))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if failed.Load() != 3 {
+		t.Fatalf("%d log writes failed, want 3: the test did not do what it claims", failed.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, del := range ds {
+		if !slices.Equal(logged[del.ID], want[del.ID]) || requests[del.ID] != len(want[del.ID]) {
+			t.Errorf("%s: %d requests, attempts logged %v; want %v", del.ID, requests[del.ID], logged[del.ID], want[del.ID])
+		}
+	}
+	dlq := map[string]int{}
+	drainDLQ(t, e.SQS, e.Queues.DLQURL, dlq)
+	if len(dlq) != 0 {
+		t.Errorf("DLQ holds %v", dlq)
+	}
+}

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"sync"
@@ -32,7 +31,15 @@ import (
 //   - the tenant's delivery rate (RatePerTenant deliveries per second,
 //     across instances): a delivery takes the next send time of its tenant
 //     and, when that is more than Burst away, is parked until then, holding
-//     that time (Task.RateSlot);
+//     that time (Task.RateSlot). Send times are reserved in the store; a
+//     process whose last reservation for a tenant started at once (the
+//     tenant is under its rate) reserves ahead, beyond its batch's own, up
+//     to rateAheadBatches batches' worth and at most RateAhead of the
+//     tenant's rate, and hands them to its next batches for RateAhead:
+//     one reservation for several batches. A send time is thus used at
+//     most RateAhead after it (a delivery waiting for an in-flight slot
+//     already was sent late), and over any window the tenant's deliveries
+//     stay within its rate × (the window + Burst + RateAhead);
 //   - attempts in flight to the connection in this process (at most
 //     InFlight): over it a delivery waits up to slotWait for a slot, then
 //     is parked for an attempt's time limit; it is parked at once when the
@@ -64,12 +71,34 @@ type Limits struct {
 	// ProbeWait parks the deliveries that came for a probe another
 	// dispatcher claimed (default probeWait).
 	ProbeWait time.Duration
+	// RateAhead is how long send times reserved ahead are kept, and the
+	// most of the tenant's rate reserved ahead (default 100 ms; negative:
+	// none).
+	RateAhead time.Duration
 
 	mu       sync.Mutex
 	inflight map[string]*slots
 	freed    chan struct{} // closed when a slot is released
 	cache    map[string]cachedBreaker
 	slow     map[string]time.Time // connections this process saw slow, until
+	stocks   map[string]*rateStock
+}
+
+// rateAheadBatches bounds the send times reserved ahead: this many batches
+// of the size of the one reserving.
+const rateAheadBatches = 8
+
+// rateStock is a tenant's send times this process reserved ahead and has
+// not handed out: next, next+every, … before end, reserved at at.
+type rateStock struct {
+	mu        sync.Mutex // held while an ahead reservation is under way
+	every     time.Duration
+	next, end time.Time
+	at        time.Time
+	// idle: the last reservation started when asked (the tenant's
+	// earlier send times were not all taken); only then, and not on a
+	// tenant's first, are send times reserved ahead.
+	idle bool
 }
 
 type cachedBreaker struct {
@@ -141,8 +170,9 @@ func NewLimits(store any, l connections.DeliveryLimits) *Limits {
 	return lim
 }
 
-func (l *Limits) burst() time.Duration    { return cmpOr(l.Burst, time.Second) }
-func (l *Limits) cacheFor() time.Duration { return cmpOr(l.CacheFor, time.Second) }
+func (l *Limits) burst() time.Duration     { return cmpOr(l.Burst, time.Second) }
+func (l *Limits) rateAhead() time.Duration { return cmpOr(l.RateAhead, 100*time.Millisecond) }
+func (l *Limits) cacheFor() time.Duration  { return cmpOr(l.CacheFor, time.Second) }
 
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -174,19 +204,22 @@ type probeKey struct{}
 
 // admit passes a batch's messages through the breaker and rate gates (the
 // in-flight gate is passed by each when it starts: see guarded).
-func (d *Dispatcher) admit(ctx context.Context, ms []events.SQSMessage) gates {
+func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 	l := d.Limits
 	if l == nil {
 		return nil
 	}
 	now := d.Now()
-	vs := make(gates, len(ms))
+	vs := make(gates, len(ps))
 	type ids struct{ tenant, conn string }
 	conns := map[string]ids{}
-	for i, m := range ms {
-		var t connections.Task
-		if json.Unmarshal([]byte(m.Body), &t) != nil || t.ID == "" || t.TenantID == "" || t.ConnectionID == "" {
+	for i, p := range ps {
+		t := p.task
+		if !p.ok {
 			continue // handleMessage drops it
+		}
+		if t.LogOnly {
+			continue // nothing is sent
 		}
 		if t.NotBefore > 0 && time.UnixMilli(t.NotBefore).Sub(now) >= time.Second {
 			continue // handleMessage hides it until it is due
@@ -274,7 +307,7 @@ func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
 	var wg sync.WaitGroup
 	for tenant, idx := range byTenant {
 		wg.Go(func() {
-			first, err := l.Rates.ReserveDeliveries(ctx, tenant, len(idx), every, now)
+			first, err := l.takeSlots(ctx, tenant, len(idx), every, now)
 			if err != nil {
 				// Unlimited for this batch rather than stuck.
 				d.Log.ErrorContext(ctx, "reserve delivery rate", "err", err, "tenant", tenant)
@@ -293,19 +326,68 @@ func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
 	wg.Wait()
 }
 
+// takeSlots returns the first of n send times of a tenant, every apart:
+// from the send times reserved ahead when they hold n and are fresh, else
+// from a reservation in the store (see Limits).
+func (l *Limits) takeSlots(ctx context.Context, tenant string, n int, every time.Duration, now time.Time) (int64, error) {
+	l.mu.Lock()
+	if l.stocks == nil || len(l.stocks) > 10000 {
+		l.stocks = map[string]*rateStock{}
+	}
+	s := l.stocks[tenant]
+	if s == nil {
+		s = &rateStock{}
+		l.stocks[tenant] = s
+	}
+	l.mu.Unlock()
+	span := time.Duration(n) * every
+	s.mu.Lock()
+	if s.every == every && !now.Before(s.at) && now.Sub(s.at) < l.rateAhead() && !s.next.Add(span).After(s.end) {
+		first := s.next
+		s.next = first.Add(span)
+		s.mu.Unlock()
+		return first.UnixMilli(), nil
+	}
+	ahead := 0
+	if s.idle && l.RateAhead >= 0 {
+		if ahead = min(rateAheadBatches*n, int(l.rateAhead()/every)); ahead < n {
+			ahead = 0
+		}
+	}
+	if ahead == 0 {
+		// Nothing ahead: concurrent batches' reservations are made
+		// together by the store, not one after another here.
+		s.mu.Unlock()
+	}
+	firstMS, err := l.Rates.ReserveDeliveries(ctx, tenant, n+ahead, every, now)
+	if ahead == 0 {
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	first := time.UnixMilli(firstMS)
+	s.idle = !first.After(now)
+	if ahead > 0 {
+		s.every, s.at, s.next, s.end = every, now, first.Add(span), first.Add(time.Duration(n+ahead)*every)
+	}
+	return firstMS, nil
+}
+
 // guarded makes message i's attempt (handleMessage) if its gates let it,
 // or parks it.
-func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, conns *batchConns) outcome {
+func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, p parsed, conns *batchConns) outcome {
 	if g == nil || !g[i].guarded {
-		return d.handleMessage(ctx, conns, m)
+		return d.handleMessage(ctx, conns, m, p)
 	}
 	v := g[i]
 	switch {
 	case v.park > 0:
 		return d.park(ctx, m, v, v.park)
 	case v.probe != nil:
-		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m)
-		if o.logged == nil {
+		o := d.handleMessage(context.WithValue(ctx, probeKey{}, v.probe), conns, m, p)
+		if !o.attempted {
 			// No attempt was made (the connection is off or gone, or the
 			// store failed): nothing would ever probe it, so it closes and
 			// the parked deliveries take their own course.
@@ -327,7 +409,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 	// then, not when it ends (a hanging endpoint's end is 10 s away).
 	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
 	defer slow.Stop()
-	return d.handleMessage(ctx, conns, m)
+	return d.handleMessage(ctx, conns, m, p)
 }
 
 // park parks a delivery for wait (see Limits). A message received fewer

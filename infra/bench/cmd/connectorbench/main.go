@@ -25,7 +25,9 @@
 //     ceiling, the same SQS path with the dispatcher replaced by a loop that
 //     only signs and POSTs each message to the same sink (receive → POST →
 //     delete, no DynamoDB), on the same pollers, run just before and just
-//     after the dispatcher (target ≥ 0.60 of their mean).
+//     after the dispatcher (target ≥ 0.60 of their mean); -rounds runs of
+//     the dispatcher alternate with the loops, and the round whose ratio
+//     is the median is reported (in target 1 too).
 //  5. and 6. (scenario 4) a Messenger webhook call with -messenger-events postbacks
 //     through the local gateway, with the event functions polled as make
 //     run polls them: the answer's time (target ≤ 1 s) and the time from
@@ -79,6 +81,7 @@ type options struct {
 	concurrency  int
 	drainTimeout time.Duration
 	direct       bool
+	rounds       int
 
 	hangPollers int
 	hangRate    int
@@ -114,6 +117,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 8, "1: SQSPoller goroutines (each handles a batch of up to 10 at once)")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 2*time.Minute, "1: give up waiting for the sink after this long")
 	flag.BoolVar(&o.direct, "direct", true, "1: also time dispatcher.Handle without SQS, for context")
+	flag.IntVar(&o.rounds, "rounds", 3, "1, 4: dispatcher runs, each between two ceiling loops (the median round is reported)")
 	flag.IntVar(&o.hangPollers, "hang-pollers", 4, "2: SQSPoller goroutines on the queue holding the hanging batch")
 	flag.IntVar(&o.hangRate, "hang-rate", 100, "2: healthy deliveries queued per second while the batch hangs")
 	flag.IntVar(&o.rate, "rate", 100, "3: contact updates per second")
@@ -139,11 +143,11 @@ func main() {
 	flag.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to `file`")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (gateway, pollers, dispatcher; not the emulators) to `file`")
 	flag.Parse()
-	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
+	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.rounds < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
 		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 ||
 		o.noisyARate < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 ||
 		o.noisyWarm < 0 || o.noisyContacts < 1 {
-		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
+		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -rounds ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -168,7 +172,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 	rep := connector.Report{Config: map[string]any{
-		"n": o.n, "concurrency": o.concurrency, "hang_pollers": o.hangPollers, "hang_rate": o.hangRate,
+		"n": o.n, "concurrency": o.concurrency, "rounds": o.rounds, "hang_pollers": o.hangPollers, "hang_rate": o.hangRate,
 		"rate": o.rate, "duration_s": o.duration.Seconds(), "contacts": o.contacts, "per_token": o.perToken,
 		"e2e_concurrency": o.e2eConc, "poll_interval": o.pollInterval.String(), "tight_poll": o.tightPoll.String(),
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),

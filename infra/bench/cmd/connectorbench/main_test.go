@@ -140,3 +140,17 @@ func TestNoisySettleFromUpdate(t *testing.T) {
 		t.Fatalf("refused update not flagged: %q %+v", why, pr)
 	}
 }
+
+// TestMedianRound: the round reported is the one whose ratio to the
+// ceiling loops around it is the median, whatever the order.
+func TestMedianRound(t *testing.T) {
+	r := func(per float64) throughputRun { return throughputRun{PerSec: per} }
+	ceils := []throughputRun{r(1000), r(3000), r(1000), r(1000)}
+	runs := []throughputRun{r(1000), r(900), r(700)} // ratios 0.5, 0.45, 0.7
+	if m := medianRound(runs, ceils); m != 0 {
+		t.Errorf("median round %d (ratios %.2f %.2f %.2f), want 0", m, roundRatio(runs, ceils, 0), roundRatio(runs, ceils, 1), roundRatio(runs, ceils, 2))
+	}
+	if m := medianRound(runs[:1], ceils[:2]); m != 0 {
+		t.Errorf("one round: %d", m)
+	}
+}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,29 +134,53 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 		Cmp: connector.AtLeast, Limit: minThroughput, Valid: true}
 	inflight := o.concurrency * 10
 
-	// The ceiling loop runs just before and just after the dispatcher, so
-	// that the ratio compares runs made under the same load.
+	// The ceiling loop runs just before and just after each run of the
+	// dispatcher (-rounds of them, alternating), so that each ratio
+	// compares runs made under the same load; the round whose ratio is the
+	// median is reported (the machines this runs on are shared: one
+	// round's ratio swings with the other load).
 	logf("1: ceiling loop (before): SQSPoller (concurrency %d, batch 10) → sign + POST → sink → delete, no DynamoDB", o.concurrency)
-	before, err := ceilingLoop(ctx, o, emf, "ceil1")
+	ceil0, err := labelled(ctx, "ceiling", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, "ceil0") })
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
-	logf("1: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", o.n, o.concurrency)
-	run, err := sqsPath(ctx, o, emf)
-	if err != nil {
-		return nil, err
+	ceils := []throughputRun{ceil0}
+	var runs []throughputRun
+	for k := 1; k <= o.rounds; k++ {
+		logf("1: round %d of %d: %d deliveries: router.Enqueue, then SQSPoller (concurrency %d, batch 10) → dispatcher → sink", k, o.rounds, o.n, o.concurrency)
+		run, err := labelled(ctx, "dispatcher", func(ctx context.Context) (throughputRun, error) { return sqsPath(ctx, o, emf) })
+		if err != nil {
+			return nil, err
+		}
+		logf("1: round %d: dispatcher %s deliveries/s; ceiling loop (after)", k, connector.Num(run.PerSec))
+		label := "ceil" + strconv.Itoa(k)
+		c, err := labelled(ctx, "ceiling", func(ctx context.Context) (throughputRun, error) { return ceilingLoop(ctx, o, emf, label) })
+		if err != nil {
+			return nil, fmt.Errorf("ceiling loop: %w", err)
+		}
+		runs, ceils = append(runs, run), append(ceils, c)
 	}
-	logf("1: ceiling loop (after)")
-	after, err := ceilingLoop(ctx, o, emf, "ceil2")
-	if err != nil {
-		return nil, fmt.Errorf("ceiling loop: %w", err)
-	}
+	m := medianRound(runs, ceils)
+	run, before, after := runs[m], ceils[m], ceils[m+1]
 	t.Value = run.PerSec
 	if run.Delivered < o.n {
 		t.Valid, t.Invalid = false, fmt.Sprintf("only %d of %d deliveries reached the sink (waited until %s, or %s without progress)",
 			run.Delivered, o.n, o.drainTimeout, stallTimeout)
 	}
 	ratio := ceilingTarget(o, run, before, after)
+	ratio.Notes = append(ratio.Notes, roundsNote(runs, ceils, m))
+	var rr []float64
+	for k := range runs {
+		rr = append(rr, roundRatio(runs, ceils, k))
+	}
+	if d, ok := ratio.Data.(map[string]any); ok {
+		d["round_ratios"] = rr
+	}
+	for k := range runs {
+		if runs[k].Delivered < o.n || ceils[k].Delivered < o.n || ceils[k+1].Delivered < o.n {
+			ratio.Valid, ratio.Invalid = false, fmt.Sprintf("round %d: a run delivered less than %d", k+1, o.n)
+		}
+	}
 
 	logf("1: baseline: delivery client alone → sink, %d in flight", inflight)
 	ceiling, err := sinkCeiling(ctx, o, inflight)
@@ -187,8 +214,8 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	)
 	if o.direct {
 		t.Notes = append(t.Notes,
-			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10, via ddbstore.Connections: the tenant's rate reservation (UpdateItem) and one BatchWriteItem of one packed item holding the 10 attempts; GetItem of the connection and of its breaker once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
-				dispatch.ConnCacheTTL,
+			fmt.Sprintf("baseline, the dispatcher's DynamoDB calls alone (per batch of 10, via ddbstore.Connections: one PutItem of one packed item holding the 10 attempts; the tenant's rate reservation (UpdateItem) once per %d batches, as the dispatcher reserves ahead; GetItem of the connection and of its breaker once per %s; %d batches at a time, fresh dynoxide): %s deliveries/s (dispatcher path = %.2f× of it)",
+				rateAheadEvery, dispatch.ConnCacheTTL,
 				o.concurrency, connector.Num(ddb), run.PerSec/ddb),
 			"  "+strings.ReplaceAll(callLines(ddbCalls, 2), "\n", "\n  "),
 			fmt.Sprintf("context, dispatcher.Handle on in-memory batches of 10 (%d at once, real DynamoDB, no SQS receive/delete, fresh dynoxide): %s deliveries/s",
@@ -207,6 +234,49 @@ func measureThroughput(ctx context.Context, o options, emf *emfCounter, logf fun
 	t.Data = map[string]any{"sqs_path": run, "sink_only_per_s": ceiling, "ddb_only_per_s": ddb, "ddb_only_calls": ddbCalls,
 		"handle_without_sqs_per_s": direct, "sqs_ceiling_before": before, "sqs_ceiling_after": after}
 	return []connector.Target{t, ratio}, nil
+}
+
+// roundRatio is round k's dispatcher rate ÷ the mean of the ceiling loops
+// around it.
+func roundRatio(runs, ceils []throughputRun, k int) float64 {
+	mean := (ceils[k].PerSec + ceils[k+1].PerSec) / 2
+	if mean <= 0 {
+		return 0
+	}
+	return runs[k].PerSec / mean
+}
+
+// medianRound is the round whose ratio is the median (the upper of the two
+// middle ones for an even count).
+func medianRound(runs, ceils []throughputRun) int {
+	idx := make([]int, len(runs))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(roundRatio(runs, ceils, a), roundRatio(runs, ceils, b)) })
+	return idx[len(idx)/2]
+}
+
+// roundsNote lists every round's figures.
+func roundsNote(runs, ceils []throughputRun, m int) string {
+	var parts []string
+	for k := range runs {
+		parts = append(parts, fmt.Sprintf("round %d: %s ÷ mean(%s, %s) = %.2f", k+1, connector.Num(runs[k].PerSec),
+			connector.Num(ceils[k].PerSec), connector.Num(ceils[k+1].PerSec), roundRatio(runs, ceils, k)))
+	}
+	return fmt.Sprintf("%d rounds (ceiling loop, then dispatcher and ceiling loop alternating; the median round, %d, is reported above and in target 1): %s",
+		len(runs), m+1, strings.Join(parts, "; "))
+}
+
+// labelled runs f with the pprof label run=name on its goroutine and every
+// goroutine it starts (pollers, handlers, the SDK's and the sink's
+// connections), so that a -cpuprofile splits by run:
+// go tool pprof -tagfocus run=dispatcher.
+func labelled(ctx context.Context, name string, f func(context.Context) (throughputRun, error)) (throughputRun, error) {
+	var run throughputRun
+	var err error
+	pprof.Do(ctx, pprof.Labels("run", name), func(ctx context.Context) { run, err = f(ctx) })
+	return run, err
 }
 
 // ceilingTarget is target 4: the dispatcher path's rate as a share of the
@@ -229,16 +299,42 @@ func ceilingTarget(o options, run, before, after throughputRun) connector.Target
 	t.Notes = []string{
 		fmt.Sprintf("baseline, SQS ceiling loop: %s deliveries/s (mean of %s before and %s after the dispatcher's run; %d SQSPoller goroutines × batches of 10, each message signed and POSTed to a keep-alive sink answering 200, then deleted; no DynamoDB)",
 			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
-		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; the dispatcher is wired as dispatch.Build wires it, limits included (tenant rate %s/s, far above the run's, so that its gate makes its calls without holding a delivery back; in-flight cap 10 per poller goroutine, as each Lambda instance has its own); what it adds per batch of 10: one BatchWriteItem of one packed activity item (the 10 attempts, gzipped JSON, and their webhook IDs), one UpdateItem reserving the tenant's send times, and one GetItem of the connection and one of its breaker per %s per process",
-			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL),
+		fmt.Sprintf("dispatcher path %s deliveries/s = %.2f× the ceiling; the dispatcher is wired as dispatch.Build wires it, limits included (tenant rate %s/s, far above the run's, so that its gate makes its calls without holding a delivery back; in-flight cap 10 per poller goroutine, as each Lambda instance has its own); what it adds per batch of 10: one PutItem of one packed activity item (the 10 attempts, gzipped JSON, and their webhook IDs; a BatchWriteItem when failed attempts add their pointer items), an UpdateItem reserving the tenant's send times for up to 9 batches at a time (reserved ahead while the tenant is under its rate, kept 100 ms), and one GetItem of the connection and one of its breaker per %s per process: %.2f DynamoDB calls per batch in this run (%s)",
+			connector.Num(run.PerSec), t.Value, connector.Num(throughputRate), dispatch.ConnCacheTTL, ddbPerBatch(run), ddbCallCounts(run)),
 		fmt.Sprintf("ceiling loop CPU, after: %s", after.CPU.String()),
 	}
 	if d, b, a := cpuPerDelivery(run, o.n), cpuPerDelivery(before, o.n), cpuPerDelivery(after, o.n); d > 0 && b > 0 && a > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("context, CPU per delivery of the benchmark's processes (this one, dynoxide, fauxqs; on a shared machine the rates follow it): dispatcher path %.3f ms, ceiling loop %.3f ms before and %.3f ms after (ceiling ÷ dispatcher = %.2f)",
 			d, b, a, (a+b)/2/d))
 	}
-	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean}
+	t.Data = map[string]any{"dispatcher_per_s": run.PerSec, "ceiling_before_per_s": before.PerSec, "ceiling_after_per_s": after.PerSec, "ceiling_mean_per_s": mean,
+		"ddb_calls_per_batch": ddbPerBatch(run)}
 	return t
+}
+
+// ddbPerBatch is the DynamoDB calls of a run per batch handled.
+func ddbPerBatch(r throughputRun) float64 {
+	n := 0
+	for _, c := range r.Calls {
+		if strings.HasPrefix(c.Op, "DynamoDB ") {
+			n += c.Count
+		}
+	}
+	if r.Batches == 0 {
+		return 0
+	}
+	return float64(n) / float64(r.Batches)
+}
+
+// ddbCallCounts lists a run's DynamoDB calls by operation.
+func ddbCallCounts(r throughputRun) string {
+	var parts []string
+	for _, c := range r.Calls {
+		if op, ok := strings.CutPrefix(c.Op, "DynamoDB "); ok {
+			parts = append(parts, fmt.Sprintf("%s %d", op, c.Count))
+		}
+	}
+	return fmt.Sprintf("%s for %d batches", strings.Join(parts, ", "), r.Batches)
 }
 
 // cpuPerDelivery is the CPU the benchmark's processes used in a run, per
@@ -510,8 +606,9 @@ func sinkCeiling(ctx context.Context, o options, workers int) (float64, error) {
 }
 
 // ddbCeiling makes, on a fresh stack, the DynamoDB calls the dispatcher
-// makes for batches of 10 successful deliveries (the rate reservation and
-// AddAttempts of the 10 per batch; GetConnection once per
+// makes for batches of 10 successful deliveries (AddAttempts of the 10 per
+// batch; the rate reservation once per rateAheadEvery batches, for all of
+// them; GetConnection once per
 // dispatch.ConnCacheTTL, as the dispatcher's cache reads it, and the
 // breaker once a second) through the same store, workers batches at a time, and
 // returns deliveries per second: what the emulator allows the dispatcher at
@@ -565,12 +662,19 @@ func ddbCeiling(ctx context.Context, o options, workers int) (float64, []connect
 	return float64(len(ds)) / el.Seconds(), s.calls.Stats(), ctx.Err()
 }
 
+// rateAheadEvery: a dispatcher process reserves a tenant's send times
+// for this many batches at once while the tenant is under its rate (one
+// batch's own and 8 ahead: dispatch.Limits).
+const rateAheadEvery = 9
+
 // limitCalls makes the DynamoDB calls of the dispatcher's limits for one
 // batch of 10: the breaker's GetItem once per second (dispatch.Limits
-// caches it), and the tenant's rate reservation.
+// caches it), and the tenant's rate reservation, for rateAheadEvery
+// batches once per rateAheadEvery batches.
 type limitCalls struct {
-	mu     sync.Mutex
-	readAt time.Time
+	mu      sync.Mutex
+	readAt  time.Time
+	batches int
 }
 
 func (l *limitCalls) reserve(ctx context.Context, store *ddbstore.Connections, c connections.Connection, now time.Time) (int64, error) {
@@ -579,13 +683,18 @@ func (l *limitCalls) reserve(ctx context.Context, store *ddbstore.Connections, c
 	if read {
 		l.readAt = now
 	}
+	reserve := l.batches%rateAheadEvery == 0
+	l.batches++
 	l.mu.Unlock()
 	if read {
 		if _, err := store.Breaker(ctx, c.TenantID, c.ID); err != nil {
 			return 0, err
 		}
 	}
-	return store.ReserveDeliveries(ctx, c.TenantID, 10, time.Second/throughputRate, now)
+	if !reserve {
+		return now.UnixMilli(), nil
+	}
+	return store.ReserveDeliveries(ctx, c.TenantID, 10*rateAheadEvery, time.Second/throughputRate, now)
 }
 
 // handleOnly calls dispatcher.Handle directly on batches of ten built in
