@@ -128,9 +128,9 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		Status: messages.StatusQueued,
 	}
 	var lastInbound int64
+	scope := contacts.Scope{TenantID: p.TenantID, ChannelID: p.ChannelID, DefaultCountry: p.DefaultCountry}
 	if in.ContactID != "" {
-		sc := contacts.Scope{TenantID: p.TenantID, ChannelID: p.ChannelID, DefaultCountry: p.DefaultCountry}
-		c, err := a.Contacts.Get(ctx, sc, in.ContactID)
+		c, err := a.Contacts.Get(ctx, scope, in.ContactID)
 		if apperr.Is(err, apperr.KindNotFound) {
 			return apperr.Rejected("contact_id", fmt.Sprintf("no contact %q on this channel", in.ContactID))
 		}
@@ -152,6 +152,18 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 				in.To, p.DefaultCountry)
 		}
 		m.To = to
+		// The message belongs to the channel's contact at that number, the
+		// one its inbound messages go to (ID: the number's digits), so it
+		// is listed with the contact's messages; a number that never wrote
+		// gets its contact once the message is accepted, below.
+		c, err := a.Contacts.Get(ctx, scope, contacts.PhoneContactID(to))
+		switch {
+		case err == nil:
+			m.ContactID = c.ID
+			lastInbound = c.LastInbound[p.ChannelID] * 1000
+		case !apperr.Is(err, apperr.KindNotFound):
+			return err
+		}
 	}
 	if messages.FreeForm(in.Type) {
 		last, err := a.Store.LastInbound(ctx, p.TenantID, p.ChannelID, m.To)
@@ -164,6 +176,14 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if err := a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *tpl); err != nil {
 		return err
+	}
+	if m.ContactID == "" {
+		// Made as an inbound message makes it: phone, ID its digits.
+		c, err := a.Contacts.ChannelContact(ctx, scope, contacts.PhoneContactID(m.To), m.To, "")
+		if err != nil {
+			return err
+		}
+		m.ContactID = c.ID
 	}
 	m.CreatedAt = a.Now().UnixMilli()
 	if err := a.Store.CreateMessage(ctx, m); err != nil {

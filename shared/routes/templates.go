@@ -9,7 +9,7 @@ const Provider Access = 1 << 20
 // The key scopes of the template registry's and seed 002's functions
 // (kept beside Keys, in this file, so that the two lists merge apart).
 func init() {
-	send := KeyScope{Read: contactRead, Write: []string{KeyTenant, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow}, OpsWrite: []string{KeyIdem, KeyRate}}
+	send := KeyScope{Read: contactRead, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}}
 	hook := KeyScope{Read: settings, Write: settings, OpsWrite: rate}
 	for fn, k := range map[string]KeyScope{
 		// Templates are settings of the tenant (TENANT#<t>, SK TPL#…).
@@ -19,7 +19,8 @@ func init() {
 		"template-update": {Read: settings, Write: settings, OpsWrite: rate},
 		"template-delete": {Read: settings, Write: settings, OpsWrite: rate},
 		// A send reads the template, the channel and the contact's window
-		// record, and stores the message (its stream record queues it).
+		// record, and stores the message (its stream record queues it)
+		// and, for a number no contact has yet, its contact.
 		"chatapi-send-template":          send,
 		"chatapi-instance-send-template": send,
 		"chatapi-message":                send,
