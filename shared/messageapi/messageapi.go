@@ -120,6 +120,18 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 			return apperr.Rejected("media.link", "is not a URL the provider may fetch")
 		}
 	}
+	if in.Template != nil {
+		// A media header's link is fetched by the provider too.
+		for field, link := range in.Template.Template().MediaLinks("template.") {
+			if _, err := a.Links.ParseURL(link); err != nil {
+				var b *netguard.BlockedError
+				if errors.As(err, &b) {
+					return apperr.Rejected(field, b.Reason)
+				}
+				return apperr.Rejected(field, "is not a URL the provider may fetch")
+			}
+		}
+	}
 	ctx := r.Context()
 	text, tpl, media := in.Payload()
 	m := messages.Message{

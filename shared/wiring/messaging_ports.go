@@ -44,12 +44,12 @@ func (w waCredentials) ProviderCredentials(ctx context.Context, tenantID, channe
 }
 
 // registryTemplates checks template messages against the channel's
-// template registry: it exists in that language, is approved, and takes
-// as many body parameters as given.
+// template registry: it exists in that language, is approved, and the
+// parameters given fill its header, body and buttons.
 type registryTemplates struct{ e *Env }
 
 func (r registryTemplates) CheckTemplate(ctx context.Context, tenantID, channelID string, t messages.Template) error {
-	_, err := r.e.TemplateRegistry().Resolve(ctx, tenantID, channelID, t.Name, t.Namespace, t.Language, t.Params)
+	_, err := r.e.TemplateRegistry().ResolveSend(ctx, tenantID, channelID, t)
 	return err
 }
 
