@@ -517,16 +517,17 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 			OnFailure:               awslambdaeventsources.NewSqsDlq(b.streamFailures),
 		}
 		if spec.keyPrefix != "" {
-			// Only the items the consumer acts on invoke it (the data table's
-			// stream also carries tenancy, field and connection items): one
-			// pattern, any of the consumer's prefixes.
-			var rules []any
-			for _, p := range (routes.EventFunction{Function: spec.name, KeyPrefix: spec.keyPrefix}).KeyPrefixes() {
-				rules = append(rules, (*awslambda.FilterRule_BeginsWith(jsii.String(p)))[0])
+			// Only the records the consumer acts on invoke it (the data
+			// table's stream also carries tenancy, field and connection
+			// items, and the sender's own writes on messages): the
+			// patterns of routes.StreamFilters, one filter each (any
+			// passes), as the local stream poller applies them.
+			var filters []*map[string]any
+			for _, f := range (routes.EventFunction{Function: spec.name, KeyPrefix: spec.keyPrefix}).StreamFilters() {
+				pat := f.Pattern()
+				filters = append(filters, awslambda.FilterCriteria_Filter(&pat))
 			}
-			props.Filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
-				"dynamodb": map[string]any{"Keys": map[string]any{ddbstore.AttrPK: map[string]any{"S": rules}}},
-			})}
+			props.Filters = &filters
 		}
 		fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(b.table, props))
 	case sourceQueue:

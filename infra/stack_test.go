@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -1492,7 +1493,9 @@ func TestQuoted(t *testing.T) {
 }
 
 // TestStreamFilter: a stream consumer with a KeyPrefix is invoked only for
-// items whose partition key starts with it (the trigger router: contacts).
+// the records its routes.StreamFilters pass, one filter per pattern (the
+// trigger router: contacts, new messages, and outbound messages' status
+// changes past queued; not the sender's claims and retries).
 func TestStreamFilter(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		for _, e := range f.events {
@@ -1508,16 +1511,32 @@ func TestStreamFilter(t *testing.T) {
 				}
 				found = true
 				fc, _ := json.Marshal(p["FilterCriteria"])
-				var rules []string
-				for _, p := range e.KeyPrefixes() {
-					rules = append(rules, `{\"prefix\":\"`+p+`\"}`)
+				if e.KeyPrefix == "" {
+					if p["FilterCriteria"] != nil {
+						t.Errorf("%s: filter %s without a KeyPrefix", e.Function, fc)
+					}
+					continue
 				}
-				want := `{"Filters":[{"Pattern":"{\"dynamodb\":{\"Keys\":{\"PK\":{\"S\":[` + strings.Join(rules, ",") + `]}}}}"}]}`
-				if e.KeyPrefix == "" && p["FilterCriteria"] != nil {
-					t.Errorf("%s: filter %s without a KeyPrefix", e.Function, fc)
+				var crit struct{ Filters []struct{ Pattern string } }
+				if err := json.Unmarshal(fc, &crit); err != nil {
+					t.Fatalf("%s: filter %s: %v", e.Function, fc, err)
 				}
-				if e.KeyPrefix != "" && string(fc) != want {
-					t.Errorf("%s: filter %s, want %s", e.Function, fc, want)
+				var got, want []any
+				for _, f := range crit.Filters {
+					var v any
+					if err := json.Unmarshal([]byte(f.Pattern), &v); err != nil {
+						t.Fatalf("%s: pattern %q: %v", e.Function, f.Pattern, err)
+					}
+					got = append(got, v)
+				}
+				for _, sf := range e.StreamFilters() {
+					b, _ := json.Marshal(sf.Pattern())
+					var v any
+					_ = json.Unmarshal(b, &v)
+					want = append(want, v)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: filter %s, want %v", e.Function, fc, want)
 				}
 			}
 			if !found {
@@ -1525,6 +1544,33 @@ func TestStreamFilter(t *testing.T) {
 			}
 		}
 	})
+	// The trigger router's, spelled out.
+	f := synth(t, StageProd)
+	fn := f.functionID(t, "trigger-router")
+	for _, id := range f.ofType("AWS::Lambda::EventSourceMapping") {
+		p := f.props(id)
+		if !refersTo(p["FunctionName"], fn) {
+			continue
+		}
+		fc, _ := json.Marshal(p["FilterCriteria"])
+		var crit struct{ Filters []struct{ Pattern string } }
+		_ = json.Unmarshal(fc, &crit)
+		var got []string
+		for _, f := range crit.Filters {
+			var v any
+			_ = json.Unmarshal([]byte(f.Pattern), &v)
+			b, _ := json.Marshal(v) // keys sorted
+			got = append(got, string(b))
+		}
+		want := []string{
+			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"CONTACT#"}]}}}}`,
+			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}}},"eventName":["INSERT"]}`,
+			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}},"NewImage":{"direction":{"S":["outbound"]},"status":{"S":["sent","delivered","read","failed"]}}},"eventName":["MODIFY"]}`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("trigger-router's filters:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }
 
 func TestMissingAssets(t *testing.T) {

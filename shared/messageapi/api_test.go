@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
+	"github.com/startmsg/chatbackend/shared/templates"
 )
 
 // Bad input gets a precise 4xx, and nothing is stored or queued.
@@ -145,5 +146,68 @@ func TestOtherChannelKinds(t *testing.T) {
 	r := s.Do("POST", "/v1/messages", bearer(ten.Token), template)
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "WhatsApp channels only") {
 		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}
+
+// A message sent to a phone number belongs to the channel's contact at
+// that number, the one its inbound messages go to (ID: the number's
+// digits): made by the first accepted send, found by the next, listed with
+// its messages. A refused send makes no contact. Seed 002's sends do the
+// same.
+func TestSentToPhoneIsTheContacts(t *testing.T) {
+	s, _, ten := pipeline(t)
+	// Refused (the window is closed): no contact is made.
+	text := map[string]any{"to": "03244077090", "type": "text", "text": map[string]any{"body": "hi"}}
+	if r := s.Do("POST", "/v1/messages", bearer(ten.Token), text); r.Status != 422 {
+		t.Fatalf("outside the window: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/contact/923244077090", bearer(ten.Token), nil); r.Status != 404 {
+		t.Fatalf("a refused send made a contact: %d %s", r.Status, r.Body)
+	}
+	first := send(t, s, ten.Token, template) // to +923244077087
+	s.Clock.Add(time.Millisecond)
+	second := send(t, s, ten.Token, map[string]any{"to": "03244077087", "type": "template",
+		"template": map[string]any{"name": "order_update", "language": "en", "params": []string{"Bo"}}})
+	r := s.Do("GET", "/v1/contact/923244077087", bearer(ten.Token), nil)
+	if r.Status != 200 || stacktest.Path(r.JSON, "data.custom_fields.phone") != "+923244077087" {
+		t.Fatalf("the number's contact: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/messages/"+first, bearer(ten.Token), nil); stacktest.Path(r.JSON, "data.contact_id") != "923244077087" {
+		t.Fatalf("message: %d %s", r.Status, r.Body)
+	}
+	var page stacktest.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		page = s.Do("GET", "/v1/contact/923244077087/messages", bearer(ten.Token), nil)
+		if d, _ := page.JSON["data"].([]any); len(d) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	data, _ := page.JSON["data"].([]any)
+	if len(data) != 2 || stacktest.Path(data[0], "id") != second || stacktest.Path(data[1], "id") != first {
+		t.Fatalf("the contact's messages: %d %s", page.Status, page.Body)
+	}
+	// Seed 002's send to another number: its contact too.
+	name, lang, cat := "template_name", "en", "UTILITY"
+	comps := []templates.Component{{Type: "BODY", Text: "Hello."}}
+	reg := s.Deps.TemplateRegistry()
+	if _, err := reg.Create(t.Context(), ten.ID, ten.ChannelID, templates.Input{Name: &name, Language: &lang, Category: &cat, Components: &comps}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetStatus(t.Context(), ten.ID, ten.ChannelID, name, lang, templates.StatusApproved, ""); err != nil {
+		t.Fatal(err)
+	}
+	r = s.Do("POST", "/sendTemplate?token="+ten.Token, "", map[string]any{"phone": "79995253422", "template": "template_name",
+		"language": map[string]any{"code": "en", "policy": "deterministic"}})
+	if r.Status != 200 {
+		t.Fatalf("sendTemplate: %d %s", r.Status, r.Body)
+	}
+	id, _ := r.JSON["id"].(string)
+	if r := s.Do("GET", "/v1/messages/"+id, bearer(ten.Token), nil); stacktest.Path(r.JSON, "data.contact_id") != "79995253422" {
+		t.Fatalf("seed 002's message: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", "/v1/contact/79995253422", bearer(ten.Token), nil); r.Status != 200 || stacktest.Path(r.JSON, "data.custom_fields.phone") != "+79995253422" {
+		t.Fatalf("seed 002's contact: %d %s", r.Status, r.Body)
 	}
 }

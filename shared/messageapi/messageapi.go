@@ -120,6 +120,18 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 			return apperr.Rejected("media.link", "is not a URL the provider may fetch")
 		}
 	}
+	if in.Template != nil {
+		// A media header's link is fetched by the provider too.
+		for field, link := range in.Template.Template().MediaLinks("template.") {
+			if _, err := a.Links.ParseURL(link); err != nil {
+				var b *netguard.BlockedError
+				if errors.As(err, &b) {
+					return apperr.Rejected(field, b.Reason)
+				}
+				return apperr.Rejected(field, "is not a URL the provider may fetch")
+			}
+		}
+	}
 	ctx := r.Context()
 	text, tpl, media := in.Payload()
 	m := messages.Message{
@@ -128,9 +140,9 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		Status: messages.StatusQueued,
 	}
 	var lastInbound int64
+	scope := contacts.Scope{TenantID: p.TenantID, ChannelID: p.ChannelID, DefaultCountry: p.DefaultCountry}
 	if in.ContactID != "" {
-		sc := contacts.Scope{TenantID: p.TenantID, ChannelID: p.ChannelID, DefaultCountry: p.DefaultCountry}
-		c, err := a.Contacts.Get(ctx, sc, in.ContactID)
+		c, err := a.Contacts.Get(ctx, scope, in.ContactID)
 		if apperr.Is(err, apperr.KindNotFound) {
 			return apperr.Rejected("contact_id", fmt.Sprintf("no contact %q on this channel", in.ContactID))
 		}
@@ -152,6 +164,18 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 				in.To, p.DefaultCountry)
 		}
 		m.To = to
+		// The message belongs to the channel's contact at that number, the
+		// one its inbound messages go to (ID: the number's digits), so it
+		// is listed with the contact's messages; a number that never wrote
+		// gets its contact once the message is accepted, below.
+		c, err := a.Contacts.Get(ctx, scope, contacts.PhoneContactID(to))
+		switch {
+		case err == nil:
+			m.ContactID = c.ID
+			lastInbound = c.LastInbound[p.ChannelID] * 1000
+		case !apperr.Is(err, apperr.KindNotFound):
+			return err
+		}
 	}
 	if messages.FreeForm(in.Type) {
 		last, err := a.Store.LastInbound(ctx, p.TenantID, p.ChannelID, m.To)
@@ -164,6 +188,14 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if err := a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *tpl); err != nil {
 		return err
+	}
+	if m.ContactID == "" {
+		// Made as an inbound message makes it: phone, ID its digits.
+		c, err := a.Contacts.ChannelContact(ctx, scope, contacts.PhoneContactID(m.To), m.To, "")
+		if err != nil {
+			return err
+		}
+		m.ContactID = c.ID
 	}
 	m.CreatedAt = a.Now().UnixMilli()
 	if err := a.Store.CreateMessage(ctx, m); err != nil {

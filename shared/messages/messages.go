@@ -83,6 +83,9 @@ type Template struct {
 	Namespace string   `json:"namespace,omitempty" dynamodbav:"namespace,omitempty"`
 	Language  string   `json:"language" dynamodbav:"language"`
 	Params    []string `json:"params,omitempty" dynamodbav:"params,omitempty"` // body {{1}}, {{2}}, ... in order
+	// Components are the parameters of the header, the body and the
+	// buttons, in the Cloud API's shape (SendComponent).
+	Components []SendComponent `json:"components,omitempty" dynamodbav:"components,omitempty"`
 }
 
 // MediaKind is the kind of a media message.

@@ -28,14 +28,39 @@ type SendRequest struct {
 // The payloads of a send request: the message's, as types of their own
 // (the OpenAPI document tells request types from answer types).
 type (
-	TextInput     Text
-	TemplateInput Template
-	MediaInput    Media
+	TextInput  Text
+	MediaInput Media
 )
+
+// TemplateInput is a template message's template (Template's fields).
+type TemplateInput struct {
+	Name       string           `json:"name"`
+	Namespace  string           `json:"namespace,omitempty"`
+	Language   string           `json:"language"`
+	Params     []string         `json:"params,omitempty"` // body {{1}}, {{2}}, ... in order
+	Components []ComponentInput `json:"components,omitempty"`
+}
+
+// Template is the input as the message's template.
+func (t *TemplateInput) Template() *Template {
+	if t == nil {
+		return nil
+	}
+	out := &Template{Name: t.Name, Namespace: t.Namespace, Language: t.Language, Params: t.Params}
+	for _, c := range t.Components {
+		sc := SendComponent{Type: c.Type, SubType: c.SubType, Index: c.Index, Parameters: make([]SendParameter, len(c.Parameters))}
+		for i, p := range c.Parameters {
+			sc.Parameters[i] = SendParameter{Type: p.Type, Text: p.Text, Payload: p.Payload,
+				Image: (*SendMedia)(p.Image), Video: (*SendMedia)(p.Video), Document: (*SendMedia)(p.Document)}
+		}
+		out.Components = append(out.Components, sc)
+	}
+	return out
+}
 
 // Payload is the request's payload as the message's.
 func (r SendRequest) Payload() (*Text, *Template, *Media) {
-	return (*Text)(r.Text), (*Template)(r.Template), (*Media)(r.Media)
+	return (*Text)(r.Text), r.Template.Template(), (*Media)(r.Media)
 }
 
 // Limits of a send request beyond the content limits above.
@@ -144,7 +169,7 @@ func (t *TemplateInput) validate() error {
 			return apperr.Invalidf(fmt.Sprintf("template.params[%d]", i), "is %d characters long; at most %d", n, MaxTemplateParamChars)
 		}
 	}
-	return nil
+	return validateComponents("template.", t.Params, t.Template().Components)
 }
 
 func (m *MediaInput) validate() error {

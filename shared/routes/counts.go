@@ -11,4 +11,6 @@ const KeyCount = "COUNT#*"
 // ddbstore/counts.go). Their Keys entries grant both; a test checks it.
 // (The grants are written in Keys itself, not added by an init function,
 // which would keep Keys in every function's binary.)
-var CountWriters = []string{"contact-create", "contact-delete", "actions", "events-collect", "messenger-intake", "whatsapp-intake"}
+var CountWriters = []string{"contact-create", "contact-delete", "actions", "events-collect", "messenger-intake", "whatsapp-intake",
+	// Sends to a number no contact has yet make its contact.
+	"message-send", "chatapi-message", "chatapi-instance-message", "chatapi-send-template", "chatapi-instance-send-template"}

@@ -119,8 +119,10 @@ var Keys = map[string]KeyScope{
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency
-	// record (settings: for the channel's template registry).
-	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow}, OpsWrite: []string{KeyIdem, KeyRate}},
+	// record (settings: for the channel's template registry); a send to a
+	// number no contact has yet makes its contact (with its search
+	// entries and the tenant's contact count).
+	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}},
 	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
 	// The sender reads and updates messages, writes the pointer from the

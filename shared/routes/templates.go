@@ -7,8 +7,9 @@ package routes
 const Provider Access = 1 << 20
 
 // The key scopes shared by seed 002's sends and webhooks (their entries
-// are in Keys).
+// are in Keys). A send may also make the contact of a number no contact
+// has yet (its search entries and the tenant's contact count).
 var (
-	sendScope = KeyScope{Read: contactRead, Write: []string{KeyTenant, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow}, OpsWrite: []string{KeyIdem, KeyRate}}
+	sendScope = KeyScope{Read: contactRead, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}}
 	hookScope = KeyScope{Read: settings, Write: settings, OpsWrite: rate}
 )

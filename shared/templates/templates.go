@@ -143,19 +143,11 @@ func (t Template) ParamCount() int {
 	return 0
 }
 
-// CheckParams refuses a send whose body parameters are not as many as the
-// template takes.
+// CheckParams refuses a send of the template with these body parameters
+// and no other component (seed 002's sendTemplate): CheckSend, its fields
+// named from field ("params").
 func (t Template) CheckParams(field string, got []string) error {
-	want := t.ParamCount()
-	if len(got) != want {
-		return apperr.Invalidf(field, "template %q (%s) takes %d body parameter%s, got %d", t.Name, t.Language, want, plural(want), len(got))
-	}
-	for i, p := range got {
-		if strings.TrimSpace(p) == "" {
-			return apperr.Invalidf(fmt.Sprintf("%s[%d]", field, i), "must not be empty")
-		}
-	}
-	return nil
+	return t.CheckSend(strings.TrimSuffix(field, "params"), got, nil)
 }
 
 func plural(n int) string {

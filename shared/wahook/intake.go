@@ -316,36 +316,12 @@ func (in *Intake) message(sc contacts.Scope, contactID string, m Message) messag
 
 // findOrCreate is the channel's contact of a WhatsApp user: its wa_id is
 // the contact's ID; a new contact gets its phone (+wa_id) and, when the
-// call gave one, its profile name as firstName.
+// call gave one, its profile name as firstName (contacts.ChannelContact,
+// which sends to a phone number use too).
 func (in *Intake) findOrCreate(ctx context.Context, sc contacts.Scope, waID, name string) (string, error) {
-	id := ContactIDOf(waID)
-	c, err := in.Contacts.Get(ctx, sc, id)
-	if err == nil {
-		return c.ID, nil
-	}
-	if !apperr.Is(err, apperr.KindNotFound) {
-		return "", err
-	}
-	phone, _ := json.Marshal("+" + waID)
-	c, err = in.Contacts.Collect(ctx, sc, id, contacts.Collected{Field: "phone", Value: phone})
-	if apperr.Is(err, apperr.KindInvalid) {
-		// A number the phone library does not read: the contact is made
-		// all the same, named by its number.
-		first := strings.TrimSpace(name)
-		if first == "" {
-			first = "+" + waID
-		}
-		v, _ := json.Marshal(first)
-		c, err = in.Contacts.Collect(ctx, sc, id, contacts.Collected{Field: "firstName", Value: v})
-	}
+	c, err := in.Contacts.ChannelContact(ctx, sc, ContactIDOf(waID), "+"+waID, name)
 	if err != nil {
 		return "", err
-	}
-	if name = strings.TrimSpace(name); name != "" && c.Fields["firstName"] == "" {
-		v, _ := json.Marshal(name)
-		if _, err := in.Contacts.Collect(ctx, sc, id, contacts.Collected{Field: "firstName", Value: v}); err != nil && !skippable(err) {
-			return "", err
-		}
 	}
 	return c.ID, nil
 }

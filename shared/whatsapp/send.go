@@ -58,10 +58,16 @@ type TemplateComponent struct {
 	Parameters []TextParameter `json:"parameters,omitempty"`
 }
 
-// TextParameter is one {{n}} value.
+// TextParameter is one parameter (Meta's ParameterObject and
+// ButtonParameterObject): a {{n}} text value, a quick reply button's
+// payload, or a media header's image, video or document.
 type TextParameter struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type     string       `json:"type"`
+	Text     string       `json:"text,omitempty"`
+	Payload  string       `json:"payload,omitempty"`
+	Image    *MediaObject `json:"image,omitempty"`
+	Video    *MediaObject `json:"video,omitempty"`
+	Document *MediaObject `json:"document,omitempty"`
 }
 
 // MediaObject is a media message's media, sent by link.
@@ -151,6 +157,30 @@ func BuildSendRequest(m messages.Message) (SendRequest, error) {
 				c.Parameters = append(c.Parameters, TextParameter{Type: "text", Text: p})
 			}
 			obj.Components = []TemplateComponent{c}
+		}
+		for i, tc := range t.Components {
+			c := TemplateComponent{Type: tc.Type, SubType: tc.SubType, Index: tc.Index}
+			for j, p := range tc.Parameters {
+				wp := TextParameter{Type: p.Type, Text: p.Text, Payload: p.Payload}
+				if m := p.Media(); m != nil {
+					if err := checkLink(m.Link); err != nil {
+						return r, err
+					}
+					mo := &MediaObject{Link: m.Link, Filename: m.Filename}
+					switch p.Type {
+					case "image":
+						wp.Image = mo
+					case "video":
+						wp.Video = mo
+					case "document":
+						wp.Document = mo
+					}
+				} else if (p.Type == "text" && p.Text == "") || (p.Type == "payload" && p.Payload == "") || (p.Type != "text" && p.Type != "payload") {
+					return r, invalidf("template.components[%d].parameters[%d] is not a parameter WhatsApp takes", i, j)
+				}
+				c.Parameters = append(c.Parameters, wp)
+			}
+			obj.Components = append(obj.Components, c)
 		}
 		r.Type = "template"
 		r.Template = obj

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/startmsg/chatbackend/shared/routes"
 )
 
 // StreamPoller reads a table's stream and hands batches to Handler like a
@@ -34,6 +36,10 @@ type StreamPoller struct {
 	// BatchSize is the most records per batch, 1 to 1000 (default 100).
 	BatchSize int
 	Handler   func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+	// Filter, when set, keeps the records the handler is given, as a
+	// Lambda event source mapping's FilterCriteria does: the others are
+	// passed over (checkpointed, never handed over). See RouteFilter.
+	Filter func(events.DynamoDBEventRecord) bool
 	// Checkpoints is the file that keeps the position in each shard across
 	// runs, so that a restart does not replay old records. "" keeps them in
 	// memory: every Run starts at TRIM_HORIZON.
@@ -222,12 +228,21 @@ func (p *StreamPoller) iterator(ctx context.Context, stream, shard, after string
 // deliver hands records to the handler until all are handled or given up
 // on, or ctx is cancelled, checkpointing as it goes.
 func (p *StreamPoller) deliver(ctx context.Context, stream, shard string, raw []types.Record, cps *checkpoints) error {
-	recs := make([]events.DynamoDBEventRecord, len(raw))
-	for i, r := range raw {
-		var err error
-		if recs[i], err = streamRecord(r, stream); err != nil {
+	recs := make([]events.DynamoDBEventRecord, 0, len(raw))
+	last := ""
+	for _, r := range raw {
+		rec, err := streamRecord(r, stream)
+		if err != nil {
 			return fmt.Errorf("record %s: %w", aws.ToString(r.EventID), err)
 		}
+		last = rec.Change.SequenceNumber
+		if p.Filter == nil || p.Filter(rec) {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) == 0 {
+		// Every record filtered out: the function is not invoked.
+		return cps.set(shard, checkpoint{Sequence: last})
 	}
 	for retry := 0; ; {
 		start := time.Now()
@@ -249,6 +264,10 @@ func (p *StreamPoller) deliver(ctx context.Context, stream, shard string, raw []
 		}
 		if err == nil {
 			p.Logger.InfoContext(ctx, "stream batch", attrs...)
+			if last != recs[len(recs)-1].Change.SequenceNumber {
+				// Records filtered out after the last one handed over.
+				return cps.set(shard, checkpoint{Sequence: last})
+			}
 			return nil
 		}
 		recs = recs[handled:]
@@ -291,4 +310,25 @@ func leadingSuccesses(recs []events.DynamoDBEventRecord, resp events.DynamoDBEve
 
 func defaultRetryDelay(n int) time.Duration {
 	return min(500*time.Millisecond<<min(n-1, 6), 30*time.Second)
+}
+
+// RouteFilter is a stream poller's Filter for a consumer's event filter
+// patterns (routes.EventFunction.StreamFilters; nil: every record).
+func RouteFilter(fs []routes.StreamFilter) func(events.DynamoDBEventRecord) bool {
+	if len(fs) == 0 {
+		return nil
+	}
+	return func(rec events.DynamoDBEventRecord) bool {
+		pk := ""
+		if v, ok := rec.Change.Keys["PK"]; ok && v.DataType() == events.DataTypeString {
+			pk = v.String()
+		}
+		return routes.MatchAny(fs, rec.EventName, pk, func(attr string) (string, bool) {
+			v, ok := rec.Change.NewImage[attr]
+			if !ok || v.DataType() != events.DataTypeString {
+				return "", false
+			}
+			return v.String(), true
+		})
+	}
 }

@@ -309,7 +309,8 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(d.AWS), Table: d.DataTable,
-				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpointsFile(dataDir, f.Function)}
+				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](d), Checkpoints: checkpointsFile(dataDir, f.Function),
+				Filter: pollers.RouteFilter(f.StreamFilters())}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case "queue":
 			// Long polls of 5 s, not Lambda's 20 s: Ctrl-C lets the pending

@@ -266,7 +266,7 @@ func run(ctx context.Context, c config) (report, error) {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: d.DDB, Streams: dynamodbstreams.NewFromConfig(cfg), Table: tableName, BatchSize: f.BatchSize,
 				Handler: registry.Streams[f.Function](d), Checkpoints: filepath.Join(dataDir, "stream-checkpoints.json"),
-				PollInterval: 100 * time.Millisecond}
+				PollInterval: 100 * time.Millisecond, Filter: pollers.RouteFilter(f.StreamFilters())}
 			pwg.Go(func() { _ = p.Run(pctx) })
 		case "queue":
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: queues.DeliveriesURL, QueueARN: queues.DeliveriesARN,

@@ -272,6 +272,7 @@ func (s *Stack) Pipeline() {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: s.Env.DDB, Streams: s.Env.Streams, Table: s.Env.Table, BatchSize: f.BatchSize,
 				Handler: audited(s, f.Function, f.Access, registry.Streams[f.Function](s.Deps)), PollInterval: 50 * time.Millisecond,
+				Filter:     pollers.RouteFilter(f.StreamFilters()),
 				RetryDelay: func(int) time.Duration { return 100 * time.Millisecond }}
 			wg.Go(func() { _ = p.Run(ctx) })
 		case "queue":

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -43,12 +44,12 @@ func (w waCredentials) ProviderCredentials(ctx context.Context, tenantID, channe
 }
 
 // registryTemplates checks template messages against the channel's
-// template registry: it exists in that language, is approved, and takes
-// as many body parameters as given.
+// template registry: it exists in that language, is approved, and the
+// parameters given fill its header, body and buttons.
 type registryTemplates struct{ e *Env }
 
 func (r registryTemplates) CheckTemplate(ctx context.Context, tenantID, channelID string, t messages.Template) error {
-	_, err := r.e.TemplateRegistry().Resolve(ctx, tenantID, channelID, t.Name, t.Namespace, t.Language, t.Params)
+	_, err := r.e.TemplateRegistry().ResolveSend(ctx, tenantID, channelID, t)
 	return err
 }
 
@@ -114,6 +115,17 @@ func (c chatSender) Enqueue(ctx context.Context, m messages.Message, idempotency
 		m.ChannelKind = string(tenancy.WhatsApp)
 	}
 	m.Direction, m.Status = messages.Outbound, messages.StatusQueued
+	if m.ContactID == "" && m.To != "" {
+		// The channel's contact at that number (made now if it never
+		// wrote, as its inbound messages would make it): the message is
+		// listed with the contact's messages.
+		svc := &contacts.Service{Store: c.e.ContactStore(), Phone: c.e.Phone(), Now: c.e.Now}
+		ct, err := svc.ChannelContact(ctx, contacts.Scope{TenantID: m.TenantID, ChannelID: m.ChannelID}, contacts.PhoneContactID(m.To), m.To, "")
+		if err != nil {
+			return "", err
+		}
+		m.ContactID = ct.ID
+	}
 	if m.CreatedAt == 0 {
 		m.CreatedAt = c.e.Now().UnixMilli()
 	}
