@@ -43,8 +43,9 @@ type chaosConfig struct {
 	Timeout time.Duration `json:"provider_timeout"`
 	// Settle bounds the wait for the outbox to empty.
 	Settle time.Duration `json:"-"`
-	// Seed makes the sandbox's fault draws repeatable (0: random).
-	Seed uint64 `json:"-"`
+	// InMemory keeps dynoxide's data in memory, its stream untrimmed
+	// (diagnostic: the writes slow down with every stream record).
+	InMemory bool `json:"in_memory"`
 }
 
 func (c *chaosConfig) parse() error {
@@ -102,6 +103,9 @@ type chaosResult struct {
 	LeftInFlight  string              `json:"left_in_flight"`
 	LeftDLQ       string              `json:"outbox_dlq"`
 	TimedOut      bool                `json:"timed_out"`
+	Trimmed       int                 `json:"stream_records_trimmed"`
+	TrimError     string              `json:"trim_error,omitempty"`
+	InMemory      bool                `json:"in_memory"`
 	CPU           connector.CPUReport `json:"cpu"`
 	Calls         []connector.OpStats `json:"sdk_calls"`
 }
@@ -110,7 +114,11 @@ type chaosResult struct {
 // API stores them, with the trigger router on the stream and the sender on
 // the outbox, while the sandbox fails sends.
 func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(string, ...any)) (*chaosResult, error) {
-	s, err := startStack(ctx)
+	keep := streamKeep
+	if c.InMemory {
+		keep = 0
+	}
+	s, err := startStack(ctx, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -174,26 +182,46 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	for i := range ms {
 		ms[i] = s.message("chaos", i)
 	}
-	res := &chaosResult{Messages: c.N, ByStatus: map[string]int{}, FailedCodes: map[string]int{}, Attempts: map[int]int{}}
+	res := &chaosResult{Messages: c.N, InMemory: c.InMemory, ByStatus: map[string]int{}, FailedCodes: map[string]int{}, Attempts: map[int]int{}}
 	cpu := connector.StartCPU()
 	t0 := time.Now()
 	logf("chaos: storing %d messages; the sandbox fails 429 %.0f %%, 500 %.0f %%, hangs %.0f %%", c.N, c.Fail429, c.Fail500, c.Hang)
-	if err := s.createMessages(ctx, ms, 8); err != nil {
-		_ = stop()
-		return nil, err
-	}
-	res.CreateS = time.Since(t0).Seconds()
-	// Done when every message was queued at least once and the outbox
-	// (visible and in flight) stayed empty for two checks in a row.
-	empty, lastLog := 0, time.Now()
+	var created atomic.Int64
+	createErr := make(chan error, 1)
+	go func() {
+		store := s.d.Messages()
+		err := parallel(ctx, 8, len(ms), func(ctx context.Context, i int) error {
+			err := store.CreateMessage(ctx, ms[i])
+			if err == nil {
+				created.Add(1)
+			}
+			return err
+		})
+		res.CreateS = time.Since(t0).Seconds()
+		createErr <- err
+	}()
+	// Done when every message was stored and queued at least once and the
+	// outbox (visible and in flight) stayed empty for two checks in a row.
+	empty, lastLog, stored := 0, time.Now(), false
 	deadline := t0.Add(c.Settle)
 	for {
 		if ctx.Err() != nil {
 			_ = stop()
 			return nil, ctx.Err()
 		}
+		if !stored {
+			select {
+			case err := <-createErr:
+				if err != nil {
+					_ = stop()
+					return nil, fmt.Errorf("store messages: %w", err)
+				}
+				stored = true
+			default:
+			}
+		}
 		vis, inf, _ := s.outboxDepth(ctx)
-		if int(routed.Load()) >= c.N && vis == "0" && inf == "0" {
+		if stored && int(routed.Load()) >= c.N && vis == "0" && inf == "0" {
 			empty++
 		} else {
 			empty = 0
@@ -207,8 +235,8 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 		}
 		if time.Since(lastLog) >= 10*time.Second {
 			st := sb.Stats()
-			logf("chaos: %.0f s: routed %d, sandbox accepted %d of %d requests (429 %d, 500 %d, hangs %d), outbox %s visible, %s in flight",
-				time.Since(t0).Seconds(), routed.Load(), st.Accepted, st.Requests, st.Faults429, st.Faults500, st.Hangs, vis, inf)
+			logf("chaos: %.0f s: stored %d, routed %d, sandbox accepted %d of %d requests (429 %d, 500 %d, hangs %d), outbox %s visible, %s in flight",
+				time.Since(t0).Seconds(), created.Load(), routed.Load(), st.Accepted, st.Requests, st.Faults429, st.Faults500, st.Hangs, vis, inf)
 			lastLog = time.Now()
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -220,7 +248,10 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 		return nil, err
 	}
 	res.LeftVisible, res.LeftInFlight, res.LeftDLQ = s.outboxDepth(ctx)
-	res.Routed, res.Batches = int(routed.Load()), int(batches.Load())
+	res.Routed, res.Batches, res.Trimmed = int(routed.Load()), int(batches.Load()), int(s.trimmed.Load())
+	if p := s.trimErr.Load(); p != nil {
+		res.TrimError = (*p).Error()
+	}
 	sb.Wait()
 	res.Sandbox = sb.Stats()
 	wamids := map[string][]string{}
@@ -293,6 +324,17 @@ func (r *chaosResult) tally(ids []string, final []messages.Message, missing []bo
 	}
 }
 
+func trimNote(r *chaosResult) string {
+	if r.InMemory {
+		return "dynoxide in memory, its stream untrimmed (-chaos-in-memory)"
+	}
+	note := fmt.Sprintf("dynoxide on a temporary file (tmpfs where there is one), stream records older than %s trimmed every %s (%d trimmed; dynoxide reads every record it holds on each write)", streamKeep, trimEvery(streamKeep), r.Trimmed)
+	if r.TrimError != "" {
+		note += "; trim error: " + r.TrimError
+	}
+	return note
+}
+
 // appendID keeps the first 20 ids of a list.
 func appendID(ids []string, id string) []string {
 	if len(ids) < 20 {
@@ -353,6 +395,7 @@ func chaosNotes(r *chaosResult, c chaosConfig) []string {
 		fmt.Sprintf("stored in %.1f s; first store → outbox empty %.1f s; router queued %d tasks; %d sender batches on %d pollers; sender timeout %s; retry schedule %s·2^(n-1) at most %s (Retry-After as given) instead of the sender's 5 s·2^(n-1) at most 15 min",
 			r.CreateS, r.DrainS, r.Routed, r.Batches, c.Concurrency, timeout, c.RetryBase, c.RetryCap),
 		fmt.Sprintf("left on the outbox: %s visible, %s in flight; outbox DLQ %s", r.LeftVisible, r.LeftInFlight, r.LeftDLQ),
+		trimNote(r),
 		r.CPU.String(),
 		"SDK calls:\n" + callLines(r.Calls, 10),
 	}

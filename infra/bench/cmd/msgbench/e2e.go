@@ -107,7 +107,7 @@ func measureE2E(ctx context.Context, o options, sb *sandbox.Server, logf func(st
 // after the other per goroutine, an iteration every 1/rate s, on a fresh
 // stack without pollers.
 func baselineCalls(ctx context.Context, o options) (connector.Latency, int, []connector.OpStats, error) {
-	s, err := startStack(ctx)
+	s, err := startStack(ctx, scratchKeep)
 	if err != nil {
 		return connector.Latency{}, 0, nil, err
 	}
@@ -188,7 +188,7 @@ func baselineOne(ctx context.Context, s *stack, store interface {
 // e2e sends -rate messages a second through the API for -duration with
 // the event functions polled as make run polls them.
 func e2e(ctx context.Context, o options, sb *sandbox.Server, logf func(string, ...any)) (*e2eRun, error) {
-	s, err := startStack(ctx)
+	s, err := startStack(ctx, streamKeep)
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,35 @@ type stack struct {
 	// onQueued, when set, is told of every outbox task the stack's clients
 	// queued with SendMessageBatch (the trigger router's queueing).
 	onQueued atomic.Pointer[func(bodies []string, at time.Time)]
+
+	dir      string // the emulators' data ("" in memory)
+	keep     time.Duration
+	stopTrim func()
+	trimmed  atomic.Int64
+	trimErr  atomic.Pointer[error]
+}
+
+// Stream trimming. dynoxide (1.2.1) keeps every stream record and reads
+// them all on each write to the table: without trimming, a write's cost
+// grows with every record the run made (10,000 messages make about 50,000:
+// the message, its claims, retries and sent update, the provider id's
+// pointer) until dynoxide crawls; DynamoDB keeps 24 hours of records at no
+// cost to writes. make run trims likewise (hourly, 24 h). A stack with a
+// stream consumer keeps streamKeep of records (its pollers read the stream
+// every 500 ms; the router is seconds behind at worst); one without
+// (throughput, baselines) keeps scratchKeep.
+const (
+	streamKeep  = 30 * time.Second
+	scratchKeep = time.Second
+)
+
+// trimEvery is how often a stack trims: every 5 s, or every 2 s when it
+// keeps less than 10 s.
+func trimEvery(keep time.Duration) time.Duration {
+	if keep < 10*time.Second {
+		return 2 * time.Second
+	}
+	return 5 * time.Second
 }
 
 func (s *stack) sentOption(st *middleware.Stack) error {
@@ -99,12 +128,55 @@ func (s *stack) sentOption(st *middleware.Stack) error {
 		}), middleware.After)
 }
 
-func startStack(ctx context.Context) (*stack, error) {
-	emu, err := emulators.Start(ctx, emulators.Options{})
+// startStack starts a stack with its data in a temporary folder (on
+// /dev/shm where there is one) and its stream records older than keep
+// trimmed; with keep 0, in memory and untrimmed.
+func startStack(ctx context.Context, keep time.Duration) (*stack, error) {
+	var dir string
+	if keep > 0 {
+		var err error
+		// In memory where there is a tmpfs: SQLite's syncs on a disk
+		// slow dynoxide more than its stream does at a few thousand
+		// messages.
+		base := ""
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			base = "/dev/shm"
+		}
+		if dir, err = os.MkdirTemp(base, "msgbench-data-"); err != nil {
+			return nil, err
+		}
+	}
+	emu, err := emulators.Start(ctx, emulators.Options{DataDir: dir})
 	if err != nil {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 		return nil, err
 	}
-	s := &stack{emu: emu, calls: &connector.Calls{}}
+	s := &stack{emu: emu, calls: &connector.Calls{}, dir: dir, keep: keep, stopTrim: func() {}}
+	if dir != "" {
+		tctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-tctx.Done():
+					return
+				case <-time.After(trimEvery(keep)):
+				}
+				n, err := emu.TrimStreams(tctx, keep)
+				if err != nil && tctx.Err() == nil {
+					s.trimErr.Store(&err)
+				}
+				s.trimmed.Add(int64(n))
+			}
+		}()
+		s.stopTrim = func() {
+			cancel()
+			<-done
+		}
+	}
 	cfg := emu.AWSConfig()
 	cfg.APIOptions = append(cfg.APIOptions, s.calls.APIOption, s.sentOption)
 	vars := map[string]string{
@@ -135,7 +207,13 @@ func startStack(ctx context.Context) (*stack, error) {
 	return s, nil
 }
 
-func (s *stack) close() { s.emu.Stop() }
+func (s *stack) close() {
+	s.stopTrim()
+	s.emu.Stop()
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+	}
+}
 
 // seed makes the tenant, its WhatsApp channel with Cloud API credentials
 // and the approved template.

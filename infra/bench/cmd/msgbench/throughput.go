@@ -94,7 +94,7 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 // ceiling loop.
 func drainOutbox(ctx context.Context, o options, sb *sandbox.Server, label string, ceiling bool) (drainRun, error) {
 	run := drainRun{Messages: o.n}
-	s, err := startStack(ctx)
+	s, err := startStack(ctx, scratchKeep)
 	if err != nil {
 		return run, err
 	}
