@@ -28,8 +28,10 @@
 //     status is read from the store and every send counted at the sandbox
 //     by our message id (biz_opaque_callback_data): every message ends
 //     sent or failed (none lost, none stuck queued) and none is sent twice
-//     (targets: 0 and 0). The sender's retry schedule (5 s·2^(n-1), ten
-//     attempts: over 40 minutes for the unluckiest message) is compressed
+//     (targets: 0 and 0), with -chaos-concurrency batches at once (prod's
+//     reserved concurrency of the sender, 20). The sender's retry schedule
+//     (5 s·2^(n-1), ten attempts: over 40 minutes for the unluckiest
+//     message) is compressed
 //     by -chaos-retry (base,cap); the timeout stays the sender's own.
 //
 // It prints a report and exits 1 when a target is missed (or a measurement
@@ -85,7 +87,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 8, "2: SQSPoller goroutines (each handles a batch of up to 10 at once)")
 	flag.DurationVar(&o.drain, "drain-timeout", 2*time.Minute, "2: give up waiting for a drain after this long")
 	flag.IntVar(&o.chaos.N, "chaos-n", 10000, "3: messages")
-	flag.IntVar(&o.chaos.Concurrency, "chaos-concurrency", 32, "3: outbox SQSPoller concurrency (Lambda's concurrent sender instances)")
+	flag.IntVar(&o.chaos.Concurrency, "chaos-concurrency", 20, "3: outbox SQSPoller concurrency: the sender's concurrent instances (prod's reserved concurrency, CDK's SenderConcurrency, is 20)")
 	flag.Float64Var(&o.chaos.Fail429, "chaos-429", 15, "3: % of sends answered 429 (Retry-After: 1)")
 	flag.Float64Var(&o.chaos.Fail500, "chaos-500", 15, "3: % of sends answered 500")
 	flag.Float64Var(&o.chaos.Hang, "chaos-hang", 5, "3: % of sends left without an answer (until the sender's timeout)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,11 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
+	logf("2: context: the sender's DynamoDB calls alone, %d messages in flight, on a fresh stack", o.concurrency*10)
+	ddb, ddbCalls, err := senderCallsAlone(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB calls alone: %w", err)
+	}
 	mean := (before.PerSec + after.PerSec) / 2
 	if mean > 0 {
 		t.Value = run.PerSec / mean
@@ -81,11 +87,16 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 			connector.Num(run.PerSec), t.Value, run.Done, run.ElapsedS),
 		fmt.Sprintf("sender batches %d, Handle %s; left on the outbox %s visible, %s in flight", run.Batches, run.Handle, run.LeftVisible, run.LeftInFlight),
 		fmt.Sprintf("ceiling loop batches %d before, %d after; Handle %s (after)", before.Batches, after.Batches, after.Handle),
+		fmt.Sprintf("context, the sender's DynamoDB calls alone (claim UpdateItem, credentials GetItem, sent TransactWriteItems per message; %d in flight, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
+			o.concurrency*10, connector.Num(ddb), run.PerSec/max(ddb, 1e-9)),
+		"  " + strings.ReplaceAll(callLines(ddbCalls, 3), "\n", "\n  "),
+		fmt.Sprintf("CPU per message of the benchmark's processes (this one, dynoxide, fauxqs): sender %.2f ms, ceiling loop %.2f ms (after)", cpuPer(run), cpuPer(after)),
 		"sender: " + run.CPU.String(),
 		"ceiling loop (after): " + after.CPU.String(),
 		"SDK calls during the sender's drain:\n" + callLines(run.Calls, 8),
 	}
-	t.Data = map[string]any{"sender": run, "ceiling_before": before, "ceiling_after": after, "ceiling_mean_per_s": mean}
+	t.Data = map[string]any{"sender": run, "ceiling_before": before, "ceiling_after": after, "ceiling_mean_per_s": mean,
+		"ddb_calls_alone_per_s": ddb, "ddb_calls_alone": ddbCalls}
 	return []connector.Target{t}, nil
 }
 
@@ -208,4 +219,52 @@ func drainOutbox(ctx context.Context, o options, sb *sandbox.Server, label strin
 	}
 	run.LeftVisible, run.LeftInFlight, _ = s.outboxDepth(ctx)
 	return run, ctx.Err()
+}
+
+// cpuPer is the CPU the benchmark's processes used in a drain, per
+// message, in ms.
+func cpuPer(r drainRun) float64 {
+	total := 0.0
+	for _, u := range r.CPU.Ours {
+		total += u.CPUS
+	}
+	if r.Messages == 0 {
+		return 0
+	}
+	return total * 1000 / float64(r.Messages)
+}
+
+// senderCallsAlone is the rate of the sender's DynamoDB calls for o.n
+// stored messages (claim, credentials, record sent), o.concurrency×10 at
+// a time, on a fresh stack.
+func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpStats, error) {
+	s, err := startStack(ctx, scratchKeep)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer s.close()
+	ms := make([]messages.Message, o.n)
+	for i := range ms {
+		ms[i] = s.message("ddb", i)
+	}
+	if err := s.createMessages(ctx, ms, 8); err != nil {
+		return 0, nil, err
+	}
+	store, creds := s.d.SenderStore(), s.d.ProviderCredentials()
+	s.calls.Reset()
+	t0 := time.Now()
+	err = parallel(ctx, o.concurrency*10, len(ms), func(ctx context.Context, i int) error {
+		m, done, err := store.ClaimMessage(ctx, ms[i].TenantID, ms[i].ID, "tok", time.Now(), sender.Lease)
+		if err != nil || done {
+			return fmt.Errorf("claim: done %v, %v", done, err)
+		}
+		if _, err := creds.ProviderCredentials(ctx, m.TenantID, m.ChannelID); err != nil {
+			return err
+		}
+		return store.RecordSent(ctx, m, "wamid.ddb"+m.ID, time.Now())
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return float64(len(ms)) / time.Since(t0).Seconds(), s.calls.Stats(), nil
 }
