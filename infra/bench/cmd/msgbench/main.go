@@ -31,8 +31,8 @@
 //     (targets: 0 and 0), with -chaos-concurrency batches at once (prod's
 //     reserved concurrency of the sender, 20). The sender's retry schedule
 //     (5 s·2^(n-1), ten attempts: over 40 minutes for the unluckiest
-//     message) is compressed
-//     by -chaos-retry (base,cap); the timeout stays the sender's own.
+//     message) is compressed by -chaos-retry (base,cap); the timeout stays
+//     the sender's own.
 //
 // It prints a report and exits 1 when a target is missed (or a measurement
 // is invalid), 2 when it cannot run.
