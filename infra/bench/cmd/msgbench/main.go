@@ -131,7 +131,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"rate": o.rate, "duration_s": o.duration.Seconds(), "per_token": o.perToken, "e2e_concurrency": o.e2eConc,
 		"n": o.n, "concurrency": o.concurrency, "chaos": o.chaos, "cpus": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0),
 	}}
-	rep.Setup = append(rep.Setup, fmt.Sprintf("msgbench: %d CPUs, load average at start %s; each scenario on its own fresh in-memory dynoxide + fauxqs; the provider sandbox on loopback, without status webhooks",
+	rep.Setup = append(rep.Setup, fmt.Sprintf("msgbench: %d CPUs, load average at start %s; each scenario on its own fresh dynoxide + fauxqs (data on tmpfs, stream records trimmed as they age); the provider sandbox on loopback, without status webhooks",
 		runtime.NumCPU(), loadAvg()))
 	sb, err := startSandbox()
 	if err != nil {
