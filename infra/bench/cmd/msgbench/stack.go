@@ -285,7 +285,7 @@ func (s *stack) enqueue(ctx context.Context, ms []messages.Message) error {
 	})
 }
 
-// senderHandler is the sender as sender.Build wires it, returned whole so
+// sender is the sender as sender.Build wires it, returned whole so
 // a scenario may compress its retry schedule.
 func (s *stack) sender() *sender.Sender {
 	url, _ := s.d.Outbox()
