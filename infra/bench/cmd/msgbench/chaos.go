@@ -104,6 +104,8 @@ type chaosResult struct {
 	LeftDLQ       string              `json:"outbox_dlq"`
 	TimedOut      bool                `json:"timed_out"`
 	Trimmed       int                 `json:"stream_records_trimmed"`
+	StreamRecords int                 `json:"stream_records_to_router"`
+	StreamAgain   int                 `json:"stream_records_handed_again"`
 	TrimError     string              `json:"trim_error,omitempty"`
 	InMemory      bool                `json:"in_memory"`
 	CPU           connector.CPUReport `json:"cpu"`
@@ -157,8 +159,21 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	// The trigger router on the stream (the other stream consumers have
 	// nothing to do: no webhooks come back), the sender on the outbox, as
 	// make run polls them.
+	router := registry.Streams["trigger-router"](s.d)
+	var (
+		seqMu sync.Mutex
+		seqs  = map[string]int{} // times each stream record was handed to the router
+	)
+	routerH := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		seqMu.Lock()
+		for _, r := range ev.Records {
+			seqs[r.Change.SequenceNumber]++
+		}
+		seqMu.Unlock()
+		return router(ctx, ev)
+	}
 	sp := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
-		BatchSize: 100, Handler: registry.Streams["trigger-router"](s.d), Checkpoints: filepath.Join(tmp, "checkpoints.json")}
+		BatchSize: 100, Handler: routerH, Checkpoints: filepath.Join(tmp, "checkpoints.json")}
 	qp := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN, BatchSize: 10,
 		Concurrency: c.Concurrency, WaitTime: time.Second, Handler: h, Fair: true, GroupOf: outboxGroup}
 	pwg.Go(func() { perrs <- sp.Run(pctx) })
@@ -248,6 +263,14 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 		return nil, err
 	}
 	res.LeftVisible, res.LeftInFlight, res.LeftDLQ = s.outboxDepth(ctx)
+	seqMu.Lock()
+	for _, n := range seqs {
+		res.StreamRecords++
+		if n > 1 {
+			res.StreamAgain++
+		}
+	}
+	seqMu.Unlock()
 	res.Routed, res.Batches, res.Trimmed = int(routed.Load()), int(batches.Load()), int(s.trimmed.Load())
 	if p := s.trimErr.Load(); p != nil {
 		res.TrimError = (*p).Error()
@@ -394,6 +417,8 @@ func chaosNotes(r *chaosResult, c chaosConfig) []string {
 		fmt.Sprintf("sandbox: %d send requests: %d accepted, 429 %d, 500 %d, timed out %d", st.Requests, st.Accepted, st.Faults429, st.Faults500, st.Hangs),
 		fmt.Sprintf("stored in %.1f s; first store → outbox empty %.1f s; router queued %d tasks; %d sender batches on %d pollers; sender timeout %s; retry schedule %s·2^(n-1) at most %s (Retry-After as given) instead of the sender's 5 s·2^(n-1) at most 15 min",
 			r.CreateS, r.DrainS, r.Routed, r.Batches, c.Concurrency, timeout, c.RetryBase, c.RetryCap),
+		fmt.Sprintf("stream: %d records handed to the router, %d of them more than once; the router queued %d tasks for %d messages (copies wait out the claim, then are dropped)",
+			r.StreamRecords, r.StreamAgain, r.Routed, r.Messages),
 		fmt.Sprintf("left on the outbox: %s visible, %s in flight; outbox DLQ %s", r.LeftVisible, r.LeftInFlight, r.LeftDLQ),
 		trimNote(r),
 		r.CPU.String(),
