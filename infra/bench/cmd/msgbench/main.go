@@ -94,7 +94,7 @@ func main() {
 	flag.StringVar(&o.chaos.Retry, "chaos-retry", "1s,4s", "3: the sender's retry schedule, base,cap: base·2^(n-1) at most cap (the sender's own: 5s,15m)")
 	flag.DurationVar(&o.chaos.Timeout, "chaos-provider-timeout", 0, "3: the sender's provider call timeout (0: its own, 15 s)")
 	flag.BoolVar(&o.chaos.InMemory, "chaos-in-memory", false, "3, diagnostic: dynoxide in memory with its stream untrimmed (each write then reads every stream record of the run)")
-	flag.DurationVar(&o.chaos.Settle, "chaos-timeout", 10*time.Minute, "3: give up waiting for the outbox to empty after this long")
+	flag.DurationVar(&o.chaos.Settle, "chaos-timeout", 20*time.Minute, "3: give up waiting for the outbox to empty after this long")
 	flag.StringVar(&o.only, "only", "1,2,3", "scenarios to run, comma-separated")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the report as JSON to `file`")
 	flag.Parse()
