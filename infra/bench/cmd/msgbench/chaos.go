@@ -174,7 +174,7 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	}
 	sp := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
 		BatchSize: 100, Handler: routerH, Checkpoints: filepath.Join(tmp, "checkpoints.json")}
-	qp := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN, BatchSize: 10,
+	qp := &pollers.SQSPoller{Client: s.pollSQS, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN, BatchSize: 10,
 		Concurrency: c.Concurrency, WaitTime: time.Second, Handler: h, Fair: true, GroupOf: outboxGroup}
 	pwg.Go(func() { perrs <- sp.Run(pctx) })
 	pwg.Go(func() { perrs <- qp.Run(pctx) })

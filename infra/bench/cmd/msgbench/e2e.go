@@ -267,7 +267,7 @@ func e2e(ctx context.Context, o options, sb *sandbox.Server, logf func(string, .
 				defer handling.Add(-1)
 				return h(ctx, ev)
 			}
-			p := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN,
+			p := &pollers.SQSPoller{Client: s.pollSQS, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN,
 				BatchSize: f.BatchSize, Handler: hh, WaitTime: 5 * time.Second, Concurrency: o.e2eConc, Fair: true, GroupOf: outboxGroup}
 			pwg.Go(func() { _ = p.Run(pctx) })
 		}

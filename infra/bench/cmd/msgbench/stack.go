@@ -68,11 +68,15 @@ func startSandbox() (*sandbox.Server, error) {
 // the functions' Env on it as `make run` builds it, and a tenant with a
 // WhatsApp channel whose credentials point at the sandbox.
 type stack struct {
-	emu    *emulators.Stack
-	d      *wiring.Env
-	sqs    *sqs.Client
-	queues provision.Queues
-	calls  *connector.Calls
+	emu *emulators.Stack
+	d   *wiring.Env
+	sqs *sqs.Client
+	// pollSQS is the pollers' client: its SendMessageBatch calls (the fair
+	// poller putting messages back over a tenant's share) are not the
+	// router's queueing, so onQueued is not told of them.
+	pollSQS *sqs.Client
+	queues  provision.Queues
+	calls   *connector.Calls
 
 	tenantID, channelID string
 	creds               sender.Credentials
@@ -192,6 +196,9 @@ func startStack(ctx context.Context, keep time.Duration) (*stack, error) {
 		return nil, err
 	}
 	s.sqs = sqs.NewFromConfig(cfg)
+	pollCfg := emu.AWSConfig()
+	pollCfg.APIOptions = append(pollCfg.APIOptions, s.calls.APIOption)
+	s.pollSQS = sqs.NewFromConfig(pollCfg)
 	if s.queues, err = provision.EnsureQueues(ctx, s.sqs, ""); err != nil {
 		s.close()
 		return nil, err
