@@ -13,16 +13,17 @@ import (
 // the sender on the outbox, the provider sandbox failing 15 % of sends
 // with 429, 15 % with 500 and leaving 5 % unanswered): every message ends
 // sent or failed in the store, and the sandbox accepted each message at
-// most once. The sender's provider timeout is 1 s here (15 s in make
-// bench) and its retries wait at most 2 s, so that the run stays well
-// under a minute.
+// most once. The sender's provider timeout is 2 s here (15 s in make
+// bench: a shorter one would time out sends the sandbox took, on a busy
+// machine, and send them again) and its retries wait at most 2 s, so that
+// the run stays well under a minute.
 func TestChaosScaledDown(t *testing.T) {
 	sb, err := startSandbox()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	c := chaosConfig{N: 300, Concurrency: 32, Fail429: 15, Fail500: 15, Hang: 5, Retry: "1s,2s", Timeout: time.Second, Settle: 50 * time.Second}
+	c := chaosConfig{N: 300, Concurrency: 32, Fail429: 15, Fail500: 15, Hang: 5, Retry: "1s,2s", Timeout: 2 * time.Second, Settle: 50 * time.Second}
 	if err := c.parse(); err != nil {
 		t.Fatal(err)
 	}
