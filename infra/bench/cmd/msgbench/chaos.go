@@ -124,6 +124,9 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	if err != nil {
 		return nil, err
 	}
+	// Nothing is trimmed until the router has read what was stored.
+	start := time.Now()
+	s.readTo.Store(&start)
 	defer s.close()
 	sb.Reset()
 	if err := sb.SetFaults(sandbox.Faults{Fail429Pct: c.Fail429, Fail500Pct: c.Fail500, HangPct: c.Hang,
@@ -234,6 +237,11 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 				stored = true
 			default:
 			}
+		}
+		// Every message stored before now was queued by the router: the
+		// stream records before now may be trimmed.
+		if now, n := time.Now(), created.Load(); routed.Load() >= n {
+			s.readTo.Store(&now)
 		}
 		vis, inf, _ := s.outboxDepth(ctx)
 		if stored && int(routed.Load()) >= c.N && vis == "0" && inf == "0" {
@@ -351,7 +359,7 @@ func trimNote(r *chaosResult) string {
 	if r.InMemory {
 		return "dynoxide in memory, its stream untrimmed (-chaos-in-memory)"
 	}
-	note := fmt.Sprintf("dynoxide on a temporary file (tmpfs where there is one), stream records older than %s trimmed every %s (%d trimmed; dynoxide reads every record it holds on each write)", streamKeep, trimEvery(streamKeep), r.Trimmed)
+	note := fmt.Sprintf("dynoxide on a temporary file (tmpfs where there is one), stream records older than %s and read by the router trimmed every %s (%d trimmed; dynoxide reads every record it holds on each write)", streamKeep, trimEvery(streamKeep), r.Trimmed)
 	if r.TrimError != "" {
 		note += "; trim error: " + r.TrimError
 	}

@@ -85,8 +85,12 @@ type stack struct {
 	// queued with SendMessageBatch (the trigger router's queueing).
 	onQueued atomic.Pointer[func(bodies []string, at time.Time)]
 
-	dir      string // the emulators' data ("" in memory)
-	keep     time.Duration
+	dir  string // the emulators' data ("" in memory)
+	keep time.Duration
+	// readTo, when set, is the time before which the stream's consumer has
+	// read every record that matters to it: records after it are never
+	// trimmed, whatever their age.
+	readTo   atomic.Pointer[time.Time]
 	stopTrim func()
 	trimmed  atomic.Int64
 	trimErr  atomic.Pointer[error]
@@ -98,9 +102,9 @@ type stack struct {
 // the message, its claims, retries and sent update, the provider id's
 // pointer) until dynoxide crawls; DynamoDB keeps 24 hours of records at no
 // cost to writes. make run trims likewise (hourly, 24 h). A stack with a
-// stream consumer keeps streamKeep of records (its pollers read the stream
-// every 500 ms; the router is seconds behind at worst); one without
-// (throughput, baselines) keeps scratchKeep.
+// stream consumer keeps streamKeep of records, and none the consumer has
+// not read yet (stack.readTo: on a busy machine the router falls a minute
+// behind); one without (throughput, baselines) keeps scratchKeep.
 const (
 	streamKeep  = 30 * time.Second
 	scratchKeep = time.Second
@@ -169,7 +173,11 @@ func startStack(ctx context.Context, keep time.Duration) (*stack, error) {
 					return
 				case <-time.After(trimEvery(keep)):
 				}
-				n, err := emu.TrimStreams(tctx, keep)
+				k := keep
+				if t := s.readTo.Load(); t != nil {
+					k = max(k, time.Since(*t)+5*time.Second)
+				}
+				n, err := emu.TrimStreams(tctx, k)
 				if err != nil && tctx.Err() == nil {
 					s.trimErr.Store(&err)
 				}
