@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,7 +138,21 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	defer func() { _ = sb.SetFaults(sandbox.Faults{}) }()
 
 	var routed atomic.Int64
-	onQueued := func(bodies []string, _ time.Time) { routed.Add(int64(len(bodies))) }
+	var (
+		qMu     sync.Mutex
+		queuedM = map[string]bool{} // message ids the router queued
+	)
+	onQueued := func(bodies []string, _ time.Time) {
+		routed.Add(int64(len(bodies)))
+		qMu.Lock()
+		for _, b := range bodies {
+			var t sender.Task
+			if json.Unmarshal([]byte(b), &t) == nil {
+				queuedM[t.MessageID] = true
+			}
+		}
+		qMu.Unlock()
+	}
 	s.onQueued.Store(&onQueued)
 	tmp, err := os.MkdirTemp("", "msgbench-")
 	if err != nil {
@@ -205,12 +220,15 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	t0 := time.Now()
 	logf("chaos: storing %d messages; the sandbox fails 429 %.0f %%, 500 %.0f %%, hangs %.0f %%", c.N, c.Fail429, c.Fail500, c.Hang)
 	var created atomic.Int64
+	storedAt := make([]atomic.Int64, len(ms)) // when each message's write began (0: not stored yet)
 	createErr := make(chan error, 1)
 	go func() {
 		store := s.d.Messages()
 		err := parallel(ctx, 8, len(ms), func(ctx context.Context, i int) error {
+			at := time.Now()
 			err := store.CreateMessage(ctx, ms[i])
 			if err == nil {
+				storedAt[i].Store(at.UnixNano())
 				created.Add(1)
 			}
 			return err
@@ -238,10 +256,10 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 			default:
 			}
 		}
-		// Every message stored before now was queued by the router: the
-		// stream records before now may be trimmed.
-		if now, n := time.Now(), created.Load(); routed.Load() >= n {
-			s.readTo.Store(&now)
+		// The stream records before the oldest message the router has not
+		// queued yet may be trimmed.
+		if t := oldestUnqueued(ms, storedAt, queuedM, &qMu); !t.IsZero() {
+			s.readTo.Store(&t)
 		}
 		vis, inf, _ := s.outboxDepth(ctx)
 		if stored && int(routed.Load()) >= c.N && vis == "0" && inf == "0" {
@@ -364,6 +382,30 @@ func trimNote(r *chaosResult) string {
 		note += "; trim error: " + r.TrimError
 	}
 	return note
+}
+
+// oldestUnqueued is when the write of the oldest stored message the
+// router has not queued began (now when it queued every stored one; zero
+// before anything is stored).
+func oldestUnqueued(ms []messages.Message, storedAt []atomic.Int64, queued map[string]bool, mu *sync.Mutex) time.Time {
+	now := time.Now()
+	oldest, any := now, false
+	mu.Lock()
+	defer mu.Unlock()
+	for i, m := range ms {
+		at := storedAt[i].Load()
+		if at == 0 {
+			continue
+		}
+		any = true
+		if !queued[m.ID] && at < oldest.UnixNano() {
+			oldest = time.Unix(0, at)
+		}
+	}
+	if !any {
+		return time.Time{}
+	}
+	return oldest
 }
 
 // appendID keeps the first 20 ids of a list.
