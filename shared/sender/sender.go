@@ -103,6 +103,10 @@ type Sender struct {
 	MaxAttempts int
 	// Timeout bounds one provider call (queue.ProviderTimeout when 0).
 	Timeout time.Duration
+	// Schedule, when set, replaces Backoff as the wait after attempt n
+	// failed (retryAfter: the provider's Retry-After, 0 without one):
+	// benchmarks compress the retry schedule with it.
+	Schedule func(n int, retryAfter time.Duration) time.Duration
 
 	// accepted holds messages the provider accepted whose acceptance could
 	// not be written: message key → provider id.
@@ -261,6 +265,9 @@ func Backoff(n int, retryAfter time.Duration, jitter float64) time.Duration {
 }
 
 func (s *Sender) backoff(n int, retryAfter time.Duration) time.Duration {
+	if s.Schedule != nil {
+		return s.Schedule(n, retryAfter)
+	}
 	j := 0.0
 	if s.Jitter != nil {
 		j = s.Jitter()

@@ -4,9 +4,10 @@
 // one), its target, PASS or FAIL, and the report names the machine the run
 // was on.
 //
-// It reads the -json files of the three programs in infra/bench/cmd
-// (coldstart.json, apibench.json, connectorbench.json) by their JSON field
-// names only, so it does not depend on those programs' Go types.
+// It reads the -json files of the programs in infra/bench/cmd
+// (coldstart.json, apibench.json, connectorbench.json, msgbench.json) by
+// their JSON field names only, so it does not depend on those programs' Go
+// types.
 package results
 
 import (
@@ -72,6 +73,7 @@ var programs = []struct{ name, file, what string }{
 	{"coldstart", "coldstart.json", "cold-start init of every function against a minimal bootstrap (the functions that parse phone numbers against one that also links the phone library), and linux/arm64 sizes"},
 	{"apibench", "apibench.json", "API latency and throughput through the local gateway against the same calls straight at the emulator"},
 	{"connectorbench", "connectorbench.json", "webhook deliveries: throughput, end-to-end latency, behaviour with hanging targets"},
+	{"msgbench", "msgbench.json", "outbound messages (API → stream → router → outbox → sender → the provider sandbox): latency, sender throughput against its ceiling loop, no loss and no double send under provider faults"},
 }
 
 // Gather reads the programs' JSON files from dir. A missing or unreadable
@@ -94,8 +96,8 @@ func Gather(dir string, m Machine) Results {
 				figs, b.Pass, err = coldstart(data)
 			case "apibench":
 				figs, b.Pass, err = apibench(data)
-			case "connectorbench":
-				figs, b.Pass, err = connectorbench(data)
+			case "connectorbench", "msgbench":
+				figs, b.Pass, err = targets(p.name, data)
 			}
 			if err != nil {
 				b.Ran, b.Pass, b.Error = false, false, fmt.Sprintf("%s: %v", p.file, err)
@@ -260,7 +262,9 @@ func apibench(data []byte) ([]Figure, bool, error) {
 	return figs, *rep.Pass, nil
 }
 
-func connectorbench(data []byte) ([]Figure, bool, error) {
+// targets reads a report of numbered targets (connectorbench, msgbench:
+// connector.Report).
+func targets(name string, data []byte) ([]Figure, bool, error) {
 	var rep struct {
 		Targets []struct {
 			Name    string   `json:"name"`
@@ -278,7 +282,7 @@ func connectorbench(data []byte) ([]Figure, bool, error) {
 		return nil, false, err
 	}
 	if rep.Pass == nil || len(rep.Targets) == 0 {
-		return nil, false, errors.New("not a connectorbench report (no pass or targets)")
+		return nil, false, fmt.Errorf("not a %s report (no pass or targets)", name)
 	}
 	var figs []Figure
 	for _, t := range rep.Targets {
@@ -287,7 +291,7 @@ func connectorbench(data []byte) ([]Figure, bool, error) {
 		if !t.Valid {
 			f.Note = "invalid: " + t.Invalid
 		}
-		// The connector targets are absolute; their notes carry the
+		// These targets are absolute or ratios; their notes carry the
 		// baselines measured in the same run.
 		var bases []string
 		for _, n := range t.Notes {

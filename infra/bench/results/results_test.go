@@ -51,6 +51,17 @@ func sampleDir(t *testing.T, coldPass bool) string {
 	if err := conn.WriteJSON(filepath.Join(dir, "connectorbench.json")); err != nil {
 		t.Fatal(err)
 	}
+	msg := connector.Report{Targets: []connector.Target{
+		{Number: 1, Name: "API accept → sandbox p95", Value: 420, Unit: "ms", Cmp: connector.AtMost, Limit: 1000, Valid: true,
+			Notes: []string{"baseline, the same path's DynamoDB and SQS calls alone: p95 60 ms", "2000 messages"}},
+		{Number: 2, Name: "sender throughput ÷ outbox ceiling loop", Value: 0.55, Unit: "× ceiling", Cmp: connector.AtLeast, Limit: 0.4, Valid: true,
+			Notes: []string{"baseline, outbox ceiling loop: 900 messages/s"}},
+		{Number: 4, Name: "chaos: messages sent twice", Value: 1, Unit: "messages", Cmp: connector.AtMost, Limit: 0, Valid: true},
+	}}
+	msg.Judge()
+	if err := msg.WriteJSON(filepath.Join(dir, "msgbench.json")); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -67,7 +78,7 @@ func find(t *testing.T, b Bench, name string) Figure {
 
 func TestGather(t *testing.T) {
 	r := Gather(sampleDir(t, false), machine)
-	if r.Pass || len(r.Benches) != 3 {
+	if r.Pass || len(r.Benches) != 4 {
 		t.Fatalf("pass %v, %d benches", r.Pass, len(r.Benches))
 	}
 	cold, apib, conn := r.Benches[0], r.Benches[1], r.Benches[2]
@@ -119,6 +130,19 @@ func TestGather(t *testing.T) {
 	if c := find(t, conn, "dispatcher throughput ÷ SQS ceiling loop"); !c.Pass || c.Value != 0.64 || c.Target != "≥ 0.6 × ceiling" ||
 		!strings.Contains(c.Baseline, "SQS ceiling loop: 2,800 deliveries/s") {
 		t.Errorf("ceiling ratio: %+v", c)
+	}
+	msg := r.Benches[3]
+	if msg.Name != "msgbench" || !msg.Ran || msg.Pass || len(msg.Figures) != 3 {
+		t.Errorf("msgbench: %+v", msg)
+	}
+	if e := find(t, msg, "API accept → sandbox p95"); !e.Pass || e.Target != "≤ 1000 ms" || e.Baseline != "baseline, the same path's DynamoDB and SQS calls alone: p95 60 ms" {
+		t.Errorf("msgbench latency: %+v", e)
+	}
+	if c := find(t, msg, "sender throughput ÷ outbox ceiling loop"); !c.Pass || c.Target != "≥ 0.4 × ceiling" || !strings.Contains(c.Baseline, "900 messages/s") {
+		t.Errorf("msgbench ceiling ratio: %+v", c)
+	}
+	if d := find(t, msg, "chaos: messages sent twice"); d.Pass || d.Target != "≤ 0 messages" {
+		t.Errorf("msgbench chaos: %+v", d)
 	}
 	var md bytes.Buffer
 	if err := r.WriteMarkdown(&md); err != nil {
@@ -194,7 +218,7 @@ func TestWriteJSONRoundTrips(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Machine != machine || back.Pass != r.Pass || len(back.Benches) != 3 || len(back.Benches[0].Figures) != 4 {
+	if back.Machine != machine || back.Pass != r.Pass || len(back.Benches) != 4 || len(back.Benches[0].Figures) != 4 {
 		t.Errorf("round trip: %+v", back)
 	}
 	if !strings.Contains(b.String(), `"target": "≤ 1.5× baseline"`) {

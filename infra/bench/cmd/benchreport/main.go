@@ -1,5 +1,5 @@
 // Command benchreport is the last step of `make bench`: it gathers the
-// -json outputs of coldstart, apibench and connectorbench from one folder
+// -json outputs of coldstart, apibench, connectorbench and msgbench from one folder
 // and writes the report, bench/results.md and its twin bench/results.json
 // (package infra/bench/results), naming the machine the run was on.
 //
@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	in := flag.String("in", ".local/bench", "folder with coldstart.json, apibench.json and connectorbench.json")
+	in := flag.String("in", ".local/bench", "folder with coldstart.json, apibench.json, connectorbench.json and msgbench.json")
 	md := flag.String("md", "bench/results.md", "markdown report to write")
 	js := flag.String("json", "bench/results.json", "JSON report to write")
 	flag.Parse()

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/infra/bench/connector"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
+	"github.com/startmsg/chatbackend/infra/local/sandbox"
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/sender"
+	"github.com/startmsg/chatbackend/shared/whatsapp"
+)
+
+// Target 2's limit: the sender's rate as a share of the ceiling loop's.
+const minCeilingRatio = 0.40
+
+// drainRun is one drain of the outbox.
+type drainRun struct {
+	Messages     int                 `json:"messages"`
+	Done         int                 `json:"done"`
+	Accepted     int                 `json:"sandbox_accepted"`
+	SentTwice    int                 `json:"sent_twice"`
+	ElapsedS     float64             `json:"first_receive_to_last_done_s"`
+	PerSec       float64             `json:"per_s"`
+	EnqueueS     float64             `json:"enqueue_s"`
+	Batches      int                 `json:"batches"`
+	Handle       connector.Latency   `json:"handle"`
+	LeftVisible  string              `json:"left_visible"`
+	LeftInFlight string              `json:"left_in_flight"`
+	CPU          connector.CPUReport `json:"cpu"`
+	Calls        []connector.OpStats `json:"sdk_calls"`
+}
+
+// measureThroughput is target 2: the sender's drain rate as a share of the
+// ceiling loop's, run just before and just after it.
+func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf func(string, ...any)) ([]connector.Target, error) {
+	t := connector.Target{Number: 2, Name: "sender throughput ÷ outbox ceiling loop (receive → POST to the sandbox → delete, same pollers)", Unit: "× ceiling",
+		Cmp: connector.AtLeast, Limit: minCeilingRatio, Format: "%.2f", Valid: true}
+	logf("2: ceiling loop (before): SQSPoller (concurrency %d, batch 10) → POST to the sandbox → delete, no DynamoDB", o.concurrency)
+	before, err := drainOutbox(ctx, o, sb, "ceil1", true)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling loop: %w", err)
+	}
+	logf("2: %d messages: outbox → SQSPoller (concurrency %d, batch 10) → sender → sandbox", o.n, o.concurrency)
+	run, err := drainOutbox(ctx, o, sb, "sender", false)
+	if err != nil {
+		return nil, err
+	}
+	logf("2: ceiling loop (after)")
+	after, err := drainOutbox(ctx, o, sb, "ceil2", true)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling loop: %w", err)
+	}
+	logf("2: context: the sender's DynamoDB calls alone, %d messages in flight, on a fresh stack", o.concurrency*10)
+	ddb, ddbCalls, err := senderCallsAlone(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB calls alone: %w", err)
+	}
+	mean := (before.PerSec + after.PerSec) / 2
+	if mean > 0 {
+		t.Value = run.PerSec / mean
+	}
+	for _, r := range []struct {
+		what string
+		run  drainRun
+	}{{"the sender", run}, {"the ceiling loop before it", before}, {"the ceiling loop after it", after}} {
+		if (r.run.Done < o.n || r.run.Accepted < o.n) && t.Valid {
+			t.Valid, t.Invalid = false, fmt.Sprintf("%s finished %d of %d messages (%d accepted by the sandbox)", r.what, r.run.Done, o.n, r.run.Accepted)
+		}
+	}
+	if run.SentTwice > 0 {
+		t.Valid, t.Invalid = false, fmt.Sprintf("the sender sent %d messages twice", run.SentTwice)
+	}
+	t.Notes = []string{
+		fmt.Sprintf("baseline, outbox ceiling loop: %s messages/s (mean of %s before and %s after the sender; %d SQSPoller goroutines × batches of 10, each message's Cloud API request POSTed to the sandbox with the sender's WhatsApp client, then deleted; no DynamoDB)",
+			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
+		fmt.Sprintf("sender: %s messages/s = %.2f× the ceiling; %d messages in %.2f s, first receive → last message done (sent: claim UpdateItem, credentials GetItem, POST, TransactWriteItems)",
+			connector.Num(run.PerSec), t.Value, run.Done, run.ElapsedS),
+		fmt.Sprintf("sender batches %d, Handle %s; left on the outbox %s visible, %s in flight", run.Batches, run.Handle, run.LeftVisible, run.LeftInFlight),
+		fmt.Sprintf("ceiling loop batches %d before, %d after; Handle %s (after)", before.Batches, after.Batches, after.Handle),
+		fmt.Sprintf("context, the sender's DynamoDB calls alone (claim UpdateItem, credentials GetItem, sent TransactWriteItems per message; %d in flight, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
+			o.concurrency*10, connector.Num(ddb), run.PerSec/max(ddb, 1e-9)),
+		"  " + strings.ReplaceAll(callLines(ddbCalls, 3), "\n", "\n  "),
+		fmt.Sprintf("CPU per message of the benchmark's processes (this one, dynoxide, fauxqs): sender %.2f ms, ceiling loop %.2f ms (after)", cpuPer(run), cpuPer(after)),
+		"sender: " + run.CPU.String(),
+		"ceiling loop (after): " + after.CPU.String(),
+		"SDK calls during the sender's drain:\n" + callLines(run.Calls, 8),
+	}
+	t.Data = map[string]any{"sender": run, "ceiling_before": before, "ceiling_after": after, "ceiling_mean_per_s": mean,
+		"ddb_calls_alone_per_s": ddb, "ddb_calls_alone": ddbCalls}
+	return []connector.Target{t}, nil
+}
+
+// drainOutbox stores o.n messages, queues their tasks on the outbox of a
+// fresh stack and drains it with the sender (ceiling false) or the
+// ceiling loop.
+func drainOutbox(ctx context.Context, o options, sb *sandbox.Server, label string, ceiling bool) (drainRun, error) {
+	run := drainRun{Messages: o.n}
+	s, err := startStack(ctx, scratchKeep)
+	if err != nil {
+		return run, err
+	}
+	defer s.close()
+	sb.Reset()
+	ms := make([]messages.Message, o.n)
+	byID := make(map[string]messages.Message, o.n)
+	for i := range ms {
+		ms[i] = s.message(label, i)
+		byID[ms[i].ID] = ms[i]
+	}
+	if err := s.createMessages(ctx, ms, 8); err != nil {
+		return run, err
+	}
+	t0 := time.Now()
+	if err := s.enqueue(ctx, ms); err != nil {
+		return run, err
+	}
+	run.EnqueueS = time.Since(t0).Seconds()
+
+	var handler lambdaapp.QueueHandler
+	if ceiling {
+		wa, err := s.d.WhatsAppClient()
+		if err != nil {
+			return run, err
+		}
+		creds := whatsapp.Credentials{AccessToken: s.creds.AccessToken, PhoneNumberID: s.creds.AccountID}
+		handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			var (
+				mu   sync.Mutex
+				resp events.SQSEventResponse
+				wg   sync.WaitGroup
+			)
+			for _, m := range ev.Records {
+				wg.Go(func() {
+					var task sender.Task
+					ok := json.Unmarshal([]byte(m.Body), &task) == nil
+					if ok {
+						_, err := wa.Send(ctx, creds, byID[task.MessageID])
+						ok = err == nil
+					}
+					if !ok {
+						mu.Lock()
+						resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			return resp, nil
+		}
+	} else {
+		handler = s.registrySender()
+	}
+	var (
+		mu       sync.Mutex
+		handles  []time.Duration
+		lastDone time.Time
+		done     atomic.Int64
+	)
+	h := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		start := time.Now()
+		resp, err := handler(ctx, ev)
+		end := time.Now()
+		ok := len(ev.Records) - len(resp.BatchItemFailures)
+		if err != nil {
+			ok = 0
+		}
+		mu.Lock()
+		handles = append(handles, end.Sub(start))
+		if ok > 0 {
+			lastDone = end
+		}
+		mu.Unlock()
+		done.Add(int64(ok))
+		return resp, err
+	}
+	p := &pollers.SQSPoller{Client: s.sqs, QueueURL: s.queues.OutboxURL, QueueARN: s.queues.OutboxARN,
+		BatchSize: 10, Concurrency: o.concurrency, WaitTime: time.Second, Handler: h}
+	s.calls.Reset()
+	pctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	cpu := connector.StartCPU()
+	t0 = time.Now()
+	go func() { errc <- p.Run(pctx) }()
+	deadline := time.Now().Add(o.drain)
+	for int(done.Load()) < o.n && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	run.CPU = cpu.End()
+	run.Calls = s.calls.Stats()
+	cancel()
+	if err := <-errc; err != nil && ctx.Err() == nil {
+		return run, err
+	}
+	mu.Lock()
+	run.Done, run.Batches, run.Handle = int(done.Load()), len(handles), connector.Summarise(handles)
+	if !lastDone.IsZero() {
+		run.ElapsedS = lastDone.Sub(t0).Seconds()
+	}
+	mu.Unlock()
+	if run.ElapsedS > 0 {
+		run.PerSec = float64(min(run.Done, o.n)) / run.ElapsedS
+	}
+	st := sb.Stats()
+	run.Accepted = st.Accepted
+	for _, m := range ms {
+		if sb.Sends(m.ID) > 1 {
+			run.SentTwice++
+		}
+	}
+	run.LeftVisible, run.LeftInFlight, _ = s.outboxDepth(ctx)
+	return run, ctx.Err()
+}
+
+// cpuPer is the CPU the benchmark's processes used in a drain, per
+// message, in ms.
+func cpuPer(r drainRun) float64 {
+	total := 0.0
+	for _, u := range r.CPU.Ours {
+		total += u.CPUS
+	}
+	if r.Messages == 0 {
+		return 0
+	}
+	return total * 1000 / float64(r.Messages)
+}
+
+// senderCallsAlone is the rate of the sender's DynamoDB calls for o.n
+// stored messages (claim, credentials, record sent), o.concurrency×10 at
+// a time, on a fresh stack.
+func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpStats, error) {
+	s, err := startStack(ctx, scratchKeep)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer s.close()
+	ms := make([]messages.Message, o.n)
+	for i := range ms {
+		ms[i] = s.message("ddb", i)
+	}
+	if err := s.createMessages(ctx, ms, 8); err != nil {
+		return 0, nil, err
+	}
+	store, creds := s.d.SenderStore(), s.d.ProviderCredentials()
+	s.calls.Reset()
+	t0 := time.Now()
+	err = parallel(ctx, o.concurrency*10, len(ms), func(ctx context.Context, i int) error {
+		m, done, err := store.ClaimMessage(ctx, ms[i].TenantID, ms[i].ID, "tok", time.Now(), sender.Lease)
+		if err != nil || done {
+			return fmt.Errorf("claim: done %v, %v", done, err)
+		}
+		if _, err := creds.ProviderCredentials(ctx, m.TenantID, m.ChannelID); err != nil {
+			return err
+		}
+		return store.RecordSent(ctx, m, "wamid.ddb"+m.ID, time.Now())
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return float64(len(ms)) / time.Since(t0).Seconds(), s.calls.Stats(), nil
+}
