@@ -427,6 +427,9 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	case sourceStream:
 		timeout = streamConsumerTimeout
 	}
+	if t, ok := longAPITimeouts[spec.name]; ok {
+		timeout = t
+	}
 	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
 		RemovalPolicy: b.removalPolicy(),
