@@ -40,6 +40,7 @@ func init() {
 	add := Op{Response: typeOf[installations.Added](), Wrap: true, Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 		ResponseExample: `{"data":{"id":"msg_q2w3e4r5t6y7u2i3","status":"held","held":true,"held_until":"2026-05-03T09:00:00+03:00"}}`}
 	link := add
+	link.Errors = append([]int{http.StatusBadRequest}, add.Errors...)
 	link.Query = []Param{
 		{Name: "UUID", Required: true, Schema: obj{"type": "string"}, Description: "The sender installation (names of every parameter in any case)."},
 		{Name: "ToMobileNumber", Required: true, Schema: obj{"type": "string"}, Description: "Full international number, or local with ToCountryCode."},
