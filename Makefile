@@ -136,11 +136,12 @@ infra/node_modules/.installed: infra/package.json infra/package-lock.json $(NODE
 deploy: build node infra/node_modules/.installed
 	cd infra && ./node_modules/.bin/cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
 
-# make bench: the three benchmarks, each against a baseline measured in the
+# make bench: the benchmarks, each against a baseline measured in the
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
 # COLDSTART_FLAGS, APIBENCH_FLAGS and CONNECTORBENCH_FLAGS pass options on
-# (a quick check: COLDSTART_FLAGS="-n 2 -functions me"); the raw -json
+# (a quick check: COLDSTART_FLAGS="-n 2 -functions me"; INSTALLBENCH_FLAGS
+# for installbench, the sender installations' pull + ack); the raw -json
 # outputs stay in .local/bench/, with apibench's pprof CPU profiles:
 # contact-get.pprof (its handler invoked as Lambda does, the CPU-per-request
 # run) and apibench.pprof (the latency and throughput runs).
@@ -166,6 +167,8 @@ bench: build deps
 	$(GO) run ./infra/bench/cmd/apibench $(APIBENCH_FLAGS) -json $(BENCH_RAW)/apibench.json -cpuprofile $(BENCH_RAW)/apibench.pprof -fnprofile $(BENCH_RAW)/contact-get.pprof || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json"; \
 	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json"; \
+	$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json || rc=$$?; \
 	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \
 	exit $$rc
 
