@@ -340,6 +340,49 @@ func (s *Installations) Ack(ctx context.Context, tenantID, uuid, messageID strin
 	return m, installations.ErrNoEntry
 }
 
+// AckMany acks several leased messages in one transaction: all or none
+// (a stale lease or a gone entry fails the whole; the caller then acks
+// them one by one). At most 50 (a transaction's 100 items).
+func (s *Installations) AckMany(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) error {
+	items := make([]types.TransactWriteItem, 0, 2*len(acks))
+	for _, a := range acks {
+		at := statusTime[a.Status]
+		vals := map[string]types.AttributeValue{
+			":s": avS(string(a.Status)), ":t": avN(now.UnixMilli()), ":queued": avS(string(messages.StatusQueued)),
+			":inst": avS(uuid), ":tok": avS(a.Lease), ":one": avN(1),
+		}
+		set := "SET #status = :s, " + at + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
+		if a.Failure != nil {
+			fv, err := attributevalue.Marshal(a.Failure)
+			if err != nil {
+				return err
+			}
+			vals[":failure"] = fv
+			set += ", failure = :failure"
+		}
+		items = append(items,
+			types.TransactWriteItem{Delete: &types.Delete{
+				TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(a.Seq)),
+				ConditionExpression:       aws.String("lease = :tok AND msg = :msg"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":tok": vals[":tok"], ":msg": avS(a.ID)},
+			}},
+			types.TransactWriteItem{Update: &types.Update{
+				TableName: aws.String(s.Table), Key: key(messagePK(tenantID, a.ID), skMessage),
+				UpdateExpression:          aws.String(set),
+				ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
+				ExpressionAttributeNames:  map[string]string{"#status": "status"},
+				ExpressionAttributeValues: vals,
+			}})
+	}
+	if _, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if isConditionFailure(err) || isTransactionConflict(err) {
+			return installations.ErrStaleLease
+		}
+		return fmt.Errorf("ack %d messages: %w", len(acks), err)
+	}
+	return nil
+}
+
 func without(m map[string]types.AttributeValue, k string) map[string]types.AttributeValue {
 	out := make(map[string]types.AttributeValue, len(m))
 	for kk, v := range m {

@@ -424,3 +424,36 @@ func TestStatusReachesWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// TestAckBatch: up to 50 acks in one call; one stale lease among them
+// leaves the others acked, each with its own result.
+func TestAckBatch(t *testing.T) {
+	s := stacktest.New(t)
+	in := newInstallation(t, s, `{"name":"Front desk","use_api":true}`)
+	for i := range 4 {
+		want(t, s.Do("POST", "/add_message", "", fmt.Sprintf(`{"UUID":%q,"ToMobileNumber":"972501234567","Message":"m%d"}`, in.uuid, i)), 200, "")
+	}
+	ps := pull(t, s, in, "?max=2")
+	acks := func(items ...map[string]any) stacktest.Response {
+		return s.Do("POST", "/v1/installations/"+in.uuid+"/acks", in.bearer, map[string]any{"acks": items})
+	}
+	want(t, acks(), 400, "acks")
+	want(t, acks(map[string]any{"id": ps[0].ID, "lease": ps[0].Lease, "status": "sent"}, map[string]any{"id": ps[0].ID, "lease": ps[0].Lease, "status": "sent"}), 400, "twice")
+	r := acks(map[string]any{"id": ps[0].ID, "lease": ps[0].Lease, "status": "sent"}, map[string]any{"id": ps[1].ID, "lease": ps[1].Lease, "status": "failed", "error": "no"})
+	want(t, r, 200, "")
+	if get(r.JSON, "data") == nil || fmt.Sprint(r.JSON["data"]) != fmt.Sprintf("[map[code:200 id:%s status:sent] map[code:200 id:%s status:failed]]", ps[0].ID, ps[1].ID) {
+		t.Fatalf("%s", r.Body)
+	}
+	ps2 := pull(t, s, in, "?max=2")
+	s.Clock.Add(installations.DefaultLease + time.Second)
+	ps3 := pull(t, s, in, "?max=2") // the same two again, leased anew
+	r = acks(map[string]any{"id": ps3[0].ID, "lease": ps3[0].Lease, "status": "sent"}, map[string]any{"id": ps2[1].ID, "lease": ps2[1].Lease, "status": "sent"})
+	want(t, r, 200, "")
+	if fmt.Sprint(r.JSON["data"]) != fmt.Sprintf("[map[code:200 id:%s status:sent] map[code:409 error:%s id:%s]]", ps3[0].ID, installations.ErrStaleLease.Message, ps2[1].ID) {
+		t.Fatalf("%s", r.Body)
+	}
+	want(t, acks(map[string]any{"id": ps3[1].ID, "lease": ps3[1].Lease, "status": "sent"}), 200, "")
+	if got := pull(t, s, in, ""); len(got) != 0 {
+		t.Fatalf("left: %+v", got)
+	}
+}

@@ -269,6 +269,36 @@ type AckBody struct {
 	Error string `json:"error,omitempty"`
 }
 
+// AcksBody is a batch ack's body: up to 50 acks.
+type AcksBody struct {
+	Acks []installations.AckInput `json:"acks"`
+}
+
+// AckResults is a batch ack's answer, one result per ack in order.
+type AckResults struct {
+	Data []installations.AckResult `json:"data"`
+}
+
+// InstallationAckBatch builds the handler of function installation-ack-batch.
+func InstallationAckBatch(p Ports) http.Handler { return build(p, (*API).ackBatch) }
+
+func (a *API) ackBatch(w http.ResponseWriter, r *http.Request) error {
+	inst, err := a.authenticate(r)
+	if err != nil {
+		return err
+	}
+	var in AcksBody
+	if err := httpapi.DecodeJSON(r, &in, true); err != nil {
+		return err
+	}
+	out, err := a.Svc.AckMany(r.Context(), inst, in.Acks)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, AckResults{Data: out})
+	return nil
+}
+
 func (a *API) ack(w http.ResponseWriter, r *http.Request) error {
 	inst, err := a.authenticate(r)
 	if err != nil {

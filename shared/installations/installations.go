@@ -130,12 +130,27 @@ type Store interface {
 	// latest lease is ErrStaleLease; an entry already gone is ErrNoEntry,
 	// unless this very lease acked it (then the message as acked, again).
 	Ack(ctx context.Context, tenantID, uuid, messageID string, seq int64, token string, st messages.Status, f *messages.Failure, now time.Time) (messages.Message, error)
+	// AckMany is Ack for several messages in one transaction, all or
+	// none: any stale lease or gone entry fails it (ErrStaleLease).
+	AckMany(ctx context.Context, tenantID, uuid string, acks []AckItem, now time.Time) error
 	// Release makes a held message queued and its entry pullable;
 	// changed is false when it was not held (already released, or gone).
 	Release(ctx context.Context, tenantID, messageID string) (uuid string, changed bool, err error)
 	// Seen records a pull at now.
 	Seen(ctx context.Context, uuid string, now time.Time) error
 }
+
+// AckItem is one ack of a batch, validated.
+type AckItem struct {
+	ID      string
+	Seq     int64
+	Lease   string
+	Status  messages.Status
+	Failure *messages.Failure
+}
+
+// MaxAcks is the most acks one batch takes (two transaction items each).
+const MaxAcks = 50
 
 // Store errors.
 var (

@@ -382,39 +382,121 @@ type Acked struct {
 	Status messages.Status `json:"status"`
 }
 
-// Ack ends one leased message: status "sent" or "failed" (with errText).
-func (s *Service) Ack(ctx context.Context, inst Installation, messageID, lease, status, errText string) (Acked, error) {
-	seqText, _, ok := strings.Cut(lease, ".")
+// AckInput is one ack as the installed sender gives it.
+type AckInput struct {
+	// ID is the message's id (in the path of a single ack).
+	ID string `json:"id,omitempty"`
+	// Lease is the message's lease, as the pull gave it.
+	Lease string `json:"lease"`
+	// Status is sent or failed.
+	Status string `json:"status"`
+	// Error says why a failed message failed.
+	Error string `json:"error,omitempty"`
+}
+
+// item validates an ack; field prefixes the names in its errors.
+func (in AckInput) item(field string) (AckItem, error) {
+	seqText, _, ok := strings.Cut(in.Lease, ".")
 	seq, err := strconv.ParseInt(seqText, 10, 64)
-	if !ok || err != nil || seq <= 0 || len(lease) > 64 {
-		return Acked{}, apperr.Invalid("lease", "is not a lease from a pull (pass the message's lease as it was given)")
+	if !ok || err != nil || seq <= 0 || len(in.Lease) > 64 {
+		return AckItem{}, apperr.Invalid(field+"lease", "is not a lease from a pull (pass the message's lease as it was given)")
 	}
-	var st messages.Status
-	var f *messages.Failure
-	switch status {
+	a := AckItem{ID: in.ID, Seq: seq, Lease: in.Lease}
+	switch in.Status {
 	case "sent":
-		st = messages.StatusSent
-		if errText != "" {
-			return Acked{}, apperr.Invalid("error", "is for failed messages only")
+		a.Status = messages.StatusSent
+		if in.Error != "" {
+			return AckItem{}, apperr.Invalid(field+"error", "is for failed messages only")
 		}
 	case "failed":
-		st = messages.StatusFailed
-		if utf8.RuneCountInString(errText) > MaxErrorChars {
-			return Acked{}, apperr.Invalidf("error", "at most %d characters", MaxErrorChars)
+		a.Status = messages.StatusFailed
+		if utf8.RuneCountInString(in.Error) > MaxErrorChars {
+			return AckItem{}, apperr.Invalidf(field+"error", "at most %d characters", MaxErrorChars)
 		}
-		if strings.TrimSpace(errText) == "" {
-			errText = "The installed sender could not send the message."
+		text := in.Error
+		if strings.TrimSpace(text) == "" {
+			text = "The installed sender could not send the message."
 		}
-		f = &messages.Failure{Code: "installation", Message: errText}
+		a.Failure = &messages.Failure{Code: "installation", Message: text}
 	default:
-		return Acked{}, apperr.Invalidf("status", "must be sent or failed, not %q", status)
+		return AckItem{}, apperr.Invalidf(field+"status", "must be sent or failed, not %q", in.Status)
 	}
-	m, err := s.Store.Ack(ctx, inst.TenantID, inst.UUID, messageID, seq, lease, st, f, s.Now())
+	return a, nil
+}
+
+// Ack ends one leased message: status "sent" or "failed" (with errText).
+func (s *Service) Ack(ctx context.Context, inst Installation, messageID, lease, status, errText string) (Acked, error) {
+	a, err := AckInput{ID: messageID, Lease: lease, Status: status, Error: errText}.item("")
+	if err != nil {
+		return Acked{}, err
+	}
+	m, err := s.Store.Ack(ctx, inst.TenantID, inst.UUID, messageID, a.Seq, a.Lease, a.Status, a.Failure, s.Now())
 	if err != nil {
 		return Acked{}, err
 	}
 	notify(inst.UUID) // the head moved: a waiting pull may take the next
 	return Acked{ID: m.ID, Status: m.Status}, nil
+}
+
+// AckResult is one ack's outcome in a batch: the message's status, or the
+// error (with the status code a single ack would have got).
+type AckResult struct {
+	ID     string          `json:"id"`
+	Status messages.Status `json:"status,omitempty"`
+	Code   int             `json:"code"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// AckMany ends up to MaxAcks leased messages: in one transaction when
+// every lease holds, else one by one, each with its own result.
+func (s *Service) AckMany(ctx context.Context, inst Installation, in []AckInput) ([]AckResult, error) {
+	if len(in) == 0 || len(in) > MaxAcks {
+		return nil, apperr.Invalidf("acks", "must hold 1 to %d acks", MaxAcks)
+	}
+	items := make([]AckItem, len(in))
+	seen := map[string]bool{}
+	for i, a := range in {
+		field := fmt.Sprintf("acks[%d].", i)
+		if a.ID == "" || !strings.HasPrefix(a.ID, "msg_") || len(a.ID) > 68 {
+			return nil, apperr.Invalid(field+"id", "must be a message id from a pull")
+		}
+		if seen[a.ID] {
+			return nil, apperr.Invalid(field+"id", "is acked twice in this batch")
+		}
+		seen[a.ID] = true
+		it, err := a.item(field)
+		if err != nil {
+			return nil, err
+		}
+		items[i] = it
+	}
+	out := make([]AckResult, len(items))
+	err := s.Store.AckMany(ctx, inst.TenantID, inst.UUID, items, s.Now())
+	if err == nil {
+		for i, a := range items {
+			out[i] = AckResult{ID: a.ID, Status: a.Status, Code: 200}
+		}
+		notify(inst.UUID)
+		return out, nil
+	}
+	if !errors.Is(err, ErrStaleLease) {
+		return nil, err
+	}
+	for i, a := range items {
+		m, err := s.Store.Ack(ctx, inst.TenantID, inst.UUID, a.ID, a.Seq, a.Lease, a.Status, a.Failure, s.Now())
+		switch ae, ok := apperr.As(err); {
+		case err == nil:
+			out[i] = AckResult{ID: a.ID, Status: m.Status, Code: 200}
+		case ok && ae.Kind == apperr.KindConflict:
+			out[i] = AckResult{ID: a.ID, Code: 409, Error: ae.Message}
+		case ok && ae.Kind == apperr.KindNotFound:
+			out[i] = AckResult{ID: a.ID, Code: 404, Error: ae.Message}
+		default:
+			return nil, err
+		}
+	}
+	notify(inst.UUID)
+	return out, nil
 }
 
 // Release is the scheduler's handler of ReleaseKind: the held message d.Ref

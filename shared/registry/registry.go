@@ -125,6 +125,7 @@ var Packages = map[string]wiring.Builders{
 		"installation-hours-set": wiring.Route(installapi.InstallationHoursSet),
 		"installation-pull":      wiring.Route(installapi.InstallationPull),
 		"installation-ack":       wiring.Route(installapi.InstallationAck),
+		"installation-ack-batch": wiring.Route(installapi.InstallationAckBatch),
 	},
 	"github.com/startmsg/chatbackend/shared/flowapi": {
 		"add-message":         wiring.Route(flowapi.AddMessage),

@@ -28,7 +28,8 @@ func init() {
 		// held message (message and entry) itself.
 		"installation-pull": {Read: release, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue, KeyInstallState}},
 		// The ack deletes the entry and records the message's status.
-		"installation-ack": {Read: release, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
+		"installation-ack":       {Read: release, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
+		"installation-ack-batch": {Read: release, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
 		// add_message reads the installation and the channel's hours,
 		// takes a sequence number and stores message, entry and release.
 		"add-message":         {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},

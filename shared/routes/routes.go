@@ -260,6 +260,8 @@ var Table = []Route{
 		Summary: "The installed sender's pull (Authorization: Bearer <installation secret>): pending messages in order, leased; ?wait= long-polls up to 20 s"},
 	{Method: "POST", Path: "/v1/installations/{installationId}/messages/{messageId}/ack", Function: "installation-ack", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
 		Summary: "The installed sender ends a leased message: {lease, status: sent|failed, error} (Authorization: Bearer <installation secret>)"},
+	{Method: "POST", Path: "/v1/installations/{installationId}/acks", Function: "installation-ack-batch", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
+		Summary: "The installed sender ends up to 50 leased messages at once: {acks: [{id, lease, status, error}]}, one result each (Authorization: Bearer <installation secret>)"},
 	{Method: "POST", Path: "/add_message", Function: "add-message", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
 		Summary: "Seed 004: queue a WhatsApp message for a sender installation {UUID, ToMobileNumber, ToCountryCode, FromMobileNumber, Message (URL-encoded), DownloadLink}"},
 	{Method: "GET", Path: "/webhook/add_message", Function: "webhook-add-message", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations",

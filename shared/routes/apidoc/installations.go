@@ -71,6 +71,10 @@ func init() {
 		"installation-ack": {Request: typeOf[installapi.AckBody](), Response: typeOf[installations.Acked](), Wrap: true,
 			Errors:         []int{http.StatusUnauthorized, http.StatusConflict},
 			RequestExample: `{"lease":"42.9f1c2a7b4d3e8f60a1b2c3d4","status":"sent"}`, ResponseExample: `{"data":{"id":"msg_q2w3e4r5t6y7u2i3","status":"sent"}}`},
+		"installation-ack-batch": {Request: typeOf[installapi.AcksBody](), Response: typeOf[installapi.AckResults](),
+			Errors:          []int{http.StatusUnauthorized, http.StatusConflict},
+			RequestExample:  `{"acks":[{"id":"msg_q2w3e4r5t6y7u2i3","lease":"42.9f1c2a7b4d3e8f60a1b2c3d4","status":"sent"},{"id":"msg_r5t6y7u2i3q2w3e4","lease":"43.9f1c2a7b4d3e8f60a1b2c3d4","status":"failed","error":"not on WhatsApp"}]}`,
+			ResponseExample: `{"data":[{"id":"msg_q2w3e4r5t6y7u2i3","status":"sent","code":200},{"id":"msg_r5t6y7u2i3q2w3e4","status":"failed","code":200}]}`},
 		"add-message":         add,
 		"webhook-add-message": link,
 	} {
@@ -83,6 +87,13 @@ func init() {
 		g.names[typeOf[installations.Acked]()] = "InstallationAck"
 		g.names[typeOf[installations.Added]()] = "InstallationMessageAdded"
 		g.names[typeOf[installapi.AckBody]()] = "InstallationAckInput"
+		g.names[typeOf[installapi.AcksBody]()] = "InstallationAcksInput"
+		g.names[typeOf[installapi.AckResults]()] = "InstallationAckResults"
+		g.names[typeOf[installations.AckInput]()] = "InstallationBatchAck"
+		g.names[typeOf[installations.AckResult]()] = "InstallationAckResult"
+		g.required[typeOf[installapi.AcksBody]()] = []string{"acks"}
+		g.required[typeOf[installations.AckInput]()] = []string{"id", "lease", "status"}
+		g.properties["InstallationBatchAck.status"] = obj{"type": "string", "enum": []string{"sent", "failed"}}
 		g.names[typeOf[installapi.HoursBody]()] = "InstallationHours"
 		g.names[typeOf[flowapi.AddBody]()] = "AddMessageInput"
 		g.names[typeOf[hours.Schedule]()] = "HoursSchedule"

@@ -2,12 +2,12 @@
 // (seed 004): on a fresh in-memory emulator stack it queues -n messages
 // through POST /add_message (the local gateway, as make run serves it)
 // for an installation that is offline, then lets it come online: one
-// puller pulls (max 100, lease 120 s) and acks each message (-concurrency
-// acks at once) until the queue is empty. It checks that every message
+// puller pulls (max 100, lease 120 s) and acks them in batches of 50
+// (POST …/acks, both batches at once) until the queue is empty. It checks that every message
 // arrived exactly once and in order (strictly increasing seq), and
 // measures pull + ack in messages per second (target ≥ 500/s), beside the
 // same DynamoDB calls alone in the same run (the store's reads, leases and
-// ack transactions for another n messages, no HTTP, no handler).
+// batch-ack transactions for another n messages, no HTTP, no handler).
 //
 //	go run ./infra/bench/cmd/installbench [-n 10000] [-concurrency 8] [-json out.json]
 //
@@ -162,10 +162,28 @@ func run(ctx context.Context, n, conc int) (Result, error) {
 			}
 			lastSeq = p.Seq
 		}
-		if err := parallel(len(page.Data), conc, func(i int) error {
-			p := page.Data[i]
-			return call(client, "POST", srv.URL+"/v1/installations/"+inst.UUID+"/messages/"+p.ID+"/ack", "Bearer "+secret,
-				fmt.Sprintf(`{"lease":%q,"status":"sent"}`, p.Lease), nil)
+		chunks := (len(page.Data) + installations.MaxAcks - 1) / installations.MaxAcks
+		if err := parallel(chunks, conc, func(c int) error {
+			part := page.Data[c*installations.MaxAcks : min((c+1)*installations.MaxAcks, len(page.Data))]
+			body := struct {
+				Acks []installations.AckInput `json:"acks"`
+			}{}
+			for _, p := range part {
+				body.Acks = append(body.Acks, installations.AckInput{ID: p.ID, Lease: p.Lease, Status: "sent"})
+			}
+			b, _ := json.Marshal(body)
+			var out struct {
+				Data []installations.AckResult `json:"data"`
+			}
+			if err := call(client, "POST", srv.URL+"/v1/installations/"+inst.UUID+"/acks", "Bearer "+secret, string(b), &out); err != nil {
+				return err
+			}
+			for _, r := range out.Data {
+				if r.Code != 200 {
+					return fmt.Errorf("ack %s: %d %s", r.ID, r.Code, r.Error)
+				}
+			}
+			return nil
 		}); err != nil {
 			return res, err
 		}
@@ -222,12 +240,18 @@ func run(ctx context.Context, n, conc int) (Result, error) {
 		if ok, err := store.Lease(ctx, other.UUID, head, "", now, now.Add(2*time.Minute)); err != nil || !ok {
 			return res, fmt.Errorf("baseline lease: %v %v", ok, err)
 		}
-		if err := parallel(len(head), conc, func(i int) error {
+		chunks := (len(head) + installations.MaxAcks - 1) / installations.MaxAcks
+		if err := parallel(chunks, conc, func(c int) error {
+			part := head[c*installations.MaxAcks : min((c+1)*installations.MaxAcks, len(head))]
 			if _, err := store.GetInstallation(ctx, other.UUID); err != nil {
 				return err
 			}
-			_, err := store.Ack(ctx, "ten_bench", other.UUID, head[i].MessageID, head[i].Seq, head[i].Lease, messages.StatusSent, nil, time.Now())
-			acked.Add(1)
+			items := make([]installations.AckItem, len(part))
+			for i, e := range part {
+				items[i] = installations.AckItem{ID: e.MessageID, Seq: e.Seq, Lease: e.Lease, Status: messages.StatusSent}
+			}
+			err := store.AckMany(ctx, "ten_bench", other.UUID, items, time.Now())
+			acked.Add(int64(len(part)))
 			return err
 		}); err != nil {
 			return res, err
