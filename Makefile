@@ -136,12 +136,13 @@ infra/node_modules/.installed: infra/package.json infra/package-lock.json $(NODE
 deploy: build node infra/node_modules/.installed
 	cd infra && ./node_modules/.bin/cdk deploy -c stage=$(STAGE) ChatBackend-$(STAGE)
 
-# make bench: the four benchmarks, each against a baseline measured in the
+# make bench: the benchmarks, each against a baseline measured in the
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
-# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS and MSGBENCH_FLAGS
-# pass options on (a quick check: COLDSTART_FLAGS="-n 2 -functions me";
-# MSGBENCH_FLAGS="-chaos-n 1000" scales the chaos run down); the raw -json
+# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS and
+# INSTALLBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
+# -functions me"; MSGBENCH_FLAGS="-chaos-n 1000" scales the chaos run down;
+# installbench is the sender installations' pull + ack); the raw -json
 # outputs stay in .local/bench/, with apibench's pprof CPU profiles:
 # contact-get.pprof (its handler invoked as Lambda does, the CPU-per-request
 # run) and apibench.pprof (the latency and throughput runs).
@@ -169,6 +170,8 @@ bench: build deps
 	$(GO) run ./infra/bench/cmd/connectorbench $(CONNECTORBENCH_FLAGS) -json $(BENCH_RAW)/connectorbench.json || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/msgbench $(MSGBENCH_FLAGS) -json $(BENCH_RAW)/msgbench.json"; \
 	$(GO) run ./infra/bench/cmd/msgbench $(MSGBENCH_FLAGS) -json $(BENCH_RAW)/msgbench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json"; \
+	$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json || rc=$$?; \
 	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \
 	exit $$rc
 

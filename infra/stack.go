@@ -430,6 +430,9 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	case sourceSchedule:
 		timeout = scheduleTimeout
 	}
+	if t, ok := longAPITimeouts[spec.name]; ok {
+		timeout = t
+	}
 	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
 		RemovalPolicy: b.removalPolicy(),

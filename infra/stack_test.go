@@ -586,6 +586,9 @@ func TestFunctions(t *testing.T) {
 			case sourceSchedule:
 				wantTimeout = scheduleTimeout.Seconds()
 			}
+			if lt, ok := longAPITimeouts[s.name]; ok {
+				wantTimeout = lt.Seconds()
+			}
 			if num(p["Timeout"]) != wantTimeout || num(p["MemorySize"]) != wantMemory {
 				t.Errorf("%s: timeout %v memory %v, want %v %v", s.name, p["Timeout"], p["MemorySize"], wantTimeout, wantMemory)
 			}

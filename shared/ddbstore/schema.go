@@ -75,6 +75,11 @@ import (
 //	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message (WhatsApp's wamid) →
 //	                                                                tenant_id, channel_id, message_id: status callbacks;
 //	                                                                written in the transaction that records it sent
+//	INSTALL#<uuid>             INSTALL                              a sender installation (seed 004; installations.
+//	                           GSI1PK INSTALLS#<t>#<c>,              Installation: the secret only as secret_hash)
+//	                           GSI1SK <createdAt ms:%013d>#<uuid>
+//	TENANT#<t>                 INSTALLHOURS#<c>                     the channel's allowed hours, its installations'
+//	                                                                default (installations.go)
 //
 // Key layout of the operations table (each searchable value in an index
 // partition of its own):
@@ -116,6 +121,13 @@ import (
 //	                                                                the two above (read until they
 //	                                                                expire); also GSI1PK
 //	                                                                WH#<t>#<id>#<webhookId>, GSI1SK = SK
+//	INSTALLQ#<uuid>            <seq:%016d>                          an installation's queue: one entry per message not
+//	                                                                yet acked (msg, to, text, …; lease, lease_until;
+//	                                                                hold_until while held); the message holds
+//	                                                                install_seq (installations.go)
+//	INSTALLST#<uuid>           STATE                                an installation's sequence counter (seq) and
+//	                                                                last pull (seen, ms)
+//	DUE#<minute>#<shard>       <at ms:%013d>#<kind>#<ref>           a scheduler due item (shared/scheduler)
 //	CONN#<t>                   RATE                                 the tenant's delivery rate: its next send time (TTL;
 //	                                                                breaker.go)
 //	DUE#<minute>#<shard>       <at ms:%013d>#<kind>#<ref>           a due item of the scheduler: kind, tenant, ref,

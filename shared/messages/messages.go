@@ -42,11 +42,14 @@ const (
 	StatusRead      Status = "read"      // the contact opened it
 	StatusFailed    Status = "failed"    // the provider refused it or reported it undeliverable
 	StatusReceived  Status = "received"  // an inbound message, as stored
+	// StatusHeld is an installation's message created outside its allowed
+	// hours: it waits for its release time (HeldUntil), then goes queued.
+	StatusHeld Status = "held"
 )
 
 // rank orders the statuses of an outbound message. Failed outranks
 // everything: once failed, a message stays failed.
-var rank = map[Status]int{StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusRead: 4, StatusFailed: 5}
+var rank = map[Status]int{StatusHeld: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusRead: 4, StatusFailed: 5}
 
 // ParseStatus accepts a status name.
 func ParseStatus(s string) (Status, error) {
@@ -54,7 +57,7 @@ func ParseStatus(s string) (Status, error) {
 	if _, ok := rank[st]; ok || st == StatusReceived {
 		return st, nil
 	}
-	return "", fmt.Errorf("status must be one of queued, sent, delivered, read, failed, received, not %q", s)
+	return "", fmt.Errorf("status must be one of held, queued, sent, delivered, read, failed, received, not %q", s)
 }
 
 // Advances reports whether moving a message from status from to status to
@@ -146,6 +149,15 @@ type Message struct {
 	DeliveredAt int64 `json:"delivered_at,omitempty" dynamodbav:"delivered_at,omitempty"`
 	ReadAt      int64 `json:"read_at,omitempty" dynamodbav:"read_at,omitempty"`
 	FailedAt    int64 `json:"failed_at,omitempty" dynamodbav:"failed_at,omitempty"`
+	// InstallationID is the sender installation (seed 004) a message leaves
+	// from: such a message is pulled by the installed sender, never handed
+	// to the provider by the sender function.
+	InstallationID string `json:"installation_id,omitempty" dynamodbav:"installation_id,omitempty"`
+	// DownloadLink is an installation message's attachment as given: an
+	// http(s) URL or a path on the installed sender's own disk.
+	DownloadLink string `json:"download_link,omitempty" dynamodbav:"download_link,omitempty"`
+	// HeldUntil is when a held message is released (Unix ms).
+	HeldUntil int64 `json:"held_until,omitempty" dynamodbav:"held_until,omitempty"`
 }
 
 // Stamp records that m reached status s at t, if that is a step forward;

@@ -15,6 +15,8 @@ import (
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
+	"github.com/startmsg/chatbackend/shared/flowapi"
+	"github.com/startmsg/chatbackend/shared/installapi"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/messageapi"
 	"github.com/startmsg/chatbackend/shared/messenger"
@@ -113,6 +115,22 @@ var Packages = map[string]wiring.Builders{
 		"message-send":         messaging.Route(messageapi.MessageSend),
 		"message-get":          messaging.Route(messageapi.MessageGet),
 		"contact-message-list": messaging.Route(messageapi.ContactMessageList),
+	},
+	// sender installations (seed 004)
+	"github.com/startmsg/chatbackend/shared/installapi": {
+		"installation-create":    wiring.Route(installapi.InstallationCreate),
+		"installation-list":      wiring.Route(installapi.InstallationList),
+		"installation-get":       wiring.Route(installapi.InstallationGet),
+		"installation-update":    wiring.Route(installapi.InstallationUpdate),
+		"installation-hours-get": wiring.Route(installapi.InstallationHoursGet),
+		"installation-hours-set": wiring.Route(installapi.InstallationHoursSet),
+		"installation-pull":      wiring.Route(installapi.InstallationPull),
+		"installation-ack":       wiring.Route(installapi.InstallationAck),
+		"installation-ack-batch": wiring.Route(installapi.InstallationAckBatch),
+	},
+	"github.com/startmsg/chatbackend/shared/flowapi": {
+		"add-message":         wiring.Route(flowapi.AddMessage),
+		"webhook-add-message": wiring.Route(flowapi.WebhookAddMessage),
 	},
 }
 

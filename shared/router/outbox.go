@@ -48,6 +48,9 @@ func outboxTaskOf(rec events.DynamoDBEventRecord) (sender.Task, bool, error) {
 	if str("direction") != string(messages.Outbound) || str("status") != string(messages.StatusQueued) {
 		return sender.Task{}, false, nil
 	}
+	if str("installation_id") != "" {
+		return sender.Task{}, false, nil // pulled by its installed sender (seed 004), never sent by the provider
+	}
 	t := sender.Task{TenantID: str("tenant_id"), MessageID: str("id")}
 	if t.TenantID == "" || t.MessageID == "" {
 		return sender.Task{}, false, fmt.Errorf("message item %s without tenant_id or id", pk.String())

@@ -89,3 +89,28 @@ func TestOutboundMessagesGoToTheOutbox(t *testing.T) {
 		t.Fatalf("SQS down: %+v", out)
 	}
 }
+
+// An installation's message (seed 004) is pulled by its installed sender:
+// neither its INSERT (queued or held) nor its release goes to the outbox.
+func TestInstallationMessagesStayOffTheOutbox(t *testing.T) {
+	queued := messages.Message{ID: "msg_i", TenantID: "ten_a", ChannelID: "ch", Direction: messages.Outbound, Status: messages.StatusQueued,
+		InstallationID: "0b7c1c8e-3f5e-4f0e-9a55-0d1f6a7b2c3d"}
+	held := queued
+	held.ID, held.Status = "msg_h", messages.StatusHeld
+	released := held
+	released.Status = messages.StatusQueued
+	plain := messages.Message{ID: "msg_p", TenantID: "ten_a", ChannelID: "ch", Direction: messages.Outbound, Status: messages.StatusQueued}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		messageRecord(t, "INSERT", queued, 1), messageRecord(t, "INSERT", held, 2), messageRecord(t, "MODIFY", released, 3),
+		messageRecord(t, "INSERT", plain, 4),
+	}}
+	q := &outboxQueue{}
+	r := &Router{Connections: &fakeConns{}, Queue: q, QueueURL: "deliveries", OutboxURL: "outbox", Log: newRouter(nil, 0).Log}
+	out, err := r.Handle(context.Background(), ev)
+	if err != nil || len(out.BatchItemFailures) != 0 {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if len(q.tasks) != 1 || q.tasks[0].MessageID != "msg_p" {
+		t.Fatalf("queued %+v, want only msg_p", q.tasks)
+	}
+}

@@ -239,6 +239,34 @@ var Table = []Route{
 		Summary: "One message of the channel, with its status and the provider's id and error"},
 	{Method: "GET", Path: "/v1/contact/{contactId}/messages", Function: "contact-message-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages", Query: []string{"limit", "cursor"},
 		Summary: "A contact's messages on the channel, newest first; ?limit= (≤ 100) and ?cursor= (links.next)"},
+
+	// Sender installations (seed 004): managed per channel token; the
+	// installed sender pulls with its installation secret (Bearer), and
+	// add_message's two forms are authenticated by the installation's UUID
+	// (the handlers check both: public routes here).
+	{Method: "POST", Path: "/v1/installations", Function: "installation-create", Auth: AuthChannel, Access: TableWrite | RateCount, Tag: "installations", Body: true, Created: true,
+		Summary: "Create a sender installation (name, numbers, use_api, hours, default_country); its secret is shown once"},
+	{Method: "GET", Path: "/v1/installations", Function: "installation-list", Auth: AuthChannel, Access: TableRead | OpsRead | RateCount, Tag: "installations",
+		Summary: "The channel's sender installations, with their last pull (online)"},
+	{Method: "GET", Path: "/v1/installations/{installationId}", Function: "installation-get", Auth: AuthChannel, Access: TableRead | OpsRead | RateCount, Tag: "installations",
+		Summary: "One sender installation, with its last pull (online)"},
+	{Method: "PUT", Path: "/v1/installations/{installationId}", Function: "installation-update", Auth: AuthChannel, Access: TableRead | TableWrite | OpsRead | RateCount, Tag: "installations", Body: true,
+		Summary: "Change an installation: name, numbers, use_api (the seed's \"Use API\"), hours, default_country"},
+	{Method: "GET", Path: "/v1/installation_hours", Function: "installation-hours-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "installations",
+		Summary: "The channel's allowed hours: the default of its installations"},
+	{Method: "PUT", Path: "/v1/installation_hours", Function: "installation-hours-set", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "installations", Body: true,
+		Summary: "Set the channel's allowed hours (a weekly schedule in an IANA time zone, holidays)"},
+	{Method: "GET", Path: "/v1/installations/{installationId}/messages", Function: "installation-pull", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Query: []string{"wait", "max", "lease"},
+		Summary: "The installed sender's pull (Authorization: Bearer <installation secret>): pending messages in order, leased; ?wait= long-polls up to 20 s"},
+	{Method: "POST", Path: "/v1/installations/{installationId}/messages/{messageId}/ack", Function: "installation-ack", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
+		Summary: "The installed sender ends a leased message: {lease, status: sent|failed, error} (Authorization: Bearer <installation secret>)"},
+	{Method: "POST", Path: "/v1/installations/{installationId}/acks", Function: "installation-ack-batch", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
+		Summary: "The installed sender ends up to 50 leased messages at once: {acks: [{id, lease, status, error}]}, one result each (Authorization: Bearer <installation secret>)"},
+	{Method: "POST", Path: "/add_message", Function: "add-message", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations", Body: true,
+		Summary: "Seed 004: queue a WhatsApp message for a sender installation {UUID, ToMobileNumber, ToCountryCode, FromMobileNumber, Message (URL-encoded), DownloadLink}"},
+	{Method: "GET", Path: "/webhook/add_message", Function: "webhook-add-message", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "installations",
+		Query:   []string{"UUID", "ToMobileNumber", "ToCountryCode", "FromMobileNumber", "wapMessage", "DownloadLink"},
+		Summary: "Seed 004's link form of add_message: the same parameters in the query string (names in any case), wapMessage for the text"},
 }
 
 // EventFunction is a Lambda that is not behind the API: the authorizer and

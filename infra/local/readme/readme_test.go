@@ -69,9 +69,12 @@ func first(f []string) string {
 	return f[0]
 }
 
-func blocks(t *testing.T) []block {
+func blocks(t *testing.T) []block { t.Helper(); return blocksOf(t, readmePath) }
+
+// blocksOf reads the fenced code blocks of one Markdown file.
+func blocksOf(t *testing.T, path string) []block {
 	t.Helper()
-	f, err := os.Open(readmePath)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +95,7 @@ func blocks(t *testing.T) []block {
 		}
 	}
 	if cur != nil {
-		t.Fatalf("README.md:%d: code block never closed", cur.line)
+		t.Fatalf("%s:%d: code block never closed", filepath.Base(path), cur.line)
 	}
 	return out
 }
@@ -103,7 +106,11 @@ var statusRE = regexp.MustCompile(`^[1-5][0-9][0-9]$`)
 // other tests do not know, and on quoted files that drifted.
 func TestReadmeBlocksAreMarked(t *testing.T) {
 	n := 0
-	for _, b := range blocks(t) {
+	all := blocks(t)
+	for _, d := range docs {
+		all = append(all, blocksOf(t, d)...)
+	}
+	for _, b := range all {
 		if path, ok := b.attr("file"); ok {
 			want, err := os.ReadFile(filepath.Join("../../..", path))
 			if err != nil {
@@ -145,6 +152,7 @@ func TestReadmeExamples(t *testing.T) {
 	dir := t.TempDir()
 	writeDemoEnv(t, s, filepath.Join(dir, ".local", "demo.env"))
 	seedWhatsApp(t, s, filepath.Join(dir, ".local", "demo.env"))
+	seedInstallation(t, s, filepath.Join(dir, ".local", "demo.env"))
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
@@ -174,18 +182,21 @@ fi
 	}
 
 	var script strings.Builder
-	script.WriteString("set -euo pipefail\ntrap 'echo \"README.md:$BLOCK: this block failed\" >&2' ERR\n")
+	script.WriteString("set -euo pipefail\ntrap 'echo \"$BLOCK: this block failed\" >&2' ERR\n")
 	ran := 0
-	for _, b := range blocks(t) {
-		if b.lang() != "sh" {
-			continue
+	files := append([]string{readmePath}, docs...)
+	for _, path := range files {
+		for _, b := range blocksOf(t, path) {
+			if b.lang() != "sh" {
+				continue
+			}
+			if _, ok := b.attr("norun"); ok {
+				continue
+			}
+			status, _ := b.attr("status")
+			fmt.Fprintf(&script, "\nBLOCK=%s:%d\nexport EXPECT_STATUS=%s\necho \"### %s:%d\"\n%s", filepath.Base(path), b.line, status, filepath.Base(path), b.line, b.text)
+			ran++
 		}
-		if _, ok := b.attr("norun"); ok {
-			continue
-		}
-		status, _ := b.attr("status")
-		fmt.Fprintf(&script, "\nBLOCK=%d\nexport EXPECT_STATUS=%s\necho \"### README.md:%d\"\n%s", b.line, status, b.line, b.text)
-		ran++
 	}
 	script.WriteString("\necho '### all README examples passed'\n")
 	cmd := exec.Command("bash", "-c", script.String())

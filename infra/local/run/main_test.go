@@ -182,6 +182,7 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 		t.Errorf("the demo verify token's handshake: %d", res.StatusCode)
 	}
 	checkMessaging(t, apiURL, demo)
+	checkInstallation(t, apiURL, demo)
 	ddb := dynamodb.NewFromConfig(db.AWSConfig())
 	for _, name := range []string{tableName, opsTableName} {
 		if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {

@@ -99,6 +99,9 @@ func sortInts(s []int) {
 func Generate() ([]byte, error) {
 	g := newReflector()
 	extendReflector(g)
+	for _, x := range moreReflectors {
+		x(g)
+	}
 	security := map[routes.Auth][]obj{
 		routes.AuthNone:         {},
 		routes.AuthChannel:      {{"channelToken": []string{}}},

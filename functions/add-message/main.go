@@ -1,0 +1,12 @@
+// Command add-message is the Lambda behind seed 004's add_message route
+// (shared/routes); it parses phone numbers.
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/flowapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() {
+	wiring.StartAPI("add-message", flowapi.AddMessage)
+}

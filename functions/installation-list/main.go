@@ -1,0 +1,12 @@
+// Command installation-list is the Lambda behind its sender-installation route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/installapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() {
+	wiring.StartAPI("installation-list", installapi.InstallationList)
+}
