@@ -131,7 +131,9 @@ var Keys = map[string]KeyScope{
 	// scheduler: the ticker reads and moves the due items, its cursor and
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.
-	SchedulerTick: {OpsRead: []string{KeyDue}, OpsWrite: []string{KeyDue}},
+	// An installation's release (ReleaseKeys) reads and moves the held
+	// message and its queue entry.
+	SchedulerTick: {Read: ReleaseKeys.Read, Write: ReleaseKeys.Write, OpsRead: []string{KeyDue}, OpsWrite: append([]string{KeyDue}, ReleaseKeys.OpsWrite...)},
 
 	// The template registry and seed 002's chat-api routes. Templates are
 	// settings of the tenant (TENANT#<t>, SK TPL#…).
@@ -151,6 +153,25 @@ var Keys = map[string]KeyScope{
 	"chatapi-instance-me-set":  {Read: settings, OpsWrite: rate},
 	"chatapi-instance-message": sendScope,
 	"chatapi-webhook":          hookScope,
+
+	// Seed 004's sender installations (installations.go).
+	"installation-create":    {Write: []string{KeyInstall}, OpsWrite: rate},
+	"installation-list":      {Read: []string{KeyInstallList}, OpsRead: []string{KeyInstallState}, OpsWrite: rate},
+	"installation-get":       {Read: []string{KeyInstall}, OpsRead: []string{KeyInstallState}, OpsWrite: rate},
+	"installation-update":    {Read: []string{KeyInstall}, Write: []string{KeyInstall}, OpsRead: []string{KeyInstallState}, OpsWrite: rate},
+	"installation-hours-get": {Read: settings, OpsWrite: rate},
+	"installation-hours-set": {Read: settings, Write: settings, OpsWrite: rate},
+	// The pull reads the installation (its secret's hash) and its
+	// queue, leases entries, records the pull, and releases a due
+	// held message (message and entry) itself.
+	"installation-pull": {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue, KeyInstallState}},
+	// The ack deletes the entry and records the message's status.
+	"installation-ack":       {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
+	"installation-ack-batch": {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
+	// add_message reads the installation and the channel's hours,
+	// takes a sequence number and stores message, entry and release.
+	"add-message":         {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
+	"webhook-add-message": {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
 }
 
 // Keys is a map literal and nothing adds to it at init (no func init

@@ -305,7 +305,7 @@ var EventFunctions = []EventFunction{
 		Summary: "Outbox queue → the provider's send API (claimed once, retried with backoff), status sent with the provider's id or failed with its error"},
 	// scheduler: invoked every minute (an EventBridge rule; make run's
 	// poller), releases the due items to their kinds' handlers.
-	{Function: "scheduler-tick", Access: Ops, Source: "schedule",
+	{Function: "scheduler-tick", Access: TableRead | TableWrite | Ops, Source: "schedule",
 		Summary: "Every minute → the due items (allowed hours' releases, waits) handed to their kinds' handlers, from a durable cursor"},
 }
 

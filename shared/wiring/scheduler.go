@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/installations"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
 	"github.com/startmsg/chatbackend/shared/scheduler"
 )
@@ -18,7 +19,7 @@ import (
 // (scheduler.Releaser).
 func DueHandlers(e *Env) map[string]scheduler.Handler {
 	return map[string]scheduler.Handler{
-		// "installation.release": installations.Release(e.…),
+		installations.ReleaseKind: e.InstallationRelease(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"io"
 	"net/http"
 	"os"
@@ -112,7 +113,7 @@ func baselineCalls(ctx context.Context, o options) (connector.Latency, int, []co
 		return connector.Latency{}, 0, nil, err
 	}
 	defer s.close()
-	store, creds := s.d.Messages(), s.d.ProviderCredentials()
+	store, creds := s.d.Messages(), messaging.Of(s.d).ProviderCredentials()
 	total := int(o.baselineDur.Seconds() * float64(o.rate))
 	times := make([]time.Duration, total)
 	errs := make([]error, total)

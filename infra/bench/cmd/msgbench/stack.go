@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"net"
 	"net/http"
 	"os"
@@ -250,7 +251,7 @@ func (s *stack) seed(ctx context.Context) error {
 	}
 	s.tenantID, s.channelID = nt.Tenant.ID, ch.ID
 	s.creds = sender.Credentials{AccessToken: in.AccessToken, AccountID: in.PhoneNumberID}
-	reg := s.d.TemplateRegistry()
+	reg := messaging.Of(s.d).TemplateRegistry()
 	reg.Submitter = templates.LocalOnly{}
 	name, lang, cat := tplName, tplLanguage, "UTILITY"
 	comps := []templates.Component{{Type: "BODY", Text: tplText}}
@@ -304,7 +305,7 @@ func (s *stack) enqueue(ctx context.Context, ms []messages.Message) error {
 // a scenario may compress its retry schedule.
 func (s *stack) sender() *sender.Sender {
 	url, _ := s.d.Outbox()
-	return sender.New(s.d.SenderStore(), s.d.MessageProviders(), s.d.ProviderCredentials(), s.sqs, url, s.d.Clock())
+	return sender.New(messaging.Of(s.d).SenderStore(), messaging.Of(s.d).MessageProviders(), messaging.Of(s.d).ProviderCredentials(), s.sqs, url, s.d.Clock())
 }
 
 // registrySender is the sender exactly as the registry builds it.

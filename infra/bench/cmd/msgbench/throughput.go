@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,7 @@ func drainOutbox(ctx context.Context, o options, sb *sandbox.Server, label strin
 
 	var handler lambdaapp.QueueHandler
 	if ceiling {
-		wa, err := s.d.WhatsAppClient()
+		wa, err := messaging.Of(s.d).WhatsAppClient()
 		if err != nil {
 			return run, err
 		}
@@ -250,7 +251,7 @@ func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpSt
 	if err := s.createMessages(ctx, ms, 8); err != nil {
 		return 0, nil, err
 	}
-	store, creds := s.d.SenderStore(), s.d.ProviderCredentials()
+	store, creds := messaging.Of(s.d).SenderStore(), messaging.Of(s.d).ProviderCredentials()
 	s.calls.Reset()
 	t0 := time.Now()
 	err = parallel(ctx, o.concurrency*10, len(ms), func(ctx context.Context, i int) error {
