@@ -413,6 +413,12 @@ func TestBlockedAtDialTime(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	// The first handshake verified against the system's roots loads them
+	// (once per process); on a loaded machine that alone can outlast the
+	// test client's timeout. Load them before any send is timed.
+	if _, err := x509.SystemCertPool(); err != nil {
+		t.Fatal(err)
+	}
 	quiet := func(h http.HandlerFunc, cfg *tls.Config) *httptest.Server {
 		s := httptest.NewUnstartedServer(h)
 		s.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are the point
