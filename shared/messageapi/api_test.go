@@ -3,6 +3,7 @@ package messageapi_test
 import (
 	"context"
 	"fmt"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"net/http"
 	"strings"
 	"testing"
@@ -191,7 +192,7 @@ func TestSentToPhoneIsTheContacts(t *testing.T) {
 	// Seed 002's send to another number: its contact too.
 	name, lang, cat := "template_name", "en", "UTILITY"
 	comps := []templates.Component{{Type: "BODY", Text: "Hello."}}
-	reg := s.Deps.TemplateRegistry()
+	reg := messaging.Of(s.Deps).TemplateRegistry()
 	if _, err := reg.Create(t.Context(), ten.ID, ten.ChannelID, templates.Input{Name: &name, Language: &lang, Category: &cat, Components: &comps}); err != nil {
 		t.Fatal(err)
 	}

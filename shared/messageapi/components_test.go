@@ -1,6 +1,7 @@
 package messageapi_test
 
 import (
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // index. What passes is stored with its components for the sender.
 func TestTemplateComponentsChecked(t *testing.T) {
 	s, prov, ten := pipeline(t)
-	reg := s.Deps.TemplateRegistry()
+	reg := messaging.Of(s.Deps).TemplateRegistry()
 	approve := func(name string, comps []templates.Component) {
 		t.Helper()
 		lang, cat := "en", "MARKETING"
