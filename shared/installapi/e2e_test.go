@@ -457,3 +457,46 @@ func TestAckBatch(t *testing.T) {
 		t.Fatalf("left: %+v", got)
 	}
 }
+
+// TestHeldThroughAddMessage: a message added on a holiday of its
+// installation's hours is answered held until the next opening, is not
+// handed out meanwhile, and the scheduler's ticker (not a pull) releases
+// it once that time has come.
+func TestHeldThroughAddMessage(t *testing.T) {
+	s := stacktest.New(t)
+	now := s.Clock.Now().UTC()
+	today := now.Format("2006-01-02")
+	in := newInstallation(t, s, `{"name":"Office","numbers":["+972501234567"],"use_api":true,`+
+		`"hours":{"time_zone":"UTC","week":{"mon":[{"from":"00:00","to":"24:00"}],"tue":[{"from":"00:00","to":"24:00"}],`+
+		`"wed":[{"from":"00:00","to":"24:00"}],"thu":[{"from":"00:00","to":"24:00"}],"fri":[{"from":"00:00","to":"24:00"}],`+
+		`"sat":[{"from":"00:00","to":"24:00"}],"sun":[{"from":"00:00","to":"24:00"}]},"holidays":["`+today+`"]}}`)
+	s.Pipeline()
+
+	r := s.Do("POST", "/add_message", "", `{"UUID":"`+in.uuid+`","ToMobileNumber":"972501234567","Message":"after%20the%20holiday"}`)
+	want(t, r, 200, "")
+	opening := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	if get(r.JSON, "data.held") != true || get(r.JSON, "data.status") != "held" || get(r.JSON, "data.held_until") != opening.Format(time.RFC3339) {
+		t.Fatalf("added on a holiday: %s, want held until %s", r.Body, opening.Format(time.RFC3339))
+	}
+	id, _ := get(r.JSON, "data.id").(string)
+	if got := pull(t, s, in, ""); len(got) != 0 {
+		t.Fatalf("pulled %+v before the opening", got)
+	}
+
+	// The opening comes: the ticker releases the message on its own.
+	s.Clock.Add(opening.Sub(now) + time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = s.Do("GET", "/v1/messages/"+id, "Bearer "+in.t.Token, nil)
+		if get(r.JSON, "data.status") == "queued" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if get(r.JSON, "data.status") != "queued" {
+		t.Fatalf("after the opening, without a pull: %s, want queued by the scheduler", r.Body)
+	}
+	if got := pull(t, s, in, ""); len(got) != 1 || got[0].ID != id || got[0].Message != "after the holiday" {
+		t.Fatalf("pulled %+v, want the released message", got)
+	}
+}
