@@ -30,6 +30,24 @@ var messagingAdapters = []string{
 var notInWiring = []string{
 	module + "shared/sender",
 	"github.com/aws/aws-sdk-go-v2/service/sqs",
+	"time/tzdata", // 450 KB: only the installations' functions embed it
+}
+
+// TestZoneDataWhereHoursAreRead: every function that serves installations
+// or add_message (the ones that validate or apply allowed hours) embeds the
+// IANA zone database, and no other function does.
+func TestZoneDataWhereHoursAreRead(t *testing.T) {
+	all := deps(t, "./functions/...")
+	for pkg, d := range all {
+		fn, ok := strings.CutPrefix(pkg, module+"functions/")
+		if !ok {
+			continue
+		}
+		reads := slices.Contains(d, module+"shared/installapi") || slices.Contains(d, module+"shared/flowapi")
+		if has := slices.Contains(d, "time/tzdata"); has != reads {
+			t.Errorf("%s: links time/tzdata %v, serves installations %v", fn, has, reads)
+		}
+	}
 }
 
 // deps lists, for each of the packages, its transitive imports as the
