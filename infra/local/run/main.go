@@ -26,6 +26,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the IANA zone database for allowed hours: the local stack runs the installations' functions in this process, as their Lambdas embed it
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // the IANA zone database for allowed hours: the stack under test runs the installations' functions in-process, as their Lambdas embed it
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
