@@ -11,13 +11,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// CloudFormation takes at most 500 resources in one stack. The stack keeps
-// under maxResources so that the next feature sees the limit coming
-// (TestResourceBudget) while there is still room for it. At 460 the room
-// left is about a dozen functions (three resources each): the next large
-// feature moves groups of functions into nested stacks.
-const maxResources = 460
-
 // inlinePolicies moves each function role's grants from the separate
 // AWS::IAM::Policy CDK makes for them (the role's DefaultPolicy) into the
 // role itself (its Policies property): the same statements, one resource
@@ -54,18 +47,23 @@ func (b *backend) inlinePolicies() {
 	}
 }
 
-// newInvokeRole is the one role API Gateway assumes to call the route
-// functions (the integrations' credentials), instead of one
-// AWS::Lambda::Permission per method: lambda:InvokeFunction on exactly the
-// functions that serve routes, nothing else. Its statements are inline.
-func (b *backend) newInvokeRole(fns []string) awsiam.Role {
+// newInvokeRole is the role API Gateway assumes to call the route
+// functions of one stack (the integrations' credentials), instead of one
+// AWS::Lambda::Permission per method: lambda:InvokeFunction on exactly
+// those functions, nothing else. Its statements are inline. It lives in
+// the area's stack (nested.go), beside the functions and the methods.
+func (b *backend) newInvokeRole(area string, fns []string) awsiam.Role {
 	arns := make([]*string, 0, len(fns))
 	for _, name := range fns {
 		arns = append(arns, b.functions[name].FunctionArn())
 	}
-	return awsiam.NewRole(b.stack, jsii.String("ApiInvokeRole"), &awsiam.RoleProps{
+	what := "the route functions"
+	if area != "" {
+		what = "the " + area + " route functions"
+	}
+	return awsiam.NewRole(b.stackScope(area), jsii.String("ApiInvokeRole"+area), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
-		Description: jsii.String("API Gateway " + b.stage + ": invokes the route functions"),
+		Description: jsii.String("API Gateway " + b.stage + ": invokes " + what),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"InvokeRouteFunctions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

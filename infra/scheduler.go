@@ -37,8 +37,9 @@ const (
 // the item is kept under DUE#DEAD) or when ticks keep failing.
 func (b *backend) addSchedule(fn awslambda.Function, spec fnSpec) {
 	cid := constructID(spec.name)
+	scope := awscdk.Stack_Of(fn) // the function's nested stack
 	age := awscdk.Duration_Seconds(jsii.Number(scheduleEventMaxAge.Seconds()))
-	rule := awsevents.NewRule(b.stack, jsii.String(cid+"Schedule"), &awsevents.RuleProps{
+	rule := awsevents.NewRule(scope, jsii.String(cid+"Schedule"), &awsevents.RuleProps{
 		Description: jsii.String(spec.name + ": every minute"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Seconds(jsii.Number(scheduleRate.Seconds()))),
 	})
@@ -54,7 +55,7 @@ func (b *backend) addSchedule(fn awslambda.Function, spec fnSpec) {
 		"A failed tick needs no failure destination: the next minute's tick reads from the same durable cursor; failures raise "+
 			"the ticker's errors alarm."))
 
-	awslogs.NewMetricFilter(b.stack, jsii.String(cid+"DeadFilter"), &awslogs.MetricFilterProps{
+	awslogs.NewMetricFilter(scope, jsii.String(cid+"DeadFilter"), &awslogs.MetricFilterProps{
 		LogGroup:        fn.LogGroup(),
 		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(`"` + schedulerDeadMessage + `"`)),
 		MetricNamespace: jsii.String(SchedulerMetricNamespace),
@@ -62,7 +63,7 @@ func (b *backend) addSchedule(fn awslambda.Function, spec fnSpec) {
 		MetricValue:     jsii.String("1"),
 	})
 	five := awscdk.Duration_Minutes(jsii.Number(5))
-	awscloudwatch.NewAlarm(b.stack, jsii.String(cid+"DeadItemsAlarm"), &awscloudwatch.AlarmProps{
+	awscloudwatch.NewAlarm(scope, jsii.String(cid+"DeadItemsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("A scheduled item's handler failed every attempt: the item is kept under DUE#DEAD on the operations table"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace: jsii.String(SchedulerMetricNamespace), MetricName: jsii.String("DeadItems"),
@@ -73,7 +74,7 @@ func (b *backend) addSchedule(fn awslambda.Function, spec fnSpec) {
 		EvaluationPeriods:  jsii.Number(1),
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	awscloudwatch.NewAlarm(b.stack, jsii.String(cid+"ErrorsAlarm"), &awscloudwatch.AlarmProps{
+	awscloudwatch.NewAlarm(scope, jsii.String(cid+"ErrorsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String("The scheduler's ticks failed for 15 minutes: due items are not being released"),
 		Metric:             fn.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
 		Threshold:          jsii.Number(0),

@@ -108,6 +108,10 @@ type fnSpec struct {
 	keyPrefix string
 	summary   string
 	keys      routes.KeyScope
+	// route is true for a function that serves routes; tag is its first
+	// route's Tag, which picks its nested stack (nested.go).
+	route bool
+	tag   string
 }
 
 // backend holds the constructs that the parts of the stack share.
@@ -121,6 +125,10 @@ type backend struct {
 	dlq            awssqs.Queue
 	streamFailures awssqs.Queue
 	functions      map[string]awslambda.Function
+	// nested are the nested stacks by area, areas each function's area
+	// ("" for the root stack); see nested.go.
+	nested map[string]awscdk.NestedStack
+	areas  map[string]string
 	// outbox and outboxDLQ are the outbox queue and its DLQ (outbox.go);
 	// senderConcurrency the sender's reservation.
 	outbox, outboxDLQ awssqs.Queue
@@ -187,7 +195,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		panic("infra: " + err.Error())
 	}
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, roles: map[string]awsiam.Role{}, dispatcherConcurrency: concurrency, limits: lim,
-		senderConcurrency: senders}
+		senderConcurrency: senders, nested: map[string]awscdk.NestedStack{}, areas: map[string]string{}}
 	b.delivery = delivery
 	b.addKey()
 	b.addTable()
@@ -387,7 +395,7 @@ func functionSpecs(rts []routes.Route, events []routes.EventFunction) []fnSpec {
 		specs = append(specs, s)
 	}
 	for _, r := range rts {
-		add(fnSpec{name: r.Function, access: r.Access, summary: r.Summary})
+		add(fnSpec{name: r.Function, access: r.Access, summary: r.Summary, route: true, tag: r.Tag})
 	}
 	for _, e := range events {
 		switch e.Source {
@@ -412,13 +420,14 @@ func constructID(name string) string {
 	return sb.String()
 }
 
-// addFunction declares one Lambda (custom runtime on Graviton, "bootstrap"
+// addFunction declares, in its area's nested stack (nested.go), one Lambda (custom runtime on Graviton, "bootstrap"
 // from assetDir, X-Ray active tracing), its role, its log group, its grants
 // and its event source. The role has no managed policy: it may write to
 // the function's own log group (encrypted with the stack's key) and do
 // what grant gives it, nothing else.
 func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	cid := constructID(spec.name)
+	scope := b.scopeOf(spec)
 	timeout, memory := apiTimeout, defaultMemoryMB
 	switch spec.source {
 	case sourceQueue:
@@ -433,12 +442,12 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	if t, ok := longAPITimeouts[spec.name]; ok {
 		timeout = t
 	}
-	logs := awslogs.NewLogGroup(b.stack, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
+	logs := awslogs.NewLogGroup(scope, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 		Retention:     b.logRetention(),
 		RemovalPolicy: b.removalPolicy(),
 		EncryptionKey: b.key,
 	})
-	role := awsiam.NewRole(b.stack, jsii.String(cid+"Role"), &awsiam.RoleProps{
+	role := awsiam.NewRole(scope, jsii.String(cid+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Lambda " + spec.name),
 	})
@@ -456,7 +465,7 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	if spec.summary != "" {
 		description += ": " + spec.summary
 	}
-	fn := awslambda.NewFunction(b.stack, jsii.String(cid+"Function"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(scope, jsii.String(cid+"Function"), &awslambda.FunctionProps{
 		Description:  jsii.String(description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),

@@ -41,10 +41,10 @@ import (
 // stack must wire them all.
 var (
 	syntheticRoutes = []routes.Route{
-		{Method: "GET", Path: "/synthetic/query/{id}", Function: "synthetic-query", Auth: routes.AuthChannelQuery, Access: routes.TableRead},
-		{Method: "POST", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableRead},
+		{Method: "GET", Path: "/synthetic/query/{id}", Function: "synthetic-query", Auth: routes.AuthChannelQuery, Access: routes.TableRead, Tag: "messages"},
+		{Method: "POST", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableRead, Tag: "actions"},
 		// A second route of the same function: its Access bits add up.
-		{Method: "DELETE", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableWrite},
+		{Method: "DELETE", Path: "/synthetic/account", Function: "synthetic-account", Auth: routes.AuthAccount, Access: routes.TableWrite, Tag: "actions"},
 	}
 	syntheticEvents = []routes.EventFunction{
 		{Function: "synthetic-stream-consumer", Access: routes.TableRead | routes.QueueSend | routes.StreamRead, Source: "stream", BatchSize: 25},
@@ -68,9 +68,19 @@ type fixture struct {
 	events []routes.EventFunction     // idem
 	keys   map[string]routes.KeyScope // idem
 	nag    []nagMessage               // cdk-nag's findings (unsuppressed) and suppressions
-	tmpl   assertions.Template        // CDK assertions
-	res    map[string]map[string]any  // Resources, as plain Go values
-	out    map[string]any             // Outputs
+	tmpl   assertions.Template        // CDK assertions on the root stack
+	// res is the Resources of every stack, the root's and its nested
+	// stacks', as plain Go values (see collectTemplates): a nested stack's
+	// parameters are replaced by what the root passes them, so that a
+	// Ref or Fn::GetAtt names the resource itself whatever its stack.
+	res map[string]map[string]any
+	out map[string]any // the root stack's Outputs
+	// stacks are the resources by stack ("" for the root stack, else the
+	// nested stack's area); stackOf is the stack of each resource, and
+	// nestedIn the area of each nested stack's AWS::CloudFormation::Stack.
+	stacks   map[string]map[string]map[string]any
+	stackOf  map[string]string
+	nestedIn map[string]string
 }
 
 var (
@@ -155,21 +165,142 @@ func synth(t *testing.T, stage string) *fixture {
 		}
 	}
 
-	// Round-trip through JSON for plain map[string]any values.
-	raw, err := json.Marshal(f.tmpl.ToJSON())
+	f.collectTemplates(t, stack)
+	fixtures[stage] = f
+	return f
+}
+
+// template is one stack's template as plain Go values.
+type template struct {
+	Parameters map[string]any
+	Resources  map[string]map[string]any
+	Outputs    map[string]map[string]any
+}
+
+// templateOf round-trips a stack's template through JSON.
+func templateOf(t *testing.T, tmpl assertions.Template) template {
+	t.Helper()
+	raw, err := json.Marshal(tmpl.ToJSON())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Resources map[string]map[string]any
-		Outputs   map[string]any
-	}
+	var doc template
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	f.res, f.out = doc.Resources, doc.Outputs
-	fixtures[stage] = f
-	return f
+	return doc
+}
+
+// collectTemplates gathers the resources of the root stack and of each of
+// its nested stacks (the areas of nested.go) into f.res. In a nested
+// stack's resources, a Ref to one of its parameters becomes the value the
+// root passes it (a Ref or Fn::GetAtt of the root's resource); in the
+// root's, an Fn::GetAtt of a nested stack's output becomes that output's
+// value. Logical IDs must be unique across the stacks.
+func (f *fixture) collectTemplates(t *testing.T, stack awscdk.Stack) {
+	t.Helper()
+	root := templateOf(t, f.tmpl)
+	f.res, f.out = map[string]map[string]any{}, map[string]any{}
+	f.stacks = map[string]map[string]map[string]any{"": root.Resources}
+	f.stackOf, f.nestedIn = map[string]string{}, map[string]string{}
+	for id, r := range root.Resources {
+		f.res[id], f.stackOf[id] = r, ""
+	}
+	for k, v := range root.Outputs {
+		f.out[k] = v
+	}
+	outputs := map[string]map[string]map[string]any{} // nested stack ID -> its outputs
+	for _, area := range areas {
+		child := stack.Node().TryFindChild(jsii.String(area))
+		if child == nil {
+			continue
+		}
+		ns, ok := child.(awscdk.NestedStack)
+		if !ok {
+			t.Fatalf("%s is a %T, not a nested stack", area, child)
+		}
+		sid := *stack.GetLogicalId(ns.NestedStackResource())
+		if root.Resources[sid]["Type"] != "AWS::CloudFormation::Stack" {
+			t.Fatalf("%s: %s is not the root's AWS::CloudFormation::Stack", area, sid)
+		}
+		f.nestedIn[sid] = area
+		passed, _ := f.props(sid)["Parameters"].(map[string]any)
+		doc := templateOf(t, assertions.Template_FromStack(ns, nil))
+		for p := range doc.Parameters {
+			if _, ok := passed[p]; !ok && !strings.HasPrefix(p, "BootstrapVersion") {
+				t.Errorf("%s: parameter %s is not passed by the root stack", area, p)
+			}
+		}
+		var subst func(v any) any
+		subst = func(v any) any {
+			switch v := v.(type) {
+			case map[string]any:
+				if r, ok := v["Ref"].(string); ok && len(v) == 1 {
+					if val, ok := passed[r]; ok {
+						return val
+					}
+				}
+				out := make(map[string]any, len(v))
+				for k, x := range v {
+					out[k] = subst(x)
+				}
+				return out
+			case []any:
+				out := make([]any, len(v))
+				for i, x := range v {
+					out[i] = subst(x)
+				}
+				return out
+			}
+			return v
+		}
+		f.stacks[area] = doc.Resources
+		for id, r := range doc.Resources {
+			if _, dup := f.res[id]; dup {
+				t.Fatalf("logical ID %s is in both %q and %q: rename a construct", id, f.stackOf[id], area)
+			}
+			f.res[id], f.stackOf[id] = subst(r).(map[string]any), area
+		}
+		outs := map[string]map[string]any{}
+		for k, o := range doc.Outputs {
+			outs[k] = subst(o).(map[string]any)
+		}
+		outputs[sid] = outs
+	}
+	// A value that reads a nested stack's output reads what it outputs.
+	var resolve func(v any) any
+	resolve = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			if ga, ok := v["Fn::GetAtt"].([]any); ok && len(ga) == 2 && len(v) == 1 {
+				sid, _ := ga[0].(string)
+				attr, _ := ga[1].(string)
+				if name, ok := strings.CutPrefix(attr, "Outputs."); ok && outputs[sid] != nil {
+					if o, ok := outputs[sid][name]; ok {
+						return resolve(o["Value"])
+					}
+				}
+			}
+			out := make(map[string]any, len(v))
+			for k, x := range v {
+				out[k] = resolve(x)
+			}
+			return out
+		case []any:
+			out := make([]any, len(v))
+			for i, x := range v {
+				out[i] = resolve(x)
+			}
+			return out
+		}
+		return v
+	}
+	for id, r := range f.res {
+		f.res[id] = resolve(r).(map[string]any)
+	}
+	if len(f.nestedIn) == 0 {
+		t.Fatal("no nested stack")
+	}
 }
 
 // each runs fn as a subtest per stage.
@@ -965,6 +1096,16 @@ func TestNag(t *testing.T) {
 				t.Errorf("no suppressed %s finding logged: did the packs run? (%d messages)", r, len(f.nag))
 			}
 		}
+		// And they ran on every stack: each nested stack's functions have
+		// their suppressions logged too.
+		for _, area := range slices.Sorted(maps.Values(f.nestedIn)) {
+			prefix := StackName(f.stage) + "/" + area + "/"
+			if !slices.ContainsFunc(f.nag, func(m nagMessage) bool {
+				return strings.HasPrefix(strings.TrimPrefix(m.path, "/"), prefix) && m.rule == "Serverless-LambdaDLQ"
+			}) {
+				t.Errorf("no cdk-nag message under %s: did the packs run on the nested stack?", prefix)
+			}
+		}
 	})
 }
 
@@ -1196,8 +1337,8 @@ func TestRouteMethods(t *testing.T) {
 			}
 			// API Gateway calls the function with the invoke role, which
 			// may invoke it (TestInvokeRole: and only the route functions).
-			if cred := refs(integ["Credentials"]); len(cred) != 1 || cred[0] != f.invokeRoleID(t) {
-				t.Errorf("%s %s: integration credentials %v, want the invoke role", r.Method, r.Path, integ["Credentials"])
+			if cred := refs(integ["Credentials"]); len(cred) != 1 || cred[0] != f.invokeRoleIDs(t)[f.stackOf[m.id]] {
+				t.Errorf("%s %s: integration credentials %v, want the invoke role of its stack %q", r.Method, r.Path, integ["Credentials"], f.stackOf[m.id])
 			} else if !allows(f.roleGrants(cred[0]), "lambda:InvokeFunction", f.functionID(t, r.Function)) {
 				t.Errorf("%s %s: the invoke role may not invoke %s", r.Method, r.Path, r.Function)
 			}
