@@ -138,7 +138,7 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 			routeFns = append(routeFns, r.Function)
 		}
 	}
-	invoke := b.newInvokeRoles(routeFns)
+	invoke := b.newInvokeRole(routeFns)
 	for _, r := range rts {
 		fn, ok := b.functions[r.Function]
 		if !ok {
@@ -147,24 +147,11 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		opts := auth.methodOptions(r)
 		opts.OperationName = jsii.String(r.Function)
 		bodies.apply(r, opts)
-		// The resource tree is the root stack's (paths are shared between
-		// areas); the method is declared in its function's stack, on the
-		// root's RestApi and resource, so that the stage's deployment
-		// still depends on it and changes with it (CDK adds the nested
-		// stack to the deployment's DependsOn and the method to the hash
-		// of its logical ID).
-		area := b.areas[r.Function]
-		verb := strings.ToUpper(r.Method)
-		m := awsapigateway.NewMethod(b.stackScope(area), jsii.String("Route"+verb+constructID(r.Path)), &awsapigateway.MethodProps{
-			Resource:    api.Root().ResourceForPath(jsii.String(r.Path)),
-			HttpMethod:  jsii.String(verb),
-			Integration: lambdaProxy(fn, invoke[area]),
-			Options:     opts,
-		})
+		res := api.Root().ResourceForPath(jsii.String(r.Path))
+		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), lambdaProxy(fn, invoke), opts)
 		if r.Auth == routes.AuthNone {
 			suppress(m, false, nag("AwsSolutions-APIG4", publicReason(r)))
 		}
-		suppress(m, false, cognitoReason)
 	}
 	// No ANY mock answers 405 on each path: those were one method
 	// resource per path (57), which the stack's 500-resource limit cannot
@@ -192,14 +179,9 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 	suppress(api, true,
 		nag("AwsSolutions-IAM4", "The account-level role API Gateway writes its logs with (AWS::ApiGateway::Account) has AWS's own policy for it; no function role has a managed policy.",
 			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
-		cognitoReason)
+		nag("AwsSolutions-COG4", "The API has no Cognito users: channel tokens and account secrets are checked by the REQUEST authorizer, the admin API by IAM (SigV4); the public routes are listed under AwsSolutions-APIG4."))
 	return api
 }
-
-// cognitoReason is the API's cdk-nag AwsSolutions-COG4 suppression, on the
-// API and on each method (the methods in nested stacks are not the API's
-// children).
-var cognitoReason = nag("AwsSolutions-COG4", "The API has no Cognito users: channel tokens and account secrets are checked by the REQUEST authorizer, the admin API by IAM (SigV4); the public routes are listed under AwsSolutions-APIG4.")
 
 // publicReason says why a public route has no authorization (cdk-nag
 // AwsSolutions-APIG4).

@@ -47,23 +47,20 @@ func (b *backend) inlinePolicies() {
 	}
 }
 
-// newInvokeRole is the role API Gateway assumes to call the route
-// functions of one stack (the integrations' credentials), instead of one
-// AWS::Lambda::Permission per method: lambda:InvokeFunction on exactly
-// those functions, nothing else. Its statements are inline. It lives in
-// the area's stack (nested.go), beside the functions and the methods.
-func (b *backend) newInvokeRole(area string, fns []string) awsiam.Role {
+// newInvokeRole is the one role API Gateway assumes to call the route
+// functions (the integrations' credentials), instead of one
+// AWS::Lambda::Permission per method: lambda:InvokeFunction on exactly the
+// functions that serve routes, nothing else. Its statements are inline.
+// It is the root stack's, beside the methods; the functions' ARNs come
+// from their nested stacks' outputs.
+func (b *backend) newInvokeRole(fns []string) awsiam.Role {
 	arns := make([]*string, 0, len(fns))
 	for _, name := range fns {
 		arns = append(arns, b.functions[name].FunctionArn())
 	}
-	what := "the route functions"
-	if area != "" {
-		what = "the " + area + " route functions"
-	}
-	return awsiam.NewRole(b.stackScope(area), jsii.String("ApiInvokeRole"+area), &awsiam.RoleProps{
+	return awsiam.NewRole(b.stack, jsii.String("ApiInvokeRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
-		Description: jsii.String("API Gateway " + b.stage + ": invokes " + what),
+		Description: jsii.String("API Gateway " + b.stage + ": invokes the route functions"),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"InvokeRouteFunctions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

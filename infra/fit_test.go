@@ -40,16 +40,17 @@ func TestResourceBudget(t *testing.T) {
 }
 
 // TestNestedStacks: the root stack keeps what the functions share (key,
-// tables, queues, the REST API and its stage, authorizers and the
-// authorizer function, WAF, alarms); every other function, with its role,
-// log group, methods and event source mapping, is in its area's nested
-// stack; each area holds the functions of its route tags (tagAreas), the
-// event functions the workers' stack.
+// tables, queues, the whole REST API with its methods and invoke role,
+// the authorizer function, WAF, alarms), so that those keep their logical
+// IDs; every other function, with its role, log group and event source
+// mapping, is in its area's nested stack; each area holds the functions
+// of its route tags (tagAreas), the workers' stack the event functions.
 func TestNestedStacks(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		for _, typ := range []string{"AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::ApiGateway::RestApi",
 			"AWS::ApiGateway::Resource", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Authorizer",
-			"AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::Model", "AWS::ApiGateway::RequestValidator", "AWS::WAFv2::WebACL"} {
+			"AWS::ApiGateway::GatewayResponse", "AWS::ApiGateway::Model", "AWS::ApiGateway::RequestValidator", "AWS::ApiGateway::Method", "AWS::WAFv2::WebACL",
+			"AWS::WAFv2::WebACLAssociation", "AWS::ApiGateway::Account"} {
 			for _, id := range f.ofType(typ) {
 				if f.stackOf[id] != "" {
 					t.Errorf("%s %s is in the nested stack %s, want the root", typ, id, f.stackOf[id])
@@ -82,54 +83,35 @@ func TestNestedStacks(t *testing.T) {
 				}
 			}
 		}
-		for _, m := range f.methods() {
-			integ, _ := m.props["Integration"].(map[string]any)
-			for _, fid := range refs(integ["Uri"]) {
-				if want, ok := areaOfFn[fid]; ok && f.stackOf[m.id] != want {
-					t.Errorf("%s %s: method in stack %q, its function in %q", m.verb, m.path, f.stackOf[m.id], want)
-				}
-			}
-		}
 		for _, id := range f.ofType("AWS::Lambda::EventSourceMapping") {
 			fn := refs(f.props(id)["FunctionName"])
 			if len(fn) != 1 || f.stackOf[id] != f.stackOf[fn[0]] {
 				t.Errorf("event source mapping %s in stack %q, its function %v elsewhere", id, f.stackOf[id], fn)
 			}
 		}
-		// The stage is deployed after every method, whichever its stack:
-		// the deployment depends on each nested stack that holds one.
-		deps := f.ofType("AWS::ApiGateway::Deployment")
-		if len(deps) != 1 {
-			t.Fatalf("deployments %v", deps)
-		}
-		for _, m := range f.methods() {
-			if area := f.stackOf[m.id]; area != "" {
-				sid := ""
-				for id, a := range f.nestedIn {
-					if a == area {
-						sid = id
-					}
-				}
-				if !slices.Contains(strs(f.res[deps[0]]["DependsOn"]), sid) {
-					t.Errorf("the deployment does not depend on the nested stack %s (%s), which holds %s %s", sid, area, m.verb, m.path)
-				}
-			}
-		}
-		// Cross-stack references stay few: each nested stack's parameters.
-		for sid, area := range f.nestedIn {
+		// Cross-stack references stay few: each nested stack's parameters
+		// (the shared resources' names and ARNs) and the outputs the root
+		// reads (its route functions' ARNs).
+		for _, sid := range slices.Sorted(maps.Keys(f.nestedIn)) {
+			area := f.nestedIn[sid]
 			params, _ := f.props(sid)["Parameters"].(map[string]any)
-			t.Logf("%s: %d parameters", area, len(params))
-			if len(params) > maxNestedParameters {
-				t.Errorf("%s: %d parameters, more than %d", area, len(params), maxNestedParameters)
+			t.Logf("%s: %d parameters, %d outputs", area, len(params), f.nestedOutputs[sid])
+			if len(params) > maxNestedParameters || f.nestedOutputs[sid] > maxNestedOutputs {
+				t.Errorf("%s: %d parameters and %d outputs, want at most %d and %d", area, len(params), f.nestedOutputs[sid],
+					maxNestedParameters, maxNestedOutputs)
 			}
 		}
 	})
 }
 
-// maxNestedParameters bounds a nested stack's parameters (CloudFormation
-// takes 200): the shared resources' names and ARNs, and the API's IDs
-// (API, resources, authorizers, validator, models) its methods use.
-const maxNestedParameters = 100
+// maxNestedParameters and maxNestedOutputs bound a nested stack's
+// cross-stack references (CloudFormation takes 200 parameters and 200
+// outputs): the shared resources' names and ARNs in, one ARN per route
+// function out.
+const (
+	maxNestedParameters = 40
+	maxNestedOutputs    = 100
+)
 
 // TestAreaOfUnknownTag: a route whose tag no area takes stops the synth.
 func TestAreaOfUnknownTag(t *testing.T) {
@@ -180,119 +162,76 @@ func TestInlinePolicies(t *testing.T) {
 	})
 }
 
-// invokeRoleIDs are the logical IDs of the roles API Gateway invokes the
-// route functions with, by stack (area): one in each stack that holds
-// route functions.
-func (f *fixture) invokeRoleIDs(t *testing.T) map[string]string {
+// invokeRoleID is the logical ID of the role API Gateway invokes the route
+// functions with.
+func (f *fixture) invokeRoleID(t *testing.T) string {
 	t.Helper()
-	ids := map[string]string{}
-	for _, id := range f.ofType("AWS::IAM::Role") {
-		if strings.HasPrefix(id, "ApiInvokeRole") {
-			area := f.stackOf[id]
-			if _, dup := ids[area]; dup {
-				t.Fatalf("two invoke roles in stack %q", area)
-			}
-			ids[area] = f.idOf(t, "AWS::IAM::Role", "ApiInvokeRole"+area)
-		}
-	}
-	if len(ids) == 0 {
-		t.Fatal("no invoke role")
-	}
-	return ids
+	return f.idOf(t, "AWS::IAM::Role", "ApiInvokeRole")
 }
 
 // TestInvokeRole: API Gateway invokes the route functions with one role
-// per stack that may invoke exactly that stack's route functions (not the
-// authorizer, not the stream and queue consumers, not another stack's)
-// and do nothing else; only API Gateway may assume it. No route function
-// has a resource-policy permission of its own; the authorizer keeps its
-// (TestAuthorizers).
+// that may invoke exactly them (not the authorizer, not the stream and
+// queue consumers) and do nothing else; only API Gateway may assume it.
+// No route function has a resource-policy permission of its own; the
+// authorizer keeps its (TestAuthorizers).
 func TestInvokeRole(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
-		roles := f.invokeRoleIDs(t)
-		invoked := map[string]int{}
-		for _, area := range slices.Sorted(maps.Keys(roles)) {
-			t.Run("stack="+area, func(t *testing.T) { f.checkInvokeRole(t, roles[area], invoked) })
+		id := f.invokeRoleID(t)
+		p := f.props(id)
+		trust, _ := json.Marshal(p["AssumeRolePolicyDocument"])
+		if !strings.Contains(string(trust), `"Service":"apigateway.amazonaws.com"`) || strings.Count(string(trust), `"Principal"`) != 1 {
+			t.Errorf("trust policy %s, want API Gateway alone", trust)
+		}
+		if _, ok := p["ManagedPolicyArns"]; ok {
+			t.Errorf("managed policies %v", p["ManagedPolicyArns"])
 		}
 		routeFns := map[string]bool{}
 		for _, r := range f.routes {
 			routeFns[r.Function] = true
 		}
+		gs := f.roleGrants(id)
+		for _, g := range gs {
+			if g.action != "lambda:InvokeFunction" || g.condition != nil {
+				t.Errorf("grant %v, want lambda:InvokeFunction only", g)
+			}
+		}
+		var invoked int
 		for _, name := range f.functionNames() {
-			if n := invoked[name]; n != 1 && routeFns[name] || n != 0 && !routeFns[name] {
-				t.Errorf("%s: %d invoke roles may invoke it, serves a route: %v", name, n, routeFns[name])
+			fid := f.functionID(t, name)
+			may := allows(gs, "lambda:InvokeFunction", fid)
+			if may {
+				invoked++
+			}
+			if may != routeFns[name] {
+				t.Errorf("%s: invoke role may invoke it: %v, serves a route: %v", name, may, routeFns[name])
+			}
+			for _, pid := range f.ofType("AWS::Lambda::Permission") {
+				if refersTo(f.props(pid)["FunctionName"], fid) && name != routes.Authorizer && !scheduled(f, name) {
+					t.Errorf("%s: resource-policy permission %s", name, pid)
+				}
 			}
 		}
 		if n := len(f.ofType("AWS::Lambda::Permission")) - scheduledCount(f); n == 0 || n > 2 {
 			t.Errorf("%d Lambda permissions beside the schedule rules', want the authorizer's (one per authorizer)", n)
 		}
+		// Every resource is a function's ARN (Fn::GetAtt), none a wildcard.
+		for _, g := range gs {
+			list, ok := g.resource.([]any)
+			if !ok {
+				list = []any{g.resource}
+			}
+			for _, r := range list {
+				m, _ := r.(map[string]any)
+				att, _ := m["Fn::GetAtt"].([]any)
+				if len(m) != 1 || len(att) != 2 || att[1] != "Arn" || f.res[att[0].(string)]["Type"] != "AWS::Lambda::Function" {
+					t.Errorf("invoke grant on %v, want a function's ARN", r)
+				}
+			}
+		}
+		if invoked != len(routeFns) {
+			t.Errorf("invoke role covers %d functions, want %d", invoked, len(routeFns))
+		}
 	})
-}
-
-// checkInvokeRole checks one invoke role: API Gateway's alone, no managed
-// policy, lambda:InvokeFunction on the route functions of its own stack
-// and on nothing else; invoked counts the functions it may invoke.
-func (f *fixture) checkInvokeRole(t *testing.T, id string, invoked map[string]int) {
-	p := f.props(id)
-	trust, _ := json.Marshal(p["AssumeRolePolicyDocument"])
-	if !strings.Contains(string(trust), `"Service":"apigateway.amazonaws.com"`) || strings.Count(string(trust), `"Principal"`) != 1 {
-		t.Errorf("trust policy %s, want API Gateway alone", trust)
-	}
-	if _, ok := p["ManagedPolicyArns"]; ok {
-		t.Errorf("managed policies %v", p["ManagedPolicyArns"])
-	}
-	routeFns := map[string]bool{}
-	for _, r := range f.routes {
-		routeFns[r.Function] = true
-	}
-	gs := f.roleGrants(id)
-	for _, g := range gs {
-		if g.action != "lambda:InvokeFunction" || g.condition != nil {
-			t.Errorf("grant %v, want lambda:InvokeFunction only", g)
-		}
-	}
-	var mine int
-	for _, name := range f.functionNames() {
-		fid := f.functionID(t, name)
-		may := allows(gs, "lambda:InvokeFunction", fid)
-		if may {
-			invoked[name]++
-		}
-		if f.stackOf[fid] != f.stackOf[id] {
-			if may {
-				t.Errorf("%s: the invoke role of stack %q may invoke it, in stack %q", name, f.stackOf[id], f.stackOf[fid])
-			}
-			continue
-		}
-		if may != routeFns[name] {
-			t.Errorf("%s: invoke role may invoke it: %v, serves a route: %v", name, may, routeFns[name])
-		}
-		if routeFns[name] {
-			mine++
-		}
-		for _, pid := range f.ofType("AWS::Lambda::Permission") {
-			if refersTo(f.props(pid)["FunctionName"], fid) && name != routes.Authorizer && !scheduled(f, name) {
-				t.Errorf("%s: resource-policy permission %s", name, pid)
-			}
-		}
-	}
-	// Every resource is a function's ARN (Fn::GetAtt), none a wildcard.
-	for _, g := range gs {
-		list, ok := g.resource.([]any)
-		if !ok {
-			list = []any{g.resource}
-		}
-		for _, r := range list {
-			m, _ := r.(map[string]any)
-			att, _ := m["Fn::GetAtt"].([]any)
-			if len(m) != 1 || len(att) != 2 || att[1] != "Arn" || f.res[att[0].(string)]["Type"] != "AWS::Lambda::Function" {
-				t.Errorf("invoke grant on %v, want a function's ARN", r)
-			}
-		}
-	}
-	if n := len(gs); n == 0 || mine == 0 {
-		t.Errorf("the invoke role has %d grants for %d route functions of its stack", n, mine)
-	}
 }
 
 // TestInvokeRolePolicySize: IAM takes at most 10,240 characters of inline
@@ -306,19 +245,17 @@ func TestInvokeRolePolicySize(t *testing.T) {
 		overhead  = 200 // version, statement, effect, action, policy name
 	)
 	each(t, func(t *testing.T, f *fixture) {
-		for area, id := range f.invokeRoleIDs(t) {
-			var n int
-			for _, g := range f.roleGrants(id) {
-				if list, ok := g.resource.([]any); ok {
-					n += len(list)
-				} else {
-					n++
-				}
+		var n int
+		for _, g := range f.roleGrants(f.invokeRoleID(t)) {
+			if list, ok := g.resource.([]any); ok {
+				n += len(list)
+			} else {
+				n++
 			}
-			if size := overhead + n*longest; size > maxInline {
-				t.Errorf("stack %q: the invoke role's policy may reach %d characters for %d functions, IAM takes %d: split it (a second role or a managed policy)",
-					area, size, n, maxInline)
-			}
+		}
+		if size := overhead + n*longest; size > maxInline {
+			t.Errorf("the invoke role's policy may reach %d characters for %d functions, IAM takes %d: split it (a second role or a managed policy)",
+				size, n, maxInline)
 		}
 	})
 }

@@ -5,23 +5,28 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
-// CloudFormation takes at most 500 resources in one stack, nested stacks
-// included (each counts on its own). The functions live in nested stacks,
-// one per API area; the root stack keeps what they share: the KMS key, the
-// tables, the queues, the REST API with its resource tree, authorizers
-// (and the authorizer function), validator, models, deployment, stage and
-// gateway responses, the WAF, the alarms and the outputs. A function is
-// three resources (function, role with its inline policy, log group) plus
-// one method per route, or its event source mapping: each stack keeps
-// under maxStackResources (TestResourceBudget), which leaves every area
-// room for about 40 more functions.
+// CloudFormation takes at most 500 resources in one stack, and counts a
+// nested stack's on their own. The functions live in nested stacks, one
+// per API area, each function with its role (grants inline), log group and
+// event source mapping (three or four resources). The root stack keeps
+// what they share and what an upgrade must not replace: the KMS key, the
+// tables, the queues, and the whole REST API (resource tree, one method
+// per route with its integration, the invoke role, authorizers and the
+// authorizer function, validator, models, deployment, stage, gateway
+// responses), the WAF, the alarms and the outputs. A method stays in the
+// root with the logical ID it had: moved into a nested stack, it would be
+// created there before the root's was deleted, and API Gateway refuses a
+// second method on a resource (409), so a deployed stack could not be
+// upgraded. Each route function's ARN reaches the root as an output of
+// its nested stack. Every stack keeps under maxStackResources
+// (TestResourceBudget): each area has room for about 40 more functions,
+// the root for about 200 more routes.
 const maxStackResources = 400
 
 // Nested stacks (construct IDs), one per API area, and the one for the
@@ -92,37 +97,4 @@ func (b *backend) scopeOf(spec fnSpec) constructs.Construct {
 	})
 	b.nested[area] = s
 	return s
-}
-
-// invokeRoles are the roles API Gateway assumes to call the route
-// functions, one per stack that holds route functions (by area, "" for
-// the root stack): each may invoke exactly the route functions of its own
-// stack, so no function ARN crosses stacks.
-type invokeRoles map[string]awsiam.Role
-
-// newInvokeRoles makes the invoke role of each stack holding some of fns.
-func (b *backend) newInvokeRoles(fns []string) invokeRoles {
-	byArea := map[string][]string{}
-	var order []string
-	for _, name := range fns {
-		a := b.areas[name]
-		if _, ok := byArea[a]; !ok {
-			order = append(order, a)
-		}
-		byArea[a] = append(byArea[a], name)
-	}
-	roles := invokeRoles{}
-	for _, a := range order {
-		roles[a] = b.newInvokeRole(a, byArea[a])
-	}
-	return roles
-}
-
-// stackScope is the construct a stack's resources are declared in: the
-// area's nested stack, or the root stack for "".
-func (b *backend) stackScope(area string) constructs.Construct {
-	if area == "" {
-		return b.stack
-	}
-	return b.nested[area]
 }
