@@ -1,9 +1,10 @@
 // Command infra is the CDK app of the backend: one stack per stage holding
-// the table, queues, functions and REST API (see NewBackendStack).
+// the tables, queues and REST API, its functions in nested stacks, one per
+// API area (see NewBackendStack and nested.go).
 //
 // It synthesizes offline, without the CDK CLI:
 //
-//	CDK_OUTDIR=cdk.out STAGE=dev go run ./infra   # writes cdk.out/ChatBackend-dev.template.json
+//	CDK_OUTDIR=cdk.out STAGE=dev go run ./infra   # writes cdk.out/ChatBackend-dev.template.json (and *.nested.template.json)
 //
 // and cdk.json (in this directory) lets the CDK CLI pinned in
 // infra/package-lock.json run it for deployment, on the pinned Node.js:

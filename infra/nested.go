@@ -25,8 +25,9 @@ import (
 // second method on a resource (409), so a deployed stack could not be
 // upgraded. Each route function's ARN reaches the root as an output of
 // its nested stack. Every stack keeps under maxStackResources
-// (TestResourceBudget): each area has room for about 40 more functions,
-// the root for about 200 more routes.
+// (TestResourceBudget): each area has room for about 100 more functions
+// (three or four resources each), the root for about 100 more routes (a
+// method, and a resource per new path segment).
 const maxStackResources = 400
 
 // Nested stacks (construct IDs), one per API area, and the one for the

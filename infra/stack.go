@@ -144,6 +144,9 @@ type backend struct {
 // queue with its DLQ, one Lambda per function of the route table with
 // exactly the permissions its Access bits name, the event-source mappings,
 // the REST API with its authorizers and error responses, alarms and outputs.
+// The functions (with their roles, log groups and event sources) go into
+// nested stacks, one per API area; everything else is the root stack's
+// (nested.go).
 //
 // It panics on inconsistent props (unknown stage, unknown event source, an
 // authenticated route without the authorizer function): those are
@@ -420,9 +423,9 @@ func constructID(name string) string {
 	return sb.String()
 }
 
-// addFunction declares, in its area's nested stack (nested.go), one Lambda (custom runtime on Graviton, "bootstrap"
-// from assetDir, X-Ray active tracing), its role, its log group, its grants
-// and its event source. The role has no managed policy: it may write to
+// addFunction declares, in its area's nested stack (nested.go), one Lambda
+// (custom runtime on Graviton, "bootstrap" from assetDir, X-Ray active
+// tracing), its role, its log group, its grants and its event source. The role has no managed policy: it may write to
 // the function's own log group (encrypted with the stack's key) and do
 // what grant gives it, nothing else.
 func (b *backend) addFunction(spec fnSpec, assetDir string) {
