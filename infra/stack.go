@@ -425,9 +425,10 @@ func constructID(name string) string {
 
 // addFunction declares, in its area's nested stack (nested.go), one Lambda
 // (custom runtime on Graviton, "bootstrap" from assetDir, X-Ray active
-// tracing), its role, its log group, its grants and its event source. The role has no managed policy: it may write to
-// the function's own log group (encrypted with the stack's key) and do
-// what grant gives it, nothing else.
+// tracing), its role, its log group, its grants and its event source. The
+// role has no managed policy: it may write to the function's own log group
+// (encrypted with the stack's key) and do what grant gives it, nothing
+// else.
 func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	cid := constructID(spec.name)
 	scope := b.scopeOf(spec)
