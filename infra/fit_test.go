@@ -57,7 +57,6 @@ func TestNestedStacks(t *testing.T) {
 				}
 			}
 		}
-		areaOfFn := map[string]string{}
 		for _, s := range functionSpecs(f.routes, f.events) {
 			var want string
 			switch {
@@ -71,7 +70,6 @@ func TestNestedStacks(t *testing.T) {
 				}
 			}
 			id := f.functionID(t, s.name)
-			areaOfFn[id] = want
 			role := refs(f.props(id)["Role"])
 			logs := refs(f.props(id)["LoggingConfig"])
 			if got := f.stackOf[id]; got != want {

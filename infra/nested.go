@@ -42,7 +42,7 @@ const (
 	areaWorkers       = "Workers"
 )
 
-// areas is the order the nested stacks are declared in.
+// areas lists every nested stack; each is created with its first function.
 var areas = []string{areaContacts, areaConnections, areaMessaging, areaInstallations, areaAdmin, areaWorkers}
 
 // tagAreas puts each route's function into the nested stack of its
@@ -83,7 +83,6 @@ func areaOf(spec fnSpec) string {
 // stack, created on first use, or the root stack.
 func (b *backend) scopeOf(spec fnSpec) constructs.Construct {
 	area := areaOf(spec)
-	b.areas[spec.name] = area
 	if area == "" {
 		return b.stack
 	}

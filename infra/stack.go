@@ -125,10 +125,8 @@ type backend struct {
 	dlq            awssqs.Queue
 	streamFailures awssqs.Queue
 	functions      map[string]awslambda.Function
-	// nested are the nested stacks by area, areas each function's area
-	// ("" for the root stack); see nested.go.
+	// nested are the nested stacks by area (nested.go).
 	nested map[string]awscdk.NestedStack
-	areas  map[string]string
 	// outbox and outboxDLQ are the outbox queue and its DLQ (outbox.go);
 	// senderConcurrency the sender's reservation.
 	outbox, outboxDLQ awssqs.Queue
@@ -198,7 +196,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 		panic("infra: " + err.Error())
 	}
 	b := &backend{stack: stack, stage: stage, functions: map[string]awslambda.Function{}, roles: map[string]awsiam.Role{}, dispatcherConcurrency: concurrency, limits: lim,
-		senderConcurrency: senders, nested: map[string]awscdk.NestedStack{}, areas: map[string]string{}}
+		senderConcurrency: senders, nested: map[string]awscdk.NestedStack{}}
 	b.delivery = delivery
 	b.addKey()
 	b.addTable()

@@ -220,9 +220,9 @@ func TestWAFSettings(t *testing.T) {
 }
 
 // TestNoDependencyCycle walks every reference (Ref, Fn::GetAtt, Fn::Sub,
-// DependsOn) between the resources of all the stacks (collectTemplates): CloudFormation refuses a
-// template whose resources depend on each other in a circle, and synth does
-// not notice. The functions that flush the authorizer cache name the API
+// DependsOn) between the resources of all the stacks (collectTemplates):
+// CloudFormation refuses a template whose resources depend on each other
+// in a circle, and synth does not notice. The functions that flush the authorizer cache name the API
 // (the stage's methods name them) without closing one.
 func TestNoDependencyCycle(t *testing.T) {
 	sub := regexp.MustCompile(`\$\{([A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}`)
