@@ -125,7 +125,7 @@ func (b *backend) addWAF(api awsapigateway.RestApi, limit int) {
 	}
 	acl := awswafv2.NewCfnWebACL(b.stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
 		Scope:            jsii.String("REGIONAL"),
-		Description:      jsii.String("Per-address request limit in front of the chat backend API (" + b.stage + ")"),
+		Description:      jsii.String("Request limits in front of the chat backend API, stage " + b.stage), // CloudFormation allows no parentheses here
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
 		VisibilityConfig: visibility("chatbackend-" + b.stage),
 		CustomResponseBodies: &map[string]*awswafv2.CfnWebACL_CustomResponseBodyProperty{
