@@ -104,9 +104,9 @@ const Lease = 2 * queue.SenderTimeout
 // CredentialsTTL is how long a sender process uses a channel's provider
 // credentials once read: a change of them (a new access token set through
 // the admin API) is used by every send that starts CredentialsTTL after it
-// at the latest. A provider's refusal of the credentials themselves
-// (WhatsApp codes 0 and 190) drops them at once, and the message is tried
-// again with a fresh read.
+// at the latest. A provider's refusal of kept credentials themselves
+// (WhatsApp code 190, or a 401) drops them at once, and the message is
+// tried again with a fresh read.
 const CredentialsTTL = 30 * time.Second
 
 // FlushWindow is how long a recorded outcome waits for the rest of its
@@ -406,9 +406,10 @@ func (s *Sender) call(ctx context.Context, it *item, token string, failed func(*
 		}}
 }
 
-// credentialRefusal are the provider codes that refuse the credentials
-// themselves (WhatsApp: AuthException, access token expired or invalid).
-var credentialRefusal = map[string]bool{"0": true, "190": true}
+// credentialRefusal are the failure codes that refuse the credentials
+// themselves (WhatsApp: 190, access token expired or invalid; a 401
+// without a code, as the Cloud API client names it).
+var credentialRefusal = map[string]bool{"190": true, "http_401": true}
 
 // sentWrite records the provider's acceptance; recorded, then runs (if
 // not nil). A write that fails is tried again (flush); when it cannot be
