@@ -332,6 +332,23 @@ func (s *Messages) ClaimMessage(ctx context.Context, tenantID, id, token string,
 // provider id to the message, in the same transaction. A message no
 // longer queued is left as it is (done by another sender).
 func (s *Messages) RecordSent(ctx context.Context, m messages.Message, providerID string, at time.Time) error {
+	items, err := s.sentItems(m, providerID, at)
+	if err != nil {
+		return err
+	}
+	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if failedCondition(err) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record message %s sent: %w", m.ID, err)
+	}
+	return nil
+}
+
+// sentItems are RecordSent's transaction items: the message's update
+// first, then the provider id's pointer (when there is an id).
+func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time) ([]types.TransactWriteItem, error) {
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                aws.String(s.Table),
@@ -348,28 +365,33 @@ func (s *Messages) RecordSent(ctx context.Context, m messages.Message, providerI
 	if providerID != "" {
 		ref, err := item(providerIDPK(m.ChannelKind, providerID), skProviderID, providerRef{TenantID: m.TenantID, ChannelID: m.ChannelID, MessageID: m.ID})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref}})
 	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failedCondition(err) == 0 {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("record message %s sent: %w", m.ID, err)
-	}
-	return nil
+	return items, nil
 }
 
 // RecordRetry records an attempt to be made again (the provider timed out,
 // throttled or failed): one more attempt, its error, the claim released.
 func (s *Messages) RecordRetry(ctx context.Context, tenantID, id, token string, f messages.Failure) error {
-	fv, err := attributevalue.Marshal(f)
+	u, err := s.retryUpdate(tenantID, id, token, f)
 	if err != nil {
 		return err
 	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.API.UpdateItem(ctx, updateInput(u))
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("record retry of message %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Messages) retryUpdate(tenantID, id, token string, f messages.Failure) (*types.Update, error) {
+	fv, err := attributevalue.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return &types.Update{
 		TableName:                aws.String(s.Table),
 		Key:                      key(messagePK(tenantID, id), skMessage),
 		UpdateExpression:         aws.String("SET attempts = attempts + :one, last_error = :f REMOVE #claim, #until"),
@@ -378,26 +400,34 @@ func (s *Messages) RecordRetry(ctx context.Context, tenantID, id, token string, 
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": avN(1), ":f": fv, ":tok": avS(token),
 		},
-	})
-	if err != nil && !isConditionFailure(err) {
-		return fmt.Errorf("record retry of message %s: %w", id, err)
-	}
-	return nil
+	}, nil
 }
 
 // RecordFailed records that a message failed for good: the provider
 // refused it, or its attempts ran out. attempted says whether the failure
 // was a call to the provider (counted as an attempt).
 func (s *Messages) RecordFailed(ctx context.Context, tenantID, id string, f messages.Failure, at time.Time, attempted bool) error {
-	fv, err := attributevalue.Marshal(f)
+	u, err := s.failedUpdate(tenantID, id, f, at, attempted)
 	if err != nil {
 		return err
+	}
+	_, err = s.API.UpdateItem(ctx, updateInput(u))
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("record message %s failed: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Messages) failedUpdate(tenantID, id string, f messages.Failure, at time.Time, attempted bool) (*types.Update, error) {
+	fv, err := attributevalue.Marshal(f)
+	if err != nil {
+		return nil, err
 	}
 	n := int64(0)
 	if attempted {
 		n = 1
 	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return &types.Update{
 		TableName:                aws.String(s.Table),
 		Key:                      key(messagePK(tenantID, id), skMessage),
 		UpdateExpression:         aws.String("SET #status = :failed, failure = :f, failed_at = :t, attempts = attempts + :n REMOVE #claim, #until, last_error"),
@@ -407,25 +437,25 @@ func (s *Messages) RecordFailed(ctx context.Context, tenantID, id string, f mess
 			":failed": avS(string(messages.StatusFailed)), ":queued": avS(string(messages.StatusQueued)),
 			":f": fv, ":t": avN(at.UnixMilli()), ":n": avN(n),
 		},
-	})
-	if err != nil && !isConditionFailure(err) {
-		return fmt.Errorf("record message %s failed: %w", id, err)
-	}
-	return nil
+	}, nil
 }
 
 // ReleaseClaim gives a claim up without an attempt (the sender's own fault).
 func (s *Messages) ReleaseClaim(ctx context.Context, tenantID, id, token string) error {
-	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.API.UpdateItem(ctx, updateInput(s.releaseUpdate(tenantID, id, token)))
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("release claim on message %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Messages) releaseUpdate(tenantID, id, token string) *types.Update {
+	return &types.Update{
 		TableName:                 aws.String(s.Table),
 		Key:                       key(messagePK(tenantID, id), skMessage),
 		UpdateExpression:          aws.String("REMOVE #claim, #until"),
 		ConditionExpression:       aws.String("#claim = :tok"),
 		ExpressionAttributeNames:  map[string]string{"#claim": attrClaim, "#until": attrClaimUntil},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(token)},
-	})
-	if err != nil && !isConditionFailure(err) {
-		return fmt.Errorf("release claim on message %s: %w", id, err)
 	}
-	return nil
 }

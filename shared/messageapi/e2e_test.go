@@ -22,13 +22,21 @@ import (
 // pipeline is a stack whose sender calls a test provider over HTTP.
 func pipeline(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
 	t.Helper()
+	s, prov, ten := withProvider(t)
+	s.Pipeline()
+	return s, prov, ten
+}
+
+// withProvider is a stack whose sender (not started) calls a test provider
+// over HTTP, and a tenant whose WhatsApp channel has the tests' template.
+func withProvider(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
+	t.Helper()
 	s := stacktest.New(t)
 	prov := providertest.New(t)
 	messaging.Override(s.Deps, messaging.Overrides{
 		Providers:   map[string]sender.Provider{"whatsapp": providertest.Client{}},
 		Credentials: sender.StaticCredentials{AccessToken: "test-access-token", AccountID: "1234567890", BaseURL: prov.URL},
 	})
-	s.Pipeline()
 	ten := s.NewTenant("Acme", "whatsapp")
 	// The channel's registry holds the approved template the tests send.
 	reg := messaging.Of(s.Deps).TemplateRegistry()

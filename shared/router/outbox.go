@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,40 +60,72 @@ func outboxTaskOf(rec events.DynamoDBEventRecord) (sender.Task, bool, error) {
 }
 
 // queueOutbox sends the tasks to the outbox queue in batches of ten, each
-// in its tenant's message group (fair queueing, as the deliveries). On
-// error it returns the index of the first record whose task may not be
-// queued.
+// in its tenant's message group (fair queueing, as the deliveries), the
+// batches at once (a stream batch of 100 new messages is ten calls, and
+// the stream's next batch waits for them). On error it returns the index
+// of the first record whose task may not be queued: later batches queued
+// meanwhile are queued again when the stream retries, and the sender's
+// claims send their messages once.
 func (r *Router) queueOutbox(ctx context.Context, ts []outboxTask) (int, error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
+	if r.OutboxURL == "" {
+		return ts[0].from, fmt.Errorf("no outbox queue configured (%d messages to queue)", len(ts))
+	}
+	var batches [][]outboxTask
 	for start := 0; start < len(ts); start += 10 {
-		batch := ts[start:min(start+10, len(ts))]
-		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
-		for i, t := range batch {
-			body, err := json.Marshal(t.task)
-			if err != nil {
-				return t.from, err
+		batches = append(batches, ts[start:min(start+10, len(ts))])
+	}
+	type failure struct {
+		from int
+		err  error
+	}
+	fails := make([]*failure, len(batches))
+	var wg sync.WaitGroup
+	for bi, batch := range batches {
+		wg.Go(func() {
+			if from, err := r.queueOutboxBatch(ctx, batch); err != nil {
+				fails[bi] = &failure{from, err}
 			}
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
-				MessageGroupId: queue.GroupID(t.task.TenantID)}
+		})
+	}
+	wg.Wait()
+	for _, f := range fails { // in order: the first failed batch's first record
+		if f != nil {
+			return f.from, f.err
 		}
-		if r.OutboxURL == "" {
-			return batch[0].from, fmt.Errorf("no outbox queue configured (%d messages to queue)", len(batch))
-		}
-		out, err := r.Queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.OutboxURL), Entries: entries})
+	}
+	return 0, nil
+}
+
+// queueOutboxBatch sends up to ten tasks in one SendMessageBatch; on error
+// it returns the index of the first record whose task may not be queued.
+func (r *Router) queueOutboxBatch(ctx context.Context, batch []outboxTask) (int, error) {
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
+	for i, t := range batch {
+		body, err := json.Marshal(t.task)
 		if err != nil {
-			return batch[0].from, fmt.Errorf("queue messages: %w", err)
+			return t.from, err
 		}
-		if len(out.Failed) > 0 {
-			first := len(batch)
-			for _, f := range out.Failed {
-				if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < first {
-					first = i
-				}
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
+			MessageGroupId: queue.GroupID(t.task.TenantID)}
+	}
+	out, err := r.Queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.OutboxURL), Entries: entries})
+	if err != nil {
+		return batch[0].from, fmt.Errorf("queue messages: %w", err)
+	}
+	if len(out.Failed) > 0 {
+		first := len(batch)
+		for _, f := range out.Failed {
+			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < first {
+				first = i
 			}
-			if first == len(batch) {
-				first = 0
-			}
-			return batch[first].from, fmt.Errorf("queue messages: %d refused: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
 		}
+		if first == len(batch) {
+			first = 0
+		}
+		return batch[first].from, fmt.Errorf("queue messages: %d refused: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
 	}
 	return 0, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,24 +20,36 @@ import (
 
 // outboxQueue records the outbox tasks sent; down fails every call.
 type outboxQueue struct {
+	mu     sync.Mutex
 	urls   []string
 	tasks  []sender.Task
 	groups []string
 	down   bool
+	// refuse fails the calls that carry one of these messages.
+	refuse map[string]bool
 }
 
 func (q *outboxQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.urls = append(q.urls, aws.ToString(in.QueueUrl))
 	if q.down {
 		return nil, errors.New("SQS is down")
 	}
+	var ts []sender.Task
 	for _, e := range in.Entries {
 		var t sender.Task
 		if err := json.Unmarshal([]byte(aws.ToString(e.MessageBody)), &t); err != nil {
 			return nil, err
 		}
+		if q.refuse[t.MessageID] {
+			return nil, errors.New("SQS refused the call")
+		}
+		ts = append(ts, t)
+	}
+	for i, t := range ts {
 		q.tasks = append(q.tasks, t)
-		q.groups = append(q.groups, aws.ToString(e.MessageGroupId))
+		q.groups = append(q.groups, aws.ToString(in.Entries[i].MessageGroupId))
 	}
 	return &sqs.SendMessageBatchOutput{}, nil
 }
@@ -112,5 +126,33 @@ func TestInstallationMessagesStayOffTheOutbox(t *testing.T) {
 	}
 	if len(q.tasks) != 1 || q.tasks[0].MessageID != "msg_p" {
 		t.Fatalf("queued %+v, want only msg_p", q.tasks)
+	}
+}
+
+// A stream batch of many new messages is queued in calls of ten made at
+// once; when one call fails, the records from its first on are reported
+// failed (the stream retries them) and the other calls' tasks are queued.
+func TestOutboxBatchesAtOnce(t *testing.T) {
+	var recs []events.DynamoDBEventRecord
+	for i := range 25 {
+		m := messages.Message{ID: fmt.Sprintf("msg_%02d", i), TenantID: "ten_a", ChannelID: "ch", Direction: messages.Outbound, Status: messages.StatusQueued}
+		recs = append(recs, messageRecord(t, "INSERT", m, i+1))
+	}
+	q := &outboxQueue{refuse: map[string]bool{"msg_12": true}}
+	r := &Router{Connections: &fakeConns{}, Queue: q, QueueURL: "deliveries", OutboxURL: "outbox", Log: newRouter(nil, 0).Log}
+	out, err := r.Handle(context.Background(), events.DynamoDBEvent{Records: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.BatchItemFailures) != 15 || out.BatchItemFailures[0].ItemIdentifier != "00011" {
+		t.Fatalf("failures %+v, want the 15 records from msg_10's on", out.BatchItemFailures)
+	}
+	var ids []string
+	for _, tk := range q.tasks {
+		ids = append(ids, tk.MessageID)
+	}
+	sort.Strings(ids)
+	if len(ids) != 15 || ids[0] != "msg_00" || ids[9] != "msg_09" || ids[10] != "msg_20" || ids[14] != "msg_24" {
+		t.Fatalf("queued %v, want the first and third calls' tasks", ids)
 	}
 }

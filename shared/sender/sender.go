@@ -18,6 +18,20 @@
 // comes while the claim is live is hidden until the lease ends and then
 // finds the outcome.
 //
+// # In batches
+//
+// A batch of queue messages (up to 10) is claimed in one round of the
+// store (a consistent read of the messages and one transaction of their
+// claims), sent in parallel, and the outcomes recorded in one transaction
+// (a call that ends FlushWindow after another is recorded without
+// waiting for the rest); each message keeps its own conditions, so one
+// message's claim lost to another sender, or its outcome already recorded,
+// leaves the others as they are. Two copies of a message in one batch: the
+// first stands for both. A channel's credentials are read once per batch
+// and kept by the process for CredentialsTTL (30 s): a change of them is
+// in use within that time, and a provider's refusal of the credentials
+// drops them at once.
+//
 // What cannot be made exactly once: the provider accepted the message but
 // its answer never reached us (a timeout after the provider took it), or
 // the sender died between the provider's answer and its write (a few
@@ -60,13 +74,13 @@ type Task struct {
 	MessageID string `json:"message_id"`
 }
 
-// Store is what the sender reads and writes (ddbstore.Messages).
+// Store is what the sender reads and writes (ddbstore.Messages): a batch's
+// messages are claimed together and the outcomes of their provider calls
+// recorded together, each message with its own conditions (see
+// messages.Claim and messages.Outcome).
 type Store interface {
-	ClaimMessage(ctx context.Context, tenantID, id, token string, now time.Time, lease time.Duration) (m messages.Message, done bool, err error)
-	RecordSent(ctx context.Context, m messages.Message, providerID string, at time.Time) error
-	RecordRetry(ctx context.Context, tenantID, id, token string, f messages.Failure) error
-	RecordFailed(ctx context.Context, tenantID, id string, f messages.Failure, at time.Time, attempted bool) error
-	ReleaseClaim(ctx context.Context, tenantID, id, token string) error
+	ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim
+	RecordOutcomes(ctx context.Context, os []messages.Outcome) []error
 }
 
 // QueueAPI is the part of the SQS client the sender uses: it hides a
@@ -86,6 +100,20 @@ const (
 // Lease is how long a claim holds: longer than a provider call and the
 // writes around it (queue.SenderTimeout).
 const Lease = 2 * queue.SenderTimeout
+
+// CredentialsTTL is how long a sender process uses a channel's provider
+// credentials once read: a change of them (a new access token set through
+// the admin API) is used by every send that starts CredentialsTTL after it
+// at the latest. A provider's refusal of kept credentials themselves
+// (WhatsApp code 190, or a 401) drops them at once, and the message is
+// tried again with a fresh read.
+const CredentialsTTL = 30 * time.Second
+
+// FlushWindow is how long a recorded outcome waits for the rest of its
+// batch's provider calls before it is written without them: one write for
+// the batch when the calls end together, and a slow call (a provider
+// timeout) delays the others' records by no more than this.
+const FlushWindow = 50 * time.Millisecond
 
 // Sender holds what sending needs.
 type Sender struct {
@@ -107,10 +135,16 @@ type Sender struct {
 	// failed (retryAfter: the provider's Retry-After, 0 without one):
 	// benchmarks compress the retry schedule with it.
 	Schedule func(n int, retryAfter time.Duration) time.Duration
+	// CredentialsTTL is how long read credentials are kept (CredentialsTTL
+	// when 0; negative: read for every batch).
+	CredentialsTTL time.Duration
+	// FlushWindow is FlushWindow when 0.
+	FlushWindow time.Duration
 
 	// accepted holds messages the provider accepted whose acceptance could
 	// not be written: message key → provider id.
 	accepted sync.Map
+	creds    credCache
 }
 
 // outcome is what became of one queue message.
@@ -119,100 +153,219 @@ type outcome struct {
 	hide time.Duration // else hidden this long
 }
 
-// Handle is the SQS event handler (ReportBatchItemFailures): the messages
-// of a batch are sent in parallel.
+// item is one queue message of a batch on its way.
+type item struct {
+	qm   events.SQSMessage
+	key  messages.Key
+	m    messages.Message // as claimed
+	out  outcome
+	cred Credentials
+	// cached: cred came from the cache, not read for this batch.
+	cached bool
+}
+
+// write is an outcome to record and what follows from its write.
+type write struct {
+	it    *item
+	o     messages.Outcome
+	after func(err error) // sets it.out
+	tries int
+}
+
+// Handle is the SQS event handler (ReportBatchItemFailures). The batch's
+// messages are claimed together, sent in parallel, and their outcomes
+// recorded together (FlushWindow).
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	outs := make([]outcome, len(ev.Records))
-	var wg sync.WaitGroup
-	for i, m := range ev.Records {
-		wg.Go(func() { outs[i] = s.handle(ctx, m) })
-	}
-	wg.Wait()
-	var out events.SQSEventResponse
-	for i, m := range ev.Records {
-		if outs[i].done {
+	its := make([]*item, len(ev.Records))
+	first := map[messages.Key]bool{}
+	var claim []*item
+	for i, qm := range ev.Records {
+		it := &item{qm: qm}
+		its[i] = it
+		var t Task
+		if err := json.Unmarshal([]byte(qm.Body), &t); err != nil || t.TenantID == "" || t.MessageID == "" {
+			s.Log.ErrorContext(ctx, "unreadable outbox message dropped", "message_id", qm.MessageId, "err", err)
+			it.out = outcome{done: true}
 			continue
 		}
-		s.hideFor(ctx, m, outs[i].hide)
-		out.BatchItemFailures = append(out.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		it.key = messages.Key{TenantID: t.TenantID, ID: t.MessageID}
+		if first[it.key] {
+			// Another copy of a message of this batch: the first copy
+			// stands for both (it stays queued until the message is done).
+			it.out = outcome{done: true}
+			continue
+		}
+		first[it.key] = true
+		claim = append(claim, it)
+	}
+	if len(claim) > 0 {
+		s.send(ctx, claim)
+	}
+	var out events.SQSEventResponse
+	for _, it := range its {
+		if it.out.done {
+			continue
+		}
+		s.hideFor(ctx, it.qm, it.out.hide)
+		out.BatchItemFailures = append(out.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.qm.MessageId})
 	}
 	return out, nil
 }
 
-func (s *Sender) handle(ctx context.Context, qm events.SQSMessage) outcome {
-	var t Task
-	if err := json.Unmarshal([]byte(qm.Body), &t); err != nil || t.TenantID == "" || t.MessageID == "" {
-		s.Log.ErrorContext(ctx, "unreadable outbox message dropped", "message_id", qm.MessageId, "err", err)
-		return outcome{done: true}
-	}
-	fault := func(what string, err error) outcome {
-		s.Log.ErrorContext(ctx, what, "err", err, "tenant", t.TenantID, "message", t.MessageID)
-		receives, _ := strconv.Atoi(qm.Attributes["ApproximateReceiveCount"])
-		return outcome{hide: FaultBackoff(receives)}
-	}
+// fault sets it to be tried again after the sender's own fault.
+func (s *Sender) fault(ctx context.Context, it *item, what string, err error) {
+	s.Log.ErrorContext(ctx, what, "err", err, "tenant", it.key.TenantID, "message", it.key.ID)
+	receives, _ := strconv.Atoi(it.qm.Attributes["ApproximateReceiveCount"])
+	it.out = outcome{hide: FaultBackoff(receives)}
+}
+
+// send claims the items' messages, calls the provider for each and records
+// the outcomes.
+func (s *Sender) send(ctx context.Context, its []*item) {
 	token := newToken()
 	now := s.Now()
-	m, done, err := s.Store.ClaimMessage(ctx, t.TenantID, t.MessageID, token, now, Lease)
-	var claimed *messages.ClaimedError
-	switch {
-	case apperr.Is(err, apperr.KindNotFound):
-		s.Log.WarnContext(ctx, "outbox message for a message that does not exist dropped", "tenant", t.TenantID, "message", t.MessageID)
-		return outcome{done: true}
-	case asClaimed(err, &claimed):
-		return outcome{hide: claimed.Until.Sub(now) + time.Second}
-	case err != nil:
-		return fault("claim message", err)
-	case done:
-		return outcome{done: true} // sent or failed already: never again
+	keys := make([]messages.Key, len(its))
+	for i, it := range its {
+		keys[i] = it.key
 	}
-	key := t.TenantID + "#" + t.MessageID
-	if pid, ok := s.accepted.Load(key); ok {
-		// Accepted by the provider on an earlier receive, not yet recorded.
-		if err := s.recordSent(ctx, m, pid.(string)); err != nil {
-			return fault("record message sent", err)
+	claims := s.Store.ClaimMessages(ctx, keys, token, now, Lease)
+	var writes []*write
+	failed := func(it *item, f messages.Failure, attempted bool) *write {
+		return &write{it: it, o: messages.Outcome{Kind: messages.OutcomeFailed, Message: it.m, Failure: f, At: s.Now(), Attempted: attempted},
+			after: func(err error) {
+				if err != nil {
+					s.fault(ctx, it, "record message failed", err)
+					return
+				}
+				s.Log.InfoContext(ctx, "message failed", "tenant", it.m.TenantID, "message", it.m.ID, "code", f.Code, "error", f.Message)
+				it.out = outcome{done: true}
+			}}
+	}
+	var toSend []*item
+	for i, it := range its {
+		c := claims[i]
+		var claimed *messages.ClaimedError
+		switch {
+		case apperr.Is(c.Err, apperr.KindNotFound):
+			s.Log.WarnContext(ctx, "outbox message for a message that does not exist dropped", "tenant", it.key.TenantID, "message", it.key.ID)
+			it.out = outcome{done: true}
+			continue
+		case asClaimed(c.Err, &claimed):
+			it.out = outcome{hide: claimed.Until.Sub(now) + time.Second}
+			continue
+		case c.Err != nil:
+			s.fault(ctx, it, "claim message", c.Err)
+			continue
+		case c.Done:
+			it.out = outcome{done: true} // sent or failed already: never again
+			continue
 		}
-		s.accepted.Delete(key)
-		return outcome{done: true}
-	}
-	failed := func(f messages.Failure, attempted bool) outcome {
-		if err := s.Store.RecordFailed(ctx, m.TenantID, m.ID, f, s.Now(), attempted); err != nil {
-			return fault("record message failed", err)
+		it.m = c.Message
+		k := it.key.TenantID + "#" + it.key.ID
+		if pid, ok := s.accepted.Load(k); ok {
+			// Accepted by the provider on an earlier receive, not yet recorded.
+			writes = append(writes, s.sentWrite(ctx, it, pid.(string), func() { s.accepted.Delete(k) }))
+			continue
 		}
-		s.Log.InfoContext(ctx, "message failed", "tenant", m.TenantID, "message", m.ID, "code", f.Code, "error", f.Message)
-		return outcome{done: true}
-	}
-	prov := s.Providers[m.ChannelKind]
-	if prov == nil {
-		return failed(messages.Failure{Code: CodeNoProvider, Message: fmt.Sprintf("No provider sends %s messages on this stage.", m.ChannelKind)}, false)
-	}
-	creds, err := s.Credentials.ProviderCredentials(ctx, m.TenantID, m.ChannelID)
-	if apperr.Is(err, apperr.KindNotFound) {
-		return failed(messages.Failure{Code: CodeNoCredentials, Message: "The channel has no provider credentials."}, false)
-	}
-	if err != nil {
-		if rerr := s.Store.ReleaseClaim(ctx, m.TenantID, m.ID, token); rerr != nil {
-			s.Log.ErrorContext(ctx, "release claim", "err", rerr, "message", m.ID)
+		if s.Providers[it.m.ChannelKind] == nil {
+			writes = append(writes, failed(it, messages.Failure{Code: CodeNoProvider, Message: fmt.Sprintf("No provider sends %s messages on this stage.", it.m.ChannelKind)}, false))
+			continue
 		}
-		return fault("read provider credentials", err)
+		toSend = append(toSend, it)
 	}
+	toSend, ws := s.withCredentials(ctx, toSend, token, failed)
+	writes = append(writes, ws...)
+
+	results := make(chan *write, len(toSend))
+	for _, it := range toSend {
+		go func() { results <- s.call(ctx, it, token, failed) }()
+	}
+	window := s.FlushWindow
+	if window <= 0 {
+		window = FlushWindow
+	}
+	var timer <-chan time.Time
+	for left := len(toSend); left > 0; {
+		if len(writes) > 0 && timer == nil {
+			timer = time.After(window)
+		}
+		select {
+		case w := <-results:
+			left--
+			if w != nil {
+				writes = append(writes, w)
+			}
+		case <-timer:
+			s.flush(ctx, writes)
+			writes, timer = nil, nil
+		}
+	}
+	s.flush(ctx, writes)
+}
+
+// withCredentials gives each item its channel's credentials (one read per
+// channel, or the cache): the items to send, and the writes of those that
+// cannot be.
+func (s *Sender) withCredentials(ctx context.Context, its []*item, token string, failed func(*item, messages.Failure, bool) *write) ([]*item, []*write) {
+	type result struct {
+		c      Credentials
+		cached bool
+		err    error
+	}
+	byChannel := map[messages.Key]*result{} // Key{tenant, channel}
+	for _, it := range its {
+		byChannel[messages.Key{TenantID: it.m.TenantID, ID: it.m.ChannelID}] = nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for ch := range byChannel {
+		wg.Go(func() {
+			c, cached, err := s.credentials(ctx, ch.TenantID, ch.ID)
+			mu.Lock()
+			byChannel[ch] = &result{c, cached, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	var send []*item
+	var writes []*write
+	for _, it := range its {
+		r := byChannel[messages.Key{TenantID: it.m.TenantID, ID: it.m.ChannelID}]
+		switch {
+		case apperr.Is(r.err, apperr.KindNotFound):
+			writes = append(writes, failed(it, messages.Failure{Code: CodeNoCredentials, Message: "The channel has no provider credentials."}, false))
+		case r.err != nil:
+			s.fault(ctx, it, "read provider credentials", r.err)
+			writes = append(writes, &write{it: it, o: messages.Outcome{Kind: messages.OutcomeRelease, Message: it.m, Token: token},
+				after: func(err error) {
+					if err != nil {
+						s.Log.ErrorContext(ctx, "release claim", "err", err, "message", it.m.ID)
+					}
+				}})
+		default:
+			it.cred, it.cached = r.c, r.cached
+			send = append(send, it)
+		}
+	}
+	return send, writes
+}
+
+// call makes one provider call and returns the write of its outcome.
+func (s *Sender) call(ctx context.Context, it *item, token string, failed func(*item, messages.Failure, bool) *write) *write {
+	m := it.m
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = queue.ProviderTimeout
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
-	pid, err := prov.Send(cctx, creds, m)
+	pid, err := s.Providers[m.ChannelKind].Send(cctx, it.cred, m)
 	cancel()
 	attempt := m.Attempts + 1
 	if err == nil {
 		s.Log.InfoContext(ctx, "message sent", "tenant", m.TenantID, "message", m.ID, "provider_id", pid, "attempt", attempt,
 			"duration_ms", time.Since(start).Milliseconds())
-		if err := s.recordSent(ctx, m, pid); err != nil {
-			// Not sent again by this process: the next receive records it.
-			s.accepted.Store(key, pid)
-			return fault("record message sent", err)
-		}
-		return outcome{done: true}
+		return s.sentWrite(ctx, it, pid, nil)
 	}
 	pe := classify(err)
 	f := messages.Failure{Code: pe.Code, Message: pe.Message}
@@ -225,34 +378,153 @@ func (s *Sender) handle(ctx context.Context, qm events.SQSMessage) outcome {
 	if maxAttempts == 0 {
 		maxAttempts = queue.OutboxMaxAttempts
 	}
+	retryable := pe.Retryable
+	if !retryable && credentialRefusal[f.Code] && it.cached {
+		// Credentials kept from an earlier batch may have been replaced
+		// since: read them again for the next attempt.
+		s.creds.forget(m.TenantID, m.ChannelID)
+		retryable = true
+	}
 	switch {
-	case !pe.Retryable:
-		return failed(f, true)
+	case !retryable:
+		return failed(it, f, true)
 	case attempt >= maxAttempts:
 		f.Message = fmt.Sprintf("%s (gave up after %d attempts)", f.Message, attempt)
-		return failed(f, true)
+		return failed(it, f, true)
 	}
-	if err := s.Store.RecordRetry(ctx, m.TenantID, m.ID, token, f); err != nil {
-		// The attempt goes uncounted; the claim holds until its lease ends.
-		s.Log.ErrorContext(ctx, "record retry", "err", err, "message", m.ID)
+	wait := s.backoff(attempt, pe.RetryAfter)
+	if !pe.Retryable {
+		wait = time.Second
 	}
-	return outcome{hide: s.backoff(attempt, pe.RetryAfter)}
+	return &write{it: it, o: messages.Outcome{Kind: messages.OutcomeRetry, Message: m, Token: token, Failure: f},
+		after: func(err error) {
+			if err != nil {
+				// The attempt goes uncounted; the claim holds until its lease ends.
+				s.Log.ErrorContext(ctx, "record retry", "err", err, "message", m.ID)
+			}
+			it.out = outcome{hide: wait}
+		}}
 }
 
-// recordSent records the provider's acceptance, trying the write three
-// times before giving up.
-func (s *Sender) recordSent(ctx context.Context, m messages.Message, pid string) error {
-	var err error
-	for i := range 3 {
-		if i > 0 {
-			time.Sleep(time.Duration(i*i) * 100 * time.Millisecond)
+// credentialRefusal are the failure codes that refuse the credentials
+// themselves (WhatsApp: 190, access token expired or invalid; a 401
+// without a code, as the Cloud API client names it).
+var credentialRefusal = map[string]bool{"190": true, "http_401": true}
+
+// sentWrite records the provider's acceptance; recorded, then runs (if
+// not nil). A write that fails is tried again (flush); when it cannot be
+// made, the process remembers the provider id and records it on the next
+// receive instead of calling the provider again.
+func (s *Sender) sentWrite(ctx context.Context, it *item, pid string, recorded func()) *write {
+	return &write{it: it, o: messages.Outcome{Kind: messages.OutcomeSent, Message: it.m, ProviderID: pid, At: s.Now()},
+		after: func(err error) {
+			if err != nil {
+				s.accepted.Store(it.key.TenantID+"#"+it.key.ID, pid)
+				s.fault(ctx, it, "record message sent", err)
+				return
+			}
+			if recorded != nil {
+				recorded()
+			}
+			it.out = outcome{done: true}
+		}}
+}
+
+// flush records the writes in one batch; a sent write that fails is tried
+// twice more (100 ms, then 400 ms later) before its failure is taken.
+func (s *Sender) flush(ctx context.Context, ws []*write) {
+	for len(ws) > 0 {
+		os := make([]messages.Outcome, len(ws))
+		for i, w := range ws {
+			os[i] = w.o
 		}
-		if err = s.Store.RecordSent(ctx, m, pid, s.Now()); err == nil {
-			return nil
+		errs := s.Store.RecordOutcomes(ctx, os)
+		var again []*write
+		for i, w := range ws {
+			w.tries++
+			if errs[i] != nil && w.o.Kind == messages.OutcomeSent && w.tries < 3 {
+				again = append(again, w)
+				continue
+			}
+			w.after(errs[i])
+		}
+		if len(again) > 0 {
+			time.Sleep(time.Duration(again[0].tries*again[0].tries) * 100 * time.Millisecond)
+		}
+		ws = again
+	}
+}
+
+// credentials reads a channel's provider credentials, from the cache when
+// they were read less than CredentialsTTL ago (cached true). Not found and
+// errors are not kept.
+func (s *Sender) credentials(ctx context.Context, tenantID, channelID string) (Credentials, bool, error) {
+	ttl := s.CredentialsTTL
+	if ttl == 0 {
+		ttl = CredentialsTTL
+	}
+	now := s.Now()
+	if ttl > 0 {
+		if c, ok := s.creds.get(tenantID, channelID, now, ttl); ok {
+			return c, true, nil
 		}
 	}
-	return err
+	c, err := s.Credentials.ProviderCredentials(ctx, tenantID, channelID)
+	if err == nil && ttl > 0 {
+		s.creds.put(tenantID, channelID, c, now)
+	}
+	return c, false, err
 }
+
+// credCache keeps channels' provider credentials with the time they were
+// read.
+type credCache struct {
+	mu sync.Mutex
+	m  map[string]credEntry
+}
+
+type credEntry struct {
+	c  Credentials
+	at time.Time
+}
+
+func (c *credCache) get(tenantID, channelID string, now time.Time, ttl time.Duration) (Credentials, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[tenantID+"#"+channelID]
+	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
+		return Credentials{}, false
+	}
+	return e.c, true
+}
+
+func (c *credCache) put(tenantID, channelID string, cr Credentials, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]credEntry{}
+	}
+	if len(c.m) >= maxCachedChannels {
+		for k, e := range c.m {
+			if at.Sub(e.at) >= CredentialsTTL {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxCachedChannels {
+			clear(c.m)
+		}
+	}
+	c.m[tenantID+"#"+channelID] = credEntry{c: cr, at: at}
+}
+
+func (c *credCache) forget(tenantID, channelID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, tenantID+"#"+channelID)
+}
+
+// maxCachedChannels bounds the cache of one process.
+const maxCachedChannels = 10000
 
 // Backoff is the wait after attempt n (from 1) failed: RetryBase·2^(n-1)
 // at most RetryCap, or the provider's Retry-After when it gave one.

@@ -12,6 +12,15 @@ import (
 // same way.
 const ConcurrencySetting = "DISPATCHER_CONCURRENCY"
 
+// SenderConcurrencySetting is the environment variable that sets how many
+// batches of the outbox `make run` hands the sender at once
+// (DefaultSenderConcurrency when unset; in AWS, the sender's reserved
+// concurrency).
+const SenderConcurrencySetting = "SENDER_CONCURRENCY"
+
+// DefaultSenderConcurrency is make run's sender concurrency.
+const DefaultSenderConcurrency = 8
+
 // DefaultConcurrency is SQSPoller's concurrency when none is set.
 const DefaultConcurrency = 2
 

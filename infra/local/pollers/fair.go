@@ -95,8 +95,30 @@ func (f *fairness) release(groups []string) {
 }
 
 // fairPause is how long a worker waits after sending a whole batch back,
-// so that scanning a busy tenant's backlog does not spin.
-const fairPause = 50 * time.Millisecond
+// so that scanning a busy tenant's backlog does not spin; while the only
+// active group is the busy one, the wait doubles with each batch sent back
+// in a row, up to fairPauseMax: each scan moves ten of its messages to the
+// back of the queue (more traffic, and those messages wait the whole
+// queue again), and there is no other tenant to find yet.
+const (
+	fairPause    = 50 * time.Millisecond
+	fairPauseMax = time.Second
+)
+
+// pause is the wait after a worker sent a whole batch back, its streak-th
+// in a row (the worker's count, kept by the caller: reset when it handles
+// a batch).
+func (f *fairness) pause(streak *int) time.Duration {
+	f.mu.Lock()
+	alone := len(f.seen) <= 1
+	f.mu.Unlock()
+	if !alone {
+		*streak = 0
+		return fairPause
+	}
+	*streak = min(*streak+1, 8)
+	return min(fairPause<<(*streak-1), fairPauseMax)
+}
 
 // groupOf is the default GroupOf: the MessageGroupId attribute.
 func groupOf(m types.Message) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -162,5 +163,31 @@ func TestFairShare(t *testing.T) {
 	g := newFairness(1, 10, 1<<62)
 	if keep, _ = g.admit(make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
+	}
+}
+
+// A worker that keeps sending whole batches back while one group is alone
+// waits longer each time (up to fairPauseMax); once another group is
+// active, it scans at fairPause again.
+func TestFairPauseGrowsWhileAlone(t *testing.T) {
+	f := newFairness(4, 10, 1<<62)
+	for range 3 {
+		f.admit(make([]string, 10)) // group "" holds 30 of 40: its share
+	}
+	streak := 0
+	var waits []time.Duration
+	for range 7 {
+		if keep, back := f.admit(make([]string, 10)); len(keep) != 0 || len(back) != 10 {
+			t.Fatalf("over the share: keep %v back %v", keep, back)
+		}
+		waits = append(waits, f.pause(&streak))
+	}
+	want := []time.Duration{fairPause, 2 * fairPause, 4 * fairPause, 8 * fairPause, 16 * fairPause, fairPauseMax, fairPauseMax}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Fatalf("waits alone %v, want %v", waits, want)
+	}
+	f.admit([]string{"b"})
+	if w := f.pause(&streak); w != fairPause || streak != 0 {
+		t.Fatalf("with another group active: %s (streak %d), want %s", w, streak, fairPause)
 	}
 }

@@ -110,6 +110,7 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 }
 
 func (p *SQSPoller) poll(ctx context.Context) {
+	streak := 0 // whole batches sent back in a row (fair)
 	for ctx.Err() == nil {
 		out, err := p.receive(ctx)
 		if err != nil {
@@ -132,7 +133,9 @@ func (p *SQSPoller) poll(ctx context.Context) {
 		}
 		if p.fair != nil && len(msgs) > 0 {
 			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
-				_ = sleep(ctx, fairPause)
+				_ = sleep(ctx, p.fair.pause(&streak))
+			} else {
+				streak = 0
 			}
 		}
 		if len(msgs) > 0 {

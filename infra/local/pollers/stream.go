@@ -177,14 +177,18 @@ func (p *StreamPoller) readShard(ctx context.Context, stream, shard string, cps 
 				continue
 			}
 		}
-		out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(p.BatchSize))})
+		out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(p.readLimit()))})
 		if err != nil {
 			iter = nil // start again from the checkpoint, which is where iter was
 			p.retryLater(ctx, "get records", shard, err)
 			continue
 		}
-		if len(out.Records) > 0 {
-			if err := p.deliver(ctx, stream, shard, out.Records, cps); err != nil || ctx.Err() != nil {
+		segs, err := p.segments(out.Records, stream)
+		if err != nil {
+			return err
+		}
+		for _, seg := range segs {
+			if err := p.deliver(ctx, stream, shard, seg, cps); err != nil || ctx.Err() != nil {
 				return err
 			}
 		}
@@ -197,6 +201,50 @@ func (p *StreamPoller) readShard(ctx context.Context, stream, shard string, cps 
 		}
 	}
 	return nil
+}
+
+// maxGetRecords is the most records one GetRecords returns (DynamoDB
+// Streams' limit).
+const maxGetRecords = 1000
+
+// readLimit is how many records a GetRecords asks for: BatchSize, or with a
+// Filter as many as one call returns, as Lambda filters the records it
+// reads before it makes batches of BatchSize of those that pass (a
+// consumer that passes over most records would otherwise read them
+// BatchSize at a time and fall behind a busy table).
+func (p *StreamPoller) readLimit() int {
+	if p.Filter == nil {
+		return p.BatchSize
+	}
+	return maxGetRecords
+}
+
+// segments cuts records read into runs that each hold at most BatchSize
+// records passing the Filter, delivered in order.
+func (p *StreamPoller) segments(raw []types.Record, stream string) ([][]types.Record, error) {
+	if len(raw) <= p.BatchSize || p.Filter == nil {
+		if len(raw) == 0 {
+			return nil, nil
+		}
+		return [][]types.Record{raw}, nil
+	}
+	var segs [][]types.Record
+	start, passed := 0, 0
+	for i, r := range raw {
+		rec, err := streamRecord(r, stream)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", aws.ToString(r.EventID), err)
+		}
+		if !p.Filter(rec) {
+			continue
+		}
+		if passed == p.BatchSize {
+			segs = append(segs, raw[start:i])
+			start, passed = i, 0
+		}
+		passed++
+	}
+	return append(segs, raw[start:]), nil
 }
 
 func (p *StreamPoller) retryLater(ctx context.Context, what, shard string, err error) {

@@ -217,3 +217,41 @@ func TestStreamRestartResumesFromCheckpoint(t *testing.T) {
 	}
 	quiet(t, got2, 200*time.Millisecond, "replayed batch")
 }
+
+// With a Filter, the poller reads as many records as a GetRecords returns
+// and hands over batches of BatchSize records that pass, as Lambda
+// filters before it batches: a consumer that passes over most records
+// gets full batches, not one passing record per BatchSize records read.
+func TestStreamFilterBatchesPassingRecords(t *testing.T) {
+	e := emulators.ForTest(t)
+	for i := range 200 {
+		put(t, e, fmt.Sprintf("k%03d", i), i)
+	}
+	h, got := batches(succeed)
+	p := streamPoller(t, e, h)
+	p.BatchSize = 3
+	p.Filter = func(r events.DynamoDBEventRecord) bool {
+		var v int
+		_, _ = fmt.Sscan(r.Change.NewImage["v"].Number(), &v)
+		return v%10 == 0
+	}
+	run(t, p.Run)
+	var recs []events.DynamoDBEventRecord
+	n := 0
+	for len(recs) < 20 {
+		ev := receive(t, got, "stream batch")
+		n++
+		if len(ev.Records) > 3 {
+			t.Fatalf("batch of %d records, BatchSize 3", len(ev.Records))
+		}
+		recs = append(recs, ev.Records...)
+	}
+	for i, r := range recs {
+		if v := r.Change.NewImage["v"].Number(); v != fmt.Sprint(i*10) {
+			t.Fatalf("record %d: v %s, want %d (in order, each once)", i, v, i*10)
+		}
+	}
+	if n > 7 {
+		t.Errorf("20 passing records in %d batches, want 7 of at most 3", n)
+	}
+}

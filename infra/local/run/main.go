@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -332,7 +333,7 @@ func startPollers(ctx context.Context, d *wiring.Env, sqsClient *sqs.Client, q p
 			// tenants as the deliveries are (tasks carry tenant_id).
 			p := &pollers.SQSPoller{Client: sqsClient, QueueURL: q.OutboxURL, QueueARN: q.OutboxARN,
 				BatchSize: f.BatchSize, Handler: registry.Queues[f.Function](d), Drain: drainTime, WaitTime: 5 * time.Second,
-				Concurrency: dispatchWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
+				Concurrency: senderWorkers(d.Getenv), Fair: true, GroupOf: deliveryGroup}
 			wg.Go(func() { report(errc, p.Run(ctx)) })
 		case routes.SourceSchedule:
 			// The scheduler's ticker, every SCHEDULER_TICK_SECONDS (10):
@@ -358,6 +359,17 @@ func dispatchWorkers(getenv func(string) string) int {
 		return 4
 	}
 	return pollers.Concurrency(getenv)
+}
+
+// senderWorkers is how many outbox batches the local sender handles at
+// once (pollers.SenderConcurrencySetting, default
+// pollers.DefaultSenderConcurrency; 1 to 64).
+func senderWorkers(getenv func(string) string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(getenv(pollers.SenderConcurrencySetting)))
+	if err != nil || n < 1 || n > 64 {
+		return pollers.DefaultSenderConcurrency
+	}
+	return n
 }
 
 // deliveryGroup is a delivery message's tenant: its MessageGroupId, which

@@ -87,7 +87,7 @@ func measureE2E(ctx context.Context, o options, sb *sandbox.Server, logf func(st
 	t.Notes = []string{
 		fmt.Sprintf("baseline, the same path's DynamoDB and SQS calls alone, in sequence per message at %d/s (PutItem of the message, SendMessageBatch of its task, ReceiveMessage, the claim UpdateItem, the credentials GetItem, the sent TransactWriteItems, DeleteMessage; no polling waits, no HTTP): p95 %s ms (%s); the whole path = %.1f× its p95",
 			o.rate, connector.Num(base.P95MS), base, ratio),
-		fmt.Sprintf("%d messages (template) offered at %.0f/s for %s, issued at %.1f/s (worst start lag %.0f ms), %d tokens; stream poller at make run's interval (500 ms); outbox SQSPoller concurrency %d, 5 s long polls, fair (make run's)",
+		fmt.Sprintf("%d messages (template) offered at %.0f/s for %s, issued at %.1f/s (worst start lag %.0f ms), %d tokens; stream pollers at make run's interval (500 ms) and event filters; outbox SQSPoller concurrency %d, 5 s long polls, fair (make run's)",
 			r.Messages, r.OfferedRate, o.duration, r.AchievedRate, r.ScheduleLag, r.Tokens, r.SQSPollers),
 		fmt.Sprintf("API accept → sandbox: %s; sent %d, missing %d, sent twice %d, API non-2xx %v, API errors %d; left on the outbox %s visible, %s in flight",
 			r.EndToEnd, r.Sent, r.Missing, r.SentTwice, r.Non2xx, r.APIErrors, r.LeftVisible, r.LeftInFlight),
@@ -250,7 +250,8 @@ func e2e(ctx context.Context, o options, sb *sandbox.Server, logf func(string, .
 		switch f.Source {
 		case "stream":
 			p := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
-				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](s.d), Checkpoints: filepath.Join(tmp, "checkpoints-"+f.Function+".json")}
+				BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](s.d), Checkpoints: filepath.Join(tmp, "checkpoints-"+f.Function+".json"),
+				Filter: pollers.RouteFilter(f.StreamFilters())}
 			pwg.Go(func() { _ = p.Run(pctx) })
 		case "outbox":
 			inner := registry.Queues[f.Function](s.d)

@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/bench/connector"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/sandbox"
 )
 
@@ -80,7 +81,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 100, "1: messages per second through the API")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "1: how long messages are sent")
 	flag.IntVar(&o.perToken, "per-token", 80, "1: API calls per channel token (the limit is 100 per minute)")
-	flag.IntVar(&o.e2eConc, "e2e-concurrency", 4, "1: outbox SQSPoller concurrency (make run's default, DISPATCHER_CONCURRENCY)")
+	flag.IntVar(&o.e2eConc, "e2e-concurrency", pollers.DefaultSenderConcurrency, "1: outbox SQSPoller concurrency (make run's default, "+pollers.SenderConcurrencySetting+")")
 	flag.DurationVar(&o.baselineDur, "baseline-duration", 5*time.Second, "1: how long the DynamoDB and SQS calls alone are run at -rate")
 	flag.DurationVar(&o.settle, "settle-timeout", 30*time.Second, "1: wait this long after the last message for the sends")
 	flag.IntVar(&o.n, "n", 3000, "2: outbox tasks to drain (each run)")

@@ -61,7 +61,7 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 	if err != nil {
 		return nil, fmt.Errorf("ceiling loop: %w", err)
 	}
-	logf("2: context: the sender's DynamoDB calls alone, %d messages in flight, on a fresh stack", o.concurrency*10)
+	logf("2: context: the sender's DynamoDB calls alone, %d batches of 10 at a time, on a fresh stack", o.concurrency)
 	ddb, ddbCalls, err := senderCallsAlone(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("DynamoDB calls alone: %w", err)
@@ -84,12 +84,12 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 	t.Notes = []string{
 		fmt.Sprintf("baseline, outbox ceiling loop: %s messages/s (mean of %s before and %s after the sender; %d SQSPoller goroutines × batches of 10, each message's Cloud API request POSTed to the sandbox with the sender's WhatsApp client, then deleted; no DynamoDB)",
 			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
-		fmt.Sprintf("sender: %s messages/s = %.2f× the ceiling; %d messages in %.2f s, first receive → last message done (sent: claim UpdateItem, credentials GetItem, POST, TransactWriteItems)",
+		fmt.Sprintf("sender: %s messages/s = %.2f× the ceiling; %d messages in %.2f s, first receive → last message done (per batch: the claims' BatchGetItem and TransactWriteItems, the credentials (kept 30 s), the POSTs, the outcomes' TransactWriteItems)",
 			connector.Num(run.PerSec), t.Value, run.Done, run.ElapsedS),
 		fmt.Sprintf("sender batches %d, Handle %s; left on the outbox %s visible, %s in flight", run.Batches, run.Handle, run.LeftVisible, run.LeftInFlight),
 		fmt.Sprintf("ceiling loop batches %d before, %d after; Handle %s (after)", before.Batches, after.Batches, after.Handle),
-		fmt.Sprintf("context, the sender's DynamoDB calls alone (claim UpdateItem, credentials GetItem, sent TransactWriteItems per message; %d in flight, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
-			o.concurrency*10, connector.Num(ddb), run.PerSec/max(ddb, 1e-9)),
+		fmt.Sprintf("context, the sender's DynamoDB calls alone (per batch of 10: the claims' BatchGetItem and TransactWriteItems, the credentials GetItem, the outcomes' TransactWriteItems; %d batches at a time, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
+			o.concurrency, connector.Num(ddb), run.PerSec/max(ddb, 1e-9)),
 		"  " + strings.ReplaceAll(callLines(ddbCalls, 3), "\n", "\n  "),
 		fmt.Sprintf("CPU per message of the benchmark's processes (this one, dynoxide, fauxqs): sender %.2f ms, ceiling loop %.2f ms (after)", cpuPer(run), cpuPer(after)),
 		"sender: " + run.CPU.String(),
@@ -236,8 +236,9 @@ func cpuPer(r drainRun) float64 {
 }
 
 // senderCallsAlone is the rate of the sender's DynamoDB calls for o.n
-// stored messages (claim, credentials, record sent), o.concurrency×10 at
-// a time, on a fresh stack.
+// stored messages, per batch of 10 as the sender makes them (the batch's
+// claim, its channel's credentials, the batch's outcomes), o.concurrency
+// batches at a time, on a fresh stack.
 func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpStats, error) {
 	s, err := startStack(ctx, scratchKeep)
 	if err != nil {
@@ -252,17 +253,35 @@ func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpSt
 		return 0, nil, err
 	}
 	store, creds := messaging.Of(s.d).SenderStore(), messaging.Of(s.d).ProviderCredentials()
+	var batches [][]messages.Message
+	for i := 0; i < len(ms); i += 10 {
+		batches = append(batches, ms[i:min(i+10, len(ms))])
+	}
 	s.calls.Reset()
 	t0 := time.Now()
-	err = parallel(ctx, o.concurrency*10, len(ms), func(ctx context.Context, i int) error {
-		m, done, err := store.ClaimMessage(ctx, ms[i].TenantID, ms[i].ID, "tok", time.Now(), sender.Lease)
-		if err != nil || done {
-			return fmt.Errorf("claim: done %v, %v", done, err)
+	err = parallel(ctx, o.concurrency, len(batches), func(ctx context.Context, i int) error {
+		b := batches[i]
+		keys := make([]messages.Key, len(b))
+		for j, m := range b {
+			keys[j] = messages.Key{TenantID: m.TenantID, ID: m.ID}
 		}
-		if _, err := creds.ProviderCredentials(ctx, m.TenantID, m.ChannelID); err != nil {
+		cs := store.ClaimMessages(ctx, keys, "tok", time.Now(), sender.Lease)
+		os := make([]messages.Outcome, len(cs))
+		for j, c := range cs {
+			if c.Err != nil || c.Done {
+				return fmt.Errorf("claim: done %v, %v", c.Done, c.Err)
+			}
+			os[j] = messages.Outcome{Kind: messages.OutcomeSent, Message: c.Message, ProviderID: "wamid.ddb" + c.Message.ID, At: time.Now()}
+		}
+		if _, err := creds.ProviderCredentials(ctx, cs[0].Message.TenantID, cs[0].Message.ChannelID); err != nil {
 			return err
 		}
-		return store.RecordSent(ctx, m, "wamid.ddb"+m.ID, time.Now())
+		for _, err := range store.RecordOutcomes(ctx, os) {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, nil, err

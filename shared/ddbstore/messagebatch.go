@@ -1,0 +1,295 @@
+package ddbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/messages"
+)
+
+// The sender's batch writes. A batch of outbox messages is claimed with one
+// consistent BatchGetItem and one TransactWriteItems of their claims, and
+// the outcomes of its provider calls are recorded with one
+// TransactWriteItems: two rounds of the table per batch instead of three
+// calls per message. Each item keeps its own condition, as the single
+// writes (ClaimMessage, RecordSent, ...) do; a transaction is all or
+// nothing, so when one item's condition fails the others are written again
+// without it (claims are read again first).
+
+// maxTransactItems is DynamoDB's limit of items in one TransactWriteItems.
+const maxTransactItems = 100
+
+// batchRounds is how many rounds a batch write gets before its items are
+// written alone (outcomes) or reported as contended (claims).
+const batchRounds = 3
+
+// ClaimMessages is ClaimMessage for many messages at once, all with token:
+// out[i] is keys[i]'s claim. A key given twice is claimed once; its other
+// copies are answered *messages.ClaimedError, as if another sender held it.
+func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim {
+	out := make([]messages.Claim, len(keys))
+	seen := make(map[messages.Key]bool, len(keys))
+	var pending []int
+	for i, k := range keys {
+		if seen[k] {
+			out[i].Err = &messages.ClaimedError{Until: now.Add(lease)}
+			continue
+		}
+		seen[k] = true
+		pending = append(pending, i)
+	}
+	for round := 0; len(pending) > 0; round++ {
+		if round == batchRounds {
+			for _, i := range pending {
+				out[i].Err = fmt.Errorf("claim message %s: its claim was contended %d times", keys[i].ID, batchRounds)
+			}
+			break
+		}
+		items, err := s.getMessageItems(ctx, keys, pending)
+		if err != nil {
+			for _, i := range pending {
+				out[i].Err = err
+			}
+			break
+		}
+		var cand []int
+		attempts := map[int]types.AttributeValue{}
+		for _, i := range pending {
+			raw := items[i]
+			if raw == nil {
+				out[i].Err = notFoundMessage(keys[i].ID)
+				continue
+			}
+			var m messages.Message
+			if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
+				out[i].Err = fmt.Errorf("claim message %s: unmarshal: %w", keys[i].ID, err)
+				continue
+			}
+			if m.Status != messages.StatusQueued {
+				out[i] = messages.Claim{Message: m, Done: true}
+				continue
+			}
+			if until := claimUntil(raw); until >= now.UnixMilli() {
+				out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
+				continue
+			}
+			out[i] = messages.Claim{Message: m}
+			attempts[i] = raw["attempts"]
+			cand = append(cand, i)
+		}
+		pending = nil
+		for start := 0; start < len(cand); start += maxTransactItems {
+			chunk := cand[start:min(start+maxTransactItems, len(cand))]
+			tx := make([]types.TransactWriteItem, len(chunk))
+			for j, i := range chunk {
+				tx[j] = types.TransactWriteItem{Update: s.claimUpdate(keys[i], token, now, lease, attempts[i])}
+			}
+			_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+			var tce *types.TransactionCanceledException
+			switch {
+			case err == nil:
+			case errors.As(err, &tce):
+				// Another sender's claim, a callback or a conflict came
+				// between the read and the write: read them again.
+				pending = append(pending, chunk...)
+			default:
+				for _, i := range chunk {
+					out[i] = messages.Claim{Err: fmt.Errorf("claim message %s: %w", keys[i].ID, err)}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// claimUpdate is the claim of one message read with attempts (its
+// attempts attribute as read; nil when it had none): queued, no live
+// claim, and not attempted since it was read.
+func (s *Messages) claimUpdate(k messages.Key, token string, now time.Time, lease time.Duration, attempts types.AttributeValue) *types.Update {
+	cond := "#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"
+	vals := map[string]types.AttributeValue{
+		":tok": avS(token), ":until": avN(now.Add(lease).UnixMilli()), ":now": avN(now.UnixMilli()),
+		":queued": avS(string(messages.StatusQueued)),
+	}
+	names := map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil, "#att": "attempts"}
+	if attempts != nil {
+		cond += " AND #att = :att"
+		vals[":att"] = attempts
+	} else {
+		cond += " AND attribute_not_exists(#att)"
+	}
+	return &types.Update{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(messagePK(k.TenantID, k.ID), skMessage),
+		UpdateExpression:          aws.String("SET #claim = :tok, #until = :until"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
+	}
+}
+
+// claimUntil is a message item's claim lease end, Unix ms (0: none).
+func claimUntil(item map[string]types.AttributeValue) int64 {
+	if n, ok := item[attrClaimUntil].(*types.AttributeValueMemberN); ok {
+		until, _ := strconv.ParseInt(n.Value, 10, 64)
+		return until
+	}
+	return 0
+}
+
+// getMessageItems reads the message items of keys[idx...] (strongly
+// consistent), by index; a message that does not exist has none.
+func (s *Messages) getMessageItems(ctx context.Context, keys []messages.Key, idx []int) (map[int]map[string]types.AttributeValue, error) {
+	byPK := make(map[string]int, len(idx))
+	out := make(map[int]map[string]types.AttributeValue, len(idx))
+	for start := 0; start < len(idx); start += 100 {
+		var ks []map[string]types.AttributeValue
+		for _, i := range idx[start:min(start+100, len(idx))] {
+			pk := messagePK(keys[i].TenantID, keys[i].ID)
+			byPK[pk] = i
+			ks = append(ks, key(pk, skMessage))
+		}
+		req := map[string]types.KeysAndAttributes{s.Table: {Keys: ks, ConsistentRead: aws.Bool(true)}}
+		for try := 0; len(req) > 0; try++ {
+			if try > 0 {
+				if try > 8 {
+					return nil, fmt.Errorf("read messages: %d keys left unprocessed", len(req[s.Table].Keys))
+				}
+				if err := sleep(ctx, time.Duration(try*try)*20*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			res, err := s.API.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read messages: %w", err)
+			}
+			for _, it := range res.Responses[s.Table] {
+				if pk, ok := it[AttrPK].(*types.AttributeValueMemberS); ok {
+					if i, ok := byPK[pk.Value]; ok {
+						out[i] = it
+					}
+				}
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// RecordOutcomes records the outcomes of a batch's provider calls, each as
+// its single write does (RecordSent, RecordFailed, RecordRetry,
+// ReleaseClaim: a sent message's update and its provider id's pointer
+// together), in TransactWriteItems of up to 100 items: errs[i] is
+// os[i]'s error. An outcome whose condition fails is left, as the single
+// writes leave it (nil error), and the others written again without it;
+// what is still unwritten after batchRounds rounds is written alone.
+func (s *Messages) RecordOutcomes(ctx context.Context, os []messages.Outcome) []error {
+	errs := make([]error, len(os))
+	items := make([][]types.TransactWriteItem, len(os))
+	var pending []int
+	for i, o := range os {
+		its, err := s.outcomeItems(o)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		items[i] = its
+		pending = append(pending, i)
+	}
+	for round := 0; round < batchRounds && len(pending) > 0; round++ {
+		var again []int
+		for len(pending) > 0 {
+			// A chunk: whole outcomes, at most maxTransactItems items.
+			var chunk []int
+			var tx []types.TransactWriteItem
+			var owner []int // owner[j]: the outcome tx[j] belongs to
+			for len(pending) > 0 && len(tx)+len(items[pending[0]]) <= maxTransactItems {
+				i := pending[0]
+				pending = pending[1:]
+				chunk = append(chunk, i)
+				tx = append(tx, items[i]...)
+				for range items[i] {
+					owner = append(owner, i)
+				}
+			}
+			_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+			var tce *types.TransactionCanceledException
+			switch {
+			case err == nil:
+			case errors.As(err, &tce) && len(tce.CancellationReasons) == len(tx):
+				settled := map[int]bool{}
+				for j, r := range tce.CancellationReasons {
+					if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+						settled[owner[j]] = true // left as it is
+					}
+				}
+				for _, i := range chunk {
+					if !settled[i] {
+						again = append(again, i)
+					}
+				}
+			case errors.As(err, &tce):
+				again = append(again, chunk...)
+			default:
+				for _, i := range chunk {
+					errs[i] = fmt.Errorf("record outcome of message %s: %w", os[i].Message.ID, err)
+				}
+			}
+		}
+		pending = again
+	}
+	for _, i := range pending {
+		errs[i] = s.recordOutcome(ctx, os[i])
+	}
+	return errs
+}
+
+// recordOutcome is one outcome's single write.
+func (s *Messages) recordOutcome(ctx context.Context, o messages.Outcome) error {
+	m := o.Message
+	switch o.Kind {
+	case messages.OutcomeSent:
+		return s.RecordSent(ctx, m, o.ProviderID, o.At)
+	case messages.OutcomeFailed:
+		return s.RecordFailed(ctx, m.TenantID, m.ID, o.Failure, o.At, o.Attempted)
+	case messages.OutcomeRetry:
+		return s.RecordRetry(ctx, m.TenantID, m.ID, o.Token, o.Failure)
+	case messages.OutcomeRelease:
+		return s.ReleaseClaim(ctx, m.TenantID, m.ID, o.Token)
+	}
+	return fmt.Errorf("record outcome of message %s: unknown kind %d", m.ID, o.Kind)
+}
+
+// outcomeItems are one outcome's transaction items; the first is the
+// message's conditional update.
+func (s *Messages) outcomeItems(o messages.Outcome) ([]types.TransactWriteItem, error) {
+	m := o.Message
+	switch o.Kind {
+	case messages.OutcomeSent:
+		return s.sentItems(m, o.ProviderID, o.At)
+	case messages.OutcomeFailed:
+		u, err := s.failedUpdate(m.TenantID, m.ID, o.Failure, o.At, o.Attempted)
+		return []types.TransactWriteItem{{Update: u}}, err
+	case messages.OutcomeRetry:
+		u, err := s.retryUpdate(m.TenantID, m.ID, o.Token, o.Failure)
+		return []types.TransactWriteItem{{Update: u}}, err
+	case messages.OutcomeRelease:
+		return []types.TransactWriteItem{{Update: s.releaseUpdate(m.TenantID, m.ID, o.Token)}}, nil
+	}
+	return nil, fmt.Errorf("record outcome of message %s: unknown kind %d", m.ID, o.Kind)
+}
+
+// updateInput is the UpdateItem of a transaction's update.
+func updateInput(u *types.Update) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues}
+}

@@ -1,0 +1,249 @@
+package ddbstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/messages"
+)
+
+// countingAPI counts the calls made to DynamoDB and, once, runs race
+// before the first TransactWriteItems.
+type countingAPI struct {
+	*dynamodb.Client
+	calls atomic.Int64
+	once  sync.Once
+	race  func()
+}
+
+func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.calls.Add(1)
+	return c.Client.GetItem(ctx, in, o...)
+}
+
+func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.calls.Add(1)
+	return c.Client.UpdateItem(ctx, in, o...)
+}
+
+func (c *countingAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.calls.Add(1)
+	return c.Client.BatchGetItem(ctx, in, o...)
+}
+
+func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls.Add(1)
+	if c.race != nil {
+		c.once.Do(c.race)
+	}
+	return c.Client.TransactWriteItems(ctx, in, o...)
+}
+
+func queuedMessage(id string, now time.Time) messages.Message {
+	return messages.Message{ID: id, TenantID: "ten_a", ChannelID: "ch_a", ChannelKind: "whatsapp", Direction: messages.Outbound,
+		Type: messages.TypeText, Text: &messages.Text{Body: "hi"}, Status: messages.StatusQueued, CreatedAt: now.UnixMilli()}
+}
+
+// A batch claim answers each message as ClaimMessage would, in one read
+// and one write for the batch: queued ones claimed, done ones done, a
+// live claim refused with its lease end, a missing one not found, a
+// second copy of a key refused as claimed.
+func TestClaimMessagesBatch(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 8 {
+		m := queuedMessage(fmt.Sprintf("msg_b%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	// msg_b6 is sent, msg_b7 claimed by another sender until now+1 min.
+	if err := s.RecordSent(ctx, queuedMessage("msg_b6", now), "wamid.B6", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_b7", "other", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys = append(keys, messages.Key{TenantID: "ten_a", ID: "msg_none"}, keys[0])
+	api.calls.Store(0)
+	got := s.ClaimMessages(ctx, keys, "tok", now.Add(time.Second), time.Minute)
+	if n := api.calls.Load(); n != 2 {
+		t.Errorf("%d calls for a batch claim, want 2 (BatchGetItem, TransactWriteItems)", n)
+	}
+	var claimed *messages.ClaimedError
+	for i, c := range got {
+		switch {
+		case i < 6:
+			if c.Err != nil || c.Done || c.Message.ID != keys[i].ID || c.Message.Text == nil {
+				t.Errorf("%s: %+v", keys[i].ID, c)
+			}
+		case i == 6:
+			if c.Err != nil || !c.Done || c.Message.Status != messages.StatusSent {
+				t.Errorf("sent message: %+v", c)
+			}
+		case i == 7:
+			if !errors.As(c.Err, &claimed) || !claimed.Until.Equal(now.Add(time.Minute)) {
+				t.Errorf("claimed message: %+v", c)
+			}
+		case i == 8:
+			if !apperr.Is(c.Err, apperr.KindNotFound) {
+				t.Errorf("missing message: %+v", c)
+			}
+		case i == 9:
+			if !errors.As(c.Err, &claimed) {
+				t.Errorf("second copy of a key: %+v", c)
+			}
+		}
+	}
+	// The claims hold: a single claim is refused until the lease ends.
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_b0", "late", now.Add(2*time.Second), time.Minute); !errors.As(err, &claimed) {
+		t.Fatalf("claim over a batch claim: %v", err)
+	}
+	again := s.ClaimMessages(ctx, keys[:6], "tok2", now.Add(2*time.Minute), time.Minute)
+	for i, c := range again {
+		if c.Err != nil || c.Done {
+			t.Errorf("%s after the lease: %+v", keys[i].ID, c)
+		}
+	}
+}
+
+// A message claimed by another sender between the batch's read and its
+// write is answered as claimed; the rest of the batch is claimed.
+func TestClaimMessagesRace(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 4 {
+		m := queuedMessage(fmt.Sprintf("msg_r%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	other := &ddbstore.Messages{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	api.race = func() {
+		if _, _, err := other.ClaimMessage(ctx, "ten_a", "msg_r2", "other", now, time.Minute); err != nil {
+			t.Error(err)
+		}
+	}
+	got := s.ClaimMessages(ctx, keys, "tok", now, time.Minute)
+	var claimed *messages.ClaimedError
+	for i, c := range got {
+		if i == 2 {
+			if !errors.As(c.Err, &claimed) {
+				t.Errorf("message claimed in between: %+v", c)
+			}
+			continue
+		}
+		if c.Err != nil || c.Done {
+			t.Errorf("%s: %+v", keys[i].ID, c)
+		}
+	}
+	// Ours are claimed by "tok": a retry with that token counts.
+	if errs := s.RecordOutcomes(ctx, []messages.Outcome{{Kind: messages.OutcomeRetry, Message: got[0].Message, Token: "tok", Failure: messages.Failure{Code: "500"}}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if m, _ := s.GetMessage(ctx, "ten_a", "msg_r0"); m.Attempts != 1 {
+		t.Fatalf("retry with the batch's token not recorded: %+v", m)
+	}
+}
+
+// The outcomes of a batch are written in one transaction, each as its
+// single write: sent with the provider id's pointer, failed, a retry
+// counted, a claim released; an outcome whose condition fails (the message
+// is no longer queued, or the claim is not ours) is left and the others
+// written.
+func TestRecordOutcomes(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 6 {
+		m := queuedMessage(fmt.Sprintf("msg_o%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	cs := s.ClaimMessages(ctx, keys, "tok", now, time.Minute)
+	for _, c := range cs {
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+	}
+	// msg_o4 failed meanwhile (another sender after the lease).
+	if err := s.RecordFailed(ctx, "ten_a", "msg_o4", messages.Failure{Code: "131026"}, now, true); err != nil {
+		t.Fatal(err)
+	}
+	m := func(i int) messages.Message { return cs[i].Message }
+	os := []messages.Outcome{
+		{Kind: messages.OutcomeSent, Message: m(0), ProviderID: "wamid.O0", At: now.Add(time.Second)},
+		{Kind: messages.OutcomeSent, Message: m(1), ProviderID: "wamid.O1", At: now.Add(time.Second)},
+		{Kind: messages.OutcomeFailed, Message: m(2), Failure: messages.Failure{Code: "131047", Message: "Re-engagement message"}, At: now, Attempted: true},
+		{Kind: messages.OutcomeRetry, Message: m(3), Token: "tok", Failure: messages.Failure{Code: "429", Message: "slow down"}},
+		{Kind: messages.OutcomeSent, Message: m(4), ProviderID: "wamid.O4", At: now},
+		{Kind: messages.OutcomeRelease, Message: m(5), Token: "not-ours"},
+	}
+	api.calls.Store(0)
+	for i, err := range s.RecordOutcomes(ctx, os) {
+		if err != nil {
+			t.Errorf("outcome %d: %v", i, err)
+		}
+	}
+	if n := api.calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2 (the batch's transaction, again without the failed condition)", n)
+	}
+	get := func(id string) messages.Message {
+		got, err := s.GetMessage(ctx, "ten_a", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for i, pid := range []string{"wamid.O0", "wamid.O1"} {
+		got := get(keys[i].ID)
+		if got.Status != messages.StatusSent || got.ProviderID != pid || got.Attempts != 1 || got.SentAt != now.Add(time.Second).UnixMilli() {
+			t.Errorf("sent: %+v", got)
+		}
+		if _, id, err := s.MessageByProviderID(ctx, "whatsapp", pid); err != nil || id != keys[i].ID {
+			t.Errorf("pointer of %s: %s %v", pid, id, err)
+		}
+	}
+	if got := get("msg_o2"); got.Status != messages.StatusFailed || got.Failure == nil || got.Failure.Code != "131047" || got.Attempts != 1 {
+		t.Errorf("failed: %+v", got)
+	}
+	if got := get("msg_o3"); got.Status != messages.StatusQueued || got.Attempts != 1 || got.LastError == nil || got.LastError.Code != "429" {
+		t.Errorf("retry: %+v", got)
+	}
+	if got := get("msg_o4"); got.Status != messages.StatusFailed || got.ProviderID != "" {
+		t.Errorf("a failed message moved by a late sent: %+v", got)
+	}
+	if _, _, err := s.MessageByProviderID(ctx, "whatsapp", "wamid.O4"); !apperr.Is(err, apperr.KindNotFound) {
+		t.Errorf("pointer written for a message left as it was: %v", err)
+	}
+	// msg_o3's claim is gone (retry), msg_o5's holds (not our token).
+	var claimed *messages.ClaimedError
+	if c := s.ClaimMessages(ctx, []messages.Key{keys[3], keys[5]}, "next", now.Add(time.Second), time.Minute); c[0].Err != nil || !errors.As(c[1].Err, &claimed) {
+		t.Errorf("claims after the outcomes: %+v", c)
+	}
+}
