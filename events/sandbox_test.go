@@ -26,7 +26,7 @@ var front struct {
 }
 
 // providerSandbox starts a fresh sandbox for t, with the sample channel's
-// app secret and WABA id, behind the front URL, and returns it and the URL.
+// app secret, WABA id and approved template, behind the front URL, and returns it and the URL.
 func providerSandbox(t *testing.T) (*sandbox.Sandbox, string) {
 	t.Helper()
 	front.once.Do(func() {
@@ -42,7 +42,10 @@ func providerSandbox(t *testing.T) (*sandbox.Sandbox, string) {
 		os.Setenv(whatsapp.EnvBaseURL, srv.URL)
 	})
 	sb, err := sandbox.New(sandbox.Options{AppSecret: appevents.SampleWAAppSecret, WABAID: appevents.SampleWAWABAID,
-		StatusDelay: time.Millisecond, WebhookRetries: []time.Duration{}})
+		StatusDelay: time.Millisecond, WebhookRetries: []time.Duration{},
+		// The template the sends name is approved at the provider too.
+		Templates: []sandbox.Template{{Name: appevents.SampleWATemplate, Language: "en", Category: "UTILITY",
+			Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: appevents.SampleWATemplateText}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,23 +21,24 @@ import (
 // one the sends name (SampleWATemplate, id SampleWATemplateID), one the
 // update sample edits and one the delete sample deletes.
 const (
-	SampleWAChannel     = "ch_samplewa"
-	SampleWATokenID     = "tok_samplewa"
-	SampleWAToken       = "ct_sample_whatsapp_token_for_entry_path_tests"
-	SampleWAInstance    = 990042
-	SampleWAAccessToken = "EAAsample0access0token0for0entry0path0tests"
-	SampleWAPhoneID     = "100000000000777"
-	SampleWAWABAID      = "100000000000888"
-	SampleWAAppSecret   = "sample_whatsapp_app_secret_for_entry_path_tests"
-	SampleWAVerifyToken = "sample_whatsapp_verify_token"
-	SampleWAContact     = "923001234567"
-	SampleWAPhone       = "+923001234567"
-	SampleWAMessage     = "msg_samplesent"
-	SampleWATemplate    = "sample_template"
-	SampleWANamespace   = "sample_namespace"
-	SampleWATemplateID  = "tpl_sample"
-	sampleWAUpdateID    = "tpl_sampleupdate"
-	sampleWADeleteID    = "tpl_sampledelete"
+	SampleWAChannel      = "ch_samplewa"
+	SampleWATokenID      = "tok_samplewa"
+	SampleWAToken        = "ct_sample_whatsapp_token_for_entry_path_tests"
+	SampleWAInstance     = 990042
+	SampleWAAccessToken  = "EAAsample0access0token0for0entry0path0tests"
+	SampleWAPhoneID      = "100000000000777"
+	SampleWAWABAID       = "100000000000888"
+	SampleWAAppSecret    = "sample_whatsapp_app_secret_for_entry_path_tests"
+	SampleWAVerifyToken  = "sample_whatsapp_verify_token"
+	SampleWAContact      = "923001234567"
+	SampleWAPhone        = "+923001234567"
+	SampleWAMessage      = "msg_samplesent"
+	SampleWATemplate     = "sample_template"
+	SampleWANamespace    = "sample_namespace"
+	SampleWATemplateID   = "tpl_sample"
+	SampleWATemplateText = "Hello from the sample WhatsApp number."
+	sampleWAUpdateID     = "tpl_sampleupdate"
+	sampleWADeleteID     = "tpl_sampledelete"
 	// sampleWATime is when the sample message was sent (Unix ms).
 	sampleWATime = 1795316400000
 )
@@ -110,7 +111,7 @@ func seedWhatsApp(ctx context.Context, d *wiring.Env) error {
 		return err
 	}
 	for _, t := range []struct{ id, name, text string }{
-		{SampleWATemplateID, SampleWATemplate, "Hello from the sample WhatsApp number."},
+		{SampleWATemplateID, SampleWATemplate, SampleWATemplateText},
 		{sampleWAUpdateID, "sample_update", "Your order is on its way."},
 		{sampleWADeleteID, "sample_delete", "This template is deleted by the delete sample."},
 	} {
