@@ -126,3 +126,32 @@ func TestMessagingEventSamples(t *testing.T) {
 	granted("sender", rec)
 	checkSent(t, d, sb.Sends)
 }
+
+// TestMessagingEventSamplesUnderRIE runs the same samples through the
+// WhatsApp intake's and the sender's bootstraps under the emulator.
+func TestMessagingEventSamplesUnderRIE(t *testing.T) {
+	tenv := emulators.ForTest(t)
+	env := rieEnv(t, tenv)
+	sb := front.cur.Load()
+	vars := map[string]string{appenv.TableName: tenv.Table, appenv.OpsTableName: tenv.OpsTable}
+	d := wiring.FromConfig(tenv.Config, func(k string) string { return vars[k] })
+	ctx := context.Background()
+	ok := []string{`{"batchItemFailures":null}`, `{"batchItemFailures":[]}`}
+
+	intake := underRIE(t, "whatsapp-intake", env)
+	raw, _ := appevents.Samples.ReadFile("stream/whatsapp-inbox.json")
+	for range 2 {
+		if out, err := intake.Invoke(ctx, raw); err != nil || !slices.Contains(ok, string(out)) {
+			t.Fatalf("intake: %s %v", out, err)
+		}
+	}
+	checkIntake(t, d)
+
+	queuedSample(t, d)
+	snd := underRIE(t, "sender", env)
+	raw, _ = appevents.Samples.ReadFile("sqs/outbox-message.json")
+	if out, err := snd.Invoke(ctx, raw); err != nil || !slices.Contains(ok, string(out)) {
+		t.Fatalf("sender: %s %v", out, err)
+	}
+	checkSent(t, d, sb.Sends)
+}

@@ -76,7 +76,7 @@ func bootstrap(t *testing.T, fn string) (bin, boot string) {
 
 // sampleFunctions are the functions the samples are for.
 func sampleFunctions(t *testing.T) []string {
-	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", routes.SchedulerTick}
+	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", routes.SchedulerTick, "whatsapp-intake", "sender"}
 	for name := range expectedStatus(t) {
 		_, route := apiSample(t, name)
 		if !slices.Contains(fns, route.Function) {
