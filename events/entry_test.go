@@ -45,6 +45,7 @@ func seed(t *testing.T, d *wiring.Env) {
 // deps builds the functions' dependencies on fresh emulator tables, with
 // SDK clients that record their calls for accesstest.
 func deps(t *testing.T) (*wiring.Env, accesstest.Resources) {
+	providerSandbox(t)
 	env := emulators.ForTest(t)
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
 	d := wiring.FromConfig(accesstest.Instrument(env.Config), func(k string) string { return vars[k] })
@@ -149,7 +150,7 @@ func TestAPISamples(t *testing.T) {
 			if route.Access.Has(routes.RateCount) && status != http.StatusUnauthorized && status != http.StatusForbidden && len(calls) == 0 {
 				t.Errorf("no SDK call recorded, yet the route counts its calls: the recorder saw nothing")
 			}
-			checkAPIAnswer(t, status, out)
+			checkAPIAnswer(t, name, status, out)
 		})
 	}
 }
@@ -174,8 +175,9 @@ func expectedStatus(t *testing.T) map[string]int {
 }
 
 // checkAPIAnswer checks a function's answer to an API Gateway sample: the
-// status, the error envelope and the content type.
-func checkAPIAnswer(t *testing.T, status int, out []byte) {
+// status, the error envelope and the content type, and, for the samples
+// in sampleAnswers, what the answer says.
+func checkAPIAnswer(t *testing.T, name string, status int, out []byte) {
 	t.Helper()
 	var res events.APIGatewayProxyResponse
 	if err := json.Unmarshal(out, &res); err != nil {
@@ -183,6 +185,22 @@ func checkAPIAnswer(t *testing.T, status int, out []byte) {
 	}
 	if res.StatusCode != status {
 		t.Fatalf("status %d, want %d: %s", res.StatusCode, status, res.Body)
+	}
+	if name == "whatsapp-verify" {
+		// The handshake echoes hub.challenge as plain text.
+		if res.Body != "1158201444" || !strings.HasPrefix(http.Header(res.MultiValueHeaders).Get("Content-Type"), "text/plain") {
+			t.Fatalf("handshake answered %q (%v)", res.Body, res.MultiValueHeaders)
+		}
+		return
+	}
+	if check := sampleAnswers[name]; check != nil {
+		var body any
+		if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
+			t.Fatalf("body is not JSON: %s", res.Body)
+		}
+		if err := check(body); err != nil {
+			t.Fatalf("%v: %s", err, res.Body)
+		}
 	}
 	var body map[string]any
 	if err := json.Unmarshal([]byte(res.Body), &body); err != nil {

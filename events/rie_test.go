@@ -22,6 +22,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/whatsapp"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
@@ -75,7 +76,7 @@ func bootstrap(t *testing.T, fn string) (bin, boot string) {
 
 // sampleFunctions are the functions the samples are for.
 func sampleFunctions(t *testing.T) []string {
-	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", routes.SchedulerTick}
+	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", routes.SchedulerTick, "whatsapp-intake", "sender"}
 	for name := range expectedStatus(t) {
 		_, route := apiSample(t, name)
 		if !slices.Contains(fns, route.Function) {
@@ -121,6 +122,7 @@ func underRIE(t *testing.T, fn string, env []string) *rie.Function {
 // functions' environment, as the CDK app sets it, pointing at env.
 func rieEnv(t *testing.T, env *emulators.TestEnv, extra ...string) []string {
 	t.Helper()
+	_, provider := providerSandbox(t)
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable, appenv.QueueURL: env.Queues.DeliveriesURL, appenv.DLQURL: env.Queues.DLQURL}
 	seed(t, wiring.FromConfig(env.Config, func(k string) string { return vars[k] }))
 	// The functions that flush the authorizer cache call API Gateway's
@@ -135,7 +137,7 @@ func rieEnv(t *testing.T, env *emulators.TestEnv, extra ...string) []string {
 	}))
 	t.Cleanup(flush.Close)
 	return append(append(env.Env(), appenv.Stage+"=local", appenv.RestAPIID+"=rie", appenv.APIStageName+"=local",
-		"AWS_ENDPOINT_URL_API_GATEWAY="+flush.URL), extra...)
+		"AWS_ENDPOINT_URL_API_GATEWAY="+flush.URL, whatsapp.EnvBaseURL+"="+provider), extra...)
 }
 
 // TestAPISamplesUnderRIE invokes each function's bootstrap with its API
@@ -174,7 +176,7 @@ func TestAPISamplesUnderRIE(t *testing.T) {
 			if err != nil {
 				t.Fatalf("API Gateway would answer 502: %v", err)
 			}
-			checkAPIAnswer(t, expected[name], out)
+			checkAPIAnswer(t, name, expected[name], out)
 		})
 	}
 }

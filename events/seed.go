@@ -25,8 +25,9 @@ const (
 
 // Seed writes what the samples name, where it is missing: the tenant
 // SampleTenant (account secret SampleSecret), its Messenger channel
-// SampleChannel (default country PK), the channel token SampleToken and the
-// contact SampleContact. It leaves existing items as they are, so running
+// SampleChannel (default country PK), the channel token SampleToken, the
+// contact SampleContact, and the sample WhatsApp channel with what its
+// samples name (seed_whatsapp.go). It leaves existing items as they are, so running
 // it again (every `make run` does) changes nothing.
 func Seed(ctx context.Context, d *wiring.Env) error {
 	store := d.Tenancy()
@@ -68,5 +69,5 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	} else if err != nil {
 		return err
 	}
-	return nil
+	return seedWhatsApp(ctx, d)
 }

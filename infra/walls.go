@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authcache"
+	"github.com/startmsg/chatbackend/shared/httpapi"
 )
 
 // The per-address limit in front of the API (AWS WAF, rate-based rule).
@@ -29,7 +31,34 @@ const (
 	wafWindow       = 300 // seconds
 	wafRetryAfter   = "60"
 	wafBodyKey      = "TooManyRequests"
+	// The body-size rules: the functions take bodies up to
+	// httpapi.MaxBodyBytes (256 KB) and answer 413 above it, but Lambda
+	// takes events up to 6 MB while API Gateway passes bodies up to 10 MB
+	// on, so a body between the two would be a 5xx. WAF answers first.
+	wafTooLargeKey  = "BodyTooLarge"
+	wafNoLengthKey  = "BodyWithoutLength"
+	wafBodyInspects = 16 << 10 // WAF's default body inspection limit for API Gateway
 )
+
+// overDecimal is a regular expression (RE2 and WAF's PCRE alike) that
+// matches a decimal integer greater than n, leading zeros allowed: WAF
+// cannot compare a header's value as a number, so the Content-Length rule
+// matches its digits.
+func overDecimal(n int) string {
+	d := strconv.Itoa(n)
+	alts := []string{fmt.Sprintf("[1-9][0-9]{%d,}", len(d))} // more digits
+	for i := 0; i < len(d); i++ {
+		if d[i] == '9' {
+			continue
+		}
+		alt := d[:i] + fmt.Sprintf("[%c-9]", d[i]+1)
+		if rest := len(d) - i - 1; rest > 0 {
+			alt += fmt.Sprintf("[0-9]{%d}", rest)
+		}
+		alts = append(alts, alt)
+	}
+	return "^0*(" + strings.Join(alts, "|") + ")$"
+}
 
 // addAuthCacheFlush lets the functions that revoke or rotate credentials
 // flush the stage's authorizer cache: the API's ID and stage by environment,
@@ -65,6 +94,13 @@ func (b *backend) addAuthCacheFlush(api awsapigateway.RestApi) {
 func authorizerCacheArn(api awsapigateway.RestApi, stage string) *string {
 	return jsii.String(fmt.Sprintf("arn:%s:apigateway:%s::/restapis/%s/stages/%s/cache/authorizers",
 		*awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *api.RestApiId(), stage))
+}
+
+// blockWith blocks with a custom answer (one of the web ACL's bodies).
+func blockWith(status int, bodyKey string) *awswafv2.CfnWebACL_RuleActionProperty {
+	return &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{
+		CustomResponse: &awswafv2.CfnWebACL_CustomResponseProperty{ResponseCode: jsii.Number(status), CustomResponseBodyKey: jsii.String(bodyKey)},
+	}}
 }
 
 // wafRateLimitOf resolves BackendStackProps.WAFRateLimit for a stage: 0 is
@@ -110,7 +146,12 @@ func wafSetting(ctx any, env string) (int, error) {
 // counts each source address's requests over 5 minutes and answers 429 in
 // the API's error envelope, with Retry-After, above limit. It counts every
 // request, failed authentications and unauthenticated routes included,
-// before the authorizer runs. Sampled requests are off: they would keep
+// before the authorizer runs. Two body-size rules answer before a body over
+// what the functions take reaches Lambda (whose 6 MB event limit API
+// Gateway's 10 MB would pass, a 5xx): a Content-Length over 256 KB is a
+// 413, and a body without a Content-Length (chunked) over what WAF
+// inspects (16 KB for API Gateway: oversize handling MATCH) is a 411, as
+// WAF cannot see how long it is. Sampled requests are off: they would keep
 // Authorization headers (tokens) in the WAF console.
 func (b *backend) addWAF(api awsapigateway.RestApi, limit int) {
 	if limit <= 0 {
@@ -130,6 +171,10 @@ func (b *backend) addWAF(api awsapigateway.RestApi, limit int) {
 		VisibilityConfig: visibility("chatbackend-" + b.stage),
 		CustomResponseBodies: &map[string]*awswafv2.CfnWebACL_CustomResponseBodyProperty{
 			wafBodyKey: {ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(errorEnvelope(quoted("Too many requests")))},
+			wafTooLargeKey: {ContentType: jsii.String("APPLICATION_JSON"),
+				Content: jsii.String(errorEnvelope(quoted(fmt.Sprintf("Request body is too large (max %d KB).", httpapi.MaxBodyBytes>>10))))},
+			wafNoLengthKey: {ContentType: jsii.String("APPLICATION_JSON"),
+				Content: jsii.String(errorEnvelope(quoted(fmt.Sprintf("A request body over %d KB needs a Content-Length header (max %d KB).", wafBodyInspects>>10, httpapi.MaxBodyBytes>>10))))},
 		},
 		Rules: &[]*awswafv2.CfnWebACL_RuleProperty{{
 			Name:     jsii.String("PerAddressRate"),
@@ -153,6 +198,41 @@ func (b *backend) addWAF(api awsapigateway.RestApi, limit int) {
 				},
 			},
 			VisibilityConfig: visibility("chatbackend-" + b.stage + "-per-address"),
+		}, {
+			Name:     jsii.String("BodyTooLarge"),
+			Priority: jsii.Number(1),
+			Statement: &awswafv2.CfnWebACL_StatementProperty{
+				RegexMatchStatement: &awswafv2.CfnWebACL_RegexMatchStatementProperty{
+					FieldToMatch:        &awswafv2.CfnWebACL_FieldToMatchProperty{SingleHeader: map[string]any{"Name": "content-length"}},
+					RegexString:         jsii.String(overDecimal(httpapi.MaxBodyBytes)),
+					TextTransformations: &[]*awswafv2.CfnWebACL_TextTransformationProperty{{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
+				},
+			},
+			Action:           blockWith(413, wafTooLargeKey),
+			VisibilityConfig: visibility("chatbackend-" + b.stage + "-body-too-large"),
+		}, {
+			Name:     jsii.String("BodyWithoutLength"),
+			Priority: jsii.Number(2),
+			Statement: &awswafv2.CfnWebACL_StatementProperty{
+				AndStatement: &awswafv2.CfnWebACL_AndStatementProperty{Statements: &[]*awswafv2.CfnWebACL_StatementProperty{
+					{NotStatement: &awswafv2.CfnWebACL_NotStatementProperty{Statement: &awswafv2.CfnWebACL_StatementProperty{
+						SizeConstraintStatement: &awswafv2.CfnWebACL_SizeConstraintStatementProperty{
+							FieldToMatch:        &awswafv2.CfnWebACL_FieldToMatchProperty{SingleHeader: map[string]any{"Name": "content-length"}},
+							ComparisonOperator:  jsii.String("GT"),
+							Size:                jsii.Number(0),
+							TextTransformations: &[]*awswafv2.CfnWebACL_TextTransformationProperty{{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
+						},
+					}}},
+					{SizeConstraintStatement: &awswafv2.CfnWebACL_SizeConstraintStatementProperty{
+						FieldToMatch:        &awswafv2.CfnWebACL_FieldToMatchProperty{Body: &awswafv2.CfnWebACL_BodyProperty{OversizeHandling: jsii.String("MATCH")}},
+						ComparisonOperator:  jsii.String("GT"),
+						Size:                jsii.Number(wafBodyInspects),
+						TextTransformations: &[]*awswafv2.CfnWebACL_TextTransformationProperty{{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
+					}},
+				}},
+			},
+			Action:           blockWith(411, wafNoLengthKey),
+			VisibilityConfig: visibility("chatbackend-" + b.stage + "-body-without-length"),
 		}},
 	})
 	awswafv2.NewCfnWebACLAssociation(b.stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{

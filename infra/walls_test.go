@@ -7,8 +7,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authcache"
+	"github.com/startmsg/chatbackend/shared/httpapi"
 )
 
 // devWAFRateLimit is the dev fixture's WAF limit (prod keeps the default).
@@ -124,10 +127,10 @@ func TestWAF(t *testing.T) {
 			t.Errorf("default action %v", p["DefaultAction"])
 		}
 		rules, _ := p["Rules"].([]any)
-		if len(rules) != 1 {
+		if len(rules) != 3 {
 			t.Fatalf("rules %v", rules)
 		}
-		rule := rules[0].(map[string]any)
+		rule := ruleNamed(t, rules, "PerAddressRate")
 		rbs, _ := rule["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
 		wantLimit := float64(DefaultWAFRateLimit)
 		if f.stage == StageDev {
@@ -170,6 +173,100 @@ func TestWAF(t *testing.T) {
 			t.Error("WAF logging would keep request headers (tokens)")
 		}
 	})
+}
+
+// ruleNamed finds a web ACL rule by name.
+func ruleNamed(t *testing.T, rules []any, name string) map[string]any {
+	t.Helper()
+	for _, r := range rules {
+		if m, _ := r.(map[string]any); m["Name"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no rule %s in %v", name, rules)
+	return nil
+}
+
+// TestWAFBodySize: a body over what the functions take (256 KB) never
+// reaches Lambda, whose 6 MB event limit API Gateway's 10 MB would pass (a
+// 5xx): WAF answers 413 in the envelope for a Content-Length over 256 KB,
+// and 411 for a body without one over WAF's 16 KB inspection limit
+// (oversize handling MATCH: WAF cannot see the rest).
+func TestWAFBodySize(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		p := f.props(f.ofType("AWS::WAFv2::WebACL")[0])
+		rules, _ := p["Rules"].([]any)
+		bodies, _ := p["CustomResponseBodies"].(map[string]any)
+		answer := func(rule map[string]any, status int, msg string) {
+			t.Helper()
+			cr, _ := rule["Action"].(map[string]any)["Block"].(map[string]any)["CustomResponse"].(map[string]any)
+			if num(cr["ResponseCode"]) != float64(status) {
+				t.Errorf("%s answers %v, want %d", rule["Name"], cr["ResponseCode"], status)
+			}
+			body, _ := bodies[cr["CustomResponseBodyKey"].(string)].(map[string]any)
+			if body["ContentType"] != "APPLICATION_JSON" {
+				t.Errorf("%s: body content type %v", rule["Name"], body["ContentType"])
+			}
+			checkEnvelope(t, fmt.Sprint(rule["Name"]), body["Content"].(string), msg)
+		}
+		// The per-address limit stays first: a flood of large bodies is counted.
+		if r := ruleNamed(t, rules, "PerAddressRate"); num(r["Priority"]) != 0 {
+			t.Errorf("rate rule priority %v", r["Priority"])
+		}
+
+		tooLarge := ruleNamed(t, rules, "BodyTooLarge")
+		rm, _ := tooLarge["Statement"].(map[string]any)["RegexMatchStatement"].(map[string]any)
+		if h, _ := rm["FieldToMatch"].(map[string]any)["SingleHeader"].(map[string]any); h["Name"] != "content-length" {
+			t.Errorf("BodyTooLarge inspects %v, want the content-length header", rm["FieldToMatch"])
+		}
+		re := regexp.MustCompile(rm["RegexString"].(string))
+		for n, want := range map[int]bool{0: false, 1024: false, httpapi.MaxBodyBytes: false, httpapi.MaxBodyBytes + 1: true, 6 << 20: true, 10 << 20: true, 1 << 40: true} {
+			if got := re.MatchString(strconv.Itoa(n)); got != want {
+				t.Errorf("BodyTooLarge on Content-Length %d: %v, want %v", n, got, want)
+			}
+		}
+		answer(tooLarge, 413, "Request body is too large (max 256 KB).")
+
+		noLength := ruleNamed(t, rules, "BodyWithoutLength")
+		and, _ := noLength["Statement"].(map[string]any)["AndStatement"].(map[string]any)["Statements"].([]any)
+		raw, _ := json.Marshal(and)
+		if len(and) != 2 || !strings.Contains(string(raw), `"NotStatement":{"Statement":{"SizeConstraintStatement":{"ComparisonOperator":"GT","FieldToMatch":{"SingleHeader":{"Name":"content-length"}},"Size":0`) ||
+			!strings.Contains(string(raw), `{"SizeConstraintStatement":{"ComparisonOperator":"GT","FieldToMatch":{"Body":{"OversizeHandling":"MATCH"}},"Size":16384`) {
+			t.Errorf("BodyWithoutLength %s, want no content-length and a body over 16 KB (oversize MATCH)", raw)
+		}
+		if _, ok := p["AssociationConfig"]; ok {
+			t.Errorf("association config %v: the 16 KB the rule counts on is the default", p["AssociationConfig"])
+		}
+		answer(noLength, 411, "A request body over 16 KB needs a Content-Length header (max 256 KB).")
+	})
+}
+
+// overDecimal's expressions match exactly the numbers over n.
+func TestOverDecimal(t *testing.T) {
+	for _, n := range []int{0, 9, 10, 99, 100, 262144, 999, 1000, 5099} {
+		re := regexp.MustCompile(overDecimal(n))
+		for v := 0; v < 20000; v++ {
+			if got := re.MatchString(strconv.Itoa(v)); got != (v > n) {
+				t.Fatalf("overDecimal(%d) on %d: %v", n, v, got)
+			}
+		}
+		for _, v := range []int{n - 1, n, n + 1, n * 10, n*10 + 9} {
+			if v < 0 {
+				continue
+			}
+			if got := re.MatchString(strconv.Itoa(v)); got != (v > n) {
+				t.Fatalf("overDecimal(%d) on %d: %v", n, v, got)
+			}
+			if got := re.MatchString("00" + strconv.Itoa(v)); got != (v > n) {
+				t.Fatalf("overDecimal(%d) on 00%d: %v", n, v, got)
+			}
+		}
+		for _, bad := range []string{"", "abc", "1e9", "-5", strconv.Itoa(n+1) + " "} {
+			if re.MatchString(bad) {
+				t.Fatalf("overDecimal(%d) matches %q", n, bad)
+			}
+		}
+	}
 }
 
 func TestWAFSettings(t *testing.T) {

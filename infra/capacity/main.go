@@ -35,7 +35,7 @@ const (
 	priceLambdaGBs   = 0.0000133334 // Lambda arm64, per GB-second
 	priceAPIGateway  = 3.50 / 1e6   // API Gateway REST API, per request (first 333 M)
 	priceWAFRequest  = 0.60 / 1e6   // WAF, per request inspected
-	priceWAFFixed    = 5.0 + 1.0    // WAF, web ACL + one rule, per month
+	priceWAFFixed    = 5.0 + 3*1.0  // WAF, web ACL + its three rules (rate, body size, body without length), per month
 	secondsPerMonth  = 30 * 24 * 3600
 	apiMemoryGB      = 0.25 // infra/stack.go defaultMemoryMB
 	routerMemoryGB   = 0.25
@@ -142,7 +142,7 @@ func report(w io.Writer, in input, m Measured) {
 	storage := storageGB * priceStorageGB
 	total += storage
 	fmt.Fprintf(w, "| DynamoDB storage (%.0f B per contact) | | %s GB | %s |\n", in.ContactBytes, num(storageGB), money(storage))
-	fmt.Fprintf(w, "| WAF web ACL and rule | | | %s |\n", money(priceWAFFixed))
+	fmt.Fprintf(w, "| WAF web ACL and rules | | | %s |\n", money(priceWAFFixed))
 	fmt.Fprintf(w, "| **total** | | | **%s** |\n\n", money(total))
 	fmt.Fprintf(w, "Lambda concurrency: API %s, trigger router %s, dispatcher %s (of its %d reserved).\n\n",
 		num(apiConc), num(routerConc), num(dispConc), in.DispatcherConcurrency)

@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +35,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/routes"
+	"github.com/startmsg/chatbackend/shared/whatsapp"
 )
 
 type options struct {
@@ -89,6 +91,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	env = append(env, messagingEnv(os.Getenv, filepath.Join(root, ".local", "demo.env"))...)
 	bin, err := rie.Binary(ctx, root)
 	if err != nil {
 		return err
@@ -137,6 +140,12 @@ func stackEnv(ctx context.Context, dynamoPort, sqsPort, gatewayPort int) ([]stri
 	}
 	client := sqs.NewFromConfig(cfg)
 	urls := map[string]string{}
+	for _, name := range []string{queue.OutboxName, queue.OutboxDLQName} {
+		// The outbox (the sender's queue), where make run made it.
+		if got, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)}); err == nil {
+			urls[name] = aws.ToString(got.QueueUrl)
+		}
+	}
 	for _, name := range []string{queue.DeliveriesName, queue.DLQName} {
 		got, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
 		if err != nil {
@@ -144,7 +153,11 @@ func stackEnv(ctx context.Context, dynamoPort, sqsPort, gatewayPort int) ([]stri
 		}
 		urls[name] = aws.ToString(got.QueueUrl)
 	}
-	return append(stack.Env(),
+	env := stack.Env()
+	if urls[queue.OutboxName] != "" {
+		env = append(env, appenv.OutboxURL+"="+urls[queue.OutboxName], appenv.OutboxDLQURL+"="+urls[queue.OutboxDLQName])
+	}
+	return append(env,
 		appenv.TableName+"="+provision.LocalTable,
 		appenv.OpsTableName+"="+provision.LocalOpsTable,
 		appenv.QueueURL+"="+urls[queue.DeliveriesName],
@@ -167,3 +180,31 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// messagingEnv points the messaging functions at the Cloud API make run
+// gives its own: WHATSAPP_API_BASE_URL (and WHATSAPP_API_VERSION) when set
+// here, else the provider sandbox demo.env names (WHATSAPP_SANDBOX_URL);
+// nothing when neither is known (a function then calls Meta's own).
+func messagingEnv(getenv func(string) string, demoEnv string) []string {
+	var out []string
+	base := getenv(whatsapp.EnvBaseURL)
+	if base == "" {
+		if b, err := os.ReadFile(demoEnv); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), sandboxURLKey+"="); ok {
+					base = strings.Trim(v, `"'`)
+				}
+			}
+		}
+	}
+	if base != "" {
+		out = append(out, whatsapp.EnvBaseURL+"="+base)
+	}
+	if v := getenv(whatsapp.EnvVersion); v != "" {
+		out = append(out, whatsapp.EnvVersion+"="+v)
+	}
+	return out
+}
+
+// sandboxURLKey is the demo.env key of make run's provider sandbox.
+const sandboxURLKey = "WHATSAPP_SANDBOX_URL"

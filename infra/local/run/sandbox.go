@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	appevents "github.com/startmsg/chatbackend/events"
 	"github.com/startmsg/chatbackend/infra/local/sandbox"
 	"github.com/startmsg/chatbackend/shared/whatsapp"
 )
@@ -37,7 +38,11 @@ func startSandbox(port int, apiURL, demoEnv string) (*sandbox.Server, error) {
 	// The demo channel's approved template is approved at the sandbox
 	// too, so the seed's own sendTemplate request is sent.
 	opt.Templates = append(opt.Templates, sandbox.Template{Name: demoTemplate, Language: demoTemplateLanguage, Category: "UTILITY",
-		Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: demoTemplateText}}})
+		Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: demoTemplateText}}},
+		// and so is the sample WhatsApp channel's (events.Seed), which the
+		// sample events send.
+		sandbox.Template{Name: appevents.SampleWATemplate, Language: "en", Category: "UTILITY",
+			Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: appevents.SampleWATemplateText}}})
 	if opt.WebhookURL == "" {
 		opt.WebhookURL = apiURL + sandbox.DefaultWebhookPath
 	}

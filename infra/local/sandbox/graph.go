@@ -191,12 +191,7 @@ type sendBody struct {
 			Policy string `json:"policy"`
 			Code   string `json:"code"`
 		} `json:"language"`
-		Components []struct {
-			Type       string            `json:"type"`
-			SubType    string            `json:"sub_type"`
-			Index      json.RawMessage   `json:"index"`
-			Parameters []json.RawMessage `json:"parameters"`
-		} `json:"components"`
+		Components []sendComponent `json:"components"`
 	} `json:"template"`
 	Image    *whatsapp.MediaObject `json:"image"`
 	Document *whatsapp.MediaObject `json:"document"`
@@ -341,28 +336,9 @@ func (s *Sandbox) checkSend(b sendBody) (Record, bool, graphErr, bool) {
 			return rec, true, graphErr{status: 404, code: 132001, message: "(#132001) Template name does not exist in the translation",
 				details: fmt.Sprintf("template name (%s) does not exist in %s", t.Name, t.Language.Code)}, false
 		}
-		got := 0
-		var params []string
-		for _, c := range t.Components {
-			if c.Type != "body" {
-				continue
-			}
-			for _, p := range c.Parameters {
-				var tp struct {
-					Type string `json:"type"`
-					Text string `json:"text"`
-				}
-				if json.Unmarshal(p, &tp) != nil || tp.Type != "text" || tp.Text == "" {
-					return rec, true, graphErr{status: 400, code: 132012, message: "(#132012) Parameter format does not match format in the created template",
-						details: "body parameters must be {\"type\":\"text\",\"text\":\"...\"} with a text"}, false
-				}
-				params = append(params, tp.Text)
-				got++
-			}
-		}
-		if want := bodyParams(known); got != want {
-			return rec, true, graphErr{status: 400, code: 132000, message: "(#132000) Number of parameters does not match the expected number of params",
-				details: fmt.Sprintf("body: number of localizable_params (%d) does not match the expected number of params (%d)", got, want)}, false
+		params, e, ok := checkComponents(known, t.Components)
+		if !ok {
+			return rec, true, e, false
 		}
 		rec.Summary = fmt.Sprintf("%s/%s %s", t.Name, t.Language.Code, strings.Join(params, " | "))
 	default:
@@ -385,15 +361,6 @@ func (s *Sandbox) checkSend(b sendBody) (Record, bool, graphErr, bool) {
 		rec.Summary = strings.TrimSpace(m.Link + m.ID + " " + m.Caption)
 	}
 	return rec, b.Type == "template", graphErr{}, true
-}
-
-func bodyParams(t Template) int {
-	for _, c := range t.Components {
-		if strings.EqualFold(c.Type, "BODY") {
-			return whatsapp.CountParams(c.Text)
-		}
-	}
-	return 0
 }
 
 // approved finds an approved template by name and language.

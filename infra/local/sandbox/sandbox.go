@@ -7,7 +7,9 @@
 //     "wamid." id; 190 for a missing or unknown token, 100 for malformed
 //     input, 131047 for a free-form message to a contact outside the
 //     24-hour window, 132001 for a template it does not know (approved),
-//     132000 for a wrong parameter count, 130429 over the configured rate;
+//     132000 for a wrong parameter count and 132012 for a parameter that
+//     does not fit the template (header, body and button components are
+//     checked against it: components.go), 130429 over the configured rate;
 //   - GET and POST /{version}/{phone_number_id}/whatsapp_business_profile;
 //   - GET and POST /{version}/{waba_id}/message_templates (approved at
 //     once, announced by a message_template_status_update webhook).

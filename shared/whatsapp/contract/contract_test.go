@@ -133,7 +133,12 @@ func TestClientAndSandboxMatchTheCloudAPI(t *testing.T) {
 	sb, err := sandbox.New(sandbox.Options{AppSecret: "contract-secret", WebhookURL: hookSrv.URL, Tokens: []string{"EAAGcontracttoken"},
 		WABAID: waba, StatusDelay: time.Millisecond, WebhookRetries: []time.Duration{}, AsyncWindowErrors: false,
 		Templates: []sandbox.Template{{Name: "order_update", Language: "en_US", Category: "UTILITY",
-			Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: "Hi {{1}}, order {{2}} shipped."}}}}})
+			Components: []whatsapp.TemplateDefComponent{{Type: "BODY", Text: "Hi {{1}}, order {{2}} shipped."}}},
+			{Name: "shipping", Language: "en_US", Category: "UTILITY", Components: []whatsapp.TemplateDefComponent{
+				{Type: "HEADER", Format: "TEXT", Text: "Order {{1}}"}, {Type: "BODY", Text: "Hi {{1}}"},
+				{Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "URL", Text: "Track", URL: "https://example.com/t/{{1}}"}, {Type: "QUICK_REPLY", Text: "Stop"}}}}},
+			{Name: "photo", Language: "en_US", Category: "MARKETING", Components: []whatsapp.TemplateDefComponent{
+				{Type: "HEADER", Format: "IMAGE"}, {Type: "BODY", Text: "New arrivals."}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +165,19 @@ func TestClientAndSandboxMatchTheCloudAPI(t *testing.T) {
 		{ID: "m5", Type: messages.TypeMedia, To: to, Media: &messages.Media{Kind: messages.MediaAudio, Link: "https://example.com/a.ogg"}},
 		{ID: "m6", Type: messages.TypeMedia, To: to, Media: &messages.Media{Kind: messages.MediaVideo, Link: "https://example.com/v.mp4", Caption: "clip"}},
 		{ID: "m7", Type: messages.TypeText, To: "+15550000001", Text: &messages.Text{Body: "undeliverable"}},
-		// Errors the sandbox gives: unknown template, parameter count.
+		// Header and button components.
+		{ID: "m8", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "shipping", Language: "en_US", Params: []string{"Sheena"}, Components: []messages.SendComponent{
+			{Type: "header", Parameters: []messages.SendParameter{{Type: "text", Text: "A-42"}}},
+			{Type: "button", SubType: "url", Index: "0", Parameters: []messages.SendParameter{{Type: "text", Text: "A-42"}}},
+			{Type: "button", SubType: "quick_reply", Index: "1", Parameters: []messages.SendParameter{{Type: "payload", Payload: "STOP"}}}}}},
+		{ID: "m9", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "photo", Language: "en_US", Components: []messages.SendComponent{
+			{Type: "header", Parameters: []messages.SendParameter{{Type: "image", Image: &messages.SendMedia{Link: "https://example.com/new.jpg"}}}}}}},
+		// Errors the sandbox gives: unknown template, parameter count, a
+		// component that does not fit the template.
+		{ID: "e3", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "photo", Language: "en_US", Components: []messages.SendComponent{
+			{Type: "header", Parameters: []messages.SendParameter{{Type: "video", Video: &messages.SendMedia{Link: "https://example.com/new.mp4"}}}}}}},
+		{ID: "e4", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "shipping", Language: "en_US", Params: []string{"Sheena"}, Components: []messages.SendComponent{
+			{Type: "header", Parameters: []messages.SendParameter{{Type: "text", Text: "A-42"}}}}}},
 		{ID: "e1", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "nope", Language: "en_US"}},
 		{ID: "e2", Type: messages.TypeTemplate, To: to, Template: &messages.Template{Name: "order_update", Language: "en_US", Params: []string{"x"}}},
 	}
@@ -207,6 +224,9 @@ func TestClientAndSandboxMatchTheCloudAPI(t *testing.T) {
 			if x.status == 200 {
 				validate(t, schema("SendResponse"), what+" answer", x.resp)
 				seen["send"]++
+				if bytes.Contains(x.req, []byte(`"type":"header"`)) {
+					seen["components"]++
+				}
 			}
 		case edge == "whatsapp_business_profile" && x.method == "POST":
 			validate(t, schema("ProfileUpdateRequest"), what+" request", x.req)
@@ -225,25 +245,28 @@ func TestClientAndSandboxMatchTheCloudAPI(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"send", "profile update", "profile get", "template create", "template list",
-		"error 131047", "error 132001", "error 132000", "error 190", "error 100", "error 130429", "error 131000"} {
+		"error 131047", "error 132001", "error 132000", "error 132012", "error 190", "error 100", "error 130429", "error 131000"} {
 		if seen[want] == 0 {
 			t.Errorf("no %s went through the recorder: %v", want, seen)
 		}
 	}
-	if seen["send"] != 7 {
-		t.Errorf("%d sends accepted, want 7", seen["send"])
+	if seen["send"] != 9 {
+		t.Errorf("%d sends accepted, want 9", seen["send"])
+	}
+	if seen["components"] != 2 {
+		t.Errorf("%d accepted sends with header or button components, want 2", seen["components"])
 	}
 
-	// Webhooks: 6 messages × 3 statuses, 1 failed, 1 inbound, 1 template.
+	// Webhooks: 8 messages × 3 statuses, 1 failed, 1 inbound, 1 template.
 	deadline := time.Now().Add(10 * time.Second)
-	for hk.count() < 21 && time.Now().Before(deadline) {
+	for hk.count() < 27 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	sb.Wait()
 	hk.mu.Lock()
 	defer hk.mu.Unlock()
-	if len(hk.got) != 21 || hk.sigs != 21 {
-		t.Fatalf("%d webhooks, %d with a valid signature, want 21", len(hk.got), hk.sigs)
+	if len(hk.got) != 27 || hk.sigs != 27 {
+		t.Fatalf("%d webhooks, %d with a valid signature, want 27", len(hk.got), hk.sigs)
 	}
 	kinds := map[string]int{}
 	for _, b := range hk.got {
@@ -262,7 +285,7 @@ func TestClientAndSandboxMatchTheCloudAPI(t *testing.T) {
 			kinds[v.Statuses[0].Status]++
 		}
 	}
-	if kinds["sent"] != 6 || kinds["delivered"] != 6 || kinds["read"] != 6 || kinds["failed"] != 1 || kinds["inbound"] != 1 || kinds["template"] != 1 {
+	if kinds["sent"] != 8 || kinds["delivered"] != 8 || kinds["read"] != 8 || kinds["failed"] != 1 || kinds["inbound"] != 1 || kinds["template"] != 1 {
 		t.Fatalf("webhooks by kind: %v", kinds)
 	}
 }
@@ -281,6 +304,26 @@ func TestSchemasRefuseWrongShapes(t *testing.T) {
 			`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234","type":"audio","audio":{"link":"https://x.io/a","caption":"c"}}`,
 			`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234","type":"text","text":{"body":"x"},"image":{"link":"https://x.io/a"}}`,
 		},
+		"TemplateObject": {
+			// A header without parameters, with a caption, with a payload.
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"image","image":{"link":"https://x.io/a.png","caption":"c"}}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"payload","payload":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"image","video":{"link":"https://x.io/a.mp4"}}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","sub_type":"url","parameters":[{"type":"text","text":"x"}]}]}`,
+			// A button without sub_type, index or parameters; a bad index;
+			// a quick reply with text; a URL button with a payload; two parameters.
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","index":"0","parameters":[{"type":"payload","payload":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"quick_reply","parameters":[{"type":"payload","payload":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":"0"}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":"10","parameters":[{"type":"payload","payload":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"text","text":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"payload","payload":"x"}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}`,
+			// A body with a media parameter; an unknown component.
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"body","parameters":[{"type":"image","image":{"link":"https://x.io/a.png"}}]}]}`,
+			`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"footer"}]}`,
+		},
 		"GraphError":   {`{"error":{"message":"x","type":"OAuthException"}}`, `{"message":"x"}`},
 		"SendResponse": {`{"messaging_product":"whatsapp","contacts":[{"input":"1","wa_id":"1"}],"messages":[{"id":"abc"}]}`},
 		"WebhookPayload": {
@@ -289,6 +332,17 @@ func TestSchemasRefuseWrongShapes(t *testing.T) {
 			`{"object":"page","entry":[]}`,
 		},
 		"ProfileUpdateRequest": {`{"messaging_product":"whatsapp","vertical":"SHOES"}`, `{"about":"x"}`, `{"messaging_product":"whatsapp","websites":["https://a","https://b","https://c"]}`},
+	}
+	good := []string{
+		`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"text","text":"A-1"}]},{"type":"body","parameters":[{"type":"text","text":"Ana"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"A-1"}]},{"type":"button","sub_type":"quick_reply","index":"1","parameters":[{"type":"payload","payload":"STOP"}]}]}`,
+		`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"document","document":{"link":"https://x.io/a.pdf","filename":"a.pdf"}}]}]}`,
+		`{"name":"t","language":{"policy":"deterministic","code":"en"},"components":[{"type":"header","parameters":[{"type":"video","video":{"id":"123"}}]}]}`,
+	}
+	for _, d := range good {
+		v, _ := jsonschema.UnmarshalJSON(strings.NewReader(d))
+		if err := schema("TemplateObject").Validate(v); err != nil {
+			t.Errorf("TemplateObject refused %s: %v", d, err)
+		}
 	}
 	for def, docs := range bad {
 		s := schema(def)

@@ -189,6 +189,10 @@ func TestSchemasFollowMetasDescription(t *testing.T) {
 	compare(t, "template object", tpl, O("TemplateObject"))
 	compare(t, "template language", meta.prop(tpl, "language"), mine.prop(O("TemplateObject"), "language"))
 	compare(t, "template component", meta.prop(tpl, "components"), mine.prop(O("TemplateObject"), "components"))
+	for _, name := range []string{"HeaderComponent", "BodyComponent", "ButtonComponent", "TextParameter", "ImageParameter",
+		"DocumentParameter", "VideoParameter", "ButtonPayloadParameter", "ButtonTextParameter"} {
+		compare(t, name, M(name), O(name))
+	}
 	// Media: one of id or link, as Meta's MediaObject.
 	var metaAlts, mineAlts []string
 	for _, a := range M("MediaObject").oneOf {

@@ -1,0 +1,121 @@
+package events_test
+
+import (
+	"fmt"
+	"strings"
+
+	appevents "github.com/startmsg/chatbackend/events"
+)
+
+// at is the value at a dotted path of a decoded JSON answer ("data.id";
+// a number indexes an array: "data.0.id").
+func at(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(k, &i); err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// want checks the values at paths.
+func want(pairs ...any) func(any) error {
+	return func(body any) error {
+		for i := 0; i+1 < len(pairs); i += 2 {
+			p := pairs[i].(string)
+			if got := at(body, p); fmt.Sprint(got) != fmt.Sprint(pairs[i+1]) {
+				return fmt.Errorf("%s = %v, want %v", p, got, pairs[i+1])
+			}
+		}
+		return nil
+	}
+}
+
+// listed checks that the array at path holds an item whose key is value.
+func listed(path, key string, value any) func(any) error {
+	return func(body any) error {
+		items, _ := at(body, path).([]any)
+		for _, it := range items {
+			if fmt.Sprint(at(it, key)) == fmt.Sprint(value) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no item of %s has %s = %v", path, key, value)
+	}
+}
+
+// contains checks that the string at path holds every part.
+func contains(path string, parts ...string) func(any) error {
+	return func(body any) error {
+		s, _ := at(body, path).(string)
+		for _, p := range parts {
+			if !strings.Contains(s, p) {
+				return fmt.Errorf("%s = %q, want it to name %q", path, s, p)
+			}
+		}
+		return nil
+	}
+}
+
+// has checks that the answer is an object with these keys.
+func has(keys ...string) func(any) error {
+	return func(body any) error {
+		m, _ := body.(map[string]any)
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				return fmt.Errorf("no %q in the answer", k)
+			}
+		}
+		return nil
+	}
+}
+
+// all runs every check.
+func all(checks ...func(any) error) func(any) error {
+	return func(body any) error {
+		for _, c := range checks {
+			if err := c(body); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// sampleAnswers check what the messaging samples' answers say, beyond
+// their status (expected-status.json) and envelope. The samples run in
+// any order on one seeded table, so a check holds whichever ran before.
+var sampleAnswers = map[string]func(any) error{
+	"message-send": all(want("data.status", "queued"), contains("data.id", "msg_")),
+	"message-get": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel,
+		"data.contact_id", appevents.SampleWAContact, "data.template.name", appevents.SampleWATemplate, "data.direction", "outbound"),
+	"contact-message-list": listed("data", "id", appevents.SampleWAMessage),
+	"template-list":        listed("data", "id", appevents.SampleWATemplateID),
+	"template-get": want("data.id", appevents.SampleWATemplateID, "data.name", appevents.SampleWATemplate, "data.status", "APPROVED",
+		"data.namespace", appevents.SampleWANamespace, "data.language", "en"),
+	// Submitted to the provider sandbox: pending until its status webhook.
+	"template-create": want("data.name", "order_confirmation", "data.status", "PENDING", "data.body_params", 2),
+	"template-update": want("data.id", "tpl_sampleupdate", "data.status", "PENDING", "data.body_params", 1),
+	"template-delete": want("status", "success"),
+	// Seed 002's answers: chat-api's own shape, outside the envelope.
+	"chatapi-instance-send-template": want("sent", true),
+	"chatapi-send-template":          want("sent", true),
+	"chatapi-message":                contains("message", "24-hour"),
+	"chatapi-instance-message":       contains("message", "24-hour"),
+	"chatapi-instance-webhook":       want("set", true),
+	"chatapi-webhook":                want("set", true),
+	"chatapi-instance-me-get":        has("about", "address", "description", "email", "vertical", "websites"),
+	"chatapi-instance-me-set":        want("set", true, "profile.address", "Shahrah-e-Faisal, Karachi", "profile.description", "Sample shop"),
+	"whatsapp-receive":               want("status", "success"),
+	"admin-whatsapp-set": want("data.id", appevents.SampleWAChannel, "data.instance_id", appevents.SampleWAInstance,
+		"data.whatsapp.phone_number_id", appevents.SampleWAPhoneID, "data.whatsapp.configured", true),
+}
