@@ -64,9 +64,12 @@ type SQSPoller struct {
 	// ReceiveVisibility is how long a receive hides its messages until the
 	// poller has read the answer and extended them to the queue's
 	// visibility timeout: how long the messages of a lost answer stay
-	// hidden. Whole seconds, default 10 s; negative: receives hide their
-	// messages for the queue's visibility timeout, as Lambda's do. Not
-	// used when the queue's visibility timeout is not longer.
+	// hidden. Whole seconds, default 5 s (reading an answer and sending
+	// the extension take milliseconds, seconds on a loaded machine; a
+	// message whose extension comes too late is left to the queue, not
+	// lost). Negative: receives hide their messages for the queue's
+	// visibility timeout, as Lambda's do. Not used when the queue's
+	// visibility timeout is not longer.
 	ReceiveVisibility time.Duration
 
 	fair *fairness
@@ -76,7 +79,7 @@ type SQSPoller struct {
 }
 
 // DefaultReceiveVisibility is SQSPoller.ReceiveVisibility's default.
-const DefaultReceiveVisibility = 10 * time.Second
+const DefaultReceiveVisibility = 5 * time.Second
 
 // Run polls until ctx is cancelled, then returns nil once the batches in
 // hand are finished and the pending long polls have ended (within
