@@ -144,7 +144,10 @@ func (p *SQSPoller) poll(ctx context.Context) {
 				msg := "sqs poller: receive"
 				var answered interface{ HTTPStatusCode() int }
 				if errors.As(err, &answered) && answered.HTTPStatusCode()/100 == 2 {
-					msg = "sqs poller: receive answer lost; the messages it held stay invisible until their visibility timeout (ReceiveVisibility)"
+					msg = "sqs poller: receive answer lost; the messages it held stay invisible until the queue's visibility timeout"
+					if p.visibility > 0 {
+						msg = "sqs poller: receive answer lost; the messages it held come back after ReceiveVisibility"
+					}
 				}
 				p.Logger.ErrorContext(ctx, msg, "queue", p.QueueURL, "err", err)
 				_ = sleep(ctx, time.Second)
