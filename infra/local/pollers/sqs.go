@@ -25,12 +25,14 @@ import (
 // named in BatchItemFailures, whose visibility is left as the handler set it.
 //
 // Every ReceiveMessage is sent once: the SDK does not retry it (see
-// receiveOnce); a failed receive is logged and the next poll follows. As
-// with real SQS, a message that the queue hands to a receive whose answer
-// never arrives (the connection failed while the answer was on its way)
-// stays invisible until its visibility timeout ends, and then comes back.
-// Cancelling Run's context does not abandon the long polls under way (see
-// receive).
+// receiveOnce); a failed receive is logged and the next poll follows. A
+// message that the queue hands to a receive whose answer never arrives
+// (the connection failed while the answer was on its way) is hidden only
+// for ReceiveVisibility, not for the queue's visibility timeout: each
+// receive asks for that short visibility, and the poller extends the
+// messages of every answer it does read to the queue's visibility timeout
+// before the handler sees them (see extend). Cancelling Run's context does
+// not abandon the long polls under way (see receive).
 type SQSPoller struct {
 	Client   *sqs.Client
 	QueueURL string
@@ -59,9 +61,25 @@ type SQSPoller struct {
 	// GroupOf names a message's group (default: its MessageGroupId
 	// attribute).
 	GroupOf func(types.Message) string
+	// ReceiveVisibility is how long a receive hides its messages until the
+	// poller has read the answer and extended them to the queue's
+	// visibility timeout: how long the messages of a lost answer stay
+	// hidden. Whole seconds, default 5 s (reading an answer and sending
+	// the extension take milliseconds, seconds on a loaded machine; a
+	// message whose extension comes too late is left to the queue, not
+	// lost). Negative: receives hide their messages for the queue's
+	// visibility timeout, as Lambda's do. Not used when the queue's
+	// visibility timeout is not longer.
+	ReceiveVisibility time.Duration
 
 	fair *fairness
+	// visibility is the queue's visibility timeout in seconds when
+	// receives ask for ReceiveVisibility (0: they do not).
+	visibility int32
 }
+
+// DefaultReceiveVisibility is SQSPoller.ReceiveVisibility's default.
+const DefaultReceiveVisibility = 5 * time.Second
 
 // Run polls until ctx is cancelled, then returns nil once the batches in
 // hand are finished and the pending long polls have ended (within
@@ -95,6 +113,15 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 		return fmt.Errorf("sqs poller: the SQS client's HTTP timeout %s cuts a %s long poll short (want at least %s)",
 			d, c.WaitTime, c.WaitTime+longPollMargin)
 	}
+	if c.ReceiveVisibility == 0 {
+		c.ReceiveVisibility = DefaultReceiveVisibility
+	}
+	if c.ReceiveVisibility > 0 && (c.ReceiveVisibility < time.Second || c.ReceiveVisibility%time.Second != 0) {
+		return fmt.Errorf("sqs poller: ReceiveVisibility %s is not a whole number of seconds", c.ReceiveVisibility)
+	}
+	if c.ReceiveVisibility > 0 {
+		c.visibility = c.queueVisibility(ctx)
+	}
 	if c.Fair {
 		if c.FairWindow == 0 {
 			c.FairWindow = time.Second
@@ -118,7 +145,10 @@ func (p *SQSPoller) poll(ctx context.Context) {
 				msg := "sqs poller: receive"
 				var answered interface{ HTTPStatusCode() int }
 				if errors.As(err, &answered) && answered.HTTPStatusCode()/100 == 2 {
-					msg = "sqs poller: receive answer lost; the messages it held stay invisible until their visibility timeout"
+					msg = "sqs poller: receive answer lost; the messages it held stay invisible until the queue's visibility timeout"
+					if p.visibility > 0 {
+						msg = "sqs poller: receive answer lost; the messages it held come back after ReceiveVisibility"
+					}
 				}
 				p.Logger.ErrorContext(ctx, msg, "queue", p.QueueURL, "err", err)
 				_ = sleep(ctx, time.Second)
@@ -130,6 +160,9 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			// Received after Run's context ended: back to the queue.
 			p.release(ctx, msgs)
 			return
+		}
+		if len(msgs) > 0 && p.visibility > 0 {
+			msgs = p.extend(ctx, msgs)
 		}
 		if p.fair != nil && len(msgs) > 0 {
 			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
@@ -156,13 +189,98 @@ func (p *SQSPoller) receive(ctx context.Context) (*sqs.ReceiveMessageOutput, err
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.WaitTime+longPollMargin, cancel) })
 	defer stop()
-	return p.Client.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+	in := &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.QueueURL),
 		MaxNumberOfMessages:         int32(p.BatchSize),
 		WaitTimeSeconds:             int32(p.WaitTime / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},
-	}, receiveOnce)
+	}
+	if p.visibility > 0 {
+		in.VisibilityTimeout = int32(p.ReceiveVisibility / time.Second)
+	}
+	return p.Client.ReceiveMessage(rctx, in, receiveOnce)
+}
+
+// queueVisibility reads the queue's visibility timeout (a few tries) and
+// returns it when it is longer than ReceiveVisibility, else 0: receives
+// then hide their messages for the queue's visibility timeout.
+func (p *SQSPoller) queueVisibility(ctx context.Context) int32 {
+	var err error
+	for try := range 3 {
+		if try > 0 && sleep(ctx, time.Second) != nil {
+			break
+		}
+		var out *sqs.GetQueueAttributesOutput
+		out, err = p.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl:       aws.String(p.QueueURL),
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout},
+		})
+		if err != nil {
+			continue
+		}
+		v, perr := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
+		if perr != nil {
+			err = fmt.Errorf("VisibilityTimeout %q: %w", out.Attributes[string(types.QueueAttributeNameVisibilityTimeout)], perr)
+			continue
+		}
+		if time.Duration(v)*time.Second <= p.ReceiveVisibility {
+			return 0
+		}
+		return int32(v)
+	}
+	if ctx.Err() == nil {
+		p.Logger.ErrorContext(ctx, "sqs poller: the queue's visibility timeout is unknown; receives hide their messages for it, and those of a lost answer stay hidden as long",
+			"queue", p.QueueURL, "err", err)
+	}
+	return 0
+}
+
+// extend gives the messages of a receive's answer the queue's visibility
+// timeout, which the handler counts on, and returns those it holds: a
+// message whose short visibility ended before the extension (the answer
+// was slow to arrive or to be read) is back on the queue, or already with
+// another receive, and is left to it. When the call itself fails, every
+// message is handed on: its extension may have been made, and a message
+// kept back then would stay hidden for the queue's visibility timeout;
+// handed on, it is at worst handled twice (the handler's deliveries are
+// at least once), never stranded.
+//
+// This is what makes a lost answer cost ReceiveVisibility rather than the
+// queue's visibility timeout: the queue hides the messages of a receive
+// whether or not its answer arrives, and nothing in the answer's absence
+// names them.
+func (p *SQSPoller) extend(ctx context.Context, msgs []types.Message) []types.Message {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: p.visibility}
+	}
+	// Bookkeeping of messages in hand: finished even when shutting down.
+	out, err := p.Client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
+	if err != nil {
+		p.Logger.ErrorContext(ctx, "sqs poller: extend the visibility of received messages; handled anyway", "queue", p.QueueURL, "messages", len(msgs), "err", err)
+		return msgs
+	}
+	if len(out.Failed) == 0 {
+		return msgs
+	}
+	gone := make(map[int]bool, len(out.Failed))
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(msgs) {
+			continue
+		}
+		gone[i] = true
+		p.Logger.WarnContext(ctx, "sqs poller: a received message's visibility ended before it was extended; left to the queue",
+			"queue", p.QueueURL, "message", aws.ToString(msgs[i].MessageId), "code", aws.ToString(f.Code))
+	}
+	kept := make([]types.Message, 0, len(msgs)-len(gone))
+	for i, m := range msgs {
+		if !gone[i] {
+			kept = append(kept, m)
+		}
+	}
+	return kept
 }
 
 // releaseVisibility is how long released messages stay hidden: 1 s, not

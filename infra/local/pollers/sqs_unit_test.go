@@ -100,3 +100,26 @@ func TestSQSPollerRefusesHTTPTimeoutShorterThanLongPoll(t *testing.T) {
 		}
 	}
 }
+
+// TestSQSPollerReceiveVisibilityWholeSeconds: SQS takes a receive's
+// visibility in whole seconds.
+func TestSQSPollerReceiveVisibilityWholeSeconds(t *testing.T) {
+	handler := func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	}
+	for _, tc := range []struct {
+		v  time.Duration
+		ok bool
+	}{
+		{0, true}, {-1, true}, {time.Second, true}, {30 * time.Second, true},
+		{500 * time.Millisecond, false}, {1500 * time.Millisecond, false},
+	} {
+		client := sqs.New(sqs.Options{Region: "us-east-1"})
+		p := &SQSPoller{Client: client, QueueURL: "http://127.0.0.1:1/queue", ReceiveVisibility: tc.v, Handler: handler}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel() // a valid poller returns at once
+		if err := p.Run(ctx); (err == nil) != tc.ok {
+			t.Errorf("ReceiveVisibility %s: Run = %v, want error %v", tc.v, err, !tc.ok)
+		}
+	}
+}
