@@ -12,7 +12,9 @@ import (
 // that runs longer than connections.SlowAttempt marks its connection slow
 // (as soon as it has run that long) on its breaker item for
 // connections.SlowFor, which every instance reads with the batch's
-// breakers anyway; while it is slow, each attempt to it also takes one of InFlight slots counted in the store
+// breakers anyway (a read that lets an attempt go unleased is at most
+// Limits.SlowCheckFor old when the attempt starts, so an instance sees
+// another's mark before its next send); while it is slow, each attempt to it also takes one of InFlight slots counted in the store
 // (connections.InFlightStore), and a delivery that finds them all taken is
 // parked like one over the process's cap. A healthy connection's attempts
 // make no call for it: a fast endpoint cannot have many attempts in flight
@@ -33,7 +35,7 @@ func (l *Limits) slowKnown(key string, now time.Time) bool {
 func (d *Dispatcher) lease(ctx context.Context, v verdict) (release func(), ok bool) {
 	l := d.Limits
 	now := d.Now()
-	if l.Leases == nil || l.InFlight <= 0 || !(v.slow || l.slowKnown(v.key, now)) {
+	if l.Leases == nil || l.InFlight <= 0 || !(v.slow || l.slowKnown(v.key, now) || d.markedSlow(ctx, v, now)) {
 		return func() {}, true
 	}
 	got, err := l.Leases.AcquireInFlight(ctx, v.task.TenantID, v.task.ConnectionID, l.InFlight, now)
@@ -51,6 +53,30 @@ func (d *Dispatcher) lease(ctx context.Context, v verdict) (release func(), ok b
 			d.Log.ErrorContext(ctx, "give back in-flight slot", "err", err, "connection", v.task.ConnectionID)
 		}
 	}, true
+}
+
+// markedSlow reports whether the connection is marked slow in the store
+// when the breaker read its verdict rests on is SlowCheckFor old or more
+// (the delivery waited for a slot of the process's cap): the read is made
+// again, or taken from the process's cache when another batch made it
+// since, so that no attempt goes unleased on a read older than
+// SlowCheckFor. A read that fails lets the attempt go (the process's own
+// cap still holds).
+func (d *Dispatcher) markedSlow(ctx context.Context, v verdict, now time.Time) bool {
+	l := d.Limits
+	if l.Breakers == nil || now.Sub(v.read) < l.slowCheckFor() {
+		return false
+	}
+	if b, at, ok := l.cached(v.key, now); ok && now.Sub(at) < l.slowCheckFor() {
+		return b.Slow(now)
+	}
+	b, err := l.Breakers.Breaker(ctx, v.task.TenantID, v.task.ConnectionID)
+	if err != nil {
+		d.Log.ErrorContext(ctx, "read breaker", "err", err, "connection", v.task.ConnectionID)
+		return false
+	}
+	l.remember(v.key, b, now)
+	return b.Slow(now)
 }
 
 // noteSlow marks the connection slow, an attempt to it having run longer

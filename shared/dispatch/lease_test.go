@@ -155,3 +155,58 @@ type senderByURL func(url string) delivery.Result
 func (f senderByURL) Send(_ context.Context, url string, _ http.Header, _ []byte) delivery.Result {
 	return f(url)
 }
+
+// TestSlowMarkSeenBeforeSending: an instance whose last read of a
+// connection's breaker showed it healthy does not send on that read once
+// it is older than Limits.SlowCheckFor (well within the breaker cache's
+// CacheFor): the connection may have been marked slow by another instance
+// since, and its attempts must then take slots in the store. Before, the
+// instance sent the next batch on the cached read, unleased: one batch of
+// attempts to a hanging endpoint per instance beyond the cap.
+func TestSlowMarkSeenBeforeSending(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_mark", "conn_mark", "https://example.com/hook")
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(d)
+	}
+	d := dispatch.New(store, senderByURL(func(string) delivery.Result { return res200 }), &recQueue{}, "q")
+	d.Now = now
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 3})
+	d.Limits.CacheFor = time.Second
+	d.Limits.SlowCheckFor = 100 * time.Millisecond
+
+	// The connection answers fast: its breaker is read (healthy) and
+	// cached; no slot is taken.
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "h", 2))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 0 {
+		t.Fatalf("a healthy connection's attempts made %d in-flight slot calls, want 0", n)
+	}
+	// Another instance's attempt ran long: it marks the connection slow.
+	if err := store.MarkSlow(ctx, conn.TenantID, conn.ID, now().Add(connections.SlowFor)); err != nil {
+		t.Fatal(err)
+	}
+	// Half a second later (the cached read is younger than CacheFor, older
+	// than SlowCheckFor) this instance's next attempt takes a slot.
+	advance(500 * time.Millisecond)
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "s", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d in-flight slot calls for one attempt to a connection marked slow, want 2 (take, give back)", n)
+	}
+}
