@@ -17,44 +17,57 @@ import (
 // that holds more than its share of the messages in flight after those of
 // the other groups. Locally the pollers do it on their side:
 //
-//   - Each message being handled counts against its group (GroupOf). A
-//     group is active while it has messages in hand or was seen in a
-//     receive in the last FairWindow.
-//   - A group may hold at most its fair share of the pollers' capacity
-//     (Concurrency × BatchSize messages) divided evenly among the active
-//     groups, and never all of it: one batch's worth is kept for the
-//     groups that have not been seen yet, so a worker keeps receiving
-//     past a busy tenant's backlog and finds the others.
-//   - A received message over its group's share goes back to the queue:
-//     a copy (same body, attributes and group) is sent to the back and the
-//     received one deleted. Nothing is lost (the copy is sent before the
-//     original is deleted; a copy that cannot be sent is handled instead)
-//     and nothing is counted: a delivery's attempts travel in its body,
-//     and the copy starts with no receives, so the queue's redrive limit
-//     is spent on real failures only.
+//   - Each message being handled counts against its group (GroupOf), and
+//     each worker handling a batch is busy. A group is active while it has
+//     messages in hand or was seen in a receive in the last FairWindow.
+//   - A group alone (no other active) takes the whole capacity. Only when
+//     its batch came to the last free worker while every other worker has
+//     been busy for fairHold (its handlers are slow: a tenant that is
+//     alone may be hiding another's messages behind its backlog) does that
+//     batch go back, so that the worker receives again; with handlers
+//     faster than that, a single tenant costs no more than without
+//     fairness, and with slow ones at most one batch goes back per
+//     fairHold.
+//   - With others active, a group's fair share is the pollers' capacity
+//     (Concurrency × BatchSize messages) divided evenly among them. A
+//     received message of a group under its share is handled. One of a
+//     group at or over its share is handled too while, the batch taken,
+//     another worker is still free to receive (capacity the others do not
+//     use is not left idle); otherwise it goes back to the queue, so that
+//     a worker keeps receiving past a busy tenant's backlog and finds the
+//     others. Sending back thus happens only when two tenants or more
+//     compete for the last free worker.
+//   - A message goes back as a copy (same body, attributes and group) sent
+//     to the back of the queue, and the received one is deleted. Nothing
+//     is lost (the copy is sent before the original is deleted; a copy
+//     that cannot be sent is handled instead) and nothing is counted: a
+//     delivery's attempts travel in its body, and the copy starts with no
+//     receives, so the queue's redrive limit is spent on real failures
+//     only.
 type fairness struct {
-	capacity, reserve int
+	capacity, workers int
 	window            time.Duration
 	now               func() time.Time
 
 	mu       sync.Mutex
 	inFlight map[string]int
+	busy     int // workers handling a batch
 	seen     map[string]time.Time
+	freed    chan struct{} // closed when a worker is released
 }
 
 func newFairness(concurrency, batchSize int, window time.Duration) *fairness {
-	f := &fairness{capacity: concurrency * batchSize, window: window, now: time.Now,
+	return &fairness{capacity: concurrency * batchSize, workers: concurrency, window: window, now: time.Now,
 		inFlight: map[string]int{}, seen: map[string]time.Time{}}
-	if concurrency > 1 {
-		f.reserve = batchSize
-	}
-	return f
 }
 
-// admit splits a received batch (groups[i] is msgs[i]'s group) into the
-// messages to handle now, counted in flight until release, and those to
-// send back.
-func (f *fairness) admit(groups []string) (keep, back []int) {
+// admit splits a batch received by an idle worker (groups[i] is msgs[i]'s
+// group) into the messages to handle now, counted in flight until
+// release, and those to send back. hold reports a lone group's batch at the
+// last free worker: nothing is counted, and the caller waits up to
+// fairHold for another worker to be released (freed) before asking again
+// with last set, when the batch goes back if it is still the case.
+func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold bool, freed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
@@ -71,19 +84,48 @@ func (f *fairness) admit(groups []string) (keep, back []int) {
 		}
 	}
 	share := (f.capacity + active - 1) / max(active, 1)
-	share = max(min(share, f.capacity-f.reserve), 1)
+	// Another worker stays free to receive once this one is busy.
+	spare := f.busy+1 < f.workers
+	if active <= 1 && !spare && f.workers > 1 {
+		if !last {
+			if f.freed == nil {
+				f.freed = make(chan struct{})
+			}
+			return nil, nil, true, f.freed
+		}
+		for i := range groups {
+			back = append(back, i)
+		}
+		return nil, back, false, nil
+	}
 	for i, g := range groups {
-		if f.inFlight[g] < share {
+		if active <= 1 || f.inFlight[g] < share || spare {
 			f.inFlight[g]++
 			keep = append(keep, i)
 		} else {
 			back = append(back, i)
 		}
 	}
-	return keep, back
+	if len(keep) > 0 {
+		f.busy++
+	}
+	return keep, back, false, nil
 }
 
-// release ends the flight of handled messages of groups.
+// take counts messages handled after all (their copy could not be sent
+// back) in flight; busy says whether the worker already counts as busy.
+func (f *fairness) take(groups []string, busy bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, g := range groups {
+		f.inFlight[g]++
+	}
+	if !busy && len(groups) > 0 {
+		f.busy++
+	}
+}
+
+// release ends the flight of a worker's handled messages of groups.
 func (f *fairness) release(groups []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,11 +134,23 @@ func (f *fairness) release(groups []string) {
 			delete(f.inFlight, g)
 		}
 	}
+	if len(groups) > 0 {
+		f.busy--
+		if f.freed != nil {
+			close(f.freed)
+			f.freed = nil
+		}
+	}
 }
 
 // fairPause is how long a worker waits after sending a whole batch back,
 // so that scanning a busy tenant's backlog does not spin.
 const fairPause = 50 * time.Millisecond
+
+// fairHold is how long the last free worker keeps a lone group's batch
+// while every other worker is busy, waiting for one to be released, before
+// it sends the batch back and receives again.
+const fairHold = 200 * time.Millisecond
 
 // groupOf is the default GroupOf: the MessageGroupId attribute.
 func groupOf(m types.Message) string {
@@ -111,7 +165,17 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 	for i, m := range msgs {
 		groups[i] = p.groupOf(m)
 	}
-	keepIdx, backIdx := p.fair.admit(groups)
+	keepIdx, backIdx, hold, freed := p.fair.admit(groups, false)
+	if hold {
+		t := time.NewTimer(fairHold)
+		select {
+		case <-freed:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		keepIdx, backIdx, _, _ = p.fair.admit(groups, true)
+	}
 	var back []types.Message
 	for _, i := range backIdx {
 		back = append(back, msgs[i])
@@ -119,11 +183,11 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 	unsent := p.sendBack(ctx, back, groups, backIdx)
 	if len(unsent) > 0 {
 		// Handled now rather than risked; counted in flight as well.
-		for _, i := range unsent {
-			p.fair.mu.Lock()
-			p.fair.inFlight[groups[i]]++
-			p.fair.mu.Unlock()
+		ug := make([]string, len(unsent))
+		for k, i := range unsent {
+			ug[k] = groups[i]
 		}
+		p.fair.take(ug, len(keepIdx) > 0)
 		keepIdx = append(keepIdx, unsent...)
 	}
 	keep := make([]types.Message, 0, len(keepIdx))

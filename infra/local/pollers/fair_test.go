@@ -137,30 +137,75 @@ func TestFairPollerTwoTenants(t *testing.T) {
 	}
 }
 
-// The share: evenly among the active groups, never the whole capacity.
+// admit is fairness.admit as a worker makes it when no other is released
+// while it holds a lone group's batch.
+func admit(f *fairness, groups []string) (keep, back []int) {
+	keep, back, hold, _ := f.admit(groups, false)
+	if hold {
+		keep, back, _, _ = f.admit(groups, true)
+	}
+	return keep, back
+}
+
+// The share: a group alone takes every worker (nothing is sent back);
+// with others active, a group over its even share is sent back only when
+// taking it would leave no worker free to receive.
 func TestFairShare(t *testing.T) {
-	f := newFairness(4, 5, 1<<62) // capacity 20, reserve 5
-	keep, back := f.admit([]string{"a", "a", "a", "a", "a"})
-	if len(keep) != 5 || len(back) != 0 {
-		t.Fatalf("first batch of a: keep %v back %v", keep, back)
+	f := newFairness(4, 5, 1<<62) // capacity 20, 4 workers
+	batchOf := func(g string, n int) []string {
+		gs := make([]string, n)
+		for i := range gs {
+			gs[i] = g
+		}
+		return gs
 	}
-	f.admit([]string{"a", "a", "a", "a", "a"})
-	f.admit([]string{"a", "a", "a", "a", "a"})
-	// a holds 15 of 20: alone, it may not take the last batch.
-	if keep, back = f.admit([]string{"a", "a"}); len(keep) != 0 || len(back) != 2 {
-		t.Fatalf("a over capacity-reserve: keep %v back %v", keep, back)
+	// a alone: three workers take a batch of a each.
+	for w := range 3 {
+		if keep, back := admit(f, batchOf("a", 5)); len(keep) != 5 || len(back) != 0 {
+			t.Fatalf("a alone, worker %d: keep %v back %v; want every message kept", w+1, keep, back)
+		}
 	}
-	// b is seen: shares are 10 each; b's messages are kept, a's sent back.
-	if keep, back = f.admit([]string{"b", "a", "b"}); fmt.Sprint(keep, back) != "[0 2] [1]" {
+	// The last free worker holds a's batch while the others are busy; when
+	// one is released it is handled, never sent back.
+	keep, back, hold, freed := f.admit(batchOf("a", 5), false)
+	if !hold || keep != nil || back != nil {
+		t.Fatalf("a alone at the last free worker: keep %v back %v hold %t; want held", keep, back, hold)
+	}
+	f.release(batchOf("a", 5))
+	select {
+	case <-freed:
+	default:
+		t.Fatal("a worker's release did not wake the holding one")
+	}
+	if keep, back, hold, _ = f.admit(batchOf("a", 5), false); len(keep) != 5 || back != nil || hold {
+		t.Fatalf("a alone once a worker was released: keep %v back %v hold %t", keep, back, hold)
+	}
+	// Every other worker still busy after the hold: back, to receive again.
+	if keep, back := admit(f, batchOf("a", 5)); len(keep) != 0 || len(back) != 5 {
+		t.Fatalf("a alone, the others still busy after the hold: keep %v back %v; want sent back", keep, back)
+	}
+	// b is seen: shares are 10 each; a is over its share and taking its
+	// message would leave no worker free: a's goes back, b's are kept.
+	if keep, back := admit(f, []string{"b", "a", "b"}); fmt.Sprint(keep, back) != "[0 2] [1]" {
 		t.Fatalf("mixed batch: keep %v back %v", keep, back)
 	}
-	f.release([]string{"a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a"}) // a holds 3
-	if keep, _ = f.admit([]string{"a", "a", "a", "a", "a", "a", "a", "a"}); len(keep) != 7 {
-		t.Fatalf("a under its share of 10 with 3 in flight: kept %d, want 7", len(keep))
+	f.release([]string{"b", "b"})
+	f.release(batchOf("a", 5))
+	f.release(batchOf("a", 5)) // a holds 5 on 1 worker; b is still active
+	// Under its share, and over it while other workers stay free: kept.
+	if keep, back := admit(f, batchOf("a", 8)); len(keep) != 8 || len(back) != 0 {
+		t.Fatalf("a with 5 in hand, share 10, two workers free: keep %v back %v", keep, back)
 	}
-	// One worker: no reserve, a single group takes the whole capacity.
+	if keep, back := admit(f, batchOf("a", 5)); len(keep) != 5 || len(back) != 0 {
+		t.Fatalf("a over its share, one worker still free after: keep %v back %v", keep, back)
+	}
+	// The last free worker: a's message goes back, b's is kept.
+	if keep, back := admit(f, []string{"a", "b"}); fmt.Sprint(keep, back) != "[1] [0]" {
+		t.Fatalf("last worker: keep %v back %v", keep, back)
+	}
+	// One worker: a single group takes the whole capacity.
 	g := newFairness(1, 10, 1<<62)
-	if keep, _ = g.admit(make([]string, 10)); len(keep) != 10 {
+	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
 	}
 }
