@@ -20,14 +20,16 @@ import (
 //   - Each message being handled counts against its group (GroupOf), and
 //     each worker handling a batch is busy. A group is active while it has
 //     messages in hand or was seen in a receive in the last FairWindow.
-//   - A group alone (no other active) takes the whole capacity. Only when
-//     its batch came to the last free worker while every other worker has
-//     been busy for fairHold (its handlers are slow: a tenant that is
-//     alone may be hiding another's messages behind its backlog) does that
-//     batch go back, so that the worker receives again; with handlers
-//     faster than that, a single tenant costs no more than without
-//     fairness, and with slow ones at most one batch goes back per
-//     fairHold.
+//   - A group alone (no other active) is never over its share: nothing of
+//     it is sent back while a worker frees up within fairHold. Its batch at
+//     the last free worker waits (in hand, not handled) for another worker
+//     to be released and is then handled, so a lone tenant keeps every
+//     worker but one handling and one batch ready; only when every other
+//     worker has stayed busy for fairHold (slow handlers: a lone tenant
+//     may be hiding another's messages behind its backlog) does that batch
+//     go back, and the worker receive again. A single tenant thus costs no
+//     more queue traffic than without fairness, and with slow handlers at
+//     most one batch per fairHold.
 //   - With others active, a group's fair share is the pollers' capacity
 //     (Concurrency × BatchSize messages) divided evenly among them. A
 //     received message of a group under its share is handled. One of a

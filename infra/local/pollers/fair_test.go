@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -208,4 +211,62 @@ func TestFairShare(t *testing.T) {
 	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
 	}
+}
+
+// sendBacks counts the poller's "sent back" records (the messages sent
+// back) and passes every record on to next.
+type sendBacks struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (h sendBacks) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h sendBacks) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "sqs poller: sent back over fair share" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "messages" {
+				h.n.Add(a.Value.Int64())
+			}
+			return true
+		})
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// One tenant alone on fair pollers whose handler takes a little while: no
+// message is sent back (they were: a fair share kept one batch's worth
+// from a lone tenant, and the worker left free sent every batch it
+// received back, doubling the queue's traffic).
+func TestFairPollerOneTenantSendsNothingBack(t *testing.T) {
+	e := emulators.ForTest(t)
+	const n = 120
+	if err := router.Enqueue(t.Context(), e.SQS, e.Queues.DeliveriesURL, tenantDeliveries("ten_a", n)); err != nil {
+		t.Fatal(err)
+	}
+	var handled, busy, most atomic.Int64
+	h := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		b := busy.Add(1)
+		for m := most.Load(); b > m && !most.CompareAndSwap(m, b); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+		busy.Add(-1)
+		handled.Add(int64(len(ev.Records)))
+		return events.SQSEventResponse{}, nil
+	}
+	var back atomic.Int64
+	p := sqsPoller(t, e, h)
+	p.Concurrency, p.BatchSize, p.Fair, p.GroupOf = 4, 5, true, bodyGroup
+	p.Logger = slog.New(sendBacks{Handler: p.Logger.Handler(), n: &back})
+	stop := run(t, p.Run)
+	waitEmpty(t, e)
+	stop()
+	if handled.Load() != n {
+		t.Errorf("handled %d of %d", handled.Load(), n)
+	}
+	if back.Load() != 0 {
+		t.Errorf("%d messages of a lone tenant sent back, want 0", back.Load())
+	}
+	t.Logf("at most %d batches at once of 4", most.Load())
 }
