@@ -417,15 +417,25 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer release()
-	leased, ok := d.lease(ctx, v)
+	leased, held, ok := d.lease(ctx, v)
 	if !ok {
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer leased()
 	// An attempt still running after SlowAttempt marks its connection slow
-	// then, not when it ends (a hanging endpoint's end is 10 s away).
-	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
-	defer slow.Stop()
+	// then, not when it ends (a hanging endpoint's end is 10 s away); sent
+	// unleased, it then takes a slot in the store until it ends (lease.go).
+	late := &lateSlot{}
+	slow := time.AfterFunc(connections.SlowAttempt, func() {
+		d.noteSlow(ctx, v)
+		if !held {
+			late.take(ctx, d, v)
+		}
+	})
+	defer func() {
+		slow.Stop()
+		late.end(ctx, d, v)
+	}()
 	return d.handleMessage(ctx, conns, m, p)
 }
 
