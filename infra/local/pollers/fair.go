@@ -14,12 +14,14 @@ import (
 // Fair scheduling (SQSPoller.Fair) plays the part of SQS fair queues, which
 // the local emulator does not schedule: a standard queue whose messages
 // carry a MessageGroupId (the tenant) hands out the messages of a group
-// that holds more than its share of the messages in flight after those of
-// the other groups. Locally the pollers do it on their side:
+// that holds more than its share of the messages in flight or of the
+// processing time after those of the other groups. Locally the pollers do
+// it on their side, counting workers (processing time), not messages: a
+// batch of one slow message holds its worker as long as a batch of ten.
 //
-//   - Each message being handled counts against its group (GroupOf), and
-//     each worker handling a batch is busy. A group is active while it has
-//     messages in hand or was seen in a receive in the last FairWindow.
+//   - A worker handling a batch is busy, and holds each group that has a
+//     message in its batch (GroupOf). A group is active while a worker
+//     holds it or it was seen in a receive in the last FairWindow.
 //   - A group alone (no other active) is never over its share: nothing of
 //     it is sent back while a worker frees up within fairHold. Its batch at
 //     the last free worker waits (in hand, not handled) for another worker
@@ -30,15 +32,16 @@ import (
 //     go back, and the worker receive again. A single tenant thus costs no
 //     more queue traffic than without fairness, and with slow handlers at
 //     most one batch per fairHold.
-//   - With others active, a group's fair share is the pollers' capacity
-//     (Concurrency × BatchSize messages) divided evenly among them. A
-//     received message of a group under its share is handled. One of a
-//     group at or over its share is handled too while, the batch taken,
-//     another worker is still free to receive (capacity the others do not
-//     use is not left idle); otherwise it goes back to the queue, so that
-//     a worker keeps receiving past a busy tenant's backlog and finds the
-//     others. Sending back thus happens only when two tenants or more
-//     compete for the last free worker.
+//   - With others active, a group's share is the workers divided evenly
+//     among them (rounded up). A received message of a group held by fewer
+//     workers than its share is handled. One of a group at or over its
+//     share is handled too while, the batch taken, another worker is still
+//     free to receive (workers the others do not use are not left idle);
+//     otherwise it goes back to the queue, so that the last free worker
+//     keeps receiving past a busy tenant's backlog and finds the others'
+//     messages. Sending back thus happens only when two tenants or more
+//     compete for the last free worker, and a tenant whose batches hang
+//     holds every worker but one at most.
 //   - A message goes back as a copy (same body, attributes and group) sent
 //     to the back of the queue, and the received one is deleted. Nothing
 //     is lost (the copy is sent before the original is deleted; a copy
@@ -47,28 +50,31 @@ import (
 //     receives, so the queue's redrive limit is spent on real failures
 //     only.
 type fairness struct {
-	capacity, workers int
-	window            time.Duration
-	now               func() time.Time
+	workers int
+	window  time.Duration
+	now     func() time.Time
 
-	mu       sync.Mutex
-	inFlight map[string]int
-	busy     int // workers handling a batch
-	seen     map[string]time.Time
-	freed    chan struct{} // closed when a worker is released
+	mu    sync.Mutex
+	held  map[string]int // by group: the busy workers holding it
+	busy  int            // workers handling a batch
+	seen  map[string]time.Time
+	freed chan struct{} // closed when a worker is released
 }
 
-func newFairness(concurrency, batchSize int, window time.Duration) *fairness {
-	return &fairness{capacity: concurrency * batchSize, workers: concurrency, window: window, now: time.Now,
-		inFlight: map[string]int{}, seen: map[string]time.Time{}}
+// newFairness shares concurrency workers; the batch size does not count
+// (a worker is held as long by one slow message as by ten).
+func newFairness(concurrency, _ int, window time.Duration) *fairness {
+	return &fairness{workers: concurrency, window: window, now: time.Now,
+		held: map[string]int{}, seen: map[string]time.Time{}}
 }
 
 // admit splits a batch received by an idle worker (groups[i] is msgs[i]'s
-// group) into the messages to handle now, counted in flight until
-// release, and those to send back. hold reports a lone group's batch at the
-// last free worker: nothing is counted, and the caller waits up to
-// fairHold for another worker to be released (freed) before asking again
-// with last set, when the batch goes back if it is still the case.
+// group) into the messages to handle now, the worker then busy holding
+// their groups until release, and those to send back. hold reports a lone
+// group's batch at the last free worker: nothing is counted, and the
+// caller waits up to fairHold for another worker to be released (freed)
+// before asking again with last set, when the batch goes back if it is
+// still the case.
 func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold bool, freed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -79,13 +85,12 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold boo
 	active := 0
 	for g, t := range f.seen {
 		switch {
-		case f.inFlight[g] > 0 || now.Sub(t) < f.window:
+		case f.held[g] > 0 || now.Sub(t) < f.window:
 			active++
 		default:
 			delete(f.seen, g)
 		}
 	}
-	share := (f.capacity + active - 1) / max(active, 1)
 	// Another worker stays free to receive once this one is busy.
 	spare := f.busy+1 < f.workers
 	if active <= 1 && !spare && f.workers > 1 {
@@ -100,48 +105,69 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold boo
 		}
 		return nil, back, false, nil
 	}
+	share := (f.workers + active - 1) / max(active, 1)
+	taken := map[string]bool{}
 	for i, g := range groups {
-		if active <= 1 || f.inFlight[g] < share || spare {
-			f.inFlight[g]++
+		if ok, seen := taken[g]; seen {
+			if ok {
+				keep = append(keep, i)
+			} else {
+				back = append(back, i)
+			}
+			continue
+		}
+		ok := active <= 1 || f.held[g] < share || spare
+		taken[g] = ok
+		if ok {
 			keep = append(keep, i)
 		} else {
 			back = append(back, i)
 		}
 	}
 	if len(keep) > 0 {
-		f.busy++
+		f.take(groups, keep)
 	}
 	return keep, back, false, nil
 }
 
-// take counts messages handled after all (their copy could not be sent
-// back) in flight; busy says whether the worker already counts as busy.
-func (f *fairness) take(groups []string, busy bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, g := range groups {
-		f.inFlight[g]++
+// take makes the worker busy holding the groups of groups[idx] (f.mu
+// held).
+func (f *fairness) take(groups []string, idx []int) {
+	seen := map[string]bool{}
+	for _, i := range idx {
+		if g := groups[i]; !seen[g] {
+			seen[g] = true
+			f.held[g]++
+		}
 	}
-	if !busy && len(groups) > 0 {
-		f.busy++
-	}
+	f.busy++
 }
 
-// release ends the flight of a worker's handled messages of groups.
-func (f *fairness) release(groups []string) {
+// release ends a busy worker's hold on the groups of its batch (groups[idx]).
+func (f *fairness) release(groups []string, idx []int) {
+	if len(idx) == 0 {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, g := range groups {
-		if f.inFlight[g]--; f.inFlight[g] <= 0 {
-			delete(f.inFlight, g)
+	f.release0(groups, idx)
+}
+
+// release0 is release with f.mu held.
+func (f *fairness) release0(groups []string, idx []int) {
+	seen := map[string]bool{}
+	for _, i := range idx {
+		if g := groups[i]; !seen[g] {
+			seen[g] = true
+			if f.held[g]--; f.held[g] <= 0 {
+				delete(f.held, g)
+			}
 		}
 	}
-	if len(groups) > 0 {
-		f.busy--
-		if f.freed != nil {
-			close(f.freed)
-			f.freed = nil
-		}
+	f.busy--
+	if f.freed != nil {
+		close(f.freed)
+		f.freed = nil
 	}
 }
 
@@ -184,21 +210,20 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 	}
 	unsent := p.sendBack(ctx, back, groups, backIdx)
 	if len(unsent) > 0 {
-		// Handled now rather than risked; counted in flight as well.
-		ug := make([]string, len(unsent))
-		for k, i := range unsent {
-			ug[k] = groups[i]
+		// Handled now rather than risked; held as well.
+		p.fair.mu.Lock()
+		if len(keepIdx) > 0 {
+			p.fair.release0(groups, keepIdx)
 		}
-		p.fair.take(ug, len(keepIdx) > 0)
 		keepIdx = append(keepIdx, unsent...)
+		p.fair.take(groups, keepIdx)
+		p.fair.mu.Unlock()
 	}
 	keep := make([]types.Message, 0, len(keepIdx))
-	kept := make([]string, 0, len(keepIdx))
 	for _, i := range keepIdx {
 		keep = append(keep, msgs[i])
-		kept = append(kept, groups[i])
 	}
-	return keep, func() { p.fair.release(kept) }
+	return keep, func() { p.fair.release(groups, keepIdx) }
 }
 
 func (p *SQSPoller) groupOf(m types.Message) string {

@@ -150,63 +150,67 @@ func admit(f *fairness, groups []string) (keep, back []int) {
 	return keep, back
 }
 
-// The share: a group alone takes every worker (nothing is sent back);
-// with others active, a group over its even share is sent back only when
-// taking it would leave no worker free to receive.
-func TestFairShare(t *testing.T) {
-	f := newFairness(4, 5, 1<<62) // capacity 20, 4 workers
-	batchOf := func(g string, n int) []string {
-		gs := make([]string, n)
-		for i := range gs {
-			gs[i] = g
-		}
-		return gs
+// release is fairness.release of a whole kept batch.
+func release(f *fairness, groups []string) {
+	idx := make([]int, len(groups))
+	for i := range idx {
+		idx[i] = i
 	}
-	// a alone: three workers take a batch of a each.
+	f.release(groups, idx)
+}
+
+// The share, in workers: a group alone is never sent back while a worker
+// frees up; with others active, a group holding its even share of the
+// workers or more is sent back only when taking it would leave no worker
+// free to receive, however few messages its batches hold.
+func TestFairShare(t *testing.T) {
+	f := newFairness(4, 10, 1<<62)
+	// a alone: three workers take a batch of one message of a each.
 	for w := range 3 {
-		if keep, back := admit(f, batchOf("a", 5)); len(keep) != 5 || len(back) != 0 {
-			t.Fatalf("a alone, worker %d: keep %v back %v; want every message kept", w+1, keep, back)
+		if keep, back := admit(f, []string{"a"}); len(keep) != 1 || len(back) != 0 {
+			t.Fatalf("a alone, worker %d: keep %v back %v; want kept", w+1, keep, back)
 		}
 	}
 	// The last free worker holds a's batch while the others are busy; when
 	// one is released it is handled, never sent back.
-	keep, back, hold, freed := f.admit(batchOf("a", 5), false)
+	keep, back, hold, freed := f.admit([]string{"a", "a"}, false)
 	if !hold || keep != nil || back != nil {
 		t.Fatalf("a alone at the last free worker: keep %v back %v hold %t; want held", keep, back, hold)
 	}
-	f.release(batchOf("a", 5))
+	release(f, []string{"a"})
 	select {
 	case <-freed:
 	default:
 		t.Fatal("a worker's release did not wake the holding one")
 	}
-	if keep, back, hold, _ = f.admit(batchOf("a", 5), false); len(keep) != 5 || back != nil || hold {
+	if keep, back, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
 		t.Fatalf("a alone once a worker was released: keep %v back %v hold %t", keep, back, hold)
 	}
 	// Every other worker still busy after the hold: back, to receive again.
-	if keep, back := admit(f, batchOf("a", 5)); len(keep) != 0 || len(back) != 5 {
+	if keep, back := admit(f, []string{"a"}); len(keep) != 0 || len(back) != 1 {
 		t.Fatalf("a alone, the others still busy after the hold: keep %v back %v; want sent back", keep, back)
 	}
-	// b is seen: shares are 10 each; a is over its share and taking its
-	// message would leave no worker free: a's goes back, b's are kept.
+	// b is seen: shares are 2 workers each; a holds 3 (with 4 messages in
+	// all) and taking its message would leave no worker free: a's goes
+	// back, b's are kept.
 	if keep, back := admit(f, []string{"b", "a", "b"}); fmt.Sprint(keep, back) != "[0 2] [1]" {
 		t.Fatalf("mixed batch: keep %v back %v", keep, back)
 	}
-	f.release([]string{"b", "b"})
-	f.release(batchOf("a", 5))
-	f.release(batchOf("a", 5)) // a holds 5 on 1 worker; b is still active
-	// Under its share, and over it while other workers stay free: kept.
-	if keep, back := admit(f, batchOf("a", 8)); len(keep) != 8 || len(back) != 0 {
-		t.Fatalf("a with 5 in hand, share 10, two workers free: keep %v back %v", keep, back)
+	release(f, []string{"b", "b"})
+	release(f, []string{"a"})
+	release(f, []string{"a", "a"}) // a holds 1 worker; b is still active
+	// Under its share, and over it while another worker stays free: kept.
+	if keep, back := admit(f, []string{"a", "a", "a"}); len(keep) != 3 || len(back) != 0 {
+		t.Fatalf("a on 1 worker, share 2, three free: keep %v back %v", keep, back)
 	}
-	if keep, back := admit(f, batchOf("a", 5)); len(keep) != 5 || len(back) != 0 {
-		t.Fatalf("a over its share, one worker still free after: keep %v back %v", keep, back)
+	if keep, back := admit(f, []string{"a"}); len(keep) != 1 || len(back) != 0 {
+		t.Fatalf("a at its share, one worker still free after: keep %v back %v", keep, back)
 	}
 	// The last free worker: a's message goes back, b's is kept.
 	if keep, back := admit(f, []string{"a", "b"}); fmt.Sprint(keep, back) != "[1] [0]" {
 		t.Fatalf("last worker: keep %v back %v", keep, back)
 	}
-	// One worker: a single group takes the whole capacity.
+	// One worker: a single group takes it.
 	g := newFairness(1, 10, 1<<62)
 	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
