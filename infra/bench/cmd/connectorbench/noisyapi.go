@@ -141,7 +141,7 @@ func startNoisyAPI(ctx context.Context, s *stack) (*apiClient, func(), error) {
 		}
 		p := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
 			BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](s.d),
-			Checkpoints: filepath.Join(tmp, "stream-checkpoints.json")}
+			Checkpoints: filepath.Join(tmp, "stream-checkpoints.json"), Filter: pollers.RouteFilter(f.StreamFilters())}
 		wg.Go(func() { _ = p.Run(pctx) })
 	}
 	return api, stop, nil
