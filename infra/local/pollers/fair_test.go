@@ -274,3 +274,74 @@ func TestFairPollerOneTenantSendsNothingBack(t *testing.T) {
 	}
 	t.Logf("at most %d batches at once of 4", most.Load())
 }
+
+// A tenant whose batches hang, each of a single message, holds every
+// worker but one: tenant B's delivery, queued after A's third, is handled
+// while A's first two hang. (With shares counted in messages, A's three
+// one-message batches were far under a share of 15 and took all three
+// workers: B waited for A's handler.)
+func TestFairPollerSmallHangingBatches(t *testing.T) {
+	e := emulators.ForTest(t)
+	hang := make(chan struct{})
+	var once sync.Once
+	unhang := func() { once.Do(func() { close(hang) }) }
+	t.Cleanup(unhang)
+	started := make(chan string, 10)
+	bDone := make(chan string, 10)
+	var mu sync.Mutex
+	handled := map[string]int{}
+	h := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		var hung bool
+		for _, m := range ev.Records {
+			var d connections.Delivery
+			if err := json.Unmarshal([]byte(m.Body), &d); err != nil {
+				return events.SQSEventResponse{}, err
+			}
+			mu.Lock()
+			handled[d.ID]++
+			mu.Unlock()
+			if d.TenantID == "ten_b" {
+				bDone <- d.ID
+			} else {
+				started <- d.ID
+				hung = true
+			}
+		}
+		if hung {
+			select {
+			case <-hang:
+			case <-ctx.Done():
+			}
+		}
+		return events.SQSEventResponse{}, nil
+	}
+	p := sqsPoller(t, e, h)
+	p.Concurrency, p.BatchSize, p.Fair, p.GroupOf, p.FairWindow = 3, 10, true, bodyGroup, time.Minute
+	stop := run(t, p.Run)
+	a, b := tenantDeliveries("ten_a", 3), tenantDeliveries("ten_b", 2)
+	enqueue := func(d connections.Delivery) {
+		if err := router.Enqueue(t.Context(), e.SQS, e.Queues.DeliveriesURL, []connections.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(b[0]) // B is seen
+	receive(t, bDone, "tenant B's first delivery")
+	for _, d := range a[:2] { // A's first two, one batch each, hang
+		enqueue(d)
+		receive(t, started, "tenant A's delivery "+d.ID)
+	}
+	enqueue(a[2])
+	time.Sleep(300 * time.Millisecond)
+	enqueue(b[1])
+	receive(t, bDone, "tenant B's second delivery while A's batches hang")
+	unhang()
+	waitEmpty(t, e)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, d := range append(a, b...) {
+		if handled[d.ID] != 1 {
+			t.Errorf("%s handled %d times, want once", d.ID, handled[d.ID])
+		}
+	}
+}
