@@ -133,7 +133,7 @@ func main() {
 	flag.IntVar(&sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
 	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
-	flag.IntVar(&o.noisyARate, "noisy-a-rate", 50, "5: tenant A's contact updates per second through the API, each a delivery to a hanging endpoint")
+	flag.IntVar(&o.noisyARate, "noisy-a-rate", 25, "5: tenant A's contact updates per second through the API, each a delivery to a hanging endpoint")
 	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's contact updates per second through the API, each a delivery to a healthy endpoint")
 	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long each phase sends: B alone, A and B, B alone again (B needs 200 updates in each)")
 	flag.DurationVar(&o.noisyWarm, "noisy-warmup", 3*time.Second, "5: B's unmeasured updates before each phase (the same in both)")
