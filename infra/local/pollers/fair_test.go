@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,35 +143,20 @@ func TestFairPollerTwoTenants(t *testing.T) {
 // admit is fairness.admit as a worker makes it when no other is released
 // while it holds a lone group's batch.
 func admit(f *fairness, groups []string) (keep, back []int) {
-	keep, back, _, hold, _ := f.admit(groups, false)
+	keep, back, hold, _ := f.admit(groups, false)
 	if hold {
-		keep, back, _, _, _ = f.admit(groups, true)
+		keep, back, _, _ = f.admit(groups, true)
 	}
 	return keep, back
 }
 
-// release releases a busy worker whose batch held exactly the groups of
-// groups.
+// release is fairness.release of a whole kept batch.
 func release(f *fairness, groups []string) {
-	var want []string
-	for _, g := range groups {
-		if !slices.Contains(want, g) {
-			want = append(want, g)
-		}
+	idx := make([]int, len(groups))
+	for i := range idx {
+		idx[i] = i
 	}
-	f.mu.Lock()
-	var found *ticket
-	for t := range f.tickets {
-		if slices.Equal(slices.Sorted(slices.Values(t.groups)), slices.Sorted(slices.Values(want))) {
-			found = t
-			break
-		}
-	}
-	f.mu.Unlock()
-	if found == nil {
-		panic(fmt.Sprintf("no worker holds %v", want))
-	}
-	f.release(found)
+	f.release(groups, idx)
 }
 
 // The share, in workers: a group alone is never sent back while a worker
@@ -189,7 +173,7 @@ func TestFairShare(t *testing.T) {
 	}
 	// The last free worker holds a's batch while the others are busy; when
 	// one is released it is handled, never sent back.
-	keep, back, _, hold, freed := f.admit([]string{"a", "a"}, false)
+	keep, back, hold, freed := f.admit([]string{"a", "a"}, false)
 	if !hold || keep != nil || back != nil {
 		t.Fatalf("a alone at the last free worker: keep %v back %v hold %t; want held", keep, back, hold)
 	}
@@ -199,7 +183,7 @@ func TestFairShare(t *testing.T) {
 	default:
 		t.Fatal("a worker's release did not wake the holding one")
 	}
-	if keep, back, _, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
+	if keep, back, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
 		t.Fatalf("a alone once a worker was released: keep %v back %v hold %t", keep, back, hold)
 	}
 	// Every other worker still busy after the hold: back, to receive again.
@@ -230,35 +214,6 @@ func TestFairShare(t *testing.T) {
 	g := newFairness(1, 10, 1<<62)
 	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
-	}
-}
-
-// A group over its share borrows a free worker only while none of its
-// batches in hand has run for fairHold: one whose batches hang keeps to
-// its share, and the workers beyond it stay for the others.
-func TestFairShareSlowGroupKeepsToItsShare(t *testing.T) {
-	f := newFairness(4, 10, 1<<62)
-	clock := time.Now()
-	f.now = func() time.Time { return clock }
-	if keep, _ := admit(f, []string{"b"}); len(keep) != 1 {
-		t.Fatal("b not kept")
-	}
-	release(f, []string{"b"}) // b is active, holding nothing
-	for w := range 2 {
-		if keep, _ := admit(f, []string{"a"}); len(keep) != 1 {
-			t.Fatalf("a under its share of 2, worker %d: not kept", w+1)
-		}
-	}
-	if keep, _ := admit(f, []string{"a"}); len(keep) != 1 {
-		t.Fatal("a at its share, its batches quick, a worker free after: not kept")
-	}
-	release(f, []string{"a"})
-	clock = clock.Add(fairHold)
-	if keep, back := admit(f, []string{"a"}); len(keep) != 0 || len(back) != 1 {
-		t.Fatalf("a at its share, its batches running for %s: keep %v back %v; want sent back", fairHold, keep, back)
-	}
-	if keep, _ := admit(f, []string{"b"}); len(keep) != 1 {
-		t.Fatal("b not kept")
 	}
 }
 
