@@ -43,7 +43,8 @@ import (
 //     compete for the last free worker, and a tenant whose batches hang
 //     holds every worker but one at most.
 //   - A message goes back as a copy (same body, attributes and group) sent
-//     to the back of the queue, and the received one is deleted. Nothing
+//     to the back of the queue, delayed by fairBackDelay, and the received
+//     one is deleted. Nothing
 //     is lost (the copy is sent before the original is deleted; a copy
 //     that cannot be sent is handled instead) and nothing is counted: a
 //     delivery's attempts travel in its body, and the copy starts with no
@@ -175,6 +176,12 @@ func (f *fairness) release0(groups []string, idx []int) {
 // so that scanning a busy tenant's backlog does not spin.
 const fairPause = 50 * time.Millisecond
 
+// fairBackDelay (seconds) delays the copies sent back: a tenant held back
+// has its messages come round once a second rather than at every receive,
+// so that the worker looking for the others' messages is not kept busy
+// sending the same ones back, nor the others' messages stuck behind them.
+const fairBackDelay = 1
+
 // fairHold is how long the last free worker keeps a lone group's batch
 // while every other worker is busy, waiting for one to be released, before
 // it sends the batch back and receives again.
@@ -248,7 +255,7 @@ func (p *SQSPoller) sendBack(ctx context.Context, msgs []types.Message, groups [
 			group = aws.String(g)
 		}
 		entries[k] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(k)), MessageBody: m.Body,
-			MessageAttributes: m.MessageAttributes, MessageGroupId: group}
+			MessageAttributes: m.MessageAttributes, MessageGroupId: group, DelaySeconds: fairBackDelay}
 	}
 	bctx := context.WithoutCancel(ctx)
 	out, err := p.Client.SendMessageBatch(bctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})

@@ -126,7 +126,7 @@ func TestFairPollerTwoTenants(t *testing.T) {
 		receive(t, bDone, "tenant B's deliveries while tenant A's receiver hangs")
 	}
 	unhang()
-	waitEmpty(t, e)
+	waitDrained(t, e)
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
@@ -264,7 +264,7 @@ func TestFairPollerOneTenantSendsNothingBack(t *testing.T) {
 	p.Concurrency, p.BatchSize, p.Fair, p.GroupOf = 4, 5, true, bodyGroup
 	p.Logger = slog.New(sendBacks{Handler: p.Logger.Handler(), n: &back})
 	stop := run(t, p.Run)
-	waitEmpty(t, e)
+	waitDrained(t, e)
 	stop()
 	if handled.Load() != n {
 		t.Errorf("handled %d of %d", handled.Load(), n)
@@ -335,7 +335,7 @@ func TestFairPollerSmallHangingBatches(t *testing.T) {
 	enqueue(b[1])
 	receive(t, bDone, "tenant B's second delivery while A's batches hang")
 	unhang()
-	waitEmpty(t, e)
+	waitDrained(t, e)
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
@@ -343,5 +343,30 @@ func TestFairPollerSmallHangingBatches(t *testing.T) {
 		if handled[d.ID] != 1 {
 			t.Errorf("%s handled %d times, want once", d.ID, handled[d.ID])
 		}
+	}
+}
+
+// waitDrained waits until the queue holds no messages, visible, in flight
+// or delayed (copies sent back are delayed by fairBackDelay).
+func waitDrained(t *testing.T, e *emulators.TestEnv) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := e.SQS.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(e.Queues.DeliveriesURL),
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
+				types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := out.Attributes
+		if a["ApproximateNumberOfMessages"] == "0" && a["ApproximateNumberOfMessagesNotVisible"] == "0" && a["ApproximateNumberOfMessagesDelayed"] == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %v", a)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
