@@ -2,6 +2,7 @@ package pollers
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,12 +37,15 @@ import (
 //     among them (rounded up). A received message of a group held by fewer
 //     workers than its share is handled. One of a group at or over its
 //     share is handled too while, the batch taken, another worker is still
-//     free to receive (workers the others do not use are not left idle);
-//     otherwise it goes back to the queue, so that the last free worker
-//     keeps receiving past a busy tenant's backlog and finds the others'
-//     messages. Sending back thus happens only when two tenants or more
-//     compete for the last free worker, and a tenant whose batches hang
-//     holds every worker but one at most.
+//     free to receive (workers the others do not use are not left idle),
+//     and at the last free worker while none of the group's batches in
+//     hand has run for fairHold (a group whose batches are quick gives the
+//     worker back at once). Otherwise, a group at its share whose batches
+//     are slow at the last free worker, it goes back to the queue, so that
+//     the last free worker keeps receiving past a busy tenant's backlog
+//     and finds the others' messages. Sending back thus happens only when
+//     two tenants or more compete for the last free worker, and a tenant
+//     whose batches hang holds every worker but one at most.
 //   - A message goes back as a copy (same body, attributes and group) sent
 //     to the back of the queue, delayed by fairBackDelay, and the received
 //     one is deleted. Nothing
@@ -55,28 +59,46 @@ type fairness struct {
 	window  time.Duration
 	now     func() time.Time
 
-	mu    sync.Mutex
-	held  map[string]int // by group: the busy workers holding it
-	busy  int            // workers handling a batch
-	seen  map[string]time.Time
-	freed chan struct{} // closed when a worker is released
+	mu      sync.Mutex
+	held    map[string]int // by group: the busy workers holding it
+	busy    int            // workers handling a batch
+	tickets map[*ticket]bool
+	seen    map[string]time.Time
+	freed   chan struct{} // closed when a worker is released
+}
+
+// ticket is a busy worker's batch: its groups and when it was taken.
+type ticket struct {
+	groups []string // distinct
+	start  time.Time
 }
 
 // newFairness shares concurrency workers; the batch size does not count
 // (a worker is held as long by one slow message as by ten).
 func newFairness(concurrency, _ int, window time.Duration) *fairness {
 	return &fairness{workers: concurrency, window: window, now: time.Now,
-		held: map[string]int{}, seen: map[string]time.Time{}}
+		held: map[string]int{}, seen: map[string]time.Time{}, tickets: map[*ticket]bool{}}
+}
+
+// slow reports whether a batch in hand holding group g has run fairHold or
+// longer (f.mu held).
+func (f *fairness) slow(g string, now time.Time) bool {
+	for t := range f.tickets {
+		if now.Sub(t.start) >= fairHold && slices.Contains(t.groups, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // admit splits a batch received by an idle worker (groups[i] is msgs[i]'s
 // group) into the messages to handle now, the worker then busy holding
-// their groups until release, and those to send back. hold reports a lone
+// their groups until it releases the ticket, and those to send back. hold reports a lone
 // group's batch at the last free worker: nothing is counted, and the
 // caller waits up to fairHold for another worker to be released (freed)
 // before asking again with last set, when the batch goes back if it is
 // still the case.
-func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold bool, freed <-chan struct{}) {
+func (f *fairness) admit(groups []string, last bool) (keep, back []int, t *ticket, hold bool, freed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
@@ -99,12 +121,12 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold boo
 			if f.freed == nil {
 				f.freed = make(chan struct{})
 			}
-			return nil, nil, true, f.freed
+			return nil, nil, nil, true, f.freed
 		}
 		for i := range groups {
 			back = append(back, i)
 		}
-		return nil, back, false, nil
+		return nil, back, nil, false, nil
 	}
 	share := (f.workers + active - 1) / max(active, 1)
 	taken := map[string]bool{}
@@ -117,7 +139,7 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold boo
 			}
 			continue
 		}
-		ok := active <= 1 || f.held[g] < share || spare
+		ok := active <= 1 || f.held[g] < share || spare || !f.slow(g, now)
 		taken[g] = ok
 		if ok {
 			keep = append(keep, i)
@@ -126,43 +148,45 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, hold boo
 		}
 	}
 	if len(keep) > 0 {
-		f.take(groups, keep)
+		t = f.take(groups, keep, now)
 	}
-	return keep, back, false, nil
+	return keep, back, t, false, nil
 }
 
 // take makes the worker busy holding the groups of groups[idx] (f.mu
 // held).
-func (f *fairness) take(groups []string, idx []int) {
-	seen := map[string]bool{}
+func (f *fairness) take(groups []string, idx []int, now time.Time) *ticket {
+	t := &ticket{start: now}
 	for _, i := range idx {
-		if g := groups[i]; !seen[g] {
-			seen[g] = true
+		if g := groups[i]; !slices.Contains(t.groups, g) {
+			t.groups = append(t.groups, g)
 			f.held[g]++
 		}
 	}
+	f.tickets[t] = true
 	f.busy++
+	return t
 }
 
-// release ends a busy worker's hold on the groups of its batch (groups[idx]).
-func (f *fairness) release(groups []string, idx []int) {
-	if len(idx) == 0 {
+// release ends a busy worker's hold on the groups of its batch (nil: none).
+func (f *fairness) release(t *ticket) {
+	if t == nil {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.release0(groups, idx)
+	f.release0(t)
 }
 
 // release0 is release with f.mu held.
-func (f *fairness) release0(groups []string, idx []int) {
-	seen := map[string]bool{}
-	for _, i := range idx {
-		if g := groups[i]; !seen[g] {
-			seen[g] = true
-			if f.held[g]--; f.held[g] <= 0 {
-				delete(f.held, g)
-			}
+func (f *fairness) release0(t *ticket) {
+	if !f.tickets[t] {
+		return
+	}
+	delete(f.tickets, t)
+	for _, g := range t.groups {
+		if f.held[g]--; f.held[g] <= 0 {
+			delete(f.held, g)
 		}
 	}
 	f.busy--
@@ -200,7 +224,7 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 	for i, m := range msgs {
 		groups[i] = p.groupOf(m)
 	}
-	keepIdx, backIdx, hold, freed := p.fair.admit(groups, false)
+	keepIdx, backIdx, tk, hold, freed := p.fair.admit(groups, false)
 	if hold {
 		t := time.NewTimer(fairHold)
 		select {
@@ -209,7 +233,7 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 		case <-ctx.Done():
 		}
 		t.Stop()
-		keepIdx, backIdx, _, _ = p.fair.admit(groups, true)
+		keepIdx, backIdx, tk, _, _ = p.fair.admit(groups, true)
 	}
 	var back []types.Message
 	for _, i := range backIdx {
@@ -219,18 +243,18 @@ func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]type
 	if len(unsent) > 0 {
 		// Handled now rather than risked; held as well.
 		p.fair.mu.Lock()
-		if len(keepIdx) > 0 {
-			p.fair.release0(groups, keepIdx)
+		if tk != nil {
+			p.fair.release0(tk)
 		}
 		keepIdx = append(keepIdx, unsent...)
-		p.fair.take(groups, keepIdx)
+		tk = p.fair.take(groups, keepIdx, p.fair.now())
 		p.fair.mu.Unlock()
 	}
 	keep := make([]types.Message, 0, len(keepIdx))
 	for _, i := range keepIdx {
 		keep = append(keep, msgs[i])
 	}
-	return keep, func() { p.fair.release(groups, keepIdx) }
+	return keep, func() { p.fair.release(tk) }
 }
 
 func (p *SQSPoller) groupOf(m types.Message) string {

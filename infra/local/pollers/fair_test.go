@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,20 +144,35 @@ func TestFairPollerTwoTenants(t *testing.T) {
 // admit is fairness.admit as a worker makes it when no other is released
 // while it holds a lone group's batch.
 func admit(f *fairness, groups []string) (keep, back []int) {
-	keep, back, hold, _ := f.admit(groups, false)
+	keep, back, _, hold, _ := f.admit(groups, false)
 	if hold {
-		keep, back, _, _ = f.admit(groups, true)
+		keep, back, _, _, _ = f.admit(groups, true)
 	}
 	return keep, back
 }
 
-// release is fairness.release of a whole kept batch.
+// release releases a busy worker whose batch held exactly the groups of
+// groups.
 func release(f *fairness, groups []string) {
-	idx := make([]int, len(groups))
-	for i := range idx {
-		idx[i] = i
+	var want []string
+	for _, g := range groups {
+		if !slices.Contains(want, g) {
+			want = append(want, g)
+		}
 	}
-	f.release(groups, idx)
+	f.mu.Lock()
+	var found *ticket
+	for t := range f.tickets {
+		if slices.Equal(slices.Sorted(slices.Values(t.groups)), slices.Sorted(slices.Values(want))) {
+			found = t
+			break
+		}
+	}
+	f.mu.Unlock()
+	if found == nil {
+		panic(fmt.Sprintf("no worker holds %v", want))
+	}
+	f.release(found)
 }
 
 // The share, in workers: a group alone is never sent back while a worker
@@ -165,6 +181,8 @@ func release(f *fairness, groups []string) {
 // free to receive, however few messages its batches hold.
 func TestFairShare(t *testing.T) {
 	f := newFairness(4, 10, 1<<62)
+	clock := time.Now()
+	f.now = func() time.Time { return clock }
 	// a alone: three workers take a batch of one message of a each.
 	for w := range 3 {
 		if keep, back := admit(f, []string{"a"}); len(keep) != 1 || len(back) != 0 {
@@ -173,7 +191,7 @@ func TestFairShare(t *testing.T) {
 	}
 	// The last free worker holds a's batch while the others are busy; when
 	// one is released it is handled, never sent back.
-	keep, back, hold, freed := f.admit([]string{"a", "a"}, false)
+	keep, back, _, hold, freed := f.admit([]string{"a", "a"}, false)
 	if !hold || keep != nil || back != nil {
 		t.Fatalf("a alone at the last free worker: keep %v back %v hold %t; want held", keep, back, hold)
 	}
@@ -183,7 +201,7 @@ func TestFairShare(t *testing.T) {
 	default:
 		t.Fatal("a worker's release did not wake the holding one")
 	}
-	if keep, back, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
+	if keep, back, _, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
 		t.Fatalf("a alone once a worker was released: keep %v back %v hold %t", keep, back, hold)
 	}
 	// Every other worker still busy after the hold: back, to receive again.
@@ -191,8 +209,9 @@ func TestFairShare(t *testing.T) {
 		t.Fatalf("a alone, the others still busy after the hold: keep %v back %v; want sent back", keep, back)
 	}
 	// b is seen: shares are 2 workers each; a holds 3 (with 4 messages in
-	// all) and taking its message would leave no worker free: a's goes
-	// back, b's are kept.
+	// all), its batches have run fairHold, and taking its message would
+	// leave no worker free: a's goes back, b's are kept.
+	clock = clock.Add(fairHold)
 	if keep, back := admit(f, []string{"b", "a", "b"}); fmt.Sprint(keep, back) != "[0 2] [1]" {
 		t.Fatalf("mixed batch: keep %v back %v", keep, back)
 	}
@@ -214,6 +233,33 @@ func TestFairShare(t *testing.T) {
 	g := newFairness(1, 10, 1<<62)
 	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
 		t.Fatalf("one worker: kept %d of 10", len(keep))
+	}
+}
+
+// At the last free worker, a group at its share is sent back only when one
+// of its batches in hand has run fairHold (it is slow and would keep the
+// worker); a group whose batches are quick takes it.
+func TestFairShareLastWorkerSlowGroup(t *testing.T) {
+	f := newFairness(4, 10, 1<<62)
+	clock := time.Now()
+	f.now = func() time.Time { return clock }
+	if keep, _ := admit(f, []string{"a"}); len(keep) != 1 {
+		t.Fatal("a not kept")
+	}
+	for w := range 2 {
+		if keep, _ := admit(f, []string{"b"}); len(keep) != 1 {
+			t.Fatalf("b, worker %d: not kept", w+2)
+		}
+	}
+	// b at its share of 2, its batches quick, the last free worker: kept.
+	if keep, back := admit(f, []string{"b"}); len(keep) != 1 || len(back) != 0 {
+		t.Fatalf("b quick at the last worker: keep %v back %v; want kept", keep, back)
+	}
+	release(f, []string{"b"})
+	clock = clock.Add(fairHold)
+	// Now b's batches in hand have run fairHold: b goes back, a is kept.
+	if keep, back := admit(f, []string{"b", "a"}); fmt.Sprint(keep, back) != "[1] [0]" {
+		t.Fatalf("b slow at the last worker: keep %v back %v; want b back, a kept", keep, back)
 	}
 }
 
@@ -330,6 +376,7 @@ func TestFairPollerSmallHangingBatches(t *testing.T) {
 		enqueue(d)
 		receive(t, started, "tenant A's delivery "+d.ID)
 	}
+	time.Sleep(fairHold + 100*time.Millisecond) // they have hung a while
 	enqueue(a[2])
 	time.Sleep(300 * time.Millisecond)
 	enqueue(b[1])
