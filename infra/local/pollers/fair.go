@@ -40,8 +40,11 @@ import (
 //     free to receive (workers the others do not use are not left idle),
 //     and at the last free worker while none of the group's batches in
 //     hand has run for fairHold (a group whose batches are quick gives the
-//     worker back at once). Otherwise, a group at its share whose batches
-//     are slow at the last free worker, it goes back to the queue, so that
+//     worker back at once) or no other group holds fewer workers than its
+//     share (none has a claim on it; a batch holding two groups, one of
+//     them hanging, makes both look slow). Otherwise, a group at its share
+//     whose batches are slow at the last free worker while another has a
+//     claim on it, it goes back to the queue, so that
 //     the last free worker keeps receiving past a busy tenant's backlog
 //     and finds the others' messages. Sending back thus happens only when
 //     two tenants or more compete for the last free worker, and a tenant
@@ -78,6 +81,18 @@ type ticket struct {
 func newFairness(concurrency, _ int, window time.Duration) *fairness {
 	return &fairness{workers: concurrency, window: window, now: time.Now,
 		held: map[string]int{}, seen: map[string]time.Time{}, tickets: map[*ticket]bool{}}
+}
+
+// claimed reports whether an active group other than g holds fewer
+// workers than share: it has a claim on the last free worker (f.mu held;
+// f.seen holds the active groups).
+func (f *fairness) claimed(g string, share int) bool {
+	for h := range f.seen {
+		if h != g && f.held[h] < share {
+			return true
+		}
+	}
+	return false
 }
 
 // slow reports whether a batch in hand holding group g has run fairHold or
@@ -139,7 +154,7 @@ func (f *fairness) admit(groups []string, last bool) (keep, back []int, t *ticke
 			}
 			continue
 		}
-		ok := active <= 1 || f.held[g] < share || spare || !f.slow(g, now)
+		ok := active <= 1 || f.held[g] < share || spare || !f.slow(g, now) || !f.claimed(g, share)
 		taken[g] = ok
 		if ok {
 			keep = append(keep, i)

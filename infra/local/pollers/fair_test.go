@@ -257,9 +257,23 @@ func TestFairShareLastWorkerSlowGroup(t *testing.T) {
 	}
 	release(f, []string{"b"})
 	clock = clock.Add(fairHold)
-	// Now b's batches in hand have run fairHold: b goes back, a is kept.
+	// Now b's batches in hand have run fairHold and a holds fewer workers
+	// than its share: b goes back, a is kept.
 	if keep, back := admit(f, []string{"b", "a"}); fmt.Sprint(keep, back) != "[1] [0]" {
 		t.Fatalf("b slow at the last worker: keep %v back %v; want b back, a kept", keep, back)
+	}
+	// A batch of a and b that hangs makes both slow. With a at its share
+	// too, nobody has a claim on the last free worker: b is kept.
+	g := newFairness(4, 10, 1<<62)
+	g.now = func() time.Time { return clock }
+	for _, batch := range [][]string{{"a", "b"}, {"a"}, {"b"}} {
+		if keep, _ := admit(g, batch); len(keep) != len(batch) {
+			t.Fatalf("%v not kept", batch)
+		}
+	}
+	clock = clock.Add(fairHold)
+	if keep, back := admit(g, []string{"b"}); len(keep) != 1 || len(back) != 0 {
+		t.Fatalf("b slow at the last worker, a at its share: keep %v back %v; want kept", keep, back)
 	}
 }
 
