@@ -155,3 +155,132 @@ type senderByURL func(url string) delivery.Result
 func (f senderByURL) Send(_ context.Context, url string, _ http.Header, _ []byte) delivery.Result {
 	return f(url)
 }
+
+// TestSlowMarkSeenBeforeSending: an instance whose last read of a
+// connection's breaker showed it healthy does not send on that read once
+// it is older than Limits.SlowCheckFor (well within the breaker cache's
+// CacheFor): the connection may have been marked slow by another instance
+// since, and its attempts must then take slots in the store. Before, the
+// instance sent the next batch on the cached read, unleased: one batch of
+// attempts to a hanging endpoint per instance beyond the cap.
+func TestSlowMarkSeenBeforeSending(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_mark", "conn_mark", "https://example.com/hook")
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(d)
+	}
+	d := dispatch.New(store, senderByURL(func(string) delivery.Result { return res200 }), &recQueue{}, "q")
+	d.Now = now
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 3})
+	d.Limits.CacheFor = time.Second
+	d.Limits.SlowCheckFor = 100 * time.Millisecond
+
+	// The connection answers fast: its breaker is read (healthy) and
+	// cached; no slot is taken.
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "h", 2))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 0 {
+		t.Fatalf("a healthy connection's attempts made %d in-flight slot calls, want 0", n)
+	}
+	// Another instance's attempt ran long: it marks the connection slow.
+	if err := store.MarkSlow(ctx, conn.TenantID, conn.ID, now().Add(connections.SlowFor)); err != nil {
+		t.Fatal(err)
+	}
+	// Half a second later (the cached read is younger than CacheFor, older
+	// than SlowCheckFor) this instance's next attempt takes a slot.
+	advance(500 * time.Millisecond)
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "s", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d in-flight slot calls for one attempt to a connection marked slow, want 2 (take, give back)", n)
+	}
+}
+
+// TestUnleasedAttemptCountsOnceSlow: an attempt sent before its connection
+// was known slow (no slot taken) takes one of the store's slots once it has
+// run SlowAttempt, until it ends. Another instance, seeing the mark, then
+// finds the cap already held by it, and parks instead of adding attempts
+// to the hanging endpoint. Before, the count started at zero with the mark:
+// every attempt sent before it hung on beside a full cap of new ones.
+func TestUnleasedAttemptCountsOnceSlow(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	slowWas := connections.SlowAttempt
+	connections.SlowAttempt = 100 * time.Millisecond
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
+	conn := limitsConn(t, store, "ten_late", "conn_late", "https://example.com/slow")
+	var inFlight, most atomic.Int64
+	sender := senderByURL(func(string) delivery.Result {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(1500 * time.Millisecond)
+		inFlight.Add(-1)
+		return res200
+	})
+	instance := func() (*dispatch.Dispatcher, *recQueue) {
+		q := &recQueue{}
+		d := dispatch.New(store, sender, q, "q")
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 1})
+		return d, q
+	}
+	a, _ := instance()
+	b, qb := instance()
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Handle(ctx, batch(t, tasksFor(conn, "a", 1)))
+		aDone <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		br, err := store.Breaker(ctx, conn.TenantID, conn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if br.Slow(time.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never marked slow")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the mark's writer counts its attempt just after
+	if _, err := b.Handle(ctx, batch(t, tasksFor(conn, "b", 3))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if m := most.Load(); m > 1 {
+		t.Fatalf("%d attempts in flight to a connection capped at 1 (one sent before the mark, the others after it)", m)
+	}
+	if len(qb.hidden) != 3 {
+		t.Fatalf("%d of the second instance's 3 deliveries parked, want 3", len(qb.hidden))
+	}
+	res, err := e.DDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.Table, Key: map[string]types.AttributeValue{
+		ddbstore.AttrPK: &types.AttributeValueMemberS{Value: "TENANT#ten_late"}, ddbstore.AttrSK: &types.AttributeValueMemberS{Value: "INF#conn_late"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.Item["n"].(*types.AttributeValueMemberN); n == nil || n.Value != "0" {
+		t.Fatalf("slots left taken: %v", res.Item["n"])
+	}
+}

@@ -68,6 +68,11 @@ type Limits struct {
 	Burst time.Duration
 	// CacheFor is how long a breaker read is reused (default 1 s).
 	CacheFor time.Duration
+	// SlowCheckFor is how long a read of a breaker that lets deliveries
+	// go unleased (not open, not marked slow) is reused for them (default
+	// 100 ms): an attempt is sent on a read at most this old, so an
+	// instance sees another's slow mark (lease.go) before its next send.
+	SlowCheckFor time.Duration
 	// ProbeWait parks the deliveries that came for a probe another
 	// dispatcher claimed (default probeWait).
 	ProbeWait time.Duration
@@ -173,6 +178,9 @@ func NewLimits(store any, l connections.DeliveryLimits) *Limits {
 func (l *Limits) burst() time.Duration     { return cmpOr(l.Burst, time.Second) }
 func (l *Limits) rateAhead() time.Duration { return cmpOr(l.RateAhead, 100*time.Millisecond) }
 func (l *Limits) cacheFor() time.Duration  { return cmpOr(l.CacheFor, time.Second) }
+func (l *Limits) slowCheckFor() time.Duration {
+	return min(cmpOr(l.SlowCheckFor, 100*time.Millisecond), l.cacheFor())
+}
 
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -192,6 +200,8 @@ type verdict struct {
 	probe   *connections.Breaker
 	failing bool // the connection's breaker counts failures
 	slow    bool // the connection's breaker marks it slow (lease.go)
+	// read is when the breaker state the verdict rests on was read.
+	read time.Time
 	// slotTaken is the rate slot this batch reserved for it (0: none): a
 	// parked delivery must carry it in its body.
 	slotTaken int64
@@ -230,15 +240,23 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 	}
 	if l.Breakers != nil {
 		states := make(map[string]connections.Breaker, len(conns))
+		read := make(map[string]time.Time, len(conns))
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for k, c := range conns {
-			if b, ok := l.cached(k, now); ok {
-				states[k] = b
+			if b, at, ok := l.cached(k, now); ok && (b.Open() || b.Slow(now) || now.Sub(at) < l.slowCheckFor()) {
+				// A read that would let deliveries go unleased is
+				// reused for SlowCheckFor only (see lease).
+				states[k], read[k] = b, at
 				continue
 			}
 			wg.Go(func() {
 				b, err := l.Breakers.Breaker(ctx, c.tenant, c.conn)
+				mu.Lock()
+				defer mu.Unlock()
+				// Read or not, it was checked now: a breaker that cannot
+				// be read is not read again for each delivery.
+				read[k] = now
 				if err != nil {
 					// The breaker cannot be read: deliveries go as if it
 					// were closed (the attempts themselves are the test).
@@ -246,9 +264,7 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 					return
 				}
 				l.remember(k, b, now)
-				mu.Lock()
 				states[k] = b
-				mu.Unlock()
 			})
 		}
 		wg.Wait()
@@ -257,6 +273,7 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 			v := &vs[i]
 			b := states[v.key]
 			v.slow = v.guarded && b.Slow(now)
+			v.read = read[v.key]
 			if !v.guarded || (b.Failures == 0 && !b.Open()) {
 				continue
 			}
@@ -400,15 +417,25 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer release()
-	leased, ok := d.lease(ctx, v)
+	leased, held, ok := d.lease(ctx, v)
 	if !ok {
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
 	defer leased()
 	// An attempt still running after SlowAttempt marks its connection slow
-	// then, not when it ends (a hanging endpoint's end is 10 s away).
-	slow := time.AfterFunc(connections.SlowAttempt, func() { d.noteSlow(ctx, v) })
-	defer slow.Stop()
+	// then, not when it ends (a hanging endpoint's end is 10 s away); sent
+	// unleased, it then takes a slot in the store until it ends (lease.go).
+	late := &lateSlot{}
+	slow := time.AfterFunc(connections.SlowAttempt, func() {
+		d.noteSlow(ctx, v)
+		if !held {
+			late.take(ctx, d, v)
+		}
+	})
+	defer func() {
+		slow.Stop()
+		late.end(ctx, d, v)
+	}()
 	return d.handleMessage(ctx, conns, m, p)
 }
 
@@ -524,15 +551,15 @@ func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release
 	}, true
 }
 
-// cached is a breaker read less than CacheFor ago.
-func (l *Limits) cached(key string, now time.Time) (connections.Breaker, bool) {
+// cached is a breaker read less than CacheFor ago, and when it was read.
+func (l *Limits) cached(key string, now time.Time) (connections.Breaker, time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c, ok := l.cache[key]
 	if !ok || now.Sub(c.at) >= l.cacheFor() || now.Before(c.at) {
-		return connections.Breaker{}, false
+		return connections.Breaker{}, time.Time{}, false
 	}
-	return c.b, true
+	return c.b, c.at, true
 }
 
 func (l *Limits) remember(key string, b connections.Breaker, now time.Time) {

@@ -137,7 +137,6 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 }
 
 func (p *SQSPoller) poll(ctx context.Context) {
-	streak := 0 // whole batches sent back in a row (fair)
 	for ctx.Err() == nil {
 		out, err := p.receive(ctx)
 		if err != nil {
@@ -166,9 +165,7 @@ func (p *SQSPoller) poll(ctx context.Context) {
 		}
 		if p.fair != nil && len(msgs) > 0 {
 			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
-				_ = sleep(ctx, p.fair.pause(&streak))
-			} else {
-				streak = 0
+				_ = sleep(ctx, fairPause)
 			}
 		}
 		if len(msgs) > 0 {

@@ -39,12 +39,12 @@
 //     -noisy-b-rate contact updates per second through the API (local
 //     gateway; the stream, trigger router, queue and dispatcher carry each
 //     to B's healthy sink), first alone for -noisy-duration, then while
-//     tenant A queues -noisy-a-rate deliveries per second straight into the
-//     deliveries queue (that many API calls are beyond a 2-core machine)
-//     to an endpoint that accepts and never answers, on a dispatcher
+//     tenant A makes -noisy-a-rate contact updates per second on the same
+//     road to an endpoint that accepts and never answers, on a dispatcher
 //     capped at -noisy-concurrency batches at once (the SQS poller's
-//     concurrency; DISPATCHER_CONCURRENCY under make run) with the
-//     stage's default limits; then A's endpoint recovers, and once A's
+//     concurrency; DISPATCHER_CONCURRENCY under make run), its poller fair
+//     between tenants as make run's (-noisy-fair), with the stage's
+//     default limits; then A's endpoint recovers, and once A's
 //     deliveries are delivered B runs alone again; each of B's phases
 //     after the same -noisy-warmup of its updates, unmeasured. B's update
 //     → attempt p95 with A ≤ 1 s and ≤ 1.5× the lower of its two p95s
@@ -105,6 +105,7 @@ type options struct {
 	noisyRecover  time.Duration
 	noisyWarm     time.Duration
 	noisyContacts int
+	noisyFair     bool
 
 	only       string
 	jsonPath   string
@@ -132,11 +133,12 @@ func main() {
 	flag.IntVar(&sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
 	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
-	flag.IntVar(&o.noisyARate, "noisy-a-rate", 500, "5: tenant A's deliveries per second to a hanging endpoint")
+	flag.IntVar(&o.noisyARate, "noisy-a-rate", 25, "5: tenant A's contact updates per second through the API, each a delivery to a hanging endpoint")
 	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's contact updates per second through the API, each a delivery to a healthy endpoint")
 	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long each phase sends: B alone, A and B, B alone again (B needs 200 updates in each)")
 	flag.DurationVar(&o.noisyWarm, "noisy-warmup", 3*time.Second, "5: B's unmeasured updates before each phase (the same in both)")
-	flag.IntVar(&o.noisyContacts, "noisy-contacts", 200, "5: tenant B's contacts the updates go round")
+	flag.IntVar(&o.noisyContacts, "noisy-contacts", 200, "5: each tenant's contacts its updates go round")
+	flag.BoolVar(&o.noisyFair, "noisy-fair", true, "5: the dispatcher's poller shares its workers fairly between tenants (pollers.SQSPoller.Fair), as make run's does")
 	flag.IntVar(&o.noisyConc, "noisy-concurrency", 4, "5: the dispatcher's concurrency: SQSPoller goroutines ("+pollers.ConcurrencySetting+" under make run)")
 	flag.DurationVar(&o.noisyRecover, "noisy-recover-timeout", 4*time.Minute, "5: give up waiting for A's deliveries after its endpoint recovers after this long")
 	flag.StringVar(&o.only, "only", "1,2,3,4,5", "scenarios to run, comma-separated")
@@ -178,7 +180,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),
 		"messenger_events": o.messengerEvents, "noisy_a_rate": o.noisyARate, "noisy_b_rate": o.noisyBRate,
 		"noisy_duration_s": o.noisyDur.Seconds(), "noisy_concurrency": o.noisyConc,
-		"noisy_warmup_s": o.noisyWarm.Seconds(), "noisy_contacts": o.noisyContacts,
+		"noisy_warmup_s": o.noisyWarm.Seconds(), "noisy_contacts": o.noisyContacts, "noisy_fair": o.noisyFair,
 	}}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("connectorbench: %d CPUs, load average at start %s; each scenario on its own fresh in-memory dynoxide + fauxqs",
 		runtime.NumCPU(), loadAvg()))

@@ -154,3 +154,19 @@ func TestMedianRound(t *testing.T) {
 		t.Errorf("one round: %d", m)
 	}
 }
+
+// issuedRate is the rate the calls were started at, whatever their answers
+// took.
+func TestIssuedRate(t *testing.T) {
+	t0 := time.Now()
+	var calls []noisyCall
+	for i := range 11 {
+		calls = append(calls, noisyCall{start: t0.Add(time.Duration(i) * 100 * time.Millisecond), end: t0.Add(time.Minute)})
+	}
+	if r := issuedRate(calls); r < 9.99 || r > 10.01 {
+		t.Fatalf("issuedRate = %v, want 10/s", r)
+	}
+	if r := issuedRate(calls[:1]); r != 0 {
+		t.Fatalf("one call: %v, want 0", r)
+	}
+}

@@ -28,15 +28,17 @@ import (
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
-// noisyAPI is tenant B of the noisy neighbour as a client of the API: a
-// tenant with a channel, a connection to B's sink made with POST
-// /v1/connections, contacts without an email, and channel tokens, each used
-// for at most perToken calls (the API allows 100 a minute per token). Each
-// of B's events is a PUT /v1/contact/{id} that sets a new email, which the
-// table's stream hands to the trigger router (polled as make run polls it),
-// which queues the delivery for the dispatcher.
+// noisyAPI is a tenant of the noisy neighbour as a client of the API: a
+// tenant with a channel, a connection to its endpoint made with POST
+// /v1/connections, contacts without an email, and channel tokens, each
+// used for at most perToken calls (the API allows 100 a minute per token).
+// Each of its events is a PUT /v1/contact/{id} that sets a new email,
+// which the table's stream hands to the trigger router (polled as make run
+// polls it), which queues the delivery for the dispatcher. Tenants A and B
+// take the same road.
 type noisyAPI struct {
 	tenant   string
+	connID   string // its connection, made through the API
 	api      *apiClient
 	tokens   []string
 	perToken int
@@ -104,10 +106,10 @@ type noisyCall struct {
 	err        error
 }
 
-// startNoisyAPI sets tenant B up on s for calls API calls in all and
-// starts the local gateway and the trigger router's stream poller (until
-// ctx ends). sinkURL is B's endpoint.
-func startNoisyAPI(ctx context.Context, s *stack, o options, calls int, sinkURL string) (*noisyAPI, func(), error) {
+// startNoisyAPI starts the local gateway and the trigger router's stream
+// poller on s (until the returned stop, or ctx's end), for the tenants
+// newTenant sets up.
+func startNoisyAPI(ctx context.Context, s *stack) (*apiClient, func(), error) {
 	gw, err := gateway.ForRoutes(s.d, registry.All(), "adm_connectorbench_unused", authCacheTTL)
 	if err != nil {
 		return nil, nil, err
@@ -131,76 +133,87 @@ func startNoisyAPI(ctx context.Context, s *stack, o options, calls int, sinkURL 
 		srv.Close()
 		os.RemoveAll(tmp)
 	}
-	n := &noisyAPI{api: &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}, perToken: o.perToken - 1}
-
-	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
-	nt, err := ten.CreateTenant(ctx, "noisy neighbour B")
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	n.tenant = nt.Tenant.ID
-	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Bench page", DefaultCountry: "PK"})
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	// One token for the setup, the others for the load; each is primed
-	// with GET /v1/me (as for a client that called in the last 300 s).
-	nTokens := (calls+n.perToken-1)/n.perToken + 1
-	n.tokens = make([]string, nTokens)
-	for i := range n.tokens {
-		tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, fmt.Sprintf("noisy %d", i))
-		if err != nil {
-			stop()
-			return nil, nil, err
-		}
-		n.tokens[i] = tk.Secret
-	}
-	setup := n.tokens[0]
-	n.tokens = n.tokens[1:]
-	st, body, err := n.api.do(ctx, http.MethodPost, "/v1/connections", setup,
-		map[string]any{"name": "B's endpoint", "url": sinkURL, "triggers": []string{string(connections.TriggerEmail)}})
-	if err != nil || st != http.StatusCreated {
-		stop()
-		return nil, nil, fmt.Errorf("tenant B: POST /v1/connections: %d %s %v", st, body, err)
-	}
-	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
-	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
-	n.ids = make([]string, o.noisyContacts)
-	if err := parallel(ctx, 8, len(n.ids), func(ctx context.Context, i int) error {
-		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf(`"B%d"`, i))}}, false)
-		if err != nil {
-			return fmt.Errorf("tenant B: seed contact: %w", err)
-		}
-		n.ids[i] = c.ID
-		return nil
-	}); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	if err := parallel(ctx, 4, len(n.tokens), func(ctx context.Context, i int) error {
-		st, body, err := n.api.do(ctx, http.MethodGet, "/v1/me", n.tokens[i], nil)
-		if err == nil && st != http.StatusOK {
-			err = fmt.Errorf("tenant B: GET /v1/me: %d %s", st, body)
-		}
-		return err
-	}); err != nil {
-		stop()
-		return nil, nil, err
-	}
-
+	api := &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}
 	for _, f := range routes.EventFunctions {
 		if f.Source != "stream" || f.Function != "trigger-router" {
 			continue
 		}
 		p := &pollers.StreamPoller{DDB: s.d.DDB, Streams: dynamodbstreams.NewFromConfig(s.d.AWS), Table: s.d.DataTable,
 			BatchSize: f.BatchSize, Handler: registry.Streams[f.Function](s.d),
-			Checkpoints: filepath.Join(tmp, "stream-checkpoints.json")}
+			Checkpoints: filepath.Join(tmp, "stream-checkpoints.json"), Filter: pollers.RouteFilter(f.StreamFilters())}
 		wg.Go(func() { _ = p.Run(pctx) })
 	}
-	return n, stop, nil
+	return api, stop, nil
+}
+
+// newTenant sets up a tenant named name on s for calls API calls in all,
+// its connection to sinkURL.
+func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name string, calls int, sinkURL string) (*noisyAPI, error) {
+	n := &noisyAPI{api: api, perToken: o.perToken - 1}
+	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
+	nt, err := ten.CreateTenant(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	n.tenant = nt.Tenant.ID
+	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Bench page", DefaultCountry: "PK"})
+	if err != nil {
+		return nil, err
+	}
+	// One token for the setup, the others for the load; each is primed
+	// with GET /v1/me (as for a client that called in the last 300 s).
+	nTokens := (calls+n.perToken-1)/n.perToken + 1
+	n.tokens = make([]string, nTokens)
+	if err := parallel(ctx, 4, nTokens, func(ctx context.Context, i int) error {
+		tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, fmt.Sprintf("noisy %d", i))
+		if err != nil {
+			return err
+		}
+		n.tokens[i] = tk.Secret
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	setup := n.tokens[0]
+	n.tokens = n.tokens[1:]
+	st, body, err := n.api.do(ctx, http.MethodPost, "/v1/connections", setup,
+		map[string]any{"name": name + "'s endpoint", "url": sinkURL, "triggers": []string{string(connections.TriggerEmail)}})
+	if err != nil || st != http.StatusCreated {
+		return nil, fmt.Errorf("%s: POST /v1/connections: %d %s %v", name, st, body, err)
+	}
+	var created struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.Data.ID == "" {
+		return nil, fmt.Errorf("%s: POST /v1/connections answered %s (%v)", name, body, err)
+	}
+	n.connID = created.Data.ID
+	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
+	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
+	n.ids = make([]string, o.noisyContacts)
+	if err := parallel(ctx, 8, len(n.ids), func(ctx context.Context, i int) error {
+		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf(`"N%d"`, i))}}, false)
+		if err != nil {
+			return fmt.Errorf("%s: seed contact: %w", name, err)
+		}
+		n.ids[i] = c.ID
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, 4, len(n.tokens), func(ctx context.Context, i int) error {
+		st, body, err := n.api.do(ctx, http.MethodGet, "/v1/me", n.tokens[i], nil)
+		if err == nil && st != http.StatusOK {
+			err = fmt.Errorf("%s: GET /v1/me: %d %s", name, st, body)
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // token is the token of the next call: each serves perToken calls.
