@@ -7,7 +7,7 @@
 // arrived exactly once and in order (strictly increasing seq), and
 // measures pull + ack in messages per second (target ≥ 500/s), beside the
 // same DynamoDB calls alone in the same run (the store's reads, leases and
-// batch-ack transactions for another n messages, no HTTP, no handler).
+// batch acks for another n messages, no HTTP, no handler).
 //
 //	go run ./infra/bench/cmd/installbench [-n 10000] [-concurrency 8] [-json out.json]
 //
@@ -237,8 +237,8 @@ func run(ctx context.Context, n, conc int) (Result, error) {
 		for i := range head {
 			head[i].Lease = fmt.Sprintf("%d.bench%d", head[i].Seq, now.UnixNano())
 		}
-		if ok, err := store.Lease(ctx, other.UUID, head, "", now, now.Add(2*time.Minute)); err != nil || !ok {
-			return res, fmt.Errorf("baseline lease: %v %v", ok, err)
+		if n, err := store.Lease(ctx, other.UUID, head, "", now, now.Add(2*time.Minute)); err != nil || n != len(head) {
+			return res, fmt.Errorf("baseline lease: %d of %d, %v", n, len(head), err)
 		}
 		chunks := (len(head) + installations.MaxAcks - 1) / installations.MaxAcks
 		if err := parallel(chunks, conc, func(c int) error {
@@ -250,9 +250,17 @@ func run(ctx context.Context, n, conc int) (Result, error) {
 			for i, e := range part {
 				items[i] = installations.AckItem{ID: e.MessageID, Seq: e.Seq, Lease: e.Lease, Status: messages.StatusSent}
 			}
-			err := store.AckMany(ctx, "ten_bench", other.UUID, items, time.Now())
+			errs, err := store.AckMany(ctx, "ten_bench", other.UUID, items, time.Now())
+			if err != nil {
+				return err
+			}
+			for i, e := range errs {
+				if e != nil {
+					return fmt.Errorf("baseline ack %s: %w", items[i].ID, e)
+				}
+			}
 			acked.Add(int64(len(part)))
-			return err
+			return nil
 		}); err != nil {
 			return res, err
 		}
