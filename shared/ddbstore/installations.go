@@ -1,10 +1,12 @@
 package ddbstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -232,93 +234,99 @@ func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]ins
 	return out, nil
 }
 
-// Lease leases every entry or none: each must still be there, not held,
-// and not leased (or its lease ended).
-func (s *Installations) Lease(ctx context.Context, uuid string, entries []installations.Entry, _ string, now, until time.Time) (bool, error) {
-	items := make([]types.TransactWriteItem, len(entries))
+// Lease leases the entries in order, one conditional write each, and
+// stops at the first that is no longer free: it must still be there, not
+// held, not acked, and not leased (or its lease ended). It returns how
+// many it leased: a prefix of entries, so that what a pull hands out is
+// the head of the queue (a later entry is never leased without the ones
+// before it). Plain writes, not one transaction: the emulator's
+// transactions cost several times their items (installbench), and a
+// prefix needs no all-or-none.
+func (s *Installations) Lease(ctx context.Context, uuid string, entries []installations.Entry, _ string, now, until time.Time) (int, error) {
 	for i, e := range entries {
-		items[i] = types.TransactWriteItem{Update: &types.Update{
+		_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(e.Seq)),
-			UpdateExpression:    aws.String("SET lease = :tok, lease_until = :until"),
-			ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(hold_until) AND (attribute_not_exists(lease_until) OR lease_until <= :now)"),
+			UpdateExpression: aws.String("SET lease = :tok, lease_until = :until"),
+			ConditionExpression: aws.String("attribute_exists(PK) AND msg = :msg AND attribute_not_exists(hold_until) AND attribute_not_exists(" + attrAcked + ")" +
+				" AND (attribute_not_exists(lease_until) OR lease_until <= :now)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":tok": avS(e.Lease), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()),
+				":tok": avS(e.Lease), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()), ":msg": avS(e.MessageID),
 			},
-		}}
-	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if isConditionFailure(err) || isTransactionConflict(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("lease messages: %w", err)
-	}
-	return true, nil
-}
-
-// isTransactionConflict reports a transaction cancelled because another
-// one was changing the same items.
-func isTransactionConflict(err error) bool {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if aws.ToString(r.Code) == "TransactionConflict" {
-				return true
-			}
+		})
+		if isConditionFailure(err) {
+			return i, nil
+		}
+		if err != nil {
+			return i, fmt.Errorf("lease message %s: %w", e.MessageID, err)
 		}
 	}
-	return false
+	return len(entries), nil
 }
 
-// Ack deletes the entry under its lease and records the message's status,
-// in one transaction.
+// attrAcked is the lease that acked a queue entry: an ack first records
+// itself on the entry (the one conditional write that decides it), then
+// sets the message's status and deletes the entry. Whoever finds an entry
+// so marked (a repeated ack, the next pull) finishes that ack.
+const attrAcked = "acked"
+
+// Ack ends one leased message: the ack is recorded on its entry under the
+// entry's lease, then the message takes its status and the entry goes
+// (finish). A repeated ack is answered as the first; a stale lease is
+// ErrStaleLease; an entry acked by another lease is ErrNoEntry.
 func (s *Installations) Ack(ctx context.Context, tenantID, uuid, messageID string, seq int64, token string, st messages.Status, f *messages.Failure, now time.Time) (messages.Message, error) {
-	at := statusTime[st]
+	a := installations.AckItem{ID: messageID, Seq: seq, Lease: token, Status: st, Failure: f}
 	vals := map[string]types.AttributeValue{
-		":s": avS(string(st)), ":t": avN(now.UnixMilli()), ":queued": avS(string(messages.StatusQueued)),
-		":inst": avS(uuid), ":tok": avS(token), ":msg": avS(messageID),
+		":tok": avS(token), ":msg": avS(messageID), ":s": avS(string(st)), ":t": avN(now.UnixMilli()),
 	}
-	set := "SET #status = :s, " + at + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
-	vals[":one"] = avN(1)
+	set := "SET " + attrAcked + " = :tok, ack_status = :s, ack_at = :t"
 	if f != nil {
 		fv, err := attributevalue.Marshal(f)
 		if err != nil {
 			return messages.Message{}, err
 		}
 		vals[":failure"] = fv
-		set += ", failure = :failure"
+		set += ", ack_failure = :failure"
 	}
-	items := []types.TransactWriteItem{
-		{Delete: &types.Delete{
-			TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(seq)),
-			ConditionExpression:       aws.String("lease = :tok AND msg = :msg"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":tok": vals[":tok"], ":msg": vals[":msg"]},
-		}},
-		{Update: &types.Update{
-			TableName: aws.String(s.Table), Key: key(messagePK(tenantID, messageID), skMessage),
-			UpdateExpression:          aws.String(set),
-			ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: without(vals, ":msg"),
-		}},
-	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(seq)),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("lease = :tok AND msg = :msg AND attribute_not_exists(" + attrAcked + ")"),
+		ExpressionAttributeValues: vals,
+	})
 	if err == nil {
+		if err := s.finish(ctx, tenantID, uuid, a, now.UnixMilli()); err != nil {
+			return messages.Message{}, err
+		}
 		return messages.Message{ID: messageID, TenantID: tenantID, Status: st}, nil
-	}
-	if isTransactionConflict(err) {
-		return messages.Message{}, apperr.Conflict("Message")
 	}
 	if !isConditionFailure(err) {
 		return messages.Message{}, fmt.Errorf("ack message %s: %w", messageID, err)
 	}
-	// Why: the entry's lease is another's, or the entry is gone (acked).
+	// Why: the entry's lease is another's, the entry is acked (by this
+	// lease: finish it; by another: refused), or the entry is gone.
 	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(seq)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return messages.Message{}, fmt.Errorf("ack message %s: %w", messageID, err)
 	}
 	if res.Item != nil {
-		return messages.Message{}, installations.ErrStaleLease
+		var e installations.Entry
+		if err := attributevalue.UnmarshalMap(res.Item, &e); err != nil {
+			return messages.Message{}, fmt.Errorf("ack message %s: %w", messageID, err)
+		}
+		switch {
+		case e.MessageID != messageID || e.Acked == "" && e.Lease != token:
+			return messages.Message{}, installations.ErrStaleLease
+		case e.Acked == token && e.AckStatus == st:
+			// The same ack again, before the first finished.
+			if err := s.Finish(ctx, uuid, e); err != nil {
+				return messages.Message{}, err
+			}
+			return messages.Message{ID: messageID, TenantID: tenantID, Status: st}, nil
+		case e.Acked != "" && e.Lease != token:
+			return messages.Message{}, installations.ErrStaleLease
+		default:
+			return messages.Message{}, installations.ErrNoEntry
+		}
 	}
 	mres, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(messagePK(tenantID, messageID), skMessage), ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -340,58 +348,83 @@ func (s *Installations) Ack(ctx context.Context, tenantID, uuid, messageID strin
 	return m, installations.ErrNoEntry
 }
 
-// AckMany acks several leased messages in one transaction: all or none
-// (a stale lease or a gone entry fails the whole; the caller then acks
-// them one by one). At most 50 (a transaction's 100 items).
-func (s *Installations) AckMany(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) error {
-	items := make([]types.TransactWriteItem, 0, 2*len(acks))
-	for _, a := range acks {
-		at := statusTime[a.Status]
-		vals := map[string]types.AttributeValue{
-			":s": avS(string(a.Status)), ":t": avN(now.UnixMilli()), ":queued": avS(string(messages.StatusQueued)),
-			":inst": avS(uuid), ":tok": avS(a.Lease), ":one": avN(1),
-		}
-		set := "SET #status = :s, " + at + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
-		if a.Failure != nil {
-			fv, err := attributevalue.Marshal(a.Failure)
-			if err != nil {
-				return err
-			}
-			vals[":failure"] = fv
-			set += ", failure = :failure"
-		}
-		items = append(items,
-			types.TransactWriteItem{Delete: &types.Delete{
-				TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(a.Seq)),
-				ConditionExpression:       aws.String("lease = :tok AND msg = :msg"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":tok": vals[":tok"], ":msg": avS(a.ID)},
-			}},
-			types.TransactWriteItem{Update: &types.Update{
-				TableName: aws.String(s.Table), Key: key(messagePK(tenantID, a.ID), skMessage),
-				UpdateExpression:          aws.String(set),
-				ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
-				ExpressionAttributeNames:  map[string]string{"#status": "status"},
-				ExpressionAttributeValues: vals,
-			}})
+// Finish completes an ack recorded on an entry (Entry.Acked): the
+// message takes the status the ack gave it, then the entry goes. Each
+// step is idempotent, so an ack and a pull may both finish the same one.
+func (s *Installations) Finish(ctx context.Context, uuid string, e installations.Entry) error {
+	if e.Acked == "" {
+		return nil
 	}
-	if _, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		if isConditionFailure(err) || isTransactionConflict(err) {
-			return installations.ErrStaleLease
+	a := installations.AckItem{ID: e.MessageID, Seq: e.Seq, Lease: e.Acked, Status: e.AckStatus, Failure: e.AckFailure}
+	return s.finish(ctx, e.TenantID, uuid, a, e.AckAt)
+}
+
+func (s *Installations) finish(ctx context.Context, tenantID, uuid string, a installations.AckItem, at int64) error {
+	vals := map[string]types.AttributeValue{
+		":s": avS(string(a.Status)), ":t": avN(at), ":queued": avS(string(messages.StatusQueued)),
+		":inst": avS(uuid), ":tok": avS(a.Lease), ":one": avN(1),
+	}
+	set := "SET #status = :s, " + statusTime[a.Status] + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
+	if a.Failure != nil {
+		fv, err := attributevalue.Marshal(a.Failure)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("ack %d messages: %w", len(acks), err)
+		vals[":failure"] = fv
+		set += ", failure = :failure"
+	}
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(messagePK(tenantID, a.ID), skMessage),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
+	})
+	if err != nil && !isConditionFailure(err) { // a condition failure: finished already
+		return fmt.Errorf("ack message %s: %w", a.ID, err)
+	}
+	_, err = s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(a.Seq)),
+		ConditionExpression:       aws.String(attrAcked + " = :tok"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(a.Lease)},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("ack message %s: %w", a.ID, err)
 	}
 	return nil
 }
 
-func without(m map[string]types.AttributeValue, k string) map[string]types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(m))
-	for kk, v := range m {
-		if kk != k {
-			out[kk] = v
-		}
+// AckMany acks several leased messages, each as Ack, several at once:
+// one error per ack (nil: acked), or an error that is none of theirs.
+func (s *Installations) AckMany(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) ([]error, error) {
+	errs := make([]error, len(acks))
+	var mu sync.Mutex
+	var fatal error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, ackParallel)
+	for i, a := range acks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := s.Ack(ctx, tenantID, uuid, a.ID, a.Seq, a.Lease, a.Status, a.Failure, now)
+			if _, ok := apperr.As(err); err != nil && !ok {
+				mu.Lock()
+				fatal = cmp.Or(fatal, err)
+				mu.Unlock()
+			}
+			errs[i] = err
+		}()
 	}
-	return out
+	wg.Wait()
+	if fatal != nil {
+		return nil, fatal
+	}
+	return errs, nil
 }
+
+// ackParallel is how many acks of a batch are in flight at once.
+const ackParallel = 8
 
 // Release makes a held message queued and its entry pullable, in one
 // transaction; a message not held is left as it is.

@@ -3,6 +3,7 @@ package installapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/installations"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/scheduler"
@@ -498,5 +503,228 @@ func TestHeldThroughAddMessage(t *testing.T) {
 	}
 	if got := pull(t, s, in, ""); len(got) != 1 || got[0].ID != id || got[0].Message != "after the holiday" {
 		t.Fatalf("pulled %+v, want the released message", got)
+	}
+}
+
+// TestHoursBackToChannels: an installation with its own hours goes back
+// to its channel's with hours null on an update: a message it would have
+// held is then queued at once (the channel's hours: always open).
+func TestHoursBackToChannels(t *testing.T) {
+	s := stacktest.New(t)
+	today := s.Clock.Now().UTC().Format("2006-01-02")
+	week := `"week":{`
+	for i, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		week += map[bool]string{true: ",", false: ""}[i > 0] + `"` + d + `":[{"from":"00:00","to":"24:00"}]`
+	}
+	closedToday := `{"time_zone":"UTC",` + week + `},"holidays":["` + today + `"]}`
+	in := newInstallation(t, s, `{"name":"Office","use_api":true,"hours":`+closedToday+`}`)
+	add := func() stacktest.Response {
+		r := s.Do("POST", "/add_message", "", `{"UUID":"`+in.uuid+`","ToMobileNumber":"972501234567","Message":"hi"}`)
+		want(t, r, 200, "")
+		return r
+	}
+	if r := add(); get(r.JSON, "data.held") != true {
+		t.Fatalf("on its own holiday: %s", r.Body)
+	}
+	want(t, s.Do("PUT", "/v1/installations/"+in.uuid, "Bearer "+in.t.Token, `{"name":"Office"}`), 200, "")
+	if r := s.Do("GET", "/v1/installations/"+in.uuid, "Bearer "+in.t.Token, nil); get(r.JSON, "data.hours.time_zone") != "UTC" {
+		t.Fatalf("an update without hours kept them: %s", r.Body)
+	}
+	r := s.Do("PUT", "/v1/installations/"+in.uuid, "Bearer "+in.t.Token, `{"hours":null}`)
+	want(t, r, 200, "")
+	if h, ok := r.JSON["data"].(map[string]any)["hours"]; !ok || h != nil {
+		t.Fatalf("after hours null: %s", r.Body)
+	}
+	if r := s.Do("GET", "/v1/installations/"+in.uuid, "Bearer "+in.t.Token, nil); get(r.JSON, "data.hours") != nil {
+		t.Fatalf("after hours null, read again: %s", r.Body)
+	}
+	if r := add(); get(r.JSON, "data.held") != false || get(r.JSON, "data.status") != "queued" {
+		t.Fatalf("on the channel's hours (always open): %s", r.Body)
+	}
+	// The channel's hours apply now: a holiday of the channel holds it.
+	want(t, s.Do("PUT", "/v1/installation_hours", "Bearer "+in.t.Token, `{"hours":`+closedToday+`}`), 200, "")
+	if r := add(); get(r.JSON, "data.held") != true {
+		t.Fatalf("on the channel's holiday: %s", r.Body)
+	}
+}
+
+// failingMessages fails every message update on the data table: an ack
+// that recorded itself on its entry and died before the message's status.
+type failingMessages struct {
+	ddbstore.API
+	table string
+}
+
+func (f failingMessages) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if aws.ToString(in.TableName) == f.table {
+		return nil, errors.New("the process died here")
+	}
+	return f.API.UpdateItem(ctx, in, o...)
+}
+
+// TestAckFinishedAfterACrash: an ack that recorded itself on its entry
+// but did not set the message's status (the process died) is finished by
+// the same ack repeated, or else by the next pull, which goes past it;
+// the message is sent once, and its lease can ack it no more otherwise.
+func TestAckFinishedAfterACrash(t *testing.T) {
+	s := stacktest.New(t)
+	in := newInstallation(t, s, `{"name":"Front desk","use_api":true}`)
+	var ids []string
+	for i := range 3 {
+		r := s.Do("POST", "/add_message", "", fmt.Sprintf(`{"UUID":%q,"ToMobileNumber":"972501234567","Message":"m%d"}`, in.uuid, i))
+		want(t, r, 200, "")
+		ids = append(ids, get(r.JSON, "data.id").(string))
+	}
+	ps := pull(t, s, in, "?max=2")
+	if len(ps) != 2 {
+		t.Fatalf("pulled %+v", ps)
+	}
+	real := s.Deps.InstallationStore().(*ddbstore.Installations)
+	dying := &ddbstore.Installations{API: failingMessages{API: real.API, table: real.Table}, Table: real.Table, OpsTable: real.OpsTable}
+	ctx := context.Background()
+	for _, p := range ps {
+		if _, err := dying.Ack(ctx, in.t.ID, in.uuid, p.ID, p.Seq, p.Lease, messages.StatusSent, nil, s.Clock.Now()); err == nil {
+			t.Fatal("the dying ack succeeded")
+		}
+	}
+	status := func(id string) any {
+		return get(s.Do("GET", "/v1/messages/"+id, "Bearer "+in.t.Token, nil).JSON, "data.status")
+	}
+	if status(ps[0].ID) != "queued" {
+		t.Fatal("the message's status was set")
+	}
+	// The first: its ack again (the answer was lost) finishes it.
+	want(t, ack(s, in, ps[0].ID, ps[0].Lease, "sent", ""), 200, "")
+	want(t, ack(s, in, ps[0].ID, ps[0].Lease, "failed", "no"), 409, "")
+	if status(ps[0].ID) != "sent" {
+		t.Fatalf("after the repeated ack: %v", status(ps[0].ID))
+	}
+	// The second: the next pull finishes it and hands out the third; its
+	// lease ended meanwhile, and it is not handed out again.
+	s.Clock.Add(installations.DefaultLease + time.Second)
+	got := pull(t, s, in, "?max=5")
+	if len(got) != 1 || got[0].ID != ids[2] {
+		t.Fatalf("after the dead ack: %+v, want only %s", got, ids[2])
+	}
+	if status(ps[1].ID) != "sent" {
+		t.Fatalf("the pull did not finish the ack: %v", status(ps[1].ID))
+	}
+	want(t, ack(s, in, ps[1].ID, ps[1].Lease, "sent", ""), 200, "") // the same ack again
+	want(t, ack(s, in, got[0].ID, got[0].Lease, "sent", ""), 200, "")
+	if got := pull(t, s, in, ""); len(got) != 0 {
+		t.Fatalf("left: %+v", got)
+	}
+}
+
+// TestReleasedMessageWebhooks: a message held, then released by the
+// scheduler's ticker, reaches the channel's chat-api webhook as a message
+// queued at once does: nothing while it waits (chat-api has no status
+// for a message not yet sent), then, on its ack, one call with the
+// message (fromMe) and its "sent" ack.
+func TestReleasedMessageWebhooks(t *testing.T) {
+	s := stacktest.New(t)
+	now := s.Clock.Now().UTC()
+	today := now.Format("2006-01-02")
+	week := `"week":{`
+	for i, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		week += map[bool]string{true: ",", false: ""}[i > 0] + `"` + d + `":[{"from":"00:00","to":"24:00"}]`
+	}
+	in := newInstallation(t, s, `{"name":"Office","use_api":true,"hours":{"time_zone":"UTC",`+week+`},"holidays":["`+today+`"]}}`)
+	s.Pipeline()
+	var mu sync.Mutex
+	calls := map[string][]string{} // message id → bodies that name it
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var body struct {
+			Messages []struct{ ID string } `json:"messages"`
+			Ack      []struct{ ID string } `json:"ack"`
+		}
+		_ = json.Unmarshal(b, &body)
+		ids := map[string]bool{}
+		for _, m := range body.Messages {
+			ids[m.ID] = true
+		}
+		for _, a := range body.Ack {
+			ids[a.ID] = true
+		}
+		mu.Lock()
+		for id := range ids {
+			calls[id] = append(calls[id], string(b))
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	want(t, s.Do("POST", "/webhook?token="+in.t.Token, "", `{"webhookUrl":"`+srv.URL+`"}`), 200, "")
+
+	r := s.Do("POST", "/add_message", "", `{"UUID":"`+in.uuid+`","ToMobileNumber":"972501234567","Message":"held"}`)
+	want(t, r, 200, "")
+	held := get(r.JSON, "data.id").(string)
+	if get(r.JSON, "data.held") != true {
+		t.Fatalf("%s", r.Body)
+	}
+	s.Clock.Add(time.Date(now.Year(), now.Month(), now.Day()+1, 0, 1, 0, 0, time.UTC).Sub(now))
+	deadline := time.Now().Add(30 * time.Second)
+	for get(s.Do("GET", "/v1/messages/"+held, "Bearer "+in.t.Token, nil).JSON, "data.status") != "queued" {
+		if time.Now().After(deadline) {
+			t.Fatal("not released by the ticker")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r = s.Do("POST", "/add_message", "", `{"UUID":"`+in.uuid+`","ToMobileNumber":"972501234567","Message":"queued"}`)
+	want(t, r, 200, "")
+	queued := get(r.JSON, "data.id").(string)
+	ps := pull(t, s, in, "?max=5")
+	if len(ps) != 2 || ps[0].ID != held || ps[1].ID != queued {
+		t.Fatalf("pulled %+v", ps)
+	}
+	mu.Lock()
+	early := len(calls[held]) + len(calls[queued])
+	mu.Unlock()
+	for _, p := range ps {
+		want(t, ack(s, in, p.ID, p.Lease, "sent", ""), 200, "")
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(calls[held]) + len(calls[queued])
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks after the acks: %v", calls)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // anything more would come now
+	mu.Lock()
+	defer mu.Unlock()
+	if early != 0 {
+		t.Fatalf("webhooks before the acks: %v", calls)
+	}
+	shape := func(id string) string {
+		if len(calls[id]) != 1 {
+			t.Fatalf("%s: %d webhooks, want 1: %v", id, len(calls[id]), calls[id])
+		}
+		var body struct {
+			Messages []struct {
+				ID     string `json:"id"`
+				FromMe bool   `json:"fromMe"`
+			} `json:"messages"`
+			Ack []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"ack"`
+		}
+		if err := json.Unmarshal([]byte(calls[id][0]), &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.Messages) != 1 || body.Messages[0].ID != id || !body.Messages[0].FromMe || len(body.Ack) != 1 || body.Ack[0].ID != id {
+			t.Fatalf("%s: %s", id, calls[id][0])
+		}
+		return fmt.Sprintf("fromMe message + ack %s", body.Ack[0].Status)
+	}
+	if h, q := shape(held), shape(queued); h != q || h != "fromMe message + ack sent" {
+		t.Fatalf("released: %s; queued at once: %s", h, q)
 	}
 }

@@ -15,11 +15,14 @@
 // message and the ones after it come back, in order, once the lease ends.
 //
 // Exactly once after an ack. A pull leases messages with a random lease
-// token; an ack must carry the token of the latest lease of its message,
-// and removes the message from the queue in the same transaction that
-// records its status. A stale ack (its lease ended and the message was
-// handed out again) is refused; an ack repeated with the same token is
-// answered as the first one was.
+// token; an ack must carry the token of the latest lease of its message.
+// It records itself on the message's queue entry (one conditional write
+// under that lease: what decides the ack), then records the message's
+// status and removes the entry; a pull that meets an entry so recorded
+// goes past it and finishes the ack, should its process have died. A
+// stale ack (its lease ended and the message was handed out again) is
+// refused; an ack repeated with the same token is answered as the first
+// one was.
 package installations
 
 import (
@@ -48,7 +51,7 @@ const (
 	MaxName       = 100
 	MaxNumbers    = 20
 	MaxLinkBytes  = 2048
-	MaxPull       = 100 // messages one pull hands out (a transaction's limit)
+	MaxPull       = 100 // messages one pull hands out
 	DefaultPull   = 10
 	MaxWait       = 20 * time.Second
 	DefaultLease  = 120 * time.Second
@@ -72,7 +75,8 @@ type Installation struct {
 	// UseAPI is the seed's "Use API" switch (main menu → settings → API):
 	// off, add_message is refused.
 	UseAPI bool `json:"use_api" dynamodbav:"use_api"`
-	// Hours are the allowed hours; nil: the channel's (ChannelHours).
+	// Hours are the allowed hours; nil: the channel's (ChannelHours),
+	// also after an update with hours null.
 	Hours *hours.Schedule `json:"hours" dynamodbav:"hours,omitempty"`
 	// DefaultCountry reads local numbers given without ToCountryCode
 	// (ISO 3166-1 alpha-2; the channel's when the installation was made).
@@ -99,6 +103,13 @@ type Entry struct {
 	HoldUntil    int64  `dynamodbav:"hold_until,omitempty"` // held until (Unix ms); 0: pullable
 	Lease        string `dynamodbav:"lease,omitempty"`
 	LeaseUntil   int64  `dynamodbav:"lease_until,omitempty"`
+	// Acked is the lease that acked the entry, with the ack's status,
+	// time and failure: set by an ack before it sets the message's status
+	// and deletes the entry (Store.Finish completes it).
+	Acked      string            `dynamodbav:"acked,omitempty"`
+	AckStatus  messages.Status   `dynamodbav:"ack_status,omitempty"`
+	AckAt      int64             `dynamodbav:"ack_at,omitempty"`
+	AckFailure *messages.Failure `dynamodbav:"ack_failure,omitempty"`
 }
 
 // Store keeps installations, their queues and their state. Errors are
@@ -121,18 +132,22 @@ type Store interface {
 	Enqueue(ctx context.Context, uuid string, m messages.Message, e Entry, release *scheduler.Due) (Entry, error)
 	// Head lists up to limit entries from the head of the queue, in order.
 	Head(ctx context.Context, uuid string, limit int) ([]Entry, error)
-	// Lease leases entries to token until until, all or none: false when
-	// another pull got one of them first (or it was acked meanwhile).
-	Lease(ctx context.Context, uuid string, entries []Entry, token string, now, until time.Time) (bool, error)
+	// Lease leases entries until until, in order, each to its Lease, and
+	// stops at the first another pull got first (or acked meanwhile): it
+	// returns how many it leased (a prefix of entries).
+	Lease(ctx context.Context, uuid string, entries []Entry, token string, now, until time.Time) (int, error)
 	// Ack ends a leased message (its queue entry seq, leased with token):
-	// the entry goes and the message is marked st (sent or failed, with
-	// f) at now, in one transaction. A token that is not the entry's
+	// the ack is recorded on the entry, then the message is marked st
+	// (sent or failed, with f) at now and the entry goes. A token that is not the entry's
 	// latest lease is ErrStaleLease; an entry already gone is ErrNoEntry,
 	// unless this very lease acked it (then the message as acked, again).
 	Ack(ctx context.Context, tenantID, uuid, messageID string, seq int64, token string, st messages.Status, f *messages.Failure, now time.Time) (messages.Message, error)
-	// AckMany is Ack for several messages in one transaction, all or
-	// none: any stale lease or gone entry fails it (ErrStaleLease).
-	AckMany(ctx context.Context, tenantID, uuid string, acks []AckItem, now time.Time) error
+	// AckMany is Ack for several messages: one error per ack (nil:
+	// acked; else an apperr, as Ack's), or an error that is none of theirs.
+	AckMany(ctx context.Context, tenantID, uuid string, acks []AckItem, now time.Time) ([]error, error)
+	// Finish completes an ack recorded on an entry (Acked) whose message
+	// status or entry deletion did not happen yet; idempotent.
+	Finish(ctx context.Context, uuid string, e Entry) error
 	// Release makes a held message queued and its entry pullable;
 	// changed is false when it was not held (already released, or gone).
 	Release(ctx context.Context, tenantID, messageID string) (uuid string, changed bool, err error)
@@ -149,7 +164,7 @@ type AckItem struct {
 	Failure *messages.Failure
 }
 
-// MaxAcks is the most acks one batch takes (two transaction items each).
+// MaxAcks is the most acks one batch takes.
 const MaxAcks = 50
 
 // Store errors.
@@ -165,7 +180,8 @@ type Input struct {
 	Numbers *[]string `json:"numbers"`
 	UseAPI  *bool     `json:"use_api"`
 	// Hours is an hours.Schedule (kept raw here: the OpenAPI document
-	// tells request types from answer types).
+	// tells request types from answer types); null on an update removes
+	// the installation's own, so that its channel's apply again.
 	Hours          json.RawMessage `json:"hours"`
 	DefaultCountry *string         `json:"default_country"`
 }
@@ -232,7 +248,10 @@ func (in Input) apply(inst *Installation, phone Phone, create bool) error {
 	if in.UseAPI != nil {
 		inst.UseAPI = *in.UseAPI
 	}
-	if len(in.Hours) > 0 && string(in.Hours) != "null" {
+	if string(bytes.TrimSpace(in.Hours)) == "null" {
+		// Back to the channel's hours (on a create: the default anyway).
+		inst.Hours = nil
+	} else if len(in.Hours) > 0 {
 		h, err := ParseHours("hours", in.Hours)
 		if err != nil {
 			return err

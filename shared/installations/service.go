@@ -336,6 +336,14 @@ func (s *Service) tryPull(ctx context.Context, inst Installation, max int, lease
 	var take []Entry
 	var next time.Time
 	for _, e := range head {
+		if e.Acked != "" {
+			// Acked, and the ack did not finish (it failed or is under
+			// way): finish it, and go on past it.
+			if err := s.Store.Finish(ctx, inst.UUID, e); err != nil {
+				return nil, time.Time{}, err
+			}
+			continue
+		}
 		if e.HoldUntil != 0 {
 			if e.HoldUntil > now.UnixMilli() {
 				next = time.UnixMilli(e.HoldUntil)
@@ -364,10 +372,11 @@ func (s *Service) tryPull(ctx context.Context, inst Installation, max int, lease
 	for i := range take {
 		take[i].Lease = strconv.FormatInt(take[i].Seq, 10) + "." + token
 	}
-	ok, err := s.Store.Lease(ctx, inst.UUID, take, token, now, until)
-	if err != nil || !ok {
+	n, err := s.Store.Lease(ctx, inst.UUID, take, token, now, until)
+	if err != nil || n == 0 {
 		return nil, time.Time{}, err // another pull got there first: read again
 	}
+	take = take[:n]
 	out := make([]Pulled, len(take))
 	for i, e := range take {
 		out[i] = Pulled{ID: e.MessageID, Seq: e.Seq, Lease: e.Lease, LeaseUntil: until.UTC().Format(time.RFC3339Nano), To: e.To, From: e.From,
@@ -447,8 +456,8 @@ type AckResult struct {
 	Error  string          `json:"error,omitempty"`
 }
 
-// AckMany ends up to MaxAcks leased messages: in one transaction when
-// every lease holds, else one by one, each with its own result.
+// AckMany ends up to MaxAcks leased messages, each as Ack, with its own
+// result.
 func (s *Service) AckMany(ctx context.Context, inst Installation, in []AckInput) ([]AckResult, error) {
 	if len(in) == 0 || len(in) > MaxAcks {
 		return nil, apperr.Invalidf("acks", "must hold 1 to %d acks", MaxAcks)
@@ -470,29 +479,21 @@ func (s *Service) AckMany(ctx context.Context, inst Installation, in []AckInput)
 		}
 		items[i] = it
 	}
-	out := make([]AckResult, len(items))
-	err := s.Store.AckMany(ctx, inst.TenantID, inst.UUID, items, s.Now())
-	if err == nil {
-		for i, a := range items {
-			out[i] = AckResult{ID: a.ID, Status: a.Status, Code: 200}
-		}
-		notify(inst.UUID)
-		return out, nil
-	}
-	if !errors.Is(err, ErrStaleLease) {
+	errs, err := s.Store.AckMany(ctx, inst.TenantID, inst.UUID, items, s.Now())
+	if err != nil {
 		return nil, err
 	}
+	out := make([]AckResult, len(items))
 	for i, a := range items {
-		m, err := s.Store.Ack(ctx, inst.TenantID, inst.UUID, a.ID, a.Seq, a.Lease, a.Status, a.Failure, s.Now())
-		switch ae, ok := apperr.As(err); {
-		case err == nil:
-			out[i] = AckResult{ID: a.ID, Status: m.Status, Code: 200}
+		switch ae, ok := apperr.As(errs[i]); {
+		case errs[i] == nil:
+			out[i] = AckResult{ID: a.ID, Status: a.Status, Code: 200}
 		case ok && ae.Kind == apperr.KindConflict:
 			out[i] = AckResult{ID: a.ID, Code: 409, Error: ae.Message}
 		case ok && ae.Kind == apperr.KindNotFound:
 			out[i] = AckResult{ID: a.ID, Code: 404, Error: ae.Message}
 		default:
-			return nil, err
+			return nil, errs[i]
 		}
 	}
 	notify(inst.UUID)

@@ -104,7 +104,12 @@ func init() {
 		g.open[typeOf[flowapi.AddBody]()] = true
 		g.names[typeOf[installapi.HoursInput]()] = "InstallationHoursInput"
 		g.required[typeOf[installapi.HoursInput]()] = []string{"hours"}
-		g.properties["InstallationInput.hours"] = hoursInput
+		own := obj{}
+		for k, v := range hoursInput {
+			own[k] = v
+		}
+		own["description"] = hoursInput["description"].(string) + " Not set: the channel's (/v1/installation_hours); null on an update removes the installation's own hours, so that the channel's apply again."
+		g.properties["InstallationInput.hours"] = own
 		g.properties["InstallationHoursInput.hours"] = hoursInput
 		g.properties["InstallationAckInput.status"] = obj{"type": "string", "enum": []string{"sent", "failed"}}
 		g.properties["AddMessageInput.ToMobileNumber"] = stringOrNumber
