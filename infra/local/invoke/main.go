@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -144,7 +145,13 @@ func stackEnv(ctx context.Context, dynamoPort, sqsPort, gatewayPort int) ([]stri
 		}
 		urls[name] = aws.ToString(got.QueueUrl)
 	}
-	return append(stack.Env(),
+	env := stack.Env()
+	if goroot := runtime.GOROOT(); goroot != "" {
+		// The zone readers' zone database, as their Lambda asset has it
+		// (routes.ZoneReaders), whatever this machine has.
+		env = append(env, routes.ZoneInfoEnv+"="+filepath.Join(goroot, "lib", "time", "zoneinfo.zip"))
+	}
+	return append(env,
 		appenv.TableName+"="+provision.LocalTable,
 		appenv.OpsTableName+"="+provision.LocalOpsTable,
 		appenv.QueueURL+"="+urls[queue.DeliveriesName],
