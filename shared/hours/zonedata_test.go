@@ -59,6 +59,13 @@ func TestZoneDataAsInLambda(t *testing.T) {
 				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 			}
 			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+				// The process could not start in a namespace of its own
+				// (a container's seccomp profile, a kernel setting): the
+				// machine's zone database cannot be hidden here.
+				t.Skipf("no user namespace on this machine (%v): the zone database cannot be hidden", err)
+			}
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
