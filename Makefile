@@ -110,7 +110,21 @@ $(BUILD_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(BUILD_SETTINGS)" ] || echo "$(BUILD_SETTINGS)" > $@
 
-build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) zoneinfo
+
+# The functions that load a time zone (routes.ZoneReaders) get Go's zone
+# database beside their bootstrap; the CDK app sets ZONEINFO to it
+# (/var/task/zoneinfo.zip): Lambda's provided.al2023 has none, and
+# embedding time/tzdata would cost each 450 KB.
+ZONE_FUNCTIONS := installation-create installation-update installation-hours-set add-message webhook-add-message
+ZONE_ZIPS := $(addprefix dist/,$(addsuffix /zoneinfo.zip,$(ZONE_FUNCTIONS)))
+GO_ZONEINFO = $(shell $(GO) env GOROOT)/lib/time/zoneinfo.zip
+.PHONY: zoneinfo
+zoneinfo: $(ZONE_ZIPS)
+
+$(ZONE_ZIPS): $(BUILD_STAMP)
+	@mkdir -p $(dir $@)
+	cp $(GO_ZONEINFO) $@
 
 dist/%/bootstrap: $(BUILD_STAMP)
 	@mkdir -p $(dir $@)
@@ -124,7 +138,7 @@ SYNTH_OUT := cdk.out/ChatBackend-$(STAGE).template.json
 synth: node $(SYNTH_OUT)
 	@echo "cdk.out/ChatBackend-$(STAGE).template.json is up to date"
 
-$(SYNTH_OUT): $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) $(INFRA_DEPS) $(NODE_DIR)/node_modules/.installed
+$(SYNTH_OUT): $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) $(ZONE_ZIPS) $(INFRA_DEPS) $(NODE_DIR)/node_modules/.installed
 	CDK_OUTDIR=cdk.out STAGE=$(STAGE) $(GO) run ./infra
 	@touch $@
 

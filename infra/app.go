@@ -28,14 +28,17 @@ import (
 	"github.com/startmsg/chatbackend/shared/routes"
 )
 
-// MissingAssets lists the bootstrap files, <assetDir(fn)>/bootstrap, that
-// do not exist for the functions of rts and events, in the stack's order.
+// MissingAssets lists the bootstrap files, <assetDir(fn)>/bootstrap, and
+// the zone readers' zoneinfo.zip (assetFiles), that do not exist for the
+// functions of rts and events, in the stack's order.
 func MissingAssets(rts []routes.Route, events []routes.EventFunction, assetDir func(fn string) string) []string {
 	var missing []string
 	for _, spec := range functionSpecs(rts, events) {
-		p := filepath.Join(assetDir(spec.name), "bootstrap")
-		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
-			missing = append(missing, p)
+		for _, f := range assetFiles(spec.name) {
+			p := filepath.Join(assetDir(spec.name), f)
+			if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+				missing = append(missing, p)
+			}
 		}
 	}
 	return missing
@@ -45,7 +48,7 @@ func MissingAssets(rts []routes.Route, events []routes.EventFunction, assetDir f
 // working directory where possible) and how to build them.
 func missingAssetsMessage(missing []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "infra: %d function binaries are missing; run `make build` (or `make synth`, which builds first):\n", len(missing))
+	fmt.Fprintf(&b, "infra: %d function assets are missing; run `make build` (or `make synth`, which builds first):\n", len(missing))
 	wd, _ := os.Getwd()
 	for _, p := range missing {
 		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {

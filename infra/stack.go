@@ -496,6 +496,7 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 	for k, v := range lambdaapp.RuntimeEnv(memory) {
 		fn.AddEnvironment(jsii.String(k), jsii.String(v), nil)
 	}
+	addZoneInfo(fn, spec.name) // zoneinfo.go
 	b.functions[spec.name] = fn
 	b.roles[spec.name] = role
 	if spec.source == sourceQueue {

@@ -114,14 +114,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testAssetDir makes <assetDir>/<fn>/bootstrap (empty) and returns the dir.
+// testAssetDir makes <assetDir>/<fn>/bootstrap (empty), and a zone
+// reader's zoneinfo.zip, and returns the dir.
 func testAssetDir(fn string) string {
 	dir := filepath.Join(assetDir, fn)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		panic(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), nil, 0o755); err != nil {
-		panic(err)
+	for _, f := range assetFiles(fn) { // the bootstrap, a zone reader's zoneinfo.zip
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o755); err != nil {
+			panic(err)
+		}
 	}
 	return dir
 }
@@ -1702,8 +1705,8 @@ func TestMissingAssets(t *testing.T) {
 	dir := t.TempDir()
 	assetDir := func(fn string) string { return filepath.Join(dir, fn) }
 	all := MissingAssets(routes.Table, routes.EventFunctions, assetDir)
-	if len(all) != len(functionSpecs(routes.Table, routes.EventFunctions)) {
-		t.Fatalf("empty dir: %d missing, want every function", len(all))
+	if len(all) != len(functionSpecs(routes.Table, routes.EventFunctions))+len(routes.ZoneReaders) {
+		t.Fatalf("empty dir: %d missing, want every function's bootstrap and the zone readers' zoneinfo.zip", len(all))
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "me"), 0o755); err != nil {
 		t.Fatal(err)

@@ -20,9 +20,11 @@
 package hours
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -63,7 +65,8 @@ var dayKey = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 func (s Schedule) AlwaysOpen() bool { return len(s.Week) == 0 }
 
 // Validate returns an apperr invalid error naming the field at fault
-// (field is the JSON path prefix, e.g. "hours") or nil.
+// (field is the JSON path prefix, e.g. "hours") or nil; or ErrNoZoneData
+// when no zone can be checked.
 func (s Schedule) Validate(field string) error {
 	at := func(sub string) string {
 		if field == "" {
@@ -75,7 +78,9 @@ func (s Schedule) Validate(field string) error {
 		if s.TimeZone == "" {
 			return apperr.Invalid(at("time_zone"), "is required with a week: an IANA time zone such as Europe/London")
 		}
-		if _, err := location(s.TimeZone); err != nil {
+		if _, err := location(s.TimeZone); errors.Is(err, ErrNoZoneData) {
+			return err // not the caller's fault: an internal error
+		} else if err != nil {
 			return apperr.Invalidf(at("time_zone"), "%q is not an IANA time zone (such as Europe/London or America/New_York)", s.TimeZone)
 		}
 	}
@@ -160,7 +165,18 @@ func clock(s string, end bool) (int, bool) {
 // file each time).
 var locations sync.Map // string → *time.Location
 
-// location loads an IANA zone; "Local" (the machine's zone) is refused.
+// ErrNoZoneData is a zone that could not be loaded because no IANA zone
+// database could be read at all: a deployment fault, never the caller's.
+// Lambda's provided.al2023 has no /usr/share/zoneinfo: the functions that
+// load a zone ship Go's zoneinfo.zip in their asset and name it in
+// ZONEINFO (routes.ZoneReaders, the CDK app and `make build`).
+var ErrNoZoneData = errors.New("hours: no IANA time zone database (set ZONEINFO to Go's lib/time/zoneinfo.zip)")
+
+// zoneDataFound is set once a zone has been loaded from the database.
+var zoneDataFound atomic.Bool
+
+// location loads an IANA zone; "Local" (the machine's zone) is refused. A
+// zone that cannot be loaded is ErrNoZoneData when no zone loads at all.
 func location(name string) (*time.Location, error) {
 	if l, ok := locations.Load(name); ok {
 		return l.(*time.Location), nil
@@ -170,16 +186,46 @@ func location(name string) (*time.Location, error) {
 	}
 	l, err := time.LoadLocation(name)
 	if err != nil {
+		if zerr := zoneData(); zerr != nil {
+			return nil, zerr
+		}
 		return nil, err
+	}
+	if name != "UTC" {
+		zoneDataFound.Store(true)
 	}
 	locations.Store(name, l)
 	return l, nil
 }
 
+// zoneData is ErrNoZoneData (with the loader's error) when the zone
+// database cannot be read: Etc/UTC, in every version of it, does not load.
+func zoneData() error {
+	if zoneDataFound.Load() {
+		return nil
+	}
+	if _, err := time.LoadLocation("Etc/UTC"); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoZoneData, err)
+	}
+	zoneDataFound.Store(true)
+	return nil
+}
+
+// Location is the schedule's zone (UTC for a schedule without one): an
+// ErrNoZoneData when the zone database cannot be read, so that a caller
+// fails rather than read the hours in UTC.
+func (s Schedule) Location() (*time.Location, error) {
+	if s.TimeZone == "" {
+		return time.UTC, nil
+	}
+	return location(s.TimeZone)
+}
+
 // Next reports whether s is open at t and, when it is not, the instant
 // of its next opening (zero when it never opens again within a year).
 // A schedule that does not validate is read as best it can be: an unknown
-// zone as UTC, an unreadable span or holiday left out.
+// zone as UTC, an unreadable span or holiday left out. A caller checks
+// Location first: without the zone database every zone is unknown.
 func (s Schedule) Next(t time.Time) (open bool, at time.Time) {
 	if s.AlwaysOpen() {
 		return true, t

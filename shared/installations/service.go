@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/hours"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/scheduler"
 	"github.com/startmsg/chatbackend/shared/tenancy"
@@ -253,15 +254,19 @@ func (s *Service) Add(ctx context.Context, req AddRequest) (Added, error) {
 	e := Entry{MessageID: m.ID, TenantID: m.TenantID, To: to, From: from, Text: text, DownloadLink: req.DownloadLink, CreatedAt: m.CreatedAt}
 	var release *scheduler.Due
 	out := Added{ID: m.ID, Status: messages.StatusQueued}
+	// Without the zone database every zone would read as UTC: fail.
+	if _, err := sched.Location(); errors.Is(err, hours.ErrNoZoneData) {
+		return Added{}, err
+	}
 	if open, at := sched.Next(now); !open {
 		if at.IsZero() {
 			return Added{}, apperr.Rejected("hours", "the installation's allowed hours do not open within a year: the message could never go")
 		}
 		m.Status, m.HeldUntil, e.HoldUntil = messages.StatusHeld, at.UnixMilli(), at.UnixMilli()
 		release = &scheduler.Due{Kind: ReleaseKind, TenantID: m.TenantID, Ref: m.ID, At: at}
-		loc, err := time.LoadLocation(sched.TimeZone)
+		loc, err := sched.Location()
 		if err != nil {
-			loc = time.UTC
+			loc = time.UTC // a stored zone the database no longer has
 		}
 		out.Status, out.Held, out.HeldUntil = messages.StatusHeld, true, at.In(loc).Format(time.RFC3339)
 	}

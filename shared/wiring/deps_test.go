@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/startmsg/chatbackend/shared/routes"
 )
 
 const module = "github.com/startmsg/chatbackend/"
@@ -30,27 +32,88 @@ var messagingAdapters = []string{
 var notInWiring = []string{
 	module + "shared/sender",
 	"github.com/aws/aws-sdk-go-v2/service/sqs",
-	"time/tzdata", // 450 KB: only the installations' functions embed it
+	"time/tzdata", // 450 KB: no function embeds it (TestZoneDataWhereHoursAreRead)
 }
 
-// zoneReaders are the functions that load a schedule's time zone: they
-// validate allowed hours (installation create and update, the channel's
-// hours) or apply them to a new message (both add_message forms).
-var zoneReaders = []string{"installation-create", "installation-update", "installation-hours-set", "add-message", "webhook-add-message"}
-
-// TestZoneDataWhereHoursAreRead: the functions that load a time zone embed
-// the IANA zone database (Lambda's provided.al2023 is not promised to have
-// /usr/share/zoneinfo), and no other function does (it is 450 KB).
+// TestZoneDataWhereHoursAreRead: no function embeds the IANA zone
+// database (time/tzdata, 450 KB): the functions that load a time zone
+// (routes.ZoneReaders) read Go's zoneinfo.zip from their asset, where
+// `make build` puts it (checked here on the Makefile's rule) and the CDK
+// app points ZONEINFO at it (infra's TestZoneInfo). shared/hours'
+// TestZoneDataAsInLambda shows a zone load without it failing, not
+// falling back to UTC.
 func TestZoneDataWhereHoursAreRead(t *testing.T) {
 	all := deps(t, "./functions/...")
+	fns := map[string]bool{}
 	for pkg, d := range all {
 		fn, ok := strings.CutPrefix(pkg, module+"functions/")
 		if !ok {
 			continue
 		}
-		if has, want := slices.Contains(d, "time/tzdata"), slices.Contains(zoneReaders, fn); has != want {
-			t.Errorf("%s: links time/tzdata %v, want %v", fn, has, want)
+		fns[fn] = true
+		if slices.Contains(d, "time/tzdata") {
+			t.Errorf("%s links time/tzdata: read the zone database from the asset's zoneinfo.zip (routes.ZoneReaders)", fn)
 		}
+	}
+	for _, fn := range routes.ZoneReaders {
+		if !fns[fn] {
+			t.Errorf("zone reader %s is no function", fn)
+		}
+	}
+	// What `make build` copies: Go's zoneinfo.zip into dist/<fn>/ for
+	// exactly the zone readers.
+	cmd := exec.Command("make", "-n", "-B", "zoneinfo")
+	cmd.Dir = "../.."
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make -n zoneinfo: %v", err)
+	}
+	var copied []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "cp" && strings.HasSuffix(f[1], "/lib/time/zoneinfo.zip") {
+			fn, ok := strings.CutPrefix(strings.TrimSuffix(f[2], "/"+routes.ZoneInfoFile), "dist/")
+			if !ok {
+				t.Errorf("copies the zone database to %s", f[2])
+			}
+			copied = append(copied, fn)
+		}
+	}
+	slices.Sort(copied)
+	want := slices.Sorted(slices.Values(routes.ZoneReaders))
+	if !slices.Equal(copied, want) {
+		t.Errorf("make build copies zoneinfo.zip for %v, want %v (routes.ZoneReaders)\n%s", copied, want, out)
+	}
+}
+
+// sdkLoaders are the SDK's configuration loader and the credential
+// providers only it uses (STS, SSO, the instance metadata service): about
+// 600 KB of a bootstrap. A function reads its configuration from the
+// environment instead (lambdaapp.LoadConfig).
+var sdkLoaders = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+	"github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+}
+
+// TestNoSDKConfigLoader: no function links the SDK's configuration loader.
+func TestNoSDKConfigLoader(t *testing.T) {
+	n := 0
+	for pkg, d := range deps(t, "./functions/...") {
+		fn, ok := strings.CutPrefix(pkg, module+"functions/")
+		if !ok {
+			continue
+		}
+		n++
+		for _, p := range sdkLoaders {
+			if slices.Contains(d, p) {
+				t.Errorf("functions/%s links %s (load the configuration with lambdaapp.LoadConfig)", fn, p)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no function listed")
 	}
 }
 

@@ -44,6 +44,9 @@ func TestCheckLoopback(t *testing.T) {
 // stage it fails, and the function does not start.
 func TestLoadRefusesLoopbackOutsideALocalStage(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
+	// The role's credentials, as Lambda gives them (lambdaapp.LoadConfig).
+	t.Setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv(appenv.TableName, "t")
 	t.Setenv(appenv.OpsTableName, "o")
 	t.Setenv(appenv.AllowLoopbackTargets, "true")

@@ -13,8 +13,9 @@ import (
 	"log"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/startmsg/chatbackend/shared/lambdaapp"
 )
 
 // The client lives in a package variable, as a function's dependencies do,
@@ -23,7 +24,7 @@ var db *dynamodb.Client
 
 func main() {
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := lambdaapp.LoadConfig(ctx) // as wiring.Load does
 	if err != nil {
 		log.Fatalf("load AWS config: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -156,6 +157,11 @@ func stackEnv(ctx context.Context, dynamoPort, sqsPort, gatewayPort int) ([]stri
 	env := stack.Env()
 	if urls[queue.OutboxName] != "" {
 		env = append(env, appenv.OutboxURL+"="+urls[queue.OutboxName], appenv.OutboxDLQURL+"="+urls[queue.OutboxDLQName])
+	}
+	if goroot := runtime.GOROOT(); goroot != "" {
+		// The zone readers' zone database, as their Lambda asset has it
+		// (routes.ZoneReaders), whatever this machine has.
+		env = append(env, routes.ZoneInfoEnv+"="+filepath.Join(goroot, "lib", "time", "zoneinfo.zip"))
 	}
 	return append(env,
 		appenv.TableName+"="+provision.LocalTable,

@@ -159,7 +159,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	}()
 
 	// The functions find the emulators exactly as they find AWS: through
-	// the environment and config.LoadDefaultConfig.
+	// the environment and lambdaapp.LoadConfig (wiring.Load).
 	for _, kv := range stack.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
