@@ -62,11 +62,12 @@ func launcherProcess() {
 	os.Exit(0)
 }
 
-func startLauncher(t *testing.T, dataDir string, port, dynamoPort, sqsPort int) *launcher {
+func startLauncher(t *testing.T, dataDir string, port, dynamoPort, sqsPort, sandboxPort int) *launcher {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRestartKeepsQueuedDeliveries$", "-test.count=1")
 	cmd.Env = append(os.Environ(), launcherEnv+"=1", "RUN_DATA="+dataDir,
-		"PORT="+strconv.Itoa(port), "DYNAMO_PORT="+strconv.Itoa(dynamoPort), "SQS_PORT="+strconv.Itoa(sqsPort), emulators.EndpointVar+"=")
+		"PORT="+strconv.Itoa(port), "DYNAMO_PORT="+strconv.Itoa(dynamoPort), "SQS_PORT="+strconv.Itoa(sqsPort),
+		"SANDBOX_PORT="+strconv.Itoa(sandboxPort), emulators.EndpointVar+"=")
 	l := &launcher{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, exited: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -215,12 +216,12 @@ func TestRestartKeepsQueuedDeliveries(t *testing.T) {
 		launcherProcess()
 	}
 	dataDir := t.TempDir()
-	port, dport, sport := freePort(t), freePort(t), freePort(t)
+	port, dport, sport, wport := freePort(t), freePort(t), freePort(t), freePort(t)
 	tg := &target{failed: map[string]int{}, received: map[string]int{}, emails: map[string]string{}}
 	srv := httptest.NewServer(tg)
 	defer srv.Close()
 
-	l := startLauncher(t, dataDir, port, dport, sport)
+	l := startLauncher(t, dataDir, port, dport, sport, wport)
 	demo, err := readEnv(filepath.Join(dataDir, "demo.env"))
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +285,7 @@ console.log(db.prepare("SELECT COUNT(*) AS n FROM _stream_records").get().n);`, 
 	before, _ := strconv.Atoi(strings.TrimSpace(string(out)))
 
 	tg.succeed.Store(true)
-	l = startLauncher(t, dataDir, port, dport, sport)
+	l = startLauncher(t, dataDir, port, dport, sport, wport)
 	waitFor(t, 30*time.Second, "every delivery arrives after the restart", func() bool {
 		_, received := tg.snapshot()
 		return len(received) == n
