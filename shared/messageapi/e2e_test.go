@@ -31,7 +31,13 @@ func pipeline(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.T
 // over HTTP, and a tenant whose WhatsApp channel has the tests' template.
 func withProvider(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
 	t.Helper()
-	s := stacktest.New(t)
+	return withProviderOpts(t, stacktest.Options{})
+}
+
+// withProviderOpts is withProvider on a stack started with o.
+func withProviderOpts(t *testing.T, o stacktest.Options) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
+	t.Helper()
+	s := stacktest.NewWith(t, o)
 	prov := providertest.New(t)
 	messaging.Override(s.Deps, messaging.Overrides{
 		Providers:   map[string]sender.Provider{"whatsapp": providertest.Client{}},
