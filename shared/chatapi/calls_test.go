@@ -13,8 +13,8 @@ import (
 
 // Seed 002's sendTemplate reads each item once: the template (then not
 // again within templates.SendCacheTTL), the contact's key and its
-// pre-migration key, found absent, and the contact made without reading
-// it again, in one transaction with the message.
+// pre-migration key, found absent, the contact made without reading it
+// again, and the message stored.
 func TestSendTemplateCalls(t *testing.T) {
 	var (
 		mu    sync.Mutex
@@ -29,7 +29,7 @@ func TestSendTemplateCalls(t *testing.T) {
 	}})
 	wa := s.NewTenant("Acme", "whatsapp")
 	newSeedTemplate(t, s.Deps, wa.ID, wa.ChannelID, templates.StatusApproved)
-	newContact := []string{"GetItem data", "GetItem data", "TransactWriteItems/Put data", "TransactWriteItems/Put data", "TransactWriteItems/Put ops",
+	newContact := []string{"GetItem data", "GetItem data", "PutItem data", "TransactWriteItems/Put data", "TransactWriteItems/Put ops",
 		"TransactWriteItems/Update ops", "TransactWriteItems/Update ops", "UpdateItem ops"}
 	for i, c := range []struct {
 		phone string

@@ -165,12 +165,6 @@ func (s *Contacts) GetContact(ctx context.Context, tenantID, channelID, id strin
 // CreateContact writes a new contact (Version 1) and its index entries;
 // an apperr.KindExists if the ID is taken.
 func (s *Contacts) CreateContact(ctx context.Context, c contacts.Contact) error {
-	return s.createContact(ctx, c, nil)
-}
-
-// createContact is CreateContact with more items (with) written in the
-// same transaction, after the contact's own and before the count's.
-func (s *Contacts) createContact(ctx context.Context, c contacts.Contact, with []types.TransactWriteItem) error {
 	if c.Version != 1 {
 		return fmt.Errorf("create contact %s: version is %d, must be 1", c.ID, c.Version)
 	}
@@ -188,7 +182,6 @@ func (s *Contacts) createContact(ctx context.Context, c contacts.Contact, with [
 		items = []types.TransactWriteItem{putNew(s.Table, ci)}
 		items = s.withOnce(items, c)
 		items = append(items, s.termsActions(c, termsOf(c), true)...)
-		items = append(items, with...)
 		items = append(items, s.countContact(c.TenantID, shard, 1)) // last
 		err = s.transact(ctx, items)
 		if s.MaxContacts == 0 || failedCondition(err) != len(items)-1 {

@@ -66,9 +66,13 @@ func notFoundMessage(id string) error { return apperr.NotFound("Message", id) }
 
 // CreateMessage stores a new message (it must not exist).
 func (s *Messages) CreateMessage(ctx context.Context, m messages.Message) error {
-	it, err := messageItem(m)
+	it, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
 	if err != nil {
 		return err
+	}
+	if m.ContactID != "" {
+		it[AttrGSI1PK] = avS(messagesGSI1PK(m.TenantID, m.ChannelID, m.ContactID))
+		it[AttrGSI1SK] = avS(messagesGSI1SK(m.CreatedAt, m.ID))
 	}
 	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
@@ -80,19 +84,6 @@ func (s *Messages) CreateMessage(ctx context.Context, m messages.Message) error 
 		return fmt.Errorf("create message %s: %w", m.ID, err)
 	}
 	return nil
-}
-
-// messageItem is a new message's item.
-func messageItem(m messages.Message) (map[string]types.AttributeValue, error) {
-	it, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
-	if err != nil {
-		return nil, err
-	}
-	if m.ContactID != "" {
-		it[AttrGSI1PK] = avS(messagesGSI1PK(m.TenantID, m.ChannelID, m.ContactID))
-		it[AttrGSI1SK] = avS(messagesGSI1SK(m.CreatedAt, m.ID))
-	}
-	return it, nil
 }
 
 // GetMessage reads one message (strongly consistent).

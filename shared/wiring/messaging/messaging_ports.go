@@ -129,24 +129,16 @@ func (c chatSender) Enqueue(ctx context.Context, m messages.Message, idempotency
 		m.ChannelKind = string(tenancy.WhatsApp)
 	}
 	m.Direction, m.Status = messages.Outbound, messages.StatusQueued
-	written := false
 	if m.ContactID == "" && m.To != "" {
 		// The channel's contact at that number (made now if it never
 		// wrote, as its inbound messages would make it): the message is
 		// listed with the contact's messages.
-		// A new contact is written with the message, in one transaction.
-		if m.CreatedAt == 0 {
-			m.CreatedAt = c.e.Now().UnixMilli()
-		}
-		svc := &contacts.Service{Store: c.e.Contacts().WithMessage(m, &written), Phone: c.e.Phone(), Now: c.e.Now}
+		svc := &contacts.Service{Store: c.e.ContactStore(), Phone: c.e.Phone(), Now: c.e.Now}
 		ct, err := svc.ChannelContact(ctx, contacts.Scope{TenantID: m.TenantID, ChannelID: m.ChannelID}, contacts.PhoneContactID(m.To), m.To, "")
 		if err != nil {
 			return "", err
 		}
 		m.ContactID = ct.ID
-	}
-	if written {
-		return m.ID, nil
 	}
 	if m.CreatedAt == 0 {
 		m.CreatedAt = c.e.Now().UnixMilli()
