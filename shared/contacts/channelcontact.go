@@ -27,15 +27,23 @@ func (s *Service) ChannelContact(ctx context.Context, sc Scope, id, phone, name 
 	if !apperr.Is(err, apperr.KindNotFound) {
 		return Contact{}, err
 	}
+	return s.NewChannelContact(ctx, sc, id, phone, name)
+}
+
+// NewChannelContact is ChannelContact for a caller that has just read the
+// contact and found none: it creates it without reading it again (one
+// write), and applies to the stored one only when a concurrent write made
+// it first.
+func (s *Service) NewChannelContact(ctx context.Context, sc Scope, id, phone, name string) (Contact, error) {
 	v, _ := json.Marshal(phone)
-	c, err = s.Collect(ctx, sc, id, Collected{Field: "phone", Value: v})
+	c, err := s.collect(ctx, sc, id, Collected{Field: "phone", Value: v}, true)
 	if apperr.Is(err, apperr.KindInvalid) {
 		first := strings.TrimSpace(name)
 		if first == "" {
 			first = phone
 		}
 		v, _ := json.Marshal(first)
-		c, err = s.Collect(ctx, sc, id, Collected{Field: "firstName", Value: v})
+		c, err = s.collect(ctx, sc, id, Collected{Field: "firstName", Value: v}, true)
 	}
 	if err != nil {
 		return Contact{}, err

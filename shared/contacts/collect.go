@@ -37,6 +37,14 @@ const (
 // Collect records what the bot collected from the subscriber psid on the
 // scope's channel, creating the contact (with ID psid) on first sight.
 func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collected) (Contact, error) {
+	return s.collect(ctx, sc, psid, in, false)
+}
+
+// collect is Collect; absent says the caller just read the contact and
+// found none, so the create is tried first (the stored contact is read
+// only when the create finds one). A standard field is set without
+// reading the tenant's custom fields (a standard name resolves first).
+func (s *Service) collect(ctx context.Context, sc Scope, psid string, in Collected, absent bool) (Contact, error) {
 	if !validID(psid) {
 		return Contact{}, invalid("psid", "is required (the subscriber's ID on the channel, at most 128 characters)")
 	}
@@ -47,9 +55,11 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 	if in.Field == "" && ev == nil {
 		return Contact{}, invalid("field", "or postback_id, webview_form_id or location is required")
 	}
-	fields, err := s.Store.ListFields(ctx, sc.TenantID)
-	if err != nil {
-		return Contact{}, err
+	var fields []Field
+	if _, std := StandardByName(in.Field); !std && in.Field != "" {
+		if fields, err = s.Store.ListFields(ctx, sc.TenantID); err != nil {
+			return Contact{}, err
+		}
 	}
 	change := func(c *Contact) error {
 		c.Once = in.Once
@@ -66,12 +76,14 @@ func (s *Service) Collect(ctx context.Context, sc Scope, psid string, in Collect
 		}
 		return nil
 	}
-	c, err := s.modify(ctx, sc, psid, change)
-	if !apperr.Is(err, apperr.KindNotFound) {
-		return c, err
+	if !absent {
+		c, err := s.modify(ctx, sc, psid, change)
+		if !apperr.Is(err, apperr.KindNotFound) {
+			return c, err
+		}
 	}
 	now := s.Now().Unix()
-	c = Contact{ID: psid, TenantID: sc.TenantID, ChannelID: sc.ChannelID, Fields: map[string]string{}, Custom: map[string]string{},
+	c := Contact{ID: psid, TenantID: sc.TenantID, ChannelID: sc.ChannelID, Fields: map[string]string{}, Custom: map[string]string{},
 		Tags: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := change(&c); err != nil {
 		return Contact{}, err

@@ -225,14 +225,25 @@ func (s *Messages) RecordOutcomes(ctx context.Context, os []messages.Outcome) []
 			switch {
 			case err == nil:
 			case errors.As(err, &tce) && len(tce.CancellationReasons) == len(tx):
-				settled := map[int]bool{}
+				settled, alone := map[int]bool{}, map[int]bool{}
 				for j, r := range tce.CancellationReasons {
-					if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+					if aws.ToString(r.Code) != "ConditionalCheckFailed" {
+						continue
+					}
+					if j > 0 && owner[j-1] == owner[j] {
+						// A sent outcome's pointer: an early status waits
+						// on its key (RecordSent applies it).
+						alone[owner[j]] = true
+					} else {
 						settled[owner[j]] = true // left as it is
 					}
 				}
 				for _, i := range chunk {
-					if !settled[i] {
+					switch {
+					case settled[i]:
+					case alone[i]:
+						errs[i] = s.recordOutcome(ctx, os[i])
+					default:
 						again = append(again, i)
 					}
 				}

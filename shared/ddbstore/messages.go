@@ -265,6 +265,10 @@ func (s *Messages) MessageByProviderID(ctx context.Context, kind, providerID str
 	if err := getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID)); err != nil {
 		return "", "", err
 	}
+	if ref.MessageID == "" {
+		// An early status waiting for its message (RecordEarlyStatus).
+		return "", "", apperr.NotFound("Message", providerID)
+	}
 	return ref.TenantID, ref.MessageID, nil
 }
 
@@ -337,8 +341,11 @@ func (s *Messages) RecordSent(ctx context.Context, m messages.Message, providerI
 		return err
 	}
 	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failedCondition(err) == 0 {
-		return nil
+	switch failedCondition(err) {
+	case 0:
+		return nil // no longer queued: done by another sender
+	case 1:
+		return s.recordSentEarly(ctx, m, providerID, at)
 	}
 	if err != nil {
 		return fmt.Errorf("record message %s sent: %w", m.ID, err)
@@ -367,7 +374,11 @@ func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref}})
+		// An early status (RecordEarlyStatus) on the pointer's key fails
+		// this write: RecordSent then applies it (recordSentEarly).
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref,
+			ConditionExpression:      aws.String("attribute_not_exists(#early)"),
+			ExpressionAttributeNames: map[string]string{"#early": attrEarlyStatus}}})
 	}
 	return items, nil
 }

@@ -31,7 +31,13 @@ func pipeline(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.T
 // over HTTP, and a tenant whose WhatsApp channel has the tests' template.
 func withProvider(t *testing.T) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
 	t.Helper()
-	s := stacktest.New(t)
+	return withProviderOpts(t, stacktest.Options{})
+}
+
+// withProviderOpts is withProvider on a stack started with o.
+func withProviderOpts(t *testing.T, o stacktest.Options) (*stacktest.Stack, *providertest.Server, stacktest.Tenant) {
+	t.Helper()
+	s := stacktest.NewWith(t, o)
 	prov := providertest.New(t)
 	messaging.Override(s.Deps, messaging.Overrides{
 		Providers:   map[string]sender.Provider{"whatsapp": providertest.Client{}},
@@ -203,4 +209,34 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// A status callback that comes before the sender's sent write (the
+// provider answered, its webhook was quicker than our write) is kept, and
+// the sent write applies it: the message ends at the callback's status.
+func TestStatusBeforeSentWrite(t *testing.T) {
+	s, prov, ten := withProvider(t)
+	id := send(t, s, ten.Token, template)
+	// The test provider's first wamid; the callbacks come first, read
+	// before delivered.
+	wamid := "wamid.TEST000001"
+	wa := messaging.Of(s.Deps).WhatsAppMessages()
+	for _, st := range []messages.Status{messages.StatusRead, messages.StatusDelivered} {
+		if err := wa.ApplyStatus(t.Context(), ten.ID, ten.ChannelID, wamid, st, s.Clock.Now(), nil); err != nil {
+			t.Fatalf("early %s: %v", st, err)
+		}
+	}
+	s.Pipeline()
+	m := waitStatus(t, s, ten.Token, id, messages.StatusRead)
+	if got := prov.Requests(); len(got) != 1 || got[0].ID != wamid || m["provider_message_id"] != wamid || m["sent_at"] == nil {
+		t.Fatalf("message %v, provider requests %+v", m, got)
+	}
+	// Later callbacks find the message and still never move it back.
+	if err := wa.ApplyStatus(t.Context(), ten.ID, ten.ChannelID, wamid, messages.StatusDelivered, s.Clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Do("GET", "/v1/messages/"+id, bearer(ten.Token), nil)
+	if stacktest.Path(r.JSON, "data.status") != "read" {
+		t.Fatalf("after a late delivered: %s", r.Body)
+	}
 }

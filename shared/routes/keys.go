@@ -112,10 +112,12 @@ var Keys = map[string]KeyScope{
 	// phone number id and WABA id (not any tenant's settings) and writes
 	// only its inbox; the intake writes contacts and reads and writes the
 	// marks of the messages it recorded, stores inbound messages, moves
-	// outbound ones' statuses and templates' (settings), and opens windows.
+	// outbound ones' statuses and templates' (settings), keeps a status
+	// that comes before its message's sent write on the pointer's key, and
+	// opens windows.
 	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
-	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
+	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency
@@ -127,7 +129,9 @@ var Keys = map[string]KeyScope{
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
 	// The sender reads and updates messages, writes the pointer from the
 	// provider's id, and reads the channel's provider credentials.
-	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}},
+	// A status the provider reported before the sent write waits on the
+	// pointer's key (the intake writes it, the sender reads it).
+	"sender": {Read: []string{KeyTenant, KeyMessage, KeyMsgRef}, Write: []string{KeyMessage, KeyMsgRef}},
 	// scheduler: the ticker reads and moves the due items, its cursor and
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.

@@ -14,11 +14,18 @@ import (
 // (TemplateRegistry().SetStatus) moves them from PENDING.
 func (e *Env) TemplateSubmitter() templates.Submitter { return waSubmitter{e} }
 
+// sendTemplates is the process's cache of the approved templates sends
+// read (templates.SendCacheTTL).
+var sendTemplates = templates.NewCache(templates.SendCacheTTL)
+
 // TemplateRegistry is the registry's rules on its store: Lookup for the
 // senders, SetStatus for the provider's template status webhook
-// (message_template_status_update).
+// (message_template_status_update). A send's lookup of an approved
+// template is answered from the process's cache for up to
+// templates.SendCacheTTL; the registry's own writes forget what they
+// change.
 func (e *Env) TemplateRegistry() *templates.Service {
-	return &templates.Service{Store: e.TemplateStore(), Submitter: e.TemplateSubmitter(),
+	return &templates.Service{Store: sendTemplates.On(e.TemplateStore()), Submitter: e.TemplateSubmitter(),
 		NewID: func() string { return tenancy.NewID("tpl") }, Now: e.Now}
 }
 

@@ -80,9 +80,23 @@ func (w waMessages) Inbound(ctx context.Context, m messages.Message) (bool, erro
 }
 
 // ApplyStatus moves the channel's message with provider id wamid forward.
+// A status that comes before the sender recorded the message sent (no
+// message has that wamid yet) is kept as an early status, which the
+// sender's sent write applies (ddbstore.RecordEarlyStatus): no status is
+// lost.
 func (w waMessages) ApplyStatus(ctx context.Context, tenantID, channelID, wamid string, st messages.Status, at time.Time, f *messages.Failure) error {
 	store := w.e.Messages()
-	owner, id, err := store.MessageByProviderID(ctx, string(tenancy.WhatsApp), wamid)
+	kind := string(tenancy.WhatsApp)
+	owner, id, err := store.MessageByProviderID(ctx, kind, wamid)
+	if apperr.Is(err, apperr.KindNotFound) {
+		// The sender recorded it meanwhile (or the read above was stale):
+		// the pointer, read again, names the message.
+		var kept bool
+		kept, owner, id, err = store.RecordEarlyStatus(ctx, kind, wamid, tenantID, channelID, st, at, f)
+		if err != nil || kept {
+			return err
+		}
+	}
 	if err != nil {
 		return err
 	}

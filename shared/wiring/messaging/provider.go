@@ -148,10 +148,37 @@ func (w waTemplateStatuses) TemplateStatus(ctx context.Context, tenantID, channe
 // channelInstances answers a channel's instance id.
 type channelInstances struct{ e *Env }
 
+// instanceIDs keeps the channels' instance ids this process read: a
+// channel's id, once given, never changes (tenancy.Service.SetWhatsApp
+// gives one only to a channel without), so a seed-002 call on an
+// instance route reads its channel once per process, not once per call.
+// A channel without one yet is read again each time.
+var instanceIDs = struct {
+	sync.Mutex
+	m map[[2]string]string
+}{}
+
+// maxInstanceIDs bounds instanceIDs: when full it starts again empty.
+const maxInstanceIDs = 4096
+
 func (c channelInstances) InstanceOf(ctx context.Context, tenantID, channelID string) (string, error) {
+	k := [2]string{tenantID, channelID}
+	instanceIDs.Lock()
+	id, ok := instanceIDs.m[k]
+	instanceIDs.Unlock()
+	if ok {
+		return id, nil
+	}
 	ch, err := c.e.Tenancy().GetChannel(ctx, tenantID, channelID)
 	if err != nil || ch.InstanceID == 0 {
 		return "", err
 	}
-	return strconv.FormatInt(ch.InstanceID, 10), nil
+	id = strconv.FormatInt(ch.InstanceID, 10)
+	instanceIDs.Lock()
+	if instanceIDs.m == nil || len(instanceIDs.m) >= maxInstanceIDs {
+		instanceIDs.m = map[[2]string]string{}
+	}
+	instanceIDs.m[k] = id
+	instanceIDs.Unlock()
+	return id, nil
 }
