@@ -69,5 +69,8 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	} else if err != nil {
 		return err
 	}
+	if err := seedConnections(ctx, d); err != nil {
+		return err
+	}
 	return seedWhatsApp(ctx, d)
 }
