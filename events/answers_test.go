@@ -137,4 +137,19 @@ var sampleAnswers = map[string]func(any) error{
 	"hook-unsubscribe":        want("status", "success"),
 	"hook-sample":             want("0.psid", "12765756", "0.email", "testuser@example.com"),
 	"events-collect":          want("data.id", appevents.SampleContact, "data.psid", appevents.SampleContact),
+	// Sender installations (seed 004) on the seeded ones (seed_installations.go).
+	"installation-create": all(want("data.name", "Shop sender", "data.channel_id", appevents.SampleWAChannel, "data.use_api", true,
+		"data.numbers.0", "+923004445566", "data.default_country", "PK"), contains("data.secret", "is_")),
+	"installation-list":      listed("data", "uuid", appevents.SampleInstallation),
+	"installation-get":       want("data.uuid", appevents.SampleInstallation, "data.numbers.0", appevents.SampleInstallNumber, "data.secret", nil),
+	"installation-update":    want("data.uuid", appevents.SampleInstallation, "data.name", "Sample sender", "data.use_api", true),
+	"installation-hours-get": has("data"),
+	"installation-hours-set": want("data.hours.time_zone", "Asia/Karachi", "data.hours.week.sun.0.to", "24:00"),
+	"installation-pull":      listed("data", "id", appevents.SampleInstallMessage),
+	"installation-ack":       want("data.id", appevents.SampleAckMessage, "data.status", "sent"),
+	"installation-ack-batch": want("data.0.id", appevents.SampleAckBatchMessage, "data.0.status", "failed", "data.0.code", 200),
+	// The channel's hours are all-day (installation-hours-set), so these
+	// are never held, whichever sample ran first.
+	"add-message":         all(want("data.status", "queued", "data.held", false), contains("data.id", "msg_")),
+	"webhook-add-message": all(want("data.status", "queued", "data.held", false), contains("data.id", "msg_")),
 }

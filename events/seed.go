@@ -72,5 +72,8 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	if err := seedConnections(ctx, d); err != nil {
 		return err
 	}
-	return seedWhatsApp(ctx, d)
+	if err := seedWhatsApp(ctx, d); err != nil {
+		return err
+	}
+	return seedInstallations(ctx, d)
 }
