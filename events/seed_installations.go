@@ -27,7 +27,7 @@ const (
 	SampleAckInstallation = "5a3b1c9e-0f1d-4c2a-9b7e-000000000043"
 	SampleInstallSecret   = "is_sample_installation_secret_for_entry_path_tests"
 	SampleInstallNumber   = "+923001112233"
-	SampleInstallMessage  = "msg_samplequeued"
+	SampleInstallMessage  = "msg_sampleinstall"
 	SampleAckMessage      = "msg_sampleack"
 	SampleAckBatchMessage = "msg_sampleackbatch"
 	sampleLeaseToken      = "5a3b1c9e0f1d4c2a9b7e0042"
