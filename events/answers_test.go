@@ -140,10 +140,16 @@ var sampleAnswers = map[string]func(any) error{
 	// Sender installations (seed 004) on the seeded ones (seed_installations.go).
 	"installation-create": all(want("data.name", "Shop sender", "data.channel_id", appevents.SampleWAChannel, "data.use_api", true,
 		"data.numbers.0", "+923004445566", "data.default_country", "PK"), contains("data.secret", "is_")),
-	"installation-list":      listed("data", "uuid", appevents.SampleInstallation),
-	"installation-get":       want("data.uuid", appevents.SampleInstallation, "data.numbers.0", appevents.SampleInstallNumber, "data.secret", nil),
-	"installation-update":    want("data.uuid", appevents.SampleInstallation, "data.name", "Sample sender", "data.use_api", true),
-	"installation-hours-get": has("data"),
+	"installation-list":   listed("data", "uuid", appevents.SampleInstallation),
+	"installation-get":    want("data.uuid", appevents.SampleInstallation, "data.numbers.0", appevents.SampleInstallNumber, "data.secret", nil),
+	"installation-update": want("data.uuid", appevents.SampleInstallation, "data.name", "Sample sender", "data.use_api", true),
+	// All-day, or no schedule (always open) before installation-hours-set.
+	"installation-hours-get": func(body any) error {
+		if h, ok := at(body, "data.hours").(map[string]any); !ok || (len(h) > 0 && fmt.Sprint(at(h, "week.mon.0.to")) != "24:00") {
+			return fmt.Errorf("data.hours = %v, want {} or the all-day schedule", at(body, "data.hours"))
+		}
+		return nil
+	},
 	"installation-hours-set": want("data.hours.time_zone", "Asia/Karachi", "data.hours.week.sun.0.to", "24:00"),
 	"installation-pull":      listed("data", "id", appevents.SampleInstallMessage),
 	"installation-ack":       want("data.id", appevents.SampleAckMessage, "data.status", "sent"),
