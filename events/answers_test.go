@@ -118,4 +118,49 @@ var sampleAnswers = map[string]func(any) error{
 	"whatsapp-receive":               want("status", "success"),
 	"admin-whatsapp-set": want("data.id", appevents.SampleWAChannel, "data.instance_id", appevents.SampleWAInstance,
 		"data.whatsapp.phone_number_id", appevents.SampleWAPhoneID, "data.whatsapp.configured", true),
+	// The connector (seed 000) on the seeded connections (seed_connections.go).
+	"connection-create": all(want("data.name", "Order CRM", "data.url", "https://93.184.215.14/hooks/orders", "data.page_id", appevents.SampleChannel,
+		"data.source", "api", "data.enabled", true), contains("data.id", "conn_"), contains("data.secret", "whsec_")),
+	"connection-list": listed("data", "id", appevents.SampleConnection),
+	"connection-get": want("data.id", appevents.SampleConnection, "data.url", appevents.SampleConnectionURL, "data.triggers.0", "birthday",
+		"data.secret", nil),
+	"connection-update":        want("data.id", appevents.SampleConnection, "data.name", "Sample CRM", "data.fields.1", "email", "data.secret", nil),
+	"connection-delete":        want("status", "success"),
+	"connection-secret-rotate": all(want("data.id", appevents.SampleConnection), contains("data.secret", "whsec_")),
+	"connection-activity": all(want("connection.id", appevents.SampleConnection, "connection.secret", nil),
+		listed("data", "webhook_id", appevents.SampleAttempt)),
+	"connection-test-missing": contains("message", "conn_samplemissing"),
+	"connection-replay":       want("data.queued", true, "data.webhook_id", appevents.SampleAttempt),
+	"delivery-dead-list":      all(listed("data", "id", appevents.SampleDead), want("links.next", nil)),
+	"delivery-dead-redrive":   want("data.id", "msg_sampleredrive", "data.queued", true),
+	"hook-subscribe":          all(want("data.source", "zapier", "data.triggers.0", "email", "data.secret", nil), contains("id", "conn_")),
+	"hook-unsubscribe":        want("status", "success"),
+	"hook-sample":             want("0.psid", "12765756", "0.email", "testuser@example.com"),
+	"events-collect":          want("data.id", appevents.SampleContact, "data.psid", appevents.SampleContact),
+	// Sender installations (seed 004) on the seeded ones (seed_installations.go).
+	"installation-create": all(want("data.name", "Shop sender", "data.channel_id", appevents.SampleWAChannel, "data.use_api", true,
+		"data.numbers.0", "+923004445566", "data.default_country", "PK"), contains("data.secret", "is_")),
+	"installation-list":   listed("data", "uuid", appevents.SampleInstallation),
+	"installation-get":    want("data.uuid", appevents.SampleInstallation, "data.numbers.0", appevents.SampleInstallNumber, "data.secret", nil),
+	"installation-update": want("data.uuid", appevents.SampleInstallation, "data.name", "Sample sender", "data.use_api", true),
+	// All-day, or no schedule (always open) before installation-hours-set.
+	"installation-hours-get": func(body any) error {
+		if h, ok := at(body, "data.hours").(map[string]any); !ok || (len(h) > 0 && fmt.Sprint(at(h, "week.mon.0.to")) != "24:00") {
+			return fmt.Errorf("data.hours = %v, want {} or the all-day schedule", at(body, "data.hours"))
+		}
+		return nil
+	},
+	"installation-hours-set": want("data.hours.time_zone", "Asia/Karachi", "data.hours.week.sun.0.to", "24:00"),
+	"installation-pull":      listed("data", "id", appevents.SampleInstallMessage),
+	"installation-ack":       want("data.id", appevents.SampleAckMessage, "data.status", "sent"),
+	"installation-ack-batch": want("data.0.id", appevents.SampleAckBatchMessage, "data.0.status", "failed", "data.0.code", 200),
+	// The channel's hours are all-day (installation-hours-set), so these
+	// are never held, whichever sample ran first.
+	"add-message":         all(want("data.status", "queued", "data.held", false), contains("data.id", "msg_")),
+	"webhook-add-message": all(want("data.status", "queued", "data.held", false), contains("data.id", "msg_")),
+	// Messenger's webhook call, signed with the sample channel's app secret.
+	"messenger-receive": want("status", "success"),
+	// Nothing seeds the deliveries DLQ: it is empty.
+	"admin-dlq-stats":   want("data.messages", 0, "data.messages_in_flight", 0),
+	"admin-dlq-redrive": want("data.moved", 0),
 }

@@ -76,7 +76,7 @@ func bootstrap(t *testing.T, fn string) (bin, boot string) {
 
 // sampleFunctions are the functions the samples are for.
 func sampleFunctions(t *testing.T) []string {
-	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", routes.SchedulerTick, "whatsapp-intake", "sender"}
+	fns := []string{routes.Authorizer, "trigger-router", "dispatcher", "messenger-intake", routes.SchedulerTick, "whatsapp-intake", "sender"}
 	for name := range expectedStatus(t) {
 		_, route := apiSample(t, name)
 		if !slices.Contains(fns, route.Function) {
@@ -198,7 +198,8 @@ func TestAuthorizerSampleUnderRIE(t *testing.T) {
 
 // TestEventSamplesUnderRIE runs the stream sample through the trigger
 // router's bootstrap and the queued delivery through the dispatcher's, which
-// posts it to a local target.
+// posts it to a local target, and the Messenger inbox item through the
+// Messenger intake's.
 func TestEventSamplesUnderRIE(t *testing.T) {
 	tenv := emulators.ForTest(t)
 	env := rieEnv(t, tenv, appenv.AllowLoopbackTargets+"=true")
@@ -243,8 +244,22 @@ func TestEventSamplesUnderRIE(t *testing.T) {
 		t.Fatalf("dispatcher: %s %v", out, err)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(got) != 1 || !strings.Contains(got[0], `"psid":"12765756"`) {
 		t.Fatalf("target got %q", got)
+	}
+	mu.Unlock()
+
+	// The Messenger intake records the inbox item's two events once, the
+	// same record twice (a retried batch).
+	intake := underRIE(t, "messenger-intake", env)
+	raw, _ = appevents.Samples.ReadFile("stream/messenger-inbox.json")
+	for range 2 {
+		if out, err := intake.Invoke(ctx, raw); err != nil || string(out) != `{"batchItemFailures":null}` {
+			t.Fatalf("intake: %s %v", out, err)
+		}
+	}
+	c, err := d.Contacts().GetContact(ctx, appevents.SampleTenant, appevents.SampleChannel, "12765756")
+	if err != nil || c.Fields["email"] != "testuser@gmail.com" || c.LastEvent == nil || c.LastEvent.PostbackID != "GET_STARTED" || c.Version != 2 {
+		t.Fatalf("intake: contact %+v %v", c, err)
 	}
 }

@@ -14,21 +14,28 @@ import (
 // SampleTenant, SampleChannel, the channel token SampleTokenID and the
 // contact SampleContact; authorizer/request.json presents SampleToken.
 const (
-	SampleTenant   = "ten_sample"
-	SampleChannel  = "ch_sample"
-	SampleTokenID  = "tok_sample"
-	SampleToken    = "ct_sample_token_for_entry_path_tests"
-	SampleSecret   = "sk_sample_secret_for_entry_path_tests"
-	SampleContact  = "100000000000042"
-	sampleSecretID = "sec_sample"
+	SampleTenant  = "ten_sample"
+	SampleChannel = "ch_sample"
+	SampleTokenID = "tok_sample"
+	SampleToken   = "ct_sample_token_for_entry_path_tests"
+	SampleSecret  = "sk_sample_secret_for_entry_path_tests"
+	SampleContact = "100000000000042"
+	// SampleAppSecret signs the Messenger webhook sample's body
+	// (X-Hub-Signature-256); SampleVerifyToken answers its handshake.
+	SampleAppSecret   = "sample_messenger_app_secret_for_entry_path_tests"
+	SampleVerifyToken = "sample_messenger_verify_token"
+	sampleSecretID    = "sec_sample"
 )
 
 // Seed writes what the samples name, where it is missing: the tenant
 // SampleTenant (account secret SampleSecret), its Messenger channel
-// SampleChannel (default country PK), the channel token SampleToken, the
-// contact SampleContact, and the sample WhatsApp channel with what its
-// samples name (seed_whatsapp.go). It leaves existing items as they are, so running
-// it again (every `make run` does) changes nothing.
+// SampleChannel (default country PK, app secret SampleAppSecret, verify
+// token SampleVerifyToken), the channel token SampleToken, the contact
+// SampleContact, the connector samples' connections (seed_connections.go),
+// the sample WhatsApp channel with what its samples name
+// (seed_whatsapp.go) and the sender installations (seed_installations.go).
+// It leaves existing items as they are, so running it again (every `make
+// run` does) changes nothing.
 func Seed(ctx context.Context, d *wiring.Env) error {
 	store := d.Tenancy()
 	if _, err := store.GetTenant(ctx, SampleTenant); apperr.Is(err, apperr.KindNotFound) {
@@ -42,7 +49,8 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 		return err
 	}
 	if _, err := store.GetChannel(ctx, SampleTenant, SampleChannel); apperr.Is(err, apperr.KindNotFound) {
-		err = store.CreateChannel(ctx, tenancy.Channel{ID: SampleChannel, TenantID: SampleTenant, Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK"})
+		err = store.CreateChannel(ctx, tenancy.Channel{ID: SampleChannel, TenantID: SampleTenant, Kind: tenancy.Messenger, Name: "Sample page", DefaultCountry: "PK",
+			AppSecret: SampleAppSecret, VerifyToken: SampleVerifyToken})
 		if err != nil && !apperr.Is(err, apperr.KindExists) {
 			return fmt.Errorf("seed sample channel: %w", err)
 		}
@@ -69,5 +77,11 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	} else if err != nil {
 		return err
 	}
-	return seedWhatsApp(ctx, d)
+	if err := seedConnections(ctx, d); err != nil {
+		return err
+	}
+	if err := seedWhatsApp(ctx, d); err != nil {
+		return err
+	}
+	return seedInstallations(ctx, d)
 }
