@@ -17,13 +17,14 @@ const (
 	KeyMsgList = "MSGS#*"    // GSI1: a contact's messages on a channel, by time
 	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks)
 	// Operations table.
-	KeyIndex   = "IDX#*"  // search entries (and their GSI1, tenant-wide)
-	KeyRate    = "RL#*"   // rate-limit counters
-	KeyIdem    = "IDEM#*" // idempotency records
-	KeyAttempt = "CONN#*" // delivery attempts of a connection
-	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
-	KeyOnce    = "ONCE#*" // marks of Messenger events already recorded
-	KeyWindow  = "WIN#*"  // a contact's last inbound message per channel (the 24-hour window)
+	KeyIndex   = "IDX#*"   // search entries (and their GSI1, tenant-wide)
+	KeyRate    = "RL#*"    // rate-limit counters
+	KeyIdem    = "IDEM#*"  // idempotency records
+	KeyAttempt = "CONN#*"  // delivery attempts of a connection
+	KeyWebhook = "WH#*"    // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
+	KeyOnce    = "ONCE#*"  // marks of Messenger events already recorded
+	KeyWindow  = "WIN#*"   // a contact's last inbound message per channel (the 24-hour window)
+	KeyClaim   = "CLAIM#*" // the sender's claim of a message (token, lease)
 )
 
 // KeyScope is what one function may touch, per table and per kind of
@@ -126,8 +127,9 @@ var Keys = map[string]KeyScope{
 	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
 	// The sender reads and updates messages, writes the pointer from the
-	// provider's id, and reads the channel's provider credentials.
-	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}},
+	// provider's id, reads the channel's provider credentials, and reads
+	// and writes its claims of messages (operations table).
+	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}, OpsRead: []string{KeyClaim}, OpsWrite: []string{KeyClaim}},
 	// scheduler: the ticker reads and moves the due items, its cursor and
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.
