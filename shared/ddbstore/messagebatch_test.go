@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -266,8 +267,8 @@ func TestRecordOutcomes(t *testing.T) {
 
 // A claim writes nothing on the data table (its stream records cost every
 // streamed write of the emulator, and the trigger router reads them): the
-// claims are items of the operations table, and a message sent costs the
-// data table its outcome and its provider id's pointer only.
+// claims and the provider ids' pointers are items of the operations table,
+// and a message sent costs the data table its outcome only.
 func TestClaimWritesNoDataItem(t *testing.T) {
 	env := emulators.ForTest(t)
 	api := &countingAPI{Client: env.DDB, table: env.Table}
@@ -307,8 +308,8 @@ func TestClaimWritesNoDataItem(t *testing.T) {
 			t.Fatalf("outcome %d: %v", i, err)
 		}
 	}
-	if n := api.writes.Load(); n != 2*int64(len(keys)) {
-		t.Errorf("recording 5 messages sent wrote %d data-table items, want 10 (the message, its pointer)", n)
+	if n := api.writes.Load(); n != int64(len(keys)) {
+		t.Errorf("recording 5 messages sent wrote %d data-table items, want 5 (the messages; their pointers are on the operations table)", n)
 	}
 	// A crashed sender's claim expires: a message whose claim ran out is
 	// claimed again (msg_w0 sent meanwhile is done, never claimed).
@@ -327,5 +328,26 @@ func TestClaimWritesNoDataItem(t *testing.T) {
 	}
 	if _, done, err := s.ClaimMessage(ctx, "ten_a", "msg_w0", "next", now.Add(time.Hour), time.Minute); err != nil || !done {
 		t.Fatalf("claim of a sent message: %v %v", done, err)
+	}
+}
+
+// A pointer from a provider's id kept on the data table (written before
+// the pointers moved to the operations table) is still found.
+func TestProviderPointerKeptBefore(t *testing.T) {
+	env := emulators.ForTest(t)
+	s := &ddbstore.Messages{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	_, err := env.DDB.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(env.Table), Item: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "PMSG#whatsapp#wamid.OLD"}, "SK": &types.AttributeValueMemberS{Value: "PMSG"},
+		"tenant_id": &types.AttributeValueMemberS{Value: "ten_a"}, "channel_id": &types.AttributeValueMemberS{Value: "ch_a"},
+		"message_id": &types.AttributeValueMemberS{Value: "msg_old"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tid, id, err := s.MessageByProviderID(t.Context(), "whatsapp", "wamid.OLD"); err != nil || tid != "ten_a" || id != "msg_old" {
+		t.Fatalf("pointer kept on the data table: %s %s %v", tid, id, err)
+	}
+	if _, _, err := s.MessageByProviderID(t.Context(), "whatsapp", "wamid.NONE"); !apperr.Is(err, apperr.KindNotFound) {
+		t.Fatalf("no pointer: %v", err)
 	}
 }

@@ -263,10 +263,18 @@ type providerRef struct {
 	MessageID string `dynamodbav:"message_id"`
 }
 
-// MessageByProviderID finds the message the provider knows by providerID.
+// MessageByProviderID finds the message the provider knows by providerID:
+// its pointer on the operations table (no stream: a message sent costs the
+// data table one write), or on the data table where pointers were kept
+// before.
 func (s *Messages) MessageByProviderID(ctx context.Context, kind, providerID string) (tenantID, messageID string, err error) {
 	var ref providerRef
-	if err := getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID)); err != nil {
+	err = getItem(ctx, s.API, s.OpsTable, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID))
+	if apperr.Is(err, apperr.KindNotFound) {
+		// A pointer written before they moved to the operations table.
+		err = getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID))
+	}
+	if err != nil {
 		return "", "", err
 	}
 	return ref.TenantID, ref.MessageID, nil
@@ -334,7 +342,7 @@ func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref}})
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.OpsTable), Item: ref}})
 	}
 	return items, nil
 }

@@ -74,7 +74,7 @@ import (
 //	                                                                only when it has a contact (messages.go)
 //	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message (WhatsApp's wamid) →
 //	                                                                tenant_id, channel_id, message_id: status callbacks;
-//	                                                                written in the transaction that records it sent
+//	                                                                kept here before; now on the operations table
 //	INSTALL#<uuid>             INSTALL                              a sender installation (seed 004; installations.
 //	                           GSI1PK INSTALLS#<t>#<c>,              Installation: the secret only as secret_hash)
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
@@ -99,6 +99,9 @@ import (
 //	                                                                wainbound.go)
 //	WIN#<t>#<c>#<address>      WIN                                  when the contact at address (E.164) last wrote to
 //	                                                                channel <c>: at (ms), the 24-hour window (TTL 48 h)
+//	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message → tenant_id, channel_id,
+//	                                                                message_id (status callbacks); written in the
+//	                                                                transaction that records it sent (messages.go)
 //	CLAIM#<t>#<messageId>      CLAIM                                the sender's claim of a queued message: claim
 //	                                                                (token), claim_until (lease end, ms); released by
 //	                                                                a retry, else kept to its TTL (lease + 1 h;

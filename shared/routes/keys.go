@@ -15,7 +15,7 @@ const (
 	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
 	KeyMessage = "MSG#*"     // a message per partition (MSG#<t>#<id>)
 	KeyMsgList = "MSGS#*"    // GSI1: a contact's messages on a channel, by time
-	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks)
+	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks; operations table now, read here for pointers kept before)
 	// Operations table.
 	KeyIndex   = "IDX#*"   // search entries (and their GSI1, tenant-wide)
 	KeyRate    = "RL#*"    // rate-limit counters
@@ -116,7 +116,7 @@ var Keys = map[string]KeyScope{
 	// outbound ones' statuses and templates' (settings), and opens windows.
 	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
-	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
+	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark, KeyMsgRef}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency
@@ -126,10 +126,10 @@ var Keys = map[string]KeyScope{
 	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}},
 	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
-	// The sender reads and updates messages, writes the pointer from the
-	// provider's id, reads the channel's provider credentials, and reads
-	// and writes its claims of messages (operations table).
-	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage, KeyMsgRef}, OpsRead: []string{KeyClaim}, OpsWrite: []string{KeyClaim}},
+	// The sender reads and updates messages, reads the channel's provider
+	// credentials, and (operations table) reads and writes its claims of
+	// messages and writes the pointer from the provider's id.
+	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage}, OpsRead: []string{KeyClaim}, OpsWrite: []string{KeyClaim, KeyMsgRef}},
 	// scheduler: the ticker reads and moves the due items, its cursor and
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.
