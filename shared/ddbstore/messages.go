@@ -21,8 +21,9 @@ import (
 
 // Messages keeps messages on the data table (their stream records hand new
 // outbound messages to the sender, through the trigger router and the
-// outbox queue), the pointers from provider ids to messages beside them,
-// and each contact's last inbound time on the operations table.
+// outbox queue), and on the operations table (no stream) the senders'
+// claims, the pointers from provider ids to messages and each contact's
+// last inbound time.
 type Messages struct {
 	API      API
 	Table    string // the data table
