@@ -82,7 +82,7 @@ func (s *Messages) RecordEarlyStatus(ctx context.Context, kind, providerID, tena
 		set += ", #fail = :failure"
 	}
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(providerIDPK(kind, providerID), skProviderID),
+		TableName: aws.String(s.OpsTable), Key: key(providerIDPK(kind, providerID), skProviderID),
 		UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 	})
@@ -94,7 +94,7 @@ func (s *Messages) RecordEarlyStatus(ctx context.Context, kind, providerID, tena
 	}
 	// The pointer is there (apply to the message), or a status as high
 	// or higher is kept already.
-	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table),
+	res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable),
 		Key: key(providerIDPK(kind, providerID), skProviderID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, "", "", fmt.Errorf("record early status of %s: %w", providerID, err)
@@ -112,7 +112,7 @@ func (s *Messages) RecordEarlyStatus(ctx context.Context, kind, providerID, tena
 func (s *Messages) recordSentEarly(ctx context.Context, m messages.Message, providerID string, at time.Time) error {
 	pk := providerIDPK(m.ChannelKind, providerID)
 	for range 5 {
-		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(pk, skProviderID), ConsistentRead: aws.Bool(true)})
+		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.OpsTable), Key: key(pk, skProviderID), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return fmt.Errorf("record message %s sent: %w", m.ID, err)
 		}

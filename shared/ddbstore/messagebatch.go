@@ -18,8 +18,9 @@ import (
 // The sender's batch writes. A batch of outbox messages is claimed with one
 // consistent BatchGetItem and one TransactWriteItems of their claims, and
 // the outcomes of its provider calls are recorded with one
-// TransactWriteItems: two rounds of the table per batch instead of three
-// calls per message. Each item keeps its own condition, as the single
+// TransactWriteItems: two rounds of the tables per batch instead of three
+// calls per message. The claims are items of the operations table (no
+// stream), so the data table takes one write per message: its outcome. Each item keeps its own condition, as the single
 // writes (ClaimMessage, RecordSent, ...) do; a transaction is all or
 // nothing, so when one item's condition fails the others are written again
 // without it (claims are read again first).
@@ -34,6 +35,12 @@ const batchRounds = 3
 // ClaimMessages is ClaimMessage for many messages at once, all with token:
 // out[i] is keys[i]'s claim. A key given twice is claimed once; its other
 // copies are answered *messages.ClaimedError, as if another sender held it.
+//
+// A claim is an item of the operations table (claimPK), not an attribute
+// of the message: the data table's stream sees none of the claims, and a
+// message costs it one write only, its outcome. The claim's transaction
+// checks the message (queued, not attempted since it was read) and puts
+// the claim where none is live.
 func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim {
 	out := make([]messages.Claim, len(keys))
 	seen := make(map[messages.Key]bool, len(keys))
@@ -53,7 +60,7 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 			}
 			break
 		}
-		items, err := s.getMessageItems(ctx, keys, pending)
+		items, claims, err := s.getMessageItems(ctx, keys, pending)
 		if err != nil {
 			for _, i := range pending {
 				out[i].Err = err
@@ -77,7 +84,7 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 				out[i] = messages.Claim{Message: m, Done: true}
 				continue
 			}
-			if until := claimUntil(raw); until >= now.UnixMilli() {
+			if until := claimUntil(claims[i]); until >= now.UnixMilli() {
 				out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
 				continue
 			}
@@ -86,11 +93,11 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 			cand = append(cand, i)
 		}
 		pending = nil
-		for start := 0; start < len(cand); start += maxTransactItems {
-			chunk := cand[start:min(start+maxTransactItems, len(cand))]
-			tx := make([]types.TransactWriteItem, len(chunk))
-			for j, i := range chunk {
-				tx[j] = types.TransactWriteItem{Update: s.claimUpdate(keys[i], token, now, lease, attempts[i])}
+		for start := 0; start < len(cand); start += maxTransactItems / 2 {
+			chunk := cand[start:min(start+maxTransactItems/2, len(cand))]
+			tx := make([]types.TransactWriteItem, 0, 2*len(chunk))
+			for _, i := range chunk {
+				tx = append(tx, s.claimItems(keys[i], token, now, lease, attempts[i])...)
 			}
 			_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 			var tce *types.TransactionCanceledException
@@ -110,33 +117,50 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 	return out
 }
 
-// claimUpdate is the claim of one message read with attempts (its
-// attempts attribute as read; nil when it had none): queued, no live
-// claim, and not attempted since it was read.
-func (s *Messages) claimUpdate(k messages.Key, token string, now time.Time, lease time.Duration, attempts types.AttributeValue) *types.Update {
-	cond := "#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"
-	vals := map[string]types.AttributeValue{
-		":tok": avS(token), ":until": avN(now.Add(lease).UnixMilli()), ":now": avN(now.UnixMilli()),
-		":queued": avS(string(messages.StatusQueued)),
-	}
-	names := map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil, "#att": "attempts"}
+// claimItems are the claim of one message read with attempts (its
+// attempts attribute as read; nil when it had none): a check that the
+// message is queued and not attempted since it was read, and the claim
+// item put where no claim is live.
+func (s *Messages) claimItems(k messages.Key, token string, now time.Time, lease time.Duration, attempts types.AttributeValue) []types.TransactWriteItem {
+	cond := "#status = :queued"
+	vals := map[string]types.AttributeValue{":queued": avS(string(messages.StatusQueued))}
+	names := map[string]string{"#status": "status", "#att": "attempts"}
 	if attempts != nil {
 		cond += " AND #att = :att"
 		vals[":att"] = attempts
 	} else {
 		cond += " AND attribute_not_exists(#att)"
 	}
-	return &types.Update{
-		TableName:                 aws.String(s.Table),
-		Key:                       key(messagePK(k.TenantID, k.ID), skMessage),
-		UpdateExpression:          aws.String("SET #claim = :tok, #until = :until"),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: vals,
+	until := now.Add(lease)
+	claim := map[string]types.AttributeValue{
+		AttrPK: avS(claimPK(k.TenantID, k.ID)), AttrSK: avS(skClaim),
+		attrClaim: avS(token), attrClaimUntil: avN(until.UnixMilli()),
+		TTLAttribute: avN(until.Add(claimKeep).Unix()),
+	}
+	return []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                 aws.String(s.Table),
+			Key:                       key(messagePK(k.TenantID, k.ID), skMessage),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: vals,
+		}},
+		{Put: &types.Put{
+			TableName:                 aws.String(s.OpsTable),
+			Item:                      claim,
+			ConditionExpression:       aws.String("attribute_not_exists(#until) OR #until < :now"),
+			ExpressionAttributeNames:  map[string]string{"#until": attrClaimUntil},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.UnixMilli())},
+		}},
 	}
 }
 
-// claimUntil is a message item's claim lease end, Unix ms (0: none).
+// claimKeep is how long a claim item is kept after its lease ends (TTL): a
+// claim not released (the message sent or failed, or its sender gone) is
+// forgotten on its own.
+const claimKeep = time.Hour
+
+// claimUntil is a claim item's lease end, Unix ms (0: none).
 func claimUntil(item map[string]types.AttributeValue) int64 {
 	if n, ok := item[attrClaimUntil].(*types.AttributeValueMemberN); ok {
 		until, _ := strconv.ParseInt(n.Value, 10, 64)
@@ -145,43 +169,52 @@ func claimUntil(item map[string]types.AttributeValue) int64 {
 	return 0
 }
 
-// getMessageItems reads the message items of keys[idx...] (strongly
-// consistent), by index; a message that does not exist has none.
-func (s *Messages) getMessageItems(ctx context.Context, keys []messages.Key, idx []int) (map[int]map[string]types.AttributeValue, error) {
-	byPK := make(map[string]int, len(idx))
-	out := make(map[int]map[string]types.AttributeValue, len(idx))
-	for start := 0; start < len(idx); start += 100 {
-		var ks []map[string]types.AttributeValue
-		for _, i := range idx[start:min(start+100, len(idx))] {
-			pk := messagePK(keys[i].TenantID, keys[i].ID)
-			byPK[pk] = i
+// getMessageItems reads the message items of keys[idx...] and their claim
+// items (strongly consistent, in one BatchGetItem of both tables), by
+// index; a message that does not exist has none, nor has a message
+// without a claim.
+func (s *Messages) getMessageItems(ctx context.Context, keys []messages.Key, idx []int) (msgs, claims map[int]map[string]types.AttributeValue, err error) {
+	byPK := make(map[string]int, 2*len(idx))
+	msgs = make(map[int]map[string]types.AttributeValue, len(idx))
+	claims = make(map[int]map[string]types.AttributeValue, len(idx))
+	for start := 0; start < len(idx); start += 50 {
+		var ks, cs []map[string]types.AttributeValue
+		for _, i := range idx[start:min(start+50, len(idx))] {
+			pk, cpk := messagePK(keys[i].TenantID, keys[i].ID), claimPK(keys[i].TenantID, keys[i].ID)
+			byPK[pk], byPK[cpk] = i, i
 			ks = append(ks, key(pk, skMessage))
+			cs = append(cs, key(cpk, skClaim))
 		}
-		req := map[string]types.KeysAndAttributes{s.Table: {Keys: ks, ConsistentRead: aws.Bool(true)}}
+		req := map[string]types.KeysAndAttributes{
+			s.Table:    {Keys: ks, ConsistentRead: aws.Bool(true)},
+			s.OpsTable: {Keys: cs, ConsistentRead: aws.Bool(true)},
+		}
 		for try := 0; len(req) > 0; try++ {
 			if try > 0 {
 				if try > 8 {
-					return nil, fmt.Errorf("read messages: %d keys left unprocessed", len(req[s.Table].Keys))
+					return nil, nil, fmt.Errorf("read messages: %d keys left unprocessed", len(req[s.Table].Keys)+len(req[s.OpsTable].Keys))
 				}
 				if err := sleep(ctx, time.Duration(try*try)*20*time.Millisecond); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			res, err := s.API.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
-				return nil, fmt.Errorf("read messages: %w", err)
+				return nil, nil, fmt.Errorf("read messages: %w", err)
 			}
-			for _, it := range res.Responses[s.Table] {
-				if pk, ok := it[AttrPK].(*types.AttributeValueMemberS); ok {
-					if i, ok := byPK[pk.Value]; ok {
-						out[i] = it
+			for table, into := range map[string]map[int]map[string]types.AttributeValue{s.Table: msgs, s.OpsTable: claims} {
+				for _, it := range res.Responses[table] {
+					if pk, ok := it[AttrPK].(*types.AttributeValueMemberS); ok {
+						if i, ok := byPK[pk.Value]; ok {
+							into[i] = it
+						}
 					}
 				}
 			}
 			req = res.UnprocessedKeys
 		}
 	}
-	return out, nil
+	return msgs, claims, nil
 }
 
 // RecordOutcomes records the outcomes of a batch's provider calls, each as
@@ -279,8 +312,11 @@ func (s *Messages) recordOutcome(ctx context.Context, o messages.Outcome) error 
 	return fmt.Errorf("record outcome of message %s: unknown kind %d", m.ID, o.Kind)
 }
 
-// outcomeItems are one outcome's transaction items; the first is the
-// message's conditional update.
+// outcomeItems are one outcome's transaction items: the message's
+// conditional update first (none for a release), then the claim's
+// release (retry, release) or the provider id's pointer (sent). A sent or
+// failed message keeps its claim item until its TTL: no claim is taken on
+// a message that is not queued.
 func (s *Messages) outcomeItems(o messages.Outcome) ([]types.TransactWriteItem, error) {
 	m := o.Message
 	switch o.Kind {
@@ -290,10 +326,9 @@ func (s *Messages) outcomeItems(o messages.Outcome) ([]types.TransactWriteItem, 
 		u, err := s.failedUpdate(m.TenantID, m.ID, o.Failure, o.At, o.Attempted)
 		return []types.TransactWriteItem{{Update: u}}, err
 	case messages.OutcomeRetry:
-		u, err := s.retryUpdate(m.TenantID, m.ID, o.Token, o.Failure)
-		return []types.TransactWriteItem{{Update: u}}, err
+		return s.retryItems(m.TenantID, m.ID, o.Token, o.Failure)
 	case messages.OutcomeRelease:
-		return []types.TransactWriteItem{{Update: s.releaseUpdate(m.TenantID, m.ID, o.Token)}}, nil
+		return []types.TransactWriteItem{{Delete: s.releaseDelete(m.TenantID, m.ID, o.Token)}}, nil
 	}
 	return nil, fmt.Errorf("record outcome of message %s: unknown kind %d", m.ID, o.Kind)
 }

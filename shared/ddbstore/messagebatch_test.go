@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -24,6 +26,10 @@ type countingAPI struct {
 	calls atomic.Int64
 	once  sync.Once
 	race  func()
+	// writes counts the items written to the data table (table), each
+	// one a stream record.
+	table  string
+	writes atomic.Int64
 }
 
 func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -33,6 +39,9 @@ func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o 
 
 func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	c.calls.Add(1)
+	if aws.ToString(in.TableName) == c.table {
+		c.writes.Add(1)
+	}
 	return c.Client.UpdateItem(ctx, in, o...)
 }
 
@@ -43,6 +52,14 @@ func (c *countingAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetIte
 
 func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	c.calls.Add(1)
+	for _, it := range in.TransactItems {
+		switch {
+		case it.Put != nil && aws.ToString(it.Put.TableName) == c.table,
+			it.Update != nil && aws.ToString(it.Update.TableName) == c.table,
+			it.Delete != nil && aws.ToString(it.Delete.TableName) == c.table:
+			c.writes.Add(1)
+		}
+	}
 	if c.race != nil {
 		c.once.Do(c.race)
 	}
@@ -245,5 +262,92 @@ func TestRecordOutcomes(t *testing.T) {
 	var claimed *messages.ClaimedError
 	if c := s.ClaimMessages(ctx, []messages.Key{keys[3], keys[5]}, "next", now.Add(time.Second), time.Minute); c[0].Err != nil || !errors.As(c[1].Err, &claimed) {
 		t.Errorf("claims after the outcomes: %+v", c)
+	}
+}
+
+// A claim writes nothing on the data table (its stream records cost every
+// streamed write of the emulator, and the trigger router reads them): the
+// claims and the provider ids' pointers are items of the operations table,
+// and a message sent costs the data table its outcome only.
+func TestClaimWritesNoDataItem(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB, table: env.Table}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 5 {
+		m := queuedMessage(fmt.Sprintf("msg_w%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	api.writes.Store(0)
+	cs := s.ClaimMessages(ctx, keys, "tok", now, time.Minute)
+	for _, c := range cs {
+		if c.Err != nil || c.Done {
+			t.Fatalf("claim: %+v", c)
+		}
+	}
+	if n := api.writes.Load(); n != 0 {
+		t.Errorf("claiming 5 messages wrote %d data-table items, want 0", n)
+	}
+	// The claims hold all the same: another sender is refused.
+	var claimed *messages.ClaimedError
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_w0", "other", now.Add(time.Second), time.Minute); !errors.As(err, &claimed) || !claimed.Until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("claim over a live claim: %v", err)
+	}
+	api.writes.Store(0)
+	os := make([]messages.Outcome, len(cs))
+	for i, c := range cs {
+		os[i] = messages.Outcome{Kind: messages.OutcomeSent, Message: c.Message, ProviderID: "wamid.W" + c.Message.ID, At: now}
+	}
+	for i, err := range s.RecordOutcomes(ctx, os) {
+		if err != nil {
+			t.Fatalf("outcome %d: %v", i, err)
+		}
+	}
+	if n := api.writes.Load(); n != int64(len(keys)) {
+		t.Errorf("recording 5 messages sent wrote %d data-table items, want 5 (the messages; their pointers are on the operations table)", n)
+	}
+	// A crashed sender's claim expires: a message whose claim ran out is
+	// claimed again (msg_w0 sent meanwhile is done, never claimed).
+	m := queuedMessage("msg_w9", now)
+	if err := s.CreateMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", m.ID, "crashed", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", m.ID, "next", now.Add(30*time.Second), time.Minute); !errors.As(err, &claimed) {
+		t.Fatalf("claim within the lease: %v", err)
+	}
+	if _, done, err := s.ClaimMessage(ctx, "ten_a", m.ID, "next", now.Add(time.Minute+time.Millisecond), time.Minute); err != nil || done {
+		t.Fatalf("claim after the lease: %v %v", done, err)
+	}
+	if _, done, err := s.ClaimMessage(ctx, "ten_a", "msg_w0", "next", now.Add(time.Hour), time.Minute); err != nil || !done {
+		t.Fatalf("claim of a sent message: %v %v", done, err)
+	}
+}
+
+// A pointer from a provider's id kept on the data table (written before
+// the pointers moved to the operations table) is still found.
+func TestProviderPointerKeptBefore(t *testing.T) {
+	env := emulators.ForTest(t)
+	s := &ddbstore.Messages{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	_, err := env.DDB.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(env.Table), Item: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "PMSG#whatsapp#wamid.OLD"}, "SK": &types.AttributeValueMemberS{Value: "PMSG"},
+		"tenant_id": &types.AttributeValueMemberS{Value: "ten_a"}, "channel_id": &types.AttributeValueMemberS{Value: "ch_a"},
+		"message_id": &types.AttributeValueMemberS{Value: "msg_old"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tid, id, err := s.MessageByProviderID(t.Context(), "whatsapp", "wamid.OLD"); err != nil || tid != "ten_a" || id != "msg_old" {
+		t.Fatalf("pointer kept on the data table: %s %s %v", tid, id, err)
+	}
+	if _, _, err := s.MessageByProviderID(t.Context(), "whatsapp", "wamid.NONE"); !apperr.Is(err, apperr.KindNotFound) {
+		t.Fatalf("no pointer: %v", err)
 	}
 }

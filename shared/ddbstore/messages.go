@@ -21,8 +21,9 @@ import (
 
 // Messages keeps messages on the data table (their stream records hand new
 // outbound messages to the sender, through the trigger router and the
-// outbox queue), the pointers from provider ids to messages beside them,
-// and each contact's last inbound time on the operations table.
+// outbox queue), and on the operations table (no stream) the senders'
+// claims, the pointers from provider ids to messages and each contact's
+// last inbound time.
 type Messages struct {
 	API      API
 	Table    string // the data table
@@ -39,6 +40,7 @@ const (
 	skMessage        = "MSG"
 	skProviderID     = "PMSG"
 	skWindow         = "WIN"
+	skClaim          = "CLAIM"
 )
 
 func messagePK(tenantID, id string) string { return MessageKeyPrefix + tenantID + "#" + id }
@@ -47,6 +49,9 @@ func messagesGSI1PK(tenantID, channelID, contactID string) string {
 }
 func messagesGSI1SK(createdAt int64, id string) string { return fmt.Sprintf("%013d#%s", createdAt, id) }
 func providerIDPK(kind, providerID string) string      { return "PMSG#" + kind + "#" + providerID }
+
+// claimPK is the partition key of a message's claim (operations table).
+func claimPK(tenantID, id string) string { return "CLAIM#" + tenantID + "#" + id }
 func windowPK(tenantID, channelID, address string) string {
 	return "WIN#" + tenantID + "#" + channelID + "#" + address
 }
@@ -55,8 +60,8 @@ func windowPK(tenantID, channelID, address string) string {
 // it: longer than the window it opens.
 const WindowRecordTTL = 2 * messages.Window
 
-// Item attributes of a message beyond messages.Message's: the sender's
-// claim (its token and lease, Unix ms).
+// Attributes of a message's claim item (operations table): the sender's
+// token and its lease end, Unix ms.
 const (
 	attrClaim      = "claim"
 	attrClaimUntil = "claim_until"
@@ -259,10 +264,18 @@ type providerRef struct {
 	MessageID string `dynamodbav:"message_id"`
 }
 
-// MessageByProviderID finds the message the provider knows by providerID.
+// MessageByProviderID finds the message the provider knows by providerID:
+// its pointer on the operations table (no stream: a message sent costs the
+// data table one write), or on the data table where pointers were kept
+// before.
 func (s *Messages) MessageByProviderID(ctx context.Context, kind, providerID string) (tenantID, messageID string, err error) {
 	var ref providerRef
-	if err := getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID)); err != nil {
+	err = getItem(ctx, s.API, s.OpsTable, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID))
+	if apperr.Is(err, apperr.KindNotFound) {
+		// A pointer written before they moved to the operations table.
+		err = getItem(ctx, s.API, s.Table, providerIDPK(kind, providerID), skProviderID, false, &ref, apperr.NotFound("Message", providerID))
+	}
+	if err != nil {
 		return "", "", err
 	}
 	if ref.MessageID == "" {
@@ -286,49 +299,12 @@ func (s *Messages) UpdateStatusByProviderID(ctx context.Context, kind, providerI
 // handled at once call the provider once; it then records the outcome.
 
 // ClaimMessage claims a queued message for one call to the provider, for
-// lease. It returns the message as claimed; a message that is no longer
-// queued is returned as stored with done true; a live claim of another
-// sender is *messages.ClaimedError.
+// lease (ClaimMessages for one message). It returns the message as
+// claimed; a message that is no longer queued is returned as stored with
+// done true; a live claim of another sender is *messages.ClaimedError.
 func (s *Messages) ClaimMessage(ctx context.Context, tenantID, id, token string, now time.Time, lease time.Duration) (m messages.Message, done bool, err error) {
-	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Table),
-		Key:                      key(messagePK(tenantID, id), skMessage),
-		UpdateExpression:         aws.String("SET #claim = :tok, #until = :until"),
-		ConditionExpression:      aws.String("#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":tok": avS(token), ":until": avN(now.Add(lease).UnixMilli()), ":now": avN(now.UnixMilli()),
-			":queued": avS(string(messages.StatusQueued)),
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailure(err) {
-		res, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(messagePK(tenantID, id), skMessage), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return messages.Message{}, false, fmt.Errorf("claim message %s: %w", id, err)
-		}
-		if res.Item == nil {
-			return messages.Message{}, false, notFoundMessage(id)
-		}
-		if err := attributevalue.UnmarshalMap(res.Item, &m); err != nil {
-			return messages.Message{}, false, fmt.Errorf("claim message %s: unmarshal: %w", id, err)
-		}
-		if m.Status != messages.StatusQueued {
-			return m, true, nil
-		}
-		var until int64
-		if n, ok := res.Item[attrClaimUntil].(*types.AttributeValueMemberN); ok {
-			until, _ = strconv.ParseInt(n.Value, 10, 64)
-		}
-		return m, false, &messages.ClaimedError{Until: time.UnixMilli(until)}
-	}
-	if err != nil {
-		return messages.Message{}, false, fmt.Errorf("claim message %s: %w", id, err)
-	}
-	if err := attributevalue.UnmarshalMap(out.Attributes, &m); err != nil {
-		return messages.Message{}, false, fmt.Errorf("claim message %s: unmarshal: %w", id, err)
-	}
-	return m, false, nil
+	c := s.ClaimMessages(ctx, []messages.Key{{TenantID: tenantID, ID: id}}, token, now, lease)[0]
+	return c.Message, c.Done, c.Err
 }
 
 // RecordSent records that the provider accepted a message: status sent, its
@@ -360,9 +336,9 @@ func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time
 		{Update: &types.Update{
 			TableName:                aws.String(s.Table),
 			Key:                      key(messagePK(m.TenantID, m.ID), skMessage),
-			UpdateExpression:         aws.String("SET #status = :sent, provider_id = :pid, sent_at = :t, attempts = attempts + :one REMOVE #claim, #until, last_error"),
+			UpdateExpression:         aws.String("SET #status = :sent, provider_id = :pid, sent_at = :t, attempts = attempts + :one REMOVE last_error"),
 			ConditionExpression:      aws.String("#status = :queued"),
-			ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
+			ExpressionAttributeNames: map[string]string{"#status": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":sent": avS(string(messages.StatusSent)), ":queued": avS(string(messages.StatusQueued)),
 				":pid": avS(providerID), ":t": avN(at.UnixMilli()), ":one": avN(1),
@@ -376,7 +352,7 @@ func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time
 		}
 		// An early status (RecordEarlyStatus) on the pointer's key fails
 		// this write: RecordSent then applies it (recordSentEarly).
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: ref,
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.OpsTable), Item: ref,
 			ConditionExpression:      aws.String("attribute_not_exists(#early)"),
 			ExpressionAttributeNames: map[string]string{"#early": attrEarlyStatus}}})
 	}
@@ -384,33 +360,40 @@ func (s *Messages) sentItems(m messages.Message, providerID string, at time.Time
 }
 
 // RecordRetry records an attempt to be made again (the provider timed out,
-// throttled or failed): one more attempt, its error, the claim released.
+// throttled or failed): one more attempt and its error on the message, the
+// claim released, in one transaction that holds only while the claim is
+// token's.
 func (s *Messages) RecordRetry(ctx context.Context, tenantID, id, token string, f messages.Failure) error {
-	u, err := s.retryUpdate(tenantID, id, token, f)
+	items, err := s.retryItems(tenantID, id, token, f)
 	if err != nil {
 		return err
 	}
-	_, err = s.API.UpdateItem(ctx, updateInput(u))
-	if err != nil && !isConditionFailure(err) {
+	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil && failedCondition(err) < 0 {
 		return fmt.Errorf("record retry of message %s: %w", id, err)
 	}
 	return nil
 }
 
-func (s *Messages) retryUpdate(tenantID, id, token string, f messages.Failure) (*types.Update, error) {
+// retryItems are RecordRetry's transaction items: the message's update
+// first, then the claim's release.
+func (s *Messages) retryItems(tenantID, id, token string, f messages.Failure) ([]types.TransactWriteItem, error) {
 	fv, err := attributevalue.Marshal(f)
 	if err != nil {
 		return nil, err
 	}
-	return &types.Update{
-		TableName:                aws.String(s.Table),
-		Key:                      key(messagePK(tenantID, id), skMessage),
-		UpdateExpression:         aws.String("SET attempts = attempts + :one, last_error = :f REMOVE #claim, #until"),
-		ConditionExpression:      aws.String("#claim = :tok"),
-		ExpressionAttributeNames: map[string]string{"#claim": attrClaim, "#until": attrClaimUntil},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": avN(1), ":f": fv, ":tok": avS(token),
-		},
+	return []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                aws.String(s.Table),
+			Key:                      key(messagePK(tenantID, id), skMessage),
+			UpdateExpression:         aws.String("SET attempts = attempts + :one, last_error = :f"),
+			ConditionExpression:      aws.String("#status = :queued"),
+			ExpressionAttributeNames: map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": avN(1), ":f": fv, ":queued": avS(string(messages.StatusQueued)),
+			},
+		}},
+		{Delete: s.releaseDelete(tenantID, id, token)},
 	}, nil
 }
 
@@ -441,9 +424,9 @@ func (s *Messages) failedUpdate(tenantID, id string, f messages.Failure, at time
 	return &types.Update{
 		TableName:                aws.String(s.Table),
 		Key:                      key(messagePK(tenantID, id), skMessage),
-		UpdateExpression:         aws.String("SET #status = :failed, failure = :f, failed_at = :t, attempts = attempts + :n REMOVE #claim, #until, last_error"),
+		UpdateExpression:         aws.String("SET #status = :failed, failure = :f, failed_at = :t, attempts = attempts + :n REMOVE last_error"),
 		ConditionExpression:      aws.String("#status = :queued"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":failed": avS(string(messages.StatusFailed)), ":queued": avS(string(messages.StatusQueued)),
 			":f": fv, ":t": avN(at.UnixMilli()), ":n": avN(n),
@@ -451,22 +434,24 @@ func (s *Messages) failedUpdate(tenantID, id string, f messages.Failure, at time
 	}, nil
 }
 
-// ReleaseClaim gives a claim up without an attempt (the sender's own fault).
+// ReleaseClaim gives a claim up without an attempt (the sender's own
+// fault): the claim item goes if it is still token's.
 func (s *Messages) ReleaseClaim(ctx context.Context, tenantID, id, token string) error {
-	_, err := s.API.UpdateItem(ctx, updateInput(s.releaseUpdate(tenantID, id, token)))
+	d := s.releaseDelete(tenantID, id, token)
+	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+		ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues})
 	if err != nil && !isConditionFailure(err) {
 		return fmt.Errorf("release claim on message %s: %w", id, err)
 	}
 	return nil
 }
 
-func (s *Messages) releaseUpdate(tenantID, id, token string) *types.Update {
-	return &types.Update{
-		TableName:                 aws.String(s.Table),
-		Key:                       key(messagePK(tenantID, id), skMessage),
-		UpdateExpression:          aws.String("REMOVE #claim, #until"),
+func (s *Messages) releaseDelete(tenantID, id, token string) *types.Delete {
+	return &types.Delete{
+		TableName:                 aws.String(s.OpsTable),
+		Key:                       key(claimPK(tenantID, id), skClaim),
 		ConditionExpression:       aws.String("#claim = :tok"),
-		ExpressionAttributeNames:  map[string]string{"#claim": attrClaim, "#until": attrClaimUntil},
+		ExpressionAttributeNames:  map[string]string{"#claim": attrClaim},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(token)},
 	}
 }

@@ -68,13 +68,13 @@ import (
 //	INSTANCE#<n>               INSTANCE                             the channel of instance id n
 //	WAINBOX#<t>#<c>            <receivedAt ms:%013d>#<random>       WhatsApp webhook call as received, for one
 //	                                                                channel (TTL 7 d; starts the WhatsApp intake)
-//	MSG#<t>#<messageId>        MSG                                  a message (messages.Message; the sender's claim in
-//	                           GSI1PK MSGS#<t>#<c>#<contactId>,      claim/claim_until); its INSERT's stream record
+//	MSG#<t>#<messageId>        MSG                                  a message (messages.Message; the sender's claim is
+//	                           GSI1PK MSGS#<t>#<c>#<contactId>,      on the operations table, CLAIM#); its INSERT's stream record
 //	                           GSI1SK <createdAt ms:%013d>#<id>      queues it on the outbox (trigger router); GSI1 keys
 //	                                                                only when it has a contact (messages.go)
 //	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message (WhatsApp's wamid) →
 //	                                                                tenant_id, channel_id, message_id: status callbacks;
-//	                                                                written in the transaction that records it sent
+//	                                                                kept here before; now on the operations table
 //	INSTALL#<uuid>             INSTALL                              a sender installation (seed 004; installations.
 //	                           GSI1PK INSTALLS#<t>#<c>,              Installation: the secret only as secret_hash)
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
@@ -99,6 +99,13 @@ import (
 //	                                                                wainbound.go)
 //	WIN#<t>#<c>#<address>      WIN                                  when the contact at address (E.164) last wrote to
 //	                                                                channel <c>: at (ms), the 24-hour window (TTL 48 h)
+//	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message → tenant_id, channel_id,
+//	                                                                message_id (status callbacks); written in the
+//	                                                                transaction that records it sent (messages.go)
+//	CLAIM#<t>#<messageId>      CLAIM                                the sender's claim of a queued message: claim
+//	                                                                (token), claim_until (lease end, ms); released by
+//	                                                                a retry, else kept to its TTL (lease + 1 h;
+//	                                                                messagebatch.go)
 //	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
 //	                                                                updated in every contact create's and delete's
 //	                                                                transaction (counts.go)

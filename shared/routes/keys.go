@@ -15,15 +15,16 @@ const (
 	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
 	KeyMessage = "MSG#*"     // a message per partition (MSG#<t>#<id>)
 	KeyMsgList = "MSGS#*"    // GSI1: a contact's messages on a channel, by time
-	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks)
+	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks; operations table now, read here for pointers kept before)
 	// Operations table.
-	KeyIndex   = "IDX#*"  // search entries (and their GSI1, tenant-wide)
-	KeyRate    = "RL#*"   // rate-limit counters
-	KeyIdem    = "IDEM#*" // idempotency records
-	KeyAttempt = "CONN#*" // delivery attempts of a connection
-	KeyWebhook = "WH#*"   // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
-	KeyOnce    = "ONCE#*" // marks of Messenger events already recorded
-	KeyWindow  = "WIN#*"  // a contact's last inbound message per channel (the 24-hour window)
+	KeyIndex   = "IDX#*"   // search entries (and their GSI1, tenant-wide)
+	KeyRate    = "RL#*"    // rate-limit counters
+	KeyIdem    = "IDEM#*"  // idempotency records
+	KeyAttempt = "CONN#*"  // delivery attempts of a connection
+	KeyWebhook = "WH#*"    // GSI1: the attempts of one delivery (replay), as written before they were keyed by delivery
+	KeyOnce    = "ONCE#*"  // marks of Messenger events already recorded
+	KeyWindow  = "WIN#*"   // a contact's last inbound message per channel (the 24-hour window)
+	KeyClaim   = "CLAIM#*" // the sender's claim of a message (token, lease)
 )
 
 // KeyScope is what one function may touch, per table and per kind of
@@ -117,7 +118,7 @@ var Keys = map[string]KeyScope{
 	// opens windows.
 	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
-	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, OpsRead: []string{KeyCount, KeyWAMark}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow}},
+	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark, KeyMsgRef}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow, KeyMsgRef}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency
@@ -127,11 +128,12 @@ var Keys = map[string]KeyScope{
 	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}},
 	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
-	// The sender reads and updates messages, writes the pointer from the
-	// provider's id, and reads the channel's provider credentials.
-	// A status the provider reported before the sent write waits on the
-	// pointer's key (the intake writes it, the sender reads it).
-	"sender": {Read: []string{KeyTenant, KeyMessage, KeyMsgRef}, Write: []string{KeyMessage, KeyMsgRef}},
+	// The sender reads and updates messages, reads the channel's provider
+	// credentials, and (operations table) reads and writes its claims of
+	// messages and the pointer from the provider's id. A status the
+	// provider reported before the sent write waits on the pointer's key
+	// (the intake writes it, the sender reads it).
+	"sender": {Read: []string{KeyTenant, KeyMessage}, Write: []string{KeyMessage}, OpsRead: []string{KeyClaim, KeyMsgRef}, OpsWrite: []string{KeyClaim, KeyMsgRef}},
 	// scheduler: the ticker reads and moves the due items, its cursor and
 	// its dead items (DUE#…). A handler registered for a kind
 	// (wiring.DueHandlers) adds the keys its work touches here.

@@ -301,7 +301,7 @@ var EventFunctions = []EventFunction{
 	// whatsapp
 	{Function: "whatsapp-intake", Access: TableRead | TableWrite | Ops | StreamRead, Source: "stream", BatchSize: 10, KeyPrefix: "WAINBOX#",
 		Summary: "Table stream → each stored WhatsApp webhook call: inbound messages (once each, by wamid), statuses, template status updates"},
-	{Function: "sender", Access: TableRead | TableWrite | OutboxConsume, Source: "outbox", BatchSize: 10,
+	{Function: "sender", Access: TableRead | TableWrite | Ops | OutboxConsume, Source: "outbox", BatchSize: 10,
 		Summary: "Outbox queue → the provider's send API (claimed once, retried with backoff), status sent with the provider's id or failed with its error"},
 	// scheduler: invoked every minute (an EventBridge rule; make run's
 	// poller), releases the due items to their kinds' handlers.

@@ -25,8 +25,9 @@ type StreamFilter struct {
 // outbox, an inbound one for the chat-api webhooks), and an outbound
 // message's change to a status past queued (the webhooks' "ack" entries;
 // a status only moves forward, so such a change is always a new status).
-// The sender's own writes on a queued message (its claim, a retry's count
-// and error, a released claim) and anything else reach it no more.
+// The sender's own writes on a queued message (a retry's count and error;
+// its claims are on the operations table) and anything else reach it no
+// more.
 var MoreStreamFilters = map[string][]StreamFilter{
 	"trigger-router": {
 		{Prefix: "MSG#", Events: []string{"INSERT"}},
