@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -25,11 +26,14 @@ import (
 // the data table (by UUID, listed per channel in GSI1), its messages as
 // messages (MSG#, with installation_id) on the data table, and on the
 // operations table its queue (one entry per message not yet acked, by
-// sequence number) and its state (the sequence counter, the last pull).
+// sequence number), its sequence counter and its state (the last pull).
 type Installations struct {
 	API      API
 	Table    string // the data table
 	OpsTable string // the operations table
+
+	seqMu sync.Mutex
+	seqs  map[string]*seqSlot // by installation (Enqueue)
 }
 
 var _ installations.Store = (*Installations)(nil)
@@ -177,51 +181,186 @@ func (s *Installations) SetChannelHours(ctx context.Context, tenantID, channelID
 	return nil
 }
 
-// Enqueue takes the installation's next sequence number, then stores the
-// message, its queue entry and its release (if held) in one transaction.
-// A failed transaction leaves a gap in the sequence, which costs nothing.
-func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Message, e installations.Entry, release *scheduler.Due) (installations.Entry, error) {
-	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallState),
-		UpdateExpression:          aws.String("ADD seq :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1)},
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return e, fmt.Errorf("queue message: sequence: %w", err)
-	}
-	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
-	if !ok {
-		return e, errors.New("queue message: sequence: no number returned")
-	}
-	if e.Seq, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
-		return e, fmt.Errorf("queue message: sequence: %w", err)
-	}
-	mi, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
-	if err != nil {
-		return e, err
-	}
-	mi[attrInstallSeq] = avN(e.Seq)
-	ei, err := item(installQueuePK(uuid), installSeqSK(e.Seq), e)
-	if err != nil {
-		return e, err
-	}
-	items := []types.TransactWriteItem{putNew(s.Table, mi), putNew(s.OpsTable, ei)}
-	if release != nil {
-		items = append(items, DueItem(s.OpsTable, *release))
-	}
-	if _, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return e, fmt.Errorf("queue message %s: %w", m.ID, err)
-	}
-	return e, nil
-}
+// The sequence counter. Each installation's counter is its own item
+// (INSTALLST#<uuid>, SEQ), apart from the state item a pull updates, so
+// that the pulls' writes never conflict with the adds' transactions. An
+// installation numbered before the counter had its own item goes on from
+// its state item's seq.
+const skInstallSeq = "SEQ"
 
-// Head reads the first limit entries of the queue (strongly consistent).
-func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]installations.Entry, error) {
+// lastSeq reads the installation's last sequence number given (strongly
+// consistent; 0: none yet) and whether the counter item exists.
+func (s *Installations) lastSeq(ctx context.Context, uuid string) (int64, bool, error) {
 	items, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.OpsTable),
 		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(installQueuePK(uuid))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(installStatePK(uuid))},
+		ConsistentRead:            aws.Bool(true),
+	}, 0)
+	if err != nil {
+		return 0, false, fmt.Errorf("read sequence: %w", err)
+	}
+	var own, legacy int64
+	found := false
+	for _, it := range items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		n, ok := it["seq"].(*types.AttributeValueMemberN)
+		if sk == nil || !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("read sequence: %w", err)
+		}
+		switch sk.Value {
+		case skInstallSeq:
+			own, found = v, true
+		case skInstallState:
+			legacy = v
+		}
+	}
+	if found {
+		return own, true, nil
+	}
+	return legacy, false, nil
+}
+
+// seqSlot is what this process knows of one installation's counter: its
+// adds here go one at a time (others would only lose the race for the
+// same number), each from the last number this process gave or read.
+type seqSlot struct {
+	mu    sync.Mutex
+	known bool  // last and own are worth trying
+	last  int64 // the last sequence number given, as far as known here
+	own   bool  // the counter item exists
+}
+
+// maxSeqSlots bounds the slots a process keeps; past it they start over
+// (a slot dropped costs one read of the counter).
+const maxSeqSlots = 10000
+
+func (s *Installations) slot(uuid string) *seqSlot {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	if s.seqs == nil || len(s.seqs) >= maxSeqSlots {
+		s.seqs = map[string]*seqSlot{}
+	}
+	sl, ok := s.seqs[uuid]
+	if !ok {
+		sl = &seqSlot{}
+		s.seqs[uuid] = sl
+	}
+	return sl
+}
+
+// enqueueAttempts is how often an add tries for the next number when
+// other processes keep taking it first.
+const enqueueAttempts = 40
+
+// Enqueue stores the message, its queue entry (and its release, if held)
+// and the installation's next sequence number in one transaction, on
+// the condition that the counter still holds the number before it. So a
+// message's entry exists from the moment its number is given, a number
+// is given only once every number before it has its entry, and an add
+// that fails gives none (no gap): a pull never sees a later message
+// without the earlier ones. Another process's add taking the number
+// first cancels the transaction; it is tried again with the next.
+func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Message, e installations.Entry, release *scheduler.Due) (installations.Entry, error) {
+	sl := s.slot(uuid)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		if !sl.known {
+			last, own, err := s.lastSeq(ctx, uuid)
+			if err != nil {
+				return e, fmt.Errorf("queue message: %w", err)
+			}
+			sl.last, sl.own, sl.known = last, own, true
+		}
+		e.Seq = sl.last + 1
+		mi, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
+		if err != nil {
+			return e, err
+		}
+		mi[attrInstallSeq] = avN(e.Seq)
+		ei, err := item(installQueuePK(uuid), installSeqSK(e.Seq), e)
+		if err != nil {
+			return e, err
+		}
+		counter := &types.Update{
+			TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallSeq),
+			UpdateExpression:          aws.String("SET seq = :next"),
+			ConditionExpression:       aws.String("attribute_not_exists(seq)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":next": avN(e.Seq)},
+		}
+		if sl.own {
+			counter.ConditionExpression = aws.String("seq = :last")
+			counter.ExpressionAttributeValues[":last"] = avN(sl.last)
+		}
+		items := []types.TransactWriteItem{{Update: counter}, putNew(s.Table, mi), putNew(s.OpsTable, ei)}
+		if release != nil {
+			items = append(items, DueItem(s.OpsTable, *release))
+		}
+		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			sl.last, sl.own = e.Seq, true
+			return e, nil
+		}
+		sl.known = false // read the counter again before the next try
+		taken, conflict := seqLost(err)
+		if !taken && !conflict {
+			return e, fmt.Errorf("queue message %s: %w", m.ID, err)
+		}
+		if attempt == enqueueAttempts {
+			return e, apperr.Unavailable("The installation's queue is busy with other messages being added: try again.").Wrap(err)
+		}
+		if conflict || attempt > 2 {
+			// Back off a little, at random, from the others.
+			d := time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(2*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return e, ctx.Err()
+			case <-time.After(d):
+			}
+		}
+	}
+}
+
+// seqLost tells why an add's transaction was cancelled: its number was
+// taken (the counter's condition failed; the entry of that number may
+// exist too), or a concurrent transaction held one of its items; neither
+// stores anything. The message existing already is neither.
+func seqLost(err error) (taken, conflict bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return false, false
+	}
+	failed := func(i int) bool {
+		return i < len(tce.CancellationReasons) && aws.ToString(tce.CancellationReasons[i].Code) == "ConditionalCheckFailed"
+	}
+	for _, r := range tce.CancellationReasons {
+		conflict = conflict || aws.ToString(r.Code) == "TransactionConflict"
+	}
+	if failed(1) || failed(2) && !failed(0) {
+		return false, false // the message exists, or an entry past the counter
+	}
+	return failed(0), conflict
+}
+
+// Head reads the first limit entries of the queue (strongly consistent),
+// as far as the counter read just before: every entry numbered up to it
+// was stored before the query began, so the query sees them all (a query
+// is not a snapshot: it might see a later entry stored while it runs
+// without an earlier one), and what is past it waits for the next read.
+func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]installations.Entry, error) {
+	last, _, err := s.lastSeq(ctx, uuid)
+	if err != nil {
+		return nil, fmt.Errorf("read queue: %w", err)
+	}
+	items, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.OpsTable),
+		KeyConditionExpression:    aws.String("PK = :pk AND SK <= :last"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(installQueuePK(uuid)), ":last": avS(installSeqSK(last))},
 		ConsistentRead:            aws.Bool(true),
 	}, limit)
 	if err != nil {

@@ -132,8 +132,10 @@ import (
 //	                                                                yet acked (msg, to, text, …; lease, lease_until;
 //	                                                                hold_until while held); the message holds
 //	                                                                install_seq (installations.go)
-//	INSTALLST#<uuid>           STATE                                an installation's sequence counter (seq) and
-//	                                                                last pull (seen, ms)
+//	INSTALLST#<uuid>           SEQ                                  an installation's sequence counter (seq: the last
+//	                                                                number given, set in the add's transaction)
+//	INSTALLST#<uuid>           STATE                                its last pull (seen, ms); seq, the counter as kept
+//	                                                                before it had its own item (read while SEQ is absent)
 //	DUE#<minute>#<shard>       <at ms:%013d>#<kind>#<ref>           a scheduler due item (shared/scheduler)
 //	CONN#<t>                   RATE                                 the tenant's delivery rate: its next send time (TTL;
 //	                                                                breaker.go)

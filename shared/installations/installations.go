@@ -8,7 +8,8 @@
 //
 // Order. Each installation's messages are handed out strictly in creation
 // order (a per-installation sequence number given when the message is
-// accepted): a pull hands out messages from the head of the queue and
+// accepted, in the one transaction that stores the message and its queue
+// entry, so that no entry is ever there before an earlier one): a pull hands out messages from the head of the queue and
 // stops at the first one that is leased to an earlier pull and not yet
 // acked, or held. A later message is never handed out while an earlier
 // one is leased (head-of-line): if the sender dies holding a lease, that
@@ -127,10 +128,14 @@ type Store interface {
 	ChannelHours(ctx context.Context, tenantID, channelID string) (hours.Schedule, error)
 	SetChannelHours(ctx context.Context, tenantID, channelID string, s hours.Schedule) error
 	// Enqueue stores a message and its queue entry (and, for a held
-	// message, its release) in one transaction, after the installation's
-	// next sequence number; it returns the entry as stored.
+	// message, its release) with the installation's next sequence number,
+	// all in one transaction: an entry is never visible before the ones
+	// numbered before it, and a failed add leaves no gap. It returns the
+	// entry as stored.
 	Enqueue(ctx context.Context, uuid string, m messages.Message, e Entry, release *scheduler.Due) (Entry, error)
-	// Head lists up to limit entries from the head of the queue, in order.
+	// Head lists up to limit entries from the head of the queue, in
+	// order: all the entries stored before it began, up to limit (a later
+	// one without an earlier one never).
 	Head(ctx context.Context, uuid string, limit int) ([]Entry, error)
 	// Lease leases entries until until, in order, each to its Lease, and
 	// stops at the first another pull got first (or acked meanwhile): it

@@ -8,7 +8,7 @@ const (
 	KeyInstallList = "INSTALLS#*" // GSI1: a channel's installations
 	// Operations table.
 	KeyInstallQueue = "INSTALLQ#*"  // an installation's queue: one entry per message not yet acked
-	KeyInstallState = "INSTALLST#*" // an installation's sequence counter and last pull
+	KeyInstallState = "INSTALLST#*" // an installation's sequence counter, and its last pull
 	KeyInstallDue   = "DUE#*"       // scheduler due items (a held message's release)
 )
 

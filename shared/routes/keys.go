@@ -167,17 +167,18 @@ var Keys = map[string]KeyScope{
 	"installation-update":    {Read: []string{KeyInstall}, Write: []string{KeyInstall}, OpsRead: []string{KeyInstallState}, OpsWrite: rate},
 	"installation-hours-get": {Read: settings, OpsWrite: rate},
 	"installation-hours-set": {Read: settings, Write: settings, OpsWrite: rate},
-	// The pull reads the installation (its secret's hash) and its
-	// queue, leases entries, records the pull, and releases a due
+	// The pull reads the installation (its secret's hash), its
+	// sequence counter and its queue, leases entries, records the pull, and releases a due
 	// held message (message and entry) itself.
-	"installation-pull": {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue, KeyInstallState}},
+	"installation-pull": {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue, KeyInstallState}, OpsWrite: []string{KeyInstallQueue, KeyInstallState}},
 	// The ack deletes the entry and records the message's status.
 	"installation-ack":       {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
 	"installation-ack-batch": {Read: installRelease, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallQueue}, OpsWrite: []string{KeyInstallQueue}},
-	// add_message reads the installation and the channel's hours,
-	// takes a sequence number and stores message, entry and release.
-	"add-message":         {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
-	"webhook-add-message": {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
+	// add_message reads the installation, the channel's hours and the
+	// sequence counter, and stores the next number with message, entry
+	// and release.
+	"add-message":         {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallState}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
+	"webhook-add-message": {Read: []string{KeyInstall, KeyTenant}, Write: []string{KeyMessage}, OpsRead: []string{KeyInstallState}, OpsWrite: []string{KeyInstallState, KeyInstallQueue, KeyInstallDue}},
 }
 
 // Keys is a map literal and nothing adds to it at init (no func init
