@@ -1,9 +1,7 @@
 package pollers
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,36 +90,14 @@ type slowProxy struct {
 }
 
 func (p *slowProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req.Header = r.Header.Clone()
-	resp, err := p.transport.RoundTrip(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	answer, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+	resp, answer, ok := forward(w, r, p.target, p.transport)
+	if !ok {
 		return
 	}
 	if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" && p.holdOnce(answer) {
 		time.Sleep(p.hold)
 	}
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.Write(answer)
+	reply(w, resp, answer)
 }
 
 func (p *slowProxy) holdOnce(answer []byte) bool {

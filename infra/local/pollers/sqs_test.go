@@ -193,26 +193,8 @@ type lossyProxy struct {
 }
 
 func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req.Header = r.Header.Clone()
-	resp, err := p.transport.RoundTrip(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	answer, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+	resp, answer, ok := forward(w, r, p.target, p.transport)
+	if !ok {
 		return
 	}
 	if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" && resp.StatusCode == http.StatusOK && p.loseOnce(answer) {
@@ -230,11 +212,7 @@ func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.Write(answer)
+	reply(w, resp, answer)
 }
 
 // loseOnce reports whether answer, a ReceiveMessage answer, is the one to
@@ -434,4 +412,41 @@ func TestSQSPollerDrain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// forward sends r on to target and reads the whole answer; on failure it
+// answers 502 itself and reports false.
+func forward(w http.ResponseWriter, r *http.Request, target string, transport *http.Transport) (*http.Response, []byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	req.Header = r.Header.Clone()
+	resp, err := transport.RoundTrip(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	return resp, answer, true
+}
+
+// reply passes a forwarded answer on unchanged.
+func reply(w http.ResponseWriter, resp *http.Response, answer []byte) {
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(answer)
 }
