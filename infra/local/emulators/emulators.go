@@ -33,14 +33,14 @@ import (
 	"time"
 )
 
-// Options configure Start. The zero value runs both emulators in memory on
-// free ports.
+// Options configure Start. The zero value runs both emulators in memory
+// (dynoxide on a temporary file in /dev/shm) on free ports.
 type Options struct {
 	// Dir is the infra/local folder holding node_modules. Default: the
 	// directory with go.mod, found by walking up from the working directory,
 	// joined with infra/local.
 	Dir string
-	// DataDir keeps the data across runs ("" = both in memory): DynamoDB in
+	// DataDir keeps the data across runs ("" = in memory, gone at Stop): DynamoDB in
 	// DataDir/dynamodb.sqlite, SQS in DataDir/sqs/fauxqs.db (queues with
 	// their attributes, and their messages: ready, delayed and in flight
 	// with their visibility deadlines and receive counts).
@@ -64,10 +64,12 @@ type Stack struct {
 	// dynoxide this stack started.
 	External bool
 
-	// dynamoDB is dynoxide's SQLite file ("" in memory or External); node
-	// runs fauxqs and the stream trimmer.
+	// dynamoDB is dynoxide's SQLite file ("" when External); node runs
+	// fauxqs, the stream indexer and the stream trimmer. tmpDir holds
+	// dynoxide's file when Options.DataDir is "" (removed by Stop).
 	dynamoDB string
 	node     string
+	tmpDir   string
 
 	mu       sync.Mutex // guards children (Restart replaces one)
 	children []*child
@@ -111,7 +113,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	var dynamoDB, sqsDir string
+	var dynamoDB, sqsDir, tmpDir string
 	if o.DataDir != "" {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
@@ -120,6 +122,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if !external {
 			dynamoDB = filepath.Join(o.DataDir, "dynamodb.sqlite")
 		}
+	} else if !external {
+		// dynoxide's own in-memory database cannot be given the stream
+		// indexes (IndexStreams), so "in memory" is a file in a temporary
+		// folder, on tmpfs where the machine has /dev/shm, removed by Stop.
+		if tmpDir, err = os.MkdirTemp(memoryDir(), "dynoxide-"); err != nil {
+			return nil, fmt.Errorf("create dynoxide's folder: %w", err)
+		}
+		dynamoDB = filepath.Join(tmpDir, "dynamodb.sqlite")
 	}
 	dynamoArgs := []string{"serve", "--host", "127.0.0.1", "--port", strconv.Itoa(dport)}
 	if dynamoDB != "" {
@@ -151,6 +161,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		External:       external,
 		dynamoDB:       dynamoDB,
 		node:           node,
+		tmpDir:         tmpDir,
 	}
 	var children []*child
 	if external {
@@ -174,7 +185,22 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 	}
+	if dynamoDB != "" {
+		if err := IndexStreams(ctx, node, dynamoDB); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// memoryDir is where a stack keeps data meant to live in memory: /dev/shm
+// where it is a folder, else the system's temporary folder.
+func memoryDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return ""
 }
 
 // Stop terminates the emulators (SIGTERM, then SIGKILL after a few seconds)
@@ -193,6 +219,9 @@ func (s *Stack) Stop() {
 				c.signal(syscall.SIGKILL)
 				<-c.exited
 			}
+		}
+		if s.tmpDir != "" {
+			_ = os.RemoveAll(s.tmpDir)
 		}
 	})
 }

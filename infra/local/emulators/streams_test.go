@@ -1,8 +1,10 @@
 package emulators
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -163,11 +165,61 @@ func TestTrimStreams(t *testing.T) {
 		t.Fatalf("stream holds %v, want [7 8 9]", got)
 	}
 
-	// Nothing to trim: in memory, or an empty file.
+	// Nothing to trim: a fresh in-memory stack, or a missing file.
 	if n, err := startStack(t, Options{}).TrimStreams(ctx, StreamRetention); n != 0 || err != nil {
-		t.Errorf("in-memory stack: %d, %v", n, err)
+		t.Errorf("fresh in-memory stack: %d, %v", n, err)
 	}
 	if _, err := TrimStreams(ctx, s.node, filepath.Join(t.TempDir(), "none.sqlite"), time.Now()); err == nil || !strings.Contains(err.Error(), "trim streams") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestStreamIndexes: dynoxide's stream statements, as its binary holds them,
+// are served by an index in every file Start gives it (in memory too), not
+// by a scan of every stream record, and the in-memory file goes at Stop.
+func TestStreamIndexes(t *testing.T) {
+	s := startStack(t, Options{})
+	ctx := t.Context()
+	ddb := dynamodb.NewFromConfig(s.AWSConfig())
+	if err := provision.EnsureTables(ctx, ddb, "indexed", "indexed-ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("indexed"), Item: map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: "ITEM#1"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "X"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir, err := localDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(filepath.Join(dir, "node_modules", "@dynoxide", "linux-x64", "dynoxide"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `const { DatabaseSync } = require("node:sqlite");
+const db = new DatabaseSync(process.argv[1]);
+console.log(db.prepare("EXPLAIN QUERY PLAN " + process.argv[2]).all().map((r) => r.detail).join("; "));`
+	for _, q := range StreamQueries {
+		if !bytes.Contains(bin, []byte(q)) {
+			t.Errorf("dynoxide no longer runs %q: check its stream statements and the indexes IndexStreams adds", q)
+			continue
+		}
+		out, err := exec.Command(s.node, "--no-warnings", "-e", script, s.dynamoDB, q).CombinedOutput()
+		if err != nil {
+			t.Fatalf("query plan: %v: %s", err, out)
+		}
+		plan := strings.TrimSpace(string(out))
+		if !strings.Contains(plan, "INDEX _stream_records_") || strings.Contains(plan, "SCAN _stream_records") {
+			t.Errorf("%q runs as %q, want a search of one of IndexStreams' indexes", q, plan)
+		}
+	}
+
+	if s.tmpDir == "" || !strings.HasPrefix(s.dynamoDB, s.tmpDir) {
+		t.Fatalf("in-memory stack keeps dynoxide's file at %q, not in a folder of its own", s.dynamoDB)
+	}
+	s.Stop()
+	if _, err := os.Stat(s.tmpDir); !os.IsNotExist(err) {
+		t.Errorf("after Stop, %s: %v, want it gone", s.tmpDir, err)
 	}
 }
