@@ -146,7 +146,7 @@ func (p *proxy) next(t *testing.T) (delivery, int) {
 	t.Helper()
 	select {
 	case <-p.arrived:
-	case <-time.After(30 * time.Second):
+	case <-time.After(90 * time.Second):
 		t.Fatal("no delivery arrived")
 	}
 	p.mu.Lock()

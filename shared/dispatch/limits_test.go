@@ -498,14 +498,20 @@ func TestRateLimitE2E(t *testing.T) {
 	if parked := q.parked.Load(); parked < n-2*rate {
 		t.Errorf("%d deliveries parked, want at least %d", parked, n-2*rate)
 	}
-	atts, err := store.Attempts(ctx, conn.TenantID, conn.ID, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A batch's attempt records are written once its last POST has ended,
+	// so the last arrivals' records may still be on their way.
 	per := map[string][]int{}
-	for _, a := range atts {
-		per[a.WebhookID] = append(per[a.WebhookID], a.Attempt)
-	}
+	waitFor(t, 30*time.Second, "every delivery's attempt record", func() bool {
+		atts, err := store.Attempts(ctx, conn.TenantID, conn.ID, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(per)
+		for _, a := range atts {
+			per[a.WebhookID] = append(per[a.WebhookID], a.Attempt)
+		}
+		return len(per) >= len(ds)
+	})
 	for _, del := range ds {
 		if !slices.Equal(per[del.ID], []int{1}) {
 			t.Errorf("%s: attempts %v, want [1]", del.ID, per[del.ID])
