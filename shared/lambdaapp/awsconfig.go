@@ -11,6 +11,9 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/startmsg/chatbackend/shared/awsbody"
 )
 
 // LoadConfig builds the SDK configuration from the environment, as Lambda
@@ -27,6 +30,9 @@ import (
 // identity, the instance metadata service) and their service clients are
 // about 600 KB of every bootstrap. Credentials missing from the
 // environment are an error here rather than a search along that chain.
+// Unlike the SDK's, its config has awsbody.APIOption: without it, a
+// client on a loaded machine now and then closes a connection under an
+// answer it is reading.
 func LoadConfig(ctx context.Context) (aws.Config, error) {
 	return configFromEnv(os.Getenv)
 }
@@ -44,6 +50,8 @@ func configFromEnv(getenv func(string) string) (aws.Config, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 		AccountIDEndpointMode:      aws.AccountIDEndpointModePreferred,
+		// Not the SDK's: see package awsbody.
+		APIOptions: []func(*middleware.Stack) error{awsbody.APIOption},
 	}
 	id := firstSet(getenv, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
 	secret := firstSet(getenv, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")

@@ -8,6 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/startmsg/chatbackend/shared/awsbody"
 )
 
 // Region and the fake credentials the stack is used with.
@@ -27,13 +30,15 @@ const IdleConnTimeout = 30 * time.Second
 
 // AWSConfig returns an SDK config whose DynamoDB, DynamoDB Streams and SQS
 // clients talk to the stack, with fake static credentials, on the SDK's
-// default HTTP client but for IdleConnTimeout. It ignores the AWS settings
-// of the environment.
+// default HTTP client but for IdleConnTimeout, and with awsbody.APIOption
+// (a loaded machine otherwise cuts off answers). It ignores the AWS
+// settings of the environment.
 func (s *Stack) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:      Region,
 		HTTPClient:  awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.IdleConnTimeout = IdleConnTimeout }),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+		APIOptions:  []func(*middleware.Stack) error{awsbody.APIOption},
 		ConfigSources: []any{endpoints{
 			"DynamoDB":         s.DynamoEndpoint,
 			"DynamoDB Streams": s.DynamoEndpoint,
