@@ -44,21 +44,23 @@ import (
 //     InFlight): over it a delivery waits up to slotWait for a slot, then
 //     is parked for an attempt's time limit; it is parked at once when the
 //     connection is already failing or every slot is held by an attempt
-//     running longer than slotWait (a hanging endpoint holds one batch's
-//     worth of slots, not every batch of the process). In Lambda a process
+//     running longer than slotWait; and the batches holding attempts to a
+//     connection that does not answer quickly (at most SlowWorkers, see
+//     acquire): what a hanging endpoint takes is workers, one per batch
+//     with an attempt to it, however few its attempts. In Lambda a process
 //     handles one batch at a time, so across instances it is the breaker
-//     that holds a hanging endpoint back: each instance makes at most one
-//     batch of attempts to it before five failures open the breaker; and
-//     once an attempt to a connection was slow, the cap holds across
-//     instances too (lease.go).
+//     that holds a hanging endpoint back (each instance makes at most one
+//     batch of attempts to it before five failures open the breaker), and
+//     once an attempt to a connection was slow, the batches holding it are
+//     counted across instances too (lease.go).
 //
 // The results of attempts feed the breaker (noteResult). A nil *Limits
 // lets everything through (dispatch.New; Build sets them).
 type Limits struct {
 	Breakers connections.BreakerStore      // nil: no breaker
 	Rates    connections.DeliveryRateStore // nil: no rate limit
-	// Leases count a slow connection's attempts in flight across
-	// instances (lease.go); nil: the cap holds per process only.
+	// Leases count the batches holding attempts to a slow connection
+	// across instances (lease.go); nil: the cap holds per process only.
 	Leases connections.InFlightStore
 	// Rate is the most deliveries per second per tenant (0: no limit).
 	Rate int
