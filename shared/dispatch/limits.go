@@ -131,8 +131,13 @@ const (
 	// attempts that held the slots have ended, one way or the other.
 	inFlightPark = delivery.AttemptTimeout
 	// answeredFor is how long an attempt that ended within SlowAttempt
-	// shows its connection answering (quick, see acquire).
+	// shows its connection answering (see acquire).
 	answeredFor = connections.SlowFor
+	// hungAfter: an attempt that has run this long with no attempt to its
+	// connection ended since it started shows the connection hung (see
+	// acquire): long enough that a loaded machine's healthy endpoint
+	// does not look hung, short against an attempt's time limit.
+	hungAfter = time.Second
 	// parkInPlace: a message received fewer times than this (half the
 	// queue's redrive limit) is parked by hiding it.
 	parkInPlace = queue.MaxReceiveCount / 2
@@ -523,12 +528,12 @@ func (s *slots) holders(b *batchHold) (others int, holds bool) {
 	return len(seen), holds
 }
 
-// hung reports whether an attempt in flight has run slotWait or longer
+// hung reports whether an attempt in flight has run hungAfter or longer
 // though it started after the last answer (since): the endpoint answers
 // none of the attempts made since.
 func (s *slots) hung(now, since time.Time) bool {
 	for _, r := range s.running {
-		if now.Sub(r.start) >= slotWait && !r.start.Before(since) {
+		if now.Sub(r.start) >= hungAfter && !r.start.Before(since) {
 			return true
 		}
 	}
@@ -547,13 +552,13 @@ func (s *slots) hung(now, since time.Time) bool {
 //     holds): a batch that has no attempt to the connection in flight
 //     joins those that have when they are fewer than SlowWorkers, or when
 //     the connection answers (an attempt to it ended within SlowAttempt in
-//     the last answeredFor, and none of those made since has run slotWait
-//     unanswered) and is not known slow. Else a connection known slow, or
-//     hung (an attempt made since its last answer has run slotWait), parks
-//     the delivery at once; one not proven either way (no answer yet, its
-//     attempts young) waits up to slotWait for an answer, then is parked
-//     for SlowAttempt: by then the connection has answered, or it is
-//     marked slow.
+//     the last answeredFor, and none of those made since has run
+//     hungAfter) and is not known slow. Else a connection known slow, or
+//     hung (an attempt made since its last answer has run hungAfter),
+//     parks the delivery at once; one not proven either way (no answer
+//     yet, its attempts young) waits up to slotWait for an answer, then is
+//     parked for SlowAttempt: by then the connection has answered, or it
+//     is marked slow.
 //
 // A healthy connection's batches thus go at once, as many as the process
 // runs; a slow one holds at most SlowWorkers of them.
