@@ -76,13 +76,15 @@ func (b *batchHold) of(key string) *connHold {
 // hold on it: when the connection is slow and the batch holds no lease on
 // it yet, it takes one (ok is false when all are taken, for every later
 // attempt of the batch to it too). A store that fails lets the attempt go
-// (the process's own cap still holds). The caller ends the attempt's part
+// (the process's own cap still holds). A connection this process saw
+// answer just now (answering, see acquire) needs no lease: an endpoint
+// that answers holds no worker long. The caller ends the attempt's part
 // with h.end.
-func (d *Dispatcher) lease(ctx context.Context, v verdict, b *batchHold) (h *connHold, ok bool) {
+func (d *Dispatcher) lease(ctx context.Context, v verdict, b *batchHold, answering bool) (h *connHold, ok bool) {
 	l := d.Limits
 	h = b.of(v.key)
 	now := d.Now()
-	slow := l.Leases != nil && l.InFlight > 0 && (v.slow || l.slowKnown(v.key, now) || d.markedSlow(ctx, v, now))
+	slow := l.Leases != nil && l.InFlight > 0 && !answering && (v.slow || l.slowKnown(v.key, now) || d.markedSlow(ctx, v, now))
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if slow && !h.held {

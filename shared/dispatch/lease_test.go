@@ -203,8 +203,11 @@ func TestSlowMarkSeenBeforeSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Half a second later (the cached read is younger than CacheFor, older
-	// than SlowCheckFor) this instance's next attempt takes a slot.
+	// than SlowCheckFor) this instance's next attempt takes a slot. (Its
+	// own answers, once more than a second old, no longer say the endpoint
+	// answers now: TestMarkedSlowButAnsweringGoesUnleased.)
 	advance(500 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "s", 1))); err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +303,9 @@ func TestSlowConnectionOneBatchAcrossInstances(t *testing.T) {
 	ctx := t.Context()
 	api := &leaseCounter{API: e.DDB}
 	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	slowWas := connections.SlowAttempt
+	connections.SlowAttempt = 200 * time.Millisecond // the attempts below are slow ones
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
 	fast := limitsConn(t, store, "ten_share", "conn_fast", "https://example.com/fast")
 	slow := limitsConn(t, store, "ten_share", "conn_slow", "https://example.com/slow")
 	if err := store.MarkSlow(ctx, slow.TenantID, slow.ID, time.Now().Add(connections.SlowFor)); err != nil {
@@ -372,4 +378,53 @@ type idSender func(id string) delivery.Result
 
 func (f idSender) Send(_ context.Context, _ string, h http.Header, _ []byte) delivery.Result {
 	return f(h.Get(webhook.HeaderID))
+}
+
+// TestMarkedSlowButAnsweringGoesUnleased: a healthy connection marked slow
+// (one late answer, say on a loaded machine) is not held to one batch at a
+// time for the mark's minute: once the process has seen it answer just
+// now, many small batches send to it at once, none parked, with no lease
+// taken in the store.
+func TestMarkedSlowButAnsweringGoesUnleased(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_answers", "conn_answers", "https://example.com/hook")
+	if err := store.MarkSlow(ctx, conn.TenantID, conn.ID, time.Now().Add(connections.SlowFor)); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int64
+	sender := senderByURL(func(string) delivery.Result {
+		sent.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return res200
+	})
+	q := &recQueue{}
+	d := dispatch.New(store, sender, q, "q")
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+	// The first batch takes the lease (the connection is marked slow) and
+	// sees it answer.
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "first", 2))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d lease calls for the first batch, want 2 (take, give back)", n)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if _, err := d.Handle(ctx, batch(t, tasksFor(conn, fmt.Sprint("b", i, "_"), 1))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(q.hidden) != 0 || sent.Load() != 8 {
+		t.Fatalf("%d of 6 batches' deliveries parked, %d sent of 8: an answering connection's batches were held back", len(q.hidden), sent.Load())
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d lease calls, want none after the first batch's 2", n)
+	}
 }

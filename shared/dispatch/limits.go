@@ -89,8 +89,8 @@ type Limits struct {
 
 	mu       sync.Mutex
 	inflight map[string]*slots
-	answered map[string]time.Time // by connection: when an attempt last ended within SlowAttempt
-	freed    chan struct{}        // closed when a slot is released
+	answered map[string]answer // by connection: the last attempt that ended within SlowAttempt
+	freed    chan struct{}     // closed when a slot is released
 	cache    map[string]cachedBreaker
 	slow     map[string]time.Time // connections this process saw slow, until
 	stocks   map[string]*rateStock
@@ -434,12 +434,14 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		}
 		return o
 	}
-	release, wait := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
+	seenSlow := d.Limits.slowKnown(v.key, d.Now())
+	release, wait, answering := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || seenSlow, seenSlow)
 	if wait > 0 {
 		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
-	defer release()
-	h, ok := d.lease(ctx, v, b)
+	attempted := false
+	defer func() { release(attempted) }()
+	h, ok := d.lease(ctx, v, b, answering)
 	if !ok {
 		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
 	}
@@ -455,7 +457,9 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		slow.Stop()
 		h.end(ctx, d, v)
 	}()
-	return d.handleMessage(ctx, conns, m, p)
+	o := d.handleMessage(ctx, conns, m, p)
+	attempted = o.attempted
+	return o
 }
 
 // park parks a delivery for wait (see Limits). A message received fewer
@@ -540,8 +544,16 @@ func (s *slots) hung(now, since time.Time) bool {
 	return false
 }
 
+// answer is an attempt that ended within SlowAttempt: when, and how long
+// it took.
+type answer struct {
+	at   time.Time
+	took time.Duration
+}
+
 // acquire takes an in-flight slot of the connection for an attempt of
-// batch b, or says how long to park the delivery (wait > 0). Two caps
+// batch b, or says how long to park the delivery (wait > 0); release
+// gives the slot back, told whether an attempt was made. Two caps
 // hold in the process:
 //
 //   - InFlight attempts: when all are taken it waits up to slotWait for
@@ -553,18 +565,26 @@ func (s *slots) hung(now, since time.Time) bool {
 //     joins those that have when they are fewer than SlowWorkers, or when
 //     the connection answers (an attempt to it ended within SlowAttempt in
 //     the last answeredFor, and none of those made since has run
-//     hungAfter) and is not known slow. Else a connection known slow, or
-//     hung (an attempt made since its last answer has run hungAfter),
-//     parks the delivery at once; one not proven either way (no answer
-//     yet, its attempts young) waits up to slotWait for an answer, then is
-//     parked for SlowAttempt: by then the connection has answered, or it
-//     is marked slow.
+//     hungAfter) and is not known slow, or answers now though another
+//     instance marked it slow (an attempt to it took less than hungAfter
+//     and ended less than hungAfter ago, and none of this process's was
+//     slow (seenSlow): answering is true, and the batch needs no lease in
+//     the store either; a healthy endpoint marked slow by one late answer
+//     is not held to one batch for the mark's minute, and an endpoint that
+//     hangs answers nothing after its mark, which comes 2 s after its
+//     first hung attempt started). Else a
+//     connection known slow parks the delivery at once for an attempt's
+//     time limit; one hung (an attempt made since its last answer has run
+//     hungAfter) at once for SlowAttempt (by then it is marked slow, or
+//     answers); one not proven either way (no answer yet, its attempts
+//     young) waits up to slotWait for an answer, then is parked for
+//     SlowAttempt too.
 //
 // A healthy connection's batches thus go at once, as many as the process
 // runs; a slow one holds at most SlowWorkers of them.
-func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(), wait time.Duration) {
+func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow, seenSlow bool) (release func(attempted bool), wait time.Duration, answering bool) {
 	if l.InFlight <= 0 {
-		return func() {}, 0
+		return func(bool) {}, 0, false
 	}
 	deadline := time.Now().Add(slotWait)
 	l.mu.Lock()
@@ -572,7 +592,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		l.inflight = map[string]*slots{}
 	}
 	if l.answered == nil || len(l.answered) > 10000 {
-		l.answered = map[string]time.Time{}
+		l.answered = map[string]answer{}
 	}
 	s := l.inflight[key]
 	if s == nil {
@@ -583,23 +603,25 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		now := time.Now()
 		full := len(s.running) >= l.InFlight
 		others, holds := s.holders(b)
-		answered, ok := l.answered[key]
-		answers := ok && now.Sub(answered) < answeredFor && !s.hung(now, answered)
-		over := !holds && others >= l.slowWorkers() && (slow || !answers)
+		last, ok := l.answered[key]
+		hung := s.hung(now, last.at)
+		answers := ok && now.Sub(last.at) < answeredFor && !hung
+		answering = answers && !seenSlow && now.Sub(last.at) < hungAfter && last.took < hungAfter
+		over := !holds && others >= l.slowWorkers() && !answering && (slow || !answers)
 		if !full && !over {
 			break
 		}
 		left := time.Until(deadline)
 		switch {
-		case failing || (full && s.stuck(now)) || (over && (slow || s.hung(now, answered))):
+		case failing || (full && s.stuck(now)) || (over && slow):
 			l.mu.Unlock()
-			return nil, inFlightPark
-		case left <= 0 && over && !full:
+			return nil, inFlightPark, false
+		case over && hung, left <= 0 && over && !full:
 			l.mu.Unlock()
-			return nil, connections.SlowAttempt
+			return nil, connections.SlowAttempt, false
 		case left <= 0:
 			l.mu.Unlock()
-			return nil, inFlightPark
+			return nil, inFlightPark, false
 		}
 		if l.freed == nil {
 			l.freed = make(chan struct{})
@@ -612,7 +634,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, inFlightPark
+			return nil, inFlightPark, false
 		}
 		t.Stop()
 		l.mu.Lock()
@@ -624,7 +646,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 	r := &running{start: time.Now(), batch: b}
 	s.running = append(s.running, r)
 	l.mu.Unlock()
-	return func() {
+	return func(attempted bool) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		end := time.Now()
@@ -632,9 +654,11 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 			s.running = slices.Delete(s.running, i, i+1)
 		}
 		s.released = end
-		if end.Sub(r.start) < connections.SlowAttempt {
-			l.answered[key] = end
-		} else if l.answered[key].Before(r.start) {
+		switch took := end.Sub(r.start); {
+		case !attempted: // parked, or nothing to send: says nothing of the endpoint
+		case took < connections.SlowAttempt:
+			l.answered[key] = answer{at: end, took: took}
+		case l.answered[key].at.Before(r.start):
 			delete(l.answered, key)
 		}
 		if len(s.running) == 0 && l.inflight[key] == s {
@@ -644,7 +668,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 			close(l.freed)
 			l.freed = nil
 		}
-	}, 0
+	}, 0, answering
 }
 
 // cached is a breaker read less than CacheFor ago, and when it was read.

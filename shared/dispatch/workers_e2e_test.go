@@ -193,6 +193,11 @@ func TestHangingConnectionHoldsOneWorkerE2E(t *testing.T) {
 	all := append(first, second...)
 	// The endpoint answers again once a hanging attempt has given up.
 	waitFor(t, 60*time.Second, "a hanging attempt's time limit", func() bool { return watch.ended.Load() > 0 })
+	// The workers held while it hung (once it answers, its batches go as
+	// a healthy connection's do).
+	watch.mu.Lock()
+	most := watch.most
+	watch.mu.Unlock()
 	down.Store(false)
 	waitFor(t, 120*time.Second, "every delivery delivered", func() bool {
 		mu.Lock()
@@ -207,7 +212,7 @@ func TestHangingConnectionHoldsOneWorkerE2E(t *testing.T) {
 	waitFor(t, 60*time.Second, "the queue drained", func() bool { return queueDepth(t, e.SQS, e.Queues.DeliveriesURL) == 0 })
 
 	watch.mu.Lock()
-	most, started := watch.most, watch.started
+	started := watch.started
 	watch.mu.Unlock()
 	mu.Lock()
 	defer mu.Unlock()
