@@ -434,8 +434,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		}
 		return o
 	}
-	seenSlow := d.Limits.slowKnown(v.key, d.Now())
-	release, wait, answering := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || seenSlow, seenSlow)
+	release, wait, answering := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
 	if wait > 0 {
 		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
@@ -532,6 +531,16 @@ func (s *slots) holders(b *batchHold) (others int, holds bool) {
 	return len(seen), holds
 }
 
+// longest reports whether an attempt in flight has run d or longer.
+func (s *slots) longest(now time.Time, d time.Duration) bool {
+	for _, r := range s.running {
+		if now.Sub(r.start) >= d {
+			return true
+		}
+	}
+	return false
+}
+
 // hung reports whether an attempt in flight has run hungAfter or longer
 // though it started after the last answer (since): the endpoint answers
 // none of the attempts made since.
@@ -565,24 +574,24 @@ type answer struct {
 //     joins those that have when they are fewer than SlowWorkers, or when
 //     the connection answers (an attempt to it ended within SlowAttempt in
 //     the last answeredFor, and none of those made since has run
-//     hungAfter) and is not known slow, or answers now though another
-//     instance marked it slow (an attempt to it took less than hungAfter
-//     and ended less than hungAfter ago, and none of this process's was
-//     slow (seenSlow): answering is true, and the batch needs no lease in
-//     the store either; a healthy endpoint marked slow by one late answer
-//     is not held to one batch for the mark's minute, and an endpoint that
-//     hangs answers nothing after its mark, which comes 2 s after its
-//     first hung attempt started). Else a
-//     connection known slow parks the delivery at once for an attempt's
-//     time limit; one hung (an attempt made since its last answer has run
-//     hungAfter) at once for SlowAttempt (by then it is marked slow, or
-//     answers); one not proven either way (no answer yet, its attempts
-//     young) waits up to slotWait for an answer, then is parked for
-//     SlowAttempt too.
+//     hungAfter) and is not known slow, or answers now though it is
+//     marked slow (an attempt to it took less than hungAfter and ended
+//     less than hungAfter ago, and none in flight has run hungAfter:
+//     answering is true, and the batch needs no lease in the store
+//     either; a healthy endpoint marked slow by one late answer is not
+//     held to one batch for the mark's minute, and an endpoint that hangs
+//     answers nothing after its mark, which comes 2 s after its first
+//     hung attempt started). Else a connection known slow that does not
+//     answer parks the delivery at once for an attempt's time limit; one
+//     known slow that answers, or hung (an attempt made since its last
+//     answer has run hungAfter), at once for SlowAttempt (by then it is
+//     marked slow, or answers now); one not proven either way (no answer
+//     yet, its attempts young) waits up to slotWait for an answer, then
+//     is parked for SlowAttempt too.
 //
 // A healthy connection's batches thus go at once, as many as the process
 // runs; a slow one holds at most SlowWorkers of them.
-func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow, seenSlow bool) (release func(attempted bool), wait time.Duration, answering bool) {
+func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(attempted bool), wait time.Duration, answering bool) {
 	if l.InFlight <= 0 {
 		return func(bool) {}, 0, false
 	}
@@ -606,17 +615,17 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		last, ok := l.answered[key]
 		hung := s.hung(now, last.at)
 		answers := ok && now.Sub(last.at) < answeredFor && !hung
-		answering = answers && !seenSlow && now.Sub(last.at) < hungAfter && last.took < hungAfter
+		answering = answers && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
 		over := !holds && others >= l.slowWorkers() && !answering && (slow || !answers)
 		if !full && !over {
 			break
 		}
 		left := time.Until(deadline)
 		switch {
-		case failing || (full && s.stuck(now)) || (over && slow):
+		case failing || (full && s.stuck(now)) || (over && slow && !answers):
 			l.mu.Unlock()
 			return nil, inFlightPark, false
-		case over && hung, left <= 0 && over && !full:
+		case over && (slow || hung), left <= 0 && over && !full:
 			l.mu.Unlock()
 			return nil, connections.SlowAttempt, false
 		case left <= 0:
