@@ -434,15 +434,21 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		}
 		return o
 	}
-	release, wait, answering := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
+	release, wait, answers := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
 	if wait > 0 {
 		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
 	attempted := false
 	defer func() { release(attempted) }()
-	h, ok := d.lease(ctx, v, b, answering)
+	h, ok := d.lease(ctx, v, b, answers == answeringNow)
 	if !ok {
-		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
+		// Held by another batch: until its attempts end, or, when the
+		// connection answers, for a moment.
+		wait := inFlightPark
+		if answers != unanswered {
+			wait = connections.SlowAttempt
+		}
+		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
 	// An attempt still running after SlowAttempt marks its connection slow
 	// then, not when it ends (a hanging endpoint's end is 10 s away); its
@@ -560,6 +566,15 @@ type answer struct {
 	took time.Duration
 }
 
+// answerState is what a process knows of a connection's answers.
+type answerState int
+
+const (
+	unanswered     answerState = iota // no answer lately, or hung since
+	answeredLately                    // an answer within answeredFor, none hung since
+	answeringNow                      // an answer under hungAfter, less than hungAfter ago, none in flight as long
+)
+
 // acquire takes an in-flight slot of the connection for an attempt of
 // batch b, or says how long to park the delivery (wait > 0); release
 // gives the slot back, told whether an attempt was made. Two caps
@@ -577,7 +592,7 @@ type answer struct {
 //     hungAfter) and is not known slow, or answers now though it is
 //     marked slow (an attempt to it took less than hungAfter and ended
 //     less than hungAfter ago, and none in flight has run hungAfter:
-//     answering is true, and the batch needs no lease in the store
+//     answeringNow, and the batch needs no lease in the store
 //     either; a healthy endpoint marked slow by one late answer is not
 //     held to one batch for the mark's minute, and an endpoint that hangs
 //     answers nothing after its mark, which comes 2 s after its first
@@ -591,9 +606,9 @@ type answer struct {
 //
 // A healthy connection's batches thus go at once, as many as the process
 // runs; a slow one holds at most SlowWorkers of them.
-func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(attempted bool), wait time.Duration, answering bool) {
+func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(attempted bool), wait time.Duration, answers answerState) {
 	if l.InFlight <= 0 {
-		return func(bool) {}, 0, false
+		return func(bool) {}, 0, unanswered
 	}
 	deadline := time.Now().Add(slotWait)
 	l.mu.Lock()
@@ -614,23 +629,31 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		others, holds := s.holders(b)
 		last, ok := l.answered[key]
 		hung := s.hung(now, last.at)
-		answers := ok && now.Sub(last.at) < answeredFor && !hung
-		answering = answers && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
-		over := !holds && others >= l.slowWorkers() && !answering && (slow || !answers)
+		answered := ok && now.Sub(last.at) < answeredFor && !hung
+		answering := answered && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
+		switch {
+		case answering:
+			answers = answeringNow
+		case answered:
+			answers = answeredLately
+		default:
+			answers = unanswered
+		}
+		over := !holds && others >= l.slowWorkers() && !answering && (slow || !answered)
 		if !full && !over {
 			break
 		}
 		left := time.Until(deadline)
 		switch {
-		case failing || (full && s.stuck(now)) || (over && slow && !answers):
+		case failing || (full && s.stuck(now)) || (over && slow && !answered):
 			l.mu.Unlock()
-			return nil, inFlightPark, false
+			return nil, inFlightPark, unanswered
 		case over && (slow || hung), left <= 0 && over && !full:
 			l.mu.Unlock()
-			return nil, connections.SlowAttempt, false
+			return nil, connections.SlowAttempt, unanswered
 		case left <= 0:
 			l.mu.Unlock()
-			return nil, inFlightPark, false
+			return nil, inFlightPark, unanswered
 		}
 		if l.freed == nil {
 			l.freed = make(chan struct{})
@@ -643,7 +666,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, inFlightPark, false
+			return nil, inFlightPark, unanswered
 		}
 		t.Stop()
 		l.mu.Lock()
@@ -677,7 +700,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 			close(l.freed)
 			l.freed = nil
 		}
-	}, 0, answering
+	}, 0, answers
 }
 
 // cached is a breaker read less than CacheFor ago, and when it was read.
