@@ -214,9 +214,10 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 			aPhase.Updates, aRate, aPhase.Accepted, aSent.Seconds(), aPhase.API, hungBefore, o.noisyConc, o.noisyFair, limits.RatePerTenant, limits.InFlightPerConnection),
 		fmt.Sprintf("A after recovery: %d of %d delivered (%d requests), the last %.1f s after the endpoint came back",
 			aPhase.Arrived, aPhase.Accepted, aRequests, aLast.Sub(upAt).Seconds()),
+		fmt.Sprintf("B's deliveries handed back by the dispatcher (parked or kept on a fault; a receive each), whole run: %d", stages.handedBack.Load()),
 	}
 	data := map[string]any{"b_alone": alone, "b_alone_after": after, "b_with_a": withA, "a": aPhase, "a_accepted": aPhase.Accepted, "a_delivered": aPhase.Arrived,
-		"a_hung_requests": hungBefore, "breaker_open_s": tOpen.Value, "fair": o.noisyFair}
+		"a_hung_requests": hungBefore, "breaker_open_s": tOpen.Value, "fair": o.noisyFair, "b_handed_back": stages.handedBack.Load()}
 	for _, t := range []*connector.Target{&tP95, &tRatio, &tOpen, &tAll} {
 		t.Notes, t.Data = notes, data
 	}
