@@ -23,8 +23,9 @@ type Breaker struct {
 	// Interval is the current wait between probes, in milliseconds.
 	Interval int64 `dynamodbav:"interval_ms,omitempty"`
 	// SlowUntil (unix ms) marks the connection slow until then: an attempt
-	// to it took longer than SlowAttempt. While it is slow, its attempts in
-	// flight are counted across every dispatcher instance (InFlightStore).
+	// to it took longer than SlowAttempt. While it is slow, the batches
+	// holding attempts to it are counted across every dispatcher instance
+	// (InFlightStore).
 	SlowUntil int64 `dynamodbav:"slow_until,omitempty"`
 }
 
@@ -86,9 +87,10 @@ type DeliveryRateStore interface {
 	ReserveDeliveries(ctx context.Context, tenantID string, n int, every time.Duration, now time.Time) (int64, error)
 }
 
-// InFlightStore caps the attempts in flight to one connection across every
-// dispatcher instance. It is used for slow connections only (Breaker.Slow):
-// a healthy connection's attempts pay no call for it.
+// InFlightStore caps the batches (workers) holding attempts to one
+// connection across every dispatcher instance: a batch takes one slot for
+// all its attempts to it. It is used for slow connections only
+// (Breaker.Slow): a healthy connection's attempts pay no call for it.
 type InFlightStore interface {
 	// MarkSlow marks the connection slow until the given time.
 	MarkSlow(ctx context.Context, tenantID, connectionID string, until time.Time) error

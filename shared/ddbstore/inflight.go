@@ -12,13 +12,15 @@ import (
 	"github.com/startmsg/chatbackend/shared/connections"
 )
 
-// A slow connection's attempts in flight, across every dispatcher
-// instance, are one item beside its breaker (TENANT#<t> / INF#<id>): n, the
-// slots taken, and at, when one was last taken or given back (unix ms).
-// Only slow connections (Breaker.SlowUntil, set on the breaker item, which
-// every batch reads anyway) use it, so a healthy connection's attempts
-// cost nothing more; a slow one's cost two UpdateItems each (take, give
-// back), and a slow endpoint makes few attempts a second by definition.
+// The batches (workers) holding attempts to a slow connection, across
+// every dispatcher instance, are one item beside its breaker (TENANT#<t> /
+// INF#<id>): n, the leases taken, and at, when one was last taken or given
+// back (unix ms). Only slow connections (Breaker.SlowUntil, set on the
+// breaker item, which every batch reads anyway) use it, so a healthy
+// connection's attempts cost nothing more; a slow one's cost two
+// UpdateItems per batch holding it (take, give back; its attempts in the
+// batch share the lease), and a slow endpoint takes few batches a second
+// by definition.
 
 const skInFlightP = "INF#"
 

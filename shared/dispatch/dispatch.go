@@ -138,9 +138,10 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 	ps := parseTasks(ev.Records)
 	conns := d.connections()
 	g := d.admit(ctx, ps)
+	b := &batchHold{}
 	var wg sync.WaitGroup
 	for i, m := range ev.Records {
-		wg.Go(func() { outs[i] = d.guarded(ctx, g, i, m, ps[i], conns) })
+		wg.Go(func() { outs[i] = d.guarded(ctx, g, b, i, m, ps[i], conns) })
 	}
 	wg.Wait()
 	if err := d.logAttempts(ctx, outs); err != nil {

@@ -8,21 +8,32 @@ import (
 	"github.com/startmsg/chatbackend/shared/connections"
 )
 
-// The in-flight cap (Limits.InFlight) holds in each process by itself
-// (acquire). Across instances it holds for slow connections: an attempt
-// that runs longer than connections.SlowAttempt marks its connection slow
-// (as soon as it has run that long) on its breaker item for
-// connections.SlowFor, which every instance reads with the batch's
-// breakers anyway (a read that lets an attempt go unleased is at most
-// Limits.SlowCheckFor old when the attempt starts, so an instance sees
-// another's mark before its next send, and an attempt sent unleased before
-// the mark takes a slot once it has run SlowAttempt, until it ends:
-// lateSlot); while it is slow, each attempt to it also takes one of InFlight slots counted in the store
-// (connections.InFlightStore), and a delivery that finds them all taken is
-// parked like one over the process's cap. A healthy connection's attempts
-// make no call for it: a fast endpoint cannot have many attempts in flight
-// at once, a slow one can (one batch of attempts per instance, each up to
-// the 10 s time limit), and that is the one the cap protects.
+// What a hanging endpoint takes is workers: a batch with one attempt to it
+// holds its worker (in Lambda, an instance) for the attempt's 10 s time
+// limit, as long as a batch of ten. So the cap on a slow connection counts
+// batches, not attempts: at most Limits.SlowWorkers batches hold attempts
+// to it at once, each up to Limits.InFlight of them (the connection's
+// messages in that batch, which share the batch's hold); the connection's
+// messages in other batches are parked (hidden for an attempt's time
+// limit), and those batches go on with their other messages at once.
+//
+// In a process the cap holds by itself (acquire). Across instances it
+// holds for slow connections: an attempt that runs longer than
+// connections.SlowAttempt marks its connection slow (as soon as it has run
+// that long) on its breaker item for connections.SlowFor, which every
+// instance reads with the batch's breakers anyway (a read that lets an
+// attempt go unleased is at most Limits.SlowCheckFor old when the attempt
+// starts, so an instance sees another's mark before its next send). While
+// it is slow, a batch's first attempt to it takes one of SlowWorkers
+// leases counted in the store (connections.InFlightStore), shared by the
+// batch's other attempts to it and given back when the last of them ends;
+// a batch that finds them all taken parks its deliveries to it. A batch
+// whose attempts were sent unleased before the mark takes a lease once one
+// of them has run SlowAttempt, whatever the count (they are in flight
+// already), until they end: the batches every instance sent before the
+// mark count against the cap, and no new batch joins them. A healthy
+// connection's attempts make no call for it: a fast endpoint cannot hold
+// many workers at once, a slow one can, and that is what the cap protects.
 
 // slowKnown reports whether this process knows the connection to be slow
 // at now (its own attempts, or the breaker read of this batch).
@@ -32,75 +43,104 @@ func (l *Limits) slowKnown(key string, now time.Time) bool {
 	return l.slow[key].After(now)
 }
 
-// lease takes one of the connection's slots across instances when the
-// connection is slow (held); ok is false when all are taken. A store that
-// fails lets the attempt go (the process's own cap still holds).
-func (d *Dispatcher) lease(ctx context.Context, v verdict) (release func(), held, ok bool) {
+// batchHold is one batch's hold on the connections it sends to: one lease
+// per connection, shared by the batch's attempts to it.
+type batchHold struct {
+	mu sync.Mutex
+	m  map[string]*connHold
+}
+
+// connHold is a batch's hold on one connection.
+type connHold struct {
+	mu      sync.Mutex
+	n       int  // the batch's attempts to it under way
+	held    bool // the batch holds one of its leases in the store
+	refused bool // its leases were all taken: the batch parks the rest
+}
+
+func (b *batchHold) of(key string) *connHold {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]*connHold{}
+	}
+	h := b.m[key]
+	if h == nil {
+		h = &connHold{}
+		b.m[key] = h
+	}
+	return h
+}
+
+// lease makes an attempt of batch b to the connection part of the batch's
+// hold on it: when the connection is slow and the batch holds no lease on
+// it yet, it takes one (ok is false when all are taken, for every later
+// attempt of the batch to it too). A store that fails lets the attempt go
+// (the process's own cap still holds). A connection this process saw
+// answer just now (answering, see acquire) needs no lease: an endpoint
+// that answers holds no worker long. The caller ends the attempt's part
+// with h.end.
+func (d *Dispatcher) lease(ctx context.Context, v verdict, b *batchHold, answering bool) (h *connHold, ok bool) {
 	l := d.Limits
+	h = b.of(v.key)
 	now := d.Now()
-	if l.Leases == nil || l.InFlight <= 0 || !(v.slow || l.slowKnown(v.key, now) || d.markedSlow(ctx, v, now)) {
-		return func() {}, false, true
-	}
-	got, err := l.Leases.AcquireInFlight(ctx, v.task.TenantID, v.task.ConnectionID, l.InFlight, now)
-	if err != nil {
-		d.Log.ErrorContext(ctx, "take in-flight slot", "err", err, "connection", v.task.ConnectionID)
-		return func() {}, false, true
-	}
-	if !got {
-		return nil, false, false
-	}
-	return func() {
-		// Given back even when the batch's context has ended.
-		ctx := context.WithoutCancel(ctx)
-		if err := l.Leases.ReleaseInFlight(ctx, v.task.TenantID, v.task.ConnectionID, d.Now()); err != nil {
-			d.Log.ErrorContext(ctx, "give back in-flight slot", "err", err, "connection", v.task.ConnectionID)
+	slow := l.Leases != nil && l.InFlight > 0 && !answering && (v.slow || l.slowKnown(v.key, now) || d.markedSlow(ctx, v, now))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if slow && !h.held {
+		if h.refused {
+			return h, false
 		}
-	}, true, true
+		got, err := l.Leases.AcquireInFlight(ctx, v.task.TenantID, v.task.ConnectionID, l.slowWorkers(), now)
+		switch {
+		case err != nil:
+			d.Log.ErrorContext(ctx, "take a lease on a slow connection", "err", err, "connection", v.task.ConnectionID)
+		case !got:
+			h.refused = true
+			return h, false
+		default:
+			h.held = true
+		}
+	}
+	h.n++
+	return h, true
 }
 
-// lateSlot is the slot an attempt sent unleased (its connection was not
-// known slow when it started) takes in the store once it has run
-// SlowAttempt, and gives back when it ends: the attempts sent by every
-// instance before the connection was marked then count against the cap,
-// and the attempts after the mark are refused until they end, rather than
-// hang beside them. It is taken whatever the count (they are in flight
-// already); it costs two writes per attempt that was slow, as a lease.
-type lateSlot struct {
-	mu          sync.Mutex
-	held, ended bool
-}
-
-// lateSlotMax is the count a late slot is taken under: any.
+// lateSlotMax is the count a late lease is taken under: any.
 const lateSlotMax = 1 << 30
 
-func (s *lateSlot) take(ctx context.Context, d *Dispatcher, v verdict) {
+// late takes the batch's lease on the connection, when it holds none, for
+// its attempts sent unleased, one of which has now run SlowAttempt: taken
+// whatever the count, held until they end.
+func (h *connHold) late(ctx context.Context, d *Dispatcher, v verdict) {
 	l := d.Limits
 	if l.Leases == nil || l.InFlight <= 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held || h.n == 0 {
 		return
 	}
 	got, err := l.Leases.AcquireInFlight(context.WithoutCancel(ctx), v.task.TenantID, v.task.ConnectionID, lateSlotMax, d.Now())
 	if err != nil {
-		d.Log.ErrorContext(ctx, "count a slow attempt in flight", "err", err, "connection", v.task.ConnectionID)
+		d.Log.ErrorContext(ctx, "count a slow batch in flight", "err", err, "connection", v.task.ConnectionID)
 		return
 	}
-	s.held = got
+	h.held = got
 }
 
-func (s *lateSlot) end(ctx context.Context, d *Dispatcher, v verdict) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ended = true
-	if !s.held {
+// end ends an attempt's part in the batch's hold; the last one gives the
+// lease back (even when the batch's context has ended).
+func (h *connHold) end(ctx context.Context, d *Dispatcher, v verdict) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n--; h.n > 0 || !h.held {
 		return
 	}
-	s.held = false
+	h.held = false
 	if err := d.Limits.Leases.ReleaseInFlight(context.WithoutCancel(ctx), v.task.TenantID, v.task.ConnectionID, d.Now()); err != nil {
-		d.Log.ErrorContext(ctx, "give back in-flight slot", "err", err, "connection", v.task.ConnectionID)
+		d.Log.ErrorContext(ctx, "give back a lease on a slow connection", "err", err, "connection", v.task.ConnectionID)
 	}
 }
 

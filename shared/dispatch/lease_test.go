@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
 // leaseCounter counts the UpdateItems on in-flight slot items (INF#).
@@ -201,8 +203,11 @@ func TestSlowMarkSeenBeforeSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Half a second later (the cached read is younger than CacheFor, older
-	// than SlowCheckFor) this instance's next attempt takes a slot.
+	// than SlowCheckFor) this instance's next attempt takes a slot. (Its
+	// own answers, once more than a second old, no longer say the endpoint
+	// answers now: TestMarkedSlowButAnsweringGoesUnleased.)
 	advance(500 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "s", 1))); err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +287,144 @@ func TestUnleasedAttemptCountsOnceSlow(t *testing.T) {
 	}
 	if n, _ := res.Item["n"].(*types.AttributeValueMemberN); n == nil || n.Value != "0" {
 		t.Fatalf("slots left taken: %v", res.Item["n"])
+	}
+}
+
+// TestSlowConnectionOneBatchAcrossInstances: once a connection is marked
+// slow, many small batches on two dispatcher instances (each its own
+// Limits, as two Lambda instances have), each with one delivery to the
+// slow connection beside two to a fast one, hold it with one batch at a
+// time between them: the batch holding its lease makes the attempt, the
+// others park their delivery to it and deliver the fast ones. Two writes
+// per batch that held it. Before, the cross-instance cap counted attempts
+// (three here), so three batches, three workers, held it at once.
+func TestSlowConnectionOneBatchAcrossInstances(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	slowWas := connections.SlowAttempt
+	connections.SlowAttempt = 200 * time.Millisecond // the attempts below are slow ones
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
+	fast := limitsConn(t, store, "ten_share", "conn_fast", "https://example.com/fast")
+	slow := limitsConn(t, store, "ten_share", "conn_slow", "https://example.com/slow")
+	if err := store.MarkSlow(ctx, slow.TenantID, slow.ID, time.Now().Add(connections.SlowFor)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	holding := map[string]int{} // batch (its tag) → its slow attempts in flight
+	most, slowSent := 0, 0
+	var fastSent atomic.Int64
+	sender := idSender(func(id string) delivery.Result {
+		if !strings.HasPrefix(id, "msg_s") {
+			fastSent.Add(1)
+			return res200
+		}
+		b := strings.SplitN(id, "_", 3)[1]
+		mu.Lock()
+		holding[b]++
+		slowSent++
+		most = max(most, len(holding))
+		mu.Unlock()
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		if holding[b]--; holding[b] == 0 {
+			delete(holding, b)
+		}
+		mu.Unlock()
+		return res200
+	})
+	instance := func() (*dispatch.Dispatcher, *recQueue) {
+		q := &recQueue{}
+		d := dispatch.New(store, sender, q, "q")
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 3})
+		return d, q
+	}
+	a, qa := instance()
+	b, qb := instance()
+	const rounds, perInstance = 3, 3
+	var wg sync.WaitGroup
+	for i, d := range []*dispatch.Dispatcher{a, b} {
+		for w := range perInstance {
+			wg.Go(func() {
+				for r := range rounds {
+					tag := fmt.Sprintf("s%d%d%d", i, w, r)
+					ts := append(tasksFor(slow, tag+"_", 1), tasksFor(fast, "f"+tag+"_", 2)...)
+					if _, err := d.Handle(ctx, batch(t, ts)); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	batches := 2 * perInstance * rounds
+	parked := len(qa.hidden) + len(qb.hidden)
+	if most != 1 || slowSent+parked != batches {
+		t.Fatalf("%d batches held the slow connection at once (want 1); %d sent, %d parked of %d", most, slowSent, parked, batches)
+	}
+	if n := fastSent.Load(); n != int64(2*batches) {
+		t.Fatalf("%d fast deliveries sent, want all %d", n, 2*batches)
+	}
+	if n := api.n.Load(); n > int64(2*batches) || n < int64(2*slowSent) {
+		t.Fatalf("%d lease calls for %d batches (%d sent to the slow connection): want two per batch that held it, at most two per other", n, batches, slowSent)
+	}
+	t.Logf("%d batches: %d sent to the slow connection, %d parked; %d lease calls", batches, slowSent, parked, api.n.Load())
+}
+
+// idSender answers each Send with what f returns for its webhook ID.
+type idSender func(id string) delivery.Result
+
+func (f idSender) Send(_ context.Context, _ string, h http.Header, _ []byte) delivery.Result {
+	return f(h.Get(webhook.HeaderID))
+}
+
+// TestMarkedSlowButAnsweringGoesUnleased: a healthy connection marked slow
+// (one late answer, say on a loaded machine) is not held to one batch at a
+// time for the mark's minute: once the process has seen it answer just
+// now, many small batches send to it at once, none parked, with no lease
+// taken in the store.
+func TestMarkedSlowButAnsweringGoesUnleased(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	api := &leaseCounter{API: e.DDB}
+	store := &ddbstore.Connections{API: api, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_answers", "conn_answers", "https://example.com/hook")
+	if err := store.MarkSlow(ctx, conn.TenantID, conn.ID, time.Now().Add(connections.SlowFor)); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int64
+	sender := senderByURL(func(string) delivery.Result {
+		sent.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return res200
+	})
+	q := &recQueue{}
+	d := dispatch.New(store, sender, q, "q")
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+	// The first batch takes the lease (the connection is marked slow) and
+	// sees it answer.
+	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "first", 2))); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d lease calls for the first batch, want 2 (take, give back)", n)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if _, err := d.Handle(ctx, batch(t, tasksFor(conn, fmt.Sprint("b", i, "_"), 1))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(q.hidden) != 0 || sent.Load() != 8 {
+		t.Fatalf("%d of 6 batches' deliveries parked, %d sent of 8: an answering connection's batches were held back", len(q.hidden), sent.Load())
+	}
+	if n := api.n.Load(); n != 2 {
+		t.Fatalf("%d lease calls, want none after the first batch's 2", n)
 	}
 }

@@ -44,26 +44,32 @@ import (
 //     InFlight): over it a delivery waits up to slotWait for a slot, then
 //     is parked for an attempt's time limit; it is parked at once when the
 //     connection is already failing or every slot is held by an attempt
-//     running longer than slotWait (a hanging endpoint holds one batch's
-//     worth of slots, not every batch of the process). In Lambda a process
+//     running longer than slotWait; and the batches holding attempts to a
+//     connection that does not answer quickly (at most SlowWorkers, see
+//     acquire): what a hanging endpoint takes is workers, one per batch
+//     with an attempt to it, however few its attempts. In Lambda a process
 //     handles one batch at a time, so across instances it is the breaker
-//     that holds a hanging endpoint back: each instance makes at most one
-//     batch of attempts to it before five failures open the breaker; and
-//     once an attempt to a connection was slow, the cap holds across
-//     instances too (lease.go).
+//     that holds a hanging endpoint back (each instance makes at most one
+//     batch of attempts to it before five failures open the breaker), and
+//     once an attempt to a connection was slow, the batches holding it are
+//     counted across instances too (lease.go).
 //
 // The results of attempts feed the breaker (noteResult). A nil *Limits
 // lets everything through (dispatch.New; Build sets them).
 type Limits struct {
 	Breakers connections.BreakerStore      // nil: no breaker
 	Rates    connections.DeliveryRateStore // nil: no rate limit
-	// Leases count a slow connection's attempts in flight across
-	// instances (lease.go); nil: the cap holds per process only.
+	// Leases count the batches holding attempts to a slow connection
+	// across instances (lease.go); nil: the cap holds per process only.
 	Leases connections.InFlightStore
 	// Rate is the most deliveries per second per tenant (0: no limit).
 	Rate int
 	// InFlight is the most attempts in flight per connection (0: no limit).
 	InFlight int
+	// SlowWorkers is the most batches (workers: in Lambda, instances)
+	// that hold attempts to one slow connection at once, in a process and
+	// across instances (default 1; see lease.go). Needs InFlight.
+	SlowWorkers int
 	// Burst: a send time up to this far ahead counts as now (default 1 s).
 	Burst time.Duration
 	// CacheFor is how long a breaker read is reused (default 1 s).
@@ -83,7 +89,8 @@ type Limits struct {
 
 	mu       sync.Mutex
 	inflight map[string]*slots
-	freed    chan struct{} // closed when a slot is released
+	answered map[string]answer // by connection: the last attempt that ended within SlowAttempt
+	freed    chan struct{}     // closed when a slot is released
 	cache    map[string]cachedBreaker
 	slow     map[string]time.Time // connections this process saw slow, until
 	stocks   map[string]*rateStock
@@ -123,6 +130,14 @@ const (
 	// inFlightPark parks a delivery over the in-flight cap: by then the
 	// attempts that held the slots have ended, one way or the other.
 	inFlightPark = delivery.AttemptTimeout
+	// answeredFor is how long an attempt that ended within SlowAttempt
+	// shows its connection answering (see acquire).
+	answeredFor = connections.SlowFor
+	// hungAfter: an attempt that has run this long with no attempt to its
+	// connection ended since it started shows the connection hung (see
+	// acquire): long enough that a loaded machine's healthy endpoint
+	// does not look hung, short against an attempt's time limit.
+	hungAfter = time.Second
 	// parkInPlace: a message received fewer times than this (half the
 	// queue's redrive limit) is parked by hiding it.
 	parkInPlace = queue.MaxReceiveCount / 2
@@ -180,6 +195,13 @@ func (l *Limits) rateAhead() time.Duration { return cmpOr(l.RateAhead, 100*time.
 func (l *Limits) cacheFor() time.Duration  { return cmpOr(l.CacheFor, time.Second) }
 func (l *Limits) slowCheckFor() time.Duration {
 	return min(cmpOr(l.SlowCheckFor, 100*time.Millisecond), l.cacheFor())
+}
+
+func (l *Limits) slowWorkers() int {
+	if l.SlowWorkers > 0 {
+		return l.SlowWorkers
+	}
+	return 1
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -394,7 +416,7 @@ func (l *Limits) takeSlots(ctx context.Context, tenant string, n int, every time
 
 // guarded makes message i's attempt (handleMessage) if its gates let it,
 // or parks it.
-func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMessage, p parsed, conns *batchConns) outcome {
+func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, m events.SQSMessage, p parsed, conns *batchConns) outcome {
 	if g == nil || !g[i].guarded {
 		return d.handleMessage(ctx, conns, m, p)
 	}
@@ -412,31 +434,37 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, i int, m events.SQSMe
 		}
 		return o
 	}
-	release, ok := d.Limits.acquire(ctx, v.key, v.failing)
-	if !ok {
-		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
+	release, wait, answers := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
+	if wait > 0 {
+		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
-	defer release()
-	leased, held, ok := d.lease(ctx, v)
+	attempted := false
+	defer func() { release(attempted) }()
+	h, ok := d.lease(ctx, v, b, answers == answeringNow)
 	if !ok {
-		return d.park(ctx, m, v, inFlightPark+d.spread(inFlightPark/5))
+		// Held by another batch: until its attempts end, or, when the
+		// connection answers, for a moment.
+		wait := inFlightPark
+		if answers != unanswered {
+			wait = connections.SlowAttempt
+		}
+		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
-	defer leased()
 	// An attempt still running after SlowAttempt marks its connection slow
-	// then, not when it ends (a hanging endpoint's end is 10 s away); sent
-	// unleased, it then takes a slot in the store until it ends (lease.go).
-	late := &lateSlot{}
+	// then, not when it ends (a hanging endpoint's end is 10 s away); its
+	// batch, holding no lease on the connection, then takes one in the
+	// store until its last attempt to it ends (lease.go).
 	slow := time.AfterFunc(connections.SlowAttempt, func() {
 		d.noteSlow(ctx, v)
-		if !held {
-			late.take(ctx, d, v)
-		}
+		h.late(ctx, d, v)
 	})
 	defer func() {
 		slow.Stop()
-		late.end(ctx, d, v)
+		h.end(ctx, d, v)
 	}()
-	return d.handleMessage(ctx, conns, m, p)
+	o := d.handleMessage(ctx, conns, m, p)
+	attempted = o.attempted
+	return o
 }
 
 // park parks a delivery for wait (see Limits). A message received fewer
@@ -469,8 +497,14 @@ func (d *Dispatcher) spread(w time.Duration) time.Duration {
 
 // slots are one connection's attempts in flight in this process.
 type slots struct {
-	starts   []time.Time // of the attempts in flight
-	released time.Time   // when one last ended
+	running  []*running // the attempts in flight
+	released time.Time  // when one last ended
+}
+
+// running is an attempt in flight: when it started, and its batch.
+type running struct {
+	start time.Time
+	batch *batchHold
 }
 
 // stuck reports whether the connection's slots are all held by attempts
@@ -480,49 +514,159 @@ func (s *slots) stuck(now time.Time) bool {
 	if now.Sub(s.released) < slotWait {
 		return false
 	}
-	for _, t := range s.starts {
-		if now.Sub(t) < slotWait {
+	for _, r := range s.running {
+		if now.Sub(r.start) < slotWait {
 			return false
 		}
 	}
 	return true
 }
 
-// acquire takes an in-flight slot of the connection. When all are taken it
-// waits up to slotWait for one, unless the connection is failing or its
-// slots are stuck (then it gives up at once).
-func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release func(), ok bool) {
+// holders is how many batches other than b have attempts in flight, and
+// whether b has.
+func (s *slots) holders(b *batchHold) (others int, holds bool) {
+	var seen []*batchHold
+	for _, r := range s.running {
+		switch {
+		case r.batch == b:
+			holds = true
+		case !slices.Contains(seen, r.batch):
+			seen = append(seen, r.batch)
+		}
+	}
+	return len(seen), holds
+}
+
+// longest reports whether an attempt in flight has run d or longer.
+func (s *slots) longest(now time.Time, d time.Duration) bool {
+	for _, r := range s.running {
+		if now.Sub(r.start) >= d {
+			return true
+		}
+	}
+	return false
+}
+
+// hung reports whether an attempt in flight has run hungAfter or longer
+// though it started after the last answer (since): the endpoint answers
+// none of the attempts made since.
+func (s *slots) hung(now, since time.Time) bool {
+	for _, r := range s.running {
+		if now.Sub(r.start) >= hungAfter && !r.start.Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+// answer is an attempt that ended within SlowAttempt: when, and how long
+// it took.
+type answer struct {
+	at   time.Time
+	took time.Duration
+}
+
+// answerState is what a process knows of a connection's answers.
+type answerState int
+
+const (
+	unanswered     answerState = iota // no answer lately, or hung since
+	answeredLately                    // an answer within answeredFor, none hung since
+	answeringNow                      // an answer under hungAfter, less than hungAfter ago, none in flight as long
+)
+
+// acquire takes an in-flight slot of the connection for an attempt of
+// batch b, or says how long to park the delivery (wait > 0); release
+// gives the slot back, told whether an attempt was made. Two caps
+// hold in the process:
+//
+//   - InFlight attempts: when all are taken it waits up to slotWait for
+//     one, unless the connection is failing or its slots are stuck (then it
+//     gives up at once);
+//   - SlowWorkers batches, on what a hanging endpoint takes (a worker for
+//     the attempt's time limit, however few of its attempts the batch
+//     holds): a batch that has no attempt to the connection in flight
+//     joins those that have when they are fewer than SlowWorkers, or when
+//     the connection answers (an attempt to it ended within SlowAttempt in
+//     the last answeredFor, and none of those made since has run
+//     hungAfter) and is not known slow, or answers now though it is
+//     marked slow (an attempt to it took less than hungAfter and ended
+//     less than hungAfter ago, and none in flight has run hungAfter:
+//     answeringNow, and the batch needs no lease in the store
+//     either; a healthy endpoint marked slow by one late answer is not
+//     held to one batch for the mark's minute, and an endpoint that hangs
+//     answers nothing after its mark, which comes 2 s after its first
+//     hung attempt started). Else a connection known slow that does not
+//     answer parks the delivery at once for an attempt's time limit; one
+//     known slow that answers, or hung (an attempt made since its last
+//     answer has run hungAfter), at once for SlowAttempt (by then it is
+//     marked slow, or answers now); one not proven either way (no answer
+//     yet, its attempts young) waits up to slotWait for an answer, then
+//     is parked for SlowAttempt too.
+//
+// A healthy connection's batches thus go at once, as many as the process
+// runs; a slow one holds at most SlowWorkers of them.
+func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(attempted bool), wait time.Duration, answers answerState) {
 	if l.InFlight <= 0 {
-		return func() {}, true
+		return func(bool) {}, 0, unanswered
 	}
 	deadline := time.Now().Add(slotWait)
 	l.mu.Lock()
 	if l.inflight == nil {
 		l.inflight = map[string]*slots{}
 	}
+	if l.answered == nil || len(l.answered) > 10000 {
+		l.answered = map[string]answer{}
+	}
 	s := l.inflight[key]
 	if s == nil {
 		s = &slots{}
 		l.inflight[key] = s
 	}
-	for len(s.starts) >= l.InFlight {
-		wait := time.Until(deadline)
-		if failing || wait <= 0 || s.stuck(time.Now()) {
+	for {
+		now := time.Now()
+		full := len(s.running) >= l.InFlight
+		others, holds := s.holders(b)
+		last, ok := l.answered[key]
+		hung := s.hung(now, last.at)
+		answered := ok && now.Sub(last.at) < answeredFor && !hung
+		answering := answered && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
+		switch {
+		case answering:
+			answers = answeringNow
+		case answered:
+			answers = answeredLately
+		default:
+			answers = unanswered
+		}
+		over := !holds && others >= l.slowWorkers() && !answering && (slow || !answered)
+		if !full && !over {
+			break
+		}
+		left := time.Until(deadline)
+		switch {
+		case failing || (full && s.stuck(now)) || (over && slow && !answered):
 			l.mu.Unlock()
-			return nil, false
+			return nil, inFlightPark, unanswered
+		case over && (slow || hung), left <= 0 && over && !full:
+			l.mu.Unlock()
+			return nil, connections.SlowAttempt, unanswered
+		case left <= 0:
+			l.mu.Unlock()
+			return nil, inFlightPark, unanswered
 		}
 		if l.freed == nil {
 			l.freed = make(chan struct{})
 		}
 		freed := l.freed
 		l.mu.Unlock()
-		t := time.NewTimer(wait)
+		t := time.NewTimer(left)
 		select {
 		case <-freed:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, false
+			return nil, inFlightPark, unanswered
 		}
 		t.Stop()
 		l.mu.Lock()
@@ -531,24 +675,32 @@ func (l *Limits) acquire(ctx context.Context, key string, failing bool) (release
 			l.inflight[key] = s
 		}
 	}
-	start := time.Now()
-	s.starts = append(s.starts, start)
+	r := &running{start: time.Now(), batch: b}
+	s.running = append(s.running, r)
 	l.mu.Unlock()
-	return func() {
+	return func(attempted bool) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if i := slices.Index(s.starts, start); i >= 0 {
-			s.starts = slices.Delete(s.starts, i, i+1)
+		end := time.Now()
+		if i := slices.Index(s.running, r); i >= 0 {
+			s.running = slices.Delete(s.running, i, i+1)
 		}
-		s.released = time.Now()
-		if len(s.starts) == 0 && l.inflight[key] == s {
+		s.released = end
+		switch took := end.Sub(r.start); {
+		case !attempted: // parked, or nothing to send: says nothing of the endpoint
+		case took < connections.SlowAttempt:
+			l.answered[key] = answer{at: end, took: took}
+		case l.answered[key].at.Before(r.start):
+			delete(l.answered, key)
+		}
+		if len(s.running) == 0 && l.inflight[key] == s {
 			delete(l.inflight, key)
 		}
 		if l.freed != nil {
 			close(l.freed)
 			l.freed = nil
 		}
-	}, true
+	}, 0, answers
 }
 
 // cached is a breaker read less than CacheFor ago, and when it was read.

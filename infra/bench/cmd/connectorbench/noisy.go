@@ -50,9 +50,10 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // delivery to B's healthy endpoint: stream → trigger router → queue →
 // dispatcher) for -noisy-duration alone, then again while tenant A makes
 // -noisy-a-rate contact updates per second on the same road to an endpoint
-// that hangs (the endpoint takes at most InFlightPerConnection attempts at
-// once, each up to the 10 s time limit: about one a second, far below A's
-// rate, so A's deliveries pile up in the queue as a flood's would), each
+// that hangs (the endpoint is held by one batch at a time, its attempts
+// to it at most InFlightPerConnection, each up to the 10 s time limit: at
+// most one a second, far below A's rate, so A's deliveries pile up in the
+// queue as a flood's would), each
 // phase after the same -noisy-warmup of B's updates, unmeasured, on a
 // dispatcher capped at -noisy-concurrency batches at once (the SQS
 // poller's concurrency, as a small stage's reserved concurrency caps it),
@@ -209,13 +210,14 @@ func measureNoisy(ctx context.Context, o options, _ *emfCounter, logf func(strin
 		phaseLine("alone (before A)", alone),
 		phaseLine("alone (after A's recovery)", after),
 		phaseLine("with A", withA),
-		fmt.Sprintf("A: %d updates made at %.0f/s, %d accepted (the last answered %.1f s after A's start), API call %s; %d requests hung before the breaker held them back; dispatcher: %d batches at once, fair scheduling %t, stage limits %d deliveries/s per tenant, %d in flight per connection",
+		fmt.Sprintf("A: %d updates made at %.0f/s, %d accepted (the last answered %.1f s after A's start), API call %s; %d requests hung before the breaker held them back; dispatcher: %d batches at once, fair scheduling %t, stage limits %d deliveries/s per tenant, %d in flight per connection, one batch at a time holding a slow one",
 			aPhase.Updates, aRate, aPhase.Accepted, aSent.Seconds(), aPhase.API, hungBefore, o.noisyConc, o.noisyFair, limits.RatePerTenant, limits.InFlightPerConnection),
 		fmt.Sprintf("A after recovery: %d of %d delivered (%d requests), the last %.1f s after the endpoint came back",
 			aPhase.Arrived, aPhase.Accepted, aRequests, aLast.Sub(upAt).Seconds()),
+		fmt.Sprintf("B's deliveries handed back by the dispatcher (parked or kept on a fault; a receive each), whole run: %d", stages.handedBack.Load()),
 	}
 	data := map[string]any{"b_alone": alone, "b_alone_after": after, "b_with_a": withA, "a": aPhase, "a_accepted": aPhase.Accepted, "a_delivered": aPhase.Arrived,
-		"a_hung_requests": hungBefore, "breaker_open_s": tOpen.Value, "fair": o.noisyFair}
+		"a_hung_requests": hungBefore, "breaker_open_s": tOpen.Value, "fair": o.noisyFair, "b_handed_back": stages.handedBack.Load()}
 	for _, t := range []*connector.Target{&tP95, &tRatio, &tOpen, &tAll} {
 		t.Notes, t.Data = notes, data
 	}

@@ -54,6 +54,9 @@ type bStages struct {
 	mu         sync.Mutex
 	queued     map[string]time.Time
 	dispatched map[string]time.Time
+	// handedBack counts B's messages the dispatcher reported failed
+	// (parked, or kept for a fault of its own): none should be.
+	handedBack atomic.Int64
 }
 
 func newBStages(tenant string) *bStages {
@@ -94,7 +97,16 @@ func (b *bStages) handler(h lambdaapp.QueueHandler) lambdaapp.QueueHandler {
 			bodies[i] = r.Body
 		}
 		b.note(b.dispatched, bodies, time.Now())
-		return h(ctx, ev)
+		resp, err := h(ctx, ev)
+		mark := `"tenant_id":"` + b.tenant + `"`
+		for _, f := range resp.BatchItemFailures {
+			for i, r := range ev.Records {
+				if r.MessageId == f.ItemIdentifier && strings.Contains(bodies[i], mark) {
+					b.handedBack.Add(1)
+				}
+			}
+		}
+		return resp, err
 	}
 }
 

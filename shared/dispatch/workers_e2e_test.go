@@ -1,0 +1,241 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
+	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
+	"github.com/startmsg/chatbackend/shared/delivery"
+	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/netguard"
+	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/webhook"
+)
+
+// workerWatch tells which batch (handler invocation, i.e. worker) each
+// delivery is in, and counts the batches that hold an attempt in flight to
+// one URL: the workers that connection holds.
+type workerWatch struct {
+	inner dispatch.Sender
+	url   string
+
+	mu      sync.Mutex
+	batchOf map[string]int64 // delivery ID → the batch it was last received in
+	active  map[int64]int    // batch → its attempts in flight to url
+	most    int              // the most batches holding url at once
+	started int              // attempts to url made
+	ended   atomic.Int64     // attempts to url ended
+}
+
+func (w *workerWatch) received(batch int64, ev events.SQSEvent) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range ev.Records {
+		var task connections.Task
+		if json.Unmarshal([]byte(m.Body), &task) == nil {
+			w.batchOf[task.ID] = batch
+		}
+	}
+}
+
+func (w *workerWatch) Send(ctx context.Context, url string, h http.Header, body []byte) delivery.Result {
+	if url != w.url {
+		return w.inner.Send(ctx, url, h, body)
+	}
+	w.mu.Lock()
+	b := w.batchOf[h.Get(webhook.HeaderID)]
+	w.active[b]++
+	w.started++
+	w.most = max(w.most, len(w.active))
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		if w.active[b]--; w.active[b] == 0 {
+			delete(w.active, b)
+		}
+		w.mu.Unlock()
+		w.ended.Add(1)
+	}()
+	return w.inner.Send(ctx, url, h, body)
+}
+
+// TestHangingConnectionHoldsOneWorkerE2E: through fauxqs, the SQS poller
+// (four workers, small batches, no fair scheduling: the dispatcher's own
+// cap is under test), the dispatcher and dynoxide, one tenant's endpoint
+// accepts and never answers while its deliveries come in many small
+// batches, each beside two of a healthy tenant's; a second wave comes once
+// the connection is marked slow. The hanging connection never holds more
+// than one worker at once (Limits.SlowWorkers), so the healthy tenant's
+// deliveries all arrive before the first hanging attempt gives up (they
+// never wait for a worker the hanging endpoint holds); the hanging
+// connection's other deliveries are parked, not attempted, and all arrive
+// once the endpoint answers again: none is lost. Before, each small batch
+// held its worker with one hanging attempt (the cap counted attempts, ten
+// a process), every worker was held, and the healthy tenant's deliveries
+// waited for the attempts' time limit.
+func TestHangingConnectionHoldsOneWorkerE2E(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	slowWas, schedWas := connections.SlowAttempt, connections.Schedule
+	connections.SlowAttempt = 500 * time.Millisecond
+	for i := range connections.Schedule {
+		connections.Schedule[i] = time.Second
+	}
+	t.Cleanup(func() { connections.SlowAttempt, connections.Schedule = slowWas, schedWas })
+
+	var down atomic.Bool
+	down.Store(true)
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	hangGot, goodGot := map[string]int{}, map[string]int{}
+	var goodLate []string // healthy deliveries that arrived after a hanging attempt ended
+	var watch *workerWatch
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if down.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+			return
+		}
+		mu.Lock()
+		hangGot[r.Header.Get(webhook.HeaderID)]++
+		mu.Unlock()
+	}))
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		id := r.Header.Get(webhook.HeaderID)
+		mu.Lock()
+		defer mu.Unlock()
+		goodGot[id]++
+		if watch.ended.Load() > 0 {
+			goodLate = append(goodLate, id)
+		}
+	}))
+	t.Cleanup(func() {
+		close(stop)
+		hang.Close()
+		good.Close()
+	})
+	hc := limitsConn(t, store, "ten_hangw", "conn_hangw", hang.URL+"/hook")
+	gc := limitsConn(t, store, "ten_goodw", "conn_goodw", good.URL+"/hook")
+
+	// The attempts' time limit: the window in which the healthy tenant's
+	// deliveries must all get through.
+	const limit = 8 * time.Second
+	watch = &workerWatch{inner: delivery.New(netguard.Policy{AllowLoopback: true}, limit), url: hc.URL,
+		batchOf: map[string]int64{}, active: map[int64]int{}}
+	d := dispatch.New(store, watch, e.SQS, e.Queues.DeliveriesURL)
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+	var batches, hangReceives atomic.Int64
+	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		b := batches.Add(1)
+		watch.received(b, ev)
+		for _, m := range ev.Records {
+			var task connections.Task
+			if json.Unmarshal([]byte(m.Body), &task) == nil && task.ConnectionID == hc.ID {
+				hangReceives.Add(1)
+			}
+		}
+		return d.Handle(ctx, ev)
+	}
+
+	// Small batches: one hanging delivery and two healthy ones each.
+	wave := func(prefix string, n int) []connections.Delivery {
+		hs, gs := tasksFor(hc, prefix+"h", n), tasksFor(gc, prefix+"g", 2*n)
+		var ds []connections.Delivery
+		for i := range n {
+			ds = append(ds, hs[i].Delivery, gs[2*i].Delivery, gs[2*i+1].Delivery)
+		}
+		return ds
+	}
+	first, second := wave("w1", 8), wave("w2", 8)
+	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, first); err != nil {
+		t.Fatal(err)
+	}
+	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
+		BatchSize: 3, Concurrency: 4, WaitTime: time.Second, Handler: handler, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	pctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(pctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Error(err)
+		}
+	})
+
+	// The second wave once the connection is marked slow (its leases are
+	// then counted in the store).
+	waitFor(t, 30*time.Second, "the hanging connection marked slow", func() bool {
+		br, err := store.Breaker(ctx, hc.TenantID, hc.ID)
+		return err == nil && br.Slow(time.Now())
+	})
+	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, second); err != nil {
+		t.Fatal(err)
+	}
+	all := append(first, second...)
+	// The endpoint answers again once a hanging attempt has given up.
+	waitFor(t, 60*time.Second, "a hanging attempt's time limit", func() bool { return watch.ended.Load() > 0 })
+	// The workers held while it hung (once it answers, its batches go as
+	// a healthy connection's do).
+	watch.mu.Lock()
+	most := watch.most
+	watch.mu.Unlock()
+	down.Store(false)
+	waitFor(t, 120*time.Second, "every delivery delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, del := range all {
+			if (del.ConnectionID == hc.ID && hangGot[del.ID] == 0) || (del.ConnectionID == gc.ID && goodGot[del.ID] == 0) {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 60*time.Second, "the queue drained", func() bool { return queueDepth(t, e.SQS, e.Queues.DeliveriesURL) == 0 })
+
+	watch.mu.Lock()
+	started := watch.started
+	watch.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d batches; hanging connection: %d attempts, %d receives of its %d deliveries, at most %d workers held at once; %d healthy deliveries late",
+		batches.Load(), started, hangReceives.Load(), len(all)/3, most, len(goodLate))
+	if hangReceives.Load() <= int64(len(all)/3) {
+		t.Fatalf("the hanging connection's deliveries were received %d times for %d: none parked, the test did not do what it claims", hangReceives.Load(), len(all)/3)
+	}
+	if most > 1 {
+		t.Errorf("the hanging connection held %d workers at once, want at most 1 (Limits.SlowWorkers)", most)
+	}
+	if len(goodLate) > 0 {
+		t.Errorf("%d of the healthy tenant's %d deliveries arrived only after a hanging attempt gave up (they waited for a worker it held): %v",
+			len(goodLate), 2*len(all)/3, goodLate)
+	}
+	for id, n := range goodGot {
+		if n != 1 {
+			t.Errorf("healthy delivery %s arrived %d times, want once", id, n)
+		}
+	}
+	dlq := map[string]int{}
+	drainDLQ(t, e.SQS, e.Queues.DLQURL, dlq)
+	if len(dlq) != 0 {
+		t.Errorf("DLQ holds %v", dlq)
+	}
+}
