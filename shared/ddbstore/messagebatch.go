@@ -84,7 +84,10 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 				out[i] = messages.Claim{Message: m, Done: true}
 				continue
 			}
-			if until := claimUntil(claims[i]); until >= now.UnixMilli() {
+			// A claim on the message item itself is an older sender's
+			// (before the claims moved to the operations table): it holds
+			// as theirs does, until its lease ends.
+			if until := max(claimUntil(claims[i]), claimUntil(raw)); until >= now.UnixMilli() {
 				out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
 				continue
 			}
@@ -119,12 +122,14 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 
 // claimItems are the claim of one message read with attempts (its
 // attempts attribute as read; nil when it had none): a check that the
-// message is queued and not attempted since it was read, and the claim
-// item put where no claim is live.
+// message is queued, not attempted since it was read and without a live
+// claim of an older sender on its own item (claim_until, as senders
+// claimed before the claim items), and the claim item put where no claim
+// is live.
 func (s *Messages) claimItems(k messages.Key, token string, now time.Time, lease time.Duration, attempts types.AttributeValue) []types.TransactWriteItem {
-	cond := "#status = :queued"
-	vals := map[string]types.AttributeValue{":queued": avS(string(messages.StatusQueued))}
-	names := map[string]string{"#status": "status", "#att": "attempts"}
+	cond := "#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"
+	vals := map[string]types.AttributeValue{":queued": avS(string(messages.StatusQueued)), ":now": avN(now.UnixMilli())}
+	names := map[string]string{"#status": "status", "#att": "attempts", "#until": attrClaimUntil}
 	if attempts != nil {
 		cond += " AND #att = :att"
 		vals[":att"] = attempts

@@ -351,3 +351,69 @@ func TestProviderPointerKeptBefore(t *testing.T) {
 		t.Fatalf("no pointer: %v", err)
 	}
 }
+
+// oldStyleClaim claims a message as senders did before the claims moved
+// to the operations table: the token and the lease end (Unix ms) on the
+// message item itself, on condition that it is queued and unclaimed.
+func oldStyleClaim(t *testing.T, api ddbstore.API, table, tenantID, id, token string, now time.Time, lease time.Duration) {
+	t.Helper()
+	_, err := api.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "MSG#" + tenantID + "#" + id}, "SK": &types.AttributeValueMemberS{Value: "MSG"}},
+		UpdateExpression:         aws.String("SET #claim = :tok, #until = :until"),
+		ConditionExpression:      aws.String("#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": "claim", "#until": "claim_until"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": &types.AttributeValueMemberS{Value: token}, ":until": &types.AttributeValueMemberN{Value: fmt.Sprint(now.Add(lease).UnixMilli())},
+			":now": &types.AttributeValueMemberN{Value: fmt.Sprint(now.UnixMilli())}, ":queued": &types.AttributeValueMemberS{Value: "queued"},
+		},
+	})
+	if err != nil {
+		t.Fatalf("old-style claim of %s: %v", id, err)
+	}
+}
+
+// During a rollout, a sender of the previous version may hold a claim on
+// the message item itself (claim, claim_until) while it calls the
+// provider: the new claim honours it until its lease ends, whether it was
+// there when the batch was read or came between the read and the write,
+// and the rest of the batch is claimed.
+func TestOldStyleClaimHonoured(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 4 {
+		m := queuedMessage(fmt.Sprintf("msg_old%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	// msg_old0 is claimed by an old sender before the batch is read,
+	// msg_old1 between the batch's read and its write.
+	oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_old0", "old", now, time.Minute)
+	api.race = func() { oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_old1", "old", now, 2*time.Minute) }
+	got := s.ClaimMessages(ctx, keys, "tok", now.Add(time.Second), time.Minute)
+	var claimed *messages.ClaimedError
+	for i, want := range []time.Time{now.Add(time.Minute), now.Add(2 * time.Minute)} {
+		if !errors.As(got[i].Err, &claimed) || !claimed.Until.Equal(want) {
+			t.Errorf("%s, claimed the old way until %s: %+v", keys[i].ID, want.Format(time.TimeOnly), got[i])
+		}
+	}
+	for _, c := range got[2:] {
+		if c.Err != nil || c.Done {
+			t.Errorf("%s: %+v", c.Message.ID, c)
+		}
+	}
+	// Within the old lease, a single claim is refused too; once it ended
+	// (the old sender gone), the message is claimed.
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_old0", "tok", now.Add(59*time.Second), time.Minute); !errors.As(err, &claimed) {
+		t.Fatalf("claim within an old-style lease: %v", err)
+	}
+	if _, done, err := s.ClaimMessage(ctx, "ten_a", "msg_old0", "tok", now.Add(time.Minute+time.Millisecond), time.Minute); err != nil || done {
+		t.Fatalf("claim after an old-style lease: %v %v", done, err)
+	}
+}
