@@ -417,3 +417,113 @@ func TestOldStyleClaimHonoured(t *testing.T) {
 		t.Fatalf("claim after an old-style lease: %v %v", done, err)
 	}
 }
+
+// countingAPI's BatchGetItem calls are reads; a claim of messages its
+// tasks carry makes none: the transaction's cancellation reasons (with
+// the items its conditions found) answer a message sent, failed,
+// attempted since, claimed by another sender or missing, and the rest
+// are claimed in a second transaction.
+func TestClaimQueuedWithoutRead(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var reqs []messages.ClaimRequest
+	for i := range 7 {
+		m := queuedMessage(fmt.Sprintf("msg_q%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, messages.ClaimRequest{Key: messages.Key{TenantID: "ten_a", ID: m.ID}, Queued: &m})
+	}
+	// msg_q2 sent, msg_q3 attempted once since its task was queued,
+	// msg_q4 claimed by another sender, msg_q5 by an older sender on the
+	// message item; msg_none was never stored.
+	if err := s.RecordSent(ctx, *reqs[2].Queued, "wamid.Q2", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_q3", "earlier", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordRetry(ctx, "ten_a", "msg_q3", "earlier", messages.Failure{Code: "500"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_q4", "other", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_q5", "old", now, 2*time.Minute)
+	none := queuedMessage("msg_none", now)
+	reqs = append(reqs, messages.ClaimRequest{Key: messages.Key{TenantID: "ten_a", ID: none.ID}, Queued: &none})
+
+	api.calls.Store(0)
+	reads := &readCounter{countingAPI: api}
+	s.API = reads
+	got := s.ClaimQueued(ctx, reqs, "tok", now.Add(time.Second), time.Minute)
+	if r := reads.reads.Load(); r != 0 {
+		t.Errorf("%d reads for a claim of messages their tasks carry, want 0", r)
+	}
+	if n := api.calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2 (the transaction, and again without the ones it answered)", n)
+	}
+	var claimed *messages.ClaimedError
+	for i, c := range got {
+		id := reqs[i].ID
+		switch id {
+		case "msg_q2":
+			if c.Err != nil || !c.Done || c.Message.Status != messages.StatusSent || c.Message.ProviderID != "wamid.Q2" {
+				t.Errorf("sent message: %+v", c)
+			}
+		case "msg_q3":
+			if c.Err != nil || c.Done || c.Message.Attempts != 1 || c.Message.Text == nil {
+				t.Errorf("message attempted since its task: %+v", c)
+			}
+		case "msg_q4":
+			if !errors.As(c.Err, &claimed) || !claimed.Until.Equal(now.Add(time.Minute)) {
+				t.Errorf("message claimed by another sender: %+v", c)
+			}
+		case "msg_q5":
+			if !errors.As(c.Err, &claimed) || !claimed.Until.Equal(now.Add(2*time.Minute)) {
+				t.Errorf("message claimed by an older sender: %+v", c)
+			}
+		case "msg_none":
+			if !apperr.Is(c.Err, apperr.KindNotFound) {
+				t.Errorf("missing message: %+v", c)
+			}
+		default:
+			if c.Err != nil || c.Done || c.Message.ID != id || c.Message.Text == nil || c.Message.Attempts != 0 {
+				t.Errorf("%s: %+v", id, c)
+			}
+		}
+	}
+	// The claims hold: a second claim of the same tasks is refused, and
+	// msg_q3's outcome is recorded with its claim's token.
+	again := s.ClaimQueued(ctx, reqs[:2], "late", now.Add(2*time.Second), time.Minute)
+	for _, c := range again {
+		if !errors.As(c.Err, &claimed) {
+			t.Errorf("claim over a live claim: %+v", c)
+		}
+	}
+	if errs := s.RecordOutcomes(ctx, []messages.Outcome{{Kind: messages.OutcomeRetry, Message: got[3].Message, Token: "tok", Failure: messages.Failure{Code: "429"}}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if m, _ := s.GetMessage(ctx, "ten_a", "msg_q3"); m.Attempts != 2 {
+		t.Errorf("retry of a message claimed from its task: attempts %d, want 2", m.Attempts)
+	}
+}
+
+// readCounter counts BatchGetItem and GetItem calls.
+type readCounter struct {
+	*countingAPI
+	reads atomic.Int64
+}
+
+func (r *readCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	r.reads.Add(1)
+	return r.countingAPI.GetItem(ctx, in, o...)
+}
+
+func (r *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	r.reads.Add(1)
+	return r.countingAPI.BatchGetItem(ctx, in, o...)
+}
