@@ -18,6 +18,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/sender/providertest"
 )
@@ -376,4 +377,17 @@ type missingCreds struct{ reads atomic.Int64 }
 func (m *missingCreds) ProviderCredentials(_ context.Context, _, channelID string) (sender.Credentials, error) {
 	m.reads.Add(1)
 	return sender.Credentials{}, apperr.NotFound("Provider credentials of channel", channelID)
+}
+
+// An early status waits as long as a send of ours can take to record its
+// sent: the invocation that made the call, then eight receives in a row
+// whose record the store refused, each hidden for its fault backoff.
+func TestEarlyStatusOutlastsTheSentRecord(t *testing.T) {
+	wait := queue.SenderTimeout
+	for n := 1; n <= 8; n++ {
+		wait += sender.FaultBackoff(n)
+	}
+	if ddbstore.EarlyStatusTTL < wait {
+		t.Fatalf("an early status waits %s; a sent record may come %s after the provider's acceptance", ddbstore.EarlyStatusTTL, wait)
+	}
 }
