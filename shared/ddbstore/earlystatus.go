@@ -27,11 +27,22 @@ import (
 // transaction conditioned on the early status being as read. The early
 // write is conditioned on no pointer, so each of the two writes sees the
 // other: whichever comes second applies the status. An early status item
-// no sender claims (a message sent from elsewhere) expires after
-// EarlyStatusTTL.
+// no sender claims (a message sent from elsewhere, WhatsApp Manager) expires
+// after EarlyStatusTTL.
 
-// EarlyStatusTTL is how long an early status waits for its message.
-const EarlyStatusTTL = 7 * 24 * time.Hour
+// EarlyStatusTTL is how long an early status waits for its message: as
+// long as a send of ours can take to record its "sent" after the
+// provider accepted it. The sender records it in the invocation that made
+// the call (within queue.SenderTimeout, 30 s); when the store refuses that
+// write, the sender's process keeps the provider's id and records it at
+// the message's next receive, hidden for its fault backoff (5 s, 10 s,
+// 20 s, ...): 30 minutes cover the invocation and eight such receives in
+// a row (21 min 15 s of backoff), a store outage of some 20 minutes. An
+// early status older than that is a message sent from elsewhere, never
+// ours (a provider's ids are not reused). DynamoDB deletes an expired
+// item some time after its TTL, not at once: a sent write that comes
+// later still applies a status it finds.
+const EarlyStatusTTL = 30 * time.Minute
 
 // Attributes of an early status item.
 const (

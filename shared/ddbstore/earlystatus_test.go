@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -124,5 +128,46 @@ func TestEarlyStatus(t *testing.T) {
 		if messages.Advances(after.Status, c.want) {
 			t.Errorf("%s: a late delivered moved the message back to %s", c.name, after.Status)
 		}
+	}
+}
+
+// An early status waits EarlyStatusTTL from its time (the item's TTL
+// attribute), minutes, not days: a sent write within that bound applies
+// it, as one right after it does.
+func TestEarlyStatusTTL(t *testing.T) {
+	env := emulators.ForTest(t)
+	s := &ddbstore.Messages{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	if ddbstore.EarlyStatusTTL > time.Hour || ddbstore.EarlyStatusTTL < 10*time.Minute {
+		t.Fatalf("EarlyStatusTTL %s: want minutes (a send of ours records its sent within them), not days", ddbstore.EarlyStatusTTL)
+	}
+	m := queuedMessage("msg_earlyttl", now)
+	if err := s.CreateMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _, _, err := s.RecordEarlyStatus(ctx, "whatsapp", "wamid.TTL", "ten_a", "ch_a", messages.StatusDelivered, now, nil); err != nil || !kept {
+		t.Fatalf("early status: kept %v, %v", kept, err)
+	}
+	res, err := env.DDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(env.OpsTable), Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "PMSG#whatsapp#wamid.TTL"}, "SK": &types.AttributeValueMemberS{Value: "PMSG"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, ok := res.Item[ddbstore.TTLAttribute].(*types.AttributeValueMemberN)
+	if want := fmt.Sprint(now.Add(ddbstore.EarlyStatusTTL).Unix()); !ok || ttl.Value != want {
+		t.Fatalf("early status TTL %v, want %s (its time + %s)", res.Item[ddbstore.TTLAttribute], want, ddbstore.EarlyStatusTTL)
+	}
+	// The sender records the message sent just within the bound.
+	claimed, _, err := s.ClaimMessage(ctx, "ten_a", m.ID, "tok", now.Add(ddbstore.EarlyStatusTTL-time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.RecordOutcomes(ctx, []messages.Outcome{{Kind: messages.OutcomeSent, Message: claimed, ProviderID: "wamid.TTL",
+		At: now.Add(ddbstore.EarlyStatusTTL - time.Second)}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if got, err := s.GetMessage(ctx, "ten_a", m.ID); err != nil || got.Status != messages.StatusDelivered || got.DeliveredAt != now.UnixMilli() {
+		t.Fatalf("sent within the bound: %+v %v", got, err)
 	}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // The sender's batch writes. A batch of outbox messages is claimed with one
-// consistent BatchGetItem and one TransactWriteItems of their claims, and
+// TransactWriteItems of their claims (the messages as their outbox tasks
+// carried them, or read first with one consistent BatchGetItem), and
 // the outcomes of its provider calls are recorded with one
 // TransactWriteItems: two rounds of the tables per batch instead of three
 // calls per message. The claims are items of the operations table (no
@@ -33,25 +34,82 @@ const maxTransactItems = 100
 const batchRounds = 3
 
 // ClaimMessages is ClaimMessage for many messages at once, all with token:
-// out[i] is keys[i]'s claim. A key given twice is claimed once; its other
-// copies are answered *messages.ClaimedError, as if another sender held it.
+// out[i] is keys[i]'s claim (ClaimQueued, each message read first).
+func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim {
+	reqs := make([]messages.ClaimRequest, len(keys))
+	for i, k := range keys {
+		reqs[i].Key = k
+	}
+	return s.ClaimQueued(ctx, reqs, token, now, lease)
+}
+
+// ClaimQueued claims many messages at once, all with token: out[i] is
+// reqs[i]'s claim. A key given twice is claimed once; its other copies are
+// answered *messages.ClaimedError, as if another sender held it.
 //
 // A claim is an item of the operations table (claimPK), not an attribute
 // of the message: the data table's stream sees none of the claims, and a
 // message costs it one write only, its outcome. The claim's transaction
-// checks the message (queued, not attempted since it was read) and puts
+// checks the message (queued, attempted as often as the claim believes,
+// no live claim of an older sender on the message item itself) and puts
 // the claim where none is live.
-func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim {
-	out := make([]messages.Claim, len(keys))
-	seen := make(map[messages.Key]bool, len(keys))
+//
+// A message given as its outbox task carried it (Queued) is not read:
+// what the API stored is all a send needs, and only its status and
+// attempts change later, which the transaction's check covers. The check
+// and the claim's put return the item they found when they fail
+// (ReturnValuesOnConditionCheckFailure), so a message sent, failed,
+// attempted since or claimed by another sender is answered from the
+// transaction's cancellation without another read; the rest are claimed
+// again without it. A message given without Queued is read first, with
+// its claim item (one consistent BatchGetItem for the batch).
+func (s *Messages) ClaimQueued(ctx context.Context, reqs []messages.ClaimRequest, token string, now time.Time, lease time.Duration) []messages.Claim {
+	out := make([]messages.Claim, len(reqs))
+	keys := make([]messages.Key, len(reqs))
+	seen := make(map[messages.Key]bool, len(reqs))
+	// known[i] is the message the claim of i checks, attempts[i] its
+	// attempts attribute (nil: none).
+	known := make(map[int]*messages.Message, len(reqs))
+	attempts := map[int]types.AttributeValue{}
 	var pending []int
-	for i, k := range keys {
-		if seen[k] {
+	for i, r := range reqs {
+		keys[i] = r.Key
+		if seen[r.Key] {
 			out[i].Err = &messages.ClaimedError{Until: now.Add(lease)}
 			continue
 		}
-		seen[k] = true
+		seen[r.Key] = true
+		if q := r.Queued; q != nil && q.ID == r.ID && q.TenantID == r.TenantID && q.Status == messages.StatusQueued {
+			m := *q
+			known[i], attempts[i] = &m, avN(int64(q.Attempts))
+		}
 		pending = append(pending, i)
+	}
+	// judge answers i from its message item as stored: true when it is
+	// still to be claimed (known[i] and attempts[i] now as stored).
+	judge := func(i int, raw map[string]types.AttributeValue) bool {
+		if raw == nil {
+			out[i].Err = notFoundMessage(keys[i].ID)
+			return false
+		}
+		var m messages.Message
+		if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
+			out[i].Err = fmt.Errorf("claim message %s: unmarshal: %w", keys[i].ID, err)
+			return false
+		}
+		if m.Status != messages.StatusQueued {
+			out[i] = messages.Claim{Message: m, Done: true}
+			return false
+		}
+		// A claim on the message item itself is an older sender's
+		// (before the claims moved to the operations table): it holds
+		// as theirs does, until its lease ends.
+		if until := claimUntil(raw); until >= now.UnixMilli() {
+			out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
+			return false
+		}
+		known[i], attempts[i] = &m, raw["attempts"]
+		return true
 	}
 	for round := 0; len(pending) > 0; round++ {
 		if round == batchRounds {
@@ -60,37 +118,32 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 			}
 			break
 		}
-		items, claims, err := s.getMessageItems(ctx, keys, pending)
-		if err != nil {
-			for _, i := range pending {
-				out[i].Err = err
-			}
-			break
-		}
-		var cand []int
-		attempts := map[int]types.AttributeValue{}
+		var cand, read []int
 		for _, i := range pending {
-			raw := items[i]
-			if raw == nil {
-				out[i].Err = notFoundMessage(keys[i].ID)
-				continue
+			if known[i] != nil {
+				cand = append(cand, i)
+			} else {
+				read = append(read, i)
 			}
-			var m messages.Message
-			if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
-				out[i].Err = fmt.Errorf("claim message %s: unmarshal: %w", keys[i].ID, err)
-				continue
+		}
+		if len(read) > 0 {
+			items, claims, err := s.getMessageItems(ctx, keys, read)
+			if err != nil {
+				for _, i := range read {
+					out[i].Err = err
+				}
+			} else {
+				for _, i := range read {
+					if !judge(i, items[i]) {
+						continue
+					}
+					if until := claimUntil(claims[i]); until >= now.UnixMilli() {
+						out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
+						continue
+					}
+					cand = append(cand, i)
+				}
 			}
-			if m.Status != messages.StatusQueued {
-				out[i] = messages.Claim{Message: m, Done: true}
-				continue
-			}
-			if until := claimUntil(claims[i]); until >= now.UnixMilli() {
-				out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(until)}
-				continue
-			}
-			out[i] = messages.Claim{Message: m}
-			attempts[i] = raw["attempts"]
-			cand = append(cand, i)
 		}
 		pending = nil
 		for start := 0; start < len(cand); start += maxTransactItems / 2 {
@@ -103,9 +156,30 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 			var tce *types.TransactionCanceledException
 			switch {
 			case err == nil:
+				for _, i := range chunk {
+					out[i] = messages.Claim{Message: *known[i]}
+				}
+			case errors.As(err, &tce) && len(tce.CancellationReasons) == len(tx):
+				// Each message's check, then its claim's put: a failed
+				// one names what it found; the others go again.
+				for j, i := range chunk {
+					check, put := tce.CancellationReasons[2*j], tce.CancellationReasons[2*j+1]
+					switch {
+					case aws.ToString(check.Code) == "ConditionalCheckFailed":
+						if judge(i, check.Item) {
+							pending = append(pending, i) // attempted since: claim as it is now
+						}
+					case aws.ToString(put.Code) == "ConditionalCheckFailed" && claimUntil(put.Item) >= now.UnixMilli():
+						out[i].Err = &messages.ClaimedError{Until: time.UnixMilli(claimUntil(put.Item))}
+					default:
+						pending = append(pending, i)
+					}
+				}
 			case errors.As(err, &tce):
-				// Another sender's claim, a callback or a conflict came
-				// between the read and the write: read them again.
+				// Reasons not given item by item: read them all again.
+				for _, i := range chunk {
+					known[i] = nil
+				}
 				pending = append(pending, chunk...)
 			default:
 				for _, i := range chunk {
@@ -117,14 +191,16 @@ func (s *Messages) ClaimMessages(ctx context.Context, keys []messages.Key, token
 	return out
 }
 
-// claimItems are the claim of one message read with attempts (its
-// attempts attribute as read; nil when it had none): a check that the
-// message is queued and not attempted since it was read, and the claim
-// item put where no claim is live.
+// claimItems are the claim of one message believed to have attempts (its
+// attempts attribute; nil when it has none): a check that the message is
+// queued, not attempted since and without a live claim of an older sender
+// on its own item (claim_until, as senders claimed before the claim
+// items), and the claim item put where no claim is live. Both return what
+// they found when their condition fails.
 func (s *Messages) claimItems(k messages.Key, token string, now time.Time, lease time.Duration, attempts types.AttributeValue) []types.TransactWriteItem {
-	cond := "#status = :queued"
-	vals := map[string]types.AttributeValue{":queued": avS(string(messages.StatusQueued))}
-	names := map[string]string{"#status": "status", "#att": "attempts"}
+	cond := "#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"
+	vals := map[string]types.AttributeValue{":queued": avS(string(messages.StatusQueued)), ":now": avN(now.UnixMilli())}
+	names := map[string]string{"#status": "status", "#att": "attempts", "#until": attrClaimUntil}
 	if attempts != nil {
 		cond += " AND #att = :att"
 		vals[":att"] = attempts
@@ -139,18 +215,20 @@ func (s *Messages) claimItems(k messages.Key, token string, now time.Time, lease
 	}
 	return []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
-			TableName:                 aws.String(s.Table),
-			Key:                       key(messagePK(k.TenantID, k.ID), skMessage),
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: vals,
+			TableName:                           aws.String(s.Table),
+			Key:                                 key(messagePK(k.TenantID, k.ID), skMessage),
+			ConditionExpression:                 aws.String(cond),
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           vals,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		{Put: &types.Put{
-			TableName:                 aws.String(s.OpsTable),
-			Item:                      claim,
-			ConditionExpression:       aws.String("attribute_not_exists(#until) OR #until < :now"),
-			ExpressionAttributeNames:  map[string]string{"#until": attrClaimUntil},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.UnixMilli())},
+			TableName:                           aws.String(s.OpsTable),
+			Item:                                claim,
+			ConditionExpression:                 aws.String("attribute_not_exists(#until) OR #until < :now"),
+			ExpressionAttributeNames:            map[string]string{"#until": attrClaimUntil},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": avN(now.UnixMilli())},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 	}
 }
@@ -160,7 +238,8 @@ func (s *Messages) claimItems(k messages.Key, token string, now time.Time, lease
 // forgotten on its own.
 const claimKeep = time.Hour
 
-// claimUntil is a claim item's lease end, Unix ms (0: none).
+// claimUntil is a claim's lease end in an item (a claim item, or a message
+// item claimed by an older sender), Unix ms (0: none).
 func claimUntil(item map[string]types.AttributeValue) int64 {
 	if n, ok := item[attrClaimUntil].(*types.AttributeValueMemberN); ok {
 		until, _ := strconv.ParseInt(n.Value, 10, 64)

@@ -351,3 +351,179 @@ func TestProviderPointerKeptBefore(t *testing.T) {
 		t.Fatalf("no pointer: %v", err)
 	}
 }
+
+// oldStyleClaim claims a message as senders did before the claims moved
+// to the operations table: the token and the lease end (Unix ms) on the
+// message item itself, on condition that it is queued and unclaimed.
+func oldStyleClaim(t *testing.T, api ddbstore.API, table, tenantID, id, token string, now time.Time, lease time.Duration) {
+	t.Helper()
+	_, err := api.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "MSG#" + tenantID + "#" + id}, "SK": &types.AttributeValueMemberS{Value: "MSG"}},
+		UpdateExpression:         aws.String("SET #claim = :tok, #until = :until"),
+		ConditionExpression:      aws.String("#status = :queued AND (attribute_not_exists(#until) OR #until < :now)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": "claim", "#until": "claim_until"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": &types.AttributeValueMemberS{Value: token}, ":until": &types.AttributeValueMemberN{Value: fmt.Sprint(now.Add(lease).UnixMilli())},
+			":now": &types.AttributeValueMemberN{Value: fmt.Sprint(now.UnixMilli())}, ":queued": &types.AttributeValueMemberS{Value: "queued"},
+		},
+	})
+	if err != nil {
+		t.Fatalf("old-style claim of %s: %v", id, err)
+	}
+}
+
+// During a rollout, a sender of the previous version may hold a claim on
+// the message item itself (claim, claim_until) while it calls the
+// provider: the new claim honours it until its lease ends, whether it was
+// there when the batch was read or came between the read and the write,
+// and the rest of the batch is claimed.
+func TestOldStyleClaimHonoured(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var keys []messages.Key
+	for i := range 4 {
+		m := queuedMessage(fmt.Sprintf("msg_old%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, messages.Key{TenantID: "ten_a", ID: m.ID})
+	}
+	// msg_old0 is claimed by an old sender before the batch is read,
+	// msg_old1 between the batch's read and its write.
+	oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_old0", "old", now, time.Minute)
+	api.race = func() { oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_old1", "old", now, 2*time.Minute) }
+	got := s.ClaimMessages(ctx, keys, "tok", now.Add(time.Second), time.Minute)
+	var claimed *messages.ClaimedError
+	for i, want := range []time.Time{now.Add(time.Minute), now.Add(2 * time.Minute)} {
+		if !errors.As(got[i].Err, &claimed) || !claimed.Until.Equal(want) {
+			t.Errorf("%s, claimed the old way until %s: %+v", keys[i].ID, want.Format(time.TimeOnly), got[i])
+		}
+	}
+	for _, c := range got[2:] {
+		if c.Err != nil || c.Done {
+			t.Errorf("%s: %+v", c.Message.ID, c)
+		}
+	}
+	// Within the old lease, a single claim is refused too; once it ended
+	// (the old sender gone), the message is claimed.
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_old0", "tok", now.Add(59*time.Second), time.Minute); !errors.As(err, &claimed) {
+		t.Fatalf("claim within an old-style lease: %v", err)
+	}
+	if _, done, err := s.ClaimMessage(ctx, "ten_a", "msg_old0", "tok", now.Add(time.Minute+time.Millisecond), time.Minute); err != nil || done {
+		t.Fatalf("claim after an old-style lease: %v %v", done, err)
+	}
+}
+
+// countingAPI's BatchGetItem calls are reads; a claim of messages its
+// tasks carry makes none: the transaction's cancellation reasons (with
+// the items its conditions found) answer a message sent, failed,
+// attempted since, claimed by another sender or missing, and the rest
+// are claimed in a second transaction.
+func TestClaimQueuedWithoutRead(t *testing.T) {
+	env := emulators.ForTest(t)
+	api := &countingAPI{Client: env.DDB}
+	s := &ddbstore.Messages{API: api, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	var reqs []messages.ClaimRequest
+	for i := range 7 {
+		m := queuedMessage(fmt.Sprintf("msg_q%d", i), now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, messages.ClaimRequest{Key: messages.Key{TenantID: "ten_a", ID: m.ID}, Queued: &m})
+	}
+	// msg_q2 sent, msg_q3 attempted once since its task was queued,
+	// msg_q4 claimed by another sender, msg_q5 by an older sender on the
+	// message item; msg_none was never stored.
+	if err := s.RecordSent(ctx, *reqs[2].Queued, "wamid.Q2", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_q3", "earlier", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordRetry(ctx, "ten_a", "msg_q3", "earlier", messages.Failure{Code: "500"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimMessage(ctx, "ten_a", "msg_q4", "other", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	oldStyleClaim(t, env.DDB, env.Table, "ten_a", "msg_q5", "old", now, 2*time.Minute)
+	none := queuedMessage("msg_none", now)
+	reqs = append(reqs, messages.ClaimRequest{Key: messages.Key{TenantID: "ten_a", ID: none.ID}, Queued: &none})
+
+	api.calls.Store(0)
+	reads := &readCounter{countingAPI: api}
+	s.API = reads
+	got := s.ClaimQueued(ctx, reqs, "tok", now.Add(time.Second), time.Minute)
+	if r := reads.reads.Load(); r != 0 {
+		t.Errorf("%d reads for a claim of messages their tasks carry, want 0", r)
+	}
+	if n := api.calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2 (the transaction, and again without the ones it answered)", n)
+	}
+	var claimed *messages.ClaimedError
+	for i, c := range got {
+		id := reqs[i].ID
+		switch id {
+		case "msg_q2":
+			if c.Err != nil || !c.Done || c.Message.Status != messages.StatusSent || c.Message.ProviderID != "wamid.Q2" {
+				t.Errorf("sent message: %+v", c)
+			}
+		case "msg_q3":
+			if c.Err != nil || c.Done || c.Message.Attempts != 1 || c.Message.Text == nil {
+				t.Errorf("message attempted since its task: %+v", c)
+			}
+		case "msg_q4":
+			if !errors.As(c.Err, &claimed) || !claimed.Until.Equal(now.Add(time.Minute)) {
+				t.Errorf("message claimed by another sender: %+v", c)
+			}
+		case "msg_q5":
+			if !errors.As(c.Err, &claimed) || !claimed.Until.Equal(now.Add(2*time.Minute)) {
+				t.Errorf("message claimed by an older sender: %+v", c)
+			}
+		case "msg_none":
+			if !apperr.Is(c.Err, apperr.KindNotFound) {
+				t.Errorf("missing message: %+v", c)
+			}
+		default:
+			if c.Err != nil || c.Done || c.Message.ID != id || c.Message.Text == nil || c.Message.Attempts != 0 {
+				t.Errorf("%s: %+v", id, c)
+			}
+		}
+	}
+	// The claims hold: a second claim of the same tasks is refused, and
+	// msg_q3's outcome is recorded with its claim's token.
+	again := s.ClaimQueued(ctx, reqs[:2], "late", now.Add(2*time.Second), time.Minute)
+	for _, c := range again {
+		if !errors.As(c.Err, &claimed) {
+			t.Errorf("claim over a live claim: %+v", c)
+		}
+	}
+	if errs := s.RecordOutcomes(ctx, []messages.Outcome{{Kind: messages.OutcomeRetry, Message: got[3].Message, Token: "tok", Failure: messages.Failure{Code: "429"}}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if m, _ := s.GetMessage(ctx, "ten_a", "msg_q3"); m.Attempts != 2 {
+		t.Errorf("retry of a message claimed from its task: attempts %d, want 2", m.Attempts)
+	}
+}
+
+// readCounter counts BatchGetItem and GetItem calls.
+type readCounter struct {
+	*countingAPI
+	reads atomic.Int64
+}
+
+func (r *readCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	r.reads.Add(1)
+	return r.countingAPI.GetItem(ctx, in, o...)
+}
+
+func (r *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	r.reads.Add(1)
+	return r.countingAPI.BatchGetItem(ctx, in, o...)
+}

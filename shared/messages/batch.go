@@ -10,6 +10,14 @@ import "time"
 // Key names one message.
 type Key struct{ TenantID, ID string }
 
+// ClaimRequest is one message to claim: its key, and the message as its
+// outbox task carried it (Queued: the item the API stored, status queued),
+// or nil when the task did not carry it (then the claim reads it).
+type ClaimRequest struct {
+	Key
+	Queued *Message
+}
+
 // Claim is one message's answer to a batch claim: the message as claimed
 // (Err nil, Done false); Done with the message as stored when it is no
 // longer queued (sent or failed already); or Err: apperr not found, a

@@ -30,7 +30,7 @@ type outboxTask struct {
 }
 
 // outboxTaskOf is the outbox task of a stream record: the INSERT of an
-// outbound message, queued. The stream is the message's only way to the
+// outbound message, queued, with the message's image. The stream is the message's only way to the
 // sender (the API writes the message and nothing else), so a record whose
 // task cannot be queued is retried from the stream.
 func outboxTaskOf(rec events.DynamoDBEventRecord) (sender.Task, bool, error) {
@@ -55,6 +55,12 @@ func outboxTaskOf(rec events.DynamoDBEventRecord) (sender.Task, bool, error) {
 	t := sender.Task{TenantID: str("tenant_id"), MessageID: str("id")}
 	if t.TenantID == "" || t.MessageID == "" {
 		return sender.Task{}, false, fmt.Errorf("message item %s without tenant_id or id", pk.String())
+	}
+	// The message as stored rides with its task: the sender claims it
+	// without reading it (only its status and attempts change later, and
+	// the claim checks those).
+	if b, err := json.Marshal(img); err == nil && len(b) <= sender.MaxTaskItem {
+		t.Item = b
 	}
 	return t, true, nil
 }

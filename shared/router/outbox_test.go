@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -91,8 +92,13 @@ func TestOutboundMessagesGoToTheOutbox(t *testing.T) {
 	if err != nil || len(out.BatchItemFailures) != 0 {
 		t.Fatalf("%+v %v", out, err)
 	}
-	if len(q.tasks) != 1 || q.tasks[0] != (sender.Task{TenantID: "ten_a", MessageID: "msg_a"}) || q.groups[0] != "ten_a" || q.urls[0] != "outbox" {
+	if len(q.tasks) != 1 || q.tasks[0].TenantID != "ten_a" || q.tasks[0].MessageID != "msg_a" || q.groups[0] != "ten_a" || q.urls[0] != "outbox" {
 		t.Fatalf("queued %+v in groups %v to %v", q.tasks, q.groups, q.urls)
+	}
+	// The task carries the message as stored: the sender claims it
+	// without reading it.
+	if m := q.tasks[0].Message(); m == nil || !reflect.DeepEqual(*m, queued) {
+		t.Fatalf("the task carries %+v, want %+v", m, queued)
 	}
 	// The stream is the only way to the sender: SQS down fails the record,
 	// and Lambda retries it.

@@ -21,8 +21,9 @@
 // # In batches
 //
 // A batch of queue messages (up to 10) is claimed in one round of the
-// store (a consistent read of the messages and one transaction of their
-// claims), sent in parallel, and the outcomes recorded in one transaction
+// store (one transaction of their claims, checking each message as its
+// task carried it; a task that carries none is read first), sent in
+// parallel, and the outcomes recorded in one transaction
 // (a call that ends FlushWindow after another is recorded without
 // waiting for the rest); each message keeps its own conditions, so one
 // message's claim lost to another sender, or its outcome already recorded,
@@ -60,6 +61,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
@@ -68,18 +70,56 @@ import (
 	"github.com/startmsg/chatbackend/shared/queue"
 )
 
-// Task is an outbox queue message: which message to send.
+// Task is an outbox queue message: which message to send, and the
+// message itself as the API stored it (Item: its item's stream image, in
+// DynamoDB's JSON), so that the sender claims it without reading it
+// first. A task without Item (queued before tasks carried it, or a
+// message too large to carry) is read.
 type Task struct {
-	TenantID  string `json:"tenant_id"`
-	MessageID string `json:"message_id"`
+	TenantID  string          `json:"tenant_id"`
+	MessageID string          `json:"message_id"`
+	Item      json.RawMessage `json:"item,omitempty"`
+}
+
+// MaxTaskItem is the largest Item a task carries (an outbox message is at
+// most 256 KiB); a larger message is read by the sender instead.
+const MaxTaskItem = 128 << 10
+
+// NewTask is m's task as the trigger router queues it from m's stream
+// record (benchmarks and tests queue tasks themselves).
+func NewTask(m messages.Message) Task {
+	t := Task{TenantID: m.TenantID, MessageID: m.ID}
+	if raw, err := attributevalue.MarshalMap(m); err == nil {
+		if b, err := attributevalue.MarshalMapJSON(raw); err == nil && len(b) <= MaxTaskItem {
+			t.Item = b
+		}
+	}
+	return t
+}
+
+// Message is the message the task carries (nil when it carries none, or
+// not this one queued).
+func (t Task) Message() *messages.Message {
+	if len(t.Item) == 0 {
+		return nil
+	}
+	raw, err := attributevalue.UnmarshalMapJSON(t.Item)
+	if err != nil {
+		return nil
+	}
+	var m messages.Message
+	if attributevalue.UnmarshalMap(raw, &m) != nil || m.TenantID != t.TenantID || m.ID != t.MessageID || m.Status != messages.StatusQueued {
+		return nil
+	}
+	return &m
 }
 
 // Store is what the sender reads and writes (ddbstore.Messages): a batch's
-// messages are claimed together and the outcomes of their provider calls
-// recorded together, each message with its own conditions (see
-// messages.Claim and messages.Outcome).
+// messages are claimed together (those their tasks carry without a read)
+// and the outcomes of their provider calls recorded together, each message
+// with its own conditions (see messages.Claim and messages.Outcome).
 type Store interface {
-	ClaimMessages(ctx context.Context, keys []messages.Key, token string, now time.Time, lease time.Duration) []messages.Claim
+	ClaimQueued(ctx context.Context, reqs []messages.ClaimRequest, token string, now time.Time, lease time.Duration) []messages.Claim
 	RecordOutcomes(ctx context.Context, os []messages.Outcome) []error
 }
 
@@ -155,11 +195,12 @@ type outcome struct {
 
 // item is one queue message of a batch on its way.
 type item struct {
-	qm   events.SQSMessage
-	key  messages.Key
-	m    messages.Message // as claimed
-	out  outcome
-	cred Credentials
+	qm     events.SQSMessage
+	key    messages.Key
+	queued *messages.Message // as the task carried it (nil: read it)
+	m      messages.Message  // as claimed
+	out    outcome
+	cred   Credentials
 	// cached: cred came from the cache, not read for this batch.
 	cached bool
 }
@@ -189,6 +230,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			continue
 		}
 		it.key = messages.Key{TenantID: t.TenantID, ID: t.MessageID}
+		it.queued = t.Message()
 		if first[it.key] {
 			// Another copy of a message of this batch: the first copy
 			// stands for both (it stays queued until the message is done).
@@ -224,11 +266,11 @@ func (s *Sender) fault(ctx context.Context, it *item, what string, err error) {
 func (s *Sender) send(ctx context.Context, its []*item) {
 	token := newToken()
 	now := s.Now()
-	keys := make([]messages.Key, len(its))
+	reqs := make([]messages.ClaimRequest, len(its))
 	for i, it := range its {
-		keys[i] = it.key
+		reqs[i] = messages.ClaimRequest{Key: it.key, Queued: it.queued}
 	}
-	claims := s.Store.ClaimMessages(ctx, keys, token, now, Lease)
+	claims := s.Store.ClaimQueued(ctx, reqs, token, now, Lease)
 	var writes []*write
 	failed := func(it *item, f messages.Failure, attempted bool) *write {
 		return &write{it: it, o: messages.Outcome{Kind: messages.OutcomeFailed, Message: it.m, Failure: f, At: s.Now(), Attempted: attempted},

@@ -2,6 +2,7 @@ package sender_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/queue"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/sender/providertest"
 )
@@ -123,8 +125,12 @@ func (f *fixture) batch(n int) (events.SQSEvent, []string) {
 		if err := f.store.CreateMessage(f.t.Context(), m); err != nil {
 			f.t.Fatal(err)
 		}
+		body, err := json.Marshal(sender.NewTask(m))
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "q-" + m.ID, ReceiptHandle: "rh-" + m.ID,
-			Body: fmt.Sprintf(`{"tenant_id":"ten_a","message_id":%q}`, m.ID), Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
+			Body: string(body), Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
 		ids = append(ids, m.ID)
 	}
 	return ev, ids
@@ -149,9 +155,10 @@ func (f *fixture) status(id string) messages.Message {
 }
 
 // A batch of ten is claimed in one round of the store and recorded in
-// one: three DynamoDB calls for the ten messages (a consistent read and a
-// transaction of the claims, a transaction of the outcomes), where one
-// message at a time took three each.
+// one: two DynamoDB calls for the ten messages (a transaction of the
+// claims of the messages their tasks carry, a transaction of the
+// outcomes), where one message at a time took three each. Tasks queued
+// before they carried their message are read first: three calls.
 func TestBatchWritesOnce(t *testing.T) {
 	f := newFixture(t)
 	ev, ids := f.batch(10)
@@ -159,23 +166,37 @@ func TestBatchWritesOnce(t *testing.T) {
 	if out := f.handle(ev); len(out.BatchItemFailures) != 0 {
 		t.Fatalf("failures: %+v", out.BatchItemFailures)
 	}
-	if n := f.ddb.calls.Load(); n != 3 {
-		t.Errorf("%d DynamoDB calls for a batch of 10, want 3", n)
+	if n := f.ddb.calls.Load(); n != 2 {
+		t.Errorf("%d DynamoDB calls for a batch of 10, want 2", n)
 	}
-	if n := len(f.prov.Requests()); n != 10 {
-		t.Errorf("provider got %d requests, want 10", n)
+	legacy, legacyIDs := f.batch(10)
+	for i := range legacy.Records {
+		legacy.Records[i].Body = fmt.Sprintf(`{"tenant_id":"ten_a","message_id":%q}`, legacyIDs[i])
+	}
+	f.ddb.calls.Store(0)
+	if out := f.handle(legacy); len(out.BatchItemFailures) != 0 {
+		t.Fatalf("failures of tasks without their message: %+v", out.BatchItemFailures)
+	}
+	if n := f.ddb.calls.Load(); n != 3 {
+		t.Errorf("%d DynamoDB calls for a batch of 10 tasks without their message, want 3", n)
+	}
+	ids = append(ids, legacyIDs...)
+	if n := len(f.prov.Requests()); n != 20 {
+		t.Errorf("provider got %d requests, want 20", n)
 	}
 	for _, id := range ids {
 		if m := f.status(id); m.Status != messages.StatusSent || m.ProviderID == "" || m.Attempts != 1 {
 			t.Errorf("%s: %+v", id, m)
 		}
 	}
-	// The same batch again (SQS delivers at least once): nothing sent.
-	if out := f.handle(ev); len(out.BatchItemFailures) != 0 {
-		t.Fatalf("failures on the repeat: %+v", out.BatchItemFailures)
+	// The same batches again (SQS delivers at least once): nothing sent.
+	for _, b := range []events.SQSEvent{ev, legacy} {
+		if out := f.handle(b); len(out.BatchItemFailures) != 0 {
+			t.Fatalf("failures on the repeat: %+v", out.BatchItemFailures)
+		}
 	}
-	if n := len(f.prov.Requests()); n != 10 {
-		t.Errorf("provider got %d requests after the repeat, want 10", n)
+	if n := len(f.prov.Requests()); n != 20 {
+		t.Errorf("provider got %d requests after the repeat, want 20", n)
 	}
 }
 
@@ -356,4 +377,17 @@ type missingCreds struct{ reads atomic.Int64 }
 func (m *missingCreds) ProviderCredentials(_ context.Context, _, channelID string) (sender.Credentials, error) {
 	m.reads.Add(1)
 	return sender.Credentials{}, apperr.NotFound("Provider credentials of channel", channelID)
+}
+
+// An early status waits as long as a send of ours can take to record its
+// sent: the invocation that made the call, then eight receives in a row
+// whose record the store refused, each hidden for its fault backoff.
+func TestEarlyStatusOutlastsTheSentRecord(t *testing.T) {
+	wait := queue.SenderTimeout
+	for n := 1; n <= 8; n++ {
+		wait += sender.FaultBackoff(n)
+	}
+	if ddbstore.EarlyStatusTTL < wait {
+		t.Fatalf("an early status waits %s; a sent record may come %s after the provider's acceptance", ddbstore.EarlyStatusTTL, wait)
+	}
 }

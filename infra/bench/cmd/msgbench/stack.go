@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"net"
@@ -289,9 +290,12 @@ func (s *stack) enqueue(ctx context.Context, ms []messages.Message) error {
 		b := batches[i]
 		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(b))
 		for j, m := range b {
+			body, err := json.Marshal(sender.NewTask(m))
+			if err != nil {
+				return err
+			}
 			entries[j] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)),
-				MessageBody:    aws.String(fmt.Sprintf(`{"tenant_id":%q,"message_id":%q}`, m.TenantID, m.ID)),
-				MessageGroupId: queue.GroupID(m.TenantID)}
+				MessageBody: aws.String(string(body)), MessageGroupId: queue.GroupID(m.TenantID)}
 		}
 		out, err := s.sqs.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.queues.OutboxURL), Entries: entries})
 		if err == nil && len(out.Failed) > 0 {

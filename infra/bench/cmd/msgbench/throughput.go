@@ -84,11 +84,11 @@ func measureThroughput(ctx context.Context, o options, sb *sandbox.Server, logf 
 	t.Notes = []string{
 		fmt.Sprintf("baseline, outbox ceiling loop: %s messages/s (mean of %s before and %s after the sender; %d SQSPoller goroutines × batches of 10, each message's Cloud API request POSTed to the sandbox with the sender's WhatsApp client, then deleted; no DynamoDB)",
 			connector.Num(mean), connector.Num(before.PerSec), connector.Num(after.PerSec), o.concurrency),
-		fmt.Sprintf("sender: %s messages/s = %.2f× the ceiling; %d messages in %.2f s, first receive → last message done (per batch: the claims' BatchGetItem and TransactWriteItems, the credentials (kept 30 s), the POSTs, the outcomes' TransactWriteItems)",
+		fmt.Sprintf("sender: %s messages/s = %.2f× the ceiling; %d messages in %.2f s, first receive → last message done (per batch: the claims' TransactWriteItems (the messages as their tasks carry them, unread), the credentials (kept 30 s), the POSTs, the outcomes' TransactWriteItems)",
 			connector.Num(run.PerSec), t.Value, run.Done, run.ElapsedS),
 		fmt.Sprintf("sender batches %d, Handle %s; left on the outbox %s visible, %s in flight", run.Batches, run.Handle, run.LeftVisible, run.LeftInFlight),
 		fmt.Sprintf("ceiling loop batches %d before, %d after; Handle %s (after)", before.Batches, after.Batches, after.Handle),
-		fmt.Sprintf("context, the sender's DynamoDB calls alone (per batch of 10: the claims' BatchGetItem and TransactWriteItems, the credentials GetItem, the outcomes' TransactWriteItems; %d batches at a time, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
+		fmt.Sprintf("context, the sender's DynamoDB calls alone (per batch of 10: the claims' TransactWriteItems, the credentials GetItem, the outcomes' TransactWriteItems; %d batches at a time, no SQS, no HTTP, fresh dynoxide): %s messages/s (sender = %.2f× of it)",
 			o.concurrency, connector.Num(ddb), run.PerSec/max(ddb, 1e-9)),
 		"  " + strings.ReplaceAll(callLines(ddbCalls, 3), "\n", "\n  "),
 		fmt.Sprintf("CPU per message of the benchmark's processes (this one, dynoxide, fauxqs): sender %.2f ms, ceiling loop %.2f ms (after)", cpuPer(run), cpuPer(after)),
@@ -261,11 +261,11 @@ func senderCallsAlone(ctx context.Context, o options) (float64, []connector.OpSt
 	t0 := time.Now()
 	err = parallel(ctx, o.concurrency, len(batches), func(ctx context.Context, i int) error {
 		b := batches[i]
-		keys := make([]messages.Key, len(b))
+		reqs := make([]messages.ClaimRequest, len(b))
 		for j, m := range b {
-			keys[j] = messages.Key{TenantID: m.TenantID, ID: m.ID}
+			reqs[j] = messages.ClaimRequest{Key: messages.Key{TenantID: m.TenantID, ID: m.ID}, Queued: sender.NewTask(m).Message()}
 		}
-		cs := store.ClaimMessages(ctx, keys, "tok", time.Now(), sender.Lease)
+		cs := store.ClaimQueued(ctx, reqs, "tok", time.Now(), sender.Lease)
 		os := make([]messages.Outcome, len(cs))
 		for j, c := range cs {
 			if c.Err != nil || c.Done {
