@@ -373,33 +373,82 @@ func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]ins
 	return out, nil
 }
 
-// Lease leases the entries in order, one conditional write each, and
-// stops at the first that is no longer free: it must still be there, not
-// held, not acked, and not leased (or its lease ended). It returns how
-// many it leased: a prefix of entries, so that what a pull hands out is
-// the head of the queue (a later entry is never leased without the ones
-// before it). Plain writes, not one transaction: the emulator's
-// transactions cost several times their items (installbench), and a
-// prefix needs no all-or-none.
+// Lease leases the entries in order and stops at the first that is no
+// longer free: it must still be there, not held, not acked, and not
+// leased (or its lease ended). It returns how many it leased: a prefix of
+// entries, so that what a pull hands out is the head of the queue (a
+// later entry is never leased without the ones before it). All of them
+// go in one transaction (one call for a page, not one per message); when
+// it is cancelled, the entries before the first that was not free (its
+// condition failed, or another write held it) are tried again, alone.
 func (s *Installations) Lease(ctx context.Context, uuid string, entries []installations.Entry, _ string, now, until time.Time) (int, error) {
-	for i, e := range entries {
-		_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(e.Seq)),
-			UpdateExpression: aws.String("SET lease = :tok, lease_until = :until"),
-			ConditionExpression: aws.String("attribute_exists(PK) AND msg = :msg AND attribute_not_exists(hold_until) AND attribute_not_exists(" + attrAcked + ")" +
-				" AND (attribute_not_exists(lease_until) OR lease_until <= :now)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":tok": avS(e.Lease), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()), ":msg": avS(e.MessageID),
-			},
-		})
-		if isConditionFailure(err) {
-			return i, nil
+	for len(entries) > 0 {
+		if len(entries) == 1 {
+			_, err := s.API.UpdateItem(ctx, s.leaseUpdate(uuid, entries[0], now, until))
+			if isConditionFailure(err) || isConflict(err) {
+				return 0, nil
+			}
+			if err != nil {
+				return 0, fmt.Errorf("lease message %s: %w", entries[0].MessageID, err)
+			}
+			return 1, nil
 		}
-		if err != nil {
-			return i, fmt.Errorf("lease message %s: %w", e.MessageID, err)
+		items := make([]types.TransactWriteItem, len(entries))
+		for i, e := range entries {
+			u := s.leaseUpdate(uuid, e, now, until)
+			items[i] = types.TransactWriteItem{Update: &types.Update{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ConditionExpression: u.ConditionExpression, ExpressionAttributeValues: u.ExpressionAttributeValues}}
+		}
+		_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return len(entries), nil
+		}
+		first := firstRefused(err)
+		if first < 0 {
+			return 0, fmt.Errorf("lease messages: %w", err)
+		}
+		entries = entries[:first]
+	}
+	return 0, nil
+}
+
+// leaseUpdate is the conditional write that leases one entry.
+func (s *Installations) leaseUpdate(uuid string, e installations.Entry, now, until time.Time) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(e.Seq)),
+		UpdateExpression: aws.String("SET lease = :tok, lease_until = :until"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND msg = :msg AND attribute_not_exists(hold_until) AND attribute_not_exists(" + attrAcked + ")" +
+			" AND (attribute_not_exists(lease_until) OR lease_until <= :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": avS(e.Lease), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()), ":msg": avS(e.MessageID),
+		},
+	}
+}
+
+// firstRefused is the index of the first item of a cancelled transaction
+// that refused it (its condition failed, or another write held it), -1
+// when err is not a cancelled transaction that names one.
+func firstRefused(err error) int {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return -1
+	}
+	for i, r := range tce.CancellationReasons {
+		if c := aws.ToString(r.Code); c != "" && c != "None" {
+			if c != "ConditionalCheckFailed" && c != "TransactionConflict" {
+				return -1
+			}
+			return i
 		}
 	}
-	return len(entries), nil
+	return -1
+}
+
+// isConflict reports a single write refused because a transaction held
+// its item.
+func isConflict(err error) bool {
+	var tc *types.TransactionConflictException
+	return errors.As(err, &tc)
 }
 
 // attrAcked is the lease that acked a queue entry: an ack first records
@@ -408,12 +457,33 @@ func (s *Installations) Lease(ctx context.Context, uuid string, entries []instal
 // so marked (a repeated ack, the next pull) finishes that ack.
 const attrAcked = "acked"
 
-// Ack ends one leased message: the ack is recorded on its entry under the
-// entry's lease, then the message takes its status and the entry goes
-// (finish). A repeated ack is answered as the first; a stale lease is
-// ErrStaleLease; an entry acked by another lease is ErrNoEntry.
+// Ack ends one leased message: in one transaction, its entry goes (on
+// the condition that the entry is leased to this lease and not acked)
+// and the message takes its status. When that is refused, ackOne says
+// why (or acks it as it did before the transaction: recorded on the
+// entry, then finished). A repeated ack is answered as the first; a
+// stale lease is ErrStaleLease; an entry acked by another lease is
+// ErrNoEntry.
 func (s *Installations) Ack(ctx context.Context, tenantID, uuid, messageID string, seq int64, token string, st messages.Status, f *messages.Failure, now time.Time) (messages.Message, error) {
 	a := installations.AckItem{ID: messageID, Seq: seq, Lease: token, Status: st, Failure: f}
+	done, err := s.ackTx(ctx, tenantID, uuid, []installations.AckItem{a}, now)
+	if err != nil {
+		return messages.Message{}, err
+	}
+	if done[0] {
+		return messages.Message{ID: messageID, TenantID: tenantID, Status: st}, nil
+	}
+	return s.ackOne(ctx, tenantID, uuid, a, now)
+}
+
+// ackOne acks one message in three writes: the ack is recorded on its
+// entry under the entry's lease (what decides it), then the message
+// takes its status and the entry goes (finish); when the first write is
+// refused, it says why. It is the path of an ack whose transaction was
+// refused, and the way acks went before they were one transaction
+// (entries so recorded are finished by Finish).
+func (s *Installations) ackOne(ctx context.Context, tenantID, uuid string, a installations.AckItem, now time.Time) (messages.Message, error) {
+	messageID, seq, token, st, f := a.ID, a.Seq, a.Lease, a.Status, a.Failure
 	vals := map[string]types.AttributeValue{
 		":tok": avS(token), ":msg": avS(messageID), ":s": avS(string(st)), ":t": avN(now.UnixMilli()),
 	}
@@ -499,25 +569,13 @@ func (s *Installations) Finish(ctx context.Context, uuid string, e installations
 }
 
 func (s *Installations) finish(ctx context.Context, tenantID, uuid string, a installations.AckItem, at int64) error {
-	vals := map[string]types.AttributeValue{
-		":s": avS(string(a.Status)), ":t": avN(at), ":queued": avS(string(messages.StatusQueued)),
-		":inst": avS(uuid), ":tok": avS(a.Lease), ":one": avN(1),
+	upd, err := s.messageAck(tenantID, uuid, a, at)
+	if err != nil {
+		return err
 	}
-	set := "SET #status = :s, " + statusTime[a.Status] + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
-	if a.Failure != nil {
-		fv, err := attributevalue.Marshal(a.Failure)
-		if err != nil {
-			return err
-		}
-		vals[":failure"] = fv
-		set += ", failure = :failure"
-	}
-	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(messagePK(tenantID, a.ID), skMessage),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
-		ExpressionAttributeValues: vals,
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression, ConditionExpression: upd.ConditionExpression,
+		ExpressionAttributeNames: upd.ExpressionAttributeNames, ExpressionAttributeValues: upd.ExpressionAttributeValues,
 	})
 	if err != nil && !isConditionFailure(err) { // a condition failure: finished already
 		return fmt.Errorf("ack message %s: %w", a.ID, err)
@@ -533,20 +591,126 @@ func (s *Installations) finish(ctx context.Context, tenantID, uuid string, a ins
 	return nil
 }
 
-// AckMany acks several leased messages, each as Ack, several at once:
-// one error per ack (nil: acked), or an error that is none of theirs.
+// messageAck is the write that gives an acked message its status (at,
+// Unix ms), on the condition that it is still queued and the
+// installation's: the only change of an installation's message after
+// its release.
+func (s *Installations) messageAck(tenantID, uuid string, a installations.AckItem, at int64) (*types.Update, error) {
+	vals := map[string]types.AttributeValue{
+		":s": avS(string(a.Status)), ":t": avN(at), ":queued": avS(string(messages.StatusQueued)),
+		":inst": avS(uuid), ":tok": avS(a.Lease), ":one": avN(1),
+	}
+	set := "SET #status = :s, " + statusTime[a.Status] + " = :t, " + attrAckLease + " = :tok, attempts = attempts + :one"
+	if a.Failure != nil {
+		fv, err := attributevalue.Marshal(a.Failure)
+		if err != nil {
+			return nil, err
+		}
+		vals[":failure"] = fv
+		set += ", failure = :failure"
+	}
+	return &types.Update{
+		TableName: aws.String(s.Table), Key: key(messagePK(tenantID, a.ID), skMessage),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#status = :queued AND installation_id = :inst"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: vals,
+	}, nil
+}
+
+// ackRounds is how often ackTx sends the acks that were refused only
+// because others in their transaction were (or a concurrent write held
+// an item).
+const ackRounds = 3
+
+// ackTx acks messages in one transaction (two items per ack, so the 50
+// of a batch fit DynamoDB's 100): each ack's entry goes, on the condition
+// that it is leased to the ack's lease and not acked, and its message
+// takes its status. done tells which were acked; an ack whose own
+// condition failed is left to ackOne, and so is one whose entry another
+// ack of the same call names.
+func (s *Installations) ackTx(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) ([]bool, error) {
+	done := make([]bool, len(acks))
+	todo := make([]int, 0, len(acks))
+	seqs := map[int64]bool{}
+	for i, a := range acks {
+		if !seqs[a.Seq] {
+			seqs[a.Seq] = true
+			todo = append(todo, i)
+		}
+	}
+	at := now.UnixMilli()
+	for round := 1; len(todo) > 0 && round <= ackRounds; round++ {
+		items := make([]types.TransactWriteItem, 0, 2*len(todo))
+		for _, i := range todo {
+			a := acks[i]
+			upd, err := s.messageAck(tenantID, uuid, a, at)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(a.Seq)),
+				ConditionExpression:       aws.String("lease = :tok AND msg = :msg AND attribute_not_exists(" + attrAcked + ")"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(a.Lease), ":msg": avS(a.ID)},
+			}}, types.TransactWriteItem{Update: upd})
+		}
+		_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			for _, i := range todo {
+				done[i] = true
+			}
+			return done, nil
+		}
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return nil, fmt.Errorf("ack messages: %w", err)
+		}
+		failed := func(k int) bool {
+			return k < len(tce.CancellationReasons) && aws.ToString(tce.CancellationReasons[k].Code) == "ConditionalCheckFailed"
+		}
+		again := todo[:0:0]
+		for j, i := range todo {
+			if !failed(2*j) && !failed(2*j+1) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == len(todo) {
+			// Nobody's condition failed: a concurrent write held an item.
+			d := time.Duration(rand.Int64N(int64(round) * int64(5*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		todo = again
+	}
+	return done, nil
+}
+
+// AckMany acks several leased messages, each as Ack: all in one
+// transaction (ackTx), then those it did not ack one by one (ackOne),
+// several at once: one error per ack (nil: acked), or an error that is
+// none of theirs.
 func (s *Installations) AckMany(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) ([]error, error) {
+	done, err := s.ackTx(ctx, tenantID, uuid, acks, now)
+	if err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(acks))
 	var mu sync.Mutex
 	var fatal error
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, ackParallel)
 	for i, a := range acks {
+		if done[i] {
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, err := s.Ack(ctx, tenantID, uuid, a.ID, a.Seq, a.Lease, a.Status, a.Failure, now)
+			_, err := s.ackOne(ctx, tenantID, uuid, a, now)
 			if _, ok := apperr.As(err); err != nil && !ok {
 				mu.Lock()
 				fatal = cmp.Or(fatal, err)

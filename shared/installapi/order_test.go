@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,5 +197,57 @@ func TestSequenceGoesOnFromTheState(t *testing.T) {
 	last := int64(5)
 	if got := drain(t, s, in, 2, &last, none); got[0] != "6" || got[1] != "7" {
 		t.Fatalf("handed out %v", got)
+	}
+}
+
+// TestLeaseStopsAtTheFirstTaken: a page is leased in one transaction;
+// when an entry in it is no longer free (another pull leased it, or it
+// was acked), only the entries before it are leased, and none after it.
+func TestLeaseStopsAtTheFirstTaken(t *testing.T) {
+	s := stacktest.New(t)
+	in := newInstallation(t, s, `{"name":"Front desk","use_api":true}`)
+	ctx := context.Background()
+	store := s.Deps.InstallationStore()
+	for i := range 5 {
+		if _, err := enqueue(ctx, store, in, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := store.Head(ctx, in.uuid, 10)
+	if err != nil || len(head) != 5 {
+		t.Fatalf("head %+v, %v", head, err)
+	}
+	now := s.Clock.Now()
+	lease := func(es []installations.Entry, tok string) int {
+		t.Helper()
+		for i := range es {
+			es[i].Lease = fmt.Sprintf("%d.%s", es[i].Seq, tok)
+		}
+		n, err := store.Lease(ctx, in.uuid, es, tok, now, now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Another pull holds the third.
+	if n := lease(append([]installations.Entry(nil), head[2]), "other"); n != 1 {
+		t.Fatalf("leased %d of the third alone", n)
+	}
+	if n := lease(append([]installations.Entry(nil), head...), "mine"); n != 2 {
+		t.Fatalf("leased %d, want the two before the taken one", n)
+	}
+	got, err := store.Head(ctx, in.uuid, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got {
+		want := map[int]string{0: "mine", 1: "mine", 2: "other"}[i]
+		if _, tok, _ := strings.Cut(e.Lease, "."); tok != want {
+			t.Fatalf("entry %d leased to %q, want %q: %+v", i, tok, want, got)
+		}
+	}
+	// The head itself taken: nothing.
+	if n := lease(append([]installations.Entry(nil), head...), "late"); n != 0 {
+		t.Fatalf("leased %d behind a leased head", n)
 	}
 }
