@@ -181,16 +181,25 @@ func (s *Installations) SetChannelHours(ctx context.Context, tenantID, channelID
 	return nil
 }
 
-// The sequence counter. Each installation's counter is its own item
-// (INSTALLST#<uuid>, SEQ), apart from the state item a pull updates, so
-// that the pulls' writes never conflict with the adds' transactions. An
-// installation numbered before the counter had its own item goes on from
-// its state item's seq.
+// The sequence numbers. An add takes its number from the counter on the
+// installation's state item (INSTALLST#<uuid>, STATE: seq), by one
+// unconditional ADD, as adds did before the SEQ item existed; so adds of
+// this code and of that one, running side by side during a deploy, never
+// take the same number, and no add of either ever waits for the other's
+// transaction (the counter is in none). The SEQ item (INSTALLST#<uuid>,
+// SEQ: seq) is the last number whose message landed: an add's
+// transaction stores its message and entry on the condition that SEQ is
+// below its number, and sets SEQ to it. So once SEQ has passed a number,
+// no entry of that number can land any more (an add that lost the race
+// takes a new number, after the others), and a pull reads the queue only
+// up to SEQ: nothing it reads can be followed by an earlier entry.
+// Numbers strictly increase in the order the adds landed; a number whose
+// add took a new one is never used.
 const skInstallSeq = "SEQ"
 
-// lastSeq reads the installation's last sequence number given (strongly
-// consistent; 0: none yet) and whether the counter item exists.
-func (s *Installations) lastSeq(ctx context.Context, uuid string) (int64, bool, error) {
+// counters reads the installation's SEQ (the last number landed) and its
+// state's seq (the last number given), strongly consistent; 0: none.
+func (s *Installations) counters(ctx context.Context, uuid string) (landed, given int64, err error) {
 	items, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.OpsTable),
 		KeyConditionExpression:    aws.String("PK = :pk"),
@@ -198,10 +207,8 @@ func (s *Installations) lastSeq(ctx context.Context, uuid string) (int64, bool, 
 		ConsistentRead:            aws.Bool(true),
 	}, 0)
 	if err != nil {
-		return 0, false, fmt.Errorf("read sequence: %w", err)
+		return 0, 0, fmt.Errorf("read sequence: %w", err)
 	}
-	var own, legacy int64
-	found := false
 	for _, it := range items {
 		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
 		n, ok := it["seq"].(*types.AttributeValueMemberN)
@@ -210,33 +217,63 @@ func (s *Installations) lastSeq(ctx context.Context, uuid string) (int64, bool, 
 		}
 		v, err := strconv.ParseInt(n.Value, 10, 64)
 		if err != nil {
-			return 0, false, fmt.Errorf("read sequence: %w", err)
+			return 0, 0, fmt.Errorf("read sequence: %w", err)
 		}
 		switch sk.Value {
 		case skInstallSeq:
-			own, found = v, true
+			landed = v
 		case skInstallState:
-			legacy = v
+			given = v
 		}
 	}
-	if found {
-		return own, true, nil
+	return landed, given, nil
+}
+
+// reserve gives the installation's next number (ADD on the state's seq).
+func (s *Installations) reserve(ctx context.Context, uuid string) (int64, error) {
+	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallState),
+		UpdateExpression:          aws.String("ADD seq :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue message: sequence: %w", err)
 	}
-	return legacy, false, nil
+	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, errors.New("queue message: sequence: no number returned")
+	}
+	return strconv.ParseInt(n.Value, 10, 64)
 }
 
-// seqSlot is what this process knows of one installation's counter: its
-// adds here go one at a time (others would only lose the race for the
-// same number), each from the last number this process gave or read.
+// catchUp moves the state's seq up to SEQ when it is behind: an
+// installation numbered while SEQ alone was the counter (its state's seq
+// absent or lower) goes on after its last number.
+func (s *Installations) catchUp(ctx context.Context, uuid string) error {
+	landed, given, err := s.counters(ctx, uuid)
+	if err != nil || given >= landed {
+		return err
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallState),
+		UpdateExpression:          aws.String("SET seq = :n"),
+		ConditionExpression:       aws.String("attribute_not_exists(seq) OR seq < :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(landed)},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("queue message: sequence: %w", err)
+	}
+	return nil
+}
+
+// seqSlot serialises this process's adds to one installation: one at a
+// time, none of them loses the race to another of the same process.
 type seqSlot struct {
-	mu    sync.Mutex
-	known bool  // last and own are worth trying
-	last  int64 // the last sequence number given, as far as known here
-	own   bool  // the counter item exists
+	mu sync.Mutex
 }
 
-// maxSeqSlots bounds the slots a process keeps; past it they start over
-// (a slot dropped costs one read of the counter).
+// maxSeqSlots bounds the slots a process keeps; past it they start over.
 const maxSeqSlots = 10000
 
 func (s *Installations) slot(uuid string) *seqSlot {
@@ -253,34 +290,32 @@ func (s *Installations) slot(uuid string) *seqSlot {
 	return sl
 }
 
-// enqueueAttempts is how often an add tries for the next number when
-// other processes keep taking it first.
+// enqueueAttempts is how often an add tries for a number when other
+// processes' adds keep landing first.
 const enqueueAttempts = 40
 
-// Enqueue stores the message, its queue entry (and its release, if held)
-// and the installation's next sequence number in one transaction, on
-// the condition that the counter still holds the number before it. So a
-// message's entry exists from the moment its number is given, a number
-// is given only once every number before it has its entry, and an add
-// that fails gives none (no gap): a pull never sees a later message
-// without the earlier ones. Another process's add taking the number
-// first cancels the transaction; it is tried again with the next.
+// Enqueue takes the installation's next number, then stores the message,
+// its queue entry (and its release, if held) and SEQ = that number in one
+// transaction, on the condition that SEQ is still below it. So a message's
+// entry exists from the moment SEQ covers its number, and a number SEQ has
+// passed never gets an entry: a pull never sees a later message without
+// the earlier ones. Another process's add with a later number landing
+// first cancels the transaction: this add takes a new number (after it)
+// and tries again.
 func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Message, e installations.Entry, release *scheduler.Due) (installations.Entry, error) {
 	sl := s.slot(uuid)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	mi, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
+	if err != nil {
+		return e, err
+	}
+	fresh := true
 	for attempt := 1; ; attempt++ {
-		if !sl.known {
-			last, own, err := s.lastSeq(ctx, uuid)
-			if err != nil {
-				return e, fmt.Errorf("queue message: %w", err)
+		if fresh {
+			if e.Seq, err = s.reserve(ctx, uuid); err != nil {
+				return e, err
 			}
-			sl.last, sl.own, sl.known = last, own, true
-		}
-		e.Seq = sl.last + 1
-		mi, err := item(messagePK(m.TenantID, m.ID), skMessage, m)
-		if err != nil {
-			return e, err
 		}
 		mi[attrInstallSeq] = avN(e.Seq)
 		ei, err := item(installQueuePK(uuid), installSeqSK(e.Seq), e)
@@ -289,13 +324,9 @@ func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Mes
 		}
 		counter := &types.Update{
 			TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallSeq),
-			UpdateExpression:          aws.String("SET seq = :next"),
-			ConditionExpression:       aws.String("attribute_not_exists(seq)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":next": avN(e.Seq)},
-		}
-		if sl.own {
-			counter.ConditionExpression = aws.String("seq = :last")
-			counter.ExpressionAttributeValues[":last"] = avN(sl.last)
+			UpdateExpression:          aws.String("SET seq = :n"),
+			ConditionExpression:       aws.String("attribute_not_exists(seq) OR seq < :n"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(e.Seq)},
 		}
 		items := []types.TransactWriteItem{{Update: counter}, putNew(s.Table, mi), putNew(s.OpsTable, ei)}
 		if release != nil {
@@ -303,16 +334,23 @@ func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Mes
 		}
 		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			sl.last, sl.own = e.Seq, true
 			return e, nil
 		}
-		sl.known = false // read the counter again before the next try
 		taken, conflict := seqLost(err)
 		if !taken && !conflict {
 			return e, fmt.Errorf("queue message %s: %w", m.ID, err)
 		}
 		if attempt == enqueueAttempts {
 			return e, apperr.Unavailable("The installation's queue is busy with other messages being added: try again.").Wrap(err)
+		}
+		// Taken: a later number landed first; a new one (after a
+		// counter left behind SEQ is caught up). A conflict only: the
+		// same number again.
+		fresh = taken
+		if taken {
+			if err := s.catchUp(ctx, uuid); err != nil {
+				return e, err
+			}
 		}
 		if conflict || attempt > 2 {
 			// Back off a little, at random, from the others.
@@ -327,9 +365,9 @@ func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Mes
 }
 
 // seqLost tells why an add's transaction was cancelled: its number was
-// taken (the counter's condition failed; the entry of that number may
-// exist too), or a concurrent transaction held one of its items; neither
-// stores anything. The message existing already is neither.
+// passed (SEQ's condition failed), or a concurrent transaction held one
+// of its items; neither stores anything. The message existing already, or
+// an entry of its number with SEQ below it, is neither.
 func seqLost(err error) (taken, conflict bool) {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
@@ -342,25 +380,63 @@ func seqLost(err error) (taken, conflict bool) {
 		conflict = conflict || aws.ToString(r.Code) == "TransactionConflict"
 	}
 	if failed(1) || failed(2) && !failed(0) {
-		return false, false // the message exists, or an entry past the counter
+		return false, false
 	}
 	return failed(0), conflict
 }
 
 // Head reads the first limit entries of the queue (strongly consistent),
-// as far as the counter read just before: every entry numbered up to it
-// was stored before the query began, so the query sees them all (a query
-// is not a snapshot: it might see a later entry stored while it runs
-// without an earlier one), and what is past it waits for the next read.
+// as far as SEQ read just before: every entry numbered up to it that will
+// ever exist was stored before the query began, so the query sees them
+// all (a query is not a snapshot: it might see a later entry stored while
+// it runs without an earlier one), and what is past it waits for the next
+// read. Entries past SEQ but within the numbers given were stored by adds
+// that do not move SEQ (the code before it, during a deploy): SEQ is moved
+// up to the last of them first, so that an add still in flight below it
+// cannot land any more (it takes a new number after them), and they are
+// read with the rest.
 func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]installations.Entry, error) {
-	last, _, err := s.lastSeq(ctx, uuid)
+	landed, given, err := s.counters(ctx, uuid)
 	if err != nil {
 		return nil, fmt.Errorf("read queue: %w", err)
+	}
+	if given > landed {
+		last, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
+			TableName:              aws.String(s.OpsTable),
+			KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": avS(installQueuePK(uuid)), ":from": avS(installSeqSK(landed + 1)), ":to": avS(installSeqSK(given)),
+			},
+			ScanIndexForward: aws.Bool(false),
+			ConsistentRead:   aws.Bool(true),
+		}, 1)
+		if err != nil {
+			return nil, fmt.Errorf("read queue: %w", err)
+		}
+		if len(last) == 1 {
+			var e installations.Entry
+			if err := attributevalue.UnmarshalMap(last[0], &e); err != nil {
+				return nil, fmt.Errorf("read queue: %w", err)
+			}
+			_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String(s.OpsTable), Key: key(installStatePK(uuid), skInstallSeq),
+				UpdateExpression:          aws.String("SET seq = :n"),
+				ConditionExpression:       aws.String("attribute_not_exists(seq) OR seq < :n"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(e.Seq)},
+			})
+			switch {
+			case err == nil || isConditionFailure(err): // SEQ is there (or past it)
+				landed = e.Seq
+			case isConflict(err): // an add is landing: the next read takes them
+			default:
+				return nil, fmt.Errorf("read queue: %w", err)
+			}
+		}
 	}
 	items, err := queryItems(ctx, s.API, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.OpsTable),
 		KeyConditionExpression:    aws.String("PK = :pk AND SK <= :last"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(installQueuePK(uuid)), ":last": avS(installSeqSK(last))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(installQueuePK(uuid)), ":last": avS(installSeqSK(landed))},
 		ConsistentRead:            aws.Bool(true),
 	}, limit)
 	if err != nil {
