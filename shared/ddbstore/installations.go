@@ -453,11 +453,56 @@ func (s *Installations) Head(ctx context.Context, uuid string, limit int) ([]ins
 // longer free: it must still be there, not held, not acked, and not
 // leased (or its lease ended). It returns how many it leased: a prefix of
 // entries, so that what a pull hands out is the head of the queue (a
-// later entry is never leased without the ones before it). All of them
-// go in one transaction (one call for a page, not one per message); when
-// it is cancelled, the entries before the first that was not free (its
-// condition failed, or another write held it) are tried again, alone.
+// later entry is never leased without the ones before it). The page goes
+// in transactions of leaseChunk entries, several at once (one call per
+// chunk, not one per message; the emulator runs a transaction's items one
+// after the other, so chunks in parallel finish sooner than one large
+// one). A chunk that is refused is tried again up to the entry that
+// refused it (its condition failed, or another write held it); the
+// entries leased past the first one not leased are given back.
 func (s *Installations) Lease(ctx context.Context, uuid string, entries []installations.Entry, _ string, now, until time.Time) (int, error) {
+	n := (len(entries) + leaseChunk - 1) / leaseChunk
+	leased := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for c := range n {
+		wg.Go(func() {
+			leased[c], errs[c] = s.leasePrefix(ctx, uuid, entries[c*leaseChunk:min((c+1)*leaseChunk, len(entries))], now, until)
+		})
+	}
+	wg.Wait()
+	total, cut := 0, false
+	var first error
+	for c := range n {
+		size := min((c+1)*leaseChunk, len(entries)) - c*leaseChunk
+		if !cut {
+			total += leased[c]
+			cut = leased[c] < size
+			first = errs[c]
+			continue
+		}
+		// Past the first entry not leased: give these back.
+		for _, e := range entries[c*leaseChunk : c*leaseChunk+leased[c]] {
+			_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String(s.OpsTable), Key: key(installQueuePK(uuid), installSeqSK(e.Seq)),
+				UpdateExpression:          aws.String("REMOVE lease, lease_until"),
+				ConditionExpression:       aws.String("lease = :tok AND attribute_not_exists(" + attrAcked + ")"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":tok": avS(e.Lease)},
+			})
+			if err != nil && !isConditionFailure(err) && !isConflict(err) {
+				first = cmp.Or(first, fmt.Errorf("give back lease of message %s: %w", e.MessageID, err))
+			}
+		}
+	}
+	return total, first
+}
+
+// leaseChunk is how many entries one transaction of a pull leases.
+const leaseChunk = 25
+
+// leasePrefix leases entries in one transaction, or, when it is refused,
+// the entries before the first that refused it (a prefix): how many.
+func (s *Installations) leasePrefix(ctx context.Context, uuid string, entries []installations.Entry, now, until time.Time) (int, error) {
 	for len(entries) > 0 {
 		if len(entries) == 1 {
 			_, err := s.API.UpdateItem(ctx, s.leaseUpdate(uuid, entries[0], now, until))
@@ -694,13 +739,16 @@ func (s *Installations) messageAck(tenantID, uuid string, a installations.AckIte
 	}, nil
 }
 
+// ackChunk is how many acks of a batch go in one transaction.
+const ackChunk = 10
+
 // ackRounds is how often ackTx sends the acks that were refused only
 // because others in their transaction were (or a concurrent write held
 // an item).
 const ackRounds = 3
 
-// ackTx acks messages in one transaction (two items per ack, so the 50
-// of a batch fit DynamoDB's 100): each ack's entry goes, on the condition
+// ackTx acks messages in one transaction (two items per ack: at most 50
+// acks, DynamoDB's 100 items): each ack's entry goes, on the condition
 // that it is leased to the ack's lease and not acked, and its message
 // takes its status. done tells which were acked; an ack whose own
 // condition failed is left to ackOne, and so is one whose entry another
@@ -764,14 +812,28 @@ func (s *Installations) ackTx(ctx context.Context, tenantID, uuid string, acks [
 	return done, nil
 }
 
-// AckMany acks several leased messages, each as Ack: all in one
-// transaction (ackTx), then those it did not ack one by one (ackOne),
-// several at once: one error per ack (nil: acked), or an error that is
-// none of theirs.
+// AckMany acks several leased messages, each as Ack: in transactions of
+// ackChunk acks (ackTx), several at once, then those they did not ack one
+// by one (ackOne), several at once: one error per ack (nil: acked), or an
+// error that is none of theirs.
 func (s *Installations) AckMany(ctx context.Context, tenantID, uuid string, acks []installations.AckItem, now time.Time) ([]error, error) {
-	done, err := s.ackTx(ctx, tenantID, uuid, acks, now)
-	if err != nil {
-		return nil, err
+	// Transactions of ackChunk acks, several at once (see Lease).
+	n := (len(acks) + ackChunk - 1) / ackChunk
+	done := make([]bool, 0, len(acks))
+	dones := make([][]bool, n)
+	txErrs := make([]error, n)
+	var twg sync.WaitGroup
+	for c := range n {
+		twg.Go(func() {
+			dones[c], txErrs[c] = s.ackTx(ctx, tenantID, uuid, acks[c*ackChunk:min((c+1)*ackChunk, len(acks))], now)
+		})
+	}
+	twg.Wait()
+	for c := range n {
+		if txErrs[c] != nil {
+			return nil, txErrs[c]
+		}
+		done = append(done, dones[c]...)
 	}
 	errs := make([]error, len(acks))
 	var mu sync.Mutex

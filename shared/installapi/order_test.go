@@ -250,6 +250,33 @@ func TestLeaseStopsAtTheFirstTaken(t *testing.T) {
 	if n := lease(append([]installations.Entry(nil), head...), "late"); n != 0 {
 		t.Fatalf("leased %d behind a leased head", n)
 	}
+
+	// A page of several transactions: those past the first entry not
+	// leased give their leases back.
+	in = newInstallation(t, s, `{"name":"Back office","use_api":true}`)
+	for i := range 60 {
+		if _, err := enqueue(ctx, store, in, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if head, err = store.Head(ctx, in.uuid, 100); err != nil || len(head) != 60 {
+		t.Fatalf("head %d, %v", len(head), err)
+	}
+	if n := lease(append([]installations.Entry(nil), head[3]), "other"); n != 1 {
+		t.Fatalf("leased %d of the fourth alone", n)
+	}
+	if n := lease(append([]installations.Entry(nil), head...), "mine"); n != 3 {
+		t.Fatalf("leased %d of 60 with the fourth taken, want 3", n)
+	}
+	if got, err = store.Head(ctx, in.uuid, 100); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got {
+		_, tok, _ := strings.Cut(e.Lease, ".")
+		if want := map[bool]string{true: "mine", false: ""}[i < 3]; i != 3 && tok != want {
+			t.Fatalf("entry %d leased to %q, want %q", i, tok, want)
+		}
+	}
 }
 
 // TestSequenceGoesOnFromSEQ: an installation numbered while the SEQ item
