@@ -81,3 +81,22 @@ func TestOfflineForDays(t *testing.T) {
 		t.Fatalf("after a pull: %s", r.Body)
 	}
 }
+
+// TestHoursNeverOpen: hours that do not open within a year (Mondays only,
+// every Monday a holiday) refuse the message with 422 rather than hold it
+// for ever; nothing is queued.
+func TestHoursNeverOpen(t *testing.T) {
+	s := stacktest.New(t)
+	now := s.Clock.Now().UTC()
+	var holidays []string
+	for d := range 400 {
+		if day := now.AddDate(0, 0, d); day.Weekday() == time.Monday {
+			holidays = append(holidays, `"`+day.Format("2006-01-02")+`"`)
+		}
+	}
+	in := newInstallation(t, s, `{"name":"Closed","use_api":true,"hours":{"time_zone":"UTC","week":{"mon":[{"from":"09:00","to":"17:00"}]},"holidays":[`+strings.Join(holidays, ",")+`]}}`)
+	want(t, s.Do("POST", "/add_message", "", `{"UUID":"`+in.uuid+`","ToMobileNumber":"972501234567","Message":"hi"}`), 422, "within a year")
+	if got := pull(t, s, in, ""); len(got) != 0 {
+		t.Fatalf("queued: %+v", got)
+	}
+}
