@@ -132,10 +132,11 @@ import (
 //	                                                                yet acked (msg, to, text, …; lease, lease_until;
 //	                                                                hold_until while held); the message holds
 //	                                                                install_seq (installations.go)
-//	INSTALLST#<uuid>           SEQ                                  an installation's sequence counter (seq: the last
-//	                                                                number given, set in the add's transaction)
-//	INSTALLST#<uuid>           STATE                                its last pull (seen, ms); seq, the counter as kept
-//	                                                                before it had its own item (read while SEQ is absent)
+//	INSTALLST#<uuid>           SEQ                                  an installation's last sequence number landed (seq:
+//	                                                                set in the add's transaction, which lands only if
+//	                                                                it is below; a pull reads the queue up to it)
+//	INSTALLST#<uuid>           STATE                                its last pull (seen, ms); seq, the last number given
+//	                                                                (ADD, one per add; installations.go)
 //	DUE#<minute>#<shard>       <at ms:%013d>#<kind>#<ref>           a scheduler due item (shared/scheduler)
 //	CONN#<t>                   RATE                                 the tenant's delivery rate: its next send time (TTL;
 //	                                                                breaker.go)

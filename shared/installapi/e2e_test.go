@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
@@ -548,8 +549,10 @@ func TestHoursBackToChannels(t *testing.T) {
 	}
 }
 
-// failingMessages fails every message update on the data table: an ack
-// that recorded itself on its entry and died before the message's status.
+// failingMessages fails every message update on the data table, and
+// refuses every transaction that touches it: an ack that went the way
+// acks went before they were one transaction (it recorded itself on its
+// entry) and died before the message's status.
 type failingMessages struct {
 	ddbstore.API
 	table string
@@ -560,6 +563,17 @@ func (f failingMessages) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 		return nil, errors.New("the process died here")
 	}
 	return f.API.UpdateItem(ctx, in, o...)
+}
+
+func (f failingMessages) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	reasons := make([]types.CancellationReason, len(in.TransactItems))
+	for i, it := range in.TransactItems {
+		reasons[i].Code = aws.String("None")
+		if it.Update != nil && aws.ToString(it.Update.TableName) == f.table {
+			reasons[i].Code = aws.String("ConditionalCheckFailed")
+		}
+	}
+	return nil, &types.TransactionCanceledException{Message: aws.String("refused"), CancellationReasons: reasons}
 }
 
 // TestAckFinishedAfterACrash: an ack that recorded itself on its entry

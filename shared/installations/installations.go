@@ -8,8 +8,10 @@
 //
 // Order. Each installation's messages are handed out strictly in creation
 // order (a per-installation sequence number given when the message is
-// accepted, in the one transaction that stores the message and its queue
-// entry, so that no entry is ever there before an earlier one): a pull hands out messages from the head of the queue and
+// accepted; the one transaction that stores the message and its queue
+// entry lands only if no later number landed first, so that no entry is
+// ever there after a later one was seen): a pull hands out messages from
+// the head of the queue and
 // stops at the first one that is leased to an earlier pull and not yet
 // acked, or held. A later message is never handed out while an earlier
 // one is leased (head-of-line): if the sender dies holding a lease, that
@@ -17,13 +19,14 @@
 //
 // Exactly once after an ack. A pull leases messages with a random lease
 // token; an ack must carry the token of the latest lease of its message.
-// It records itself on the message's queue entry (one conditional write
-// under that lease: what decides the ack), then records the message's
-// status and removes the entry; a pull that meets an entry so recorded
-// goes past it and finishes the ack, should its process have died. A
-// stale ack (its lease ended and the message was handed out again) is
-// refused; an ack repeated with the same token is answered as the first
-// one was.
+// In one transaction it removes the message's queue entry (on the
+// condition that the entry carries that lease and no ack) and records the
+// message's status. An ack of an earlier version recorded itself on the
+// entry first (one conditional write), then did the other two; a pull
+// that meets an entry so recorded goes past it and finishes that ack,
+// should its process have died. A stale ack (its lease ended and the
+// message was handed out again) is refused; an ack repeated with the same
+// token is answered as the first one was.
 package installations
 
 import (
@@ -128,10 +131,11 @@ type Store interface {
 	ChannelHours(ctx context.Context, tenantID, channelID string) (hours.Schedule, error)
 	SetChannelHours(ctx context.Context, tenantID, channelID string, s hours.Schedule) error
 	// Enqueue stores a message and its queue entry (and, for a held
-	// message, its release) with the installation's next sequence number,
-	// all in one transaction: an entry is never visible before the ones
-	// numbered before it, and a failed add leaves no gap. It returns the
-	// entry as stored.
+	// message, its release) with a sequence number of the installation,
+	// all in one transaction that lands only if no later number landed
+	// first: an entry is never visible before the ones numbered before
+	// it. Numbers only go up (one may be skipped). It returns the entry as
+	// stored.
 	Enqueue(ctx context.Context, uuid string, m messages.Message, e Entry, release *scheduler.Due) (Entry, error)
 	// Head lists up to limit entries from the head of the queue, in
 	// order: all the entries stored before it began, up to limit (a later
@@ -142,8 +146,8 @@ type Store interface {
 	// returns how many it leased (a prefix of entries).
 	Lease(ctx context.Context, uuid string, entries []Entry, token string, now, until time.Time) (int, error)
 	// Ack ends a leased message (its queue entry seq, leased with token):
-	// the ack is recorded on the entry, then the message is marked st
-	// (sent or failed, with f) at now and the entry goes. A token that is not the entry's
+	// the entry goes and the message is marked st (sent or failed, with
+	// f) at now, in one transaction. A token that is not the entry's
 	// latest lease is ErrStaleLease; an entry already gone is ErrNoEntry,
 	// unless this very lease acked it (then the message as acked, again).
 	Ack(ctx context.Context, tenantID, uuid, messageID string, seq int64, token string, st messages.Status, f *messages.Failure, now time.Time) (messages.Message, error)

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/startmsg/chatbackend/shared/hours"
 )
 
 // checkInstallation: make run's demo sender installation (demo.env's
@@ -43,4 +46,34 @@ func checkInstallation(t *testing.T, apiURL string, demo map[string]string) {
 		page.Data[len(page.Data)-1].To != "+923001234567" {
 		t.Fatalf("pull: %d %+v %v", res.StatusCode, page, err)
 	}
+	// "Use API" on, and hours open at every moment of the week (not only
+	// at the moment this test runs).
+	req, _ = http.NewRequest(http.MethodGet, apiURL+"/v1/installations/"+uuid, nil)
+	req.Header.Set("Authorization", "Bearer "+demo["TOKEN_WHATSAPP"])
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inst struct {
+		Data struct {
+			UseAPI bool            `json:"use_api"`
+			Hours  *hours.Schedule `json:"hours"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&inst)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || !inst.Data.UseAPI || inst.Data.Hours == nil {
+		t.Fatalf("the demo installation: %d %+v %v", res.StatusCode, inst, err)
+	}
+	start := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	for h := 0; h < 7*24*4; h++ {
+		if at := start.Add(time.Duration(h) * 15 * time.Minute); !open(inst.Data.Hours, at) {
+			t.Fatalf("the demo installation's hours %+v are closed at %s", *inst.Data.Hours, at)
+		}
+	}
+}
+
+func open(s *hours.Schedule, at time.Time) bool {
+	ok, _ := s.Next(at)
+	return ok
 }
