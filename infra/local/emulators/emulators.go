@@ -78,6 +78,7 @@ type Stack struct {
 
 const (
 	startTimeout = 30 * time.Second
+	indexTimeout = 2 * time.Minute
 	stopTimeout  = 5 * time.Second
 )
 
@@ -177,16 +178,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		s.children = append(s.children, c)
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	readyCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for _, c := range s.children {
-		if err := c.waitReady(ctx); err != nil {
+		if err := c.waitReady(readyCtx); err != nil {
 			s.Stop()
 			return nil, err
 		}
 	}
 	if dynamoDB != "" {
-		if err := IndexStreams(ctx, node, dynamoDB); err != nil {
+		// A node process of its own: on a loaded machine its start alone
+		// can take seconds, so it gets its own time limit.
+		ictx, cancel := context.WithTimeout(ctx, indexTimeout)
+		defer cancel()
+		if err := IndexStreams(ictx, node, dynamoDB); err != nil {
 			s.Stop()
 			return nil, err
 		}
