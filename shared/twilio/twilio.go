@@ -31,6 +31,8 @@ import (
 
 	tclient "github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/startmsg/chatbackend/shared/messages"
 )
 
 // BaseURL is Twilio's REST API.
@@ -40,10 +42,10 @@ const BaseURL = "https://api.twilio.com"
 const (
 	// MaxSMSChars is the longest SMS body Twilio takes (in characters;
 	// longer ones are refused with 21617).
-	MaxSMSChars = 1600
+	MaxSMSChars = messages.MaxSMSChars
 	// MaxTwiMLChars is the longest TwiML a call may carry in its Twiml
 	// parameter.
-	MaxTwiMLChars = 4000
+	MaxTwiMLChars = messages.MaxTwiMLChars
 )
 
 // Credentials are a channel's Twilio account and sender.
@@ -231,34 +233,8 @@ func asError(ctx context.Context, err error) error {
 	return &Error{Message: err.Error(), Err: err}
 }
 
-// SayTwiML is the TwiML of a call that says text:
-// <Response><Say>text</Say></Response>, the text escaped as XML.
-func SayTwiML(text string) string {
-	var b strings.Builder
-	b.WriteString("<Response><Say>")
-	for _, r := range text {
-		switch r {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		default:
-			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-				b.WriteByte(' ') // not allowed in XML 1.0
-				continue
-			}
-			b.WriteRune(r)
-		}
-	}
-	b.WriteString("</Say></Response>")
-	return b.String()
-}
+// SayTwiML is the TwiML of a call that says text (messages.SayTwiML).
+func SayTwiML(text string) string { return messages.SayTwiML(text) }
 
 // Sign is Twilio's X-Twilio-Signature of a form-encoded request to
 // fullURL: base64 of HMAC-SHA1, keyed by the account's auth token, over the
