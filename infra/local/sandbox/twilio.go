@@ -225,7 +225,7 @@ func twilioResource(r TwilioRecord) map[string]any {
 	}
 	uri := base + "/Calls/" + r.SID + ".json"
 	return map[string]any{
-		"sid": r.SID, "account_sid": r.AccountSID, "api_version": TwilioAPIVersion, "annotation": nil,
+		"sid": r.SID, "account_sid": r.AccountSID, "api_version": TwilioAPIVersion,
 		"answered_by": nil, "caller_name": nil, "date_created": date, "date_updated": date, "direction": "outbound-api",
 		"duration": nil, "end_time": nil, "forwarded_from": nil, "from": r.From, "from_formatted": r.From,
 		"group_sid": nil, "parent_call_sid": nil, "phone_number_sid": nil, "price": nil, "price_unit": "USD",
