@@ -230,6 +230,13 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 	} else if tplErr != nil {
 		return tplErr
 	}
+	if phoneChannel(p.ChannelKind) && !tenancy.E164(m.To) {
+		field := "to"
+		if in.ContactID != "" {
+			field = "contact_id"
+		}
+		return apperr.Invalidf(field, "%q is not a valid phone number for an SMS or a call (E.164: + and 8 to 15 digits)", m.To)
+	}
 	if p.ChannelKind == tenancy.SMS && a.FixedLine != nil && a.FixedLine(m.To) {
 		field := "to"
 		if in.ContactID != "" {
