@@ -64,7 +64,13 @@ events/receivers/node/node_modules/.installed: events/receivers/node/package.jso
 	cd events/receivers/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed
+# Twilio's OpenAPI description (@twilio/cli-core) for the contract test of
+# shared/twilio, pinned the same way.
+shared/twilio/contract/node_modules/.installed: shared/twilio/contract/package.json shared/twilio/contract/package-lock.json $(NODE_DIR)/node_modules/.installed
+	cd shared/twilio/contract && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed shared/twilio/contract/node_modules/.installed
 	$(GO) mod download
 
 run: deps

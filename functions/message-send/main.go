@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	messaging.StartAPI("message-send", messageapi.MessageSend, wiring.WithPhone(phone.Normalize))
+	messaging.StartAPI("message-send", messageapi.MessageSend, wiring.WithPhone(phone.Normalize), wiring.WithFixedLine(phone.FixedLine))
 }

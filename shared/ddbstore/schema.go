@@ -60,6 +60,7 @@ import (
 //	                                                                its stream record starts the Messenger intake)
 //	TENANT#<t>                 CHANNEL#<c>#WHATSAPP                 a WhatsApp channel's Cloud API credentials
 //	                                                                (whatsapp.go)
+//	TENANT#<t>                 CHANNEL#<c>#TWILIO                   an SMS or voice channel's Twilio credentials (twilio.go)
 //	WAPHONE#<phoneNumberId>    WAPHONE                              the channel of a phone number id, with its app
 //	                                                                secret (one per id across tenants)
 //	WABA#<wabaId>              CHANNEL#<t>#<c>                      a channel of a WABA, with its app secret

@@ -140,12 +140,12 @@ func TestContactMessages(t *testing.T) {
 	}
 }
 
-// Only WhatsApp channels send messages.
+// Only WhatsApp, SMS and voice channels send messages.
 func TestOtherChannelKinds(t *testing.T) {
 	s := stacktest.New(t)
 	ten := s.NewTenant("Acme", "messenger")
 	r := s.Do("POST", "/v1/messages", bearer(ten.Token), template)
-	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "WhatsApp channels only") {
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "WhatsApp, SMS and voice channels only") {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 }

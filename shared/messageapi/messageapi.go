@@ -36,6 +36,9 @@ type Ports interface {
 	MessageTemplates() messages.Templates
 	// Phone is nil in the functions that parse no phone numbers.
 	Phone() contacts.PhoneNormalizer
+	// FixedLine reports whether a number is a fixed line (SMS to it are
+	// refused); nil: no number is.
+	FixedLine() func(string) bool
 	Clock() func() time.Time
 	Setting(key string) string
 }
@@ -57,6 +60,7 @@ type API struct {
 	Contacts  *contacts.Service
 	Templates messages.Templates
 	Phone     contacts.PhoneNormalizer
+	FixedLine func(string) bool
 	Now       func() time.Time
 	// Links is the SSRF guard's policy for media links.
 	Links netguard.Policy
@@ -69,6 +73,7 @@ func New(p Ports) *API {
 		Contacts:  &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()},
 		Templates: p.MessageTemplates(),
 		Phone:     p.Phone(),
+		FixedLine: p.FixedLine(),
 		Now:       p.Clock(),
 		Links:     LinkPolicy(p.Setting),
 	}
@@ -97,8 +102,15 @@ type Queued struct {
 // SendBody is POST /v1/messages' body (named for the OpenAPI document).
 type SendBody = messages.SendRequest
 
-// Sendable reports whether messages can be sent on channels of kind k.
-func Sendable(k tenancy.ChannelKind) bool { return k == tenancy.WhatsApp }
+// Sendable reports whether messages can be sent on channels of kind k:
+// WhatsApp (the Cloud API), SMS and voice (Twilio: an SMS, a call that
+// says the text).
+func Sendable(k tenancy.ChannelKind) bool {
+	return k == tenancy.WhatsApp || k == tenancy.SMS || k == tenancy.Voice
+}
+
+// phoneChannel reports whether k's messages are SMS or calls.
+func phoneChannel(k tenancy.ChannelKind) bool { return k == tenancy.SMS || k == tenancy.Voice }
 
 func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 	p := httpapi.CallerOf(r)
@@ -110,7 +122,15 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !Sendable(p.ChannelKind) {
-		return apperr.New(apperr.KindRejected, "This is a %s channel: messages can be sent on WhatsApp channels only.", p.ChannelKind)
+		return apperr.New(apperr.KindRejected, "This is a %s channel: messages can be sent on WhatsApp, SMS and voice channels only.", p.ChannelKind)
+	}
+	if phoneChannel(p.ChannelKind) {
+		if in.Type != messages.TypeText {
+			return apperr.Invalidf("type", "must be text on a %s channel (an SMS, or a call that says the text), not %s", p.ChannelKind, in.Type)
+		}
+		if err := messages.CheckPhoneText(string(p.ChannelKind), "text.body", in.Text.Body); err != nil {
+			return err
+		}
 	}
 	if in.Media != nil {
 		if _, err := a.Links.ParseURL(in.Media.Link); err != nil {
@@ -168,11 +188,12 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		winErr  error
 		wg      sync.WaitGroup
 	)
-	freeForm := messages.FreeForm(in.Type)
+	// SMS and calls have no customer service window.
+	freeForm := messages.FreeForm(in.Type) && !phoneChannel(p.ChannelKind)
 	wg.Go(func() { c, cErr = a.Contacts.Get(ctx, scope, contactID) })
-	if !freeForm {
+	if tpl != nil {
 		wg.Go(func() { tplErr = a.Templates.CheckTemplate(ctx, p.TenantID, p.ChannelID, *tpl) })
-	} else if m.To != "" {
+	} else if freeForm && m.To != "" {
 		wg.Go(func() { winLast, winErr = a.Store.LastInbound(ctx, p.TenantID, p.ChannelID, m.To) })
 	}
 	wg.Wait()
@@ -208,6 +229,20 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if tplErr != nil {
 		return tplErr
+	}
+	if phoneChannel(p.ChannelKind) && !tenancy.E164(m.To) {
+		field := "to"
+		if in.ContactID != "" {
+			field = "contact_id"
+		}
+		return apperr.Invalidf(field, "%q is not a valid phone number for an SMS or a call (E.164: + and 8 to 15 digits)", m.To)
+	}
+	if p.ChannelKind == tenancy.SMS && a.FixedLine != nil && a.FixedLine(m.To) {
+		field := "to"
+		if in.ContactID != "" {
+			field = "contact_id"
+		}
+		return messages.FixedLineSMS(field, m.To)
 	}
 	if m.ContactID == "" {
 		// Made as an inbound message makes it: phone, ID its digits (read

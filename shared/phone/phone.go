@@ -52,3 +52,14 @@ func Normalize(raw, defaultCountry string) (string, error) {
 	}
 	return out, nil
 }
+
+// FixedLine reports whether the library types the number (E.164) as a
+// fixed line only: no SMS reaches it. A number it cannot tell from a
+// mobile (FIXED_LINE_OR_MOBILE, as in the US) or cannot type is not.
+func FixedLine(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, "ZZ")
+	if err != nil {
+		return false
+	}
+	return phonenumbers.GetNumberType(n) == phonenumbers.FIXED_LINE
+}

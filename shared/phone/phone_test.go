@@ -31,3 +31,18 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestFixedLine(t *testing.T) {
+	for n, want := range map[string]bool{
+		"+442071234567": true,  // London
+		"+4271234567":   false, // not a number
+		"+923001234567": false, // a Pakistani mobile
+		"+447911123456": false, // a UK mobile
+		"+12015550123":  false, // US: fixed line or mobile
+		"+922134567890": true,  // Karachi
+	} {
+		if got := FixedLine(n); got != want {
+			t.Errorf("FixedLine(%s) = %v, want %v", n, got, want)
+		}
+	}
+}

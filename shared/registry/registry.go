@@ -152,6 +152,7 @@ func WithPhone(b wiring.Builder) wiring.Builder {
 	return func(e *wiring.Env) http.Handler {
 		c := *e
 		wiring.WithPhone(phone.Normalize)(&c)
+		wiring.WithFixedLine(phone.FixedLine)(&c)
 		return b(&c)
 	}
 }
@@ -182,6 +183,7 @@ func streamWithPhone(b func(*wiring.Env) lambdaapp.StreamHandler) func(*wiring.E
 	return func(e *wiring.Env) lambdaapp.StreamHandler {
 		c := *e
 		wiring.WithPhone(phone.Normalize)(&c)
+		wiring.WithFixedLine(phone.FixedLine)(&c)
 		return b(&c)
 	}
 }

@@ -23,14 +23,17 @@ type Provider interface {
 // port reads them (decrypted).
 type Credentials struct {
 	// AccessToken authenticates the calls (WhatsApp: the system user's
-	// access token).
+	// access token; Twilio: the account's auth token).
 	AccessToken string
 	// AccountID is the sending account at the provider (WhatsApp: the
-	// phone number id).
+	// phone number id; Twilio: the account SID).
 	AccountID string
 	// BaseURL overrides the provider's API base URL ("" for the
 	// provider's own): the local sandbox, tests.
 	BaseURL string
+	// From is the sender at the provider where the account has several
+	// (Twilio: the number, E.164, or a messaging service's SID, MG…).
+	From string
 }
 
 // CredentialStore reads a channel's provider credentials: apperr not found

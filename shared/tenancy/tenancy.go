@@ -80,6 +80,9 @@ type Channel struct {
 	// WhatsApp is what a WhatsApp channel shows of its Cloud API
 	// credentials (ids only), once they are set.
 	WhatsApp *WhatsAppInfo `json:"whatsapp,omitempty" dynamodbav:"whatsapp,omitempty"`
+	// Twilio is what an SMS or voice channel shows of its Twilio
+	// credentials (set with the admin API).
+	Twilio *TwilioInfo `json:"twilio,omitempty" dynamodbav:"twilio,omitempty"`
 }
 
 // Token is a channel API token as listed: never the token itself.

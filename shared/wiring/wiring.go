@@ -61,6 +61,9 @@ type Env struct {
 	// PhoneParser normalises phone numbers; nil in the functions that parse
 	// none (WithPhone sets it, so only those link the phone library).
 	PhoneParser contacts.PhoneNormalizer
+	// FixedLineCheck reports whether an E.164 number is a fixed line (no
+	// SMS reaches it); nil where no phone library is linked.
+	FixedLineCheck func(string) bool
 	// AuthCacheFlusher drops the API's cached authorizer answers: set by
 	// WithAuthCache in the functions that revoke or rotate credentials, and
 	// by the local gateway; nil elsewhere.
@@ -160,6 +163,10 @@ type Option func(*Env)
 // functions that parse phone numbers pass it.
 func WithPhone(p contacts.PhoneNormalizer) Option { return func(e *Env) { e.PhoneParser = p } }
 
+// WithFixedLine gives the handlers the phone library's fixed-line check
+// (phone.FixedLine): the functions that send SMS refuse such numbers.
+func WithFixedLine(f func(string) bool) Option { return func(e *Env) { e.FixedLineCheck = f } }
+
 // WithAuthCache gives the handlers the flusher of the API's authorizer
 // cache, built from the SDK configuration and the environment (in AWS:
 // awsflush.New). Only the functions of authcache.FlushesAuthorizerCache
@@ -241,6 +248,9 @@ func (e *Env) WhatsAppMarks() wahook.Marks {
 
 // Phone is the phone normaliser, nil unless WithPhone set it.
 func (e *Env) Phone() contacts.PhoneNormalizer { return e.PhoneParser }
+
+// FixedLine is the fixed-line check (nil without the phone library).
+func (e *Env) FixedLine() func(string) bool { return e.FixedLineCheck }
 
 // AuthCache is the flusher of the API's authorizer cache (nil unless
 // WithAuthCache or the local gateway set it).

@@ -21,11 +21,34 @@ import (
 //	GET  /_sandbox/templates     every template
 //	GET  /_sandbox/stats         the counters
 //	POST /_sandbox/reset         forget messages, windows, calls and counters
+//	GET  /_sandbox/twilio        the accepted Twilio SMS and calls, oldest first (?to=<E.164> filters)
+//	POST /_sandbox/twilio/landline {"number","on"}: SMS to that E.164 number are refused with 21614
+//	(undeliverable with wa_id: the number's digits makes its SMS undelivered, its calls busy)
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	switch route {
 	case "GET /":
 		s.page(w)
+	case "GET /_sandbox/twilio":
+		recs := s.TwilioRecords()
+		if to := r.URL.Query().Get("to"); to != "" {
+			recs = slices.DeleteFunc(recs, func(m TwilioRecord) bool { return m.To != to })
+		}
+		writeJSON(w, 200, map[string]any{"count": len(recs), "records": recs})
+	case "POST /_sandbox/twilio/landline":
+		in := struct {
+			Number string `json:"number"`
+			On     *bool  `json:"on"`
+		}{}
+		if !readJSON(w, r, &in) {
+			return
+		}
+		if !e164(in.Number) {
+			controlError(w, 400, "want number (E.164)")
+			return
+		}
+		s.TwilioLandline(in.Number, in.On == nil || *in.On)
+		writeJSON(w, 200, map[string]any{"number": in.Number, "landline": in.On == nil || *in.On})
 	case "GET /_sandbox/messages":
 		msgs := s.Messages()
 		if to := r.URL.Query().Get("to"); to != "" {

@@ -90,6 +90,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/"+TwilioAPIVersion+"/") {
+		s.serveTwilio(w, r)
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) != 3 || !versionRE.MatchString(parts[0]) || !idRE.MatchString(parts[1]) {
 		s.writeGraphError(w, graphErr{status: 400, code: 100, subcode: 33, typ: "GraphMethodException",

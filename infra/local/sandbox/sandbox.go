@@ -126,6 +126,9 @@ type Options struct {
 	Seed uint64
 	// HTTPClient posts the webhooks.
 	HTTPClient *http.Client
+	// TwilioAccounts are the Twilio account SIDs accepted, with their auth
+	// tokens (twilio.go); when empty, any AC… SID with any 32-hex token is.
+	TwilioAccounts map[string]string
 	// MaxRecords bounds the messages and webhook calls kept for the page
 	// (default 100,000 and 1,000): the oldest go first.
 	MaxRecords int
@@ -205,6 +208,8 @@ type Sandbox struct {
 	stats      Stats
 	rateWindow map[string]rateCount
 	nextTplID  int64
+	twilio     []TwilioRecord
+	landlines  map[string]bool
 }
 
 type rateCount struct {
@@ -263,7 +268,8 @@ func New(opt Options) (*Sandbox, error) {
 		rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), faults: opt.Faults,
 		tokens: map[string]bool{}, byWAMID: map[string]int{}, opaque: map[string]int{}, windows: map[string]time.Time{},
 		undeliver: map[string]bool{}, profiles: map[string]whatsapp.Profile{}, rateWindow: map[string]rateCount{},
-		stats: Stats{Refused: map[string]int{}}, nextTplID: 900000000000001,
+		landlines: map[string]bool{},
+		stats:     Stats{Refused: map[string]int{}}, nextTplID: 900000000000001,
 	}
 	for _, t := range opt.Tokens {
 		s.tokens[t] = true
@@ -375,6 +381,7 @@ func (s *Sandbox) Reset() {
 	s.windows, s.undeliver, s.calls = map[string]time.Time{}, map[string]bool{}, nil
 	s.stats = Stats{Refused: map[string]int{}}
 	s.rateWindow = map[string]rateCount{}
+	s.twilio, s.landlines = nil, map[string]bool{}
 }
 
 // newWAMID is a fresh WhatsApp message id: "wamid." and base64 of random

@@ -16,16 +16,18 @@ func (e *Env) MessageTemplates() messages.Templates { return registryTemplates{e
 // MessageProviders are the providers the sender calls, by channel kind.
 func (e *Env) MessageProviders() map[string]sender.Provider {
 	if e.Providers == nil {
-		return map[string]sender.Provider{string(tenancy.WhatsApp): waProvider{e}}
+		return map[string]sender.Provider{string(tenancy.WhatsApp): waProvider{e},
+			string(tenancy.SMS): twilioProvider{tenancy.SMS}, string(tenancy.Voice): twilioProvider{tenancy.Voice}}
 	}
 	return e.Providers
 }
 
 // ProviderCredentials reads channels' provider credentials (WhatsApp
-// channels' Cloud API credentials unless set).
+// channels' Cloud API credentials, SMS and voice channels' Twilio ones,
+// unless set).
 func (e *Env) ProviderCredentials() sender.CredentialStore {
 	if e.Credentials == nil {
-		return waCredentials{e}
+		return channelCredentials{e}
 	}
 	return e.Credentials
 }
