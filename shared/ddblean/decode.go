@@ -22,6 +22,33 @@ type dec struct {
 	b []byte
 	s string // b as a string: the strings decoded without escapes are its substrings (one allocation for all)
 	i int
+	// The S and N values decoded are taken from these, allocated a chunk
+	// at a time rather than one by one.
+	ss []types.AttributeValueMemberS
+	ns []types.AttributeValueMemberN
+}
+
+// slabChunk is how many S (or N) values one allocation holds.
+const slabChunk = 16
+
+func (d *dec) newS(s string) *types.AttributeValueMemberS {
+	if len(d.ss) == 0 {
+		d.ss = make([]types.AttributeValueMemberS, slabChunk)
+	}
+	v := &d.ss[0]
+	d.ss = d.ss[1:]
+	v.Value = s
+	return v
+}
+
+func (d *dec) newN(s string) *types.AttributeValueMemberN {
+	if len(d.ns) == 0 {
+		d.ns = make([]types.AttributeValueMemberN, slabChunk)
+	}
+	v := &d.ns[0]
+	d.ns = d.ns[1:]
+	v.Value = s
+	return v
 }
 
 func (d *dec) ws() {
@@ -318,11 +345,11 @@ func (d *dec) av() (types.AttributeValue, error) {
 		switch tag {
 		case "S":
 			s, err := d.str()
-			v = &types.AttributeValueMemberS{Value: s}
+			v = d.newS(s)
 			return err
 		case "N":
 			s, err := d.str()
-			v = &types.AttributeValueMemberN{Value: s}
+			v = d.newN(s)
 			return err
 		case "BOOL":
 			b, err := d.boolean()
