@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -20,7 +21,7 @@ var errUnknown = errors.New("ddblean: unknown member")
 
 type dec struct {
 	b []byte
-	s string // b as a string: the strings decoded without escapes are its substrings (one allocation for all)
+	s string // b as a string: the strings decoded without escapes are its substrings (no allocation)
 	i int
 	// The S and N values decoded are taken from these, allocated a chunk
 	// at a time rather than one by one.
@@ -409,8 +410,11 @@ func (d *dec) av() (types.AttributeValue, error) {
 // member; a member it does not take (false), errUnknown anywhere or
 // anything it cannot read means false: the SDK's protocol then decodes the
 // answer instead (and gives its own error for a broken one).
+//
+// The strings decoded share body's memory (no copy of the answer): body is
+// an answer read for this call alone, and nothing writes to it afterwards.
 func decodeTop(body []byte, member func(d *dec, key string) (bool, error)) bool {
-	d := &dec{b: body, s: string(body)}
+	d := &dec{b: body, s: unsafe.String(unsafe.SliceData(body), len(body))}
 	if d.peek() == 0 {
 		return true
 	}
