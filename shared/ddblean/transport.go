@@ -42,11 +42,12 @@ type conns struct {
 }
 
 type pconn struct {
-	c    net.Conn
-	raw  net.Conn // the TCP connection under c
-	br   *bufio.Reader
-	wbuf []byte
-	used time.Time
+	c     net.Conn
+	raw   net.Conn // the TCP connection under c
+	probe *idleProbe
+	br    *bufio.Reader
+	wbuf  []byte
+	used  time.Time
 }
 
 // newConns builds the client for endpoint u from hc, or nil when hc is not
@@ -113,7 +114,7 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		pc := t.idle[n-1]
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		if t.idleFor > 0 && now.Sub(pc.used) > t.idleFor || !idleOpen(pc.raw) {
+		if t.idleFor > 0 && now.Sub(pc.used) > t.idleFor || !pc.probe.isOpen() {
 			pc.c.Close()
 			continue
 		}
@@ -138,7 +139,7 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		}
 		c = tc
 	}
-	return &pconn{c: c, raw: raw, br: bufio.NewReaderSize(c, 16<<10)}, false, nil
+	return &pconn{c: c, raw: raw, probe: newIdleProbe(raw), br: bufio.NewReaderSize(c, 16<<10)}, false, nil
 }
 
 func (t *conns) put(pc *pconn) {
