@@ -125,6 +125,7 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		return nil, false, err
 	}
 	raw := c
+	c = rawSocket(c)
 	if t.tls != nil {
 		tc := tls.Client(c, t.tls)
 		hctx := ctx
