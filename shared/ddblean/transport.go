@@ -162,7 +162,7 @@ type answer struct {
 	status    int
 	statusMsg string
 	header    http.Header // every header, kept for error answers only
-	requestID string
+	requestID string      // of an error answer (not 2xx) only
 	crc32     string
 	body      []byte
 }
@@ -319,7 +319,9 @@ func readAnswer(br *bufio.Reader) (a *answer, keep bool, err error) {
 				keep = false
 			}
 		case equalFold(name, "x-amzn-requestid"):
-			a.requestID = string(value)
+			if hdr != nil { // only an error carries it
+				a.requestID = string(value)
+			}
 		case equalFold(name, "x-amz-crc32"):
 			a.crc32 = string(value)
 		}
