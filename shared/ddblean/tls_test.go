@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -60,5 +61,33 @@ func TestTLS(t *testing.T) {
 	}
 	if lean.LeanCalls() != 5 || requests.Load() != 5 || conns.Load() != 1 {
 		t.Errorf("%d lean calls, %d requests on %d connections; want 5, 5, 1", lean.LeanCalls(), requests.Load(), conns.Load())
+	}
+}
+
+// TestKeptPastDeadline: a kept connection whose last call's deadline has
+// passed (Lambda gives each invocation one) serves the next call; it is
+// not taken for closed and dialled again.
+func TestKeptPastDeadline(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { found(w) }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	_, lean := clientsWith(srv.URL, 1)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := getItem(ctx, lean)
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		time.Sleep(80 * time.Millisecond) // past the call's deadline
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 3 calls, want 1", n)
 	}
 }

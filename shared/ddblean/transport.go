@@ -46,8 +46,10 @@ type pconn struct {
 	raw   net.Conn // the TCP connection under c
 	probe *idleProbe
 	br    *bufio.Reader
-	wbuf  []byte
-	used  time.Time
+	// deadline is the one last set on c (zero: none).
+	deadline time.Time
+	wbuf     []byte
+	used     time.Time
 }
 
 // newConns builds the client for endpoint u from hc, or nil when hc is not
@@ -114,6 +116,13 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		pc := t.idle[n-1]
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
+		if !pc.deadline.IsZero() && !now.Before(pc.deadline) {
+			// An earlier call's deadline, passed: it would fail the
+			// check below (the connection taken for closed) and the
+			// call.
+			pc.c.SetDeadline(time.Time{})
+			pc.deadline = time.Time{}
+		}
 		if t.idleFor > 0 && now.Sub(pc.used) > t.idleFor || !pc.probe.isOpen() {
 			pc.c.Close()
 			continue
@@ -199,10 +208,14 @@ func (t *conns) roundTrip(ctx context.Context, head, body []byte) (*answer, erro
 		if err != nil {
 			return nil, err
 		}
-		if dl, ok := ctx.Deadline(); ok {
+		// The context's deadline (none: zero), set only when it differs
+		// from the one this connection has (the calls of one invocation
+		// share theirs). A connection whose deadline the AfterFunc below
+		// moved is closed, never kept.
+		dl, _ := ctx.Deadline()
+		if !dl.Equal(pc.deadline) {
 			pc.c.SetDeadline(dl)
-		} else {
-			pc.c.SetDeadline(time.Time{})
+			pc.deadline = dl
 		}
 		stop := func() bool { return true }
 		if ctx.Done() != nil {
