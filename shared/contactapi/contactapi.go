@@ -15,6 +15,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
+	"github.com/startmsg/chatbackend/shared/jsonappend"
 	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
@@ -116,6 +117,24 @@ type ContactView struct {
 	Opportunity  bool              `json:"opportunity"`
 	Tags         []string          `json:"tags"`
 	UpdatedAt    int64             `json:"updated_at"`
+}
+
+// AppendJSON appends v as encoding/json writes it without HTML escaping
+// (httpapi.WriteData writes it so; the tests compare the two).
+func (v ContactView) AppendJSON(b []byte) []byte {
+	b = append(b, `{"created_at":`...)
+	b = jsonappend.Int(b, v.CreatedAt)
+	b = append(b, `,"custom_fields":`...)
+	b = jsonappend.StringMap(b, v.CustomFields)
+	b = append(b, `,"id":`...)
+	b = jsonappend.String(b, v.ID)
+	b = append(b, `,"opportunity":`...)
+	b = jsonappend.Bool(b, v.Opportunity)
+	b = append(b, `,"tags":`...)
+	b = jsonappend.Strings(b, v.Tags)
+	b = append(b, `,"updated_at":`...)
+	b = jsonappend.Int(b, v.UpdatedAt)
+	return append(b, '}')
 }
 
 // Present is a contact as the Contacts API shows it.

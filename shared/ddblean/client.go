@@ -184,7 +184,8 @@ type codec interface {
 	encode(b []byte) ([]byte, bool)
 	// decode reads a 2xx answer's body into the output; false when the
 	// lean decoder does not cover it (the SDK's deserialiser then does,
-	// after reset).
+	// after reset). The output's strings may share body's memory: body
+	// is the call's own and is never written to again.
 	decode(body []byte) bool
 	reset()
 	output() smithy.Deserializable

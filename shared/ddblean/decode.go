@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -20,8 +21,35 @@ var errUnknown = errors.New("ddblean: unknown member")
 
 type dec struct {
 	b []byte
-	s string // b as a string: the strings decoded without escapes are its substrings (one allocation for all)
+	s string // b as a string: the strings decoded without escapes are its substrings (no allocation)
 	i int
+	// The S and N values decoded are taken from these, allocated a chunk
+	// at a time rather than one by one.
+	ss []types.AttributeValueMemberS
+	ns []types.AttributeValueMemberN
+}
+
+// slabChunk is how many S (or N) values one allocation holds.
+const slabChunk = 16
+
+func (d *dec) newS(s string) *types.AttributeValueMemberS {
+	if len(d.ss) == 0 {
+		d.ss = make([]types.AttributeValueMemberS, slabChunk)
+	}
+	v := &d.ss[0]
+	d.ss = d.ss[1:]
+	v.Value = s
+	return v
+}
+
+func (d *dec) newN(s string) *types.AttributeValueMemberN {
+	if len(d.ns) == 0 {
+		d.ns = make([]types.AttributeValueMemberN, slabChunk)
+	}
+	v := &d.ns[0]
+	d.ns = d.ns[1:]
+	v.Value = s
+	return v
 }
 
 func (d *dec) ws() {
@@ -318,11 +346,11 @@ func (d *dec) av() (types.AttributeValue, error) {
 		switch tag {
 		case "S":
 			s, err := d.str()
-			v = &types.AttributeValueMemberS{Value: s}
+			v = d.newS(s)
 			return err
 		case "N":
 			s, err := d.str()
-			v = &types.AttributeValueMemberN{Value: s}
+			v = d.newN(s)
 			return err
 		case "BOOL":
 			b, err := d.boolean()
@@ -382,8 +410,11 @@ func (d *dec) av() (types.AttributeValue, error) {
 // member; a member it does not take (false), errUnknown anywhere or
 // anything it cannot read means false: the SDK's protocol then decodes the
 // answer instead (and gives its own error for a broken one).
+//
+// The strings decoded share body's memory (no copy of the answer): body is
+// an answer read for this call alone, and nothing writes to it afterwards.
 func decodeTop(body []byte, member func(d *dec, key string) (bool, error)) bool {
-	d := &dec{b: body, s: string(body)}
+	d := &dec{b: body, s: unsafe.String(unsafe.SliceData(body), len(body))}
 	if d.peek() == 0 {
 		return true
 	}

@@ -42,11 +42,14 @@ type conns struct {
 }
 
 type pconn struct {
-	c    net.Conn
-	raw  net.Conn // the TCP connection under c
-	br   *bufio.Reader
-	wbuf []byte
-	used time.Time
+	c     net.Conn
+	raw   net.Conn // the TCP connection under c
+	probe *idleProbe
+	br    *bufio.Reader
+	// deadline is the one last set on c (zero: none).
+	deadline time.Time
+	wbuf     []byte
+	used     time.Time
 }
 
 // newConns builds the client for endpoint u from hc, or nil when hc is not
@@ -113,7 +116,14 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		pc := t.idle[n-1]
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		if t.idleFor > 0 && now.Sub(pc.used) > t.idleFor || !idleOpen(pc.raw) {
+		if !pc.deadline.IsZero() && !now.Before(pc.deadline) {
+			// An earlier call's deadline, passed: it would fail the
+			// check below (the connection taken for closed) and the
+			// call.
+			pc.c.SetDeadline(time.Time{})
+			pc.deadline = time.Time{}
+		}
+		if t.idleFor > 0 && now.Sub(pc.used) > t.idleFor || !pc.probe.isOpen() {
 			pc.c.Close()
 			continue
 		}
@@ -124,6 +134,7 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		return nil, false, err
 	}
 	raw := c
+	c = rawSocket(c)
 	if t.tls != nil {
 		tc := tls.Client(c, t.tls)
 		hctx := ctx
@@ -138,7 +149,7 @@ func (t *conns) get(ctx context.Context) (*pconn, bool, error) {
 		}
 		c = tc
 	}
-	return &pconn{c: c, raw: raw, br: bufio.NewReaderSize(c, 16<<10)}, false, nil
+	return &pconn{c: c, raw: raw, probe: newIdleProbe(raw), br: bufio.NewReaderSize(c, 16<<10)}, false, nil
 }
 
 func (t *conns) put(pc *pconn) {
@@ -160,7 +171,7 @@ type answer struct {
 	status    int
 	statusMsg string
 	header    http.Header // every header, kept for error answers only
-	requestID string
+	requestID string      // of an error answer (not 2xx) only
 	crc32     string
 	body      []byte
 }
@@ -197,10 +208,14 @@ func (t *conns) roundTrip(ctx context.Context, head, body []byte) (*answer, erro
 		if err != nil {
 			return nil, err
 		}
-		if dl, ok := ctx.Deadline(); ok {
+		// The context's deadline (none: zero), set only when it differs
+		// from the one this connection has (the calls of one invocation
+		// share theirs). A connection whose deadline the AfterFunc below
+		// moved is closed, never kept.
+		dl, _ := ctx.Deadline()
+		if !dl.Equal(pc.deadline) {
 			pc.c.SetDeadline(dl)
-		} else {
-			pc.c.SetDeadline(time.Time{})
+			pc.deadline = dl
 		}
 		stop := func() bool { return true }
 		if ctx.Done() != nil {
@@ -317,7 +332,9 @@ func readAnswer(br *bufio.Reader) (a *answer, keep bool, err error) {
 				keep = false
 			}
 		case equalFold(name, "x-amzn-requestid"):
-			a.requestID = string(value)
+			if hdr != nil { // only an error carries it
+				a.requestID = string(value)
+			}
 		case equalFold(name, "x-amz-crc32"):
 			a.crc32 = string(value)
 		}

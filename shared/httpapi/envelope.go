@@ -149,5 +149,20 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // WriteData writes {"data": v}, the shape of every success answer that is
 // not a bare message.
 func WriteData(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(JSONAppender); ok {
+		b := append(make([]byte, 0, 1024), `{"data":`...)
+		b = append(a.AppendJSON(b), '}')
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return
+	}
 	WriteJSON(w, status, map[string]any{"data": v})
+}
+
+// JSONAppender is a value that appends its own JSON: byte for byte what
+// encoding/json writes for it without HTML escaping (WriteData then skips
+// encoding/json's reflection).
+type JSONAppender interface {
+	AppendJSON(b []byte) []byte
 }

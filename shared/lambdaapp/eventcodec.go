@@ -1,7 +1,6 @@
 package lambdaapp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/startmsg/chatbackend/shared/jsonappend"
 )
 
 // Invoker is an API route's Lambda handler as the Lambda runtime calls it
@@ -17,7 +18,7 @@ import (
 // aws-lambda-go would decode the event with encoding/json through
 // reflection; Invoker reads it with decodeEvent, a single pass over the
 // fields API Gateway sends, and encodes the response as the runtime
-// does. Whatever
+// does (appendResponse). Whatever
 // decodeEvent does not cover exactly as encoding/json would (a key that
 // differs only in case from a field, a map field given twice, a number
 // that is not an integer where one is expected, a string with escapes or
@@ -39,15 +40,25 @@ func (v Invoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// As the Lambda runtime encodes a handler's answer (no HTML escaping).
-	var out bytes.Buffer
-	out.Grow(256 + len(res.Body))
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&res); err != nil {
-		return nil, err
+	return appendResponse(make([]byte, 0, 256+len(res.Body)+len(res.Body)/8), &res), nil
+}
+
+// appendResponse appends res as the Lambda runtime encodes a handler's
+// answer: encoding/json without HTML escaping, a newline after it (the
+// tests compare the two).
+func appendResponse(b []byte, res *events.APIGatewayProxyResponse) []byte {
+	b = append(b, `{"statusCode":`...)
+	b = jsonappend.Int(b, int64(res.StatusCode))
+	b = append(b, `,"headers":`...)
+	b = jsonappend.StringMap(b, res.Headers)
+	b = append(b, `,"multiValueHeaders":`...)
+	b = jsonappend.StringsMap(b, res.MultiValueHeaders)
+	b = append(b, `,"body":`...)
+	b = jsonappend.String(b, res.Body)
+	if res.IsBase64Encoded {
+		b = append(b, `,"isBase64Encoded":true`...)
 	}
-	return out.Bytes(), nil
+	return append(b, "}\n"...)
 }
 
 // errFallback: decodeEvent does not cover the input; encoding/json does.

@@ -1,11 +1,14 @@
 package lambdaapp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -164,4 +167,51 @@ func TestDecodeEventAllocations(t *testing.T) {
 	if hand*3 > std {
 		t.Errorf("decodeEvent: %v allocations, encoding/json %v", hand, std)
 	}
+}
+
+// runtimeEncoding is res as the Lambda runtime (and Invoke before
+// appendResponse) encodes it.
+func runtimeEncoding(t testing.TB, res *events.APIGatewayProxyResponse) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(res); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestAppendResponseBytes: appendResponse writes the very bytes
+// encoding/json does, for answers of every shape.
+func TestAppendResponseBytes(t *testing.T) {
+	many := map[string][]string{}
+	for i := range 40 {
+		many[fmt.Sprintf("X-H%02d", 40-i)] = []string{strconv.Itoa(i), "<&>"}
+	}
+	for _, res := range []events.APIGatewayProxyResponse{
+		{},
+		{StatusCode: -1, Headers: map[string]string{}, MultiValueHeaders: map[string][]string{}},
+		{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json", "X-RateLimit-Limit": "100", "a": "\x00"}, Body: `{"status":"success","data":{"id":"1<>&"}}`},
+		{StatusCode: 404, MultiValueHeaders: map[string][]string{"Set-Cookie": {"a=1", "b=2"}, "X": nil, "Y": {}, "\xff": {"\u2028"}}, Body: "line\nbreak\t\"quoted\" \\ \x00\x1f\x7f \u2028\u2029 é 😀 \xc3"},
+		{StatusCode: 200, Body: "aGVsbG8=", IsBase64Encoded: true},
+		{StatusCode: 201, MultiValueHeaders: many},
+	} {
+		if got, want := appendResponse(nil, &res), runtimeEncoding(t, &res); !bytes.Equal(got, want) {
+			t.Errorf("appendResponse(%#v)\n = %s\nwant %s", res, got, want)
+		}
+	}
+}
+
+func FuzzAppendResponse(f *testing.F) {
+	f.Add(200, "Content-Type", "application/json", `{"data":{"id":"1"}}`, false)
+	f.Add(404, "Set-Cookie", "a=\x00\u2028", "\xff", true)
+	f.Fuzz(func(t *testing.T, status int, key, value, body string, b64 bool) {
+		res := events.APIGatewayProxyResponse{StatusCode: status, Body: body, IsBase64Encoded: b64,
+			Headers:           map[string]string{key: value, value: key},
+			MultiValueHeaders: map[string][]string{key: {value, body}, body: nil, value: {}}}
+		if got, want := appendResponse(nil, &res), runtimeEncoding(t, &res); !bytes.Equal(got, want) {
+			t.Errorf("appendResponse(%#v)\n = %s\nwant %s", res, got, want)
+		}
+	})
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package ddblean
 
@@ -6,6 +6,14 @@ import (
 	"net"
 	"syscall"
 )
+
+// idleProbe looks at an idle connection before it is used again.
+type idleProbe struct{ c net.Conn }
+
+func newIdleProbe(c net.Conn) *idleProbe { return &idleProbe{c} }
+
+// isOpen: see idleOpen.
+func (p *idleProbe) isOpen() bool { return idleOpen(p.c) }
 
 // idleOpen reports whether an idle connection is still open: nothing to
 // read on it (neither data nor the server's close), checked without
