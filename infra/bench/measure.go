@@ -56,7 +56,22 @@ type InitError = rie.InitError
 // without waiting for the answer. timeout is the function's timeout (whole
 // seconds, at least one), which bounds its init. A failed init is returned
 // as an *InitError; any other error is the harness's.
+//
+// An emulator that could not bind its Runtime API port (taken by another
+// process since it was chosen) is started again on other ports, up to
+// three times in all.
 func Measure(ctx context.Context, rieBin, function, path string, timeout time.Duration) (time.Duration, error) {
+	var ie *InitError
+	for try := 1; ; try++ {
+		d, err := measureOnce(ctx, rieBin, function, path, timeout)
+		if try < 3 && errors.As(err, &ie) && ie.RuntimeAPIPortTaken() {
+			continue
+		}
+		return d, err
+	}
+}
+
+func measureOnce(ctx context.Context, rieBin, function, path string, timeout time.Duration) (time.Duration, error) {
 	f, err := rie.Start(ctx, rieBin, rie.Options{Name: function, Bootstrap: path, Env: FunctionEnv(), Timeout: timeout})
 	if err != nil {
 		return 0, err

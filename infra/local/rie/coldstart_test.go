@@ -97,3 +97,16 @@ func TestColdStartFailedInit(t *testing.T) {
 		t.Errorf("reason %q, body %q", ie.Reason, ie.Body)
 	}
 }
+
+// TestRuntimeAPIPortTaken: the emulator's own bind failure (as it logged
+// it in a make bench run) is told apart from a bootstrap's failed init.
+func TestRuntimeAPIPortTaken(t *testing.T) {
+	taken := &InitError{Function: "f", Output: "06 Dec 2026 07:45:19,748 [PANIC] (rapid) Runtime API Server failed to listen error=listen tcp 127.0.0.1:34933: bind: address already in use"}
+	if !taken.RuntimeAPIPortTaken() {
+		t.Error("the emulator's Runtime API bind failure is not recognised")
+	}
+	own := &InitError{Function: "f", Output: "[ERROR] (rapid) Init failed error=Runtime exited with error: exit status 2\npanic: listen tcp :8080: bind: address already in use"}
+	if own.RuntimeAPIPortTaken() {
+		t.Error("a bootstrap's own failure is taken for the emulator's")
+	}
+}

@@ -376,6 +376,15 @@ type InitError struct {
 	Output   string // the tail of the emulator's and the bootstrap's output
 }
 
+// RuntimeAPIPortTaken tells that the init never ran because the emulator
+// could not bind its Runtime API address: another process took the port
+// between freeAddr choosing it and the emulator binding it, which it does
+// only at the first invocation. It is the harness's failure, not the
+// bootstrap's; starting the emulator again picks other ports.
+func (e *InitError) RuntimeAPIPortTaken() bool {
+	return strings.Contains(e.Output, "Runtime API Server failed to listen") && strings.Contains(e.Output, "address already in use")
+}
+
 func (e *InitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: init failed: %s", e.Function, firstLine(e.Reason))
