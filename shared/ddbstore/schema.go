@@ -79,6 +79,8 @@ import (
 //	INSTALL#<uuid>             INSTALL                              a sender installation (seed 004; installations.
 //	                           GSI1PK INSTALLS#<t>#<c>,              Installation: the secret only as secret_hash)
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
+//	TENANT#<t>                 AUTO#<id>                            an automation (automations.Automation, whole;
+//	                                                                version-conditioned; automations.go)
 //	TENANT#<t>                 INSTALLHOURS#<c>                     the channel's allowed hours, its installations'
 //	                                                                default (installations.go)
 //
