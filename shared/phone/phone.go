@@ -17,7 +17,7 @@ import (
 // parses as international, keeps its own country. Only a number that cannot
 // be parsed even then is an error: numbers the library's metadata finds
 // unusual for their country (the product documents' own +370628282846) are
-// kept, as a bot collected them.
+// kept, as a bot collected them; fewer than MinDigits digits are not.
 func Normalize(raw, defaultCountry string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > 64 {
@@ -50,8 +50,18 @@ func Normalize(raw, defaultCountry string) (string, error) {
 		}
 		out = next
 	}
+	// No numbering plan has numbers this short (the shortest, Niue's and
+	// Saint Helena's, have 7 digits with the country code): "12" read in
+	// the US as +112 is a typo, not a number.
+	if len(out)-1 < MinDigits {
+		return "", errors.New("too short to be a phone number")
+	}
 	return out, nil
 }
+
+// MinDigits is the fewest digits (country code included) of a number
+// Normalize accepts.
+const MinDigits = 7
 
 // FixedLine reports whether the library types the number (E.164) as a
 // fixed line only: no SMS reaches it. A number it cannot tell from a

@@ -17,6 +17,11 @@ func TestNormalize(t *testing.T) {
 		{"", "US", ""},
 		{"1", "US", ""},
 		{"+999 123", "", ""},
+		{"12", "US", ""},             // would be +112
+		{"911", "US", ""},            // would be +1911
+		{"+123", "", ""},             // would be kept as is
+		{"+6834002", "", "+6834002"}, // Niue: 7 digits in all
+		{"+2905000", "", "+2905000"}, // Saint Helena
 	}
 	for _, c := range cases {
 		got, err := Normalize(c.raw, c.country)
