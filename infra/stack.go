@@ -478,6 +478,12 @@ func (b *backend) addFunction(spec fnSpec, assetDir string) {
 		LogGroup:     logs,
 		Role:         role,
 		Tracing:      awslambda.Tracing_ACTIVE,
+		// JSON log lines (lambdacontext's slog handler reads the format
+		// Lambda sets): fields queryable in Logs Insights, and the levels
+		// filtered by Lambda itself.
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 		// The queue consumer's reservation (tenants.go); nil elsewhere.
 		ReservedConcurrentExecutions: reserved,
 		Environment: &map[string]*string{

@@ -1067,6 +1067,19 @@ func TestTracing(t *testing.T) {
 	})
 }
 
+// TestJSONLogs checks that every function logs JSON lines (the format
+// lambdacontext's handler follows) at INFO, Lambda's own lines at WARN.
+func TestJSONLogs(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		for _, name := range f.functionNames() {
+			lc, _ := f.props(f.functionID(t, name))["LoggingConfig"].(map[string]any)
+			if lc["LogFormat"] != "JSON" || lc["ApplicationLogLevel"] != "INFO" || lc["SystemLogLevel"] != "WARN" {
+				t.Errorf("%s: LoggingConfig %v", name, lc)
+			}
+		}
+	})
+}
+
 // nagRule finds the rule ID in a cdk-nag message.
 var nagRule = regexp.MustCompile(`(AwsSolutions|Serverless)-[A-Za-z0-9]+`)
 
