@@ -49,9 +49,10 @@
 //
 // Claims are items of the operations table; the previous version of the
 // sender claimed on the message item (claim, claim_until). A deploy
-// replaces the sender's code under the invocations running (a rollback
-// likewise, the other way), so for up to an invocation's time
-// (queue.SenderTimeout, 30 s) the two versions run side by side. Each
+// replaces the sender's code while invocations of the old code run (up to
+// queue.SenderTimeout, 30 s), and for a short while after an update Lambda
+// serves either version (AWS says typically under a minute); a rollback
+// likewise, the other way. So the two versions run side by side. Each
 // sees the other's outcomes: sent, failed and retried are all recorded on
 // the message item, whose status and attempts both versions condition
 // their claims on; a message one recorded done is never claimed by the
@@ -67,9 +68,10 @@
 // To close it, a rollout or rollback across this change pauses the
 // sender: disable the outbox's event source mapping (aws lambda
 // update-event-source-mapping --uuid … --no-enabled), wait
-// queue.SenderTimeout for the running invocations to end, deploy, enable
-// it again. The messages wait on the outbox meanwhile; none is lost, and
-// none is handled by the old code after the pause.
+// queue.SenderTimeout for the running invocations to end, deploy, wait a
+// minute more after the update has completed, and enable it again. The
+// messages wait on the outbox meanwhile (none is lost), and no two
+// versions run at once.
 package sender
 
 import (
