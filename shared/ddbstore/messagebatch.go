@@ -25,6 +25,18 @@ import (
 // writes (ClaimMessage, RecordSent, ...) do; a transaction is all or
 // nothing, so when one item's condition fails the others are written again
 // without it (claims are read again first).
+//
+// What each item costs the local emulator (dynoxide 1.2.1, instructions
+// counted by callgrind, per message in transactions of 10): the claim's
+// check of the message 0.42 M and its claim item 0.45 M; the sent update
+// 1.09 M (of which its GSI1 row 0.14 M and its stream record 0.18 M); the
+// pointer 0.39 M; a call 0.11 M besides its items. Each item is one
+// guarantee (the claim's check and put: sent at most once; the update: the
+// status; the pointer: callbacks find the message, and early statuses are
+// kept), and what an item costs is mostly dynoxide's handling of an item
+// (the table looked up, the item read and parsed, its JSON written anew),
+// not its expressions: dropping a condition saves about 0.1 M (the read it
+// needs), trimming the sent update's expression nothing measurable.
 
 // maxTransactItems is DynamoDB's limit of items in one TransactWriteItems.
 const maxTransactItems = 100

@@ -527,3 +527,111 @@ func (r *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetIte
 	r.reads.Add(1)
 	return r.countingAPI.BatchGetItem(ctx, in, o...)
 }
+
+// previousSenderClaim is the claim of a sender of the previous version (a
+// claim on the message item itself): a consistent read of the message,
+// then a conditional update holding only while the message is queued,
+// without a live claim on its item and attempted as often as read (read:
+// the message as that sender read it; nil reads it now). It reports
+// whether that sender would call the provider. (Its sent, failed and
+// retry writes were conditioned on the message being queued, or on its
+// own claim token on the item.)
+func previousSenderClaim(t *testing.T, api *dynamodb.Client, table string, read map[string]types.AttributeValue, tenantID, id string, now time.Time) bool {
+	t.Helper()
+	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "MSG#" + tenantID + "#" + id}, "SK": &types.AttributeValueMemberS{Value: "MSG"}}
+	if read == nil {
+		out, err := api.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = out.Item
+	}
+	if st, _ := read["status"].(*types.AttributeValueMemberS); st == nil || st.Value != "queued" {
+		return false // done: that sender drops its copy
+	}
+	_, err := api.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      key,
+		UpdateExpression:         aws.String("SET #claim = :tok, #until = :until"),
+		ConditionExpression:      aws.String("#status = :queued AND (attribute_not_exists(#until) OR #until < :now) AND #att = :att"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#claim": "claim", "#until": "claim_until", "#att": "attempts"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": &types.AttributeValueMemberS{Value: "previous"}, ":until": &types.AttributeValueMemberN{Value: fmt.Sprint(now.Add(time.Minute).UnixMilli())},
+			":now": &types.AttributeValueMemberN{Value: fmt.Sprint(now.UnixMilli())}, ":queued": &types.AttributeValueMemberS{Value: "queued"},
+			":att": read["attempts"],
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// The reverse direction of a rollout: a sender of the previous version
+// (claims on the message item) does not see this version's claim items,
+// so while one of them is live it claims the message too. That is the
+// only way it can call the provider for a message this version handles:
+// every outcome this version records is on the message item, which the
+// previous version reads and conditions its claim on. A message recorded
+// sent or failed is done for it; one recorded for a retry (one more
+// attempt) is refused to a claim made on an earlier read, and claimed on a
+// fresh one, as any retry is; a claim given up is no claim. (The sender's
+// package comment, "Rollouts", says how a rollout closes the window.)
+func TestPreviousSenderBesideClaimItems(t *testing.T) {
+	env := emulators.ForTest(t)
+	s := &ddbstore.Messages{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	ids := []string{"msg_live", "msg_sent", "msg_failed", "msg_retry", "msg_released"}
+	byID := map[string]messages.Message{}
+	var reqs []messages.ClaimRequest
+	for _, id := range ids {
+		m := queuedMessage(id, now)
+		if err := s.CreateMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, messages.ClaimRequest{Key: messages.Key{TenantID: "ten_a", ID: id}, Queued: &m})
+	}
+	for _, c := range s.ClaimQueued(ctx, reqs, "tok", now, time.Minute) {
+		if c.Err != nil || c.Done {
+			t.Fatalf("claim: %+v", c)
+		}
+		byID[c.Message.ID] = c.Message
+	}
+	errs := s.RecordOutcomes(ctx, []messages.Outcome{
+		{Kind: messages.OutcomeSent, Message: byID["msg_sent"], ProviderID: "wamid.SENT", At: now},
+		{Kind: messages.OutcomeFailed, Message: byID["msg_failed"], Failure: messages.Failure{Code: "131047"}, At: now, Attempted: true},
+		{Kind: messages.OutcomeRetry, Message: byID["msg_retry"], Token: "tok", Failure: messages.Failure{Code: "500"}},
+		{Kind: messages.OutcomeRelease, Message: byID["msg_released"], Token: "tok"},
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("outcome %d: %v", i, err)
+		}
+	}
+	later := now.Add(time.Second)
+	for _, id := range []string{"msg_sent", "msg_failed"} {
+		if claimed := previousSenderClaim(t, env.DDB, env.Table, nil, "ten_a", id, later); claimed {
+			t.Errorf("%s: the previous version claimed a message this version recorded done", id)
+		}
+	}
+	// msg_retry as the previous version read it before this version's retry.
+	onEarlierRead := map[string]types.AttributeValue{"status": &types.AttributeValueMemberS{Value: "queued"}, "attempts": &types.AttributeValueMemberN{Value: "0"}}
+	if claimed := previousSenderClaim(t, env.DDB, env.Table, onEarlierRead, "ten_a", "msg_retry", later); claimed {
+		t.Error("msg_retry: the previous version claimed, on a read from before the retry, a message attempted since")
+	}
+	if claimed := previousSenderClaim(t, env.DDB, env.Table, nil, "ten_a", "msg_retry", later); !claimed {
+		t.Error("msg_retry: the previous version did not claim a message due for its next attempt")
+	}
+	if claimed := previousSenderClaim(t, env.DDB, env.Table, nil, "ten_a", "msg_released", later); !claimed {
+		t.Error("msg_released: the previous version did not claim a message whose claim was given up")
+	}
+	// The window: this version's live claim is not seen.
+	if claimed := previousSenderClaim(t, env.DDB, env.Table, nil, "ten_a", "msg_live", later); !claimed {
+		t.Error("msg_live: the previous version now sees this version's claims: the sender's package comment (Rollouts) is out of date")
+	}
+}

@@ -44,6 +44,34 @@
 // never calling again after an unknown outcome, would lose messages, which
 // is worse for a bot. Everything else (a crash before the call, a 4xx, a
 // 5xx, 429, a store failure) sends at most once.
+//
+// # Rollouts
+//
+// Claims are items of the operations table; the previous version of the
+// sender claimed on the message item (claim, claim_until). A deploy
+// replaces the sender's code while invocations of the old code run (up to
+// queue.SenderTimeout, 30 s), and for a short while after an update Lambda
+// serves either version (AWS says typically under a minute); a rollback
+// likewise, the other way. So the two versions run side by side. Each
+// sees the other's outcomes: sent, failed and retried are all recorded on
+// the message item, whose status and attempts both versions condition
+// their claims on; a message one recorded done is never claimed by the
+// other, and one recorded for a retry only on a fresh read, as any retry.
+// This version honours a claim on the message item until its lease ends
+// (ddbstore TestOldStyleClaimHonoured). The previous version does not see
+// this version's claim items: while one is live, it claims the message
+// too and calls the provider (ddbstore TestPreviousSenderBesideClaimItems).
+// That needs two copies of one message's task (the router queueing it
+// again for a retried stream batch, or SQS delivering one twice), handled
+// by senders of the two versions within one invocation of each other:
+// rare, and the one way a rollout between these versions can send twice.
+// To close it, a rollout or rollback across this change pauses the
+// sender: disable the outbox's event source mapping (aws lambda
+// update-event-source-mapping --uuid … --no-enabled), wait
+// queue.SenderTimeout for the running invocations to end, deploy, wait a
+// minute more after the update has completed, and enable it again. The
+// messages wait on the outbox meanwhile (none is lost), and no two
+// versions run at once.
 package sender
 
 import (

@@ -12,7 +12,8 @@
 //     call's start to the sandbox recording the send (target ≤ 1 s), with
 //     a per-stage breakdown; beside it, the same path's DynamoDB and SQS
 //     calls alone (store the message, queue its task, receive it, claim,
-//     read the credentials, record it sent, delete), at the same rate.
+//     read the credentials, record it sent, delete; the claim and the
+//     outcome as the sender makes them), at the same rate.
 //  2. sender throughput: -n tasks queued on the outbox, drained by the SQS
 //     poller (-concurrency goroutines, batches of 10) into the real sender
 //     (claim, credentials, the Cloud API client, record sent) towards the
@@ -20,7 +21,10 @@
 //     ceiling, the same poller with the sender replaced by a loop that only
 //     POSTs each message to the sandbox (receive → POST → delete, no
 //     DynamoDB), run just before and just after the sender (target ≥ 0.40
-//     of their mean).
+//     of their mean). Beside it, where the time goes: the sender's
+//     DynamoDB calls alone, whole and in parts (the claims; the sent
+//     updates without the provider ids' pointers), each on a fresh stack
+//     with dynoxide's CPU per message.
 //  3. chaos: -chaos-n messages stored as the API stores them while the
 //     sandbox answers 15 % of sends 429, 15 % 500 and leaves 5 % without
 //     an answer (the sender's 15 s timeout), through the stream, router,
