@@ -9,6 +9,6 @@ import (
 // Twilio's status callbacks: a form-encoded body (Twilio's parameters),
 // answered like the other providers' webhooks.
 func init() {
-	Ops["twilio-status"] = Op{Response: typeOf[twhook.TwilioAck](), Errors: []int{http.StatusForbidden},
+	Ops["twilio-status"] = Op{Response: typeOf[twhook.TwilioAck](), Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge},
 		ResponseExample: `{"status":"success"}`}
 }
