@@ -98,10 +98,10 @@ const maxQueryOrders = 4
 
 // CallbackURLs are the URLs Twilio may have signed for a request that
 // reached us at base (scheme, host and full path, as the client called
-// it) with the query q as the edge gave it. API Gateway hands a query
+// it) with the query rawQuery as the edge gave it. API Gateway hands a query
 // over as a map, so its order is lost: the query is tried as given,
 // sorted by name, and, for up to four names, in every order.
-func CallbackURLs(base string, rawQuery string) []string {
+func CallbackURLs(base, rawQuery string) []string {
 	if rawQuery == "" {
 		return []string{base}
 	}
