@@ -160,6 +160,9 @@ var sampleAnswers = map[string]func(any) error{
 	"webhook-add-message": all(want("data.status", "queued", "data.held", false), contains("data.id", "msg_")),
 	// Messenger's webhook call, signed with the sample channel's app secret.
 	"messenger-receive": want("status", "success"),
+	// Twilio's status callback of an SMS, signed with the sample SMS
+	// channel's auth token (seed_twilio.go).
+	"twilio-status": want("status", "success"),
 	// Nothing seeds the deliveries DLQ: it is empty.
 	"admin-dlq-stats":   want("data.messages", 0, "data.messages_in_flight", 0),
 	"admin-dlq-redrive": want("data.moved", 0),

@@ -59,6 +59,7 @@ var tagAreas = map[string]string{
 	"templates":      areaMessaging,
 	"whatsapp":       areaMessaging,
 	"messages":       areaMessaging,
+	"twilio":         areaMessaging,
 	"installations":  areaInstallations,
 	"admin":          areaAdmin,
 }

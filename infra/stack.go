@@ -209,6 +209,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	b.addLimits()
 	api := b.addAPI(rts)
 	b.addAuthCacheFlush(api)
+	b.addTwilioCallbacks(api) // twilio.go
 	b.addWAF(api, wafLimit)
 	b.addAlarms(api)
 	b.inlinePolicies()

@@ -165,7 +165,7 @@ func applyEarly(u *types.Update, st messages.Status, it map[string]types.Attribu
 		// The status the sent write sets becomes the early one.
 		u.ExpressionAttributeValues[":sent"] = avS(string(st))
 	}
-	for _, s := range []messages.Status{messages.StatusDelivered, messages.StatusRead, messages.StatusFailed} {
+	for _, s := range []messages.Status{messages.StatusDelivered, messages.StatusRead, messages.StatusCompleted, messages.StatusFailed} {
 		a := statusTime[s]
 		if v, ok := it[earlyTimePrefix+a]; ok && messages.Advances(messages.StatusSent, s) {
 			set += ", " + a + " = :early_" + a

@@ -206,6 +206,7 @@ func (s *Messages) RecordInbound(ctx context.Context, tenantID, channelID, addre
 // statusTime is the attribute that holds the time a status was reached.
 var statusTime = map[messages.Status]string{
 	messages.StatusSent: "sent_at", messages.StatusDelivered: "delivered_at", messages.StatusRead: "read_at", messages.StatusFailed: "failed_at",
+	messages.StatusCompleted: "completed_at",
 }
 
 // UpdateStatus moves a message forward to status st in one conditional

@@ -40,16 +40,20 @@ const (
 	StatusSent      Status = "sent"      // the provider accepted it (it has a provider id)
 	StatusDelivered Status = "delivered" // the provider reports it reached the contact's device
 	StatusRead      Status = "read"      // the contact opened it
-	StatusFailed    Status = "failed"    // the provider refused it or reported it undeliverable
-	StatusReceived  Status = "received"  // an inbound message, as stored
+	// StatusCompleted is a call (voice channels) that was answered and
+	// ended: a call's delivered.
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"   // the provider refused it or reported it undeliverable
+	StatusReceived  Status = "received" // an inbound message, as stored
 	// StatusHeld is an installation's message created outside its allowed
 	// hours: it waits for its release time (HeldUntil), then goes queued.
 	StatusHeld Status = "held"
 )
 
 // rank orders the statuses of an outbound message. Failed outranks
-// everything: once failed, a message stays failed.
-var rank = map[Status]int{StatusHeld: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusRead: 4, StatusFailed: 5}
+// everything: once failed, a message stays failed. A call ends completed
+// (its last step, as read is a message's).
+var rank = map[Status]int{StatusHeld: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusRead: 4, StatusCompleted: 4, StatusFailed: 5}
 
 // ParseStatus accepts a status name.
 func ParseStatus(s string) (Status, error) {
@@ -57,7 +61,7 @@ func ParseStatus(s string) (Status, error) {
 	if _, ok := rank[st]; ok || st == StatusReceived {
 		return st, nil
 	}
-	return "", fmt.Errorf("status must be one of held, queued, sent, delivered, read, failed, received, not %q", s)
+	return "", fmt.Errorf("status must be one of held, queued, sent, delivered, read, completed, failed, received, not %q", s)
 }
 
 // Advances reports whether moving a message from status from to status to
@@ -148,6 +152,7 @@ type Message struct {
 	SentAt      int64 `json:"sent_at,omitempty" dynamodbav:"sent_at,omitempty"`
 	DeliveredAt int64 `json:"delivered_at,omitempty" dynamodbav:"delivered_at,omitempty"`
 	ReadAt      int64 `json:"read_at,omitempty" dynamodbav:"read_at,omitempty"`
+	CompletedAt int64 `json:"completed_at,omitempty" dynamodbav:"completed_at,omitempty"`
 	FailedAt    int64 `json:"failed_at,omitempty" dynamodbav:"failed_at,omitempty"`
 	// InstallationID is the sender installation (seed 004) a message leaves
 	// from: such a message is pulled by the installed sender, never handed
@@ -175,6 +180,8 @@ func (m *Message) Stamp(s Status, t time.Time, f *Failure) bool {
 		m.DeliveredAt = ms
 	case StatusRead:
 		m.ReadAt = ms
+	case StatusCompleted:
+		m.CompletedAt = ms
 	case StatusFailed:
 		m.FailedAt = ms
 		m.Failure = f

@@ -45,3 +45,25 @@ func TestParseStatus(t *testing.T) {
 		t.Fatal("bogus accepted")
 	}
 }
+
+// A call's ladder: queued → sent → completed, or failed (busy, no answer);
+// a late "sent" (ringing) never moves a completed call back, and a
+// completed call is never "delivered" or "read".
+func TestCallLadder(t *testing.T) {
+	m := Message{Status: StatusQueued}
+	now := time.UnixMilli(1_700_000_000_000)
+	if !m.Stamp(StatusSent, now, nil) || !m.Stamp(StatusCompleted, now.Add(time.Second), nil) || m.CompletedAt != now.Add(time.Second).UnixMilli() {
+		t.Fatalf("sent → completed refused: %+v", m)
+	}
+	for _, s := range []Status{StatusQueued, StatusSent, StatusDelivered, StatusRead, StatusCompleted} {
+		if m.Stamp(s, now, nil) || m.Status != StatusCompleted {
+			t.Fatalf("completed moved to %s: %+v", s, m)
+		}
+	}
+	if Advances(StatusRead, StatusCompleted) || !Advances(StatusDelivered, StatusCompleted) || !Advances(StatusSent, StatusCompleted) {
+		t.Fatal("completed is a call's last step, after sent")
+	}
+	if _, err := ParseStatus("completed"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/router"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/templateapi"
+	"github.com/startmsg/chatbackend/shared/twhook"
 	"github.com/startmsg/chatbackend/shared/wahook"
 	"github.com/startmsg/chatbackend/shared/wiring"
 	"github.com/startmsg/chatbackend/shared/wiring/messaging"
@@ -88,6 +89,10 @@ var Packages = map[string]wiring.Builders{
 	"github.com/startmsg/chatbackend/shared/wahook": {
 		"whatsapp-verify":  wiring.Route(wahook.WhatsappVerify),
 		"whatsapp-receive": wiring.Route(wahook.WhatsappReceive),
+	},
+	// Twilio's status callbacks (sms and voice channels)
+	"github.com/startmsg/chatbackend/shared/twhook": {
+		"twilio-status": wiring.Route(twhook.TwilioStatus),
 	},
 	"github.com/startmsg/chatbackend/shared/metaapi": {
 		"openapi": wiring.Route(metaapi.Openapi),

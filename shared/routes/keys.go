@@ -120,6 +120,12 @@ var Keys = map[string]KeyScope{
 	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
 	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark, KeyMsgRef}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow, KeyMsgRef}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
+	// Twilio's status callbacks read the channel's Twilio credentials
+	// (settings) and move the message by its SID: the pointer (operations
+	// table; data table for pointers kept before), the message, and an
+	// early status kept on the pointer's key when the callback comes
+	// before the sender's sent write.
+	"twilio-status": {Read: []string{KeyTenant, KeyMessage, KeyMsgRef}, Write: []string{KeyMessage}, OpsRead: []string{KeyMsgRef}, OpsWrite: []string{KeyMsgRef}},
 	// Messages. message-send reads the contact it is given and the
 	// contact's window record, stores the message and its idempotency
 	// record (settings: for the channel's template registry); a send to a

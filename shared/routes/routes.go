@@ -231,6 +231,11 @@ var Table = []Route{
 		Summary: "WhatsApp Cloud API webhook calls (X-Hub-Signature-256): inbound messages, statuses, template status updates"},
 	{Method: "PUT", Path: "/admin/tenants/{tenantId}/channels/{channelId}/whatsapp", Function: "admin-whatsapp-set", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
 		Summary: "Set a WhatsApp channel's Cloud API credentials (never shown again); the channel gets its instance id"},
+	// Twilio's status callbacks of an sms or voice channel's messages
+	// (public: X-Twilio-Signature with the channel's auth token
+	// authenticates them; the sender gives Twilio this URL).
+	{Method: "POST", Path: "/v1/webhooks/twilio/{tenantId}/{channelId}", Function: "twilio-status", Auth: AuthNone, Access: TableRead | TableWrite | Ops, Tag: "twilio",
+		Summary: "Twilio status callbacks (form-encoded, X-Twilio-Signature): an SMS's or a call's status, moved forward only"},
 	// Messages: outbound messages through the channel's provider
 	// (WhatsApp), per channel token.
 	{Method: "POST", Path: "/v1/messages", Function: "message-send", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "messages", Body: true,

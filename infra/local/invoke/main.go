@@ -93,6 +93,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	env = append(env, messagingEnv(os.Getenv, filepath.Join(root, ".local", "demo.env"))...)
+	env = append(env, twilioEnv(os.Getenv, filepath.Join(root, ".local", "demo.env"))...) // twilio.go
 	bin, err := rie.Binary(ctx, root)
 	if err != nil {
 		return err

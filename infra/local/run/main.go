@@ -177,6 +177,7 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 		return err
 	}
 	defer sb.Close()
+	pointTwilio(sb.URL, "http://"+addr) // twilio.go
 	d, err := wiring.Load(ctx)
 	if err != nil {
 		return err

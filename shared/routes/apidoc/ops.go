@@ -295,7 +295,7 @@ func newReflector() *reflector {
 			typeOf[messages.MediaKind]():  names(messages.MediaKinds),
 			typeOf[messages.Direction]():  {string(messages.Outbound), string(messages.Inbound)},
 			typeOf[messages.Status](): {string(messages.StatusHeld), string(messages.StatusQueued), string(messages.StatusSent), string(messages.StatusDelivered),
-				string(messages.StatusRead), string(messages.StatusFailed), string(messages.StatusReceived)},
+				string(messages.StatusRead), string(messages.StatusCompleted), string(messages.StatusFailed), string(messages.StatusReceived)},
 			typeOf[connections.Outcome](): {
 				string(connections.OutcomeSuccess), string(connections.OutcomeTimeout), string(connections.OutcomeDNS),
 				string(connections.OutcomeConnect), string(connections.OutcomeTLS), string(connections.OutcomeHTTP),

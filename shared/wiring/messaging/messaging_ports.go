@@ -85,33 +85,7 @@ func (w waMessages) Inbound(ctx context.Context, m messages.Message) (bool, erro
 // sender's sent write applies (ddbstore.RecordEarlyStatus): no status is
 // lost.
 func (w waMessages) ApplyStatus(ctx context.Context, tenantID, channelID, wamid string, st messages.Status, at time.Time, f *messages.Failure) error {
-	store := w.e.Messages()
-	kind := string(tenancy.WhatsApp)
-	owner, id, err := store.MessageByProviderID(ctx, kind, wamid)
-	if apperr.Is(err, apperr.KindNotFound) {
-		// The sender recorded it meanwhile (or the read above was stale):
-		// the pointer, read again, names the message.
-		var kept bool
-		kept, owner, id, err = store.RecordEarlyStatus(ctx, kind, wamid, tenantID, channelID, st, at, f)
-		if err != nil || kept {
-			return err
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if owner != tenantID {
-		return apperr.NotFound("Message", wamid)
-	}
-	m, err := store.GetMessage(ctx, tenantID, id)
-	if err != nil {
-		return err
-	}
-	if m.ChannelID != channelID {
-		return apperr.NotFound("Message", wamid)
-	}
-	_, _, err = store.UpdateStatus(ctx, tenantID, id, st, at, f)
-	return err
+	return w.e.Messages().ApplyProviderStatus(ctx, string(tenancy.WhatsApp), tenantID, channelID, wamid, st, at, f)
 }
 
 // chatSender queues seed 002's sends: the message stored queued (its

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
@@ -26,7 +27,7 @@ const (
 	// last two segments (…/v1/webhooks/twilio): a send asks Twilio to post
 	// its statuses to <it>/<tenant>/<channel>. Unset: no status callbacks
 	// are asked for (messages stay sent).
-	EnvTwilioCallbackURL = "TWILIO_STATUS_CALLBACK_URL"
+	EnvTwilioCallbackURL = appenv.TwilioStatusCallbackURL
 )
 
 var twilioClient = &twilio.Client{}
