@@ -102,6 +102,11 @@ type InFlightStore interface {
 	ReleaseInFlight(ctx context.Context, tenantID, connectionID string, now time.Time) error
 }
 
+// TenantInFlight is the connection ID under which InFlightStore counts the
+// batches holding attempts to any of a tenant's slow connections (no
+// connection has it: their IDs are "conn_…").
+const TenantInFlight = "*"
+
 // SlowAttempt is how long an attempt may take before its connection is
 // marked slow, for SlowFor. A variable only so that tests can shorten it.
 var SlowAttempt = 2 * time.Second

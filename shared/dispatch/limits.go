@@ -70,6 +70,12 @@ type Limits struct {
 	// that hold attempts to one slow connection at once, in a process and
 	// across instances (default 1; see lease.go). Needs InFlight.
 	SlowWorkers int
+	// TenantSlowWorkers is the most batches that hold attempts to any of
+	// one tenant's slow connections at once, across instances (default
+	// connections.DefaultTenantSlowWorkers; see lease.go): a tenant with
+	// many hanging connections holds no more workers than that. Needs
+	// InFlight and Leases.
+	TenantSlowWorkers int
 	// Burst: a send time up to this far ahead counts as now (default 1 s).
 	Burst time.Duration
 	// CacheFor is how long a breaker read is reused (default 1 s).
@@ -183,7 +189,8 @@ func (d *Dispatcher) hideParked(ctx context.Context, ms []events.SQSMessage, out
 // connections.BreakerStore and a connections.DeliveryRateStore) with a
 // stage's values.
 func NewLimits(store any, l connections.DeliveryLimits) *Limits {
-	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection}
+	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection,
+		SlowWorkers: l.SlowWorkersPerConnection, TenantSlowWorkers: l.SlowWorkersPerTenant}
 	lim.Breakers, _ = store.(connections.BreakerStore)
 	lim.Rates, _ = store.(connections.DeliveryRateStore)
 	lim.Leases, _ = store.(connections.InFlightStore)
@@ -202,6 +209,13 @@ func (l *Limits) slowWorkers() int {
 		return l.SlowWorkers
 	}
 	return 1
+}
+
+func (l *Limits) tenantSlowWorkers() int {
+	if l.TenantSlowWorkers > 0 {
+		return l.TenantSlowWorkers
+	}
+	return connections.DefaultTenantSlowWorkers
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -456,7 +470,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 	// store until its last attempt to it ends (lease.go).
 	slow := time.AfterFunc(connections.SlowAttempt, func() {
 		d.noteSlow(ctx, v)
-		h.late(ctx, d, v)
+		h.late(ctx, d, b, v)
 	})
 	defer func() {
 		slow.Stop()
