@@ -65,9 +65,9 @@ type batchHold struct {
 // connHold is a batch's hold on one connection.
 type connHold struct {
 	mu      sync.Mutex
-	n       int  // the batch's attempts to it under way
-	held    bool // the batch holds one of its leases in the store
-	refused bool // its leases were all taken: the batch parks the rest
+	n       int         // the batch's attempts to it under way
+	held    bool        // the batch holds one of its leases in the store
+	refused bool        // its leases were all taken: the batch parks the rest
 	tenant  *tenantHold // the batch's tenant lease this hold counts in (nil: none)
 }
 
