@@ -145,7 +145,9 @@ func TestFairPollerTwoTenants(t *testing.T) {
 // oldest first among equals; the last free worker goes to a group already
 // holding one only while its batches are quick.
 func TestFairQueueTake(t *testing.T) {
-	msg := func(id string) types.Message { return types.Message{MessageId: aws.String(id), ReceiptHandle: aws.String("r" + id)} }
+	msg := func(id string) types.Message {
+		return types.Message{MessageId: aws.String(id), ReceiptHandle: aws.String("r" + id)}
+	}
 	ids := func(ms []types.Message) (out []string) {
 		for _, m := range ms {
 			out = append(out, aws.ToString(m.MessageId))
