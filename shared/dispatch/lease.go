@@ -277,6 +277,46 @@ func (d *Dispatcher) markedSlow(ctx context.Context, v verdict, now time.Time) b
 	return b.Slow(now)
 }
 
+// hungKnown reports whether this process knows the connection to be hung
+// at now (an attempt of its own timed out; see noteHung).
+func (l *Limits) hungKnown(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hung[key].After(now)
+}
+
+// noteHung marks the connection hung (and slow), an attempt to it having
+// got no answer within its time limit: at once in this process, and in
+// the store for the others (once per half SlowFor per process). While it
+// is hung, a process that saw it answer just now takes leases for it all
+// the same: an endpoint that answers some requests at once and hangs on
+// others holds workers with those, and every instance sees it answer.
+func (d *Dispatcher) noteHung(ctx context.Context, tenantID, connectionID string) {
+	l := d.Limits
+	if l.Leases == nil || l.InFlight <= 0 {
+		return
+	}
+	key := tenantID + "#" + connectionID
+	now := d.Now()
+	until := now.Add(connections.SlowFor)
+	l.mu.Lock()
+	if l.hung == nil || len(l.hung) > 10000 {
+		l.hung = map[string]time.Time{}
+	}
+	if l.slow == nil || len(l.slow) > 10000 {
+		l.slow = map[string]time.Time{}
+	}
+	fresh := l.hung[key].Sub(now) > connections.SlowFor/2
+	l.hung[key], l.slow[key] = until, until
+	l.mu.Unlock()
+	if fresh {
+		return
+	}
+	if err := l.Leases.MarkHung(context.WithoutCancel(ctx), tenantID, connectionID, until); err != nil {
+		d.Log.ErrorContext(ctx, "mark connection hung", "err", err, "connection", connectionID)
+	}
+}
+
 // noteSlow marks the connection slow, an attempt to it having run longer
 // than connections.SlowAttempt: at once in this process, and in the store
 // for the others (once per half SlowFor per process).

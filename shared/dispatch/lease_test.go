@@ -428,3 +428,69 @@ func TestMarkedSlowButAnsweringGoesUnleased(t *testing.T) {
 		t.Fatalf("%d lease calls, want none after the first batch's 4", n)
 	}
 }
+
+// TestHungConnectionAnsweringStillLeased: an endpoint that answers most
+// attempts at once and hangs on some. One instance's attempt to it timed
+// out (it is marked hung in the store); another instance that saw it
+// answer just now still holds it to one batch at a time (SlowWorkers), the
+// deliveries of its other batches parked: each of those batches could be
+// the one that hangs. Before, the answer seen let every batch send to it
+// unleased, as many at once as there were workers (and across instances,
+// as many as there were instances).
+func TestHungConnectionAnsweringStillLeased(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_partly", "conn_partly", "https://example.com/hook")
+	var inFlight, most atomic.Int64
+	sender := idSender(func(id string) delivery.Result {
+		switch {
+		case strings.Contains(id, "hang"):
+			time.Sleep(50 * time.Millisecond)
+			return resTimeout
+		case strings.Contains(id, "wave"):
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(300 * time.Millisecond)
+			inFlight.Add(-1)
+		}
+		return res200
+	})
+	instance := func() (*dispatch.Dispatcher, *recQueue) {
+		q := &recQueue{}
+		d := dispatch.New(store, sender, q, "q")
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+		return d, q
+	}
+	a, qa := instance()
+	b, _ := instance()
+	// b's attempt times out: the connection is marked hung.
+	if _, err := b.Handle(ctx, batch(t, tasksFor(conn, "hang", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if br, err := store.Breaker(ctx, conn.TenantID, conn.ID); err != nil || !br.Hung(time.Now()) || !br.Slow(time.Now()) {
+		t.Fatalf("breaker after a timeout: %+v %v; want it marked hung and slow", br, err)
+	}
+	// a sees it answer at once, and at once sends six batches to it.
+	if _, err := a.Handle(ctx, batch(t, tasksFor(conn, "quick", 1))); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if _, err := a.Handle(ctx, batch(t, tasksFor(conn, fmt.Sprint("wave", i, "_"), 1))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 || len(qa.hidden) != 5 {
+		t.Fatalf("%d batches sent to the hung connection at once, %d parked of 6: want one at a time (SlowWorkers), the others parked", most.Load(), len(qa.hidden))
+	}
+	// A success closes its breaker but keeps the hung mark.
+	if br, err := store.Breaker(ctx, conn.TenantID, conn.ID); err != nil || br.Failures != 0 || !br.Hung(time.Now()) {
+		t.Fatalf("breaker after the answers: %+v %v; want no failures and still hung", br, err)
+	}
+}
