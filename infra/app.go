@@ -83,8 +83,9 @@ func main() {
 	if err == nil {
 		concurrency, lim, err = tenantSettingsOf(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, os.Getenv)
 	}
+	dispatchers := 0
 	if err == nil {
-		_, err = dispatcherConcurrencyOf(stage, concurrency)
+		dispatchers, err = dispatcherConcurrencyOf(stage, concurrency)
 	}
 	if err == nil {
 		_, err = limitsOf(lim)
@@ -94,7 +95,7 @@ func main() {
 		delivery, err = deliverySettingsFrom(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, os.Getenv)
 	}
 	if err == nil {
-		_, err = deliverySettingsOf(delivery)
+		_, err = deliverySettingsOf(delivery, dispatchers)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)

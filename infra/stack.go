@@ -185,7 +185,7 @@ func NewBackendStack(scope constructs.Construct, id string, props *BackendStackP
 	if err != nil {
 		panic("infra: " + err.Error())
 	}
-	delivery, err := deliverySettingsOf(props.Delivery)
+	delivery, err := deliverySettingsOf(props.Delivery, concurrency)
 	if err != nil {
 		panic("infra: " + err.Error())
 	}

@@ -27,10 +27,19 @@ type Breaker struct {
 	// holding attempts to it are counted across every dispatcher instance
 	// (InFlightStore).
 	SlowUntil int64 `dynamodbav:"slow_until,omitempty"`
+	// HungUntil (unix ms) marks the connection hung until then: an attempt
+	// to it got no answer within its time limit. While it is hung, a
+	// dispatcher that saw it answer just now still takes leases for it (an
+	// endpoint that answers some requests at once and hangs on others
+	// holds workers with those). It outlives the breaker's closing.
+	HungUntil int64 `dynamodbav:"hung_until,omitempty"`
 }
 
 // Slow reports whether the connection is marked slow at now.
 func (b Breaker) Slow(now time.Time) bool { return b.SlowUntil > now.UnixMilli() }
+
+// Hung reports whether the connection is marked hung at now.
+func (b Breaker) Hung(now time.Time) bool { return b.HungUntil > now.UnixMilli() }
 
 // BreakerThreshold is how many failures in a row open a breaker.
 const BreakerThreshold = 5
@@ -94,6 +103,8 @@ type DeliveryRateStore interface {
 type InFlightStore interface {
 	// MarkSlow marks the connection slow until the given time.
 	MarkSlow(ctx context.Context, tenantID, connectionID string, until time.Time) error
+	// MarkHung marks the connection slow and hung until the given time.
+	MarkHung(ctx context.Context, tenantID, connectionID string, until time.Time) error
 	// AcquireInFlight takes one of the connection's max slots; false when
 	// all are taken. Slots of dispatchers that vanished are given back
 	// once none was taken or released for InFlightStale.
@@ -101,6 +112,11 @@ type InFlightStore interface {
 	// ReleaseInFlight gives a slot back.
 	ReleaseInFlight(ctx context.Context, tenantID, connectionID string, now time.Time) error
 }
+
+// TenantInFlight is the connection ID under which InFlightStore counts the
+// batches holding attempts to any of a tenant's slow connections (no
+// connection has it: their IDs are "conn_…").
+const TenantInFlight = "*"
 
 // SlowAttempt is how long an attempt may take before its connection is
 // marked slow, for SlowFor. A variable only so that tests can shorten it.

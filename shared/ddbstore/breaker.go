@@ -180,7 +180,17 @@ func (c *Connections) ProbeFailed(ctx context.Context, tenantID, connectionID st
 
 // CloseBreaker deletes the breaker: closed, no failures.
 func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID string) error {
-	_, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), breakerSK(connectionID))})
+	k := key(tenantPK(tenantID), breakerSK(connectionID))
+	// A hung mark outlives the closing: an endpoint that answers some
+	// requests and hangs on others is closed by every answer. The item
+	// keeps the marks only (one write either way).
+	_, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.Table), Key: k,
+		ConditionExpression:       aws.String("attribute_not_exists(hung_until) OR hung_until < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(time.Now().UnixMilli())}})
+	if isConditionFailure(err) {
+		_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(c.Table), Key: k,
+			UpdateExpression: aws.String("REMOVE failures, open_since, next_probe, interval_ms")})
+	}
 	if err != nil {
 		return fmt.Errorf("close breaker of connection %s: %w", connectionID, err)
 	}

@@ -46,6 +46,23 @@ func (c *Connections) MarkSlow(ctx context.Context, tenantID, connectionID strin
 	return nil
 }
 
+// MarkHung sets the breaker item's slow_until and hung_until (creating the
+// item when the breaker is plainly closed; it expires with the breaker's
+// TTL).
+func (c *Connections) MarkHung(ctx context.Context, tenantID, connectionID string, until time.Time) error {
+	_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(c.Table),
+		Key:                       key(tenantPK(tenantID), breakerSK(connectionID)),
+		UpdateExpression:          aws.String("SET slow_until = :u, hung_until = :u, #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": avN(until.UnixMilli()), ":ttl": avN(until.Add(breakerTTL).Unix())},
+	})
+	if err != nil {
+		return fmt.Errorf("mark connection %s hung: %w", connectionID, err)
+	}
+	return nil
+}
+
 // AcquireInFlight adds one to n if it is below max (one UpdateItem); when
 // it is not and the count is stale (connections.InFlightStale), it starts
 // the count again at one (a second, conditional one).

@@ -211,8 +211,8 @@ func TestSlowMarkSeenBeforeSending(t *testing.T) {
 	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "s", 1))); err != nil {
 		t.Fatal(err)
 	}
-	if n := api.n.Load(); n != 2 {
-		t.Fatalf("%d in-flight slot calls for one attempt to a connection marked slow, want 2 (take, give back)", n)
+	if n := api.n.Load(); n != 4 {
+		t.Fatalf("%d in-flight slot calls for one attempt to a connection marked slow, want 4 (take, give back: the connection's lease and the tenant's)", n)
 	}
 }
 
@@ -367,8 +367,8 @@ func TestSlowConnectionOneBatchAcrossInstances(t *testing.T) {
 	if n := fastSent.Load(); n != int64(2*batches) {
 		t.Fatalf("%d fast deliveries sent, want all %d", n, 2*batches)
 	}
-	if n := api.n.Load(); n > int64(2*batches) || n < int64(2*slowSent) {
-		t.Fatalf("%d lease calls for %d batches (%d sent to the slow connection): want two per batch that held it, at most two per other", n, batches, slowSent)
+	if n := api.n.Load(); n > int64(4*batches) || n < int64(4*slowSent) {
+		t.Fatalf("%d lease calls for %d batches (%d sent to the slow connection): want four per batch that held it (the connection's and the tenant's lease, take and give back), at most two per other", n, batches, slowSent)
 	}
 	t.Logf("%d batches: %d sent to the slow connection, %d parked; %d lease calls", batches, slowSent, parked, api.n.Load())
 }
@@ -409,8 +409,8 @@ func TestMarkedSlowButAnsweringGoesUnleased(t *testing.T) {
 	if _, err := d.Handle(ctx, batch(t, tasksFor(conn, "first", 2))); err != nil {
 		t.Fatal(err)
 	}
-	if n := api.n.Load(); n != 2 {
-		t.Fatalf("%d lease calls for the first batch, want 2 (take, give back)", n)
+	if n := api.n.Load(); n != 4 {
+		t.Fatalf("%d lease calls for the first batch, want 4 (take, give back: the connection's lease and the tenant's)", n)
 	}
 	var wg sync.WaitGroup
 	for i := range 6 {
@@ -424,7 +424,73 @@ func TestMarkedSlowButAnsweringGoesUnleased(t *testing.T) {
 	if len(q.hidden) != 0 || sent.Load() != 8 {
 		t.Fatalf("%d of 6 batches' deliveries parked, %d sent of 8: an answering connection's batches were held back", len(q.hidden), sent.Load())
 	}
-	if n := api.n.Load(); n != 2 {
-		t.Fatalf("%d lease calls, want none after the first batch's 2", n)
+	if n := api.n.Load(); n != 4 {
+		t.Fatalf("%d lease calls, want none after the first batch's 4", n)
+	}
+}
+
+// TestHungConnectionAnsweringStillLeased: an endpoint that answers most
+// attempts at once and hangs on some. One instance's attempt to it timed
+// out (it is marked hung in the store); another instance that saw it
+// answer just now still holds it to one batch at a time (SlowWorkers), the
+// deliveries of its other batches parked: each of those batches could be
+// the one that hangs. Before, the answer seen let every batch send to it
+// unleased, as many at once as there were workers (and across instances,
+// as many as there were instances).
+func TestHungConnectionAnsweringStillLeased(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	conn := limitsConn(t, store, "ten_partly", "conn_partly", "https://example.com/hook")
+	var inFlight, most atomic.Int64
+	sender := idSender(func(id string) delivery.Result {
+		switch {
+		case strings.Contains(id, "hang"):
+			time.Sleep(50 * time.Millisecond)
+			return resTimeout
+		case strings.Contains(id, "wave"):
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(300 * time.Millisecond)
+			inFlight.Add(-1)
+		}
+		return res200
+	})
+	instance := func() (*dispatch.Dispatcher, *recQueue) {
+		q := &recQueue{}
+		d := dispatch.New(store, sender, q, "q")
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+		return d, q
+	}
+	a, qa := instance()
+	b, _ := instance()
+	// b's attempt times out: the connection is marked hung.
+	if _, err := b.Handle(ctx, batch(t, tasksFor(conn, "hang", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if br, err := store.Breaker(ctx, conn.TenantID, conn.ID); err != nil || !br.Hung(time.Now()) || !br.Slow(time.Now()) {
+		t.Fatalf("breaker after a timeout: %+v %v; want it marked hung and slow", br, err)
+	}
+	// a sees it answer at once, and at once sends six batches to it.
+	if _, err := a.Handle(ctx, batch(t, tasksFor(conn, "quick", 1))); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if _, err := a.Handle(ctx, batch(t, tasksFor(conn, fmt.Sprint("wave", i, "_"), 1))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 || len(qa.hidden) != 5 {
+		t.Fatalf("%d batches sent to the hung connection at once, %d parked of 6: want one at a time (SlowWorkers), the others parked", most.Load(), len(qa.hidden))
+	}
+	// A success closes its breaker but keeps the hung mark.
+	if br, err := store.Breaker(ctx, conn.TenantID, conn.ID); err != nil || br.Failures != 0 || !br.Hung(time.Now()) {
+		t.Fatalf("breaker after the answers: %+v %v; want no failures and still hung", br, err)
 	}
 }

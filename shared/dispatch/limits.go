@@ -70,6 +70,12 @@ type Limits struct {
 	// that hold attempts to one slow connection at once, in a process and
 	// across instances (default 1; see lease.go). Needs InFlight.
 	SlowWorkers int
+	// TenantSlowWorkers is the most batches that hold attempts to any of
+	// one tenant's slow connections at once, across instances (default
+	// connections.DefaultTenantSlowWorkers; see lease.go): a tenant with
+	// many hanging connections holds no more workers than that. Needs
+	// InFlight and Leases.
+	TenantSlowWorkers int
 	// Burst: a send time up to this far ahead counts as now (default 1 s).
 	Burst time.Duration
 	// CacheFor is how long a breaker read is reused (default 1 s).
@@ -93,6 +99,7 @@ type Limits struct {
 	freed    chan struct{}     // closed when a slot is released
 	cache    map[string]cachedBreaker
 	slow     map[string]time.Time // connections this process saw slow, until
+	hung     map[string]time.Time // connections this process saw time out, until
 	stocks   map[string]*rateStock
 }
 
@@ -183,7 +190,8 @@ func (d *Dispatcher) hideParked(ctx context.Context, ms []events.SQSMessage, out
 // connections.BreakerStore and a connections.DeliveryRateStore) with a
 // stage's values.
 func NewLimits(store any, l connections.DeliveryLimits) *Limits {
-	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection}
+	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection,
+		SlowWorkers: l.SlowWorkersPerConnection, TenantSlowWorkers: l.SlowWorkersPerTenant}
 	lim.Breakers, _ = store.(connections.BreakerStore)
 	lim.Rates, _ = store.(connections.DeliveryRateStore)
 	lim.Leases, _ = store.(connections.InFlightStore)
@@ -204,6 +212,13 @@ func (l *Limits) slowWorkers() int {
 	return 1
 }
 
+func (l *Limits) tenantSlowWorkers() int {
+	if l.TenantSlowWorkers > 0 {
+		return l.TenantSlowWorkers
+	}
+	return connections.DefaultTenantSlowWorkers
+}
+
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
@@ -222,6 +237,7 @@ type verdict struct {
 	probe   *connections.Breaker
 	failing bool // the connection's breaker counts failures
 	slow    bool // the connection's breaker marks it slow (lease.go)
+	hung    bool // the connection's breaker marks it hung (lease.go)
 	// read is when the breaker state the verdict rests on was read.
 	read time.Time
 	// slotTaken is the rate slot this batch reserved for it (0: none): a
@@ -295,6 +311,7 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 			v := &vs[i]
 			b := states[v.key]
 			v.slow = v.guarded && b.Slow(now)
+			v.hung = v.guarded && b.Hung(now)
 			v.read = read[v.key]
 			if !v.guarded || (b.Failures == 0 && !b.Open()) {
 				continue
@@ -434,7 +451,8 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		}
 		return o
 	}
-	release, wait, answers := d.Limits.acquire(ctx, v.key, b, v.failing, v.slow || d.Limits.slowKnown(v.key, d.Now()))
+	hung := v.hung || d.Limits.hungKnown(v.key, d.Now())
+	release, wait, answers := d.Limits.acquire(ctx, v.key, b, v.failing, hung || v.slow || d.Limits.slowKnown(v.key, d.Now()), hung)
 	if wait > 0 {
 		return d.park(ctx, m, v, wait+d.spread(wait/5))
 	}
@@ -456,7 +474,7 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 	// store until its last attempt to it ends (lease.go).
 	slow := time.AfterFunc(connections.SlowAttempt, func() {
 		d.noteSlow(ctx, v)
-		h.late(ctx, d, v)
+		h.late(ctx, d, b, v)
 	})
 	defer func() {
 		slow.Stop()
@@ -604,9 +622,13 @@ const (
 //     yet, its attempts young) waits up to slotWait for an answer, then
 //     is parked for SlowAttempt too.
 //
+// A connection that timed out lately (timedOut: marked hung, see noteHung)
+// is never answeringNow: it may hang on the next request whatever it
+// answered just now.
+//
 // A healthy connection's batches thus go at once, as many as the process
 // runs; a slow one holds at most SlowWorkers of them.
-func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow bool) (release func(attempted bool), wait time.Duration, answers answerState) {
+func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing, slow, timedOut bool) (release func(attempted bool), wait time.Duration, answers answerState) {
 	if l.InFlight <= 0 {
 		return func(bool) {}, 0, unanswered
 	}
@@ -630,7 +652,7 @@ func (l *Limits) acquire(ctx context.Context, key string, b *batchHold, failing,
 		last, ok := l.answered[key]
 		hung := s.hung(now, last.at)
 		answered := ok && now.Sub(last.at) < answeredFor && !hung
-		answering := answered && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
+		answering := !timedOut && answered && now.Sub(last.at) < hungAfter && last.took < hungAfter && !s.longest(now, hungAfter)
 		switch {
 		case answering:
 			answers = answeringNow
@@ -739,6 +761,9 @@ func (l *Limits) forget(key string) {
 // endpoint. A probe's failure doubles the wait for the next one.
 func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection, res delivery.Result, now time.Time) {
 	l := d.Limits
+	if l != nil && res.Outcome == connections.OutcomeTimeout {
+		d.noteHung(ctx, conn.TenantID, conn.ID)
+	}
 	if l == nil || l.Breakers == nil || res.Outcome == connections.OutcomeBlocked || res.Outcome == connections.OutcomeSigning {
 		return
 	}
@@ -795,5 +820,15 @@ func (d *Dispatcher) closeBreaker(ctx context.Context, tenantID, connectionID st
 		d.Log.ErrorContext(ctx, "close breaker", "err", err, "connection", connectionID)
 		return
 	}
-	l.remember(tenantID+"#"+connectionID, connections.Breaker{}, d.Now())
+	// The store keeps a hung mark through the closing (see
+	// connections.Breaker.HungUntil): so does the process's copy.
+	key, now := tenantID+"#"+connectionID, d.Now()
+	l.mu.Lock()
+	prev := l.cache[key].b
+	l.mu.Unlock()
+	closed := connections.Breaker{}
+	if prev.Hung(now) {
+		closed.SlowUntil, closed.HungUntil = prev.SlowUntil, prev.HungUntil
+	}
+	l.remember(key, closed, now)
 }

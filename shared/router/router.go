@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,17 +85,30 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			from = append(from, i)
 		}
 	}
+	// The SendMessageBatch calls go sendParallel at a time (a record makes
+	// a delivery per connection: dozens of calls for a batch of records);
+	// a failed one fails the batch from the first record it held (the
+	// deliveries of later records that were queued are queued again on
+	// the retry, under the same IDs, which receivers drop).
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, sendParallel)
 	for start := 0; start < len(pending); start += 10 {
-		end := min(start+10, len(pending))
-		failed, err := send(ctx, r.Queue, r.QueueURL, pending[start:end])
-		if err == nil {
-			continue
-		}
-		first := from[start+failed[0]]
-		r.Log.ErrorContext(ctx, "queue deliveries", "err", err, "sequence", ev.Records[first].Change.SequenceNumber)
-		failAt = min(failAt, first)
-		break // later batches hold only deliveries of records from here on
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			failed, err := send(ctx, r.Queue, r.QueueURL, pending[start:min(start+10, len(pending))])
+			if err == nil {
+				return
+			}
+			first := from[start+failed[0]]
+			r.Log.ErrorContext(ctx, "queue deliveries", "err", err, "sequence", ev.Records[first].Change.SequenceNumber)
+			mu.Lock()
+			failAt = min(failAt, first)
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	if at, err := r.queueOutbox(ctx, outbox); err != nil {
 		r.Log.ErrorContext(ctx, "queue messages", "err", err, "sequence", ev.Records[at].Change.SequenceNumber)
 		failAt = min(failAt, at)
@@ -162,6 +176,10 @@ func DeliveryID(sequence, connectionID string, t connections.Trigger) string {
 	sum := sha256.Sum256([]byte(sequence + "#" + connectionID + "#" + string(t)))
 	return "msg_" + hex.EncodeToString(sum[:])[:32]
 }
+
+// sendParallel is how many SendMessageBatch calls of a stream batch's
+// deliveries are under way at once.
+const sendParallel = 8
 
 // Enqueue sends deliveries to the queue in batches of ten; any entry SQS
 // refuses makes it an error (the caller retries; IDs are stable).

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -37,16 +38,33 @@ type fakeFields struct{ contacts.Store }
 
 func (fakeFields) ListFields(context.Context, string) ([]contacts.Field, error) { return nil, nil }
 
-// fakeQueue records SendMessageBatch calls. failCall (1-based) fails that
-// whole call; refuse lists delivery IDs SQS refuses.
+// fakeQueue records SendMessageBatch calls (the router makes them several
+// at a time). failCall (1-based) fails the whole call of that batch in
+// the send order (pos, delivery ID → its place in it; nil: in call
+// order); refuse lists delivery IDs SQS refuses.
 type fakeQueue struct {
+	mu       sync.Mutex
 	calls    [][]connections.Delivery
 	failCall int
+	pos      map[string]int
 	refuse   map[string]bool
 	groups   []string // MessageGroupId of every entry sent, "" for none
 }
 
+// ordered is the calls in the send order (by pos, when set).
+func (q *fakeQueue) ordered() [][]connections.Delivery {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := slices.Clone(q.calls)
+	if q.pos != nil {
+		slices.SortFunc(out, func(a, b []connections.Delivery) int { return q.pos[a[0].ID] - q.pos[b[0].ID] })
+	}
+	return out
+}
+
 func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	var batch []connections.Delivery
 	out := &sqs.SendMessageBatchOutput{}
 	for _, e := range in.Entries {
@@ -61,7 +79,11 @@ func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatch
 		}
 	}
 	q.calls = append(q.calls, batch)
-	if len(q.calls) == q.failCall {
+	nth := len(q.calls)
+	if q.pos != nil && len(batch) > 0 {
+		nth = q.pos[batch[0].ID]/10 + 1
+	}
+	if nth == q.failCall {
 		return nil, errors.New("SQS is down")
 	}
 	return out, nil
@@ -126,6 +148,18 @@ func failedFrom(t *testing.T, ev events.DynamoDBEvent, out events.DynamoDBEventR
 	return from
 }
 
+// sendOrder is each delivery's place in the router's send order: record
+// by record, each record's connections k0, k1, … in turn.
+func sendOrder(ev events.DynamoDBEvent, conns int) map[string]int {
+	pos := map[string]int{}
+	for i, rec := range ev.Records {
+		for k := range conns {
+			pos[DeliveryID(rec.Change.SequenceNumber, "k"+strconv.Itoa(k), connections.TriggerEmail)] = i*conns + k
+		}
+	}
+	return pos
+}
+
 func sizes(calls [][]connections.Delivery) []int {
 	var out []int
 	for _, c := range calls {
@@ -135,17 +169,17 @@ func sizes(calls [][]connections.Delivery) []int {
 }
 
 func TestHandleBatchesAcrossRecords(t *testing.T) {
-	q := &fakeQueue{}
 	ev := batchOf(t, 25)
+	q := &fakeQueue{pos: sendOrder(ev, 1)}
 	out, err := newRouter(q, 1).Handle(t.Context(), ev)
 	if err != nil || len(out.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", out, err)
 	}
-	if got := sizes(q.calls); !slices.Equal(got, []int{10, 10, 5}) {
+	if got := sizes(q.ordered()); !slices.Equal(got, []int{10, 10, 5}) {
 		t.Fatalf("SendMessageBatch sizes %v, want [10 10 5]", got)
 	}
 	var ids []string
-	for _, c := range q.calls {
+	for _, c := range q.ordered() {
 		for _, d := range c {
 			ids = append(ids, d.ID)
 		}
@@ -168,13 +202,15 @@ func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
 		wantFrom  int
 		wantSizes []int
 	}{
-		{name: "second call fails", conns: 1, records: 25, failCall: 2, badRecord: -1, wantFrom: 10, wantSizes: []int{10, 10}},
+		// Every batch is sent (several at once): the failures count from
+		// the first record of the first batch that failed.
+		{name: "second call fails", conns: 1, records: 25, failCall: 2, badRecord: -1, wantFrom: 10, wantSizes: []int{10, 10, 5}},
 		{name: "first call fails", conns: 1, records: 5, failCall: 1, badRecord: -1, wantFrom: 0, wantSizes: []int{5}},
-		{name: "an entry refused", conns: 1, records: 25, refuse: []int{3, 7}, badRecord: -1, wantFrom: 3, wantSizes: []int{10}},
+		{name: "an entry refused", conns: 1, records: 25, refuse: []int{3, 7}, badRecord: -1, wantFrom: 3, wantSizes: []int{10, 10, 5}},
 		// Two connections: two deliveries per record; entry 15 is record 7's.
 		{name: "refused, two per record", conns: 2, records: 10, refuse: []int{15}, badRecord: -1, wantFrom: 7, wantSizes: []int{10, 10}},
 		{name: "unreadable record", conns: 1, records: 25, badRecord: 12, wantFrom: 12, wantSizes: []int{10, 2}},
-		{name: "unreadable record after a failed send", conns: 1, records: 25, failCall: 1, badRecord: 12, wantFrom: 0, wantSizes: []int{10}},
+		{name: "unreadable record after a failed send", conns: 1, records: 25, failCall: 1, badRecord: 12, wantFrom: 0, wantSizes: []int{10, 2}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,7 +218,7 @@ func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
 			if c.badRecord >= 0 {
 				ev.Records[c.badRecord].Change.NewImage["fields"] = events.NewStringAttribute("not a map")
 			}
-			q := &fakeQueue{failCall: c.failCall, refuse: map[string]bool{}}
+			q := &fakeQueue{failCall: c.failCall, refuse: map[string]bool{}, pos: sendOrder(ev, c.conns)}
 			for _, pos := range c.refuse {
 				rec := ev.Records[pos/c.conns]
 				q.refuse[DeliveryID(rec.Change.SequenceNumber, "k"+strconv.Itoa(pos%c.conns), connections.TriggerEmail)] = true
@@ -194,7 +230,7 @@ func TestHandleReportsFromTheFirstUnqueuedRecord(t *testing.T) {
 			if from := failedFrom(t, ev, out); from != c.wantFrom {
 				t.Errorf("failures from record %d, want %d", from, c.wantFrom)
 			}
-			if got := sizes(q.calls); !slices.Equal(got, c.wantSizes) {
+			if got := sizes(q.ordered()); !slices.Equal(got, c.wantSizes) {
 				t.Errorf("SendMessageBatch sizes %v, want %v", got, c.wantSizes)
 			}
 		})

@@ -16,260 +16,356 @@ import (
 // the local emulator does not schedule: a standard queue whose messages
 // carry a MessageGroupId (the tenant) hands out the messages of a group
 // that holds more than its share of the messages in flight or of the
-// processing time after those of the other groups. Locally the pollers do
-// it on their side, counting workers (processing time), not messages: a
-// batch of one slow message holds its worker as long as a batch of ten.
+// processing time after those of the other groups, however many of them
+// wait ahead in the queue. Locally the poller does it on its side, and it
+// must see past a busy tenant's backlog to do it: a tenant flooding the
+// queue (hundreds of messages a second, parked by the handler and coming
+// back) would otherwise keep the others' messages behind its own in the
+// emulator, for as long as the workers take to go through them.
 //
-//   - A worker handling a batch is busy, and holds each group that has a
-//     message in its batch (GroupOf). A group is active while a worker
-//     holds it or it was seen in a receive in the last FairWindow.
-//   - A group alone (no other active) is never over its share: nothing of
-//     it is sent back while a worker frees up within fairHold. Its batch at
-//     the last free worker waits (in hand, not handled) for another worker
-//     to be released and is then handled, so a lone tenant keeps every
-//     worker but one handling and one batch ready; only when every other
-//     worker has stayed busy for fairHold (slow handlers: a lone tenant
-//     may be hiding another's messages behind its backlog) does that batch
-//     go back, and the worker receive again. A single tenant thus costs no
-//     more queue traffic than without fairness, and with slow handlers at
-//     most one batch per fairHold.
-//   - With others active, a group's share is the workers divided evenly
-//     among them (rounded up). A received message of a group held by fewer
-//     workers than its share is handled. One of a group at or over its
-//     share is handled too while, the batch taken, another worker is still
-//     free to receive (workers the others do not use are not left idle),
-//     and at the last free worker while none of the group's batches in
-//     hand has run for fairHold (a group whose batches are quick gives the
-//     worker back at once) or no other group holds fewer workers than its
-//     share (none has a claim on it; a batch holding two groups, one of
-//     them hanging, makes both look slow). Otherwise, a group at its share
-//     whose batches are slow at the last free worker while another has a
-//     claim on it, it goes back to the queue, so that
-//     the last free worker keeps receiving past a busy tenant's backlog
-//     and finds the others' messages. Sending back thus happens only when
-//     two tenants or more compete for the last free worker, and a tenant
-//     whose batches hang holds every worker but one at most.
-//   - A message goes back as a copy (same body, attributes and group) sent
-//     to the back of the queue, delayed by fairBackDelay, and the received
-//     one is deleted. Nothing
-//     is lost (the copy is sent before the original is deleted; a copy
-//     that cannot be sent is handled instead) and nothing is counted: a
-//     delivery's attempts travel in its body, and the copy starts with no
-//     receives, so the queue's redrive limit is spent on real failures
-//     only.
-type fairness struct {
+//   - Receivers (Concurrency of them) receive continuously into a buffer
+//     in the process, one FIFO per group (GroupOf), up to fairBufferMax
+//     messages; the messages in it stay in flight in the queue, their
+//     visibility extended while they wait (fairKeep). Nothing is sent back
+//     and nothing counted twice: a message is received once and handed to
+//     the handler once.
+//   - Workers (Concurrency of them) each take a batch of one group: the
+//     group with messages that holds the fewest busy workers (the oldest
+//     first among equals). So a tenant's message that arrives behind
+//     thousands of another's is handled by the next free worker.
+//   - The last free worker does not go to a group that already holds a
+//     busy worker unless that group's batches are quick (one of them ended
+//     within fairHold, and none in hand has run fairHold): a tenant whose
+//     batches hang holds every worker but one at most, and the last one is
+//     kept for the others' messages, as a fair queue would give them.
+//   - On Run's end the buffered messages are put back on the queue (hidden
+//     for a second) and the batches in hand finish as without fairness.
+type fairQueue struct {
 	workers int
-	window  time.Duration
-	now     func() time.Time
 
-	mu      sync.Mutex
-	held    map[string]int // by group: the busy workers holding it
-	busy    int            // workers handling a batch
-	tickets map[*ticket]bool
-	seen    map[string]time.Time
-	freed   chan struct{} // closed when a worker is released
+	mu     sync.Mutex
+	groups map[string]*fairGroup
+	n      int // messages buffered
+	busy   int // workers handling a batch
+	seq    int64
+	wake   chan struct{} // closed (and replaced) on every change
 }
 
-// ticket is a busy worker's batch: its groups and when it was taken.
-type ticket struct {
-	groups []string // distinct
-	start  time.Time
+// fairGroup is one group's buffered messages and busy workers.
+type fairGroup struct {
+	msgs    []fairMsg
+	running []time.Time // when each busy batch of it started
+	ended   time.Time   // when one of its batches last ended within fairHold of its start
 }
 
-// newFairness shares concurrency workers; the batch size does not count
-// (a worker is held as long by one slow message as by ten).
-func newFairness(concurrency, _ int, window time.Duration) *fairness {
-	return &fairness{workers: concurrency, window: window, now: time.Now,
-		held: map[string]int{}, seen: map[string]time.Time{}, tickets: map[*ticket]bool{}}
+// fairMsg is a buffered message: until is when its visibility ends, seq
+// its arrival order.
+type fairMsg struct {
+	m     types.Message
+	until time.Time
+	seq   int64
 }
 
-// claimed reports whether an active group other than g holds fewer
-// workers than share: it has a claim on the last free worker (f.mu held;
-// f.seen holds the active groups).
-func (f *fairness) claimed(g string, share int) bool {
-	for h := range f.seen {
-		if h != g && f.held[h] < share {
-			return true
+// fairBufferMax bounds the messages buffered: at most this many of the
+// queue's messages are held in flight by the poller (far under SQS's
+// 120,000 in-flight messages per standard queue).
+const fairBufferMax = 20000
+
+// fairHold: a batch that runs this long is slow (see fairQueue).
+const fairHold = 200 * time.Millisecond
+
+// fairPause is how long a receiver waits while the buffer is full.
+const fairPause = 50 * time.Millisecond
+
+// fairVisibility is the visibility the buffered messages are kept at when
+// the queue's own is not known (SQSPoller.visibility is 0).
+const fairVisibility = 30 * time.Second
+
+func newFairQueue(workers int) *fairQueue {
+	return &fairQueue{workers: workers, groups: map[string]*fairGroup{}, wake: make(chan struct{})}
+}
+
+// changed wakes the workers waiting for a batch (q.mu held).
+func (q *fairQueue) changed() {
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+func (q *fairQueue) size() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// push buffers received messages, visible to no one until until.
+func (q *fairQueue) push(groups []string, msgs []types.Message, until time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, m := range msgs {
+		g := q.groups[groups[i]]
+		if g == nil {
+			g = &fairGroup{}
+			q.groups[groups[i]] = g
+		}
+		q.seq++
+		g.msgs = append(g.msgs, fairMsg{m: m, until: until, seq: q.seq})
+		q.n++
+	}
+	q.changed()
+}
+
+// quick reports whether the group's batches are quick at now: one ended
+// within fairHold of its start lately, and none in hand has run fairHold.
+func (g *fairGroup) quick(now time.Time) bool {
+	if g.ended.IsZero() || now.Sub(g.ended) >= fairHold {
+		return false
+	}
+	for _, s := range g.running {
+		if now.Sub(s) >= fairHold {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
-// slow reports whether a batch in hand holding group g has run fairHold or
-// longer (f.mu held).
-func (f *fairness) slow(g string, now time.Time) bool {
-	for t := range f.tickets {
-		if now.Sub(t.start) >= fairHold && slices.Contains(t.groups, g) {
-			return true
-		}
-	}
-	return false
-}
-
-// admit splits a batch received by an idle worker (groups[i] is msgs[i]'s
-// group) into the messages to handle now, the worker then busy holding
-// their groups until it releases the ticket, and those to send back. hold reports a lone
-// group's batch at the last free worker: nothing is counted, and the
-// caller waits up to fairHold for another worker to be released (freed)
-// before asking again with last set, when the batch goes back if it is
-// still the case.
-func (f *fairness) admit(groups []string, last bool) (keep, back []int, t *ticket, hold bool, freed <-chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	for _, g := range groups {
-		f.seen[g] = now
-	}
-	active := 0
-	for g, t := range f.seen {
+// take gives a free worker a batch (at most size messages of one group)
+// and the function that ends it, or, when there is none for it, a channel
+// closed on the next change.
+func (q *fairQueue) take(size int, now time.Time) ([]types.Message, func(), <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	last := q.workers > 1 && q.busy+1 >= q.workers
+	var best string
+	var bg *fairGroup
+	for name, g := range q.groups {
 		switch {
-		case f.held[g] > 0 || now.Sub(t) < f.window:
-			active++
-		default:
-			delete(f.seen, g)
+		case len(g.msgs) == 0:
+			continue
+		case last && len(g.running) > 0 && !g.quick(now):
+			continue
+		case bg == nil || len(g.running) < len(bg.running) || (len(g.running) == len(bg.running) && g.msgs[0].seq < bg.msgs[0].seq):
+			best, bg = name, g
 		}
 	}
-	// Another worker stays free to receive once this one is busy.
-	spare := f.busy+1 < f.workers
-	if active <= 1 && !spare && f.workers > 1 {
-		if !last {
-			if f.freed == nil {
-				f.freed = make(chan struct{})
+	if bg == nil {
+		return nil, nil, q.wake
+	}
+	k := min(size, len(bg.msgs))
+	batch := make([]types.Message, k)
+	for i := range k {
+		batch[i] = bg.msgs[i].m
+	}
+	bg.msgs = slices.Delete(bg.msgs, 0, k)
+	q.n -= k
+	q.busy++
+	start := now
+	bg.running = append(bg.running, start)
+	return batch, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		end := time.Now()
+		if i := slices.Index(bg.running, start); i >= 0 {
+			bg.running = slices.Delete(bg.running, i, i+1)
+		}
+		if end.Sub(start) < fairHold {
+			bg.ended = end
+		}
+		q.busy--
+		if len(bg.msgs) == 0 && len(bg.running) == 0 && q.groups[best] == bg {
+			delete(q.groups, best)
+		}
+		q.changed()
+	}, nil
+}
+
+// due returns the buffered messages whose visibility ends within ahead of
+// now (to be extended).
+func (q *fairQueue) due(now time.Time, ahead time.Duration) []types.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []types.Message
+	for _, g := range q.groups {
+		for _, fm := range g.msgs {
+			if fm.until.Sub(now) < ahead {
+				out = append(out, fm.m)
 			}
-			return nil, nil, nil, true, f.freed
 		}
-		for i := range groups {
-			back = append(back, i)
-		}
-		return nil, back, nil, false, nil
 	}
-	share := (f.workers + active - 1) / max(active, 1)
-	taken := map[string]bool{}
-	for i, g := range groups {
-		if ok, seen := taken[g]; seen {
-			if ok {
-				keep = append(keep, i)
-			} else {
-				back = append(back, i)
+	return out
+}
+
+// extended notes the new visibility of the messages extended (by receipt
+// handle), and drops those whose extension failed: their visibility ended
+// (they are back on the queue, or with another receive), and they are left
+// to the queue.
+func (q *fairQueue) extended(ok, failed map[string]bool, until time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, g := range q.groups {
+		kept := g.msgs[:0]
+		for _, fm := range g.msgs {
+			h := aws.ToString(fm.m.ReceiptHandle)
+			switch {
+			case failed[h]:
+				q.n--
+				continue
+			case ok[h]:
+				fm.until = until
+			}
+			kept = append(kept, fm)
+		}
+		g.msgs = kept
+	}
+}
+
+// drain empties the buffer and returns what it held.
+func (q *fairQueue) drain() []types.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []types.Message
+	for _, g := range q.groups {
+		for _, fm := range g.msgs {
+			out = append(out, fm.m)
+		}
+		g.msgs = nil
+	}
+	q.n = 0
+	return out
+}
+
+// runFair is Run with fair scheduling: receivers, workers and the keeper
+// of the buffered messages' visibility, until ctx ends; then the buffered
+// messages go back to the queue.
+func (p *SQSPoller) runFair(ctx context.Context) {
+	q := newFairQueue(p.Concurrency)
+	var wg sync.WaitGroup
+	for range p.Concurrency {
+		wg.Go(func() { p.fairReceive(ctx, q) })
+		wg.Go(func() { p.fairWork(ctx, q) })
+	}
+	wg.Go(func() { p.fairKeep(ctx, q) })
+	wg.Wait()
+	rest := q.drain()
+	for start := 0; start < len(rest); start += 10 {
+		p.release(ctx, rest[start:min(start+10, len(rest))])
+	}
+}
+
+// keepFor is the visibility the buffered messages are kept at.
+func (p *SQSPoller) keepFor() time.Duration {
+	if p.visibility > 0 {
+		return time.Duration(p.visibility) * time.Second
+	}
+	return fairVisibility
+}
+
+// fairReceive receives into the buffer until ctx ends.
+func (p *SQSPoller) fairReceive(ctx context.Context, q *fairQueue) {
+	for ctx.Err() == nil {
+		if q.size() >= fairBufferMax {
+			_ = sleep(ctx, fairPause)
+			continue
+		}
+		out, err := p.receive(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.Logger.ErrorContext(ctx, "sqs poller: receive", "queue", p.QueueURL, "err", err)
+				_ = sleep(ctx, time.Second)
 			}
 			continue
 		}
-		ok := active <= 1 || f.held[g] < share || spare || !f.slow(g, now) || !f.claimed(g, share)
-		taken[g] = ok
-		if ok {
-			keep = append(keep, i)
-		} else {
-			back = append(back, i)
+		msgs := out.Messages
+		if len(msgs) == 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			p.release(ctx, msgs)
+			return
+		}
+		until := time.Now()
+		if p.visibility > 0 {
+			msgs = p.extend(ctx, msgs)
+			until = until.Add(p.keepFor())
+		}
+		// With the queue's visibility unknown, the keeper extends them at
+		// once (until is now).
+		groups := make([]string, len(msgs))
+		for i, m := range msgs {
+			groups[i] = p.groupOf(m)
+		}
+		q.push(groups, msgs, until)
+	}
+}
+
+// fairWork takes batches from the buffer and handles them until ctx ends.
+func (p *SQSPoller) fairWork(ctx context.Context, q *fairQueue) {
+	for ctx.Err() == nil {
+		msgs, done, wake := q.take(p.BatchSize, time.Now())
+		if msgs == nil {
+			// A change, or time (the groups' batches turn slow or stop
+			// being quick), may give this worker a batch.
+			t := time.NewTimer(fairHold / 4)
+			select {
+			case <-wake:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			continue
+		}
+		p.handle(ctx, msgs)
+		done()
+	}
+}
+
+// fairKeep extends the visibility of the buffered messages before it ends,
+// until ctx ends.
+func (p *SQSPoller) fairKeep(ctx context.Context, q *fairQueue) {
+	keep := p.keepFor()
+	tick := time.NewTicker(min(time.Second, keep/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		due := q.due(time.Now(), keep/2)
+		for start := 0; start < len(due); start += 10 {
+			chunk := due[start:min(start+10, len(due))]
+			entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
+			for i, m := range chunk {
+				entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle,
+					VisibilityTimeout: int32(keep / time.Second)}
+			}
+			until := time.Now().Add(keep)
+			out, err := p.Client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
+			if err != nil {
+				// Tried again at the next tick.
+				p.Logger.ErrorContext(ctx, "sqs poller: keep buffered messages hidden", "queue", p.QueueURL, "messages", len(chunk), "err", err)
+				continue
+			}
+			ok, failed := map[string]bool{}, map[string]bool{}
+			for _, s := range out.Successful {
+				if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && i >= 0 && i < len(chunk) {
+					ok[aws.ToString(chunk[i].ReceiptHandle)] = true
+				}
+			}
+			for _, f := range out.Failed {
+				if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < len(chunk) {
+					failed[aws.ToString(chunk[i].ReceiptHandle)] = true
+					p.Logger.WarnContext(ctx, "sqs poller: a buffered message's visibility ended; left to the queue",
+						"queue", p.QueueURL, "message", aws.ToString(chunk[i].MessageId), "code", aws.ToString(f.Code))
+				}
+			}
+			q.extended(ok, failed, until)
 		}
 	}
-	if len(keep) > 0 {
-		t = f.take(groups, keep, now)
-	}
-	return keep, back, t, false, nil
 }
-
-// take makes the worker busy holding the groups of groups[idx] (f.mu
-// held).
-func (f *fairness) take(groups []string, idx []int, now time.Time) *ticket {
-	t := &ticket{start: now}
-	for _, i := range idx {
-		if g := groups[i]; !slices.Contains(t.groups, g) {
-			t.groups = append(t.groups, g)
-			f.held[g]++
-		}
-	}
-	f.tickets[t] = true
-	f.busy++
-	return t
-}
-
-// release ends a busy worker's hold on the groups of its batch (nil: none).
-func (f *fairness) release(t *ticket) {
-	if t == nil {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.release0(t)
-}
-
-// release0 is release with f.mu held.
-func (f *fairness) release0(t *ticket) {
-	if !f.tickets[t] {
-		return
-	}
-	delete(f.tickets, t)
-	for _, g := range t.groups {
-		if f.held[g]--; f.held[g] <= 0 {
-			delete(f.held, g)
-		}
-	}
-	f.busy--
-	if f.freed != nil {
-		close(f.freed)
-		f.freed = nil
-	}
-}
-
-// fairPause is how long a worker waits after sending a whole batch back,
-// so that scanning a busy tenant's backlog does not spin.
-const fairPause = 50 * time.Millisecond
-
-// fairBackDelay (seconds) delays the copies sent back: a tenant held back
-// has its messages come round once a second rather than at every receive,
-// so that the worker looking for the others' messages is not kept busy
-// sending the same ones back, nor the others' messages stuck behind them.
-const fairBackDelay = 1
-
-// fairHold is how long the last free worker keeps a lone group's batch
-// while every other worker is busy, waiting for one to be released, before
-// it sends the batch back and receives again.
-const fairHold = 200 * time.Millisecond
 
 // groupOf is the default GroupOf: the MessageGroupId attribute.
 func groupOf(m types.Message) string {
 	return m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
-}
-
-// fairBatch applies the fair share to a received batch: it returns the
-// messages to handle now and a function that releases them; the others are
-// sent back to the queue.
-func (p *SQSPoller) fairBatch(ctx context.Context, msgs []types.Message) ([]types.Message, func()) {
-	groups := make([]string, len(msgs))
-	for i, m := range msgs {
-		groups[i] = p.groupOf(m)
-	}
-	keepIdx, backIdx, tk, hold, freed := p.fair.admit(groups, false)
-	if hold {
-		t := time.NewTimer(fairHold)
-		select {
-		case <-freed:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		keepIdx, backIdx, tk, _, _ = p.fair.admit(groups, true)
-	}
-	var back []types.Message
-	for _, i := range backIdx {
-		back = append(back, msgs[i])
-	}
-	unsent := p.sendBack(ctx, back, groups, backIdx)
-	if len(unsent) > 0 {
-		// Handled now rather than risked; held as well.
-		p.fair.mu.Lock()
-		if tk != nil {
-			p.fair.release0(tk)
-		}
-		keepIdx = append(keepIdx, unsent...)
-		tk = p.fair.take(groups, keepIdx, p.fair.now())
-		p.fair.mu.Unlock()
-	}
-	keep := make([]types.Message, 0, len(keepIdx))
-	for _, i := range keepIdx {
-		keep = append(keep, msgs[i])
-	}
-	return keep, func() { p.fair.release(tk) }
 }
 
 func (p *SQSPoller) groupOf(m types.Message) string {
@@ -277,53 +373,4 @@ func (p *SQSPoller) groupOf(m types.Message) string {
 		return p.GroupOf(m)
 	}
 	return groupOf(m)
-}
-
-// sendBack puts msgs (msgs[k] is the batch's message idx[k]) back at the
-// end of the queue: copies are sent, then the received ones deleted. It
-// returns the batch indexes of the messages whose copy was not sent: they
-// stay with the caller.
-func (p *SQSPoller) sendBack(ctx context.Context, msgs []types.Message, groups []string, idx []int) (unsent []int) {
-	if len(msgs) == 0 {
-		return nil
-	}
-	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
-	for k, m := range msgs {
-		var group *string
-		if g := groups[idx[k]]; g != "" {
-			group = aws.String(g)
-		}
-		entries[k] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(k)), MessageBody: m.Body,
-			MessageAttributes: m.MessageAttributes, MessageGroupId: group, DelaySeconds: fairBackDelay}
-	}
-	bctx := context.WithoutCancel(ctx)
-	out, err := p.Client.SendMessageBatch(bctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
-	if err != nil {
-		p.Logger.ErrorContext(ctx, "sqs poller: send back over fair share", "queue", p.QueueURL, "err", err)
-		return idx
-	}
-	sent := map[int]bool{}
-	for _, s := range out.Successful {
-		k, _ := strconv.Atoi(aws.ToString(s.Id))
-		sent[k] = true
-	}
-	var del []types.DeleteMessageBatchRequestEntry
-	for k, m := range msgs {
-		if !sent[k] {
-			unsent = append(unsent, idx[k])
-			continue
-		}
-		del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(k)), ReceiptHandle: m.ReceiptHandle})
-	}
-	if len(del) > 0 {
-		// A failed delete leaves the original to come back after its
-		// visibility timeout: a repeat, which receivers drop by webhook-id.
-		if dout, err := p.Client.DeleteMessageBatch(bctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: del}); err != nil {
-			p.Logger.ErrorContext(ctx, "sqs poller: delete what was sent back", "queue", p.QueueURL, "err", err)
-		} else if len(dout.Failed) > 0 {
-			p.Logger.ErrorContext(ctx, "sqs poller: delete what was sent back", "queue", p.QueueURL, "failed", len(dout.Failed))
-		}
-	}
-	p.Logger.DebugContext(ctx, "sqs poller: sent back over fair share", "queue", p.QueueURL, "messages", len(del))
-	return unsent
 }

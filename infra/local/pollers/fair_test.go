@@ -141,139 +141,51 @@ func TestFairPollerTwoTenants(t *testing.T) {
 	}
 }
 
-// admit is fairness.admit as a worker makes it when no other is released
-// while it holds a lone group's batch.
-func admit(f *fairness, groups []string) (keep, back []int) {
-	keep, back, _, hold, _ := f.admit(groups, false)
-	if hold {
-		keep, back, _, _, _ = f.admit(groups, true)
+// The scheduler's choice: the group holding the fewest busy workers, the
+// oldest first among equals; the last free worker goes to a group already
+// holding one only while its batches are quick.
+func TestFairQueueTake(t *testing.T) {
+	msg := func(id string) types.Message {
+		return types.Message{MessageId: aws.String(id), ReceiptHandle: aws.String("r" + id)}
 	}
-	return keep, back
-}
-
-// release releases a busy worker whose batch held exactly the groups of
-// groups.
-func release(f *fairness, groups []string) {
-	var want []string
-	for _, g := range groups {
-		if !slices.Contains(want, g) {
-			want = append(want, g)
+	ids := func(ms []types.Message) (out []string) {
+		for _, m := range ms {
+			out = append(out, aws.ToString(m.MessageId))
 		}
+		return out
 	}
-	f.mu.Lock()
-	var found *ticket
-	for t := range f.tickets {
-		if slices.Equal(slices.Sorted(slices.Values(t.groups)), slices.Sorted(slices.Values(want))) {
-			found = t
-			break
-		}
+	q := newFairQueue(2)
+	now := time.Now()
+	q.push([]string{"a", "a", "a", "a", "a"}, []types.Message{msg("a1"), msg("a2"), msg("a3"), msg("a4"), msg("a5")}, now.Add(time.Minute))
+	b1, done1, _ := q.take(2, now)
+	if got := ids(b1); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Fatalf("first batch %v, want a1 a2", got)
 	}
-	f.mu.Unlock()
-	if found == nil {
-		panic(fmt.Sprintf("no worker holds %v", want))
+	// b arrives behind a's backlog and holds no worker: it goes first.
+	q.push([]string{"b"}, []types.Message{msg("b1")}, now.Add(time.Minute))
+	b2, done2, _ := q.take(2, now)
+	if got := ids(b2); !slices.Equal(got, []string{"b1"}) {
+		t.Fatalf("second batch %v, want b's b1 ahead of a's backlog", got)
 	}
-	f.release(found)
-}
-
-// The share, in workers: a group alone is never sent back while a worker
-// frees up; with others active, a group holding its even share of the
-// workers or more is sent back only when taking it would leave no worker
-// free to receive, however few messages its batches hold.
-func TestFairShare(t *testing.T) {
-	f := newFairness(4, 10, 1<<62)
-	clock := time.Now()
-	f.now = func() time.Time { return clock }
-	// a alone: three workers take a batch of one message of a each.
-	for w := range 3 {
-		if keep, back := admit(f, []string{"a"}); len(keep) != 1 || len(back) != 0 {
-			t.Fatalf("a alone, worker %d: keep %v back %v; want kept", w+1, keep, back)
-		}
+	done2()
+	// The last free worker: a holds one worker and none of its batches has
+	// ended quickly: it waits.
+	b3, _, wake := q.take(2, now)
+	if b3 != nil || wake == nil {
+		t.Fatalf("the last free worker took %v of a group holding one whose batches are not shown quick", ids(b3))
 	}
-	// The last free worker holds a's batch while the others are busy; when
-	// one is released it is handled, never sent back.
-	keep, back, _, hold, freed := f.admit([]string{"a", "a"}, false)
-	if !hold || keep != nil || back != nil {
-		t.Fatalf("a alone at the last free worker: keep %v back %v hold %t; want held", keep, back, hold)
+	// Once a's batch ended within fairHold, a is quick: it takes the last
+	// worker too.
+	done1()
+	b4, done4, _ := q.take(2, time.Now())
+	b5, done5, _ := q.take(2, time.Now())
+	if got := ids(b4); !slices.Equal(got, []string{"a3", "a4"}) || !slices.Equal(ids(b5), []string{"a5"}) {
+		t.Fatalf("a quick group's batches: %v then %v; want a3 a4, then the last worker taking a5", got, ids(b5))
 	}
-	release(f, []string{"a"})
-	select {
-	case <-freed:
-	default:
-		t.Fatal("a worker's release did not wake the holding one")
-	}
-	if keep, back, _, hold, _ = f.admit([]string{"a", "a"}, false); len(keep) != 2 || back != nil || hold {
-		t.Fatalf("a alone once a worker was released: keep %v back %v hold %t", keep, back, hold)
-	}
-	// Every other worker still busy after the hold: back, to receive again.
-	if keep, back := admit(f, []string{"a"}); len(keep) != 0 || len(back) != 1 {
-		t.Fatalf("a alone, the others still busy after the hold: keep %v back %v; want sent back", keep, back)
-	}
-	// b is seen: shares are 2 workers each; a holds 3 (with 4 messages in
-	// all), its batches have run fairHold, and taking its message would
-	// leave no worker free: a's goes back, b's are kept.
-	clock = clock.Add(fairHold)
-	if keep, back := admit(f, []string{"b", "a", "b"}); fmt.Sprint(keep, back) != "[0 2] [1]" {
-		t.Fatalf("mixed batch: keep %v back %v", keep, back)
-	}
-	release(f, []string{"b", "b"})
-	release(f, []string{"a"})
-	release(f, []string{"a", "a"}) // a holds 1 worker; b is still active
-	// Under its share, and over it while another worker stays free: kept.
-	if keep, back := admit(f, []string{"a", "a", "a"}); len(keep) != 3 || len(back) != 0 {
-		t.Fatalf("a on 1 worker, share 2, three free: keep %v back %v", keep, back)
-	}
-	if keep, back := admit(f, []string{"a"}); len(keep) != 1 || len(back) != 0 {
-		t.Fatalf("a at its share, one worker still free after: keep %v back %v", keep, back)
-	}
-	// The last free worker: a's message goes back, b's is kept.
-	if keep, back := admit(f, []string{"a", "b"}); fmt.Sprint(keep, back) != "[1] [0]" {
-		t.Fatalf("last worker: keep %v back %v", keep, back)
-	}
-	// One worker: a single group takes it.
-	g := newFairness(1, 10, 1<<62)
-	if keep, _ := admit(g, make([]string, 10)); len(keep) != 10 {
-		t.Fatalf("one worker: kept %d of 10", len(keep))
-	}
-}
-
-// At the last free worker, a group at its share is sent back only when one
-// of its batches in hand has run fairHold (it is slow and would keep the
-// worker); a group whose batches are quick takes it.
-func TestFairShareLastWorkerSlowGroup(t *testing.T) {
-	f := newFairness(4, 10, 1<<62)
-	clock := time.Now()
-	f.now = func() time.Time { return clock }
-	if keep, _ := admit(f, []string{"a"}); len(keep) != 1 {
-		t.Fatal("a not kept")
-	}
-	for w := range 2 {
-		if keep, _ := admit(f, []string{"b"}); len(keep) != 1 {
-			t.Fatalf("b, worker %d: not kept", w+2)
-		}
-	}
-	// b at its share of 2, its batches quick, the last free worker: kept.
-	if keep, back := admit(f, []string{"b"}); len(keep) != 1 || len(back) != 0 {
-		t.Fatalf("b quick at the last worker: keep %v back %v; want kept", keep, back)
-	}
-	release(f, []string{"b"})
-	clock = clock.Add(fairHold)
-	// Now b's batches in hand have run fairHold and a holds fewer workers
-	// than its share: b goes back, a is kept.
-	if keep, back := admit(f, []string{"b", "a"}); fmt.Sprint(keep, back) != "[1] [0]" {
-		t.Fatalf("b slow at the last worker: keep %v back %v; want b back, a kept", keep, back)
-	}
-	// A batch of a and b that hangs makes both slow. With a at its share
-	// too, nobody has a claim on the last free worker: b is kept.
-	g := newFairness(4, 10, 1<<62)
-	g.now = func() time.Time { return clock }
-	for _, batch := range [][]string{{"a", "b"}, {"a"}, {"b"}} {
-		if keep, _ := admit(g, batch); len(keep) != len(batch) {
-			t.Fatalf("%v not kept", batch)
-		}
-	}
-	clock = clock.Add(fairHold)
-	if keep, back := admit(g, []string{"b"}); len(keep) != 1 || len(back) != 0 {
-		t.Fatalf("b slow at the last worker, a at its share: keep %v back %v; want kept", keep, back)
+	done4()
+	done5()
+	if q.size() != 0 {
+		t.Fatalf("%d messages left buffered", q.size())
 	}
 }
 
@@ -376,7 +288,7 @@ func TestFairPollerSmallHangingBatches(t *testing.T) {
 		return events.SQSEventResponse{}, nil
 	}
 	p := sqsPoller(t, e, h)
-	p.Concurrency, p.BatchSize, p.Fair, p.GroupOf, p.FairWindow = 3, 10, true, bodyGroup, time.Minute
+	p.Concurrency, p.BatchSize, p.Fair, p.GroupOf = 3, 10, true, bodyGroup
 	stop := run(t, p.Run)
 	a, b := tenantDeliveries("ten_a", 3), tenantDeliveries("ten_b", 2)
 	enqueue := func(d connections.Delivery) {
@@ -408,7 +320,7 @@ func TestFairPollerSmallHangingBatches(t *testing.T) {
 }
 
 // waitDrained waits until the queue holds no messages, visible, in flight
-// or delayed (copies sent back are delayed by fairBackDelay).
+// or delayed.
 func waitDrained(t *testing.T, e *emulators.TestEnv) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -53,11 +53,8 @@ type SQSPoller struct {
 	// Default: at once.
 	Drain time.Duration
 	// Fair shares the pollers between message groups (tenants) as SQS fair
-	// queues do, which the emulator does not: see fairness. Default: off.
+	// queues do, which the emulator does not: see fairQueue. Default: off.
 	Fair bool
-	// FairWindow is how long a group seen in a receive counts as waiting
-	// (default 1 s).
-	FairWindow time.Duration
 	// GroupOf names a message's group (default: its MessageGroupId
 	// attribute).
 	GroupOf func(types.Message) string
@@ -72,7 +69,6 @@ type SQSPoller struct {
 	// visibility timeout is not longer.
 	ReceiveVisibility time.Duration
 
-	fair *fairness
 	// visibility is the queue's visibility timeout in seconds when
 	// receives ask for ReceiveVisibility (0: they do not).
 	visibility int32
@@ -123,10 +119,8 @@ func (p *SQSPoller) Run(ctx context.Context) error {
 		c.visibility = c.queueVisibility(ctx)
 	}
 	if c.Fair {
-		if c.FairWindow == 0 {
-			c.FairWindow = time.Second
-		}
-		c.fair = newFairness(c.Concurrency, c.BatchSize, c.FairWindow)
+		c.runFair(ctx)
+		return nil
 	}
 	var wg sync.WaitGroup
 	for range c.Concurrency {
@@ -154,7 +148,7 @@ func (p *SQSPoller) poll(ctx context.Context) {
 			}
 			continue
 		}
-		msgs, release := out.Messages, func() {}
+		msgs := out.Messages
 		if len(msgs) > 0 && ctx.Err() != nil {
 			// Received after Run's context ended: back to the queue.
 			p.release(ctx, msgs)
@@ -163,15 +157,9 @@ func (p *SQSPoller) poll(ctx context.Context) {
 		if len(msgs) > 0 && p.visibility > 0 {
 			msgs = p.extend(ctx, msgs)
 		}
-		if p.fair != nil && len(msgs) > 0 {
-			if msgs, release = p.fairBatch(ctx, msgs); len(msgs) == 0 {
-				_ = sleep(ctx, fairPause)
-			}
-		}
 		if len(msgs) > 0 {
 			p.handle(ctx, msgs)
 		}
-		release()
 	}
 }
 

@@ -40,7 +40,9 @@
 //     gateway; the stream, trigger router, queue and dispatcher carry each
 //     to B's healthy sink), first alone for -noisy-duration, then while
 //     tenant A makes -noisy-a-rate contact updates per second on the same
-//     road to an endpoint that accepts and never answers, on a dispatcher
+//     road, each a delivery to each of its -noisy-a-connections connections
+//     on an endpoint that accepts and never answers (25 × 20: 500
+//     deliveries/s), on a dispatcher
 //     capped at -noisy-concurrency batches at once (the SQS poller's
 //     concurrency; DISPATCHER_CONCURRENCY under make run), its poller fair
 //     between tenants as make run's (-noisy-fair), with the stage's
@@ -48,7 +50,7 @@
 //     deliveries are delivered B runs alone again; each of B's phases
 //     after the same -noisy-warmup of its updates, unmeasured. B's update
 //     → attempt p95 with A ≤ 1 s and ≤ 1.5× the lower of its two p95s
-//     alone in the same run; A's
+//     alone in the same run; A's first
 //     circuit breaker open within 15 s of A's first delivery; every A
 //     delivery delivered after the recovery.
 //
@@ -99,6 +101,7 @@ type options struct {
 	messengerEvents int
 
 	noisyARate    int
+	noisyAConns   int
 	noisyBRate    int
 	noisyDur      time.Duration
 	noisyConc     int
@@ -133,7 +136,8 @@ func main() {
 	flag.IntVar(&sdkIdleConns, "sdk-idle-conns", 0, "diagnostic: MaxIdleConnsPerHost of the SDK's HTTP client (0 = the SDK's default, as the functions use)")
 	flag.BoolVar(&noStream, "no-stream", false, "diagnostic: turn the table's stream off in scenarios 1 and 2 (dynoxide's writes slow down with every stream record)")
 	flag.IntVar(&o.messengerEvents, "messenger-events", 1000, "4: events in the Messenger webhook call (its body must stay under 256 KB)")
-	flag.IntVar(&o.noisyARate, "noisy-a-rate", 25, "5: tenant A's contact updates per second through the API, each a delivery to a hanging endpoint")
+	flag.IntVar(&o.noisyARate, "noisy-a-rate", 25, "5: tenant A's contact updates per second through the API, each a delivery to each of its connections on a hanging endpoint")
+	flag.IntVar(&o.noisyAConns, "noisy-a-connections", 20, "5: tenant A's connections on the hanging endpoint (deliveries/s = -noisy-a-rate × this; at most the stage's connections per channel)")
 	flag.IntVar(&o.noisyBRate, "noisy-b-rate", 20, "5: tenant B's contact updates per second through the API, each a delivery to a healthy endpoint")
 	flag.DurationVar(&o.noisyDur, "noisy-duration", 20*time.Second, "5: how long each phase sends: B alone, A and B, B alone again (B needs 200 updates in each)")
 	flag.DurationVar(&o.noisyWarm, "noisy-warmup", 3*time.Second, "5: B's unmeasured updates before each phase (the same in both)")
@@ -147,7 +151,7 @@ func main() {
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 10 || o.concurrency < 1 || o.rounds < 1 || o.hangPollers < 2 || o.hangRate < 1 || o.rate < 1 ||
 		o.duration < time.Second || o.contacts < 1 || o.perToken < 3 || o.perToken > 98 || o.messengerEvents < 1 || o.messengerEvents > 1500 ||
-		o.noisyARate < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 ||
+		o.noisyARate < 1 || o.noisyAConns < 1 || o.noisyBRate < 1 || o.noisyDur < time.Second || o.noisyConc < 1 ||
 		o.noisyWarm < 0 || o.noisyContacts < 1 {
 		fmt.Fprintln(os.Stderr, "connectorbench: need -n ≥ 10, -concurrency ≥ 1, -rounds ≥ 1, -hang-pollers ≥ 2, -hang-rate ≥ 1, -rate ≥ 1, -duration ≥ 1s, -contacts ≥ 1, 3 ≤ -per-token ≤ 98, 1 ≤ -messenger-events ≤ 1500")
 		flag.Usage()
@@ -178,7 +182,7 @@ func run(ctx context.Context, o options) (connector.Report, error) {
 		"rate": o.rate, "duration_s": o.duration.Seconds(), "contacts": o.contacts, "per_token": o.perToken,
 		"e2e_concurrency": o.e2eConc, "poll_interval": o.pollInterval.String(), "tight_poll": o.tightPoll.String(),
 		"cpus": runtime.NumCPU(), "sdk_idle_conns": sdkIdleConns, "no_stream": noStream, "gomaxprocs": runtime.GOMAXPROCS(0),
-		"messenger_events": o.messengerEvents, "noisy_a_rate": o.noisyARate, "noisy_b_rate": o.noisyBRate,
+		"messenger_events": o.messengerEvents, "noisy_a_rate": o.noisyARate, "noisy_a_connections": o.noisyAConns, "noisy_b_rate": o.noisyBRate,
 		"noisy_duration_s": o.noisyDur.Seconds(), "noisy_concurrency": o.noisyConc,
 		"noisy_warmup_s": o.noisyWarm.Seconds(), "noisy_contacts": o.noisyContacts, "noisy_fair": o.noisyFair,
 	}}

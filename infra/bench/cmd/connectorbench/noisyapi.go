@@ -38,7 +38,7 @@ import (
 // take the same road.
 type noisyAPI struct {
 	tenant   string
-	connID   string // its connection, made through the API
+	connIDs  []string // its connections, made through the API
 	api      *apiClient
 	tokens   []string
 	perToken int
@@ -160,8 +160,9 @@ func startNoisyAPI(ctx context.Context, s *stack) (*apiClient, func(), error) {
 }
 
 // newTenant sets up a tenant named name on s for calls API calls in all,
-// its connection to sinkURL.
-func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name string, calls int, sinkURL string) (*noisyAPI, error) {
+// with conns connections, the i-th to sinkURL/i (each contact update is a
+// delivery to each of them).
+func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name string, calls, conns int, sinkURL string) (*noisyAPI, error) {
 	n := &noisyAPI{api: api, perToken: o.perToken - 1}
 	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
 	nt, err := ten.CreateTenant(ctx, name)
@@ -189,20 +190,22 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 	}
 	setup := n.tokens[0]
 	n.tokens = n.tokens[1:]
-	st, body, err := n.api.do(ctx, http.MethodPost, "/v1/connections", setup,
-		map[string]any{"name": name + "'s endpoint", "url": sinkURL, "triggers": []string{string(connections.TriggerEmail)}})
-	if err != nil || st != http.StatusCreated {
-		return nil, fmt.Errorf("%s: POST /v1/connections: %d %s %v", name, st, body, err)
+	for i := range conns {
+		st, body, err := n.api.do(ctx, http.MethodPost, "/v1/connections", setup,
+			map[string]any{"name": fmt.Sprintf("%s's endpoint %d", name, i), "url": fmt.Sprintf("%s/%d", sinkURL, i), "triggers": []string{string(connections.TriggerEmail)}})
+		if err != nil || st != http.StatusCreated {
+			return nil, fmt.Errorf("%s: POST /v1/connections: %d %s %v", name, st, body, err)
+		}
+		var created struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &created); err != nil || created.Data.ID == "" {
+			return nil, fmt.Errorf("%s: POST /v1/connections answered %s (%v)", name, body, err)
+		}
+		n.connIDs = append(n.connIDs, created.Data.ID)
 	}
-	var created struct {
-		Data struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &created); err != nil || created.Data.ID == "" {
-		return nil, fmt.Errorf("%s: POST /v1/connections answered %s (%v)", name, body, err)
-	}
-	n.connID = created.Data.ID
 	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
 	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
 	n.ids = make([]string, o.noisyContacts)
