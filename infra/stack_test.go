@@ -1277,7 +1277,7 @@ func TestAuthorizers(t *testing.T) {
 		needs := map[string]bool{}
 		for _, r := range f.routes {
 			switch r.Auth {
-			case routes.AuthChannel, routes.AuthAccount:
+			case routes.AuthChannel, routes.AuthAccount, routes.AuthChannelOrAccount:
 				needs[headerIdentity] = true
 			case routes.AuthChannelQuery:
 				needs[queryIdentity] = true
@@ -1334,10 +1334,10 @@ func TestRouteMethods(t *testing.T) {
 			}
 			wantType, wantAuthorizer := map[routes.Auth]string{
 				routes.AuthNone: "NONE", routes.AuthAdmin: "AWS_IAM",
-				routes.AuthChannel: "CUSTOM", routes.AuthAccount: "CUSTOM", routes.AuthChannelQuery: "CUSTOM",
+				routes.AuthChannel: "CUSTOM", routes.AuthAccount: "CUSTOM", routes.AuthChannelQuery: "CUSTOM", routes.AuthChannelOrAccount: "CUSTOM",
 			}[r.Auth], ""
 			switch r.Auth {
-			case routes.AuthChannel, routes.AuthAccount:
+			case routes.AuthChannel, routes.AuthAccount, routes.AuthChannelOrAccount:
 				wantAuthorizer = auth[headerIdentity]
 			case routes.AuthChannelQuery:
 				wantAuthorizer = auth[queryIdentity]
