@@ -98,8 +98,12 @@ var sampleAnswers = map[string]func(any) error{
 	"message-send": all(want("data.status", "queued"), contains("data.id", "msg_")),
 	"message-get": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel,
 		"data.contact_id", appevents.SampleWAContact, "data.template.name", appevents.SampleWATemplate, "data.direction", "outbound"),
-	"contact-message-list": listed("data", "id", appevents.SampleWAMessage),
-	"template-list":        listed("data", "id", appevents.SampleWATemplateID),
+	// The account secret reads any of the tenant's messages; another
+	// channel's token gets the answer of an unknown message.
+	"message-get-with-account-secret": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel),
+	"message-get-other-channel":       contains("message", appevents.SampleWAMessage),
+	"contact-message-list":            listed("data", "id", appevents.SampleWAMessage),
+	"template-list":                   listed("data", "id", appevents.SampleWATemplateID),
 	"template-get": want("data.id", appevents.SampleWATemplateID, "data.name", appevents.SampleWATemplate, "data.status", "APPROVED",
 		"data.namespace", appevents.SampleWANamespace, "data.language", "en"),
 	// Submitted to the provider sandbox: pending until its status webhook.
