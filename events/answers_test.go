@@ -98,8 +98,12 @@ var sampleAnswers = map[string]func(any) error{
 	"message-send": all(want("data.status", "queued"), contains("data.id", "msg_")),
 	"message-get": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel,
 		"data.contact_id", appevents.SampleWAContact, "data.template.name", appevents.SampleWATemplate, "data.direction", "outbound"),
-	"contact-message-list": listed("data", "id", appevents.SampleWAMessage),
-	"template-list":        listed("data", "id", appevents.SampleWATemplateID),
+	// The account secret reads any of the tenant's messages; another
+	// channel's token gets the answer of an unknown message.
+	"message-get-with-account-secret": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel),
+	"message-get-other-channel":       contains("message", appevents.SampleWAMessage),
+	"contact-message-list":            listed("data", "id", appevents.SampleWAMessage),
+	"template-list":                   listed("data", "id", appevents.SampleWATemplateID),
 	"template-get": want("data.id", appevents.SampleWATemplateID, "data.name", appevents.SampleWATemplate, "data.status", "APPROVED",
 		"data.namespace", appevents.SampleWANamespace, "data.language", "en"),
 	// Submitted to the provider sandbox: pending until its status webhook.
@@ -118,6 +122,9 @@ var sampleAnswers = map[string]func(any) error{
 	"whatsapp-receive":               want("status", "success"),
 	"admin-whatsapp-set": want("data.id", appevents.SampleWAChannel, "data.instance_id", appevents.SampleWAInstance,
 		"data.whatsapp.phone_number_id", appevents.SampleWAPhoneID, "data.whatsapp.configured", true),
+	// The answer shows the account SID and from number, never the token.
+	"admin-twilio-set": all(want("data.id", appevents.SampleSMSChannel, "data.kind", "sms", "data.twilio.account_sid", "AC00000000000000000000000000000042",
+		"data.twilio.from", "+15005550006", "data.twilio.configured", true, "data.twilio.auth_token", nil)),
 	// The connector (seed 000) on the seeded connections (seed_connections.go).
 	"connection-create": all(want("data.name", "Order CRM", "data.url", "https://93.184.215.14/hooks/orders", "data.page_id", appevents.SampleChannel,
 		"data.source", "api", "data.enabled", true), contains("data.id", "conn_"), contains("data.secret", "whsec_")),

@@ -319,7 +319,7 @@ func (a *authorizers) methodOptions(r routes.Route) *awsapigateway.MethodOptions
 		return &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
 	case routes.AuthAdmin:
 		return &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM}
-	case routes.AuthChannel, routes.AuthAccount:
+	case routes.AuthChannel, routes.AuthAccount, routes.AuthChannelOrAccount:
 		return &awsapigateway.MethodOptions{
 			AuthorizationType: awsapigateway.AuthorizationType_CUSTOM,
 			Authorizer:        a.authorizer(&a.header, "HeaderAuthorizer", "authorization-header", headerIdentity),

@@ -989,6 +989,15 @@ func TestKeyWalls(t *testing.T) {
 		{"admin-whatsapp-set", "dynamodb:PutItem", table, "WAPHONE#106540352242922", true},
 		{"admin-whatsapp-set", "dynamodb:UpdateItem", table, "INSTANCESEQ", true},
 		{"admin-whatsapp-set", "dynamodb:PutItem", table, "CRED#0123abcd", false},
+		{"admin-twilio-set", "dynamodb:PutItem", table, "TENANT#ten_1", true},
+		{"admin-twilio-set", "dynamodb:PutItem", table, "CRED#0123abcd", false},
+		{"admin-twilio-set", "dynamodb:PutItem", table, "WAPHONE#106540352242922", false},
+		// actions: SMS and CALL store their message, nothing else of the
+		// messaging side; settings are read (the channels), never written.
+		{"actions", "dynamodb:PutItem", table, "MSG#ten_1#msg_1", true},
+		{"actions", "dynamodb:Query", table, "TENANT#ten_1", true},
+		{"actions", "dynamodb:PutItem", table, "TENANT#ten_1", false},
+		{"actions", "dynamodb:PutItem", ops, "CLAIM#ten_1#msg_1", false},
 		{"admin-channel-create", "dynamodb:PutItem", table, "INSTANCE#7", true},
 		{"contact-get", "dynamodb:UpdateItem", ops, "RL#tok#1", true},
 		{"contact-get", "dynamodb:UpdateItem", ops, "IDX#ten_1#x", false},
@@ -1281,7 +1290,7 @@ func TestAuthorizers(t *testing.T) {
 		needs := map[string]bool{}
 		for _, r := range f.routes {
 			switch r.Auth {
-			case routes.AuthChannel, routes.AuthAccount:
+			case routes.AuthChannel, routes.AuthAccount, routes.AuthChannelOrAccount:
 				needs[headerIdentity] = true
 			case routes.AuthChannelQuery:
 				needs[queryIdentity] = true
@@ -1338,10 +1347,10 @@ func TestRouteMethods(t *testing.T) {
 			}
 			wantType, wantAuthorizer := map[routes.Auth]string{
 				routes.AuthNone: "NONE", routes.AuthAdmin: "AWS_IAM",
-				routes.AuthChannel: "CUSTOM", routes.AuthAccount: "CUSTOM", routes.AuthChannelQuery: "CUSTOM",
+				routes.AuthChannel: "CUSTOM", routes.AuthAccount: "CUSTOM", routes.AuthChannelQuery: "CUSTOM", routes.AuthChannelOrAccount: "CUSTOM",
 			}[r.Auth], ""
 			switch r.Auth {
-			case routes.AuthChannel, routes.AuthAccount:
+			case routes.AuthChannel, routes.AuthAccount, routes.AuthChannelOrAccount:
 				wantAuthorizer = auth[headerIdentity]
 			case routes.AuthChannelQuery:
 				wantAuthorizer = auth[queryIdentity]

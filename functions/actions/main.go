@@ -1,5 +1,5 @@
 // Command actions is the Lambda behind its route (shared/routes); it parses
-// field values, phone numbers among them.
+// field values, phone numbers among them (and refuses SMS to fixed lines).
 package main
 
 import (
@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	wiring.StartAPI("actions", actionapi.Actions, wiring.WithPhone(phone.Normalize))
+	wiring.StartAPI("actions", actionapi.Actions, wiring.WithPhone(phone.Normalize), wiring.WithFixedLine(phone.FixedLine))
 }

@@ -1,6 +1,8 @@
 // Package actionapi serves POST /v1/actions (seed 003): a batch of contact
-// actions (NEW, EDIT, TRASH, SEARCH...) in the document's vocabulary, each
-// run on its own. Its function parses phone numbers (wiring.WithPhone).
+// actions (NEW, EDIT, TRASH, SEARCH), SMS and calls (SMS, CALL: messages
+// queued on the tenant's sms or voice channel, phone.go) in the document's
+// vocabulary, each run on its own. Its function parses phone numbers
+// (wiring.WithPhone, wiring.WithFixedLine).
 package actionapi
 
 import (
@@ -19,6 +21,8 @@ import (
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
 	"github.com/startmsg/chatbackend/shared/idempotency"
+	"github.com/startmsg/chatbackend/shared/messages"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 // The handlers, one builder per function: a function binary links only
@@ -26,7 +30,8 @@ import (
 
 // Actions builds the handler of function actions.
 func Actions(p Ports) http.Handler {
-	a := &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()}}
+	a := &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()},
+		messages: p.MessageStore(), tenancy: p.TenancyStore(), phone: p.Phone(), fixedLine: p.FixedLine(), now: p.Clock()}
 	return contactapi.Idempotent(p, "actions", httpapi.HandlerFunc(a.actions))
 }
 
@@ -35,12 +40,24 @@ type Ports interface {
 	ContactStore() contacts.Store
 	IdempotencyStore() idempotency.Store
 	Phone() contacts.PhoneNormalizer
+	// FixedLine reports whether a number is a fixed line (SMS to it are
+	// refused); nil: no number is.
+	FixedLine() func(string) bool
 	Clock() func() time.Time
+	// MessageStore stores the SMS and calls (queued: the stream takes them
+	// to the sender); TenancyStore lists the channels they go out on.
+	MessageStore() messages.Store
+	TenancyStore() tenancy.Store
 }
 
 // API holds the handler's service.
 type API struct {
-	svc *contacts.Service
+	svc       *contacts.Service
+	messages  messages.Store
+	tenancy   tenancy.Store
+	phone     contacts.PhoneNormalizer
+	fixedLine func(string) bool
+	now       func() time.Time
 }
 
 // MaxActions is how many actions one request may carry.
@@ -69,6 +86,12 @@ type result struct {
 	Message   string `json:"message,omitempty"`
 	IDContact any    `json:"idContact,omitempty"`
 	Data      any    `json:"data,omitempty"` // SEARCH: always a list
+	// SMS and CALL: the message queued, its status (GET
+	// /v1/messages/{idMessage} with the account secret follows it) and
+	// the channel it goes out on.
+	IDMessage     string `json:"idMessage,omitempty"`
+	MessageStatus string `json:"messageStatus,omitempty"`
+	IDChannel     string `json:"idChannel,omitempty"`
 }
 
 // actions is POST /v1/actions: every action runs on its own, and a failing
@@ -92,14 +115,15 @@ func (a *API) actions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]result, len(items))
+	chs := &channels{load: func() ([]tenancy.Channel, error) { return a.tenancy.ListChannels(r.Context(), sc.TenantID) }}
 	for i, raw := range items {
-		out[i] = a.run(r.Context(), sc, fields, raw)
+		out[i] = a.run(r.Context(), sc, fields, chs, raw)
 	}
 	httpapi.WriteData(w, http.StatusOK, out)
 	return nil
 }
 
-func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Field, raw json.RawMessage) result {
+func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Field, chs *channels, raw json.RawMessage) result {
 	var act action
 	if err := httpapi.Unmarshal(raw, &act, true); err != nil {
 		he, _ := httpapi.AsHTTP(err)
@@ -107,8 +131,16 @@ func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Fiel
 	}
 	typ := strings.ToUpper(strings.TrimSpace(act.Type))
 	switch typ {
-	case "NEW", "EDIT", "TRASH", "SEARCH":
-		res, err := a.contactAction(ctx, sc, fields, typ, act)
+	case "NEW", "EDIT", "TRASH", "SEARCH", "CALL", "SMS":
+		var (
+			res result
+			err error
+		)
+		if typ == "CALL" || typ == "SMS" {
+			res, err = a.phoneAction(ctx, sc, chs, typ, act)
+		} else {
+			res, err = a.contactAction(ctx, sc, fields, typ, act)
+		}
 		if err != nil {
 			he, ok := httpapi.AsHTTP(err)
 			if !ok {
@@ -117,8 +149,6 @@ func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Fiel
 			return fail(typ, he.Message)
 		}
 		return res
-	case "CALL", "SMS":
-		return fail(typ, "Sending a "+typ+" is not available yet on this account.")
 	case "":
 		if len(act.IDAuto) > 0 {
 			return fail("", "Adding a contact to an automation is not available yet on this account.")

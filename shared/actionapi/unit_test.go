@@ -14,6 +14,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/contacts/contactstest"
 	"github.com/startmsg/chatbackend/shared/phone"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 )
 
 func wantIDError(t *testing.T, raw string, err error) {
@@ -221,7 +222,7 @@ func FuzzContactID(f *testing.F) {
 func TestRunActions(t *testing.T) {
 	st := contactstest.New()
 	svc := &contacts.Service{Store: st, Phone: phone.Normalize, Now: func() time.Time { return time.Unix(1714560000, 0) }}
-	a := &API{svc: svc}
+	a := &API{svc: svc, phone: phone.Normalize, fixedLine: phone.FixedLine, now: svc.Now}
 	typ, name := "text", "Plan"
 	plan, err := svc.CreateField(context.Background(), "t1", contacts.FieldInput{Name: &name, Type: &typ})
 	if err != nil {
@@ -231,7 +232,10 @@ func TestRunActions(t *testing.T) {
 	run := func(body string) result {
 		t.Helper()
 		fields, _ := svc.ListFields(context.Background(), "t1")
-		return a.run(context.Background(), sc, fields, json.RawMessage(body))
+		// An account without channels: SMS and calls are checked, then
+		// refused for want of a channel.
+		chs := &channels{load: func() ([]tenancy.Channel, error) { return nil, nil }}
+		return a.run(context.Background(), sc, fields, chs, json.RawMessage(body))
 	}
 
 	res := run(fmt.Sprintf(`{"type":"new","Number":"+16193596440","Email":"exaple@example.com","Fname":"Juan","Lname":"Pedro","Custom":{%q:"gold"},"Opportunitie":true}`, plan.ID))
@@ -282,8 +286,19 @@ func TestRunActions(t *testing.T) {
 		{`{"type":"NEW","Email":"not an email"}`, "NEW", "email: must be an email address"},
 		{`{"type":"NEW","Custom":{"99":"x"}}`, "NEW", "99: is not a contact field"},
 		{`{"type":"SEARCH"}`, "SEARCH", "Fname: or Lname or idContact is required"},
-		{`{"type":"CALL","number":"+16193596440","text":"hi"}`, "CALL", "not available"},
-		{`{"type":"SMS","number":"+16193596440","text":"hi"}`, "SMS", "not available"},
+		{`{"type":"CALL","number":"+16193596440","text":"hi"}`, "CALL", "no voice channel"},
+		{`{"type":"SMS","number":"+16193596440","text":"hi"}`, "SMS", "no sms channel"},
+		{`{"type":"SMS","number":"16193596440","text":"hi"}`, "SMS", "no sms channel"},
+		{`{"type":"SMS","text":"hi"}`, "SMS", "number: is required"},
+		{`{"type":"SMS","number":"03244077087","text":"hi"}`, "SMS", "number: \"03244077087\" is not a valid phone number"},
+		{`{"type":"CALL","number":"0300 1234567","text":"hi"}`, "CALL", "not a valid phone number"},
+		{`{"type":"SMS","number":"+12","text":"hi"}`, "SMS", "not a valid phone number"},
+		{`{"type":"SMS","number":"+442071234567","text":"hi"}`, "SMS", "fixed-line"},
+		{`{"type":"SMS","number":"+16193596440"}`, "SMS", "text: is required"},
+		{`{"type":"SMS","number":"+16193596440","text":"  "}`, "SMS", "text: is empty"},
+		{`{"type":"CALL","number":"+16193596440","text":42}`, "CALL", "text: must be a string"},
+		{`{"type":"SMS","number":"+16193596440","text":"` + strings.Repeat("a", 1601) + `"}`, "SMS", "at most 1600"},
+		{`{"type":"CALL","number":"+16193596440","text":"` + strings.Repeat("&", 800) + `"}`, "CALL", "at most 4000"},
 		{`{"idContact":1,"idAuto":2}`, "", "automation"},
 		{`{"type":"MERGE"}`, "MERGE", `not "MERGE"`},
 		{`{}`, "", "type is required"},
@@ -306,5 +321,28 @@ func TestRunActions(t *testing.T) {
 	}
 	if res = run(`{"type":"TRASH","idContact":` + ids + `}`); res.Status != "error" || !strings.Contains(res.Message, "not found") {
 		t.Fatalf("second TRASH: %+v", res)
+	}
+}
+
+// The channel an SMS or a call goes out on: the oldest of the kind with
+// Twilio credentials; an error that names what is missing otherwise.
+func TestPickPhoneChannel(t *testing.T) {
+	tw := &tenancy.TwilioInfo{AccountSID: "AC00000000000000000000000000000042", Configured: true}
+	list := []tenancy.Channel{
+		{ID: "ch_wa", Kind: tenancy.WhatsApp, CreatedAt: 1},
+		{ID: "ch_smsnew", Kind: tenancy.SMS, CreatedAt: 30, Twilio: tw},
+		{ID: "ch_smsbare", Kind: tenancy.SMS, CreatedAt: 5},
+		{ID: "ch_smsb", Kind: tenancy.SMS, CreatedAt: 20, Twilio: tw},
+		{ID: "ch_smsa", Kind: tenancy.SMS, CreatedAt: 20, Twilio: tw},
+		{ID: "ch_voicebare", Kind: tenancy.Voice, CreatedAt: 2},
+	}
+	if c, err := PickPhoneChannel(list, tenancy.SMS); err != nil || c.ID != "ch_smsa" {
+		t.Fatalf("sms: %v %v, want the oldest with credentials (the lower ID on a tie)", c.ID, err)
+	}
+	if _, err := PickPhoneChannel(list, tenancy.Voice); err == nil || !strings.Contains(err.Error(), "ch_voicebare has no Twilio credentials") {
+		t.Fatalf("voice without credentials: %v", err)
+	}
+	if _, err := PickPhoneChannel(list[:1], tenancy.Voice); err == nil || !strings.Contains(err.Error(), "no voice channel") || !apperr.Is(err, apperr.KindRejected) {
+		t.Fatalf("no voice channel: %v", err)
 	}
 }

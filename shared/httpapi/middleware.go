@@ -194,6 +194,14 @@ func admit(auth routes.Auth, p Principal) error {
 			}
 			return ErrInvalidToken
 		}
+	case routes.AuthChannelOrAccount:
+		// A channel token whole (tenant and channel), or the account
+		// secret; the handler scopes what each sees.
+		if p.Kind == string(tenancy.ChannelToken) && p.TenantID != "" && p.ChannelID != "" ||
+			p.Kind == string(tenancy.AccountSecret) && p.TenantID != "" {
+			return nil
+		}
+		return ErrInvalidToken
 	case routes.AuthAccount:
 		if p.Kind != string(tenancy.AccountSecret) || p.TenantID == "" {
 			if p.Kind == string(tenancy.ChannelToken) {

@@ -107,6 +107,14 @@ func TestWrapAdmitsCredentialKinds(t *testing.T) {
 		{"account route, no principal", routes.AuthAccount, nil, 401, httpapi.MsgInvalidToken},
 		{"account route, admin", routes.AuthAccount, &adminPrincipal, 401, httpapi.MsgInvalidToken},
 		{"account route, secret without tenant", routes.AuthAccount, &noTenantAccount, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, channel token", routes.AuthChannelOrAccount, &channelPrincipal, 200, ""},
+		{"channel-or-account route, account secret", routes.AuthChannelOrAccount, &accountPrincipal, 200, ""},
+		{"channel-or-account route, no principal", routes.AuthChannelOrAccount, nil, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, zero principal", routes.AuthChannelOrAccount, &noPrincipal, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, admin", routes.AuthChannelOrAccount, &adminPrincipal, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, token without channel", routes.AuthChannelOrAccount, &partialChannel, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, token without tenant", routes.AuthChannelOrAccount, &noTenantChannel, 401, httpapi.MsgInvalidToken},
+		{"channel-or-account route, secret without tenant", routes.AuthChannelOrAccount, &noTenantAccount, 401, httpapi.MsgInvalidToken},
 		{"admin route, admin", routes.AuthAdmin, &adminPrincipal, 200, ""},
 		{"admin route, no principal", routes.AuthAdmin, nil, 403, needsAdmin},
 		{"admin route, channel token", routes.AuthAdmin, &channelPrincipal, 403, needsAdmin},
@@ -155,9 +163,9 @@ func TestWrapRateLimitHeaders(t *testing.T) {
 	for _, auth := range []struct {
 		auth routes.Auth
 		p    httpapi.Principal
-	}{{routes.AuthChannel, channelPrincipal}, {routes.AuthChannelQuery, channelPrincipal}, {routes.AuthAccount, accountPrincipal}} {
+	}{{routes.AuthChannel, channelPrincipal}, {routes.AuthChannelQuery, channelPrincipal}, {routes.AuthAccount, accountPrincipal}, {routes.AuthChannelOrAccount, channelPrincipal}, {routes.AuthChannelOrAccount, accountPrincipal}} {
 		for name, h := range handlers {
-			t.Run(string(auth.auth)+"/"+name, func(t *testing.T) {
+			t.Run(string(auth.auth)+"/"+auth.p.Kind+"/"+name, func(t *testing.T) {
 				l := allowingLimiter()
 				rec := serve(routes.Route{Method: "GET", Path: "/v1/x", Function: "x", Auth: auth.auth}, l, &auth.p, h)
 				want := map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "41", "X-RateLimit-Reset": "1700000060"}

@@ -82,7 +82,7 @@ func TestWrapAnswersMalformedIDsAsUnknown(t *testing.T) {
 			switch r.Auth {
 			case routes.AuthChannel, routes.AuthChannelQuery:
 				p = channelPrincipal
-			case routes.AuthAccount:
+			case routes.AuthAccount, routes.AuthChannelOrAccount:
 				p = accountPrincipal
 			case routes.AuthAdmin:
 				p = adminPrincipal

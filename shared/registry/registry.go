@@ -49,6 +49,7 @@ var Packages = map[string]wiring.Builders{
 		"admin-dlq-stats":      wiring.Route(adminapi.AdminDlqStats),
 		"admin-dlq-redrive":    wiring.Route(adminapi.AdminDlqRedrive),
 		"admin-whatsapp-set":   wiring.Route(adminapi.AdminWhatsappSet),
+		"admin-twilio-set":     wiring.Route(adminapi.AdminTwilioSet),
 	},
 	"github.com/startmsg/chatbackend/shared/connectionapi": {
 		"connection-create":        wiring.Route(connectionapi.ConnectionCreate),

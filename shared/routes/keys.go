@@ -66,7 +66,9 @@ var Keys = map[string]KeyScope{
 	"contact-field-update": {Read: settings, Write: settings, OpsWrite: rate},
 	"contact-field-delete": {Read: settings, Write: settings, OpsWrite: rate},
 
-	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
+	// actions: the contact actions, and SMS and CALL, which store their
+	// message (MSG#, queued) on the channel they read from the settings.
+	"actions": {Read: contactRead, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
 
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
@@ -116,9 +118,12 @@ var Keys = map[string]KeyScope{
 	// outbound ones' statuses and templates' (settings), keeps a status
 	// that comes before its message's sent write on the pointer's key, and
 	// opens windows.
-	"whatsapp-verify":    {Read: []string{KeyWAVerify}},
-	"whatsapp-receive":   {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
-	"whatsapp-intake":    {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark, KeyMsgRef}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow, KeyMsgRef}},
+	"whatsapp-verify":  {Read: []string{KeyWAVerify}},
+	"whatsapp-receive": {Read: []string{KeyWAPhone, KeyWABA}, Write: []string{KeyWAInbox}},
+	"whatsapp-intake":  {Read: []string{KeyTenant, KeyContact, KeyMessage, KeyMsgRef}, Write: []string{KeyTenant, KeyContact, KeyMessage}, OpsRead: []string{KeyCount, KeyWAMark, KeyMsgRef}, OpsWrite: []string{KeyIndex, KeyCount, KeyWAMark, KeyWindow, KeyMsgRef}},
+	// admin-twilio-set: the channel's Twilio info and its credentials
+	// item, both under the tenant (CHANNEL#<c>#TWILIO).
+	"admin-twilio-set":   {Read: []string{KeyTenant}, Write: []string{KeyTenant}},
 	"admin-whatsapp-set": {Read: []string{KeyTenant}, Write: []string{KeyTenant, KeyWAPhone, KeyWABA, KeyWAVerify, KeyInstance, KeyInstanceSeq}},
 	// Twilio's status callbacks read the channel's Twilio credentials
 	// (settings) and move the message by its SID: the pointer (operations

@@ -25,6 +25,12 @@ const (
 	// AuthAccount routes take the tenant's account secret key as
 	// "Authorization: <secret>" or "Authorization: Bearer <secret>" (seed 003).
 	AuthAccount Auth = "account"
+	// AuthChannelOrAccount routes take either, in the Authorization header
+	// (one identity source: the same authorizer and cache): a channel
+	// token sees its channel's items, the account secret the whole
+	// tenant's (GET /v1/messages/{messageId}: the SMS and calls the action
+	// API queues are read with the secret that queued them).
+	AuthChannelOrAccount Auth = "channel-or-account"
 	// AuthAdmin routes are the operator's admin API: IAM (SigV4) in AWS, the
 	// ADMIN_KEY bearer locally. Channel tokens and account secrets never pass.
 	AuthAdmin Auth = "admin"
@@ -128,7 +134,7 @@ var Table = []Route{
 
 	// Action API (seed 003): the account secret key.
 	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite | Ops | RateCount, Tag: "actions", Body: true,
-		Summary: "A JSON array of contact actions (NEW, EDIT, TRASH, SEARCH), one result each; honours Idempotency-Key"},
+		Summary: "A JSON array of actions (contacts: NEW, EDIT, TRASH, SEARCH; SMS and CALL through the account's sms and voice channels), one result each; honours Idempotency-Key"},
 
 	// JSON API connector (seed 000): per channel token.
 	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true, Created: true,
@@ -231,6 +237,8 @@ var Table = []Route{
 		Summary: "WhatsApp Cloud API webhook calls (X-Hub-Signature-256): inbound messages, statuses, template status updates"},
 	{Method: "PUT", Path: "/admin/tenants/{tenantId}/channels/{channelId}/whatsapp", Function: "admin-whatsapp-set", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
 		Summary: "Set a WhatsApp channel's Cloud API credentials (never shown again); the channel gets its instance id"},
+	{Method: "PUT", Path: "/admin/tenants/{tenantId}/channels/{channelId}/twilio", Function: "admin-twilio-set", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true,
+		Summary: "Set an SMS or voice channel's Twilio credentials: account SID, auth token (never shown again), from number or messaging service SID"},
 	// Twilio's status callbacks of an sms or voice channel's messages
 	// (public: X-Twilio-Signature with the channel's auth token
 	// authenticates them; the sender gives Twilio this URL).
@@ -240,8 +248,8 @@ var Table = []Route{
 	// (WhatsApp), per channel token.
 	{Method: "POST", Path: "/v1/messages", Function: "message-send", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "messages", Body: true,
 		Summary: "Queue a message (text, template or media) to a phone number or contact; honours Idempotency-Key"},
-	{Method: "GET", Path: "/v1/messages/{messageId}", Function: "message-get", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages",
-		Summary: "One message of the channel, with its status and the provider's id and error"},
+	{Method: "GET", Path: "/v1/messages/{messageId}", Function: "message-get", Auth: AuthChannelOrAccount, Access: TableRead | RateCount, Tag: "messages",
+		Summary: "One message, with its status and the provider's id and error: the channel's (channel token) or any of the tenant's (account secret)"},
 	{Method: "GET", Path: "/v1/contact/{contactId}/messages", Function: "contact-message-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages", Query: []string{"limit", "cursor"},
 		Summary: "A contact's messages on the channel, newest first; ?limit= (≤ 100) and ?cursor= (links.next)"},
 

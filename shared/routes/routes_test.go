@@ -32,7 +32,7 @@ func TestTableIsWellFormed(t *testing.T) {
 			t.Errorf("%s: method", k)
 		}
 		switch r.Auth {
-		case AuthNone, AuthChannel, AuthChannelQuery, AuthAccount, AuthAdmin:
+		case AuthNone, AuthChannel, AuthChannelQuery, AuthAccount, AuthChannelOrAccount, AuthAdmin:
 		default:
 			t.Errorf("%s: auth %q", k, r.Auth)
 		}

@@ -233,6 +233,10 @@ func (e *Env) MessengerInbox() messenger.Inbox {
 // WhatsAppStore is the tenancy store's WhatsApp credentials and instance ids.
 func (e *Env) WhatsAppStore() tenancy.WhatsAppStore { return e.Tenancy() }
 
+// TwilioStore is the tenancy store's Twilio credentials (SMS and voice
+// channels).
+func (e *Env) TwilioStore() tenancy.TwilioStore { return e.Tenancy() }
+
 // WhatsAppLookup finds the channels of a WhatsApp webhook call.
 func (e *Env) WhatsAppLookup() wahook.Lookup { return e.Tenancy() }
 

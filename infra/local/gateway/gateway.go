@@ -290,7 +290,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (unauthenticated
 		}
 		ev.RequestContext.Identity.UserArn = "arn:aws:iam::" + accountID + ":user/local-admin"
 		ev.RequestContext.Identity.Caller = "local-admin"
-	case routes.AuthChannel, routes.AuthChannelQuery, routes.AuthAccount:
+	case routes.AuthChannel, routes.AuthChannelQuery, routes.AuthAccount, routes.AuthChannelOrAccount:
 		authz, status, msg := g.authorize(r.Context(), route, ev)
 		if status != 0 {
 			writeError(w, status, msg)

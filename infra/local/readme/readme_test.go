@@ -18,7 +18,9 @@ package readme_test
 // pipefail), so a variable one block sets is there for the next, in a
 // directory that holds .local/demo.env with the variables `make run` writes
 // for its demo tenant (API_URL, ADMIN_KEY, TENANT_ID, ACCOUNT_SECRET,
-// CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK).
+// CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK;
+// the WhatsApp, sms and voice channels' provider credentials and what
+// names them).
 // A curl wrapper first on PATH checks each answer's status.
 
 import (
@@ -300,4 +302,24 @@ func seedWhatsApp(t *testing.T, s *stacktest.Stack, path string) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "INSTANCE_ID=%s\nWHATSAPP_PHONE_NUMBER_ID=%s\nWHATSAPP_SANDBOX_URL=%s\n", instance, phoneID, sb.URL)
+	seedTwilio(t, s, f, env, sb.URL)
+}
+
+// seedTwilio gives the demo sms and voice channels what `make run` gives
+// them: Twilio credentials (made up; the sandbox takes any AC… SID with a
+// 32-hex token) and the sender pointed at the sandbox's Twilio API. It
+// adds TWILIO_ACCOUNT_SID, TWILIO_FROM, DEMO_NUMBER and TWILIO_SANDBOX_URL
+// to demo.env (f).
+func seedTwilio(t *testing.T, s *stacktest.Stack, f *os.File, env map[string]string, sandboxURL string) {
+	t.Helper()
+	t.Setenv("TWILIO_API_BASE_URL", sandboxURL)
+	sid, from := "AC0123456789abcdef0123456789abcdef", "+15005550006"
+	for _, ch := range []string{env["CHANNEL_SMS"], env["CHANNEL_VOICE"]} {
+		r := s.Admin("PUT", "/admin/tenants/"+env["TENANT_ID"]+"/channels/"+ch+"/twilio", map[string]any{
+			"account_sid": sid, "auth_token": "0123456789abcdef0123456789abcdef", "from": from})
+		if r.Status != 200 {
+			t.Fatalf("set the Twilio credentials of %s: %d %s", ch, r.Status, r.Body)
+		}
+	}
+	fmt.Fprintf(f, "TWILIO_ACCOUNT_SID=%s\nTWILIO_FROM=%s\nDEMO_NUMBER=+526643596440\nTWILIO_SANDBOX_URL=%s\n", sid, from, sandboxURL)
 }

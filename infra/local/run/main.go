@@ -228,6 +228,13 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 			return err
 		}
 	}
+	if changed, err := seedTwilio(ctx, d, demo); err != nil {
+		return err
+	} else if changed {
+		if err := writeEnv(filepath.Join(dataDir, "demo.env"), demo); err != nil {
+			return err
+		}
+	}
 	if changed, err := seedInstallation(ctx, d, demo); err != nil {
 		return err
 	} else if changed {

@@ -71,6 +71,7 @@ func startSandbox(port int, apiURL, demoEnv string) (*sandbox.Server, error) {
 // seeding has not set one, to demo.env.
 func recordSandbox(path string, demo map[string]string, srv *sandbox.Server) error {
 	demo[SandboxURLKey] = srv.URL
+	demo[TwilioSandboxURLKey] = srv.URL
 	if demo[SandboxSecretKey] == "" {
 		demo[SandboxSecretKey] = os.Getenv(SandboxSecretEnv)
 	}

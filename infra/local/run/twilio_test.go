@@ -9,62 +9,94 @@ import (
 	"testing"
 	"time"
 
-	appevents "github.com/startmsg/chatbackend/events"
+	"github.com/startmsg/chatbackend/infra/local/sandbox"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
-// checkTwilio sends an SMS on the sample SMS channel (events.Seed gives it
-// Twilio credentials; a token is made for it here) through the whole local
-// stack: the sender calls the provider sandbox's Twilio API, asking for
-// status callbacks at the local API, and the sandbox's signed callbacks
-// come back through twilio-status until the message is delivered.
+// checkTwilio sends seed 003's SMS and call actions with the demo
+// account secret: the demo sms and voice channels' sender calls the
+// provider sandbox's Twilio API with their credentials, and the messages,
+// read back with the account secret, end delivered (the SMS) and
+// completed (the call) with the sandbox's SIDs: the sandbox's signed status
+// callbacks come back through twilio-status at the local API.
 func checkTwilio(t *testing.T, apiURL string, demo map[string]string) {
 	t.Helper()
-	if got := os.Getenv(messaging.EnvTwilioBaseURL); got != demo[SandboxURLKey] {
-		t.Errorf("%s = %q, want the sandbox %q", messaging.EnvTwilioBaseURL, got, demo[SandboxURLKey])
+	for _, k := range []string{TwilioSIDKey, TwilioFromKey, DemoNumberKey, TwilioSandboxURLKey, "CHANNEL_SMS", "CHANNEL_VOICE"} {
+		if demo[k] == "" {
+			t.Fatalf("demo.env has no %s", k)
+		}
+	}
+	if os.Getenv(messaging.EnvTwilioBaseURL) != demo[TwilioSandboxURLKey] {
+		t.Fatalf("%s = %q, want the sandbox %q", messaging.EnvTwilioBaseURL, os.Getenv(messaging.EnvTwilioBaseURL), demo[TwilioSandboxURLKey])
 	}
 	if got := os.Getenv(appenv.TwilioStatusCallbackURL); got != apiURL+"/v1/webhooks/twilio" {
 		t.Errorf("%s = %q, want %q", appenv.TwilioStatusCallbackURL, got, apiURL+"/v1/webhooks/twilio")
 	}
-	call := func(method, path, auth, body string) (int, map[string]any) {
+	call := func(method, url, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, apiURL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+auth)
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", demo["ACCOUNT_SECRET"])
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
 		var out map[string]any
-		_ = json.Unmarshal(b, &out)
+		b, _ := io.ReadAll(res.Body)
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
+		}
 		return res.StatusCode, out
 	}
-	code, tok := call("POST", "/admin/tenants/"+appevents.SampleTenant+"/channels/"+appevents.SampleSMSChannel+"/tokens", demo["ADMIN_KEY"], `{"name":"twilio check"}`)
-	token, _ := tok["data"].(map[string]any)["token"].(string)
-	if code != http.StatusCreated || token == "" {
-		t.Fatalf("token for the sample SMS channel: %d %v", code, tok)
+	code, out := call("POST", apiURL+"/v1/actions", `[{"number":"`+demo[DemoNumberKey]+`","text":"Hello, your package ","type":"SMS"},`+
+		`{"number":"`+demo[DemoNumberKey]+`","text":"Hello, your package ","type":"CALL"}]`)
+	items, _ := out["data"].([]any)
+	if code != http.StatusOK || len(items) != 2 {
+		t.Fatalf("actions: %d %v", code, out)
 	}
-	code, sent := call("POST", "/v1/messages", token, `{"to":"+923001234567","type":"text","text":{"body":"make run: your code is 1234"}}`)
-	id, _ := sent["data"].(map[string]any)["id"].(string)
-	if code != http.StatusAccepted || id == "" {
-		t.Fatalf("POST /v1/messages on the sample SMS channel: %d %v", code, sent)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	var last map[string]any
-	for time.Now().Before(deadline) {
-		if code, m := call("GET", "/v1/messages/"+id, token, ""); code == http.StatusOK {
-			last, _ = m["data"].(map[string]any)
-			if last["status"] == "delivered" {
-				if p, _ := last["provider_message_id"].(string); !strings.HasPrefix(p, "SM") {
-					t.Errorf("delivered SMS without Twilio's SID: %v", last)
-				}
-				return
-			}
+	sids := map[string]string{}
+	final := []string{"delivered", "completed"}
+	for i, want := range []string{demo["CHANNEL_SMS"], demo["CHANNEL_VOICE"]} {
+		it, _ := items[i].(map[string]any)
+		id, _ := it["idMessage"].(string)
+		if it["status"] != "success" || it["idChannel"] != want || id == "" {
+			t.Fatalf("item %d: %v", i, it)
 		}
-		time.Sleep(time.Second)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			code, m := call("GET", apiURL+"/v1/messages/"+id, "")
+			d, _ := m["data"].(map[string]any)
+			if code == http.StatusOK && d["status"] == final[i] {
+				sids[d["provider_message_id"].(string)] = want
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("message %s never %s: %d %v", id, final[i], code, m)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
-	t.Errorf("the SMS on the sample SMS channel never reached delivered: %v", last)
+	res, err := http.Get(demo[TwilioSandboxURLKey] + "/_sandbox/twilio?to=" + strings.ReplaceAll(demo[DemoNumberKey], "+", "%2B"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got struct {
+		Records []sandbox.TwilioRecord `json:"records"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	recs := got.Records
+	found := 0
+	for _, r := range recs {
+		if _, ok := sids[r.SID]; ok && r.AccountSID == demo[TwilioSIDKey] && r.From == demo[TwilioFromKey] {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("the sandbox shows %d of the 2 sends: %+v (sent %v)", found, recs, sids)
+	}
 }

@@ -102,7 +102,7 @@ var fuzzHeaders = []string{
 
 func credFor(a routes.Auth) uint8 {
 	switch a {
-	case routes.AuthChannel, routes.AuthChannelQuery:
+	case routes.AuthChannel, routes.AuthChannelQuery, routes.AuthChannelOrAccount:
 		return credChannel
 	case routes.AuthAccount:
 		return credAccount

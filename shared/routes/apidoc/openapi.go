@@ -107,7 +107,9 @@ func Generate() ([]byte, error) {
 		routes.AuthChannel:      {{"channelToken": []string{}}},
 		routes.AuthChannelQuery: {{"channelQueryToken": []string{}}, {"channelToken": []string{}}},
 		routes.AuthAccount:      {{"accountSecret": []string{}}},
-		routes.AuthAdmin:        {{"adminIAM": []string{}}},
+		// Either scheme: OpenAPI's alternatives.
+		routes.AuthChannelOrAccount: {{"channelToken": []string{}}, {"accountSecret": []string{}}},
+		routes.AuthAdmin:            {{"adminIAM": []string{}}},
 	}
 	example := func(where, s string) (any, error) {
 		var v any

@@ -134,9 +134,11 @@ var Ops = map[string]Op{
 		ResponseExample: `{"status":"success","message":"Contact field deleted successfully.","data":[]}`},
 
 	"actions": {Request: typeOf[[]actionapi.Action](), Response: typeOf[[]actionapi.ActionResult](), Wrap: true,
-		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},
-		RequestExample:  `[{"type":"NEW","Number":"03244077087","Email":"mahin@example.com","Fname":"Muhammad","Lname":"Mahin","Custom":{"12":"gold"}},{"type":"TRASH","idContact":123456789012345}]`,
-		ResponseExample: `{"data":[{"type":"NEW","status":"success","idContact":123456789012346},{"type":"TRASH","status":"success","idContact":123456789012345}]}`},
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+		RequestExample: `[{"type":"NEW","Number":"03244077087","Email":"mahin@example.com","Fname":"Muhammad","Lname":"Mahin","Custom":{"12":"gold"}},{"type":"TRASH","idContact":123456789012345},` +
+			`{"number":"+526643596440","text":"Hello, your package ","type":"SMS"}]`,
+		ResponseExample: `{"data":[{"type":"NEW","status":"success","idContact":123456789012346},{"type":"TRASH","status":"success","idContact":123456789012345},` +
+			`{"type":"SMS","status":"success","idMessage":"msg_5q2w8e4r6t1y9u3i","messageStatus":"queued","idChannel":"ch_7m2x9c4v1b8n3k6q"}]}`},
 
 	"connection-create": {Request: typeOf[connections.Input](), Response: typeOf[connectionapi.ConnectionView](), Wrap: true, Status: http.StatusCreated,
 		Errors:          []int{http.StatusUnprocessableEntity},
@@ -359,8 +361,8 @@ func newReflector() *reflector {
 			typeOf[tenancy.NewTenant]():            "A tenant and its account secret key, shown once.",
 			typeOf[tenancy.NewToken]():             "A channel API token: token is the secret itself, shown once.",
 			typeOf[tenancy.Token]():                "A channel API token as listed: token is masked.",
-			typeOf[actionapi.ActionResult]():       "One action's result, in the order of the actions. idContact is a number; data holds SEARCH's matches.",
-			typeOf[actionapi.Action]():             "One contact action. Number, Email, Fname, Lname and idContact take a string or a number.",
+			typeOf[actionapi.ActionResult]():       "One action's result, in the order of the actions. idContact is a number; data holds SEARCH's matches; SMS and CALL answer the message queued (idMessage, read with GET /v1/messages/{messageId} and the account secret), its status and the channel it goes out on (idChannel).",
+			typeOf[actionapi.Action]():             "One action: a contact action (NEW, EDIT, TRASH, SEARCH; Number, Email, Fname, Lname and idContact take a string or a number), or an SMS or a call (SMS, CALL: number with its country code, text).",
 			typeOf[limits.Limits]():                "The deployment's per-tenant limits: contacts a tenant may keep, connections a channel may have (either refused with a 422 beyond), webhook deliveries sent per second for the tenant (the rest wait in the queue).",
 		},
 		comps: map[string]obj{},

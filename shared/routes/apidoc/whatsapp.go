@@ -30,4 +30,8 @@ func init() {
 		RequestExample: `{"access_token":"EAAG…","phone_number_id":"106540352242922","waba_id":"102290129340398",` +
 			`"app_secret":"0123456789abcdef0123456789abcdef","verify_token":"acme-verify"}`,
 		ResponseExample: `{"data":` + whatsappChannelExample + `}`}
+	Ops["admin-twilio-set"] = Op{Request: typeOf[tenancy.TwilioInput](), Response: typeOf[tenancy.Channel](), Wrap: true,
+		RequestExample: `{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":"0123456789abcdef0123456789abcdef","from":"+15005550006"}`,
+		ResponseExample: `{"data":{"id":"ch_7m2x9c4v1b8n3k6q","tenant_id":"ten_4n8c2v6x1m9q3k7b","kind":"sms","name":"Acme SMS","default_country":"US",` +
+			`"created_at":1714560000,"twilio":{"account_sid":"AC0123456789abcdef0123456789abcdef","from":"+15005550006","configured":true,"updated_at":1714560000}}}`}
 }
