@@ -150,6 +150,12 @@ import (
 //	                                                                first minute not known to be drained
 //	DUE#DEAD                   <at ms:%013d>#<kind>#<ref>           a due item that failed every attempt: the
 //	                                                                same attributes and dead_at (kept)
+//	RUNC#<t>#<c>#<contactId>   RUN#<runId>                          an automation run (automations.Run, its steps
+//	                           GSI1PK RUNS#<t>#<automationId>#<s>,   inline; <runId> starts with its start time, so
+//	                           GSI1SK <runId>                       both listings sort by it; <s> 0..15: an
+//	                                                                automation's runs spread; runs.go)
+//	RUNC#<t>#<c>#<contactId>   ACTIVE#<automationId>                the contact's active run of the automation: run
+//	                                                                (its ID); written with the run, removed by its end
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>

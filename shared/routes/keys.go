@@ -66,7 +66,9 @@ var Keys = map[string]KeyScope{
 	"contact-field-update": {Read: settings, Write: settings, OpsWrite: rate},
 	"contact-field-delete": {Read: settings, Write: settings, OpsWrite: rate},
 
-	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
+	// An enrollment ({idContact, idAuto}) reads the automation (settings)
+	// and writes the run, its guard and its first due item.
+	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount, KeyRuns, KeyDue}},
 
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
@@ -139,7 +141,10 @@ var Keys = map[string]KeyScope{
 	// (wiring.DueHandlers) adds the keys its work touches here.
 	// An installation's release (ReleaseKeys) reads and moves the held
 	// message and its queue entry.
-	SchedulerTick: {Read: ReleaseKeys.Read, Write: ReleaseKeys.Write, OpsRead: []string{KeyDue}, OpsWrite: append([]string{KeyDue}, ReleaseKeys.OpsWrite...)},
+	// A run's step (RunKeys) reads and writes the run, its contact and
+	// its message.
+	SchedulerTick: {Read: append(ReleaseKeys.Read, RunKeys.Read...), Write: append(ReleaseKeys.Write, RunKeys.Write...), OpsRead: append([]string{KeyDue}, RunKeys.OpsRead...),
+		OpsWrite: append(append([]string{KeyDue}, ReleaseKeys.OpsWrite...), RunKeys.OpsWrite...)},
 
 	// The template registry and seed 002's chat-api routes. Templates are
 	// settings of the tenant (TENANT#<t>, SK TPL#…).
