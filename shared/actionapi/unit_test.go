@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/automations"
+	"github.com/startmsg/chatbackend/shared/autorun"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/contacts/contactstest"
 	"github.com/startmsg/chatbackend/shared/phone"
@@ -221,7 +223,8 @@ func FuzzContactID(f *testing.F) {
 func TestRunActions(t *testing.T) {
 	st := contactstest.New()
 	svc := &contacts.Service{Store: st, Phone: phone.Normalize, Now: func() time.Time { return time.Unix(1714560000, 0) }}
-	a := &API{svc: svc}
+	// No automation exists here (shared/autorun's tests enroll for real).
+	a := &API{svc: svc, enroll: &autorun.Service{Automations: noAutomations{}, Contacts: svc, Now: svc.Now}}
 	typ, name := "text", "Plan"
 	plan, err := svc.CreateField(context.Background(), "t1", contacts.FieldInput{Name: &name, Type: &typ})
 	if err != nil {
@@ -284,7 +287,9 @@ func TestRunActions(t *testing.T) {
 		{`{"type":"SEARCH"}`, "SEARCH", "Fname: or Lname or idContact is required"},
 		{`{"type":"CALL","number":"+16193596440","text":"hi"}`, "CALL", "not available"},
 		{`{"type":"SMS","number":"+16193596440","text":"hi"}`, "SMS", "not available"},
-		{`{"idContact":1,"idAuto":2}`, "", "automation"},
+		{`{"idContact":1,"idAuto":2}`, "", `Automation "2" not found`},
+		{`{"idContact":1,"idAuto":null}`, "", "idAuto: is required"},
+		{`{"idContact":1,"idAuto":-2}`, "", "idAuto: must be a whole number or a string"},
 		{`{"type":"MERGE"}`, "MERGE", `not "MERGE"`},
 		{`{}`, "", "type is required"},
 		{`{"type":"NEW","Bogus":1}`, "", "Invalid action"},
@@ -307,4 +312,11 @@ func TestRunActions(t *testing.T) {
 	if res = run(`{"type":"TRASH","idContact":` + ids + `}`); res.Status != "error" || !strings.Contains(res.Message, "not found") {
 		t.Fatalf("second TRASH: %+v", res)
 	}
+}
+
+// noAutomations is a definitions store without any automation.
+type noAutomations struct{ automations.Store }
+
+func (noAutomations) GetAutomation(_ context.Context, _, id string) (automations.Automation, error) {
+	return automations.Automation{}, apperr.NotFound("Automation", id)
 }
