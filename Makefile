@@ -122,7 +122,7 @@ build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) zoneinfo
 # database beside their bootstrap; the CDK app sets ZONEINFO to it
 # (/var/task/zoneinfo.zip): Lambda's provided.al2023 has none, and
 # embedding time/tzdata would cost each 450 KB.
-ZONE_FUNCTIONS := installation-create installation-update installation-hours-set add-message webhook-add-message
+ZONE_FUNCTIONS := installation-create installation-update installation-hours-set add-message webhook-add-message scheduler-tick
 ZONE_ZIPS := $(addprefix dist/,$(addsuffix /zoneinfo.zip,$(ZONE_FUNCTIONS)))
 GO_ZONEINFO = $(shell $(GO) env GOROOT)/lib/time/zoneinfo.zip
 .PHONY: zoneinfo
