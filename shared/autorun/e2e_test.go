@@ -173,7 +173,63 @@ func TestRunCompletes(t *testing.T) {
 		t.Fatalf("contact after the run: %+v", c)
 	}
 	// Ended: the contact may be enrolled again.
-	f.enroll(f.contact, "welcome")
+	// (The test's clock stands still: a millisecond between the runs
+	// orders them as time would.)
+	f.s.Clock.Add(time.Millisecond)
+	second := f.enroll(f.contact, "welcome")
+	other := f.newContact("+923001234568")
+	f.s.Clock.Add(time.Millisecond)
+	third := f.enroll(other, "welcome")
+
+	// The runs API (account secret): newest first, with the steps, paged.
+	get := func(path string) stacktest.Response {
+		t.Helper()
+		r := f.s.Do("GET", path, f.tn.Secret, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		return r
+	}
+	ids := func(r stacktest.Response) []string {
+		var out []string
+		for _, x := range r.JSON["data"].([]any) {
+			out = append(out, x.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	r1 := get("/v1/contact/" + f.contact + "/runs")
+	if fmt.Sprint(ids(r1)) != fmt.Sprint([]string{second, id}) || stacktest.Path(r1.JSON, "links.next") != nil {
+		t.Fatalf("contact's runs: %s", r1.Body)
+	}
+	done := r1.JSON["data"].([]any)[1].(map[string]any)
+	if done["status"] != "completed" || len(done["steps"].([]any)) != 6 || done["automation_id"] != "welcome" || done["source"] != "api" {
+		t.Fatalf("a listed run: %v", done)
+	}
+	var listed []string
+	page := get("/v1/automations/welcome/runs?limit=2")
+	listed = append(listed, ids(page)...)
+	next, _ := stacktest.Path(page.JSON, "links.next").(string)
+	if next == "" {
+		t.Fatalf("no next page: %s", page.Body)
+	}
+	page = get(strings.TrimPrefix(next, f.s.URL))
+	listed = append(listed, ids(page)...)
+	if fmt.Sprint(listed) != fmt.Sprint([]string{third, second, id}) || stacktest.Path(page.JSON, "links.next") != nil {
+		t.Fatalf("automation's runs: %v %s", listed, page.Body)
+	}
+	for path, status := range map[string]int{
+		"/v1/automations/nope/runs":               http.StatusNotFound,
+		"/v1/contact/123456789012345/runs":        http.StatusNotFound,
+		"/v1/automations/welcome/runs?limit=0":    http.StatusBadRequest,
+		"/v1/automations/welcome/runs?cursor=xyz": http.StatusBadRequest,
+	} {
+		if r := f.s.Do("GET", path, f.tn.Secret, nil); r.Status != status || r.JSON["status"] != "error" {
+			t.Errorf("GET %s: %d %s, want %d", path, r.Status, r.Body, status)
+		}
+	}
+	if r := f.s.Do("GET", "/v1/automations/welcome/runs", "Bearer "+f.tn.Token, nil); r.Status != http.StatusForbidden {
+		t.Errorf("a channel token on the runs API: %d %s", r.Status, r.Body)
+	}
 }
 
 // TestEnrollRules: the per-item errors of seed 003's "Add to automation"

@@ -70,6 +70,10 @@ var Keys = map[string]KeyScope{
 	// and writes the run, its guard and its first due item.
 	"actions": {Read: contactRead, Write: contactOnly, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount, KeyRuns, KeyDue}},
 
+	// The runs API reads the automation or the contact, then its runs.
+	"automation-run-list": {Read: settings, OpsRead: []string{KeyRuns, KeyRunList}, OpsWrite: rate},
+	"contact-run-list":    {Read: contactRead, OpsRead: []string{KeyRuns}, OpsWrite: rate},
+
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
 	"connection-get":           {Read: settings, OpsWrite: rate},

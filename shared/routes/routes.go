@@ -130,6 +130,12 @@ var Table = []Route{
 	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite | Ops | RateCount, Tag: "actions", Body: true,
 		Summary: "A JSON array of contact actions (NEW, EDIT, TRASH, SEARCH), one result each; honours Idempotency-Key"},
 
+	// Automation runs (seed 003): the account secret key.
+	{Method: "GET", Path: "/v1/automations/{automationId}/runs", Function: "automation-run-list", Auth: AuthAccount, Access: TableRead | OpsRead | RateCount, Tag: "automations", Query: []string{"limit", "cursor"},
+		Summary: "An automation's runs, newest first, each with its steps"},
+	{Method: "GET", Path: "/v1/contact/{contactId}/runs", Function: "contact-run-list", Auth: AuthAccount, Access: TableRead | OpsRead | RateCount, Tag: "automations", Query: []string{"limit", "cursor"},
+		Summary: "A contact's runs (every automation), newest first, each with its steps"},
+
 	// JSON API connector (seed 000): per channel token.
 	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true, Created: true,
 		Summary: "Create a connection: name, url, triggers, fields; answers its signing secret once"},
