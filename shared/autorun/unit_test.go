@@ -23,7 +23,7 @@ func TestWaitUntil(t *testing.T) {
 		{tz(""), automations.Node{Seconds: 90}, now.Add(90 * time.Second)},
 		{tz(""), automations.Node{Until: "09:00"}, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)},
 		{tz(""), automations.Node{Until: "08:30"}, time.Date(2026, 12, 7, 8, 30, 0, 0, time.UTC)}, // now is not after now
-		{tz("5"), automations.Node{Until: "09:00"}, time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)},  // 13:30 there
+		{tz("5"), automations.Node{Until: "09:00"}, time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)}, // 13:30 there
 		{tz("+5.5"), automations.Node{Until: "14:30"}, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)},
 		{tz("-07:00"), automations.Node{Until: "02:00"}, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}, // 01:30 there
 		{tz("Asia/Karachi"), automations.Node{Until: "14:00"}, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)},
