@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -394,4 +396,99 @@ func TestReplayedDueItemDoesNotRepeat(t *testing.T) {
 		t.Fatalf("%d messages for one step", n)
 	}
 	_ = errors.New
+}
+
+// TestTriggerEnrolls: an automation whose trigger is the email field
+// enrolls a contact when an update collects its email (the trigger
+// router, on the table's stream), with source trigger:email; the email
+// changed again while the run is active enrolls no second run.
+func TestTriggerEnrolls(t *testing.T) {
+	f := newFixture(t)
+	a := f.automation("onemail", true, automations.Node{Type: automations.NodeAddTag, Tag: "welcomed"}, automations.Node{Type: automations.NodeWait, Seconds: 3600})
+	a.Triggers, a.Version = []automations.Trigger{{Field: "email"}}, 2
+	if err := f.s.Deps.Automations().PutAutomation(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	runs := func() []automations.Run {
+		p, err := f.s.Deps.Runs().ContactRuns(t.Context(), f.tn.ID, "", f.contact, 10, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Runs
+	}
+	time.Sleep(time.Second) // the contact's creation (no email) is routed
+	if len(runs()) != 0 {
+		t.Fatalf("enrolled without an email: %+v", runs())
+	}
+	res := f.actions(`[{"type":"EDIT","Email":"ann@example.com","idContact":` + f.contact + `}]`)
+	if res[0]["status"] != "success" {
+		t.Fatalf("EDIT: %v", res)
+	}
+	var list []automations.Run
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if list = runs(); len(list) == 1 && list[0].WaitUntil != 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no run started by the email: %+v", list)
+		}
+	}
+	if list[0].Source != "trigger:email" || list[0].AutomationID != "onemail" || outcomes(list[0]) != "n1:add_tag:ok n2:wait:ok" {
+		t.Fatalf("the triggered run: %+v", list[0])
+	}
+	if c := f.contactOf(f.contact); !slices.Contains(c.Tags, "welcomed") {
+		t.Fatalf("tag: %+v", c)
+	}
+	res = f.actions(`[{"type":"EDIT","Email":"ann2@example.com","idContact":` + f.contact + `}]`)
+	if res[0]["status"] != "success" {
+		t.Fatalf("EDIT: %v", res)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if list = runs(); len(list) != 1 {
+		t.Fatalf("a second run while the first is active: %+v", list)
+	}
+}
+
+// TestCallConnection: a call_connection node sends the contact's payload
+// to the connection through the dispatcher (signed, with its webhook-id),
+// once.
+func TestCallConnection(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Get("webhook-id")+" "+string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r := f.s.Do("POST", "/v1/connections", "Bearer "+f.tn.Token, map[string]any{"name": "CRM", "url": srv.URL + "/hook", "triggers": []string{"email"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("connection: %d %s", r.Status, r.Body)
+	}
+	conn := stacktest.Path(r.JSON, "data.id").(string)
+	f.automation("call", true, automations.Node{Type: automations.NodeCallConnection, ConnectionID: conn},
+		automations.Node{Type: automations.NodeCallConnection, ConnectionID: "conn_missing"})
+	id := f.enroll(f.contact, "call")
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the connection was not called: %+v", f.run(f.contact, id))
+		}
+	}
+	run := f.run(f.contact, id)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !strings.HasPrefix(got[0], run.Steps[0].Detail+" ") || !strings.Contains(got[0], `"psid":"`+f.contact+`"`) {
+		t.Fatalf("calls %v, step %+v", got, run.Steps[0])
+	}
+	if run.Steps[0].Outcome != "ok" || len(run.Steps) < 2 || run.Steps[1].Outcome != "retry" || !strings.Contains(run.Steps[1].Error, "conn_missing") {
+		t.Fatalf("steps: %s %+v", outcomes(run), run.Steps)
+	}
 }

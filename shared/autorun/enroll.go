@@ -19,6 +19,7 @@ package autorun
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -94,8 +95,15 @@ func (s *Service) Usable(ctx context.Context, tenantID, automationID string) (au
 // step, due now, in one write.
 func (s *Service) Start(ctx context.Context, a automations.Automation, c contacts.Contact, source string) (automations.Run, error) {
 	now := s.Now()
+	return s.StartWithID(ctx, NewRunID(now), now, a, c, source)
+}
+
+// StartWithID is Start with the run's ID and start time given (a trigger's
+// enrollment derives them from its stream record, so that the record
+// routed again starts no second run: apperr.KindExists).
+func (s *Service) StartWithID(ctx context.Context, id string, now time.Time, a automations.Automation, c contacts.Contact, source string) (automations.Run, error) {
 	r := automations.Run{
-		ID: NewRunID(now), TenantID: a.TenantID, AutomationID: a.ID, ContactID: c.ID, ChannelID: c.ChannelID,
+		ID: id, TenantID: a.TenantID, AutomationID: a.ID, ContactID: c.ID, ChannelID: c.ChannelID,
 		Status: automations.RunActive, AutomationVersion: a.Version, Node: a.Nodes[0].ID, Source: source,
 		Steps: []automations.Step{}, StartedAt: now.UnixMilli(), UpdatedAt: now.UnixMilli(), Seq: 1,
 	}
@@ -115,6 +123,18 @@ func NewRunID(at time.Time) string {
 	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = alphabet[b[i]%32]
+	}
+	return fmt.Sprintf("run_%013d%s", at.UnixMilli(), b)
+}
+
+// DerivedRunID is a run ID that sorts by at, its random part derived from
+// parts.
+func DerivedRunID(at time.Time, parts ...string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = alphabet[sum[i]%32]
 	}
 	return fmt.Sprintf("run_%013d%s", at.UnixMilli(), b)
 }

@@ -81,6 +81,9 @@ import (
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
 //	TENANT#<t>                 AUTO#<id>                            an automation (automations.Automation, whole;
 //	                                                                version-conditioned; automations.go)
+//	AUTOCALL#<t>#<deliveryId>  AUTOCALL                             an automation's call of a connection (TTL a day; its
+//	                                                                INSERT's stream record queues the delivery: the
+//	                                                                trigger router; autocalls.go)
 //	TENANT#<t>                 INSTALLHOURS#<c>                     the channel's allowed hours, its installations'
 //	                                                                default (installations.go)
 //

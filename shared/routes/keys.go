@@ -107,8 +107,11 @@ var Keys = map[string]KeyScope{
 
 	// The authorizer reads credentials and nothing else: no contact, no
 	// settings item.
-	Authorizer:       {Read: []string{KeyCred}},
-	"trigger-router": {Read: settings},
+	Authorizer: {Read: []string{KeyCred}},
+	// The trigger router also reads the contact of an automation's call
+	// and enrolls contacts in the automations their triggers start (the
+	// run, its guard, its first due item).
+	"trigger-router": {Read: contactRead, OpsWrite: []string{KeyRuns, KeyDue}},
 	"dispatcher":     {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt}},
 	// messenger-intake records the events of stored Messenger calls: contact
 	// writes with their search entries and a mark per event, in one

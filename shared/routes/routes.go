@@ -298,7 +298,7 @@ const Authorizer = "authorizer"
 // EventFunctions lists every function that has no route of its own.
 var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
-	{Function: "trigger-router", Access: TableRead | QueueSend | OutboxSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
+	{Function: "trigger-router", Access: TableRead | Ops | QueueSend | OutboxSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume | QueueSend, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},

@@ -2,8 +2,10 @@ package wiring
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/automations"
 	"github.com/startmsg/chatbackend/shared/autorun"
 	"github.com/startmsg/chatbackend/shared/contacts"
@@ -54,6 +56,7 @@ func (e *Env) AutomationEngine() *autorun.Engine {
 		Messages:  e.MessageStore(),
 		Channels:  func(ctx context.Context, t, c string) (tenancy.Channel, error) { return ten.GetChannel(ctx, t, c) },
 		Templates: registryCheck{&templates.Service{Store: e.TemplateStore(), Now: e.Now}},
+		Calls:     autoCaller{e},
 		Zone:      time.LoadLocation,
 		Now:       e.Now,
 	}
@@ -68,4 +71,25 @@ type registryCheck struct{ s *templates.Service }
 func (r registryCheck) CheckTemplate(ctx context.Context, tenantID, channelID string, t messages.Template) error {
 	_, err := r.s.ResolveSend(ctx, tenantID, channelID, t)
 	return err
+}
+
+// autoCaller calls a connection for the engine: an AutoCall on the data
+// table, whose stream record the trigger router turns into the delivery
+// (the dispatcher's road, without an SQS client here).
+type autoCaller struct{ e *Env }
+
+func (c autoCaller) CallConnection(ctx context.Context, ct contacts.Contact, connectionID, deliveryID string) error {
+	conn, err := c.e.Connections().GetConnection(ctx, ct.TenantID, connectionID)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return fmt.Errorf("connection %q not found", connectionID)
+	}
+	if err != nil {
+		return err
+	}
+	if !conn.Enabled {
+		return fmt.Errorf("connection %q is switched off", connectionID)
+	}
+	calls := &ddbstore.AutoCalls{API: c.e.StoreAPI(), Table: c.e.DataTable}
+	return calls.PutCall(ctx, ddbstore.AutoCall{ID: deliveryID, TenantID: ct.TenantID, ConnectionID: conn.ID,
+		ChannelID: ct.ChannelID, ContactID: ct.ID, CreatedAt: c.e.Now().UnixMilli()})
 }
