@@ -160,7 +160,7 @@ deploy: build node infra/node_modules/.installed
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
 # COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS and
-# INSTALLBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
+# INSTALLBENCH_FLAGS and AUTOBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
 # -functions me"; MSGBENCH_FLAGS="-chaos-n 1000" scales the chaos run down;
 # installbench is the sender installations' pull + ack); the raw -json
 # outputs stay in .local/bench/, with apibench's pprof CPU profiles:
@@ -192,6 +192,8 @@ bench: build deps
 	$(GO) run ./infra/bench/cmd/msgbench $(MSGBENCH_FLAGS) -json $(BENCH_RAW)/msgbench.json || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json"; \
 	$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/autobench $(AUTOBENCH_FLAGS) -json $(BENCH_RAW)/autobench.json"; \
+	$(GO) run ./infra/bench/cmd/autobench $(AUTOBENCH_FLAGS) -json $(BENCH_RAW)/autobench.json || rc=$$?; \
 	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \
 	exit $$rc
 
