@@ -159,7 +159,7 @@ deploy: build node infra/node_modules/.installed
 # make bench: the benchmarks, each against a baseline measured in the
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
-# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS and
+# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS,
 # INSTALLBENCH_FLAGS and AUTOBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
 # -functions me"; MSGBENCH_FLAGS="-chaos-n 1000" scales the chaos run down;
 # installbench is the sender installations' pull + ack); the raw -json

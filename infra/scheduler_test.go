@@ -71,9 +71,10 @@ func TestScheduler(t *testing.T) {
 		// an installation's release moves the held message (data table)
 		// and its queue entry (ops table); an automation's step reads the
 		// tenant's settings, changes the contact, stores a message (data
-		// table), and reads and writes the run, the contact's search
-		// entries and window record (ops table); nothing else.
-		dataKeys := []string{routes.KeyMessage, routes.KeyTenant, routes.KeyContact}
+		// table) or a connection's call, and reads and writes the run,
+		// the contact's search entries and window record (ops table);
+		// nothing else.
+		dataKeys := []string{routes.KeyMessage, routes.KeyTenant, routes.KeyContact, routes.KeyAutoCall}
 		opsKeys := []string{routes.KeyDue, routes.KeyInstallQueue, routes.KeyRuns, routes.KeyWindow, routes.KeyIndex}
 		sawOps := false
 		for _, g := range f.grantsOf(t, routes.SchedulerTick) {

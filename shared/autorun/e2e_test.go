@@ -492,3 +492,17 @@ func TestCallConnection(t *testing.T) {
 		t.Fatalf("steps: %s %+v", outcomes(run), run.Steps)
 	}
 }
+
+// TestLoopEndsAtMaxSteps: a condition that loops back without a wait runs
+// MaxBurst nodes per release, and the run fails once it has taken
+// MaxSteps steps.
+func TestLoopEndsAtMaxSteps(t *testing.T) {
+	f := newFixture(t)
+	f.automation("loop", true, automations.Node{Type: automations.NodeAddTag, Tag: "again"},
+		automations.Node{Type: automations.NodeCondition, Field: "firstName", Op: automations.OpIsSet, Then: "n1"})
+	id := f.enroll(f.contact, "loop")
+	r := f.waitRun(f.contact, id, "the loop's end", func(r automations.Run) bool { return !r.Active() })
+	if r.Status != automations.RunFailed || len(r.Steps) != automations.MaxSteps || !strings.Contains(r.Error, "steps") {
+		t.Fatalf("loop: %s, %d steps: %s", r.Status, len(r.Steps), r.Error)
+	}
+}
