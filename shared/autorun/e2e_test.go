@@ -101,13 +101,13 @@ func (f *fixture) run(contact, id string) automations.Run {
 // waitRun polls the run until ok.
 func (f *fixture) waitRun(contact, id, what string, ok func(automations.Run) bool) automations.Run {
 	f.t.Helper()
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		r := f.run(contact, id)
 		if ok(r) {
 			return r
 		}
 		if time.Now().After(end) {
-			f.t.Fatalf("timed out waiting for %s: %+v", what, r)
+			f.t.Fatalf("timed out waiting for %s: %s %d steps, %s", what, r.Status, len(r.Steps), r.Error)
 		}
 	}
 }
