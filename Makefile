@@ -122,7 +122,7 @@ build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) zoneinfo
 # database beside their bootstrap; the CDK app sets ZONEINFO to it
 # (/var/task/zoneinfo.zip): Lambda's provided.al2023 has none, and
 # embedding time/tzdata would cost each 450 KB.
-ZONE_FUNCTIONS := installation-create installation-update installation-hours-set add-message webhook-add-message
+ZONE_FUNCTIONS := installation-create installation-update installation-hours-set add-message webhook-add-message scheduler-tick
 ZONE_ZIPS := $(addprefix dist/,$(addsuffix /zoneinfo.zip,$(ZONE_FUNCTIONS)))
 GO_ZONEINFO = $(shell $(GO) env GOROOT)/lib/time/zoneinfo.zip
 .PHONY: zoneinfo
@@ -159,8 +159,8 @@ deploy: build node infra/node_modules/.installed
 # make bench: the benchmarks, each against a baseline measured in the
 # same run, then one report (bench/results.md, bench/results.json) with the
 # machine they ran on. Only this target needs wrk (apibench's throughput).
-# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS and
-# INSTALLBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
+# COLDSTART_FLAGS, APIBENCH_FLAGS, CONNECTORBENCH_FLAGS, MSGBENCH_FLAGS,
+# INSTALLBENCH_FLAGS and AUTOBENCH_FLAGS pass options on (a quick check: COLDSTART_FLAGS="-n 2
 # -functions me"; MSGBENCH_FLAGS="-chaos-n 1000" scales the chaos run down;
 # installbench is the sender installations' pull + ack); the raw -json
 # outputs stay in .local/bench/, with apibench's pprof CPU profiles:
@@ -192,6 +192,8 @@ bench: build deps
 	$(GO) run ./infra/bench/cmd/msgbench $(MSGBENCH_FLAGS) -json $(BENCH_RAW)/msgbench.json || rc=$$?; \
 	echo "$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json"; \
 	$(GO) run ./infra/bench/cmd/installbench $(INSTALLBENCH_FLAGS) -json $(BENCH_RAW)/installbench.json || rc=$$?; \
+	echo "$(GO) run ./infra/bench/cmd/autobench $(AUTOBENCH_FLAGS) -json $(BENCH_RAW)/autobench.json"; \
+	$(GO) run ./infra/bench/cmd/autobench $(AUTOBENCH_FLAGS) -json $(BENCH_RAW)/autobench.json || rc=$$?; \
 	$(GO) run ./infra/bench/cmd/benchreport -in $(BENCH_RAW) -md $(BENCH_DIR)/results.md -json $(BENCH_DIR)/results.json || rc=$$?; \
 	exit $$rc
 

@@ -87,5 +87,8 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	if err := seedTwilio(ctx, d); err != nil {
 		return err
 	}
+	if err := seedAutomation(ctx, d); err != nil {
+		return err
+	}
 	return seedInstallations(ctx, d)
 }

@@ -69,9 +69,13 @@ func TestScheduler(t *testing.T) {
 		ops := f.idOf(t, "AWS::DynamoDB::Table", "OpsTable")
 		// The ticker's own keys (DUE#) and those of the handlers it runs:
 		// an installation's release moves the held message (data table)
-		// and its queue entry (ops table), nothing else.
-		dataKeys := []string{routes.KeyMessage}
-		opsKeys := []string{routes.KeyDue, routes.KeyInstallQueue}
+		// and its queue entry (ops table); an automation's step reads the
+		// tenant's settings, changes the contact, stores a message (data
+		// table) or a connection's call, and reads and writes the run,
+		// the contact's search entries and window record (ops table);
+		// nothing else.
+		dataKeys := []string{routes.KeyMessage, routes.KeyTenant, routes.KeyContact, routes.KeyAutoCall}
+		opsKeys := []string{routes.KeyDue, routes.KeyInstallQueue, routes.KeyRuns, routes.KeyWindow, routes.KeyIndex}
 		sawOps := false
 		for _, g := range f.grantsOf(t, routes.SchedulerTick) {
 			if !strings.HasPrefix(g.action, "dynamodb:") {

@@ -1716,6 +1716,7 @@ func TestStreamFilter(t *testing.T) {
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"CONTACT#"}]}}}}`,
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}}},"eventName":["INSERT"]}`,
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}},"NewImage":{"direction":{"S":["outbound"]},"status":{"S":["sent","delivered","read","failed"]}}},"eventName":["MODIFY"]}`,
+			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"AUTOCALL#"}]}}},"eventName":["INSERT"]}`,
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("trigger-router's filters:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/automations"
+	"github.com/startmsg/chatbackend/shared/autorun"
 	"github.com/startmsg/chatbackend/shared/contactapi"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/httpapi"
@@ -31,7 +33,8 @@ import (
 // Actions builds the handler of function actions.
 func Actions(p Ports) http.Handler {
 	a := &API{svc: &contacts.Service{Store: p.ContactStore(), Phone: p.Phone(), Now: p.Clock()},
-		messages: p.MessageStore(), tenancy: p.TenancyStore(), phone: p.Phone(), fixedLine: p.FixedLine(), now: p.Clock()}
+		messages: p.MessageStore(), tenancy: p.TenancyStore(), phone: p.Phone(), fixedLine: p.FixedLine(), now: p.Clock(),
+		enroll: p.Enrollment()}
 	return contactapi.Idempotent(p, "actions", httpapi.HandlerFunc(a.actions))
 }
 
@@ -48,6 +51,8 @@ type Ports interface {
 	// to the sender); TenancyStore lists the channels they go out on.
 	MessageStore() messages.Store
 	TenancyStore() tenancy.Store
+	// Enrollment enrolls contacts in automations ({idContact, idAuto}).
+	Enrollment() *autorun.Service
 }
 
 // API holds the handler's service.
@@ -58,6 +63,7 @@ type API struct {
 	phone     contacts.PhoneNormalizer
 	fixedLine func(string) bool
 	now       func() time.Time
+	enroll    *autorun.Service
 }
 
 // MaxActions is how many actions one request may carry.
@@ -92,6 +98,9 @@ type result struct {
 	IDMessage     string `json:"idMessage,omitempty"`
 	MessageStatus string `json:"messageStatus,omitempty"`
 	IDChannel     string `json:"idChannel,omitempty"`
+	// IDAuto and IDRun: an enrollment's automation, as given, and its run.
+	IDAuto any    `json:"idAuto,omitempty"`
+	IDRun  string `json:"idRun,omitempty"`
 }
 
 // actions is POST /v1/actions: every action runs on its own, and a failing
@@ -151,7 +160,7 @@ func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Fiel
 		return res
 	case "":
 		if len(act.IDAuto) > 0 {
-			return fail("", "Adding a contact to an automation is not available yet on this account.")
+			return a.enrollAction(ctx, sc, act)
 		}
 		return fail("", "type is required: NEW, EDIT, TRASH, SEARCH, CALL or SMS.")
 	default:
@@ -160,6 +169,59 @@ func (a *API) run(ctx context.Context, sc contacts.Scope, fields []contacts.Fiel
 }
 
 func fail(typ, msg string) result { return result{Type: typ, Status: "error", Message: msg} }
+
+// enrollAction is seed 003's "Add to automation": {idContact, idAuto}
+// enrolls the contact in the automation (it must exist, be on and have
+// nodes; the contact must exist and not be in an active run of it).
+func (a *API) enrollAction(ctx context.Context, sc contacts.Scope, act action) result {
+	res, err := func() (result, error) {
+		autoID, err := automationID(act.IDAuto)
+		if err != nil {
+			return result{}, err
+		}
+		id, err := contactID(act.IDContact)
+		if err != nil {
+			return result{}, err
+		}
+		if id == "" {
+			return result{}, apperr.Invalid("idContact", "is required to add a contact to an automation")
+		}
+		run, err := a.enroll.Enroll(ctx, sc.TenantID, autoID, id, automations.SourceAPI)
+		if err != nil {
+			return result{}, err
+		}
+		return result{Status: "success", IDContact: wireID(id), IDAuto: wireID(autoID), IDRun: run.ID}, nil
+	}()
+	if err != nil {
+		he, ok := httpapi.AsHTTP(err)
+		if !ok {
+			slog.ErrorContext(ctx, "action failed", "type", "idAuto", "err", err)
+		}
+		r := fail("", he.Message)
+		r.IDAuto = json.RawMessage(act.IDAuto)
+		return r
+	}
+	return res
+}
+
+// automationID reads idAuto, a number or a string.
+func automationID(raw json.RawMessage) (string, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" || s == `""` {
+		return "", apperr.Invalid("idAuto", "is required: the ID of the automation")
+	}
+	if s[0] == '"' {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil || len(v) > 64 {
+			return "", apperr.Invalid("idAuto", "must be an automation ID (a number or a string of at most 64 characters)")
+		}
+		return v, nil
+	}
+	if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+		return "", apperr.Invalid("idAuto", "must be a whole number or a string, not "+s)
+	}
+	return s, nil
+}
 
 func (a *API) contactAction(ctx context.Context, sc contacts.Scope, fields []contacts.Field, typ string, act action) (result, error) {
 	id, err := contactID(act.IDContact)

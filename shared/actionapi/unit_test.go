@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
+	"github.com/startmsg/chatbackend/shared/automations"
+	"github.com/startmsg/chatbackend/shared/autorun"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/contacts/contactstest"
 	"github.com/startmsg/chatbackend/shared/phone"
@@ -222,7 +224,9 @@ func FuzzContactID(f *testing.F) {
 func TestRunActions(t *testing.T) {
 	st := contactstest.New()
 	svc := &contacts.Service{Store: st, Phone: phone.Normalize, Now: func() time.Time { return time.Unix(1714560000, 0) }}
-	a := &API{svc: svc, phone: phone.Normalize, fixedLine: phone.FixedLine, now: svc.Now}
+	// No automation exists here (shared/autorun's tests enroll for real).
+	a := &API{svc: svc, phone: phone.Normalize, fixedLine: phone.FixedLine, now: svc.Now,
+		enroll: &autorun.Service{Automations: noAutomations{}, Contacts: svc, Now: svc.Now}}
 	typ, name := "text", "Plan"
 	plan, err := svc.CreateField(context.Background(), "t1", contacts.FieldInput{Name: &name, Type: &typ})
 	if err != nil {
@@ -299,7 +303,9 @@ func TestRunActions(t *testing.T) {
 		{`{"type":"CALL","number":"+16193596440","text":42}`, "CALL", "text: must be a string"},
 		{`{"type":"SMS","number":"+16193596440","text":"` + strings.Repeat("a", 1601) + `"}`, "SMS", "at most 1600"},
 		{`{"type":"CALL","number":"+16193596440","text":"` + strings.Repeat("&", 800) + `"}`, "CALL", "at most 4000"},
-		{`{"idContact":1,"idAuto":2}`, "", "automation"},
+		{`{"idContact":1,"idAuto":2}`, "", `Automation "2" not found`},
+		{`{"idContact":1,"idAuto":null}`, "", "idAuto: is required"},
+		{`{"idContact":1,"idAuto":-2}`, "", "idAuto: must be a whole number or a string"},
 		{`{"type":"MERGE"}`, "MERGE", `not "MERGE"`},
 		{`{}`, "", "type is required"},
 		{`{"type":"NEW","Bogus":1}`, "", "Invalid action"},
@@ -345,4 +351,11 @@ func TestPickPhoneChannel(t *testing.T) {
 	if _, err := PickPhoneChannel(list[:1], tenancy.Voice); err == nil || !strings.Contains(err.Error(), "no voice channel") || !apperr.Is(err, apperr.KindRejected) {
 		t.Fatalf("no voice channel: %v", err)
 	}
+}
+
+// noAutomations is a definitions store without any automation.
+type noAutomations struct{ automations.Store }
+
+func (noAutomations) GetAutomation(_ context.Context, _, id string) (automations.Automation, error) {
+	return automations.Automation{}, apperr.NotFound("Automation", id)
 }

@@ -162,11 +162,16 @@ const (
 
 // Run is one contact's pass through an automation.
 type Run struct {
-	ID           string    `json:"id" dynamodbav:"id"`
-	TenantID     string    `json:"-" dynamodbav:"tenant_id"`
-	AutomationID string    `json:"automation_id" dynamodbav:"automation_id"`
-	ContactID    string    `json:"contact_id" dynamodbav:"contact_id"`
-	Status       RunStatus `json:"status" dynamodbav:"status"`
+	ID           string `json:"id" dynamodbav:"id"`
+	TenantID     string `json:"-" dynamodbav:"tenant_id"`
+	AutomationID string `json:"automation_id" dynamodbav:"automation_id"`
+	ContactID    string `json:"contact_id" dynamodbav:"contact_id"`
+	// ChannelID is the contact's channel ("" for an account contact): a
+	// contact's identity is (tenant, channel, ID).
+	ChannelID string    `json:"channel_id" dynamodbav:"channel_id"`
+	Status    RunStatus `json:"status" dynamodbav:"status"`
+	// AutomationVersion is the automation's Version when the run started.
+	AutomationVersion int64 `json:"automation_version" dynamodbav:"automation_version"`
 	// Node is the node the run executes next ("" once it has ended).
 	Node string `json:"node,omitempty" dynamodbav:"node,omitempty"`
 	// WaitUntil is, while the run waits, when it goes on (Unix ms).
@@ -180,7 +185,20 @@ type Run struct {
 	StartedAt int64 `json:"started_at" dynamodbav:"started_at"`
 	UpdatedAt int64 `json:"updated_at" dynamodbav:"updated_at"`
 	EndedAt   int64 `json:"ended_at,omitempty" dynamodbav:"ended_at,omitempty"`
+
+	// The engine's bookkeeping (not shown by the API). Seq counts the
+	// run's writes since enrollment: every write is conditioned on the
+	// one before it, so that no step is recorded twice. DueRef is the
+	// scheduler reference of the due item that may advance the run now
+	// (a due item whose Ref is not it is an old one, replayed: ignored).
+	// Attempt is how many times the current node failed.
+	Seq     int64  `json:"-" dynamodbav:"seq"`
+	DueRef  string `json:"-" dynamodbav:"due_ref,omitempty"`
+	Attempt int    `json:"-" dynamodbav:"attempt,omitempty"`
 }
+
+// Active reports whether the run has not ended.
+func (r Run) Active() bool { return r.Status == RunActive }
 
 // Step is the record of one node executed (or tried) by a run.
 type Step struct {

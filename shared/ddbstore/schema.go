@@ -81,6 +81,9 @@ import (
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
 //	TENANT#<t>                 AUTO#<id>                            an automation (automations.Automation, whole;
 //	                                                                version-conditioned; automations.go)
+//	AUTOCALL#<t>#<deliveryId>  AUTOCALL                             an automation's call of a connection (TTL a day; its
+//	                                                                INSERT's stream record queues the delivery: the
+//	                                                                trigger router; autocalls.go)
 //	TENANT#<t>                 INSTALLHOURS#<c>                     the channel's allowed hours, its installations'
 //	                                                                default (installations.go)
 //
@@ -150,6 +153,12 @@ import (
 //	                                                                first minute not known to be drained
 //	DUE#DEAD                   <at ms:%013d>#<kind>#<ref>           a due item that failed every attempt: the
 //	                                                                same attributes and dead_at (kept)
+//	RUNC#<t>#<c>#<contactId>   RUN#<runId>                          an automation run (automations.Run, its steps
+//	                           GSI1PK RUNS#<t>#<automationId>#<s>,   inline; <runId> starts with its start time, so
+//	                           GSI1SK <runId>                       both listings sort by it; <s> 0..15: an
+//	                                                                automation's runs spread; runs.go)
+//	RUNC#<t>#<c>#<contactId>   ACTIVE#<automationId>                the contact's active run of the automation: run
+//	                                                                (its ID); written with the run, removed by its end
 //
 // In search entries <c> is the channel ID ("" for account contacts), <f> a
 // field key (std:<name>, cf:<id>) and <v> the value key, or h:<hex sha256>

@@ -23,6 +23,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/metaapi"
 	"github.com/startmsg/chatbackend/shared/phone"
 	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/runapi"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/templateapi"
 	"github.com/startmsg/chatbackend/shared/twhook"
@@ -36,6 +37,10 @@ import (
 var Packages = map[string]wiring.Builders{
 	"github.com/startmsg/chatbackend/shared/actionapi": {
 		"actions": wiring.Route(actionapi.Actions),
+	},
+	"github.com/startmsg/chatbackend/shared/runapi": {
+		"automation-run-list": wiring.Route(runapi.AutomationRunList),
+		"contact-run-list":    wiring.Route(runapi.ContactRunList),
 	},
 	"github.com/startmsg/chatbackend/shared/adminapi": {
 		"admin-tenant-create":  wiring.Route(adminapi.AdminTenantCreate),

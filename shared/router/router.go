@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/startmsg/chatbackend/shared/automations"
+	"github.com/startmsg/chatbackend/shared/autorun"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -50,6 +53,9 @@ type Router struct {
 	// the sender (outbox.go).
 	OutboxURL string
 	Log       *slog.Logger
+	// Enroller enrolls contacts in the automations their collected
+	// fields start (nil: none).
+	Enroller *Enroller
 }
 
 // Handle is the stream event handler (ReportBatchItemFailures). It works
@@ -127,6 +133,9 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 	if isMessage(rec.Change.Keys) {
 		return r.chatDeliveries(ctx, cache, rec)
 	}
+	if isAutoCall(rec.Change.Keys) {
+		return r.autoCallDelivery(ctx, cache, rec)
+	}
 	if rec.EventName == "REMOVE" || !isContact(rec.Change.Keys) || movedKey(rec) {
 		return nil, nil
 	}
@@ -139,6 +148,9 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 		return nil, err
 	}
 	fired := connections.Fired(old, *cur)
+	if err := r.Enroller.Enroll(ctx, rec, *cur, fired); err != nil {
+		return nil, err
+	}
 	if len(fired) == 0 || cur.ChannelID == "" {
 		return nil, nil
 	}
@@ -316,6 +328,12 @@ type Ports interface {
 	TenancyStore() tenancy.Store
 	AWSConfig() aws.Config
 	Queues() (deliveries, dlq string)
+	// Automations: the definitions (their triggers) and the runs a
+	// trigger starts.
+	AutomationStore() automations.Store
+	RunStore() automations.RunStore
+	AutomationRefs() func(context.Context, automations.Automation) error
+	Clock() func() time.Time
 }
 
 // Build wires the router for Lambda and the local poller.
@@ -333,6 +351,9 @@ func Build(p Ports) lambdaapp.StreamHandler {
 		QueueURL:  deliveries,
 		OutboxURL: outboxURL(p),
 		Log:       slog.Default(),
+		Enroller: &Enroller{Automations: p.AutomationStore(), Now: p.Clock(), Service: &autorun.Service{
+			Runs: p.RunStore(), Automations: p.AutomationStore(), Contacts: &contacts.Service{Store: p.ContactStore(), Now: p.Clock()},
+			Refs: p.AutomationRefs(), Now: p.Clock()}},
 	}
 	return r.Handle
 }

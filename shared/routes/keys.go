@@ -66,9 +66,15 @@ var Keys = map[string]KeyScope{
 	"contact-field-update": {Read: settings, Write: settings, OpsWrite: rate},
 	"contact-field-delete": {Read: settings, Write: settings, OpsWrite: rate},
 
-	// actions: the contact actions, and SMS and CALL, which store their
-	// message (MSG#, queued) on the channel they read from the settings.
-	"actions": {Read: contactRead, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount}},
+	// actions: the contact actions; SMS and CALL store their message
+	// (MSG#, queued) on the channel they read from the settings; an
+	// enrollment ({idContact, idAuto}) reads the automation (settings) and
+	// writes the run, its guard and its first due item.
+	"actions": {Read: contactRead, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIndex, KeyIdem, KeyCount}, OpsWrite: []string{KeyIndex, KeyIdem, KeyRate, KeyCount, KeyRuns, KeyDue}},
+
+	// The runs API reads the automation or the contact, then its runs.
+	"automation-run-list": {Read: settings, OpsRead: []string{KeyRuns, KeyRunList}, OpsWrite: rate},
+	"contact-run-list":    {Read: contactRead, OpsRead: []string{KeyRuns}, OpsWrite: rate},
 
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
@@ -103,8 +109,11 @@ var Keys = map[string]KeyScope{
 
 	// The authorizer reads credentials and nothing else: no contact, no
 	// settings item.
-	Authorizer:       {Read: []string{KeyCred}},
-	"trigger-router": {Read: settings},
+	Authorizer: {Read: []string{KeyCred}},
+	// The trigger router also reads the contact of an automation's call
+	// and enrolls contacts in the automations their triggers start (the
+	// run, its guard, its first due item).
+	"trigger-router": {Read: contactRead, OpsWrite: []string{KeyRuns, KeyDue}},
 	"dispatcher":     {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt}},
 	// messenger-intake records the events of stored Messenger calls: contact
 	// writes with their search entries and a mark per event, in one
@@ -150,7 +159,10 @@ var Keys = map[string]KeyScope{
 	// (wiring.DueHandlers) adds the keys its work touches here.
 	// An installation's release (ReleaseKeys) reads and moves the held
 	// message and its queue entry.
-	SchedulerTick: {Read: ReleaseKeys.Read, Write: ReleaseKeys.Write, OpsRead: []string{KeyDue}, OpsWrite: append([]string{KeyDue}, ReleaseKeys.OpsWrite...)},
+	// A run's step (RunKeys) reads and writes the run, its contact and
+	// its message.
+	SchedulerTick: {Read: append(ReleaseKeys.Read, RunKeys.Read...), Write: append(ReleaseKeys.Write, RunKeys.Write...), OpsRead: append([]string{KeyDue}, RunKeys.OpsRead...),
+		OpsWrite: append(append([]string{KeyDue}, ReleaseKeys.OpsWrite...), RunKeys.OpsWrite...)},
 
 	// The template registry and seed 002's chat-api routes. Templates are
 	// settings of the tenant (TENANT#<t>, SK TPL#…).

@@ -136,6 +136,12 @@ var Table = []Route{
 	{Method: "POST", Path: "/v1/actions", Function: "actions", Auth: AuthAccount, Access: TableRead | TableWrite | Ops | RateCount, Tag: "actions", Body: true,
 		Summary: "A JSON array of actions (contacts: NEW, EDIT, TRASH, SEARCH; SMS and CALL through the account's sms and voice channels), one result each; honours Idempotency-Key"},
 
+	// Automation runs (seed 003): the account secret key.
+	{Method: "GET", Path: "/v1/automations/{automationId}/runs", Function: "automation-run-list", Auth: AuthAccount, Access: TableRead | OpsRead | RateCount, Tag: "automations", Query: []string{"limit", "cursor"},
+		Summary: "An automation's runs, newest first, each with its steps"},
+	{Method: "GET", Path: "/v1/contact/{contactId}/runs", Function: "contact-run-list", Auth: AuthAccount, Access: TableRead | OpsRead | RateCount, Tag: "automations", Query: []string{"limit", "cursor"},
+		Summary: "A contact's runs (every automation), newest first, each with its steps"},
+
 	// JSON API connector (seed 000): per channel token.
 	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true, Created: true,
 		Summary: "Create a connection: name, url, triggers, fields; answers its signing secret once"},
@@ -305,7 +311,7 @@ const Authorizer = "authorizer"
 // EventFunctions lists every function that has no route of its own.
 var EventFunctions = []EventFunction{
 	{Function: Authorizer, Access: TableRead, Summary: "REQUEST authorizer: channel tokens and account secrets"},
-	{Function: "trigger-router", Access: TableRead | QueueSend | OutboxSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
+	{Function: "trigger-router", Access: TableRead | Ops | QueueSend | OutboxSend | StreamRead, Source: "stream", BatchSize: 100, KeyPrefix: "CONTACT#",
 		Summary: "Table stream → the triggers a contact write fired → one delivery per matching connection"},
 	{Function: "dispatcher", Access: TableRead | TableWrite | Ops | QueueConsume | QueueSend, Source: "queue", BatchSize: 10,
 		Summary: "Deliveries queue → POST to the target (10 s), retries queued with their attempt count, dead deliveries"},

@@ -35,6 +35,8 @@ var MoreStreamFilters = map[string][]StreamFilter{
 			"direction": {"outbound"},
 			"status":    {"sent", "delivered", "read", "failed"},
 		}},
+		// An automation's call of a connection (shared/autorun).
+		{Prefix: "AUTOCALL#", Events: []string{"INSERT"}},
 	},
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,6 +90,10 @@ type Releaser struct {
 	Lookback     time.Duration // where the first tick starts, without a cursor
 	UnknownDelay time.Duration // how long an item of an unknown kind waits before it is looked at again
 	CallTimeout  time.Duration // one handler call
+	// Concurrency is how many of a minute's items are handed to their
+	// handlers at once (0 or 1: one after another). Handlers of different
+	// items must then be safe to run at the same time.
+	Concurrency int
 }
 
 // Result is what one tick did.
@@ -160,14 +166,20 @@ func (r *Releaser) Tick(ctx context.Context) (Result, error) {
 		}
 		res.Minutes++
 		done := !more
-		for _, it := range list {
-			if ctx.Err() != nil { // out of time: the rest waits for the next tick
-				done = false
-				break
-			}
-			items++
-			if !c.release(ctx, it, now, &res) {
-				done = false
+		if c.Concurrency > 1 {
+			n, ok := c.releaseAll(ctx, list, now, &res)
+			items += n
+			done = done && ok
+		} else {
+			for _, it := range list {
+				if ctx.Err() != nil { // out of time: the rest waits for the next tick
+					done = false
+					break
+				}
+				items++
+				if !c.release(ctx, it, now, &res) {
+					done = false
+				}
 			}
 		}
 		if drained && done && m.Before(safe) {
@@ -215,6 +227,47 @@ func (r *Releaser) Drain(ctx context.Context, margin time.Duration) (Result, err
 			return total, err
 		}
 	}
+}
+
+// releaseAll releases list on Concurrency workers: how many were
+// started, and whether every one left its minute (as release reports).
+func (c *Releaser) releaseAll(ctx context.Context, list []Item, now time.Time, res *Result) (int, bool) {
+	var (
+		mu      sync.Mutex
+		next    atomic.Int64
+		started atomic.Int64
+		wg      sync.WaitGroup
+	)
+	ok := true
+	for range min(c.Concurrency, len(list)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(list) {
+					return
+				}
+				if ctx.Err() != nil { // out of time: the rest waits for the next tick
+					mu.Lock()
+					ok = false
+					mu.Unlock()
+					return
+				}
+				started.Add(1)
+				var one Result
+				left := c.release(ctx, list[i], now, &one)
+				mu.Lock()
+				res.Released += one.Released
+				res.Retried += one.Retried
+				res.Dead += one.Dead
+				res.Unknown += one.Unknown
+				res.Kept += one.Kept
+				ok = ok && left
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return int(started.Load()), ok
 }
 
 // release runs one item and reports whether it left its minute (done,

@@ -372,3 +372,53 @@ func TestDueItemInATransaction(t *testing.T) {
 		t.Errorf("tick %+v, %v", res, err)
 	}
 }
+
+// TestConcurrentRelease: with Concurrency, a minute's items go to their
+// handlers at once (several in flight together), each released once, a
+// failing one moved later as without it.
+func TestConcurrentRelease(t *testing.T) {
+	store, _ := setup(t, nil)
+	ctx := t.Context()
+	clk := &clock{t: t0}
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	rec := &recorder{fail: func(d scheduler.Due) error {
+		if d.Ref == "bad" {
+			return errors.New("no")
+		}
+		return nil
+	}}
+	h := func(ctx context.Context, d scheduler.Due) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return rec.handle(ctx, d)
+	}
+	r := &scheduler.Releaser{Store: store, Handlers: map[string]scheduler.Handler{TestKind: h}, Now: clk.Now, Concurrency: 8}
+	for i := range 40 {
+		if err := store.Put(ctx, due(fmt.Sprint("c", i), t0.Add(-time.Duration(i)*time.Millisecond))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Put(ctx, due("bad", t0.Add(-time.Second)))
+	res, err := r.Tick(ctx)
+	if err != nil || res.Released != 40 || res.Retried != 1 {
+		t.Fatalf("tick %+v %v", res, err)
+	}
+	for i := range 40 {
+		if rec.count(fmt.Sprint("c", i)) != 1 {
+			t.Fatalf("runs %v", rec.runs)
+		}
+	}
+	if most < 2 {
+		t.Errorf("at most %d handlers at once", most)
+	}
+	if res, err := r.Tick(ctx); err != nil || res.Released != 0 || rec.total() != 41 {
+		t.Errorf("second tick %+v %v, runs %d", res, err, rec.total())
+	}
+}

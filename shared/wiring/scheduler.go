@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/shared/automations"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/installations"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
@@ -20,6 +21,7 @@ import (
 func DueHandlers(e *Env) map[string]scheduler.Handler {
 	return map[string]scheduler.Handler{
 		installations.ReleaseKind: e.InstallationRelease(),
+		automations.StepKind:      e.AutomationStep(),
 	}
 }
 

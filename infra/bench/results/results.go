@@ -74,6 +74,7 @@ var programs = []struct{ name, file, what string }{
 	{"apibench", "apibench.json", "API latency and throughput through the local gateway against the same calls straight at the emulator"},
 	{"connectorbench", "connectorbench.json", "webhook deliveries: throughput, end-to-end latency, behaviour with hanging targets"},
 	{"msgbench", "msgbench.json", "outbound messages (API → stream → router → outbox → sender → the provider sandbox): latency, sender throughput against its ceiling loop, no loss and no double send under provider faults"},
+	{"autobench", "autobench.json", "automations: 10,000 contacts enrolled in add tag → wait 2 s → set field, run to their end by the scheduler's ticker: every run finishes, no step twice, release lag p95 against the same ticker releasing no-op items"},
 }
 
 // Gather reads the programs' JSON files from dir. A missing or unreadable
@@ -96,7 +97,7 @@ func Gather(dir string, m Machine) Results {
 				figs, b.Pass, err = coldstart(data)
 			case "apibench":
 				figs, b.Pass, err = apibench(data)
-			case "connectorbench", "msgbench":
+			case "connectorbench", "msgbench", "autobench":
 				figs, b.Pass, err = targets(p.name, data)
 			}
 			if err != nil {

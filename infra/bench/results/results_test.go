@@ -62,6 +62,12 @@ func sampleDir(t *testing.T, coldPass bool) string {
 	if err := msg.WriteJSON(filepath.Join(dir, "msgbench.json")); err != nil {
 		t.Fatal(err)
 	}
+	// autobench writes its own report of the same targets' shape.
+	auto := `{"n":10000,"targets":[{"name":"scheduler release lag p95","value":1.5,"unit":"s","comparison":"≤","limit":2,"valid":true,` +
+		`"notes":["baseline: the same ticker releasing 10000 no-op items, lag p95 0.40 s"]}],"pass":true}`
+	if err := os.WriteFile(filepath.Join(dir, "autobench.json"), []byte(auto), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -78,8 +84,12 @@ func find(t *testing.T, b Bench, name string) Figure {
 
 func TestGather(t *testing.T) {
 	r := Gather(sampleDir(t, false), machine)
-	if r.Pass || len(r.Benches) != 4 {
+	if r.Pass || len(r.Benches) != 5 {
 		t.Fatalf("pass %v, %d benches", r.Pass, len(r.Benches))
+	}
+	if a := r.Benches[4]; a.Name != "autobench" || !a.Ran || !a.Pass ||
+		find(t, a, "scheduler release lag p95").Baseline != "baseline: the same ticker releasing 10000 no-op items, lag p95 0.40 s" {
+		t.Errorf("autobench: %+v", a)
 	}
 	cold, apib, conn := r.Benches[0], r.Benches[1], r.Benches[2]
 	if cold.Name != "coldstart" || !cold.Ran || cold.Pass || len(cold.Figures) != 4 {
@@ -218,7 +228,7 @@ func TestWriteJSONRoundTrips(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Machine != machine || back.Pass != r.Pass || len(back.Benches) != 4 || len(back.Benches[0].Figures) != 4 {
+	if back.Machine != machine || back.Pass != r.Pass || len(back.Benches) != len(programs) || len(back.Benches[0].Figures) != 4 {
 		t.Errorf("round trip: %+v", back)
 	}
 	if !strings.Contains(b.String(), `"target": "≤ 1.5× baseline"`) {

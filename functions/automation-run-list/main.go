@@ -1,0 +1,9 @@
+// Command automation-run-list is the Lambda behind its runs API route (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/runapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartAPI("automation-run-list", runapi.AutomationRunList) }

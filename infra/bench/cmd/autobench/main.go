@@ -1,0 +1,329 @@
+// Command autobench is the automations' part of `make bench` (issue 14):
+// on a fresh in-memory emulator stack it enrolls -n contacts in a
+// three-node automation (add a tag, wait -wait, set a field) and lets the
+// scheduler's ticker (the releaser make run's poller and scheduler-tick
+// run, every -tick, -concurrency handlers at once) take every run to its
+// end. It checks that every run completed with each of its three steps
+// recorded once (no step ran twice), and measures the scheduler's release
+// lag (a due item's handler start minus its due time) at p95, target
+// ≤ 2 s, beside the lag of the same ticker releasing as many no-op items
+// (the baseline: the ticker's own poll interval and reads).
+//
+//	go run ./infra/bench/cmd/autobench [-n 10000] [-tick 250ms] [-concurrency 16] [-json out.json]
+//
+// It exits 1 when a target is missed, 2 when it cannot run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/provision"
+	"github.com/startmsg/chatbackend/shared/appenv"
+	"github.com/startmsg/chatbackend/shared/automations"
+	"github.com/startmsg/chatbackend/shared/contacts"
+	"github.com/startmsg/chatbackend/shared/scheduler"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+// LagTarget is the release lag p95 the runs' due items must meet.
+const LagTarget = 2.0 // seconds
+
+// Target is one figure of the report (connector.Report's shape, which
+// benchreport reads).
+type Target struct {
+	Name    string   `json:"name"`
+	Value   float64  `json:"value"`
+	Unit    string   `json:"unit"`
+	Cmp     string   `json:"comparison"`
+	Limit   float64  `json:"limit"`
+	Valid   bool     `json:"valid"`
+	Invalid string   `json:"invalid,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Report is the run's outcome (-json).
+type Report struct {
+	N            int      `json:"n"`
+	TickMS       int64    `json:"tick_ms"`
+	Concurrency  int      `json:"concurrency"`
+	WaitMS       int64    `json:"wait_ms"`
+	EnrollPerSec float64  `json:"enroll_per_s"`
+	Completed    int      `json:"completed"`
+	Repeated     int      `json:"steps_repeated"`
+	Wrong        int      `json:"runs_wrong"`
+	LagP50       float64  `json:"lag_p50_s"`
+	LagP95       float64  `json:"lag_p95_s"`
+	LagMax       float64  `json:"lag_max_s"`
+	BaseP95      float64  `json:"baseline_lag_p95_s"`
+	Seconds      float64  `json:"seconds"`
+	Targets      []Target `json:"targets"`
+	Pass         bool     `json:"pass"`
+}
+
+func main() {
+	n := flag.Int("n", 10000, "contacts enrolled")
+	tick := flag.Duration("tick", 250*time.Millisecond, "the ticker's poll interval")
+	conc := flag.Int("concurrency", 16, "handlers the releaser runs at once, and enrollments in flight")
+	wait := flag.Duration("wait", 2*time.Second, "the automation's wait")
+	out := flag.String("json", "", "write the report as JSON here")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	rep, err := run(context.Background(), *n, *tick, *conc, *wait)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "autobench:", err)
+		os.Exit(2)
+	}
+	fmt.Printf("automations, %d contacts enrolled in add tag → wait %s → set field (ticker every %s, %d handlers at once):\n", rep.N, *wait, *tick, rep.Concurrency)
+	fmt.Printf("  enrollment             %8.0f runs/s\n", rep.EnrollPerSec)
+	fmt.Printf("  completed              %8d of %d (wrong %d, steps repeated %d) in %.1f s\n", rep.Completed, rep.N, rep.Wrong, rep.Repeated, rep.Seconds)
+	fmt.Printf("  release lag            p50 %.2f s, p95 %.2f s, max %.2f s (target p95 ≤ %.0f s)\n", rep.LagP50, rep.LagP95, rep.LagMax, LagTarget)
+	fmt.Printf("  baseline (no-op items) p95 %.2f s\n", rep.BaseP95)
+	if *out != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "autobench:", err)
+			os.Exit(2)
+		}
+	}
+	if !rep.Pass {
+		fmt.Println("autobench: FAIL")
+		os.Exit(1)
+	}
+	fmt.Println("autobench: PASS")
+}
+
+// lags records release lags, seconds.
+type lags struct {
+	mu sync.Mutex
+	v  []float64
+}
+
+func (l *lags) add(d scheduler.Due) {
+	s := time.Since(d.At).Seconds()
+	l.mu.Lock()
+	l.v = append(l.v, s)
+	l.mu.Unlock()
+}
+
+func (l *lags) pct(p float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.v) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+// ticker runs the releaser every tick until ctx ends.
+func ticker(ctx context.Context, r *scheduler.Releaser, tick time.Duration) {
+	for ctx.Err() == nil {
+		if _, err := r.Drain(ctx, 0); err != nil && ctx.Err() == nil {
+			slog.Error("tick", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(tick):
+		}
+	}
+}
+
+func run(ctx context.Context, n int, tick time.Duration, conc int, wait time.Duration) (Report, error) {
+	rep := Report{N: n, TickMS: tick.Milliseconds(), Concurrency: conc, WaitMS: wait.Milliseconds()}
+	d, stop, err := stack(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer stop()
+	const tenant = "ten_bench"
+
+	// Baseline: the ticker alone, n no-op items due over the time the
+	// enrollments take (put as fast as they go).
+	base := &lags{}
+	{
+		tctx, cancel := context.WithCancel(ctx)
+		var done atomic.Int64
+		r := wiring.Releaser(d, map[string]scheduler.Handler{"bench.noop": func(_ context.Context, due scheduler.Due) error {
+			base.add(due)
+			done.Add(1)
+			return nil
+		}})
+		r.Concurrency = conc
+		go ticker(tctx, r, tick)
+		store := d.DueStore()
+		if err := parallel(n, conc, func(i int) error {
+			return store.Put(ctx, scheduler.Due{Kind: "bench.noop", TenantID: tenant, Ref: fmt.Sprint(i), At: time.Now()})
+		}); err != nil {
+			cancel()
+			return rep, err
+		}
+		for end := time.Now().Add(10 * time.Minute); done.Load() < int64(n) && time.Now().Before(end); {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		rep.BaseP95 = base.pct(0.95)
+	}
+
+	// The automation and the contacts (untimed).
+	now := time.Now()
+	a := automations.Automation{ID: "aut_bench", TenantID: tenant, Name: "bench", On: true, Version: 1, CreatedAt: now.Unix(), UpdatedAt: now.Unix(),
+		Triggers: []automations.Trigger{}, Nodes: []automations.Node{
+			{ID: "n1", Type: automations.NodeAddTag, Tag: "bench"},
+			{ID: "n2", Type: automations.NodeWait, Seconds: int64(wait / time.Second)},
+			{ID: "n3", Type: automations.NodeSetField, Field: "lastName", Value: "done"},
+		}}
+	if a.Nodes[1].Seconds < 1 {
+		return rep, errors.New("-wait must be at least 1s")
+	}
+	if err := d.Automations().CreateAutomation(ctx, a); err != nil {
+		return rep, err
+	}
+	ids := make([]string, n)
+	cs := d.Contacts()
+	if err := parallel(n, conc, func(i int) error {
+		ids[i] = fmt.Sprintf("%015d", 100000000000000+i)
+		return cs.CreateContact(ctx, contacts.Contact{ID: ids[i], TenantID: tenant, Fields: map[string]string{"firstName": "Bench"},
+			Custom: map[string]string{}, Tags: []string{}, CreatedAt: now.Unix(), UpdatedAt: now.Unix(), Version: 1})
+	}); err != nil {
+		return rep, err
+	}
+
+	// The runs: the engine behind the ticker, its lags recorded.
+	lag := &lags{}
+	var released atomic.Int64
+	engine := d.AutomationEngine()
+	r := wiring.Releaser(d, map[string]scheduler.Handler{automations.StepKind: func(ctx context.Context, due scheduler.Due) error {
+		lag.add(due)
+		err := engine.Handle(ctx, due)
+		if err == nil {
+			released.Add(1)
+		}
+		return err
+	}})
+	r.Concurrency = conc
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ticker(tctx, r, tick)
+	svc := d.Enrollment()
+	start := time.Now()
+	if err := parallel(n, conc, func(i int) error {
+		_, err := svc.Enroll(ctx, tenant, a.ID, ids[i], automations.SourceAPI)
+		return err
+	}); err != nil {
+		return rep, err
+	}
+	rep.EnrollPerSec = float64(n) / time.Since(start).Seconds()
+	// Each run is two releases: its first step (the tag, the wait), and
+	// its last (the field) once the wait is over.
+	for end := time.Now().Add(20 * time.Minute); released.Load() < int64(2*n) && time.Now().Before(end); {
+		time.Sleep(200 * time.Millisecond)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	cancel()
+	time.Sleep(tick)
+
+	// Every run: completed, its three steps once each, in order.
+	runs := d.Runs()
+	var mu sync.Mutex
+	if err := parallel(n, conc, func(i int) error {
+		p, err := runs.ContactRuns(ctx, tenant, "", ids[i], 10, "")
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(p.Runs) != 1 {
+			rep.Wrong++
+			return nil
+		}
+		run := p.Runs[0]
+		var nodes []string
+		for _, s := range run.Steps {
+			nodes = append(nodes, s.Node)
+		}
+		seen := map[string]int{}
+		for _, x := range nodes {
+			seen[x]++
+			if seen[x] == 2 {
+				rep.Repeated++
+			}
+		}
+		switch {
+		case run.Status == automations.RunCompleted && fmt.Sprint(nodes) == "[n1 n2 n3]":
+			rep.Completed++
+		default:
+			rep.Wrong++
+		}
+		return nil
+	}); err != nil {
+		return rep, err
+	}
+	rep.LagP50, rep.LagP95, rep.LagMax = lag.pct(0.5), lag.pct(0.95), lag.pct(1)
+	notes := []string{fmt.Sprintf("baseline: the same ticker releasing %d no-op items, lag p95 %.2f s", n, rep.BaseP95),
+		fmt.Sprintf("ticker poll interval %s, %d handlers at once", tick, conc)}
+	rep.Targets = []Target{
+		{Name: "every run finished", Value: float64(rep.Completed), Unit: "runs", Cmp: "≥", Limit: float64(n), Valid: true,
+			Notes: []string{fmt.Sprintf("%d contacts enrolled at %.0f/s; runs wrong %d", n, rep.EnrollPerSec, rep.Wrong)}},
+		{Name: "steps run twice", Value: float64(rep.Repeated), Unit: "steps", Cmp: "≤", Limit: 0, Valid: true},
+		{Name: "scheduler release lag p95", Value: rep.LagP95, Unit: "s", Cmp: "≤", Limit: LagTarget, Valid: true, Notes: notes},
+	}
+	rep.Pass = rep.Completed == n && rep.Repeated == 0 && rep.Wrong == 0 && rep.LagP95 <= LagTarget
+	return rep, nil
+}
+
+// stack starts in-memory emulators with the two tables; stop stops them.
+func stack(ctx context.Context) (*wiring.Env, func(), error) {
+	emu, err := emulators.Start(ctx, emulators.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var once sync.Once
+	stop := func() { once.Do(emu.Stop) }
+	vars := map[string]string{appenv.TableName: "autobench", appenv.OpsTableName: "autobench-ops", appenv.Stage: "bench"}
+	d := wiring.FromConfig(emu.AWSConfig(), func(k string) string { return vars[k] })
+	if err := provision.EnsureTables(ctx, d.DDB, vars[appenv.TableName], vars[appenv.OpsTableName]); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return d, stop, nil
+}
+
+// parallel runs f(0..n-1) on up to conc goroutines; the first error wins.
+func parallel(n, conc int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var first error
+	var mu sync.Mutex
+	for range min(conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
