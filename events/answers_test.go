@@ -137,6 +137,14 @@ var sampleAnswers = map[string]func(any) error{
 	"hook-unsubscribe":        want("status", "success"),
 	"hook-sample":             want("0.psid", "12765756", "0.email", "testuser@example.com"),
 	"events-collect":          want("data.id", appevents.SampleContact, "data.psid", appevents.SampleContact),
+	// Automations (seed 003) on the seeded ones (seed_automations.go).
+	"automation-create": all(want("data.name", "Welcome", "data.on", false, "data.version", 1, "data.nodes.0.id", "n1", "data.nodes.1.seconds", 60),
+		contains("data.id", "aut_")),
+	"automation-list":   listed("data", "id", appevents.SampleAutomation),
+	"automation-get":    want("data.id", appevents.SampleAutomation, "data.nodes.0.type", "add_tag"),
+	"automation-update": want("data.id", appevents.SampleAutomation, "data.name", "Sample automation", "data.nodes.1.until", "09:30"),
+	"automation-switch": want("data.id", appevents.SampleAutomation, "data.on", true),
+	"automation-delete": want("status", "success"),
 	// Sender installations (seed 004) on the seeded ones (seed_installations.go).
 	"installation-create": all(want("data.name", "Shop sender", "data.channel_id", appevents.SampleWAChannel, "data.use_api", true,
 		"data.numbers.0", "+923004445566", "data.default_country", "PK"), contains("data.secret", "is_")),

@@ -33,7 +33,8 @@ const (
 // token SampleVerifyToken), the channel token SampleToken, the contact
 // SampleContact, the connector samples' connections (seed_connections.go),
 // the sample WhatsApp channel with what its samples name
-// (seed_whatsapp.go) and the sender installations (seed_installations.go).
+// (seed_whatsapp.go), the automation samples' automations
+// (seed_automations.go) and the sender installations (seed_installations.go).
 // It leaves existing items as they are, so running it again (every `make
 // run` does) changes nothing.
 func Seed(ctx context.Context, d *wiring.Env) error {
@@ -81,6 +82,9 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 		return err
 	}
 	if err := seedWhatsApp(ctx, d); err != nil {
+		return err
+	}
+	if err := seedAutomations(ctx, d); err != nil {
 		return err
 	}
 	return seedInstallations(ctx, d)

@@ -54,6 +54,7 @@ var tagAreas = map[string]string{
 	"contacts":       areaContacts,
 	"contact fields": areaContacts,
 	"actions":        areaContacts,
+	"automations":    areaContacts,
 	"connections":    areaConnections,
 	"zapier":         areaConnections,
 	"templates":      areaMessaging,
