@@ -18,7 +18,8 @@ package readme_test
 // pipefail), so a variable one block sets is there for the next, in a
 // directory that holds .local/demo.env with the variables `make run` writes
 // for its demo tenant (API_URL, ADMIN_KEY, TENANT_ID, ACCOUNT_SECRET,
-// CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK).
+// CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK;
+// AUTOMATION_ID).
 // A curl wrapper first on PATH checks each answer's status.
 
 import (
@@ -153,6 +154,7 @@ func TestReadmeExamples(t *testing.T) {
 	writeDemoEnv(t, s, filepath.Join(dir, ".local", "demo.env"))
 	seedWhatsApp(t, s, filepath.Join(dir, ".local", "demo.env"))
 	seedInstallation(t, s, filepath.Join(dir, ".local", "demo.env"))
+	seedAutomation(t, s, filepath.Join(dir, ".local", "demo.env"))
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
