@@ -123,7 +123,7 @@ var sampleAnswers = map[string]func(any) error{
 	"admin-whatsapp-set": want("data.id", appevents.SampleWAChannel, "data.instance_id", appevents.SampleWAInstance,
 		"data.whatsapp.phone_number_id", appevents.SampleWAPhoneID, "data.whatsapp.configured", true),
 	// The answer shows the account SID and from number, never the token.
-	"admin-twilio-set": all(want("data.id", appevents.SampleSMSChannel, "data.kind", "sms", "data.twilio.account_sid", "AC00000000000000000000000000000042",
+	"admin-twilio-set": all(want("data.id", appevents.SampleSMSChannel, "data.kind", "sms", "data.twilio.account_sid", appevents.SampleTwilioSID,
 		"data.twilio.from", "+15005550006", "data.twilio.configured", true, "data.twilio.auth_token", nil)),
 	// The connector (seed 000) on the seeded connections (seed_connections.go).
 	"connection-create": all(want("data.name", "Order CRM", "data.url", "https://93.184.215.14/hooks/orders", "data.page_id", appevents.SampleChannel,
@@ -144,6 +144,14 @@ var sampleAnswers = map[string]func(any) error{
 	"hook-unsubscribe":        want("status", "success"),
 	"hook-sample":             want("0.psid", "12765756", "0.email", "testuser@example.com"),
 	"events-collect":          want("data.id", appevents.SampleContact, "data.psid", appevents.SampleContact),
+	// Automations (seed 003) on the seeded ones (seed_automations.go).
+	"automation-create": all(want("data.name", "Welcome", "data.on", false, "data.version", 1, "data.nodes.0.id", "n1", "data.nodes.1.seconds", 60),
+		contains("data.id", "aut_")),
+	"automation-list":   listed("data", "id", appevents.SampleAutomation),
+	"automation-get":    want("data.id", appevents.SampleAutomation, "data.nodes.0.type", "add_tag"),
+	"automation-update": want("data.id", appevents.SampleAutomation, "data.name", "Sample automation", "data.nodes.1.until", "09:30"),
+	"automation-switch": want("data.id", appevents.SampleAutomation, "data.on", true),
+	"automation-delete": want("status", "success"),
 	// Sender installations (seed 004) on the seeded ones (seed_installations.go).
 	"installation-create": all(want("data.name", "Shop sender", "data.channel_id", appevents.SampleWAChannel, "data.use_api", true,
 		"data.numbers.0", "+923004445566", "data.default_country", "PK"), contains("data.secret", "is_")),

@@ -33,8 +33,9 @@ const (
 // token SampleVerifyToken), the channel token SampleToken, the contact
 // SampleContact, the connector samples' connections (seed_connections.go),
 // the sample WhatsApp channel with what its samples name
-// (seed_whatsapp.go), the sample SMS channel (seed_twilio.go) and the
-// sender installations (seed_installations.go).
+// (seed_whatsapp.go), the sample SMS channel (seed_twilio.go), the
+// automation samples' automations (seed_automations.go) and the sender
+// installations (seed_installations.go).
 // It leaves existing items as they are, so running it again (every `make
 // run` does) changes nothing.
 func Seed(ctx context.Context, d *wiring.Env) error {
@@ -87,7 +88,7 @@ func Seed(ctx context.Context, d *wiring.Env) error {
 	if err := seedTwilio(ctx, d); err != nil {
 		return err
 	}
-	if err := seedAutomation(ctx, d); err != nil {
+	if err := seedAutomations(ctx, d); err != nil {
 		return err
 	}
 	return seedInstallations(ctx, d)

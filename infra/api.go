@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -132,13 +132,23 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 	bodies := newBodyValidation(api)
 
 	auth := b.newAuthorizers()
-	var routeFns []string
+	// Each route function is invoked with its area's invoke role (its
+	// first route's tag, as areaOf places it).
+	roleFns := map[string][]string{}
+	roleOf := map[string]string{}
 	for _, r := range rts {
-		if _, ok := b.functions[r.Function]; ok && !slices.Contains(routeFns, r.Function) {
-			routeFns = append(routeFns, r.Function)
+		if _, ok := b.functions[r.Function]; ok && roleOf[r.Function] == "" {
+			id := invokeRoleOf(tagAreas[r.Tag])
+			roleOf[r.Function] = id
+			roleFns[id] = append(roleFns[id], r.Function)
 		}
 	}
-	invoke := b.newInvokeRole(routeFns)
+	invoke := map[string]awsiam.Role{}
+	for _, id := range invokeRoles {
+		if len(roleFns[id]) > 0 {
+			invoke[id] = b.newInvokeRole(id, roleFns[id])
+		}
+	}
 	for _, r := range rts {
 		fn, ok := b.functions[r.Function]
 		if !ok {
@@ -148,7 +158,7 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		opts.OperationName = jsii.String(r.Function)
 		bodies.apply(r, opts)
 		res := api.Root().ResourceForPath(jsii.String(r.Path))
-		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), lambdaProxy(fn, invoke), opts)
+		m := res.AddMethod(jsii.String(strings.ToUpper(r.Method)), lambdaProxy(fn, invoke[roleOf[r.Function]]), opts)
 		if r.Auth == routes.AuthNone {
 			suppress(m, false, nag("AwsSolutions-APIG4", publicReason(r)))
 		}

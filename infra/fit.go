@@ -47,20 +47,19 @@ func (b *backend) inlinePolicies() {
 	}
 }
 
-// newInvokeRole is the one role API Gateway assumes to call the route
-// functions (the integrations' credentials), instead of one
-// AWS::Lambda::Permission per method: lambda:InvokeFunction on exactly the
-// functions that serve routes, nothing else. Its statements are inline.
-// It is the root stack's, beside the methods; the functions' ARNs come
-// from their nested stacks' outputs.
-func (b *backend) newInvokeRole(fns []string) awsiam.Role {
+// newInvokeRole is a role API Gateway assumes to call route functions
+// (the integrations' credentials), instead of one AWS::Lambda::Permission
+// per method: lambda:InvokeFunction on exactly the functions fns, nothing
+// else. Its statements are inline. It is the root stack's, beside the
+// methods; the functions' ARNs come from their nested stacks' outputs.
+func (b *backend) newInvokeRole(id string, fns []string) awsiam.Role {
 	arns := make([]*string, 0, len(fns))
 	for _, name := range fns {
 		arns = append(arns, b.functions[name].FunctionArn())
 	}
-	return awsiam.NewRole(b.stack, jsii.String("ApiInvokeRole"), &awsiam.RoleProps{
+	return awsiam.NewRole(b.stack, jsii.String(id), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
-		Description: jsii.String("API Gateway " + b.stage + ": invokes the route functions"),
+		Description: jsii.String("API Gateway " + b.stage + ": invokes the route functions" + invokeRoleScope[id]),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"InvokeRouteFunctions": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -70,6 +69,30 @@ func (b *backend) newInvokeRole(fns []string) awsiam.Role {
 			}),
 		},
 	})
+}
+
+// The invoke roles (construct IDs). IAM takes at most 10,240 characters of
+// inline policy per role, and each route function's ARN is one entry, so
+// one role for the whole API ran out of room at about 80 functions
+// (TestInvokeRolePolicySize): the messaging areas' functions (templates,
+// seed 002, messages, installations) are invoked with a role of their own,
+// the others with the first one, which keeps its logical ID.
+const (
+	invokeRole          = "ApiInvokeRole"
+	invokeRoleMessaging = "ApiInvokeRoleMessaging"
+)
+
+// invokeRoles lists the invoke roles in the order they are made.
+var invokeRoles = []string{invokeRole, invokeRoleMessaging}
+
+var invokeRoleScope = map[string]string{invokeRoleMessaging: " of the messaging and installations areas"}
+
+// invokeRoleOf is the invoke role of the functions of a nested stack area.
+func invokeRoleOf(area string) string {
+	if area == areaMessaging || area == areaInstallations {
+		return invokeRoleMessaging
+	}
+	return invokeRole
 }
 
 // lambdaProxy is API Gateway's Lambda proxy integration of fn with the

@@ -160,34 +160,49 @@ func TestInlinePolicies(t *testing.T) {
 	})
 }
 
-// invokeRoleID is the logical ID of the role API Gateway invokes the route
-// functions with.
-func (f *fixture) invokeRoleID(t *testing.T) string {
+// invokeRoleIDs are the logical IDs of the roles API Gateway invokes the
+// route functions with (invokeRoles), in that order.
+func (f *fixture) invokeRoleIDs(t *testing.T) []string {
 	t.Helper()
-	return f.idOf(t, "AWS::IAM::Role", "ApiInvokeRole")
+	out := make([]string, len(invokeRoles))
+	for i, id := range invokeRoles {
+		out[i] = f.idOf(t, "AWS::IAM::Role", id)
+	}
+	return out
 }
 
-// TestInvokeRole: API Gateway invokes the route functions with one role
-// that may invoke exactly them (not the authorizer, not the stream and
-// queue consumers) and do nothing else; only API Gateway may assume it.
-// No route function has a resource-policy permission of its own; the
-// authorizer keeps its (TestAuthorizers).
+// invokeGrants are the grants of every invoke role.
+func (f *fixture) invokeGrants(t *testing.T) []grant {
+	var gs []grant
+	for _, id := range f.invokeRoleIDs(t) {
+		gs = append(gs, f.roleGrants(id)...)
+	}
+	return gs
+}
+
+// TestInvokeRole: API Gateway invokes the route functions with the invoke
+// roles, which together may invoke exactly them (not the authorizer, not
+// the stream and queue consumers), each route function with one role, and
+// do nothing else; only API Gateway may assume them. No route function has
+// a resource-policy permission of its own; the authorizer keeps its
+// (TestAuthorizers).
 func TestInvokeRole(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
-		id := f.invokeRoleID(t)
-		p := f.props(id)
-		trust, _ := json.Marshal(p["AssumeRolePolicyDocument"])
-		if !strings.Contains(string(trust), `"Service":"apigateway.amazonaws.com"`) || strings.Count(string(trust), `"Principal"`) != 1 {
-			t.Errorf("trust policy %s, want API Gateway alone", trust)
-		}
-		if _, ok := p["ManagedPolicyArns"]; ok {
-			t.Errorf("managed policies %v", p["ManagedPolicyArns"])
+		for _, id := range f.invokeRoleIDs(t) {
+			p := f.props(id)
+			trust, _ := json.Marshal(p["AssumeRolePolicyDocument"])
+			if !strings.Contains(string(trust), `"Service":"apigateway.amazonaws.com"`) || strings.Count(string(trust), `"Principal"`) != 1 {
+				t.Errorf("%s: trust policy %s, want API Gateway alone", id, trust)
+			}
+			if _, ok := p["ManagedPolicyArns"]; ok {
+				t.Errorf("%s: managed policies %v", id, p["ManagedPolicyArns"])
+			}
 		}
 		routeFns := map[string]bool{}
 		for _, r := range f.routes {
 			routeFns[r.Function] = true
 		}
-		gs := f.roleGrants(id)
+		gs := f.invokeGrants(t)
 		for _, g := range gs {
 			if g.action != "lambda:InvokeFunction" || g.condition != nil {
 				t.Errorf("grant %v, want lambda:InvokeFunction only", g)
@@ -199,6 +214,15 @@ func TestInvokeRole(t *testing.T) {
 			may := allows(gs, "lambda:InvokeFunction", fid)
 			if may {
 				invoked++
+			}
+			roles := 0
+			for _, id := range f.invokeRoleIDs(t) {
+				if allows(f.roleGrants(id), "lambda:InvokeFunction", fid) {
+					roles++
+				}
+			}
+			if may && roles != 1 {
+				t.Errorf("%s: %d invoke roles may invoke it, want one", name, roles)
 			}
 			if may != routeFns[name] {
 				t.Errorf("%s: invoke role may invoke it: %v, serves a route: %v", name, may, routeFns[name])
@@ -233,8 +257,8 @@ func TestInvokeRole(t *testing.T) {
 }
 
 // TestInvokeRolePolicySize: IAM takes at most 10,240 characters of inline
-// policy per role. The invoke role names every route function's ARN, so it
-// grows with the API; counted here with the longest ARN a function can
+// policy per role. An invoke role names each of its route functions' ARN,
+// so it grows with its areas; counted here with the longest ARN a function can
 // have (a 64-character name in the longest partition and region).
 func TestInvokeRolePolicySize(t *testing.T) {
 	const (
@@ -243,17 +267,19 @@ func TestInvokeRolePolicySize(t *testing.T) {
 		overhead  = 200 // version, statement, effect, action, policy name
 	)
 	each(t, func(t *testing.T, f *fixture) {
-		var n int
-		for _, g := range f.roleGrants(f.invokeRoleID(t)) {
-			if list, ok := g.resource.([]any); ok {
-				n += len(list)
-			} else {
-				n++
+		for _, id := range f.invokeRoleIDs(t) {
+			var n int
+			for _, g := range f.roleGrants(id) {
+				if list, ok := g.resource.([]any); ok {
+					n += len(list)
+				} else {
+					n++
+				}
 			}
-		}
-		if size := overhead + n*longest; size > maxInline {
-			t.Errorf("the invoke role's policy may reach %d characters for %d functions, IAM takes %d: split it (a second role or a managed policy)",
-				size, n, maxInline)
+			if size := overhead + n*longest; size > maxInline {
+				t.Errorf("invoke role %s's policy may reach %d characters for %d functions, IAM takes %d: split it (another role: invokeRoleOf)",
+					id, size, n, maxInline)
+			}
 		}
 	})
 }

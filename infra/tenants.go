@@ -70,6 +70,9 @@ func limitsOf(l limits.Limits) (limits.Limits, error) {
 	if l.DeliveriesPerSecond == 0 {
 		l.DeliveriesPerSecond = d.DeliveriesPerSecond
 	}
+	if l.AutomationsPerTenant == 0 {
+		l.AutomationsPerTenant = d.AutomationsPerTenant
+	}
 	return l, l.Validate()
 }
 
@@ -80,6 +83,7 @@ var tenantSettings = []struct{ context, env string }{
 	{"contactsPerTenant", limits.EnvContactsPerTenant},
 	{"connectionsPerChannel", limits.EnvConnectionsPerChannel},
 	{"deliveriesPerSecond", limits.EnvDeliveriesPerSecond},
+	{"automationsPerTenant", limits.EnvAutomationsPerTenant},
 }
 
 // tenantSettingsOf reads the app's tenant settings: the CDK context value
@@ -104,7 +108,7 @@ func tenantSettingsOf(ctx func(string) any, getenv func(string) string) (concurr
 			return 0, limits.Limits{}, fmt.Errorf("%s %q: want a whole number from 1", s.context, v)
 		}
 	}
-	return int(vals[0]), limits.Limits{ContactsPerTenant: vals[1], ConnectionsPerChannel: int(vals[2]), DeliveriesPerSecond: int(vals[3])}, nil
+	return int(vals[0]), limits.Limits{ContactsPerTenant: vals[1], ConnectionsPerChannel: int(vals[2]), DeliveriesPerSecond: int(vals[3]), AutomationsPerTenant: int(vals[4])}, nil
 }
 
 // addLimits gives every function the stage's per-tenant limits as
@@ -112,7 +116,7 @@ func tenantSettingsOf(ctx func(string) any, getenv func(string) string) (concurr
 func (b *backend) addLimits() {
 	env := b.limits.Env()
 	for _, fn := range b.functions {
-		for _, k := range []string{limits.EnvContactsPerTenant, limits.EnvConnectionsPerChannel, limits.EnvDeliveriesPerSecond} {
+		for _, k := range []string{limits.EnvContactsPerTenant, limits.EnvConnectionsPerChannel, limits.EnvDeliveriesPerSecond, limits.EnvAutomationsPerTenant} {
 			fn.AddEnvironment(jsii.String(k), jsii.String(env[k]), nil)
 		}
 	}

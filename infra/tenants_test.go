@@ -11,7 +11,7 @@ import (
 // The dev fixture's tenant settings (prod keeps the defaults).
 const devDispatcherConcurrency = 7
 
-var devLimits = limits.Limits{ContactsPerTenant: 1234, ConnectionsPerChannel: 9, DeliveriesPerSecond: 11}
+var devLimits = limits.Limits{ContactsPerTenant: 1234, ConnectionsPerChannel: 9, DeliveriesPerSecond: 11, AutomationsPerTenant: 13}
 
 // wantTenantSettings is what the fixture of a stage was built with.
 func wantTenantSettings(stage string) (int, limits.Limits) {

@@ -1,7 +1,6 @@
 package autorun_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -136,7 +135,7 @@ func outcomes(r automations.Run) string {
 // step recorded once.
 func TestRunCompletes(t *testing.T) {
 	f := newFixture(t)
-	f.automation("welcome", true,
+	f.automation("aut_welcome", true,
 		automations.Node{Type: automations.NodeAddTag, Tag: "vip"},
 		automations.Node{Type: automations.NodeSendMessage, ChannelID: f.tn.ChannelID, Text: "Hello, your package"},
 		automations.Node{Type: automations.NodeWait, Seconds: 30},
@@ -145,7 +144,7 @@ func TestRunCompletes(t *testing.T) {
 		automations.Node{Type: automations.NodeAddTag, Tag: "never"},
 		automations.Node{Type: automations.NodeRemoveTag, Tag: "vip"},
 	)
-	id := f.enroll(f.contact, "welcome")
+	id := f.enroll(f.contact, "aut_welcome")
 	r := f.waitRun(f.contact, id, "the wait", func(r automations.Run) bool { return r.WaitUntil != 0 })
 	if r.Status != automations.RunActive || outcomes(r) != "n1:add_tag:ok n2:send_message:ok n3:wait:ok" || r.Node != "n4" {
 		t.Fatalf("before the wait ends: %+v", r)
@@ -178,10 +177,10 @@ func TestRunCompletes(t *testing.T) {
 	// (The test's clock stands still: a millisecond between the runs
 	// orders them as time would.)
 	f.s.Clock.Add(time.Millisecond)
-	second := f.enroll(f.contact, "welcome")
+	second := f.enroll(f.contact, "aut_welcome")
 	other := f.newContact("+923001234568")
 	f.s.Clock.Add(time.Millisecond)
-	third := f.enroll(other, "welcome")
+	third := f.enroll(other, "aut_welcome")
 
 	// The runs API (account secret): newest first, with the steps, paged.
 	get := func(path string) stacktest.Response {
@@ -204,11 +203,11 @@ func TestRunCompletes(t *testing.T) {
 		t.Fatalf("contact's runs: %s", r1.Body)
 	}
 	done := r1.JSON["data"].([]any)[1].(map[string]any)
-	if done["status"] != "completed" || len(done["steps"].([]any)) != 6 || done["automation_id"] != "welcome" || done["source"] != "api" {
+	if done["status"] != "completed" || len(done["steps"].([]any)) != 6 || done["automation_id"] != "aut_welcome" || done["source"] != "api" {
 		t.Fatalf("a listed run: %v", done)
 	}
 	var listed []string
-	page := get("/v1/automations/welcome/runs?limit=2")
+	page := get("/v1/automations/aut_welcome/runs?limit=2")
 	listed = append(listed, ids(page)...)
 	next, _ := stacktest.Path(page.JSON, "links.next").(string)
 	if next == "" {
@@ -220,16 +219,16 @@ func TestRunCompletes(t *testing.T) {
 		t.Fatalf("automation's runs: %v %s", listed, page.Body)
 	}
 	for path, status := range map[string]int{
-		"/v1/automations/nope/runs":               http.StatusNotFound,
-		"/v1/contact/123456789012345/runs":        http.StatusNotFound,
-		"/v1/automations/welcome/runs?limit=0":    http.StatusBadRequest,
-		"/v1/automations/welcome/runs?cursor=xyz": http.StatusBadRequest,
+		"/v1/automations/nope/runs":                   http.StatusNotFound,
+		"/v1/contact/123456789012345/runs":            http.StatusNotFound,
+		"/v1/automations/aut_welcome/runs?limit=0":    http.StatusBadRequest,
+		"/v1/automations/aut_welcome/runs?cursor=xyz": http.StatusBadRequest,
 	} {
 		if r := f.s.Do("GET", path, f.tn.Secret, nil); r.Status != status || r.JSON["status"] != "error" {
 			t.Errorf("GET %s: %d %s, want %d", path, r.Status, r.Body, status)
 		}
 	}
-	if r := f.s.Do("GET", "/v1/automations/welcome/runs", "Bearer "+f.tn.Token, nil); r.Status != http.StatusForbidden {
+	if r := f.s.Do("GET", "/v1/automations/aut_welcome/runs", "Bearer "+f.tn.Token, nil); r.Status != http.StatusForbidden {
 		t.Errorf("a channel token on the runs API: %d %s", r.Status, r.Body)
 	}
 }
@@ -267,15 +266,11 @@ func TestEnrollRules(t *testing.T) {
 	if err != nil || len(p.Runs) != 1 || p.Runs[0].AutomationID != "long" {
 		t.Fatalf("runs: %v %+v", err, p)
 	}
-	// The references hook (automations.CheckRefs): its error, nothing
-	// enrolled.
-	svc := f.s.Deps.Enrollment()
-	svc.Refs = func(context.Context, automations.Automation) error {
-		return apperr.Rejected("nodes[0].channel_id", `channel "ch_gone" not found`)
-	}
-	f.automation("refs", true, automations.Node{Type: automations.NodeAddTag, Tag: "x"})
-	if _, err := svc.Enroll(t.Context(), f.tn.ID, "refs", f.contact, automations.SourceAPI); err == nil || !strings.Contains(err.Error(), "ch_gone") {
-		t.Fatalf("refs missing: %v", err)
+	// The references (automations.CheckRefs, as wired): a node naming a
+	// channel that is gone is the item's error, nothing enrolled.
+	f.automation("refs", true, automations.Node{Type: automations.NodeSendMessage, ChannelID: "ch_gone", Text: "hi"})
+	if res := f.actions(`[{"idContact":` + f.contact + `,"idAuto":"refs"}]`); res[0]["status"] != "error" || !strings.Contains(res[0]["message"].(string), `"ch_gone"`) {
+		t.Fatalf("refs missing: %v", res)
 	}
 	if p, _ := f.s.Deps.Runs().ContactRuns(t.Context(), f.tn.ID, "", f.contact, 10, ""); len(p.Runs) != 1 {
 		t.Fatalf("enrolled despite missing references: %+v", p)
@@ -468,9 +463,20 @@ func TestCallConnection(t *testing.T) {
 		t.Fatalf("connection: %d %s", r.Status, r.Body)
 	}
 	conn := stacktest.Path(r.JSON, "data.id").(string)
+	// A second connection, deleted once the contact is enrolled: the
+	// step that calls it fails (and is retried).
+	r = f.s.Do("POST", "/v1/connections", "Bearer "+f.tn.Token, map[string]any{"name": "Gone", "url": srv.URL + "/gone", "triggers": []string{"email"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("second connection: %d %s", r.Status, r.Body)
+	}
+	gone := stacktest.Path(r.JSON, "data.id").(string)
 	f.automation("call", true, automations.Node{Type: automations.NodeCallConnection, ConnectionID: conn},
-		automations.Node{Type: automations.NodeCallConnection, ConnectionID: "conn_missing"})
+		automations.Node{Type: automations.NodeWait, Seconds: 2},
+		automations.Node{Type: automations.NodeCallConnection, ConnectionID: gone})
 	id := f.enroll(f.contact, "call")
+	if r := f.s.Do("DELETE", "/v1/connections/"+gone, "Bearer "+f.tn.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("delete the second connection: %d %s", r.Status, r.Body)
+	}
 	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		mu.Lock()
 		n := len(got)
@@ -488,7 +494,10 @@ func TestCallConnection(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], run.Steps[0].Detail+" ") || !strings.Contains(got[0], `"psid":"`+f.contact+`"`) {
 		t.Fatalf("calls %v, step %+v", got, run.Steps[0])
 	}
-	if run.Steps[0].Outcome != "ok" || len(run.Steps) < 2 || run.Steps[1].Outcome != "retry" || !strings.Contains(run.Steps[1].Error, "conn_missing") {
+	f.waitRun(f.contact, id, "the wait", func(r automations.Run) bool { return r.WaitUntil != 0 })
+	f.s.Clock.Add(3 * time.Second) // the wait ends
+	run = f.waitRun(f.contact, id, "the deleted connection's step", func(r automations.Run) bool { return len(r.Steps) >= 3 })
+	if run.Steps[0].Outcome != "ok" || run.Steps[2].Outcome != "retry" || !strings.Contains(run.Steps[2].Error, gone) {
 		t.Fatalf("steps: %s %+v", outcomes(run), run.Steps)
 	}
 }

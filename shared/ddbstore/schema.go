@@ -81,6 +81,8 @@ import (
 //	                           GSI1SK <createdAt ms:%013d>#<uuid>
 //	TENANT#<t>                 AUTO#<id>                            an automation (automations.Automation, whole;
 //	                                                                version-conditioned; automations.go)
+//	TENANT#<t>                 GUARD#AUTO                           the tenant's automation guard: v, moved on by every
+//	                                                                automation create (autoguard.go)
 //	AUTOCALL#<t>#<deliveryId>  AUTOCALL                             an automation's call of a connection (TTL a day; its
 //	                                                                INSERT's stream record queues the delivery: the
 //	                                                                trigger router; autocalls.go)

@@ -1,6 +1,7 @@
 // Package limits holds the per-tenant limits of a stage: how many contacts
-// a tenant may keep, how many connections a channel may have and how many
-// deliveries a tenant's webhooks get per second. The CDK app sets them per
+// a tenant may keep, how many connections a channel may have, how many
+// deliveries a tenant's webhooks get per second and how many automations
+// a tenant may have. The CDK app sets them per
 // stage as environment variables (Env); the functions read them with
 // FromEnv (an unset variable takes its default); GET /v1/me shows them.
 package limits
@@ -15,6 +16,7 @@ const (
 	EnvContactsPerTenant     = "LIMIT_CONTACTS_PER_TENANT"
 	EnvConnectionsPerChannel = "LIMIT_CONNECTIONS_PER_CHANNEL"
 	EnvDeliveriesPerSecond   = "LIMIT_DELIVERIES_PER_SECOND"
+	EnvAutomationsPerTenant  = "LIMIT_AUTOMATIONS_PER_TENANT"
 )
 
 // The defaults, for production as much as for a local stack.
@@ -29,6 +31,9 @@ const (
 	// DefaultDeliveriesPerSecond: a tenant's deliveries beyond this wait in
 	// the queue (they are never dropped).
 	DefaultDeliveriesPerSecond = 200
+	// DefaultAutomationsPerTenant: automations are a tenant's settings,
+	// listed whole by one query of its partition.
+	DefaultAutomationsPerTenant = 100
 )
 
 // Limits are one stage's per-tenant limits. Every value is at least 1.
@@ -42,6 +47,9 @@ type Limits struct {
 	// DeliveriesPerSecond is how many webhook deliveries per second the
 	// dispatcher sends for one tenant; the rest wait in the queue.
 	DeliveriesPerSecond int `json:"deliveries_per_second"`
+	// AutomationsPerTenant is how many automations a tenant may have; a
+	// create beyond it is refused (422).
+	AutomationsPerTenant int `json:"automations_per_tenant"`
 }
 
 // Defaults are the limits of a stage that sets none.
@@ -50,6 +58,7 @@ func Defaults() Limits {
 		ContactsPerTenant:     DefaultContactsPerTenant,
 		ConnectionsPerChannel: DefaultConnectionsPerChannel,
 		DeliveriesPerSecond:   DefaultDeliveriesPerSecond,
+		AutomationsPerTenant:  DefaultAutomationsPerTenant,
 	}
 }
 
@@ -71,6 +80,10 @@ func FromEnv(getenv func(string) string) (Limits, error) {
 		return Limits{}, err
 	}
 	l.DeliveriesPerSecond = int(n)
+	if n, err = parse(getenv, EnvAutomationsPerTenant, int64(l.AutomationsPerTenant), 10_000); err != nil {
+		return Limits{}, err
+	}
+	l.AutomationsPerTenant = int(n)
 	return l, nil
 }
 
@@ -81,6 +94,7 @@ func (l Limits) Env() map[string]string {
 		EnvContactsPerTenant:     strconv.FormatInt(l.ContactsPerTenant, 10),
 		EnvConnectionsPerChannel: strconv.Itoa(l.ConnectionsPerChannel),
 		EnvDeliveriesPerSecond:   strconv.Itoa(l.DeliveriesPerSecond),
+		EnvAutomationsPerTenant:  strconv.Itoa(l.AutomationsPerTenant),
 	}
 }
 

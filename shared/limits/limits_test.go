@@ -19,12 +19,12 @@ func TestFromEnvDefaults(t *testing.T) {
 }
 
 func TestFromEnvSet(t *testing.T) {
-	env := map[string]string{EnvContactsPerTenant: "5", EnvConnectionsPerChannel: "3", EnvDeliveriesPerSecond: "7"}
+	env := map[string]string{EnvContactsPerTenant: "5", EnvConnectionsPerChannel: "3", EnvDeliveriesPerSecond: "7", EnvAutomationsPerTenant: "4"}
 	l, err := FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l != (Limits{ContactsPerTenant: 5, ConnectionsPerChannel: 3, DeliveriesPerSecond: 7}) {
+	if l != (Limits{ContactsPerTenant: 5, ConnectionsPerChannel: 3, DeliveriesPerSecond: 7, AutomationsPerTenant: 4}) {
 		t.Fatalf("got %+v", l)
 	}
 	back := l.Env()
@@ -36,7 +36,7 @@ func TestFromEnvSet(t *testing.T) {
 }
 
 func TestFromEnvRefusesBadValues(t *testing.T) {
-	for _, name := range []string{EnvContactsPerTenant, EnvConnectionsPerChannel, EnvDeliveriesPerSecond} {
+	for _, name := range []string{EnvContactsPerTenant, EnvConnectionsPerChannel, EnvDeliveriesPerSecond, EnvAutomationsPerTenant} {
 		for _, v := range []string{"0", "-1", "ten", "1.5", "99999999999999999999"} {
 			_, err := FromEnv(func(k string) string {
 				if k == name {
@@ -49,8 +49,11 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 			}
 		}
 	}
-	if err := (Limits{ContactsPerTenant: 1, ConnectionsPerChannel: 0, DeliveriesPerSecond: 1}).Validate(); err == nil {
+	if err := (Limits{ContactsPerTenant: 1, ConnectionsPerChannel: 0, DeliveriesPerSecond: 1, AutomationsPerTenant: 1}).Validate(); err == nil {
 		t.Error("Validate accepted 0 connections per channel")
+	}
+	if err := (Limits{ContactsPerTenant: 1, ConnectionsPerChannel: 1, DeliveriesPerSecond: 1}).Validate(); err == nil {
+		t.Error("Validate accepted 0 automations per tenant")
 	}
 	if err := Defaults().Validate(); err != nil {
 		t.Errorf("defaults: %v", err)

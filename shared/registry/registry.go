@@ -10,6 +10,7 @@ import (
 
 	"github.com/startmsg/chatbackend/shared/actionapi"
 	"github.com/startmsg/chatbackend/shared/adminapi"
+	"github.com/startmsg/chatbackend/shared/automationapi"
 	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
@@ -37,6 +38,14 @@ import (
 var Packages = map[string]wiring.Builders{
 	"github.com/startmsg/chatbackend/shared/actionapi": {
 		"actions": wiring.Route(actionapi.Actions),
+	},
+	"github.com/startmsg/chatbackend/shared/automationapi": {
+		"automation-create": wiring.Route(automationapi.AutomationCreate),
+		"automation-list":   wiring.Route(automationapi.AutomationList),
+		"automation-get":    wiring.Route(automationapi.AutomationGet),
+		"automation-update": wiring.Route(automationapi.AutomationUpdate),
+		"automation-switch": wiring.Route(automationapi.AutomationSwitch),
+		"automation-delete": wiring.Route(automationapi.AutomationDelete),
 	},
 	"github.com/startmsg/chatbackend/shared/runapi": {
 		"automation-run-list": wiring.Route(runapi.AutomationRunList),

@@ -332,7 +332,7 @@ type Ports interface {
 	// trigger starts.
 	AutomationStore() automations.Store
 	RunStore() automations.RunStore
-	AutomationRefs() func(context.Context, automations.Automation) error
+	EnrollRefs() func(context.Context, automations.Automation) error
 	Clock() func() time.Time
 }
 
@@ -353,7 +353,7 @@ func Build(p Ports) lambdaapp.StreamHandler {
 		Log:       slog.Default(),
 		Enroller: &Enroller{Automations: p.AutomationStore(), Now: p.Clock(), Service: &autorun.Service{
 			Runs: p.RunStore(), Automations: p.AutomationStore(), Contacts: &contacts.Service{Store: p.ContactStore(), Now: p.Clock()},
-			Refs: p.AutomationRefs(), Now: p.Clock()}},
+			Refs: p.EnrollRefs(), Now: p.Clock()}},
 	}
 	return r.Handle
 }

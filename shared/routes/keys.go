@@ -76,6 +76,16 @@ var Keys = map[string]KeyScope{
 	"automation-run-list": {Read: settings, OpsRead: []string{KeyRuns, KeyRunList}, OpsWrite: rate},
 	"contact-run-list":    {Read: contactRead, OpsRead: []string{KeyRuns}, OpsWrite: rate},
 
+	// Automations are settings of the tenant (TENANT#<t>, SK AUTO#… and
+	// the limit's guard); so is what their nodes name (channels,
+	// templates, connections, custom fields), read when one is on.
+	"automation-create": {Read: settings, Write: settings, OpsRead: []string{KeyIdem}, OpsWrite: []string{KeyIdem, KeyRate}},
+	"automation-list":   {Read: settings, OpsWrite: rate},
+	"automation-get":    {Read: settings, OpsWrite: rate},
+	"automation-update": {Read: settings, Write: settings, OpsWrite: rate},
+	"automation-switch": {Read: settings, Write: settings, OpsWrite: rate},
+	"automation-delete": {Read: settings, Write: settings, OpsWrite: rate},
+
 	"connection-create":        {Read: settings, Write: settings, OpsWrite: rate},
 	"connection-list":          {Read: settings, OpsWrite: rate},
 	"connection-get":           {Read: settings, OpsWrite: rate},

@@ -142,6 +142,21 @@ var Table = []Route{
 	{Method: "GET", Path: "/v1/contact/{contactId}/runs", Function: "contact-run-list", Auth: AuthAccount, Access: TableRead | OpsRead | RateCount, Tag: "automations", Query: []string{"limit", "cursor"},
 		Summary: "A contact's runs (every automation), newest first, each with its steps"},
 
+	// Automations (seed 003): the account's automations, per account
+	// secret key.
+	{Method: "POST", Path: "/v1/automations", Function: "automation-create", Auth: AuthAccount, Access: TableRead | TableWrite | Ops | RateCount, Tag: "automations", Body: true, Created: true,
+		Summary: "Create an automation: name, ordered nodes, triggers, on (default off; switched on, what its nodes name is checked); honours Idempotency-Key"},
+	{Method: "GET", Path: "/v1/automations", Function: "automation-list", Auth: AuthAccount, Access: TableRead | RateCount, Tag: "automations",
+		Summary: "The account's automations, oldest first"},
+	{Method: "GET", Path: "/v1/automations/{automationId}", Function: "automation-get", Auth: AuthAccount, Access: TableRead | RateCount, Tag: "automations",
+		Summary: "One automation"},
+	{Method: "PUT", Path: "/v1/automations/{automationId}", Function: "automation-update", Auth: AuthAccount, Access: TableRead | TableWrite | RateCount, Tag: "automations", Body: true,
+		Summary: "Replace an automation's name, nodes and triggers (and on, when given); a version other than the stored one is a 409"},
+	{Method: "PATCH", Path: "/v1/automations/{automationId}", Function: "automation-switch", Auth: AuthAccount, Access: TableRead | TableWrite | RateCount, Tag: "automations", Body: true,
+		Summary: "Switch an automation on or off: {\"on\": true|false}; switching on checks what its nodes name again"},
+	{Method: "DELETE", Path: "/v1/automations/{automationId}", Function: "automation-delete", Auth: AuthAccount, Access: TableRead | TableWrite | RateCount, Tag: "automations",
+		Summary: "Delete an automation"},
+
 	// JSON API connector (seed 000): per channel token.
 	{Method: "POST", Path: "/v1/connections", Function: "connection-create", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections", Body: true, Created: true,
 		Summary: "Create a connection: name, url, triggers, fields; answers its signing secret once"},

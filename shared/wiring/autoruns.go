@@ -20,28 +20,25 @@ import (
 // API, triggers), the engine (the scheduler's handler of
 // automations.StepKind) and the runs API.
 
-// Automations is the automations' definitions store on the data table.
-func (e *Env) Automations() *ddbstore.Automations {
-	return &ddbstore.Automations{API: e.StoreAPI(), Table: e.DataTable}
-}
-
-// AutomationStore is the definitions store as the domain sees it.
-func (e *Env) AutomationStore() automations.Store { return e.Automations() }
-
 // Runs is the runs' store on the operations table.
 func (e *Env) Runs() *ddbstore.Runs { return &ddbstore.Runs{API: e.StoreAPI(), OpsTable: e.OpsTable} }
 
 // RunStore is the runs' store as the domain sees it.
 func (e *Env) RunStore() automations.RunStore { return e.Runs() }
 
-// AutomationRefs checks that an automation's references exist before a
-// contact is enrolled (nil: not checked here).
-func (e *Env) AutomationRefs() func(context.Context, automations.Automation) error { return nil }
+// EnrollRefs checks that an automation's references exist before a
+// contact is enrolled (automations.CheckRefs on AutomationRefs): a node
+// naming a channel, template, connection or field that is gone refuses the
+// enrollment, nothing written.
+func (e *Env) EnrollRefs() func(context.Context, automations.Automation) error {
+	refs := e.AutomationRefs()
+	return func(ctx context.Context, a automations.Automation) error { return automations.CheckRefs(ctx, a, refs) }
+}
 
 // Enrollment enrolls contacts in automations.
 func (e *Env) Enrollment() *autorun.Service {
 	return &autorun.Service{Runs: e.RunStore(), Automations: e.AutomationStore(),
-		Contacts: &contacts.Service{Store: e.ContactStore(), Phone: e.PhoneParser, Now: e.Now}, Refs: e.AutomationRefs(), Now: e.Now}
+		Contacts: &contacts.Service{Store: e.ContactStore(), Phone: e.PhoneParser, Now: e.Now}, Refs: e.EnrollRefs(), Now: e.Now}
 }
 
 // AutomationEngine executes runs. It sends messages by storing them

@@ -20,7 +20,7 @@ package readme_test
 // for its demo tenant (API_URL, ADMIN_KEY, TENANT_ID, ACCOUNT_SECRET,
 // CHANNEL_<KIND>, TOKEN_<KIND>; the demo channels read local numbers as PK;
 // the WhatsApp, sms and voice channels' provider credentials and what
-// names them).
+// names them; AUTOMATION_ID).
 // A curl wrapper first on PATH checks each answer's status.
 
 import (
@@ -155,6 +155,7 @@ func TestReadmeExamples(t *testing.T) {
 	writeDemoEnv(t, s, filepath.Join(dir, ".local", "demo.env"))
 	seedWhatsApp(t, s, filepath.Join(dir, ".local", "demo.env"))
 	seedInstallation(t, s, filepath.Join(dir, ".local", "demo.env"))
+	seedAutomation(t, s, filepath.Join(dir, ".local", "demo.env"))
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {

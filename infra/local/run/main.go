@@ -248,6 +248,13 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	if err := seedDemoTemplate(ctx, d, demo); err != nil {
 		return err
 	}
+	if changed, err := seedAutomation(ctx, d, demo); err != nil {
+		return err
+	} else if changed {
+		if err := writeEnv(filepath.Join(dataDir, "demo.env"), demo); err != nil {
+			return err
+		}
+	}
 	// The tenant, channel, token and contact the sample events (events/)
 	// name, so that `make invoke` answers as documented.
 	if err := appevents.Seed(ctx, d); err != nil {

@@ -184,6 +184,7 @@ func TestRunOnExternalDynamoDB(t *testing.T) {
 	checkMessaging(t, apiURL, demo)
 	checkInstallation(t, apiURL, demo)
 	checkTwilio(t, apiURL, demo) // twilio_test.go
+	checkAutomation(t, apiURL, demo)
 	ddb := dynamodb.NewFromConfig(db.AWSConfig())
 	for _, name := range []string{tableName, opsTableName} {
 		if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {

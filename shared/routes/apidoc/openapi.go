@@ -31,7 +31,7 @@ var errorResponses = map[int]struct{ name, description, example string }{
 	http.StatusNotFound:              {"NotFound", "The item does not exist, belongs to another tenant or channel, or its ID is not of its kind's form: all answered alike.", `Contact "123456789012345" not found.`},
 	http.StatusConflict:              {"Conflict", "Changed by another request at the same time, or an Idempotency-Key whose first request is still running: retry.", "The contact was changed by another request at the same time; retry."},
 	http.StatusRequestEntityTooLarge: {"PayloadTooLarge", "Request body over 256 KB, or a contact write that would take the contact over its 256 KB byte budget.", "Request body is too large (max 256 KB)."},
-	http.StatusUnprocessableEntity:   {"UnprocessableEntity", "A webhook URL the SSRF guard refuses, an Idempotency-Key reused with another body, or a per-tenant limit reached (contacts_per_tenant, connections_per_channel).", "url: host 127.0.0.1 is a loopback address."},
+	http.StatusUnprocessableEntity:   {"UnprocessableEntity", "A webhook URL the SSRF guard refuses, an Idempotency-Key reused with another body, or a per-tenant limit reached (contacts_per_tenant, connections_per_channel, automations_per_tenant); an automation whose nodes name a channel, template, connection or custom field that is missing or cannot do what the node asks.", "url: host 127.0.0.1 is a loopback address."},
 	http.StatusTooManyRequests: {"TooManyRequests", "Over 100 calls in this minute for this credential, or too many calls from this address (the per-address limit in front of the API, which counts failed authentications and unauthenticated calls): retry after Retry-After seconds.",
 		httpapi.MsgTooManyRequests},
 }

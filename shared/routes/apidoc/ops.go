@@ -90,7 +90,7 @@ var Ops = map[string]Op{
 	"openapi": {Response: documentType},
 	"me": {Response: typeOf[metaapi.MeView](), Wrap: true,
 		ResponseExample: `{"data":{"channel":` + channelExample + `,"tenant":{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme"},` +
-			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":200}}}`},
+			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":200,"automations_per_tenant":100}}}`},
 
 	"contact-create": {Request: typeOf[contactapi.FieldsBody](), Response: typeOf[contactapi.ContactRef](), Wrap: true,
 		Errors:          []int{http.StatusConflict, http.StatusUnprocessableEntity},

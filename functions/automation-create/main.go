@@ -1,0 +1,10 @@
+// Command automation-create is the Lambda behind its automations route
+// (shared/routes).
+package main
+
+import (
+	"github.com/startmsg/chatbackend/shared/automationapi"
+	"github.com/startmsg/chatbackend/shared/wiring"
+)
+
+func main() { wiring.StartAPI("automation-create", automationapi.AutomationCreate) }
