@@ -88,7 +88,11 @@ func mainCall(t *testing.T, fn string) (start, name, pkg string, phone bool) {
 				pkg = imports[s.X.(*ast.Ident).Name] + "." + s.Sel.Name
 			}
 		}
-		for _, a := range call.Args[min(2, len(call.Args)):] {
+		first := min(2, len(call.Args)) // StartAPI(name, builder, options...)
+		if start == "StartTicker" {
+			first = 0 // StartTicker(options...)
+		}
+		for _, a := range call.Args[first:] {
 			if opt, ok := a.(*ast.CallExpr); ok {
 				if s, ok := opt.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "WithPhone" {
 					phone = true

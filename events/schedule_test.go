@@ -30,8 +30,10 @@ func scheduleDue(t *testing.T, d *wiring.Env) {
 // TestScheduleSample runs the scheduled event through aws-lambda-go's
 // handler wrapper around scheduler-tick's handler, IAM-audited.
 func TestScheduleSample(t *testing.T) {
-	if start, _, _, _ := mainCall(t, routes.SchedulerTick); start != "StartTicker" {
-		t.Fatalf("functions/%s/main.go calls %s, want StartTicker", routes.SchedulerTick, start)
+	// With the phone parser: an automation's set_field node may set a
+	// phone field (shared/autorun), which fails without it.
+	if start, _, _, phone := mainCall(t, routes.SchedulerTick); start != "StartTicker" || !phone {
+		t.Fatalf("functions/%s/main.go calls %s (with the phone parser: %v), want StartTicker(wiring.WithPhone(…))", routes.SchedulerTick, start, phone)
 	}
 	env := emulators.ForTest(t)
 	vars := map[string]string{appenv.TableName: env.Table, appenv.OpsTableName: env.OpsTable}

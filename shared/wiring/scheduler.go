@@ -64,7 +64,8 @@ func SchedulerTick(e *Env) TickHandler { return Ticker(e, DueHandlers(e)) }
 
 // StartTicker runs scheduler-tick in Lambda. Its stores use the SDK's
 // DynamoDB client (see withLean): a tick's calls are few and not on any
-// client's path.
-func StartTicker() {
-	lambdaapp.Start(SchedulerTick(mustLoad(nil)))
+// client's path. Its options are as StartAPI's: an automation's set_field
+// node may set a phone field (WithPhone).
+func StartTicker(opts ...Option) {
+	lambdaapp.Start(SchedulerTick(mustLoad(opts)))
 }

@@ -55,7 +55,7 @@ func TestPhoneFunctions(t *testing.T) {
 	}
 	want := []string{"actions", "add-message", "chatapi-instance-message", "chatapi-instance-send-template", "chatapi-message", "chatapi-send-template",
 		"contact-create", "contact-search", "contact-update", "events-collect", "installation-create", "installation-update", "message-send",
-		"messenger-intake", "webhook-add-message", "whatsapp-intake"}
+		"messenger-intake", "scheduler-tick", "webhook-add-message", "whatsapp-intake"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("functions linking %s: %v, want %v", phoneLibrary, got, want)
 	}
