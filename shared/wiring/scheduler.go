@@ -38,10 +38,18 @@ type TickHandler = func(context.Context, events.EventBridgeEvent) (scheduler.Res
 // it stops starting work then, saves its cursor and returns.
 const TickMargin = 10 * time.Second
 
+// TickConcurrency is how many due items a tick hands to their handlers at
+// once: a burst of enrollments (10,000 contacts into one automation) is
+// thousands of steps due in the same minute, each a few DynamoDB calls;
+// one after another they would take minutes. The handlers of different
+// items are independent (an automation run's writes are conditioned on its
+// sequence; an installation release on its message).
+const TickConcurrency = 16
+
 // Releaser is the scheduler's releaser on e's store and clock with the
 // given handlers.
 func Releaser(e *Env, handlers map[string]scheduler.Handler) *scheduler.Releaser {
-	return &scheduler.Releaser{Store: e.DueStore(), Handlers: handlers, Now: e.Now, Log: slog.Default()}
+	return &scheduler.Releaser{Store: e.DueStore(), Handlers: handlers, Now: e.Now, Log: slog.Default(), Concurrency: TickConcurrency}
 }
 
 // Ticker is the scheduled handler releasing due items to handlers: the
