@@ -1,12 +1,16 @@
 package connectionapi
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/messages"
 )
 
 // Zapier REST hooks: a subscription is a connection made by Zapier.
@@ -55,19 +59,61 @@ func (a *API) hookUnsubscribe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// hookSample answers Zapier's perform list: an array of payloads in the
-// live shape.
+// hookSample answers Zapier's perform list: the trigger's recent items on
+// the channel (connections.Recent, recorded by the trigger router whether
+// or not a hook exists), newest first; a channel that has none yet gets
+// one made-up payload in the live shape.
 func (a *API) hookSample(w http.ResponseWriter, r *http.Request) error {
-	ev := r.URL.Query().Get("event")
-	if ev != "" && !slices.Contains(connections.Triggers, connections.Trigger(ev)) {
-		return apperr.BadRequest("event must be one of email, phone, location, postback, birthday, webview_form, not %q.", ev)
+	ev := connections.Trigger(r.URL.Query().Get("event"))
+	if ev != "" && !slices.Contains(connections.HookTriggers, ev) {
+		return apperr.BadRequest("event must be one of %s, not %q.", hookTriggerNames(), string(ev))
 	}
 	t, ch := caller(r)
-	p, err := a.sample(r.Context(), t, ch, nil)
-	if err != nil {
-		return err
+	var items [][]byte
+	if rs, ok := a.store.(connections.Recent); ok && ev != "" {
+		var err error
+		if items, err = rs.ListRecent(r.Context(), t, ch, ev, connections.RecentLimit); err != nil {
+			return err
+		}
+	}
+	if len(items) == 0 {
+		var p []byte
+		var err error
+		if ev == connections.TriggerMessageReceived || ev == connections.TriggerMessageStatus {
+			p, err = a.messageSample(r.Context(), t, ch, ev)
+		} else {
+			p, err = a.sample(r.Context(), t, ch, nil)
+		}
+		if err != nil {
+			return err
+		}
+		items = [][]byte{p}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(append(append([]byte("["), p...), ']'))
+	_, _ = w.Write(append(append([]byte("["), bytes.Join(items, []byte(","))...), ']'))
 	return nil
+}
+
+// messageSample is a message trigger's payload for a made-up message.
+func (a *API) messageSample(ctx context.Context, tenantID, channelID string, t connections.Trigger) ([]byte, error) {
+	ch, err := a.ten.GetChannel(ctx, tenantID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	at := a.now().UnixMilli()
+	m := messages.Message{ID: "msg_sample", ChannelID: ch.ID, ContactID: "923001234567", Direction: messages.Inbound,
+		Type: messages.TypeText, From: "+923001234567", Text: &messages.Text{Body: "Hello!"}, Status: messages.StatusReceived, CreatedAt: at}
+	if t == connections.TriggerMessageStatus {
+		m.Direction, m.From, m.To, m.Status, m.SentAt, m.DeliveredAt = messages.Outbound, "", "+923001234567", messages.StatusDelivered, at, at
+		m.Text = &messages.Text{Body: "Your order shipped."}
+	}
+	return connections.MessagePayload(t, m, connections.Channel{ID: ch.ID, Name: ch.Name}), nil
+}
+
+func hookTriggerNames() string {
+	names := make([]string, len(connections.HookTriggers))
+	for i, t := range connections.HookTriggers {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
 }

@@ -235,7 +235,7 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 		c.URL = u
 	}
 	if in.Triggers != nil {
-		ts, err := parseTriggers(*in.Triggers)
+		ts, err := parseTriggers(*in.Triggers, triggersOf(c.Source))
 		if err != nil {
 			return err
 		}
@@ -257,15 +257,15 @@ func (s *Service) apply(ctx context.Context, c *Connection, in Input) error {
 	return nil
 }
 
-func parseTriggers(in []string) ([]Trigger, error) {
+func parseTriggers(in []string, allowed []Trigger) ([]Trigger, error) {
 	if len(in) == 0 {
-		return nil, apperr.Invalid("triggers", "must name at least one of "+triggerNames())
+		return nil, apperr.Invalid("triggers", "must name at least one of "+triggerNames(allowed))
 	}
 	var out []Trigger
 	for i, t := range in {
 		tr := Trigger(strings.TrimSpace(t))
-		if !slices.Contains(Triggers, tr) {
-			return nil, apperr.Invalid(fmt.Sprintf("triggers[%d]", i), fmt.Sprintf("must be one of %s, not %q", triggerNames(), t))
+		if !slices.Contains(allowed, tr) {
+			return nil, apperr.Invalid(fmt.Sprintf("triggers[%d]", i), fmt.Sprintf("must be one of %s, not %q", triggerNames(allowed), t))
 		}
 		if !slices.Contains(out, tr) {
 			out = append(out, tr)
@@ -274,9 +274,9 @@ func parseTriggers(in []string) ([]Trigger, error) {
 	return out, nil
 }
 
-func triggerNames() string {
-	names := make([]string, len(Triggers))
-	for i, t := range Triggers {
+func triggerNames(ts []Trigger) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
 		names[i] = string(t)
 	}
 	return strings.Join(names, ", ")

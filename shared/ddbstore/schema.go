@@ -114,6 +114,9 @@ import (
 //	                                                                (token), claim_until (lease end, ms); released by
 //	                                                                a retry, else kept to its TTL (lease + 1 h;
 //	                                                                messagebatch.go)
+//	RECENT#<t>#<c>#<trigger>   <at ms:%013d>#<random>               a recent payload of a trigger on channel <c>: p
+//	                                                                (the payload, every field); what Zapier's editor
+//	                                                                shows (TTL 7 d; recent.go)
 //	COUNT#<t>#<shard:%02d>       CONTACTS                             one of the 8 shards of the tenant's contact count (n),
 //	                                                                updated in every contact create's and delete's
 //	                                                                transaction (counts.go)

@@ -56,6 +56,10 @@ type Router struct {
 	// Enroller enrolls contacts in the automations their collected
 	// fields start (nil: none).
 	Enroller *Enroller
+	// Recent keeps each trigger's recent payloads per channel (nil: none;
+	// hooks.go).
+	Recent connections.Recent
+	recent recentGate
 }
 
 // Handle is the stream event handler (ReportBatchItemFailures). It works
@@ -131,7 +135,12 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 // selects.
 func (r *Router) route(ctx context.Context, cache *batchCache, rec events.DynamoDBEventRecord) ([]connections.Delivery, error) {
 	if isMessage(rec.Change.Keys) {
-		return r.chatDeliveries(ctx, cache, rec)
+		ds, err := r.chatDeliveries(ctx, cache, rec)
+		if err != nil {
+			return nil, err
+		}
+		hs, err := r.messageHookDeliveries(ctx, cache, rec)
+		return append(ds, hs...), err
 	}
 	if isAutoCall(rec.Change.Keys) {
 		return r.autoCallDelivery(ctx, cache, rec)
@@ -153,6 +162,12 @@ func (r *Router) route(ctx context.Context, cache *batchCache, rec events.Dynamo
 	}
 	if len(fired) == 0 || cur.ChannelID == "" {
 		return nil, nil
+	}
+	for _, t := range fired {
+		// Every field: what a hook gets (connections.SourceZapier).
+		r.recordRecent(ctx, cur.TenantID, cur.ChannelID, t, func() ([]byte, error) {
+			return cache.payload(ctx, *cur, connections.Connection{})
+		})
 	}
 	conns, err := cache.connections(ctx, cur.TenantID)
 	if err != nil {
@@ -309,16 +324,24 @@ func (b *batchCache) payload(ctx context.Context, c contacts.Contact, conn conne
 		}
 		b.fields[c.TenantID] = defs
 	}
-	key := c.TenantID + "#" + c.ChannelID
-	ch, ok := b.channels[key]
-	if !ok {
-		var err error
-		if ch, err = b.r.Channels(ctx, c.TenantID, c.ChannelID); err != nil {
-			return nil, err
-		}
-		b.channels[key] = ch
+	ch, err := b.channel(ctx, c.TenantID, c.ChannelID)
+	if err != nil {
+		return nil, err
 	}
 	return connections.Payload(c, ch, defs, conn.Fields), nil
+}
+
+// channel reads a channel once per batch.
+func (b *batchCache) channel(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
+	key := tenantID + "#" + channelID
+	if ch, ok := b.channels[key]; ok {
+		return ch, nil
+	}
+	ch, err := b.r.Channels(ctx, tenantID, channelID)
+	if err == nil {
+		b.channels[key] = ch
+	}
+	return ch, err
 }
 
 // Ports are what the router is built from; shared/wiring provides them.
@@ -340,8 +363,11 @@ type Ports interface {
 func Build(p Ports) lambdaapp.StreamHandler {
 	ten := p.TenancyStore()
 	deliveries, _ := p.Queues()
+	conns := p.ConnectionStore()
+	recent, _ := conns.(connections.Recent)
 	r := &Router{
-		Connections: p.ConnectionStore(),
+		Recent:      recent,
+		Connections: conns,
 		Contacts:    p.ContactStore(),
 		Channels: func(ctx context.Context, tenantID, channelID string) (connections.Channel, error) {
 			ch, err := ten.GetChannel(ctx, tenantID, channelID)

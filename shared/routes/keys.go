@@ -106,7 +106,7 @@ var Keys = map[string]KeyScope{
 
 	"hook-subscribe":   {Read: settings, Write: settings, OpsWrite: rate},
 	"hook-unsubscribe": {Read: settings, Write: settings, OpsWrite: rate},
-	"hook-sample":      {Read: settings, OpsWrite: rate},
+	"hook-sample":      {Read: settings, OpsRead: []string{KeyRecent}, OpsWrite: rate},
 
 	"admin-tenant-create":  {Read: settings, Write: []string{KeyTenant, KeyTenants, KeyCred}},
 	"admin-tenant-get":     {Read: settings},
@@ -123,7 +123,7 @@ var Keys = map[string]KeyScope{
 	// The trigger router also reads the contact of an automation's call
 	// and enrolls contacts in the automations their triggers start (the
 	// run, its guard, its first due item).
-	"trigger-router": {Read: contactRead, OpsWrite: []string{KeyRuns, KeyDue}},
+	"trigger-router": {Read: contactRead, OpsWrite: []string{KeyRuns, KeyDue, KeyRecent}},
 	"dispatcher":     {Read: settings, Write: settings, OpsWrite: []string{KeyAttempt}},
 	// messenger-intake records the events of stored Messenger calls: contact
 	// writes with their search entries and a mark per event, in one

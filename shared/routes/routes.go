@@ -192,11 +192,11 @@ var Table = []Route{
 
 	// Zapier REST hooks.
 	{Method: "POST", Path: "/v1/hooks", Function: "hook-subscribe", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "zapier", Body: true, Created: true,
-		Summary: "Subscribe a Zapier hook: target_url and event"},
+		Summary: "Subscribe a Zapier hook: target_url and event (a connector trigger, message_received or message_status)"},
 	{Method: "DELETE", Path: "/v1/hooks/{hookId}", Function: "hook-unsubscribe", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "zapier",
 		Summary: "Unsubscribe a Zapier hook"},
-	{Method: "GET", Path: "/v1/hooks/sample", Function: "hook-sample", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "zapier", Query: []string{"event"},
-		Summary: "Sample payloads in the live shape (Zapier's perform list)"},
+	{Method: "GET", Path: "/v1/hooks/sample", Function: "hook-sample", Auth: AuthChannel, Access: TableRead | OpsRead | RateCount, Tag: "zapier", Query: []string{"event"},
+		Summary: "A trigger's recent items on the channel, newest first (Zapier's perform list); a sample in the live shape when there are none yet"},
 
 	{Method: "POST", Path: "/admin/tenants", Function: "admin-tenant-create", Auth: AuthAdmin, Access: TableRead | TableWrite, Tag: "admin", Body: true, Created: true,
 		Summary: "Create a tenant; its account secret key is shown once"},

@@ -193,7 +193,7 @@ var Ops = map[string]Op{
 	"hook-unsubscribe": {Response: success, Errors: []int{http.StatusConflict},
 		ResponseExample: `{"status":"success","message":"Hook deleted successfully.","data":[]}`},
 	"hook-sample": {Response: hookSamples, Errors: []int{http.StatusBadRequest},
-		Query: []Param{{Name: "event", Schema: obj{"type": "string", "enum": triggerNames()}, Description: "The trigger the Zap listens to."}},
+		Query: []Param{{Name: "event", Schema: obj{"type": "string", "enum": hookTriggerNames()}, Description: "The trigger the Zap listens to: its recent items, newest first (a sample when the channel has none yet)."}},
 		ResponseExample: `[{"email":"testuser@example.com","first_name":"Test","labels":"Demo,Demo Label 1","last_name":"User","page_id":"ch_7bq2x9m4k1v8c3n6",` +
 			`"page_name":"Acme Messenger","phone_number":"+370628282846","postbackid":"GET_STARTED","psid":"12765756","subscribed_at":"2024-05-01 10:40:00","subscriber_id":"12765756"}]`},
 
@@ -228,6 +228,16 @@ func anyNames(vs []string) []any {
 	out := make([]any, len(vs))
 	for i, v := range vs {
 		out[i] = v
+	}
+	return out
+}
+
+// hookTriggerNames are the triggers a Zapier hook takes: the connector's
+// and the two message triggers.
+func hookTriggerNames() []string {
+	out := make([]string, len(connections.HookTriggers))
+	for i, t := range connections.HookTriggers {
+		out[i] = string(t)
 	}
 	return out
 }

@@ -97,8 +97,9 @@ func extendReflector(g *reflector) {
 	// A chat-api webhook is a connection with the trigger message
 	// (connections.TriggerMessage), listed with the others; the API's own
 	// connections cannot take it (ConnectionInput.triggers).
-	g.enums[typeOf[connections.Trigger]()] = append(triggerNames(), string(connections.TriggerMessage))
-	g.properties["Attempt.trigger"] = obj{"type": "string", "enum": append(triggerNames(), string(connections.TriggerMessage), ""),
+	// So is a Zapier hook, which may take a message trigger too.
+	g.enums[typeOf[connections.Trigger]()] = append(hookTriggerNames(), string(connections.TriggerMessage))
+	g.properties["Attempt.trigger"] = obj{"type": "string", "enum": append(hookTriggerNames(), string(connections.TriggerMessage), ""),
 		"description": "The trigger that made the delivery; empty for a test send."}
 	g.required[typeOf[templates.Input]()] = []string{}
 	g.required[typeOf[templates.Component]()] = []string{"type"}
