@@ -70,7 +70,12 @@ shared/twilio/contract/node_modules/.installed: shared/twilio/contract/package.j
 	cd shared/twilio/contract && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed shared/twilio/contract/node_modules/.installed
+# The Zapier app's platform packages and jest (zapier/), pinned the same way.
+zapier/node_modules/.installed: zapier/package.json zapier/package-lock.json $(NODE_DIR)/node_modules/.installed
+	cd zapier && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed shared/twilio/contract/node_modules/.installed zapier/node_modules/.installed
 	$(GO) mod download
 
 run: deps
