@@ -3,8 +3,10 @@
 // against a stack started here on the emulators, with a tenant as `make
 // run` seeds its demo one: a Messenger channel's token (TOKEN), the
 // account secret, an SMS channel with Twilio credentials on the provider
-// sandbox (TOKEN_SMS, DEMO_NUMBER) and an automation that is on
-// (AUTOMATION_ID). The tests subscribe real hooks whose URLs a receiver of
+// sandbox (TOKEN_SMS, DEMO_NUMBER), a WhatsApp channel on the sandbox,
+// which posts a contact's inbound message to the stack (TOKEN_WHATSAPP,
+// WHATSAPP_SANDBOX_URL, WHATSAPP_PHONE_NUMBER_ID), and an automation that
+// is on (AUTOMATION_ID). The tests subscribe real hooks whose URLs a receiver of
 // their own serves, so deliveries go the whole way: stream, trigger
 // router, queue, dispatcher.
 package zapier_test
@@ -38,7 +40,8 @@ func nodeEnv(t *testing.T) []string {
 	if _, err := os.Stat(filepath.Join(bin, "node")); err == nil {
 		path = bin + string(os.PathListSeparator) + path
 	}
-	return append(os.Environ(), "PATH="+path, "CI=true")
+	// CI: no prompts or update checks; no analytics calls from the CLI.
+	return append(os.Environ(), "PATH="+path, "CI=true", "DISABLE_ZAPIER_ANALYTICS=1")
 }
 
 func run(t *testing.T, env []string, name string, args ...string) string {
@@ -64,30 +67,41 @@ func TestValidate(t *testing.T) {
 // TestAppAgainstStack: npm test against a stack.
 func TestAppAgainstStack(t *testing.T) {
 	env := nodeEnv(t)
-	sb, err := sandbox.Listen("127.0.0.1:0", sandbox.Options{AppSecret: "zapier-sandbox-app-secret"})
+	s := stacktest.New(t)
+	secret := "zapier-sandbox-app-secret"
+	sb, err := sandbox.Listen("127.0.0.1:0", sandbox.Options{AppSecret: secret, WebhookURL: s.URL + sandbox.DefaultWebhookPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
 	t.Setenv("TWILIO_API_BASE_URL", sb.URL)
-	s := stacktest.New(t)
+	t.Setenv("WHATSAPP_API_BASE_URL", sb.URL)
 	s.Pipeline()
 
 	tn := s.NewTenant("Zap Shop", "messenger")
-	r := s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels", map[string]any{"kind": "sms", "name": "Zap SMS", "default_country": "PK"})
-	mustStatus(t, r, 201)
-	sms := stacktest.Path(r.JSON, "data.id").(string)
-	r = s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels/"+sms+"/tokens", map[string]any{"name": "zapier"})
-	mustStatus(t, r, 201)
-	smsToken := stacktest.Path(r.JSON, "data.token").(string)
+	channel := func(kind string) (id, token string) {
+		r := s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels", map[string]any{"kind": kind, "name": "Zap " + kind, "default_country": "PK"})
+		mustStatus(t, r, 201)
+		id = stacktest.Path(r.JSON, "data.id").(string)
+		r = s.Admin("POST", "/admin/tenants/"+tn.ID+"/channels/"+id+"/tokens", map[string]any{"name": "zapier"})
+		mustStatus(t, r, 201)
+		return id, stacktest.Path(r.JSON, "data.token").(string)
+	}
+	sms, smsToken := channel("sms")
 	mustStatus(t, s.Admin("PUT", "/admin/tenants/"+tn.ID+"/channels/"+sms+"/twilio", map[string]any{
 		"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "0123456789abcdef0123456789abcdef", "from": "+15005550006"}), 200)
-	r = s.Do("POST", "/v1/automations", "Bearer "+tn.Secret, map[string]any{"name": "Tag them", "on": true,
+	wa, waToken := channel("whatsapp")
+	phoneID := "106540352242933"
+	mustStatus(t, s.Admin("PUT", "/admin/tenants/"+tn.ID+"/channels/"+wa+"/whatsapp", map[string]any{
+		"access_token": "EAAzapier0123456789", "phone_number_id": phoneID, "waba_id": "102290129340399",
+		"app_secret": secret, "verify_token": "zapier-verify-token"}), 200)
+	r := s.Do("POST", "/v1/automations", "Bearer "+tn.Secret, map[string]any{"name": "Tag them", "on": true,
 		"nodes": []map[string]any{{"type": "add_tag", "tag": "zapped"}}})
 	mustStatus(t, r, 201)
 
 	env = append(env, "API_URL="+s.URL, "TOKEN="+tn.Token, "ACCOUNT_SECRET="+tn.Secret, "TOKEN_SMS="+smsToken,
-		"DEMO_NUMBER=+526643596440", "AUTOMATION_ID="+stacktest.Path(r.JSON, "data.id").(string))
+		"DEMO_NUMBER=+526643596440", "AUTOMATION_ID="+stacktest.Path(r.JSON, "data.id").(string),
+		"TOKEN_WHATSAPP="+waToken, "WHATSAPP_SANDBOX_URL="+sb.URL, "WHATSAPP_PHONE_NUMBER_ID="+phoneID)
 	out := run(t, env, "npm", "test", "--silent")
 	if testing.Verbose() {
 		t.Log(out)

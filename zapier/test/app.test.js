@@ -38,6 +38,11 @@ describe('contacts', () => {
     expect(r.status).toBe(201);
     field = r.json.data;
   });
+  afterAll(async () => {
+    if (field) {
+      await api('DELETE', `/v1/contact_fields/${field.id}`);
+    }
+  });
 
   it('loads the tenant\'s custom fields as input fields', async () => {
     const fields = await appTester(customInputFields, { authData });
@@ -79,6 +84,21 @@ describe('contacts', () => {
     expect(n.created).toBe(true);
     expect(n.id).not.toBe(contactID);
     expect(n.email).toBe(other);
+  });
+
+  it('finds by phone as the channel reads it (a local number in its default country)', async () => {
+    const digits = String(Math.floor(1e6 + Math.random() * 9e6));
+    const local = `0324${digits}`;
+    const n = await appTester(App.creates.update_contact.operation.perform, {
+      authData,
+      inputData: { lookup_field: 'phone', lookup_value: local, firstName: 'Cy' },
+    });
+    expect(n).toMatchObject({ created: true, phone: `+92324${digits}`, firstName: 'Cy' });
+    const u = await appTester(App.creates.update_contact.operation.perform, {
+      authData,
+      inputData: { lookup_field: 'phone', lookup_value: `+92324${digits}`, lastName: 'Dee' },
+    });
+    expect(u).toMatchObject({ id: n.id, created: false, firstName: 'Cy', lastName: 'Dee' });
   });
 
   it('adds and removes tags', async () => {
@@ -243,6 +263,26 @@ describe('REST hook triggers', () => {
       expect(list[0].id).toBeTruthy();
       await appTester(op.performUnsubscribe, { authData, subscribeData: sub });
     }
+  });
+
+  it('an inbound message reaches its hook and the editor\'s list', async () => {
+    const op = App.triggers.new_inbound_message.operation;
+    const wa = { api_key: env.TOKEN_WHATSAPP };
+    const sub = await appTester(op.performSubscribe, { authData: wa, targetUrl: `${rcv.url}/inbound` });
+    const from = `92324${String(Math.floor(1e6 + Math.random() * 9e6))}`;
+    const res = await fetch(`${env.WHATSAPP_SANDBOX_URL}/_sandbox/inbound`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ from, text: `Hi ${tag}`, phone_number_id: env.WHATSAPP_PHONE_NUMBER_ID }),
+    });
+    expect(res.status).toBeLessThan(300);
+    const hit = await rcv.wait((d) => d.path === '/inbound' && d.body.text === `Hi ${tag}`, 60000);
+    expect(hit.body).toMatchObject({ event: 'message_received', direction: 'inbound', from: `+${from}` });
+    const items = await appTester(op.perform, { authData: wa, cleanedRequest: hit.body });
+    expect(items[0].id).toBe(hit.body.id);
+    const list = await appTester(op.performList, { authData: wa });
+    expect(list.some((x) => x.id === hit.body.id)).toBe(true);
+    await appTester(op.performUnsubscribe, { authData: wa, subscribeData: sub });
   });
 
   it('a status change of a message the channel sent reaches its hook', async () => {

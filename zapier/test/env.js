@@ -6,7 +6,10 @@
 // (zapier/stack_test.go). TOKEN is the channel token the app connects
 // with (TOKEN_MESSENGER when TOKEN is not set); ACCOUNT_SECRET enrolls;
 // TOKEN_SMS and DEMO_NUMBER send a text on a channel with a provider;
-// AUTOMATION_ID is an automation that is on.
+// AUTOMATION_ID is an automation that is on; TOKEN_WHATSAPP is a WhatsApp
+// channel on the provider sandbox (WHATSAPP_SANDBOX_URL, its phone number
+// id WHATSAPP_PHONE_NUMBER_ID), whose POST /_sandbox/inbound makes a
+// contact write in.
 const env = {
   API_URL: process.env.API_URL,
   TOKEN: process.env.TOKEN || process.env.TOKEN_MESSENGER,
@@ -14,6 +17,9 @@ const env = {
   TOKEN_SMS: process.env.TOKEN_SMS,
   DEMO_NUMBER: process.env.DEMO_NUMBER,
   AUTOMATION_ID: process.env.AUTOMATION_ID,
+  TOKEN_WHATSAPP: process.env.TOKEN_WHATSAPP,
+  WHATSAPP_SANDBOX_URL: process.env.WHATSAPP_SANDBOX_URL,
+  WHATSAPP_PHONE_NUMBER_ID: process.env.WHATSAPP_PHONE_NUMBER_ID,
 };
 const missing = Object.entries(env)
   .filter(([, v]) => !v)
