@@ -10,7 +10,7 @@ const { version } = require('./package.json');
 const authentication = require('./authentication');
 const { addAuth, handleErrors } = require('./lib/api');
 const { triggers: hookTriggers } = require('./triggers/hooks');
-const { automationList, templateList } = require('./triggers/lists');
+const { automationList, templateList, contactFieldList } = require('./triggers/lists');
 const { createContact, updateContact, addTag, removeTag } = require('./creates/contacts');
 const { sendMessage, enrollInAutomation } = require('./creates/messages');
 const { findContact } = require('./searches/contact');
@@ -23,7 +23,7 @@ module.exports = {
   authentication,
   beforeRequest: [addAuth],
   afterResponse: [handleErrors],
-  triggers: byKey([...hookTriggers, automationList, templateList]),
+  triggers: byKey([...hookTriggers, automationList, templateList, contactFieldList]),
   creates: byKey([createContact, updateContact, addTag, removeTag, sendMessage, enrollInAutomation]),
   searches: byKey([findContact]),
   searchOrCreates: {

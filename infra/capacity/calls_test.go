@@ -100,7 +100,8 @@ func TestMeasuredCalls(t *testing.T) {
 	got := Measured{Note: "One invocation's AWS calls, counted through the real handlers on the emulators by infra/capacity's TestMeasuredCalls " +
 		"(go test ./infra/capacity -run TestMeasuredCalls -update). event: PUT /v1/contact/{id} setting a trigger field, " +
 		"the trigger router on its stream record, the dispatcher on the delivery (2xx). read: GET /v1/contact/{id}. " +
-		"rru/wru: DynamoDB request units for items under 4 KB / 1 KB (transaction items count twice); sqs: the function's own SQS requests.",
+		"rru/wru: DynamoDB request units for items under 4 KB / 1 KB (transaction items count twice); sqs: the function's own SQS requests. " +
+		"The router's PutItem on ops is its recent item for Zapier's editor, written at most once per 10 s per channel and trigger: counted here as if every event paid it.",
 		Flows: map[string]map[string]Calls{}}
 	got.Flows["event"] = measure("contact-update", "trigger-router", "dispatcher")
 	if r := s.Do("GET", "/v1/contact/"+id, auth, nil); r.Status != 200 {

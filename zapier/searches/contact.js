@@ -15,6 +15,7 @@ module.exports = {
           key: 'field',
           label: 'Field',
           required: true,
+          dynamic: 'contact_field_list.id.name',
           helpText: 'A standard field (firstName, lastName, email, phone, language, …) or a custom field\'s name.',
         },
         { key: 'value', label: 'Value', required: true },

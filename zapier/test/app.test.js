@@ -115,6 +115,8 @@ describe('contacts', () => {
   });
 
   it('finds the contact by a custom field', async () => {
+    const fields = await appTester(App.triggers.contact_field_list.operation.perform, { authData });
+    expect(fields.map((f) => f.id)).toEqual(expect.arrayContaining(['email', 'phone', field.name]));
     const found = await appTester(App.searches.find_contact.operation.perform, {
       authData,
       inputData: { field: field.name, value: 'gold' },

@@ -49,4 +49,25 @@ const templateList = {
   },
 };
 
-module.exports = { automationList, templateList };
+// The fields a contact search may name: the standard ones and the
+// tenant's custom fields (GET /v1/contact_fields).
+const standardFields = ['firstName', 'lastName', 'email', 'phone', 'language', 'locale', 'timezone', 'gender', 'birthday', 'location'];
+const contactFieldList = {
+  key: 'contact_field_list',
+  noun: 'Contact Field',
+  display: { label: 'Contact Fields', description: 'Standard and custom contact fields (for dropdowns).', hidden: true },
+  operation: {
+    perform: async (z) => {
+      const response = await z.request({ url: url('/v1/contact_fields') });
+      const custom = (response.data.data || []).map((f) => ({ id: f.name, name: `${f.name} (custom, ${f.type})` }));
+      return [...standardFields.map((f) => ({ id: f, name: f })), ...custom];
+    },
+    sample: { id: 'email', name: 'email' },
+    outputFields: [
+      { key: 'id', label: 'Field' },
+      { key: 'name', label: 'Label' },
+    ],
+  },
+};
+
+module.exports = { automationList, templateList, contactFieldList };
