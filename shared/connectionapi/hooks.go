@@ -2,7 +2,9 @@ package connectionapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -75,6 +77,9 @@ func (a *API) hookSample(w http.ResponseWriter, r *http.Request) error {
 		if items, err = rs.ListRecent(r.Context(), t, ch, ev, connections.RecentLimit); err != nil {
 			return err
 		}
+		if items, err = a.present(r.Context(), t, ch, items); err != nil {
+			return err
+		}
 	}
 	if len(items) == 0 {
 		var p []byte
@@ -92,6 +97,33 @@ func (a *API) hookSample(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(append([]byte("["), bytes.Join(items, []byte(","))...), ']'))
 	return nil
+}
+
+// present drops the recent items of contacts deleted since: a recent item
+// is a copy of the contact's fields, and a deleted contact's are not shown
+// (one GetItem per item: at most RecentLimit). Message items name their
+// contact as contact_id, contact items as psid.
+func (a *API) present(ctx context.Context, tenantID, channelID string, items [][]byte) ([][]byte, error) {
+	out := items[:0]
+	for _, it := range items {
+		var p struct {
+			PSID      string `json:"psid"`
+			ContactID string `json:"contact_id"`
+		}
+		_ = json.Unmarshal(it, &p)
+		id := cmp.Or(p.PSID, p.ContactID)
+		if id != "" {
+			_, err := a.cts.GetContact(ctx, tenantID, channelID, id)
+			if apperr.Is(err, apperr.KindNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
 }
 
 // messageSample is a message trigger's payload for a made-up message.

@@ -99,4 +99,13 @@ func TestZapierHooksRecentAndGone(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	mustStatus(t, s.Do("DELETE", "/v1/hooks/"+hookID, auth, nil), 200)
+
+	// A deleted contact's recent items are not shown (its fields go with it).
+	if got := list("email"); len(got) != 1 || got[0]["psid"] != first {
+		t.Fatalf("recent items before the delete: %v", got)
+	}
+	mustStatus(t, s.Do("DELETE", "/v1/contact/"+first, auth, nil), 200)
+	if got := list("email"); len(got) != 1 || got[0]["psid"] != "12765756" {
+		t.Fatalf("a deleted contact's recent item is shown: %v", got)
+	}
 }

@@ -106,7 +106,7 @@ var Keys = map[string]KeyScope{
 
 	"hook-subscribe":   {Read: settings, Write: settings, OpsWrite: rate},
 	"hook-unsubscribe": {Read: settings, Write: settings, OpsWrite: rate},
-	"hook-sample":      {Read: settings, OpsRead: []string{KeyRecent}, OpsWrite: rate},
+	"hook-sample":      {Read: contactRead, OpsRead: []string{KeyRecent}, OpsWrite: rate},
 
 	"admin-tenant-create":  {Read: settings, Write: []string{KeyTenant, KeyTenants, KeyCred}},
 	"admin-tenant-get":     {Read: settings},
