@@ -24,8 +24,8 @@ import (
 
 // testTimeout stands for production's 10 s; slack absorbs a busy machine.
 const (
-	testTimeout = 300 * time.Millisecond
-	slack       = 700 * time.Millisecond
+	testTimeout = time.Second
+	slack       = 2 * time.Second
 )
 
 // dev is the guard of local runs: loopback only.
