@@ -184,6 +184,8 @@ func Generate() ([]byte, error) {
 		switch {
 		case op.Text:
 			okResp["content"] = obj{"text/plain": obj{"schema": obj{"type": "string"}}}
+		case op.Media != "":
+			okResp["content"] = obj{op.Media: obj{"schema": obj{"type": "string"}}}
 		case op.Response != nil:
 			s := g.schema(op.Response)
 			if op.Wrap {
