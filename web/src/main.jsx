@@ -97,4 +97,5 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app'));
+// Into body itself: Pico's classless layout styles body > header and body > main.
+render(<App />, document.body);
