@@ -15,6 +15,17 @@ const PANEL = env('PANEL_URL'), TOKEN = env('PANEL_TOKEN'), RECEIVER = env('PANE
 const CONTACT = env('PANEL_CONTACT'), SHOTS = env('PANEL_SHOTS');
 const origin = new URL(PANEL).origin;
 const EMAIL = 'panel-test@example.com';
+// The receiver refuses (400) a delivery with this email: a dead delivery.
+const REFUSE = 'refuse@example.com';
+
+async function putEmail(email) {
+  const put = await fetch(new URL(`v1/contact/${CONTACT}`, new URL('../', PANEL)), {
+    method: 'PUT',
+    headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ custom_fields: [{ name: 'email', value: email }] }),
+  });
+  check(put.ok, 'contact update: ' + put.status + ' ' + await put.text());
+}
 
 const problems = [];
 const step = (s) => console.log('step:', s);
@@ -93,12 +104,7 @@ try {
   check((await row.textContent()).includes(RECEIVER), 'the row does not show the URL');
 
   step('update a contact\'s email through the API');
-  const put = await fetch(new URL(`v1/contact/${CONTACT}`, new URL('../', PANEL)), {
-    method: 'PUT',
-    headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ custom_fields: [{ name: 'email', value: EMAIL }] }),
-  });
-  check(put.ok, 'contact update: ' + put.status + ' ' + await put.text());
+  await putEmail(EMAIL);
 
   step('the delivery appears with code 200');
   await row.getByRole('button', { name: 'Activity' }).click();
@@ -109,6 +115,7 @@ try {
     await page.waitForTimeout(300);
     return (await attempts.count()) > 0 && (await attempts.first().locator('td').nth(1).textContent()) === '200';
   });
+  const connID = new URL(page.url()).hash.split('/')[2];
   const first = attempts.first();
   const webhookID = await first.getAttribute('data-webhook');
   check(await first.locator('.code-2xx').count() === 1, 'the code is not coloured as a 2xx');
@@ -129,6 +136,39 @@ try {
     return (await page.locator(`tr[data-webhook="${webhookID}"]`).count()) >= 2;
   });
 
+  step('a refused delivery is dead: redrive it');
+  await putEmail(REFUSE);
+  await page.getByRole('link', { name: 'Dead deliveries' }).click();
+  await page.getByRole('heading', { name: 'Dead deliveries' }).waitFor();
+  const dead = page.locator('tr', { hasText: 'email' });
+  await until('the dead delivery', async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'Dead deliveries' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    return (await dead.count()) > 0;
+  });
+  check((await dead.first().locator('.code-4xx').textContent()) === '400', 'the dead delivery\'s last code is not 400');
+  await dead.first().getByRole('button', { name: 'Redrive' }).click();
+  await page.getByText(/queued again/).waitFor();
+
+  step('contacts: search by field, a contact, its tags');
+  await page.getByRole('link', { name: 'Contacts' }).click();
+  await page.getByLabel('Field').selectOption('email');
+  await page.getByLabel('Value').fill(REFUSE);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('link', { name: CONTACT }).click();
+  await page.getByRole('heading', { name: `Contact ${CONTACT}` }).waitFor();
+  check((await page.locator('tr', { hasText: 'email' }).first().textContent()).includes(REFUSE), 'the contact\'s email is not shown');
+  await page.getByLabel('New tag').fill('vip');
+  await page.getByRole('button', { name: 'Add tag' }).click();
+  await page.getByRole('button', { name: 'Remove tag vip' }).waitFor();
+  await page.getByText('No messages with this contact on this channel.').waitFor();
+
+  step('messages');
+  await page.getByRole('link', { name: 'Messages' }).click();
+  await page.getByRole('heading', { name: 'Messages', exact: true }).waitFor();
+  await page.getByText('Message templates belong to WhatsApp channels').waitFor();
+
   step('keyboard focus is visible');
   await page.locator('body').click({ position: { x: 1, y: 1 } });
   let focused = false;
@@ -145,7 +185,7 @@ try {
 
   step('360 px wide: no horizontal scroll');
   await page.setViewportSize({ width: 360, height: 800 });
-  for (const hash of ['#/connections', `#/connections/${new URL(page.url()).hash.split('/')[2] || ''}`, '#/dead']) {
+  for (const hash of ['#/connections', `#/connections/${connID}`, '#/dead', '#/contacts', `#/contacts/${CONTACT}`, '#/messages']) {
     await page.goto(PANEL + hash);
     await page.waitForLoadState('networkidle');
     await page.waitForTimeout(300);

@@ -94,18 +94,18 @@ export function Activity({ id }) {
       <h2>Last 10 attempts</h2>
       {attempts.length === 0 ? <p>No attempts yet.</p> : (
         <div class="scroll">
-          <table>
+          <table class="cards">
             <thead><tr><th scope="col">Time</th><th scope="col">Code</th><th scope="col">Outcome</th><th scope="col">Duration</th><th scope="col">Attempt</th><th scope="col" class="hide-narrow">Trigger</th><th scope="col">Details</th></tr></thead>
             <tbody>
               {attempts.map((a) => (
                 <tr data-webhook={a.webhook_id}>
-                  <td>{fmtTime(a.time)}</td>
-                  <td><span class={codeClass(a.http_code)}>{a.http_code}</span></td>
-                  <td>{a.outcome}</td>
-                  <td>{a.duration_ms} ms</td>
-                  <td>{a.attempt}</td>
-                  <td class="hide-narrow">{a.trigger || 'test'}</td>
-                  <td><button type="button" class="secondary" onClick={() => setOpen(a)} aria-label={`Open attempt ${a.attempt} of ${a.webhook_id}`}>Open</button></td>
+                  <td data-label="Time">{fmtTime(a.time)}</td>
+                  <td data-label="Code"><span class={codeClass(a.http_code)}>{a.http_code}</span></td>
+                  <td data-label="Outcome">{a.outcome}</td>
+                  <td data-label="Duration">{a.duration_ms} ms</td>
+                  <td data-label="Attempt">{a.attempt}</td>
+                  <td data-label="Trigger" class="hide-narrow">{a.trigger || 'test'}</td>
+                  <td data-label="Details"><button type="button" class="secondary" onClick={() => setOpen(a)} aria-label={`Open attempt ${a.attempt} of ${a.webhook_id}`}>Open</button></td>
                 </tr>
               ))}
             </tbody>

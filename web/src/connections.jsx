@@ -119,7 +119,7 @@ export function Connections() {
       <button type="button" onClick={() => setEditing('new')}>New connection</button>
       {list === null ? <p aria-busy="true">Loading…</p> : list.length === 0 ? <p>No connections yet.</p> : (
         <div class="scroll">
-          <table>
+          <table class="cards">
             <thead><tr><th scope="col">Name</th><th scope="col">URL</th><th scope="col">Triggers</th><th scope="col">State</th><th scope="col">Last result</th><th scope="col">Actions</th></tr></thead>
             <tbody>
               {list.map((c) => {
@@ -127,12 +127,12 @@ export function Connections() {
                 const a = last[c.id];
                 return (
                   <tr data-connection={c.id}>
-                    <td><a href={`#/connections/${c.id}`}>{c.name}</a></td>
-                    <td class="url">{c.url}</td>
-                    <td>{c.triggers.join(', ')}</td>
-                    <td class={s.cls}>{s.text}</td>
-                    <td>{a ? <><span class={codeClass(a.http_code)}>{a.http_code || a.outcome}</span> <small>{fmtTime(a.time)}</small></> : <small>none</small>}</td>
-                    <td>
+                    <td data-label="Name"><a href={`#/connections/${c.id}`}>{c.name}</a></td>
+                    <td data-label="URL" class="url">{c.url}</td>
+                    <td data-label="Triggers">{c.triggers.join(', ')}</td>
+                    <td data-label="State" class={s.cls}>{s.text}</td>
+                    <td data-label="Last result">{a ? <><span class={codeClass(a.http_code)}>{a.http_code || a.outcome}</span> <small>{fmtTime(a.time)}</small></> : <small>none</small>}</td>
+                    <td data-label="Actions">
                       {confirm === c.id ? (
                         <div class="row-actions" role="group" aria-label={`Delete ${c.name}?`}>
                           <span>Delete {c.name}?</span>

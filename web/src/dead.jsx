@@ -31,17 +31,17 @@ export function Dead() {
       {error && <p class="field-error" role="alert">{error}</p>}
       {items === null ? <p aria-busy="true">Loading…</p> : items.length === 0 ? <p>No dead deliveries.</p> : (
         <div class="scroll">
-          <table>
+          <table class="cards">
             <thead><tr><th scope="col">Died</th><th scope="col">Connection</th><th scope="col">Trigger</th><th scope="col">Last code</th><th scope="col">Payload</th><th scope="col">Action</th></tr></thead>
             <tbody>
               {items.map((d) => (
                 <tr>
-                  <td>{fmtTime(d.died_at * 1000)}</td>
-                  <td><a href={`#/connections/${d.connection_id}`}>{d.connection_id}</a></td>
-                  <td>{d.trigger}</td>
-                  <td>{d.last_attempt ? <span class={codeClass(d.last_attempt.http_code)}>{d.last_attempt.http_code || d.last_attempt.outcome}</span> : ''}</td>
-                  <td><details><summary>Show</summary><pre>{d.payload}</pre></details></td>
-                  <td><button type="button" onClick={() => redrive(d)}>Redrive</button></td>
+                  <td data-label="Died">{fmtTime(d.died_at * 1000)}</td>
+                  <td data-label="Connection"><a href={`#/connections/${d.connection_id}`}>{d.connection_id}</a></td>
+                  <td data-label="Trigger">{d.trigger}</td>
+                  <td data-label="Last code">{d.last_attempt ? <span class={codeClass(d.last_attempt.http_code)}>{d.last_attempt.http_code || d.last_attempt.outcome}</span> : ''}</td>
+                  <td data-label="Payload"><details><summary>Show</summary><pre>{d.payload}</pre></details></td>
+                  <td data-label="Action"><button type="button" onClick={() => redrive(d)}>Redrive</button></td>
                 </tr>
               ))}
             </tbody>

@@ -7,6 +7,8 @@ import { api, token } from './api.js';
 import { Connections } from './connections.jsx';
 import { Activity } from './activity.jsx';
 import { Dead } from './dead.jsx';
+import { Contacts } from './contacts.jsx';
+import { Messages } from './messages.jsx';
 
 // Routes live in the hash (#/connections/conn_…): the page is one file.
 function useHash() {
@@ -57,6 +59,8 @@ function SignIn({ onSignedIn }) {
 const NAV = [
   ['#/connections', 'Connections'],
   ['#/dead', 'Dead deliveries'],
+  ['#/contacts', 'Contacts'],
+  ['#/messages', 'Messages'],
 ];
 
 function App() {
@@ -78,6 +82,8 @@ function App() {
   let page;
   if (parts[0] === 'connections' && parts[1]) page = <Activity id={decodeURIComponent(parts[1])} />;
   else if (parts[0] === 'dead') page = <Dead />;
+  else if (parts[0] === 'contacts') page = <Contacts id={parts[1] ? decodeURIComponent(parts[1]) : ''} channel={me.channel} />;
+  else if (parts[0] === 'messages') page = <Messages channel={me.channel} />;
   else page = <Connections />;
   return (
     <>
