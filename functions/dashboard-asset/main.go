@@ -7,4 +7,4 @@ import (
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
 
-func main() { wiring.StartAPI("dashboard-asset", dashboard.Asset) }
+func main() { wiring.StartAPI("dashboard-asset", dashboard.DashboardAsset) }

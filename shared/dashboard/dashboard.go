@@ -41,8 +41,8 @@ func Files() fs.FS {
 	return sub
 }
 
-// Index builds the handler of function dashboard: the panel's page.
-func Index(Ports) http.Handler {
+// Dashboard builds the handler of function dashboard: the panel's page.
+func Dashboard(Ports) http.Handler {
 	page, err := fs.ReadFile(site, "site/app/index.html")
 	if err != nil {
 		page, _ = fs.ReadFile(site, "site/placeholder.html")
@@ -64,9 +64,9 @@ func Index(Ports) http.Handler {
 	})
 }
 
-// Asset builds the handler of function dashboard-asset: one built file by
+// DashboardAsset builds the handler of function dashboard-asset: one built file by
 // name (hashed by the build: cached for a year).
-func Asset(Ports) http.Handler {
+func DashboardAsset(Ports) http.Handler {
 	files := Files()
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		name := httpapi.PathParam(r, "asset")

@@ -34,7 +34,7 @@ func checkSecurity(t *testing.T, w *httptest.ResponseRecorder) {
 // slash) redirects to dashboard/ so that the page's relative URLs resolve
 // under the stage.
 func TestIndex(t *testing.T) {
-	h := Index(nil)
+	h := Dashboard(nil)
 	w := get(h, "/dashboard/", nil)
 	if w.Code != 200 || w.Header().Get("Content-Type") != "text/html; charset=utf-8" || w.Header().Get("Cache-Control") != "no-cache" {
 		t.Fatalf("%d %v", w.Code, w.Header())
@@ -52,7 +52,7 @@ func TestIndex(t *testing.T) {
 // Assets: the built files by name, immutable, with their types; anything
 // else is the API's 404 envelope.
 func TestAsset(t *testing.T) {
-	a := Asset(nil)
+	a := DashboardAsset(nil)
 	files := Files()
 	if files == nil {
 		// A checkout without the web build: every asset is a 404 and the
@@ -61,7 +61,7 @@ func TestAsset(t *testing.T) {
 		if w.Code != 404 || !strings.Contains(w.Body.String(), `"status":"error"`) {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
-		if w := get(Index(nil), "/dashboard/", nil); !strings.Contains(w.Body.String(), "make build") {
+		if w := get(Dashboard(nil), "/dashboard/", nil); !strings.Contains(w.Body.String(), "make build") {
 			t.Fatalf("placeholder: %s", w.Body)
 		}
 		return
@@ -86,7 +86,7 @@ func TestAsset(t *testing.T) {
 	if !seen["text/javascript; charset=utf-8"] || !seen["text/css; charset=utf-8"] {
 		t.Errorf("content types %v", seen)
 	}
-	page := get(Index(nil), "/dashboard/", nil).Body.String()
+	page := get(Dashboard(nil), "/dashboard/", nil).Body.String()
 	if strings.Contains(page, "make build") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
 		t.Errorf("the built page names another origin or is the placeholder: %s", page)
 	}

@@ -111,8 +111,8 @@ var Packages = map[string]wiring.Builders{
 		"twilio-status": wiring.Route(twhook.TwilioStatus),
 	},
 	"github.com/startmsg/chatbackend/shared/dashboard": {
-		"dashboard":       wiring.Route(dashboard.Index),
-		"dashboard-asset": wiring.Route(dashboard.Asset),
+		"dashboard":       wiring.Route(dashboard.Dashboard),
+		"dashboard-asset": wiring.Route(dashboard.DashboardAsset),
 	},
 	"github.com/startmsg/chatbackend/shared/metaapi": {
 		"openapi": wiring.Route(metaapi.Openapi),
