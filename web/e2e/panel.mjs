@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
 const PANEL = env('PANEL_URL'), TOKEN = env('PANEL_TOKEN'), RECEIVER = env('PANEL_RECEIVER');
-const CONTACT = env('PANEL_CONTACT'), SHOTS = env('PANEL_SHOTS');
+const CONTACT = env('PANEL_CONTACT'), SHOTS = env('PANEL_SHOTS'), TOKEN_WA = env('PANEL_TOKEN_WA');
 const origin = new URL(PANEL).origin;
 const EMAIL = 'panel-test@example.com';
 // The receiver refuses (400) a delivery with this email: a dead delivery.
@@ -59,7 +59,7 @@ try {
   page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.protocol !== 'data:' && u.origin !== origin) problems.push('request to another origin: ' + r.url());
-    if (r.url().includes(TOKEN)) problems.push('the token in a URL: ' + r.url());
+    if (r.url().includes(TOKEN) || r.url().includes(TOKEN_WA)) problems.push('the token in a URL: ' + r.url());
   });
   page.setDefaultTimeout(20000);
 
@@ -205,6 +205,21 @@ try {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Channel API token').waitFor();
   check(await page.evaluate(() => sessionStorage.getItem('chatbackend.token')) === null, 'the token is still in session storage');
+
+  step('a WhatsApp channel: its template registry with review states');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByLabel('Channel API token').fill(TOKEN_WA);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Messages' }).click();
+  const tpl = (name) => page.locator('tr', { hasText: name });
+  await tpl('order_update').waitFor();
+  check((await tpl('order_update').locator('mark').textContent()) === 'APPROVED', 'order_update is not shown APPROVED');
+  check((await tpl('promo_blast').textContent()).includes('REJECTED — INVALID_FORMAT'), 'promo_blast is not shown REJECTED with its reason');
+  await page.getByLabel('Review state').selectOption('APPROVED');
+  await until('the approved templates only', async () => (await tpl('promo_blast').count()) === 0, 10000);
+  check(await tpl('order_update').count() === 1, 'the approved template is not listed under APPROVED');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Channel API token').waitFor();
 
   check(problems.length === 0, problems.join('\n'));
 } catch (e) {

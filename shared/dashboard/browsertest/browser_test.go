@@ -14,6 +14,7 @@ import (
 
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
 	"github.com/startmsg/chatbackend/shared/dashboard"
+	"github.com/startmsg/chatbackend/shared/templates"
 )
 
 // Chromium is Debian's chromium (.ci/run installs it; make deps says when
@@ -118,6 +119,22 @@ func TestPanelInChromium(t *testing.T) {
 		t.Fatalf("no contact id: %s", r.Body)
 	}
 
+	// A WhatsApp channel with two templates in its registry: one approved,
+	// one refused by review.
+	wa := s.NewTenant("Panel WA", "whatsapp")
+	now := s.Clock.Now().Unix()
+	for _, tp := range []templates.Template{
+		{ID: "tpl_panelapproved", Name: "order_update", Status: templates.StatusApproved},
+		{ID: "tpl_panelrejected", Name: "promo_blast", Status: templates.StatusRejected, Reason: "INVALID_FORMAT"},
+	} {
+		tp.TenantID, tp.ChannelID, tp.Language, tp.Category = wa.ID, wa.ChannelID, "en", "UTILITY"
+		tp.Components = []templates.Component{{Type: "BODY", Text: "Hi, your order is on its way."}}
+		tp.CreatedAt, tp.UpdatedAt, tp.Version = now, now, 1
+		if err := s.Deps.Templates().CreateTemplate(t.Context(), tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	shots := filepath.Join(top, ".local")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -127,13 +144,14 @@ func TestPanelInChromium(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PANEL_URL="+s.URL+"/dashboard/",
 		"PANEL_TOKEN="+ten.Token,
+		"PANEL_TOKEN_WA="+wa.Token,
 		"PANEL_RECEIVER="+receiver.URL+"/hook",
 		"PANEL_CONTACT="+contact,
 		"PANEL_SHOTS="+shots,
 		"CHROMIUM="+Chromium,
 	)
 	out, err := cmd.CombinedOutput()
-	t.Logf("%s", strings.ReplaceAll(string(out), ten.Token, "<token>"))
+	t.Logf("%s", strings.NewReplacer(ten.Token, "<token>", wa.Token, "<token>").Replace(string(out)))
 	if err != nil {
 		t.Fatalf("the browser test failed: %v", err)
 	}
