@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
 const PANEL = env('PANEL_URL'), TOKEN = env('PANEL_TOKEN'), RECEIVER = env('PANEL_RECEIVER');
 const CONTACT = env('PANEL_CONTACT'), SHOTS = env('PANEL_SHOTS'), TOKEN_WA = env('PANEL_TOKEN_WA');
+const CONTACT_WA = env('PANEL_CONTACT_WA');
 const origin = new URL(PANEL).origin;
 const EMAIL = 'panel-test@example.com';
 // The receiver refuses (400) a delivery with this email: a dead delivery.
@@ -218,6 +219,15 @@ try {
   await page.getByLabel('Review state').selectOption('APPROVED');
   await until('the approved templates only', async () => (await tpl('promo_blast').count()) === 0, 10000);
   check(await tpl('order_update').count() === 1, 'the approved template is not listed under APPROVED');
+
+  step('send a message from a contact: the API refuses free text outside the 24-hour window, shown as it says');
+  await page.goto(PANEL + `#/contacts/${CONTACT_WA}`);
+  await page.getByRole('heading', { name: `Contact ${CONTACT_WA}` }).waitFor();
+  await page.getByLabel(/Send a text/).fill('Hello from the panel');
+  await expecting(422, async () => {
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.locator('[role=alert]', { hasText: '24' }).waitFor();
+  });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Channel API token').waitFor();
 

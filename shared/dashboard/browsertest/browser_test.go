@@ -135,6 +135,14 @@ func TestPanelInChromium(t *testing.T) {
 		}
 	}
 
+	r = s.Do("POST", "/v1/contact", "Bearer "+wa.Token, map[string]any{
+		"custom_fields": []map[string]string{{"name": "firstName", "value": "Wa"}, {"name": "phone", "value": "+923001234567"}},
+	})
+	waContact, _ := stacktest.Path(r.JSON, "data.id").(string)
+	if waContact == "" {
+		t.Fatalf("create the WhatsApp contact: %d %s", r.Status, r.Body)
+	}
+
 	shots := filepath.Join(top, ".local")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -145,6 +153,7 @@ func TestPanelInChromium(t *testing.T) {
 		"PANEL_URL="+s.URL+"/dashboard/",
 		"PANEL_TOKEN="+ten.Token,
 		"PANEL_TOKEN_WA="+wa.Token,
+		"PANEL_CONTACT_WA="+waContact,
 		"PANEL_RECEIVER="+receiver.URL+"/hook",
 		"PANEL_CONTACT="+contact,
 		"PANEL_SHOTS="+shots,
