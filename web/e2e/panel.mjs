@@ -137,6 +137,20 @@ try {
     return (await page.locator(`tr[data-webhook="${webhookID}"]`).count()) >= 2;
   });
 
+  step('send a test; rotate the secret (shown once); edit');
+  await page.getByRole('button', { name: 'Send test' }).click();
+  await page.getByText(/^Test sent: 200 in \d+ ms\.$/).waitFor();
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  const rotated = await page.getByTestId('secret').textContent();
+  check(rotated.startsWith('whsec_') && rotated !== secret, 'no new secret shown after rotation');
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('CRM main');
+  await page.getByRole('checkbox', { name: 'phone', exact: true }).first().check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: 'CRM main' }).waitFor();
+  await page.getByText('Triggers: email, phone').waitFor();
+
   step('a refused delivery is dead: redrive it');
   await putEmail(REFUSE);
   await page.getByRole('link', { name: 'Dead deliveries' }).click();
@@ -201,6 +215,14 @@ try {
   await page.goto(PANEL + '#/connections');
   await page.locator('tr', { hasText: 'CRM' }).waitFor();
   await page.screenshot({ path: `${SHOTS}/panel-360.png`, fullPage: true });
+
+  step('delete a connection after a confirmation');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.locator('tr', { hasText: 'CRM main' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('group', { name: 'Delete CRM main?' }).getByRole('button', { name: 'Keep' }).click();
+  await page.locator('tr', { hasText: 'CRM main' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.getByText('No connections yet.').waitFor();
 
   step('sign out clears the token');
   await page.getByRole('button', { name: 'Sign out' }).click();
