@@ -8,6 +8,9 @@ export const token = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
+// The signed-in channel (GET /v1/me), for what pages show of it.
+export const session = { me: null };
+
 // The API's base: the page is /dashboard/ under the stage (/<stage>/ in AWS).
 const base = new URL('../', document.baseURI);
 

@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, session } from './api.js';
 import { TRIGGERS, STANDARD_FIELDS, preview, fmtTime, codeClass, stateOf } from './util.js';
 
 export function Secret({ secret, onDone }) {
@@ -70,7 +70,7 @@ export function ConnectionForm({ conn, onSaved, onCancel }) {
       {err.message && !err.field && <p class="field-error" role="alert">{err.message}</p>}
       <details open>
         <summary>Payload preview</summary>
-        <pre data-testid="preview" aria-live="polite">{preview(fields, custom)}</pre>
+        <pre data-testid="preview" aria-live="polite">{preview(fields, custom, session.me && session.me.channel)}</pre>
       </details>
       <div class="row-actions">
         <button type="submit" aria-busy={busy ? 'true' : undefined} disabled={busy}>{conn ? 'Save' : 'Create'}</button>
@@ -78,6 +78,14 @@ export function ConnectionForm({ conn, onSaved, onCancel }) {
       </div>
     </form>
   );
+}
+
+// KeepButton takes the focus when a delete asks for confirmation: the
+// Delete button it replaces is gone.
+function KeepButton({ onClick }) {
+  const ref = useRef(null);
+  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
+  return <button type="button" class="secondary" ref={ref} onClick={onClick}>Keep</button>;
 }
 
 export function Connections() {
@@ -137,7 +145,7 @@ export function Connections() {
                         <div class="row-actions" role="group" aria-label={`Delete ${c.name}?`}>
                           <span>Delete {c.name}?</span>
                           <button type="button" class="contrast" onClick={() => remove(c)}>Yes, delete</button>
-                          <button type="button" class="secondary" onClick={() => setConfirm('')}>Keep</button>
+                          <KeepButton onClick={() => setConfirm('')} />
                         </div>
                       ) : (
                         <div class="row-actions">

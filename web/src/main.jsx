@@ -3,7 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { render } from 'preact';
 import { useEffect, useState, useCallback } from 'preact/hooks';
-import { api, token } from './api.js';
+import { api, token, session } from './api.js';
 import { Connections } from './connections.jsx';
 import { Activity } from './activity.jsx';
 import { Dead } from './dead.jsx';
@@ -67,17 +67,24 @@ function App() {
   const [me, setMe] = useState(null);
   const [checking, setChecking] = useState(!!token.get());
   const hash = useHash();
-  const signOut = useCallback(() => { token.clear(); setMe(null); }, []);
+  const signOut = useCallback(() => { token.clear(); session.me = null; setMe(null); }, []);
+  const signedIn = useCallback((m) => { session.me = m; setMe(m); }, []);
+  // A new page moves the keyboard focus to its heading (as a page load
+  // would put a screen reader at the top).
+  useEffect(() => {
+    const h = document.querySelector('main h1');
+    if (h && me) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: true }); }
+  }, [hash, me]);
   useEffect(() => {
     if (!token.get()) return;
-    api('GET', 'v1/me').then((r) => setMe(r.data)).catch(() => token.clear()).finally(() => setChecking(false));
+    api('GET', 'v1/me').then((r) => signedIn(r.data)).catch(() => token.clear()).finally(() => setChecking(false));
   }, []);
   useEffect(() => {
     addEventListener('panel:unauthorized', signOut);
     return () => removeEventListener('panel:unauthorized', signOut);
   }, [signOut]);
   if (checking) return <main aria-busy="true">Loading…</main>;
-  if (!me) return <SignIn onSignedIn={setMe} />;
+  if (!me) return <SignIn onSignedIn={signedIn} />;
   const parts = hash.slice(2).split('/');
   let page;
   if (parts[0] === 'connections' && parts[1]) page = <Activity id={decodeURIComponent(parts[1])} />;

@@ -12,12 +12,14 @@ const SAMPLE = {
 
 // preview is the payload a connection with these fields sends (an empty
 // list sends every field), in the order the dispatcher writes them.
-export function preview(fields, custom) {
+export function preview(fields, custom, channel) {
   const order = fields.length ? fields : [...STANDARD_FIELDS, ...custom.map((c) => c.name)];
   const out = {};
   for (const f of order) {
     const c = custom.find((x) => x.name === f);
     out[f] = f in SAMPLE ? SAMPLE[f] : c ? sampleOf(c) : '';
+    if (channel && f === 'page_id') out[f] = channel.id;
+    if (channel && f === 'page_name') out[f] = channel.name || '';
   }
   return JSON.stringify(out, null, 2);
 }
