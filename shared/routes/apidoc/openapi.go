@@ -204,6 +204,10 @@ func Generate() ([]byte, error) {
 			return nil, fmt.Errorf("%s: no response type", r.Function)
 		}
 		responses := obj{strconv.Itoa(status): okResp}
+		if op.Redirect {
+			responses[strconv.Itoa(http.StatusPermanentRedirect)] = obj{"description": http.StatusText(http.StatusPermanentRedirect),
+				"headers": obj{"Location": obj{"description": "Where the resource is (relative).", "schema": obj{"type": "string"}}}}
+		}
 		for _, s := range ErrorStatuses(r) {
 			responses[strconv.Itoa(s)] = obj{"$ref": "#/components/responses/" + errorResponses[s].name}
 		}
