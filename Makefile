@@ -28,7 +28,7 @@ help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
 	@echo "              DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead of dynoxide"
 	@echo "make test     vet, unit, integration (emulators), CDK assertion and entry-path tests"
-	@echo "make build    dist/<fn>/bootstrap for linux/arm64, one per function (only what changed)"
+	@echo "make build    the panel (web/), then dist/<fn>/bootstrap for linux/arm64, one per function (only what changed)"
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
 	@echo "make deploy   deploy with the pinned CDK CLI (needs AWS credentials)"
 	@echo "make bench    benchmarks against their baselines: bench/results.md and bench/results.json"
@@ -75,10 +75,27 @@ zapier/node_modules/.installed: zapier/package.json zapier/package-lock.json $(N
 	cd zapier && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed shared/twilio/contract/node_modules/.installed zapier/node_modules/.installed
+# The panel (web/: Vite, Preact, Pico CSS, uPlot; playwright-core for its
+# browser test), pinned the same way, built into shared/dashboard/site/app
+# (git-ignored, embedded by the dashboard functions) before any function
+# is built. Its browser test drives Debian's chromium (/usr/bin/chromium).
+web/node_modules/.installed: web/package.json web/package-lock.json $(NODE_DIR)/node_modules/.installed
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+WEB_OUT := shared/dashboard/site/app/index.html
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.js
+$(WEB_OUT): $(WEB_SRC) web/node_modules/.installed
+	cd web && npm run --silent build -- --logLevel warn
+
+.PHONY: web
+web: $(WEB_OUT)
+
+deps: node $(LOCAL)/node_modules/.installed events/receivers/node/node_modules/.installed shared/twilio/contract/node_modules/.installed web/node_modules/.installed zapier/node_modules/.installed
+	@[ -x /usr/bin/chromium ] || echo "note: /usr/bin/chromium is missing: the panel's browser test (shared/dashboard/browsertest) fails without it; install it with: sudo apt-get install -y chromium"
 	$(GO) mod download
 
-run: deps
+run: deps web
 	@mkdir -p .local/bin
 	$(GO) build -o .local/bin/run ./infra/local/run
 	./.local/bin/run
@@ -88,7 +105,7 @@ run: deps
 sandbox:
 	$(GO) run ./infra/local/sandbox/cmd/sandbox
 
-test: deps vet
+test: deps web vet
 	$(GO) test -count=1 -timeout 20m ./...
 
 vet:
@@ -121,7 +138,7 @@ $(BUILD_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(BUILD_SETTINGS)" ] || echo "$(BUILD_SETTINGS)" > $@
 
-build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) zoneinfo
+build: web $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS))) zoneinfo
 
 # The functions that load a time zone (routes.ZoneReaders) get Go's zone
 # database beside their bootstrap; the CDK app sets ZONEINFO to it
@@ -136,6 +153,9 @@ zoneinfo: $(ZONE_ZIPS)
 $(ZONE_ZIPS): $(BUILD_STAMP)
 	@mkdir -p $(dir $@)
 	cp $(GO_ZONEINFO) $@
+
+# The panel's functions embed its build.
+dist/dashboard/bootstrap dist/dashboard-asset/bootstrap: $(WEB_OUT)
 
 dist/%/bootstrap: $(BUILD_STAMP)
 	@mkdir -p $(dir $@)

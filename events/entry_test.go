@@ -197,6 +197,16 @@ func checkAPIAnswer(t *testing.T, name string, status int, out []byte) {
 		}
 		return
 	}
+	if name == "dashboard" {
+		// The panel's page: HTML (the built panel, or the page that says
+		// to run make build), under its Content-Security-Policy.
+		h := http.Header(res.MultiValueHeaders)
+		if !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(res.Body, "<html") ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Fatalf("panel page: %v %.200s", res.MultiValueHeaders, res.Body)
+		}
+		return
+	}
 	if check := sampleAnswers[name]; check != nil {
 		var body any
 		if err := json.Unmarshal([]byte(res.Body), &body); err != nil {

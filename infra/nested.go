@@ -51,6 +51,7 @@ var areas = []string{areaContacts, areaConnections, areaMessaging, areaInstallat
 // new area to areas) when adding it to the route table.
 var tagAreas = map[string]string{
 	"meta":           areaContacts,
+	"panel":          areaContacts,
 	"contacts":       areaContacts,
 	"contact fields": areaContacts,
 	"actions":        areaContacts,

@@ -47,6 +47,8 @@ var PathIDs = map[string]IDForm{
 	"tenantId":  {Valid: prefixedForm("ten_"), NotFound: notFound("Tenant")},
 	"channelId": {Valid: prefixedForm("ch_"), NotFound: notFound("Channel")},
 	"tokenId":   {Valid: prefixedForm("tok_"), NotFound: notFound("Token")},
+	// The panel's file names (shared/dashboard checks them again).
+	"asset": {Valid: assetForm, NotFound: func(string) error { return ErrNotFound }},
 	// Message IDs: msg_ and 16 base32 characters (tenancy.NewID).
 	"messageId": {Valid: prefixedForm("msg_"), NotFound: notFound("Message")},
 }
@@ -122,4 +124,19 @@ func checkPathIDs(params []string, auth routes.Auth, r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// assetForm is a file name of the panel's build: 1 to 100 letters, digits,
+// "-", "_" and ".", not starting with a dot.
+func assetForm(s string) bool {
+	if s == "" || len(s) > 100 || s[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
 }

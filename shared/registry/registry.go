@@ -14,6 +14,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/chatapi"
 	"github.com/startmsg/chatbackend/shared/connectionapi"
 	"github.com/startmsg/chatbackend/shared/contactapi"
+	"github.com/startmsg/chatbackend/shared/dashboard"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/eventsapi"
 	"github.com/startmsg/chatbackend/shared/flowapi"
@@ -108,6 +109,10 @@ var Packages = map[string]wiring.Builders{
 	// Twilio's status callbacks (sms and voice channels)
 	"github.com/startmsg/chatbackend/shared/twhook": {
 		"twilio-status": wiring.Route(twhook.TwilioStatus),
+	},
+	"github.com/startmsg/chatbackend/shared/dashboard": {
+		"dashboard":       wiring.Route(dashboard.Dashboard),
+		"dashboard-asset": wiring.Route(dashboard.DashboardAsset),
 	},
 	"github.com/startmsg/chatbackend/shared/metaapi": {
 		"openapi": wiring.Route(metaapi.Openapi),

@@ -103,6 +103,12 @@ var Table = []Route{
 		Summary: "The OpenAPI 3.1 document of this API"},
 	{Method: "GET", Path: "/v1/me", Function: "me", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "meta",
 		Summary: "The tenant and channel behind the calling token (Zapier auth test)"},
+	// The panel (web/, embedded by shared/dashboard): its page and its
+	// files, same-origin with the API; it signs in with a channel token.
+	{Method: "GET", Path: "/dashboard", Function: "dashboard", Auth: AuthNone, Tag: "panel",
+		Summary: "The panel (HTML): connections, activity, contacts, messages; /dashboard redirects to /dashboard/"},
+	{Method: "GET", Path: "/dashboard/{asset}", Function: "dashboard-asset", Auth: AuthNone, Tag: "panel",
+		Summary: "One of the panel's built files (hashed names, cached for a year)"},
 
 	// Contacts API (seed 001): per channel token.
 	{Method: "POST", Path: "/v1/contact", Function: "contact-create", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "contacts", Body: true,

@@ -512,6 +512,7 @@ func banner(w io.Writer, apiURL string, stack *emulators.Stack, dataDir string, 
   ──────────────────────────
   API            %s   (every route of shared/routes; also under /api)
   OpenAPI        %s/openapi.json
+  Panel          %s/dashboard/   (sign in with a TOKEN_<KIND> of demo.env)
   DynamoDB       %s   %s
   SQS            %s   (fauxqs, queues and messages in %s/sqs/)
   Credentials    %s/demo.env   (API_URL, ADMIN_KEY, ACCOUNT_SECRET, TOKEN_<KIND>)
@@ -523,7 +524,7 @@ func banner(w io.Writer, apiURL string, stack *emulators.Stack, dataDir string, 
   Try:  source %s/demo.env && curl -H "Authorization: Bearer $TOKEN_MESSENGER" $API_URL/v1/me
 
   Ctrl-C stops everything; the next make run keeps the data.
-`, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, dataDir, cacheTTL, ipLine, dataDir)
+`, apiURL, apiURL, apiURL, stack.DynamoEndpoint, dynamo, stack.SQSEndpoint, dataDir, dataDir, cacheTTL, ipLine, dataDir)
 }
 
 // envIntOrZero is envInt that also takes 0 (to turn a setting off).

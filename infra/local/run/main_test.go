@@ -88,6 +88,9 @@ func TestBannerShowsNoCredential(t *testing.T) {
 	if !strings.Contains(out, "source .local/demo.env") || !strings.Contains(out, "$TOKEN_MESSENGER") {
 		t.Errorf("banner does not say where the credentials are:\n%s", out)
 	}
+	if !strings.Contains(out, "http://127.0.0.1:8080/dashboard/") {
+		t.Errorf("banner does not name the panel:\n%s", out)
+	}
 }
 
 func freePort(t *testing.T) int {

@@ -184,6 +184,8 @@ func Generate() ([]byte, error) {
 		switch {
 		case op.Text:
 			okResp["content"] = obj{"text/plain": obj{"schema": obj{"type": "string"}}}
+		case op.Media != "":
+			okResp["content"] = obj{op.Media: obj{"schema": obj{"type": "string"}}}
 		case op.Response != nil:
 			s := g.schema(op.Response)
 			if op.Wrap {
@@ -202,6 +204,10 @@ func Generate() ([]byte, error) {
 			return nil, fmt.Errorf("%s: no response type", r.Function)
 		}
 		responses := obj{strconv.Itoa(status): okResp}
+		if op.Redirect {
+			responses[strconv.Itoa(http.StatusPermanentRedirect)] = obj{"description": http.StatusText(http.StatusPermanentRedirect),
+				"headers": obj{"Location": obj{"description": "Where the resource is (relative).", "schema": obj{"type": "string"}}}}
+		}
 		for _, s := range ErrorStatuses(r) {
 			responses[strconv.Itoa(s)] = obj{"$ref": "#/components/responses/" + errorResponses[s].name}
 		}

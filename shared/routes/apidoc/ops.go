@@ -34,6 +34,12 @@ type Op struct {
 	Wrap     bool
 	// Text is true for a text/plain answer (Messenger's handshake).
 	Text bool
+	// Media is the media type of an answer that is not JSON (the panel's
+	// page and files): its body is described as a string.
+	Media string
+	// Redirect is true for a route that may answer 308 with a Location
+	// and no body (the panel's page without its trailing slash).
+	Redirect bool
 	// Status is the success status (200 when 0).
 	Status int
 	// Errors are statuses the route answers besides the implied ones.
@@ -88,6 +94,9 @@ const (
 // Ops describes every route of routes.Table by function name.
 var Ops = map[string]Op{
 	"openapi": {Response: documentType},
+	// The panel: an HTML page, and its built files (scripts, styles).
+	"dashboard":       {Media: "text/html", Redirect: true},
+	"dashboard-asset": {Media: "*/*"},
 	"me": {Response: typeOf[metaapi.MeView](), Wrap: true,
 		ResponseExample: `{"data":{"channel":` + channelExample + `,"tenant":{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme"},` +
 			`"limits":{"contacts_per_tenant":1000000,"connections_per_channel":50,"deliveries_per_second":200,"automations_per_tenant":100}}}`},
