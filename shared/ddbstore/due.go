@@ -25,6 +25,14 @@ func DueItem(opsTable string, d scheduler.Due) types.TransactWriteItem {
 	}}
 }
 
+// DueDone is the transactional delete of a due item being released (its
+// handler's own write consumes it: scheduler.MarkCompleted), on the
+// operations table; one already gone is no failure.
+func DueDone(opsTable string, d scheduler.Due) types.TransactWriteItem {
+	pk, sk := scheduler.Keys(d)
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(opsTable), Key: key(pk, sk)}}
+}
+
 // The scheduler's own items on the operations table (schema.go).
 const (
 	dueCursorPK = scheduler.KeyPrefix + "CURSOR"

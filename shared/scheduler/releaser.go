@@ -287,8 +287,13 @@ func (c *Releaser) release(ctx context.Context, it Item, now time.Time, res *Res
 		res.Unknown++
 		return true
 	}
-	err := call(ctx, c.CallTimeout, h, it.Due)
+	var done atomic.Bool
+	err := call(context.WithValue(ctx, completedKey{}, &done), c.CallTimeout, h, it.Due)
 	if err == nil {
+		if done.Load() { // the handler's own write deleted it
+			res.Released++
+			return true
+		}
 		if err := c.Store.Complete(ctx, it); err != nil {
 			// The handler's work is done but the item stays: it runs again
 			// on a later tick (at-least-once).
@@ -325,6 +330,20 @@ func (c *Releaser) release(ctx context.Context, it Item, now time.Time, res *Res
 	log.Warn("scheduler: handler failed; retried later", "err", err, "retry_at", to.At.Format(time.RFC3339))
 	res.Retried++
 	return true
+}
+
+type completedKey struct{}
+
+// MarkCompleted tells the releaser running a handler (ctx is the one it
+// was given) that the handler's own write has deleted its due item, in
+// the transaction that did the item's work (ddbstore.DueDone): the
+// releaser then does not delete it again. A handler calls it only once
+// that write succeeded, and returns nil; outside a release it does
+// nothing.
+func MarkCompleted(ctx context.Context) {
+	if f, ok := ctx.Value(completedKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
 }
 
 // call runs h with a timeout, a panic turned into an error.
