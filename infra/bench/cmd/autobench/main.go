@@ -13,10 +13,11 @@
 // Enrollment is paced at -rate, by default 10,000 a minute: the most one
 // credential enrolls through POST /v1/actions (100 calls a minute, 100
 // actions a call). Unpaced (-rate 0), -concurrency enrollments in flight
-// outrun the releases on the local emulator whatever a request costs: one
-// process serves both sides, each getting a share of its requests by how
-// many it has in flight, and a run costs its enrollment 3 requests but its
-// two releases 7. The report gives the drain rate (releases a second,
+// outrun the releases on the local emulator: one process serves both
+// sides, each getting a share of it by the requests it has in flight, and
+// a run costs its enrollment 3 requests writing 3 items but its two
+// releases 7 requests writing 10 (dynoxide's cost is mostly the items
+// written). The report gives the drain rate (releases a second,
 // the first to the last) and the enrollment rate reached beside.
 //
 //	go run ./infra/bench/cmd/autobench [-n 10000] [-rate 166.67] [-tick 250ms] [-concurrency 16] [-json out.json]
