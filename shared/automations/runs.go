@@ -33,11 +33,12 @@ type RunStore interface {
 	GetRun(ctx context.Context, tenantID, channelID, contactID, runID string) (Run, error)
 	// SaveRun replaces prev by next (next.Seq must be prev.Seq+1) if the
 	// stored run is still prev (its Seq) and active, and in the same
-	// transaction schedules due (nil: none) and, when next has ended,
-	// removes the active guard. An apperr.KindConflict when the stored
-	// run is not prev any more (another release moved it on): nothing is
-	// written.
-	SaveRun(ctx context.Context, prev, next Run, due *scheduler.Due) error
+	// transaction schedules due (nil: none), deletes done (the due item
+	// being released, which this write consumes; nil: none) and, when
+	// next has ended, removes the active guard. An apperr.KindConflict
+	// when the stored run is not prev any more (another release moved it
+	// on): nothing is written.
+	SaveRun(ctx context.Context, prev, next Run, due, done *scheduler.Due) error
 	// ContactRuns lists a contact's runs (every automation), newest first,
 	// from cursor ("" for the first page).
 	ContactRuns(ctx context.Context, tenantID, channelID, contactID string, limit int, cursor string) (RunPage, error)

@@ -53,6 +53,12 @@ type Engine struct {
 	// MaxBurst bounds the nodes one release executes without a wait
 	// (DefaultMaxBurst); the run goes on with a due item at once.
 	MaxBurst int
+	// Load, when set, reads a step's run, its automation and its contact
+	// at once (ddbstore.StepReads.Load: strongly consistent; nil: not
+	// there, or a contact under its old key); without it, or for a due
+	// item that does not name the automation, they are read one after
+	// another.
+	Load func(ctx context.Context, tenantID, channelID, contactID, runID, automationID string) (*automations.Run, *automations.Automation, *contacts.Contact, error)
 }
 
 // Defaults of the engine's settings.
@@ -95,6 +101,16 @@ func (e *Engine) settings() Engine {
 // to the next wait, the run's end, a failure or MaxBurst nodes. An error
 // (a store failure, or another release that moved the run first) leaves
 // the due item to the scheduler, which releases it again later.
+//
+// Writes. A node with an effect (a contact write, a message, a call) is
+// recorded in a write of the run of its own, whose Seq names its effects;
+// the nodes without one that follow it (a condition, a wait) are
+// recorded in that same write, so a release that adds a tag and starts a
+// wait writes the run once. A step is never recorded in a write after a
+// later node's effect: a retry of a release that died in between would
+// evaluate it again on what that effect changed. The write that hands the
+// run on to its next due item, or ends it, also deletes the due item
+// being released (the scheduler then does not: scheduler.MarkCompleted).
 func (e *Engine) Handle(ctx context.Context, d scheduler.Due) error {
 	c := e.settings()
 	p, err := parsePayload(d)
@@ -102,7 +118,25 @@ func (e *Engine) Handle(ctx context.Context, d scheduler.Due) error {
 		c.Log.ErrorContext(ctx, "automation step: dropped", "err", err)
 		return nil // nothing a retry could do
 	}
-	run, err := c.Runs.GetRun(ctx, d.TenantID, p.Channel, p.Contact, p.Run)
+	var (
+		run    automations.Run
+		loaded bool                    // Load read the automation and the contact too
+		la     *automations.Automation // what Load read (nil: not there)
+		lc     *contacts.Contact
+	)
+	if c.Load != nil && p.Auto != "" {
+		r, a, ct, err := c.Load(ctx, d.TenantID, p.Channel, p.Contact, p.Run, p.Auto)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			err = apperr.NotFound("Run", p.Run)
+		} else {
+			run, loaded, la, lc = *r, r.AutomationID == p.Auto, a, ct
+		}
+	} else {
+		run, err = c.Runs.GetRun(ctx, d.TenantID, p.Channel, p.Contact, p.Run)
+	}
 	if apperr.Is(err, apperr.KindNotFound) {
 		c.Log.WarnContext(ctx, "automation step: no such run", "ref", d.Ref)
 		return nil
@@ -113,37 +147,64 @@ func (e *Engine) Handle(ctx context.Context, d scheduler.Due) error {
 	if !run.Active() || run.DueRef != d.Ref {
 		return nil // ended, or an old due item released again
 	}
-	a, err := c.Automations.GetAutomation(ctx, run.TenantID, run.AutomationID)
+	var a automations.Automation
+	switch {
+	case !loaded:
+		a, err = c.Automations.GetAutomation(ctx, run.TenantID, run.AutomationID)
+	case la == nil:
+		err = apperr.NotFound("Automation", run.AutomationID)
+	default:
+		a = *la
+	}
 	switch {
 	case apperr.Is(err, apperr.KindNotFound):
-		return c.end(ctx, run, automations.RunStopped, "the automation was deleted")
+		return c.end(ctx, d, run, automations.RunStopped, "the automation was deleted")
 	case err != nil:
 		return err
 	case !a.On:
-		return c.end(ctx, run, automations.RunStopped, "the automation was switched off")
+		return c.end(ctx, d, run, automations.RunStopped, "the automation was switched off")
 	}
 	sc := contacts.Scope{TenantID: run.TenantID, ChannelID: run.ChannelID}
-	ct, err := c.Contacts.Get(ctx, sc, run.ContactID)
-	if apperr.Is(err, apperr.KindNotFound) {
-		return c.end(ctx, run, automations.RunFailed, "the contact was deleted")
+	var ct contacts.Contact
+	if lc != nil {
+		ct = *lc
+	} else {
+		// Not read by Load, or not under its own key: read the usual way.
+		ct, err = c.Contacts.Get(ctx, sc, run.ContactID)
+		if apperr.Is(err, apperr.KindNotFound) {
+			return c.end(ctx, d, run, automations.RunFailed, "the contact was deleted")
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
+	now := c.Now()
+	cur, next := run, successor(run, now) // the run as stored; its next write
+	pending := false                      // next records steps not written yet
 	for n := 1; ; n++ {
-		if run.Node == "" {
-			return c.end(ctx, run, automations.RunCompleted, "")
+		if next.Node == "" {
+			finish(&next, automations.RunCompleted, "", now)
+			return c.save(ctx, d, cur, next, nil)
 		}
-		if len(run.Steps) >= automations.MaxSteps {
-			return c.end(ctx, run, automations.RunFailed, fmt.Sprintf("the run took %d steps, the most a run may (a condition that loops?)", automations.MaxSteps))
+		if len(next.Steps) >= automations.MaxSteps {
+			finish(&next, automations.RunFailed, fmt.Sprintf("the run took %d steps, the most a run may (a condition that loops?)", automations.MaxSteps), now)
+			return c.save(ctx, d, cur, next, nil)
 		}
-		node, ok := a.Node(run.Node)
+		node, ok := a.Node(next.Node)
 		if !ok {
-			return c.end(ctx, run, automations.RunFailed, fmt.Sprintf("node %q is no longer in the automation", run.Node))
+			finish(&next, automations.RunFailed, fmt.Sprintf("node %q is no longer in the automation", next.Node), now)
+			return c.save(ctx, d, cur, next, nil)
 		}
-		now := c.Now()
-		next := successor(run, now)
-		step := automations.Step{Node: node.ID, Type: node.Type, Attempt: run.Attempt + 1, At: now.UnixMilli()}
+		if pending && hasEffect(node.Type) {
+			// The steps so far are recorded before this node's effect (its
+			// own write's Seq names it).
+			if err := c.Runs.SaveRun(ctx, cur, next, nil, nil); err != nil {
+				return err
+			}
+			cur, next, pending = next, successor(next, c.Now()), false
+		}
+		now = c.Now()
+		step := automations.Step{Node: node.ID, Type: node.Type, Attempt: next.Attempt + 1, At: now.UnixMilli()}
 		res, err := c.exec(ctx, &ct, a, node, next, now)
 		if err != nil {
 			step.Error = clip(message(err))
@@ -153,17 +214,18 @@ func (e *Engine) Handle(ctx context.Context, d scheduler.Due) error {
 				next.Steps = append(next.Steps, step)
 				due := DueFor(next, now.Add(c.RetryDelay(step.Attempt)))
 				next.DueRef = due.Ref
-				return c.Runs.SaveRun(ctx, run, next, &due)
+				return c.save(ctx, d, cur, next, &due)
 			}
 			step.Outcome = "failed"
 			next.Steps = append(next.Steps, step)
 			finish(&next, automations.RunFailed, fmt.Sprintf("node %s (%s) failed %d times: %s", node.ID, node.Type, step.Attempt, step.Error), now)
-			return c.Runs.SaveRun(ctx, run, next, nil)
+			return c.save(ctx, d, cur, next, nil)
 		}
 		step.Outcome, step.Detail = "ok", res.detail
 		next.Attempt = 0
 		next.Steps = append(next.Steps, step)
 		next.Node = res.next
+		pending = true
 		var due *scheduler.Due
 		switch {
 		case !res.until.IsZero():
@@ -179,14 +241,27 @@ func (e *Engine) Handle(ctx context.Context, d scheduler.Due) error {
 		if due != nil {
 			next.DueRef = due.Ref
 		}
-		if err := c.Runs.SaveRun(ctx, run, next, due); err != nil {
-			return err
-		}
 		if due != nil || !next.Active() {
-			return nil
+			return c.save(ctx, d, cur, next, due)
 		}
-		run = next
 	}
+}
+
+// hasEffect reports whether a node of type t changes something outside
+// the run (a contact, a message, a call); a condition and a wait do not.
+func hasEffect(t automations.NodeType) bool {
+	return t != automations.NodeCondition && t != automations.NodeWait
+}
+
+// save writes next over prev with due, a write that hands the run on to
+// due or ends it: it also deletes d, the due item being released, and
+// tells the scheduler so.
+func (e *Engine) save(ctx context.Context, d scheduler.Due, prev, next automations.Run, due *scheduler.Due) error {
+	if err := e.Runs.SaveRun(ctx, prev, next, due, &d); err != nil {
+		return err
+	}
+	scheduler.MarkCompleted(ctx)
+	return nil
 }
 
 // successor is r's next write: Seq moved on, its wait over, the steps
@@ -205,12 +280,13 @@ func finish(r *automations.Run, s automations.RunStatus, msg string, now time.Ti
 	r.EndedAt = now.UnixMilli()
 }
 
-// end ends run with status s (and why, for a stop or a failure).
-func (e *Engine) end(ctx context.Context, run automations.Run, s automations.RunStatus, why string) error {
+// end ends run with status s (and why, for a stop or a failure), released
+// by d.
+func (e *Engine) end(ctx context.Context, d scheduler.Due, run automations.Run, s automations.RunStatus, why string) error {
 	now := e.Now()
 	next := successor(run, now)
 	finish(&next, s, why, now)
-	return e.Runs.SaveRun(ctx, run, next, nil)
+	return e.save(ctx, d, run, next, nil)
 }
 
 // result is what a node did: its detail, the node after it ("": the run
@@ -236,11 +312,13 @@ func (e *Engine) exec(ctx context.Context, ct *contacts.Contact, a automations.A
 		res.until, res.detail = until, "until "+until.UTC().Format(time.RFC3339)
 		return res, nil
 	case automations.NodeAddTag, automations.NodeRemoveTag:
-		op := e.Contacts.AddTags
+		// The contact as this release read it (or last wrote it): read
+		// again only if it changed since.
+		op := e.Contacts.AddTagsFrom
 		if node.Type == automations.NodeRemoveTag {
-			op = e.Contacts.RemoveTags
+			op = e.Contacts.RemoveTagsFrom
 		}
-		c, err := op(ctx, sc, ct.ID, []string{node.Tag})
+		c, err := op(ctx, sc, *ct, []string{node.Tag})
 		if err != nil {
 			return res, err
 		}
@@ -248,7 +326,7 @@ func (e *Engine) exec(ctx context.Context, ct *contacts.Contact, a automations.A
 		return res, nil
 	case automations.NodeSetField:
 		v, _ := json.Marshal(node.Value)
-		c, err := e.Contacts.Update(ctx, sc, ct.ID, []contacts.Input{{Name: node.Field, Value: v}}, nil)
+		c, err := e.Contacts.UpdateFrom(ctx, sc, *ct, []contacts.Input{{Name: node.Field, Value: v}}, nil)
 		if err != nil {
 			return res, err
 		}

@@ -144,12 +144,13 @@ type payload struct {
 	Channel string `json:"ch"`
 	Contact string `json:"c"`
 	Run     string `json:"r"`
+	Auto    string `json:"a,omitempty"` // the run's automation (due items from before it was added: "")
 }
 
 // DueFor is the due item that advances r (as it will be stored, with its
 // Seq) at at: its Ref, the run's ID and Seq, is what r.DueRef must be.
 func DueFor(r automations.Run, at time.Time) scheduler.Due {
-	p, _ := json.Marshal(payload{Channel: r.ChannelID, Contact: r.ContactID, Run: r.ID})
+	p, _ := json.Marshal(payload{Channel: r.ChannelID, Contact: r.ContactID, Run: r.ID, Auto: r.AutomationID})
 	return scheduler.Due{Kind: automations.StepKind, TenantID: r.TenantID, Ref: fmt.Sprintf("%s#%d", r.ID, r.Seq), At: at, Payload: p}
 }
 

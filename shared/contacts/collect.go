@@ -77,7 +77,7 @@ func (s *Service) collect(ctx context.Context, sc Scope, psid string, in Collect
 		return nil
 	}
 	if !absent {
-		c, err := s.modify(ctx, sc, psid, change)
+		c, err := s.modify(ctx, sc, psid, nil, change)
 		if !apperr.Is(err, apperr.KindNotFound) {
 			return c, err
 		}
@@ -93,7 +93,7 @@ func (s *Service) collect(ctx context.Context, sc Scope, psid string, in Collect
 	}
 	if err := s.Store.CreateContact(ctx, c); apperr.Is(err, apperr.KindExists) {
 		// Created concurrently: apply to the stored one.
-		return s.modify(ctx, sc, psid, change)
+		return s.modify(ctx, sc, psid, nil, change)
 	} else if err != nil {
 		return Contact{}, err
 	}

@@ -138,11 +138,22 @@ func (s *Service) Create(ctx context.Context, sc Scope, in []Input, opportunity 
 // Update sets fields of a contact (and the opportunity flag when given). A
 // write that changes nothing is not made.
 func (s *Service) Update(ctx context.Context, sc Scope, id string, in []Input, opportunity *bool) (Contact, error) {
+	return s.update(ctx, sc, id, nil, in, opportunity)
+}
+
+// UpdateFrom is Update of a contact the caller has just read (strongly
+// consistent, in sc): the write starts from it instead of reading it
+// again; should it have changed since, it is read again.
+func (s *Service) UpdateFrom(ctx context.Context, sc Scope, c Contact, in []Input, opportunity *bool) (Contact, error) {
+	return s.update(ctx, sc, c.ID, &c, in, opportunity)
+}
+
+func (s *Service) update(ctx context.Context, sc Scope, id string, read *Contact, in []Input, opportunity *bool) (Contact, error) {
 	fields, err := s.Store.ListFields(ctx, sc.TenantID)
 	if err != nil {
 		return Contact{}, err
 	}
-	return s.modify(ctx, sc, id, func(c *Contact) error {
+	return s.modify(ctx, sc, id, read, func(c *Contact) error {
 		if opportunity != nil {
 			c.Opportunity = *opportunity
 		}
@@ -152,11 +163,21 @@ func (s *Service) Update(ctx context.Context, sc Scope, id string, in []Input, o
 
 // AddTags adds tags a contact does not have yet.
 func (s *Service) AddTags(ctx context.Context, sc Scope, id string, tags []string) (Contact, error) {
+	return s.addTags(ctx, sc, id, nil, tags)
+}
+
+// AddTagsFrom is AddTags on a contact the caller has just read (as
+// UpdateFrom).
+func (s *Service) AddTagsFrom(ctx context.Context, sc Scope, c Contact, tags []string) (Contact, error) {
+	return s.addTags(ctx, sc, c.ID, &c, tags)
+}
+
+func (s *Service) addTags(ctx context.Context, sc Scope, id string, read *Contact, tags []string) (Contact, error) {
 	tags, err := cleanTags(tags)
 	if err != nil {
 		return Contact{}, err
 	}
-	return s.modify(ctx, sc, id, func(c *Contact) error {
+	return s.modify(ctx, sc, id, read, func(c *Contact) error {
 		for _, t := range tags {
 			if !slices.Contains(c.Tags, t) {
 				c.Tags = append(c.Tags, t)
@@ -171,11 +192,21 @@ func (s *Service) AddTags(ctx context.Context, sc Scope, id string, tags []strin
 
 // RemoveTags removes tags; tags the contact does not have are ignored.
 func (s *Service) RemoveTags(ctx context.Context, sc Scope, id string, tags []string) (Contact, error) {
+	return s.removeTags(ctx, sc, id, nil, tags)
+}
+
+// RemoveTagsFrom is RemoveTags on a contact the caller has just read (as
+// UpdateFrom).
+func (s *Service) RemoveTagsFrom(ctx context.Context, sc Scope, c Contact, tags []string) (Contact, error) {
+	return s.removeTags(ctx, sc, c.ID, &c, tags)
+}
+
+func (s *Service) removeTags(ctx context.Context, sc Scope, id string, read *Contact, tags []string) (Contact, error) {
 	tags, err := cleanTags(tags)
 	if err != nil {
 		return Contact{}, err
 	}
-	return s.modify(ctx, sc, id, func(c *Contact) error {
+	return s.modify(ctx, sc, id, read, func(c *Contact) error {
 		c.Tags = slices.DeleteFunc(c.Tags, func(t string) bool { return slices.Contains(tags, t) })
 		return nil
 	})
@@ -196,11 +227,19 @@ func (s *Service) Delete(ctx context.Context, sc Scope, id string) error {
 }
 
 // modify reads, changes and writes a contact, retrying when a concurrent
-// write got there first.
-func (s *Service) modify(ctx context.Context, sc Scope, id string, change func(*Contact) error) (Contact, error) {
+// write got there first. read, when not nil, is the contact as the caller
+// has just read it: the first try starts from it (a copy) instead of
+// reading; a retry reads.
+func (s *Service) modify(ctx context.Context, sc Scope, id string, read *Contact, change func(*Contact) error) (Contact, error) {
+	if read != nil && (read.ID != id || read.TenantID != sc.TenantID || (sc.ChannelID != "" && read.ChannelID != sc.ChannelID)) {
+		read = nil // not the scope's contact: read it
+	}
 	for range 5 {
-		prev, err := s.Get(ctx, sc, id)
-		if err != nil {
+		var prev Contact
+		var err error
+		if read != nil {
+			prev, read = clone(*read), nil
+		} else if prev, err = s.Get(ctx, sc, id); err != nil {
 			return Contact{}, err
 		}
 		next := clone(prev)

@@ -651,3 +651,51 @@ func TestFindByName(t *testing.T) {
 		t.Fatalf("first 100: %d %v", len(got), err)
 	}
 }
+
+// TestWriteFromARead: AddTagsFrom, RemoveTagsFrom and UpdateFrom start
+// from the contact the caller has just read, without reading it again; a
+// contact that changed since is read again and the change made on top of
+// the stored one; one that is not the scope's is read.
+func TestWriteFromARead(t *testing.T) {
+	s, st := newTestService()
+	c := mustCreate(t, s, acct, in("firstName", `"Ana"`))
+	reads := func() int { return st.count("GetContact") + st.count("ContactsByID") }
+	before := reads()
+	c, err := s.AddTagsFrom(bg, acct, c, []string{"vip"})
+	if err != nil || !slices.Equal(c.Tags, []string{"vip"}) || c.Version != 2 {
+		t.Fatalf("AddTagsFrom: %+v %v", c, err)
+	}
+	c, err = s.UpdateFrom(bg, acct, c, in("lastName", `"Diaz"`), nil)
+	if err != nil || c.Fields["lastName"] != "Diaz" || c.Version != 3 {
+		t.Fatalf("UpdateFrom: %+v %v", c, err)
+	}
+	c, err = s.RemoveTagsFrom(bg, acct, c, []string{"vip"})
+	if err != nil || len(c.Tags) != 0 || c.Version != 4 {
+		t.Fatalf("RemoveTagsFrom: %+v %v", c, err)
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("%d reads, want none", n)
+	}
+	// A stale read (the contact was written since): read again, the
+	// other write kept.
+	stale := c
+	if _, err := s.AddTags(bg, acct, c.ID, []string{"elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	before = reads()
+	got, err := s.UpdateFrom(bg, acct, stale, in("lastName", `"Ruiz"`), nil)
+	if err != nil || got.Fields["lastName"] != "Ruiz" || !slices.Equal(got.Tags, []string{"elsewhere"}) || got.Version != 6 {
+		t.Fatalf("from a stale read: %+v %v", got, err)
+	}
+	if n := reads() - before; n != 1 {
+		t.Errorf("%d reads after the conflict, want 1", n)
+	}
+	if stored, _ := st.stored("t1", c.ID); stored.Version != 6 || stored.Fields["lastName"] != "Ruiz" {
+		t.Errorf("stored %+v", stored)
+	}
+	// Another tenant's contact given in this scope: read in the scope,
+	// which has no such contact.
+	if _, err := s.AddTagsFrom(bg, Scope{TenantID: "t2"}, got, []string{"x"}); !apperr.Is(err, apperr.KindNotFound) {
+		t.Errorf("a contact not of the scope: %v, want not found", err)
+	}
+}

@@ -25,6 +25,14 @@ func DueItem(opsTable string, d scheduler.Due) types.TransactWriteItem {
 	}}
 }
 
+// DueDone is the transactional delete of a due item being released (its
+// handler's own write consumes it: scheduler.MarkCompleted), on the
+// operations table; one already gone is no failure.
+func DueDone(opsTable string, d scheduler.Due) types.TransactWriteItem {
+	pk, sk := scheduler.Keys(d)
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(opsTable), Key: key(pk, sk)}}
+}
+
 // The scheduler's own items on the operations table (schema.go).
 const (
 	dueCursorPK = scheduler.KeyPrefix + "CURSOR"
@@ -146,7 +154,11 @@ func (s *DueStore) SaveCursor(ctx context.Context, minute time.Time) error {
 }
 
 // DueIn lists minute's items due at or before now, from all its shards
-// (read at once), oldest first, at most limit.
+// (read at once), oldest first, at most limit: each shard's oldest, up to
+// its share of limit (a shard with more reports more; the next call reads
+// on). A shard is not read past its share: under a backlog every shard
+// has limit items due, and reading them all to keep a tenth would read
+// ten times what is released.
 func (s *DueStore) DueIn(ctx context.Context, minute, now time.Time, limit int) ([]scheduler.Item, bool, error) {
 	if limit <= 0 {
 		return nil, true, nil
@@ -159,6 +171,7 @@ func (s *DueStore) DueIn(ctx context.Context, minute, now time.Time, limit int) 
 		err   error
 	}
 	shards := make([]shard, scheduler.Shards)
+	per := (limit + scheduler.Shards - 1) / scheduler.Shards
 	var wg sync.WaitGroup
 	for i := range shards {
 		wg.Go(func() {
@@ -167,7 +180,7 @@ func (s *DueStore) DueIn(ctx context.Context, minute, now time.Time, limit int) 
 				KeyConditionExpression:    aws.String("PK = :pk AND SK < :upto"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(prefix + strconv.Itoa(i)), ":upto": avS(upTo)},
 				ConsistentRead:            aws.Bool(true),
-				Limit:                     aws.Int32(int32(min(limit, 1000))),
+				Limit:                     aws.Int32(int32(min(per, 1000))),
 			})
 			if err != nil {
 				shards[i].err = err

@@ -117,7 +117,7 @@ func (s *Runs) GetRun(ctx context.Context, tenantID, channelID, contactID, runID
 }
 
 // SaveRun replaces prev by next, conditioned on prev's Seq and status.
-func (s *Runs) SaveRun(ctx context.Context, prev, next automations.Run, due *scheduler.Due) error {
+func (s *Runs) SaveRun(ctx context.Context, prev, next automations.Run, due, done *scheduler.Due) error {
 	if next.Seq != prev.Seq+1 || next.ID != prev.ID {
 		return fmt.Errorf("save run %s: next must be prev's successor (seq %d → %d)", prev.ID, prev.Seq, next.Seq)
 	}
@@ -133,6 +133,9 @@ func (s *Runs) SaveRun(ctx context.Context, prev, next automations.Run, due *sch
 	}}}
 	if due != nil {
 		tx = append(tx, DueItem(s.OpsTable, *due))
+	}
+	if done != nil {
+		tx = append(tx, DueDone(s.OpsTable, *done))
 	}
 	if !next.Active() {
 		tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{

@@ -61,23 +61,23 @@ func TestRunsStore(t *testing.T) {
 	next := r
 	next.Seq, next.Node = 2, "n2"
 	next.Steps = []automations.Step{{Node: "n1", Type: automations.NodeAddTag, Outcome: "ok", Attempt: 1, At: base}}
-	if err := s.SaveRun(ctx, r, next, nil); err != nil {
+	if err := s.SaveRun(ctx, r, next, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveRun(ctx, r, next, nil); !apperr.Is(err, apperr.KindConflict) {
+	if err := s.SaveRun(ctx, r, next, nil, nil); !apperr.Is(err, apperr.KindConflict) {
 		t.Fatalf("a save from a stale run: %v", err)
 	}
 	// The end removes the guard: the contact may be enrolled again.
 	end := next
 	end.Seq, end.Status, end.Node, end.EndedAt = 3, automations.RunCompleted, "", base+5
-	if err := s.SaveRun(ctx, next, end, nil); err != nil {
+	if err := s.SaveRun(ctx, next, end, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetRun(ctx, "ten_a", "ch_1", "c1", r.ID)
 	if err != nil || got.Status != automations.RunCompleted || got.Seq != 3 || len(got.Steps) != 1 || got.Steps[0].Type != automations.NodeAddTag {
 		t.Fatalf("read back: %v %+v", err, got)
 	}
-	if err := s.SaveRun(ctx, end, func() automations.Run { x := end; x.Seq = 4; return x }(), nil); !apperr.Is(err, apperr.KindConflict) {
+	if err := s.SaveRun(ctx, end, func() automations.Run { x := end; x.Seq = 4; return x }(), nil, nil); !apperr.Is(err, apperr.KindConflict) {
 		t.Fatalf("a save of an ended run: %v", err)
 	}
 	if err := s.StartRun(ctx, again, testDue(again)); err != nil {

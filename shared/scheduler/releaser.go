@@ -53,6 +53,7 @@ const (
 	DefaultLookback     = time.Hour
 	DefaultUnknownDelay = 15 * time.Minute
 	DefaultCallTimeout  = 20 * time.Second
+	DefaultRecheck      = 5 * time.Second
 	maxErrorLen         = 1000
 )
 
@@ -94,6 +95,53 @@ type Releaser struct {
 	// handlers at once (0 or 1: one after another). Handlers of different
 	// items must then be safe to run at the same time.
 	Concurrency int
+	// Recheck is how long a past minute this releaser drained is not read
+	// again (wall time), while the cursor may not pass it yet: only a put
+	// that lands late (its At in a minute gone by) can add to it, and such
+	// an item waits at most this long more. Without it a ticker polling
+	// every 250 ms would read the Grace window's minutes, every shard of
+	// each, on every tick. A minute is always read once more before the
+	// cursor passes it.
+	Recheck time.Duration
+
+	memo *drainedMinutes // what Recheck remembers (made on first use)
+}
+
+// drainedMinutes remembers when past minutes were found drained.
+type drainedMinutes struct {
+	mu sync.Mutex
+	at map[time.Time]time.Time // minute → when (wall time) it was drained
+}
+
+var memoInit sync.Mutex
+
+func (r *Releaser) drained() *drainedMinutes {
+	memoInit.Lock()
+	defer memoInit.Unlock()
+	if r.memo == nil {
+		r.memo = &drainedMinutes{at: map[time.Time]time.Time{}}
+	}
+	return r.memo
+}
+
+// recent reports whether minute m was found drained less than d ago.
+func (dm *drainedMinutes) recent(m time.Time, d time.Duration) bool {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	at, ok := dm.at[m]
+	return ok && time.Since(at) < d
+}
+
+// mark remembers m drained now and forgets minutes before from.
+func (dm *drainedMinutes) mark(m, from time.Time) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	dm.at[m] = time.Now()
+	for k := range dm.at {
+		if k.Before(from) {
+			delete(dm.at, k)
+		}
+	}
 }
 
 // Result is what one tick did.
@@ -127,6 +175,7 @@ func (r *Releaser) settings() Releaser {
 	defD(&c.Lookback, DefaultLookback)
 	defD(&c.UnknownDelay, DefaultUnknownDelay)
 	defD(&c.CallTimeout, DefaultCallTimeout)
+	defD(&c.Recheck, DefaultRecheck)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -139,6 +188,7 @@ func (r *Releaser) settings() Releaser {
 // Tick runs one bounded pass: at most MaxMinutes minutes and MaxItems
 // items; what is left waits for the next tick (Result.CaughtUp false).
 func (r *Releaser) Tick(ctx context.Context) (Result, error) {
+	memo := r.drained()
 	c := r.settings()
 	var res Result
 	now := c.Now().UTC()
@@ -154,33 +204,56 @@ func (r *Releaser) Tick(ctx context.Context) (Result, error) {
 	cur = cur.UTC().Truncate(time.Minute)
 	next := cur     // the cursor to save
 	drained := true // every minute from cur to m was drained
+	left := false   // a minute read still had items when the tick stopped
 	items := 0
 	m := cur
 	for ; !m.After(nowMin); m = m.Add(time.Minute) {
 		if res.Minutes >= c.MaxMinutes || items >= c.MaxItems || ctx.Err() != nil {
 			break
 		}
-		list, more, err := c.Store.DueIn(ctx, m, now, c.MaxItems-items)
-		if err != nil {
-			return res, errors.Join(fmt.Errorf("scheduler: list minute %s: %w", m.Format(minuteLayout), err), c.save(ctx, cur, next, &res))
+		if m.Before(nowMin) && !m.Before(safe) && memo.recent(m, c.Recheck) {
+			drained = false // the cursor does not pass it anyway (m ≥ safe)
+			continue
 		}
 		res.Minutes++
-		done := !more
-		if c.Concurrency > 1 {
-			n, ok := c.releaseAll(ctx, list, now, &res)
-			items += n
-			done = done && ok
-		} else {
-			for _, it := range list {
-				if ctx.Err() != nil { // out of time: the rest waits for the next tick
-					done = false
-					break
-				}
-				items++
-				if !c.release(ctx, it, now, &res) {
-					done = false
+		// The minute's items, page after page (DueIn reads each shard's
+		// share), until it has none left due or the tick its fill.
+		done := true
+		for {
+			list, more, err := c.Store.DueIn(ctx, m, now, c.MaxItems-items)
+			if err != nil {
+				return res, errors.Join(fmt.Errorf("scheduler: list minute %s: %w", m.Format(minuteLayout), err), c.save(ctx, cur, next, &res))
+			}
+			ok := true
+			if c.Concurrency > 1 {
+				var n int
+				n, ok = c.releaseAll(ctx, list, now, &res)
+				items += n
+			} else {
+				for _, it := range list {
+					if ctx.Err() != nil { // out of time: the rest waits for the next tick
+						ok = false
+						break
+					}
+					items++
+					if !c.release(ctx, it, now, &res) {
+						ok = false
+					}
 				}
 			}
+			if !ok {
+				done = false
+			}
+			if !more {
+				break
+			}
+			if !ok || len(list) == 0 || items >= c.MaxItems || ctx.Err() != nil {
+				done, left = false, true
+				break
+			}
+		}
+		if done && m.Before(nowMin) {
+			memo.mark(m, safe)
 		}
 		if drained && done && m.Before(safe) {
 			next = m.Add(time.Minute)
@@ -188,7 +261,7 @@ func (r *Releaser) Tick(ctx context.Context) (Result, error) {
 			drained = false
 		}
 	}
-	res.CaughtUp = m.After(nowMin)
+	res.CaughtUp = m.After(nowMin) && !left
 	return res, c.save(ctx, cur, next, &res)
 }
 
@@ -287,8 +360,13 @@ func (c *Releaser) release(ctx context.Context, it Item, now time.Time, res *Res
 		res.Unknown++
 		return true
 	}
-	err := call(ctx, c.CallTimeout, h, it.Due)
+	var done atomic.Bool
+	err := call(context.WithValue(ctx, completedKey{}, &done), c.CallTimeout, h, it.Due)
 	if err == nil {
+		if done.Load() { // the handler's own write deleted it
+			res.Released++
+			return true
+		}
 		if err := c.Store.Complete(ctx, it); err != nil {
 			// The handler's work is done but the item stays: it runs again
 			// on a later tick (at-least-once).
@@ -325,6 +403,20 @@ func (c *Releaser) release(ctx context.Context, it Item, now time.Time, res *Res
 	log.Warn("scheduler: handler failed; retried later", "err", err, "retry_at", to.At.Format(time.RFC3339))
 	res.Retried++
 	return true
+}
+
+type completedKey struct{}
+
+// MarkCompleted tells the releaser running a handler (ctx is the one it
+// was given) that the handler's own write has deleted its due item, in
+// the transaction that did the item's work (ddbstore.DueDone): the
+// releaser then does not delete it again. A handler calls it only once
+// that write succeeded, and returns nil; outside a release it does
+// nothing.
+func MarkCompleted(ctx context.Context) {
+	if f, ok := ctx.Value(completedKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
 }
 
 // call runs h with a timeout, a panic turned into an error.

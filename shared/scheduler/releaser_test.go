@@ -422,3 +422,136 @@ func TestConcurrentRelease(t *testing.T) {
 		t.Errorf("second tick %+v %v, runs %d", res, err, rec.total())
 	}
 }
+
+// completeCounter is the store, counting the releaser's own deletes.
+type completeCounter struct {
+	*ddbstore.DueStore
+	mu sync.Mutex
+	n  int
+}
+
+func (s *completeCounter) Complete(ctx context.Context, it scheduler.Item) error {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return s.DueStore.Complete(ctx, it)
+}
+
+// TestHandlerCompletes: a handler whose own transaction deletes its due
+// item (ddbstore.DueDone) and says so (MarkCompleted) is released without
+// a second delete; one that does not say so is deleted by the releaser.
+func TestHandlerCompletes(t *testing.T) {
+	store, env := setup(t, nil)
+	ctx := t.Context()
+	counted := &completeCounter{DueStore: store}
+	clk := &clock{t: t0}
+	h := func(ctx context.Context, d scheduler.Due) error {
+		if d.Ref == "plain" {
+			return nil
+		}
+		if _, err := env.DDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			ddbstore.DueItem(env.OpsTable, due(d.Ref+"-next", t0.Add(time.Hour))),
+			ddbstore.DueDone(env.OpsTable, d),
+		}}); err != nil {
+			return err
+		}
+		scheduler.MarkCompleted(ctx)
+		return nil
+	}
+	r := &scheduler.Releaser{Store: counted, Handlers: map[string]scheduler.Handler{TestKind: h}, Now: clk.Now, Lookback: 10 * time.Minute}
+	for _, ref := range []string{"own", "plain"} {
+		if err := store.Put(ctx, due(ref, t0.Add(-time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := r.Tick(ctx)
+	if err != nil || res.Released != 2 {
+		t.Fatalf("tick %+v %v", res, err)
+	}
+	if counted.n != 1 {
+		t.Errorf("the releaser deleted %d items, want 1 (plain's)", counted.n)
+	}
+	if left, _, err := store.DueIn(ctx, t0.Add(-time.Minute), t0, 10); err != nil || len(left) != 0 {
+		t.Errorf("left %+v %v", left, err)
+	}
+	// Outside a release MarkCompleted does nothing.
+	scheduler.MarkCompleted(ctx)
+}
+
+// TestRecheck: a past minute the releaser drained is not read again for
+// Recheck (an item put late into it waits that long), and is read once
+// more before the cursor passes it, however recently it was drained.
+func TestRecheck(t *testing.T) {
+	store, _ := setup(t, nil)
+	ctx := t.Context()
+	rec := &recorder{}
+	clk := &clock{t: t0.Add(30 * time.Second)}
+	r := &scheduler.Releaser{Store: store, Handlers: map[string]scheduler.Handler{TestKind: rec.handle}, Now: clk.Now,
+		Lookback: 10 * time.Minute, Recheck: 300 * time.Millisecond}
+	if _, err := r.Tick(ctx); err != nil { // 05:50 to 06:00 read; 05:55 to 05:59 drained
+		t.Fatal(err)
+	}
+	late := due("late", t0.Add(-90*time.Second)) // 05:58:30
+	if err := store.Put(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Tick(ctx)
+	if err != nil || res.Released != 0 || res.Minutes != 1 {
+		t.Fatalf("tick right after: %+v %v; want the current minute read only", res, err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if res, err = r.Tick(ctx); err != nil || res.Released != 1 || rec.count("late") != 1 {
+		t.Fatalf("tick after Recheck: %+v %v", res, err)
+	}
+	// The minute the cursor passes next (05:55, drained just now) is read
+	// before it passes, Recheck or not.
+	r.Recheck = time.Hour
+	if _, err := r.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, due("edge", t0.Add(-5*time.Minute+time.Second))); err != nil { // 05:55:01
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(61 * time.Second)) // safe is 05:56
+	res, err = r.Tick(ctx)
+	if err != nil || rec.count("edge") != 1 {
+		t.Fatalf("tick as the cursor passes 05:55: %+v %v, runs %v", res, err, rec.runs)
+	}
+	if want := t0.Add(-4 * time.Minute); !res.Cursor.Equal(want) {
+		t.Errorf("cursor %s, want %s", res.Cursor, want)
+	}
+}
+
+// TestMinutePages: a minute with more items due than a tick takes is
+// read page by page (each shard up to its share), the tick stopping at
+// MaxItems and not caught up; Drain takes the rest at once.
+func TestMinutePages(t *testing.T) {
+	store, _ := setup(t, nil)
+	ctx := t.Context()
+	rec := &recorder{}
+	clk := &clock{t: t0.Add(50 * time.Second)}
+	for i := range 60 {
+		if err := store.Put(ctx, due(fmt.Sprint("p", i), t0.Add(time.Duration(i)*100*time.Millisecond))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, more, err := store.DueIn(ctx, t0, clk.Now(), 20)
+	if err != nil || len(items) > 20 || len(items) < 10 || !more {
+		t.Fatalf("DueIn 20: %d items, more %v, %v", len(items), more, err)
+	}
+	r := &scheduler.Releaser{Store: store, Handlers: map[string]scheduler.Handler{TestKind: rec.handle}, Now: clk.Now,
+		Lookback: 2 * time.Minute, MaxItems: 25, Concurrency: 4}
+	res, err := r.Tick(ctx)
+	if err != nil || res.Released < 20 || res.Released > 25 || res.CaughtUp {
+		t.Fatalf("tick %+v %v", res, err)
+	}
+	res, err = r.Drain(ctx, 0)
+	if err != nil || !res.CaughtUp || rec.total() != 60 {
+		t.Fatalf("drain %+v %v, released %d of 60", res, err, rec.total())
+	}
+	for i := range 60 {
+		if rec.count(fmt.Sprint("p", i)) != 1 {
+			t.Fatalf("runs %v", rec.runs)
+		}
+	}
+}

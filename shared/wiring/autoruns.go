@@ -56,6 +56,7 @@ func (e *Env) AutomationEngine() *autorun.Engine {
 		Calls:     autoCaller{e},
 		Zone:      time.LoadLocation,
 		Now:       e.Now,
+		Load:      (&ddbstore.StepReads{API: e.StoreAPI(), Table: e.DataTable, OpsTable: e.OpsTable}).Load,
 	}
 }
 
