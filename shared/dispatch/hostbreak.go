@@ -74,6 +74,9 @@ func (d *Dispatcher) noteHostResult(ctx context.Context, conn connections.Connec
 		return false
 	}
 	probe, _ := ctx.Value(hostProbeKey{}).(*hostProbe)
+	if probe == nil && !connections.HostFailure(res.Outcome) && !l.anyHostFailing() {
+		return false // the healthy path: nothing to count, nothing known failing
+	}
 	host := connections.HostKey(conn.URL)
 	if host == "" {
 		return false
@@ -184,6 +187,14 @@ func (l *Limits) hostKnownFailing(tenantID, host string) bool {
 	defer l.mu.Unlock()
 	_, ok := l.hosts[hostStateKey(tenantID, host)]
 	return ok
+}
+
+// anyHostFailing reports whether this process knows any host breaker
+// failing.
+func (l *Limits) anyHostFailing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.hosts) > 0
 }
 
 // cachedHost is the host that parks the connection as its last breaker

@@ -471,9 +471,10 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 		}
 		return o
 	case v.hostProbe != nil:
-		// Not attempted (the connection is off or gone, or the store
-		// failed): the next probe is due one interval on, from any of the
-		// host's connections.
+		// The host's probe, sent as a connection's is. When no attempt is
+		// made (the connection is off or gone, or the store failed), the
+		// next probe is due one interval on, from any of the host's
+		// connections.
 		return d.handleMessage(context.WithValue(ctx, hostProbeKey{}, v.hostProbe), conns, m, p)
 	}
 	hung := v.hung || d.Limits.hungKnown(v.key, d.Now())
