@@ -3,7 +3,10 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,10 +14,14 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
+	"github.com/startmsg/chatbackend/shared/netguard"
+	"github.com/startmsg/chatbackend/shared/router"
+	"github.com/startmsg/chatbackend/shared/webhook"
 )
 
 // urlSender answers each Send with what answer says for its URL, counting
@@ -326,5 +333,112 @@ func TestHostProbe(t *testing.T) {
 	}
 	if n := s.count("hooks") - before; n != 16 {
 		t.Fatalf("closed: %d requests, want all 16", n)
+	}
+}
+
+// TestHostBreakerRecoveryE2E: through fauxqs, the poller and dynoxide, a
+// host that hangs on every path opens the tenant's host breaker, which
+// pauses all its connections to it (the one that got no delivery yet
+// too); the deliveries that come meanwhile wait without spending
+// attempts; once the host answers, the host's probe closes the breaker
+// and every delivery arrives, none dead, none in the DLQ.
+func TestHostBreakerRecoveryE2E(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	saved, savedFirst := connections.Schedule, connections.ProbeFirst
+	for i := range connections.Schedule {
+		connections.Schedule[i] = time.Second
+	}
+	connections.ProbeFirst = 2 * time.Second
+	t.Cleanup(func() { connections.Schedule, connections.ProbeFirst = saved, savedFirst })
+
+	var (
+		up      atomic.Bool
+		mu      sync.Mutex
+		arrived = map[string]bool{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body first: the server notices the client giving up
+		// only once it has.
+		_, _ = io.ReadAll(r.Body)
+		if !up.Load() {
+			<-r.Context().Done() // hangs until the client gives up
+			return
+		}
+		mu.Lock()
+		arrived[r.Header.Get(webhook.HeaderID)] = true
+		mu.Unlock()
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	var cs []connections.Connection
+	for i := range 4 {
+		cs = append(cs, limitsConn(t, store, "ten_hostE2E", fmt.Sprintf("conn_e%d", i), fmt.Sprintf("%s/h/%d", srv.URL, i)))
+	}
+	quiet := limitsConn(t, store, "ten_hostE2E", "conn_equiet", srv.URL+"/quiet")
+
+	d := dispatch.New(store, delivery.New(netguard.Policy{AllowLoopback: true}, time.Second), e.SQS, e.Queues.DeliveriesURL)
+	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
+	d.Limits.ProbeWait = 2 * time.Second
+	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
+		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	pctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Run(pctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Error(err)
+		}
+	})
+	var ds []connections.Delivery
+	enqueue := func(prefix string, cs []connections.Connection, n int) {
+		var b []connections.Delivery
+		for i, c := range cs {
+			for _, task := range tasksFor(c, fmt.Sprintf("%s%d-", prefix, i), n) {
+				b = append(b, task.Delivery)
+			}
+		}
+		ds = append(ds, b...)
+		if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue("first", cs, 3)
+	waitFor(t, 60*time.Second, "every connection to the host paused", func() bool {
+		all, err := store.Breakers(ctx, "ten_hostE2E")
+		if err != nil {
+			return false
+		}
+		for _, c := range append(cs, quiet) {
+			if !all[c.ID].HostOpen() {
+				return false
+			}
+		}
+		return true
+	})
+	enqueue("while-open", append(cs, quiet), 3)
+	time.Sleep(time.Second)
+	up.Store(true)
+	waitFor(t, 90*time.Second, "every delivery to arrive", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(arrived) == len(ds)
+	})
+	if h, _ := store.HostBreaker(ctx, "ten_hostE2E", connections.HostKey(srv.URL)); h.Open() {
+		t.Errorf("host breaker still open: %+v", h)
+	}
+	page, err := store.ListDead(ctx, "ten_hostE2E", 100, "")
+	if err != nil || len(page.Items) != 0 {
+		t.Errorf("dead deliveries: %v %v", page.Items, err)
+	}
+	dlq := map[string]int{}
+	drainDLQ(t, e.SQS, e.Queues.DLQURL, dlq)
+	if len(dlq) != 0 {
+		t.Errorf("DLQ holds %v", dlq)
 	}
 }
