@@ -11,7 +11,7 @@ import (
 // States of a connection as the API shows them (ConnectionView.State).
 const (
 	StateActive   = "active"   // deliveries are sent
-	StatePaused   = "paused"   // its circuit breaker is open: deliveries wait, one probe per interval
+	StatePaused   = "paused"   // its circuit breaker, or its endpoint host's, is open: deliveries wait, one probe per interval
 	StateDisabled = "disabled" // switched off (by its owner, 410 Gone, 5 days of failures)
 )
 
@@ -27,10 +27,13 @@ func withState(v ConnectionView, b connections.Breaker) ConnectionView {
 	switch {
 	case !v.Enabled:
 		v.State = StateDisabled
-	case b.Open():
+	case b.Paused():
 		v.State = StatePaused
-		v.PausedReason = "endpoint failing since " + time.UnixMilli(b.OpenSince).UTC().Format(time.RFC3339)
-		v.NextProbeAt = time.UnixMilli(b.NextProbe).UTC().Format(time.RFC3339)
+		v.PausedReason = "endpoint failing since " + time.UnixMilli(b.PausedSince()).UTC().Format(time.RFC3339)
+		if b.HostOpen() {
+			v.PausedReason += " (host-wide: " + b.Host + " does not answer; every connection to it is paused)"
+		}
+		v.NextProbeAt = time.UnixMilli(b.NextProbeAt()).UTC().Format(time.RFC3339)
 	}
 	return v
 }

@@ -19,12 +19,13 @@ type ConnectionView struct {
 	NextProbeAt string `json:"next_probe_at,omitempty"`
 	PageID      string `json:"page_id"`
 	// PausedReason says why a paused connection waits: "endpoint failing
-	// since <RFC 3339>".
+	// since <RFC 3339>", and "(host-wide: <host:port> …)" after it when
+	// its endpoint host's breaker pauses it.
 	PausedReason string `json:"paused_reason,omitempty"`
 	Secret       string `json:"secret,omitempty"`
 	Source       string `json:"source"`
-	// State is active, paused (its circuit breaker is open: deliveries
-	// wait, one probe per interval) or disabled.
+	// State is active, paused (its circuit breaker or its endpoint host's
+	// is open: deliveries wait, one probe per interval) or disabled.
 	State     string                `json:"state"`
 	Triggers  []connections.Trigger `json:"triggers"`
 	UpdatedAt int64                 `json:"updated_at"`

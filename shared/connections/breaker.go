@@ -2,6 +2,9 @@ package connections
 
 import (
 	"context"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -33,6 +36,46 @@ type Breaker struct {
 	// endpoint that answers some requests at once and hangs on others
 	// holds workers with those). It outlives the breaker's closing.
 	HungUntil int64 `dynamodbav:"hung_until,omitempty"`
+	// Host is set when the breaker of the connection's endpoint host
+	// (HostBreaker) opened and parked it: that host's key (HostKey).
+	Host string `dynamodbav:"host,omitempty"`
+	// OnHost is that host's breaker, read with the connection's (the
+	// store fills it in when Host is set and that breaker is open; nil
+	// otherwise).
+	OnHost *HostBreaker `dynamodbav:"-"`
+}
+
+// HostOpen reports whether the connection is parked by its host's open
+// breaker.
+func (b Breaker) HostOpen() bool { return b.OnHost != nil && b.OnHost.Open() }
+
+// Paused reports whether the connection's deliveries wait: its own
+// breaker or its host's is open.
+func (b Breaker) Paused() bool { return b.Open() || b.HostOpen() }
+
+// PausedSince and NextProbeAt are when the breaker that pauses the
+// connection opened and when its next probe is due (unix ms; the host's
+// when the host's breaker is open, whose probe is any of the host's
+// connections' delivery); 0 when not paused.
+func (b Breaker) PausedSince() int64 {
+	switch {
+	case b.HostOpen():
+		return b.OnHost.OpenSince
+	case b.Open():
+		return b.OpenSince
+	}
+	return 0
+}
+
+// NextProbeAt: see PausedSince.
+func (b Breaker) NextProbeAt() int64 {
+	switch {
+	case b.HostOpen():
+		return b.OnHost.NextProbe
+	case b.Open():
+		return b.NextProbe
+	}
+	return 0
 }
 
 // Slow reports whether the connection is marked slow at now.
@@ -130,3 +173,93 @@ const SlowFor = time.Minute
 // its 10 s time limit; the count was left by a dispatcher that stopped
 // between taking and giving back a slot) and starts again from zero.
 const InFlightStale = 30 * time.Second
+
+// HostBreaker is the circuit breaker of one tenant's connections to one
+// endpoint host (host:port, HostKey), one item shared by every dispatcher
+// instance. It counts the host's consecutive failures to answer at all
+// (HostFailure: timeouts, connection, DNS and TLS errors) on any of the
+// tenant's connections to it; an HTTP answer of any status is the host
+// answering (a 5xx or 429 may be one path's, like one dead hook among many
+// on one provider's host: each connection's own breaker counts those) and
+// resets it. At BreakerThreshold failures spread over at least
+// HostMinConnections connections it opens: every connection of the tenant
+// on that host is parked like an open connection breaker's (Breaker.Host),
+// one delivery of any of them is sent as the host's probe once per
+// interval (ProbeFirst doubling up to ProbeMax, as a connection's), and
+// the first attempt the host answers closes it. Another tenant's
+// connections to the same host are not affected. A single failing
+// connection is left to its own breaker (it opens at the same count).
+type HostBreaker struct {
+	// Failures is the current run of failed attempts to the host.
+	Failures int `dynamodbav:"failures"`
+	// Conns are the connections whose failures the run holds.
+	Conns []string `dynamodbav:"conns,stringset,omitempty"`
+	// OpenSince is when the breaker opened (unix ms); 0 while closed.
+	OpenSince int64 `dynamodbav:"open_since,omitempty"`
+	// NextProbe is when the host's next probe may be sent (unix ms).
+	NextProbe int64 `dynamodbav:"next_probe,omitempty"`
+	// Interval is the current wait between probes, in milliseconds.
+	Interval int64 `dynamodbav:"interval_ms,omitempty"`
+}
+
+// Open reports whether the host's breaker is open.
+func (h HostBreaker) Open() bool { return h.OpenSince > 0 }
+
+// HostMinConnections is how many different connections the failures that
+// open a host's breaker must come from.
+const HostMinConnections = 2
+
+// HostFailure reports whether an attempt's outcome is the host not
+// answering at all, which its host's breaker counts.
+func HostFailure(o Outcome) bool {
+	switch o {
+	case OutcomeTimeout, OutcomeConnect, OutcomeDNS, OutcomeTLS:
+		return true
+	}
+	return false
+}
+
+// HostKey is the endpoint host of a connection's URL as its host's breaker
+// knows it: the host name in lower case and the port (the scheme's default
+// when the URL names none); "" when the URL has no host.
+func HostKey(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// HostBreakerStore keeps the tenants' host breakers. A host without a
+// stored breaker has a closed one with no failures.
+type HostBreakerStore interface {
+	// HostBreaker reads a tenant's breaker of one host.
+	HostBreaker(ctx context.Context, tenantID, host string) (HostBreaker, error)
+	// HostFailed counts a failed attempt of connectionID to host and opens
+	// the host's breaker (first probe ProbeFirst after at) when the count
+	// reaches BreakerThreshold over HostMinConnections connections. It
+	// returns the breaker afterwards, and whether this call opened it.
+	HostFailed(ctx context.Context, tenantID, host, connectionID string, at time.Time) (HostBreaker, bool, error)
+	// ParkOnHost marks the connections parked by host's breaker
+	// (Breaker.Host).
+	ParkOnHost(ctx context.Context, tenantID, host string, connectionIDs []string, at time.Time) error
+	// ClaimHostProbe claims the host's probe due at seen.NextProbe, as
+	// BreakerStore.ClaimProbe does a connection's.
+	ClaimHostProbe(ctx context.Context, tenantID, host string, seen HostBreaker, at time.Time) (bool, error)
+	// HostProbeFailed notes a failed probe of the host's breaker opened at
+	// seen.OpenSince, as BreakerStore.ProbeFailed does a connection's.
+	HostProbeFailed(ctx context.Context, tenantID, host string, seen HostBreaker, at time.Time) (HostBreaker, error)
+	// CloseHost closes the host's breaker, forgets its failures and lets
+	// go of the connections it parked.
+	CloseHost(ctx context.Context, tenantID, host string) error
+	// UnparkFromHost lets go of one connection the host's breaker parked
+	// (a mark left when the breaker closed meanwhile).
+	UnparkFromHost(ctx context.Context, tenantID, connectionID, host string) error
+}

@@ -53,10 +53,23 @@ func (c *Connections) Breaker(ctx context.Context, tenantID, connectionID string
 	if err != nil {
 		return connections.Breaker{}, fmt.Errorf("read breaker of connection %s: %w", connectionID, err)
 	}
-	return decodeBreaker(res.Item)
+	b, err := decodeBreaker(res.Item)
+	if err != nil || b.Host == "" {
+		return b, err
+	}
+	// Parked by its host's breaker: that one is read too.
+	h, err := c.HostBreaker(ctx, tenantID, b.Host)
+	if err != nil {
+		return b, err
+	}
+	if h.Open() {
+		b.OnHost = &h
+	}
+	return b, nil
 }
 
-// Breakers reads the breakers of a tenant's connections in one Query.
+// Breakers reads the breakers of a tenant's connections in one Query, which
+// reads its host breakers too (hostbreaker.go).
 func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string]connections.Breaker, error) {
 	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
 		TableName:              aws.String(c.Table),
@@ -69,9 +82,18 @@ func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string
 		return nil, fmt.Errorf("read breakers of %s: %w", tenantID, err)
 	}
 	out := make(map[string]connections.Breaker, len(items))
+	hosts := map[string]connections.HostBreaker{}
 	for _, it := range items {
 		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
 		if sk == nil {
+			continue
+		}
+		if host, ok := strings.CutPrefix(sk.Value, skHostBreakerP); ok {
+			h, err := decodeHostBreaker(it)
+			if err != nil {
+				return nil, err
+			}
+			hosts[host] = h
 			continue
 		}
 		b, err := decodeBreaker(it)
@@ -79,6 +101,12 @@ func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string
 			return nil, err
 		}
 		out[strings.TrimPrefix(sk.Value, skBreakerP)] = b
+	}
+	for id, b := range out {
+		if h, ok := hosts[b.Host]; ok && b.Host != "" && h.Open() {
+			b.OnHost = &h
+			out[id] = b
+		}
 	}
 	return out, nil
 }
@@ -178,7 +206,10 @@ func (c *Connections) ProbeFailed(ctx context.Context, tenantID, connectionID st
 	return c.Breaker(ctx, tenantID, connectionID)
 }
 
-// CloseBreaker deletes the breaker: closed, no failures.
+// CloseBreaker deletes the breaker: closed, no failures, and no longer
+// parked by its host's breaker (an owner's change of the connection tries
+// it again at once; its host's breaker, if open, parks it again at its
+// next failure to answer, see dispatch.noteResult).
 func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID string) error {
 	k := key(tenantPK(tenantID), breakerSK(connectionID))
 	// A hung mark outlives the closing: an endpoint that answers some
@@ -189,7 +220,7 @@ func (c *Connections) CloseBreaker(ctx context.Context, tenantID, connectionID s
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(time.Now().UnixMilli())}})
 	if isConditionFailure(err) {
 		_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(c.Table), Key: k,
-			UpdateExpression: aws.String("REMOVE failures, open_since, next_probe, interval_ms")})
+			UpdateExpression: aws.String("REMOVE failures, open_since, next_probe, interval_ms, host")})
 	}
 	if err != nil {
 		return fmt.Errorf("close breaker of connection %s: %w", connectionID, err)

@@ -27,7 +27,10 @@ import (
 //   - the connection's circuit breaker (connections.Breaker, shared by
 //     every instance through the store): while it is open the delivery is
 //     parked until the next probe; at that time exactly one delivery, the
-//     one whose dispatcher claims the probe, is sent;
+//     one whose dispatcher claims the probe, is sent. The same holds for
+//     the breaker of the connection's endpoint host (for the tenant:
+//     connections.HostBreaker, hostbreak.go), whose probe is one delivery
+//     of any of the tenant's connections to the host;
 //   - the tenant's delivery rate (RatePerTenant deliveries per second,
 //     across instances): a delivery takes the next send time of its tenant
 //     and, when that is more than Burst away, is parked until then, holding
@@ -58,6 +61,7 @@ import (
 // lets everything through (dispatch.New; Build sets them).
 type Limits struct {
 	Breakers connections.BreakerStore      // nil: no breaker
+	Hosts    connections.HostBreakerStore  // nil: no host breaker (needs Breakers)
 	Rates    connections.DeliveryRateStore // nil: no rate limit
 	// Leases count the batches holding attempts to a slow connection
 	// across instances (lease.go); nil: the cap holds per process only.
@@ -101,6 +105,7 @@ type Limits struct {
 	slow     map[string]time.Time // connections this process saw slow, until
 	hung     map[string]time.Time // connections this process saw time out, until
 	stocks   map[string]*rateStock
+	hosts    map[string]connections.HostBreaker // tenant#host: the host breakers this process last saw failing
 }
 
 // rateAheadBatches bounds the send times reserved ahead: this many batches
@@ -193,6 +198,7 @@ func NewLimits(store any, l connections.DeliveryLimits) *Limits {
 	lim := &Limits{Rate: l.RatePerTenant, InFlight: l.InFlightPerConnection,
 		SlowWorkers: l.SlowWorkersPerConnection, TenantSlowWorkers: l.SlowWorkersPerTenant}
 	lim.Breakers, _ = store.(connections.BreakerStore)
+	lim.Hosts, _ = store.(connections.HostBreakerStore)
 	lim.Rates, _ = store.(connections.DeliveryRateStore)
 	lim.Leases, _ = store.(connections.InFlightStore)
 	return lim
@@ -234,10 +240,13 @@ type verdict struct {
 	park    time.Duration
 	// probe is the breaker state the probe was claimed on, when this
 	// delivery is the probe.
-	probe   *connections.Breaker
-	failing bool // the connection's breaker counts failures
-	slow    bool // the connection's breaker marks it slow (lease.go)
-	hung    bool // the connection's breaker marks it hung (lease.go)
+	probe *connections.Breaker
+	// hostProbe is the host breaker's state the host's probe was claimed
+	// on, when this delivery is that probe.
+	hostProbe *hostProbe
+	failing   bool // the connection's breaker counts failures
+	slow      bool // the connection's breaker marks it slow (lease.go)
+	hung      bool // the connection's breaker marks it hung (lease.go)
 	// read is when the breaker state the verdict rests on was read.
 	read time.Time
 	// slotTaken is the rate slot this batch reserved for it (0: none): a
@@ -282,7 +291,7 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for k, c := range conns {
-			if b, at, ok := l.cached(k, now); ok && (b.Open() || b.Slow(now) || now.Sub(at) < l.slowCheckFor()) {
+			if b, at, ok := l.cached(k, now); ok && (b.Paused() || b.Slow(now) || now.Sub(at) < l.slowCheckFor()) {
 				// A read that would let deliveries go unleased is
 				// reused for SlowCheckFor only (see lease).
 				states[k], read[k] = b, at
@@ -301,6 +310,13 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 					d.Log.ErrorContext(ctx, "read breaker", "err", err, "connection", c.conn)
 					return
 				}
+				if b.Host != "" && !b.HostOpen() && l.Hosts != nil {
+					// A mark left by a host breaker that closed meanwhile.
+					if err := l.Hosts.UnparkFromHost(ctx, c.tenant, c.conn, b.Host); err != nil {
+						d.Log.ErrorContext(ctx, "unpark from host", "err", err, "connection", c.conn)
+					}
+					b.Host = ""
+				}
 				l.remember(k, b, now)
 				states[k] = b
 			})
@@ -313,6 +329,10 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 			v.slow = v.guarded && b.Slow(now)
 			v.hung = v.guarded && b.Hung(now)
 			v.read = read[v.key]
+			if v.guarded && b.HostOpen() {
+				d.hostGate(ctx, v, b, now, claimed)
+				continue
+			}
 			if !v.guarded || (b.Failures == 0 && !b.Open()) {
 				continue
 			}
@@ -355,7 +375,7 @@ func (d *Dispatcher) reserve(ctx context.Context, vs gates, now time.Time) {
 	l := d.Limits
 	byTenant := map[string][]int{}
 	for i, v := range vs {
-		if v.guarded && v.park == 0 && v.probe == nil && v.task.RateSlot == 0 {
+		if v.guarded && v.park == 0 && v.probe == nil && v.hostProbe == nil && v.task.RateSlot == 0 {
 			byTenant[v.task.TenantID] = append(byTenant[v.task.TenantID], i)
 		}
 	}
@@ -450,6 +470,12 @@ func (d *Dispatcher) guarded(ctx context.Context, g gates, b *batchHold, i int, 
 			d.closeBreaker(ctx, v.task.TenantID, v.task.ConnectionID)
 		}
 		return o
+	case v.hostProbe != nil:
+		// The host's probe, sent as a connection's is. When no attempt is
+		// made (the connection is off or gone, or the store failed), the
+		// next probe is due one interval on, from any of the host's
+		// connections.
+		return d.handleMessage(context.WithValue(ctx, hostProbeKey{}, v.hostProbe), conns, m, p)
 	}
 	hung := v.hung || d.Limits.hungKnown(v.key, d.Now())
 	release, wait, answers := d.Limits.acquire(ctx, v.key, b, v.failing, hung || v.slow || d.Limits.slowKnown(v.key, d.Now()), hung)
@@ -767,6 +793,9 @@ func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection
 	if l == nil || l.Breakers == nil || res.Outcome == connections.OutcomeBlocked || res.Outcome == connections.OutcomeSigning {
 		return
 	}
+	if d.noteHostResult(ctx, conn, res) {
+		return // the host's probe: it says nothing of the connection alone
+	}
 	key := conn.TenantID + "#" + conn.ID
 	failed := delivery.Retryable(res)
 	if seen, ok := ctx.Value(probeKey{}).(*connections.Breaker); ok {
@@ -779,7 +808,7 @@ func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection
 			d.Log.ErrorContext(ctx, "probe failed", "err", err, "connection", conn.ID)
 			return
 		}
-		l.remember(key, b, now)
+		l.remember(key, l.onKnownHost(conn, b), now)
 		d.Log.WarnContext(ctx, "connection paused: probe failed", "tenant", conn.TenantID, "connection", conn.ID,
 			"next_probe", time.UnixMilli(b.NextProbe).UTC().Format(time.RFC3339))
 		return
@@ -801,7 +830,7 @@ func (d *Dispatcher) noteResult(ctx context.Context, conn connections.Connection
 		d.Log.WarnContext(ctx, "connection paused: endpoint failing", "tenant", conn.TenantID, "connection", conn.ID,
 			"failures", b.Failures, "next_probe", time.UnixMilli(b.NextProbe).UTC().Format(time.RFC3339))
 	}
-	l.remember(key, b, now)
+	l.remember(key, l.onKnownHost(conn, b), now)
 }
 
 // knownFailing reports whether the last breaker read of the connection,

@@ -1,0 +1,227 @@
+package ddbstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/startmsg/chatbackend/shared/connections"
+)
+
+// A tenant's breaker of one endpoint host (connections.HostBreaker) is an
+// item beside its connections' breakers (TENANT#<t> / BRK#HOST#<host:port>;
+// connection IDs are "conn_…", so no connection's breaker has that key),
+// so that the Query that reads a tenant's breakers reads its host
+// breakers too. The connections it parks carry the host's key on their own
+// breaker items (host), which every batch reads anyway: a connection whose
+// item has no host mark pays nothing for host breakers; a marked one's
+// read reads the host's item too. It expires breakerTTL after its last
+// write, as a connection's breaker does.
+
+const skHostBreakerP = skBreakerP + "HOST#"
+
+func hostBreakerKey(tenantID, host string) map[string]types.AttributeValue {
+	return key(tenantPK(tenantID), skHostBreakerP+host)
+}
+
+var _ connections.HostBreakerStore = (*Connections)(nil)
+
+// HostBreaker reads a tenant's breaker of one host.
+func (c *Connections) HostBreaker(ctx context.Context, tenantID, host string) (connections.HostBreaker, error) {
+	res, err := c.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), Key: hostBreakerKey(tenantID, host)})
+	if err != nil {
+		return connections.HostBreaker{}, fmt.Errorf("read breaker of host %s: %w", host, err)
+	}
+	return decodeHostBreaker(res.Item)
+}
+
+func decodeHostBreaker(it map[string]types.AttributeValue) (connections.HostBreaker, error) {
+	var h connections.HostBreaker
+	if len(it) == 0 {
+		return h, nil
+	}
+	if err := attributevalue.UnmarshalMap(it, &h); err != nil {
+		return h, fmt.Errorf("unmarshal host breaker: %w", err)
+	}
+	return h, nil
+}
+
+// updateHostBreaker runs one UpdateItem on a host breaker and returns the
+// item as it left it; ok is false when its condition failed.
+func (c *Connections) updateHostBreaker(ctx context.Context, tenantID, host string, in *dynamodb.UpdateItemInput) (connections.HostBreaker, bool, error) {
+	in.TableName = aws.String(c.Table)
+	in.Key = hostBreakerKey(tenantID, host)
+	in.ReturnValues = types.ReturnValueAllNew
+	res, err := c.API.UpdateItem(ctx, in)
+	if isConditionFailure(err) {
+		return connections.HostBreaker{}, false, nil
+	}
+	if err != nil {
+		return connections.HostBreaker{}, false, fmt.Errorf("update breaker of host %s: %w", host, err)
+	}
+	h, err := decodeHostBreaker(res.Attributes)
+	return h, err == nil, err
+}
+
+// HostFailed counts a failure in one UpdateItem (the count and the
+// connection's ID) and, when that reaches the threshold on a closed
+// breaker, opens it with a second, conditional one, as BreakerFailed does.
+func (c *Connections) HostFailed(ctx context.Context, tenantID, host, connectionID string, at time.Time) (connections.HostBreaker, bool, error) {
+	ttl := avN(at.Add(breakerTTL).Unix())
+	h, _, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("ADD failures :one, conns :c SET #ttl = :ttl"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":ttl": ttl,
+			":c": &types.AttributeValueMemberSS{Value: []string{connectionID}}},
+	})
+	if err != nil || h.Open() || h.Failures < connections.BreakerThreshold || len(h.Conns) < connections.HostMinConnections {
+		return h, false, err
+	}
+	opened, ok, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET open_since = :at, next_probe = :np, interval_ms = :iv, #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(open_since)"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at": avN(at.UnixMilli()), ":np": avN(at.Add(connections.ProbeFirst).UnixMilli()),
+			":iv": avN(connections.ProbeFirst.Milliseconds()), ":ttl": ttl,
+		},
+	})
+	if err != nil {
+		return h, false, err
+	}
+	if !ok {
+		// Another dispatcher opened it first.
+		h, err = c.HostBreaker(ctx, tenantID, host)
+		return h, false, err
+	}
+	return opened, true, nil
+}
+
+// ParkOnHost sets host on each connection's breaker item (creating it when
+// the breaker is plainly closed), a few UpdateItems at once.
+func (c *Connections) ParkOnHost(ctx context.Context, tenantID, host string, connectionIDs []string, at time.Time) error {
+	ttl := avN(at.Add(breakerTTL).Unix())
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, 8)
+	)
+	for _, id := range connectionIDs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), breakerSK(id)),
+				UpdateExpression:          aws.String("SET host = :h, #ttl = :ttl"),
+				ExpressionAttributeNames:  map[string]string{"#ttl": TTLAttribute},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":h": avS(host), ":ttl": ttl},
+			})
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("park connection %s on host %s: %w", id, host, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// ClaimHostProbe moves next_probe on from the value the caller saw, on the
+// condition that it still is that value: one caller wins.
+func (c *Connections) ClaimHostProbe(ctx context.Context, tenantID, host string, seen connections.HostBreaker, at time.Time) (bool, error) {
+	iv := max(seen.Interval, connections.ProbeFirst.Milliseconds())
+	_, ok, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET next_probe = :np, #ttl = :ttl"),
+		ConditionExpression:      aws.String("open_since = :os AND next_probe = :seen AND next_probe <= :now"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":np": avN(at.UnixMilli() + iv), ":os": avN(seen.OpenSince), ":seen": avN(seen.NextProbe),
+			":now": avN(at.UnixMilli()), ":ttl": avN(at.Add(breakerTTL).Unix()),
+		},
+	})
+	return ok, err
+}
+
+// HostProbeFailed doubles the interval of the host breaker opened at
+// seen.OpenSince; one closed or opened again meanwhile is left alone.
+func (c *Connections) HostProbeFailed(ctx context.Context, tenantID, host string, seen connections.HostBreaker, at time.Time) (connections.HostBreaker, error) {
+	iv := connections.NextInterval(time.Duration(seen.Interval) * time.Millisecond)
+	h, ok, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET interval_ms = :iv, next_probe = :np, #ttl = :ttl ADD failures :one"),
+		ConditionExpression:      aws.String("open_since = :os"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":iv": avN(iv.Milliseconds()), ":np": avN(at.Add(iv).UnixMilli()), ":os": avN(seen.OpenSince),
+			":one": avN(1), ":ttl": avN(at.Add(breakerTTL).Unix()),
+		},
+	})
+	if err != nil || ok {
+		return h, err
+	}
+	return c.HostBreaker(ctx, tenantID, host)
+}
+
+// CloseHost deletes the host's breaker (one DeleteItem); when it was open,
+// the connections it parked are found with one Query of the tenant's
+// breakers and their marks removed.
+func (c *Connections) CloseHost(ctx context.Context, tenantID, host string) error {
+	res, err := c.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.Table), Key: hostBreakerKey(tenantID, host),
+		ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
+		return fmt.Errorf("close breaker of host %s: %w", host, err)
+	}
+	if _, wasOpen := res.Attributes["open_since"]; !wasOpen {
+		return nil
+	}
+	items, err := queryItems(ctx, c.API, &dynamodb.QueryInput{
+		TableName:                aws.String(c.Table),
+		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :p)"),
+		FilterExpression:         aws.String("#host = :h"),
+		ExpressionAttributeNames: map[string]string{"#host": "host"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenantID)), ":p": avS(skBreakerP), ":h": avS(host),
+		},
+	}, 0)
+	if err != nil {
+		return fmt.Errorf("close breaker of host %s: %w", host, err)
+	}
+	for _, it := range items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		if sk == nil {
+			continue
+		}
+		if err := c.unpark(ctx, tenantID, sk.Value, host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UnparkFromHost removes the connection's mark of host, if it has it.
+func (c *Connections) UnparkFromHost(ctx context.Context, tenantID, connectionID, host string) error {
+	return c.unpark(ctx, tenantID, breakerSK(connectionID), host)
+}
+
+func (c *Connections) unpark(ctx context.Context, tenantID, sk, host string) error {
+	_, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(c.Table), Key: key(tenantPK(tenantID), sk),
+		UpdateExpression:          aws.String("REMOVE #host"),
+		ConditionExpression:       aws.String("#host = :h"),
+		ExpressionAttributeNames:  map[string]string{"#host": "host"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": avS(host)},
+	})
+	if err != nil && !isConditionFailure(err) {
+		return fmt.Errorf("unpark %s from host %s: %w", sk, host, err)
+	}
+	return nil
+}
