@@ -115,7 +115,7 @@ func main() {
 	}
 	fmt.Printf("automations, %d contacts enrolled in add tag → wait %s → set field (ticker every %s, %d handlers at once):\n", rep.N, *wait, *tick, rep.Concurrency)
 	if rep.RatePerSec > 0 {
-		fmt.Printf("  enrollment             %8.0f runs/s (paced at %.0f/s: 100 calls a minute of 100 actions, one credential's most)\n", rep.EnrollPerSec, rep.RatePerSec)
+		fmt.Printf("  enrollment             %8.0f runs/s (paced at %.0f/s; one credential's most through POST /v1/actions is %.0f/s)\n", rep.EnrollPerSec, rep.RatePerSec, CredentialRate)
 	} else {
 		fmt.Printf("  enrollment             %8.0f runs/s (unpaced, %d in flight)\n", rep.EnrollPerSec, rep.Concurrency)
 	}
