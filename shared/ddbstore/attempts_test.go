@@ -102,7 +102,7 @@ func TestAttemptsLegacyLayout(t *testing.T) {
 	}
 	for _, a := range append(legacy, newer...) {
 		found, err := s.FindAttempt(ctx, "t", "k", a.WebhookID)
-		if err != nil || found != a {
+		if err != nil || !reflect.DeepEqual(found, a) {
 			t.Errorf("FindAttempt(%s) = %+v, %v", a.WebhookID, found, err)
 		}
 	}
@@ -121,7 +121,7 @@ func TestFindAttemptExactWebhookID(t *testing.T) {
 		_, err := s.FindAttempt(ctx, "t", "k", id)
 		wantNotFound(t, "FindAttempt("+id+")", err)
 	}
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_1"); err != nil || got != a {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_1"); err != nil || !reflect.DeepEqual(got, a) {
 		t.Errorf("FindAttempt(msg_1) = %+v, %v", got, err)
 	}
 }
@@ -252,11 +252,11 @@ func TestAttemptsPacked(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Attempts = %+v\nwant %+v", got, want)
 	}
-	if got, err := s.Attempts(ctx, "t", "other", 10); err != nil || len(got) != 3 || got[0] != onOther[2] {
+	if got, err := s.Attempts(ctx, "t", "other", 10); err != nil || len(got) != 3 || !reflect.DeepEqual(got[0], onOther[2]) {
 		t.Fatalf("Attempts(other) = %+v, %v", got, err)
 	}
 	for _, a := range onK {
-		if got, err := s.FindAttempt(ctx, "t", "k", a.WebhookID); err != nil || got != a {
+		if got, err := s.FindAttempt(ctx, "t", "k", a.WebhookID); err != nil || !reflect.DeepEqual(got, a) {
 			t.Errorf("FindAttempt(%s) = %+v, %v", a.WebhookID, got, err)
 		}
 	}
@@ -350,7 +350,7 @@ func TestFindAttemptLatestAcrossPacks(t *testing.T) {
 	add(x1, mkAttempt(base+5000, "msg_slow", 1))
 	x2 := mkAttempt(base+4000, "msg_x", 2)
 	add(x2)
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_x"); err != nil || got != x2 {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_x"); err != nil || !reflect.DeepEqual(got, x2) {
 		t.Fatalf("FindAttempt(msg_x) = %+v, %v; want attempt 2", got, err)
 	}
 	// Newer items filling more than one 1 MB page (bodies that do not
@@ -360,7 +360,7 @@ func TestFindAttemptLatestAcrossPacks(t *testing.T) {
 		a.RequestBody = noise(i, 300<<10)
 		add(a)
 	}
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_old"); err != nil || got != old {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_old"); err != nil || !reflect.DeepEqual(got, old) {
 		t.Fatalf("FindAttempt(msg_old) behind 1.8 MB of newer items = %+v, %v", got, err)
 	}
 }
@@ -397,7 +397,7 @@ func TestAttemptsPreviousLayout(t *testing.T) {
 		id   string
 		want connections.Attempt
 	}{{"msg_p0", prev[0]}, {"msg_p2", prev[2]}, {"msg_p1", packed[1]}, {"msg_n5", packed[2]}} {
-		if got, err := s.FindAttempt(ctx, "t", "k", c.id); err != nil || got != c.want {
+		if got, err := s.FindAttempt(ctx, "t", "k", c.id); err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("FindAttempt(%s) = %+v, %v; want %+v", c.id, got, err, c.want)
 		}
 	}
@@ -429,7 +429,7 @@ func TestFindAttemptThroughPointer(t *testing.T) {
 		}
 	}
 	ddbstore.SetFindPages(t, 1)
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_f"); err != nil || got != failed[1] {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_f"); err != nil || !reflect.DeepEqual(got, failed[1]) {
 		t.Fatalf("FindAttempt(msg_f) = %+v, %v; want its latest attempt, through its pointer", got, err)
 	}
 	_, err := s.FindAttempt(ctx, "t", "k", "msg_ok")

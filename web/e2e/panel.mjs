@@ -125,7 +125,12 @@ try {
   await first.getByRole('button', { name: /^Open attempt/ }).click();
   const body = await page.getByTestId('request-body').textContent();
   check(JSON.parse(body).email === EMAIL, 'request body: ' + body);
-  check((await page.getByTestId('request-headers').textContent()).includes('webhook-id: ' + webhookID), 'headers do not name the webhook-id');
+  // The receiver answers the webhook-id and signature it got: the headers
+  // shown are the ones recorded as sent, not a reconstruction.
+  const echoed = JSON.parse(await page.getByTestId('response-body').textContent());
+  const shown = await page.getByTestId('request-headers').textContent();
+  check(echoed.id === webhookID && shown.includes('Webhook-Id: ' + webhookID), 'headers do not show the webhook-id the receiver got: ' + shown);
+  check(echoed.signature.startsWith('v1,') && shown.includes('Webhook-Signature: ' + echoed.signature), 'headers do not show the signature the receiver got: ' + shown);
   await page.screenshot({ path: `${SHOTS}/panel-desktop.png`, fullPage: true });
 
   step('replay it: it appears again');
