@@ -211,7 +211,17 @@ func TestAttemptsPacked(t *testing.T) {
 	if err := s.AddAttempts(ctx, as); err != nil {
 		t.Fatal(err)
 	}
-	all := opsKeys(t, env, "CONN#t#k", "")
+	all, hours := withoutHours(opsKeys(t, env, "CONN#t#k", ""))
+	// The batch's hourly counters: one item per connection and hour, the
+	// attempt given twice counted once.
+	hourSK := fmt.Sprintf("HR#%010d", base/3600000)
+	if len(hours) != 1 || hours[0] != hourSK {
+		t.Fatalf("hourly items of connection k: %v, want [%s]", hours, hourSK)
+	}
+	hr := rawItemIn(t, env, env.OpsTable, "CONN#t#k", hourSK)
+	if ok, bad := numAttr(t, hr, "ok"), numAttr(t, hr, "bad"); ok != 6 || bad != 4 {
+		t.Errorf("hourly counters of k: %d successes, %d failures; want 6 and 4", ok, bad)
+	}
 	packSK := fmt.Sprintf("ACT#%013d#", base+9)
 	if len(all) != 5 || !strings.HasPrefix(all[0], packSK) {
 		t.Fatalf("items of connection k: %v, want one packed item ACT#<newest>#… and a pointer for each of the 4 failed attempts", all)
@@ -224,7 +234,7 @@ func TestAttemptsPacked(t *testing.T) {
 			t.Errorf("pointer %s names %#v, want %s", sk, p, all[0])
 		}
 	}
-	if all := opsKeys(t, env, "CONN#t#other", ""); len(all) != 4 {
+	if all, _ := withoutHours(opsKeys(t, env, "CONN#t#other", "")); len(all) != 4 {
 		t.Fatalf("items of connection other: %v, want one packed item and 3 pointers", all)
 	}
 	// A batch that all succeeded is one item.
@@ -233,7 +243,7 @@ func TestAttemptsPacked(t *testing.T) {
 	if err := s.AddAttempts(ctx, []connections.ConnAttempt{{TenantID: "t", ConnectionID: "ok", Attempt: ok}, {TenantID: "t", ConnectionID: "ok", Attempt: ok}}); err != nil {
 		t.Fatal(err)
 	}
-	if all := opsKeys(t, env, "CONN#t#ok", ""); len(all) != 1 {
+	if all, _ := withoutHours(opsKeys(t, env, "CONN#t#ok", "")); len(all) != 1 {
 		t.Fatalf("items of a successful batch: %v, want one", all)
 	}
 	raw := rawItemIn(t, env, env.OpsTable, "CONN#t#k", packedKeyAt(t, env, "CONN#t#k", base+9))
@@ -448,4 +458,17 @@ func noise(seed, n int) string {
 		b[i] = byte(r.Uint32())
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// withoutHours splits a partition's sort keys: the hourly counters' (HR#)
+// apart.
+func withoutHours(sks []string) (rest, hours []string) {
+	for _, sk := range sks {
+		if strings.HasPrefix(sk, "HR#") {
+			hours = append(hours, sk)
+		} else {
+			rest = append(rest, sk)
+		}
+	}
+	return rest, hours
 }

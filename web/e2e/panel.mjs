@@ -120,6 +120,9 @@ try {
   const first = attempts.first();
   const webhookID = await first.getAttribute('data-webhook');
   check(await first.locator('.code-2xx').count() === 1, 'the code is not coloured as a 2xx');
+  // The 24 h chart is drawn from the hourly counters: it counts the delivery.
+  const total = Number(await page.locator('#chart').getAttribute('data-total'));
+  check(total >= 1, 'the 24 h chart counts no attempt: ' + total);
 
   step('open it and see the body');
   await first.getByRole('button', { name: /^Open attempt/ }).click();

@@ -41,6 +41,7 @@ function Detail({ a, onClose, onReplay }) {
 export function Activity({ id }) {
   const [conn, setConn] = useState(null);
   const [attempts, setAttempts] = useState([]);
+  const [stats, setStats] = useState([]);
   const [open, setOpen] = useState(null);
   const [msg, setMsg] = useState('');
   const [error, setError] = useState('');
@@ -52,6 +53,7 @@ export function Activity({ id }) {
       const r = await api('GET', `v1/connections/${id}/activity`);
       setConn(r.connection);
       setAttempts(r.data);
+      setStats(r.stats || []);
     } catch (e) { setError(e.message); }
   };
   useEffect(() => { load(); }, [id]);
@@ -92,7 +94,7 @@ export function Activity({ id }) {
       <Secret secret={secret} onDone={() => setSecret('')} />
       <p role="status">{msg}</p>
       {error && <p class="field-error" role="alert">{error}</p>}
-      <Chart attempts={attempts} />
+      <Chart stats={stats} />
       {open && <Detail a={open} onClose={() => setOpen(null)} onReplay={replay} />}
       <h2>Last 10 attempts</h2>
       {attempts.length === 0 ? <p>No attempts yet.</p> : (
