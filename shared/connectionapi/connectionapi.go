@@ -233,12 +233,23 @@ func (a *API) activity(w http.ResponseWriter, r *http.Request) error {
 	if atts == nil {
 		atts = []connections.Attempt{}
 	}
+	stats := []connections.HourStat{}
+	if hs, ok := a.store.(hourlyStats); ok {
+		if stats, err = hs.HourlyStats(r.Context(), t, c.ID, a.now()); err != nil {
+			return err
+		}
+	}
 	v, err := a.stateOf(r.Context(), c)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: v, Data: atts})
+	httpapi.WriteJSON(w, http.StatusOK, Activity{Connection: v, Data: atts, Stats: stats})
 	return nil
+}
+
+// hourlyStats is a store that keeps connections' hourly counters.
+type hourlyStats interface {
+	HourlyStats(ctx context.Context, tenantID, connectionID string, now time.Time) ([]connections.HourStat, error)
 }
 
 // sample is a payload of the live shape for a made-up subscriber.

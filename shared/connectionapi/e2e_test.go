@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,24 @@ func TestSeed000(t *testing.T) {
 	}
 	if get(r.JSON, "connection.url") != rcv.URL+"/test.php" {
 		t.Fatalf("activity shows the main settings: %s", r.Body)
+	}
+	// The headers it keeps are exactly those the receiver got, and the
+	// signature among them verifies with the connection's secret.
+	sent := map[string]string{}
+	if h, ok := get(acts[0], "request_headers").(map[string]any); ok {
+		for k, v := range h {
+			sent[k], _ = v.(string)
+		}
+	}
+	wantH := map[string]string{}
+	for k, v := range got.header {
+		wantH[k] = strings.Join(v, ", ")
+	}
+	if !reflect.DeepEqual(sent, wantH) {
+		t.Fatalf("activity's request_headers %v, the receiver got %v", sent, wantH)
+	}
+	if err := webhook.Verify(secret, sent["Webhook-Id"], sent["Webhook-Timestamp"], sent["Webhook-Signature"], []byte(get(acts[0], "request_body").(string)), s.Clock.Now(), 5*time.Minute); err != nil {
+		t.Fatalf("the recorded signature does not verify: %v (%v)", err, sent)
 	}
 }
 
@@ -473,5 +492,64 @@ func TestPausedState(t *testing.T) {
 	mustStatus(t, s.Do("PUT", "/v1/connections/"+id, auth, map[string]any{"enabled": false}), 200)
 	if r = s.Do("GET", "/v1/connections/"+id, auth, nil); get(r.JSON, "data.state") != "disabled" {
 		t.Fatalf("switched off: %s", r.Body)
+	}
+}
+
+// TestActivityStats: the activity report's 24 hourly buckets count the
+// attempts made (successes, failures, their durations) in the hour they
+// were made, and only the connection's own.
+func TestActivityStats(t *testing.T) {
+	s := stacktest.New(t)
+	a := s.NewTenant("A", "messenger")
+	b := s.NewTenant("B", "messenger")
+	rcv := newReceiver(t, 200, 500, 200, 503)
+	idA, _ := connect(t, s, a.Token, rcv.URL+"/a", []string{"email"}, []string{"psid", "email"})
+	idB, _ := connect(t, s, b.Token, rcv.URL+"/b", []string{"email"}, []string{"psid", "email"})
+	// Four test sends on A's connection: 200, 500, 200, 503.
+	for range 4 {
+		mustStatus(t, s.Do("POST", "/v1/connections/"+idA+"/test", "Bearer "+a.Token, nil), 200)
+	}
+	stats := func(id, token string) []any {
+		t.Helper()
+		r := s.Do("GET", "/v1/connections/"+id+"/activity", "Bearer "+token, nil)
+		mustStatus(t, r, 200)
+		st, _ := r.JSON["stats"].([]any)
+		if len(st) != connections.StatsHours {
+			t.Fatalf("stats: %d buckets, want %d: %s", len(st), connections.StatsHours, r.Body)
+		}
+		return st
+	}
+	hour := float64(s.Clock.Now().Unix() / 3600 * 3600)
+	st := stats(idA, a.Token)
+	last := st[len(st)-1]
+	if get(last, "hour") != hour || get(last, "successes") != 2.0 || get(last, "failures") != 2.0 {
+		t.Fatalf("the current hour of A's connection: %v, want 2 successes and 2 failures at %v", last, hour)
+	}
+	acts := s.Do("GET", "/v1/connections/"+idA+"/activity", "Bearer "+a.Token, nil).JSON["data"].([]any)
+	var sum, most float64
+	for _, x := range acts {
+		d := get(x, "duration_ms").(float64)
+		sum += d
+		most = max(most, d)
+	}
+	if get(last, "duration_sum_ms") != sum || get(last, "duration_max_ms") != most {
+		t.Fatalf("durations: %v, want sum %v and max %v of %v", last, sum, most, acts)
+	}
+	for i, x := range st[:len(st)-1] {
+		if get(x, "hour") != hour-float64(3600*(len(st)-1-i)) || get(x, "successes") != 0.0 || get(x, "failures") != 0.0 {
+			t.Fatalf("bucket %d: %v", i, x)
+		}
+	}
+	// B's connection saw none of them.
+	for _, x := range stats(idB, b.Token) {
+		if get(x, "successes") != 0.0 || get(x, "failures") != 0.0 {
+			t.Fatalf("B's stats count A's attempts: %v", x)
+		}
+	}
+	// An hour later the same attempts are in the next-to-last bucket.
+	s.Clock.Add(time.Hour)
+	st = stats(idA, a.Token)
+	if prev := st[len(st)-2]; get(prev, "hour") != hour || get(prev, "successes") != 2.0 || get(st[len(st)-1], "successes") != 0.0 {
+		t.Fatalf("an hour later: %v", st[len(st)-2:])
 	}
 }

@@ -33,10 +33,12 @@ type ConnectionView struct {
 }
 
 // Activity is GET /v1/connections/{connectionId}/activity's answer: the
-// last attempts, newest first, and the connection.
+// last attempts, newest first, the connection, and its last 24 hours of
+// attempts by hour (oldest first).
 type Activity struct {
-	Connection ConnectionView        `json:"connection"`
-	Data       []connections.Attempt `json:"data"`
+	Connection ConnectionView         `json:"connection"`
+	Data       []connections.Attempt  `json:"data"`
+	Stats      []connections.HourStat `json:"stats"`
 }
 
 // Replayed is a replay's data: the delivery is queued again.

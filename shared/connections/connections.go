@@ -178,19 +178,41 @@ const (
 
 // Attempt is one try of a delivery, as the activity report shows it.
 type Attempt struct {
-	Time         int64   `json:"time" dynamodbav:"time"` // unix milliseconds
-	WebhookID    string  `json:"webhook_id" dynamodbav:"webhook_id"`
-	Attempt      int     `json:"attempt" dynamodbav:"attempt"`
-	Outcome      Outcome `json:"outcome" dynamodbav:"outcome"`
-	HTTPCode     int     `json:"http_code" dynamodbav:"http_code"` // 0 when no response
-	DurationMS   int64   `json:"duration_ms" dynamodbav:"duration_ms"`
-	Trigger      Trigger `json:"trigger" dynamodbav:"trigger"`
-	RequestBody  string  `json:"request_body" dynamodbav:"request_body"`
-	ResponseBody string  `json:"response_body" dynamodbav:"response_body"` // cut at MaxResponseBody
-	Error        string  `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	Time        int64   `json:"time" dynamodbav:"time"` // unix milliseconds
+	WebhookID   string  `json:"webhook_id" dynamodbav:"webhook_id"`
+	Attempt     int     `json:"attempt" dynamodbav:"attempt"`
+	Outcome     Outcome `json:"outcome" dynamodbav:"outcome"`
+	HTTPCode    int     `json:"http_code" dynamodbav:"http_code"` // 0 when no response
+	DurationMS  int64   `json:"duration_ms" dynamodbav:"duration_ms"`
+	Trigger     Trigger `json:"trigger" dynamodbav:"trigger"`
+	RequestBody string  `json:"request_body" dynamodbav:"request_body"`
+	// RequestHeaders are the request's headers exactly as sent (the
+	// webhook-* headers, Content-Type, Content-Length, User-Agent; the
+	// names in Go's canonical form, as they go on the wire); absent when
+	// nothing was sent (a signing failure, a switched-off connection) and
+	// on attempts logged before they were recorded.
+	RequestHeaders map[string]string `json:"request_headers,omitempty" dynamodbav:"request_headers,omitempty"`
+	ResponseBody   string            `json:"response_body" dynamodbav:"response_body"` // cut at MaxResponseBody
+	Error          string            `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	// Final is true when no further attempt will be made.
 	Final bool `json:"final" dynamodbav:"final"`
 }
+
+// HourStat is one hour of a connection's attempts (those that sent
+// something): the activity report's chart of the last StatsHours hours.
+type HourStat struct {
+	// Hour is the hour's start, unix seconds (UTC hours).
+	Hour      int64 `json:"hour"`
+	Successes int   `json:"successes"`
+	Failures  int   `json:"failures"`
+	// DurationSumMS and DurationMaxMS are the sum and the largest of the
+	// attempts' durations (mean latency: sum / (successes + failures)).
+	DurationSumMS int64 `json:"duration_sum_ms"`
+	DurationMaxMS int64 `json:"duration_max_ms"`
+}
+
+// StatsHours is how many hours the activity report's stats cover.
+const StatsHours = 24
 
 // Dead is a delivery that ran out of attempts (or was refused for good), kept
 // for listing and redrive.

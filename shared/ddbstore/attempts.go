@@ -116,12 +116,24 @@ type batchWriter interface {
 // in BatchWriteItem calls of up to 25 items; items DynamoDB leaves
 // unprocessed are sent again with backoff. A single item (a batch of
 // deliveries on one connection that all succeeded) is one PutItem, as is
-// each item with a client that has no BatchWriteItem.
+// each item with a client that has no BatchWriteItem. Then it adds them
+// to their connections' hourly counters (hourly.go): one UpdateItem per
+// connection and hour.
 func (c *Connections) AddAttempts(ctx context.Context, as []connections.ConnAttempt) error {
 	ops, err := c.ops()
 	if err != nil {
 		return err
 	}
+	if err := c.putAttempts(ctx, ops, as); err != nil {
+		return err
+	}
+	// Counted once they are logged: a batch whose log write failed is
+	// logged again (and counted then) by the dispatcher.
+	return c.addHourly(ctx, ops, as)
+}
+
+// putAttempts writes the items of AddAttempts.
+func (c *Connections) putAttempts(ctx context.Context, ops *string, as []connections.ConnAttempt) error {
 	items, err := packItems(as)
 	if err != nil {
 		return err

@@ -102,7 +102,7 @@ func TestAttemptsLegacyLayout(t *testing.T) {
 	}
 	for _, a := range append(legacy, newer...) {
 		found, err := s.FindAttempt(ctx, "t", "k", a.WebhookID)
-		if err != nil || found != a {
+		if err != nil || !reflect.DeepEqual(found, a) {
 			t.Errorf("FindAttempt(%s) = %+v, %v", a.WebhookID, found, err)
 		}
 	}
@@ -121,7 +121,7 @@ func TestFindAttemptExactWebhookID(t *testing.T) {
 		_, err := s.FindAttempt(ctx, "t", "k", id)
 		wantNotFound(t, "FindAttempt("+id+")", err)
 	}
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_1"); err != nil || got != a {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_1"); err != nil || !reflect.DeepEqual(got, a) {
 		t.Errorf("FindAttempt(msg_1) = %+v, %v", got, err)
 	}
 }
@@ -211,7 +211,17 @@ func TestAttemptsPacked(t *testing.T) {
 	if err := s.AddAttempts(ctx, as); err != nil {
 		t.Fatal(err)
 	}
-	all := opsKeys(t, env, "CONN#t#k", "")
+	all, hours := withoutHours(opsKeys(t, env, "CONN#t#k", ""))
+	// The batch's hourly counters: one item per connection and hour, the
+	// attempt given twice counted once.
+	hourSK := fmt.Sprintf("HR#%010d", base/3600000)
+	if len(hours) != 1 || hours[0] != hourSK {
+		t.Fatalf("hourly items of connection k: %v, want [%s]", hours, hourSK)
+	}
+	hr := rawItemIn(t, env, env.OpsTable, "CONN#t#k", hourSK)
+	if ok, bad := numAttr(t, hr, "ok"), numAttr(t, hr, "bad"); ok != 6 || bad != 4 {
+		t.Errorf("hourly counters of k: %d successes, %d failures; want 6 and 4", ok, bad)
+	}
 	packSK := fmt.Sprintf("ACT#%013d#", base+9)
 	if len(all) != 5 || !strings.HasPrefix(all[0], packSK) {
 		t.Fatalf("items of connection k: %v, want one packed item ACT#<newest>#… and a pointer for each of the 4 failed attempts", all)
@@ -224,7 +234,7 @@ func TestAttemptsPacked(t *testing.T) {
 			t.Errorf("pointer %s names %#v, want %s", sk, p, all[0])
 		}
 	}
-	if all := opsKeys(t, env, "CONN#t#other", ""); len(all) != 4 {
+	if all, _ := withoutHours(opsKeys(t, env, "CONN#t#other", "")); len(all) != 4 {
 		t.Fatalf("items of connection other: %v, want one packed item and 3 pointers", all)
 	}
 	// A batch that all succeeded is one item.
@@ -233,7 +243,7 @@ func TestAttemptsPacked(t *testing.T) {
 	if err := s.AddAttempts(ctx, []connections.ConnAttempt{{TenantID: "t", ConnectionID: "ok", Attempt: ok}, {TenantID: "t", ConnectionID: "ok", Attempt: ok}}); err != nil {
 		t.Fatal(err)
 	}
-	if all := opsKeys(t, env, "CONN#t#ok", ""); len(all) != 1 {
+	if all, _ := withoutHours(opsKeys(t, env, "CONN#t#ok", "")); len(all) != 1 {
 		t.Fatalf("items of a successful batch: %v, want one", all)
 	}
 	raw := rawItemIn(t, env, env.OpsTable, "CONN#t#k", packedKeyAt(t, env, "CONN#t#k", base+9))
@@ -252,11 +262,11 @@ func TestAttemptsPacked(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Attempts = %+v\nwant %+v", got, want)
 	}
-	if got, err := s.Attempts(ctx, "t", "other", 10); err != nil || len(got) != 3 || got[0] != onOther[2] {
+	if got, err := s.Attempts(ctx, "t", "other", 10); err != nil || len(got) != 3 || !reflect.DeepEqual(got[0], onOther[2]) {
 		t.Fatalf("Attempts(other) = %+v, %v", got, err)
 	}
 	for _, a := range onK {
-		if got, err := s.FindAttempt(ctx, "t", "k", a.WebhookID); err != nil || got != a {
+		if got, err := s.FindAttempt(ctx, "t", "k", a.WebhookID); err != nil || !reflect.DeepEqual(got, a) {
 			t.Errorf("FindAttempt(%s) = %+v, %v", a.WebhookID, got, err)
 		}
 	}
@@ -350,7 +360,7 @@ func TestFindAttemptLatestAcrossPacks(t *testing.T) {
 	add(x1, mkAttempt(base+5000, "msg_slow", 1))
 	x2 := mkAttempt(base+4000, "msg_x", 2)
 	add(x2)
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_x"); err != nil || got != x2 {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_x"); err != nil || !reflect.DeepEqual(got, x2) {
 		t.Fatalf("FindAttempt(msg_x) = %+v, %v; want attempt 2", got, err)
 	}
 	// Newer items filling more than one 1 MB page (bodies that do not
@@ -360,7 +370,7 @@ func TestFindAttemptLatestAcrossPacks(t *testing.T) {
 		a.RequestBody = noise(i, 300<<10)
 		add(a)
 	}
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_old"); err != nil || got != old {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_old"); err != nil || !reflect.DeepEqual(got, old) {
 		t.Fatalf("FindAttempt(msg_old) behind 1.8 MB of newer items = %+v, %v", got, err)
 	}
 }
@@ -397,7 +407,7 @@ func TestAttemptsPreviousLayout(t *testing.T) {
 		id   string
 		want connections.Attempt
 	}{{"msg_p0", prev[0]}, {"msg_p2", prev[2]}, {"msg_p1", packed[1]}, {"msg_n5", packed[2]}} {
-		if got, err := s.FindAttempt(ctx, "t", "k", c.id); err != nil || got != c.want {
+		if got, err := s.FindAttempt(ctx, "t", "k", c.id); err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("FindAttempt(%s) = %+v, %v; want %+v", c.id, got, err, c.want)
 		}
 	}
@@ -429,7 +439,7 @@ func TestFindAttemptThroughPointer(t *testing.T) {
 		}
 	}
 	ddbstore.SetFindPages(t, 1)
-	if got, err := s.FindAttempt(ctx, "t", "k", "msg_f"); err != nil || got != failed[1] {
+	if got, err := s.FindAttempt(ctx, "t", "k", "msg_f"); err != nil || !reflect.DeepEqual(got, failed[1]) {
 		t.Fatalf("FindAttempt(msg_f) = %+v, %v; want its latest attempt, through its pointer", got, err)
 	}
 	_, err := s.FindAttempt(ctx, "t", "k", "msg_ok")
@@ -448,4 +458,17 @@ func noise(seed, n int) string {
 		b[i] = byte(r.Uint32())
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// withoutHours splits a partition's sort keys: the hourly counters' (HR#)
+// apart.
+func withoutHours(sks []string) (rest, hours []string) {
+	for _, sk := range sks {
+		if strings.HasPrefix(sk, "HR#") {
+			hours = append(hours, sk)
+		} else {
+			rest = append(rest, sk)
+		}
+	}
+	return rest, hours
 }

@@ -588,7 +588,7 @@ func TestAddAttempts(t *testing.T) {
 		}
 	}
 	found, err := s.FindAttempt(ctx, "t", "j", "msg_29")
-	if err != nil || found != as[29].Attempt {
+	if err != nil || !reflect.DeepEqual(found, as[29].Attempt) {
 		t.Errorf("FindAttempt = %+v, %v; want %+v", found, err, as[29].Attempt)
 	}
 	if err := s.AddAttempts(ctx, nil); err != nil {

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -247,17 +248,22 @@ func (d *Dispatcher) Attempt(ctx context.Context, conn connections.Connection, d
 func (d *Dispatcher) try(ctx context.Context, conns *batchConns, conn connections.Connection, del connections.Delivery, attempt int) (connections.Attempt, delivery.Result) {
 	now := d.Now()
 	sig, err := webhook.Sign(conn.Signing(now), del.ID, now, del.Payload)
-	var res delivery.Result
+	var (
+		res  delivery.Result
+		sent map[string]string
+	)
 	if err != nil {
 		res = delivery.Result{Outcome: connections.OutcomeSigning, Err: fmt.Errorf("sign: %w", err)}
 	} else {
-		res = d.Sender.Send(ctx, conn.URL, webhook.Headers(del.ID, now, sig), del.Payload)
+		hdr := webhook.Headers(del.ID, now, sig)
+		res = d.Sender.Send(ctx, conn.URL, hdr, del.Payload)
+		sent = sentHeaders(hdr, len(del.Payload))
 	}
 	success := res.Outcome == connections.OutcomeSuccess
 	att := connections.Attempt{
 		Time: now.UnixMilli(), WebhookID: del.ID, Attempt: attempt, Outcome: res.Outcome, HTTPCode: res.Status,
 		DurationMS: res.Duration.Milliseconds(), Trigger: del.Trigger, RequestBody: string(del.Payload),
-		ResponseBody: res.Body, Final: success || del.Test || !delivery.Retryable(res) || attempt >= connections.MaxAttempts,
+		RequestHeaders: sent, ResponseBody: res.Body, Final: success || del.Test || !delivery.Retryable(res) || attempt >= connections.MaxAttempts,
 	}
 	if res.Err != nil {
 		att.Error = res.Err.Error()
@@ -298,6 +304,19 @@ func (d *Dispatcher) try(ctx context.Context, conns *batchConns, conn connection
 		}
 	}
 	return att, res
+}
+
+// sentHeaders are the headers a request with headers h and a body of n
+// bytes carries on the wire, as the activity log keeps them: h's (one
+// value each) and the Content-Length Go's transport adds. (The client asks
+// for no compression, so no Accept-Encoding is added; Host is the URL's.)
+func sentHeaders(h http.Header, n int) map[string]string {
+	out := make(map[string]string, len(h)+1)
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	out["Content-Length"] = strconv.Itoa(n)
+	return out
 }
 
 // logAttempts writes the attempts of a batch to their connections'

@@ -177,7 +177,7 @@ var Table = []Route{
 	{Method: "POST", Path: "/v1/connections/{connectionId}/secret", Function: "connection-secret-rotate", Auth: AuthChannel, Access: TableRead | TableWrite | RateCount, Tag: "connections",
 		Summary: "Rotate the signing secret; the old one keeps signing for 24 h"},
 	{Method: "GET", Path: "/v1/connections/{connectionId}/activity", Function: "connection-activity", Auth: AuthChannel, Access: TableRead | OpsRead | RateCount, Tag: "connections",
-		Summary: "The last 10 attempts, newest first, and the connection's settings"},
+		Summary: "The last 10 attempts, newest first (each with the request's body and headers as sent), the connection's settings, and its last 24 h by hour (stats)"},
 	{Method: "POST", Path: "/v1/connections/{connectionId}/test", Function: "connection-test", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "connections",
 		Summary: "Send a sample payload now and answer the attempt"},
 	{Method: "POST", Path: "/v1/connections/{connectionId}/activity/{webhookId}/replay", Function: "connection-replay", Auth: AuthChannel, Access: TableRead | TableWrite | OpsRead | RateCount | QueueSend, Tag: "connections",

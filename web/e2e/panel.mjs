@@ -120,12 +120,20 @@ try {
   const first = attempts.first();
   const webhookID = await first.getAttribute('data-webhook');
   check(await first.locator('.code-2xx').count() === 1, 'the code is not coloured as a 2xx');
+  // The 24 h chart is drawn from the hourly counters: it counts the delivery.
+  const total = Number(await page.locator('#chart').getAttribute('data-total'));
+  check(total >= 1, 'the 24 h chart counts no attempt: ' + total);
 
   step('open it and see the body');
   await first.getByRole('button', { name: /^Open attempt/ }).click();
   const body = await page.getByTestId('request-body').textContent();
   check(JSON.parse(body).email === EMAIL, 'request body: ' + body);
-  check((await page.getByTestId('request-headers').textContent()).includes('webhook-id: ' + webhookID), 'headers do not name the webhook-id');
+  // The receiver answers the webhook-id and signature it got: the headers
+  // shown are the ones recorded as sent, not a reconstruction.
+  const echoed = JSON.parse(await page.getByTestId('response-body').textContent());
+  const shown = await page.getByTestId('request-headers').textContent();
+  check(echoed.id === webhookID && shown.includes('Webhook-Id: ' + webhookID), 'headers do not show the webhook-id the receiver got: ' + shown);
+  check(echoed.signature.startsWith('v1,') && shown.includes('Webhook-Signature: ' + echoed.signature), 'headers do not show the signature the receiver got: ' + shown);
   await page.screenshot({ path: `${SHOTS}/panel-desktop.png`, fullPage: true });
 
   step('replay it: it appears again');

@@ -4,7 +4,14 @@ import { fmtTime, codeClass, stateOf } from './util.js';
 import { ConnectionForm, Secret } from './connections.jsx';
 import { Chart } from './chart.jsx';
 
-const UA = 'ChatBackend-Webhooks/1.0 (+https://github.com/startmsg/chatbackend)';
+// headerText is the recorded headers, one "Name: value" a line, sorted;
+// attempts logged before headers were recorded (and those that sent
+// nothing) have none.
+function headerText(h) {
+  const names = Object.keys(h || {}).sort();
+  if (names.length === 0) return '(not recorded: nothing was sent, or the attempt predates header recording)';
+  return names.map((n) => `${n}: ${h[n]}`).join('\n');
+}
 
 function pretty(body) {
   try { return JSON.stringify(JSON.parse(body), null, 2); } catch { return body; }
@@ -16,12 +23,8 @@ function Detail({ a, onClose, onReplay }) {
       <header><h3 id="detail-title">Delivery {a.webhook_id}, attempt {a.attempt}</h3></header>
       <p><span class={codeClass(a.http_code)}>{a.http_code}</span> {a.outcome} · {a.duration_ms} ms · {fmtTime(a.time)} · trigger {a.trigger || 'test'}{a.final ? ' · final' : ''}</p>
       {a.error && <p class="field-error">{a.error}</p>}
-      <h4>Request headers</h4>
-      <pre data-testid="request-headers">{`Content-Type: application/json
-User-Agent: ${UA}
-webhook-id: ${a.webhook_id}
-webhook-timestamp: ${Math.floor(a.time / 1000)} (about: the signing time)
-webhook-signature: v1,… (HMAC-SHA256 with the connection's secret; not kept)`}</pre>
+      <h4>Request headers (exactly as sent)</h4>
+      <pre data-testid="request-headers">{headerText(a.request_headers)}</pre>
       <h4>Request body (exactly as sent)</h4>
       <pre data-testid="request-body">{a.request_body}</pre>
       <details><summary>Request body, formatted</summary><pre>{pretty(a.request_body)}</pre></details>
@@ -38,6 +41,7 @@ webhook-signature: v1,… (HMAC-SHA256 with the connection's secret; not kept)`}
 export function Activity({ id }) {
   const [conn, setConn] = useState(null);
   const [attempts, setAttempts] = useState([]);
+  const [stats, setStats] = useState([]);
   const [open, setOpen] = useState(null);
   const [msg, setMsg] = useState('');
   const [error, setError] = useState('');
@@ -49,6 +53,7 @@ export function Activity({ id }) {
       const r = await api('GET', `v1/connections/${id}/activity`);
       setConn(r.connection);
       setAttempts(r.data);
+      setStats(r.stats || []);
     } catch (e) { setError(e.message); }
   };
   useEffect(() => { load(); }, [id]);
@@ -89,7 +94,7 @@ export function Activity({ id }) {
       <Secret secret={secret} onDone={() => setSecret('')} />
       <p role="status">{msg}</p>
       {error && <p class="field-error" role="alert">{error}</p>}
-      <Chart attempts={attempts} />
+      <Chart stats={stats} />
       {open && <Detail a={open} onClose={() => setOpen(null)} onReplay={replay} />}
       <h2>Last 10 attempts</h2>
       {attempts.length === 0 ? <p>No attempts yet.</p> : (

@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,7 +83,10 @@ func TestPanelInChromium(t *testing.T) {
 		if strings.Contains(string(b), "panel-test@example.com") {
 			received.Add(1)
 		}
-		_, _ = io.WriteString(w, "ok")
+		// It answers the webhook-id and signature it got: the panel's
+		// detail shows them as the response, and the browser test checks
+		// that the request headers shown are those.
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": r.Header.Get("webhook-id"), "signature": r.Header.Get("webhook-signature")})
 	}))
 	defer receiver.Close()
 

@@ -85,7 +85,13 @@ const (
 	connectionExample = `{"created_at":1714560000,"enabled":true,"fields":["psid","first_name","email"],"id":"conn_k3v9q2m8x1c4b7n5",` +
 		`"name":"CRM","page_id":"ch_7bq2x9m4k1v8c3n6","source":"api","state":"active","triggers":["email"],"updated_at":1714560000,"url":"https://crm.example.com/hook"}`
 	attemptExample = `{"time":1714560000123,"webhook_id":"msg_2k4m6p8r1t3v5x7z","attempt":1,"outcome":"success","http_code":200,"duration_ms":84,` +
-		`"trigger":"email","request_body":"{\"email\":\"testuser@example.com\",\"psid\":\"12765756\"}","response_body":"ok","final":true}`
+		`"trigger":"email","request_body":"{\"email\":\"testuser@example.com\",\"psid\":\"12765756\"}",` +
+		`"request_headers":{"Content-Length":"50","Content-Type":"application/json","User-Agent":"ChatBackend-Webhooks/1.0 (+https://github.com/startmsg/chatbackend)",` +
+		`"Webhook-Id":"msg_2k4m6p8r1t3v5x7z","Webhook-Signature":"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=","Webhook-Timestamp":"1714560000"},` +
+		`"response_body":"ok","final":true}`
+	// statsExample is two of the 24 hours: one without attempts, the current one with some.
+	statsExample = `{"hour":1714474800,"successes":0,"failures":0,"duration_sum_ms":0,"duration_max_ms":0},` +
+		`{"hour":1714557600,"successes":41,"failures":2,"duration_sum_ms":3870,"duration_max_ms":412}`
 	channelExample = `{"id":"ch_7bq2x9m4k1v8c3n6","tenant_id":"ten_4n8c2v6x1m9q3k7b","kind":"messenger","name":"Acme Messenger","default_country":"PK","created_at":1714560000}`
 	tenantExample  = `{"id":"ten_4n8c2v6x1m9q3k7b","name":"Acme","created_at":1714560000,"secret_mask":"sk_abcd…wxyz"}`
 	tokenExample   = `{"id":"tok_5m1x8c3v9b2n7q4k","channel_id":"ch_7bq2x9m4k1v8c3n6","name":"zapier","token":"ct_abcd…wxyz","created_at":1714560000}`
@@ -164,7 +170,7 @@ var Ops = map[string]Op{
 	"connection-secret-rotate": {Response: typeOf[connectionapi.ConnectionView](), Wrap: true, Errors: []int{http.StatusConflict},
 		ResponseExample: `{"data":` + connectionExample[:len(connectionExample)-1] + `,"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}`},
 	"connection-activity": {Response: typeOf[connectionapi.Activity](),
-		ResponseExample: `{"connection":` + connectionExample + `,"data":[` + attemptExample + `]}`},
+		ResponseExample: `{"connection":` + connectionExample + `,"data":[` + attemptExample + `],"stats":[` + statsExample + `]}`},
 	"connection-test": {Response: typeOf[connections.Attempt](), Wrap: true, ResponseExample: `{"data":` + attemptExample + `}`},
 	"connection-replay": {Response: typeOf[connectionapi.Replayed](), Wrap: true, Status: http.StatusAccepted,
 		ResponseExample: `{"data":{"queued":true,"webhook_id":"msg_2k4m6p8r1t3v5x7z"}}`},
@@ -330,7 +336,10 @@ func newReflector() *reflector {
 		},
 		properties: map[string]obj{
 			// A test send (POST /v1/connections/{connectionId}/test) has no trigger.
-			"Attempt.trigger":   {"type": "string", "enum": append(triggerNames(), ""), "description": "The trigger that made the delivery; empty for a test send."},
+			"Attempt.trigger": {"type": "string", "enum": append(triggerNames(), ""), "description": "The trigger that made the delivery; empty for a test send."},
+			"HourStat.hour":   {"type": "integer", "description": "The hour's start, unix seconds (UTC). The activity answer's stats are the last 24 hours, oldest first, the last one the current hour; an hour without attempts has zeros. Attempts that sent nothing (connection switched off) are not counted; mean latency is duration_sum_ms / (successes + failures)."},
+			"Attempt.request_headers": {"type": "object", "additionalProperties": obj{"type": "string"},
+				"description": "The request's headers exactly as sent, by name (Go's canonical form, as on the wire): Webhook-Id, Webhook-Timestamp, Webhook-Signature (one v1,<base64> per signing secret, space-separated), Content-Type, Content-Length, User-Agent. Absent when nothing was sent (signing failed, connection switched off) and on attempts logged before headers were recorded."},
 			"ChannelInput.kind": {"type": "string", "enum": names(tenancy.ChannelKinds)},
 			"ChannelInput.default_country": {"type": "string", "pattern": "^[A-Z]{2}$",
 				"description": "ISO 3166-1 alpha-2: how phone numbers written without a country code are read."},
