@@ -103,6 +103,7 @@ var sampleAnswers = map[string]func(any) error{
 	"message-get-with-account-secret": want("data.id", appevents.SampleWAMessage, "data.status", "sent", "data.channel_id", appevents.SampleWAChannel),
 	"message-get-other-channel":       contains("message", appevents.SampleWAMessage),
 	"contact-message-list":            listed("data", "id", appevents.SampleWAMessage),
+	"message-list":                    listed("data", "id", appevents.SampleWAMessage),
 	"template-list":                   listed("data", "id", appevents.SampleWATemplateID),
 	"template-get": want("data.id", appevents.SampleWATemplateID, "data.name", appevents.SampleWATemplate, "data.status", "APPROVED",
 		"data.namespace", appevents.SampleWANamespace, "data.language", "en"),

@@ -268,6 +268,7 @@ func (b *backend) addKey() {
 
 // addTable declares the data table, the same shape as
 // ddbstore.CreateTableInput: PK/SK, GSI1 (GSI1PK/GSI1SK, all attributes),
+// GSI2 (GSI2PK/GSI2SK, all attributes, sparse: messages),
 // on-demand, a NEW_AND_OLD_IMAGES stream for the trigger router, TTL and
 // point-in-time recovery; and the operations table beside it.
 func (b *backend) addTable() {
@@ -292,6 +293,13 @@ func (b *backend) addTable() {
 		IndexName:      jsii.String(ddbstore.GSI1),
 		PartitionKey:   str(ddbstore.AttrGSI1PK),
 		SortKey:        str(ddbstore.AttrGSI1SK),
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	// GSI2, sparse: only messages carry its keys (the channel's messages).
+	b.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(ddbstore.GSI2),
+		PartitionKey:   str(ddbstore.AttrGSI2PK),
+		SortKey:        str(ddbstore.AttrGSI2SK),
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
 	})
 	// The operations table, the same shape as ddbstore.CreateOpsTableInput:
@@ -610,6 +618,9 @@ func (b *backend) grant(fn awslambda.Function, spec fnSpec) {
 		resources := []*string{t.TableArn()}
 		if index {
 			resources = append(resources, jsii.String(*t.TableArn()+"/index/"+ddbstore.GSI1))
+			if t == b.table {
+				resources = append(resources, jsii.String(*t.TableArn()+"/index/"+ddbstore.GSI2))
+			}
 		}
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:    jsii.Strings(actions...),

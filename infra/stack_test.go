@@ -578,7 +578,11 @@ func TestTable(t *testing.T) {
 					map[string]any{"AttributeName": ddbstore.AttrPK, "AttributeType": "S"},
 					map[string]any{"AttributeName": ddbstore.AttrSK, "AttributeType": "S"},
 				}),
-				"GlobalSecondaryIndexes":           gsi1("ALL"),
+				"GlobalSecondaryIndexes": append(gsi1("ALL"), map[string]any{
+					"IndexName":  ddbstore.GSI2,
+					"KeySchema":  keySchema(ddbstore.AttrGSI2PK, ddbstore.AttrGSI2SK),
+					"Projection": map[string]any{"ProjectionType": "ALL"},
+				}),
 				"BillingMode":                      "PAY_PER_REQUEST",
 				"StreamSpecification":              map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
 				"TimeToLiveSpecification":          map[string]any{"AttributeName": ddbstore.TTLAttribute, "Enabled": true},

@@ -310,6 +310,7 @@ func (s *Installations) Enqueue(ctx context.Context, uuid string, m messages.Mes
 	if err != nil {
 		return e, err
 	}
+	indexChannelMessage(mi, m)
 	fresh := true
 	for attempt := 1; ; attempt++ {
 		if fresh {

@@ -48,7 +48,35 @@ func messagesGSI1PK(tenantID, channelID, contactID string) string {
 	return "MSGS#" + tenantID + "#" + channelID + "#" + contactID
 }
 func messagesGSI1SK(createdAt int64, id string) string { return fmt.Sprintf("%013d#%s", createdAt, id) }
-func providerIDPK(kind, providerID string) string      { return "PMSG#" + kind + "#" + providerID }
+func channelMessagesGSI2PK(tenantID, channelID string) string {
+	return ChannelMessagesPrefix + tenantID + "#" + channelID
+}
+
+// ChannelMessagesPrefix starts every message's GSI2PK (routes.KeyChanMsgs).
+const ChannelMessagesPrefix = "CHMSGS#"
+
+// indexMessage adds the message's index keys to its item: GSI1 (the
+// contact's messages) when it has a contact, GSI2 (the channel's messages)
+// always. They ride on the message's own write.
+func indexMessage(it map[string]types.AttributeValue, m messages.Message) {
+	sk := messagesGSI1SK(m.CreatedAt, m.ID)
+	if m.ContactID != "" {
+		it[AttrGSI1PK] = avS(messagesGSI1PK(m.TenantID, m.ChannelID, m.ContactID))
+		it[AttrGSI1SK] = avS(sk)
+	}
+	indexChannelMessage(it, m)
+}
+
+// indexChannelMessage adds the message's GSI2 keys (the channel's
+// messages) to its item.
+func indexChannelMessage(it map[string]types.AttributeValue, m messages.Message) {
+	if m.ChannelID != "" {
+		it[AttrGSI2PK] = avS(channelMessagesGSI2PK(m.TenantID, m.ChannelID))
+		it[AttrGSI2SK] = avS(messagesGSI1SK(m.CreatedAt, m.ID))
+	}
+}
+
+func providerIDPK(kind, providerID string) string { return "PMSG#" + kind + "#" + providerID }
 
 // claimPK is the partition key of a message's claim (operations table).
 func claimPK(tenantID, id string) string { return "CLAIM#" + tenantID + "#" + id }
@@ -75,10 +103,7 @@ func (s *Messages) CreateMessage(ctx context.Context, m messages.Message) error 
 	if err != nil {
 		return err
 	}
-	if m.ContactID != "" {
-		it[AttrGSI1PK] = avS(messagesGSI1PK(m.TenantID, m.ChannelID, m.ContactID))
-		it[AttrGSI1SK] = avS(messagesGSI1SK(m.CreatedAt, m.ID))
-	}
+	indexMessage(it, m)
 	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
@@ -133,14 +158,54 @@ func (s *Messages) ListContactMessages(ctx context.Context, tenantID, channelID,
 	return messages.Page{Items: list, Next: next}, nil
 }
 
+// ListChannelMessages lists a channel's messages (both directions), newest
+// first. It reads GSI2, so a message just stored may be missing for a
+// moment. The cursor is as ListContactMessages's.
+func (s *Messages) ListChannelMessages(ctx context.Context, tenantID, channelID string, limit int, cursor string) (messages.Page, error) {
+	if err := checkLimit(limit); err != nil {
+		return messages.Page{}, err
+	}
+	pk := channelMessagesGSI2PK(tenantID, channelID)
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(GSI2),
+		KeyConditionExpression:    aws.String("GSI2PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if cursor != "" {
+		sk, id, err := parseMessageCursor(cursor)
+		if err != nil {
+			return messages.Page{}, err
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			AttrGSI2PK: avS(pk), AttrGSI2SK: avS(sk), AttrPK: avS(messagePK(tenantID, id)), AttrSK: avS(skMessage),
+		}
+	}
+	items, err := queryItems(ctx, s.API, in, limit+1)
+	if err != nil {
+		return messages.Page{}, fmt.Errorf("list messages of channel %s: %w", channelID, err)
+	}
+	list, next, err := indexPage[messages.Message](items, limit, AttrGSI2SK)
+	if err != nil {
+		return messages.Page{}, fmt.Errorf("list messages of channel %s: %w", channelID, err)
+	}
+	return messages.Page{Items: list, Next: next}, nil
+}
+
 // gsi1Page is one page of a GSI1 listing queried for limit+1 items: the
 // first limit of them, and the cursor of the next page (the last item's
 // GSI1 sort key, base64url) when there was one more.
 func gsi1Page[T any](items []map[string]types.AttributeValue, limit int) ([]T, string, error) {
+	return indexPage[T](items, limit, AttrGSI1SK)
+}
+
+// indexPage is gsi1Page for the index whose sort key is skAttr.
+func indexPage[T any](items []map[string]types.AttributeValue, limit int, skAttr string) ([]T, string, error) {
 	next := ""
 	if len(items) > limit {
 		items = items[:limit]
-		if last, ok := items[limit-1][AttrGSI1SK].(*types.AttributeValueMemberS); ok {
+		if last, ok := items[limit-1][skAttr].(*types.AttributeValueMemberS); ok {
 			next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
 		}
 	}

@@ -72,7 +72,8 @@ import (
 //	MSG#<t>#<messageId>        MSG                                  a message (messages.Message; the sender's claim is
 //	                           GSI1PK MSGS#<t>#<c>#<contactId>,      on the operations table, CLAIM#); its INSERT's stream record
 //	                           GSI1SK <createdAt ms:%013d>#<id>      queues it on the outbox (trigger router); GSI1 keys
-//	                                                                only when it has a contact (messages.go)
+//	                           GSI2PK CHMSGS#<t>#<c>,                only when it has a contact; GSI2 keys always: the
+//	                           GSI2SK <createdAt ms:%013d>#<id>      channel's messages (messages.go)
 //	PMSG#<kind>#<providerId>   PMSG                                 the provider's id of a message (WhatsApp's wamid) →
 //	                                                                tenant_id, channel_id, message_id: status callbacks;
 //	                                                                kept here before; now on the operations table
@@ -185,20 +186,36 @@ import (
 // Attempts (ActivityTTL) and dead deliveries (DeadTTL) expire by TTL and
 // are not deleted with their connection (connections.go).
 const (
-	AttrPK       = "PK"
-	AttrSK       = "SK"
-	AttrGSI1PK   = "GSI1PK"
-	AttrGSI1SK   = "GSI1SK"
-	GSI1         = "GSI1"
+	AttrPK     = "PK"
+	AttrSK     = "SK"
+	AttrGSI1PK = "GSI1PK"
+	AttrGSI1SK = "GSI1SK"
+	GSI1       = "GSI1"
+	// GSI2 (data table only, sparse: only messages carry its keys) lists a
+	// channel's messages, newest first.
+	AttrGSI2PK   = "GSI2PK"
+	AttrGSI2SK   = "GSI2SK"
+	GSI2         = "GSI2"
 	TTLAttribute = "ttl"
 )
 
 // CreateTableInput is the data table's definition used by local
-// provisioning and tests: PK/SK, GSI1 with all attributes, on-demand, a
-// NEW_AND_OLD_IMAGES stream; infra/ declares the same table with CDK
-// constructs.
+// provisioning and tests: PK/SK, GSI1 and GSI2 with all attributes,
+// on-demand, a NEW_AND_OLD_IMAGES stream; infra/ declares the same table
+// with CDK constructs.
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	in := tableInput(name, types.ProjectionTypeAll)
+	for _, n := range []string{AttrGSI2PK, AttrGSI2SK} {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS})
+	}
+	in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+		IndexName: aws.String(GSI2),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrGSI2PK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrGSI2SK), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+	})
 	in.StreamSpecification = &types.StreamSpecification{
 		StreamEnabled:  aws.Bool(true),
 		StreamViewType: types.StreamViewTypeNewAndOldImages,

@@ -137,10 +137,14 @@ func TestUnitCreateTableInput(t *testing.T) {
 	if got := keys(in.KeySchema); got != "PK:HASH,SK:RANGE" {
 		t.Fatalf("key schema %s", got)
 	}
-	if len(in.GlobalSecondaryIndexes) != 1 {
+	if len(in.GlobalSecondaryIndexes) != 2 {
 		t.Fatalf("GSIs %d", len(in.GlobalSecondaryIndexes))
 	}
-	gsi := in.GlobalSecondaryIndexes[0]
+	gsi, gsi2 := in.GlobalSecondaryIndexes[0], in.GlobalSecondaryIndexes[1]
+	if aws.ToString(gsi2.IndexName) != GSI2 || keys(gsi2.KeySchema) != "GSI2PK:HASH,GSI2SK:RANGE" ||
+		gsi2.Projection == nil || gsi2.Projection.ProjectionType != types.ProjectionTypeAll {
+		t.Fatalf("GSI2 %s %s %+v", aws.ToString(gsi2.IndexName), keys(gsi2.KeySchema), gsi2.Projection)
+	}
 	if aws.ToString(gsi.IndexName) != GSI1 || keys(gsi.KeySchema) != "GSI1PK:HASH,GSI1SK:RANGE" ||
 		gsi.Projection == nil || gsi.Projection.ProjectionType != types.ProjectionTypeAll {
 		t.Fatalf("GSI1 %s %s %+v", aws.ToString(gsi.IndexName), keys(gsi.KeySchema), gsi.Projection)
@@ -154,7 +158,7 @@ func TestUnitCreateTableInput(t *testing.T) {
 		defs[aws.ToString(d.AttributeName)] = d.AttributeType
 	}
 	used := map[string]bool{}
-	for _, k := range append(append([]types.KeySchemaElement(nil), in.KeySchema...), gsi.KeySchema...) {
+	for _, k := range append(append(append([]types.KeySchemaElement(nil), in.KeySchema...), gsi.KeySchema...), gsi2.KeySchema...) {
 		used[aws.ToString(k.AttributeName)] = true
 		if defs[aws.ToString(k.AttributeName)] != types.ScalarAttributeTypeS {
 			t.Fatalf("key %s is not defined as a string", aws.ToString(k.AttributeName))

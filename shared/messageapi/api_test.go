@@ -2,6 +2,7 @@ package messageapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/stacktest"
+	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/templates"
 )
 
@@ -210,5 +212,95 @@ func TestSentToPhoneIsTheContacts(t *testing.T) {
 	}
 	if r := s.Do("GET", "/v1/contact/79995253422", bearer(ten.Token), nil); r.Status != 200 || stacktest.Path(r.JSON, "data.custom_fields.phone") != "+79995253422" {
 		t.Fatalf("seed 002's contact: %d %s", r.Status, r.Body)
+	}
+}
+
+// GET /v1/messages lists the channel's messages, both directions, newest
+// first, a page at a time; another channel of the same tenant and another
+// tenant see none of them; a bad limit or cursor is a 400.
+func TestChannelMessages(t *testing.T) {
+	s, _, ten := pipeline(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, send(t, s, ten.Token, map[string]any{"to": "+92324407708" + fmt.Sprint(i), "type": "template",
+			"template": map[string]any{"name": "order_update", "language": "en", "params": []string{fmt.Sprint(i)}}}))
+		s.Clock.Add(time.Millisecond)
+	}
+	// An inbound message, newest of all, on the channel.
+	in := messages.Message{ID: "msg_inboundlist", TenantID: ten.ID, ChannelID: ten.ChannelID, ChannelKind: "whatsapp", Direction: messages.Inbound,
+		Type: messages.TypeText, Text: &messages.Text{Body: "hello"}, Status: messages.StatusReceived, CreatedAt: s.Clock.Now().Add(time.Second).UnixMilli()}
+	if err := s.Deps.Messages().CreateMessage(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, in.ID)
+	// A message of the tenant's other channel.
+	r := s.Admin("POST", "/admin/tenants/"+ten.ID+"/channels", map[string]any{"kind": "whatsapp", "name": "B", "default_country": "PK"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create channel: %d %s", r.Status, r.Body)
+	}
+	chB := stacktest.Path(r.JSON, "data.id").(string)
+	r = s.Admin("POST", "/admin/tenants/"+ten.ID+"/channels/"+chB+"/tokens", map[string]any{"name": "b"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create token: %d %s", r.Status, r.Body)
+	}
+	authB := bearer(stacktest.Path(r.JSON, "data.token").(string))
+	mb := messages.Message{ID: "msg_otherchannel", TenantID: ten.ID, ChannelID: chB, ChannelKind: "whatsapp", Direction: messages.Inbound,
+		Type: messages.TypeText, Text: &messages.Text{Body: "hi B"}, Status: messages.StatusReceived, CreatedAt: s.Clock.Now().Add(2 * time.Second).UnixMilli()}
+	if err := s.Deps.Messages().CreateMessage(ctx, mb); err != nil {
+		t.Fatal(err)
+	}
+
+	var page stacktest.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		page = s.Do("GET", "/v1/messages?limit=3", bearer(ten.Token), nil)
+		if d, _ := page.JSON["data"].([]any); page.Status == 200 && len(d) == 3 && stacktest.Path(d[0], "id") == ids[3] {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	data, _ := page.JSON["data"].([]any)
+	if len(data) != 3 || stacktest.Path(data[0], "id") != ids[3] || stacktest.Path(data[1], "id") != ids[2] || stacktest.Path(data[2], "id") != ids[1] {
+		t.Fatalf("first page: %d %s", page.Status, page.Body)
+	}
+	if stacktest.Path(data[0], "direction") != "inbound" || stacktest.Path(data[0], "status") != "received" ||
+		stacktest.Path(data[1], "direction") != "outbound" || stacktest.Path(data[1], "type") != "template" ||
+		stacktest.Path(data[1], "contact_id") != "923244077082" || stacktest.Path(data[1], "created_at") == nil {
+		t.Fatalf("first page fields: %s", page.Body)
+	}
+	next, _ := stacktest.Path(page.JSON, "links.next").(string)
+	i := strings.Index(next, "/v1/")
+	if i < 0 {
+		t.Fatalf("links.next %q", next)
+	}
+	page = s.Do("GET", next[i:], bearer(ten.Token), nil)
+	data, _ = page.JSON["data"].([]any)
+	if page.Status != 200 || len(data) != 1 || stacktest.Path(data[0], "id") != ids[0] || stacktest.Path(page.JSON, "links.next") != nil {
+		t.Fatalf("second page: %d %s", page.Status, page.Body)
+	}
+	// The default page holds all four; the other channel sees only its own.
+	if r := s.Do("GET", "/v1/messages", bearer(ten.Token), nil); r.Status != 200 || len(r.JSON["data"].([]any)) != 4 {
+		t.Fatalf("default page: %d %s", r.Status, r.Body)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		r = s.Do("GET", "/v1/messages", authB, nil)
+		if d, _ := r.JSON["data"].([]any); r.Status == 200 && len(d) == 1 && stacktest.Path(d[0], "id") == mb.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("other channel's list: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	other := s.NewTenant("Other", "whatsapp")
+	if r := s.Do("GET", "/v1/messages", bearer(other.Token), nil); r.Status != 200 || len(r.JSON["data"].([]any)) != 0 {
+		t.Fatalf("another tenant's list: %d %s", r.Status, r.Body)
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "cursor=bogus", "cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x#y"))} {
+		if r := s.Do("GET", "/v1/messages?"+q, bearer(ten.Token), nil); r.Status != 400 || r.JSON["status"] != "error" {
+			t.Fatalf("%s: %d %s", q, r.Status, r.Body)
+		}
 	}
 }

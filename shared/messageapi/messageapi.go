@@ -54,6 +54,9 @@ func MessageGet(p Ports) http.Handler { return build((*API).get)(p) }
 // ContactMessageList builds the handler of function contact-message-list.
 func ContactMessageList(p Ports) http.Handler { return build((*API).list)(p) }
 
+// MessageList builds the handler of function message-list.
+func MessageList(p Ports) http.Handler { return build((*API).listChannel)(p) }
+
 // API holds the handlers' dependencies.
 type API struct {
 	Store     messages.Store
@@ -299,7 +302,24 @@ const MaxPage = 100
 const defaultPage = 20
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) error {
-	p := httpapi.CallerOf(r)
+	return a.writePage(w, r, func(limit int, cursor string) (messages.Page, error) {
+		p := httpapi.CallerOf(r)
+		return a.Store.ListContactMessages(r.Context(), p.TenantID, p.ChannelID, httpapi.PathParam(r, "contactId"), limit, cursor)
+	})
+}
+
+// listChannel answers GET /v1/messages: the caller's channel's messages,
+// newest first.
+func (a *API) listChannel(w http.ResponseWriter, r *http.Request) error {
+	return a.writePage(w, r, func(limit int, cursor string) (messages.Page, error) {
+		p := httpapi.CallerOf(r)
+		return a.Store.ListChannelMessages(r.Context(), p.TenantID, p.ChannelID, limit, cursor)
+	})
+}
+
+// writePage reads ?limit= and ?cursor=, lists one page and writes it with
+// the next page's link.
+func (a *API) writePage(w http.ResponseWriter, r *http.Request, list func(limit int, cursor string) (messages.Page, error)) error {
 	q := r.URL.Query()
 	limit := defaultPage
 	if v := q.Get("limit"); v != "" {
@@ -309,7 +329,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	page, err := a.Store.ListContactMessages(r.Context(), p.TenantID, p.ChannelID, httpapi.PathParam(r, "contactId"), limit, q.Get("cursor"))
+	page, err := list(limit, q.Get("cursor"))
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ type Store interface {
 	// ListContactMessages lists a channel contact's messages, newest first,
 	// from cursor on ("" for the first page); Next is "" on the last page.
 	ListContactMessages(ctx context.Context, tenantID, channelID, contactID string, limit int, cursor string) (Page, error)
+	// ListChannelMessages lists a channel's messages (both directions),
+	// newest first, from cursor on ("" for the first page).
+	ListChannelMessages(ctx context.Context, tenantID, channelID string, limit int, cursor string) (Page, error)
 	// LastInbound is when the contact at address (E.164) last wrote to the
 	// channel, Unix ms (0: never, or longer ago than the window's record
 	// is kept).

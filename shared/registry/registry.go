@@ -140,6 +140,7 @@ var Packages = map[string]wiring.Builders{
 		"message-send":         messaging.Route(messageapi.MessageSend),
 		"message-get":          messaging.Route(messageapi.MessageGet),
 		"contact-message-list": messaging.Route(messageapi.ContactMessageList),
+		"message-list":         messaging.Route(messageapi.MessageList),
 	},
 	// sender installations (seed 004)
 	"github.com/startmsg/chatbackend/shared/installapi": {

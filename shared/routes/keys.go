@@ -15,6 +15,7 @@ const (
 	KeyInbox   = "INBOX#*"   // stored Messenger webhook calls, for messenger-intake
 	KeyMessage = "MSG#*"     // a message per partition (MSG#<t>#<id>)
 	KeyMsgList = "MSGS#*"    // GSI1: a contact's messages on a channel, by time
+	KeyChanMsg = "CHMSGS#*"  // GSI2: a channel's messages, by time
 	KeyMsgRef  = "PMSG#*"    // a provider's id of a message → the message (status callbacks; operations table now, read here for pointers kept before)
 	// Operations table.
 	KeyIndex   = "IDX#*"   // search entries (and their GSI1, tenant-wide)
@@ -158,6 +159,7 @@ var Keys = map[string]KeyScope{
 	"message-send":         {Read: []string{KeyTenant, KeyContact}, Write: []string{KeyContact, KeyMessage}, OpsRead: []string{KeyIdem, KeyWindow, KeyCount}, OpsWrite: []string{KeyIdem, KeyRate, KeyIndex, KeyCount}},
 	"message-get":          {Read: []string{KeyMessage}, OpsWrite: rate},
 	"contact-message-list": {Read: []string{KeyMsgList}, OpsWrite: rate},
+	"message-list":         {Read: []string{KeyChanMsg}, OpsWrite: rate},
 	// The sender reads and updates messages, reads the channel's provider
 	// credentials, and (operations table) reads and writes its claims of
 	// messages and the pointer from the provider's id. A status the

@@ -275,6 +275,8 @@ var Table = []Route{
 	// (WhatsApp), per channel token.
 	{Method: "POST", Path: "/v1/messages", Function: "message-send", Auth: AuthChannel, Access: TableRead | TableWrite | Ops | RateCount, Tag: "messages", Body: true,
 		Summary: "Queue a message (text, template or media) to a phone number or contact; honours Idempotency-Key"},
+	{Method: "GET", Path: "/v1/messages", Function: "message-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages", Query: []string{"limit", "cursor"},
+		Summary: "The channel's messages (both directions, with their status), newest first; ?limit= (≤ 100) and ?cursor= (links.next)"},
 	{Method: "GET", Path: "/v1/messages/{messageId}", Function: "message-get", Auth: AuthChannelOrAccount, Access: TableRead | RateCount, Tag: "messages",
 		Summary: "One message, with its status and the provider's id and error: the channel's (channel token) or any of the tenant's (account secret)"},
 	{Method: "GET", Path: "/v1/contact/{contactId}/messages", Function: "contact-message-list", Auth: AuthChannel, Access: TableRead | RateCount, Tag: "messages", Query: []string{"limit", "cursor"},

@@ -51,6 +51,9 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, in *dynamodb.CreateT
 	if err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
 	}
+	if err := addMissingIndexes(ctx, ddb, in); err != nil {
+		return err
+	}
 
 	ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
 	if err != nil {
@@ -115,6 +118,36 @@ func EnsureQueues(ctx context.Context, client *sqs.Client, prefix string) (Queue
 		return Queues{}, err
 	}
 	return q, nil
+}
+
+// addMissingIndexes adds to a table made before them the GSIs in its
+// definition that it lacks (a data directory kept from an older build).
+func addMissingIndexes(ctx context.Context, ddb *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	name := aws.ToString(in.TableName)
+	d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	have := map[string]bool{}
+	for _, g := range d.Table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = true
+	}
+	for _, g := range in.GlobalSecondaryIndexes {
+		if have[aws.ToString(g.IndexName)] {
+			continue
+		}
+		_, err := ddb.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName:            aws.String(name),
+			AttributeDefinitions: in.AttributeDefinitions,
+			GlobalSecondaryIndexUpdates: []ddbtypes.GlobalSecondaryIndexUpdate{{Create: &ddbtypes.CreateGlobalSecondaryIndexAction{
+				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection,
+			}}},
+		})
+		if err != nil {
+			return fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), name, err)
+		}
+	}
+	return nil
 }
 
 // ensureQueue creates the queue, or sets attrs on it if it exists with other

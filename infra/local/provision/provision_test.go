@@ -19,6 +19,32 @@ import (
 
 func TestMain(m *testing.M) { emulators.Main(m) }
 
+// A data table made before GSI2 gets it.
+func TestEnsureTablesAddsMissingIndex(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	old := ddbstore.CreateTableInput("older")
+	old.GlobalSecondaryIndexes = old.GlobalSecondaryIndexes[:1]
+	old.AttributeDefinitions = old.AttributeDefinitions[:4]
+	if _, err := e.DDB.CreateTable(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := provision.EnsureTables(ctx, e.DDB, "older", "older-ops"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.DDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("older")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range d.Table.GlobalSecondaryIndexes {
+		found = found || aws.ToString(g.IndexName) == ddbstore.GSI2
+	}
+	if !found {
+		t.Fatalf("indexes %+v, want GSI2 added", d.Table.GlobalSecondaryIndexes)
+	}
+}
+
 func TestEnsureTablesTwice(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
@@ -50,8 +76,12 @@ func TestEnsureTablesTwice(t *testing.T) {
 	if s := tb.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) || s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages || tb.LatestStreamArn == nil {
 		t.Errorf("data table stream %+v", s)
 	}
-	if len(tb.GlobalSecondaryIndexes) != 1 || aws.ToString(tb.GlobalSecondaryIndexes[0].IndexName) != ddbstore.GSI1 {
-		t.Errorf("data table indexes %+v", tb.GlobalSecondaryIndexes)
+	names := map[string]bool{}
+	for _, g := range tb.GlobalSecondaryIndexes {
+		names[aws.ToString(g.IndexName)] = true
+	}
+	if len(tb.GlobalSecondaryIndexes) != 2 || !names[ddbstore.GSI1] || !names[ddbstore.GSI2] {
+		t.Errorf("data table indexes %+v, want GSI1 and GSI2", tb.GlobalSecondaryIndexes)
 	}
 
 	ops := describe("provisioned-ops")

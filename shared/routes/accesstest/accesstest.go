@@ -196,8 +196,11 @@ var keyCondition = regexp.MustCompile(`([#A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)`)
 // with PK (or, on GSI1, with GSI1PK) in its key condition; "" if none.
 func queryKey(in *dynamodb.QueryInput) string {
 	want := ddbstore.AttrPK
-	if aws.ToString(in.IndexName) == ddbstore.GSI1 {
+	switch aws.ToString(in.IndexName) {
+	case ddbstore.GSI1:
 		want = ddbstore.AttrGSI1PK
+	case ddbstore.GSI2:
+		want = ddbstore.AttrGSI2PK
 	}
 	for _, m := range keyCondition.FindAllStringSubmatch(aws.ToString(in.KeyConditionExpression), -1) {
 		name := m[1]

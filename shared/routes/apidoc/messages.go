@@ -25,4 +25,5 @@ func init() {
 			{Name: "cursor", Schema: obj{"type": "string"}, Description: "Where the page starts: from the previous page's links.next."},
 		},
 		ResponseExample: `{"data":[` + messageExample + `],"links":{"next":null}}`}
+	Ops["message-list"] = Ops["contact-message-list"]
 }
