@@ -3,7 +3,8 @@
 // Flow: sign in → create a connection (to the test's receiver) → update a
 // contact's email through the API → the delivery appears with code 200 in
 // the activity report → open it and see the body → replay it → it appears
-// again; no console errors, no request to another origin, no horizontal
+// again; a message sent is listed with its status on the messages page;
+// no console errors, no request to another origin, no horizontal
 // scroll at 360 px, visible keyboard focus, sign out clears the token.
 // Settings come from the environment (never the token in a URL):
 // PANEL_URL, PANEL_TOKEN, PANEL_RECEIVER, PANEL_CONTACT, PANEL_SHOTS.
@@ -258,6 +259,33 @@ try {
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await page.locator('[role=alert]', { hasText: '24' }).waitFor();
   });
+
+  step('a message sent through the API is among the channel\'s recent messages, with its status');
+  const apiWA = (method, path, body) => fetch(new URL(path, new URL('../', PANEL)), {
+    method, headers: { Authorization: 'Bearer ' + TOKEN_WA, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const sent = await apiWA('POST', 'v1/messages', { contact_id: CONTACT_WA, type: 'template', template: { name: 'order_update', language: 'en' } });
+  check(sent.status === 202, 'template send: ' + sent.status);
+  const msgID = (await sent.json()).data.id;
+  await page.getByRole('link', { name: 'Messages' }).click();
+  const msgRow = page.locator(`tr[data-id="${msgID}"]`).first();
+  let msgShown = '', msgActual = '';
+  await until('the sent message listed with the status the API gives', async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'Recent messages' }).waitFor();
+    await page.waitForLoadState('networkidle');
+    if ((await msgRow.count()) === 0) return false;
+    msgShown = (await msgRow.locator('.msg-status').textContent()).split(' ')[0];
+    msgActual = (await (await apiWA('GET', `v1/messages/${msgID}`)).json()).data.status;
+    return msgShown === msgActual;
+  }, 30000);
+  check(['queued', 'held', 'sent', 'delivered', 'read', 'completed', 'failed'].includes(msgShown), `the sent message's status shown is ${msgShown}`);
+  check((await msgRow.textContent()).includes('outbound') && (await msgRow.textContent()).includes('template'), 'the sent message\'s direction and type are not shown');
+  await page.getByLabel("A message's status by its ID").fill(msgID);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await until('the looked-up message', async () => (await page.locator(`tr[data-id="${msgID}"]`).count()) === 2, 10000);
+
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Channel API token').waitFor();
 

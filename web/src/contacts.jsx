@@ -1,7 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { fmtTime } from './util.js';
-import { rememberSent } from './messages.jsx';
 
 // Search by a field's value (GET /v1/contact/by_custom_field), open one
 // contact: its fields, tags, message history; send it a message.
@@ -88,7 +87,6 @@ function Contact({ id, channel }) {
     e.preventDefault();
     act(async () => {
       const r = await api('POST', 'v1/messages', { type: 'text', contact_id: id, text: { body: text } });
-      rememberSent(r.data.id);
       setStatus(`Message ${r.data.id} ${r.data.status}.`);
       setText('');
       await load();
