@@ -742,3 +742,25 @@ func TestReleasedMessageWebhooks(t *testing.T) {
 		t.Fatalf("released: %s; queued at once: %s", h, q)
 	}
 }
+
+// A message added for an installation is among its channel's messages
+// (GET /v1/messages), with its status.
+func TestAddedMessageListedOnChannel(t *testing.T) {
+	s := stacktest.New(t)
+	in := newInstallation(t, s, `{"name":"Front desk","use_api":true}`)
+	r := s.Do("POST", "/add_message", "", fmt.Sprintf(`{"UUID":%q,"ToMobileNumber":"972501234567","Message":"listed"}`, in.uuid))
+	want(t, r, 200, "")
+	id := get(r.JSON, "data.id").(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l := s.Do("GET", "/v1/messages", "Bearer "+in.t.Token, nil)
+		want(t, l, 200, "")
+		if d, _ := l.JSON["data"].([]any); len(d) == 1 && get(d[0], "id") == id && get(d[0], "status") != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the added message is not listed: %s", l.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
