@@ -43,6 +43,10 @@ type Connections struct {
 	// tenant and rate (ReserveDeliveries).
 	rateMu     sync.Mutex
 	rateQueues map[string]*rateQueue
+
+	// hourly holds the counters of attempts not yet added to their
+	// connections' hourly items (hourly.go).
+	hourly hourlyBuffer
 }
 
 // ops is the operations table's name, or an error naming the missing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,14 +84,111 @@ func hourlyOf(as []connections.ConnAttempt) []*hourly {
 	return out
 }
 
-// addHourly adds a batch's attempts to their connections' hourly counters:
-// per connection and hour one UpdateItem, which also sets the largest
-// duration when the hour has none yet and answers the one it had; a second
-// UpdateItem, conditional, raises it when the batch's is larger (a race
-// lost to another batch's larger one writes nothing).
+// HourlyFlushEvery is how often a process adds its buffered attempt
+// counts to the hourly items: a batch's counts join the buffer, which is
+// written when this long has passed since its last write (at once for the
+// first batch), or by a timer that long after, whichever comes first. The
+// hot path then pays about one UpdateItem per connection and hour a second
+// per process, not one a batch. An instance that stops (a Lambda instance
+// retired while frozen) loses the counts of at most its last interval: the
+// chart's counts are figures for a person, not the attempt log, which is
+// written with every batch. A variable so that tests can set 0 (write with
+// every batch).
+var HourlyFlushEvery = time.Second
+
+// hourlyBuffer is a process's counts not yet written, by connection and
+// hour.
+type hourlyBuffer struct {
+	mu      sync.Mutex
+	pending map[string]*hourly
+	order   []string
+	last    time.Time
+	timer   *time.Timer
+	ops     *string
+}
+
+// merge adds hs to the buffer. Call with mu held.
+func (b *hourlyBuffer) merge(hs []*hourly) {
+	if b.pending == nil {
+		b.pending = map[string]*hourly{}
+	}
+	for _, h := range hs {
+		k := h.pk + "\x00" + strconv.FormatInt(h.hour, 10)
+		p := b.pending[k]
+		if p == nil {
+			c := *h
+			b.pending[k] = &c
+			b.order = append(b.order, k)
+			continue
+		}
+		p.ok += h.ok
+		p.bad += h.bad
+		p.dur += h.dur
+		p.max = max(p.max, h.max)
+	}
+}
+
+// take empties the buffer and answers what it held. Call with mu held.
+func (b *hourlyBuffer) take() []*hourly {
+	out := make([]*hourly, 0, len(b.order))
+	for _, k := range b.order {
+		out = append(out, b.pending[k])
+	}
+	b.pending, b.order = nil, nil
+	return out
+}
+
+// addHourly adds a batch's attempts to the process's buffered counters and
+// writes the buffer when it is due (HourlyFlushEvery); otherwise a timer
+// writes it then. A write that fails puts its counts back for the next.
 func (c *Connections) addHourly(ctx context.Context, ops *string, as []connections.ConnAttempt) error {
+	hs := hourlyOf(as)
+	if len(hs) == 0 {
+		return nil
+	}
+	b := &c.hourly
+	b.mu.Lock()
+	b.merge(hs)
+	b.ops = ops
+	now := time.Now()
+	if wait := HourlyFlushEvery - now.Sub(b.last); wait > 0 {
+		if b.timer == nil {
+			b.timer = time.AfterFunc(wait, c.flushHourlyLater)
+		}
+		b.mu.Unlock()
+		return nil
+	}
+	b.last = now
+	due := b.take()
+	b.mu.Unlock()
+	c.writeHourly(ctx, ops, due)
+	return nil
+}
+
+// flushHourlyLater is the timer's write of the buffer.
+func (c *Connections) flushHourlyLater() {
+	b := &c.hourly
+	b.mu.Lock()
+	b.timer = nil
+	b.last = time.Now()
+	due, ops := b.take(), b.ops
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.writeHourly(ctx, ops, due)
+}
+
+// writeHourly adds counts to their hourly items: per connection and hour
+// one UpdateItem, which also sets the largest duration when the hour has
+// none yet and answers the one it had; a second UpdateItem, conditional,
+// raises it when the counts' is larger (a race lost to another process's
+// larger one writes nothing). Counts whose write failed go back to the
+// buffer (a counter write is not retried by the caller: the attempt log is
+// written, and logging the batch again would count it twice).
+func (c *Connections) writeHourly(ctx context.Context, ops *string, hs []*hourly) {
 	names := map[string]string{"#ok": attrOK, "#bad": attrBad, "#dur": attrDur, "#ttl": TTLAttribute, "#mx": attrMax}
-	for _, h := range hourlyOf(as) {
+	var failed []*hourly
+	for _, h := range hs {
 		k := key(h.pk, hourSK(h.hour))
 		ttl := time.Unix(h.hour*3600, 0).Add(HourlyTTL).Unix()
 		res, err := c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -104,13 +202,15 @@ func (c *Connections) addHourly(ctx context.Context, ops *string, as []connectio
 			ReturnValues: types.ReturnValueUpdatedOld,
 		})
 		if err != nil {
-			return fmt.Errorf("hourly counters: %w", err)
+			failed = append(failed, h)
+			continue
 		}
 		old, had := numAttr(res.Attributes, attrMax)
 		if !had || old >= h.max {
 			continue
 		}
-		_, err = c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		// Best effort: a failure leaves the hour's largest duration lower.
+		c.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 ops,
 			Key:                       k,
 			UpdateExpression:          aws.String("SET #mx = :mx"),
@@ -118,12 +218,13 @@ func (c *Connections) addHourly(ctx context.Context, ops *string, as []connectio
 			ExpressionAttributeNames:  map[string]string{"#mx": attrMax},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":mx": avN(h.max)},
 		})
-		var ccf *types.ConditionalCheckFailedException
-		if err != nil && !errors.As(err, &ccf) {
-			return fmt.Errorf("hourly counters: %w", err)
-		}
 	}
-	return nil
+	if len(failed) > 0 {
+		b := &c.hourly
+		b.mu.Lock()
+		b.merge(failed)
+		b.mu.Unlock()
+	}
 }
 
 // numAttr reads a number attribute of an item; ok is false when absent.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
 
 // TestHourlyStats: batches add to their hour's counters (the largest
@@ -59,5 +60,43 @@ func TestHourlyStats(t *testing.T) {
 	// A day later they are out of the window.
 	if later, err := s.HourlyStats(ctx, "t", "k", now.Add(24*time.Hour)); err != nil || later[0].Hour != hour+3600 || later[0].Successes != 0 {
 		t.Errorf("a day later: %+v, %v", later[0], err)
+	}
+}
+
+// TestHourlyBuffered: a process writes its counts at once for its first
+// batch, buffers the batches that follow within HourlyFlushEvery (no write
+// each), and its timer writes them once the interval has passed.
+func TestHourlyBuffered(t *testing.T) {
+	defer func(d time.Duration) { ddbstore.HourlyFlushEvery = d }(ddbstore.HourlyFlushEvery)
+	ddbstore.HourlyFlushEvery = 5 * time.Second
+	s, _ := newConnections(t)
+	ctx := t.Context()
+	now := time.Now()
+	batch := func(w string) []connections.ConnAttempt {
+		a := mkAttempt(now.UnixMilli(), w, 1)
+		a.Outcome, a.DurationMS = connections.OutcomeSuccess, 4
+		return []connections.ConnAttempt{{TenantID: "t", ConnectionID: "k", Attempt: a}}
+	}
+	successes := func() int {
+		st, err := s.HourlyStats(ctx, "t", "k", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[23].Successes
+	}
+	for _, w := range []string{"msg_1", "msg_2", "msg_3"} {
+		if err := s.AddAttempts(ctx, batch(w)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := successes(); got != 1 {
+		t.Fatalf("right after three batches: %d successes written, want the first batch's 1 (the others buffered)", got)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for successes() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the buffered batches were never written: %d successes", successes())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -4,7 +4,13 @@ import (
 	"testing"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
+	"github.com/startmsg/chatbackend/shared/ddbstore"
 )
 
 // TestMain stops the emulators the integration tests started.
-func TestMain(m *testing.M) { emulators.Main(m) }
+// The hourly counters are written with every batch here (tests read them
+// at once); TestHourlyBuffered sets the production interval back.
+func TestMain(m *testing.M) {
+	ddbstore.HourlyFlushEvery = 0
+	emulators.Main(m)
+}
