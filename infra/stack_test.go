@@ -1719,7 +1719,7 @@ func TestStreamFilter(t *testing.T) {
 		want := []string{
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"CONTACT#"}]}}}}`,
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}}},"eventName":["INSERT"]}`,
-			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}},"NewImage":{"direction":{"S":["outbound"]},"status":{"S":["sent","delivered","read","failed"]}}},"eventName":["MODIFY"]}`,
+			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSG#"}]}},"NewImage":{"direction":{"S":["outbound"]},"status":{"S":["sent","delivered","read","completed","failed"]}}},"eventName":["MODIFY"]}`,
 			`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"AUTOCALL#"}]}}},"eventName":["INSERT"]}`,
 		}
 		if !slices.Equal(got, want) {

@@ -33,7 +33,7 @@ var MoreStreamFilters = map[string][]StreamFilter{
 		{Prefix: "MSG#", Events: []string{"INSERT"}},
 		{Prefix: "MSG#", Events: []string{"MODIFY"}, NewImage: map[string][]string{
 			"direction": {"outbound"},
-			"status":    {"sent", "delivered", "read", "failed"},
+			"status":    {"sent", "delivered", "read", "completed", "failed"},
 		}},
 		// An automation's call of a connection (shared/autorun).
 		{Prefix: "AUTOCALL#", Events: []string{"INSERT"}},
