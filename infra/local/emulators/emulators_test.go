@@ -175,6 +175,7 @@ func TestChildrenDieWithPanickingParent(t *testing.T) {
 		for _, c := range s.children {
 			fmt.Println("pid", c.cmd.Process.Pid)
 		}
+		fmt.Println("dir", s.tmpDir)
 		panic("test panics with the emulators running")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildrenDieWithPanickingParent$")
@@ -182,6 +183,10 @@ func TestChildrenDieWithPanickingParent(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	var pids []int
 	for _, line := range strings.Split(string(out), "\n") {
+		// The panicking helper cannot remove its data folder: this test does.
+		if d, ok := strings.CutPrefix(line, "dir "); ok && d != "" {
+			t.Cleanup(func() { os.RemoveAll(d) })
+		}
 		if p, ok := strings.CutPrefix(line, "pid "); ok {
 			pid, err := strconv.Atoi(p)
 			if err != nil {
