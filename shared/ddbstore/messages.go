@@ -127,49 +127,30 @@ func (s *Messages) GetMessage(ctx context.Context, tenantID, id string) (message
 // reads GSI1, so a message just stored may be missing for a moment. The
 // cursor is the GSI1 sort key of the page's last item, base64url-encoded.
 func (s *Messages) ListContactMessages(ctx context.Context, tenantID, channelID, contactID string, limit int, cursor string) (messages.Page, error) {
-	if err := checkLimit(limit); err != nil {
-		return messages.Page{}, err
-	}
-	pk := messagesGSI1PK(tenantID, channelID, contactID)
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(GSI1),
-		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)},
-		ScanIndexForward:          aws.Bool(false),
-	}
-	if cursor != "" {
-		sk, id, err := parseMessageCursor(cursor)
-		if err != nil {
-			return messages.Page{}, err
-		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			AttrGSI1PK: avS(pk), AttrGSI1SK: avS(sk), AttrPK: avS(messagePK(tenantID, id)), AttrSK: avS(skMessage),
-		}
-	}
-	items, err := queryItems(ctx, s.API, in, limit+1)
-	if err != nil {
-		return messages.Page{}, fmt.Errorf("list messages of %s: %w", contactID, err)
-	}
-	list, next, err := gsi1Page[messages.Message](items, limit)
-	if err != nil {
-		return messages.Page{}, fmt.Errorf("list messages of %s: %w", contactID, err)
-	}
-	return messages.Page{Items: list, Next: next}, nil
+	return s.listMessages(ctx, tenantID, messageIndex{GSI1, AttrGSI1PK, AttrGSI1SK}, messagesGSI1PK(tenantID, channelID, contactID), limit, cursor, contactID)
 }
 
 // ListChannelMessages lists a channel's messages (both directions), newest
 // first. It reads GSI2, so a message just stored may be missing for a
 // moment. The cursor is as ListContactMessages's.
 func (s *Messages) ListChannelMessages(ctx context.Context, tenantID, channelID string, limit int, cursor string) (messages.Page, error) {
+	return s.listMessages(ctx, tenantID, messageIndex{GSI2, AttrGSI2PK, AttrGSI2SK}, channelMessagesGSI2PK(tenantID, channelID), limit, cursor, "channel "+channelID)
+}
+
+// messageIndex names an index that lists messages and its key attributes.
+type messageIndex struct{ name, pkAttr, skAttr string }
+
+// listMessages is one page of the messages under pk in idx, newest first
+// (of: what the messages are of, for errors). A bad limit or cursor is an
+// apperr, returned as it is.
+func (s *Messages) listMessages(ctx context.Context, tenantID string, idx messageIndex, pk string, limit int, cursor, of string) (messages.Page, error) {
 	if err := checkLimit(limit); err != nil {
 		return messages.Page{}, err
 	}
-	pk := channelMessagesGSI2PK(tenantID, channelID)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(GSI2),
-		KeyConditionExpression:    aws.String("GSI2PK = :pk"),
+		IndexName:                 aws.String(idx.name),
+		KeyConditionExpression:    aws.String(idx.pkAttr + " = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)},
 		ScanIndexForward:          aws.Bool(false),
 	}
@@ -179,16 +160,16 @@ func (s *Messages) ListChannelMessages(ctx context.Context, tenantID, channelID 
 			return messages.Page{}, err
 		}
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			AttrGSI2PK: avS(pk), AttrGSI2SK: avS(sk), AttrPK: avS(messagePK(tenantID, id)), AttrSK: avS(skMessage),
+			idx.pkAttr: avS(pk), idx.skAttr: avS(sk), AttrPK: avS(messagePK(tenantID, id)), AttrSK: avS(skMessage),
 		}
 	}
 	items, err := queryItems(ctx, s.API, in, limit+1)
 	if err != nil {
-		return messages.Page{}, fmt.Errorf("list messages of channel %s: %w", channelID, err)
+		return messages.Page{}, fmt.Errorf("list messages of %s: %w", of, err)
 	}
-	list, next, err := indexPage[messages.Message](items, limit, AttrGSI2SK)
+	list, next, err := indexPage[messages.Message](items, limit, idx.skAttr)
 	if err != nil {
-		return messages.Page{}, fmt.Errorf("list messages of channel %s: %w", channelID, err)
+		return messages.Page{}, fmt.Errorf("list messages of %s: %w", of, err)
 	}
 	return messages.Page{Items: list, Next: next}, nil
 }
