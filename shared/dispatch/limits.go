@@ -293,29 +293,33 @@ func (d *Dispatcher) admit(ctx context.Context, ps []parsed) gates {
 		for k, c := range conns {
 			if b, at, ok := l.cached(k, now); ok && (b.Paused() || b.Slow(now) || now.Sub(at) < l.slowCheckFor()) {
 				// A read that would let deliveries go unleased is
-				// reused for SlowCheckFor only (see lease).
+				// reused for SlowCheckFor only (see lease). The reads
+				// started above write these maps meanwhile.
+				mu.Lock()
 				states[k], read[k] = b, at
+				mu.Unlock()
 				continue
 			}
 			wg.Go(func() {
 				b, err := l.Breakers.Breaker(ctx, c.tenant, c.conn)
+				if err != nil {
+					// The breaker cannot be read: deliveries go as if it
+					// were closed (the attempts themselves are the test).
+					d.Log.ErrorContext(ctx, "read breaker", "err", err, "connection", c.conn)
+				} else if b.Host != "" && !b.HostOpen() && l.Hosts != nil {
+					// A mark left by a host breaker that closed meanwhile.
+					if err := l.Hosts.UnparkFromHost(ctx, c.tenant, c.conn, b.Host); err != nil {
+						d.Log.ErrorContext(ctx, "unpark from host", "err", err, "connection", c.conn)
+					}
+					b.Host = ""
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				// Read or not, it was checked now: a breaker that cannot
 				// be read is not read again for each delivery.
 				read[k] = now
 				if err != nil {
-					// The breaker cannot be read: deliveries go as if it
-					// were closed (the attempts themselves are the test).
-					d.Log.ErrorContext(ctx, "read breaker", "err", err, "connection", c.conn)
 					return
-				}
-				if b.Host != "" && !b.HostOpen() && l.Hosts != nil {
-					// A mark left by a host breaker that closed meanwhile.
-					if err := l.Hosts.UnparkFromHost(ctx, c.tenant, c.conn, b.Host); err != nil {
-						d.Log.ErrorContext(ctx, "unpark from host", "err", err, "connection", c.conn)
-					}
-					b.Host = ""
 				}
 				l.remember(k, b, now)
 				states[k] = b

@@ -545,3 +545,47 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestBatchOfKnownAndUnreadBreakers: a batch mixing connections whose
+// breakers this instance read a moment ago with connections it has not
+// read sends every delivery once. The breaker reads go in parallel while
+// the known ones are taken from the cache (a concurrent map write crashed
+// the dispatcher here; `make test` runs this under the race detector).
+func TestBatchOfKnownAndUnreadBreakers(t *testing.T) {
+	e := emulators.ForTest(t)
+	ctx := t.Context()
+	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
+	var now atomic.Int64
+	now.Store(time.Now().UnixMilli())
+	s := &countingSender{answer: func() delivery.Result { return res200 }}
+	d := limitedDispatcher(store, s, &recQueue{}, &now, connections.DeliveryLimits{InFlightPerConnection: 10})
+	want := int64(0)
+	for round := range 6 {
+		var known, fresh []connections.Task
+		for k := range 5 {
+			known = append(known, tasksFor(limitsConn(t, store, "ten_mix", fmt.Sprintf("conn_k%d_%d", round, k), "https://example.com/hook"), "k", 1)...)
+			fresh = append(fresh, tasksFor(limitsConn(t, store, "ten_mix", fmt.Sprintf("conn_f%d_%d", round, k), "https://example.com/hook"), "f", 1)...)
+		}
+		// The clock stands still: the first batch's reads are fresh for
+		// the second.
+		if _, err := d.Handle(ctx, batch(t, known)); err != nil {
+			t.Fatal(err)
+		}
+		mixed := slices.Clone(known)
+		for i := range mixed {
+			mixed[i].ID += "again"
+		}
+		mixed = append(mixed, fresh...)
+		resp, err := d.Handle(ctx, batch(t, mixed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("round %d: %d deliveries failed", round, len(resp.BatchItemFailures))
+		}
+		want += 15
+		if got := s.n.Load(); got != want {
+			t.Fatalf("round %d: %d requests, want %d", round, got, want)
+		}
+	}
+}
