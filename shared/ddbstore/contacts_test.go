@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -474,16 +475,20 @@ func streamRecords(t *testing.T, env *emulators.TestEnv) []streamtypes.Record {
 }
 
 // countingDDB is the emulator's client, counting what Queries read.
+// The shards are queried in parallel.
 type countingDDB struct {
 	*dynamodb.Client
+	mu             sync.Mutex
 	calls, scanned int
 }
 
 func (c *countingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	out, err := c.Client.Query(ctx, in, opts...)
 	if err == nil {
+		c.mu.Lock()
 		c.calls++
 		c.scanned += int(out.ScannedCount)
+		c.mu.Unlock()
 	}
 	return out, err
 }

@@ -382,13 +382,18 @@ func (s *Sender) withCredentials(ctx context.Context, its []*item, token string,
 		cached bool
 		err    error
 	}
-	byChannel := map[messages.Key]*result{} // Key{tenant, channel}
+	var channels []messages.Key // Key{tenant, channel}, once each
+	seen := map[messages.Key]bool{}
 	for _, it := range its {
-		byChannel[messages.Key{TenantID: it.m.TenantID, ID: it.m.ChannelID}] = nil
+		if ch := (messages.Key{TenantID: it.m.TenantID, ID: it.m.ChannelID}); !seen[ch] {
+			seen[ch] = true
+			channels = append(channels, ch)
+		}
 	}
+	byChannel := make(map[messages.Key]*result, len(channels))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for ch := range byChannel {
+	for _, ch := range channels {
 		wg.Go(func() {
 			c, cached, err := s.credentials(ctx, ch.TenantID, ch.ID)
 			mu.Lock()
