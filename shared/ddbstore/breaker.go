@@ -125,18 +125,25 @@ func decodeBreaker(it map[string]types.AttributeValue) (connections.Breaker, err
 // updateBreaker runs one UpdateItem on a breaker and returns the item as
 // it left it; ok is false when its condition failed.
 func (c *Connections) updateBreaker(ctx context.Context, tenantID, connectionID string, in *dynamodb.UpdateItemInput) (connections.Breaker, bool, error) {
+	return updateDecoded(ctx, c, key(tenantPK(tenantID), breakerSK(connectionID)), "connection "+connectionID, in, decodeBreaker)
+}
+
+// updateDecoded runs in on the item at k (of c's table) and decodes the
+// item as it is after: false, no error, when in's condition failed.
+func updateDecoded[T any](ctx context.Context, c *Connections, k map[string]types.AttributeValue, what string, in *dynamodb.UpdateItemInput, decode func(map[string]types.AttributeValue) (T, error)) (T, bool, error) {
+	var zero T
 	in.TableName = aws.String(c.Table)
-	in.Key = key(tenantPK(tenantID), breakerSK(connectionID))
+	in.Key = k
 	in.ReturnValues = types.ReturnValueAllNew
 	res, err := c.API.UpdateItem(ctx, in)
 	if isConditionFailure(err) {
-		return connections.Breaker{}, false, nil
+		return zero, false, nil
 	}
 	if err != nil {
-		return connections.Breaker{}, false, fmt.Errorf("update breaker of connection %s: %w", connectionID, err)
+		return zero, false, fmt.Errorf("update breaker of %s: %w", what, err)
 	}
-	b, err := decodeBreaker(res.Attributes)
-	return b, err == nil, err
+	v, err := decode(res.Attributes)
+	return v, err == nil, err
 }
 
 // BreakerFailed counts a failure in one UpdateItem and, when that reaches
@@ -174,36 +181,50 @@ func (c *Connections) BreakerFailed(ctx context.Context, tenantID, connectionID 
 // ClaimProbe moves next_probe on from the value the caller saw, on the
 // condition that it still is that value: one caller wins.
 func (c *Connections) ClaimProbe(ctx context.Context, tenantID, connectionID string, seen connections.Breaker, at time.Time) (bool, error) {
-	iv := max(seen.Interval, connections.ProbeFirst.Milliseconds())
-	_, ok, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
+	_, ok, err := c.updateBreaker(ctx, tenantID, connectionID, claimProbe(seen.OpenSince, seen.NextProbe, seen.Interval, at))
+	return ok, err
+}
+
+// claimProbe is the update (key and table left out) that claims the probe
+// of a breaker, a connection's or a host's, seen open since openSince with
+// its probe due at nextProbe, every interval ms.
+func claimProbe(openSince, nextProbe, interval int64, at time.Time) *dynamodb.UpdateItemInput {
+	iv := max(interval, connections.ProbeFirst.Milliseconds())
+	return &dynamodb.UpdateItemInput{
 		UpdateExpression:         aws.String("SET next_probe = :np, #ttl = :ttl"),
 		ConditionExpression:      aws.String("open_since = :os AND next_probe = :seen AND next_probe <= :now"),
 		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":np": avN(at.UnixMilli() + iv), ":os": avN(seen.OpenSince), ":seen": avN(seen.NextProbe),
+			":np": avN(at.UnixMilli() + iv), ":os": avN(openSince), ":seen": avN(nextProbe),
 			":now": avN(at.UnixMilli()), ":ttl": avN(at.Add(breakerTTL).Unix()),
 		},
-	})
-	return ok, err
+	}
 }
 
 // ProbeFailed doubles the interval of the breaker opened at seen.OpenSince;
 // a breaker closed or opened again meanwhile is left alone.
 func (c *Connections) ProbeFailed(ctx context.Context, tenantID, connectionID string, seen connections.Breaker, at time.Time) (connections.Breaker, error) {
-	iv := connections.NextInterval(time.Duration(seen.Interval) * time.Millisecond)
-	b, ok, err := c.updateBreaker(ctx, tenantID, connectionID, &dynamodb.UpdateItemInput{
-		UpdateExpression:         aws.String("SET interval_ms = :iv, next_probe = :np, #ttl = :ttl ADD failures :one"),
-		ConditionExpression:      aws.String("open_since = :os"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":iv": avN(iv.Milliseconds()), ":np": avN(at.Add(iv).UnixMilli()), ":os": avN(seen.OpenSince),
-			":one": avN(1), ":ttl": avN(at.Add(breakerTTL).Unix()),
-		},
-	})
+	b, ok, err := c.updateBreaker(ctx, tenantID, connectionID, probeFailed(seen.OpenSince, seen.Interval, at))
 	if err != nil || ok {
 		return b, err
 	}
 	return c.Breaker(ctx, tenantID, connectionID)
+}
+
+// probeFailed is the update (key and table left out) that doubles the
+// probe interval of a breaker, a connection's or a host's, opened at
+// openSince; one closed or opened again meanwhile fails its condition.
+func probeFailed(openSince, interval int64, at time.Time) *dynamodb.UpdateItemInput {
+	iv := connections.NextInterval(time.Duration(interval) * time.Millisecond)
+	return &dynamodb.UpdateItemInput{
+		UpdateExpression:         aws.String("SET interval_ms = :iv, next_probe = :np, #ttl = :ttl ADD failures :one"),
+		ConditionExpression:      aws.String("open_since = :os"),
+		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":iv": avN(iv.Milliseconds()), ":np": avN(at.Add(iv).UnixMilli()), ":os": avN(openSince),
+			":one": avN(1), ":ttl": avN(at.Add(breakerTTL).Unix()),
+		},
+	}
 }
 
 // CloseBreaker deletes the breaker: closed, no failures, and no longer

@@ -55,18 +55,7 @@ func decodeHostBreaker(it map[string]types.AttributeValue) (connections.HostBrea
 // updateHostBreaker runs one UpdateItem on a host breaker and returns the
 // item as it left it; ok is false when its condition failed.
 func (c *Connections) updateHostBreaker(ctx context.Context, tenantID, host string, in *dynamodb.UpdateItemInput) (connections.HostBreaker, bool, error) {
-	in.TableName = aws.String(c.Table)
-	in.Key = hostBreakerKey(tenantID, host)
-	in.ReturnValues = types.ReturnValueAllNew
-	res, err := c.API.UpdateItem(ctx, in)
-	if isConditionFailure(err) {
-		return connections.HostBreaker{}, false, nil
-	}
-	if err != nil {
-		return connections.HostBreaker{}, false, fmt.Errorf("update breaker of host %s: %w", host, err)
-	}
-	h, err := decodeHostBreaker(res.Attributes)
-	return h, err == nil, err
+	return updateDecoded(ctx, c, hostBreakerKey(tenantID, host), "host "+host, in, decodeHostBreaker)
 }
 
 // HostFailed counts a failure in one UpdateItem (the count and the
@@ -139,32 +128,14 @@ func (c *Connections) ParkOnHost(ctx context.Context, tenantID, host string, con
 // ClaimHostProbe moves next_probe on from the value the caller saw, on the
 // condition that it still is that value: one caller wins.
 func (c *Connections) ClaimHostProbe(ctx context.Context, tenantID, host string, seen connections.HostBreaker, at time.Time) (bool, error) {
-	iv := max(seen.Interval, connections.ProbeFirst.Milliseconds())
-	_, ok, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
-		UpdateExpression:         aws.String("SET next_probe = :np, #ttl = :ttl"),
-		ConditionExpression:      aws.String("open_since = :os AND next_probe = :seen AND next_probe <= :now"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":np": avN(at.UnixMilli() + iv), ":os": avN(seen.OpenSince), ":seen": avN(seen.NextProbe),
-			":now": avN(at.UnixMilli()), ":ttl": avN(at.Add(breakerTTL).Unix()),
-		},
-	})
+	_, ok, err := c.updateHostBreaker(ctx, tenantID, host, claimProbe(seen.OpenSince, seen.NextProbe, seen.Interval, at))
 	return ok, err
 }
 
 // HostProbeFailed doubles the interval of the host breaker opened at
 // seen.OpenSince; one closed or opened again meanwhile is left alone.
 func (c *Connections) HostProbeFailed(ctx context.Context, tenantID, host string, seen connections.HostBreaker, at time.Time) (connections.HostBreaker, error) {
-	iv := connections.NextInterval(time.Duration(seen.Interval) * time.Millisecond)
-	h, ok, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
-		UpdateExpression:         aws.String("SET interval_ms = :iv, next_probe = :np, #ttl = :ttl ADD failures :one"),
-		ConditionExpression:      aws.String("open_since = :os"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":iv": avN(iv.Milliseconds()), ":np": avN(at.Add(iv).UnixMilli()), ":os": avN(seen.OpenSince),
-			":one": avN(1), ":ttl": avN(at.Add(breakerTTL).Unix()),
-		},
-	})
+	h, ok, err := c.updateHostBreaker(ctx, tenantID, host, probeFailed(seen.OpenSince, seen.Interval, at))
 	if err != nil || ok {
 		return h, err
 	}
