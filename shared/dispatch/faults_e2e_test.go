@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
-	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
@@ -56,11 +55,7 @@ func TestFaultsSpendNoAttemptE2E(t *testing.T) {
 	ctx := t.Context()
 	base := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
 
-	saved := connections.Schedule
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	t.Cleanup(func() { connections.Schedule = saved })
+	fastRetries(t, 0)
 
 	var mu sync.Mutex
 	requests := map[string]int{}
@@ -122,17 +117,7 @@ func TestFaultsSpendNoAttemptE2E(t *testing.T) {
 		}
 		return d.Handle(ctx, ev)
 	}
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: handler, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 10, 2, handler)
 
 	deadline := time.Now().Add(90 * time.Second)
 	var dead []connections.Dead
@@ -214,11 +199,7 @@ func TestUnloggedAttemptsE2E(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	base := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
-	saved := connections.Schedule
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	t.Cleanup(func() { connections.Schedule = saved })
+	fastRetries(t, 0)
 
 	// Deliveries whose ID ends in 0, 3, 6 or 9 are answered 503 first.
 	retried := func(id string) bool { return id != "" && id[len(id)-1]%3 == 0 }
@@ -253,17 +234,7 @@ func TestUnloggedAttemptsE2E(t *testing.T) {
 	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, ds); err != nil {
 		t.Fatal(err)
 	}
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 10, 2, d.Handle)
 
 	want, wantTotal := map[string][]int{}, 0
 	for _, del := range ds {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
-	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
@@ -346,12 +345,7 @@ func TestHostBreakerRecoveryE2E(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
-	saved, savedFirst := connections.Schedule, connections.ProbeFirst
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	connections.ProbeFirst = 2 * time.Second
-	t.Cleanup(func() { connections.Schedule, connections.ProbeFirst = saved, savedFirst })
+	fastRetries(t, 2*time.Second)
 
 	var (
 		up      atomic.Bool
@@ -384,17 +378,7 @@ func TestHostBreakerRecoveryE2E(t *testing.T) {
 	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
 	d.Limits.ProbeWait = 2 * time.Second
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 10, 2, d.Handle)
 	var ds []connections.Delivery
 	enqueue := func(prefix string, cs []connections.Connection, n int) {
 		var b []connections.Delivery

@@ -21,7 +21,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
-	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
@@ -336,12 +335,7 @@ func TestBreakerRecoveryE2E(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
-	saved, savedFirst := connections.Schedule, connections.ProbeFirst
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	connections.ProbeFirst = 2 * time.Second
-	t.Cleanup(func() { connections.Schedule, connections.ProbeFirst = saved, savedFirst })
+	fastRetries(t, 2*time.Second)
 
 	var (
 		mu       sync.Mutex
@@ -367,17 +361,7 @@ func TestBreakerRecoveryE2E(t *testing.T) {
 	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{InFlightPerConnection: 10})
 	d.Limits.ProbeWait = 2 * time.Second
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 10, 2, d.Handle)
 
 	var ds []connections.Delivery
 	enqueue := func(prefix string, n int) {
@@ -458,17 +442,7 @@ func TestRateLimitE2E(t *testing.T) {
 	d := dispatch.New(store, delivery.New(netguard.Policy{AllowLoopback: true}, 2*time.Second), q, e.Queues.DeliveriesURL)
 	d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	d.Limits = dispatch.NewLimits(store, connections.DeliveryLimits{RatePerTenant: rate, InFlightPerConnection: 10})
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 10, Concurrency: 2, WaitTime: time.Second, Handler: d.Handle, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 10, 2, d.Handle)
 	var ds []connections.Delivery
 	for _, task := range tasksFor(conn, "r", n) {
 		ds = append(ds, task.Delivery)

@@ -232,11 +232,7 @@ func TestReliability(t *testing.T) {
 	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
 
 	// Seven 1 s steps (SQS visibility is whole seconds): 8 attempts fit.
-	saved := connections.Schedule
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	t.Cleanup(func() { connections.Schedule = saved })
+	fastRetries(t, 0)
 	if connections.MaxAttempts != len(connections.Schedule)+1 {
 		t.Fatalf("MaxAttempts = %d with a %d-step schedule", connections.MaxAttempts, len(connections.Schedule))
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/startmsg/chatbackend/infra/local/emulators"
-	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/shared/connections"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
@@ -92,12 +91,10 @@ func TestHangingConnectionHoldsOneWorkerE2E(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
-	slowWas, schedWas := connections.SlowAttempt, connections.Schedule
+	slowWas := connections.SlowAttempt
 	connections.SlowAttempt = 500 * time.Millisecond
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	t.Cleanup(func() { connections.SlowAttempt, connections.Schedule = slowWas, schedWas })
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
+	fastRetries(t, 0)
 
 	var down atomic.Bool
 	down.Store(true)
@@ -171,17 +168,7 @@ func TestHangingConnectionHoldsOneWorkerE2E(t *testing.T) {
 	if err := router.Enqueue(ctx, e.SQS, e.Queues.DeliveriesURL, first); err != nil {
 		t.Fatal(err)
 	}
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 3, Concurrency: 4, WaitTime: time.Second, Handler: handler, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 3, 4, handler)
 
 	// The second wave once the connection is marked slow (its leases are
 	// then counted in the store).
@@ -260,12 +247,10 @@ func TestHangingTenantHoldsFewWorkersE2E(t *testing.T) {
 	e := emulators.ForTest(t)
 	ctx := t.Context()
 	store := &ddbstore.Connections{API: e.DDB, Table: e.Table, OpsTable: e.OpsTable}
-	slowWas, schedWas := connections.SlowAttempt, connections.Schedule
+	slowWas := connections.SlowAttempt
 	connections.SlowAttempt = 300 * time.Millisecond
-	for i := range connections.Schedule {
-		connections.Schedule[i] = time.Second
-	}
-	t.Cleanup(func() { connections.SlowAttempt, connections.Schedule = slowWas, schedWas })
+	t.Cleanup(func() { connections.SlowAttempt = slowWas })
+	fastRetries(t, 0)
 
 	var down atomic.Bool
 	down.Store(true)
@@ -328,17 +313,7 @@ func TestHangingTenantHoldsFewWorkersE2E(t *testing.T) {
 		watch.received(b, ev)
 		return d.Handle(ctx, ev)
 	}
-	p := &pollers.SQSPoller{Client: e.SQS, QueueURL: e.Queues.DeliveriesURL, QueueARN: e.Queues.DeliveriesARN,
-		BatchSize: 3, Concurrency: 4, WaitTime: time.Second, Handler: handler, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	pctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Run(pctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-stopped; err != nil {
-			t.Error(err)
-		}
-	})
+	runPoller(t, e, 3, 4, handler)
 
 	// First wave: one delivery to each hanging connection, which marks
 	// each slow; its attempts end at their time limit.
