@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/api"
 	"github.com/startmsg/chatbackend/infra/local/partitionlimit"
 	"github.com/startmsg/chatbackend/shared/contacts"
@@ -161,7 +162,7 @@ func (e *env) measureBulk(ctx context.Context, workers int) (api.Target, error) 
 	var throttled atomic.Int64
 	var first atomic.Pointer[error]
 	t0 := time.Now()
-	err = parallel(ctx, workers, bulkImport, func(ctx context.Context, i int) error {
+	err = bench.Parallel(ctx, workers, bulkImport, func(ctx context.Context, i int) error {
 		sent.Store(int64(i))
 		c := contacts.Contact{
 			ID: contacts.NewContactID(), TenantID: f.tenantID, ChannelID: f.channelID,

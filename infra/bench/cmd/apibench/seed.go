@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/shared/apperr"
 	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
@@ -127,7 +128,7 @@ func (e *env) seed(ctx context.Context, workers int, jobs []seedJob, progress fu
 			}
 		}()
 	}
-	return parallel(ctx, workers, len(all), func(ctx context.Context, k int) error {
+	return bench.Parallel(ctx, workers, len(all), func(ctx context.Context, k int) error {
 		it := all[k]
 		c := seedContact(it.f, it.i, base+int64(it.i))
 		var err error

@@ -22,6 +22,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/api"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
@@ -262,7 +263,7 @@ func (e *env) newFixture(ctx context.Context, label string) (*fixture, error) {
 // tokens creates n channel tokens of f through the tenancy service.
 func (e *env) tokens(ctx context.Context, f *fixture, n int) ([]string, error) {
 	out := make([]string, n)
-	err := parallel(ctx, 8, n, func(ctx context.Context, i int) error {
+	err := bench.Parallel(ctx, 8, n, func(ctx context.Context, i int) error {
 		t, err := e.tenancy.CreateToken(ctx, f.tenantID, f.channelID, fmt.Sprintf("bench %d", i))
 		if err != nil {
 			return err
@@ -310,7 +311,7 @@ func (e *env) get(ctx context.Context, path, token string) (response, error) {
 // the answers in token order.
 func (e *env) prime(ctx context.Context, path string, tokens []string) ([]response, error) {
 	out := make([]response, len(tokens))
-	err := parallel(ctx, 4, len(tokens), func(ctx context.Context, i int) error {
+	err := bench.Parallel(ctx, 4, len(tokens), func(ctx context.Context, i int) error {
 		r, err := e.get(ctx, path, tokens[i])
 		if err != nil {
 			return err
@@ -322,46 +323,4 @@ func (e *env) prime(ctx context.Context, path string, tokens []string) ([]respon
 		return nil
 	})
 	return out, err
-}
-
-// parallel runs f(0..n-1) on workers goroutines and returns the first error.
-func parallel(parent context.Context, workers, n int, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  int
-	)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				stop := first != nil || i >= n
-				mu.Unlock()
-				if stop || ctx.Err() != nil {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		return parent.Err()
-	}
-	return first
 }

@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/shared/appenv"
@@ -371,28 +372,5 @@ func paced(n, conc int, rate float64, f func(i int) error) error {
 
 // parallel runs f(0..n-1) on up to conc goroutines; the first error wins.
 func parallel(n, conc int, f func(i int) error) error {
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var first error
-	var mu sync.Mutex
-	for range min(conc, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return first
+	return bench.Parallel(context.Background(), conc, n, func(_ context.Context, i int) error { return f(i) })
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
@@ -200,8 +199,8 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	api := &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}
+	api := &apiClient{&bench.API{Base: "http://" + ln.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}}
 
 	// Tenant, channel, tokens: each token makes at most perToken calls
 	// (one of them priming the authorizer cache), under the 100/min limit.
@@ -228,7 +227,7 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 	// The setup token (connection, warm-up) is the last one; the load
 	// uses the others round-robin.
 	setupTok, loadToks := tokens[nTokens-1], tokens[:nTokens-1]
-	st, body, err := api.do(ctx, http.MethodPost, "/v1/connections", setupTok,
+	st, body, err := api.Do(ctx, http.MethodPost, "/v1/connections", setupTok,
 		map[string]any{"name": "bench sink", "url": sinkSrv.URL + "/hook", "triggers": []string{string(connections.TriggerEmail)}})
 	if err != nil || st != http.StatusCreated {
 		return nil, fmt.Errorf("POST /v1/connections: %d %s %v", st, body, err)
@@ -238,7 +237,7 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
 	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
 	ids := make([]string, o.contacts)
-	if err := parallel(ctx, 8, len(ids), func(ctx context.Context, i int) error {
+	if err := bench.Parallel(ctx, 8, len(ids), func(ctx context.Context, i int) error {
 		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf("%q", fmt.Sprintf("Bench%d", i)))}}, false)
 		if err != nil {
 			return fmt.Errorf("seed contact: %w", err)
@@ -368,8 +367,8 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 	}
 	// Prime the authorizer cache (as for a client that called in the last
 	// 300 s) and check the whole path once before measuring.
-	if err := parallel(ctx, 4, len(loadToks), func(ctx context.Context, i int) error {
-		st, body, err := api.do(ctx, http.MethodGet, "/v1/me", loadToks[i], nil)
+	if err := bench.Parallel(ctx, 4, len(loadToks), func(ctx context.Context, i int) error {
+		st, body, err := api.Do(ctx, http.MethodGet, "/v1/me", loadToks[i], nil)
 		if err == nil && st != http.StatusOK {
 			err = fmt.Errorf("GET /v1/me: %d %s", st, body)
 		}
@@ -533,66 +532,10 @@ func deliveryEmail(body string) string {
 }
 
 // apiClient calls the local gateway.
-type apiClient struct {
-	base string
-	c    *http.Client
-}
-
-func (a *apiClient) do(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := a.c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
+type apiClient struct{ *bench.API }
 
 // updateEmail is PUT /v1/contact/{id} setting the email.
 func (a *apiClient) updateEmail(ctx context.Context, id, token, email string) (int, []byte, error) {
-	return a.do(ctx, http.MethodPut, "/v1/contact/"+id, token,
+	return a.Do(ctx, http.MethodPut, "/v1/contact/"+id, token,
 		map[string]any{"custom_fields": []map[string]string{{"name": "email", "value": email}}})
-}
-
-// parallel runs f(0..n-1) on workers goroutines and returns the first error.
-func parallel(ctx context.Context, workers, n int, f func(context.Context, int) error) error {
-	var next atomic.Int64
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return ctx.Err()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
@@ -82,7 +83,7 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	api := &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 60 * time.Second}}
+	api := &apiClient{&bench.API{Base: "http://" + ln.Addr().String(), HTTP: &http.Client{Timeout: 60 * time.Second}}}
 
 	const secret = "connectorbench-app-secret"
 	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
@@ -99,7 +100,7 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 	if err != nil {
 		return nil, err
 	}
-	st, body, err := api.do(ctx, http.MethodPost, "/v1/connections", tk.Secret,
+	st, body, err := api.Do(ctx, http.MethodPost, "/v1/connections", tk.Secret,
 		map[string]any{"name": "bench sink", "url": sinkSrv.URL + "/hook", "triggers": []string{string(connections.TriggerPostback)}})
 	if err != nil || st != http.StatusCreated {
 		return nil, fmt.Errorf("POST /v1/connections: %d %s %v", st, body, err)
@@ -128,7 +129,7 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 	}
 	hook := "/v1/webhooks/messenger/" + nt.Tenant.ID + "/" + ch.ID
 	post := func(body []byte) (time.Duration, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.base+hook, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.Base+hook, bytes.NewReader(body))
 		if err != nil {
 			return 0, err
 		}
@@ -137,7 +138,7 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 		start := time.Now()
-		res, err := api.c.Do(req)
+		res, err := api.HTTP.Do(req)
 		if err != nil {
 			return 0, err
 		}

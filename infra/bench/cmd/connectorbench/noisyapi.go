@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
@@ -145,8 +146,8 @@ func startNoisyAPI(ctx context.Context, s *stack) (*apiClient, func(), error) {
 		srv.Close()
 		os.RemoveAll(tmp)
 	}
-	api := &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}
+	api := &apiClient{&bench.API{Base: "http://" + ln.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}}
 	for _, f := range routes.EventFunctions {
 		if f.Source != "stream" || f.Function != "trigger-router" {
 			continue
@@ -178,7 +179,7 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 	// with GET /v1/me (as for a client that called in the last 300 s).
 	nTokens := (calls+n.perToken-1)/n.perToken + 1
 	n.tokens = make([]string, nTokens)
-	if err := parallel(ctx, 4, nTokens, func(ctx context.Context, i int) error {
+	if err := bench.Parallel(ctx, 4, nTokens, func(ctx context.Context, i int) error {
 		tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, fmt.Sprintf("noisy %d", i))
 		if err != nil {
 			return err
@@ -191,7 +192,7 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 	setup := n.tokens[0]
 	n.tokens = n.tokens[1:]
 	for i := range conns {
-		st, body, err := n.api.do(ctx, http.MethodPost, "/v1/connections", setup,
+		st, body, err := n.api.Do(ctx, http.MethodPost, "/v1/connections", setup,
 			map[string]any{"name": fmt.Sprintf("%s's endpoint %d", name, i), "url": fmt.Sprintf("%s/%d", sinkURL, i), "triggers": []string{string(connections.TriggerEmail)}})
 		if err != nil || st != http.StatusCreated {
 			return nil, fmt.Errorf("%s: POST /v1/connections: %d %s %v", name, st, body, err)
@@ -209,7 +210,7 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
 	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
 	n.ids = make([]string, o.noisyContacts)
-	if err := parallel(ctx, 8, len(n.ids), func(ctx context.Context, i int) error {
+	if err := bench.Parallel(ctx, 8, len(n.ids), func(ctx context.Context, i int) error {
 		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf(`"N%d"`, i))}}, false)
 		if err != nil {
 			return fmt.Errorf("%s: seed contact: %w", name, err)
@@ -219,8 +220,8 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 	}); err != nil {
 		return nil, err
 	}
-	if err := parallel(ctx, 4, len(n.tokens), func(ctx context.Context, i int) error {
-		st, body, err := n.api.do(ctx, http.MethodGet, "/v1/me", n.tokens[i], nil)
+	if err := bench.Parallel(ctx, 4, len(n.tokens), func(ctx context.Context, i int) error {
+		st, body, err := n.api.Do(ctx, http.MethodGet, "/v1/me", n.tokens[i], nil)
 		if err == nil && st != http.StatusOK {
 			err = fmt.Errorf("%s: GET /v1/me: %d %s", name, st, body)
 		}

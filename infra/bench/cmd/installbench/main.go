@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
 	"github.com/startmsg/chatbackend/infra/local/provision"
@@ -295,34 +296,6 @@ func stack(ctx context.Context) (*wiring.Env, func(), error) {
 	return d, stop, nil
 }
 
-// parallel runs f(0..n-1) on up to conc goroutines; the first error wins.
-func parallel(n, conc int, f func(i int) error) error {
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var first error
-	var mu sync.Mutex
-	for range min(conc, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return first
-}
-
 // call sends one request and decodes a 200 answer into out (nil: drop it).
 func call(c *http.Client, method, url, auth, body string, out any) error {
 	var r io.Reader
@@ -355,4 +328,9 @@ func call(c *http.Client, method, url, auth, body string, out any) error {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// parallel runs f(0..n-1) on up to conc goroutines; the first error wins.
+func parallel(n, conc int, f func(i int) error) error {
+	return bench.Parallel(context.Background(), conc, n, func(_ context.Context, i int) error { return f(i) })
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/sandbox"
@@ -224,7 +225,7 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	createErr := make(chan error, 1)
 	go func() {
 		store := s.d.Messages()
-		err := parallel(ctx, 8, len(ms), func(ctx context.Context, i int) error {
+		err := bench.Parallel(ctx, 8, len(ms), func(ctx context.Context, i int) error {
 			at := time.Now()
 			err := store.CreateMessage(ctx, ms[i])
 			if err == nil {
@@ -313,7 +314,7 @@ func runChaos(ctx context.Context, c chaosConfig, sb *sandbox.Server, logf func(
 	store := s.d.Messages()
 	final := make([]messages.Message, c.N)
 	missing := make([]bool, c.N)
-	if err := parallel(ctx, 16, c.N, func(ctx context.Context, i int) error {
+	if err := bench.Parallel(ctx, 16, c.N, func(ctx context.Context, i int) error {
 		m, err := store.GetMessage(ctx, s.tenantID, ms[i].ID)
 		if err != nil {
 			if apperr.Is(err, apperr.KindNotFound) {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/startmsg/chatbackend/shared/wiring/messaging"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/sandbox"
@@ -29,6 +27,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/routes"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/tenancy"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // Target 1's limit.
@@ -293,8 +292,8 @@ func e2e(ctx context.Context, o options, sb *sandbox.Server, logf func(string, .
 	defer stopPollers()
 
 	// Prime the authorizer cache, then one message through the whole path.
-	if err := parallel(ctx, 4, len(loadToks), func(ctx context.Context, i int) error {
-		st, body, err := api.do(ctx, http.MethodGet, "/v1/me", loadToks[i], nil)
+	if err := bench.Parallel(ctx, 4, len(loadToks), func(ctx context.Context, i int) error {
+		st, body, err := api.Do(ctx, http.MethodGet, "/v1/me", loadToks[i], nil)
 		if err == nil && st != http.StatusOK {
 			err = fmt.Errorf("GET /v1/me: %d %s", st, body)
 		}
@@ -421,39 +420,10 @@ func e2e(ctx context.Context, o options, sb *sandbox.Server, logf func(string, .
 }
 
 // apiClient calls the local gateway.
-type apiClient struct {
-	base string
-	c    *http.Client
-}
-
-func (a *apiClient) do(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := a.c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
+type apiClient struct{ *bench.API }
 
 // send is POST /v1/messages: the benchmark's template to a number.
 func (a *apiClient) send(ctx context.Context, token, to string) (int, []byte, error) {
-	return a.do(ctx, http.MethodPost, "/v1/messages", token,
+	return a.Do(ctx, http.MethodPost, "/v1/messages", token,
 		map[string]any{"to": to, "type": "template", "template": map[string]any{"name": tplName, "language": tplLanguage}})
 }

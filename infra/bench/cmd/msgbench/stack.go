@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/emulators"
 	"github.com/startmsg/chatbackend/infra/local/gateway"
@@ -33,6 +33,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/whatsapp"
 	"github.com/startmsg/chatbackend/shared/wiring"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 const tableName, opsTableName = "msgbench", "msgbench-ops"
@@ -274,7 +275,7 @@ func (s *stack) message(prefix string, i int) messages.Message {
 // createMessages stores the messages on workers goroutines.
 func (s *stack) createMessages(ctx context.Context, ms []messages.Message, workers int) error {
 	store := s.d.Messages()
-	return parallel(ctx, workers, len(ms), func(ctx context.Context, i int) error {
+	return bench.Parallel(ctx, workers, len(ms), func(ctx context.Context, i int) error {
 		return store.CreateMessage(ctx, ms[i])
 	})
 }
@@ -286,7 +287,7 @@ func (s *stack) enqueue(ctx context.Context, ms []messages.Message) error {
 	for i := 0; i < len(ms); i += 10 {
 		batches = append(batches, ms[i:min(i+10, len(ms))])
 	}
-	return parallel(ctx, 8, len(batches), func(ctx context.Context, i int) error {
+	return bench.Parallel(ctx, 8, len(batches), func(ctx context.Context, i int) error {
 		b := batches[i]
 		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(b))
 		for j, m := range b {
@@ -344,8 +345,8 @@ func (s *stack) startGateway() (*apiClient, func(), error) {
 	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	api := &apiClient{base: "http://" + ln.Addr().String(), c: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}
+	api := &apiClient{&bench.API{Base: "http://" + ln.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}}}
 	return api, func() { _ = srv.Close() }, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/startmsg/chatbackend/infra/bench"
 	"github.com/startmsg/chatbackend/infra/bench/connector"
 	"github.com/startmsg/chatbackend/infra/local/pollers"
 	"github.com/startmsg/chatbackend/infra/local/sandbox"
@@ -19,6 +19,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/messages"
 	"github.com/startmsg/chatbackend/shared/sender"
 	"github.com/startmsg/chatbackend/shared/whatsapp"
+	"github.com/startmsg/chatbackend/shared/wiring/messaging"
 )
 
 // Target 2's limit: the sender's rate as a share of the ceiling loop's.
@@ -266,7 +267,7 @@ func senderCallsAlone(ctx context.Context, o options) (float64, float64, []conne
 	s.calls.Reset()
 	cpu := connector.StartCPU()
 	t0 := time.Now()
-	err = parallel(ctx, o.concurrency, len(batches), func(ctx context.Context, i int) error {
+	err = bench.Parallel(ctx, o.concurrency, len(batches), func(ctx context.Context, i int) error {
 		b := batches[i]
 		reqs := make([]messages.ClaimRequest, len(b))
 		for j, m := range b {
@@ -374,7 +375,7 @@ func senderCallParts(ctx context.Context, o options) ([]callPart, error) {
 		n := quarter * 10
 		cpu := connector.StartCPU()
 		t0 := time.Now()
-		err := parallel(ctx, o.concurrency, quarter, func(ctx context.Context, i int) error { return f(ctx, set*quarter+i) })
+		err := bench.Parallel(ctx, o.concurrency, quarter, func(ctx context.Context, i int) error { return f(ctx, set*quarter+i) })
 		el := time.Since(t0)
 		ms := dynoxideMS(cpu.End(), n)
 		if p := &parts[k]; p.DynoxideMS == 0 || ms < p.DynoxideMS {
@@ -383,7 +384,7 @@ func senderCallParts(ctx context.Context, o options) ([]callPart, error) {
 		return err
 	}
 	untimed := func(set int, f func(ctx context.Context, i int) error) error {
-		return parallel(ctx, o.concurrency, quarter, func(ctx context.Context, i int) error { return f(ctx, set*quarter+i) })
+		return bench.Parallel(ctx, o.concurrency, quarter, func(ctx context.Context, i int) error { return f(ctx, set*quarter+i) })
 	}
 	for round := range 2 {
 		a, b := 2*round, 2*round+1 // a: claims, then sent updates; b: claimed, then outcomes
