@@ -8,7 +8,9 @@
 // (ddbstore.Contacts.MigrateContactKeys); last it counts the contacts that
 // versions before the tenants' contact counters created in those counters
 // (ddbstore.Contacts.BackfillContactCounts: without it the contact limit
-// would let such a tenant past it). Run it once after deploying this
+// would let such a tenant past it); and it gives the messages that versions
+// before the channel's message listing (GET /v1/messages) stored without
+// its index keys those keys (ddbstore.Messages.IndexChannelMessages). Run it once after deploying this
 // version over a deployment that has contacts, with the credentials you
 // deploy with:
 //
@@ -132,5 +134,31 @@ func main() {
 		fmt.Println("contact counts: already done: a previous run completed (-force to run again)")
 	default:
 		fmt.Printf("contact counts done: %d contacts counted (%d re-read as they changed)\n", cs.Counted, cs.Retried)
+	}
+
+	printed = false
+	ms := &ddbstore.Messages{API: s.API, Table: *table, OpsTable: *ops}
+	indexing := func(n int) {
+		printed = true
+		fmt.Printf("\r%d messages indexed for their channel's listing", n)
+	}
+	n := 0
+	if *force {
+		ran = true
+		n, err = ms.IndexChannelMessages(ctx, indexing)
+	} else {
+		ran, n, err = ms.IndexChannelMessagesOnce(ctx, indexing)
+	}
+	if printed {
+		fmt.Println()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "reindex: channel messages:", err)
+		os.Exit(1)
+	case !ran:
+		fmt.Println("channel messages: already done: a previous run completed (-force to run again)")
+	default:
+		fmt.Printf("channel messages done: %d indexed\n", n)
 	}
 }

@@ -250,26 +250,7 @@ const markerContactKeysSK = "CONTACTKEYS#channel"
 // table's marker says it already completed, and sets the marker when it
 // completes. It reports whether it ran. `make run` calls it on start.
 func (s *Contacts) MigrateContactKeysOnce(ctx context.Context, progress func(ContactKeyStats)) (bool, ContactKeyStats, error) {
-	if s.OpsTable == "" {
-		return false, ContactKeyStats{}, errNoIndex
-	}
-	errNoMarker := errors.New("no marker")
-	switch err := getItem(ctx, s.API, s.OpsTable, markerPK, markerContactKeysSK, true, &struct{}{}, errNoMarker); {
-	case err == nil:
-		return false, ContactKeyStats{}, nil
-	case err != errNoMarker:
-		return false, ContactKeyStats{}, fmt.Errorf("migrate contact keys: read marker: %w", err)
-	}
-	st, err := s.MigrateContactKeys(ctx, progress)
-	if err != nil {
-		return true, st, err
-	}
-	mk := key(markerPK, markerContactKeysSK)
-	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
-	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.OpsTable), Item: mk}); err != nil {
-		return true, st, fmt.Errorf("migrate contact keys: write marker: %w", err)
-	}
-	return true, st, nil
+	return runOnce(ctx, s.API, s.OpsTable, markerContactKeysSK, "migrate contact keys", func() (ContactKeyStats, error) { return s.MigrateContactKeys(ctx, progress) })
 }
 
 // contactRef names a contact of a tenant: its channel ("" for the account)

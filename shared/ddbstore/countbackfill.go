@@ -2,10 +2,8 @@ package ddbstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -192,24 +190,5 @@ const markerCountsSK = "COUNTS#contacts"
 // operations table's marker says it already completed, and sets the marker
 // when it completes. It reports whether it ran.
 func (s *Contacts) BackfillContactCountsOnce(ctx context.Context, progress func(CountBackfillStats)) (bool, CountBackfillStats, error) {
-	if s.OpsTable == "" {
-		return false, CountBackfillStats{}, errNoIndex
-	}
-	errNoMarker := errors.New("no marker")
-	switch err := getItem(ctx, s.API, s.OpsTable, markerPK, markerCountsSK, true, &struct{}{}, errNoMarker); {
-	case err == nil:
-		return false, CountBackfillStats{}, nil
-	case err != errNoMarker:
-		return false, CountBackfillStats{}, fmt.Errorf("backfill contact counts: read marker: %w", err)
-	}
-	st, err := s.BackfillContactCounts(ctx, progress)
-	if err != nil {
-		return true, st, err
-	}
-	mk := key(markerPK, markerCountsSK)
-	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
-	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.OpsTable), Item: mk}); err != nil {
-		return true, st, fmt.Errorf("backfill contact counts: write marker: %w", err)
-	}
-	return true, st, nil
+	return runOnce(ctx, s.API, s.OpsTable, markerCountsSK, "backfill contact counts", func() (CountBackfillStats, error) { return s.BackfillContactCounts(ctx, progress) })
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -171,24 +170,5 @@ const (
 // ran to the end there, and sets the marker when it completes. It reports
 // whether Reindex ran. `make run` calls it on start.
 func (s *Contacts) ReindexOnce(ctx context.Context, progress func(ReindexStats)) (bool, ReindexStats, error) {
-	if s.OpsTable == "" {
-		return false, ReindexStats{}, errNoIndex
-	}
-	mk := key(markerPK, markerIndexSK)
-	errNoMarker := errors.New("no marker")
-	switch err := getItem(ctx, s.API, s.OpsTable, markerPK, markerIndexSK, true, &struct{}{}, errNoMarker); {
-	case err == nil:
-		return false, ReindexStats{}, nil
-	case !errors.Is(err, errNoMarker):
-		return false, ReindexStats{}, fmt.Errorf("reindex: read marker: %w", err)
-	}
-	st, err := s.Reindex(ctx, progress)
-	if err != nil {
-		return true, st, err
-	}
-	mk["done_at"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
-	if _, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.OpsTable), Item: mk}); err != nil {
-		return true, st, fmt.Errorf("reindex: write marker: %w", err)
-	}
-	return true, st, nil
+	return runOnce(ctx, s.API, s.OpsTable, markerIndexSK, "reindex", func() (ReindexStats, error) { return s.Reindex(ctx, progress) })
 }

@@ -203,6 +203,12 @@ func run(ctx context.Context, c config, ready chan<- string) error {
 	} else if ran && st.Counted > 0 {
 		fmt.Printf("contacts counted in their tenants' contact counters: %d\n", st.Counted)
 	}
+	// Data kept from a version before the channel's message listing.
+	if ran, n, err := d.Messages().IndexChannelMessagesOnce(ctx, nil); err != nil {
+		return err
+	} else if ran && n > 0 {
+		fmt.Printf("messages indexed for their channel's listing: %d\n", n)
+	}
 	sqsClient := sqs.NewFromConfig(d.AWS)
 	queues, err := provision.EnsureQueues(ctx, sqsClient, "")
 	if err != nil {
