@@ -105,6 +105,11 @@ func (b *backend) addAPI(rts []routes.Route) awsapigateway.RestApi {
 		// Access logging needs the account-level API Gateway CloudWatch
 		// role; CDK creates it (AWS::ApiGateway::Account) and retains it.
 		CloudWatchRole: jsii.Bool(true),
+		// Responses of at least this many bytes are compressed for clients
+		// that accept gzip or deflate (the panel's script and styles, long
+		// lists), and compressed request bodies are accepted; the local
+		// gateway does the same (infra/local/gateway/compress.go).
+		MinCompressionSize: awscdk.Size_Bytes(jsii.Number(routes.MinCompressionSize)),
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(b.stage),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),

@@ -19,6 +19,7 @@ import (
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/authcache"
 	"github.com/startmsg/chatbackend/shared/httpapi"
+	"github.com/startmsg/chatbackend/shared/routes"
 )
 
 // devWAFRateLimit is the dev fixture's WAF limit (prod keeps the default).
@@ -433,6 +434,19 @@ func TestNoSecretsInAPILogs(t *testing.T) {
 			}
 			if l, ok := m["LoggingLevel"]; ok && l != "OFF" && l != "ERROR" {
 				t.Errorf("execution logging %v", l)
+			}
+		}
+	})
+}
+
+// The API compresses responses from routes.MinCompressionSize bytes, as the
+// local gateway does, and so takes compressed request bodies.
+func TestCompression(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		for _, api := range f.ofType("AWS::ApiGateway::RestApi") {
+			got, ok := f.props(api)["MinimumCompressionSize"].(float64)
+			if !ok || int(got) != routes.MinCompressionSize {
+				t.Errorf("%s: MinimumCompressionSize %v, want %d", api, f.props(api)["MinimumCompressionSize"], routes.MinCompressionSize)
 			}
 		}
 	})

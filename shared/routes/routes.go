@@ -9,6 +9,12 @@ import (
 	"strings"
 )
 
+// MinCompressionSize is the API's minimumCompressionSize (bytes): API
+// Gateway compresses a response body at least this long for a client that
+// accepts gzip or deflate, and decompresses request bodies sent with
+// either. The CDK app sets it; the local gateway does the same.
+const MinCompressionSize = 1024
+
 // Auth names how a route authenticates its caller.
 type Auth string
 

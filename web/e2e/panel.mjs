@@ -63,6 +63,12 @@ try {
     if (u.protocol !== 'data:' && u.origin !== origin) problems.push('request to another origin: ' + r.url());
     if (r.url().includes(TOKEN) || r.url().includes(TOKEN_WA)) problems.push('the token in a URL: ' + r.url());
   });
+  // The panel's script and styles travel compressed, as API Gateway sends
+  // them (minimumCompressionSize).
+  const assets = [];
+  page.on('response', (r) => {
+    if (/\/dashboard\/.+\.(js|css)$/.test(new URL(r.url()).pathname)) assets.push([r.url(), r.headers()['content-encoding']]);
+  });
   page.setDefaultTimeout(20000);
 
   step('sign in');
@@ -76,6 +82,7 @@ try {
   await page.getByLabel('Channel API token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Connections' }).waitFor();
+  check(assets.length >= 2 && assets.every(([, enc]) => enc === 'gzip'), 'the script and styles did not come gzip-encoded: ' + JSON.stringify(assets));
   check(!page.url().includes(TOKEN), 'the token is in the URL');
   check(await page.evaluate(() => sessionStorage.getItem('chatbackend.token')) === TOKEN, 'the token is not in session storage');
   check(await page.evaluate(() => localStorage.length) === 0, 'something was written to local storage');

@@ -58,7 +58,11 @@ type Config struct {
 	// Prefixes are base paths stripped before matching, as a custom
 	// domain's base path mapping does in AWS (e.g. "/api").
 	Prefixes []string
-	Now      func() time.Time
+	// MinCompressionSize is the API's minimumCompressionSize: 0 is the
+	// stage's (routes.MinCompressionSize), below 0 turns compression off
+	// (request bodies are then passed on as they come).
+	MinCompressionSize int
+	Now                func() time.Time
 }
 
 // MaxPayload is API Gateway's request payload limit.
@@ -134,6 +138,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Cache == nil {
 		cfg.Cache = &AuthCache{}
+	}
+	if cfg.MinCompressionSize == 0 {
+		cfg.MinCompressionSize = routes.MinCompressionSize
 	}
 	g := &Gateway{cfg: cfg, cache: cfg.Cache}
 	if cfg.IPLimit > 0 {
@@ -281,6 +288,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (unauthenticated
 		writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large (API Gateway's limit is 10 MB).")
 		return unauthenticated
 	}
+	if g.cfg.MinCompressionSize >= 0 {
+		switch body, err = decodeBody(r.Header.Get("Content-Encoding"), body); {
+		case errors.Is(err, errTooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, "Request body is too large once decompressed (API Gateway's limit is 10 MB).")
+			return unauthenticated
+		case err != nil:
+			writeError(w, http.StatusUnsupportedMediaType, "Could not decompress the request body: Content-Encoding must be gzip, deflate or identity, and the body encoded with it.")
+			return unauthenticated
+		}
+	}
 	ev := g.event(r, path, route, params, body)
 	switch route.Auth {
 	case routes.AuthAdmin:
@@ -305,11 +322,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) (unauthenticated
 		writeError(w, http.StatusBadGateway, "Internal server error.")
 		return unauthenticated
 	}
-	writeProxyResponse(w, res)
+	writeProxyResponse(w, res, r.Header.Get("Accept-Encoding"), g.cfg.MinCompressionSize)
 	return unauthenticated
 }
 
-func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyResponse) {
+// writeProxyResponse writes a function's answer, its body compressed as
+// compressBody says (minCompression < 0: never).
+func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyResponse, acceptEncoding string, minCompression int) {
 	for k, v := range res.Headers {
 		w.Header().Set(k, v)
 	}
@@ -331,6 +350,13 @@ func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyRespons
 	status := res.StatusCode
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if w.Header().Get("Content-Encoding") == "" && status != http.StatusNoContent && status != http.StatusNotModified {
+		var coding string
+		if body, coding = compressBody(acceptEncoding, body, minCompression); coding != "" {
+			w.Header().Set("Content-Encoding", coding)
+			w.Header().Del("Content-Length")
+		}
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

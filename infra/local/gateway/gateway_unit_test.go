@@ -459,7 +459,7 @@ func TestUnitProxyResponse(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			writeProxyResponse(rec, c.res)
+			writeProxyResponse(rec, c.res, "", -1)
 			if rec.Code != c.status || rec.Body.String() != c.body {
 				t.Fatalf("%d %q, want %d %q", rec.Code, rec.Body, c.status, c.body)
 			}
