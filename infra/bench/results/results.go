@@ -75,6 +75,7 @@ var programs = []struct{ name, file, what string }{
 	{"connectorbench", "connectorbench.json", "webhook deliveries: throughput, end-to-end latency, behaviour with hanging targets"},
 	{"msgbench", "msgbench.json", "outbound messages (API → stream → router → outbox → sender → the provider sandbox): latency, sender throughput against its ceiling loop, no loss and no double send under provider faults"},
 	{"autobench", "autobench.json", "automations: 10,000 contacts enrolled in add tag → wait 2 s → set field, run to their end by the scheduler's ticker: every run finishes, no step twice, release lag p95 against the same ticker releasing no-op items"},
+	{"installbench", "installbench.json", "sender installations (seed 004): 10,000 messages queued while the installation is offline, then pulled and acknowledged over HTTP: throughput against the same DynamoDB calls alone, none lost, doubled or out of order"},
 }
 
 // Gather reads the programs' JSON files from dir. A missing or unreadable
@@ -99,6 +100,8 @@ func Gather(dir string, m Machine) Results {
 				figs, b.Pass, err = apibench(data)
 			case "connectorbench", "msgbench", "autobench":
 				figs, b.Pass, err = targets(p.name, data)
+			case "installbench":
+				figs, b.Pass, err = installbench(data)
 			}
 			if err != nil {
 				b.Ran, b.Pass, b.Error = false, false, fmt.Sprintf("%s: %v", p.file, err)
@@ -304,6 +307,46 @@ func targets(name string, data []byte) ([]Figure, bool, error) {
 		figs = append(figs, f)
 	}
 	return figs, *rep.Pass, nil
+}
+
+// installbench reads installbench's report: its throughput target and
+// its counts, each of which must be 0 (or all delivered).
+func installbench(data []byte) ([]Figure, bool, error) {
+	var rep struct {
+		N          int     `json:"n"`
+		PullAck    float64 `json:"pull_ack_per_s"`
+		DDBAlone   float64 `json:"ddb_calls_alone_per_s"`
+		Delivered  int     `json:"delivered"`
+		Duplicates int     `json:"duplicates"`
+		OutOfOrder int     `json:"out_of_order"`
+		Missing    int     `json:"missing"`
+		Target     float64 `json:"target_per_s"`
+		Pass       *bool   `json:"pass"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, false, err
+	}
+	if rep.Pass == nil || rep.N == 0 {
+		return nil, false, errors.New("not an installbench report (no pass or n)")
+	}
+	figs := []Figure{
+		{Name: "pull + ack over HTTP", Value: math.Round(rep.PullAck), Unit: "messages/s",
+			Baseline: "baseline, the same DynamoDB calls alone", BaselineValue: ptr(math.Round(rep.DDBAlone)),
+			Target: fmt.Sprintf("≥ %s messages/s", num(rep.Target)), Pass: rep.PullAck >= rep.Target,
+			Note: fmt.Sprintf("%.2f× the calls alone", rep.PullAck/max(rep.DDBAlone, 1e-9))},
+		{Name: "messages delivered", Value: float64(rep.Delivered), Unit: "messages", Target: fmt.Sprintf("= %d", rep.N), Pass: rep.Delivered == rep.N},
+	}
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"messages delivered twice", rep.Duplicates}, {"messages out of order", rep.OutOfOrder}, {"messages missing", rep.Missing}} {
+		figs = append(figs, Figure{Name: c.name, Value: float64(c.n), Unit: "messages", Target: "≤ 0 messages", Pass: c.n == 0})
+	}
+	pass := *rep.Pass
+	for _, f := range figs {
+		pass = pass && f.Pass
+	}
+	return figs, pass, nil
 }
 
 // num prints a figure: no decimals from 100 up, else up to two.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,11 @@ func sampleDir(t *testing.T, coldPass bool) string {
 	if err := os.WriteFile(filepath.Join(dir, "autobench.json"), []byte(auto), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	inst := `{"n":10000,"concurrency":8,"queue_per_s":358,"pull_ack_per_s":949.4,"ddb_calls_alone_per_s":980,"ratio_to_ddb_alone":0.97,` +
+		`"pulls":100,"delivered":10000,"duplicates":0,"out_of_order":0,"missing":0,"target_per_s":500,"pass":true}`
+	if err := os.WriteFile(filepath.Join(dir, "installbench.json"), []byte(inst), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -84,8 +90,13 @@ func find(t *testing.T, b Bench, name string) Figure {
 
 func TestGather(t *testing.T) {
 	r := Gather(sampleDir(t, false), machine)
-	if r.Pass || len(r.Benches) != 5 {
+	if r.Pass || len(r.Benches) != 6 {
 		t.Fatalf("pass %v, %d benches", r.Pass, len(r.Benches))
+	}
+	if in := r.Benches[5]; in.Name != "installbench" || !in.Ran || !in.Pass || len(in.Figures) != 5 {
+		t.Errorf("installbench: %+v", in)
+	} else if f := find(t, in, "pull + ack over HTTP"); f.Value != 949 || *f.BaselineValue != 980 || f.Target != "≥ 500 messages/s" || !f.Pass {
+		t.Errorf("installbench throughput: %+v", f)
 	}
 	if a := r.Benches[4]; a.Name != "autobench" || !a.Ran || !a.Pass ||
 		find(t, a, "scheduler release lag p95").Baseline != "baseline: the same ticker releasing 10000 no-op items, lag p95 0.40 s" {
@@ -294,5 +305,31 @@ func TestGatherPhoneBaseline(t *testing.T) {
 	}
 	if s := find(t, b, "me bootstrap size"); s.Target != "≤ 10 MiB" || *s.BaselineValue != 5 {
 		t.Errorf("me size: %+v", s)
+	}
+}
+
+// An installbench run that lost or doubled a message fails, whatever its
+// own verdict says; one that is not its report is an error.
+func TestInstallbenchCounts(t *testing.T) {
+	for _, c := range []struct {
+		json    string
+		failing []string
+	}{
+		{`{"n":10,"pull_ack_per_s":900,"ddb_calls_alone_per_s":950,"delivered":9,"missing":1,"target_per_s":500,"pass":true}`, []string{"messages missing", "messages delivered"}},
+		{`{"n":10,"pull_ack_per_s":900,"ddb_calls_alone_per_s":950,"delivered":10,"duplicates":2,"target_per_s":500,"pass":true}`, []string{"messages delivered twice"}},
+		{`{"n":10,"pull_ack_per_s":400,"ddb_calls_alone_per_s":950,"delivered":10,"target_per_s":500,"pass":true}`, []string{"pull + ack over HTTP"}},
+	} {
+		figs, pass, err := installbench([]byte(c.json))
+		if err != nil || pass {
+			t.Fatalf("%s: pass %v, err %v", c.json, pass, err)
+		}
+		for _, f := range figs {
+			if f.Pass == slices.Contains(c.failing, f.Name) {
+				t.Errorf("%s: %s pass %v", c.json, f.Name, f.Pass)
+			}
+		}
+	}
+	if _, _, err := installbench([]byte(`{"targets":[]}`)); err == nil {
+		t.Error("a report without n or pass was read")
 	}
 }

@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	in := flag.String("in", ".local/bench", "folder with coldstart.json, apibench.json, connectorbench.json and msgbench.json")
+	in := flag.String("in", ".local/bench", "folder with the programs' reports (coldstart, apibench, connectorbench, msgbench, autobench and installbench .json)")
 	md := flag.String("md", "bench/results.md", "markdown report to write")
 	js := flag.String("json", "bench/results.json", "JSON report to write")
 	flag.Parse()
