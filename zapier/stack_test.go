@@ -95,8 +95,11 @@ func TestAppAgainstStack(t *testing.T) {
 	mustStatus(t, s.Admin("PUT", "/admin/tenants/"+tn.ID+"/channels/"+wa+"/whatsapp", map[string]any{
 		"access_token": "EAAzapier0123456789", "phone_number_id": phoneID, "waba_id": "102290129340399",
 		"app_secret": secret, "verify_token": "zapier-verify-token"}), 200)
+	// The wait keeps a run active for the whole test: a second enrollment
+	// of the same contact is then refused, however fast the first step
+	// runs (a one-step automation could end between the two calls).
 	r := s.Do("POST", "/v1/automations", "Bearer "+tn.Secret, map[string]any{"name": "Tag them", "on": true,
-		"nodes": []map[string]any{{"type": "add_tag", "tag": "zapped"}}})
+		"nodes": []map[string]any{{"type": "add_tag", "tag": "zapped"}, {"type": "wait", "seconds": 3600}}})
 	mustStatus(t, r, 201)
 
 	env = append(env, "API_URL="+s.URL, "TOKEN="+tn.Token, "ACCOUNT_SECRET="+tn.Secret, "TOKEN_SMS="+smsToken,
