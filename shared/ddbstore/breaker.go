@@ -53,7 +53,7 @@ func (c *Connections) Breaker(ctx context.Context, tenantID, connectionID string
 	if err != nil {
 		return connections.Breaker{}, fmt.Errorf("read breaker of connection %s: %w", connectionID, err)
 	}
-	b, err := decodeBreaker(res.Item)
+	b, err := decodeBreaker[connections.Breaker](res.Item)
 	if err != nil || b.Host == "" {
 		return b, err
 	}
@@ -89,14 +89,14 @@ func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string
 			continue
 		}
 		if host, ok := strings.CutPrefix(sk.Value, skHostBreakerP); ok {
-			h, err := decodeHostBreaker(it)
+			h, err := decodeBreaker[connections.HostBreaker](it)
 			if err != nil {
 				return nil, err
 			}
 			hosts[host] = h
 			continue
 		}
-		b, err := decodeBreaker(it)
+		b, err := decodeBreaker[connections.Breaker](it)
 		if err != nil {
 			return nil, err
 		}
@@ -111,8 +111,10 @@ func (c *Connections) Breakers(ctx context.Context, tenantID string) (map[string
 	return out, nil
 }
 
-func decodeBreaker(it map[string]types.AttributeValue) (connections.Breaker, error) {
-	var b connections.Breaker
+// decodeBreaker decodes a breaker item, a connection's or a host's; no
+// item is a closed breaker.
+func decodeBreaker[T connections.Breaker | connections.HostBreaker](it map[string]types.AttributeValue) (T, error) {
+	var b T
 	if len(it) == 0 {
 		return b, nil
 	}
@@ -125,12 +127,12 @@ func decodeBreaker(it map[string]types.AttributeValue) (connections.Breaker, err
 // updateBreaker runs one UpdateItem on a breaker and returns the item as
 // it left it; ok is false when its condition failed.
 func (c *Connections) updateBreaker(ctx context.Context, tenantID, connectionID string, in *dynamodb.UpdateItemInput) (connections.Breaker, bool, error) {
-	return updateDecoded(ctx, c, key(tenantPK(tenantID), breakerSK(connectionID)), "connection "+connectionID, in, decodeBreaker)
+	return updateDecoded[connections.Breaker](ctx, c, key(tenantPK(tenantID), breakerSK(connectionID)), "connection "+connectionID, in)
 }
 
 // updateDecoded runs in on the item at k (of c's table) and decodes the
 // item as it is after: false, no error, when in's condition failed.
-func updateDecoded[T any](ctx context.Context, c *Connections, k map[string]types.AttributeValue, what string, in *dynamodb.UpdateItemInput, decode func(map[string]types.AttributeValue) (T, error)) (T, bool, error) {
+func updateDecoded[T connections.Breaker | connections.HostBreaker](ctx context.Context, c *Connections, k map[string]types.AttributeValue, what string, in *dynamodb.UpdateItemInput) (T, bool, error) {
 	var zero T
 	in.TableName = aws.String(c.Table)
 	in.Key = k
@@ -142,7 +144,7 @@ func updateDecoded[T any](ctx context.Context, c *Connections, k map[string]type
 	if err != nil {
 		return zero, false, fmt.Errorf("update breaker of %s: %w", what, err)
 	}
-	v, err := decode(res.Attributes)
+	v, err := decodeBreaker[T](res.Attributes)
 	return v, err == nil, err
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -38,24 +37,13 @@ func (c *Connections) HostBreaker(ctx context.Context, tenantID, host string) (c
 	if err != nil {
 		return connections.HostBreaker{}, fmt.Errorf("read breaker of host %s: %w", host, err)
 	}
-	return decodeHostBreaker(res.Item)
-}
-
-func decodeHostBreaker(it map[string]types.AttributeValue) (connections.HostBreaker, error) {
-	var h connections.HostBreaker
-	if len(it) == 0 {
-		return h, nil
-	}
-	if err := attributevalue.UnmarshalMap(it, &h); err != nil {
-		return h, fmt.Errorf("unmarshal host breaker: %w", err)
-	}
-	return h, nil
+	return decodeBreaker[connections.HostBreaker](res.Item)
 }
 
 // updateHostBreaker runs one UpdateItem on a host breaker and returns the
 // item as it left it; ok is false when its condition failed.
 func (c *Connections) updateHostBreaker(ctx context.Context, tenantID, host string, in *dynamodb.UpdateItemInput) (connections.HostBreaker, bool, error) {
-	return updateDecoded(ctx, c, hostBreakerKey(tenantID, host), "host "+host, in, decodeHostBreaker)
+	return updateDecoded[connections.HostBreaker](ctx, c, hostBreakerKey(tenantID, host), "host "+host, in)
 }
 
 // HostFailed counts a failure in one UpdateItem (the count and the
