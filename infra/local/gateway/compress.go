@@ -21,8 +21,11 @@ import (
 var errTooLarge = errors.New("too large")
 
 // decodeBody decompresses body as its Content-Encoding says ("" and
-// identity: as it is).
+// identity: as it is; an empty body stays empty).
 func decodeBody(encoding string, body []byte) ([]byte, error) {
+	if len(body) == 0 {
+		return body, nil
+	}
 	var r io.Reader
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "", "identity":

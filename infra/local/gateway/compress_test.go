@@ -129,6 +129,10 @@ func TestUnitRequestDecompression(t *testing.T) {
 			t.Fatalf("%s: %d, the function got %q", coding, rec.Code, h.last.Body)
 		}
 	}
+	// No body: nothing to decompress, whatever the header says.
+	if rec := tg.do("POST", "/v1/contact", nil, http.Header{"Content-Encoding": {"gzip"}}); rec.Code != 200 || h.last.Body != "" {
+		t.Fatalf("an empty gzip body: %d, the function got %q", rec.Code, h.last.Body)
+	}
 	calls := h.calls
 	wantEnvelope(t, tg.do("POST", "/v1/contact", []byte(body), http.Header{"Content-Encoding": {"gzip"}}), http.StatusUnsupportedMediaType,
 		"Could not decompress the request body: Content-Encoding must be gzip, deflate or identity, and the body encoded with it.")
