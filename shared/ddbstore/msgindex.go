@@ -26,10 +26,12 @@ func (s *Messages) IndexChannelMessages(ctx context.Context, progress func(index
 		return 0, fmt.Errorf("index channel messages: %T cannot Scan", s.API)
 	}
 	in := &dynamodb.ScanInput{
-		TableName:                aws.String(s.Table),
-		FilterExpression:         aws.String("begins_with(#pk, :msg) AND #sk = :sk AND attribute_not_exists(#g2) AND attribute_exists(channel_id)"),
-		ProjectionExpression:     aws.String("#pk, tenant_id, channel_id, id, created_at"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#g2": AttrGSI2PK},
+		TableName:            aws.String(s.Table),
+		FilterExpression:     aws.String("begins_with(#pk, :msg) AND #sk = :sk AND attribute_not_exists(#g2) AND attribute_exists(#ch)"),
+		ProjectionExpression: aws.String("#pk, #tn, #ch, #id, #at"),
+		// Every name by placeholder: none can clash with a reserved word.
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#g2": AttrGSI2PK,
+			"#tn": "tenant_id", "#ch": "channel_id", "#id": "id", "#at": "created_at"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":msg": avS(MessageKeyPrefix), ":sk": avS(skMessage),
 		},
