@@ -165,7 +165,11 @@ func (d *Dispatcher) closeHost(ctx context.Context, tenantID, host string) {
 }
 
 // knowHost notes the state of a tenant's host breaker this process saw:
-// kept while it shows failures, for noteHostResult.
+// kept while it shows failures, for noteHostResult. A batch's attempts
+// report concurrently, so a state may arrive after a later one (a count
+// of 3 after the 5th failure opened the breaker): it is not taken over
+// the later one, which would let onKnownHost cache a connection of the
+// open host as free to send.
 func (l *Limits) knowHost(tenantID, host string, h connections.HostBreaker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -175,6 +179,9 @@ func (l *Limits) knowHost(tenantID, host string, h connections.HostBreaker) {
 	k := hostStateKey(tenantID, host)
 	if h.Failures == 0 && !h.Open() {
 		delete(l.hosts, k)
+		return
+	}
+	if old, ok := l.hosts[k]; ok && (h.OpenSince < old.OpenSince || (h.OpenSince == old.OpenSince && h.Failures < old.Failures)) {
 		return
 	}
 	l.hosts[k] = h

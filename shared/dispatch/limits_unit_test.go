@@ -82,3 +82,42 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestKnowHostKeepsTheLaterState: states of a host's breaker reported out
+// of order (a batch's attempts note their results concurrently) leave the
+// latest known: an earlier count does not hide the breaker's opening, a
+// failed probe's doubled interval replaces the opening, a new opening
+// replaces an old one, and a close forgets the host.
+func TestKnowHostKeepsTheLaterState(t *testing.T) {
+	// A store is needed for host breakers to be on; none is called here.
+	var none struct{ connections.HostBreakerStore }
+	l := &Limits{Hosts: none}
+	counted3 := connections.HostBreaker{Failures: 3}
+	opened := connections.HostBreaker{Failures: 5, OpenSince: 1000, NextProbe: 31000, Interval: 30000}
+	probeFailed := connections.HostBreaker{Failures: 6, OpenSince: 1000, NextProbe: 91000, Interval: 60000}
+	reopened := connections.HostBreaker{Failures: 5, OpenSince: 500000, NextProbe: 530000, Interval: 30000}
+	known := func() connections.HostBreaker { return l.hosts[hostStateKey("t", "h:443")] }
+	for _, step := range []struct {
+		name string
+		h    connections.HostBreaker
+		want connections.HostBreaker
+	}{
+		{"opened", opened, opened},
+		{"an earlier count, late", counted3, opened},
+		{"a failed probe", probeFailed, probeFailed},
+		{"the opening, late", opened, probeFailed},
+		{"opened again later", reopened, reopened},
+	} {
+		l.knowHost("t", "h:443", step.h)
+		if got := known(); got.Failures != step.want.Failures || got.OpenSince != step.want.OpenSince || got.Interval != step.want.Interval {
+			t.Fatalf("after %s: %+v, want %+v", step.name, got, step.want)
+		}
+	}
+	if conn := (connections.Connection{TenantID: "t", URL: "https://h/x"}); !l.onKnownHost(conn, connections.Breaker{Failures: 1}).HostOpen() {
+		t.Fatal("a connection of the open host is not taken as parked")
+	}
+	l.knowHost("t", "h:443", connections.HostBreaker{})
+	if l.hostKnownFailing("t", "h:443") {
+		t.Fatal("a closed host is still known failing")
+	}
+}
