@@ -422,7 +422,11 @@ func (l *Limits) takeSlots(ctx context.Context, tenant string, n int, every time
 	l.mu.Unlock()
 	span := time.Duration(n) * every
 	s.mu.Lock()
-	if s.every == every && !now.Before(s.at) && now.Sub(s.at) < l.rateAhead() && !s.next.Add(span).After(s.end) {
+	// A batch's now may be a little before the stock's: concurrent batches
+	// read the clock before they queue for s.mu, and the one first to take
+	// it made the stock. Its send times, all at or after the stock's now,
+	// serve such a batch as well.
+	if s.every == every && now.Sub(s.at).Abs() < l.rateAhead() && !s.next.Add(span).After(s.end) {
 		first := s.next
 		s.next = first.Add(span)
 		s.mu.Unlock()

@@ -98,6 +98,34 @@ func TestRateReservedAhead(t *testing.T) {
 	}
 }
 
+// TestRateAheadEarlierClock: a batch that read the clock before the batch
+// that made the stock (concurrent batches queue for the stock after they
+// read it) takes its send times from the stock, not from a reservation of
+// its own; one whose clock is RateAhead before the stock reserves.
+func TestRateAheadEarlierClock(t *testing.T) {
+	store := &gcraStore{}
+	l := &Limits{Rates: store, Rate: 1000}
+	every := time.Millisecond
+	now := time.UnixMilli(1_800_000_000_000)
+	ctx := context.Background()
+	if _, err := l.takeSlots(ctx, "t", 10, every, now); err != nil { // finds the tenant idle
+		t.Fatal(err)
+	}
+	if _, err := l.takeSlots(ctx, "t", 10, every, now.Add(20*time.Millisecond)); err != nil || store.calls != 2 { // makes the stock
+		t.Fatalf("stock: %d calls, %v", store.calls, err)
+	}
+	f, err := l.takeSlots(ctx, "t", 10, every, now.Add(15*time.Millisecond))
+	if err != nil || store.calls != 2 {
+		t.Errorf("earlier clock: %d calls (want 2, from the stock), %v", store.calls, err)
+	}
+	if want := now.Add(30 * time.Millisecond).UnixMilli(); f != want {
+		t.Errorf("earlier clock's batch starts at +%d ms, want +30 (after the stock maker's)", f-now.UnixMilli())
+	}
+	if _, err := l.takeSlots(ctx, "t", 10, every, now.Add(20*time.Millisecond-l.rateAhead())); err != nil || store.calls != 3 {
+		t.Errorf("clock RateAhead before the stock: %d calls, want 3 (%v)", store.calls, err)
+	}
+}
+
 // TestRateAheadHandle: the dispatcher's batches for one tenant under its
 // rate, nine at once, reserve their send times once (twice on a machine so
 // slow that RateAhead passed), and every delivery is sent.
