@@ -201,7 +201,15 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 	if err := json.Unmarshal(call, &b); err != nil {
 		return nil, err
 	}
-	sc := contacts.Scope{TenantID: "ten_inline_baseline", ChannelID: "ch_inline_baseline", DefaultCountry: "PK"}
+	bt, err := ten.CreateTenant(ctx, "messengerbench-inline")
+	if err != nil {
+		return nil, err
+	}
+	bch, err := ten.CreateChannel(ctx, bt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Baseline page", DefaultCountry: "PK"})
+	if err != nil {
+		return nil, err
+	}
+	sc := contacts.Scope{TenantID: bt.Tenant.ID, ChannelID: bch.ID, DefaultCountry: "PK"}
 	t0 := time.Now()
 	for _, it := range b.Items() {
 		if _, err := svc.Collect(ctx, sc, it.PSID, it.Collected); err != nil {
