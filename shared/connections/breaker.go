@@ -181,7 +181,8 @@ const InFlightStale = 30 * time.Second
 // tenant's connections to it; an HTTP answer of any status is the host
 // answering (a 5xx or 429 may be one path's, like one dead hook among many
 // on one provider's host: each connection's own breaker counts those) and
-// resets it. At BreakerThreshold failures spread over at least
+// resets it; a run with no failure for HostFailureWindow ends by itself.
+// At BreakerThreshold failures spread over at least
 // HostMinConnections connections it opens: every connection of the tenant
 // on that host is parked like an open connection breaker's (Breaker.Host),
 // one delivery of any of them is sent as the host's probe once per
@@ -200,7 +201,17 @@ type HostBreaker struct {
 	NextProbe int64 `dynamodbav:"next_probe,omitempty"`
 	// Interval is the current wait between probes, in milliseconds.
 	Interval int64 `dynamodbav:"interval_ms,omitempty"`
+	// LastFailure is when the run's latest failure was counted (unix ms).
+	LastFailure int64 `dynamodbav:"last_fail,omitempty"`
 }
+
+// HostFailureWindow ends a closed host breaker's run of failures that had
+// none for this long: the run counts the host's failures, but an answer
+// only resets it in a process that knows the host failing (its own
+// failures, or its parked connections' reads), and another instance's
+// answers would otherwise let failures hours apart add up to an opening.
+// A host that does not answer fails far more often (every attempt to it).
+const HostFailureWindow = time.Minute
 
 // Open reports whether the host's breaker is open.
 func (h HostBreaker) Open() bool { return h.OpenSince > 0 }

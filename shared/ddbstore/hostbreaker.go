@@ -46,17 +46,39 @@ func (c *Connections) updateHostBreaker(ctx context.Context, tenantID, host stri
 	return updateDecoded[connections.HostBreaker](ctx, c, hostBreakerKey(tenantID, host), "host "+host, in)
 }
 
-// HostFailed counts a failure in one UpdateItem (the count and the
-// connection's ID) and, when that reaches the threshold on a closed
-// breaker, opens it with a second, conditional one, as BreakerFailed does.
+// HostFailed counts a failure in one UpdateItem (the count, the
+// connection's ID and the time) and, when that reaches the threshold on a
+// closed breaker, opens it with a second, conditional one, as
+// BreakerFailed does. A closed breaker's run whose last failure is
+// connections.HostFailureWindow old starts again at this one (a second
+// UpdateItem, on that failure path only).
 func (c *Connections) HostFailed(ctx context.Context, tenantID, host, connectionID string, at time.Time) (connections.HostBreaker, bool, error) {
 	ttl := avN(at.Add(breakerTTL).Unix())
-	h, _, err := c.updateHostBreaker(ctx, tenantID, host, &dynamodb.UpdateItemInput{
-		UpdateExpression:         aws.String("ADD failures :one, conns :c SET #ttl = :ttl"),
-		ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":ttl": ttl,
-			":c": &types.AttributeValueMemberSS{Value: []string{connectionID}}},
-	})
+	cut := avN(at.Add(-connections.HostFailureWindow).UnixMilli())
+	update := func(expr, cond string) (connections.HostBreaker, bool, error) {
+		in := &dynamodb.UpdateItemInput{
+			UpdateExpression:         aws.String(expr),
+			ExpressionAttributeNames: map[string]string{"#ttl": TTLAttribute},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":ttl": ttl, ":at": avN(at.UnixMilli()),
+				":c": &types.AttributeValueMemberSS{Value: []string{connectionID}}},
+		}
+		if cond != "" {
+			in.ConditionExpression = aws.String(cond)
+			in.ExpressionAttributeValues[":cut"] = cut
+		}
+		return c.updateHostBreaker(ctx, tenantID, host, in)
+	}
+	const add = "ADD failures :one, conns :c SET last_fail = :at, #ttl = :ttl"
+	h, ok, err := update(add, "attribute_not_exists(last_fail) OR last_fail >= :cut OR attribute_exists(open_since)")
+	if err == nil && !ok {
+		// The run went stale: this failure starts a new one, unless
+		// another dispatcher started it meanwhile (then it counts there).
+		h, ok, err = update("SET failures = :one, conns = :c, last_fail = :at, #ttl = :ttl",
+			"last_fail < :cut AND attribute_not_exists(open_since)")
+		if err == nil && !ok {
+			h, _, err = update(add, "")
+		}
+	}
 	if err != nil || h.Open() || h.Failures < connections.BreakerThreshold || len(h.Conns) < connections.HostMinConnections {
 		return h, false, err
 	}

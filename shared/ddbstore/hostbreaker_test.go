@@ -91,3 +91,46 @@ func TestHostBreaker(t *testing.T) {
 		t.Errorf("host breaker after closing: %+v", h)
 	}
 }
+
+// TestHostFailureWindow: a closed host breaker's failures count as one run
+// only while each comes within connections.HostFailureWindow of the one
+// before; four failures, then a fifth a window later, start a new run (an
+// answer another process saw may lie between them), which opens at its own
+// fifth. Failures counted while it is open keep counting on it.
+func TestHostFailureWindow(t *testing.T) {
+	env := emulators.ForTest(t)
+	s := &ddbstore.Connections{API: env.DDB, Table: env.Table, OpsTable: env.OpsTable}
+	ctx := t.Context()
+	const host = "slow.example.com:443"
+	at := time.UnixMilli(1_800_000_000_000)
+	fail := func(conn string, at time.Time) (connections.HostBreaker, bool) {
+		t.Helper()
+		h, opened, err := s.HostFailed(ctx, "ta", host, conn, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, opened
+	}
+	for i := range connections.BreakerThreshold - 1 {
+		// Each within the window of the one before, together over it.
+		at = at.Add(connections.HostFailureWindow / 2)
+		if h, opened := fail([]string{"conn_1", "conn_2"}[i%2], at); opened || h.Failures != i+1 {
+			t.Fatalf("failure %d: %+v opened %v", i+1, h, opened)
+		}
+	}
+	at = at.Add(connections.HostFailureWindow + time.Millisecond)
+	h, opened := fail("conn_1", at)
+	if opened || h.Open() || h.Failures != 1 || len(h.Conns) != 1 || h.LastFailure != at.UnixMilli() {
+		t.Fatalf("a failure a window after the run's last: %+v opened %v, want a new run of 1", h, opened)
+	}
+	for i := range connections.BreakerThreshold - 1 {
+		h, opened = fail([]string{"conn_2", "conn_1"}[i%2], at.Add(time.Duration(i+1)*time.Second))
+	}
+	if !opened || !h.Open() || h.Failures != connections.BreakerThreshold {
+		t.Fatalf("the new run's fifth failure: %+v opened %v, want opened", h, opened)
+	}
+	// Open: a late failure, a window on, counts on the open breaker.
+	if h, opened = fail("conn_2", at.Add(2*connections.HostFailureWindow)); opened || !h.Open() || h.Failures != connections.BreakerThreshold+1 {
+		t.Errorf("a failure on the open breaker: %+v opened %v", h, opened)
+	}
+}
