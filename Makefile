@@ -115,7 +115,10 @@ test: deps web vet
 RACE_PKGS := ./shared/dispatch ./shared/sender ./shared/router ./shared/scheduler \
   ./shared/ddbstore ./shared/contactapi ./shared/messageapi ./shared/messenger \
   ./shared/wahook ./shared/autorun ./shared/actionapi ./infra/local/pollers \
-  ./infra/local/sandbox ./infra/local/rie ./infra/local/run ./infra/local/stacktest
+  ./infra/local/sandbox ./infra/local/rie ./infra/local/run ./infra/local/stacktest \
+  ./shared/ddblean ./shared/delivery ./shared/installapi ./shared/connectionapi \
+  ./shared/automationapi ./shared/twhook ./shared/httpapi ./shared/lazyre \
+  ./shared/contacts ./infra/local/gateway
 
 race:
 	@command -v gcc >/dev/null || { echo "the race detector needs gcc (e.g. sudo apt-get install -y gcc)"; exit 1; }
