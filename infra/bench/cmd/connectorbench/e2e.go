@@ -208,17 +208,13 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 	perToken := o.perToken - 1
 	nTokens := (total+perToken-1)/perToken + 1
 	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
-	nt, err := ten.CreateTenant(ctx, "connectorbench")
-	if err != nil {
-		return nil, err
-	}
-	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Bench page", DefaultCountry: "PK"})
+	sc, err := messengerTenant(ctx, ten, "connectorbench", tenancy.ChannelInput{})
 	if err != nil {
 		return nil, err
 	}
 	tokens := make([]string, nTokens)
 	for i := range tokens {
-		tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, fmt.Sprintf("bench %d", i))
+		tk, err := ten.CreateToken(ctx, sc.TenantID, sc.ChannelID, fmt.Sprintf("bench %d", i))
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +231,6 @@ func e2e(ctx context.Context, o options, pollInterval time.Duration, logf func(s
 
 	// Contacts without an email, so creating them fires nothing.
 	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
-	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
 	ids := make([]string, o.contacts)
 	if err := bench.Parallel(ctx, 8, len(ids), func(ctx context.Context, i int) error {
 		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf("%q", fmt.Sprintf("Bench%d", i)))}}, false)

@@ -87,16 +87,11 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 
 	const secret = "connectorbench-app-secret"
 	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
-	nt, err := ten.CreateTenant(ctx, "messengerbench")
+	page, err := messengerTenant(ctx, ten, "messengerbench", tenancy.ChannelInput{AppSecret: secret, VerifyToken: "bench"})
 	if err != nil {
 		return nil, err
 	}
-	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Bench page",
-		DefaultCountry: "PK", AppSecret: secret, VerifyToken: "bench"})
-	if err != nil {
-		return nil, err
-	}
-	tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, "bench")
+	tk, err := ten.CreateToken(ctx, page.TenantID, page.ChannelID, "bench")
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +122,7 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 			pwg.Go(func() { _ = p.Run(pctx) })
 		}
 	}
-	hook := "/v1/webhooks/messenger/" + nt.Tenant.ID + "/" + ch.ID
+	hook := "/v1/webhooks/messenger/" + page.TenantID + "/" + page.ChannelID
 	post := func(body []byte) (time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.Base+hook, bytes.NewReader(body))
 		if err != nil {
@@ -201,15 +196,10 @@ func measureMessenger(ctx context.Context, o options, _ *emfCounter, logf func(s
 	if err := json.Unmarshal(call, &b); err != nil {
 		return nil, err
 	}
-	bt, err := ten.CreateTenant(ctx, "messengerbench-inline")
+	sc, err := messengerTenant(ctx, ten, "messengerbench-inline", tenancy.ChannelInput{Name: "Baseline page"})
 	if err != nil {
 		return nil, err
 	}
-	bch, err := ten.CreateChannel(ctx, bt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Baseline page", DefaultCountry: "PK"})
-	if err != nil {
-		return nil, err
-	}
-	sc := contacts.Scope{TenantID: bt.Tenant.ID, ChannelID: bch.ID, DefaultCountry: "PK"}
 	t0 := time.Now()
 	for _, it := range b.Items() {
 		if _, err := svc.Collect(ctx, sc, it.PSID, it.Collected); err != nil {

@@ -166,21 +166,17 @@ func startNoisyAPI(ctx context.Context, s *stack) (*apiClient, func(), error) {
 func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name string, calls, conns int, sinkURL string) (*noisyAPI, error) {
 	n := &noisyAPI{api: api, perToken: o.perToken - 1}
 	ten := &tenancy.Service{Store: s.d.Tenancy(), Now: time.Now}
-	nt, err := ten.CreateTenant(ctx, name)
+	sc, err := messengerTenant(ctx, ten, name, tenancy.ChannelInput{})
 	if err != nil {
 		return nil, err
 	}
-	n.tenant = nt.Tenant.ID
-	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, tenancy.ChannelInput{Kind: string(tenancy.Messenger), Name: "Bench page", DefaultCountry: "PK"})
-	if err != nil {
-		return nil, err
-	}
+	n.tenant = sc.TenantID
 	// One token for the setup, the others for the load; each is primed
 	// with GET /v1/me (as for a client that called in the last 300 s).
 	nTokens := (calls+n.perToken-1)/n.perToken + 1
 	n.tokens = make([]string, nTokens)
 	if err := bench.Parallel(ctx, 4, nTokens, func(ctx context.Context, i int) error {
-		tk, err := ten.CreateToken(ctx, nt.Tenant.ID, ch.ID, fmt.Sprintf("noisy %d", i))
+		tk, err := ten.CreateToken(ctx, sc.TenantID, sc.ChannelID, fmt.Sprintf("noisy %d", i))
 		if err != nil {
 			return err
 		}
@@ -208,7 +204,6 @@ func newTenant(ctx context.Context, s *stack, api *apiClient, o options, name st
 		n.connIDs = append(n.connIDs, created.Data.ID)
 	}
 	svc := &contacts.Service{Store: s.contactsStore(), Now: time.Now}
-	sc := contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}
 	n.ids = make([]string, o.noisyContacts)
 	if err := bench.Parallel(ctx, 8, len(n.ids), func(ctx context.Context, i int) error {
 		c, err := svc.Create(ctx, sc, []contacts.Input{{Name: "firstName", Value: json.RawMessage(fmt.Sprintf(`"N%d"`, i))}}, false)

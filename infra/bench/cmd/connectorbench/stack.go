@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -25,10 +26,12 @@ import (
 	"github.com/startmsg/chatbackend/infra/local/provision"
 	"github.com/startmsg/chatbackend/shared/appenv"
 	"github.com/startmsg/chatbackend/shared/connections"
+	"github.com/startmsg/chatbackend/shared/contacts"
 	"github.com/startmsg/chatbackend/shared/ddbstore"
 	"github.com/startmsg/chatbackend/shared/delivery"
 	"github.com/startmsg/chatbackend/shared/dispatch"
 	"github.com/startmsg/chatbackend/shared/lambdaapp"
+	"github.com/startmsg/chatbackend/shared/tenancy"
 	"github.com/startmsg/chatbackend/shared/webhook"
 	"github.com/startmsg/chatbackend/shared/wiring"
 )
@@ -253,4 +256,20 @@ func (s *stack) probeWrites(ctx context.Context) (float64, error) {
 		ts = append(ts, time.Since(t0))
 	}
 	return connector.Summarise(ts).P50MS, nil
+}
+
+// messengerTenant creates a tenant with one Messenger channel (default
+// country PK, named "Bench page" unless in names it) and answers their
+// scope.
+func messengerTenant(ctx context.Context, ten *tenancy.Service, tenant string, in tenancy.ChannelInput) (contacts.Scope, error) {
+	nt, err := ten.CreateTenant(ctx, tenant)
+	if err != nil {
+		return contacts.Scope{}, err
+	}
+	in.Kind, in.DefaultCountry, in.Name = string(tenancy.Messenger), "PK", cmp.Or(in.Name, "Bench page")
+	ch, err := ten.CreateChannel(ctx, nt.Tenant.ID, in)
+	if err != nil {
+		return contacts.Scope{}, err
+	}
+	return contacts.Scope{TenantID: nt.Tenant.ID, ChannelID: ch.ID, DefaultCountry: "PK"}, nil
 }
